@@ -1,0 +1,192 @@
+"""Command line: `backsoon <command>` (also available as `flask --app app <command>`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _create_app() -> Flask:
+    from app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, add_version_option=False)
+def cli() -> None:
+    """BackSoon: the open restock engine."""
+
+
+def _alembic_upgrade(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = url
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+@cli.command("migrate")
+def migrate_cmd() -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    from app.config import get_settings
+
+    _alembic_upgrade(get_settings().database_url)
+    click.echo("database is at the latest migration")
+
+
+def _progress_bar() -> Any:
+    state: dict[str, Any] = {"phase": None}
+
+    def report(phase: str, done: int, total: int | None) -> None:
+        if phase != state["phase"]:
+            if state["phase"] is not None:
+                click.echo("", err=True)
+            state["phase"] = phase
+        if total:
+            width = 30
+            filled = int(width * min(done, total) / total)
+            click.echo(f"\r  {phase:<16} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", nl=False, err=True)
+        else:
+            click.echo(f"\r  {phase:<16} {done}", nl=False, err=True)
+
+    return report
+
+
+def _seed(variants: int, days: int, seed: int) -> int:
+    from app.runtime import get_runtime
+    from app.services.demo_seed import seed_demo
+    from app.services.stock import recompute
+
+    rt = get_runtime()
+    result = seed_demo(rt.db, variants=variants, days=days, seed=seed, progress=_progress_bar())
+    click.echo("", err=True)
+    with rt.db.session() as session:
+        outcome = recompute(session, result.store_id)
+    click.echo(f"demo store {result.store_id}: {outcome.variants} variants, stock states computed")
+    return result.store_id
+
+
+@cli.command("seed-demo")
+@click.option("--variants", default=500, show_default=True, help="How many variants to generate.")
+@click.option("--days", default=180, show_default=True, help="Days of order history.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (the demo is deterministic).")
+def seed_demo_cmd(variants: int, days: int, seed: int) -> None:
+    """Create (or replace) the demo store and compute its stock states."""
+    _seed(variants, days, seed)
+
+
+@cli.command("recompute")
+@click.option("--store", "store_id", type=int, help="Store id to recompute.")
+@click.option("--all", "all_stores", is_flag=True, help="Recompute every active store.")
+def recompute_cmd(store_id: int | None, all_stores: bool) -> None:
+    """Recompute stock states now, in this process."""
+    from app.runtime import get_runtime
+    from app.services.stock import active_store_ids, recompute
+
+    if not store_id and not all_stores:
+        raise click.UsageError("give --store ID or --all")
+    rt = get_runtime()
+    with rt.db.session() as session:
+        ids = active_store_ids(session) if all_stores else [store_id]
+    for sid in ids:
+        assert sid is not None
+        started = datetime.now(UTC)
+        with rt.db.session() as session:
+            try:
+                result = recompute(session, sid)
+            except LookupError as exc:
+                raise click.ClickException(str(exc)) from exc
+        took = (datetime.now(UTC) - started).total_seconds()
+        click.echo(
+            f"store {sid}: {result.variants} variants, {result.changed} changed, "
+            f"{result.restocks} restocks, {result.sellouts} sell-outs in {took:.2f}s"
+        )
+
+
+@cli.command("sweep")
+def sweep_cmd() -> None:
+    """Re-enqueue stalled work once (the cron does this every 30 s)."""
+    from app.runtime import get_runtime
+    from app.services.sweeper import sweep
+
+    rt = get_runtime()
+    with rt.db.session() as session:
+        specs = sweep(session, rt.jobs, datetime.now(UTC), timedelta(seconds=rt.settings.sweep_after_seconds))
+    click.echo(f"re-enqueued {len(specs)} job(s)")
+
+
+@cli.command("create-api-key")
+@click.option("--store", "store_id", type=int, required=True)
+def create_api_key_cmd(store_id: int) -> None:
+    """Issue a new admin API key for a store (replaces the previous one)."""
+    from app.models import Store
+    from app.runtime import get_runtime
+    from app.web.deps import hash_api_key
+
+    key = "bsk_" + secrets.token_urlsafe(32)
+    with get_runtime().db.session() as session:
+        store = session.get(Store, store_id)
+        if store is None:
+            raise click.ClickException(f"store {store_id} not found")
+        store.api_key_hash = hash_api_key(key)
+    click.echo(key)
+
+
+@cli.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--reseed", is_flag=True, help="Regenerate the demo store even if it exists.")
+def demo_cmd(host: str, reseed: bool) -> None:
+    """Migrate, seed the demo store, and serve the app with in-process jobs."""
+    from sqlalchemy import select
+
+    from app import create_app
+    from app.config import get_settings
+    from app.models import Store
+    from app.runtime import get_runtime
+    from app.scheduler import DEFAULT_SCHEDULE, InProcessScheduler
+
+    settings = get_settings()
+    _alembic_upgrade(settings.database_url)
+    with get_runtime().db.session() as session:
+        existing = session.execute(select(Store.id).where(Store.platform == "demo")).scalar_one_or_none()
+    store_id = _seed(500, 180, 7) if existing is None or reseed else existing
+    app = create_app(settings)
+    if settings.in_process_jobs:
+        InProcessScheduler(get_runtime().jobs, DEFAULT_SCHEDULE).start()
+    base = f"http://{host}:{settings.port}"
+    click.echo(
+        "\n  BackSoon demo is running\n"
+        f"    Demo overview      {base}/demo/\n"
+        f"    Stock API (JSON)   {base}/api/v1/stores/{store_id}/variants\n"
+        f"    OpenAPI document   {base}/openapi.json\n"
+        f"    Health             {base}/healthz\n"
+        f"  Database: {settings.database_url}   Jobs: {'in-process' if settings.in_process_jobs else 'RQ'}\n"
+        "  Press Ctrl+C to stop.\n"
+    )
+    from werkzeug.serving import run_simple
+
+    run_simple(host, settings.port, app, threaded=True, use_reloader=False)
+
+
+def main() -> None:
+    """Entry point of the `backsoon` console script."""
+    if len(sys.argv) > 1 and sys.argv[1] == "demo":
+        # The demo store is public while demo mode is on; set before settings are first read.
+        os.environ.setdefault("BACKSOON_DEMO", "1")
+    cli.main(prog_name="backsoon")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Restock email deliveries: one row per (subscription, restock event), claimed before sending."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId
+from app.models.base import IdMixin, StoreScoped
+
+
+class Delivery(IdMixin, StoreScoped, Base):
+    """A restock email to one subscriber; the unique row is what prevents a second send."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "stock_event_id"),
+        Index("ix_deliveries_event_status", "stock_event_id", "status"),
+    )
+
+    subscription_id: Mapped[int] = mapped_column(BigId, ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    stock_event_id: Mapped[int] = mapped_column(BigId, ForeignKey("stock_events.id", ondelete="CASCADE"))
+    wave: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(12), default="claimed")  # claimed|sent|skipped|deferred|failed
+    skip_reason: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(String(1000))
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    clicked_at: Mapped[datetime | None]

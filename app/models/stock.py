@@ -1,0 +1,100 @@
+"""Computed stock state per variant, its daily history, transitions and pending recomputes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, JsonDoc, utcnow
+from app.models.base import IdMixin, StoreScoped
+
+
+class StockState(StoreScoped, Base):
+    """The latest computed figures for one variant, with the reasons behind them."""
+
+    __tablename__ = "stock_states"
+    __table_args__ = (
+        Index("ix_stock_states_store_status", "store_id", "status"),
+        Index("ix_stock_states_store_signal", "store_id", "signal"),
+    )
+
+    variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"), primary_key=True)
+    sellable_quantity: Mapped[int] = mapped_column(default=0)
+    velocity: Mapped[float] = mapped_column(Float, default=0.0)
+    velocity_windows: Mapped[list[float | None]] = mapped_column(JsonDoc, default=list)
+    days_on_hand: Mapped[float | None] = mapped_column(Float)
+    stockout_on: Mapped[date | None]
+    reorder_by: Mapped[date | None]
+    suggested_reorder_qty: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(20), default="in_stock")
+    badge_kind: Mapped[str] = mapped_column(String(20), default="none")
+    badge_quantity: Mapped[int | None]
+    signal: Mapped[str] = mapped_column(String(10), default="ok")
+    signal_reason: Mapped[str] = mapped_column(String(64), default="")
+    restock_eta: Mapped[date | None]
+    eta_source: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    waitlist_open: Mapped[int] = mapped_column(default=0)
+    incoming_quantity: Mapped[int] = mapped_column(default=0)
+    lead_time_days: Mapped[int] = mapped_column(default=0)
+    campaign_id: Mapped[int | None] = mapped_column(BigId)
+    campaign_stockout_on: Mapped[date | None]
+    reasons: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    # Hash of every figure above: unchanged states are not rewritten, and write-back to the
+    # storefront only sends variants whose published fingerprint differs.
+    fingerprint: Mapped[str] = mapped_column(String(32), default="")
+    published_fingerprint: Mapped[str | None] = mapped_column(String(32))
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StockStateHistory(IdMixin, StoreScoped, Base):
+    """One row per variant per day: the figures charts and trends are drawn from."""
+
+    __tablename__ = "stock_state_history"
+    __table_args__ = (UniqueConstraint("variant_id", "day"),)
+
+    variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    sellable_quantity: Mapped[int]
+    velocity: Mapped[float] = mapped_column(Float)
+    days_on_hand: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20))
+    signal: Mapped[str] = mapped_column(String(10))
+
+
+class StockEvent(IdMixin, StoreScoped, Base):
+    """An edge in sellable quantity: a restock (≤0 → >0) or a sell-out (>0 → ≤0)."""
+
+    __tablename__ = "stock_events"
+    __table_args__ = (
+        Index("ix_stock_events_store_variant_at", "store_id", "variant_id", "occurred_at"),
+        Index("ix_stock_events_fanout", "fanout_status", "next_wave_at"),
+    )
+
+    variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # restock | sellout
+    quantity_before: Mapped[int]
+    quantity_after: Mapped[int]
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(32), default="recompute")
+    # Restock fan-out progress lives on the event row so the sweeper can resume it.
+    fanout_status: Mapped[str | None] = mapped_column(String(12))  # pending|running|done|stopped
+    waves_sent: Mapped[int] = mapped_column(default=0)
+    next_wave_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    details: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+
+
+class DirtyVariant(StoreScoped, Base):
+    """A variant whose inputs changed and awaits recompute; the database is the queue of record."""
+
+    __tablename__ = "dirty_variants"
+    __table_args__ = (Index("ix_dirty_variants_store_marked", "store_id", "marked_at"),)
+
+    variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"), primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(String(32), default="")

@@ -1,0 +1,77 @@
+"""Stores, their settings with per-product/variant overrides, and sync runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, JsonDoc, utcnow
+from app.models.base import IdMixin, StoreScoped, Timestamps
+
+
+class Store(IdMixin, Timestamps, Base):
+    """A merchant's store on one platform; the tenant every other row belongs to."""
+
+    __tablename__ = "stores"
+    __table_args__ = (UniqueConstraint("platform", "domain"),)
+
+    platform: Mapped[str] = mapped_column(String(20))  # shopify | woocommerce | demo
+    domain: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    # Fernet tokens (MultiFernet); plaintext secrets never touch the database or logs.
+    credentials_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    webhook_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_token_expires_at: Mapped[datetime | None]
+    scopes: Mapped[str] = mapped_column(String(1000), default="")
+    # sha256 of the admin API key: enough to check a presented key, useless if leaked.
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    country: Mapped[str | None] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | disconnected | uninstalled
+    status_reason: Mapped[str | None] = mapped_column(String(255))
+    installed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uninstalled_at: Mapped[datetime | None]
+    last_synced_at: Mapped[datetime | None]
+    last_reconciled_at: Mapped[datetime | None]
+    last_recomputed_at: Mapped[datetime | None]
+
+
+class StoreSetting(IdMixin, StoreScoped, Timestamps, Base):
+    """Setting overrides: one row for the store, optionally one per product or variant."""
+
+    __tablename__ = "store_settings"
+    __table_args__ = (
+        UniqueConstraint("store_id", "scope", "product_id", "variant_id"),
+        Index("ix_store_settings_store_scope", "store_id", "scope"),
+    )
+
+    scope: Mapped[str] = mapped_column(String(10))  # store | product | variant
+    product_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("products.id", ondelete="CASCADE"))
+    variant_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"))
+    values: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+
+
+class SyncRun(IdMixin, StoreScoped, Timestamps, Base):
+    """One catalog/order sync: its phase and counts for progress, its cursor for resuming."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_store_status", "store_id", "status"),)
+
+    kind: Mapped[str] = mapped_column(String(20))  # initial | incremental | reconcile | seed
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|running|done|failed
+    phase: Mapped[str] = mapped_column(String(40), default="")
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int | None]
+    counts: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    cursor: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    error: Mapped[str | None] = mapped_column(String(2000))
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)

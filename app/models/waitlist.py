@@ -1,0 +1,52 @@
+"""Waitlist subscriptions and the consent records behind them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId
+from app.models.base import IdMixin, StoreScoped, Timestamps
+
+
+class Subscription(IdMixin, StoreScoped, Timestamps, Base):
+    """A shopper waiting for one variant; state and skip reason are always visible."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("store_id", "variant_id", "email"),
+        Index("ix_subscriptions_variant_state_created", "variant_id", "state", "created_at"),
+        Index("ix_subscriptions_store_email", "store_id", "email"),
+    )
+
+    variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    # pending_confirmation | active | notified | converted | unsubscribed | redacted
+    state: Mapped[str] = mapped_column(String(24), default="active")
+    skip_reason: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(20), default="widget")  # widget | app_proxy | landing | admin
+    customer_external_id: Mapped[str | None] = mapped_column(String(64))
+    confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirm_expires_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+    converted_at: Mapped[datetime | None]
+    converted_order_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class ConsentRecord(IdMixin, StoreScoped, Base):
+    """What the shopper agreed to, when, and from where (IP hashed)."""
+
+    __tablename__ = "consent_records"
+
+    subscription_id: Mapped[int] = mapped_column(BigId, ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="signup")  # signup | confirmation
+    text_version: Mapped[str] = mapped_column(String(64), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    given_at: Mapped[datetime]

@@ -1,0 +1,39 @@
+"""The webhook inbox: every verified delivery stored before it is processed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, JsonDoc, utcnow
+from app.models.base import IdMixin
+
+
+class WebhookEvent(IdMixin, Base):
+    """One platform delivery; store_id is null only for deliveries from unknown shops."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("platform", "dedupe_key"),
+        Index("ix_webhook_events_status_received", "status", "received_at"),
+    )
+
+    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    topic: Mapped[str] = mapped_column(String(64))
+    # Shopify: X-Shopify-Webhook-Id. WooCommerce reuses its delivery id, so the key is derived there.
+    dedupe_key: Mapped[str] = mapped_column(String(128))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    triggered_at: Mapped[datetime | None]
+    headers: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(12), default="received")  # received|processed|ignored|failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(2000))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enqueued_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]

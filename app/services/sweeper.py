@@ -1,0 +1,78 @@
+"""The sweeper: re-drives work the database says is unfinished, within a minute.
+
+RQ notices a killed worker's job only after several minutes; the database rows (inbox events,
+dirty variants, …) are the record of work in flight, so this finds what stalled and enqueues
+it again under a fresh job id. Every job it re-drives is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.models import DirtyVariant, WebhookEvent
+from app.queue import JobQueue, JobSpec, enqueue_after_commit
+from app.services.inbox import process_job
+from app.services.stock import recompute_dirty_job
+
+SweepSource = Callable[[Session, datetime, datetime], list[JobSpec]]
+_SOURCES: list[SweepSource] = []
+
+
+def sweep_source(fn: SweepSource) -> SweepSource:
+    """Register a function that finds stalled work of one kind."""
+    _SOURCES.append(fn)
+    return fn
+
+
+@sweep_source
+def stalled_webhooks(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
+    """Inbox rows received but not processed, whose last enqueue is older than the threshold."""
+    rows = (
+        session.execute(
+            select(WebhookEvent.id)
+            .where(
+                WebhookEvent.status == "received",
+                or_(WebhookEvent.enqueued_at.is_(None), WebhookEvent.enqueued_at < stale_before),
+            )
+            .order_by(WebhookEvent.id)
+            .limit(5000)
+        )
+        .scalars()
+        .all()
+    )
+    if not rows:
+        return []
+    session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(rows)).values(enqueued_at=now))
+    minute = int(now.timestamp() // 60)
+    return [process_job(event_id, suffix=f"s{minute}") for event_id in rows]
+
+
+@sweep_source
+def stalled_recomputes(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
+    """Stores with variants marked dirty longer ago than the threshold."""
+    store_ids = (
+        session.execute(
+            select(DirtyVariant.store_id)
+            .group_by(DirtyVariant.store_id)
+            .having(func.min(DirtyVariant.marked_at) < stale_before)
+        )
+        .scalars()
+        .all()
+    )
+    minute = int(now.timestamp() // 60)
+    return [recompute_dirty_job(sid, suffix=f"s{minute}") for sid in store_ids]
+
+
+def sweep(session: Session, jobs: JobQueue, now: datetime, stale_after: timedelta) -> list[JobSpec]:
+    """Find stalled work of every registered kind and enqueue it again after commit."""
+    stale_before = now - stale_after
+    specs: list[JobSpec] = []
+    for source in _SOURCES:
+        specs.extend(source(session, now, stale_before))
+    for spec in specs:
+        enqueue_after_commit(session, jobs, spec)
+    return specs

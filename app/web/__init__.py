@@ -1,0 +1,1 @@
+"""Web layer: thin blueprints over app.services."""

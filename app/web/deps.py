@@ -1,0 +1,76 @@
+"""Request-scoped access to the runtime, a database session, and JSON errors."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, NoReturn
+
+from flask import current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from app.models import Store
+from app.runtime import Runtime
+
+
+class ApiError(HTTPException):
+    """An HTTP error rendered as `{"error": {"code", "message", "details"}}`."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(description=message)
+        self.code = status
+        self.error_code = code
+        self.details = details or {}
+
+
+def abort_json(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> NoReturn:
+    """Stop the request with a JSON error."""
+    raise ApiError(status, code, message, details)
+
+
+def runtime() -> Runtime:
+    """The runtime this app was built with."""
+    rt: Runtime = current_app.extensions["backsoon"]
+    return rt
+
+
+def db_session() -> Session:
+    """One session per request, closed at teardown (committed only by the handler)."""
+    if "db_session" not in g:
+        g.db_session = runtime().db.sessions()
+    session: Session = g.db_session
+    return session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    """Teardown: roll back anything uncommitted and close the request's session."""
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of an admin API key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def store_for_request(store_id: int) -> Store:
+    """The store named in the URL, if the caller may see it; another store's data is a 404."""
+    if not 0 < store_id <= 2**63 - 1:
+        # Ids beyond BIGINT would make PostgreSQL raise; they can name no store.
+        abort_json(404, "not_found", "No such store.")
+    session = db_session()
+    store = session.get(Store, store_id)
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if store is not None and token:
+        owner = session.execute(select(Store.id).where(Store.api_key_hash == hash_api_key(token))).scalar_one_or_none()
+        if owner == store.id:
+            return store
+    elif store is not None and not token and store.platform == "demo" and runtime().settings.demo:
+        # The seeded demo store is public while the app runs in demo mode, so `make demo` needs no key.
+        return store
+    if store is None or token:
+        abort_json(404, "not_found", "No such store.")
+    abort_json(401, "unauthorized", "Send the store's admin API key as 'Authorization: Bearer <key>'.")

@@ -1,0 +1,86 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from app.config import Settings, get_settings
+from app.logs import configure_logging, log_context
+from app.runtime import Runtime, build_runtime, set_runtime
+from app.web.deps import ApiError, close_session
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+JSON_PREFIXES = ("/api/", "/webhooks/", "/storefront/", "/healthz", "/openapi.json")
+
+
+def build_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    """Create the app: settings, logging, runtime, blueprints and JSON errors."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    runtime = runtime or build_runtime(settings)
+    set_runtime(runtime)
+
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_SECURE=settings.production,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["backsoon"] = runtime
+    app.teardown_appcontext(close_session)
+
+    from app.web import api, health, openapi, pages
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(pages.bp)
+
+    @app.before_request
+    def _request_context() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+        g.log_ctx = log_context(request_id=g.request_id)
+        g.log_ctx.__enter__()
+
+    @app.teardown_request
+    def _end_request_context(_exc: BaseException | None) -> None:
+        ctx = g.pop("log_ctx", None)
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> tuple[Response, int]:
+        body = {
+            "error": {
+                "code": exc.error_code,
+                "message": exc.description,
+                **({"details": exc.details} if exc.details else {}),
+            }
+        }
+        return jsonify(body), exc.code or 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:
+        if (
+            request.path.startswith(("/api/", "/webhooks/", "/storefront/", "/healthz", "/openapi.json"))
+            or request.accept_mimetypes.best == "application/json"
+        ):
+            code = (exc.name or "error").lower().replace(" ", "_")
+            return jsonify({"error": {"code": code, "message": exc.description}}), exc.code or 500
+        return exc
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify({"error": {"code": "internal_error", "message": "Something went wrong on our side."}}), 500
+
+    return app

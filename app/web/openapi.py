@@ -1,0 +1,204 @@
+"""The OpenAPI 3.1 document at /openapi.json, assembled from paths each blueprint registers.
+
+A blueprint describes its own JSON endpoints next to its handlers by calling `register_paths`
+at import time, e.g. from a future `app.web.webhooks`::
+
+    from app.web.openapi import register_paths, json_response, error_response
+
+    register_paths(
+        {"/webhooks/shopify": {"post": {"summary": "...", "responses": {"200": json_response(...)}}}},
+        components={"schemas": {"WebhookAck": {...}}},
+    )
+
+The app factory imports every blueprint before serving a request, so the document is complete
+by then; `tests/unit/test_openapi.py` fails when a JSON route is missing from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from app.web.deps import runtime
+
+bp = Blueprint("openapi", __name__)
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+COMPONENT_KINDS = ("schemas", "parameters", "responses", "securitySchemes", "headers", "requestBodies")
+
+JsonDict = dict[str, Any]
+
+_lock = threading.Lock()
+PATHS: dict[str, JsonDict] = {}
+COMPONENTS: dict[str, dict[str, JsonDict]] = {kind: {} for kind in COMPONENT_KINDS}
+
+
+def register_paths(
+    paths: Mapping[str, Mapping[str, Any]], components: Mapping[str, Mapping[str, Any]] | None = None
+) -> None:
+    """Add path items (and the components they reference) to the document; conflicting duplicates raise."""
+    with _lock:
+        for kind, entries in (components or {}).items():
+            if kind not in COMPONENTS:
+                raise ValueError(f"unknown OpenAPI component kind {kind!r}")
+            for name, spec in entries.items():
+                existing = COMPONENTS[kind].get(name)
+                # Re-registering the same thing is harmless (e.g. a module reloaded); two
+                # different definitions under one name would silently lie, so they fail loudly.
+                if existing is not None and existing != spec:
+                    raise ValueError(f"OpenAPI component {kind}/{name} is already registered differently")
+                COMPONENTS[kind][name] = copy.deepcopy(dict(spec))
+        for path, item in paths.items():
+            if not path.startswith("/"):
+                raise ValueError(f"OpenAPI path {path!r} must start with '/'")
+            target = PATHS.setdefault(path, {})
+            for key, spec in item.items():
+                if key in target and target[key] != spec:
+                    raise ValueError(f"OpenAPI operation {key.upper()} {path} is already registered differently")
+                target[key] = copy.deepcopy(spec)
+
+
+def schema_ref(name: str) -> JsonDict:
+    """A `$ref` to a schema under components."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_response(description: str, schema: Mapping[str, Any], headers: Mapping[str, Any] | None = None) -> JsonDict:
+    """A response object with an application/json body."""
+    response: JsonDict = {"description": description, "content": {"application/json": {"schema": dict(schema)}}}
+    if headers:
+        response["headers"] = dict(headers)
+    return response
+
+
+def error_response(description: str) -> JsonDict:
+    """A response object whose body is the shared error object."""
+    return json_response(description, schema_ref("Error"))
+
+
+def build_document(server_url: str | None = None) -> JsonDict:
+    """A fresh copy of the whole document, so a caller can never mutate the registry."""
+    with _lock:
+        paths = copy.deepcopy({path: PATHS[path] for path in sorted(PATHS)})
+        components = {kind: copy.deepcopy(entries) for kind, entries in COMPONENTS.items() if entries}
+    doc: JsonDict = {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "BackSoon API",
+            "version": API_VERSION,
+            "summary": "Restock engine for Shopify and WooCommerce: stock figures, signals and waitlists.",
+            "description": (
+                "Admin endpoints under /api/v1 need the store's admin API key as "
+                "`Authorization: Bearer <key>`; another store's data answers 404. In demo mode the "
+                "seeded demo store is readable without a key. Every error is "
+                '`{"error": {"code", "message", "details"}}`.'
+            ),
+            "license": {"name": "MIT", "identifier": "MIT"},
+        },
+        "paths": paths,
+        "components": components,
+    }
+    if server_url:
+        doc["servers"] = [{"url": server_url}]
+    return doc
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    """Serve the OpenAPI document of every JSON endpoint."""
+    return jsonify(build_document(runtime().settings.app_url))
+
+
+# Shared pieces every blueprint may reference, and the endpoints of modules that cannot register
+# themselves here (health predates the registry; this module documents itself).
+register_paths(
+    {
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Whether the database and the job queue answer",
+                "tags": ["health"],
+                "security": [],
+                "responses": {
+                    "200": json_response("Everything answers", schema_ref("Health")),
+                    "503": json_response("The database or the queue does not answer", schema_ref("Health")),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "tags": ["meta"],
+                "security": [],
+                "responses": {"200": json_response("The OpenAPI document", {"type": "object"})},
+            }
+        },
+    },
+    components={
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {"type": "string", "examples": ["invalid_parameter", "not_found"]},
+                            "message": {"type": "string"},
+                            "details": {
+                                "type": "object",
+                                "description": 'Per-field reasons, e.g. {"per_page": "must be at most 200"}',
+                                "additionalProperties": {"type": "string"},
+                            },
+                        },
+                    }
+                },
+            },
+            "Pagination": {
+                "type": "object",
+                "required": ["page", "per_page", "total", "pages"],
+                "properties": {
+                    "page": {"type": "integer", "minimum": 1},
+                    "per_page": {"type": "integer", "minimum": 1, "maximum": 200},
+                    "total": {"type": "integer", "minimum": 0},
+                    "pages": {"type": "integer", "minimum": 0},
+                },
+            },
+            "Health": {
+                "type": "object",
+                "required": ["status", "database", "queue"],
+                "properties": {
+                    "status": {"type": "string", "enum": ["ok", "degraded"]},
+                    "database": {
+                        "type": "object",
+                        "properties": {
+                            "ok": {"type": "boolean"},
+                            "dialect": {"type": "string"},
+                            "error": {"type": "string"},
+                        },
+                    },
+                    "queue": {
+                        "type": "object",
+                        "properties": {
+                            "ok": {"type": "boolean"},
+                            "mode": {"type": "string", "enum": ["redis", "in-process"]},
+                            "depth": {"type": "object", "additionalProperties": {"type": "integer"}},
+                            "error": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+        "securitySchemes": {
+            "adminKey": {"type": "http", "scheme": "bearer", "description": "The store's admin API key"},
+        },
+    },
+)

@@ -1,0 +1,195 @@
+"""Server-rendered pages: the welcome page and the read-only demo dashboard under /demo/.
+
+The dashboard shows the seeded demo store only, and only in demo mode: the same rule that makes
+the demo store's JSON API readable without a key, so every "JSON" link on the page works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
+from sqlalchemy import select
+
+from app.models import Store
+from app.web.api import (
+    MAX_ID,
+    VariantQuery,
+    get_variant,
+    iso,
+    list_variants,
+    store_counts,
+    variant_events,
+    variant_history,
+)
+from app.web.deps import db_session, runtime
+
+bp = Blueprint("pages", __name__)
+
+TABLE_ROWS = 25
+SPARK_WIDTH = 240
+SPARK_HEIGHT = 56
+SPARK_PAD = 4
+
+
+def demo_store() -> Store | None:
+    """The seeded demo store when the app runs in demo mode, else None."""
+    if not runtime().settings.demo:
+        return None
+    return db_session().scalars(select(Store).where(Store.platform == "demo").order_by(Store.id).limit(1)).first()
+
+
+def _not_found(message: str) -> ResponseReturnValue:
+    return render_template("not_found.html", message=message), 404
+
+
+def _fmt_number(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "\u2013"  # en dash: "no figure", not a minus
+    text = f"{value:,.{digits}f}"
+    # "4.0" reads as precision the figure does not have; whole numbers are shown whole.
+    return text[: -(digits + 1)] if digits and text.endswith("." + "0" * digits) else text
+
+
+def _humanize(code: str | None) -> str:
+    return (code or "").replace("_", " ")
+
+
+def sparkline(
+    values: Sequence[float | None],
+    *,
+    label: str,
+    reference: float | None = None,
+    reference_label: str = "",
+    width: int = SPARK_WIDTH,
+    height: int = SPARK_HEIGHT,
+) -> Markup:
+    """A small inline SVG line of the values (None leaves a gap), with an optional dashed reference line."""
+    title = escape(label)
+    head = (
+        f'<svg class="spark" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{title}"><title>{title}</title>'
+    )
+    # Markup is safe here: every interpolated value is a formatted number or went through escape().
+    known = [float(v) for v in values if v is not None]
+    if not known:
+        return Markup(  # noqa: S704
+            head + f'<text x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle" '
+            'dominant-baseline="middle" class="spark-empty">no history yet</text></svg>'
+        )
+    scale_values = [*known, *([reference] if reference is not None else [])]
+    low, high = min(0.0, *scale_values), max(scale_values)
+    span = (high - low) or 1.0
+    steps = max(len(values) - 1, 1)
+
+    def x(i: int) -> float:
+        return SPARK_PAD + (width - 2 * SPARK_PAD) * (i / steps if len(values) > 1 else 0.5)
+
+    def y(v: float) -> float:
+        return height - SPARK_PAD - (height - 2 * SPARK_PAD) * ((v - low) / span)
+
+    parts = [head]
+    if reference is not None:
+        ry = y(reference)
+        parts.append(
+            f'<line class="spark-ref" x1="{SPARK_PAD}" x2="{width - SPARK_PAD}" y1="{ry:.1f}" y2="{ry:.1f}">'
+            f"<title>{escape(reference_label)}</title></line>"
+        )
+    # A None (e.g. days on hand with no sales) breaks the line rather than pretending a value.
+    segments: list[list[tuple[float, float]]] = [[]]
+    for i, v in enumerate(values):
+        if v is None:
+            segments.append([])
+        else:
+            segments[-1].append((x(i), y(float(v))))
+    for seg in segments:
+        if len(seg) == 1:
+            parts.append(f'<circle class="spark-dot" cx="{seg[0][0]:.1f}" cy="{seg[0][1]:.1f}" r="2"/>')
+        elif seg:
+            points = " ".join(f"{px:.1f},{py:.1f}" for px, py in seg)
+            parts.append(f'<polyline class="spark-line" points="{points}"/>')
+    last_x, last_y = next(seg[-1] for seg in reversed(segments) if seg)
+    parts.append(f'<circle class="spark-last" cx="{last_x:.1f}" cy="{last_y:.1f}" r="3"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704
+
+
+def daily_series(history: Sequence[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """History rows laid out one slot per calendar day, None where a day has no row, so gaps show."""
+    if not history:
+        return []
+    by_day = {date.fromisoformat(h["day"]): h for h in history}
+    first, last = min(by_day), max(by_day)
+    return [by_day.get(first + timedelta(days=i)) for i in range((last - first).days + 1)]
+
+
+def _template_helpers() -> dict[str, Any]:
+    return {"fmt": _fmt_number, "humanize": _humanize}
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Send visitors to the demo when one is seeded; otherwise explain how to connect a store."""
+    if demo_store() is not None:
+        return redirect(url_for("pages.demo_overview"))
+    return render_template("welcome.html")
+
+
+@bp.get("/demo/")
+def demo_overview() -> ResponseReturnValue:
+    """The demo store at a glance: headline counts, variants at risk, waitlist demand."""
+    store = demo_store()
+    if store is None:
+        return _not_found("No demo store is seeded. Run `make demo` to create one.")
+    session = db_session()
+    at_risk = list_variants(session, store.id, VariantQuery(at_risk=True, per_page=TABLE_ROWS))
+    waitlist = list_variants(session, store.id, VariantQuery(has_waitlist=True, sort="waitlist", per_page=TABLE_ROWS))
+    return render_template(
+        "demo/overview.html",
+        store=store,
+        counts=store_counts(session, store.id),
+        last_recomputed=iso(store.last_recomputed_at),
+        at_risk=at_risk,
+        waitlist=waitlist,
+        **_template_helpers(),
+    )
+
+
+@bp.get("/demo/variants/<int:variant_id>")
+def demo_variant(variant_id: int) -> ResponseReturnValue:
+    """One demo variant: its figures, the reasons behind them, and its recent history."""
+    store = demo_store()
+    if store is None:
+        return _not_found("No demo store is seeded. Run `make demo` to create one.")
+    session = db_session()
+    item = None if variant_id > MAX_ID else get_variant(session, store.id, variant_id)
+    if item is None:
+        return _not_found(f"The demo store has no variant {variant_id}.")
+    history = variant_history(session, store, variant_id)
+    days = daily_series(history)
+    charts = {
+        "sellable": sparkline(
+            [None if h is None else h["sellable_quantity"] for h in days],
+            label=f"Sellable quantity over the last {len(days)} days",
+        ),
+        "days_on_hand": sparkline(
+            [None if h is None else h["days_on_hand"] for h in days],
+            label=f"Days on hand over the last {len(days)} days, lead time {item['lead_time_days']} days",
+            reference=float(item["lead_time_days"]),
+            reference_label=f"Lead time: {item['lead_time_days']} days",
+        ),
+    }
+    return render_template(
+        "demo/variant.html",
+        store=store,
+        item=item,
+        history=history,
+        days=len(days),
+        events=variant_events(session, store.id, variant_id),
+        charts=charts,
+        **_template_helpers(),
+    )

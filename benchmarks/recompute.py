@@ -1,0 +1,210 @@
+"""Benchmark: full stock recompute of a large store against the bare SQL aggregate floor.
+
+Seeds (once) a demo store with 100,000 variants and 180 days of orders (about 2,000,000 order
+lines) in PostgreSQL, then measures side by side in one run:
+  floor  — the single hand-written SQL aggregate of per-variant net sales over the 7/28/90-day
+           windows, fetched to the client;
+  value  — a full recompute: read every input, assess every variant, write every state,
+           history row and transition (states are cleared first so everything is written).
+Each is run in a fresh child process, best of --repeat runs; the recompute child reports its
+peak RSS. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/backsoon_bench"
+
+FLOOR_SQL = """
+SELECT variant_id,
+       SUM(CASE WHEN ordered_at >= :w7 THEN quantity - refunded_quantity ELSE 0 END),
+       SUM(CASE WHEN ordered_at >= :w28 THEN quantity - refunded_quantity ELSE 0 END),
+       SUM(CASE WHEN ordered_at >= :w90 THEN quantity - refunded_quantity ELSE 0 END)
+FROM order_lines
+WHERE store_id = :sid AND ordered_at >= :w90 AND ordered_at < :now AND NOT cancelled AND variant_id IS NOT NULL
+GROUP BY variant_id
+"""
+
+
+def _ensure_db(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = url
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+def _seeded(url: str, variants: int) -> tuple[int | None, int, int]:
+    from sqlalchemy import text
+
+    from app.db import Database
+
+    db = Database(url)
+    with db.session() as s:
+        sid = s.execute(text("SELECT id FROM stores WHERE platform = 'demo'")).scalar()
+        if sid is None:
+            return None, 0, 0
+        n_var = s.execute(text("SELECT count(*) FROM variants WHERE store_id = :s"), {"s": sid}).scalar_one()
+        n_lines = s.execute(text("SELECT count(*) FROM order_lines WHERE store_id = :s"), {"s": sid}).scalar_one()
+    db.dispose()
+    return (sid if n_var == variants else None), int(n_var), int(n_lines)
+
+
+def _seed(url: str, variants: int, days: int) -> None:
+    from app.services.demo_seed import seed_demo
+    from sqlalchemy import text
+
+    from app.db import Database
+
+    db = Database(url)
+    started = time.perf_counter()
+    seed_demo(db, variants=variants, days=days)
+    print(f"seeded {variants} variants / {days} days in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    db.dispose()
+
+
+def _child_floor(url: str, sid: int, now_iso: str, out: Any) -> None:
+    from sqlalchemy import text
+
+    from app.db import Database
+
+    now = datetime.fromisoformat(now_iso)
+    db = Database(url)
+    params = {"sid": sid, "now": now, **{f"w{w}": now - timedelta(days=w) for w in (7, 28, 90)}}
+    with db.session() as s:
+        s.execute(text("SELECT 1"))
+        started = time.perf_counter()
+        rows = s.execute(text(FLOOR_SQL), params).fetchall()
+        took = time.perf_counter() - started
+    db.dispose()
+    out.send({"seconds": took, "rows": len(rows), "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def _child_recompute(url: str, sid: int, now_iso: str, clear: bool, out: Any) -> None:
+    from sqlalchemy import text
+
+    from app.db import Database
+    from app.services.stock import recompute
+
+    now = datetime.fromisoformat(now_iso)
+    db = Database(url)
+    if clear:
+        with db.session() as s:
+            s.execute(text("DELETE FROM stock_states WHERE store_id = :s"), {"s": sid})
+            s.execute(text("DELETE FROM stock_state_history WHERE store_id = :s"), {"s": sid})
+            s.execute(text("DELETE FROM stock_events WHERE store_id = :s AND source = 'recompute'"), {"s": sid})
+    with db.session() as s:
+        s.execute(text("SELECT 1"))
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    with db.session() as s:
+        result = recompute(s, sid, now=now)
+    took = time.perf_counter() - started
+    db.dispose()
+    out.send(
+        {
+            "seconds": took,
+            "variants": result.variants,
+            "changed": result.changed,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_before_mb": rss_before,
+        }
+    )
+
+
+def _run(target: Any, *args: Any) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(*args, child))
+    proc.start()
+    result: dict[str, Any] = parent.recv()
+    proc.join()
+    return result
+
+
+def main() -> None:
+    """Run the benchmark and print its JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reseed", action="store_true")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+
+    _ensure_db(url)
+    sid, n_var, n_lines = _seeded(url, args.variants)
+    if sid is None or args.reseed:
+        _seed(url, args.variants, args.days)
+        sid, n_var, n_lines = _seeded(url, args.variants)
+    assert sid is not None
+    now_iso = datetime.now(UTC).isoformat()
+    print(f"store {sid}: {n_var} variants, {n_lines} order lines", file=sys.stderr)
+
+    floors, fulls = [], []
+    for _ in range(args.repeat):
+        floors.append(_run(_child_floor, url, sid, now_iso))
+        fulls.append(_run(_child_recompute, url, sid, now_iso, True))
+    steady = _run(_child_recompute, url, sid, now_iso, False)
+    floor = min(f["seconds"] for f in floors)
+    full = min(f["seconds"] for f in fulls)
+    peak = max(f["rss_mb"] for f in fulls)
+    print(
+        json.dumps(
+            {
+                "benchmark": "recompute",
+                "metric": "peak_rss",
+                "value": round(peak, 1),
+                "floor": round(max(f["rss_mb"] for f in floors), 1),
+                "ratio": round(peak / max(f["rss_mb"] for f in floors), 2),
+                "unit": "MB",
+            }
+        )
+    )
+    print(
+        f"steady-state recompute (nothing changed, {steady['changed']} written): {steady['seconds']:.2f}s; "
+        f"floor runs {[round(f['seconds'], 3) for f in floors]}, full runs {[round(f['seconds'], 3) for f in fulls]}",
+        file=sys.stderr,
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "recompute",
+                "metric": "full_recompute_100k_variants",
+                "value": round(full, 3),
+                "floor": round(floor, 3),
+                "ratio": round(full / floor, 2),
+                "unit": "s",
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

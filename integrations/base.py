@@ -1,0 +1,223 @@
+"""The StoreAdapter protocol, the plain records every adapter produces, and platform error types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class VariantRecord:
+    """A variant as a platform describes it."""
+
+    external_id: str
+    sku: str = ""
+    title: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+    price: Decimal = Decimal("0")
+    tracked: bool = True
+    inventory_policy: str = "deny"  # deny | continue
+    backorder: bool = False
+    stock_from_parent: bool = False
+    published: bool = True
+    position: int = 0
+    image_url: str | None = None
+    inventory_item_id: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecord:
+    """A product and its variants."""
+
+    external_id: str
+    title: str
+    handle: str = ""
+    description: str = ""
+    vendor: str = ""
+    product_type: str = ""
+    kind: str = "simple"
+    image_url: str | None = None
+    url: str | None = None
+    status: str = "active"
+    published: bool = True
+    collections: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    supplier: str | None = None
+    updated_at: datetime | None = None
+    variants: tuple[VariantRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRecord:
+    """A stock location."""
+
+    external_id: str
+    name: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRecord:
+    """Available quantity of one variant at one location; None means not tracked there."""
+
+    variant_external_id: str
+    location_external_id: str
+    available: int | None
+    on_hand: int | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineRecord:
+    """One line of an order."""
+
+    external_id: str
+    variant_external_id: str | None
+    quantity: int
+    price: Decimal = Decimal("0")
+    sku: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLineRecord:
+    """Units of one order line given back."""
+
+    line_external_id: str
+    quantity: int
+    restock: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRecord:
+    """A refund on an order."""
+
+    external_id: str
+    refunded_at: datetime
+    lines: tuple[RefundLineRecord, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """An order with its lines, cancellation and refunds."""
+
+    external_id: str
+    ordered_at: datetime
+    name: str = ""
+    email: str | None = None
+    customer_external_id: str | None = None
+    currency: str = "USD"
+    total: Decimal = Decimal("0")
+    financial_status: str = ""
+    cancelled_at: datetime | None = None
+    updated_at: datetime | None = None
+    lines: tuple[OrderLineRecord, ...] = ()
+    refunds: tuple[RefundRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierRecord:
+    """A supplier and its lead time."""
+
+    name: str
+    lead_time_days: int
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseOrderRecord:
+    """Incoming stock for one variant."""
+
+    variant_external_id: str
+    quantity: int
+    expected_on: date
+    reference: str = ""
+    supplier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StockChangeRecord:
+    """A past sell-out or restock, for platforms (or the demo) that know their stock history."""
+
+    variant_external_id: str
+    kind: str  # sellout | restock
+    quantity_before: int
+    quantity_after: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """What a platform says about the store itself."""
+
+    name: str
+    domain: str
+    timezone: str = "UTC"
+    currency: str = "USD"
+    locale: str = "en"
+    country: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class StoreAdapter(Protocol):
+    """What every platform adapter offers for a full or incremental sync."""
+
+    platform: str
+
+    def store_info(self) -> StoreInfo:
+        """Describe the store."""
+        ...
+
+    def iter_locations(self) -> Iterator[LocationRecord]:
+        """Every stock location."""
+        ...
+
+    def iter_products(self, updated_since: datetime | None = None) -> Iterator[ProductRecord]:
+        """Products with their variants, optionally only those changed since a time."""
+        ...
+
+    def iter_inventory(self) -> Iterator[InventoryRecord]:
+        """Inventory levels per variant and location."""
+        ...
+
+    def iter_orders(self, updated_since: datetime | None = None) -> Iterator[OrderRecord]:
+        """Orders with lines and refunds, optionally only those changed since a time."""
+        ...
+
+
+class PlatformError(Exception):
+    """Base class for errors talking to a store platform."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class TransientError(PlatformError):
+    """A failure worth retrying later (timeouts, 5xx)."""
+
+
+class RateLimited(TransientError):
+    """The platform asked us to slow down."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, status: int | None = None) -> None:
+        super().__init__(message, status=status, code="rate_limited")
+        self.retry_after = retry_after
+
+
+class AuthRevoked(PlatformError):
+    """Credentials no longer work: the store must be marked disconnected and its jobs stopped."""
+
+
+class NotFound(PlatformError):
+    """The resource does not exist on the platform."""
+
+
+class InvalidRequest(PlatformError):
+    """The platform rejected our request as malformed; retrying will not help."""

@@ -1,0 +1,17 @@
+"""rq cron configuration: run exactly one `rq cron jobs.cron` process (it holds no lock)."""
+
+from __future__ import annotations
+
+from rq import cron
+
+from jobs.maintenance import sweep
+from jobs.stock import recompute_all
+
+SWEEP_SECONDS = 30
+RECOMPUTE_SECONDS = 15 * 60
+
+# Sweeping twice a minute re-drives stalled work within a minute of the 60 s threshold.
+cron.register(sweep, queue_name="high", interval=SWEEP_SECONDS, job_timeout=120)
+cron.register(recompute_all, queue_name="low", interval=RECOMPUTE_SECONDS, job_timeout=300)
+
+SCHEDULE = ((sweep, SWEEP_SECONDS), (recompute_all, RECOMPUTE_SECONDS))

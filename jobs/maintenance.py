@@ -1,0 +1,15 @@
+"""Maintenance jobs: the sweeper."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from app.services import sweeper
+from jobs._base import job_context
+
+
+def sweep() -> int:
+    """Re-enqueue stalled work (every 30 s from rq cron)."""
+    with job_context() as rt, rt.db.session() as session:
+        specs = sweeper.sweep(session, rt.jobs, datetime.now(UTC), timedelta(seconds=rt.settings.sweep_after_seconds))
+    return len(specs)

@@ -1,0 +1,40 @@
+"""Stock jobs: recompute one store, its dirty variants, or every store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.queue import JobSpec
+from app.services import stock
+from jobs._base import job_context
+
+
+def recompute_store(store_id: int) -> dict[str, Any]:
+    """Recompute every variant of one store."""
+    with job_context(store_id=store_id) as rt, rt.db.session() as session:
+        result = stock.recompute(session, store_id)
+    return {"variants": result.variants, "changed": result.changed, "restocks": result.restocks}
+
+
+def recompute_dirty(store_id: int) -> dict[str, Any]:
+    """Recompute the variants marked dirty for a store, batch by batch, until none are left."""
+    total = 0
+    with job_context(store_id=store_id) as rt:
+        while True:
+            with rt.db.session() as session:
+                batch = stock.take_dirty_batch(session, store_id)
+                if not batch:
+                    break
+                stock.recompute(session, store_id, [vid for vid, _ in batch])
+                stock.clear_dirty(session, batch)
+            total += len(batch)
+    return {"variants": total}
+
+
+def recompute_all() -> int:
+    """Enqueue a full recompute for every active store (periodic, from rq cron)."""
+    with job_context() as rt, rt.db.session() as session:
+        store_ids = stock.active_store_ids(session)
+    for sid in store_ids:
+        rt.jobs.enqueue(JobSpec("jobs.stock.recompute_store", (sid,), job_id=f"recompute-store-{sid}", queue="low"))
+    return len(store_ids)

@@ -1,0 +1,151 @@
+"""The webhook inbox records once and processes idempotently; the sweeper re-drives stalled work."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from rq import SimpleWorker
+from sqlalchemy import func, select, update
+
+from app.config import Settings
+from app.db import Database
+from app.models import DirtyVariant, WebhookEvent
+from app.queue import InProcessJobQueue, JobSpec, RedisJobQueue
+from app.runtime import Runtime, set_runtime
+from app.services import inbox, stock, sweeper
+from app.services.inbox import register_handler
+from tests.conftest import TEST_REDIS_URL
+from tests.factories import RecordingQueue, make_store, make_variant
+
+pytestmark = pytest.mark.integration
+
+APPLIED: list[int] = []
+
+
+@register_handler("test", "thing/update")
+def _apply_thing(session: Any, jobs: Any, event: WebhookEvent) -> str:
+    APPLIED.append(event.id)
+    return "applied"
+
+
+@register_handler("test", "thing/explode")
+def _explode(session: Any, jobs: Any, event: WebhookEvent) -> str:
+    raise RuntimeError("handler crashed")
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    APPLIED.clear()
+
+
+def record(
+    db: Database, jobs: Any, key: str, topic: str = "thing/update", store_id: int | None = None
+) -> inbox.Recorded:
+    with db.session() as session:
+        return inbox.record_delivery(
+            session,
+            jobs,
+            platform="test",
+            topic=topic,
+            dedupe_key=key,
+            body=b'{"id": 1}',
+            headers={"X": "1"},
+            store_id=store_id,
+        )
+
+
+def test_duplicate_delivery_is_stored_and_enqueued_once(pg_db: Database, redis_conn: Any) -> None:
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    set_runtime(Runtime(Settings(env="test"), pg_db, jobs))
+    first = record(pg_db, jobs, "delivery-1")
+    second = record(pg_db, jobs, "delivery-1")
+    assert first.created is True and second.created is False
+    assert first.event_id == second.event_id
+    with pg_db.session() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 1
+    assert jobs.queues["high"].count == 1
+
+    SimpleWorker([jobs.queues["high"]], connection=jobs.connection).work(burst=True)
+    assert APPLIED == [first.event_id]
+    with pg_db.session() as s:
+        ev = s.get(WebhookEvent, first.event_id)
+        assert ev is not None and ev.status == "processed" and ev.attempts == 1
+
+    # Running the job again (a retry, or the sweeper) does nothing.
+    with pg_db.session() as s:
+        assert inbox.process_event(s, jobs, first.event_id) == "already_processed"
+    assert APPLIED == [first.event_id]
+
+
+def test_redis_down_at_ingest_loses_nothing_and_sweeper_recovers(pg_db: Database, redis_conn: Any) -> None:
+    down = RedisJobQueue("redis://127.0.0.1:1/0")
+    rec = record(pg_db, down, "delivery-2")
+    assert rec.created is True
+    with pg_db.session() as s:
+        ev = s.get(WebhookEvent, rec.event_id)
+        assert ev is not None and ev.status == "received"
+
+    up = RedisJobQueue(TEST_REDIS_URL)
+    set_runtime(Runtime(Settings(env="test"), pg_db, up))
+    now = datetime.now(UTC)
+    # Not stale yet: the sweeper leaves it alone.
+    with pg_db.session() as s:
+        assert sweeper.sweep(s, up, now, timedelta(seconds=60)) == []
+    assert up.queues["high"].count == 0
+    with pg_db.session() as s:
+        specs = sweeper.sweep(s, up, now + timedelta(seconds=61), timedelta(seconds=60))
+    minute = int((now + timedelta(seconds=61)).timestamp() // 60)
+    assert [(sp.func, sp.args, sp.job_id) for sp in specs] == [
+        ("jobs.webhooks.process_webhook", (rec.event_id,), f"webhook-{rec.event_id}-s{minute}")
+    ]
+    assert up.queues["high"].count == 1
+    SimpleWorker([up.queues["high"]], connection=up.connection).work(burst=True)
+    assert APPLIED == [rec.event_id]
+    # Swept rows are stamped, so the next sweep does not enqueue them again.
+    with pg_db.session() as s:
+        assert sweeper.sweep(s, up, now + timedelta(seconds=62), timedelta(seconds=60)) == []
+
+
+def test_failing_handler_keeps_the_row_for_retry(pg_db: Database, redis_conn: Any) -> None:
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    set_runtime(Runtime(Settings(env="test"), pg_db, jobs))
+    rec = record(pg_db, jobs, "delivery-3", topic="thing/explode")
+    SimpleWorker([jobs.queues["high"]], connection=jobs.connection).work(burst=True)
+    with pg_db.session() as s:
+        ev = s.get(WebhookEvent, rec.event_id)
+        assert ev is not None
+        assert (ev.status, ev.attempts, ev.error) == ("received", 1, "RuntimeError: handler crashed")
+
+
+def test_unknown_topic_is_ignored_with_reason(pg_db: Database) -> None:
+    jobs = InProcessJobQueue(eager=True)
+    set_runtime(Runtime(Settings(env="test"), pg_db, jobs))
+    rec = record(pg_db, jobs, "delivery-4", topic="nobody/handles")
+    with pg_db.session() as s:
+        ev = s.get(WebhookEvent, rec.event_id)
+        assert ev is not None
+        assert (ev.status, ev.error) == ("ignored", "no handler for test topic nobody/handles")
+    assert APPLIED == []
+
+
+def test_stale_dirty_variants_are_swept_into_a_recompute(pg_db: Database) -> None:
+    jobs = RecordingQueue()
+    with pg_db.session() as s:
+        store = make_store(s)
+        v = make_variant(s, store, qty=3)
+        stock.mark_dirty(s, jobs, store.id, [v.id], "test")
+        sid, vid = store.id, v.id
+    now = datetime.now(UTC)
+    with pg_db.session() as s:
+        s.execute(update(DirtyVariant).values(marked_at=now - timedelta(seconds=90)))
+    assert jobs.specs == [JobSpec("jobs.stock.recompute_dirty", (sid,), job_id=f"recompute-dirty-{sid}", queue="high")]
+    with pg_db.session() as s:
+        specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60))
+    minute = int(now.timestamp() // 60)
+    assert specs == [
+        JobSpec("jobs.stock.recompute_dirty", (sid,), job_id=f"recompute-dirty-{sid}-s{minute}", queue="high")
+    ]
+    with pg_db.session() as s:
+        assert s.scalars(select(DirtyVariant.variant_id)).all() == [vid]

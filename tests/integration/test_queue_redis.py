@@ -1,0 +1,50 @@
+"""RQ on a real Redis: unique job ids collapse, finished ids free up, jobs run in a SimpleWorker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rq import Queue, SimpleWorker
+
+from app.queue import JobSpec, RedisJobQueue
+from tests.conftest import TEST_REDIS_URL
+
+pytestmark = pytest.mark.integration
+
+RESULTS: list[int] = []
+
+
+def add_result(n: int) -> int:
+    """A job for these tests."""
+    RESULTS.append(n)
+    return n
+
+
+def test_unique_ids_collapse_until_the_job_has_run(redis_conn: Any) -> None:
+    RESULTS.clear()
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    first = JobSpec("tests.integration.test_queue_redis.add_result", (1,), job_id="collapse-1", queue="high")
+    assert jobs.enqueue(first) is True
+    assert jobs.enqueue(JobSpec(first.func, (2,), job_id="collapse-1", queue="high")) is False
+    assert Queue("high", connection=jobs.connection).count == 1
+
+    SimpleWorker([jobs.queues["high"]], connection=jobs.connection).work(burst=True)
+    assert RESULTS == [1]
+    # result_ttl=0 drops the finished job, so the same id is accepted again.
+    assert jobs.enqueue(JobSpec(first.func, (3,), job_id="collapse-1", queue="high")) is True
+    SimpleWorker([jobs.queues["high"]], connection=jobs.connection).work(burst=True)
+    assert RESULTS == [1, 3]
+
+
+def test_jobs_without_id_never_collapse(redis_conn: Any) -> None:
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    spec = JobSpec("tests.integration.test_queue_redis.add_result", (9,))
+    assert jobs.enqueue(spec) is True
+    assert jobs.enqueue(spec) is True
+    assert jobs.queues["default"].count == 2
+
+
+def test_redis_down_returns_false_instead_of_raising() -> None:
+    jobs = RedisJobQueue("redis://127.0.0.1:1/0")
+    assert jobs.enqueue(JobSpec("tests.integration.test_queue_redis.add_result", (5,), job_id="x-1")) is False

@@ -1,0 +1,276 @@
+"""Recompute on real PostgreSQL: aggregates, sold-out time, edges, idempotency, scoping, dirty flow."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.config import Settings
+from app.db import Database
+from app.models import (
+    Campaign,
+    DirtyVariant,
+    PurchaseOrder,
+    StockEvent,
+    StockState,
+    StockStateHistory,
+    StoreSetting,
+    Subscription,
+    Supplier,
+)
+from app.queue import InProcessJobQueue
+from app.runtime import Runtime, set_runtime
+from app.services import stock
+from tests.factories import NOW, RecordingQueue, add_sale, make_store, make_variant
+
+pytestmark = pytest.mark.integration
+
+
+def state(db: Database, variant_id: int) -> StockState:
+    with db.session() as s:
+        st = s.get(StockState, variant_id)
+        assert st is not None
+        return st
+
+
+def events(db: Database, store_id: int) -> list[tuple[int, str, int, int, str | None]]:
+    with db.session() as s:
+        rows = s.execute(
+            select(
+                StockEvent.variant_id,
+                StockEvent.kind,
+                StockEvent.quantity_before,
+                StockEvent.quantity_after,
+                StockEvent.fanout_status,
+            )
+            .where(StockEvent.store_id == store_id)
+            .order_by(StockEvent.id)
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_velocity_nets_cancellations_and_refunds_over_each_window(pg_db: Database) -> None:
+    with pg_db.session() as s:
+        store = make_store(s)
+        v = make_variant(s, store, qty=30)
+        add_sale(s, v, 7, days_ago=1)
+        add_sale(s, v, 7, days_ago=5)
+        add_sale(s, v, 14, days_ago=20)
+        add_sale(s, v, 100, days_ago=2, cancelled=True)
+        add_sale(s, v, 5, days_ago=3, refunded=5)
+        add_sale(s, v, 50, days_ago=120)  # outside every window
+        sid, vid = store.id, v.id
+    with pg_db.session() as s:
+        result = stock.recompute(s, sid, now=NOW)
+    assert (result.variants, result.changed, result.restocks, result.sellouts) == (1, 1, 0, 0)
+    st = state(pg_db, vid)
+    assert st.velocity_windows == [2.0, 1.0, 0.3111]
+    # 0.5 × 2 + 0.3 × 1 + 0.2 × 28/90
+    assert st.velocity == 1.3622
+    assert st.days_on_hand == 22.0
+    assert st.sellable_quantity == 30
+    assert st.status == "in_stock"
+    assert st.stockout_on == date(2026, 12, 12)
+    assert st.reorder_by == date(2026, 11, 21)
+
+
+def test_sold_out_time_is_not_counted_as_zero_demand(pg_db: Database) -> None:
+    with pg_db.session() as s:
+        store = make_store(s)
+        v = make_variant(s, store, qty=4)
+        add_sale(s, v, 10, days_ago=6.5)
+        s.add_all(
+            [
+                StockEvent(
+                    store_id=store.id,
+                    variant_id=v.id,
+                    kind="sellout",
+                    quantity_before=2,
+                    quantity_after=0,
+                    occurred_at=NOW - timedelta(days=6),
+                ),
+                StockEvent(
+                    store_id=store.id,
+                    variant_id=v.id,
+                    kind="restock",
+                    quantity_before=0,
+                    quantity_after=4,
+                    occurred_at=NOW - timedelta(days=1),
+                ),
+            ]
+        )
+        sid, vid = store.id, v.id
+    with pg_db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    st = state(pg_db, vid)
+    # 5 of the last 7 days were sold out: 10 units over 2 sellable days, 23 of 28, 85 of 90.
+    assert st.velocity_windows == [5.0, 0.4348, 0.1176]
+    assert st.velocity == 2.654
+
+
+def test_edges_create_one_event_each_and_a_rerun_changes_nothing(pg_db: Database) -> None:
+    with pg_db.session() as s:
+        store = make_store(s)
+        a = make_variant(s, store, qty=0)
+        b = make_variant(s, store, qty=5)
+        untracked = make_variant(s, store, qty=0, tracked=False)
+        sid, aid, bid, uid = store.id, a.id, b.id, untracked.id
+    with pg_db.session() as s:
+        first = stock.recompute(s, sid, now=NOW)
+    # The first computation sets the baseline: no edge without a previous state.
+    assert (first.changed, first.restocks, first.sellouts) == (3, 0, 0)
+    assert state(pg_db, aid).status == "out_of_stock"
+    assert state(pg_db, uid).status == "untracked"
+
+    with pg_db.session() as s:
+        s.execute(stock.Variant.__table__.update().where(stock.Variant.id == aid).values(sellable_quantity=6))
+        s.execute(stock.Variant.__table__.update().where(stock.Variant.id == bid).values(sellable_quantity=0))
+        s.execute(stock.Variant.__table__.update().where(stock.Variant.id == uid).values(sellable_quantity=3))
+    with pg_db.session() as s:
+        second = stock.recompute(s, sid, now=NOW + timedelta(minutes=5))
+    assert (second.restocks, second.sellouts) == (1, 1)
+    assert events(pg_db, sid) == [(aid, "restock", 0, 6, "pending"), (bid, "sellout", 5, 0, None)]
+    assert second.restock_event_ids == (events_ids(pg_db, sid, "restock")[0],)
+
+    with pg_db.session() as s:
+        third = stock.recompute(s, sid, now=NOW + timedelta(minutes=10))
+    assert (third.changed, third.restocks, third.sellouts) == (0, 0, 0)
+    assert len(events(pg_db, sid)) == 2
+
+
+def events_ids(db: Database, store_id: int, kind: str) -> list[int]:
+    with db.session() as s:
+        return list(s.scalars(select(StockEvent.id).where(StockEvent.store_id == store_id, StockEvent.kind == kind)))
+
+
+def test_history_keeps_one_row_per_variant_per_store_day(pg_db: Database) -> None:
+    with pg_db.session() as s:
+        store = make_store(s, timezone="America/New_York")
+        v = make_variant(s, store, qty=8)
+        sid, vid = store.id, v.id
+    for minutes in (0, 30):
+        with pg_db.session() as s:
+            stock.recompute(s, sid, now=NOW + timedelta(minutes=minutes))
+    with pg_db.session() as s:
+        s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=2))
+    with pg_db.session() as s:
+        stock.recompute(s, sid, now=NOW + timedelta(days=1))
+    with pg_db.session() as s:
+        rows = s.execute(
+            select(StockStateHistory.day, StockStateHistory.sellable_quantity, StockStateHistory.status)
+            .where(StockStateHistory.variant_id == vid)
+            .order_by(StockStateHistory.day)
+        ).all()
+    # NOW is 12:00 UTC = 07:00 in New York, the same calendar day.
+    assert [tuple(r) for r in rows] == [(date(2026, 11, 20), 8, "in_stock"), (date(2026, 11, 21), 2, "low_stock")]
+
+
+def test_inputs_from_settings_suppliers_incoming_waitlist_and_campaigns(pg_db: Database) -> None:
+    with pg_db.session() as s:
+        store = make_store(s)
+        supplier = Supplier(store_id=store.id, name="Acme", lead_time_days=30)
+        s.add(supplier)
+        s.flush()
+        v = make_variant(s, store, qty=0, supplier_id=supplier.id)
+        s.add(PurchaseOrder(store_id=store.id, variant_id=v.id, quantity=40, expected_on=date(2026, 12, 3)))
+        s.add(
+            PurchaseOrder(
+                store_id=store.id, variant_id=v.id, quantity=10, expected_on=date(2026, 12, 1), status="cancelled"
+            )
+        )
+        for i in range(3):
+            s.add(Subscription(store_id=store.id, variant_id=v.id, email=f"s{i}@example.test", state="active"))
+        s.add(Subscription(store_id=store.id, variant_id=v.id, email="gone@example.test", state="unsubscribed"))
+        s.add(StoreSetting(store_id=store.id, scope="store", values={"low_stock_threshold": 2}))
+        w = make_variant(s, store, qty=3)
+        s.add(StoreSetting(store_id=store.id, scope="variant", variant_id=w.id, values={"low_stock_threshold": 1}))
+        for d in range(10):
+            add_sale(s, w, 1, days_ago=d + 0.5)
+        s.add(
+            Campaign(
+                store_id=store.id,
+                name="Black Friday",
+                starts_on=date(2026, 11, 21),
+                ends_on=date(2026, 11, 30),
+                uplift_pct=Decimal("100"),
+                product_ids=[w.product_id],
+            )
+        )
+        sid, vid, wid = store.id, v.id, w.id
+    with pg_db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    sold_out = state(pg_db, vid)
+    assert (sold_out.status, sold_out.lead_time_days, sold_out.waitlist_open, sold_out.incoming_quantity) == (
+        "out_of_stock",
+        30,
+        3,
+        40,
+    )
+    assert (sold_out.restock_eta, sold_out.eta_source) == (date(2026, 12, 3), "incoming_stock")
+    assert (sold_out.signal, sold_out.badge_kind) == ("pause", "none")
+    low = state(pg_db, wid)
+    # Variant override (1) beats the store's threshold (2): 3 units is not "Only 3 left".
+    assert (low.badge_kind, low.badge_quantity) == ("none", None)
+    assert low.campaign_id is not None
+    assert low.campaign_stockout_on == date(2026, 11, 22)
+
+
+def test_recompute_is_scoped_to_one_store(pg_db: Database) -> None:
+    with pg_db.session() as s:
+        a = make_store(s)
+        b = make_store(s)
+        va = make_variant(s, a, qty=1)
+        vb = make_variant(s, b, qty=1)
+        add_sale(s, vb, 30, days_ago=1)
+        aid, bid, vaid, vbid = a.id, b.id, va.id, vb.id
+    with pg_db.session() as s:
+        result = stock.recompute(s, aid, now=NOW)
+    assert result.variants == 1
+    with pg_db.session() as s:
+        assert s.scalars(select(StockState.variant_id)).all() == [vaid]
+    assert state(pg_db, vaid).velocity == 0.0
+    with pg_db.session() as s:
+        stock.recompute(s, bid, [vaid, vbid], now=NOW)
+    with pg_db.session() as s:
+        assert sorted(s.scalars(select(StockState.variant_id))) == [vaid, vbid]
+
+
+def test_dirty_variants_recompute_through_one_collapsed_job(pg_db: Database) -> None:
+    from jobs.stock import recompute_dirty
+
+    queue = RecordingQueue()
+    with pg_db.session() as s:
+        store = make_store(s)
+        v1 = make_variant(s, store, qty=0)
+        v2 = make_variant(s, store, qty=4)
+        sid, v1id, v2id = store.id, v1.id, v2.id
+    with pg_db.session() as s:
+        assert stock.mark_dirty(s, queue, sid, [v1id, v2id, v1id], "webhook") == 2
+    with pg_db.session() as s:
+        stock.mark_dirty(s, queue, sid, [v2id], "webhook")
+    assert [sp.job_id for sp in queue.specs] == [f"recompute-dirty-{sid}", f"recompute-dirty-{sid}"]
+
+    set_runtime(Runtime(Settings(env="test"), pg_db, InProcessJobQueue(eager=True)))
+    assert recompute_dirty(sid) == {"variants": 2}
+    with pg_db.session() as s:
+        assert s.scalar(select(func.count()).select_from(DirtyVariant)) == 0
+        assert sorted(s.scalars(select(StockState.variant_id))) == [v1id, v2id]
+    assert recompute_dirty(sid) == {"variants": 0}
+
+
+def test_mark_dirty_with_nothing_enqueues_nothing(pg_db: Database) -> None:
+    queue = RecordingQueue()
+    with pg_db.session() as s:
+        store = make_store(s)
+        assert stock.mark_dirty(s, queue, store.id, [], "webhook") == 0
+    assert queue.specs == []
+    with pg_db.session() as s:
+        assert s.scalar(select(func.count()).select_from(DirtyVariant)) == 0
+
+
+def test_unknown_store_raises_lookup_error(pg_db: Database) -> None:
+    with pg_db.session() as s, pytest.raises(LookupError, match="store 424242 not found"):
+        stock.recompute(s, 424242, now=NOW)

@@ -1,0 +1,57 @@
+"""Settings come from the environment once; production refuses to start without its secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import DEFAULT_SQLITE_URL, ConfigError, load_settings
+
+PROD = {
+    "BACKSOON_ENV": "production",
+    "DATABASE_URL": "postgres://u:p@db/backsoon",
+    "REDIS_URL": "redis://cache:6379/0",
+    "SECRET_KEY": "s3cret-value",
+    "APP_URL": "https://backsoon.example.com/",
+    "TOKEN_ENCRYPTION_KEYS": "k2, k1",
+}
+
+
+def test_defaults_are_the_embedded_demo_setup() -> None:
+    s = load_settings({})
+    assert s.env == "development"
+    assert s.database_url == DEFAULT_SQLITE_URL
+    assert s.redis_url is None
+    assert s.in_process_jobs is True
+    assert s.port == 5000
+    assert s.app_url == "http://127.0.0.1:5000"
+    assert s.is_sqlite is True
+
+
+def test_production_reads_everything_and_normalises_urls() -> None:
+    s = load_settings({**PROD, "PORT": "8080"})
+    assert s.production is True
+    assert s.database_url == "postgresql+psycopg://u:p@db/backsoon"
+    assert s.redis_url == "redis://cache:6379/0"
+    assert s.app_url == "https://backsoon.example.com"
+    assert s.token_encryption_keys == ("k2", "k1")
+    assert s.port == 8080
+    assert s.in_process_jobs is False
+    assert s.log_json is True
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL", "SECRET_KEY", "APP_URL", "TOKEN_ENCRYPTION_KEYS"])
+def test_production_names_the_missing_secret(missing: str) -> None:
+    env = {k: v for k, v in PROD.items() if k != missing}
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    assert str(info.value) == (
+        f"Missing required setting(s) for production: {missing}. "
+        "Set them in the environment (see README, Configuration)."
+    )
+
+
+def test_bad_values_are_clear_errors() -> None:
+    with pytest.raises(ConfigError, match="PORT must be an integer, not 'abc'"):
+        load_settings({"PORT": "abc"})
+    with pytest.raises(ConfigError, match="BACKSOON_ENV must be development, production or test"):
+        load_settings({"BACKSOON_ENV": "staging"})
