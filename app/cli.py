@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import sys
@@ -34,6 +35,8 @@ def _alembic_upgrade(url: str) -> None:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.attributes["database_url"] = url
     cfg.attributes["configure_logger"] = False
+    # Alembic's plugin chatter at INFO would bury the demo's URLs.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(cfg, "head")
 
 

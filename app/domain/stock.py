@@ -13,6 +13,10 @@ Conventions used throughout:
   campaigns add their uplifts.
 * Forecasts look at most ``SIMULATION_HORIZON_DAYS`` ahead: a stockout further out is ``None``.
 * Rounding: days on hand to 1 dp, priority to 2 dp (velocity arrives already rounded to 4 dp).
+
+Quantities are exact: a velocity is read as the decimal it was written as, num/den units a day
+(den = 10,000 for the usual 4-dp figure), and stock is counted in integer 1/den-ths of a unit, so
+floors, ceilings and comparisons never meet binary rounding.
 """
 
 # The reasons are read by merchants, so they use the real multiplication and minus signs.
@@ -31,6 +35,12 @@ from app.domain.settings import StockSettings
 from app.domain.velocity import exact
 
 SIMULATION_HORIZON_DAYS = 3650
+
+_INF = math.inf
+_VELOCITY_DEN = 10_000
+# Below this a float that survives the round trip through n/10,000 is exactly that decimal (its binary
+# neighbours are far closer together than 1/10,000), so the common 4-dp velocity needs no Fraction.
+_FAST_VELOCITY = 1e9
 
 
 class InventoryPolicy(StrEnum):
@@ -132,6 +142,9 @@ class Badge:
 NO_BADGE = Badge(BadgeKind.NONE, None)
 
 
+_POLICIES = frozenset(policy.value for policy in InventoryPolicy)
+
+
 @dataclass(frozen=True, slots=True)
 class VariantFacts:
     """Everything the engine needs to know about one variant, gathered by the service."""
@@ -150,11 +163,12 @@ class VariantFacts:
     campaigns: tuple[CampaignWindow, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.policy not in {policy.value for policy in InventoryPolicy}:
+        if self.policy not in _POLICIES:
             raise ValueError(f"unknown inventory policy {self.policy!r}: expected 'deny' or 'continue'")
-        if not math.isfinite(self.velocity) or self.velocity < 0:
+        # Chained comparisons reject NaN and infinity along with the out-of-range values.
+        if not 0 <= self.velocity < _INF:
             raise ValueError("velocity must be a finite number, 0 or more")
-        if not math.isfinite(self.price):
+        if not -_INF < self.price < _INF:
             raise ValueError("price must be a finite number")
         if self.lead_time_days < 0:
             raise ValueError("lead_time_days must be 0 or more")
@@ -179,13 +193,142 @@ class StockAssessment:
     reasons: tuple[str, ...]
 
 
-def _num(value: float | Fraction) -> str:
-    text = f"{float(value):.4f}".rstrip("0").rstrip(".")
+# Filling a frozen instance through its slot descriptors skips a generic object.__setattr__ per field,
+# which is most of the cost of building the assessment 100,000 times per recompute.
+_new = object.__new__
+_SLOT_SETTERS = tuple(StockAssessment.__dict__[name].__set__ for name in StockAssessment.__slots__)
+(
+    _set_status,
+    _set_days_on_hand,
+    _set_stockout_on,
+    _set_reorder_by,
+    _set_suggested,
+    _set_badge,
+    _set_signal,
+    _set_signal_reason,
+    _set_restock_eta,
+    _set_eta_source,
+    _set_priority,
+    _set_campaign_stockout,
+    _set_reasons,
+) = _SLOT_SETTERS
+_set_badge_kind = Badge.__dict__["kind"].__set__
+_set_badge_quantity = Badge.__dict__["quantity"].__set__
+
+# Enum members bound once: reading them off the class costs a lookup per use.
+_IN_STOCK = Status.IN_STOCK
+_LOW_STOCK = Status.LOW_STOCK
+_OUT_OF_STOCK = Status.OUT_OF_STOCK
+_BACKORDER = Status.BACKORDER
+_UNTRACKED = Status.UNTRACKED
+_OK = Signal.OK
+_THROTTLE = Signal.THROTTLE
+_PAUSE = Signal.PAUSE
+_ONLY_N_LEFT = BadgeKind.ONLY_N_LEFT
+_SELLING_FAST = Badge(BadgeKind.SELLING_FAST, None)
+_ETA_INCOMING = EtaSource.INCOMING_STOCK
+_ETA_OVERDUE = EtaSource.INCOMING_STOCK_OVERDUE
+_ETA_LEAD_TIME = EtaSource.LEAD_TIME
+_R_UNPUBLISHED = SignalReason.UNPUBLISHED
+_R_UNTRACKED = SignalReason.UNTRACKED
+_R_OUT_OF_STOCK = SignalReason.OUT_OF_STOCK
+_R_BACKORDER = SignalReason.BACKORDER
+_R_BELOW_FLOOR = SignalReason.BELOW_FLOOR
+_R_BELOW_LEAD_TIME = SignalReason.DAYS_ON_HAND_BELOW_LEAD_TIME
+_R_COVERED = SignalReason.COVERED_BY_INCOMING
+_R_NO_RECENT_SALES = SignalReason.NO_RECENT_SALES
+_R_HEALTHY = SignalReason.HEALTHY
+
+# Day offsets the engine adds to dates, built once instead of a timedelta per date.
+_DAYS = tuple(timedelta(days=offset) for offset in range(SIMULATION_HORIZON_DAYS + 1))
+_MAX_CACHED_DAYS = SIMULATION_HORIZON_DAYS
+
+
+def _assessment(
+    status: Status,
+    doh: float | None,
+    stockout_on: date | None,
+    reorder_by: date | None,
+    suggested: int,
+    badge: Badge,
+    signal: Signal,
+    code: str,
+    eta: date | None,
+    eta_source: str | None,
+    priority: float,
+    risk: CampaignRisk | None,
+    reasons: tuple[str, ...],
+) -> StockAssessment:
+    result: StockAssessment = _new(StockAssessment)
+    _set_status(result, status)
+    _set_days_on_hand(result, doh)
+    _set_stockout_on(result, stockout_on)
+    _set_reorder_by(result, reorder_by)
+    _set_suggested(result, suggested)
+    _set_badge(result, badge)
+    _set_signal(result, signal)
+    _set_signal_reason(result, code)
+    _set_restock_eta(result, eta)
+    _set_eta_source(result, eta_source)
+    _set_priority(result, priority)
+    _set_campaign_stockout(result, risk)
+    _set_reasons(result, reasons)
+    return result
+
+
+def _only_n_left(qty: int) -> Badge:
+    badge: Badge = _new(Badge)
+    _set_badge_kind(badge, _ONLY_N_LEFT)
+    _set_badge_quantity(badge, qty)
+    return badge
+
+
+def _num(value: float) -> str:
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
 
 
-def _rate(velocity: float) -> Fraction:
-    return max(exact(velocity), Fraction(0))
+def _rate(velocity: float) -> tuple[int, int]:
+    """The velocity as exact units per day num/den, floored at 0 (non-finite input raises)."""
+    if 0 < velocity < _FAST_VELOCITY:
+        num = int(velocity * 10_000.0 + 0.5)
+        if num / _VELOCITY_DEN == velocity:
+            return num, _VELOCITY_DEN
+    elif -_INF < velocity <= 0:
+        return 0, 1
+    rate = max(exact(velocity), Fraction(0))
+    return rate.numerator, rate.denominator
+
+
+def _tenths(qty: int, num: int, den: int) -> float:
+    """qty ÷ (num/den) rounded half to even to 1 dp, for qty > 0 and num > 0."""
+    tenths, rest = divmod(qty * den * 10, num)
+    rest += rest
+    if rest > num or (rest == num and tenths & 1):
+        tenths += 1
+    return tenths / 10
+
+
+def _round2(value: float) -> float:
+    """round(value, 2), without its decimal string conversion unless the value is near a tie."""
+    scaled = value * 100.0
+    # Below 1e9 the product is within 1e-7 of the exact one, so away from .5 it rounds the same way.
+    if 0 < scaled < 1e9:
+        whole = int(scaled)
+        fraction = scaled - whole
+        if not -1e-6 < fraction - 0.5 < 1e-6:
+            return (whole + (fraction > 0.5)) / 100
+    elif scaled == 0:
+        return value  # keeps the sign of a zero, as round() does
+    return round(value, 2)
+
+
+def _after(day: date, offset: int) -> date:
+    return day + (_DAYS[offset] if 0 <= offset <= _MAX_CACHED_DAYS else timedelta(days=offset))
+
+
+def _before(day: date, offset: int) -> date:
+    return day - (_DAYS[offset] if 0 <= offset <= _MAX_CACHED_DAYS else timedelta(days=offset))
 
 
 def is_oversellable(policy: str, backorder: bool) -> bool:
@@ -197,15 +340,49 @@ def days_on_hand(qty: int, velocity: float) -> float | None:
     """Days the sellable stock lasts at ``velocity``: qty ÷ velocity to 1 dp; 0.0 if none; None if no sales."""
     if qty <= 0:
         return 0.0
-    rate = _rate(velocity)
-    if rate == 0:
+    num, den = _rate(velocity)
+    if num == 0:
         return None
-    return float(round(Fraction(qty) / rate, 1))
+    return _tenths(qty, num, den)
+
+
+def _arrivals(today: date, incoming: Iterable[IncomingStock], horizon: int, unit: int) -> list[tuple[int, int]]:
+    """Open incoming as (day offset, quantity in 1/unit-ths) within [0, horizon), in day order."""
+    arrivals = []
+    for item in incoming:
+        quantity = item.quantity
+        if quantity > 0:
+            offset = (item.expected_on - today).days
+            if 0 <= offset < horizon:
+                arrivals.append((offset, quantity * unit))
+    if len(arrivals) > 1:
+        arrivals.sort()
+    return arrivals
+
+
+def _steady_short_day(stock: int, daily: int, arrivals: list[tuple[int, int]], horizon: int) -> int | None:
+    """First short day from today at a constant ``daily`` demand (> 0), in the same integer unit as ``stock``.
+
+    Without campaigns a segment ends only at an arrival, and stock that lasts through a segment
+    covers all of its demand, so no flooring at 0 is ever needed.
+    """
+    begin = 0
+    for offset, amount in arrivals:
+        if offset > begin:
+            short = begin if stock < 0 else begin + stock // daily
+            if short < offset:
+                return short
+            stock -= daily * (offset - begin)
+            begin = offset
+        stock += amount
+    short = begin if stock < 0 else begin + stock // daily
+    return short if short < horizon else None
 
 
 def _first_short_day(
     qty: int,
-    rate: Fraction,
+    num: int,
+    den: int,
     today: date,
     campaigns: Iterable[CampaignWindow],
     incoming: Iterable[IncomingStock],
@@ -215,41 +392,47 @@ def _first_short_day(
 ) -> int | None:
     """Offset from today of the first day at or after ``start_offset`` whose demand is not met in full.
 
-    Piecewise-exact rather than day by day: between two events (an arrival, a campaign edge) the
-    daily demand is constant, so the shortfall day inside a segment is a single floor division.
-    Demand that cannot be served is lost (stock floors at 0) except that an initial negative
-    quantity stays owed until incoming stock pays it off.
+    The rate is num/den units a day. Piecewise-exact rather than day by day: between two events (an
+    arrival, a campaign edge) the daily demand is constant, so the shortfall day inside a segment is
+    a single floor division. Demand that cannot be served is lost (stock floors at 0) except that
+    an initial negative quantity stays owed until incoming stock pays it off.
     """
-    if rate <= 0 or start_offset >= horizon:
+    if num <= 0 or start_offset >= horizon:
         return None
+    spans = []
+    common = 1  # least common denominator of the uplifts, so that every daily demand is an integer
+    for c in campaigns:
+        if c.ends_on >= today:
+            pct = exact(c.uplift_pct)
+            common = math.lcm(common, pct.denominator)
+            spans.append(((c.starts_on - today).days, (c.ends_on - today).days + 1, pct))
+    if not spans and start_offset == 0:
+        return _steady_short_day(qty * den, num, _arrivals(today, incoming, horizon, den), horizon)
+    # Stock counts units of 1/(den * 100 * common): demand is then num * (100 * common + Σ uplift * common).
+    base = 100 * common
+    unit = den * base
+    uplifts = [(start, stop, int(pct * common)) for start, stop, pct in spans]
     arrivals: dict[int, int] = {}
-    for item in incoming:
-        offset = (item.expected_on - today).days
-        if item.quantity > 0 and 0 <= offset < horizon:
-            arrivals[offset] = arrivals.get(offset, 0) + item.quantity
-    spans = [
-        ((c.starts_on - today).days, (c.ends_on - today).days + 1, exact(c.uplift_pct))
-        for c in campaigns
-        if c.ends_on >= today
-    ]
+    for offset, amount in _arrivals(today, incoming, horizon, unit):
+        arrivals[offset] = arrivals.get(offset, 0) + amount
     edges = {0, horizon, start_offset, *arrivals}
-    edges.update(edge for start, end, _ in spans for edge in (start, end) if 0 < edge < horizon)
-    stock = Fraction(qty)
+    edges.update(edge for start, stop, _ in uplifts for edge in (start, stop) if 0 < edge < horizon)
+    stock = qty * unit
     for begin, end in pairwise(sorted(edges)):
         stock += arrivals.get(begin, 0)
-        uplift = sum((pct for start, stop, pct in spans if start <= begin < stop), Fraction(0))
-        daily = rate * max(Fraction(0), 1 + uplift / 100)
-        if daily == 0:
+        factor = base + sum(uplift for start, stop, uplift in uplifts if start <= begin < stop)
+        if factor <= 0:
             continue
+        daily = num * factor
         if begin >= start_offset:
-            short = begin if stock < 0 else begin + math.floor(stock / daily)
+            short = begin if stock < 0 else begin + stock // daily
             if short < end:
                 return short
         demand = daily * (end - begin)
         if stock >= demand:
             stock -= demand
         elif stock > 0:
-            stock = Fraction(0)
+            stock = 0
     return None
 
 
@@ -266,18 +449,18 @@ def stockout_date(
     consume velocity * (1 + uplift/100); incoming stock is added on its expected day. With no
     sales a variant with stock never runs out (None) and one without stock is out today.
     """
-    rate = _rate(velocity)
-    if rate == 0:
+    num, den = _rate(velocity)
+    if num == 0:
         return today if qty <= 0 else None
-    short = _first_short_day(qty, rate, today, campaigns, incoming)
-    return None if short is None else today + timedelta(days=short)
+    short = _first_short_day(qty, num, den, today, campaigns, incoming)
+    return None if short is None else _after(today, short)
 
 
 def reorder_by_date(stockout_on: date | None, lead_time_days: int, safety_days: int) -> date | None:
     """Last day to place a reorder so it lands ``safety_days`` before the stockout: stockout - lead - safety."""
     if stockout_on is None:
         return None
-    return stockout_on - timedelta(days=lead_time_days + safety_days)
+    return _before(stockout_on, lead_time_days + safety_days)
 
 
 def suggested_reorder_qty(
@@ -297,7 +480,8 @@ def suggested_reorder_qty(
     out), so each open subscription counts as one unit.
     """
     days = max(lead_time_days, 0) + max(safety_days, 0) + max(cover_days, 0)
-    demand = math.ceil(_rate(velocity) * days)
+    num, den = _rate(velocity)
+    demand = -(-num * days // den)
     return max(0, demand + max(waitlist_open, 0) - qty - max(incoming_total, 0))
 
 
@@ -359,7 +543,7 @@ def scarcity_badge(
         and velocity > 0
         and velocity >= settings.selling_fast_min_velocity
     ):
-        return Badge(BadgeKind.SELLING_FAST, None)
+        return _SELLING_FAST
     return NO_BADGE
 
 
@@ -402,7 +586,8 @@ def marketing_signal(
         return (Signal.THROTTLE if oversellable else Signal.PAUSE), SignalReason.BELOW_FLOOR
     horizon = lead_time_days + settings.safety_days
     if days_on_hand < horizon:
-        short = _first_short_day(qty, _rate(velocity), today, (), incoming, horizon=horizon)
+        num, den = _rate(velocity)
+        short = _first_short_day(qty, num, den, today, (), incoming, horizon=horizon)
         if short is None:
             return Signal.OK, SignalReason.COVERED_BY_INCOMING
         return Signal.THROTTLE, SignalReason.DAYS_ON_HAND_BELOW_LEAD_TIME
@@ -432,7 +617,7 @@ def restock_eta(
     if open_items:
         return None, EtaSource.INCOMING_STOCK_OVERDUE
     if reorder_due:
-        return today + timedelta(days=lead_time_days), EtaSource.LEAD_TIME
+        return _after(today, lead_time_days), EtaSource.LEAD_TIME
     return None, None
 
 
@@ -464,7 +649,7 @@ def priority_score(
     span = max(lead_time_days, 0) + 1
     urgency = _urgency(days_on_hand, lead_time_days)
     demand = max(waitlist_open, 0) + max(velocity, 0.0) * span * urgency
-    return round(demand * _price_factor(price), 2)
+    return _round2(demand * _price_factor(price))
 
 
 def campaign_risk(
@@ -482,24 +667,26 @@ def campaign_risk(
     says whether open incoming stock is still due after the stockout day. A stockout before any
     campaign day that is refilled before it starts is not a campaign risk.
     """
-    rate = _rate(velocity)
-    if rate == 0:
+    if not campaigns:
+        return None
+    num, den = _rate(velocity)
+    if num == 0:
         return None
     found: list[tuple[int, date, int, CampaignRisk]] = []
     for campaign in sorted(campaigns, key=lambda c: (c.starts_on, c.campaign_id)):
         if campaign.ends_on < today:
             continue
         start = max((campaign.starts_on - today).days, 0)
-        short = _first_short_day(qty, rate, today, campaigns, incoming, start_offset=start)
+        short = _first_short_day(qty, num, den, today, campaigns, incoming, start_offset=start)
         if short is None:
             continue
-        stockout_on = today + timedelta(days=short)
+        stockout_on = _after(today, short)
         before_incoming = any(i.quantity > 0 and i.expected_on > stockout_on for i in incoming)
         if stockout_on > campaign.ends_on:
             if not before_incoming:
                 continue
             others = [c for c in campaigns if c is not campaign]
-            without = _first_short_day(qty, rate, today, others, incoming, start_offset=start)
+            without = _first_short_day(qty, num, den, today, others, incoming, start_offset=start)
             if without is not None and without <= short:
                 continue
         risk = CampaignRisk(campaign.campaign_id, stockout_on, before_incoming)
@@ -507,198 +694,237 @@ def campaign_risk(
     return min(found, key=lambda row: row[:3])[3] if found else None
 
 
-def _reorder_reason(facts: VariantFacts, settings: StockSettings, incoming_total: int, suggested: int) -> str:
-    days = facts.lead_time_days + settings.safety_days + settings.cover_days
-    demand = math.ceil(_rate(facts.velocity) * days)
-    terms = [
-        f"ceil({_num(facts.velocity)}/day × ({facts.lead_time_days} lead + {settings.safety_days} safety"
-        f" + {settings.cover_days} cover days)) = {demand}"
-    ]
-    if facts.waitlist_open > 0:
-        terms.append(f"+ {facts.waitlist_open} waiting")
-    if facts.sellable_quantity > 0:
-        terms.append(f"− {facts.sellable_quantity} on hand")
-    elif facts.sellable_quantity < 0:
-        terms.append(f"+ {-facts.sellable_quantity} oversold")
-    if incoming_total > 0:
-        terms.append(f"− {incoming_total} incoming")
-    return f"Suggested reorder {suggested} units: {' '.join(terms)}"
+_NOT_TRACKED = "Inventory is not tracked: no stock forecast, badge, reorder or ETA"
+_NO_REORDER = "No reorder needed: stock on hand and incoming cover lead, safety and cover days"
+_NO_STOCKOUT = f"No stockout within {SIMULATION_HORIZON_DAYS} days"
+_OVERDUE = "Incoming stock is overdue: no restock date"
 
 
-_SIGNAL_TEXT: dict[str, str] = {
-    SignalReason.UNPUBLISHED: "the product is not published",
-    SignalReason.UNTRACKED: "inventory is not tracked",
-    SignalReason.OUT_OF_STOCK: "out of stock",
-    SignalReason.BACKORDER: "orders are backordered and ship late",
-    SignalReason.BELOW_FLOOR: "days on hand at or below the {floor} day floor",
-    SignalReason.DAYS_ON_HAND_BELOW_LEAD_TIME: "stock runs out before a reorder could land ({horizon} days)",
-    SignalReason.COVERED_BY_INCOMING: "incoming stock arrives in time to cover the next {horizon} days",
-    SignalReason.NO_RECENT_SALES: "no recent sales",
-    SignalReason.HEALTHY: "enough stock for the next {horizon} days",
-}
-
-
-def _status_reason(status: Status, qty: int, doh: float | None, settings: StockSettings) -> str:
-    if status is Status.OUT_OF_STOCK:
-        return f"Out of stock: {qty} sellable units and overselling is off"
-    if status is Status.BACKORDER:
-        return f"On backorder: {qty} sellable units, orders still accepted"
-    if status is Status.LOW_STOCK:
-        if qty <= settings.low_stock_threshold:
-            return f"Low stock: {qty} units ≤ threshold {settings.low_stock_threshold}"
-        return f"Low stock: {_num(doh or 0)} days on hand ≤ {_num(settings.days_on_hand_warning)} day warning"
-    return f"In stock: {qty} units"
+def _assess_untracked(facts: VariantFacts) -> StockAssessment:
+    waitlist = facts.waitlist_open
+    velocity = facts.velocity
+    price = facts.price
+    # The same float expressions as priority_score with no days on hand, so the score is identical.
+    span = max(facts.lead_time_days, 0) + 1
+    demand = max(waitlist, 0) + max(velocity, 0.0) * span * 0.0
+    priority = _round2(demand * (1 + math.log10(1 + max(price, 0.0))))
+    if facts.published:
+        signal, code, ads = _OK, _R_UNTRACKED, "Ads ok: inventory is not tracked"
+    else:
+        signal, code, ads = _PAUSE, _R_UNPUBLISHED, "Ads pause: the product is not published"
+    reasons = (_NOT_TRACKED, ads, f"Priority {_num(priority)}: waitlist {waitlist}, price {_num(price)}")
+    return _assessment(_UNTRACKED, None, None, None, 0, NO_BADGE, signal, code, None, None, priority, None, reasons)
 
 
 def assess(facts: VariantFacts, settings: StockSettings, today: date) -> StockAssessment:
     """Compose every rule into one assessment of a variant, with a reason for each figure."""
-    qty = facts.sellable_quantity
-    lead = facts.lead_time_days
-    oversellable = is_oversellable(facts.policy, facts.backorder)
-    horizon = lead + settings.safety_days
-    reasons: list[str] = []
-
+    # One pass over the rules of the public functions above, sharing the exact integer rate and the
+    # simulation between them; the seeded tests hold it to the Fraction reference.
     if not facts.tracked:
-        signal, code = marketing_signal(
-            Status.UNTRACKED,
-            qty,
-            None,
-            facts.velocity,
-            facts.incoming,
-            lead,
-            settings,
-            today,
-            published=facts.published,
-        )
-        priority = priority_score(facts.waitlist_open, facts.velocity, None, lead, facts.price)
-        reasons.append("Inventory is not tracked: no stock forecast, badge, reorder or ETA")
-        reasons.append(f"Ads {signal}: {_SIGNAL_TEXT[code]}")
-        reasons.append(f"Priority {_num(priority)}: waitlist {facts.waitlist_open}, price {_num(facts.price)}")
-        return StockAssessment(
-            status=Status.UNTRACKED,
-            days_on_hand=None,
-            stockout_on=None,
-            reorder_by=None,
-            suggested_reorder_qty=0,
-            badge=NO_BADGE,
-            signal=signal,
-            signal_reason=code,
-            restock_eta=None,
-            eta_source=None,
-            priority=priority,
-            campaign_stockout=None,
-            reasons=tuple(reasons),
-        )
+        return _assess_untracked(facts)
+    qty = facts.sellable_quantity
+    velocity = facts.velocity
+    lead = facts.lead_time_days
+    incoming = facts.incoming
+    campaigns = facts.campaigns
+    safety = settings.safety_days
+    low_threshold = settings.low_stock_threshold
+    oversellable = facts.backorder or facts.policy == "continue"
+    velocity_text = _num(velocity)
 
-    doh = days_on_hand(qty, facts.velocity)
-    reasons.append(f"Velocity {_num(facts.velocity)}/day")
+    num = int(velocity * 10_000.0 + 0.5) if 0 <= velocity < _FAST_VELOCITY else -1
+    if num >= 0 and num / _VELOCITY_DEN == velocity:
+        den = _VELOCITY_DEN
+    else:
+        num, den = _rate(velocity)
+
     if qty <= 0:
-        reasons.append(f"{qty} sellable units = 0 days on hand")
-    elif doh is None:
-        reasons.append(f"{qty} units and no recent sales: days on hand unknown")
+        doh: float | None = 0.0
+        doh_line = f"{qty} sellable units = 0 days on hand"
+        status = _BACKORDER if oversellable else _OUT_OF_STOCK
+        status_line = (
+            f"On backorder: {qty} sellable units, orders still accepted"
+            if oversellable
+            else f"Out of stock: {qty} sellable units and overselling is off"
+        )
     else:
-        reasons.append(f"{qty} units ÷ {_num(facts.velocity)}/day = {_num(doh)} days on hand")
+        if num:
+            doh = _tenths(qty, num, den)
+            doh_line = f"{qty} units ÷ {velocity_text}/day = {_num(doh)} days on hand"
+        else:
+            doh = None
+            doh_line = f"{qty} units and no recent sales: days on hand unknown"
+        if qty <= low_threshold:
+            status = _LOW_STOCK
+            status_line = f"Low stock: {qty} units ≤ threshold {low_threshold}"
+        elif doh is not None and doh <= settings.days_on_hand_warning:
+            status = _LOW_STOCK
+            status_line = f"Low stock: {_num(doh)} days on hand ≤ {_num(settings.days_on_hand_warning)} day warning"
+        else:
+            status = _IN_STOCK
+            status_line = f"In stock: {qty} units"
+    reasons = [f"Velocity {velocity_text}/day", doh_line, status_line]
 
-    status = stock_status(True, facts.policy, facts.backorder, qty, doh, settings)
-    reasons.append(_status_reason(status, qty, doh, settings))
+    # Stockout: the steady case is one floor division; incoming or campaigns need the simulation.
+    if not num:
+        short: int | None = 0 if qty <= 0 else None
+    elif campaigns:
+        short = _first_short_day(qty, num, den, today, campaigns, incoming)
+    elif incoming:
+        short = _steady_short_day(
+            qty * den, num, _arrivals(today, incoming, SIMULATION_HORIZON_DAYS, den), SIMULATION_HORIZON_DAYS
+        )
+    else:
+        short = qty * den // num if qty > 0 else 0
+        if short >= SIMULATION_HORIZON_DAYS:
+            short = None
+    if short is None:
+        stockout_on = None
+        if num:
+            reasons.append(_NO_STOCKOUT)
+    else:
+        stockout_on = today + _DAYS[short]
+        if incoming and campaigns:
+            reasons.append(f"Stockout on {stockout_on.isoformat()} (counting incoming stock and campaign uplift)")
+        elif incoming:
+            reasons.append(f"Stockout on {stockout_on.isoformat()} (counting incoming stock)")
+        elif campaigns:
+            reasons.append(f"Stockout on {stockout_on.isoformat()} (counting campaign uplift)")
+        else:
+            reasons.append(f"Stockout on {stockout_on.isoformat()}")
 
-    stockout_on = stockout_date(qty, facts.velocity, today, facts.campaigns, facts.incoming)
-    if stockout_on is not None:
-        basis = [
-            label
-            for label, present in (("incoming stock", facts.incoming), ("campaign uplift", facts.campaigns))
-            if present
-        ]
-        suffix = f" (counting {' and '.join(basis)})" if basis else ""
-        reasons.append(f"Stockout on {stockout_on.isoformat()}{suffix}")
-    elif facts.velocity > 0:
-        reasons.append(f"No stockout within {SIMULATION_HORIZON_DAYS} days")
-
-    incoming_total = sum(item.quantity for item in facts.incoming if item.quantity > 0)
-    suggested = suggested_reorder_qty(
-        facts.velocity,
-        qty,
-        incoming_total,
-        facts.waitlist_open,
-        settings.cover_days,
-        lead,
-        settings.safety_days,
-    )
-    # Nothing to order means no reorder-by day: a date with nothing behind it would only mislead.
-    reorder_by = reorder_by_date(stockout_on, lead, settings.safety_days) if suggested > 0 else None
+    incoming_total = sum(item.quantity for item in incoming if item.quantity > 0) if incoming else 0
+    cover = settings.cover_days
+    waitlist = facts.waitlist_open
+    days = lead + safety + cover
+    demand = -(-num * days // den)
+    if lead < 0 or safety < 0 or cover < 0:
+        clamped = max(lead, 0) + max(safety, 0) + max(cover, 0)
+        suggested = -(-num * clamped // den) + max(waitlist, 0) - qty - incoming_total
+    else:
+        suggested = demand + max(waitlist, 0) - qty - incoming_total
+    reorder_by = None
     if suggested > 0:
-        reasons.append(_reorder_reason(facts, settings, incoming_total, suggested))
+        terms = f"ceil({velocity_text}/day × ({lead} lead + {safety} safety + {cover} cover days)) = {demand}"
+        if waitlist > 0:
+            terms += f" + {waitlist} waiting"
+        if qty > 0:
+            terms += f" − {qty} on hand"
+        elif qty < 0:
+            terms += f" + {-qty} oversold"
+        if incoming_total > 0:
+            terms += f" − {incoming_total} incoming"
+        reasons.append(f"Suggested reorder {suggested} units: {terms}")
+        if stockout_on is not None:
+            reorder_by = _before(stockout_on, lead + safety)
+            reasons.append(
+                f"Reorder by {reorder_by.isoformat()} = stockout {stockout_on.isoformat()} − {lead} lead days"
+                f" − {safety} safety days"
+            )
     else:
-        reasons.append("No reorder needed: stock on hand and incoming cover lead, safety and cover days")
-    if reorder_by is not None and stockout_on is not None:
-        reasons.append(
-            f"Reorder by {reorder_by.isoformat()} = stockout {stockout_on.isoformat()} − {lead} lead days"
-            f" − {settings.safety_days} safety days"
-        )
+        suggested = 0
+        reasons.append(_NO_REORDER)
 
-    badge = (
-        scarcity_badge(status, qty, doh, facts.velocity, settings, oversellable=oversellable)
-        if facts.published
-        else NO_BADGE
-    )
-    if badge.kind is BadgeKind.ONLY_N_LEFT:
-        reasons.append(f"Badge 'only {qty} left': {qty} units ≤ threshold {settings.low_stock_threshold}")
-    elif badge.kind is BadgeKind.SELLING_FAST:
-        reasons.append(
-            f"Badge 'selling fast': {_num(doh or 0)} days on hand ≤ {_num(settings.selling_fast_days)}"
-            f" and {_num(facts.velocity)}/day ≥ {_num(settings.selling_fast_min_velocity)}/day"
-        )
+    published = facts.published
+    badge = NO_BADGE
+    if published and qty > 0:
+        if not oversellable and qty <= low_threshold:
+            badge = _only_n_left(qty)
+            reasons.append(f"Badge 'only {qty} left': {qty} units ≤ threshold {low_threshold}")
+        elif (
+            doh is not None
+            and doh <= settings.selling_fast_days
+            and velocity > 0
+            and velocity >= settings.selling_fast_min_velocity
+        ):
+            badge = _SELLING_FAST
+            reasons.append(
+                f"Badge 'selling fast': {_num(doh)} days on hand ≤ {_num(settings.selling_fast_days)}"
+                f" and {velocity_text}/day ≥ {_num(settings.selling_fast_min_velocity)}/day"
+            )
 
-    signal, code = marketing_signal(
-        status,
-        qty,
-        doh,
-        facts.velocity,
-        facts.incoming,
-        lead,
-        settings,
-        today,
-        oversellable=oversellable,
-        published=facts.published,
-    )
-    text = _SIGNAL_TEXT[code].format(floor=_num(settings.pause_days_floor), horizon=horizon)
-    reasons.append(f"Ads {signal}: {text}")
+    horizon = lead + safety
+    signal: Signal
+    code: SignalReason
+    if not published:
+        signal, code, ads = _PAUSE, _R_UNPUBLISHED, "Ads pause: the product is not published"
+    elif qty <= 0:
+        if oversellable:
+            signal, code, ads = _THROTTLE, _R_BACKORDER, "Ads throttle: orders are backordered and ship late"
+        else:
+            signal, code, ads = _PAUSE, _R_OUT_OF_STOCK, "Ads pause: out of stock"
+    elif doh is None:
+        signal, code, ads = _OK, _R_NO_RECENT_SALES, "Ads ok: no recent sales"
+    elif doh <= settings.pause_days_floor:
+        signal = _THROTTLE if oversellable else _PAUSE
+        code = _R_BELOW_FLOOR
+        ads = f"Ads {signal.value}: days on hand at or below the {_num(settings.pause_days_floor)} day floor"
+    elif doh < horizon:
+        # Coverage ignores campaigns; without any, the stockout simulation already answers it.
+        if campaigns or horizon > SIMULATION_HORIZON_DAYS:
+            gap = _first_short_day(qty, num, den, today, (), incoming, horizon=horizon)
+        else:
+            gap = short if short is not None and short < horizon else None
+        if gap is None:
+            signal, code = _OK, _R_COVERED
+            ads = f"Ads ok: incoming stock arrives in time to cover the next {horizon} days"
+        else:
+            signal, code = _THROTTLE, _R_BELOW_LEAD_TIME
+            ads = f"Ads throttle: stock runs out before a reorder could land ({horizon} days)"
+    else:
+        signal, code, ads = _OK, _R_HEALTHY, f"Ads ok: enough stock for the next {horizon} days"
+    reasons.append(ads)
 
-    due = reorder_due(suggested, qty, reorder_by, today)
-    eta, eta_source = restock_eta(status, facts.incoming, lead, due, today)
-    if eta_source == EtaSource.INCOMING_STOCK and eta is not None:
-        reasons.append(f"Back in stock {eta.isoformat()}: incoming stock expected")
-    elif eta_source == EtaSource.LEAD_TIME and eta is not None:
-        reasons.append(f"Back in stock about {eta.isoformat()} = today + {lead} days lead time, if ordered today")
-    elif eta_source == EtaSource.INCOMING_STOCK_OVERDUE:
-        reasons.append("Incoming stock is overdue: no restock date")
+    eta = None
+    eta_source = None
+    if qty <= 0:
+        has_open = False
+        for item in incoming:
+            if item.quantity > 0:
+                has_open = True
+                expected = item.expected_on
+                if expected >= today and (eta is None or expected < eta):
+                    eta = expected
+        if eta is not None:
+            eta_source = _ETA_INCOMING
+            reasons.append(f"Back in stock {eta.isoformat()}: incoming stock expected")
+        elif has_open:
+            eta_source = _ETA_OVERDUE
+            reasons.append(_OVERDUE)
+        elif suggested > 0:
+            eta = _after(today, lead)
+            eta_source = _ETA_LEAD_TIME
+            reasons.append(f"Back in stock about {eta.isoformat()} = today + {lead} days lead time, if ordered today")
 
-    priority = priority_score(facts.waitlist_open, facts.velocity, doh, lead, facts.price)
+    # The same float expressions, in the same order, as priority_score, _urgency and _price_factor.
+    span = max(lead, 0) + 1
+    urgency = 0.0 if doh is None else span / (span + max(doh, 0.0))
+    price_factor = 1 + math.log10(1 + max(facts.price, 0.0))
+    priority = _round2((max(waitlist, 0) + max(velocity, 0.0) * span * urgency) * price_factor)
     reasons.append(
-        f"Priority {_num(priority)} = (waitlist {facts.waitlist_open} + {_num(facts.velocity)}/day"
-        f" × {max(lead, 0) + 1} days × urgency {_urgency(doh, lead):.2f}) × price factor"
-        f" {_price_factor(facts.price):.2f}"
+        f"Priority {_num(priority)} = (waitlist {waitlist} + {velocity_text}/day × {span} days"
+        f" × urgency {urgency:.2f}) × price factor {price_factor:.2f}"
     )
-    if facts.waitlist_open >= settings.high_demand_waitlist:
-        reasons.append(f"High demand: {facts.waitlist_open} waiting ≥ {settings.high_demand_waitlist}")
+    if waitlist >= settings.high_demand_waitlist:
+        reasons.append(f"High demand: {waitlist} waiting ≥ {settings.high_demand_waitlist}")
 
-    risk = campaign_risk(qty, facts.velocity, facts.incoming, facts.campaigns, today)
+    risk = campaign_risk(qty, velocity, incoming, campaigns, today) if campaigns else None
     if risk is not None:
         later = " before incoming stock arrives" if risk.before_incoming else ""
         reasons.append(f"Campaign {risk.campaign_id} sells it out on {risk.stockout_on.isoformat()}{later}")
 
-    return StockAssessment(
-        status=status,
-        days_on_hand=doh,
-        stockout_on=stockout_on,
-        reorder_by=reorder_by,
-        suggested_reorder_qty=suggested,
-        badge=badge,
-        signal=signal,
-        signal_reason=code,
-        restock_eta=eta,
-        eta_source=eta_source,
-        priority=priority,
-        campaign_stockout=risk,
-        reasons=tuple(reasons),
+    return _assessment(
+        status,
+        doh,
+        stockout_on,
+        reorder_by,
+        suggested,
+        badge,
+        signal,
+        code,
+        eta,
+        eta_source,
+        priority,
+        risk,
+        tuple(reasons),
     )

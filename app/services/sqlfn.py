@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 
-def dialect(session: Session) -> str:
-    """The dialect name of the session's bind."""
-    return session.get_bind().dialect.name
+def dialect(db: Session | Connection) -> str:
+    """The dialect name behind a session or connection."""
+    if isinstance(db, Connection):
+        return db.dialect.name
+    return db.get_bind().dialect.name
 
 
-def epoch(session: Session, column: str) -> str:
+def epoch(db: Session | Connection, column: str) -> str:
     """SQL for a timestamp column as Unix seconds."""
-    if dialect(session) == "postgresql":
+    if dialect(db) == "postgresql":
         return f"EXTRACT(EPOCH FROM {column})"
     return f"((julianday({column}) - 2440587.5) * 86400.0)"
 
 
-def greatest(session: Session, *exprs: str) -> str:
+def greatest(db: Session | Connection, *exprs: str) -> str:
     """SQL for the largest of several expressions."""
-    name = "GREATEST" if dialect(session) == "postgresql" else "MAX"
+    name = "GREATEST" if dialect(db) == "postgresql" else "MAX"
     return f"{name}({', '.join(exprs)})"
 
 
-def least(session: Session, *exprs: str) -> str:
+def least(db: Session | Connection, *exprs: str) -> str:
     """SQL for the smallest of several expressions."""
-    name = "LEAST" if dialect(session) == "postgresql" else "MIN"
+    name = "LEAST" if dialect(db) == "postgresql" else "MIN"
     return f"{name}({', '.join(exprs)})"

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, delete, func, insert, select, text
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -97,7 +97,11 @@ def _load_overrides(session: Session, store_id: int) -> _Overrides:
 
 
 def _sales_by_window(
-    session: Session, store_id: int, windows: Sequence[int], now: datetime, variant_ids: Sequence[int] | None
+    session: Session | Connection,
+    store_id: int,
+    windows: Sequence[int],
+    now: datetime,
+    variant_ids: Sequence[int] | None,
 ) -> dict[int, dict[int, int]]:
     """Net units per variant per window: one aggregate over order lines, cancellations excluded."""
     params: dict[str, Any] = {"sid": store_id, "since": now - timedelta(days=max(windows)), "now": now}
@@ -124,7 +128,11 @@ def _sales_by_window(
 
 
 def _soldout_seconds(
-    session: Session, store_id: int, windows: Sequence[int], now: datetime, variant_ids: Sequence[int] | None
+    session: Session | Connection,
+    store_id: int,
+    windows: Sequence[int],
+    now: datetime,
+    variant_ids: Sequence[int] | None,
 ) -> dict[int, dict[int, float]]:
     """Seconds each variant spent sold out inside each window, from its sell-out/restock edges."""
     now_s = now.timestamp()
@@ -210,6 +218,14 @@ def _campaigns_by_product(session: Session, store_id: int, today: date) -> dict[
     return by_product
 
 
+def _settings_variants(overrides: _Overrides) -> list[StockSettings]:
+    """Every distinct effective settings object in the store, to know which windows to aggregate."""
+    out = [resolve_settings(overrides.store, None, None)]
+    out += [resolve_settings(overrides.store, p, None) for p in overrides.product.values()]
+    out += [resolve_settings(overrides.store, None, v) for v in overrides.variant.values()]
+    return out
+
+
 def _fingerprint(values: Sequence[Any]) -> str:
     return hashlib.blake2b(repr(tuple(values)).encode(), digest_size=16).hexdigest()
 
@@ -272,12 +288,7 @@ def recompute(
         return RecomputeResult(store_id, 0, 0, 0, 0)
 
     overrides = _load_overrides(session, store_id)
-    base_settings = resolve_settings(overrides.store, None, None)
-    windows = sorted(
-        set(base_settings.velocity_windows)
-        | {w for o in overrides.variant.values() for w in o.get("velocity_windows", ())}
-        | {w for o in overrides.product.values() for w in o.get("velocity_windows", ())}
-    )
+    windows = sorted({w for st in _settings_variants(overrides) for w in st.velocity_windows})
     lead_times: dict[int, int] = {
         sid: lt
         for sid, lt in session.execute(
@@ -299,6 +310,7 @@ def recompute(
             func.coalesce(Variant.supplier_id, Product.supplier_id),
             StockState.sellable_quantity,
             StockState.fingerprint,
+            StockState.published_fingerprint,
         )
         .join(Product, Product.id == Variant.product_id)
         .outerjoin(StockState, StockState.variant_id == Variant.id)
@@ -308,7 +320,6 @@ def recompute(
     if ids is not None:
         vq = vq.where(Variant.id.in_(ids))
     variants = session.execute(vq).all()
-
     sales = _sales_by_window(session, store_id, windows, now, ids)
     soldout = _soldout_seconds(session, store_id, windows, now, ids)
     incoming = _incoming(session, store_id, ids)
@@ -331,6 +342,7 @@ def recompute(
         supplier_id,
         prev_qty,
         prev_fp,
+        published_fp,
     ) in variants:
         key = (pid if pid in overrides.product else None, vid if vid in overrides.variant else None)
         settings = settings_cache.get(key)
@@ -370,6 +382,7 @@ def recompute(
         assessment = assess(facts, settings, today)
         values = _state_values(vid, store_id, facts, assessment, vel.by_window)
         if values["fingerprint"] != prev_fp:
+            values["published_fingerprint"] = published_fp
             values["computed_at"] = now
             values["changed_at"] = now
             upserts.append(values)
@@ -452,6 +465,7 @@ STATE_COLUMNS = (
     "campaign_stockout_on",
     "reasons",
     "fingerprint",
+    "published_fingerprint",
     "computed_at",
     "changed_at",
 )
@@ -471,25 +485,22 @@ def _write_states(session: Session, rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), WRITE_BATCH):
             session.execute(stmt, rows[start : start + WRITE_BATCH])
         return
-    cols = ", ".join(STATE_COLUMNS)
-    session.execute(text("CREATE TEMP TABLE IF NOT EXISTS tmp_stock_states (LIKE stock_states) ON COMMIT DELETE ROWS"))
+    # Delete-and-COPY: one pass of row versions with no temp table and no per-row conflict check;
+    # readers keep seeing the old rows until commit, and published_fingerprint is carried over.
+    ids = [row["variant_id"] for row in rows]
+    session.execute(
+        text("DELETE FROM stock_states WHERE variant_id = ANY(:ids)"),
+        {"ids": ids},
+    )
     raw = session.connection().connection.driver_connection
     assert raw is not None
     json_idx = [i for i, c in enumerate(STATE_COLUMNS) if c in _JSON_COLUMNS]
-    with raw.cursor() as cur, cur.copy(f"COPY tmp_stock_states ({cols}) FROM STDIN") as copy:
+    with raw.cursor() as cur, cur.copy(f"COPY stock_states ({', '.join(STATE_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
             values = [row[c] for c in STATE_COLUMNS]
             for i in json_idx:
                 values[i] = json.dumps(values[i])
             copy.write_row(values)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in STATE_COLUMNS if c not in ("variant_id", "store_id"))
-    session.execute(
-        text(
-            f"INSERT INTO stock_states ({cols}) SELECT {cols} FROM tmp_stock_states "  # noqa: S608 - fixed names
-            f"ON CONFLICT (variant_id) DO UPDATE SET {updates}"
-        )
-    )
-    session.execute(text("DELETE FROM tmp_stock_states"))
 
 
 _HISTORY_SQL = (

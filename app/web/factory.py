@@ -6,7 +6,7 @@ import logging
 import uuid
 
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.config import Settings, get_settings
 from app.logs import configure_logging, log_context
@@ -47,6 +47,9 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
 
     @app.before_request
     def _request_context() -> None:
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            # Refuse before any handler runs, whether or not it would read the body.
+            raise RequestEntityTooLarge()
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
         g.log_ctx = log_context(request_id=g.request_id)
         g.log_ctx.__enter__()
