@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc, utcnow
@@ -51,14 +51,14 @@ class StockState(StoreScoped, Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class StockStateHistory(IdMixin, StoreScoped, Base):
+class StockStateHistory(StoreScoped, Base):
     """One row per variant per day: the figures charts and trends are drawn from."""
 
     __tablename__ = "stock_state_history"
-    __table_args__ = (UniqueConstraint("variant_id", "day"),)
 
-    variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"))
-    day: Mapped[date]
+    # The natural key is the primary key: one index fewer to maintain on 100k-row daily writes.
+    variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
     sellable_quantity: Mapped[int]
     velocity: Mapped[float] = mapped_column(Float)
     days_on_hand: Mapped[float | None] = mapped_column(Float)

@@ -44,7 +44,7 @@ from app.services.sqlfn import dialect, epoch, greatest, least
 
 log = logging.getLogger(__name__)
 
-WRITE_BATCH = 2000
+WRITE_BATCH = 10_000
 HISTORY_IN_LIST_MAX = 5000
 DIRTY_BATCH = 500
 # Subscriptions in these states still wait for stock and count as open demand.
@@ -328,6 +328,7 @@ def recompute(
 
     settings_cache: dict[tuple[int | None, int | None], StockSettings] = {}
     upserts: list[dict[str, Any]] = []
+    changed_ids: list[int] = []
     events: list[dict[str, Any]] = []
     for (
         vid,
@@ -386,6 +387,11 @@ def recompute(
             values["computed_at"] = now
             values["changed_at"] = now
             upserts.append(values)
+            changed_ids.append(vid)
+            if len(upserts) >= WRITE_BATCH:
+                # Written in batches so memory stays flat however large the store is.
+                _write_states(session, upserts)
+                upserts = []
         if tracked and prev_qty is not None:
             if prev_qty <= 0 < qty:
                 events.append(_event(store_id, vid, "restock", int(prev_qty), int(qty), now))
@@ -400,16 +406,14 @@ def recompute(
             if ev["kind"] == "restock":
                 restock_ids.append(row_id)
     first_today = store.last_recomputed_at is None or store_today(store, store.last_recomputed_at) != today
-    _write_history(
-        session, store_id, today, [u["variant_id"] for u in upserts], fill_missing=ids is None and first_today
-    )
+    _write_history(session, store_id, today, changed_ids, fill_missing=ids is None and first_today)
     if ids is None:
         store.last_recomputed_at = now
     session.flush()
     result = RecomputeResult(
         store_id=store_id,
         variants=len(variants),
-        changed=len(upserts),
+        changed=len(changed_ids),
         restocks=sum(1 for e in events if e["kind"] == "restock"),
         sellouts=sum(1 for e in events if e["kind"] == "sellout"),
         restock_event_ids=tuple(restock_ids),

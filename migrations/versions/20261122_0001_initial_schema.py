@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:02:07.818576
+Create Date: 2026-11-22 02:24:25.099516
 """
 
 from __future__ import annotations
@@ -364,12 +364,10 @@ def upgrade() -> None:
     sa.Column('days_on_hand', sa.Float(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('signal', sa.String(length=10), nullable=False),
-    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('store_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_stock_state_history_store_id_stores'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['variant_id'], ['variants.id'], name=op.f('fk_stock_state_history_variant_id_variants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_state_history')),
-    sa.UniqueConstraint('variant_id', 'day', name=op.f('uq_stock_state_history_variant_id_day'))
+    sa.PrimaryKeyConstraint('variant_id', 'day', name=op.f('pk_stock_state_history'))
     )
     with op.batch_alter_table('stock_state_history', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stock_state_history_store_id'), ['store_id'], unique=False)
