@@ -75,10 +75,10 @@ def _seeded(url: str, variants: int) -> tuple[int | None, int, int]:
 
 
 def _seed(url: str, variants: int, days: int) -> None:
-    from app.services.demo_seed import seed_demo
     from sqlalchemy import text
 
     from app.db import Database
+    from app.services.demo_seed import seed_demo
 
     db = Database(url)
     started = time.perf_counter()

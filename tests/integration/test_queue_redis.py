@@ -48,3 +48,17 @@ def test_jobs_without_id_never_collapse(redis_conn: Any) -> None:
 def test_redis_down_returns_false_instead_of_raising() -> None:
     jobs = RedisJobQueue("redis://127.0.0.1:1/0")
     assert jobs.enqueue(JobSpec("tests.integration.test_queue_redis.add_result", (5,), job_id="x-1")) is False
+
+
+def test_cron_config_registers_the_sweeper_and_periodic_recompute(redis_conn: Any) -> None:
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=redis_conn)
+    scheduler.load_config_from_file("jobs.cron")
+    registered = sorted(
+        (j.func.__module__ + "." + j.func.__name__, j.queue_name, j.interval) for j in scheduler.get_jobs()
+    )
+    assert registered == [
+        ("jobs.maintenance.sweep", "high", 30),
+        ("jobs.stock.recompute_all", "low", 900),
+    ]
