@@ -29,14 +29,14 @@ def cli() -> None:
 
 
 def _alembic_upgrade(url: str) -> None:
+    # Alembic's plugin chatter at INFO (some of it at import) would bury the demo's URLs.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
     from alembic.config import Config
 
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.attributes["database_url"] = url
     cfg.attributes["configure_logger"] = False
-    # Alembic's plugin chatter at INFO would bury the demo's URLs.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(cfg, "head")
 
 

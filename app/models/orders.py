@@ -43,7 +43,8 @@ class OrderLine(IdMixin, StoreScoped, Base):
     __tablename__ = "order_lines"
     __table_args__ = (
         UniqueConstraint("order_id", "external_id"),
-        Index("ix_order_lines_store_variant_ordered", "store_id", "variant_id", "ordered_at"),
+        # Leading variant_id also serves the ON DELETE SET NULL lookup when a variant is deleted.
+        Index("ix_order_lines_variant_ordered", "variant_id", "ordered_at"),
     )
 
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True)

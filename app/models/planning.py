@@ -16,7 +16,7 @@ class PurchaseOrder(IdMixin, StoreScoped, Timestamps, Base):
     """Stock on its way: feeds the restock ETA and the marketing signal."""
 
     __tablename__ = "purchase_orders"
-    __table_args__ = (Index("ix_purchase_orders_store_variant_status", "store_id", "variant_id", "status"),)
+    __table_args__ = (Index("ix_purchase_orders_variant_status", "variant_id", "status"),)
 
     variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"))
     supplier_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("suppliers.id", ondelete="SET NULL"))

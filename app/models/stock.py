@@ -71,7 +71,7 @@ class StockEvent(IdMixin, StoreScoped, Base):
 
     __tablename__ = "stock_events"
     __table_args__ = (
-        Index("ix_stock_events_store_variant_at", "store_id", "variant_id", "occurred_at"),
+        Index("ix_stock_events_variant_at", "variant_id", "occurred_at"),
         Index("ix_stock_events_fanout", "fanout_status", "next_wave_at"),
     )
 

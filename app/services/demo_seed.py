@@ -8,7 +8,10 @@ does that after seeding, from the rows loaded here.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -70,46 +73,77 @@ class _Sink(Protocol):
 
     def finish(self, tables: Iterable[str]) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class _PostgresSink:
-    """COPY into each table; ids drawn from each table's own sequence, so concurrent writers never collide."""
+    """COPY on the seeding transaction from a writer thread, so the server ingests one batch while
+    Python generates the next; ids come from each table's sequence on a second, autocommit
+    connection, so concurrent writers never collide and the generator never waits for a COPY."""
 
-    def __init__(self, conn: Connection) -> None:
-        raw = cast(psycopg.Connection[Any], conn.connection.driver_connection)
-        self.cur = raw.cursor()
+    def __init__(self, conn: Connection, id_conn: Connection) -> None:
+        self.cur = cast(psycopg.Connection[Any], conn.connection.driver_connection).cursor()
+        self.id_cur = cast(psycopg.Connection[Any], id_conn.connection.driver_connection).cursor()
         self.sequences: dict[str, str] = {}
+        self.queue: queue.Queue[tuple[str, Sequence[str], Sequence[tuple[Any, ...]]] | None] = queue.Queue(4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._copy_loop, name="demo-seed-copy", daemon=True)
+        self.thread.start()
 
     def ids(self, table: str, n: int) -> Sequence[int]:
         if n == 0:
             return ()
         seq = self.sequences.get(table)
         if seq is None:
-            self.cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
-            row = self.cur.fetchone()
+            self.id_cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
+            row = self.id_cur.fetchone()
             if row is None or row[0] is None:
                 raise RuntimeError(f"{table}.id has no sequence")
             seq = self.sequences[table] = str(row[0])
-        self.cur.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (seq, n))
-        return [int(r[0]) for r in self.cur.fetchall()]
+        self.id_cur.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (seq, n))
+        return [int(r[0]) for r in self.id_cur.fetchall()]
 
     def json(self, value: Any) -> Any:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
     def write(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        )
-        with self.cur.copy(stmt) as copy:
-            for row in rows:
-                copy.write_row(row)
+        if self.error is not None:
+            raise self.error
+        if rows:
+            self.queue.put((table, columns, rows))
+
+    def _copy_loop(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # keep draining so the producer never blocks on a dead writer
+            table, columns, rows = item
+            stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+            )
+            try:
+                with self.cur.copy(stmt) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            except BaseException as exc:
+                self.error = exc
+
+    def flush(self) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
 
     def finish(self, tables: Iterable[str]) -> None:
+        self.flush()
         # Without statistics the planner treats the freshly loaded tables as empty and picks nested
         # loops: the sellable-quantity update alone then takes minutes instead of a second.
         for table in tables:
             self.cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+
+    def close(self) -> None:
+        with contextlib.suppress(BaseException):
+            self.flush()
 
 
 class _SqliteSink:
@@ -122,7 +156,7 @@ class _SqliteSink:
     def ids(self, table: str, n: int) -> Sequence[int]:
         start = self.next_id.get(table)
         if start is None:
-            # The store delete already took SQLite's write lock: nobody can insert between here and commit.
+            # Inserting the store row took SQLite's write lock: nobody else inserts until we commit.
             t = Base.metadata.tables[table]
             start = int(self.conn.execute(select(t.c.id).order_by(t.c.id.desc()).limit(1)).scalar() or 0) + 1
         self.next_id[table] = start + n
@@ -138,6 +172,9 @@ class _SqliteSink:
         self.conn.execute(insert(t), [dict(zip(columns, row, strict=True)) for row in rows])
 
     def finish(self, tables: Iterable[str]) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
 
@@ -164,12 +201,20 @@ def seed_demo(
     started = time.perf_counter()
     adapter = DemoStoreAdapter(seed, variants, days, today or datetime.now(UTC).date())
     report = progress or _quiet
-    with db.engine.begin() as conn:
+    with contextlib.ExitStack() as stack:
+        conn = stack.enter_context(db.engine.begin())
         report("store", 0, 1)
         _delete_demo_store(conn)
         store_id = _insert_store(conn, adapter.store_info())
         report("store", 1, 1)
-        sink: _Sink = _PostgresSink(conn) if db.dialect == "postgresql" else _SqliteSink(conn)
+        sink: _Sink
+        if db.dialect == "postgresql":
+            id_conn = stack.enter_context(db.engine.connect().execution_options(isolation_level="AUTOCOMMIT"))
+            sink = _PostgresSink(conn, id_conn)
+        else:
+            sink = _SqliteSink(conn)
+        # Closed before the transaction ends, so a failure never rolls back under a running COPY.
+        stack.callback(sink.close)
         counts = _Loader(conn, sink, store_id, report).load(adapter)
     return SeedResult(store_id=store_id, counts=counts, seconds=time.perf_counter() - started)
 

@@ -35,7 +35,7 @@ FLAT_CLASS = 2
 
 # How the merchant restocks a product.
 PLANNED, REACTIVE, DISCONTINUED, OVERSTOCKED = 0, 1, 2, 3
-_POLICY_WEIGHTS = (0.6, 0.17, 0.08, 0.15)
+_POLICY_WEIGHTS = (0.63, 0.14, 0.08, 0.15)
 
 # Fixed positions keep special products present at every scale, in proportion to the catalog.
 GIFT_CARD_AT = 1
@@ -141,6 +141,7 @@ _TEMPLATES: tuple[_Template, ...] = (
               "Three oak wall hooks."),
 )  # fmt: skip
 _TEMPLATE_WEIGHTS = tuple(t.weight for t in _TEMPLATES)
+_SPIKE_TEMPLATES = tuple(i for i, t in enumerate(_TEMPLATES) if t.shape == "sized_coloured")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,9 @@ def iter_catalog(seed: int, variants: int, epoch: datetime) -> Iterator[ProductP
         elif index % _DIGITAL_EVERY == _DIGITAL_AT:
             special = "digital"
         template = rng.choices(_TEMPLATES, weights=_TEMPLATE_WEIGHTS)[0]
+        if special == "spike":
+            # What goes viral is a sized piece of clothing people already liked.
+            template = _TEMPLATES[rng.choice(_SPIKE_TEMPLATES)]
         prefix = rng.choice(_PREFIXES)
         popularity = rng.lognormvariate(0.0, 1.1)
         trend = rng.choices(range(len(TREND_SLOPES)), weights=_TREND_WEIGHTS)[0]
@@ -240,8 +244,7 @@ def iter_catalog(seed: int, variants: int, epoch: datetime) -> Iterator[ProductP
                 tags = (*tags, "pre-order")
                 policy = PLANNED
             elif special == "spike":
-                # A viral product is one people already liked.
-                weights = [max(w, 1.5) for w in weights]
+                weights = [max(w, 1.0) * 3 for w in weights]
                 trend, policy = SPIKE_CLASS, PLANNED
         options = options[:remaining]
         remaining -= len(options)

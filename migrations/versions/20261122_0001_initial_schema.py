@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:24:25.099516
+Create Date: 2026-11-22 02:33:52.635151
 """
 
 from __future__ import annotations
@@ -310,7 +310,7 @@ def upgrade() -> None:
     with op.batch_alter_table('order_lines', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_order_lines_order_id'), ['order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_order_lines_store_id'), ['store_id'], unique=False)
-        batch_op.create_index('ix_order_lines_store_variant_ordered', ['store_id', 'variant_id', 'ordered_at'], unique=False)
+        batch_op.create_index('ix_order_lines_variant_ordered', ['variant_id', 'ordered_at'], unique=False)
 
     op.create_table('purchase_orders',
     sa.Column('variant_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
@@ -331,7 +331,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('purchase_orders', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_purchase_orders_store_id'), ['store_id'], unique=False)
-        batch_op.create_index('ix_purchase_orders_store_variant_status', ['store_id', 'variant_id', 'status'], unique=False)
+        batch_op.create_index('ix_purchase_orders_variant_status', ['variant_id', 'status'], unique=False)
 
     op.create_table('stock_events',
     sa.Column('variant_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
@@ -354,7 +354,7 @@ def upgrade() -> None:
     with op.batch_alter_table('stock_events', schema=None) as batch_op:
         batch_op.create_index('ix_stock_events_fanout', ['fanout_status', 'next_wave_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_stock_events_store_id'), ['store_id'], unique=False)
-        batch_op.create_index('ix_stock_events_store_variant_at', ['store_id', 'variant_id', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_stock_events_variant_at', ['variant_id', 'occurred_at'], unique=False)
 
     op.create_table('stock_state_history',
     sa.Column('variant_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
@@ -562,18 +562,18 @@ def downgrade() -> None:
 
     op.drop_table('stock_state_history')
     with op.batch_alter_table('stock_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_stock_events_store_variant_at')
+        batch_op.drop_index('ix_stock_events_variant_at')
         batch_op.drop_index(batch_op.f('ix_stock_events_store_id'))
         batch_op.drop_index('ix_stock_events_fanout')
 
     op.drop_table('stock_events')
     with op.batch_alter_table('purchase_orders', schema=None) as batch_op:
-        batch_op.drop_index('ix_purchase_orders_store_variant_status')
+        batch_op.drop_index('ix_purchase_orders_variant_status')
         batch_op.drop_index(batch_op.f('ix_purchase_orders_store_id'))
 
     op.drop_table('purchase_orders')
     with op.batch_alter_table('order_lines', schema=None) as batch_op:
-        batch_op.drop_index('ix_order_lines_store_variant_ordered')
+        batch_op.drop_index('ix_order_lines_variant_ordered')
         batch_op.drop_index(batch_op.f('ix_order_lines_store_id'))
         batch_op.drop_index(batch_op.f('ix_order_lines_order_id'))
 

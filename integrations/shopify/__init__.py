@@ -1,0 +1,1 @@
+"""Shopify adapter: request verification, webhook payload mapping, and (later) auth, GraphQL and sync."""

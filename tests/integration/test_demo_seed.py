@@ -1,0 +1,150 @@
+"""Seeding the demo store: bulk-loaded rows match the generator exactly, and reseeding replaces them."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, text
+
+from app.db import Database
+from app.models import Order, Product, Variant
+from app.services.demo_seed import TABLES, seed_demo
+from integrations.demo import generate
+
+pytestmark = pytest.mark.integration
+
+TODAY = date(2026, 11, 22)
+
+
+def _expected(variants: int, days: int = 180) -> dict[str, int]:
+    s = generate(7, variants, days, today=TODAY).summary()
+    return {
+        "locations": s.locations,
+        "suppliers": s.suppliers,
+        "products": s.products,
+        "variants": s.variants,
+        "orders": s.orders,
+        "order_lines": s.order_lines,
+        "refunds": s.refunds,
+        "refund_lines": s.refund_lines,
+        "purchase_orders": s.open_purchase_orders,
+        "inventory_levels": s.inventory_levels,
+        "stock_events": s.stock_changes,
+        "subscriptions": s.signups,
+        "consent_records": s.signups,
+    }
+
+
+def _table_counts(db: Database, store_id: int) -> tuple[dict[str, int], dict[str, int]]:
+    mine, everyone = {}, {}
+    with db.engine.connect() as conn:
+        for table in TABLES:
+            mine[table] = conn.execute(
+                text(f"SELECT COUNT(*) FROM {table} WHERE store_id = :s"),  # noqa: S608 - fixed table names
+                {"s": store_id},
+            ).scalar_one()
+            everyone[table] = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # noqa: S608
+    return mine, everyone
+
+
+SELLABLE_MISMATCHES = text(
+    "SELECT COUNT(*) FROM variants v"
+    " LEFT JOIN (SELECT il.variant_id, SUM(COALESCE(il.available, 0)) AS q"
+    "            FROM inventory_levels il JOIN locations l ON l.id = il.location_id AND l.active"
+    "            GROUP BY il.variant_id) s ON s.variant_id = v.id"
+    " WHERE v.store_id = :s AND v.sellable_quantity <> COALESCE(s.q, 0)"
+)
+REFUNDED_MISMATCHES = text(
+    "SELECT COUNT(*) FROM order_lines ol"
+    " LEFT JOIN (SELECT order_line_id, SUM(quantity) AS q FROM refund_lines GROUP BY order_line_id) r"
+    "   ON r.order_line_id = ol.id"
+    " JOIN orders o ON o.id = ol.order_id"
+    " WHERE ol.store_id = :s AND (ol.refunded_quantity <> COALESCE(r.q, 0) OR ol.ordered_at <> o.ordered_at"
+    "   OR ol.cancelled <> (o.cancelled_at IS NOT NULL))"
+)
+SOLD_OUT = text(
+    "SELECT COUNT(*) FROM variants WHERE store_id = :s AND tracked AND inventory_policy = 'deny'"
+    " AND published AND sellable_quantity <= 0"
+)
+
+
+def test_seed_loads_exactly_what_the_generator_produces(pg_db: Database) -> None:
+    phases: list[str] = []
+    result = seed_demo(pg_db, variants=500, today=TODAY, progress=lambda phase, done, total: phases.append(phase))
+    expected = _expected(500)
+    assert result.counts == expected
+    assert expected["order_lines"] == 10677
+    mine, everyone = _table_counts(pg_db, result.store_id)
+    assert mine == expected
+    assert everyone == expected  # every row carries the demo store's id
+    assert list(dict.fromkeys(phases)) == [
+        "store", "locations", "suppliers", "products", "orders", "purchase_orders", "inventory", "stock_events",
+        "subscriptions", "analyze", "sellable",
+    ]  # fmt: skip
+    with pg_db.engine.connect() as conn:
+        store = conn.execute(
+            text("SELECT platform, domain, name, timezone, currency FROM stores WHERE id = :s"), {"s": result.store_id}
+        ).one()
+        assert tuple(store) == ("demo", "demo.backsoon.localhost", "Northwind Goods (demo)", "Europe/Amsterdam", "EUR")
+        assert conn.execute(SELLABLE_MISMATCHES, {"s": result.store_id}).scalar_one() == 0
+        assert conn.execute(REFUNDED_MISMATCHES, {"s": result.store_id}).scalar_one() == 0
+        assert conn.execute(SOLD_OUT, {"s": result.store_id}).scalar_one() == 30
+        events = conn.execute(
+            text(
+                "SELECT kind, source, COUNT(*), COUNT(fanout_status) FROM stock_events WHERE store_id = :s"
+                " GROUP BY kind, source ORDER BY kind"
+            ),
+            {"s": result.store_id},
+        ).all()
+        assert [tuple(e) for e in events] == [("restock", "demo", 152, 0), ("sellout", "demo", 182, 0)]
+        subs = conn.execute(
+            text(
+                "SELECT s.state, s.source, c.kind, c.text_version, COUNT(*) FROM subscriptions s"
+                " JOIN consent_records c ON c.subscription_id = s.id AND c.given_at = s.created_at"
+                " GROUP BY s.state, s.source, c.kind, c.text_version"
+            )
+        ).all()
+        assert [tuple(s) for s in subs] == [("active", "widget", "signup", "demo-v1", 96)]
+        incoming = conn.execute(
+            text("SELECT SUM(incoming) FROM inventory_levels WHERE store_id = :s"), {"s": result.store_id}
+        ).scalar_one()
+        open_po = conn.execute(
+            text("SELECT SUM(quantity) FROM purchase_orders WHERE store_id = :s AND status = 'open'"),
+            {"s": result.store_id},
+        ).scalar_one()
+        assert incoming == open_po > 0
+
+
+def test_reseeding_replaces_the_demo_store(pg_db: Database) -> None:
+    first = seed_demo(pg_db, variants=500, today=TODAY)
+    second = seed_demo(pg_db, variants=500, today=TODAY)
+    assert second.store_id != first.store_id
+    assert second.counts == first.counts
+    mine, everyone = _table_counts(pg_db, second.store_id)
+    assert mine == everyone == first.counts
+    with pg_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM stores WHERE platform = 'demo'")).scalar_one() == 1
+
+
+def test_seed_into_sqlite(sqlite_db: Database) -> None:
+    result = seed_demo(sqlite_db, variants=60, days=30, today=TODAY)
+    expected = _expected(60, 30)
+    assert result.counts == expected
+    assert expected["orders"] == 194
+    mine, everyone = _table_counts(sqlite_db, result.store_id)
+    assert mine == everyone == expected
+    with sqlite_db.engine.connect() as conn:
+        assert conn.execute(SELLABLE_MISMATCHES, {"s": result.store_id}).scalar_one() == 0
+        assert conn.execute(REFUNDED_MISMATCHES, {"s": result.store_id}).scalar_one() == 0
+    with sqlite_db.session() as session:
+        # Rows written in bulk read back through the ORM like any other.
+        order = session.scalars(select(Order).order_by(Order.id).limit(1)).one()
+        assert (order.name, order.currency, order.ordered_at.date()) == ("#1001", "EUR", date(2026, 10, 23))
+        gift = session.scalars(select(Variant).order_by(Variant.id).limit(1)).one()
+        assert (gift.options, gift.price, gift.tracked) == ({"Amount": "€25"}, Decimal("25.00"), False)
+        product = session.scalars(select(Product).where(Product.published.is_(False))).one()
+        assert (product.status, product.tags) == ("draft", ["basket", "coming-soon"])
+    again = seed_demo(sqlite_db, variants=60, days=30, today=TODAY)
+    assert _table_counts(sqlite_db, again.store_id)[1] == expected
