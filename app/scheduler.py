@@ -39,4 +39,8 @@ class InProcessScheduler:
                     self.jobs.enqueue(JobSpec(func, (), job_id=func.replace(".", "_"), queue="low"))
 
 
-DEFAULT_SCHEDULE = (("jobs.maintenance.sweep", 30), ("jobs.stock.recompute_all", 15 * 60))
+DEFAULT_SCHEDULE = (
+    ("jobs.maintenance.sweep", 30),
+    ("jobs.stock.recompute_all", 15 * 60),
+    ("jobs.maintenance.purge_inbox", 60 * 60),
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.services import sweeper
+from app.services import inbox, sweeper
 from jobs._base import job_context
 
 
@@ -13,3 +13,9 @@ def sweep() -> int:
     with job_context() as rt, rt.db.session() as session:
         specs = sweeper.sweep(session, rt.jobs, datetime.now(UTC), timedelta(seconds=rt.settings.sweep_after_seconds))
     return len(specs)
+
+
+def purge_inbox() -> int:
+    """Delete finished webhook deliveries past their retention (hourly from rq cron)."""
+    with job_context() as rt, rt.db.session() as session:
+        return inbox.purge(session, datetime.now(UTC))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import app.services.handlers  # noqa: F401 - registers the webhook topic handlers in workers
 from app.services import inbox
 from jobs._base import job_context
 

@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
 from app.models.catalog import InventoryLevel, Location, Product, Supplier, Variant
+from app.models.compliance import ComplianceRequest
 from app.models.notifications import Delivery
 from app.models.orders import Order, OrderLine, Refund, RefundLine
 from app.models.planning import Campaign, PurchaseOrder
@@ -11,6 +12,7 @@ from app.models.webhooks import WebhookEvent
 
 __all__ = [
     "Campaign",
+    "ComplianceRequest",
     "ConsentRecord",
     "Delivery",
     "DirtyVariant",

@@ -21,7 +21,8 @@ class WebhookEvent(IdMixin, Base):
         Index("ix_webhook_events_status_received", "status", "received_at"),
     )
 
-    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    # SET NULL, not CASCADE: the shop/redact delivery that erases a store must outlive it to be marked done.
+    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id", ondelete="SET NULL"), index=True)
     platform: Mapped[str] = mapped_column(String(20))
     topic: Mapped[str] = mapped_column(String(64))
     # Shopify: X-Shopify-Webhook-Id. WooCommerce reuses its delivery id, so the key is derived there.

@@ -10,17 +10,37 @@ dirty. Variants whose stock inputs changed are marked for the collapsed recomput
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import islice
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeAlias, TypeVar, cast
 
-from sqlalchemy import Row, String, Table, and_, false, func, or_, select, true, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    Numeric,
+    Row,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import utcnow
@@ -31,6 +51,7 @@ from app.services.stock import mark_dirty, set_sellable_from_levels
 from integrations.base import InventoryRecord, LocationRecord, OrderRecord, ProductRecord, RefundRecord
 
 T = TypeVar("T")
+_Row: TypeAlias = Row[*tuple[Any, ...]]
 
 # ~1000 products per batch as the sync streams them, but a batch is also closed once it holds this
 # many variants, so a few huge products cannot make one statement unbounded.
@@ -42,6 +63,12 @@ ORDER_BATCH = 1000
 # SQLite's 32,766 bound parameters.
 WRITE_CHUNK = 1000
 IN_CHUNK = 1000
+# PostgreSQL lookups bind one array (= ANY) per query: fewer, larger queries, since each also walks the
+# store_id index once when the planner combines it with the key index.
+PG_IN_CHUNK = 10_000
+SELLABLE_CHUNK = 5000
+# PostgreSQL takes each column as one array parameter, so a statement can carry many more rows.
+PG_WRITE_CHUNK = 5000
 CENT = Decimal("0.01")
 
 _PRODUCTS = cast(Table, Product.__table__)
@@ -88,6 +115,8 @@ _VARIANT_FIELDS = (
     "image_url",
     "deleted_at",
 )
+# VariantRecord field names that differ from their column names.
+_VARIANT_RECORD_COLUMNS = {"inventory_item_id": "inventory_item_external_id"}
 _VARIANT_STOCK_FIELDS = ("product_id", "tracked", "inventory_policy", "backorder", "published", "price", "deleted_at")
 _ORDER_FIELDS = (
     "name",
@@ -206,8 +235,9 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _stale(incoming: datetime | None, stored: datetime | None) -> bool:
+    a, b = _utc(incoming), _utc(stored)
     # No timestamp on either side proves nothing, so the record applies (it is current state).
-    return incoming is not None and stored is not None and _utc(incoming) < _utc(stored)  # type: ignore[operator]
+    return a is not None and b is not None and a < b
 
 
 def _money(value: Decimal | float | int | None) -> Decimal:
@@ -240,14 +270,14 @@ def _latest(records: Iterable[T], key: Callable[[T], Any], ts: Callable[[T], dat
 _LIMITS: dict[str, dict[str, int]] = {}
 
 
-def _fit(table: Table, row: dict[str, Any], keep: Sequence[str] = ("external_id",)) -> dict[str, Any]:
+def _fit(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     """Clip free text to its column so one long platform value cannot fail a whole batch (ids are never clipped)."""
     limits = _LIMITS.get(table.name)
     if limits is None:
         limits = {
             c.name: int(c.type.length)
             for c in table.columns
-            if isinstance(c.type, String) and c.type.length and c.name not in keep
+            if isinstance(c.type, String) and c.type.length and not c.name.endswith("external_id")
         }
         _LIMITS[table.name] = limits
     for col, n in limits.items():
@@ -257,17 +287,57 @@ def _fit(table: Table, row: dict[str, Any], keep: Sequence[str] = ("external_id"
     return row
 
 
-def _select_in(session: Session, stmt: Any, column: ColumnElement[Any], values: Iterable[Any]) -> list[Row[Any]]:
-    """Run a select once per chunk of an IN list and gather the rows."""
+def _select_in(
+    session: Session, stmt: Any, column: QueryableAttribute[Any] | ColumnElement[Any], values: Iterable[Any]
+) -> list[_Row]:
+    """Run a select once per chunk of an IN list (an array on PostgreSQL) and gather the rows."""
     vals = sorted(set(values))
-    rows: list[Row[Any]] = []
-    for chunk in _chunks(vals, IN_CHUNK):
-        rows.extend(session.execute(stmt.where(column.in_(chunk))).all())
+    pg = dialect(session) == "postgresql"
+    rows: list[_Row] = []
+    for chunk in _chunks(vals, PG_IN_CHUNK if pg else IN_CHUNK):
+        if pg:
+            cond = column == any_(bindparam(None, list(chunk), type_=ARRAY(column.type)))
+        else:
+            cond = column.in_(chunk)
+        rows.extend(session.execute(stmt.where(cond)).all())
     return rows
 
 
 def _insert(session: Session, table: Table) -> Any:
     return pg_insert(table) if dialect(session) == "postgresql" else sqlite_insert(table)
+
+
+def _pg_array_type(column: Column[Any]) -> str:
+    t = column.type
+    if isinstance(t, JSON):
+        return "jsonb"
+    if isinstance(t, Boolean):
+        return "boolean"
+    if isinstance(t, Integer):
+        return "bigint"
+    if isinstance(t, Numeric):
+        return "numeric"
+    if isinstance(t, DateTime):
+        return "timestamptz"
+    if isinstance(t, String):
+        # Plain text: a cast to varchar(n) would silently truncate an over-long id instead of failing.
+        return "text"
+    raise TypeError(f"no array type for {column}")
+
+
+def _pg_unnest(table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> Any:
+    """SELECT * FROM unnest(one array per column): a short, constant statement text however many rows,
+    where a multi-row VALUES list would cost the driver ~100 µs per row just to rewrite placeholders."""
+    exprs, params = [], {}
+    for i, name in enumerate(columns):
+        col = table.c[name]
+        values = [row[name] for row in rows]
+        if isinstance(col.type, JSON):
+            values = [None if v is None else json.dumps(v, separators=(",", ":")) for v in values]
+        exprs.append(f"CAST(:a{i} AS {_pg_array_type(col)}[])")
+        params[f"a{i}"] = values
+    sql = text(f"SELECT * FROM unnest({', '.join(exprs)})")  # noqa: S608 - fixed column types, values bound
+    return sql.bindparams(**params).columns(*(table.c[name] for name in columns))
 
 
 def _upsert(
@@ -279,11 +349,12 @@ def _upsert(
     compare: Sequence[str],
     returning: Sequence[str],
     watermark: bool = False,
-) -> list[Row[Any]]:
+) -> list[_Row]:
     """INSERT … ON CONFLICT DO UPDATE that rewrites a row only when a compared value differs and, with
     `watermark`, only when the incoming external_updated_at is not older; returns the rows written."""
     if not rows:
         return []
+    pg = dialect(session) == "postgresql"
     ins = _insert(session, table)
     exc = ins.excluded
     set_: dict[str, Any] = {c: exc[c] for c in compare}
@@ -297,18 +368,20 @@ def _upsert(
         )
     if "updated_at" in table.c:
         set_["updated_at"] = exc.updated_at
-    stmt = ins.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_, where=cond).returning(
-        *(table.c[c] for c in returning)
-    )
     # Rows in key order: concurrent writers then lock rows in the same order and cannot deadlock.
     rows = sorted(rows, key=lambda r: tuple(r[k] for k in keys))
-    written: list[Row[Any]] = []
-    for chunk in _chunks(rows, WRITE_CHUNK):
-        written.extend(session.execute(stmt, list(chunk)).all())
+    columns = list(rows[0])
+    written: list[_Row] = []
+    for chunk in _chunks(rows, PG_WRITE_CHUNK if pg else WRITE_CHUNK):
+        source = ins.from_select(columns, _pg_unnest(table, columns, chunk)) if pg else ins
+        stmt = source.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_, where=cond).returning(
+            *(table.c[c] for c in returning)
+        )
+        written.extend(session.execute(stmt).all() if pg else session.execute(stmt, list(chunk)).all())
     return written
 
 
-def _differs(old: Row[Any], row: dict[str, Any], fields: Sequence[str]) -> bool:
+def _differs(old: _Row, row: dict[str, Any], fields: Sequence[str]) -> bool:
     for f in fields:
         a, b = getattr(old, f), row[f]
         if isinstance(a, datetime) or isinstance(b, datetime):
@@ -316,6 +389,23 @@ def _differs(old: Row[Any], row: dict[str, Any], fields: Sequence[str]) -> bool:
         if a != b:
             return True
     return False
+
+
+_Outcome = Literal["created", "updated", "unchanged", "skipped_stale"]
+
+
+def _count(tally: _Tally, old: _Row | None, row: dict[str, Any], written: bool, fields: Sequence[str]) -> _Outcome:
+    """Count one upserted row by its content: a rewrite that only advanced the watermark is `unchanged`,
+    and a change the upsert refused (a concurrent worker stored newer state after our read) is stale."""
+    outcome: _Outcome
+    if old is None:
+        outcome = "created" if written else "skipped_stale"
+    elif not _differs(old, row, fields):
+        outcome = "unchanged"
+    else:
+        outcome = "updated" if written else "skipped_stale"
+    setattr(tally, outcome, getattr(tally, outcome) + 1)
+    return outcome
 
 
 def _sellable(session: Session, store_id: int, variant_ids: Iterable[int]) -> dict[int, int]:
@@ -329,14 +419,13 @@ def _refresh_sellable(session: Session, store_id: int, variant_ids: Iterable[int
     if not ids:
         return set()
     before = _sellable(session, store_id, ids)
-    for chunk in _chunks(ids, IN_CHUNK):
+    for chunk in _chunks(ids, SELLABLE_CHUNK):
         set_sellable_from_levels(session, store_id, list(chunk))
     after = _sellable(session, store_id, ids)
     return {vid for vid, qty in after.items() if before.get(vid) != qty}
 
 
 def _mark(session: Session, jobs: JobQueue, store_id: int, acc: _Acc, ids: set[int], reason: str) -> None:
-    ids.discard(None)  # type: ignore[arg-type]
     if ids:
         mark_dirty(session, jobs, store_id, ids, reason)
         acc.dirty |= ids
@@ -359,13 +448,28 @@ def _product_batches(products: Iterable[ProductRecord]) -> Iterator[list[Product
         yield batch
 
 
+def _preserved_columns(preserve: Collection[str]) -> frozenset[str]:
+    columns = frozenset(_VARIANT_RECORD_COLUMNS.get(name, name) for name in preserve)
+    if not columns <= set(_VARIANT_FIELDS) - {"product_id", "deleted_at"}:
+        raise ValueError(f"cannot preserve variant fields {sorted(preserve)}")
+    return columns
+
+
 def apply_products(
-    session: Session, jobs: JobQueue, store_id: int, products: Iterable[ProductRecord]
+    session: Session,
+    jobs: JobQueue,
+    store_id: int,
+    products: Iterable[ProductRecord],
+    *,
+    preserve: Collection[str] = frozenset(),
 ) -> ApplyResult:
     """Upsert products and their variants; soft-delete variants missing from a product's full variant list."""
+    # `preserve` names VariantRecord fields the payload does not really carry (Shopify product webhooks
+    # have no tracking since API 2024-07): an existing variant keeps its stored value, a new one takes the record's.
+    keep = _preserved_columns(preserve)
     acc = _Acc()
     for batch in _product_batches(products):
-        _apply_product_batch(session, jobs, store_id, batch, acc)
+        _apply_product_batch(session, jobs, store_id, batch, acc, keep)
     return acc.result()
 
 
@@ -387,7 +491,7 @@ def _supplier_ids(session: Session, store_id: int, names: set[str], now: datetim
 
 
 def _apply_product_batch(
-    session: Session, jobs: JobQueue, store_id: int, batch: list[ProductRecord], acc: _Acc
+    session: Session, jobs: JobQueue, store_id: int, batch: list[ProductRecord], acc: _Acc, keep: frozenset[str]
 ) -> None:
     now = utcnow()
     products = _latest(batch, lambda p: p.external_id, lambda p: p.updated_at)
@@ -396,9 +500,12 @@ def _apply_product_batch(
         r.external_id: r
         for r in _select_in(
             session,
-            select(Product.id, Product.external_id, Product.external_updated_at, *(
-                getattr(Product, f) for f in _PRODUCT_FIELDS
-            )).where(Product.store_id == store_id),
+            select(
+                Product.id,
+                Product.external_id,
+                Product.external_updated_at,
+                *(getattr(Product, f) for f in _PRODUCT_FIELDS),
+            ).where(Product.store_id == store_id),
             Product.external_id,
             products,
         )
@@ -451,32 +558,26 @@ def _apply_product_batch(
     }
     product_ids: dict[str, int] = {}
     stock_changed: set[int] = set()
-    row_by_ext = {r["external_id"]: r for r in rows}
-    for ext in list(applied):
+    for row in rows:
+        ext = row["external_id"]
         old = old_products.get(ext)
-        if old is None:
-            if ext in written:
-                acc.top.created += 1
-                product_ids[ext] = written[ext]
-            else:
-                # Inserted meanwhile by a concurrent worker with a newer payload.
-                acc.top.skipped_stale += 1
-                del applied[ext]
+        outcome = _count(acc.top, old, row, ext in written, _PRODUCT_FIELDS)
+        if outcome == "skipped_stale":
+            del applied[ext]
             continue
-        product_ids[ext] = int(old.id)
-        if ext in written:
-            acc.top.updated += 1
-            if _differs(old, row_by_ext[ext], _PRODUCT_STOCK_FIELDS):
-                stock_changed.add(int(old.id))
-        else:
-            acc.top.unchanged += 1
+        product_ids[ext] = written[ext] if old is None else int(old.id)
+        if old is not None and outcome == "updated" and _differs(old, row, _PRODUCT_STOCK_FIELDS):
+            stock_changed.add(int(old.id))
 
-    _apply_variants(session, jobs, store_id, applied, product_ids, stock_changed, acc, now)
+    _apply_variants(session, jobs, store_id, applied, product_ids, stock_changed, acc, now, keep)
 
 
-_VARIANT_COLUMNS = (Variant.id, Variant.external_id, Variant.external_updated_at, *(
-    getattr(Variant, f) for f in _VARIANT_FIELDS
-))
+_VARIANT_COLUMNS = (
+    Variant.id,
+    Variant.external_id,
+    Variant.external_updated_at,
+    *(getattr(Variant, f) for f in _VARIANT_FIELDS),
+)
 
 
 def _apply_variants(
@@ -488,6 +589,7 @@ def _apply_variants(
     stock_changed: set[int],
     acc: _Acc,
     now: datetime,
+    keep: frozenset[str],
 ) -> None:
     records = _latest(
         ((v, p) for p in applied.values() for v in p.variants),
@@ -530,6 +632,8 @@ def _apply_variants(
             "created_at": now,
             "updated_at": now,
         }
+        if old is not None:
+            row.update({c: getattr(old, c) for c in keep})
         rows.append(_fit(_VARIANTS, row))
     written = {
         r.external_id: int(r.id)
@@ -538,7 +642,8 @@ def _apply_variants(
             _VARIANTS,
             rows,
             keys=("store_id", "external_id"),
-            compare=_VARIANT_FIELDS,
+            # Preserved columns are left out of the update so they are never rewritten, even concurrently.
+            compare=[f for f in _VARIANT_FIELDS if f not in keep],
             returning=("id", "external_id"),
             watermark=True,
         )
@@ -547,19 +652,11 @@ def _apply_variants(
     for row in rows:
         ext = row["external_id"]
         old = old_by_ext.get(ext)
-        if ext not in written:
-            if old is None:
-                acc.children.skipped_stale += 1
-            else:
-                acc.children.unchanged += 1
-            continue
-        if old is None:
-            acc.children.created += 1
+        outcome = _count(acc.children, old, row, ext in written, _VARIANT_FIELDS)
+        if outcome == "created" or (
+            old is not None and outcome == "updated" and _differs(old, row, _VARIANT_STOCK_FIELDS)
+        ):
             dirty.add(written[ext])
-        else:
-            acc.children.updated += 1
-            if _differs(old, row, _VARIANT_STOCK_FIELDS):
-                dirty.add(written[ext])
 
     # A record listing variants is the product's full list; one with none carries only the product.
     full = {product_ids[ext]: _utc(p.updated_at) for ext, p in applied.items() if p.variants}
@@ -576,14 +673,11 @@ def _apply_variants(
     dirty |= deleted
 
     if stock_changed:
+        # Publication, collections or supplier of the product changed: every live variant is affected.
+        dirty |= {int(o.id) for o in old_by_id.values() if o.product_id in stock_changed and o.deleted_at is None}
         dirty |= {
-            int(old.id)
-            for old in old_by_id.values()
-            if old.product_id in stock_changed and old.deleted_at is None and old.external_id in records
+            written[r["external_id"]] for r in rows if r["product_id"] in stock_changed and r["external_id"] in written
         }
-        dirty |= {vid for ext, vid in written.items() if records[ext][1].external_id in applied and (
-            product_ids[records[ext][1].external_id] in stock_changed
-        )}
     _mark(session, jobs, store_id, acc, dirty, "catalog")
 
 
@@ -681,16 +775,11 @@ def apply_locations(
             )
         }
         toggled: list[int] = []
-        for ext, loc in records.items():
-            prev = old.get(ext)
-            if prev is None:
-                acc.top.created += 1
-            elif ext in written:
-                acc.top.updated += 1
-                if bool(prev.active) != loc.active:
-                    toggled.append(int(prev.id))
-            else:
-                acc.top.unchanged += 1
+        for row in rows:
+            prev = old.get(row["external_id"])
+            outcome = _count(acc.top, prev, row, row["external_id"] in written, ("name", "active"))
+            if outcome == "updated" and prev is not None and bool(prev.active) != row["active"]:
+                toggled.append(int(prev.id))
         if toggled:
             variant_ids = {
                 int(r[0])
@@ -723,7 +812,9 @@ def _location_ids(session: Session, store_id: int, externals: set[str], now: dat
             }
             for ext in missing
         ]
-        session.execute(_insert(session, _LOCATIONS).on_conflict_do_nothing(index_elements=["store_id", "external_id"]), rows)
+        session.execute(
+            _insert(session, _LOCATIONS).on_conflict_do_nothing(index_elements=["store_id", "external_id"]), rows
+        )
         found.update({str(r[0]): int(r[1]) for r in _select_in(session, stmt, Location.external_id, missing)})
     return found
 
@@ -755,7 +846,10 @@ def _apply_level_batch(
     column = Variant.external_id if key == "variant" else Variant.inventory_item_external_id
     variants: dict[str, list[int]] = {}
     for ext, vid in _select_in(
-        session, select(column, Variant.id).where(Variant.store_id == store_id), column, {r.variant_external_id for r in batch}
+        session,
+        select(column, Variant.id).where(Variant.store_id == store_id),
+        column,
+        {r.variant_external_id for r in batch},
     ):
         variants.setdefault(str(ext), []).append(int(vid))
     known = [r for r in batch if r.variant_external_id in variants]
@@ -775,6 +869,7 @@ def _apply_level_batch(
             select(
                 InventoryLevel.variant_id,
                 InventoryLevel.location_id,
+                InventoryLevel.available,
                 InventoryLevel.on_hand,
                 InventoryLevel.external_updated_at,
             ).where(InventoryLevel.store_id == store_id),
@@ -815,12 +910,7 @@ def _apply_level_batch(
     }
     for row in rows:
         k = (row["variant_id"], row["location_id"])
-        if k not in written:
-            acc.top.unchanged += 1
-        elif k in old:
-            acc.top.updated += 1
-        else:
-            acc.top.created += 1
+        _count(acc.top, old.get(k), row, k in written, ("available", "on_hand"))
     changed = _refresh_sellable(session, store_id, {k[0] for k in written})
     _mark(session, jobs, store_id, acc, changed, "inventory")
 
@@ -837,7 +927,9 @@ def set_tracking(
     if when is not None:
         # The variant's watermark is not advanced: it dates the variant payload, not the inventory item.
         stmt = stmt.where(or_(t.c.external_updated_at.is_(None), t.c.external_updated_at <= when))
-    ids = {int(v) for v in session.execute(stmt.values(tracked=tracked, updated_at=utcnow()).returning(t.c.id)).scalars()}
+    ids = {
+        int(v) for v in session.execute(stmt.values(tracked=tracked, updated_at=utcnow()).returning(t.c.id)).scalars()
+    }
     _mark(session, jobs, store_id, _Acc(), ids, "tracking")
     return len(ids)
 
@@ -858,15 +950,18 @@ def _line_snapshot(session: Session, store_id: int, order_ids: Iterable[int]) ->
         OrderLine.cancelled,
         OrderLine.ordered_at,
     ).where(OrderLine.store_id == store_id)
-    return {int(r[0]): (r[1], r[2], r[3], bool(r[4]), _utc(r[5])) for r in _select_in(session, stmt, OrderLine.order_id, order_ids)}
+    return {
+        int(r[0]): (r[1], r[2], r[3], bool(r[4]), _utc(r[5]))
+        for r in _select_in(session, stmt, OrderLine.order_id, order_ids)
+    }
 
 
 def _velocity_dirty(before: _Snapshot, after: _Snapshot) -> set[int]:
     out: set[int] = set()
-    for line_id, now in after.items():
+    for line_id, current in after.items():
         was = before.get(line_id)
-        if was != now:
-            out |= {v for v in (now[0], was[0] if was else None) if v is not None}
+        if was != current:
+            out |= {v for v in (current[0], was[0] if was else None) if v is not None}
     return out
 
 
@@ -885,7 +980,9 @@ def _apply_order_batch(session: Session, jobs: JobQueue, store_id: int, batch: l
         r.external_id: r
         for r in _select_in(
             session,
-            select(Order.id, Order.external_id, Order.external_updated_at).where(Order.store_id == store_id),
+            select(
+                Order.id, Order.external_id, Order.external_updated_at, *(getattr(Order, f) for f in _ORDER_FIELDS)
+            ).where(Order.store_id == store_id),
             Order.external_id,
             orders,
         )
@@ -935,23 +1032,16 @@ def _apply_order_batch(session: Session, jobs: JobQueue, store_id: int, batch: l
     for row in rows:
         ext = row["external_id"]
         old = old_orders.get(ext)
-        if old is None:
-            if ext in written:
-                acc.top.created += 1
-                applied[written[ext]] = orders[ext]
-            else:
-                acc.top.skipped_stale += 1
+        if _count(acc.top, old, row, ext in written, _ORDER_FIELDS) == "skipped_stale":
             continue
-        acc.top.updated += ext in written
-        acc.top.unchanged += ext not in written
         # Lines and refunds still apply to an unchanged order: a replay after the catalog sync
         # resolves lines whose variant was unknown the first time.
-        applied[int(old.id)] = orders[ext]
+        applied[written[ext] if old is None else int(old.id)] = orders[ext]
     if not applied:
         return
 
     before = _line_snapshot(session, store_id, applied)
-    _apply_lines(session, store_id, applied, before, acc, now)
+    _apply_lines(session, store_id, applied, acc)
     cancelled = [oid for oid, o in applied.items() if o.cancelled_at is not None]
     active = [oid for oid, o in applied.items() if o.cancelled_at is None]
     # Also lines the payload no longer lists: cancellation is a property of the whole order.
@@ -974,9 +1064,7 @@ def _apply_lines(
     session: Session,
     store_id: int,
     applied: dict[int, OrderRecord],
-    before: _Snapshot,
     acc: _Acc,
-    now: datetime,
 ) -> None:
     wanted = {ln.variant_external_id for o in applied.values() for ln in o.lines if ln.variant_external_id}
     # Deleted variants resolve too: their past sales are still history.
@@ -1032,7 +1120,6 @@ def _apply_lines(
             returning=("order_id", "external_id"),
         )
     }
-    del before  # the snapshot is for dirtiness; counts come from what was written
     for row in rows:
         k = (row["order_id"], row["external_id"])
         if k not in written:
@@ -1043,9 +1130,7 @@ def _apply_lines(
             acc.children.created += 1
 
 
-def _apply_refunds(
-    session: Session, store_id: int, items: Sequence[tuple[int, RefundRecord]], now: datetime
-) -> int:
+def _apply_refunds(session: Session, store_id: int, items: Sequence[tuple[int, RefundRecord]], now: datetime) -> int:
     """Upsert refunds and their lines (lines matched within the refund's own order); refunds written."""
     if not items:
         return 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -134,3 +134,16 @@ def mark_failed(session: Session, event_id: int, error: str) -> None:
     if event is not None:
         event.error = error[:2000]
         event.attempts += 1
+
+
+INBOX_RETENTION = timedelta(days=7)
+
+
+def purge(session: Session, now: datetime, retention: timedelta = INBOX_RETENTION) -> int:
+    """Delete finished deliveries older than the retention: their raw bodies carry shoppers' personal data."""
+    result = session.execute(
+        delete(WebhookEvent).where(
+            WebhookEvent.status.in_(("processed", "ignored")), WebhookEvent.received_at < now - retention
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -6,8 +6,10 @@ import logging
 import uuid
 
 from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+import app.services.handlers  # noqa: F401 - registers the webhook topic handlers
 from app.config import Settings, get_settings
 from app.logs import configure_logging, log_context
 from app.runtime import Runtime, build_runtime, set_runtime
@@ -16,6 +18,8 @@ from app.web.deps import ApiError, close_session
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# A product with 2,000 variants is a multi-megabyte products/update delivery.
+MAX_WEBHOOK_BYTES = 16 * 1024 * 1024
 JSON_PREFIXES = ("/api/", "/webhooks/", "/storefront/", "/healthz", "/openapi.json")
 
 
@@ -29,7 +33,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_CONTENT_LENGTH=MAX_WEBHOOK_BYTES,
         SESSION_COOKIE_SECURE=settings.production,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -38,16 +42,19 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.extensions["backsoon"] = runtime
     app.teardown_appcontext(close_session)
 
-    from app.web import api, health, openapi, pages
+    from app.web import api, health, openapi, pages, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(webhooks.bp)
 
     @app.before_request
     def _request_context() -> None:
-        if (request.content_length or 0) > MAX_BODY_BYTES:
+        limit = MAX_WEBHOOK_BYTES if request.path.startswith("/webhooks/") else MAX_BODY_BYTES
+        request.max_content_length = limit
+        if (request.content_length or 0) > limit:
             # Refuse before any handler runs, whether or not it would read the body.
             raise RequestEntityTooLarge()
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
@@ -80,6 +87,14 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
             code = (exc.name or "error").lower().replace(" ", "_")
             return jsonify({"error": {"code": code, "message": exc.description}}), exc.code or 500
         return exc
+
+    @app.errorhandler(OperationalError)
+    def _database_down(exc: OperationalError) -> tuple[Response, int]:
+        # 503 quickly so Shopify retries later, instead of a slow 500.
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+        resp = jsonify({"error": {"code": "unavailable", "message": "The database is unavailable; retry later."}})
+        resp.headers["Retry-After"] = "30"
+        return resp, 503
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

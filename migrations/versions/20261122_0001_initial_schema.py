@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:33:52.635151
+Create Date: 2026-11-22 03:01:50.789242
 """
 
 from __future__ import annotations
@@ -67,6 +67,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_campaigns_store_id'), ['store_id'], unique=False)
+
+    op.create_table('compliance_requests',
+    sa.Column('store_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=True),
+    sa.Column('platform', sa.String(length=20), nullable=False),
+    sa.Column('shop_domain', sa.String(length=255), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('external_id', sa.String(length=64), nullable=False),
+    sa.Column('customer_email_hash', sa.String(length=64), nullable=True),
+    sa.Column('export', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('counts', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_compliance_requests_store_id_stores'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_requests')),
+    sa.UniqueConstraint('platform', 'kind', 'external_id', name=op.f('uq_compliance_requests_platform_kind_external_id'))
+    )
+    with op.batch_alter_table('compliance_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compliance_requests_store_id'), ['store_id'], unique=False)
 
     op.create_table('locations',
     sa.Column('external_id', sa.String(length=64), nullable=False),
@@ -166,7 +186,7 @@ def upgrade() -> None:
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_webhook_events_store_id_stores'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_webhook_events_store_id_stores'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_events')),
     sa.UniqueConstraint('platform', 'dedupe_key', name=op.f('uq_webhook_events_platform_dedupe_key'))
     )
@@ -628,6 +648,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_locations_store_id'))
 
     op.drop_table('locations')
+    with op.batch_alter_table('compliance_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compliance_requests_store_id'))
+
+    op.drop_table('compliance_requests')
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_campaigns_store_id'))
 

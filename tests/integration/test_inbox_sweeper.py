@@ -149,3 +149,24 @@ def test_stale_dirty_variants_are_swept_into_a_recompute(pg_db: Database) -> Non
     ]
     with pg_db.session() as s:
         assert s.scalars(select(DirtyVariant.variant_id)).all() == [vid]
+
+
+def test_purge_deletes_only_finished_deliveries_past_retention(pg_db: Database) -> None:
+    jobs = RecordingQueue()
+    old = record(pg_db, jobs, "old-processed")
+    stuck = record(pg_db, jobs, "old-unprocessed")
+    fresh = record(pg_db, jobs, "fresh-processed")
+    now = datetime.now(UTC)
+    with pg_db.session() as s:
+        s.execute(
+            update(WebhookEvent).where(WebhookEvent.id.in_([old.event_id, fresh.event_id])).values(status="processed")
+        )
+        s.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_([old.event_id, stuck.event_id]))
+            .values(received_at=now - timedelta(days=8))
+        )
+    with pg_db.session() as s:
+        assert inbox.purge(s, now) == 1
+    with pg_db.session() as s:
+        assert sorted(s.scalars(select(WebhookEvent.dedupe_key))) == ["fresh-processed", "old-unprocessed"]

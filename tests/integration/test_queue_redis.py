@@ -59,6 +59,7 @@ def test_cron_config_registers_the_sweeper_and_periodic_recompute(redis_conn: An
         (j.func.__module__ + "." + j.func.__name__, j.queue_name, j.interval) for j in scheduler.get_jobs()
     )
     assert registered == [
+        ("jobs.maintenance.purge_inbox", "low", 3600),
         ("jobs.maintenance.sweep", "high", 30),
         ("jobs.stock.recompute_all", "low", 900),
     ]

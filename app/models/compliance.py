@@ -1,0 +1,33 @@
+"""Privacy requests: what a shopper or a shop asked us to export or erase, and when we did."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, JsonDoc, utcnow
+from app.models.base import IdMixin
+
+
+class ComplianceRequest(IdMixin, Base):
+    """One data request or redaction; kept (without personal data once redacted) as the audit trail."""
+
+    __tablename__ = "compliance_requests"
+    __table_args__ = (UniqueConstraint("platform", "kind", "external_id"),)
+
+    # Null after shop/redact deleted the store: the audit row outlives the tenant.
+    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id", ondelete="SET NULL"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    shop_domain: Mapped[str] = mapped_column(String(255), default="")
+    kind: Mapped[str] = mapped_column(String(40))  # customers/data_request | customers/redact | shop/redact
+    external_id: Mapped[str] = mapped_column(String(64))
+    # sha256 of the normalised email: enough to prove what was erased without keeping it.
+    customer_email_hash: Mapped[str | None] = mapped_column(String(64))
+    export: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    counts: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="done")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]

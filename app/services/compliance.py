@@ -1,0 +1,178 @@
+"""Privacy: export what we hold about a shopper, erase a shopper, erase a whole shop.
+
+Used by Shopify's mandatory compliance webhooks and by the admin's GDPR removal alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Result, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.models import (
+    ComplianceRequest,
+    ConsentRecord,
+    Delivery,
+    Order,
+    Product,
+    Store,
+    Subscription,
+    Variant,
+    WebhookEvent,
+)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def email_hash(email: str) -> str:
+    """sha256 of a normalised email, for audit rows that must not keep the address."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    """What one erasure removed."""
+
+    subscriptions: int
+    orders: int
+
+
+def _customer_orders_clause(store_id: int, email: str | None, customer_id: str | None, order_ids: Sequence[str]) -> Any:
+    terms = []
+    if email:
+        terms.append(Order.email == email.strip().lower())
+    if customer_id:
+        terms.append(Order.customer_external_id == customer_id)
+    if order_ids:
+        terms.append(Order.external_id.in_(list(order_ids)))
+    if not terms:
+        return None
+    return (Order.store_id == store_id) & or_(*terms)
+
+
+def export_customer(session: Session, store_id: int, email: str | None, customer_id: str | None) -> dict[str, Any]:
+    """Everything stored about one shopper in one store, as a JSON-ready document."""
+    subs = []
+    if email:
+        rows = session.execute(
+            select(Subscription, Variant.sku, Variant.title, Product.title)
+            .join(Variant, Variant.id == Subscription.variant_id)
+            .join(Product, Product.id == Variant.product_id)
+            .where(Subscription.store_id == store_id, Subscription.email == email.strip().lower())
+            .order_by(Subscription.id)
+        ).all()
+        for sub, sku, v_title, p_title in rows:
+            consents = session.scalars(
+                select(ConsentRecord).where(ConsentRecord.subscription_id == sub.id).order_by(ConsentRecord.id)
+            ).all()
+            deliveries = session.scalars(
+                select(Delivery).where(Delivery.subscription_id == sub.id).order_by(Delivery.id)
+            ).all()
+            subs.append(
+                {
+                    "product": p_title,
+                    "variant": v_title,
+                    "sku": sku,
+                    "email": sub.email,
+                    "locale": sub.locale,
+                    "state": sub.state,
+                    "subscribed_at": sub.created_at.isoformat(),
+                    "confirmed_at": sub.confirmed_at.isoformat() if sub.confirmed_at else None,
+                    "notified_at": sub.notified_at.isoformat() if sub.notified_at else None,
+                    "unsubscribed_at": sub.unsubscribed_at.isoformat() if sub.unsubscribed_at else None,
+                    "consents": [
+                        {
+                            "kind": c.kind,
+                            "text_version": c.text_version,
+                            "text": c.text,
+                            "given_at": c.given_at.isoformat(),
+                        }
+                        for c in consents
+                    ],
+                    "emails": [
+                        {"status": d.status, "sent_at": d.sent_at.isoformat() if d.sent_at else None}
+                        for d in deliveries
+                    ],
+                }
+            )
+    orders: list[dict[str, Any]] = []
+    clause = _customer_orders_clause(store_id, email, customer_id, ())
+    if clause is not None:
+        for order in session.scalars(select(Order).where(clause).order_by(Order.ordered_at)):
+            orders.append(
+                {
+                    "order": order.name or order.external_id,
+                    "email": order.email,
+                    "ordered_at": order.ordered_at.isoformat(),
+                }
+            )
+    return {"waitlist_subscriptions": subs, "orders": orders}
+
+
+def redact_customer(
+    session: Session, store_id: int, email: str | None, customer_id: str | None, order_ids: Sequence[str] = ()
+) -> Redacted:
+    """Erase a shopper: their subscriptions (with consents and deliveries) and the personal fields of their orders."""
+    n_subs = 0
+    if email:
+        n_subs = _rowcount(
+            session.execute(
+                delete(Subscription).where(
+                    Subscription.store_id == store_id, Subscription.email == email.strip().lower()
+                )
+            )
+        )
+    n_orders = 0
+    clause = _customer_orders_clause(store_id, email, customer_id, order_ids)
+    if clause is not None:
+        # Orders stay (they are sales history the stock engine needs); only who placed them goes.
+        n_orders = _rowcount(session.execute(update(Order).where(clause).values(email=None, customer_external_id=None)))
+    return Redacted(subscriptions=n_subs, orders=n_orders)
+
+
+def redact_shop(session: Session, store_id: int, keep_event_id: int | None = None) -> bool:
+    """Erase a store and, through the foreign keys, every row that belongs to it.
+
+    Inbox rows hold raw payloads (emails, addresses), so they go too, except the delivery being processed.
+    """
+    session.execute(
+        delete(WebhookEvent).where(WebhookEvent.store_id == store_id, WebhookEvent.id != (keep_event_id or 0))
+    )
+    return bool(_rowcount(session.execute(delete(Store).where(Store.id == store_id))))
+
+
+def record_request(
+    session: Session,
+    *,
+    store_id: int | None,
+    platform: str,
+    shop_domain: str,
+    kind: str,
+    external_id: str,
+    email: str | None = None,
+    export: dict[str, Any] | None = None,
+    counts: dict[str, Any] | None = None,
+) -> ComplianceRequest:
+    """Keep the audit row of a privacy request (the email only as a hash)."""
+    req = ComplianceRequest(
+        store_id=store_id,
+        platform=platform,
+        shop_domain=shop_domain,
+        kind=kind,
+        external_id=external_id,
+        customer_email_hash=email_hash(email) if email else None,
+        export=export,
+        counts=counts or {},
+        status="done",
+        completed_at=datetime.now(UTC),
+    )
+    session.add(req)
+    session.flush()
+    return req

@@ -1,0 +1,5 @@
+"""Importing this module registers every platform's webhook topic handlers with the inbox."""
+
+from app.services import shopify_webhooks
+
+__all__ = ["shopify_webhooks"]

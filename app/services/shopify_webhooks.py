@@ -1,0 +1,182 @@
+"""Shopify webhook topics: parse the stored body and apply it through the shared catalog and privacy services."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from app.models import Store, WebhookEvent
+from app.queue import JobQueue
+from app.services import catalog, compliance
+from app.services.inbox import register_handler
+from integrations.base import InventoryRecord, OrderRecord, ProductRecord
+from integrations.shopify import payloads as p
+
+log = logging.getLogger(__name__)
+
+
+def _store(session: Session, event: WebhookEvent) -> Store:
+    if event.store_id is None:
+        raise LookupError(f"webhook {event.id} has no store")
+    store = session.get(Store, event.store_id)
+    if store is None:
+        raise LookupError(f"store {event.store_id} is gone")
+    return store
+
+
+def _parse(event: WebhookEvent) -> p.ShopifyPayload:
+    return p.parse_topic_payload(event.topic, event.body)
+
+
+@register_handler("shopify", "products/create")
+@register_handler("shopify", "products/update")
+def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Upsert a product and its variants (tracking is not in product payloads, so it is kept as stored)."""
+    record = _parse(event)
+    assert isinstance(record, ProductRecord)
+    result = catalog.apply_products(
+        session, jobs, _store(session, event).id, [record], preserve=p.PRODUCT_WEBHOOK_UNKNOWN_VARIANT_FIELDS
+    )
+    return "stale" if result.skipped_stale else "applied"
+
+
+@register_handler("shopify", "products/delete")
+def on_product_delete(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Soft-delete a product and its variants."""
+    record = _parse(event)
+    assert isinstance(record, p.ProductDeleted)
+    deleted = catalog.delete_product(session, jobs, _store(session, event).id, record.external_id, event.triggered_at)
+    return "applied" if deleted else "unknown_product"
+
+
+@register_handler("shopify", "inventory_levels/update")
+def on_inventory_level(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Set one item's available quantity at one location (null when tracking was turned off)."""
+    level = _parse(event)
+    assert isinstance(level, p.InventoryLevelUpdate)
+    record = InventoryRecord(
+        variant_external_id=level.inventory_item_id,
+        location_external_id=level.location_id,
+        available=level.available,
+        updated_at=level.updated_at,
+    )
+    result = catalog.apply_inventory(session, jobs, _store(session, event).id, [record], key="inventory_item")
+    return "stale" if result.skipped_stale else "applied"
+
+
+@register_handler("shopify", "inventory_items/update")
+def on_inventory_item(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Follow an inventory item's tracking switch."""
+    item = _parse(event)
+    assert isinstance(item, p.InventoryItemUpdate)
+    changed = catalog.set_tracking(
+        session, jobs, _store(session, event).id, item.inventory_item_id, item.tracked, item.updated_at
+    )
+    return f"applied:{changed}"
+
+
+@register_handler("shopify", "orders/create")
+@register_handler("shopify", "orders/updated")
+@register_handler("shopify", "orders/paid")
+@register_handler("shopify", "orders/cancelled")
+def on_order(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Upsert an order (current state: lines, cancellation, refunds)."""
+    order = _parse(event)
+    assert isinstance(order, OrderRecord)
+    result = catalog.apply_orders(session, jobs, _store(session, event).id, [order])
+    return "stale" if result.skipped_stale else "applied"
+
+
+@register_handler("shopify", "refunds/create")
+def on_refund(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Record a refund on a known order."""
+    created = _parse(event)
+    assert isinstance(created, p.RefundCreated)
+    applied = catalog.apply_refund(session, jobs, _store(session, event).id, created.order_external_id, created.refund)
+    return "applied" if applied else "unknown_order"
+
+
+@register_handler("shopify", "app/uninstalled")
+def on_uninstalled(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Mark the store uninstalled and forget its credentials; its data waits for shop/redact."""
+    store = _store(session, event)
+    store.status = "uninstalled"
+    store.status_reason = "app/uninstalled webhook"
+    store.uninstalled_at = event.triggered_at or datetime.now(UTC)
+    store.credentials_encrypted = None
+    store.access_token_expires_at = None
+    return "applied"
+
+
+@register_handler("shopify", "app/scopes_update")
+def on_scopes_update(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Remember the scopes the merchant granted now."""
+    update = _parse(event)
+    assert isinstance(update, p.AppScopesUpdate)
+    _store(session, event).scopes = ",".join(update.current)
+    return "applied"
+
+
+@register_handler("shopify", "customers/data_request")
+def on_customer_data_request(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Produce everything stored about one shopper for the merchant (kept on the compliance request row)."""
+    req = _parse(event)
+    assert isinstance(req, p.CustomersDataRequest)
+    store = _store(session, event)
+    export = compliance.export_customer(session, store.id, req.email, req.customer_id)
+    compliance.record_request(
+        session,
+        store_id=store.id,
+        platform="shopify",
+        shop_domain=store.domain,
+        kind="customers/data_request",
+        external_id=req.data_request_id or event.dedupe_key,
+        email=req.email,
+        export=export,
+        counts={k: len(v) for k, v in export.items()},
+    )
+    return "applied"
+
+
+@register_handler("shopify", "customers/redact")
+def on_customer_redact(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Erase one shopper's subscriptions, deliveries and personal order fields."""
+    req = _parse(event)
+    assert isinstance(req, p.CustomersRedact)
+    store = _store(session, event)
+    result = compliance.redact_customer(session, store.id, req.email, req.customer_id, req.orders_to_redact)
+    compliance.record_request(
+        session,
+        store_id=store.id,
+        platform="shopify",
+        shop_domain=store.domain,
+        kind="customers/redact",
+        external_id=event.dedupe_key,
+        email=req.email,
+        counts={"subscriptions": result.subscriptions, "orders": result.orders},
+    )
+    return "applied"
+
+
+@register_handler("shopify", "shop/redact")
+def on_shop_redact(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Erase the store and all its data; the audit row keeps only the domain."""
+    req = _parse(event)
+    assert isinstance(req, p.ShopRedact)
+    store = _store(session, event)
+    if req.shop_domain.lower() != store.domain.lower():
+        # The header is not signed; the body's shop must be the store we are about to erase.
+        raise ValueError(f"shop/redact body names {req.shop_domain}, delivery was for {store.domain}")
+    domain = store.domain
+    compliance.redact_shop(session, store.id, keep_event_id=event.id)
+    compliance.record_request(
+        session,
+        store_id=None,
+        platform="shopify",
+        shop_domain=domain,
+        kind="shop/redact",
+        external_id=event.dedupe_key,
+    )
+    return "applied"

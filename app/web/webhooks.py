@@ -1,0 +1,110 @@
+"""Webhook endpoints: verify on the raw body, record in the inbox, enqueue after commit, answer fast."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from app.models import Store
+from app.services import inbox
+from app.web.deps import abort_json, db_session, runtime
+from app.web.openapi import error_response, json_response, register_paths
+from integrations.shopify.payloads import PayloadError, WebhookHeaders
+from integrations.shopify.verify import verify_webhook
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+# Shopify sends these after uninstall too (shop/redact comes 48 hours later): they must still be honoured.
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
+# Only what processing or an audit needs; never the HMAC itself.
+_KEPT_HEADERS = (
+    "X-Shopify-Topic",
+    "X-Shopify-Shop-Domain",
+    "X-Shopify-Webhook-Id",
+    "X-Shopify-Event-Id",
+    "X-Shopify-Triggered-At",
+    "X-Shopify-API-Version",
+)
+
+
+@bp.post("/shopify")
+def shopify() -> tuple[Response, int]:
+    """Receive any Shopify topic, compliance topics included."""
+    settings = runtime().settings
+    secrets = [s for s in (settings.shopify_api_secret, settings.shopify_api_secret_old) if s]
+    raw = request.get_data(cache=False)
+    if not secrets or not verify_webhook(raw, request.headers.get("X-Shopify-Hmac-Sha256"), secrets):
+        # Nothing is stored for a delivery we cannot prove came from Shopify.
+        abort_json(401, "invalid_hmac", "The X-Shopify-Hmac-Sha256 header does not match the body.")
+    try:
+        headers = WebhookHeaders.from_headers(request.headers)
+    except PayloadError as exc:
+        abort_json(400, "invalid_headers", str(exc))
+    session = db_session()
+    store = session.execute(
+        select(Store).where(Store.platform == "shopify", Store.domain == headers.shop_domain.lower())
+    ).scalar_one_or_none()
+    active = store is not None and store.status != "uninstalled"
+    process = active or (store is not None and headers.topic in COMPLIANCE_TOPICS)
+    kept = {name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers}
+    recorded = inbox.record_delivery(
+        session,
+        runtime().jobs,
+        platform="shopify",
+        topic=headers.topic,
+        dedupe_key=headers.webhook_id,
+        body=raw,
+        headers=kept,
+        store_id=store.id if store is not None else None,
+        triggered_at=headers.triggered_at,
+        process=process,
+    )
+    session.commit()
+    # 200 even for unknown or uninstalled shops: a non-2xx only makes Shopify retry, then give up on us.
+    return jsonify({"received": True, "duplicate": not recorded.created, "processed": process}), 200
+
+
+register_paths(
+    {
+        "/webhooks/shopify": {
+            "post": {
+                "operationId": "shopifyWebhook",
+                "summary": "Receive a Shopify webhook (every subscribed topic, compliance topics included)",
+                "description": (
+                    "Verified with X-Shopify-Hmac-Sha256 over the raw body (current or previous app secret), "
+                    "stored once per X-Shopify-Webhook-Id, processed in the background."
+                ),
+                "tags": ["webhooks"],
+                "security": [],
+                "parameters": [
+                    {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+                    for name in (
+                        "X-Shopify-Hmac-Sha256",
+                        "X-Shopify-Topic",
+                        "X-Shopify-Shop-Domain",
+                        "X-Shopify-Webhook-Id",
+                    )
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "200": json_response(
+                        "Stored (or a duplicate, or for a shop we do not serve: acknowledged and ignored)",
+                        {
+                            "type": "object",
+                            "required": ["received", "duplicate", "processed"],
+                            "properties": {
+                                "received": {"type": "boolean"},
+                                "duplicate": {"type": "boolean"},
+                                "processed": {"type": "boolean"},
+                            },
+                        },
+                    ),
+                    "400": error_response("Missing or invalid X-Shopify-* headers"),
+                    "401": error_response("The HMAC does not match the body; nothing was stored"),
+                    "413": error_response("Body over 16 MiB"),
+                    "503": error_response("The database is unavailable; Shopify will retry"),
+                },
+            }
+        }
+    }
+)
