@@ -147,6 +147,26 @@ def create_api_key_cmd(store_id: int) -> None:
     click.echo(key)
 
 
+@cli.command("shopify-app-toml")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), default="-", show_default=True, help="File to write, or - for stdout."
+)
+def shopify_app_toml_cmd(out: str) -> None:
+    """Render shopify.app.toml from APP_URL and SHOPIFY_API_KEY (then run `shopify app deploy`)."""
+    from app.config import get_settings
+    from integrations.shopify.app_config import render_app_toml
+
+    settings = get_settings()
+    if not settings.shopify_api_key:
+        raise click.ClickException("set SHOPIFY_API_KEY (the app's client id) first")
+    text = render_app_toml(settings.app_url, settings.shopify_api_key)
+    if out == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(out).write_text(text)
+        click.echo(f"wrote {out}")
+
+
 @cli.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--reseed", is_flag=True, help="Regenerate the demo store even if it exists.")

@@ -295,10 +295,7 @@ def _select_in(
     pg = dialect(session) == "postgresql"
     rows: list[_Row] = []
     for chunk in _chunks(vals, PG_IN_CHUNK if pg else IN_CHUNK):
-        if pg:
-            cond = column == any_(bindparam(None, list(chunk), type_=ARRAY(column.type)))
-        else:
-            cond = column.in_(chunk)
+        cond = column == any_(bindparam(None, list(chunk), type_=ARRAY(column.type))) if pg else column.in_(chunk)
         rows.extend(session.execute(stmt.where(cond)).all())
     return rows
 

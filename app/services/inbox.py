@@ -34,6 +34,11 @@ def register_handler(platform: str, topic: str) -> Callable[[Handler], Handler]:
     return decorate
 
 
+def topics_for(platform: str) -> frozenset[str]:
+    """Every topic a platform has a handler for."""
+    return frozenset(topic for plat, topic in _HANDLERS if plat == platform)
+
+
 def handler_for(platform: str, topic: str) -> Handler | None:
     """The registered handler for a topic, if any."""
     return _HANDLERS.get((platform, topic))

@@ -205,6 +205,41 @@ def test_stale_update_is_skipped_and_marks_nothing(pg_db: Database) -> None:
     assert variants_by_ext(pg_db, sid)["v1"].price == Decimal("3.00")
 
 
+def test_preserved_fields_keep_stored_values_on_existing_variants(pg_db: Database) -> None:
+    """Shopify product webhooks carry no tracking: the stored value stays, a new variant takes the default."""
+    sid = new_store(pg_db)
+    run(pg_db, catalog.apply_products, sid, [product("p1", (variant("v1", tracked=False),))])
+    clear_dirty(pg_db)
+    webhook = product("p1", (variant("v1", price=Decimal("21.00")), variant("v2")), at=T2)
+    result, _ = run(pg_db, catalog.apply_products, sid, [webhook], preserve=frozenset({"tracked"}))
+    assert result == ApplyResult(unchanged=1, dirty=2, children=Counts(created=1, updated=1))
+    vs = variants_by_ext(pg_db, sid)
+    assert (vs["v1"].tracked, vs["v1"].price, vs["v2"].tracked) == (False, Decimal("21.00"), True)
+    with pg_db.session() as s, pytest.raises(ValueError):
+        catalog.apply_products(s, RecordingQueue(), sid, [webhook], preserve={"deleted_at"})
+
+
+def test_awkward_text_and_json_round_trip_and_long_text_is_clipped(pg_db: Database) -> None:
+    sid = new_store(pg_db)
+    options = {"Size": 'He said "hi", {x}', "Note": "back\\slash, é ☃", "Empty": ""}
+    rec = product(
+        "p1",
+        (variant("v1", options=options, image_url=None, sku='a,"b"}{'),),
+        title="T" * 600,
+        tags=("a,b", '"q"', "NULL"),
+        description="line1\nline2\ttab",
+    )
+    result, _ = run(pg_db, catalog.apply_products, sid, [rec])
+    assert result == ApplyResult(created=1, dirty=1, children=Counts(created=1))
+    v = variants_by_ext(pg_db, sid)["v1"]
+    assert (v.options, v.sku, v.image_url) == (options, 'a,"b"}{', None)
+    with pg_db.session() as s:
+        prod = s.scalars(select(Product).where(Product.store_id == sid)).one()
+        assert (prod.title, prod.tags, prod.description) == ("T" * 500, ["a,b", '"q"', "NULL"], "line1\nline2\ttab")
+    # The clipped title compares equal on replay: nothing rewritten.
+    assert run(pg_db, catalog.apply_products, sid, [rec])[0] == ApplyResult(unchanged=1, children=Counts(unchanged=1))
+
+
 def test_stale_guard_is_enforced_in_sql(pg_db: Database) -> None:
     """Even if a concurrent worker wrote newer state after our read, the upsert's WHERE refuses older rows."""
     sid = new_store(pg_db)
