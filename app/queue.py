@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 QUEUES = ("high", "default", "low")
+# A gate left by a worker that died before clearing it reopens by itself; the sweeper covers the gap.
+GATE_TTL_SECONDS = 300
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
@@ -34,6 +36,9 @@ class JobSpec:
     job_id: str | None = None
     queue: str = "default"
     timeout: int = 600
+    # A Redis key set (NX) before enqueueing: while it is set, further enqueues are skipped. The job
+    # clears it when it starts, so a burst of deliveries costs one cheap SET each and one job per burst.
+    gate: str | None = None
 
 
 class JobQueue(Protocol):
@@ -41,6 +46,10 @@ class JobQueue(Protocol):
 
     def enqueue(self, spec: JobSpec) -> bool:
         """Enqueue a job; False when it collapsed into an existing one or could not be enqueued."""
+        ...
+
+    def clear_gate(self, gate: str) -> None:
+        """Reopen a gate: the next gated enqueue runs again."""
         ...
 
 
@@ -78,11 +87,15 @@ class RedisJobQueue:
 
         _check(spec)
         try:
+            if spec.gate is not None and not self.connection.set(spec.gate, b"1", nx=True, ex=GATE_TTL_SECONDS):
+                return False
+            # A gated job gets a fresh id: a running job of the same name must not refuse the next burst.
+            job_id = None if spec.gate is not None else spec.job_id
             self.queues[spec.queue].enqueue(
                 spec.func,
                 *spec.args,
-                job_id=spec.job_id,
-                unique=spec.job_id is not None,
+                job_id=job_id,
+                unique=job_id is not None,
                 job_timeout=spec.timeout,
                 # Finished jobs are dropped at once so a later enqueue with the same id is not refused.
                 result_ttl=0,
@@ -94,6 +107,15 @@ class RedisJobQueue:
             log.warning("enqueue of %s failed, the sweeper will retry: %s", spec.func, exc)
             return False
         return True
+
+    def clear_gate(self, gate: str) -> None:
+        """Delete the gate key (errors are left to the gate's expiry and the sweeper)."""
+        from redis.exceptions import RedisError
+
+        try:
+            self.connection.delete(gate)
+        except RedisError as exc:
+            log.warning("could not clear gate %s: %s", gate, exc)
 
 
 @dataclass
@@ -126,6 +148,9 @@ class InProcessJobQueue:
                 self._thread.start()
         self._items.put(spec)
         return True
+
+    def clear_gate(self, gate: str) -> None:
+        """Gates are a Redis matter; in-process jobs collapse by id instead."""
 
     def _loop(self) -> None:
         while True:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import app.services.handlers  # noqa: F401 - registers the webhook topic handlers in workers
+from app.logs import log_context
 from app.services import inbox
 from jobs._base import job_context
+
+log = logging.getLogger(__name__)
 
 
 def process_webhook(event_id: int) -> str:
@@ -17,3 +22,27 @@ def process_webhook(event_id: int) -> str:
             with rt.db.session() as session:
                 inbox.mark_failed(session, event_id, f"{exc.__class__.__name__}: {exc}")
             raise
+
+
+def drain_inbox(store_id: int) -> int:
+    """Process a store's received deliveries oldest first, until none are left; failures stay for the sweeper."""
+    done = 0
+    failed: set[int] = set()
+    with job_context(store_id=store_id) as rt:
+        # Reopen the gate before reading, so a delivery stored from now on enqueues a new drain.
+        rt.jobs.clear_gate(inbox.gate_key(store_id))
+        while True:
+            with rt.db.session() as session:
+                ids = [i for i in inbox.pending_events(session, store_id) if i not in failed]
+            if not ids:
+                return done
+            for event_id in ids:
+                try:
+                    with log_context(webhook_id=event_id), rt.db.session() as session:
+                        inbox.process_event(session, rt.jobs, event_id)
+                    done += 1
+                except Exception as exc:
+                    failed.add(event_id)
+                    log.exception("webhook %s failed; left for the sweeper", event_id)
+                    with rt.db.session() as session:
+                        inbox.mark_failed(session, event_id, f"{exc.__class__.__name__}: {exc}")

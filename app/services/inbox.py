@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import LargeBinary, bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
+from app.db import JsonDoc
 from app.models import WebhookEvent
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
 from app.services.sqlfn import dialect
@@ -50,12 +49,30 @@ class Recorded:
 
     event_id: int | None
     created: bool
+    processed: bool = True
 
 
-def process_job(event_id: int, suffix: str = "") -> JobSpec:
-    """The job that processes one inbox row."""
-    job_id = f"webhook-{event_id}" + (f"-{suffix}" if suffix else "")
-    return JobSpec("jobs.webhooks.process_webhook", (event_id,), job_id=job_id, queue="high")
+def drain_job(store_id: int, *, gated: bool = True, suffix: str = "") -> JobSpec:
+    """The job that processes a store's received deliveries in arrival order, one job per burst."""
+    job_id = f"inbox-{store_id}" + (f"-{suffix}" if suffix else "")
+    return JobSpec(
+        "jobs.webhooks.drain_inbox",
+        (store_id,),
+        job_id=job_id,
+        queue="high",
+        gate=gate_key(store_id) if gated else None,
+    )
+
+
+def gate_key(store_id: int) -> str:
+    """The Redis key that keeps one drain job pending per store."""
+    return f"backsoon:inbox-gate:{store_id}"
+
+
+_INSERT_COLUMNS = (
+    "store_id, platform, topic, dedupe_key, resource_id, triggered_at, headers, body, status, attempts, "
+    "received_at, enqueued_at"
+)
 
 
 def record_delivery(
@@ -72,39 +89,121 @@ def record_delivery(
     triggered_at: datetime | None = None,
     process: bool = True,
 ) -> Recorded:
-    """Store a verified delivery once per (platform, dedupe key) and enqueue it after commit."""
-    now = datetime.now(UTC)
-    values = {
-        "platform": platform,
-        "topic": topic[:64],
-        "dedupe_key": dedupe_key[:128],
-        "body": body,
-        "headers": headers,
-        "store_id": store_id,
-        "resource_id": resource_id,
-        "triggered_at": triggered_at,
-        "status": "received" if process else "ignored",
-        "received_at": now,
-        "enqueued_at": now if process else None,
-        "attempts": 0,
-    }
-    ins = pg_insert(WebhookEvent) if dialect(session) == "postgresql" else sqlite_insert(WebhookEvent)
-    stmt = (
-        ins.values(**values)
-        .on_conflict_do_nothing(index_elements=["platform", "dedupe_key"])
-        .returning(WebhookEvent.id)
+    """Store a verified delivery for a known store id once per (platform, dedupe key); drain after commit."""
+    return _insert(
+        session,
+        jobs,
+        store_sql=":store_id",
+        process_sql=":process",
+        params={"store_id": store_id, "process": process and store_id is not None},
+        platform=platform,
+        topic=topic,
+        dedupe_key=dedupe_key,
+        body=body,
+        headers=headers,
+        resource_id=resource_id,
+        triggered_at=triggered_at,
     )
-    event_id = session.execute(stmt).scalar_one_or_none()
-    if event_id is None:
+
+
+def ingest(
+    session: Session,
+    jobs: JobQueue,
+    *,
+    platform: str,
+    domain: str,
+    topic: str,
+    dedupe_key: str,
+    body: bytes,
+    headers: dict[str, Any],
+    triggered_at: datetime | None = None,
+    even_if_uninstalled: bool = False,
+) -> Recorded:
+    """Store a delivery addressed by shop domain in ONE statement (store lookup, dedupe, insert).
+
+    Deliveries for an unknown shop, or an uninstalled one (unless `even_if_uninstalled`), are kept as
+    'ignored' so a duplicate is still recognised, and nothing is enqueued for them.
+    """
+    store = "(SELECT id FROM stores WHERE platform = :platform AND domain = :domain)"
+    status = "(SELECT status FROM stores WHERE platform = :platform AND domain = :domain)"
+    return _insert(
+        session,
+        jobs,
+        store_sql=store,
+        process_sql=f"({store} IS NOT NULL AND (:anyway OR {status} <> 'uninstalled'))",
+        params={"domain": domain.lower(), "anyway": even_if_uninstalled},
+        platform=platform,
+        topic=topic,
+        dedupe_key=dedupe_key,
+        body=body,
+        headers=headers,
+        resource_id=None,
+        triggered_at=triggered_at,
+    )
+
+
+def _insert(
+    session: Session,
+    jobs: JobQueue,
+    *,
+    store_sql: str,
+    process_sql: str,
+    params: dict[str, Any],
+    platform: str,
+    topic: str,
+    dedupe_key: str,
+    body: bytes,
+    headers: dict[str, Any],
+    resource_id: str | None,
+    triggered_at: datetime | None,
+) -> Recorded:
+    now = datetime.now(UTC)
+    # One round trip: the per-delivery cost of the webhook endpoint is mostly statements and commits.
+    sql = text(
+        f"INSERT INTO webhook_events ({_INSERT_COLUMNS}) "
+        f"SELECT {store_sql}, :platform, :topic, :key, :resource_id, :triggered_at, :headers, :body, "
+        f"CASE WHEN {process_sql} THEN 'received' ELSE 'ignored' END, 0, :now, :now WHERE 1 = 1 "
+        "ON CONFLICT (platform, dedupe_key) DO NOTHING RETURNING id, store_id, status"
+    ).bindparams(bindparam("headers", type_=JsonDoc), bindparam("body", type_=LargeBinary))
+    row = session.execute(
+        sql,
+        {
+            **params,
+            "platform": platform,
+            "topic": topic[:64],
+            "key": dedupe_key[:128],
+            "resource_id": resource_id,
+            "triggered_at": triggered_at,
+            "headers": headers,
+            "body": body,
+            "now": now,
+        },
+    ).one_or_none()
+    if row is None:
         existing = session.execute(
-            select(WebhookEvent.id).where(
+            select(WebhookEvent.id, WebhookEvent.status).where(
                 WebhookEvent.platform == platform, WebhookEvent.dedupe_key == dedupe_key[:128]
             )
-        ).scalar_one_or_none()
-        return Recorded(existing, created=False)
-    if process:
-        enqueue_after_commit(session, jobs, process_job(event_id))
-    return Recorded(event_id, created=True)
+        ).one_or_none()
+        return Recorded(
+            existing[0] if existing else None, created=False, processed=bool(existing and existing[1] != "ignored")
+        )
+    event_id, store_id, status = row
+    if status == "received" and store_id is not None:
+        enqueue_after_commit(session, jobs, drain_job(int(store_id)))
+    return Recorded(int(event_id), created=True, processed=status == "received")
+
+
+def pending_events(session: Session, store_id: int, limit: int = 200) -> list[int]:
+    """Ids of a store's deliveries still to process, oldest first."""
+    return list(
+        session.scalars(
+            select(WebhookEvent.id)
+            .where(WebhookEvent.store_id == store_id, WebhookEvent.status == "received")
+            .order_by(WebhookEvent.id)
+            .limit(limit)
+        )
+    )
 
 
 def process_event(session: Session, jobs: JobQueue, event_id: int) -> str:

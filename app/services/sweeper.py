@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import DirtyVariant, WebhookEvent
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
-from app.services.inbox import process_job
+from app.services.inbox import drain_job
 from app.services.stock import recompute_dirty_job
 
 SweepSource = Callable[[Session, datetime, datetime], list[JobSpec]]
@@ -30,25 +30,21 @@ def sweep_source(fn: SweepSource) -> SweepSource:
 
 @sweep_source
 def stalled_webhooks(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
-    """Inbox rows received but not processed, whose last enqueue is older than the threshold."""
-    rows = (
-        session.execute(
-            select(WebhookEvent.id)
-            .where(
-                WebhookEvent.status == "received",
-                or_(WebhookEvent.enqueued_at.is_(None), WebhookEvent.enqueued_at < stale_before),
-            )
-            .order_by(WebhookEvent.id)
-            .limit(5000)
-        )
-        .scalars()
-        .all()
+    """Stores with deliveries received but not processed, last enqueued longer ago than the threshold."""
+    stale = (
+        (WebhookEvent.status == "received")
+        & WebhookEvent.store_id.is_not(None)
+        & or_(WebhookEvent.enqueued_at.is_(None), WebhookEvent.enqueued_at < stale_before)
     )
-    if not rows:
+    store_ids = (
+        session.execute(select(WebhookEvent.store_id).where(stale).group_by(WebhookEvent.store_id)).scalars().all()
+    )
+    if not store_ids:
         return []
-    session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(rows)).values(enqueued_at=now))
+    session.execute(update(WebhookEvent).where(stale).values(enqueued_at=now))
     minute = int(now.timestamp() // 60)
-    return [process_job(event_id, suffix=f"s{minute}") for event_id in rows]
+    # Ungated: the gate may be stuck open by a dead worker; a spare drain finds nothing and ends.
+    return [drain_job(sid, gated=False, suffix=f"s{minute}") for sid in sorted(s for s in store_ids if s is not None)]
 
 
 @sweep_source

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 
-from app.models import Store
 from app.services import inbox
 from app.web.deps import abort_json, db_session, runtime
 from app.web.openapi import error_response, json_response, register_paths
@@ -41,27 +39,22 @@ def shopify() -> tuple[Response, int]:
     except PayloadError as exc:
         abort_json(400, "invalid_headers", str(exc))
     session = db_session()
-    store = session.execute(
-        select(Store).where(Store.platform == "shopify", Store.domain == headers.shop_domain.lower())
-    ).scalar_one_or_none()
-    active = store is not None and store.status != "uninstalled"
-    process = active or (store is not None and headers.topic in COMPLIANCE_TOPICS)
     kept = {name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers}
-    recorded = inbox.record_delivery(
+    recorded = inbox.ingest(
         session,
         runtime().jobs,
         platform="shopify",
+        domain=headers.shop_domain,
         topic=headers.topic,
         dedupe_key=headers.webhook_id,
         body=raw,
         headers=kept,
-        store_id=store.id if store is not None else None,
         triggered_at=headers.triggered_at,
-        process=process,
+        even_if_uninstalled=headers.topic in COMPLIANCE_TOPICS,
     )
     session.commit()
     # 200 even for unknown or uninstalled shops: a non-2xx only makes Shopify retry, then give up on us.
-    return jsonify({"received": True, "duplicate": not recorded.created, "processed": process}), 200
+    return jsonify({"received": True, "duplicate": not recorded.created, "processed": recorded.processed}), 200
 
 
 register_paths(

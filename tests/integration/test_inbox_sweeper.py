@@ -40,9 +40,15 @@ def _clear() -> None:
     APPLIED.clear()
 
 
+def a_store(db: Database) -> int:
+    with db.session() as session:
+        return make_store(session).id
+
+
 def record(
     db: Database, jobs: Any, key: str, topic: str = "thing/update", store_id: int | None = None
 ) -> inbox.Recorded:
+    store_id = store_id if store_id is not None else a_store(db)
     with db.session() as session:
         return inbox.record_delivery(
             session,
@@ -59,8 +65,9 @@ def record(
 def test_duplicate_delivery_is_stored_and_enqueued_once(pg_db: Database, redis_conn: Any) -> None:
     jobs = RedisJobQueue(TEST_REDIS_URL)
     set_runtime(Runtime(Settings(env="test"), pg_db, jobs))
-    first = record(pg_db, jobs, "delivery-1")
-    second = record(pg_db, jobs, "delivery-1")
+    sid = a_store(pg_db)
+    first = record(pg_db, jobs, "delivery-1", store_id=sid)
+    second = record(pg_db, jobs, "delivery-1", store_id=sid)
     assert first.created is True and second.created is False
     assert first.event_id == second.event_id
     with pg_db.session() as s:
@@ -81,7 +88,8 @@ def test_duplicate_delivery_is_stored_and_enqueued_once(pg_db: Database, redis_c
 
 def test_redis_down_at_ingest_loses_nothing_and_sweeper_recovers(pg_db: Database, redis_conn: Any) -> None:
     down = RedisJobQueue("redis://127.0.0.1:1/0")
-    rec = record(pg_db, down, "delivery-2")
+    sid = a_store(pg_db)
+    rec = record(pg_db, down, "delivery-2", store_id=sid)
     assert rec.created is True
     with pg_db.session() as s:
         ev = s.get(WebhookEvent, rec.event_id)
@@ -97,8 +105,8 @@ def test_redis_down_at_ingest_loses_nothing_and_sweeper_recovers(pg_db: Database
     with pg_db.session() as s:
         specs = sweeper.sweep(s, up, now + timedelta(seconds=61), timedelta(seconds=60))
     minute = int((now + timedelta(seconds=61)).timestamp() // 60)
-    assert [(sp.func, sp.args, sp.job_id) for sp in specs] == [
-        ("jobs.webhooks.process_webhook", (rec.event_id,), f"webhook-{rec.event_id}-s{minute}")
+    assert [(sp.func, sp.args, sp.job_id, sp.gate) for sp in specs] == [
+        ("jobs.webhooks.drain_inbox", (sid,), f"inbox-{sid}-s{minute}", None)
     ]
     assert up.queues["high"].count == 1
     SimpleWorker([up.queues["high"]], connection=up.connection).work(burst=True)
