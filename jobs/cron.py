@@ -5,15 +5,24 @@ from __future__ import annotations
 from rq import cron
 
 from jobs.maintenance import purge_inbox, sweep
+from jobs.shopify import reconcile_all
 from jobs.stock import recompute_all
 
 SWEEP_SECONDS = 30
 RECOMPUTE_SECONDS = 15 * 60
 PURGE_SECONDS = 60 * 60
+# Shopify does not guarantee delivery: a missed webhook heals within this interval.
+RECONCILE_SECONDS = 30 * 60
 
 # Sweeping twice a minute re-drives stalled work within a minute of the 60 s threshold.
 cron.register(sweep, queue_name="high", interval=SWEEP_SECONDS, job_timeout=120)
 cron.register(recompute_all, queue_name="low", interval=RECOMPUTE_SECONDS, job_timeout=300)
 cron.register(purge_inbox, queue_name="low", interval=PURGE_SECONDS, job_timeout=300)
+cron.register(reconcile_all, queue_name="low", interval=RECONCILE_SECONDS, job_timeout=300)
 
-SCHEDULE = ((sweep, SWEEP_SECONDS), (recompute_all, RECOMPUTE_SECONDS), (purge_inbox, PURGE_SECONDS))
+SCHEDULE = (
+    (sweep, SWEEP_SECONDS),
+    (recompute_all, RECOMPUTE_SECONDS),
+    (purge_inbox, PURGE_SECONDS),
+    (reconcile_all, RECONCILE_SECONDS),
+)

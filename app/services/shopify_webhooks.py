@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from app.models import Store, WebhookEvent
-from app.queue import JobQueue
-from app.services import catalog, compliance
+from app.queue import JobQueue, enqueue_after_commit
+from app.services import catalog, compliance, shopify_sync
 from app.services.inbox import register_handler
 from integrations.base import InventoryRecord, OrderRecord, ProductRecord
 from integrations.shopify import payloads as p
@@ -180,3 +180,14 @@ def on_shop_redact(session: Session, jobs: JobQueue, event: WebhookEvent) -> str
         external_id=event.dedupe_key,
     )
     return "applied"
+
+
+@register_handler("shopify", "bulk_operations/finish")
+def on_bulk_finished(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Wake the sync run waiting for this bulk operation instead of waiting for its next poll."""
+    done = _parse(event)
+    assert isinstance(done, p.BulkOperationFinished)
+    run_ids = shopify_sync.runs_waiting_for(session, _store(session, event).id, done.bulk_operation_id)
+    for run_id in run_ids:
+        enqueue_after_commit(session, jobs, shopify_sync.sync_job(run_id, suffix=f"w{event.id}"))
+    return f"woke:{len(run_ids)}"

@@ -18,8 +18,9 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from app.models import Product, StockEvent, StockState, StockStateHistory, Store, Variant
+from app.models import Product, StockEvent, StockState, StockStateHistory, Store, SyncRun, Variant
 from app.queue import JobSpec
+from app.services.shopify_sync import progress
 from app.services.stock import store_today
 from app.web.deps import abort_json, db_session, runtime, store_for_request
 from app.web.openapi import error_response, json_response, register_paths, schema_ref
@@ -504,6 +505,19 @@ def recompute_store(store_id: int) -> tuple[Response, int]:
     return jsonify({"enqueued": enqueued}), 202
 
 
+@bp.get("/stores/<int:store_id>/sync")
+def sync_progress(store_id: int) -> Response:
+    """The store's latest catalog sync: kind, status, phase, counts and percentage (the admin's progress bar)."""
+    check_id(store_id, "store")
+    store = store_for_request(store_id)
+    run = (
+        db_session()
+        .execute(select(SyncRun).where(SyncRun.store_id == store.id).order_by(SyncRun.id.desc()).limit(1))
+        .scalar_one_or_none()
+    )
+    return jsonify({"run": progress(run) if run is not None else None})
+
+
 # ---------------------------------------------------------------------------------------------
 # OpenAPI description of the handlers above
 # ---------------------------------------------------------------------------------------------
@@ -537,6 +551,43 @@ register_paths(
                 "tags": ["stores"],
                 "security": [{"adminKey": []}],
                 "responses": {"200": json_response("The store", schema_ref("StoreSummary")), **_ERRORS},
+            },
+        },
+        "/api/v1/stores/{store_id}/sync": {
+            "parameters": [{"$ref": "#/components/parameters/StoreId"}],
+            "get": {
+                "operationId": "getSyncProgress",
+                "summary": "The latest catalog sync of the store and its progress",
+                "tags": ["stores"],
+                "security": [{"adminKey": []}],
+                "responses": {
+                    "200": json_response(
+                        "The latest sync run, or null before the first",
+                        {
+                            "type": "object",
+                            "required": ["run"],
+                            "properties": {
+                                "run": {
+                                    "type": ["object", "null"],
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "kind": {"type": "string", "enum": ["initial", "reconcile"]},
+                                        "status": {"type": "string", "enum": ["running", "done", "failed"]},
+                                        "phase": {"type": "string"},
+                                        "done": {"type": "integer"},
+                                        "total": {"type": ["integer", "null"]},
+                                        "percent": {"type": "number"},
+                                        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                                        "error": {"type": ["string", "null"]},
+                                        "started_at": {"type": ["string", "null"], "format": "date-time"},
+                                        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                                    },
+                                }
+                            },
+                        },
+                    ),
+                    **_ERRORS,
+                },
             },
         },
         "/api/v1/stores/{store_id}/variants": {

@@ -64,6 +64,13 @@ def store_for_request(store_id: int) -> Store:
     store = session.get(Store, store_id)
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if store is not None and token.count(".") == 2:
+        # An App Bridge session token (a JWT; admin API keys have no dots): 401 + retry header if invalid.
+        from app.web.shopify import require_session_token  # deferred: app.web.shopify imports this module
+
+        if require_session_token().id == store.id:
+            return store
+        abort_json(404, "not_found", "No such store.")
     if store is not None and token:
         owner = session.execute(select(Store.id).where(Store.api_key_hash == hash_api_key(token))).scalar_one_or_none()
         if owner == store.id:

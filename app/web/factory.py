@@ -42,13 +42,14 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.extensions["backsoon"] = runtime
     app.teardown_appcontext(close_session)
 
-    from app.web import api, health, openapi, pages, webhooks
+    from app.web import api, health, openapi, pages, shopify, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(shopify.bp)
 
     @app.before_request
     def _request_context() -> None:

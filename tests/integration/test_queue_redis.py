@@ -61,5 +61,6 @@ def test_cron_config_registers_the_sweeper_and_periodic_recompute(redis_conn: An
     assert registered == [
         ("jobs.maintenance.purge_inbox", "low", 3600),
         ("jobs.maintenance.sweep", "high", 30),
+        ("jobs.shopify.reconcile_all", "low", 1800),
         ("jobs.stock.recompute_all", "low", 900),
     ]

@@ -16,7 +16,8 @@ from app.web.factory import build_app
 
 # Routes that answer HTML or files rather than JSON.
 NOT_JSON_ENDPOINTS = ("static",)
-NOT_JSON_BLUEPRINTS = ("pages",)
+# The Shopify install pages render HTML for the admin iframe and the OAuth redirect.
+NOT_JSON_BLUEPRINTS = ("pages", "shopify")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 

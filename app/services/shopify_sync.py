@@ -1,0 +1,377 @@
+"""Shopify sync: the initial bulk sync and the periodic reconciliation, as resumable sync runs.
+
+A run is a row (sync_runs) whose phase and cursor say where it is; every step commits its progress,
+so a killed worker loses at most one batch and the sweeper re-drives a run whose heartbeat stopped.
+Records go through the same catalog service as webhooks, so both paths agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from app.db import Database
+from app.models import Store, SyncRun
+from app.queue import JobQueue, JobSpec, enqueue_after_commit
+from app.services import catalog
+from app.services.sqlfn import dialect
+from app.services.stock import recompute
+from integrations.base import AuthRevoked, InvalidRequest, InventoryRecord, LocationRecord, OrderRecord, ProductRecord
+from integrations.shopify import queries
+from integrations.shopify.bulk import (
+    ShopifyDataError,
+    download_lines,
+    iter_bulk_orders,
+    iter_bulk_records,
+    map_location_node,
+    map_order_node,
+    map_product_node,
+    poll_bulk,
+    start_bulk,
+)
+from integrations.shopify.graphql import GraphQLClient
+
+log = logging.getLogger(__name__)
+
+INITIAL_PHASES = ("locations", "products", "orders", "finalize")
+RECONCILE_PHASES = ("locations", "products_changed", "orders_changed", "finalize")
+PRODUCT_BATCH = 200
+ORDER_BATCH = 500
+PAGE_SIZE = 50
+# Reconciliation re-reads a little before the last sync, so a change made during it is not missed.
+RECONCILE_OVERLAP = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """What a sync talks to: the store's GraphQL client and a plain HTTP session for bulk files."""
+
+    graphql: GraphQLClient
+    http: requests.Session
+
+
+def sync_job(run_id: int, suffix: str = "") -> JobSpec:
+    """The job that advances one sync run."""
+    return JobSpec("jobs.shopify.run_sync", (run_id,), job_id=f"sync-{run_id}" + (f"-{suffix}" if suffix else ""))
+
+
+def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "initial") -> SyncRun:
+    """Create a sync run (or return the one already running for the store) and enqueue it after commit."""
+    running = session.execute(
+        select(SyncRun).where(SyncRun.store_id == store_id, SyncRun.status == "running").order_by(SyncRun.id)
+    ).scalar_one_or_none()
+    if running is not None:
+        return running
+    now = datetime.now(UTC)
+    phases = INITIAL_PHASES if kind == "initial" else RECONCILE_PHASES
+    run = SyncRun(
+        store_id=store_id,
+        kind=kind,
+        status="running",
+        phase=phases[0],
+        done=0,
+        counts={},
+        cursor={},
+        started_at=now,
+        heartbeat_at=now,
+    )
+    session.add(run)
+    session.flush()
+    enqueue_after_commit(session, jobs, sync_job(run.id))
+    return run
+
+
+def progress(run: SyncRun) -> dict[str, Any]:
+    """What the admin API and the CLI show of a run."""
+    phases = INITIAL_PHASES if run.kind == "initial" else RECONCILE_PHASES
+    index = phases.index(run.phase) if run.phase in phases else len(phases)
+    within = (run.done / run.total) if run.total else 0.0
+    percent = 100.0 if run.status == "done" else round(100.0 * (index + min(within, 1.0)) / len(phases), 1)
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "phase": run.phase,
+        "done": run.done,
+        "total": run.total,
+        "percent": percent,
+        "counts": run.counts,
+        "error": run.error,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
+    """Advance a run as far as it can go now: 'waiting' while a bulk operation runs, else its final status."""
+    with db.session() as s:
+        run = s.get(SyncRun, run_id)
+        if run is None:
+            return "missing"
+        if run.status != "running":
+            return run.status
+        store_id, kind = run.store_id, run.kind
+    phases = INITIAL_PHASES if kind == "initial" else RECONCILE_PHASES
+    try:
+        while True:
+            with db.session() as s:
+                run = s.get(SyncRun, run_id)
+                assert run is not None
+                phase, cursor = run.phase, dict(run.cursor or {})
+                run.heartbeat_at = datetime.now(UTC)
+            outcome = _PHASES[phase](db, jobs, run_id, store_id, cursor, clients)
+            if outcome == "waiting":
+                return "waiting"
+            next_index = phases.index(phase) + 1
+            with db.session() as s:
+                run = s.get(SyncRun, run_id)
+                assert run is not None
+                if next_index >= len(phases):
+                    run.status, run.finished_at = "done", datetime.now(UTC)
+                    store = s.get(Store, store_id)
+                    if store is not None:
+                        store.last_synced_at = run.started_at
+                    return "done"
+                run.phase, run.done, run.total = phases[next_index], 0, None
+    except (_BulkFailed, ShopifyDataError, InvalidRequest) as exc:
+        # Retrying cannot help: the run stops with its reason; transient errors propagate to be retried.
+        fail_run(db, run_id, f"{exc.__class__.__name__}: {exc}")
+        return "failed"
+    except AuthRevoked as exc:
+        with db.session() as s:
+            _fail(s, run_id, f"access revoked: {exc}")
+            s.execute(
+                update(Store)
+                .where(Store.id == store_id)
+                .values(status="disconnected", status_reason="Shopify rejected the access token")
+            )
+        return "failed"
+
+
+def _fail(session: Session, run_id: int, error: str) -> None:
+    run = session.get(SyncRun, run_id)
+    if run is not None:
+        run.status, run.error, run.finished_at = "failed", error[:2000], datetime.now(UTC)
+
+
+def _save(db: Database, run_id: int, **changes: Any) -> None:
+    with db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        for key, value in changes.items():
+            if key == "cursor":
+                run.cursor = {**(run.cursor or {}), **value}
+            elif key == "counts":
+                merged = dict(run.counts or {})
+                for name, n in value.items():
+                    merged[name] = int(merged.get(name, 0)) + int(n)
+                run.counts = merged
+            else:
+                setattr(run, key, value)
+        run.heartbeat_at = datetime.now(UTC)
+
+
+def _locations(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients) -> str:
+    records: list[LocationRecord] = [
+        map_location_node(node)
+        for node in c.graphql.paginate(queries.LOCATIONS_PAGE, {"first": PAGE_SIZE}, ("locations",))
+    ]
+    with db.session() as s:
+        result = catalog.apply_locations(s, jobs, store_id, records)
+    _save(db, run_id, counts={"locations": result.created + result.updated}, done=len(records), total=len(records))
+    return "next"
+
+
+def _bulk_lines(
+    db: Database, run_id: int, cursor: dict[str, Any], key: str, query: str, c: Clients
+) -> tuple[str, Iterator[bytes] | None, int]:
+    """Start or poll this phase's bulk operation; when it has finished, its lines and how many records to skip."""
+    op_id = cursor.get(f"{key}_op")
+    if op_id is None:
+        op = start_bulk(c.graphql, query)
+        _save(db, run_id, cursor={f"{key}_op": op.id, f"{key}_applied": 0})
+        op_id = op.id
+    op = poll_bulk(c.graphql, str(op_id))
+    if not op.finished:
+        _save(db, run_id, total=op.object_count)
+        return "waiting", None, 0
+    if not op.succeeded:
+        raise _BulkFailed(f"bulk operation {op.id} ended {op.status} ({op.error_code or 'no error code'})")
+    _save(db, run_id, total=op.object_count)
+    if op.url is None:  # the query matched nothing
+        return "ready", None, 0
+    lines = download_lines(c.http, op.url, expected_size=op.file_size)
+    return "ready", lines, int(cursor.get(f"{key}_applied", 0))
+
+
+class _BulkFailed(RuntimeError):
+    pass
+
+
+def _products(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients) -> str:
+    state, lines, skip = _bulk_lines(db, run_id, cursor, "products", queries.BULK_PRODUCTS_QUERY, c)
+    if state == "waiting" or lines is None:
+        return state
+    _apply_catalog_stream(db, jobs, run_id, store_id, iter_bulk_records(lines), skip, "products")
+    return "next"
+
+
+def _apply_catalog_stream(
+    db: Database,
+    jobs: JobQueue,
+    run_id: int,
+    store_id: int,
+    records: Iterator[ProductRecord | InventoryRecord | LocationRecord],
+    skip: int,
+    key: str,
+) -> None:
+    """Apply products then their levels in batches, committing progress after each; resume skips what was applied."""
+    seen = 0
+    products: list[ProductRecord] = []
+    levels: list[InventoryRecord] = []
+
+    def flush() -> None:
+        if not products and not levels:
+            return
+        with db.session() as s:
+            p = catalog.apply_products(s, jobs, store_id, products)
+            i = catalog.apply_inventory(s, jobs, store_id, levels)
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            run.cursor = {**(run.cursor or {}), f"{key}_applied": seen}
+            run.done = seen
+            run.heartbeat_at = datetime.now(UTC)
+            counts = dict(run.counts or {})
+            counts["products"] = int(counts.get("products", 0)) + len(products)
+            counts["variants"] = int(counts.get("variants", 0)) + p.children.created + p.children.updated
+            counts["inventory_levels"] = int(counts.get("inventory_levels", 0)) + i.created + i.updated
+            run.counts = counts
+        products.clear()
+        levels.clear()
+
+    for record in records:
+        seen += 1
+        if seen <= skip:
+            continue
+        if isinstance(record, ProductRecord):
+            # A product's levels follow it in the stream, so a batch boundary falls before a product.
+            if len(products) >= PRODUCT_BATCH:
+                flush()
+            products.append(record)
+        elif isinstance(record, InventoryRecord):
+            levels.append(record)
+    flush()
+
+
+def _orders(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients) -> str:
+    state, lines, skip = _bulk_lines(db, run_id, cursor, "orders", queries.BULK_ORDERS_QUERY, c)
+    if state == "waiting" or lines is None:
+        return state
+    _apply_orders_stream(db, jobs, run_id, store_id, iter_bulk_orders(lines), skip, "orders")
+    return "next"
+
+
+def _apply_orders_stream(
+    db: Database, jobs: JobQueue, run_id: int, store_id: int, orders: Iterator[OrderRecord], skip: int, key: str
+) -> None:
+    seen = 0
+    batch: list[OrderRecord] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        with db.session() as s:
+            result = catalog.apply_orders(s, jobs, store_id, batch)
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            run.cursor = {**(run.cursor or {}), f"{key}_applied": seen}
+            run.done = seen
+            run.heartbeat_at = datetime.now(UTC)
+            counts = dict(run.counts or {})
+            counts["orders"] = int(counts.get("orders", 0)) + result.created + result.updated
+            run.counts = counts
+        batch.clear()
+
+    for order in orders:
+        seen += 1
+        if seen <= skip:
+            continue
+        batch.append(order)
+        if len(batch) >= ORDER_BATCH:
+            flush()
+    flush()
+
+
+def _since(db: Database, store_id: int) -> str:
+    with db.session() as s:
+        last = s.execute(select(Store.last_synced_at).where(Store.id == store_id)).scalar_one_or_none()
+    moment = (last or datetime.now(UTC) - timedelta(days=1)) - RECONCILE_OVERLAP
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _products_changed(
+    db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients
+) -> str:
+    variables = {"first": PAGE_SIZE, "query": f"updated_at:>'{_since(db, store_id)}'"}
+
+    def records() -> Iterator[ProductRecord | InventoryRecord | LocationRecord]:
+        for node in c.graphql.paginate(queries.PRODUCTS_PAGE, variables, ("products",)):
+            product, levels = map_product_node(node)
+            yield product
+            yield from levels
+
+    _apply_catalog_stream(db, jobs, run_id, store_id, records(), 0, "products_changed")
+    return "next"
+
+
+def _orders_changed(
+    db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients
+) -> str:
+    variables = {"first": PAGE_SIZE, "query": f"updated_at:>'{_since(db, store_id)}'"}
+    orders = (map_order_node(node) for node in c.graphql.paginate(queries.ORDERS_PAGE, variables, ("orders",)))
+    _apply_orders_stream(db, jobs, run_id, store_id, orders, 0, "orders_changed")
+    return "next"
+
+
+def _finalize(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients) -> str:
+    with db.session() as s:
+        if dialect(s) == "postgresql":
+            # Fresh statistics first: a large load planned with empty-table estimates can take minutes.
+            for table in ("variants", "inventory_levels", "order_lines", "orders"):
+                s.execute(text(f"ANALYZE {table}"))
+    with db.session() as s:
+        recompute(s, store_id)
+    return "next"
+
+
+_PHASES: dict[str, Callable[[Database, JobQueue, int, int, dict[str, Any], Clients], str]] = {
+    "locations": _locations,
+    "products": _products,
+    "orders": _orders,
+    "products_changed": _products_changed,
+    "orders_changed": _orders_changed,
+    "finalize": _finalize,
+}
+
+
+def fail_run(db: Database, run_id: int, error: str) -> None:
+    """Mark a run failed with its reason (a bulk operation that did not complete, a mapping error)."""
+    with db.session() as s:
+        _fail(s, run_id, error)
+
+
+def runs_waiting_for(session: Session, store_id: int, bulk_operation_id: str) -> list[int]:
+    """Running syncs of a store that wait for this bulk operation (from bulk_operations/finish)."""
+    runs = session.execute(
+        select(SyncRun.id, SyncRun.cursor).where(SyncRun.store_id == store_id, SyncRun.status == "running")
+    ).all()
+    return [
+        rid for rid, cur in runs if bulk_operation_id in {(cur or {}).get("products_op"), (cur or {}).get("orders_op")}
+    ]

@@ -1,0 +1,55 @@
+"""Shopify jobs: advance a sync run, start the periodic reconciliation."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.models import Store, SyncRun
+from app.runtime import Runtime
+from app.services import shopify_auth, shopify_sync
+from integrations.http import make_session
+from integrations.shopify.graphql import GraphQLClient
+from jobs._base import job_context
+
+
+def clients_for(rt: Runtime, store_id: int) -> shopify_sync.Clients:
+    """A GraphQL client whose token is fetched (and refreshed under the store's lock) per request."""
+    redis = getattr(rt.jobs, "connection", None)
+    with rt.db.session() as session:
+        domain = session.execute(select(Store.domain).where(Store.id == store_id)).scalar_one()
+
+    def token() -> str:
+        with rt.db.session() as session:
+            return shopify_auth.access_token_for(session, store_id, redis=redis, settings=rt.settings)
+
+    http = make_session()
+    return shopify_sync.Clients(graphql=GraphQLClient(domain, token, session=http), http=make_session())
+
+
+def run_sync(run_id: int) -> str:
+    """Advance one sync run; a run waiting on a bulk operation is woken by its webhook or the sweeper."""
+    with job_context() as rt:
+        with rt.db.session() as session:
+            store_id = session.execute(select(SyncRun.store_id).where(SyncRun.id == run_id)).scalar_one_or_none()
+        if store_id is None:
+            return "missing"
+        return shopify_sync.step(rt.db, rt.jobs, run_id, clients_for(rt, store_id))
+
+
+def reconcile_all() -> int:
+    """Start a reconciliation for every active Shopify store that finished its initial sync."""
+    started = 0
+    with job_context() as rt, rt.db.session() as session:
+        store_ids = (
+            session.execute(
+                select(Store.id).where(
+                    Store.platform == "shopify", Store.status == "active", Store.last_synced_at.is_not(None)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for store_id in store_ids:
+            shopify_sync.start_sync(session, rt.jobs, store_id, kind="reconcile")
+            started += 1
+    return started

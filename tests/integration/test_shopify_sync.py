@@ -1,0 +1,265 @@
+"""Shopify initial sync and reconciliation against a simulated Admin API (responses), on real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+import responses
+from sqlalchemy import func, select
+
+from app.db import Database
+from app.models import InventoryLevel, Location, StockState, Store, SyncRun, Variant
+from app.services import shopify_sync
+from integrations.shopify.graphql import GraphQLClient
+from tests.conftest import FIXTURES
+from tests.factories import RecordingQueue
+
+pytestmark = pytest.mark.integration
+
+SHOP = "backsoon-demo.myshopify.com"
+GRAPHQL = f"https://{SHOP}/admin/api/2026-10/graphql.json"
+GQL = FIXTURES / "shopify" / "graphql"
+FILE_URL = "https://storage.example.test/bulk-5278203822381.jsonl"
+COST = {
+    "cost": {
+        "requestedQueryCost": 1,
+        "actualQueryCost": 1,
+        "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 1999, "restoreRate": 100.0},
+    }
+}
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((GQL / name).read_text())
+    return data
+
+
+class FakeAdmin:
+    """Answers each GraphQL operation of a sync the way the fixtures say Shopify does."""
+
+    def __init__(self, *, polls_before_done: int = 1) -> None:
+        self.polls_left = polls_before_done
+        self.calls: list[str] = []
+        self.bulk_starts = 0
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        query = json.loads(request.body)["query"]
+        name = query.split("(")[0].split("{")[0].split()[-1]
+        self.calls.append(name)
+        if name == "LocationsPage":
+            body = {
+                "data": {
+                    "locations": {
+                        "nodes": [
+                            {"id": "gid://shopify/Location/79432187993", "name": "HQ", "isActive": True},
+                            {"id": "gid://shopify/Location/79432220761", "name": "Overflow", "isActive": True},
+                        ],
+                        "pageInfo": {"hasNextPage": False, "endCursor": None},
+                    }
+                },
+                "extensions": COST,
+            }
+        elif name == "BulkOperationRunQuery":
+            self.bulk_starts += 1
+            body = load("bulk_operation_run_query.success.json")
+            if "orders" in json.loads(request.body)["variables"]["query"]:
+                body["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"] = (
+                    "gid://shopify/BulkOperation/5278203822999"
+                )
+        elif name == "BulkOperationById":
+            op_id = json.loads(request.body)["variables"]["id"]
+            body = load("bulk_operation.completed.json")
+            op = body["data"]["bulkOperation"]
+            if op_id.endswith("5278203822381") and self.polls_left > 0:
+                self.polls_left -= 1
+                op.update(status="RUNNING", completedAt=None, url=None, objectCount="7", fileSize=None)
+            elif op_id.endswith("5278203822999"):
+                op.update(id=op_id, objectCount="0", rootObjectCount="0", fileSize=None, url=None)
+            else:
+                op["url"] = FILE_URL
+        else:
+            raise AssertionError(f"unexpected operation {name}")
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+
+def clients() -> shopify_sync.Clients:
+    return shopify_sync.Clients(
+        graphql=GraphQLClient(SHOP, lambda: "shpat_test", sleep=lambda _s: None), http=requests.Session()
+    )
+
+
+@pytest.fixture
+def store_id(pg_db: Database) -> int:
+    with pg_db.session() as s:
+        store = Store(platform="shopify", domain=SHOP, name="Demo", timezone="America/New_York")
+        s.add(store)
+        s.flush()
+        return store.id
+
+
+@responses.activate
+def test_initial_bulk_sync_waits_for_the_operation_then_loads_everything(pg_db: Database, store_id: int) -> None:
+    admin = FakeAdmin(polls_before_done=1)
+    responses.add_callback(responses.POST, GRAPHQL, callback=admin)
+    responses.add(responses.GET, FILE_URL, body=(GQL / "bulk_products.jsonl").read_bytes())
+    jobs = RecordingQueue()
+    with pg_db.session() as s:
+        run = shopify_sync.start_sync(s, jobs, store_id)
+        run_id = run.id
+        # A second start while one runs returns the same run.
+        assert shopify_sync.start_sync(s, jobs, store_id).id == run_id
+    assert [sp.job_id for sp in jobs.specs] == [f"sync-{run_id}"]
+
+    assert shopify_sync.step(pg_db, jobs, run_id, clients()) == "waiting"
+    with pg_db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        assert (run.phase, run.status, run.cursor["products_op"]) == (
+            "products",
+            "running",
+            "gid://shopify/BulkOperation/5278203822381",
+        )
+        assert shopify_sync.runs_waiting_for(s, store_id, "gid://shopify/BulkOperation/5278203822381") == [run_id]
+
+    assert shopify_sync.step(pg_db, jobs, run_id, clients()) == "done"
+    assert admin.calls == [
+        "LocationsPage",
+        "BulkOperationRunQuery",
+        "BulkOperationById",
+        "BulkOperationById",
+        "BulkOperationRunQuery",
+        "BulkOperationById",
+    ]
+    with pg_db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        assert shopify_sync.progress(run)["percent"] == 100.0
+        assert (run.status, run.phase) == ("done", "finalize")
+        assert run.counts == {"locations": 2, "products": 4, "variants": 7, "inventory_levels": 9}
+        assert s.scalar(select(func.count()).select_from(Variant)) == 7
+        assert s.scalar(select(func.count()).select_from(InventoryLevel)) == 9
+        assert s.scalar(select(func.count()).select_from(Location)) == 2
+        assert s.scalar(select(func.count()).select_from(StockState)) == 7
+        store = s.get(Store, store_id)
+        assert store is not None and store.last_synced_at == run.started_at
+    # Running the job again (a duplicate, or the sweeper) does nothing more.
+    assert shopify_sync.step(pg_db, jobs, run_id, clients()) == "done"
+
+
+@responses.activate
+def test_resume_skips_what_a_killed_worker_already_applied(pg_db: Database, store_id: int) -> None:
+    admin = FakeAdmin(polls_before_done=0)
+    responses.add_callback(responses.POST, GRAPHQL, callback=admin)
+    responses.add(responses.GET, FILE_URL, body=(GQL / "bulk_products.jsonl").read_bytes())
+    jobs = RecordingQueue()
+    with pg_db.session() as s:
+        run_id = shopify_sync.start_sync(s, jobs, store_id).id
+    with pg_db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        # As if a worker had started the operation and applied the first product and its levels, then died.
+        run.phase = "products"
+        run.cursor = {"products_op": "gid://shopify/BulkOperation/5278203822381", "products_applied": 5}
+    outcome = shopify_sync.step(pg_db, jobs, run_id, clients())
+    with pg_db.session() as s:
+        failed = s.get(SyncRun, run_id)
+        assert failed is not None
+        assert (outcome, failed.error) == ("done", None)
+    with pg_db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        # The first product (1 product, 3 variants... counted before the crash) is not applied again.
+        assert run.counts["products"] == 3
+    assert "BulkOperationRunQuery" in admin.calls  # only for the orders phase
+    assert admin.bulk_starts == 1
+
+
+@responses.activate
+def test_revoked_token_fails_the_run_and_disconnects_the_store(pg_db: Database, store_id: int) -> None:
+    responses.add(responses.POST, GRAPHQL, status=401, json={"errors": "[API] Invalid API key or access token"})
+    jobs = RecordingQueue()
+    with pg_db.session() as s:
+        run_id = shopify_sync.start_sync(s, jobs, store_id).id
+    assert shopify_sync.step(pg_db, jobs, run_id, clients()) == "failed"
+    with pg_db.session() as s:
+        run = s.get(SyncRun, run_id)
+        store = s.get(Store, store_id)
+        assert run is not None and store is not None
+        assert run.status == "failed"
+        assert run.error is not None and run.error.startswith("access revoked")
+        assert (store.status, store.status_reason) == ("disconnected", "Shopify rejected the access token")
+        assert s.scalar(select(func.count()).select_from(Variant)) == 0
+
+
+def test_bulk_finish_webhook_and_sweeper_wake_the_waiting_run(pg_db: Database, store_id: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from app.services import inbox, sweeper
+
+    hook = json.loads((FIXTURES / "shopify" / "webhooks" / "bulk_operations-finish.json").read_text())
+    jobs = RecordingQueue()
+    with pg_db.session() as s:
+        run_id = shopify_sync.start_sync(s, jobs, store_id).id
+    with pg_db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        run.phase, run.cursor = "products", {"products_op": "gid://shopify/BulkOperation/5278203822381"}
+    with pg_db.session() as s:
+        rec = inbox.record_delivery(
+            s,
+            jobs,
+            platform="shopify",
+            topic="bulk_operations/finish",
+            dedupe_key="finish-1",
+            body=hook["body_text"].encode(),
+            headers={},
+            store_id=store_id,
+        )
+    jobs.specs.clear()
+    assert rec.event_id is not None
+    with pg_db.session() as s:
+        assert inbox.process_event(s, jobs, rec.event_id) == "woke:1"
+    assert [sp.job_id for sp in jobs.specs] == [f"sync-{run_id}-w{rec.event_id}"]
+
+    now = datetime.now(UTC) + timedelta(seconds=61)
+    with pg_db.session() as s:
+        specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60))
+    minute = int(now.timestamp() // 60)
+    assert [sp.job_id for sp in specs if sp.func == "jobs.shopify.run_sync"] == [f"sync-{run_id}-s{minute}"]
+
+
+def test_sync_progress_is_visible_to_the_admin_api(pg_db: Database, store_id: int) -> None:
+    from app.config import Settings
+    from app.queue import InProcessJobQueue
+    from app.runtime import Runtime
+    from app.web.deps import hash_api_key
+    from app.web.factory import build_app
+
+    with pg_db.session() as s:
+        store = s.get(Store, store_id)
+        assert store is not None
+        store.api_key_hash = hash_api_key("key-sync")
+    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, InProcessJobQueue()))
+    client = app.test_client()
+    auth = {"Authorization": "Bearer key-sync"}
+    assert client.get(f"/api/v1/stores/{store_id}/sync", headers=auth).get_json() == {"run": None}
+    with pg_db.session() as s:
+        run_id = shopify_sync.start_sync(s, RecordingQueue(), store_id).id
+    with pg_db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        run.phase, run.done, run.total = "products", 5, 20
+    body = client.get(f"/api/v1/stores/{store_id}/sync", headers=auth).get_json()["run"]
+    # products is phase 2 of 4 and a quarter done: (1 + 0.25) / 4.
+    assert (body["kind"], body["status"], body["phase"], body["done"], body["total"], body["percent"]) == (
+        "initial",
+        "running",
+        "products",
+        5,
+        20,
+        31.2,
+    )
+    assert client.get(f"/api/v1/stores/{store_id}/sync").status_code == 401
