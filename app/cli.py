@@ -147,6 +147,54 @@ def create_api_key_cmd(store_id: int) -> None:
     click.echo(key)
 
 
+class _Foreground:
+    """A job queue that runs nothing: the command drives the sync itself, in the foreground."""
+
+    def enqueue(self, spec: Any) -> bool:
+        """Do not hand the run to a worker."""
+        return False
+
+    def clear_gate(self, gate: str) -> None:
+        """Nothing to reopen."""
+
+
+@cli.command("sync")
+@click.option("--store", "store_id", type=int, required=True, help="Shopify store id.")
+@click.option("--reconcile", is_flag=True, help="Only re-read what changed since the last sync.")
+@click.option("--poll", default=2.0, show_default=True, help="Seconds between bulk operation polls.")
+def sync_cmd(store_id: int, reconcile: bool, poll: float) -> None:
+    """Run a Shopify catalog sync in the foreground with a progress bar (resumes a running one)."""
+    import time
+
+    from app.models import Store, SyncRun
+    from app.runtime import get_runtime
+    from app.services import shopify_sync
+    from jobs.shopify import clients_for
+
+    rt = get_runtime()
+    with rt.db.session() as session:
+        store = session.get(Store, store_id)
+        if store is None or store.platform != "shopify":
+            raise click.ClickException(f"store {store_id} is not a Shopify store")
+        run_id = shopify_sync.start_sync(session, _Foreground(), store_id, "reconcile" if reconcile else "initial").id
+    report = _progress_bar()
+    clients = clients_for(rt, store_id)
+    while True:
+        outcome = shopify_sync.step(rt.db, _Foreground(), run_id, clients)
+        with rt.db.session() as session:
+            run = session.get(SyncRun, run_id)
+            assert run is not None
+            info = shopify_sync.progress(run)
+        report(f"{info['phase']} {info['percent']:.0f}%", int(info["done"]), info["total"])
+        if outcome != "waiting":
+            break
+        time.sleep(poll)
+    click.echo("", err=True)
+    click.echo(f"sync {run_id}: {outcome} {info['counts']}" + (f" ({info['error']})" if info["error"] else ""))
+    if outcome != "done":
+        raise SystemExit(1)
+
+
 @cli.command("shopify-app-toml")
 @click.option(
     "--out", type=click.Path(dir_okay=False), default="-", show_default=True, help="File to write, or - for stdout."

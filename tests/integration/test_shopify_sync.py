@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ import requests
 import responses
 from sqlalchemy import func, select
 
+import app.services.handlers  # noqa: F401 - registers the webhook topic handlers
 from app.db import Database
 from app.models import InventoryLevel, Location, StockState, Store, SyncRun, Variant
 from app.services import shopify_sync
@@ -263,3 +265,36 @@ def test_sync_progress_is_visible_to_the_admin_api(pg_db: Database, store_id: in
         31.2,
     )
     assert client.get(f"/api/v1/stores/{store_id}/sync").status_code == 401
+
+
+@responses.activate
+def test_cli_sync_runs_in_the_foreground_with_progress(
+    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from app.runtime import set_runtime
+
+    admin = FakeAdmin(polls_before_done=1)
+    responses.add_callback(responses.POST, GRAPHQL, callback=admin)
+    responses.add(responses.GET, FILE_URL, body=(GQL / "bulk_products.jsonl").read_bytes())
+    from app.config import get_settings
+
+    # The command's app is built from the environment, like an operator's shell.
+    monkeypatch.setenv("DATABASE_URL", pg_db.url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    set_runtime(None)
+    monkeypatch.setattr("jobs.shopify.clients_for", lambda rt, sid: clients())
+    result = CliRunner().invoke(cli, ["sync", "--store", str(store_id), "--poll", "0"])
+    assert result.exit_code == 0, result.output
+    head, _, counts = result.stdout.strip().partition(" done ")
+    assert head.startswith("sync ") and head.endswith(":")
+    assert ast.literal_eval(counts) == {"locations": 2, "products": 4, "variants": 7, "inventory_levels": 9}
+    assert "products" in result.stderr
+    result = CliRunner().invoke(cli, ["sync", "--store", "424242"])
+    assert result.exit_code == 1
+    assert "store 424242 is not a Shopify store" in result.output
+    get_settings.cache_clear()
+    set_runtime(None)
