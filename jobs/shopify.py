@@ -1,4 +1,4 @@
-"""Shopify jobs: advance a sync run, start the periodic reconciliation."""
+"""Shopify jobs: advance a sync run, start the periodic reconciliation, publish storefront state."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.models import Store, SyncRun
 from app.runtime import Runtime
-from app.services import shopify_auth, shopify_sync
+from app.services import shopify_auth, shopify_storefront, shopify_sync
 from integrations.http import make_session
 from integrations.shopify.graphql import GraphQLClient
 from jobs._base import job_context
@@ -53,3 +53,17 @@ def reconcile_all() -> int:
             shopify_sync.start_sync(session, rt.jobs, store_id, kind="reconcile")
             started += 1
     return started
+
+
+def publish_storefront(store_id: int) -> dict[str, int]:
+    """Write a Shopify store's changed stock states to its variants' app-owned metafields."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            store = session.execute(select(Store.platform, Store.status).where(Store.id == store_id)).one_or_none()
+        # A store that left Shopify or was uninstalled has no token to write with; nothing to retry.
+        if store is None or store.platform != "shopify" or store.status != "active":
+            return {"sent": 0, "failed": 0, "batches": 0}
+        graphql = clients_for(rt, store_id).graphql
+        with rt.db.session() as session:
+            result = shopify_storefront.publish_changed(session, graphql, store_id)
+    return {"sent": result.sent, "failed": result.failed, "batches": result.batches}

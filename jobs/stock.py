@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from app.models import Store
 from app.queue import JobSpec
+from app.runtime import Runtime
 from app.services import stock
 from jobs._base import job_context
 
 
+def _publish(rt: Runtime, store_id: int) -> None:
+    """Queue the storefront write-back for Shopify stores (their theme extension reads metafields)."""
+    with rt.db.session() as session:
+        platform = session.execute(select(Store.platform).where(Store.id == store_id)).scalar_one_or_none()
+    if platform == "shopify":
+        rt.jobs.enqueue(JobSpec("jobs.shopify.publish_storefront", (store_id,), job_id=f"publish-{store_id}"))
+
+
 def recompute_store(store_id: int) -> dict[str, Any]:
-    """Recompute every variant of one store."""
-    with job_context(store_id=store_id) as rt, rt.db.session() as session:
-        result = stock.recompute(session, store_id)
+    """Recompute every variant of one store, then publish what changed (and retry what failed before)."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            result = stock.recompute(session, store_id)
+        _publish(rt, store_id)
     return {"variants": result.variants, "changed": result.changed, "restocks": result.restocks}
 
 
@@ -28,6 +42,8 @@ def recompute_dirty(store_id: int) -> dict[str, Any]:
                 stock.recompute(session, store_id, [vid for vid, _ in batch])
                 stock.clear_dirty(session, batch)
             total += len(batch)
+        if total:
+            _publish(rt, store_id)
     return {"variants": total}
 
 

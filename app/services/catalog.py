@@ -48,7 +48,7 @@ from app.models import InventoryLevel, Location, Order, OrderLine, Product, Refu
 from app.queue import JobQueue
 from app.services.sqlfn import dialect
 from app.services.stock import mark_dirty, set_sellable_from_levels
-from integrations.base import InventoryRecord, LocationRecord, OrderRecord, ProductRecord, RefundRecord
+from integrations.base import InventoryRecord, LocationRecord, OrderRecord, ProductRecord, RefundRecord, VariantRecord
 
 T = TypeVar("T")
 _Row: TypeAlias = Row[*tuple[Any, ...]]
@@ -470,6 +470,33 @@ def apply_products(
     return acc.result()
 
 
+def apply_variants(
+    session: Session, jobs: JobQueue, store_id: int, product_external_id: str, variants: Sequence[VariantRecord]
+) -> ApplyResult:
+    """Upsert some variants of a known product without touching the product or its other variants."""
+    product_id = session.execute(
+        select(Product.id).where(Product.store_id == store_id, Product.external_id == product_external_id)
+    ).scalar_one_or_none()
+    acc = _Acc()
+    if product_id is None:
+        acc.children.skipped_unknown += len(variants)
+        return acc.result()
+    carrier = ProductRecord(external_id=product_external_id, title="", variants=tuple(variants))
+    _apply_variants(
+        session,
+        jobs,
+        store_id,
+        {product_external_id: carrier},
+        {product_external_id: int(product_id)},
+        set(),
+        acc,
+        utcnow(),
+        frozenset(),
+        partial=True,
+    )
+    return acc.result()
+
+
 def _supplier_ids(session: Session, store_id: int, names: set[str], now: datetime) -> dict[str, int]:
     names = {n[:255] for n in names if n}
     if not names:
@@ -587,6 +614,8 @@ def _apply_variants(
     acc: _Acc,
     now: datetime,
     keep: frozenset[str],
+    *,
+    partial: bool = False,
 ) -> None:
     records = _latest(
         ((v, p) for p in applied.values() for v in p.variants),
@@ -656,7 +685,8 @@ def _apply_variants(
             dirty.add(written[ext])
 
     # A record listing variants is the product's full list; one with none carries only the product.
-    full = {product_ids[ext]: _utc(p.updated_at) for ext, p in applied.items() if p.variants}
+    # A partial list (one variation's own delivery) never says anything about its siblings.
+    full = {} if partial else {product_ids[ext]: _utc(p.updated_at) for ext, p in applied.items() if p.variants}
     missing = [
         int(old.id)
         for old in old_by_id.values()

@@ -719,3 +719,42 @@ def test_sqlite_path_applies_products_inventory_and_orders(sqlite_db: Database) 
     assert lines(db, sid)["l1"] == ("v1", 3, 1, True, T0.replace(tzinfo=None))
     assert run(db, catalog.delete_product, sid, "p1", T3)[0] is True
     assert dirty(db, sid) == {"v1", "v2"}
+
+
+def test_apply_variants_upserts_one_variant_and_leaves_its_siblings(pg_db: Database) -> None:
+    from app.services.catalog import apply_variants
+    from integrations.base import ProductRecord, VariantRecord
+
+    queue = RecordingQueue()
+    with pg_db.session() as s:
+        store = make_store(s)
+        sid = store.id
+        catalog.apply_products(
+            s,
+            queue,
+            sid,
+            [
+                ProductRecord(
+                    external_id="14",
+                    title="Hoodie",
+                    kind="variable",
+                    variants=(VariantRecord(external_id="15", sku="H-S"), VariantRecord(external_id="16", sku="H-M")),
+                )
+            ],
+        )
+    with pg_db.session() as s:
+        result = apply_variants(
+            s, queue, sid, "14", [VariantRecord(external_id="15", sku="H-S", price=Decimal("45.00"))]
+        )
+        assert (result.children.updated, result.children.deleted) == (1, 0)
+        missing = apply_variants(s, queue, sid, "999", [VariantRecord(external_id="77")])
+        assert missing.children.skipped_unknown == 1
+    with pg_db.session() as s:
+        rows = s.execute(
+            select(Variant.external_id, Variant.price, Variant.deleted_at.is_(None))
+            .where(Variant.store_id == sid)
+            .order_by(Variant.external_id)
+        ).all()
+        title = s.execute(select(Product.title).where(Product.store_id == sid)).scalar_one()
+    assert [tuple(r) for r in rows] == [("15", Decimal("45.00"), True), ("16", Decimal("0.00"), True)]
+    assert title == "Hoodie"

@@ -274,3 +274,27 @@ def test_mark_dirty_with_nothing_enqueues_nothing(pg_db: Database) -> None:
 def test_unknown_store_raises_lookup_error(pg_db: Database) -> None:
     with pg_db.session() as s, pytest.raises(LookupError, match="store 424242 not found"):
         stock.recompute(s, 424242, now=NOW)
+
+
+def test_recompute_jobs_queue_the_storefront_write_back_for_shopify_stores_only(pg_db: Database) -> None:
+    from jobs.stock import recompute_dirty, recompute_store
+
+    queue = RecordingQueue()
+    set_runtime(Runtime(Settings(env="test"), pg_db, queue))
+    with pg_db.session() as s:
+        shop = make_store(s, platform="shopify")
+        woo = make_store(s, platform="woocommerce")
+        vs, vw = make_variant(s, shop, qty=3), make_variant(s, woo, qty=3)
+        stock.mark_dirty(s, queue, shop.id, [vs.id], "webhook")
+        stock.mark_dirty(s, queue, woo.id, [vw.id], "webhook")
+        shop_id, woo_id = shop.id, woo.id
+    queue.specs.clear()
+    assert recompute_dirty(shop_id) == {"variants": 1}
+    assert recompute_dirty(woo_id) == {"variants": 1}
+    assert recompute_dirty(shop_id) == {"variants": 0}
+    recompute_store(woo_id)
+    recompute_store(shop_id)
+    assert [(sp.func, sp.args, sp.job_id) for sp in queue.specs] == [
+        ("jobs.shopify.publish_storefront", (shop_id,), f"publish-{shop_id}"),
+        ("jobs.shopify.publish_storefront", (shop_id,), f"publish-{shop_id}"),
+    ]
