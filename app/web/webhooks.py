@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from app.models import Store
 from app.services import inbox
+from app.services.crypto import cipher_for
 from app.web.deps import abort_json, db_session, runtime
 from app.web.openapi import error_response, json_response, register_paths
 from integrations.shopify.payloads import PayloadError, WebhookHeaders
 from integrations.shopify.verify import verify_webhook
+from integrations.woocommerce.payloads import PayloadError as WooPayloadError
+from integrations.woocommerce.webhooks import WooHeaders, is_ping, verify_signature
+from integrations.woocommerce.webhooks import dedupe_key as woo_dedupe_key
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -57,6 +62,62 @@ def shopify() -> tuple[Response, int]:
     return jsonify({"received": True, "duplicate": not recorded.created, "processed": recorded.processed}), 200
 
 
+@bp.post("/woocommerce/<int:store_id>")
+def woocommerce(store_id: int) -> tuple[Response, int]:
+    """Receive a WooCommerce webhook for one of our stores (its URL names the store; the secret is ours)."""
+    raw = request.get_data(cache=False)
+    webhook_id = is_ping(request.content_type, raw)
+    if webhook_id is not None:
+        # WooCommerce pings a new webhook unsigned and disables it unless the answer is 2xx; nothing to store.
+        return jsonify({"ping": True, "webhook_id": webhook_id}), 200
+    session = db_session()
+    store = session.get(Store, store_id) if 0 < store_id <= 2**63 - 1 else None
+    if store is None or store.platform != "woocommerce":
+        abort_json(404, "not_found", "No such store.")
+    secret = _woo_secret(store)
+    if secret is None or not verify_signature(raw, request.headers.get("X-WC-Webhook-Signature"), secret):
+        abort_json(401, "invalid_signature", "The X-WC-Webhook-Signature header does not match the body.")
+    try:
+        headers = WooHeaders.from_headers(request.headers)
+    except WooPayloadError as exc:
+        abort_json(400, "invalid_headers", str(exc))
+    kept = {name: request.headers[name] for name in _WOO_KEPT_HEADERS if name in request.headers}
+    recorded = inbox.record_delivery(
+        session,
+        runtime().jobs,
+        platform="woocommerce",
+        topic=headers.topic,
+        # X-WC-Webhook-Delivery-ID repeats across deliveries; topic + body identify one.
+        dedupe_key=woo_dedupe_key(headers.topic, raw),
+        body=raw,
+        headers=kept,
+        store_id=store.id,
+        process=store.status == "active",
+    )
+    session.commit()
+    return jsonify({"received": True, "duplicate": not recorded.created, "processed": recorded.processed}), 200
+
+
+_WOO_KEPT_HEADERS = (
+    "X-WC-Webhook-Topic",
+    "X-WC-Webhook-Resource",
+    "X-WC-Webhook-Event",
+    "X-WC-Webhook-Source",
+    "X-WC-Webhook-ID",
+    "X-WC-Webhook-Delivery-ID",
+)
+
+
+def _woo_secret(store: Store) -> str | None:
+    if store.webhook_secret_encrypted is None:
+        return None
+    try:
+        return cipher_for(runtime().settings).decrypt(store.webhook_secret_encrypted).decode()
+    except Exception:
+        # A secret we cannot read verifies nothing; the delivery is refused like a bad signature.
+        return None
+
+
 register_paths(
     {
         "/webhooks/shopify": {
@@ -98,6 +159,31 @@ register_paths(
                     "503": error_response("The database is unavailable; Shopify will retry"),
                 },
             }
-        }
+        },
+        "/webhooks/woocommerce/{store_id}": {
+            "post": {
+                "operationId": "wooCommerceWebhook",
+                "summary": "Receive a WooCommerce webhook for one of our stores",
+                "description": (
+                    "Verified with X-WC-Webhook-Signature (base64 HMAC-SHA256 of the raw body with the secret we "
+                    "set when creating the webhook). The unsigned form-encoded ping (webhook_id=N) is answered "
+                    "200 and not stored. Deliveries are deduplicated on topic + body."
+                ),
+                "tags": ["webhooks"],
+                "security": [],
+                "parameters": [
+                    {"name": "store_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "200": json_response("Stored, a duplicate, or a ping", {"type": "object"}),
+                    "400": error_response("Missing or malformed X-WC-Webhook-* headers"),
+                    "401": error_response("The signature does not match the body; nothing was stored"),
+                    "404": error_response("No such WooCommerce store"),
+                    "413": error_response("Body over 16 MiB"),
+                    "503": error_response("The database is unavailable"),
+                },
+            }
+        },
     }
 )

@@ -1,0 +1,89 @@
+"""WooCommerce webhook topics: current-state payloads applied through the shared catalog service."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Product, Store, Variant, WebhookEvent
+from app.queue import JobQueue
+from app.services import catalog
+from app.services.inbox import register_handler
+from integrations.base import InventoryRecord
+from integrations.woocommerce import payloads as w
+
+
+def _store_id(session: Session, event: WebhookEvent) -> int:
+    if event.store_id is None or session.get(Store, event.store_id) is None:
+        raise LookupError(f"webhook {event.id} has no store")
+    return event.store_id
+
+
+def _parse(event: WebhookEvent) -> w.WooPayload:
+    return w.parse_topic_payload(event.topic, event.body)
+
+
+def _parent_stock_levels(session: Session, store_id: int, update: w.ProductUpdate) -> list[InventoryRecord]:
+    """Levels for `manage_stock: "parent"` variations: WooCommerce sends no delivery of their own for this."""
+    if update.parent_stock is None:
+        return []
+    externals = session.execute(
+        select(Variant.external_id)
+        .join(Product, Product.id == Variant.product_id)
+        .where(
+            Variant.store_id == store_id,
+            Product.external_id == update.product.external_id,
+            Variant.stock_from_parent.is_(True),
+            Variant.deleted_at.is_(None),
+        )
+    ).scalars()
+    return [
+        InventoryRecord(
+            variant_external_id=ext,
+            location_external_id=w.DEFAULT_LOCATION_ID,
+            available=update.parent_stock,
+            updated_at=update.product.updated_at,
+        )
+        for ext in externals
+    ]
+
+
+@register_handler("woocommerce", "product.created")
+@register_handler("woocommerce", "product.updated")
+@register_handler("woocommerce", "product.restored")
+def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Upsert a product (or one variation) and its stock."""
+    store_id = _store_id(session, event)
+    payload = _parse(event)
+    if isinstance(payload, w.VariationUpdate):
+        result = catalog.apply_variants(session, jobs, store_id, payload.parent_external_id, [payload.variant])
+        if result.children.skipped_unknown:
+            # The parent is not synced yet; reconciliation brings it with all its variations.
+            return "unknown_parent"
+        catalog.apply_inventory(session, jobs, store_id, [payload.inventory])
+        return "applied_variation"
+    assert isinstance(payload, w.ProductUpdate)
+    result = catalog.apply_products(session, jobs, store_id, [payload.product])
+    levels = list(payload.inventory) + _parent_stock_levels(session, store_id, payload)
+    if levels:
+        catalog.apply_inventory(session, jobs, store_id, levels)
+    return "stale" if result.skipped_stale else "applied"
+
+
+@register_handler("woocommerce", "product.deleted")
+def on_product_deleted(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Soft-delete a trashed or deleted product and its variants."""
+    payload = _parse(event)
+    assert isinstance(payload, w.ProductDeleted)
+    deleted = catalog.delete_product(session, jobs, _store_id(session, event), payload.external_id, event.received_at)
+    return "applied" if deleted else "unknown_product"
+
+
+@register_handler("woocommerce", "order.created")
+@register_handler("woocommerce", "order.updated")
+def on_order(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Upsert an order's current state (order.created and order.updated may carry identical bodies)."""
+    payload = _parse(event)
+    assert isinstance(payload, w.OrderUpdate)
+    result = catalog.apply_orders(session, jobs, _store_id(session, event), [payload.order])
+    return "stale" if result.skipped_stale else "applied"

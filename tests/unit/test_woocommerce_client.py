@@ -1,0 +1,344 @@
+"""WooClient against the captured REST fixtures replayed by `responses`: paging, filters, errors, batch, SSRF guard."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from integrations.base import AuthRevoked, InvalidRequest, NotFound, RateLimited, TransientError
+from integrations.woocommerce.client import (
+    BatchItemError,
+    WooClient,
+    WooInvalidRequest,
+    check_public_url,
+)
+
+ROOT = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "woocommerce" / "rest"
+STORE = "http://127.0.0.1:8091"
+HTTPS_STORE = "https://shop.example.test"
+PAGING = {"per_page": "100", "page": "1", "orderby": "id", "order": "asc"}
+
+
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((ROOT / name).read_text())
+    return data
+
+
+def query_without_oauth(expected: dict[str, str]) -> Callable[[requests.PreparedRequest], tuple[bool, str]]:
+    """Match the query exactly, ignoring the oauth_* parameters (nonce and timestamp vary), which must be there."""
+
+    def match(request: requests.PreparedRequest) -> tuple[bool, str]:
+        pairs = parse_qsl(urlsplit(request.url or "").query, keep_blank_values=True)
+        names = [k for k, _ in pairs]
+        if len(names) != len(set(names)):
+            return False, f"repeated parameters {names}"
+        given = {k: v for k, v in pairs if not k.startswith("oauth_")}
+        if request.url and STORE in request.url and "oauth_signature" not in names:
+            return False, "not OAuth-signed"
+        return given == expected, f"{given} != {expected}"
+
+    return match
+
+
+def replay(name: str, *, extra_query: dict[str, str] | None = None, base: str = STORE) -> None:
+    data = fixture(name)
+    req = data["request"]
+    headers = {k: v for k, v in data["headers"].items() if k in ("X-WP-Total", "X-WP-TotalPages", "Link")}
+    match: list[Any] = [query_without_oauth({**req["query"], **(extra_query or {})})]
+    if "json" in req:
+        match.append(matchers.json_params_matcher(req["json"]))
+    responses.add(
+        req["method"], base + req["path"], json=data["body"], status=data["status"], headers=headers, match=match
+    )
+
+
+def client(**kwargs: Any) -> WooClient:
+    kwargs.setdefault("allow_private", True)  # the fixtures' store ran on loopback
+    kwargs.setdefault("sleep", lambda _s: None)
+    return WooClient(STORE, "ck_test", "cs_test", **kwargs)
+
+
+def public_resolver(host: str, port: int, **_: Any) -> list[tuple[Any, ...]]:
+    return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+
+@responses.activate
+def test_paging_by_total_pages_in_id_order() -> None:
+    replay("products-list-orderby-id-page1.json")
+    replay("products-list-orderby-id-page2.json")
+    ids = [p["id"] for p in client(page_size=3).iter_products()]
+    assert ids == [10, 11, 12, 13, 14]  # no duplicates, no skips
+    assert len(responses.calls) == 2  # X-WP-TotalPages 2: no third request, Link never followed
+    for call in responses.calls:
+        query = dict(parse_qsl(urlsplit(call.request.url or "").query))
+        assert query["oauth_signature_method"] == "HMAC-SHA256"
+        assert "Authorization" not in call.request.headers
+
+
+@responses.activate
+def test_modified_after_sends_gmt_flag() -> None:
+    replay("products-modified-after-gmt.json", extra_query=PAGING)
+    since = datetime(2026, 11, 21, 20, 50, 23, tzinfo=timezone(timedelta(hours=-5)))  # = 01:50:23 UTC
+    ids = [p["id"] for p in client().iter_products(modified_after=since)]
+    assert ids == [14, 10, 12, 13]  # the 4 products the batch touched
+
+
+def test_modified_after_must_be_aware() -> None:
+    with pytest.raises(ValueError):
+        list(client().iter_products(modified_after=datetime(2026, 11, 22, 1, 50, 23)))
+
+
+@responses.activate
+def test_empty_result_with_zero_total_pages() -> None:
+    data = fixture("products-modified-after-local-time.json")
+    responses.add("GET", STORE + "/wp-json/wc/v3/products", json=[], headers={"X-WP-TotalPages": "0"})
+    assert data["headers"]["X-WP-TotalPages"] == "0"
+    assert list(client().iter_products()) == []
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_variations_orders_refunds() -> None:
+    replay("product-variations-list.json", extra_query=PAGING)
+    replay("orders-list.json", extra_query=PAGING)
+    responses.add(
+        "GET",
+        STORE + "/wp-json/wc/v3/orders/21/refunds",
+        json=[fixture("order-refund-get.json")["body"]],
+        headers={"X-WP-TotalPages": "1"},
+        match=[query_without_oauth(PAGING)],
+    )
+    c = client()
+    assert [v["id"] for v in c.iter_variations(14)] == [17, 16, 15]
+    assert [o["id"] for o in c.iter_orders()] == [21, 20, 19, 18]
+    (refund,) = c.iter_refunds("21")
+    assert refund["line_items"][0]["quantity"] == -1
+    with pytest.raises(ValueError):
+        list(c.iter_variations("14/../../users"))
+
+
+@responses.activate
+def test_list_params_comma_separated() -> None:
+    responses.add(
+        "GET",
+        STORE + "/wp-json/wc/v3/products",
+        json=[],
+        headers={"X-WP-TotalPages": "0"},
+        match=[query_without_oauth({**PAGING, "include": "10,12,14", "status": "publish"})],
+    )
+    assert list(client().iter_products(include=[10, 12, 14], status="publish")) == []
+
+
+@responses.activate
+def test_401_is_auth_revoked() -> None:
+    replay("error-401-bad-signature.json")
+    with pytest.raises(AuthRevoked) as info:
+        client().get("products", {"per_page": 3})
+    assert info.value.status == 401 and info.value.code == "woocommerce_rest_authentication_error"
+
+
+@responses.activate
+def test_404_is_not_found() -> None:
+    replay("error-404-unknown-product.json")
+    with pytest.raises(NotFound) as info:
+        client().get("products/999999")
+    assert info.value.code == "woocommerce_rest_product_invalid_id"
+
+
+@responses.activate
+def test_400_is_invalid_request_with_params() -> None:
+    replay("error-400-per-page-101.json")
+    with pytest.raises(WooInvalidRequest) as info:
+        client().get("products", {"per_page": 101})
+    assert isinstance(info.value, InvalidRequest)
+    assert info.value.code == "rest_invalid_param"
+    assert set(info.value.params) == {"per_page"}
+    assert info.value.details["per_page"]["code"] == "rest_out_of_bounds"
+
+
+@responses.activate
+def test_batch_item_error_surfaced() -> None:
+    replay("products-batch-update-item-error.json")
+    updates = fixture("products-batch-update-item-error.json")["request"]["json"]["update"]
+    errors = client().batch_update_products(updates)
+    assert errors == [
+        BatchItemError(
+            action="update", id="999999", code="woocommerce_rest_product_invalid_id", message="Invalid ID.", status=400
+        )
+    ]
+
+
+@responses.activate
+def test_batch_chunks_of_100() -> None:
+    responses.add("POST", STORE + "/wp-json/wc/v3/products/batch", json={"update": []})
+    client().batch_update_products([{"id": i, "stock_quantity": 1} for i in range(1, 251)])
+    sizes = [len(json.loads(call.request.body or b"{}")["update"]) for call in responses.calls]
+    assert sizes == [100, 100, 50]
+
+
+@responses.activate
+def test_create_and_list_webhooks() -> None:
+    replay("webhook-create.json")
+    responses.add(
+        "GET",
+        STORE + "/wp-json/wc/v3/webhooks",
+        json=[fixture("webhook-create.json")["body"]],
+        headers={"X-WP-TotalPages": "1"},
+        match=[query_without_oauth(PAGING)],
+    )
+    c = client()
+    created = c.create_webhook(
+        "product.created",
+        "http://127.0.0.1:8080/webhooks/woocommerce",
+        "wc-fixture-secret",
+        name="Fixture product.created",
+    )
+    assert created["id"] == 1 and "secret" not in created
+    assert [w["topic"] for w in c.list_webhooks()] == ["product.created"]
+
+
+@responses.activate
+def test_get_retried_on_transient_errors_post_not() -> None:
+    url = STORE + "/wp-json/wc/v3/products/10"
+    responses.add("GET", url, status=503, json={"code": "down"})
+    responses.add("GET", url, body=requests.ConnectTimeout())
+    responses.add("GET", url, json=fixture("product-simple-instock.json")["body"])
+    slept: list[float] = []
+    assert client(sleep=slept.append).get("products/10")["id"] == 10
+    assert len(slept) == 2
+
+    responses.add("POST", STORE + "/wp-json/wc/v3/products/batch", status=502)
+    with pytest.raises(TransientError):
+        client().batch_update_products([{"id": 10, "stock_quantity": 1}])
+    assert sum(1 for c in responses.calls if c.request.method == "POST") == 1
+
+
+@responses.activate
+def test_rate_limited_and_gives_up() -> None:
+    responses.add("GET", STORE + "/wp-json/wc/v3/products/10", status=429, headers={"Retry-After": "7"})
+    slept: list[float] = []
+    with pytest.raises(RateLimited) as info:
+        client(sleep=slept.append, get_retries=1).get("products/10")
+    assert info.value.retry_after == 7.0 and slept == [7.0]
+
+
+@responses.activate
+def test_https_basic_auth_then_query_string_fallback() -> None:
+    url = HTTPS_STORE + "/wp-json/wc/v3/products/10"
+    body = fixture("product-simple-instock.json")["body"]
+    responses.add(
+        "GET",
+        url,
+        status=401,
+        json={"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot view this resource."},
+        match=[matchers.query_param_matcher({})],
+    )
+    responses.add(
+        "GET", url, json=body, match=[matchers.query_param_matcher({"consumer_key": "ck", "consumer_secret": "cs"})]
+    )
+    c = WooClient(HTTPS_STORE, "ck", "cs", resolver=public_resolver)
+    assert c.get("products/10")["id"] == 10
+    assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")
+    assert c.uses_query_string_auth
+
+
+@responses.activate
+def test_https_bad_key_stays_auth_revoked() -> None:
+    responses.add("GET", HTTPS_STORE + "/wp-json/wc/v3/products/10", status=401, json={"code": "x"})
+    c = WooClient(HTTPS_STORE, "ck", "cs", resolver=public_resolver)
+    with pytest.raises(AuthRevoked):
+        c.get("products/10")
+    assert not c.uses_query_string_auth
+
+
+@responses.activate
+def test_redirect_not_followed() -> None:
+    responses.add("GET", STORE + "/wp-json/wc/v3/products/10", status=301, headers={"Location": "http://10.0.0.1/"})
+    with pytest.raises(InvalidRequest):
+        client().get("products/10")
+    assert len(responses.calls) == 1
+
+
+# --- private addresses ---------------------------------------------------------------------------------------
+
+
+def resolver_for(*addresses: str) -> Callable[..., list[tuple[Any, ...]]]:
+    def resolve(host: str, port: int, **_: Any) -> list[tuple[Any, ...]]:
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses
+        ]
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ("127.0.0.1",),
+        ("10.0.0.5",),
+        ("169.254.169.254",),
+        ("::1",),
+        ("::ffff:127.0.0.1",),
+        ("93.184.216.34", "192.168.1.2"),
+    ],
+)
+def test_private_addresses_refused(addresses: tuple[str, ...]) -> None:
+    with pytest.raises(InvalidRequest):
+        check_public_url("https://shop.example.test", resolver_for(*addresses))
+
+
+def test_public_address_allowed() -> None:
+    check_public_url("https://shop.example.test/store/", resolver_for("93.184.216.34", "2606:2800:220:1::1"))
+
+
+@pytest.mark.parametrize("url", ["ftp://shop.example.test", "https://user:pw@shop.example.test", "shop.example.test"])
+def test_bad_urls_refused(url: str) -> None:
+    with pytest.raises(InvalidRequest):
+        check_public_url(url, resolver_for("93.184.216.34"))
+
+
+def test_unresolvable_refused() -> None:
+    def fail(*_a: Any, **_k: Any) -> list[tuple[Any, ...]]:
+        raise socket.gaierror("no such host")
+
+    with pytest.raises(InvalidRequest):
+        check_public_url("https://nowhere.example.test", fail)
+
+
+def test_loopback_store_refused_unless_allowed() -> None:
+    with pytest.raises(InvalidRequest):
+        WooClient(STORE, "ck", "cs")
+    calls: list[str] = []
+
+    def spy(host: str, *_a: Any, **_k: Any) -> list[tuple[Any, ...]]:
+        calls.append(host)
+        return []
+
+    WooClient(STORE, "ck", "cs", resolver=spy, allow_private=True)
+    assert calls == []
+
+
+@responses.activate
+def test_private_check_runs_before_each_request() -> None:
+    answers = [resolver_for("93.184.216.34"), resolver_for("10.0.0.1")]
+    state = {"n": 0}
+
+    def rebinding(host: str, port: int, **kwargs: Any) -> list[tuple[Any, ...]]:
+        resolve = answers[min(state["n"], 1)]
+        state["n"] += 1
+        return resolve(host, port, **kwargs)
+
+    c = WooClient(HTTPS_STORE, "ck", "cs", resolver=rebinding)
+    with pytest.raises(InvalidRequest):
+        c.get("products/10")
+    assert len(responses.calls) == 0
