@@ -46,6 +46,8 @@ class StockState(StoreScoped, Base):
     # Hash of every figure above: unchanged states are not rewritten, and write-back to the
     # storefront only sends variants whose published fingerprint differs.
     fingerprint: Mapped[str] = mapped_column(String(32), default="")
+    # Hash of every input the figures were computed from: a periodic run skips unchanged variants.
+    input_fingerprint: Mapped[str] = mapped_column(String(32), default="")
     published_fingerprint: Mapped[str | None] = mapped_column(String(32))
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -45,6 +45,8 @@ from app.services.sqlfn import dialect, epoch, greatest, least
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 10_000
+# Part of every input fingerprint: bump it when the engine's rules change, so every state is recomputed.
+ENGINE_VERSION = 1
 HISTORY_IN_LIST_MAX = 5000
 DIRTY_BATCH = 500
 # Subscriptions in these states still wait for stock and count as open demand.
@@ -311,6 +313,7 @@ def recompute(
             StockState.sellable_quantity,
             StockState.fingerprint,
             StockState.published_fingerprint,
+            StockState.input_fingerprint,
         )
         .join(Product, Product.id == Variant.product_id)
         .outerjoin(StockState, StockState.variant_id == Variant.id)
@@ -327,6 +330,7 @@ def recompute(
     campaigns = _campaigns_by_product(session, store_id, today)
 
     settings_cache: dict[tuple[int | None, int | None], StockSettings] = {}
+    settings_keys: dict[int, str] = {}
     upserts: list[dict[str, Any]] = []
     changed_ids: list[int] = []
     events: list[dict[str, Any]] = []
@@ -344,6 +348,7 @@ def recompute(
         prev_qty,
         prev_fp,
         published_fp,
+        prev_input_fp,
     ) in variants:
         key = (pid if pid in overrides.product else None, vid if vid in overrides.variant else None)
         settings = settings_cache.get(key)
@@ -361,8 +366,38 @@ def recompute(
             lead_time = settings.lead_time_days
         v_sales = sales.get(vid, {})
         v_out = soldout.get(vid, {})
+        # Sold-out time counts in whole hours, so a sold-out variant's inputs change hourly, not every run.
+        # Rounded, not floored: a window sold out throughout comes back from SQL as 604799.9999… seconds.
+        out_hours = {w: min(round(v_out.get(w, 0.0) / 3600), w * 24) for w in settings.velocity_windows}
+        v_incoming = incoming.get(vid, ())
+        v_campaigns = campaigns.get(pid, ())
+        waitlist = waitlists.get(vid, 0)
+        settings_key = settings_keys.get(id(settings))
+        if settings_key is None:
+            settings_key = settings_keys[id(settings)] = repr(settings)
+        input_fp = _fingerprint(
+            (
+                ENGINE_VERSION,
+                today,
+                settings_key,
+                qty,
+                tracked,
+                policy,
+                backorder,
+                v_pub and p_pub,
+                str(price),
+                lead_time,
+                tuple(v_sales.get(w, 0) for w in settings.velocity_windows),
+                tuple(out_hours.values()),
+                tuple((i.quantity, i.expected_on) for i in v_incoming),
+                waitlist,
+                tuple((c.campaign_id, c.starts_on, c.ends_on, c.uplift_pct) for c in v_campaigns),
+            )
+        )
+        if prev_fp and input_fp == prev_input_fp:
+            continue
         window_sales = [
-            WindowSales(days=w, units_net=v_sales.get(w, 0), sellable_days=max(0.0, w - v_out.get(w, 0.0) / 86400.0))
+            WindowSales(days=w, units_net=v_sales.get(w, 0), sellable_days=max(0.0, w - out_hours[w] / 24.0))
             for w in settings.velocity_windows
         ]
         vel = blended_velocity(window_sales, settings.velocity_weights, settings.min_sellable_days)
@@ -375,14 +410,15 @@ def recompute(
             price=float(price or 0),
             velocity=vel.per_day,
             lead_time_days=lead_time,
-            incoming=tuple(incoming.get(vid, ())),
-            waitlist_open=waitlists.get(vid, 0),
+            incoming=tuple(v_incoming),
+            waitlist_open=waitlist,
             published=bool(v_pub and p_pub),
-            campaigns=tuple(campaigns.get(pid, ())),
+            campaigns=tuple(v_campaigns),
         )
         assessment = assess(facts, settings, today)
         values = _state_values(vid, store_id, facts, assessment, vel.by_window)
-        if values["fingerprint"] != prev_fp:
+        values["input_fingerprint"] = input_fp
+        if values["fingerprint"] != prev_fp or input_fp != prev_input_fp:
             values["published_fingerprint"] = published_fp
             values["computed_at"] = now
             values["changed_at"] = now
@@ -469,6 +505,7 @@ STATE_COLUMNS = (
     "campaign_stockout_on",
     "reasons",
     "fingerprint",
+    "input_fingerprint",
     "published_fingerprint",
     "computed_at",
     "changed_at",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:01:50.789242
+Create Date: 2026-11-22 03:34:47.117905
 """
 
 from __future__ import annotations
@@ -416,6 +416,7 @@ def upgrade() -> None:
     sa.Column('campaign_stockout_on', sa.Date(), nullable=True),
     sa.Column('reasons', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('fingerprint', sa.String(length=32), nullable=False),
+    sa.Column('input_fingerprint', sa.String(length=32), nullable=False),
     sa.Column('published_fingerprint', sa.String(length=32), nullable=True),
     sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -298,3 +299,37 @@ def test_recompute_jobs_queue_the_storefront_write_back_for_shopify_stores_only(
         ("jobs.shopify.publish_storefront", (shop_id,), f"publish-{shop_id}"),
         ("jobs.shopify.publish_storefront", (shop_id,), f"publish-{shop_id}"),
     ]
+
+
+def test_periodic_run_skips_variants_whose_inputs_did_not_change(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pg_db.session() as s:
+        store = make_store(s)
+        a = make_variant(s, store, qty=5)
+        b = make_variant(s, store, qty=0)
+        add_sale(s, a, 2, days_ago=1)
+        sid, aid = store.id, a.id
+        assert b.id
+    with pg_db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    calls: list[int] = []
+    real_assess = stock.assess
+
+    def counting(facts: Any, settings: Any, today: Any) -> Any:
+        calls.append(facts.variant_id)
+        return real_assess(facts, settings, today)
+
+    monkeypatch.setattr(stock, "assess", counting)
+    with pg_db.session() as s:
+        assert stock.recompute(s, sid, now=NOW + timedelta(minutes=15)).changed == 0
+    assert calls == []
+    with pg_db.session() as s:
+        s.execute(stock.Variant.__table__.update().where(stock.Variant.id == aid).values(sellable_quantity=4))
+    with pg_db.session() as s:
+        assert stock.recompute(s, sid, now=NOW + timedelta(minutes=30)).changed == 1
+    assert calls == [aid]
+    # A new engine version recomputes everything.
+    monkeypatch.setattr(stock, "ENGINE_VERSION", stock.ENGINE_VERSION + 1)
+    with pg_db.session() as s:
+        assert stock.recompute(s, sid, now=NOW + timedelta(minutes=45)).changed == 2
