@@ -45,6 +45,8 @@ check: lint typecheck test ## Everything CI runs
 bench: $(STAMP) ## Run the benchmarks (PostgreSQL; BENCH_DATABASE_URL overrides)
 	$(BIN)/python benchmarks/recompute.py
 	$(BIN)/python benchmarks/webhook_ingest.py
+	$(BIN)/python benchmarks/bulk_sync.py
+	$(BIN)/python benchmarks/paged_sync_shopify.py
 
 migrate: $(STAMP) ## Apply database migrations to DATABASE_URL
 	$(BIN)/backsoon migrate
