@@ -44,4 +44,6 @@ DEFAULT_SCHEDULE = (
     ("jobs.stock.recompute_all", 15 * 60),
     ("jobs.maintenance.purge_inbox", 60 * 60),
     ("jobs.shopify.reconcile_all", 30 * 60),
+    ("jobs.woocommerce.reconcile_all", 30 * 60),
+    ("jobs.woocommerce.check_all_webhooks", 6 * 60 * 60),
 )

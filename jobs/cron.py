@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rq import cron
 
+from jobs import woocommerce as woo
 from jobs.maintenance import purge_inbox, sweep
 from jobs.shopify import reconcile_all
 from jobs.stock import recompute_all
@@ -13,16 +14,14 @@ RECOMPUTE_SECONDS = 15 * 60
 PURGE_SECONDS = 60 * 60
 # Shopify does not guarantee delivery: a missed webhook heals within this interval.
 RECONCILE_SECONDS = 30 * 60
+# WooCommerce never retries a failed delivery and disables a webhook after repeated failures.
+WOO_RECONCILE_SECONDS = 30 * 60
+WOO_WEBHOOK_CHECK_SECONDS = 6 * 60 * 60
 
 # Sweeping twice a minute re-drives stalled work within a minute of the 60 s threshold.
 cron.register(sweep, queue_name="high", interval=SWEEP_SECONDS, job_timeout=120)
 cron.register(recompute_all, queue_name="low", interval=RECOMPUTE_SECONDS, job_timeout=300)
 cron.register(purge_inbox, queue_name="low", interval=PURGE_SECONDS, job_timeout=300)
 cron.register(reconcile_all, queue_name="low", interval=RECONCILE_SECONDS, job_timeout=300)
-
-SCHEDULE = (
-    (sweep, SWEEP_SECONDS),
-    (recompute_all, RECOMPUTE_SECONDS),
-    (purge_inbox, PURGE_SECONDS),
-    (reconcile_all, RECONCILE_SECONDS),
-)
+cron.register(woo.reconcile_all, queue_name="low", interval=WOO_RECONCILE_SECONDS, job_timeout=300)
+cron.register(woo.check_all_webhooks, queue_name="low", interval=WOO_WEBHOOK_CHECK_SECONDS, job_timeout=300)

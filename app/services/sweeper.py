@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import DirtyVariant, SyncRun, WebhookEvent
+from app.models import DirtyVariant, Store, SyncRun, WebhookEvent
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
+from app.services import shopify_sync, woo_sync
 from app.services.inbox import drain_job
 from app.services.stock import recompute_dirty_job
 
@@ -66,22 +67,20 @@ def stalled_recomputes(session: Session, now: datetime, stale_before: datetime) 
 @sweep_source
 def stalled_syncs(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
     """Sync runs whose heartbeat stopped (a killed worker, or a bulk operation to poll again)."""
-    run_ids = (
-        session.execute(
-            select(SyncRun.id).where(
-                SyncRun.status == "running", or_(SyncRun.heartbeat_at.is_(None), SyncRun.heartbeat_at < stale_before)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if not run_ids:
+    runs = session.execute(
+        select(SyncRun.id, Store.platform)
+        .join(Store, Store.id == SyncRun.store_id)
+        .where(SyncRun.status == "running", or_(SyncRun.heartbeat_at.is_(None), SyncRun.heartbeat_at < stale_before))
+    ).all()
+    if not runs:
         return []
+    run_ids = [rid for rid, _ in runs]
     session.execute(
         update(SyncRun).where(SyncRun.id.in_(run_ids)).values(heartbeat_at=now, attempts=SyncRun.attempts + 1)
     )
     minute = int(now.timestamp() // 60)
-    return [JobSpec("jobs.shopify.run_sync", (rid,), job_id=f"sync-{rid}-s{minute}") for rid in run_ids]
+    jobs = {"shopify": shopify_sync.sync_job, "woocommerce": woo_sync.sync_job}
+    return [jobs[platform](rid, suffix=f"s{minute}") for rid, platform in runs if platform in jobs]
 
 
 def sweep(session: Session, jobs: JobQueue, now: datetime, stale_after: timedelta) -> list[JobSpec]:

@@ -63,4 +63,6 @@ def test_cron_config_registers_the_sweeper_and_periodic_recompute(redis_conn: An
         ("jobs.maintenance.sweep", "high", 30),
         ("jobs.shopify.reconcile_all", "low", 1800),
         ("jobs.stock.recompute_all", "low", 900),
+        ("jobs.woocommerce.check_all_webhooks", "low", 21600),
+        ("jobs.woocommerce.reconcile_all", "low", 1800),
     ]

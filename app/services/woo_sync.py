@@ -1,0 +1,369 @@
+"""WooCommerce sync: the initial REST sync and the periodic reconciliation, as resumable sync runs.
+
+Mirrors shopify_sync: a run is a sync_runs row whose phase and cursor say where it is, and every batch commits
+its progress. Lists are read in id order, so the cursor is the last id applied and a resumed run skips up to it.
+Records go through the same catalog service as webhooks, so both paths agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from app.config import Settings, get_settings
+from app.db import Database
+from app.models import Store, SyncRun
+from app.queue import JobQueue, JobSpec, enqueue_after_commit
+from app.services import catalog
+from app.services.crypto import cipher_for
+from app.services.sqlfn import dialect
+from app.services.stock import recompute
+from integrations.base import AuthRevoked, InvalidRequest, NotFound, OrderRecord
+from integrations.woocommerce.client import MAX_PAGE_SIZE, Resolver, WooClient
+from integrations.woocommerce.payloads import PayloadError, ProductUpdate, parse_order, parse_product
+
+log = logging.getLogger(__name__)
+
+PHASES = ("products", "orders", "webhooks", "finalize")
+PRODUCT_BATCH = 100
+ORDER_BATCH = 100
+# Reconciliation re-reads a little before the last sync, so a change made during it is not missed.
+RECONCILE_OVERLAP = timedelta(minutes=5)
+SYNC_JOB_TIMEOUT = 60 * 60
+WEBHOOK_TOPICS = (
+    "product.created",
+    "product.updated",
+    "product.deleted",
+    "product.restored",
+    "order.created",
+    "order.updated",
+    "order.deleted",
+)
+
+
+def sync_job(run_id: int, suffix: str = "") -> JobSpec:
+    """The job that advances one WooCommerce sync run."""
+    # One job runs the whole sync (REST has no bulk export to wait on), so it gets more than the default 10 min.
+    job_id = f"woo-sync-{run_id}" + (f"-{suffix}" if suffix else "")
+    return JobSpec("jobs.woocommerce.run_sync", (run_id,), job_id=job_id, timeout=SYNC_JOB_TIMEOUT)
+
+
+def delivery_url(settings: Settings, store_id: int) -> str:
+    """Where this store's WooCommerce webhooks deliver."""
+    return f"{settings.app_url.rstrip('/')}/webhooks/woocommerce/{store_id}"
+
+
+def client_for(
+    settings: Settings,
+    store: Store,
+    *,
+    session: requests.Session | None = None,
+    page_size: int = MAX_PAGE_SIZE,
+    resolver: Resolver = socket.getaddrinfo,
+) -> WooClient:
+    """A REST client for the store, with its consumer key and secret decrypted; AuthRevoked when none is stored."""
+    if store.credentials_encrypted is None:
+        raise AuthRevoked("no WooCommerce API key stored")
+    creds = cipher_for(settings).decrypt_json(store.credentials_encrypted)
+    key, secret = creds.get("consumer_key"), creds.get("consumer_secret")
+    if not isinstance(key, str) or not isinstance(secret, str) or not key or not secret:
+        raise AuthRevoked("stored WooCommerce credentials are incomplete")
+    return WooClient(store.domain, key, secret, session=session, page_size=page_size, resolver=resolver)
+
+
+def webhook_secret_for(settings: Settings, store: Store) -> str | None:
+    """Our webhook signing secret for the store, decrypted, or None when none is stored."""
+    if store.webhook_secret_encrypted is None:
+        return None
+    return cipher_for(settings).decrypt(store.webhook_secret_encrypted).decode("utf-8")
+
+
+def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "initial") -> SyncRun:
+    """Create a sync run (or return the one already running for the store) and enqueue it after commit."""
+    if kind not in ("initial", "reconcile"):
+        raise ValueError(f"unknown sync kind {kind!r}")
+    running = session.execute(
+        select(SyncRun).where(SyncRun.store_id == store_id, SyncRun.status == "running").order_by(SyncRun.id)
+    ).scalar_one_or_none()
+    if running is not None:
+        return running
+    now = datetime.now(UTC)
+    run = SyncRun(
+        store_id=store_id,
+        kind=kind,
+        status="running",
+        phase=PHASES[0],
+        done=0,
+        counts={},
+        cursor={},
+        started_at=now,
+        heartbeat_at=now,
+    )
+    session.add(run)
+    session.flush()
+    enqueue_after_commit(session, jobs, sync_job(run.id))
+    return run
+
+
+def progress(run: SyncRun) -> dict[str, Any]:
+    """What the admin API and the CLI show of a run."""
+    index = PHASES.index(run.phase) if run.phase in PHASES else len(PHASES)
+    within = (run.done / run.total) if run.total else 0.0
+    percent = 100.0 if run.status == "done" else round(100.0 * (index + min(within, 1.0)) / len(PHASES), 1)
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "phase": run.phase,
+        "done": run.done,
+        "total": run.total,
+        "percent": percent,
+        "counts": run.counts,
+        "error": run.error,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    db: Database
+    jobs: JobQueue
+    run_id: int
+    store_id: int
+    kind: str
+    client: WooClient
+    settings: Settings
+
+
+def step(db: Database, jobs: JobQueue, run_id: int, client: WooClient, *, settings: Settings | None = None) -> str:
+    """Run a sync to its end from where its cursor says; return its final status."""
+    with db.session() as s:
+        run = s.get(SyncRun, run_id)
+        if run is None:
+            return "missing"
+        if run.status != "running":
+            return run.status
+        store_id, kind = run.store_id, run.kind
+    ctx = _Ctx(db, jobs, run_id, store_id, kind, client, settings or get_settings())
+    try:
+        while True:
+            with db.session() as s:
+                run = s.get(SyncRun, run_id)
+                assert run is not None
+                phase, cursor = run.phase, dict(run.cursor or {})
+                run.heartbeat_at = datetime.now(UTC)
+            _PHASES[phase](ctx, cursor)
+            next_index = PHASES.index(phase) + 1
+            with db.session() as s:
+                run = s.get(SyncRun, run_id)
+                assert run is not None
+                if next_index >= len(PHASES):
+                    run.status, run.finished_at = "done", datetime.now(UTC)
+                    store = s.get(Store, store_id)
+                    if store is not None:
+                        store.last_synced_at = run.started_at
+                    return "done"
+                run.phase, run.done, run.total = PHASES[next_index], 0, None
+    except (PayloadError, InvalidRequest) as exc:
+        # Retrying cannot help: the run stops with its reason; transient errors propagate to be retried.
+        fail_run(db, run_id, f"{exc.__class__.__name__}: {exc}")
+        return "failed"
+    except AuthRevoked as exc:
+        disconnect(db, store_id, f"access revoked: {exc}", run_id=run_id)
+        return "failed"
+
+
+def fail_run(db: Database, run_id: int, error: str) -> None:
+    """Mark a run failed with its reason."""
+    with db.session() as s:
+        _fail(s, run_id, error)
+
+
+def disconnect(db: Database, store_id: int, error: str, *, run_id: int | None = None) -> None:
+    """Mark the store disconnected (WooCommerce refused our key) and fail the run, if any."""
+    with db.session() as s:
+        if run_id is not None:
+            _fail(s, run_id, error)
+        s.execute(
+            update(Store)
+            .where(Store.id == store_id)
+            .values(status="disconnected", status_reason="WooCommerce rejected the API key")
+        )
+
+
+def _fail(session: Session, run_id: int, error: str) -> None:
+    run = session.get(SyncRun, run_id)
+    if run is not None:
+        run.status, run.error, run.finished_at = "failed", error[:2000], datetime.now(UTC)
+
+
+def _commit_batch(s: Session, run_id: int, cursor: dict[str, Any], done: int, counts: dict[str, int]) -> None:
+    """Record a batch's cursor, progress and counts in the same transaction as its rows."""
+    run = s.get(SyncRun, run_id)
+    assert run is not None
+    run.cursor = {**(run.cursor or {}), **cursor}
+    run.done = done
+    run.heartbeat_at = datetime.now(UTC)
+    merged = dict(run.counts or {})
+    for name, n in counts.items():
+        merged[name] = int(merged.get(name, 0)) + int(n)
+    run.counts = merged
+
+
+def _modified_after(ctx: _Ctx) -> datetime | None:
+    """None for an initial sync; the last sync minus the overlap for a reconciliation."""
+    if ctx.kind == "initial":
+        return None
+    with ctx.db.session() as s:
+        last = s.execute(select(Store.last_synced_at).where(Store.id == ctx.store_id)).scalar_one_or_none()
+    moment = last or datetime.now(UTC) - timedelta(days=1)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment - RECONCILE_OVERLAP
+
+
+def _raw_id(data: dict[str, Any]) -> int:
+    """A list item's numeric id, read before parsing so items behind the cursor cost nothing."""
+    value = data.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise PayloadError(f"id: expected a numeric id, got {value!r}", field="id")
+    return int(value)
+
+
+def _product_updates(ctx: _Ctx, after_id: int) -> Iterator[tuple[int, ProductUpdate]]:
+    """Products past the cursor, each with its variations fetched when it is variable."""
+    for data in ctx.client.iter_products(modified_after=_modified_after(ctx)):
+        product_id = _raw_id(data)
+        if product_id <= after_id:
+            continue
+        variations: list[dict[str, Any]] = []
+        if data.get("type") == "variable":
+            try:
+                variations = list(ctx.client.iter_variations(product_id))
+            except NotFound:
+                log.info("product %s disappeared during the sync; skipped", product_id)
+                continue
+        yield product_id, parse_product(data, variations)
+
+
+def _products(ctx: _Ctx, cursor: dict[str, Any]) -> None:
+    after_id = int(cursor.get("products_last_id", 0))
+    done = int(cursor.get("products_done", 0))
+    batch: list[ProductUpdate] = []
+    last_id = after_id
+
+    def flush() -> None:
+        nonlocal done
+        if not batch:
+            return
+        with ctx.db.session() as s:
+            p = catalog.apply_products(s, ctx.jobs, ctx.store_id, [u.product for u in batch])
+            i = catalog.apply_inventory(s, ctx.jobs, ctx.store_id, [lvl for u in batch for lvl in u.inventory])
+            done += len(batch)
+            counts = {
+                "products": len(batch),
+                "variants": p.children.created + p.children.updated,
+                "inventory_levels": i.created + i.updated,
+            }
+            _commit_batch(s, ctx.run_id, {"products_last_id": last_id, "products_done": done}, done, counts)
+        batch.clear()
+
+    for product_id, update_ in _product_updates(ctx, after_id):
+        batch.append(update_)
+        last_id = max(last_id, product_id)
+        if len(batch) >= PRODUCT_BATCH:
+            flush()
+    flush()
+
+
+def _order_records(ctx: _Ctx, after_id: int) -> Iterator[tuple[int, OrderRecord]]:
+    """Orders past the cursor, with their refunds fetched when the order lists any."""
+    for data in ctx.client.iter_orders(modified_after=_modified_after(ctx)):
+        order_id = _raw_id(data)
+        if order_id <= after_id:
+            continue
+        parsed = parse_order(data)
+        if parsed.refund_ids:
+            parsed = parse_order(data, list(ctx.client.iter_refunds(order_id)))
+        yield order_id, parsed.order
+
+
+def _orders(ctx: _Ctx, cursor: dict[str, Any]) -> None:
+    after_id = int(cursor.get("orders_last_id", 0))
+    done = int(cursor.get("orders_done", 0))
+    batch: list[OrderRecord] = []
+    last_id = after_id
+
+    def flush() -> None:
+        nonlocal done
+        if not batch:
+            return
+        with ctx.db.session() as s:
+            result = catalog.apply_orders(s, ctx.jobs, ctx.store_id, batch)
+            done += len(batch)
+            counts = {"orders": result.created + result.updated, "refunds": result.refunds}
+            _commit_batch(s, ctx.run_id, {"orders_last_id": last_id, "orders_done": done}, done, counts)
+        batch.clear()
+
+    for order_id, order in _order_records(ctx, after_id):
+        batch.append(order)
+        last_id = max(last_id, order_id)
+        if len(batch) >= ORDER_BATCH:
+            flush()
+    flush()
+
+
+def ensure_webhooks(client: WooClient, url: str, secret: str) -> int:
+    """Create every topic's webhook that is missing or not active for our delivery URL; return how many."""
+    active = {
+        str(hook.get("topic"))
+        for hook in client.list_webhooks()
+        if hook.get("delivery_url") == url and hook.get("status") == "active"
+    }
+    created = 0
+    for topic in WEBHOOK_TOPICS:
+        if topic not in active:
+            # A webhook WooCommerce disabled after failed deliveries stays behind, inert; a fresh one replaces it.
+            client.create_webhook(topic, url, secret)
+            created += 1
+    return created
+
+
+def _webhooks(ctx: _Ctx, cursor: dict[str, Any]) -> None:
+    with ctx.db.session() as s:
+        store = s.get(Store, ctx.store_id)
+        secret = webhook_secret_for(ctx.settings, store) if store is not None else None
+    created = 0
+    if secret:
+        created = ensure_webhooks(ctx.client, delivery_url(ctx.settings, ctx.store_id), secret)
+    else:
+        log.warning("store %s has no webhook secret; webhooks not checked", ctx.store_id)
+    with ctx.db.session() as s:
+        _commit_batch(s, ctx.run_id, {}, len(WEBHOOK_TOPICS), {"webhooks_created": created})
+
+
+def _finalize(ctx: _Ctx, cursor: dict[str, Any]) -> None:
+    with ctx.db.session() as s:
+        if dialect(s) == "postgresql":
+            # Fresh statistics first: a large load planned with empty-table estimates can take minutes.
+            for table in ("variants", "inventory_levels", "order_lines", "orders"):
+                s.execute(text(f"ANALYZE {table}"))
+    with ctx.db.session() as s:
+        recompute(s, ctx.store_id)
+
+
+_PHASES: dict[str, Callable[[_Ctx, dict[str, Any]], None]] = {
+    "products": _products,
+    "orders": _orders,
+    "webhooks": _webhooks,
+    "finalize": _finalize,
+}

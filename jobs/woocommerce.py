@@ -1,0 +1,99 @@
+"""WooCommerce jobs: advance a sync run, start the periodic reconciliation, keep the store's webhooks alive."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.models import Store, SyncRun
+from app.queue import JobSpec, enqueue_after_commit
+from app.services import woo_sync
+from app.services.crypto import DecryptionError
+from integrations.base import AuthRevoked, InvalidRequest
+from jobs._base import job_context
+
+
+def run_sync(run_id: int) -> str:
+    """Advance one WooCommerce sync run to its end (a killed worker's run is resumed from its cursor)."""
+    with job_context() as rt:
+        with rt.db.session() as session:
+            store_id = session.execute(select(SyncRun.store_id).where(SyncRun.id == run_id)).scalar_one_or_none()
+            store = session.get(Store, store_id) if store_id is not None else None
+            if store is None:
+                return "missing"
+            try:
+                client = woo_sync.client_for(rt.settings, store)
+            except (AuthRevoked, DecryptionError) as exc:
+                error: tuple[str, bool] | None = (f"access revoked: {exc}", True)
+            except InvalidRequest as exc:  # the store URL is not a public http(s) address
+                error = (f"InvalidRequest: {exc}", False)
+            else:
+                error = None
+            store_id = store.id
+        if error is not None:
+            message, revoked = error
+            if revoked:
+                woo_sync.disconnect(rt.db, store_id, message, run_id=run_id)
+            else:
+                woo_sync.fail_run(rt.db, run_id, message)
+            return "failed"
+        return woo_sync.step(rt.db, rt.jobs, run_id, client, settings=rt.settings)
+
+
+def reconcile_all() -> int:
+    """Start a reconciliation for every active WooCommerce store that finished its initial sync."""
+    started = 0
+    with job_context() as rt, rt.db.session() as session:
+        store_ids = (
+            session.execute(
+                select(Store.id).where(
+                    Store.platform == "woocommerce", Store.status == "active", Store.last_synced_at.is_not(None)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for store_id in store_ids:
+            woo_sync.start_sync(session, rt.jobs, store_id, kind="reconcile")
+            started += 1
+    return started
+
+
+def check_webhooks(store_id: int) -> int:
+    """Re-create the store's webhooks that are missing or that WooCommerce disabled; return how many."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            store = session.get(Store, store_id)
+            if store is None or store.platform != "woocommerce" or store.status != "active":
+                return 0
+            secret = woo_sync.webhook_secret_for(rt.settings, store)
+            if not secret:
+                return 0
+            try:
+                client = woo_sync.client_for(rt.settings, store)
+            except (AuthRevoked, DecryptionError):
+                client = None
+        if client is None:
+            woo_sync.disconnect(rt.db, store_id, "no usable WooCommerce API key")
+            return 0
+        try:
+            return woo_sync.ensure_webhooks(client, woo_sync.delivery_url(rt.settings, store_id), secret)
+        except AuthRevoked:
+            woo_sync.disconnect(rt.db, store_id, "WooCommerce rejected the API key")
+            return 0
+
+
+def check_all_webhooks() -> int:
+    """Enqueue check_webhooks for every active WooCommerce store; return how many."""
+    with job_context() as rt, rt.db.session() as session:
+        store_ids = (
+            session.execute(select(Store.id).where(Store.platform == "woocommerce", Store.status == "active"))
+            .scalars()
+            .all()
+        )
+        for store_id in store_ids:
+            enqueue_after_commit(
+                session,
+                rt.jobs,
+                JobSpec("jobs.woocommerce.check_webhooks", (store_id,), job_id=f"woo-hooks-{store_id}", queue="low"),
+            )
+    return len(store_ids)
