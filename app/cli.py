@@ -251,6 +251,15 @@ def demo_cmd(host: str, reseed: bool) -> None:
     run_simple(host, settings.port, app, threaded=True, use_reloader=False)
 
 
+def _register_platform_commands() -> None:
+    from app.cli_woo import connect_woocommerce_cmd
+
+    cli.add_command(connect_woocommerce_cmd)
+
+
+_register_platform_commands()
+
+
 def main() -> None:
     """Entry point of the `backsoon` console script."""
     if len(sys.argv) > 1 and sys.argv[1] == "demo":

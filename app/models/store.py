@@ -33,7 +33,8 @@ class Store(IdMixin, Timestamps, Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     locale: Mapped[str] = mapped_column(String(16), default="en")
     country: Mapped[str | None] = mapped_column(String(2))
-    status: Mapped[str] = mapped_column(String(20), default="active")  # active | disconnected | uninstalled
+    # pending (WooCommerce connect started) | active | disconnected | uninstalled
+    status: Mapped[str] = mapped_column(String(20), default="active")
     status_reason: Mapped[str | None] = mapped_column(String(255))
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)
     uninstalled_at: Mapped[datetime | None]

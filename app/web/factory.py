@@ -42,7 +42,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.extensions["backsoon"] = runtime
     app.teardown_appcontext(close_session)
 
-    from app.web import api, health, openapi, pages, shopify, webhooks
+    from app.web import api, health, openapi, pages, shopify, webhooks, woocommerce
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
@@ -50,6 +50,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(pages.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(shopify.bp)
+    app.register_blueprint(woocommerce.bp)
 
     @app.before_request
     def _request_context() -> None:

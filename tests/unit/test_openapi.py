@@ -15,7 +15,14 @@ from app.web import openapi
 from app.web.factory import build_app
 
 # Routes that answer HTML or files rather than JSON.
-NOT_JSON_ENDPOINTS = ("static",)
+NOT_JSON_ENDPOINTS = (
+    "static",
+    # The WooCommerce connect pages are merchant-facing HTML forms; only their callback is JSON.
+    "woocommerce.connect_form",
+    "woocommerce.connect_start",
+    "woocommerce.connect_keys",
+    "woocommerce.connected",
+)
 # The Shopify install pages render HTML for the admin iframe and the OAuth redirect.
 NOT_JSON_BLUEPRINTS = ("pages", "shopify")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

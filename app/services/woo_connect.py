@@ -1,0 +1,403 @@
+"""Connecting a WooCommerce store: the wc-auth key handshake, pasted keys, and plain-language connection checks.
+
+Two ways in:
+
+- **wc-auth** (``/wc-auth/v1/authorize``): the merchant approves BackSoon in WordPress; WooCommerce creates a key and
+  POSTs ``{key_id, user_id, consumer_key, consumer_secret, key_permissions}`` as JSON to our https ``callback_url``
+  (it refuses any other scheme: "The callback_url needs to be over SSL"), then redirects the browser to
+  ``return_url`` with ``success=1&user_id=…`` (``success=0`` when the merchant declines). ``user_id`` is ours, not a
+  WordPress user: we send the pending store's id. Any callback answer other than HTTP 200 makes WooCommerce delete
+  the key it just created. The keys are not test-called inside the callback: WooCommerce is blocked waiting for our
+  answer, and a single-worker PHP server would deadlock; the first sync proves them.
+- **Pasted keys** (form and CLI): checked with a real ``GET products?per_page=1`` before anything is stored.
+
+Plain http stores are allowed: WooCommerce then signs requests with OAuth 1.0a, so the consumer secret never crosses
+the wire, but everything else (products, orders, customer emails) travels unencrypted and can be read or altered on
+the way; :func:`http_warning` says so wherever a store is connected.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import socket
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db import utcnow
+from app.models import Store
+from app.services.crypto import cipher_for
+from integrations.base import AuthRevoked, InvalidRequest, NotFound, PlatformError, TransientError
+from integrations.woocommerce.client import Resolver, WooClient, check_public_url
+
+__all__ = [
+    "PENDING_MAX_AGE",
+    "PLATFORM",
+    "ConnectError",
+    "accept_keys",
+    "authorize_url",
+    "check_keys",
+    "connect_with_keys",
+    "find_store",
+    "http_warning",
+    "normalise_store_url",
+    "start_connection",
+]
+
+PLATFORM = "woocommerce"
+SCOPE = "read_write"
+PENDING_MAX_AGE = timedelta(hours=1)
+"""How long a pending store waits for its wc-auth callback before the merchant must start again."""
+CHECK_TIMEOUT = (5.0, 15.0)
+"""Connect and read timeouts for the key check: a merchant is waiting on the form."""
+
+RESOLVER: Resolver = socket.getaddrinfo
+"""The DNS resolver used for the SSRF check and the client (tests replace it)."""
+
+_KEY_RE = re.compile(r"ck_[0-9a-f]{40}")
+_SECRET_RE = re.compile(r"cs_[0-9a-f]{40}")
+_SEGMENT_RE = re.compile(r"[A-Za-z0-9._~-]+")
+# Path segments that mean the merchant pasted a page of the store, not its home address.
+_NOT_A_BASE = {"wp-admin", "wp-json", "wp-content", "wp-includes", "wc-auth", "product", "product-category"}
+_MAX_URL = 255  # stores.domain
+
+
+class ConnectError(Exception):
+    """A connection attempt that failed for a reason the merchant can act on; ``message`` is plain language."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+# --- URLs --------------------------------------------------------------------------------------------------------
+
+
+def normalise_store_url(url: str) -> str:
+    """The store's base URL: http(s) scheme required, lowercase host, no query, only a WordPress subdirectory path."""
+    text = (url or "").strip()
+    example = "for example https://myshop.com"
+    if not text:
+        raise ConnectError("invalid_url", f"Enter your store's address, {example}.", field="url")
+    if "://" not in text:
+        raise ConnectError(
+            "invalid_url",
+            f"Start the address with https:// (or http:// if your store has no SSL certificate), {example}.",
+            field="url",
+        )
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ConnectError("invalid_url", f"That is not a valid web address; {example}.", field="url") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ConnectError("invalid_url", f"The address must start with https:// or http://, {example}.", field="url")
+    if parts.username is not None or parts.password is not None:
+        raise ConnectError("invalid_url", "Leave the user name and password out of the address.", field="url")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise ConnectError("invalid_url", f"The address has no host name; {example}.", field="url")
+    try:
+        host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise ConnectError("invalid_url", "The host name is not valid.", field="url") from None
+    if parts.query or parts.fragment:
+        raise ConnectError("invalid_url", "Use your store's home address without anything after ? or #.", field="url")
+    segments = [s for s in parts.path.split("/") if s]
+    for segment in segments:
+        if not _SEGMENT_RE.fullmatch(segment) or segment in (".", "..") or segment.lower().endswith(".php"):
+            raise ConnectError("invalid_url", "The address path is not a WordPress folder.", field="url")
+        if segment.lower() in _NOT_A_BASE:
+            raise ConnectError(
+                "invalid_url",
+                "That looks like a page of your store, not its home address. Use the address of your store's "
+                "front page, for example https://myshop.com (or https://myshop.com/shop if WordPress is installed "
+                "in a folder).",
+                field="url",
+            )
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != (443 if scheme == "https" else 80):
+        netloc = f"{netloc}:{port}"
+    result = f"{scheme}://{netloc}" + "".join(f"/{s}" for s in segments)
+    if len(result) > _MAX_URL:
+        raise ConnectError("invalid_url", "That address is too long.", field="url")
+    return result
+
+
+def http_warning(store_url: str) -> str | None:
+    """A plain warning for a store without https, or None."""
+    if not store_url.lower().startswith("http://"):
+        return None
+    return (
+        "Your store does not use https. BackSoon can still connect (WooCommerce signs each request, so your "
+        "secret key is never sent in the clear), but product, order and customer data travel unencrypted and "
+        "could be read or changed on the way. Turn on SSL for your store as soon as you can."
+    )
+
+
+def authorize_url(store_url: str, store_id: int, app_url: str, app_name: str = "BackSoon") -> str:
+    """The store's wc-auth page asking the merchant to give BackSoon a read/write key for this pending store."""
+    app = app_url.strip().rstrip("/")
+    if not app.lower().startswith("https://"):
+        raise ConnectError(
+            "callback_not_https",
+            "WooCommerce only sends API keys to an https address, and BackSoon's public address (APP_URL) is "
+            f"{app or '(unset)'}. Set APP_URL to BackSoon's public https address, or paste API keys instead.",
+        )
+    base = normalise_store_url(store_url)
+    query = urlencode(
+        {
+            "app_name": app_name,
+            "scope": SCOPE,
+            "user_id": str(store_id),
+            "return_url": f"{app}/woocommerce/connected?store={store_id}",
+            "callback_url": f"{app}/woocommerce/callback",
+        }
+    )
+    return f"{base}/wc-auth/v1/authorize?{query}"
+
+
+# --- store rows --------------------------------------------------------------------------------------------------
+
+
+def find_store(session: Session, store_url: str) -> Store | None:
+    """The WooCommerce store with this (normalised) base URL, if any."""
+    return session.execute(
+        select(Store).where(Store.platform == PLATFORM, Store.domain == normalise_store_url(store_url))
+    ).scalar_one_or_none()
+
+
+def _new_webhook_secret(settings: Settings) -> bytes:
+    return cipher_for(settings).encrypt(secrets.token_urlsafe(32).encode("ascii"))
+
+
+def _host(store_url: str) -> str:
+    return urlsplit(store_url).hostname or store_url
+
+
+def start_connection(session: Session, settings: Settings, store_url: str) -> tuple[Store, str]:
+    """Create (or reuse) a pending store row with its own webhook secret and return it with its wc-auth URL."""
+    base = normalise_store_url(store_url)
+    # Refuse a plain-http APP_URL before anything is written.
+    authorize_url(base, 0, settings.app_url)
+    store = find_store(session, base)
+    if store is not None and store.status == "active":
+        raise ConnectError(
+            "already_connected",
+            "This store is already connected to BackSoon. To replace its API key, paste the new key below.",
+            field="url",
+        )
+    if store is None:
+        store = Store(platform=PLATFORM, domain=base, name=_host(base), status="pending")
+        session.add(store)
+    store.status = "pending"
+    store.status_reason = "waiting for WooCommerce to send the API key"
+    store.updated_at = utcnow()  # starts the PENDING_MAX_AGE window even when nothing else changed
+    if store.webhook_secret_encrypted is None:
+        # Existing webhooks on a reconnecting store are signed with the old secret: keep it.
+        store.webhook_secret_encrypted = _new_webhook_secret(settings)
+    session.flush()
+    return store, authorize_url(base, store.id, settings.app_url)
+
+
+def _field(payload: Mapping[str, Any], name: str) -> Any:
+    if name not in payload or payload[name] in (None, ""):
+        raise ConnectError("missing_field", f"The callback has no {name}.", field=name)
+    return payload[name]
+
+
+def _as_id(value: Any, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+        raise ConnectError("invalid_field", f"The callback's {name} is not a number.", field=name)
+    return str(int(str(value).strip()))
+
+
+def accept_keys(session: Session, settings: Settings, store_id: int, payload: Any) -> Store:
+    """Store the key WooCommerce POSTed to the wc-auth callback for a pending store (encrypted), making it active."""
+    if not isinstance(payload, Mapping):
+        raise ConnectError("invalid_payload", "The callback body must be a JSON object.")
+    key_id = _as_id(_field(payload, "key_id"), "key_id")
+    user_id = _as_id(_field(payload, "user_id"), "user_id")
+    key = _field(payload, "consumer_key")
+    secret = _field(payload, "consumer_secret")
+    permissions = _field(payload, "key_permissions")
+    if user_id != str(store_id):
+        raise ConnectError("user_id_mismatch", "The callback's user_id does not name this store.", field="user_id")
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+        raise ConnectError("invalid_field", "consumer_key is not a WooCommerce consumer key.", field="consumer_key")
+    if not isinstance(secret, str) or not _SECRET_RE.fullmatch(secret):
+        raise ConnectError(
+            "invalid_field", "consumer_secret is not a WooCommerce consumer secret.", field="consumer_secret"
+        )
+    if permissions != SCOPE:
+        raise ConnectError(
+            "wrong_permissions",
+            f"BackSoon needs a read_write key, WooCommerce granted {str(permissions)[:20]!r}.",
+            field="key_permissions",
+        )
+    store = session.get(Store, store_id) if 0 < store_id <= 2**63 - 1 else None
+    if store is None or store.platform != PLATFORM:
+        raise ConnectError("unknown_store", "No store is waiting for this key.", field="user_id")
+    cipher = cipher_for(settings)
+    if store.status == "active" and store.credentials_encrypted is not None:
+        stored = cipher.decrypt_json(store.credentials_encrypted)
+        if stored.get("key_id") == key_id and stored.get("consumer_key") == key:
+            return store  # the same delivery again: already stored
+    if store.status != "pending":
+        raise ConnectError("not_pending", "This store is not waiting for a key; start connecting again.")
+    if utcnow() - _aware(store.updated_at) > PENDING_MAX_AGE:
+        raise ConnectError("expired", "This connection request expired; start connecting again.")
+    _activate(store, cipher.encrypt_json({"consumer_key": key, "consumer_secret": secret, "key_id": key_id}))
+    session.flush()
+    return store
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _activate(store: Store, credentials: bytes) -> None:
+    store.credentials_encrypted = credentials
+    store.scopes = SCOPE
+    store.status = "active"
+    store.status_reason = None
+    store.installed_at = utcnow()
+    store.uninstalled_at = None
+
+
+# --- checking keys -----------------------------------------------------------------------------------------------
+
+
+_PERMALINKS = (
+    "BackSoon could not reach your store's REST API at {url}/wp-json/. This almost always means WordPress "
+    'uses "Plain" permalinks: in WordPress go to Settings → Permalinks, choose any other option (for example '
+    '"Post name"), save, and try again. A security or caching plugin that blocks /wp-json/ has the same effect.'
+)
+
+
+def _check_format(key: str, secret: str) -> None:
+    if not key.startswith("ck_"):
+        raise ConnectError(
+            "invalid_key",
+            "The consumer key starts with ck_ — copy it from WooCommerce → Settings → Advanced → REST API.",
+            field="key",
+        )
+    if not secret.startswith("cs_"):
+        raise ConnectError("invalid_secret", "The consumer secret starts with cs_ — copy it again.", field="secret")
+
+
+def check_keys(store_url: str, key: str, secret: str, client_factory: Callable[..., WooClient] = WooClient) -> None:
+    """Call the store's REST API with these keys once; raise ConnectError with a plain explanation if it fails."""
+    base = normalise_store_url(store_url)
+    key, secret = key.strip(), secret.strip()
+    _check_format(key, secret)
+    host = _host(base)
+    try:
+        check_public_url(base, RESOLVER)
+    except InvalidRequest as exc:
+        if "does not resolve" in str(exc):
+            raise ConnectError(
+                "host_not_found",
+                f"The address {host} does not exist (no DNS record). Check the spelling of your store's address.",
+                field="url",
+            ) from None
+        raise ConnectError(
+            "private_address",
+            f"{host} points to a private or local network address, which BackSoon cannot reach from the "
+            "internet. Use your store's public address.",
+            field="url",
+        ) from None
+    try:
+        client = client_factory(base, key, secret, resolver=RESOLVER, timeout=CHECK_TIMEOUT, get_retries=0)
+        items = client.get("products", {"per_page": 1})
+    except AuthRevoked as exc:
+        if exc.code == "woocommerce_rest_cannot_view":
+            raise ConnectError(
+                "insufficient_role",
+                "The key works, but it belongs to a WordPress user who may not manage the shop. Create the key "
+                "for an Administrator or Shop manager.",
+                field="key",
+            ) from None
+        if exc.status == 403:
+            raise ConnectError(
+                "forbidden",
+                "Your store refused access with these keys (403). Make sure the key has Read/Write permission and "
+                "that no security plugin blocks the REST API.",
+                field="key",
+            ) from None
+        raise ConnectError(
+            "wrong_keys",
+            "Your store rejected these keys. Check that you copied the whole consumer key and secret, and that "
+            "the key was not revoked in WooCommerce → Settings → Advanced → REST API.",
+            field="key",
+        ) from None
+    except NotFound as exc:
+        if exc.code == "rest_no_route":
+            raise ConnectError(
+                "no_rest_route",
+                f"{host} answered, but has no WooCommerce REST API (/wp-json/wc/v3/). Make sure the WooCommerce "
+                "plugin is installed and active, and that the address is your WordPress site.",
+                field="url",
+            ) from None
+        raise ConnectError("plain_permalinks", _PERMALINKS.format(url=base), field="url") from None
+    except TransientError as exc:
+        if exc.status is not None:
+            raise ConnectError(
+                "store_error",
+                f"Your store had an internal error (HTTP {exc.status}). Try again in a few minutes.",
+                field="url",
+            ) from None
+        raise ConnectError(
+            "unreachable",
+            f"BackSoon could not connect to {host} (no answer or connection refused). Check the address and "
+            "that your store is online and reachable from the internet.",
+            field="url",
+        ) from None
+    except InvalidRequest as exc:
+        if exc.status is not None and 300 <= exc.status < 400:
+            raise ConnectError(
+                "redirected",
+                "Your store redirects to another address. Enter the address your store really uses (check "
+                "https:// and www. in your browser's address bar).",
+                field="url",
+            ) from None
+        raise ConnectError("store_refused", f"Your store refused the request: {exc}", field="url") from None
+    except PlatformError as exc:
+        if "not JSON" in str(exc):
+            raise ConnectError("plain_permalinks", _PERMALINKS.format(url=base), field="url") from None
+        raise ConnectError("store_error", f"Your store gave an unexpected answer: {exc}", field="url") from None
+    if not isinstance(items, list):
+        raise ConnectError("plain_permalinks", _PERMALINKS.format(url=base), field="url")
+
+
+def connect_with_keys(
+    session: Session,
+    settings: Settings,
+    store_url: str,
+    key: str,
+    secret: str,
+    *,
+    client_factory: Callable[..., WooClient] = WooClient,
+) -> Store:
+    """Check pasted keys against the store, then store them encrypted on an active store row (created if new)."""
+    base = normalise_store_url(store_url)
+    key, secret = key.strip(), secret.strip()
+    check_keys(base, key, secret, client_factory)
+    store = find_store(session, base)
+    if store is None:
+        store = Store(platform=PLATFORM, domain=base, name=_host(base))
+        session.add(store)
+    if store.webhook_secret_encrypted is None:
+        store.webhook_secret_encrypted = _new_webhook_secret(settings)
+    _activate(store, cipher_for(settings).encrypt_json({"consumer_key": key, "consumer_secret": secret}))
+    session.flush()
+    return store

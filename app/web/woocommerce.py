@@ -1,0 +1,213 @@
+"""Connecting a WooCommerce store: the wc-auth approval flow, the paste-keys form, and the wc-auth key callback.
+
+- ``GET /woocommerce/connect``: two forms (store URL for wc-auth; store URL + consumer key/secret).
+- ``POST /woocommerce/connect``: create the pending store and send the merchant to the store's wc-auth page.
+- ``POST /woocommerce/keys``: check pasted keys with a real API call; store them only if the call works.
+- ``POST /woocommerce/callback``: WooCommerce posts the new key here (server to server). Exactly 200 keeps it;
+  any other status makes WooCommerce delete the key, so a refused payload answers 400 and stores nothing.
+- ``GET /woocommerce/connected``: where wc-auth returns the merchant (``success=1|0&user_id=…`` appended).
+
+The merchant forms carry a CSRF token kept in Flask's signed session cookie; the callback has no cookie and is
+accepted only for a pending store whose id is the wc-auth ``user_id``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets as pysecrets
+from typing import Any
+
+from flask import Blueprint, jsonify, make_response, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from app.models import Store
+from app.services import woo_connect, woo_sync
+from app.services.woo_connect import ConnectError
+from app.web.deps import abort_json, db_session, runtime
+from app.web.openapi import error_response, json_response, register_paths
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("woocommerce", __name__, url_prefix="/woocommerce")
+
+_CSRF_KEY = "woo_csrf"
+_MINE_KEY = "woo_stores"  # store ids this browser started connecting, for the return page
+
+
+def csrf_token() -> str:
+    """This browser session's CSRF token for the merchant forms (created on first use)."""
+    token = session.get(_CSRF_KEY)
+    if not isinstance(token, str) or not token:
+        token = pysecrets.token_urlsafe(32)
+        session[_CSRF_KEY] = token
+    return token
+
+
+def csrf_ok() -> bool:
+    """True when the posted form's csrf_token matches this session's token."""
+    expected = session.get(_CSRF_KEY)
+    sent = request.form.get("csrf_token", "")
+    return isinstance(expected, str) and bool(expected) and hmac.compare_digest(expected.encode(), sent.encode())
+
+
+def _remember(store_id: int) -> None:
+    mine = [i for i in session.get(_MINE_KEY, []) if isinstance(i, int) and i != store_id]
+    session[_MINE_KEY] = [*mine[-4:], store_id]
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    resp = make_response(render_template(template, csrf_token=csrf_token(), **context), status)
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return resp
+
+
+def _form(status: int = 200, **context: Any) -> Response:
+    context.setdefault("errors", {})
+    context.setdefault("values", {})
+    return _page("woocommerce/connect.html", status, **context)
+
+
+@bp.get("/connect")
+def connect_form() -> Response:
+    """The connect page: approve in WooCommerce, or paste API keys."""
+    return _form()
+
+
+@bp.post("/connect")
+def connect_start() -> Response:
+    """Create the pending store and redirect to the store's wc-auth approval page."""
+    url = request.form.get("url", "")
+    if not csrf_ok():
+        return _form(400, form="authorize", values={"url": url}, errors={"form": _EXPIRED})
+    db = db_session()
+    try:
+        store, target = woo_connect.start_connection(db, runtime().settings, url)
+        db.commit()
+    except ConnectError as exc:
+        db.rollback()
+        return _form(400, form="authorize", values={"url": url}, errors={exc.field or "form": exc.message})
+    _remember(store.id)
+    resp = redirect(target, 302)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+_EXPIRED = "This form expired or was not sent from BackSoon. Reload the page and try again."
+
+
+@bp.post("/keys")
+def connect_keys() -> Response:
+    """Check pasted consumer key/secret against the store; store them only when the store accepts them."""
+    url = request.form.get("url", "")
+    key = request.form.get("consumer_key", "")
+    secret = request.form.get("consumer_secret", "")
+    values = {"url": url, "consumer_key": key}  # the secret is never echoed back into the page
+    if not csrf_ok():
+        return _form(400, form="keys", values=values, errors={"form": _EXPIRED})
+    errors: dict[str, str] = {}
+    if not url.strip():
+        errors["url"] = "Enter your store's address, for example https://myshop.com."
+    if not key.strip():
+        errors["key"] = "Paste the consumer key (it starts with ck_)."
+    if not secret.strip():
+        errors["secret"] = "Paste the consumer secret (it starts with cs_)."  # noqa: S105 (a message)
+    if errors:
+        return _form(400, form="keys", values=values, errors=errors)
+    db = db_session()
+    try:
+        store = woo_connect.connect_with_keys(db, runtime().settings, url, key, secret)
+        woo_sync.start_sync(db, runtime().jobs, store.id)
+        db.commit()
+    except ConnectError as exc:
+        db.rollback()
+        return _form(400, form="keys", values=values, errors={exc.field or "form": exc.message})
+    _remember(store.id)
+    return redirect(url_for(".connected", store=store.id), 303)
+
+
+@bp.post("/callback")
+def callback() -> tuple[Response, int]:
+    """Receive the key WooCommerce created (JSON); exactly 200 when stored, 400 JSON and nothing stored otherwise."""
+    payload = request.get_json(force=True, silent=True)
+    user_id = payload.get("user_id") if isinstance(payload, dict) else None
+    raw_id = str(user_id).strip() if isinstance(user_id, int | str) and not isinstance(user_id, bool) else ""
+    if not raw_id.isdigit() or not 0 < int(raw_id) <= 2**63 - 1:
+        abort_json(400, "invalid_user_id", "user_id must be the id of a store waiting for its key.")
+    db = db_session()
+    try:
+        store = woo_connect.accept_keys(db, runtime().settings, int(raw_id), payload)
+        woo_sync.start_sync(db, runtime().jobs, store.id)
+        db.commit()
+    except ConnectError as exc:
+        db.rollback()
+        log.info("wc-auth callback for store %s refused: %s", raw_id, exc.code)
+        abort_json(400, exc.code, exc.message)
+    log.info("wc-auth callback stored a key for store %s", store.id)
+    return jsonify({"ok": True}), 200
+
+
+@bp.get("/connected")
+def connected() -> Response:
+    """The page wc-auth returns the merchant to: connected and syncing, still waiting, or why it failed."""
+    raw = request.args.get("store", "")
+    store_id = int(raw) if raw.isdigit() and 0 < int(raw) <= 2**63 - 1 else None
+    mine = session.get(_MINE_KEY, [])
+    store: Store | None = None
+    if store_id is not None and isinstance(mine, list) and store_id in mine:
+        found = db_session().get(Store, store_id)
+        store = found if found is not None and found.platform == woo_connect.PLATFORM else None
+    if store is None:
+        # Not started from this browser: say nothing about the store.
+        return _page("woocommerce/connected.html", state="unknown", store=None, warning=None)
+    if request.args.get("success") == "0" and store.status != "active":
+        state = "declined"
+    elif store.status == "active":
+        state = "connected"
+    elif store.status == "pending":
+        state = "waiting"
+    else:
+        state = "failed"
+    return _page("woocommerce/connected.html", state=state, store=store, warning=woo_connect.http_warning(store.domain))
+
+
+register_paths(
+    {
+        "/woocommerce/callback": {
+            "post": {
+                "operationId": "wooCommerceAuthCallback",
+                "summary": "Receive the API keys WooCommerce's wc-auth flow posts after the merchant approves",
+                "description": (
+                    "Server-to-server JSON from the store: key_id, user_id (our pending store id), consumer_key, "
+                    "consumer_secret, key_permissions (must be read_write). Answered exactly 200 on success, "
+                    "because WooCommerce deletes the key on any other status."
+                ),
+                "tags": ["woocommerce"],
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["key_id", "user_id", "consumer_key", "consumer_secret", "key_permissions"],
+                                "properties": {
+                                    "key_id": {"type": "integer"},
+                                    "user_id": {"type": ["string", "integer"]},
+                                    "consumer_key": {"type": "string"},
+                                    "consumer_secret": {"type": "string"},
+                                    "key_permissions": {"type": "string", "enum": ["read_write"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": json_response("Keys stored; the first sync starts", {"type": "object"}),
+                    "400": error_response("Missing or invalid fields, or no matching pending store; nothing stored"),
+                },
+            }
+        }
+    }
+)

@@ -1,0 +1,394 @@
+"""Connecting a WooCommerce store: wc-auth URL and callback, pasted keys with plain errors, CSRF, and the CLI."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import click
+import pytest
+import requests
+import responses
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.cli_woo import connect_woocommerce_cmd
+from app.config import Settings
+from app.db import Database
+from app.models import Store
+from app.runtime import Runtime, set_runtime
+from app.services import woo_connect
+from app.services.crypto import cipher_for
+from app.services.woo_connect import ConnectError
+from app.web import woocommerce
+from app.web.factory import build_app
+from tests.conftest import FIXTURES
+from tests.factories import RecordingQueue
+
+pytestmark = pytest.mark.integration
+
+REST = FIXTURES / "woocommerce" / "rest"
+SETTINGS = Settings(env="test", app_url="https://backsoon.example")
+STORE = "https://shop.example.com"
+PRODUCTS = f"{STORE}/wp-json/wc/v3/products"
+KEY = "ck_" + "a1" * 20
+SECRET = "cs_" + "b2" * 20
+ADDRESSES = {"shop.example.com": "93.184.216.34", "internal.example": "10.0.0.5"}
+
+
+def rest(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((REST / f"{name}.json").read_text())
+    return data
+
+
+def fake_resolver(host: str, port: int | None, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        if host not in ADDRESSES:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+        address = ADDRESSES[host]
+    return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 443))]
+
+
+@dataclass
+class Env:
+    client: FlaskClient
+    db: Database
+    jobs: RecordingQueue
+
+    def stores(self) -> list[Store]:
+        with self.db.session() as s:
+            rows = list(s.scalars(select(Store).order_by(Store.id)))
+            s.expunge_all()
+        return rows
+
+    def csrf(self) -> str:
+        with self.client.session_transaction() as sess:
+            sess["woo_csrf"] = "test-csrf-token"
+        return "test-csrf-token"
+
+
+@pytest.fixture
+def env(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    monkeypatch.setattr(woo_connect, "RESOLVER", fake_resolver)
+    jobs = RecordingQueue()
+    runtime = Runtime(SETTINGS, pg_db, jobs)
+    app = build_app(runtime=runtime)
+    if "woocommerce" not in app.blueprints:
+        app.register_blueprint(woocommerce.bp)
+    set_runtime(runtime)
+    yield Env(app.test_client(), pg_db, jobs)
+    set_runtime(None)
+
+
+def start(env: Env, url: str = STORE) -> int:
+    resp = env.client.post("/woocommerce/connect", data={"url": url, "csrf_token": env.csrf()})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return int(dict(parse_qsl(urlsplit(resp.headers["Location"]).query))["user_id"])
+
+
+def callback_payload(store_id: int | str, **override: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "key_id": 7,
+        "user_id": str(store_id),
+        "consumer_key": KEY,
+        "consumer_secret": SECRET,
+        "key_permissions": "read_write",
+    }
+    payload.update(override)
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+# --- URLs --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://Shop.Example.com/", "https://shop.example.com"),
+        ("  https://shop.example.com:443  ", "https://shop.example.com"),
+        ("http://shop.example.com:8080/wp/", "http://shop.example.com:8080/wp"),
+        ("https://shop.example.com/blog/store", "https://shop.example.com/blog/store"),
+    ],
+)
+def test_normalise_store_url(raw: str, expected: str) -> None:
+    assert woo_connect.normalise_store_url(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "shop.example.com",
+        "ftp://shop.example.com",
+        "https://shop.example.com/?p=1",
+        "https://shop.example.com/wp-admin/",
+    ],
+)
+def test_normalise_store_url_refuses(raw: str) -> None:
+    with pytest.raises(ConnectError) as info:
+        woo_connect.normalise_store_url(raw)
+    assert info.value.code == "invalid_url" and info.value.field == "url"
+
+
+def test_authorize_url_is_exact() -> None:
+    url = woo_connect.authorize_url("https://shop.example.com/wp/", 42, "https://backsoon.example/")
+    assert url == (
+        "https://shop.example.com/wp/wc-auth/v1/authorize?app_name=BackSoon&scope=read_write&user_id=42"
+        "&return_url=https%3A%2F%2Fbacksoon.example%2Fwoocommerce%2Fconnected%3Fstore%3D42"
+        "&callback_url=https%3A%2F%2Fbacksoon.example%2Fwoocommerce%2Fcallback"
+    )
+
+
+def test_callback_must_be_https(env: Env) -> None:
+    with pytest.raises(ConnectError) as info:
+        woo_connect.authorize_url(STORE, 1, "http://backsoon.example")
+    assert info.value.code == "callback_not_https"
+    assert "https" in info.value.message
+    plain = Settings(env="test", app_url="http://127.0.0.1:5000")
+    with env.db.session() as s, pytest.raises(ConnectError):
+        woo_connect.start_connection(s, plain, STORE)
+    assert env.stores() == []
+
+
+# --- wc-auth -----------------------------------------------------------------------------------------------------
+
+
+def test_connect_redirects_to_wc_auth_with_a_pending_store(env: Env) -> None:
+    page = env.client.get("/woocommerce/connect")
+    assert page.status_code == 200 and 'name="csrf_token"' in page.get_data(as_text=True)
+    store_id = start(env)
+    (store,) = env.stores()
+    assert (store.id, store.platform, store.domain, store.status) == (store_id, "woocommerce", STORE, "pending")
+    assert store.credentials_encrypted is None
+    assert store.webhook_secret_encrypted is not None
+    assert len(cipher_for(SETTINGS).decrypt(store.webhook_secret_encrypted)) >= 32
+
+
+def test_callback_stores_keys_encrypted_and_answers_200(env: Env) -> None:
+    store_id = start(env)
+    resp = env.client.post(
+        "/woocommerce/callback",
+        data=json.dumps(callback_payload(store_id)),
+        headers={"Content-Type": "application/json;charset=UTF-8"},
+    )
+    assert resp.status_code == 200
+    (store,) = env.stores()
+    assert store.status == "active" and store.scopes == "read_write"
+    raw = store.credentials_encrypted
+    assert raw is not None and KEY.encode() not in raw and SECRET.encode() not in raw
+    assert cipher_for(SETTINGS).decrypt_json(raw) == {"consumer_key": KEY, "consumer_secret": SECRET, "key_id": "7"}
+    assert [spec.job_id for spec in env.jobs.specs] == ["woo-sync-1"]
+    # The same delivery again (a proxy retry) is still a 200; the browser then lands on the return page.
+    again = env.client.post("/woocommerce/callback", json=callback_payload(store_id))
+    assert again.status_code == 200
+    page = env.client.get(f"/woocommerce/connected?store={store_id}&success=1&user_id={store_id}")
+    assert "Connected, syncing" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("override", "code"),
+    [
+        ({"user_id": "999"}, "unknown_store"),
+        ({"consumer_secret": None}, "missing_field"),
+        ({"consumer_key": None}, "missing_field"),
+        ({"key_id": None}, "missing_field"),
+        ({"key_permissions": "read"}, "wrong_permissions"),
+        ({"consumer_key": "ck_short"}, "invalid_field"),
+    ],
+)
+def test_callback_refuses_bad_payloads_and_stores_nothing(env: Env, override: dict[str, Any], code: str) -> None:
+    store_id = start(env)
+    before = env.stores()
+    resp = env.client.post("/woocommerce/callback", json=callback_payload(store_id, **override))
+    assert resp.status_code == 400
+    assert resp.get_json()["error"]["code"] == code
+    (store,) = env.stores()
+    assert (store.status, store.credentials_encrypted, store.updated_at) == (
+        "pending",
+        None,
+        before[0].updated_at,
+    )
+    assert env.jobs.specs == []
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"user_id": "abc"}', b"{}"])
+def test_callback_refuses_non_object_bodies(env: Env, body: bytes) -> None:
+    start(env)
+    resp = env.client.post("/woocommerce/callback", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400 and "error" in resp.get_json()
+    assert env.stores()[0].credentials_encrypted is None
+
+
+def test_accept_keys_checks_user_id_and_pending_status(env: Env) -> None:
+    store_id = start(env)
+    with env.db.session() as s:
+        with pytest.raises(ConnectError) as info:
+            woo_connect.accept_keys(s, SETTINGS, store_id, callback_payload(store_id + 1))
+        assert info.value.code == "user_id_mismatch"
+        woo_connect.accept_keys(s, SETTINGS, store_id, callback_payload(store_id))
+    with env.db.session() as s, pytest.raises(ConnectError) as info:
+        # An active store never takes a different key from the unauthenticated callback.
+        woo_connect.accept_keys(s, SETTINGS, store_id, callback_payload(store_id, consumer_key="ck_" + "c3" * 20))
+    assert info.value.code == "not_pending"
+
+
+def test_declined_and_foreign_return_pages(env: Env) -> None:
+    store_id = start(env)
+    declined = env.client.get(f"/woocommerce/connected?store={store_id}&success=0&user_id={store_id}")
+    assert 'data-state="declined"' in declined.get_data(as_text=True)
+    other = build_client(env)
+    page = other.get(f"/woocommerce/connected?store={store_id}&success=1")
+    assert 'data-state="unknown"' in page.get_data(as_text=True) and STORE not in page.get_data(as_text=True)
+
+
+def build_client(env: Env) -> FlaskClient:
+    return env.client.application.test_client()
+
+
+# --- CSRF --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/woocommerce/connect", {"url": STORE}),
+        ("/woocommerce/keys", {"url": STORE, "consumer_key": KEY, "consumer_secret": SECRET}),
+    ],
+)
+def test_forms_without_csrf_token_are_400(env: Env, path: str, data: dict[str, str]) -> None:
+    env.csrf()
+    resp = env.client.post(path, data=data)
+    assert resp.status_code == 400
+    assert "form expired" in resp.get_data(as_text=True)
+    resp = env.client.post(path, data={**data, "csrf_token": "wrong"})
+    assert resp.status_code == 400
+    assert env.stores() == []
+
+
+# --- pasted keys -------------------------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_pasted_keys_are_checked_then_stored(env: Env) -> None:
+    fixture = rest("products-list-orderby-id-page1")
+    responses.add(responses.GET, PRODUCTS, json=fixture["body"][:1], headers={"X-WP-TotalPages": "5"})
+    resp = env.client.post(
+        "/woocommerce/keys",
+        data={"url": STORE + "/", "consumer_key": KEY, "consumer_secret": SECRET, "csrf_token": env.csrf()},
+    )
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    (call,) = responses.calls
+    assert call.request.url == PRODUCTS + "?per_page=1"
+    assert call.request.headers["Authorization"].startswith("Basic ")
+    (store,) = env.stores()
+    assert store.status == "active" and store.domain == STORE
+    assert store.credentials_encrypted is not None and SECRET.encode() not in store.credentials_encrypted
+    assert cipher_for(SETTINGS).decrypt_json(store.credentials_encrypted) == {
+        "consumer_key": KEY,
+        "consumer_secret": SECRET,
+    }
+    assert store.webhook_secret_encrypted is not None
+    page = env.client.get(resp.headers["Location"])
+    assert "Connected, syncing" in page.get_data(as_text=True)
+
+
+def _html_404() -> None:
+    responses.add(responses.GET, PRODUCTS, body="<!doctype html><title>Page not found</title>", status=404)
+
+
+def _no_route() -> None:
+    body = {"code": "rest_no_route", "message": "No route was found.", "data": {"status": 404}}
+    responses.add(responses.GET, PRODUCTS, json=body, status=404)
+
+
+def _bad_signature() -> None:
+    fixture = rest("error-401-bad-signature")
+    responses.add(responses.GET, PRODUCTS, json=fixture["body"], status=fixture["status"])
+
+
+def _refused() -> None:
+    responses.add(responses.GET, PRODUCTS, body=requests.ConnectionError("Connection refused"))
+
+
+def _html_200() -> None:
+    responses.add(responses.GET, PRODUCTS, body="<html>a cache plugin</html>", content_type="text/html")
+
+
+@pytest.mark.parametrize(
+    ("url", "mock", "field", "code", "text"),
+    [
+        (STORE, _bad_signature, "key", "wrong_keys", "rejected these keys"),
+        (STORE, _no_route, "url", "no_rest_route", "WooCommerce plugin is installed and active"),
+        (STORE, _html_404, "url", "plain_permalinks", "Settings → Permalinks"),
+        (STORE, _html_200, "url", "plain_permalinks", "Settings → Permalinks"),
+        (STORE, _refused, "url", "unreachable", "could not connect to shop.example.com"),
+        ("http://internal.example", None, "url", "private_address", "private or local network address"),
+        ("https://10.0.0.5", None, "url", "private_address", "private or local network address"),
+        ("https://nowhere.example", None, "url", "host_not_found", "does not exist"),
+    ],
+)
+@responses.activate
+def test_pasted_key_failures_explain_themselves_and_store_nothing(
+    env: Env, url: str, mock: Any, field: str, code: str, text: str
+) -> None:
+    if mock is not None:
+        mock()
+    with env.db.session() as s, pytest.raises(ConnectError) as info:
+        woo_connect.connect_with_keys(s, SETTINGS, url, KEY, SECRET)
+    assert (info.value.code, info.value.field) == (code, field)
+    resp = env.client.post(
+        "/woocommerce/keys", data={"url": url, "consumer_key": KEY, "consumer_secret": SECRET, "csrf_token": env.csrf()}
+    )
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    assert f'id="keys-{field}-error"' in html and text in html
+    assert SECRET not in html
+    assert env.stores() == []
+
+
+def test_http_store_is_allowed_with_a_warning() -> None:
+    assert woo_connect.http_warning("https://shop.example.com") is None
+    warning = woo_connect.http_warning("http://shop.example.com")
+    assert warning is not None and "unencrypted" in warning
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------------
+
+
+def _cli() -> click.Group:
+    @click.group()
+    def group() -> None:
+        """Test group."""
+
+    group.add_command(connect_woocommerce_cmd)
+    return group
+
+
+@responses.activate
+def test_cli_connects_with_a_prompted_secret(env: Env) -> None:
+    responses.add(responses.GET, PRODUCTS, json=rest("products-list-orderby-id-page1")["body"])
+    result = CliRunner().invoke(_cli(), ["connect-woocommerce", "--url", STORE, "--key", KEY], input=SECRET + "\n")
+    assert result.exit_code == 0, result.output
+    (store,) = env.stores()
+    assert result.stdout.strip().splitlines()[-1] == str(store.id)
+    assert SECRET not in result.output
+    assert store.status == "active" and store.credentials_encrypted is not None
+    assert [spec.job_id for spec in env.jobs.specs] == [f"woo-sync-{1}"]
+
+
+@responses.activate
+def test_cli_reports_wrong_keys_plainly(env: Env) -> None:
+    _bad_signature()
+    result = CliRunner().invoke(
+        _cli(), ["connect-woocommerce", "--url", STORE, "--key", KEY, "--secret", SECRET, "--no-sync"]
+    )
+    assert result.exit_code == 1
+    assert "rejected these keys" in result.output and "[wrong_keys]" in result.output
+    assert env.stores() == []
