@@ -14,11 +14,13 @@ from jobs._base import job_context
 
 
 def _publish(rt: Runtime, store_id: int) -> None:
-    """Queue the storefront write-back for Shopify stores (their theme extension reads metafields)."""
+    """Queue the storefront write-back: Shopify metafields (theme extension), WooCommerce product/variation meta."""
     with rt.db.session() as session:
         platform = session.execute(select(Store.platform).where(Store.id == store_id)).scalar_one_or_none()
     if platform == "shopify":
         rt.jobs.enqueue(JobSpec("jobs.shopify.publish_storefront", (store_id,), job_id=f"publish-{store_id}"))
+    elif platform == "woocommerce":
+        rt.jobs.enqueue(JobSpec("jobs.woocommerce.publish_storefront", (store_id,), job_id=f"publish-{store_id}"))
 
 
 def recompute_store(store_id: int) -> dict[str, Any]:

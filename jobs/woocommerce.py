@@ -1,4 +1,4 @@
-"""WooCommerce jobs: advance a sync run, start the periodic reconciliation, keep the store's webhooks alive."""
+"""WooCommerce jobs: sync runs, the periodic reconciliation, webhook upkeep and the storefront write-back."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.models import Store, SyncRun
 from app.queue import JobSpec, enqueue_after_commit
-from app.services import woo_sync
+from app.services import woo_storefront, woo_sync
 from app.services.crypto import DecryptionError
 from integrations.base import AuthRevoked, InvalidRequest
 from jobs._base import job_context
@@ -97,3 +97,27 @@ def check_all_webhooks() -> int:
                 JobSpec("jobs.woocommerce.check_webhooks", (store_id,), job_id=f"woo-hooks-{store_id}", queue="low"),
             )
     return len(store_ids)
+
+
+def publish_storefront(store_id: int) -> dict[str, int]:
+    """Write a WooCommerce store's changed stock states to its products' and variations' ``_backsoon_state`` meta."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            store = session.get(Store, store_id)
+            # A store that left WooCommerce or was disconnected has no key to write with; nothing to retry.
+            if store is None or store.platform != "woocommerce" or store.status != "active":
+                return {"sent": 0, "failed": 0, "batches": 0}
+            try:
+                client = woo_sync.client_for(rt.settings, store)
+            except (AuthRevoked, DecryptionError):
+                client = None
+            except InvalidRequest:  # the store URL is not a public http(s) address: nothing can be sent
+                return {"sent": 0, "failed": 0, "batches": 0}
+        if client is None:
+            woo_sync.disconnect(rt.db, store_id, "no usable WooCommerce API key")
+            return {"sent": 0, "failed": 0, "batches": 0}
+        with rt.db.session() as session:
+            result = woo_storefront.publish_changed(session, client, store_id)
+        if result.auth_revoked:
+            woo_sync.disconnect(rt.db, store_id, "WooCommerce rejected the API key")
+    return {"sent": result.sent, "failed": result.failed, "batches": result.batches}

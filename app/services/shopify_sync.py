@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import Store, SyncRun
-from app.queue import JobQueue, JobSpec, enqueue_after_commit
-from app.services import catalog
+from app.queue import JobQueue, JobSpec
+from app.services import catalog, sync_runs
 from app.services.sqlfn import dialect
 from app.services.stock import recompute
 from integrations.base import AuthRevoked, InvalidRequest, InventoryRecord, LocationRecord, OrderRecord, ProductRecord
@@ -64,49 +64,13 @@ def sync_job(run_id: int, suffix: str = "") -> JobSpec:
 
 def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "initial") -> SyncRun:
     """Create a sync run (or return the one already running for the store) and enqueue it after commit."""
-    running = session.execute(
-        select(SyncRun).where(SyncRun.store_id == store_id, SyncRun.status == "running").order_by(SyncRun.id)
-    ).scalar_one_or_none()
-    if running is not None:
-        return running
-    now = datetime.now(UTC)
     phases = INITIAL_PHASES if kind == "initial" else RECONCILE_PHASES
-    run = SyncRun(
-        store_id=store_id,
-        kind=kind,
-        status="running",
-        phase=phases[0],
-        done=0,
-        counts={},
-        cursor={},
-        started_at=now,
-        heartbeat_at=now,
-    )
-    session.add(run)
-    session.flush()
-    enqueue_after_commit(session, jobs, sync_job(run.id))
-    return run
+    return sync_runs.open_run(session, jobs, store_id, kind, phases[0], sync_job)
 
 
 def progress(run: SyncRun) -> dict[str, Any]:
     """What the admin API and the CLI show of a run."""
-    phases = INITIAL_PHASES if run.kind == "initial" else RECONCILE_PHASES
-    index = phases.index(run.phase) if run.phase in phases else len(phases)
-    within = (run.done / run.total) if run.total else 0.0
-    percent = 100.0 if run.status == "done" else round(100.0 * (index + min(within, 1.0)) / len(phases), 1)
-    return {
-        "id": run.id,
-        "kind": run.kind,
-        "status": run.status,
-        "phase": run.phase,
-        "done": run.done,
-        "total": run.total,
-        "percent": percent,
-        "counts": run.counts,
-        "error": run.error,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-    }
+    return sync_runs.describe(run, INITIAL_PHASES if run.kind == "initial" else RECONCILE_PHASES)
 
 
 def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
@@ -142,23 +106,17 @@ def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
                 run.phase, run.done, run.total = phases[next_index], 0, None
     except (_BulkFailed, ShopifyDataError, InvalidRequest) as exc:
         # Retrying cannot help: the run stops with its reason; transient errors propagate to be retried.
-        fail_run(db, run_id, f"{exc.__class__.__name__}: {exc}")
+        sync_runs.fail_run(db, run_id, f"{exc.__class__.__name__}: {exc}")
         return "failed"
     except AuthRevoked as exc:
         with db.session() as s:
-            _fail(s, run_id, f"access revoked: {exc}")
+            sync_runs.mark_failed(s, run_id, f"access revoked: {exc}")
             s.execute(
                 update(Store)
                 .where(Store.id == store_id)
                 .values(status="disconnected", status_reason="Shopify rejected the access token")
             )
         return "failed"
-
-
-def _fail(session: Session, run_id: int, error: str) -> None:
-    run = session.get(SyncRun, run_id)
-    if run is not None:
-        run.status, run.error, run.finished_at = "failed", error[:2000], datetime.now(UTC)
 
 
 def _save(db: Database, run_id: int, **changes: Any) -> None:
@@ -359,12 +317,6 @@ _PHASES: dict[str, Callable[[Database, JobQueue, int, int, dict[str, Any], Clien
     "orders_changed": _orders_changed,
     "finalize": _finalize,
 }
-
-
-def fail_run(db: Database, run_id: int, error: str) -> None:
-    """Mark a run failed with its reason (a bulk operation that did not complete, a mapping error)."""
-    with db.session() as s:
-        _fail(s, run_id, error)
 
 
 def runs_waiting_for(session: Session, store_id: int, bulk_operation_id: str) -> list[int]:

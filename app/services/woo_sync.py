@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from app.config import Settings, get_settings
 from app.db import Database
 from app.models import Store, SyncRun
-from app.queue import JobQueue, JobSpec, enqueue_after_commit
-from app.services import catalog
+from app.queue import JobQueue, JobSpec
+from app.services import catalog, sync_runs
 from app.services.crypto import cipher_for
 from app.services.sqlfn import dialect
 from app.services.stock import recompute
@@ -90,47 +90,12 @@ def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "ini
     """Create a sync run (or return the one already running for the store) and enqueue it after commit."""
     if kind not in ("initial", "reconcile"):
         raise ValueError(f"unknown sync kind {kind!r}")
-    running = session.execute(
-        select(SyncRun).where(SyncRun.store_id == store_id, SyncRun.status == "running").order_by(SyncRun.id)
-    ).scalar_one_or_none()
-    if running is not None:
-        return running
-    now = datetime.now(UTC)
-    run = SyncRun(
-        store_id=store_id,
-        kind=kind,
-        status="running",
-        phase=PHASES[0],
-        done=0,
-        counts={},
-        cursor={},
-        started_at=now,
-        heartbeat_at=now,
-    )
-    session.add(run)
-    session.flush()
-    enqueue_after_commit(session, jobs, sync_job(run.id))
-    return run
+    return sync_runs.open_run(session, jobs, store_id, kind, PHASES[0], sync_job)
 
 
 def progress(run: SyncRun) -> dict[str, Any]:
     """What the admin API and the CLI show of a run."""
-    index = PHASES.index(run.phase) if run.phase in PHASES else len(PHASES)
-    within = (run.done / run.total) if run.total else 0.0
-    percent = 100.0 if run.status == "done" else round(100.0 * (index + min(within, 1.0)) / len(PHASES), 1)
-    return {
-        "id": run.id,
-        "kind": run.kind,
-        "status": run.status,
-        "phase": run.phase,
-        "done": run.done,
-        "total": run.total,
-        "percent": percent,
-        "counts": run.counts,
-        "error": run.error,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-    }
+    return sync_runs.describe(run, PHASES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,28 +147,19 @@ def step(db: Database, jobs: JobQueue, run_id: int, client: WooClient, *, settin
         return "failed"
 
 
-def fail_run(db: Database, run_id: int, error: str) -> None:
-    """Mark a run failed with its reason."""
-    with db.session() as s:
-        _fail(s, run_id, error)
+fail_run = sync_runs.fail_run
 
 
 def disconnect(db: Database, store_id: int, error: str, *, run_id: int | None = None) -> None:
     """Mark the store disconnected (WooCommerce refused our key) and fail the run, if any."""
     with db.session() as s:
         if run_id is not None:
-            _fail(s, run_id, error)
+            sync_runs.mark_failed(s, run_id, error)
         s.execute(
             update(Store)
             .where(Store.id == store_id)
             .values(status="disconnected", status_reason="WooCommerce rejected the API key")
         )
-
-
-def _fail(session: Session, run_id: int, error: str) -> None:
-    run = session.get(SyncRun, run_id)
-    if run is not None:
-        run.status, run.error, run.finished_at = "failed", error[:2000], datetime.now(UTC)
 
 
 def _commit_batch(s: Session, run_id: int, cursor: dict[str, Any], done: int, counts: dict[str, int]) -> None:

@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, SyncRun, Variant
 from app.queue import JobSpec
-from app.services.shopify_sync import progress
+from app.services import shopify_sync, woo_sync
 from app.services.stock import store_today
 from app.web.deps import abort_json, db_session, runtime, store_for_request
 from app.web.openapi import error_response, json_response, register_paths, schema_ref
@@ -515,7 +515,10 @@ def sync_progress(store_id: int) -> Response:
         .execute(select(SyncRun).where(SyncRun.store_id == store.id).order_by(SyncRun.id.desc()).limit(1))
         .scalar_one_or_none()
     )
-    return jsonify({"run": progress(run) if run is not None else None})
+    if run is None:
+        return jsonify({"run": None})
+    describe = woo_sync.progress if store.platform == "woocommerce" else shopify_sync.progress
+    return jsonify({"run": describe(run)})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -391,13 +391,22 @@ class WooClient:
 
     def batch_update_products(self, updates: Sequence[Mapping[str, Any]]) -> list[BatchItemError]:
         """Apply product updates in /products/batch calls of ≤100; return the items WooCommerce refused."""
+        return self._batch_update("products/batch", updates)
+
+    def batch_update_variations(
+        self, product_id: int | str, updates: Sequence[Mapping[str, Any]]
+    ) -> list[BatchItemError]:
+        """Apply updates to one variable product's variations in /variations/batch calls of ≤100; return refusals."""
+        return self._batch_update(f"products/{_path_id(product_id)}/variations/batch", updates)
+
+    def _batch_update(self, endpoint: str, updates: Sequence[Mapping[str, Any]]) -> list[BatchItemError]:
         errors: list[BatchItemError] = []
         for start in range(0, len(updates), BATCH_LIMIT):
             chunk = [dict(u) for u in updates[start : start + BATCH_LIMIT]]
-            response = self._request("POST", "products/batch", data={"update": chunk})
-            body = self._json(response, "POST products/batch")
+            response = self._request("POST", endpoint, data={"update": chunk})
+            body = self._json(response, f"POST {endpoint}")
             if not isinstance(body, dict):
-                raise PlatformError("POST products/batch: expected a JSON object")
+                raise PlatformError(f"POST {endpoint}: expected a JSON object")
             # A refused item comes back as {"id": …, "error": {code, message, data: {status}}} inside a 200.
             for action in ("create", "update", "delete"):
                 items = body.get(action)

@@ -277,7 +277,7 @@ def test_unknown_store_raises_lookup_error(pg_db: Database) -> None:
         stock.recompute(s, 424242, now=NOW)
 
 
-def test_recompute_jobs_queue_the_storefront_write_back_for_shopify_stores_only(pg_db: Database) -> None:
+def test_recompute_jobs_queue_each_platforms_storefront_write_back(pg_db: Database) -> None:
     from jobs.stock import recompute_dirty, recompute_store
 
     queue = RecordingQueue()
@@ -297,6 +297,8 @@ def test_recompute_jobs_queue_the_storefront_write_back_for_shopify_stores_only(
     recompute_store(shop_id)
     assert [(sp.func, sp.args, sp.job_id) for sp in queue.specs] == [
         ("jobs.shopify.publish_storefront", (shop_id,), f"publish-{shop_id}"),
+        ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
+        ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
         ("jobs.shopify.publish_storefront", (shop_id,), f"publish-{shop_id}"),
     ]
 

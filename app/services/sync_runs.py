@@ -1,0 +1,74 @@
+"""Sync-run bookkeeping shared by every platform: open a run, describe its progress, fail it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import Database
+from app.models import SyncRun
+from app.queue import JobQueue, JobSpec, enqueue_after_commit
+
+
+def open_run(
+    session: Session, jobs: JobQueue, store_id: int, kind: str, first_phase: str, job: Callable[[int], JobSpec]
+) -> SyncRun:
+    """Create a run (or return the one already running for the store) and enqueue its job after commit."""
+    running = session.execute(
+        select(SyncRun).where(SyncRun.store_id == store_id, SyncRun.status == "running").order_by(SyncRun.id)
+    ).scalar_one_or_none()
+    if running is not None:
+        return running
+    now = datetime.now(UTC)
+    run = SyncRun(
+        store_id=store_id,
+        kind=kind,
+        status="running",
+        phase=first_phase,
+        done=0,
+        counts={},
+        cursor={},
+        started_at=now,
+        heartbeat_at=now,
+    )
+    session.add(run)
+    session.flush()
+    enqueue_after_commit(session, jobs, job(run.id))
+    return run
+
+
+def describe(run: SyncRun, phases: Sequence[str]) -> dict[str, Any]:
+    """What the admin API and the CLI show of a run, its percentage spread evenly over its phases."""
+    index = phases.index(run.phase) if run.phase in phases else len(phases)
+    within = (run.done / run.total) if run.total else 0.0
+    percent = 100.0 if run.status == "done" else round(100.0 * (index + min(within, 1.0)) / len(phases), 1)
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "phase": run.phase,
+        "done": run.done,
+        "total": run.total,
+        "percent": percent,
+        "counts": run.counts,
+        "error": run.error,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+def mark_failed(session: Session, run_id: int, error: str) -> None:
+    """Stop a run with its reason, in the caller's transaction."""
+    run = session.get(SyncRun, run_id)
+    if run is not None:
+        run.status, run.error, run.finished_at = "failed", error[:2000], datetime.now(UTC)
+
+
+def fail_run(db: Database, run_id: int, error: str) -> None:
+    """Stop a run with its reason, in a transaction of its own."""
+    with db.session() as s:
+        mark_failed(s, run_id, error)

@@ -1,0 +1,133 @@
+<?php
+/**
+ * Minimal WordPress / WooCommerce stand-ins so the plugin can be exercised without WordPress.
+ * Only what the plugin calls; behaviour mirrors core where output depends on it (escaping, sanitising).
+ */
+
+define( 'ABSPATH', __DIR__ . '/' );
+
+$GLOBALS['bs_hooks']    = array();
+$GLOBALS['bs_options']  = array();
+$GLOBALS['bs_meta']     = array();
+$GLOBALS['bs_products'] = array();
+$GLOBALS['bs_scripts']  = array();
+$GLOBALS['bs_is_product'] = false;
+$GLOBALS['bs_queried_id'] = 0;
+$GLOBALS['bs_settings_registered'] = array();
+
+function add_filter( $tag, $cb, $priority = 10, $args = 1 ) {
+	$GLOBALS['bs_hooks'][ $tag ][] = array( 'cb' => $cb, 'priority' => $priority, 'args' => $args );
+	return true;
+}
+function add_action( $tag, $cb, $priority = 10, $args = 1 ) {
+	return add_filter( $tag, $cb, $priority, $args );
+}
+function bs_sorted_hooks( $tag ) {
+	$hooks = isset( $GLOBALS['bs_hooks'][ $tag ] ) ? $GLOBALS['bs_hooks'][ $tag ] : array();
+	usort( $hooks, function ( $a, $b ) { return $a['priority'] - $b['priority']; } );
+	return $hooks;
+}
+function apply_filters( $tag, $value ) {
+	$args = func_get_args();
+	array_shift( $args );
+	foreach ( bs_sorted_hooks( $tag ) as $h ) {
+		$args[0] = call_user_func_array( $h['cb'], array_slice( $args, 0, $h['args'] ) );
+	}
+	return $args[0];
+}
+function do_action( $tag ) {
+	$args = array_slice( func_get_args(), 1 );
+	foreach ( bs_sorted_hooks( $tag ) as $h ) {
+		call_user_func_array( $h['cb'], array_slice( $args, 0, $h['args'] ) );
+	}
+}
+
+function get_option( $name, $default = false ) {
+	return array_key_exists( $name, $GLOBALS['bs_options'] ) ? $GLOBALS['bs_options'][ $name ] : $default;
+}
+function get_post_meta( $id, $key = '', $single = false ) {
+	$v = isset( $GLOBALS['bs_meta'][ $id ][ $key ] ) ? $GLOBALS['bs_meta'][ $id ][ $key ] : null;
+	if ( $single ) {
+		return null === $v ? '' : $v;
+	}
+	return null === $v ? array() : array( $v );
+}
+
+// Escaping, as core: ENT_QUOTES, no double-encoding of existing entities.
+function bs_specialchars( $text ) {
+	return htmlspecialchars( (string) $text, ENT_QUOTES, 'UTF-8', false );
+}
+function esc_html( $text ) { return bs_specialchars( $text ); }
+function esc_attr( $text ) { return bs_specialchars( $text ); }
+function esc_html__( $text, $domain = 'default' ) { return esc_html( __( $text, $domain ) ); }
+function esc_url( $url, $protocols = null ) {
+	$url = trim( (string) $url );
+	if ( '' === $url ) {
+		return '';
+	}
+	$url = preg_replace( '|[^a-z0-9-~+_.?#=!&;,/:%@$\|*\'()\[\]\\x80-\\xff]|i', '', $url );
+	$protocols = $protocols ? $protocols : array( 'http', 'https' );
+	if ( preg_match( '/^([a-z][a-z0-9+.-]*):/i', $url, $m ) && ! in_array( strtolower( $m[1] ), $protocols, true ) ) {
+		return '';
+	}
+	return str_replace( array( '&', "'" ), array( '&#038;', '&#039;' ), $url );
+}
+function esc_url_raw( $url, $protocols = null ) {
+	return str_replace( array( '&#038;', '&#039;' ), array( '&', "'" ), esc_url( $url, $protocols ) );
+}
+function sanitize_text_field( $str ) {
+	$str = strip_tags( (string) $str );
+	$str = preg_replace( '/[\r\n\t ]+/', ' ', $str );
+	return trim( $str );
+}
+
+function __( $text, $domain = 'default' ) { return $text; }
+function wp_json_encode( $data, $options = 0, $depth = 512 ) { return json_encode( $data, $options, $depth ); }
+function date_i18n( $format, $timestamp = false, $gmt = false ) {
+	return gmdate( $format, false === $timestamp ? time() : $timestamp );
+}
+
+function wp_enqueue_script( $handle, $src = '', $deps = array(), $ver = false, $in_footer = false ) {
+	$GLOBALS['bs_scripts'][ $handle ] = array( 'src' => $src, 'deps' => $deps, 'ver' => $ver, 'in_footer' => $in_footer );
+}
+function plugins_url( $path = '', $plugin = '' ) { return 'http://shop.test/wp-content/plugins/backsoon/' . ltrim( $path, '/' ); }
+function plugin_basename( $file ) { return 'backsoon/' . basename( $file ); }
+function load_plugin_textdomain() { return true; }
+function is_product() { return $GLOBALS['bs_is_product']; }
+function get_the_ID() { return $GLOBALS['bs_queried_id']; }
+function get_queried_object_id() { return $GLOBALS['bs_queried_id']; }
+function wc_get_product( $id ) { return isset( $GLOBALS['bs_products'][ $id ] ) ? $GLOBALS['bs_products'][ $id ] : false; }
+function register_setting( $group, $name, $args = array() ) { $GLOBALS['bs_settings_registered'][ $name ] = $args; }
+function add_settings_section() {}
+function add_settings_field() {}
+function add_options_page() { return 'settings_page_backsoon'; }
+function current_user_can() { return true; }
+
+/**
+ * Fake product: just the WC_Product methods the plugin calls.
+ */
+class BS_Fake_Product {
+	public $id; public $type; public $stock_status; public $children; public $attributes;
+	public function __construct( $id, $type, $stock_status, $children = array(), $attributes = array() ) {
+		$this->id = $id; $this->type = $type; $this->stock_status = $stock_status;
+		$this->children = $children; $this->attributes = $attributes;
+	}
+	public function get_id() { return $this->id; }
+	public function is_type( $t ) { return is_array( $t ) ? in_array( $this->type, $t, true ) : $t === $this->type; }
+	public function get_stock_status() { return $this->stock_status; }
+	public function is_in_stock() { return 'outofstock' !== $this->stock_status; }
+	public function get_children() { return $this->children; }
+	public function get_variation_attributes() { return $this->attributes; }
+}
+
+function bs_reset_world() {
+	$GLOBALS['bs_options']  = array();
+	$GLOBALS['bs_meta']     = array();
+	$GLOBALS['bs_products'] = array();
+	$GLOBALS['bs_scripts']  = array();
+	$GLOBALS['bs_is_product'] = false;
+	$GLOBALS['bs_queried_id'] = 0;
+	$GLOBALS['product'] = null;
+}
+
+require dirname( __DIR__ ) . '/backsoon.php';

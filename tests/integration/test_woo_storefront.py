@@ -1,0 +1,281 @@
+"""WooCommerce storefront write-back against a simulated REST API (responses), on real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import responses
+from sqlalchemy import select
+
+from app.config import Settings
+from app.db import Database
+from app.models import Product, StockState, Store, Variant
+from app.runtime import Runtime, set_runtime
+from app.services import stock, woo_sync
+from app.services.crypto import cipher_for
+from app.services.woo_storefront import publish_changed
+from integrations.woocommerce.client import WooClient
+from tests.conftest import FIXTURES
+from tests.factories import RecordingQueue, make_store, make_variant
+
+pytestmark = pytest.mark.integration
+
+STORE_URL = "https://shop.example"
+API = f"{STORE_URL}/wp-json/wc/v3/"
+SETTINGS = Settings(env="test", app_url="https://backsoon.example")
+ITEM_ERROR = json.loads((FIXTURES / "woocommerce" / "rest" / "products-batch-update-item-error.json").read_text())
+
+OUT = '{"back_soon":true,"badge":{"kind":"none","quantity":null},"eta_source":"lead_time","restock_eta":"2026-10-28","status":"out_of_stock","v":1}'  # noqa: E501
+LOW = '{"back_soon":false,"badge":{"kind":"only_n_left","quantity":2},"eta_source":null,"restock_eta":null,"status":"low_stock","v":1}'  # noqa: E501
+
+
+def public_resolver(*_args: Any, **_kwargs: Any) -> list[tuple[Any, ...]]:
+    return [(2, 1, 6, "", ("93.184.216.34", 443))]
+
+
+def client() -> WooClient:
+    return WooClient(STORE_URL, "ck_test", "cs_test", resolver=public_resolver, sleep=lambda _s: None)
+
+
+class FakeWoo:
+    """Answers batch updates like WooCommerce: refused ids get the captured per-item error inside a 200."""
+
+    def __init__(self, *, refuse: set[int] | None = None, fail: set[str] | None = None) -> None:
+        self.refuse = refuse or set()
+        self.fail = fail or set()  # paths answered with a 502
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def install(self) -> None:
+        responses.add_callback(responses.POST, re.compile(re.escape(API) + ".*"), callback=self)
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        path = urlsplit(request.url).path.removeprefix("/wp-json/wc/v3/")
+        body: dict[str, Any] = json.loads(request.body)
+        self.calls.append((path, body))
+        if path in self.fail:
+            return 502, {"Content-Type": "text/html"}, "<html>Bad gateway</html>"
+        error = ITEM_ERROR["body"]["update"][-1]["error"]
+        answer = [
+            {"id": u["id"], "error": error} if u["id"] in self.refuse else {"id": u["id"]} for u in body["update"]
+        ]
+        return 200, {"Content-Type": "application/json"}, json.dumps({"update": answer})
+
+
+def add_state(s: Any, variant: Variant, fp: str, *, out: bool) -> None:
+    s.add(
+        StockState(
+            store_id=variant.store_id,
+            variant_id=variant.id,
+            status="out_of_stock" if out else "low_stock",
+            badge_kind="none" if out else "only_n_left",
+            badge_quantity=None if out else 2,
+            restock_eta=date(2026, 10, 28) if out else None,
+            eta_source="lead_time" if out else None,
+            fingerprint=fp,
+        )
+    )
+
+
+def woo_store(s: Any) -> Store:
+    cipher = cipher_for(SETTINGS)
+    creds = cipher.encrypt_json({"consumer_key": "ck_test", "consumer_secret": "cs_test"})
+    return make_store(s, platform="woocommerce", domain=STORE_URL, credentials_encrypted=creds)
+
+
+def seed_mixed(db: Database) -> tuple[int, dict[str, int]]:
+    """Simple product 10 (out of stock) and variable product 14 with variations 15 (out) and 16 (low)."""
+    with db.session() as s:
+        store = woo_store(s)
+        simple = Product(store_id=store.id, external_id="10", title="Classic Tee", kind="simple")
+        hoodie = Product(store_id=store.id, external_id="14", title="Hoodie", kind="variable")
+        s.add_all([simple, hoodie])
+        s.flush()
+        v10 = make_variant(s, store, product=simple, external_id="10")
+        v15 = make_variant(s, store, product=hoodie, external_id="15")
+        v16 = make_variant(s, store, product=hoodie, external_id="16")
+        add_state(s, v10, "fp-10", out=True)
+        add_state(s, v15, "fp-15", out=True)
+        add_state(s, v16, "fp-16", out=False)
+        s.flush()
+        return store.id, {"10": v10.id, "15": v15.id, "16": v16.id}
+
+
+def seed_simple(db: Database, n: int) -> tuple[int, list[int]]:
+    with db.session() as s:
+        store = woo_store(s)
+        ids = []
+        for i in range(n):
+            product = Product(store_id=store.id, external_id=str(1000 + i), title=f"P{i}", kind="simple")
+            s.add(product)
+            s.flush()
+            v = make_variant(s, store, product=product, external_id=str(1000 + i))
+            add_state(s, v, f"fp-{i}", out=i % 2 == 0)
+            ids.append(v.id)
+        s.flush()
+        return store.id, ids
+
+
+def published(db: Database, store_id: int) -> dict[int, str | None]:
+    with db.session() as s:
+        rows = s.execute(
+            select(StockState.variant_id, StockState.published_fingerprint).where(StockState.store_id == store_id)
+        )
+        return {int(v): p for v, p in rows}
+
+
+@responses.activate
+def test_simple_product_and_variations_get_exact_bodies_and_a_second_run_sends_nothing(pg_db: Database) -> None:
+    store_id, vids = seed_mixed(pg_db)
+    woo = FakeWoo()
+    woo.install()
+    with pg_db.session() as s:
+        result = publish_changed(s, client(), store_id)
+    assert (result.sent, result.failed, result.batches, result.errors) == (3, 0, 2, ())
+    assert woo.calls == [
+        ("products/batch", {"update": [{"id": 10, "meta_data": [{"key": "_backsoon_state", "value": OUT}]}]}),
+        (
+            "products/14/variations/batch",
+            {
+                "update": [
+                    {"id": 15, "meta_data": [{"key": "_backsoon_state", "value": OUT}]},
+                    {"id": 16, "meta_data": [{"key": "_backsoon_state", "value": LOW}]},
+                ]
+            },
+        ),
+    ]
+    assert published(pg_db, store_id) == {vids["10"]: "fp-10", vids["15"]: "fp-15", vids["16"]: "fp-16"}
+
+    with pg_db.session() as s:
+        again = publish_changed(s, client(), store_id)
+    assert (again.sent, again.failed, again.batches) == (0, 0, 0)
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_an_item_error_leaves_only_that_item_unpublished(pg_db: Database) -> None:
+    store_id, vids = seed_mixed(pg_db)
+    woo = FakeWoo(refuse={15})
+    woo.install()
+    with pg_db.session() as s:
+        result = publish_changed(s, client(), store_id)
+    assert (result.sent, result.failed, result.batches) == (2, 1, 2)
+    assert result.errors == (
+        "POST products/14/variations/batch: item 15: woocommerce_rest_product_invalid_id: Invalid ID.",
+    )
+    assert published(pg_db, store_id) == {vids["10"]: "fp-10", vids["15"]: None, vids["16"]: "fp-16"}
+
+    # The next run resends the refused variation alone.
+    woo.refuse.clear()
+    with pg_db.session() as s:
+        assert publish_changed(s, client(), store_id).sent == 1
+    assert [(p, [u["id"] for u in b["update"]]) for p, b in woo.calls[2:]] == [("products/14/variations/batch", [15])]
+    assert published(pg_db, store_id)[vids["15"]] == "fp-15"
+
+
+@responses.activate
+def test_150_simple_products_go_out_in_two_calls_of_100_and_50(pg_db: Database) -> None:
+    store_id, _ids = seed_simple(pg_db, 150)
+    woo = FakeWoo()
+    woo.install()
+    with pg_db.session() as s:
+        result = publish_changed(s, client(), store_id)
+    assert (result.sent, result.failed, result.batches) == (150, 0, 2)
+    assert [(p, len(b["update"])) for p, b in woo.calls] == [("products/batch", 100), ("products/batch", 50)]
+    assert [u["id"] for _, b in woo.calls for u in b["update"]] == list(range(1000, 1150))
+    assert set(published(pg_db, store_id).values()) == {f"fp-{i}" for i in range(150)}
+    with pg_db.session() as s:
+        assert publish_changed(s, client(), store_id).batches == 0
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_a_failed_call_is_recorded_marks_nothing_of_that_call_and_the_others_go_out(pg_db: Database) -> None:
+    store_id, vids = seed_mixed(pg_db)
+    woo = FakeWoo(fail={"products/batch"})
+    woo.install()
+    with pg_db.session() as s:
+        result = publish_changed(s, client(), store_id)
+    assert (result.sent, result.failed, result.batches) == (2, 1, 2)
+    assert len(result.errors) == 1 and result.errors[0].startswith("POST products/batch: TransientError: ")
+    assert published(pg_db, store_id) == {vids["10"]: None, vids["15"]: "fp-15", vids["16"]: "fp-16"}
+
+
+@responses.activate
+def test_non_numeric_ids_are_never_sent(pg_db: Database) -> None:
+    with pg_db.session() as s:
+        store = woo_store(s)
+        v = make_variant(s, store, external_id="v-odd")  # its product is "simple" with a non-numeric id
+        add_state(s, v, "fp", out=True)
+        store_id = store.id
+    FakeWoo().install()
+    with pg_db.session() as s:
+        result = publish_changed(s, client(), store_id)
+    assert (result.sent, result.failed, result.batches) == (0, 1, 0)
+    assert "not a WooCommerce id" in result.errors[0]
+    assert len(responses.calls) == 0
+
+
+def test_recompute_queues_the_woocommerce_write_back(pg_db: Database) -> None:
+    from jobs.stock import recompute_dirty, recompute_store
+
+    queue = RecordingQueue()
+    set_runtime(Runtime(Settings(env="test"), pg_db, queue))
+    try:
+        with pg_db.session() as s:
+            woo = make_store(s, platform="woocommerce")
+            demo = make_store(s, platform="demo")
+            vw, vd = make_variant(s, woo, qty=3), make_variant(s, demo, qty=3)
+            stock.mark_dirty(s, queue, woo.id, [vw.id], "webhook")
+            stock.mark_dirty(s, queue, demo.id, [vd.id], "webhook")
+            woo_id, demo_id = woo.id, demo.id
+        queue.specs.clear()
+        assert recompute_dirty(woo_id) == {"variants": 1}
+        assert recompute_dirty(demo_id) == {"variants": 1}
+        recompute_store(woo_id)
+        recompute_store(demo_id)
+        assert [(sp.func, sp.args, sp.job_id) for sp in queue.specs] == [
+            ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
+            ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
+        ]
+    finally:
+        set_runtime(None)
+
+
+@responses.activate
+def test_publish_storefront_job_writes_and_disconnects_on_a_rejected_key(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs import woocommerce as woo_jobs
+
+    real_client_for = woo_sync.client_for
+
+    def offline_client_for(settings: Settings, store: Store, **kw: Any) -> WooClient:
+        return real_client_for(settings, store, resolver=public_resolver)
+
+    monkeypatch.setattr(woo_sync, "client_for", offline_client_for)
+    store_id, _vids = seed_mixed(pg_db)
+    woo = FakeWoo()
+    woo.install()
+    set_runtime(Runtime(SETTINGS, pg_db, RecordingQueue()))
+    try:
+        assert woo_jobs.publish_storefront(store_id) == {"sent": 3, "failed": 0, "batches": 2}
+        assert woo_jobs.publish_storefront(store_id) == {"sent": 0, "failed": 0, "batches": 0}
+        assert len(responses.calls) == 2
+
+        with pg_db.session() as s:
+            s.execute(StockState.__table__.update().values(fingerprint="fp-new"))
+        responses.reset()
+        responses.add(responses.POST, re.compile(re.escape(API) + ".*"), status=401, json={"code": "x"})
+        assert woo_jobs.publish_storefront(store_id) == {"sent": 0, "failed": 3, "batches": 1}
+        with pg_db.session() as s:
+            store = s.get(Store, store_id)
+            assert store is not None and store.status == "disconnected"
+        assert set(published(pg_db, store_id).values()) == {"fp-10", "fp-15", "fp-16"}
+        assert woo_jobs.publish_storefront(store_id) == {"sent": 0, "failed": 0, "batches": 0}
+    finally:
+        set_runtime(None)
