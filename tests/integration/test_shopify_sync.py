@@ -298,3 +298,29 @@ def test_cli_sync_runs_in_the_foreground_with_progress(
     assert "store 424242 is not a Shopify store" in result.output
     get_settings.cache_clear()
     set_runtime(None)
+
+
+def test_sync_progress_of_a_woocommerce_run_uses_its_own_phases(pg_db: Database) -> None:
+    from app.config import Settings
+    from app.queue import InProcessJobQueue
+    from app.runtime import Runtime
+    from app.services import woo_sync
+    from app.web.deps import hash_api_key
+    from app.web.factory import build_app
+
+    with pg_db.session() as s:
+        store = Store(
+            platform="woocommerce", domain="https://shop.example", name="Woo", api_key_hash=hash_api_key("k-w")
+        )
+        s.add(store)
+        s.flush()
+        sid = store.id
+        run_id = woo_sync.start_sync(s, RecordingQueue(), sid).id
+    with pg_db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        run.phase, run.done, run.total = "orders", 50, 100
+    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, InProcessJobQueue()))
+    body = app.test_client().get(f"/api/v1/stores/{sid}/sync", headers={"Authorization": "Bearer k-w"}).get_json()
+    # orders is phase 2 of products/orders/webhooks/finalize, half done: (1 + 0.5) / 4.
+    assert (body["run"]["phase"], body["run"]["percent"]) == ("orders", 37.5)
