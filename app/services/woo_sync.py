@@ -8,7 +8,9 @@ Records go through the same catalog service as webhooks, so both paths agree.
 from __future__ import annotations
 
 import logging
+import queue
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -211,6 +213,58 @@ def _product_updates(ctx: _Ctx, after_id: int) -> Iterator[tuple[int, ProductUpd
         yield product_id, parse_product(data, variations)
 
 
+_PREFETCH_ITEMS = 2 * MAX_PAGE_SIZE
+_DONE = object()
+
+
+def _prefetched(source: Iterator[Any], limit: int = _PREFETCH_ITEMS) -> Iterator[Any]:
+    """Items of source read ahead by one background thread, at most limit of them waiting.
+
+    The thread reads the next page (one request at a time, as before) while the caller applies the current one, so
+    the store's latency and our writes overlap; memory stays bounded by limit. Errors are re-raised in the caller, and
+    closing the generator stops the thread.
+    """
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=limit)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not put((item, None)):
+                    return
+        except BaseException as exc:  # handed to the caller, which decides
+            put((_DONE, exc))
+            return
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None and stop.is_set():
+                close()
+        put((_DONE, None))
+
+    thread = threading.Thread(target=produce, name="woo-sync-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
 def _products(ctx: _Ctx, cursor: dict[str, Any]) -> None:
     after_id = int(cursor.get("products_last_id", 0))
     done = int(cursor.get("products_done", 0))
@@ -233,7 +287,7 @@ def _products(ctx: _Ctx, cursor: dict[str, Any]) -> None:
             _commit_batch(s, ctx.run_id, {"products_last_id": last_id, "products_done": done}, done, counts)
         batch.clear()
 
-    for product_id, update_ in _product_updates(ctx, after_id):
+    for product_id, update_ in _prefetched(_product_updates(ctx, after_id)):
         batch.append(update_)
         last_id = max(last_id, product_id)
         if len(batch) >= PRODUCT_BATCH:
