@@ -50,6 +50,7 @@ bench: $(STAMP) ## Run the benchmarks (PostgreSQL; BENCH_DATABASE_URL overrides)
 	$(BIN)/python benchmarks/webhook_ingest.py
 	$(BIN)/python benchmarks/bulk_sync.py
 	$(BIN)/python benchmarks/paged_sync_shopify.py
+	$(BIN)/python benchmarks/woo_sync.py
 
 migrate: $(STAMP) ## Apply database migrations to DATABASE_URL
 	$(BIN)/backsoon migrate
