@@ -192,10 +192,12 @@ def _apply_catalog_stream(
 ) -> None:
     """Apply products then their levels in batches, committing progress after each; resume skips what was applied."""
     seen = 0
+    applied_products = 0
     products: list[ProductRecord] = []
     levels: list[InventoryRecord] = []
 
     def flush() -> None:
+        nonlocal applied_products
         if not products and not levels:
             return
         with db.session() as s:
@@ -211,6 +213,8 @@ def _apply_catalog_stream(
             counts["variants"] = int(counts.get("variants", 0)) + p.children.created + p.children.updated
             counts["inventory_levels"] = int(counts.get("inventory_levels", 0)) + i.created + i.updated
             run.counts = counts
+        sync_runs.analyze_if_due(db, applied_products, applied_products + len(products))
+        applied_products += len(products)
         products.clear()
         levels.clear()
 

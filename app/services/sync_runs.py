@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.db import Database
@@ -72,3 +72,22 @@ def fail_run(db: Database, run_id: int, error: str) -> None:
     """Stop a run with its reason, in a transaction of its own."""
     with db.session() as s:
         mark_failed(s, run_id, error)
+
+
+CATALOG_TABLES = ("products", "variants", "locations", "inventory_levels")
+# Re-plan once a large initial load is well under way: a table analysed while (nearly) empty gets plans
+# that degrade badly as it fills (a 100k-product sync slowed from ~2 ms to over 10 ms per product).
+ANALYZE_AFTER_ROWS = (2_000, 20_000)
+
+
+def analyze_if_due(db: Database, before: int, after: int, tables: Sequence[str] = CATALOG_TABLES) -> bool:
+    """ANALYZE the catalog tables when a load crosses one of ANALYZE_AFTER_ROWS (PostgreSQL only)."""
+    if not any(before < mark <= after for mark in ANALYZE_AFTER_ROWS):
+        return False
+    with db.engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            return False
+        for table in tables:
+            conn.execute(text(f"ANALYZE {table}"))
+        conn.commit()
+    return True

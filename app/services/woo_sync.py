@@ -285,6 +285,7 @@ def _products(ctx: _Ctx, cursor: dict[str, Any]) -> None:
                 "inventory_levels": i.created + i.updated,
             }
             _commit_batch(s, ctx.run_id, {"products_last_id": last_id, "products_done": done}, done, counts)
+        sync_runs.analyze_if_due(ctx.db, done - len(batch), done)
         batch.clear()
 
     for product_id, update_ in _prefetched(_product_updates(ctx, after_id)):

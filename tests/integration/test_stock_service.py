@@ -335,3 +335,12 @@ def test_periodic_run_skips_variants_whose_inputs_did_not_change(
     monkeypatch.setattr(stock, "ENGINE_VERSION", stock.ENGINE_VERSION + 1)
     with pg_db.session() as s:
         assert stock.recompute(s, sid, now=NOW + timedelta(minutes=45)).changed == 2
+
+
+def test_analyze_runs_once_a_load_crosses_a_mark(pg_db: Database) -> None:
+    from app.services import sync_runs
+
+    assert sync_runs.analyze_if_due(pg_db, 1_900, 2_000) is True
+    assert sync_runs.analyze_if_due(pg_db, 2_000, 2_100) is False
+    assert sync_runs.analyze_if_due(pg_db, 19_950, 20_050) is True
+    assert sync_runs.analyze_if_due(pg_db, 30_000, 30_100) is False
