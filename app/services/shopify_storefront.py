@@ -16,10 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Product, StockState, Variant
+from app.services.storefront_state import mark_published, unpublished_states
 from integrations.shopify import queries
 from integrations.shopify.graphql import GraphQLClient
 from integrations.shopify.storefront import MAX_METAFIELDS_PER_CALL, chunks, metafield_inputs
@@ -47,45 +46,15 @@ class _Pending:
 
 
 def _pending(session: Session, store_id: int, limit: int) -> tuple[list[_Pending], list[str]]:
-    """States of the store's live variants whose fingerprint was not published yet, with their inputs."""
-    rows = session.execute(
-        select(
-            StockState.variant_id,
-            Variant.external_id,
-            StockState.fingerprint,
-            StockState.status,
-            StockState.badge_kind,
-            StockState.badge_quantity,
-            StockState.restock_eta,
-            StockState.eta_source,
-        )
-        .join(Variant, Variant.id == StockState.variant_id)
-        .join(Product, Product.id == Variant.product_id)
-        .where(
-            StockState.store_id == store_id,
-            Variant.store_id == store_id,
-            Variant.deleted_at.is_(None),
-            Product.deleted_at.is_(None),
-            StockState.published_fingerprint.is_distinct_from(StockState.fingerprint),
-        )
-        .order_by(StockState.variant_id)
-        .limit(limit)
-    ).all()
+    """States not published yet, with their metafield inputs."""
     pending: list[_Pending] = []
     errors: list[str] = []
-    for vid, external_id, fp, status, kind, qty, eta, eta_source in rows:
-        state = {
-            "status": status,
-            "badge_kind": kind,
-            "badge_quantity": qty,
-            "restock_eta": eta,
-            "eta_source": eta_source,
-        }
+    for u in unpublished_states(session, store_id, limit):
         try:
-            pending.append(_Pending(int(vid), fp, metafield_inputs(external_id, state)))
+            pending.append(_Pending(u.variant_id, u.fingerprint, metafield_inputs(u.external_id, u.state)))
         except ValueError as exc:
             # A non-numeric external id cannot be a Shopify variant; sending it would fail the whole chunk.
-            errors.append(f"variant {vid}: {exc}")
+            errors.append(f"variant {u.variant_id}: {exc}")
     return pending, errors
 
 
@@ -96,16 +65,8 @@ def _user_errors(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _mark_published(session: Session, batch: Sequence[_Pending]) -> int:
-    """Set published_fingerprint to the sent fingerprint where the state still has it; returns rows marked."""
-    stmt = (
-        update(StockState)
-        .where(StockState.variant_id == bindparam("b_vid"), StockState.fingerprint == bindparam("b_fp"))
-        .values(published_fingerprint=bindparam("b_fp"))
-    )
-    # Core executemany on the connection: one statement with the fingerprint condition kept in its WHERE, and no
-    # ORM identity-map bookkeeping for rows this session never loaded.
-    result = session.connection().execute(stmt, [{"b_vid": p.variant_id, "b_fp": p.fingerprint} for p in batch])
-    return int(result.rowcount or 0)
+    """Compare-and-set published_fingerprint for a chunk that was written; returns rows marked."""
+    return mark_published(session, [(p.variant_id, p.fingerprint) for p in batch])
 
 
 def publish_changed(session: Session, client: GraphQLClient, store_id: int, limit: int = 1000) -> PublishResult:

@@ -16,10 +16,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Product, StockState, Variant
+from app.services.storefront_state import mark_published, unpublished_states
 from integrations.base import AuthRevoked, PlatformError
 from integrations.woocommerce.client import WooClient
 from integrations.woocommerce.storefront import MAX_UPDATES_PER_CALL, chunks, meta_update, woo_id
@@ -50,50 +49,18 @@ class _Pending:
 
 
 def _pending(session: Session, store_id: int, limit: int) -> tuple[list[_Pending], list[str]]:
-    """States of the store's live variants whose fingerprint was not published yet, with their batch updates."""
-    rows = session.execute(
-        select(
-            StockState.variant_id,
-            Variant.external_id,
-            Product.kind,
-            Product.external_id,
-            StockState.fingerprint,
-            StockState.status,
-            StockState.badge_kind,
-            StockState.badge_quantity,
-            StockState.restock_eta,
-            StockState.eta_source,
-        )
-        .join(Variant, Variant.id == StockState.variant_id)
-        .join(Product, Product.id == Variant.product_id)
-        .where(
-            StockState.store_id == store_id,
-            Variant.store_id == store_id,
-            Variant.deleted_at.is_(None),
-            Product.deleted_at.is_(None),
-            StockState.published_fingerprint.is_distinct_from(StockState.fingerprint),
-        )
-        .order_by(StockState.variant_id)
-        .limit(limit)
-    ).all()
+    """States not published yet, with their batch updates."""
     pending: list[_Pending] = []
     errors: list[str] = []
-    for vid, external_id, kind, product_external_id, fp, status, badge_kind, qty, eta, eta_source in rows:
-        state = {
-            "status": status,
-            "badge_kind": badge_kind,
-            "badge_quantity": qty,
-            "restock_eta": eta,
-            "eta_source": eta_source,
-        }
+    for u in unpublished_states(session, store_id, limit):
         try:
-            parent = woo_id(product_external_id) if kind == "variable" else None
-            item = meta_update(external_id, state)
+            parent = woo_id(u.product_external_id) if u.product_kind == "variable" else None
+            item = meta_update(u.external_id, u.state)
         except ValueError as exc:
             # A non-numeric id is not a WooCommerce object (and would rewrite the endpoint path): never send it.
-            errors.append(f"variant {vid}: {exc}")
+            errors.append(f"variant {u.variant_id}: {exc}")
             continue
-        pending.append(_Pending(int(vid), fp, parent, int(item["id"]), item))
+        pending.append(_Pending(u.variant_id, u.fingerprint, parent, int(item["id"]), item))
     return pending, errors
 
 
@@ -106,16 +73,8 @@ def _calls(pending: Sequence[_Pending]) -> list[tuple[int | None, list[_Pending]
 
 
 def _mark_published(session: Session, batch: Sequence[_Pending]) -> int:
-    """Set published_fingerprint to the sent fingerprint where the state still has it; returns rows marked."""
-    if not batch:
-        return 0
-    stmt = (
-        update(StockState)
-        .where(StockState.variant_id == bindparam("b_vid"), StockState.fingerprint == bindparam("b_fp"))
-        .values(published_fingerprint=bindparam("b_fp"))
-    )
-    result = session.connection().execute(stmt, [{"b_vid": p.variant_id, "b_fp": p.fingerprint} for p in batch])
-    return int(result.rowcount or 0)
+    """Compare-and-set published_fingerprint for the items that were written; returns rows marked."""
+    return mark_published(session, [(p.variant_id, p.fingerprint) for p in batch])
 
 
 def publish_changed(session: Session, client: WooClient, store_id: int, limit: int = 1000) -> PublishResult:
