@@ -93,17 +93,8 @@ def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
             outcome = _PHASES[phase](db, jobs, run_id, store_id, cursor, clients)
             if outcome == "waiting":
                 return "waiting"
-            next_index = phases.index(phase) + 1
-            with db.session() as s:
-                run = s.get(SyncRun, run_id)
-                assert run is not None
-                if next_index >= len(phases):
-                    run.status, run.finished_at = "done", datetime.now(UTC)
-                    store = s.get(Store, store_id)
-                    if store is not None:
-                        store.last_synced_at = run.started_at
-                    return "done"
-                run.phase, run.done, run.total = phases[next_index], 0, None
+            if sync_runs.advance(db, run_id, store_id, phases, phase):
+                return "done"
     except (_BulkFailed, ShopifyDataError, InvalidRequest) as exc:
         # Retrying cannot help: the run stops with its reason; transient errors propagate to be retried.
         sync_runs.fail_run(db, run_id, f"{exc.__class__.__name__}: {exc}")

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.models import SyncRun
+from app.models import Store, SyncRun
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
 
 
@@ -91,3 +91,19 @@ def analyze_if_due(db: Database, before: int, after: int, tables: Sequence[str] 
             conn.execute(text(f"ANALYZE {table}"))
         conn.commit()
     return True
+
+
+def advance(db: Database, run_id: int, store_id: int, phases: Sequence[str], phase: str) -> bool:
+    """Move a run past a finished phase; True when that was the last one (run done, store's last sync set)."""
+    next_index = phases.index(phase) + 1
+    with db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        if next_index >= len(phases):
+            run.status, run.finished_at = "done", datetime.now(UTC)
+            store = s.get(Store, store_id)
+            if store is not None:
+                store.last_synced_at = run.started_at
+            return True
+        run.phase, run.done, run.total = phases[next_index], 0, None
+        return False

@@ -129,17 +129,8 @@ def step(db: Database, jobs: JobQueue, run_id: int, client: WooClient, *, settin
                 phase, cursor = run.phase, dict(run.cursor or {})
                 run.heartbeat_at = datetime.now(UTC)
             _PHASES[phase](ctx, cursor)
-            next_index = PHASES.index(phase) + 1
-            with db.session() as s:
-                run = s.get(SyncRun, run_id)
-                assert run is not None
-                if next_index >= len(PHASES):
-                    run.status, run.finished_at = "done", datetime.now(UTC)
-                    store = s.get(Store, store_id)
-                    if store is not None:
-                        store.last_synced_at = run.started_at
-                    return "done"
-                run.phase, run.done, run.total = PHASES[next_index], 0, None
+            if sync_runs.advance(db, run_id, store_id, PHASES, phase):
+                return "done"
     except (PayloadError, InvalidRequest) as exc:
         # Retrying cannot help: the run stops with its reason; transient errors propagate to be retried.
         fail_run(db, run_id, f"{exc.__class__.__name__}: {exc}")
