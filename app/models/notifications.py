@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId
@@ -31,3 +32,10 @@ class Delivery(IdMixin, StoreScoped, Base):
     claimed_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     clicked_at: Mapped[datetime | None]
+    clicks: Mapped[int] = mapped_column(default=0)
+    # Attribution: an order of this variant by the same shopper inside the window after the email.
+    # direct = the shopper clicked the email's buy link before ordering; assisted = they did not.
+    converted_at: Mapped[datetime | None]
+    converted_order_id: Mapped[int | None] = mapped_column(BigId)
+    conversion_kind: Mapped[str | None] = mapped_column(String(10))
+    revenue: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))

@@ -31,6 +31,7 @@ class Subscription(IdMixin, StoreScoped, Timestamps, Base):
     customer_external_id: Mapped[str | None] = mapped_column(String(64))
     confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     confirm_expires_at: Mapped[datetime | None]
+    confirm_sent_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     notified_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]

@@ -42,7 +42,20 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.extensions["backsoon"] = runtime
     app.teardown_appcontext(close_session)
 
-    from app.web import api, health, openapi, pages, shopify, webhooks, woocommerce
+    from app.web import (
+        api,
+        attribution,
+        demo_mail,
+        health,
+        limits,
+        openapi,
+        pages,
+        shop,
+        shopify,
+        storefront,
+        webhooks,
+        woocommerce,
+    )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
@@ -51,6 +64,11 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(shopify.bp)
     app.register_blueprint(woocommerce.bp)
+    app.register_blueprint(storefront.bp)
+    app.register_blueprint(attribution.bp)
+    app.register_blueprint(shop.bp)
+    app.register_blueprint(demo_mail.bp)
+    limits.init_app(app, settings)
 
     @app.before_request
     def _request_context() -> None:
