@@ -1087,6 +1087,42 @@ def _apply_order_batch(session: Session, jobs: JobQueue, store_id: int, batch: l
     _mark(session, jobs, store_id, acc, _velocity_dirty(before, after), "orders")
 
 
+def delete_order(session: Session, jobs: JobQueue, store_id: int, external_id: str, at: datetime | None) -> bool:
+    """Count a trashed or deleted order as cancelled; False when it is unknown or the deletion is stale.
+
+    WooCommerce sends ``order.deleted`` with only ``{"id": N}`` for both trashing and deleting, and a trashed order
+    can be restored. So the row is kept and cancelled rather than removed: its sales stop counting towards
+    velocity, and a restore (which updates the order, so a newer ``date_modified``) brings it back through the
+    normal upsert. The deletion time becomes the watermark, so an older update delivered late cannot revive it.
+    """
+    row = session.execute(
+        select(Order.id, Order.external_updated_at).where(Order.store_id == store_id, Order.external_id == external_id)
+    ).one_or_none()
+    if row is None:
+        return False
+    when = _utc(at) or utcnow()
+    if _stale(when, row.external_updated_at):
+        return False
+    session.execute(
+        update(_ORDERS)
+        .where(_ORDERS.c.store_id == store_id, _ORDERS.c.id == row.id)
+        .values(
+            status="deleted",
+            cancelled_at=func.coalesce(_ORDERS.c.cancelled_at, when),
+            external_updated_at=when,
+            updated_at=utcnow(),
+        )
+    )
+    variant_ids = session.execute(
+        update(_LINES)
+        .where(_LINES.c.store_id == store_id, _LINES.c.order_id == row.id, _LINES.c.cancelled.is_(False))
+        .values(cancelled=True)
+        .returning(_LINES.c.variant_id)
+    ).scalars()
+    _mark(session, jobs, store_id, _Acc(), {int(v) for v in variant_ids if v is not None}, "order_deleted")
+    return True
+
+
 def _apply_lines(
     session: Session,
     store_id: int,

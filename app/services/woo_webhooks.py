@@ -87,3 +87,12 @@ def on_order(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     assert isinstance(payload, w.OrderUpdate)
     result = catalog.apply_orders(session, jobs, _store_id(session, event), [payload.order])
     return "stale" if result.skipped_stale else "applied"
+
+
+@register_handler("woocommerce", "order.deleted")
+def on_order_deleted(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """A trashed or deleted order stops counting as sales (kept as cancelled, so a restore brings it back)."""
+    payload = _parse(event)
+    assert isinstance(payload, w.OrderDeleted)
+    deleted = catalog.delete_order(session, jobs, _store_id(session, event), payload.external_id, event.received_at)
+    return "applied" if deleted else "unknown_order"

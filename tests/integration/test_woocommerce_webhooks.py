@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from rq import SimpleWorker
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.config import Settings
 from app.db import Database
@@ -170,3 +170,91 @@ def test_bad_signature_unknown_store_and_bad_headers_store_nothing(harness: Harn
         assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 0
         price = s.execute(select(Variant.price).where(Variant.sku == "WCF-HOODIE-S")).scalar_one()
     assert price == Decimal("45.00")
+
+
+def _signed_order_deleted(order_id: int) -> tuple[bytes, dict[str, str]]:
+    """An order.deleted delivery as WooCommerce builds it for a deleted resource: only ``{"id": N}``, signed."""
+    import hashlib
+    import hmac
+
+    body = json.dumps({"id": order_id}, separators=(",", ":")).encode()
+    headers = {k: v for k, v in hook("06-order-created")["headers"].items() if k.startswith("X-WC-Webhook-")}
+    headers.update(
+        {
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": "order.deleted",
+            "X-WC-Webhook-Event": "deleted",
+            "X-WC-Webhook-Delivery-ID": "d" * 32,
+            "X-WC-Webhook-Signature": base64.b64encode(
+                hmac.new(b"wc-fixture-secret", body, hashlib.sha256).digest()
+            ).decode(),
+        }
+    )
+    return body, headers
+
+
+def test_order_deleted_cancels_the_order_and_marks_its_variants_dirty(harness: Harness) -> None:
+    from app.models import DirtyVariant
+
+    h = harness
+    assert h.post("06-order-created").status_code == 200
+    h.work()
+    with h.db.session() as s:
+        # The harness store has no REST keys, so the storefront publish that followed disconnected it.
+        s.execute(update(Store).values(status="active", status_reason=None))
+    body, headers = _signed_order_deleted(25)
+    resp = h.client.post(f"/webhooks/woocommerce/{h.store_id}", data=body, headers=headers)
+    assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
+    with h.db.session() as s:
+        # Before any worker runs: the delivery is only recorded.
+        assert s.execute(select(Order.status)).scalar_one() == "open"
+    # Only the inbox: the drain job runs the handler and enqueues the recompute, which is left queued.
+    SimpleWorker([h.jobs.queues["high"]], connection=h.jobs.connection).work(burst=True, max_jobs=1)
+    with h.db.session() as s:
+        event = s.execute(select(WebhookEvent.status, WebhookEvent.error).where(WebhookEvent.topic == "order.deleted"))
+        assert tuple(event.one()) == ("processed", None)
+        order = s.execute(select(Order.status, Order.cancelled_at.is_not(None))).one()
+        assert tuple(order) == ("deleted", True)
+        assert s.execute(select(OrderLine.cancelled)).scalars().all() == [True, True]
+        dirty = s.execute(
+            select(Variant.sku, DirtyVariant.reason).join(DirtyVariant, DirtyVariant.variant_id == Variant.id)
+        ).all()
+        # Order 25 holds one hoodie (M) and one tee; the tee is not synced in this harness, so only M resolves.
+        assert [tuple(r) for r in dirty] == [("WCF-HOODIE-M", "order_deleted")]
+
+
+def test_order_deleted_for_an_unknown_order_changes_nothing(harness: Harness) -> None:
+    body, headers = _signed_order_deleted(999)
+    resp = harness.client.post(f"/webhooks/woocommerce/{harness.store_id}", data=body, headers=headers)
+    assert resp.status_code == 200
+    harness.work()
+    with harness.db.session() as s:
+        assert s.execute(select(WebhookEvent.status)).scalars().all() == ["processed"]
+        assert s.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_a_restored_order_counts_again_but_an_older_update_cannot_revive_it(harness: Harness) -> None:
+    import dataclasses
+    from datetime import timedelta
+
+    from integrations.woocommerce.payloads import parse_order
+
+    h = harness
+    order = parse_order(json.loads(base64.b64decode(hook("06-order-created")["body_base64"]))).order
+    assert order.updated_at is not None
+    deleted_at = order.updated_at + timedelta(hours=1)
+    with h.db.session() as s:
+        catalog.apply_orders(s, RecordingQueue(), h.store_id, [order])
+        assert catalog.delete_order(s, RecordingQueue(), h.store_id, "25", deleted_at) is True
+        # An update older than the deletion (a late retry of an earlier state) is stale.
+        assert catalog.apply_orders(s, RecordingQueue(), h.store_id, [order]).skipped_stale == 1
+        assert s.execute(select(Order.status)).scalar_one() == "deleted"
+        # Restoring from the trash updates the order, so it arrives newer than the deletion.
+        restored = dataclasses.replace(order, updated_at=deleted_at + timedelta(minutes=5))
+        catalog.apply_orders(s, RecordingQueue(), h.store_id, [restored])
+        assert s.execute(select(Order.status, Order.cancelled_at)).one() == ("open", None)
+        assert s.execute(select(OrderLine.cancelled)).scalars().all() == [False, False]
+        # A deletion older than what is stored is stale too, and changes nothing.
+        assert catalog.delete_order(s, RecordingQueue(), h.store_id, "25", deleted_at) is False
+        assert catalog.delete_order(s, RecordingQueue(), h.store_id, "404", deleted_at) is False
+        assert s.execute(select(Order.status)).scalar_one() == "open"
