@@ -6,11 +6,12 @@ from app.models.notifications import Delivery
 from app.models.orders import Order, OrderLine, Refund, RefundLine
 from app.models.planning import Campaign, PurchaseOrder
 from app.models.stock import DirtyVariant, StockEvent, StockState, StockStateHistory
-from app.models.store import Store, StoreSetting, SyncRun
+from app.models.store import AdminLoginToken, OutboundWebhookDelivery, Store, StoreSetting, SyncRun
 from app.models.waitlist import ConsentRecord, Subscription
 from app.models.webhooks import WebhookEvent
 
 __all__ = [
+    "AdminLoginToken",
     "Campaign",
     "ComplianceRequest",
     "ConsentRecord",
@@ -20,6 +21,7 @@ __all__ = [
     "Location",
     "Order",
     "OrderLine",
+    "OutboundWebhookDelivery",
     "Product",
     "PurchaseOrder",
     "Refund",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
@@ -41,6 +41,13 @@ class Store(IdMixin, Timestamps, Base):
     last_synced_at: Mapped[datetime | None]
     last_reconciled_at: Mapped[datetime | None]
     last_recomputed_at: Mapped[datetime | None]
+    # Merchant admin (#6): where sign-in links and alerts go, the secret of the marketing-signal feed URL,
+    # and the optional outbound webhook for signal changes (its signing secret encrypted like the others).
+    admin_email: Mapped[str | None] = mapped_column(String(320))
+    feed_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    outbound_webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    outbound_webhook_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_digest_on: Mapped[date | None]
 
 
 class StoreSetting(IdMixin, StoreScoped, Timestamps, Base):
@@ -76,3 +83,38 @@ class SyncRun(IdMixin, StoreScoped, Timestamps, Base):
     heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
+
+
+class AdminLoginToken(IdMixin, StoreScoped, Base):
+    """A single-use, expiring sign-in link for a standalone (WooCommerce or demo) store admin."""
+
+    __tablename__ = "admin_login_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboundWebhookDelivery(IdMixin, StoreScoped, Base):
+    """One signed POST to the merchant's webhook URL about a variant; retried with backoff and logged."""
+
+    __tablename__ = "outbound_webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("store_id", "dedupe_key"),
+        Index("ix_outbound_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    variant_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("variants.id", ondelete="SET NULL"))
+    event: Mapped[str] = mapped_column(String(40))  # signal.changed
+    # Unique per store so recording the same change twice (a re-run recompute) sends one POST.
+    dedupe_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
