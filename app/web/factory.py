@@ -43,6 +43,12 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.teardown_appcontext(close_session)
 
     from app.web import (
+        admin,
+        admin_dashboard,
+        admin_data,
+        admin_planning,
+        admin_settings,
+        admin_subscribers,
         api,
         attribution,
         demo_mail,
@@ -69,6 +75,9 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(shop.bp)
     app.register_blueprint(demo_mail.bp)
     limits.init_app(app, settings)
+    for admin_bp in (admin, admin_dashboard, admin_settings, admin_planning, admin_data, admin_subscribers):
+        app.register_blueprint(admin_bp.bp)
+    admin.init_app(app)
 
     @app.before_request
     def _request_context() -> None:

@@ -23,8 +23,20 @@ NOT_JSON_ENDPOINTS = (
     "woocommerce.connect_keys",
     "woocommerce.connected",
 )
-# The Shopify install pages render HTML for the admin iframe and the OAuth redirect.
-NOT_JSON_BLUEPRINTS = ("pages", "shopify")
+# HTML pages: the Shopify install pages (admin iframe, OAuth redirect), the merchant admin (its data API is
+# /api/v1), the demo shop, landing pages and demo inbox.
+NOT_JSON_BLUEPRINTS = (
+    "pages",
+    "shopify",
+    "admin",
+    "admin_dashboard",
+    "admin_settings",
+    "admin_planning",
+    "admin_data",
+    "admin_subscribers",
+    "demo_mail",
+    "shop",
+)
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 

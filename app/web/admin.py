@@ -1,0 +1,139 @@
+"""The merchant admin shell: sign-in by emailed link, sign-out, and the helpers every admin page shares.
+
+Pages live in their own blueprints under /admin (dashboard, settings, incoming stock, exports, subscribers);
+each view is wrapped in ``@admin_required`` (app.web.admin_auth) and reads its store from ``admin().store``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
+
+from app.services import admin_login
+from app.web.admin_auth import (
+    APP_BRIDGE_URL,
+    AdminContext,
+    csrf_token,
+    security_headers,
+    sign_in,
+    sign_out,
+)
+from app.web.deps import db_session, runtime
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def admin_url(ctx: AdminContext | None, endpoint: str, **values: Any) -> str:
+    """url_for that keeps Shopify's shop/host on embedded links (the bounce page then adds a fresh token)."""
+    if ctx is not None and ctx.embedded:
+        values.setdefault("shop", ctx.shop)
+        values.setdefault("host", ctx.host)
+        values.setdefault("embedded", "1")
+    return url_for(endpoint, **values)
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only our own admin paths: an open redirect after sign-in would make our links a phishing tool.
+    if target and target.startswith("/admin") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+# The admin's sections, in menu order; a section appears once its blueprint registers the endpoint.
+NAV: tuple[tuple[str, str], ...] = (
+    ("admin_dashboard.index", "Dashboard"),
+    ("admin_dashboard.at_risk", "At risk"),
+    ("admin_dashboard.demand", "Waitlist demand"),
+    ("admin_planning.incoming", "Incoming stock"),
+    ("admin_planning.campaigns", "Campaigns"),
+    ("admin_subscribers.index", "Subscribers"),
+    ("admin_data.exports", "Exports & feeds"),
+    ("admin_settings.index", "Settings"),
+)
+
+
+def init_app(app: Flask) -> None:
+    """Template globals for admin pages and the security headers on every admin response."""
+    app.jinja_env.globals.update(csrf_token=csrf_token, admin_url=admin_url, app_bridge_url=APP_BRIDGE_URL)
+
+    @app.context_processor
+    def _admin_context() -> dict[str, Any]:
+        if not request.path.startswith("/admin"):
+            return {}
+        return {
+            "ctx": g.get("admin"),
+            "admin_nav": [(e, label) for e, label in NAV if e in app.view_functions],
+            "shopify_api_key": runtime().settings.shopify_api_key or "",
+        }
+
+    @app.after_request
+    def _admin_headers(resp: Response) -> Response:
+        if request.path.startswith("/admin"):
+            return security_headers(resp)
+        return resp
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@bp.get("/login")
+def login() -> ResponseReturnValue:
+    """The sign-in form: an email address receives a one-time link."""
+    return render_template("admin/login.html", next=_safe_next(request.args.get("next")), error=None, email="")
+
+
+@bp.post("/login")
+def login_request() -> ResponseReturnValue:
+    """Email a sign-in link; the same answer whether or not the address belongs to a store."""
+    raw = (request.form.get("email") or "").strip()
+    try:
+        email = validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return (
+            render_template("admin/login.html", next=None, email=raw[:320], error="Enter a valid email address."),
+            400,
+        )
+    session = db_session()
+    settings = runtime().settings
+    links = admin_login.issue_links(session, settings, email, _now())
+    session.commit()
+    admin_login.send_links(settings, links)
+    return render_template("admin/login_sent.html", email=email)
+
+
+@bp.get("/login/<token>")
+def login_confirm(token: str) -> ResponseReturnValue:
+    """Show a 'Sign in' button: mail scanners follow GET links, so only the POST spends the token."""
+    live = len(token) <= 100 and admin_login.is_live(db_session(), token, _now())
+    if not live:
+        return render_template("admin/error.html", title="This link expired", message=_EXPIRED), 410
+    return render_template("admin/login_confirm.html", token=token)
+
+
+_EXPIRED = "Sign-in links work once and for 15 minutes. Ask for a new one."
+
+
+@bp.post("/login/<token>")
+def login_redeem(token: str) -> ResponseReturnValue:
+    """Spend the link and start the admin session."""
+    session = db_session()
+    store_id = admin_login.redeem(session, token, _now()) if len(token) <= 100 else None
+    if store_id is None:
+        session.rollback()
+        return render_template("admin/error.html", title="This link expired", message=_EXPIRED), 410
+    session.commit()
+    sign_in(store_id)
+    return redirect(url_for("admin_dashboard.index"))
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    """End the session (a cross-site POST can at worst sign the merchant out)."""
+    sign_out()
+    return redirect(url_for("admin.login"))

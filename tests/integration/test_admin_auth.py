@@ -1,0 +1,202 @@
+"""Merchant admin sign-in and request authentication: emailed links, sessions, CSRF, embedded session tokens."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from app.config import Settings
+from app.db import Database
+from app.models import AdminLoginToken, Store
+from app.queue import InProcessJobQueue
+from app.runtime import Runtime
+from app.web.admin_auth import admin, admin_required
+from app.web.factory import build_app
+from tests.smtpd import Collector, smtp_server
+from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP, make_session_token
+
+pytestmark = pytest.mark.integration
+
+HOST = "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYmFja3Nvb24tZGVtbw"
+
+
+@dataclass
+class Harness:
+    app: Flask
+    client: FlaskClient
+    db: Database
+    mail: Collector
+    woo_id: int
+    other_id: int
+    shopify_id: int
+
+    def tokens(self) -> int:
+        with self.db.session() as s:
+            return int(s.scalar(select(func.count()).select_from(AdminLoginToken)) or 0)
+
+    def sign_in_link(self) -> str:
+        match = re.search(
+            r"http://[^\s]+/admin/login/[\w-]+", self.mail.received[-1].message.get_body(("plain",)).get_content()
+        )  # type: ignore[union-attr]
+        assert match is not None
+        return match.group(0).replace("http://backsoon.test", "")
+
+
+@pytest.fixture
+def harness(pg_db: Database) -> Iterator[Harness]:
+    with smtp_server() as (mail, url):
+        settings = Settings(
+            env="test",
+            app_url="http://backsoon.test",
+            smtp_url=url,
+            shopify_api_key=API_KEY,
+            shopify_api_secret=API_SECRET,
+        )
+        app = build_app(runtime=Runtime(settings, pg_db, InProcessJobQueue(eager=True)))
+
+        @app.post("/admin/_probe")
+        @admin_required
+        def probe() -> dict[str, object]:
+            return {"store": admin().store.id, "via": admin().via}
+
+        with pg_db.session() as s:
+            woo = Store(
+                platform="woocommerce", domain="shop.example", name="Woo Shop", admin_email="owner@shop.example"
+            )
+            other = Store(platform="woocommerce", domain="other.example", name="Other", admin_email="x@other.example")
+            shop = Store(platform="shopify", domain=SHOP, name="Shopify Shop")
+            s.add_all([woo, other, shop])
+            s.flush()
+            ids = (woo.id, other.id, shop.id)
+        yield Harness(app, app.test_client(), pg_db, mail, *ids)
+
+
+def test_an_anonymous_admin_request_is_sent_to_sign_in(harness: Harness) -> None:
+    resp = harness.client.get("/admin/")
+    assert (resp.status_code, resp.headers["Location"]) == (302, "/admin/login?next=/admin/?")
+    assert resp.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    json_resp = harness.client.post("/admin/_probe", headers={"Accept": "application/json"})
+    assert json_resp.status_code == 401
+    assert json_resp.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_an_unknown_address_gets_the_same_answer_and_nothing_is_sent(harness: Harness) -> None:
+    known = harness.client.post("/admin/login", data={"email": "Owner@Shop.Example"})
+    assert known.status_code == 200
+    assert len(harness.mail.received) == 1
+    unknown = harness.client.post("/admin/login", data={"email": "nobody@shop.example"})
+    assert unknown.status_code == 200
+    assert harness.tokens() == 1
+    assert len(harness.mail.received) == 1
+    # Same page, only the echoed address differs.
+    assert known.get_data(as_text=True).replace("owner@shop.example", "X") == unknown.get_data(as_text=True).replace(
+        "nobody@shop.example", "X"
+    )
+
+
+def test_an_invalid_address_is_a_400_with_the_message_next_to_the_field(harness: Harness) -> None:
+    resp = harness.client.post("/admin/login", data={"email": "not an email\r\nBcc: x@evil.example"})
+    assert resp.status_code == 400
+    assert 'aria-invalid="true"' in resp.get_data(as_text=True)
+    assert "Enter a valid email address." in resp.get_data(as_text=True)
+    assert harness.tokens() == 0
+    assert harness.mail.received == []
+
+
+def test_the_emailed_link_signs_in_once(harness: Harness) -> None:
+    harness.client.post("/admin/login", data={"email": "owner@shop.example"})
+    message = harness.mail.received[0].message
+    assert message["To"] == "owner@shop.example"
+    assert message["Subject"] == "Sign in to BackSoon for Woo Shop"
+    link = harness.sign_in_link()
+
+    # GET shows a button and spends nothing (mail scanners follow links).
+    page = harness.client.get(link)
+    assert page.status_code == 200 and "Sign in" in page.get_data(as_text=True)
+    assert harness.client.get("/admin/").status_code == 302
+
+    resp = harness.client.post(link)
+    assert (resp.status_code, resp.headers["Location"]) == (302, "/admin/")
+    dash = harness.client.get("/admin/")
+    assert dash.status_code == 200 and "Woo Shop" in dash.get_data(as_text=True)
+
+    # Spent: neither a second click nor another browser can use it.
+    other = harness.app.test_client()
+    assert other.post(link).status_code == 410
+    assert other.get("/admin/").status_code == 302
+
+
+def test_an_expired_link_does_not_sign_in(harness: Harness) -> None:
+    harness.client.post("/admin/login", data={"email": "owner@shop.example"})
+    link = harness.sign_in_link()
+    with harness.db.session() as s:
+        s.execute(update(AdminLoginToken).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert harness.client.get(link).status_code == 410
+    assert harness.client.post(link).status_code == 410
+    assert harness.client.get("/admin/").status_code == 302
+
+
+def test_a_cookie_session_needs_the_csrf_token_on_every_post(harness: Harness) -> None:
+    harness.client.post("/admin/login", data={"email": "owner@shop.example"})
+    harness.client.post(harness.sign_in_link())
+    assert harness.client.post("/admin/_probe").status_code == 403
+    assert harness.client.post("/admin/_probe", data={"csrf_token": "forged"}).status_code == 403
+    with harness.client.session_transaction() as sess:
+        token = sess["admin_csrf"]
+    ok = harness.client.post("/admin/_probe", data={"csrf_token": token})
+    assert ok.get_json() == {"store": harness.woo_id, "via": "cookie"}
+    assert harness.client.post("/admin/_probe", headers={"X-CSRF-Token": token}).status_code == 200
+
+
+def test_signing_out_ends_the_session(harness: Harness) -> None:
+    harness.client.post("/admin/login", data={"email": "owner@shop.example"})
+    harness.client.post(harness.sign_in_link())
+    assert harness.client.post("/admin/logout").status_code == 302
+    assert harness.client.get("/admin/").status_code == 302
+
+
+def test_an_embedded_page_load_is_authenticated_by_its_session_token(harness: Harness) -> None:
+    resp = harness.client.get(f"/admin/?shop={SHOP}&host={HOST}&embedded=1&id_token={make_session_token()}")
+    assert resp.status_code == 200
+    body = resp.get_data(as_text=True)
+    assert "Shopify Shop" in body
+    assert f'<meta name="shopify-api-key" content="{API_KEY}">' in body
+    assert resp.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com"
+    # No cookie session was created: the next load without a token bounces through App Bridge again.
+    bounce = harness.client.get(f"/admin/?shop={SHOP}&host={HOST}&embedded=1")
+    assert bounce.status_code == 200 and 'id="backsoon-bounce"' in bounce.get_data(as_text=True)
+
+
+def test_embedded_posts_use_a_bearer_or_form_session_token_and_need_no_csrf(harness: Harness) -> None:
+    bearer = harness.client.post("/admin/_probe", headers={"Authorization": f"Bearer {make_session_token()}"})
+    assert bearer.get_json() == {"store": harness.shopify_id, "via": "session_token"}
+    form = harness.client.post("/admin/_probe", data={"id_token": make_session_token(), "shop": SHOP})
+    assert form.get_json() == {"store": harness.shopify_id, "via": "session_token"}
+
+
+def test_a_forged_or_expired_session_token_is_refused(harness: Harness) -> None:
+    forged = make_session_token(secret="not-the-app-secret")
+    resp = harness.client.post(
+        "/admin/_probe", headers={"Authorization": f"Bearer {forged}", "Accept": "application/json"}
+    )
+    assert resp.status_code == 401
+    assert resp.headers["X-Shopify-Retry-Invalid-Session-Request"] == "1"
+    expired = make_session_token(now=datetime.now(UTC).timestamp() - 600)
+    page = harness.client.get(f"/admin/?shop={SHOP}&host={HOST}&id_token={expired}")
+    assert page.status_code == 200 and 'id="backsoon-bounce"' in page.get_data(as_text=True)
+
+
+def test_a_token_for_an_uninstalled_shop_signs_in_nowhere(harness: Harness) -> None:
+    with harness.db.session() as s:
+        s.execute(update(Store).where(Store.id == harness.shopify_id).values(status="uninstalled"))
+    resp = harness.client.post(
+        "/admin/_probe", headers={"Authorization": f"Bearer {make_session_token()}", "Accept": "application/json"}
+    )
+    assert resp.status_code == 401
