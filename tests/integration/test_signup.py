@@ -1,0 +1,307 @@
+"""Waitlist signup on real PostgreSQL and Redis: rows, consent, jobs, idempotence, honeypot, limits, hostile input."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.config import Settings
+from app.db import Database
+from app.domain import waitlist as rules
+from app.models import StockState, Store, StoreSetting
+from app.models.waitlist import ConsentRecord, Subscription
+from app.queue import JobSpec
+from app.runtime import Runtime
+from app.services.waitlist import hash_ip
+from app.web.factory import build_app
+from tests.conftest import TEST_REDIS_URL
+from tests.factories import RecordingQueue, make_store, make_variant
+
+pytestmark = pytest.mark.integration
+
+SECRET = "test-secret-key"
+
+
+class Env:
+    """The app, its recording queue and the seeded ids."""
+
+    def __init__(self, app: Flask, jobs: RecordingQueue, db: Database, store_id: int, eu_id: int, v: dict[str, str]):
+        self.app, self.jobs, self.db, self.store_id, self.eu_id, self.v = app, jobs, db, store_id, eu_id, v
+        self.client: FlaskClient = app.test_client()
+
+    def post(self, body: Any, store_id: int | None = None, **kw: Any) -> Any:
+        url = f"/storefront/v1/stores/{store_id or self.store_id}/subscriptions"
+        return self.client.post(url, json=body, environ_base={"REMOTE_ADDR": kw.pop("ip", "203.0.113.7")}, **kw)
+
+    def subs(self) -> list[Subscription]:
+        with self.db.session() as s:
+            return list(s.scalars(select(Subscription).order_by(Subscription.id)))
+
+    def consents(self) -> list[ConsentRecord]:
+        with self.db.session() as s:
+            return list(s.scalars(select(ConsentRecord).order_by(ConsentRecord.id)))
+
+
+def _state(session: Any, variant: Any, status: str, eta: Any = None) -> None:
+    session.add(StockState(store_id=variant.store_id, variant_id=variant.id, status=status, restock_eta=eta))
+
+
+@pytest.fixture
+def env(pg_url: str, pg_db: Database, redis_conn: object) -> Iterator[Env]:
+    with pg_db.session() as s:
+        store = make_store(s, name="Acme", country="US", locale="en")
+        eu = make_store(s, name="Winkel", country="NL", locale="nl")
+        sold = make_variant(s, store, qty=0, external_id="sold")
+        _state(s, sold, "out_of_stock")
+        instock = make_variant(s, store, qty=9, external_id="instock")
+        _state(s, instock, "in_stock")
+        back_eta = make_variant(s, store, qty=0, external_id="bo-eta")
+        _state(s, back_eta, "backorder", datetime(2026, 12, 1, tzinfo=UTC).date())
+        back = make_variant(s, store, qty=0, external_id="bo")
+        _state(s, back, "backorder")
+        make_variant(s, store, qty=0, external_id="coming")  # never computed: "coming soon"
+        gone = make_variant(s, store, qty=0, external_id="gone", deleted_at=datetime.now(UTC))
+        _state(s, gone, "out_of_stock")
+        eu_sold = make_variant(s, eu, qty=0, external_id="eu-sold")
+        _state(s, eu_sold, "out_of_stock")
+        s.commit()
+        ids = (store.id, eu.id)
+    jobs = RecordingQueue()
+    settings = Settings(env="test", database_url=pg_url, redis_url=TEST_REDIS_URL, secret_key=SECRET)
+    app = build_app(runtime=Runtime(settings, pg_db, jobs))  # type: ignore[arg-type]
+    yield Env(app, jobs, pg_db, ids[0], ids[1], {})
+
+
+def body(**kw: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {"email": "Ann@Example.COM", "variant_id": "sold", "consent": True, "locale": "en"}
+    values.update(kw)
+    return values
+
+
+OK_EN = {"ok": True, "confirm": False, "message": "Thanks! We'll email you once when it's back in stock."}
+
+
+def test_signup_creates_active_row_and_consent(env: Env) -> None:
+    resp = env.post(body(), headers={"User-Agent": "Mozilla/5.0 test"})
+    assert resp.status_code == 202
+    assert resp.get_json() == OK_EN
+    [sub] = env.subs()
+    assert (sub.email, sub.state, sub.locale, sub.source) == ("ann@example.com", "active", "en", "widget")
+    [consent] = env.consents()
+    agreed = rules.consent("en", "Acme")
+    assert (consent.kind, consent.text, consent.text_version) == ("signup", agreed.text, agreed.version)
+    assert consent.ip_hash == hash_ip(SECRET, "203.0.113.7") and len(consent.ip_hash or "") == 64
+    assert "203.0.113.7" not in (consent.ip_hash or "")
+    assert consent.user_agent == "Mozilla/5.0 test"
+    assert consent.subscription_id == sub.id
+    assert env.jobs.specs == []  # no double opt-in: nothing to send now
+
+
+def test_same_answer_and_one_row_for_a_repeat(env: Env) -> None:
+    first = env.post(body())
+    again = env.post(body(email="ann@example.com"))
+    assert first.status_code == again.status_code == 202
+    assert first.get_json() == again.get_json() == OK_EN
+    assert len(env.subs()) == 1 and len(env.consents()) == 1
+
+
+def test_form_encoded_and_per_variant(env: Env) -> None:
+    resp = env.client.post(
+        f"/storefront/v1/stores/{env.store_id}/subscriptions",
+        data={"email": "bob@example.com", "variant_id": "bo", "consent": "on", "source": "landing"},
+    )
+    assert resp.status_code == 202
+    assert env.post(body(email="bob@example.com", variant_id="coming")).status_code == 202
+    subs = env.subs()
+    assert [(s.email, s.source) for s in subs] == [("bob@example.com", "landing"), ("bob@example.com", "widget")]
+    assert len({s.variant_id for s in subs}) == 2
+
+
+def test_double_opt_in_for_eu_store_enqueues_confirmation(env: Env) -> None:
+    resp = env.post(body(variant_id="eu-sold", locale="nl-BE"), store_id=env.eu_id)
+    assert resp.status_code == 202
+    assert resp.get_json() == {"ok": True, "confirm": True, "message": rules.message("nl", "confirm_sent")}
+    [sub] = env.subs()
+    assert (sub.state, sub.locale) == ("pending_confirmation", "nl")
+    assert env.jobs.specs == [JobSpec("jobs.notify.send_confirmation", (sub.id,), job_id=f"confirm-{sub.id}")]
+    # Again at once: same answer, no second email.
+    assert env.post(body(variant_id="eu-sold"), store_id=env.eu_id).get_json()["confirm"] is True
+    assert len(env.jobs.specs) == 1
+    # Once the email went out more than ten minutes ago, a new signup asks for another one.
+    with env.db.session() as s:
+        row = s.get(Subscription, sub.id)
+        assert row is not None
+        row.confirm_sent_at = datetime.now(UTC) - timedelta(minutes=9)
+        row.confirm_token_hash = "x" * 64
+        s.commit()
+    env.post(body(variant_id="eu-sold"), store_id=env.eu_id)
+    assert len(env.jobs.specs) == 1  # nine minutes: too soon
+    with env.db.session() as s:
+        row = s.get(Subscription, sub.id)
+        assert row is not None
+        row.confirm_sent_at = datetime.now(UTC) - timedelta(minutes=11)
+        s.commit()
+    env.post(body(variant_id="eu-sold"), store_id=env.eu_id)
+    assert len(env.jobs.specs) == 2
+    [sub] = env.subs()
+    assert sub.confirm_sent_at is None and sub.confirm_token_hash is None
+    assert len(env.consents()) == 1
+
+
+def test_store_setting_turns_double_opt_in_off_and_on(env: Env) -> None:
+    with env.db.session() as s:
+        s.add(StoreSetting(store_id=env.eu_id, scope="store", values={"double_opt_in": False}))
+        s.add(StoreSetting(store_id=env.store_id, scope="store", values={"double_opt_in": "true"}))
+        s.commit()
+    assert env.post(body(variant_id="eu-sold"), store_id=env.eu_id).get_json()["confirm"] is False
+    assert env.post(body()).get_json()["confirm"] is True
+    assert [s.state for s in env.subs()] == ["active", "pending_confirmation"]
+
+
+def test_unsubscribed_address_is_reactivated_with_new_consent(env: Env) -> None:
+    env.post(body())
+    with env.db.session() as s:
+        row = s.scalars(select(Subscription)).one()
+        row.state, row.unsubscribed_at = "unsubscribed", datetime.now(UTC)
+        s.commit()
+    assert env.post(body(locale="de")).get_json() == {**OK_EN, "message": rules.message("de", "subscribed")}
+    [sub] = env.subs()
+    assert (sub.state, sub.unsubscribed_at, sub.locale) == ("active", None, "de")
+    assert [c.kind for c in env.consents()] == ["signup", "signup"]
+    assert env.consents()[1].text == rules.consent("de", "Acme").text
+
+
+def test_honeypot_same_answer_nothing_stored(env: Env) -> None:
+    resp = env.post(body(website="http://spam.example"))
+    assert resp.status_code == 202 and resp.get_json() == OK_EN
+    resp = env.post(body(website="x", email="not an email"), store_id=env.eu_id)
+    assert resp.status_code == 202 and resp.get_json()["confirm"] is True
+    assert env.subs() == [] and env.consents() == [] and env.jobs.specs == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        (body(email="not-an-email"), 400, "invalid_email"),
+        (body(email="ann@example.com\r\nBcc: victim@example.com"), 400, "invalid_email"),
+        (body(email="ann@example.com\nX: y"), 400, "invalid_email"),
+        (body(email="a" * 300 + "@example.com"), 400, "invalid_email"),
+        (body(email=""), 400, "invalid_email"),
+        (body(email=12), 400, "invalid_request"),
+        (body(consent=False), 400, "consent_required"),
+        (body(consent="nope"), 400, "consent_required"),
+        (body(consent_version="0000deadbeef"), 400, "consent_required"),
+        (body(variant_id=""), 400, "invalid_request"),
+        (body(variant_id=["sold"]), 400, "invalid_request"),
+        (body(locale="e\x00n"), 400, "invalid_request"),
+        (body(variant_id="nope"), 404, "not_found"),
+        (body(variant_id="gone"), 404, "not_found"),
+        (body(variant_id="eu-sold"), 404, "not_found"),  # another store's variant
+        (body(variant_id="instock"), 409, "in_stock"),
+        (body(variant_id="bo-eta"), 409, "in_stock"),
+        ([1, 2], 400, "invalid_request"),
+    ],
+)
+def test_refused_signups_store_and_send_nothing(env: Env, payload: Any, status: int, code: str) -> None:
+    resp = env.post(payload)
+    assert resp.status_code == status
+    assert resp.get_json()["error"]["code"] == code
+    assert env.subs() == [] and env.consents() == [] and env.jobs.specs == []
+
+
+def test_in_stock_message_is_localised(env: Env) -> None:
+    resp = env.post(body(variant_id="instock", locale="fr"))
+    assert resp.get_json()["error"] == {"code": "in_stock", "message": rules.message("fr", "in_stock")}
+
+
+def test_current_consent_version_is_accepted(env: Env) -> None:
+    version = rules.consent("nl", "Acme").version
+    assert env.post(body(locale="nl", consent_version=version)).status_code == 202
+    assert env.consents()[0].text_version == version
+
+
+def test_bad_json_too_large_and_unknown_store(env: Env) -> None:
+    url = f"/storefront/v1/stores/{env.store_id}/subscriptions"
+    resp = env.client.post(url, data=b"{not json", content_type="application/json")
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_request"
+    resp = env.client.post(url, data=b"x" * (1024 * 1024 + 1), content_type="application/json")
+    assert resp.status_code == 413 and resp.is_json
+    for store_id in (999_999, 2**64):
+        resp = env.client.post(f"/storefront/v1/stores/{store_id}/subscriptions", json=body())
+        assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+    with env.db.session() as s:
+        store = s.get(Store, env.store_id)
+        assert store is not None
+        store.status = "uninstalled"
+        s.commit()
+    resp = env.post(body())
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+    assert env.subs() == [] and env.jobs.specs == []
+
+
+def test_flood_from_one_ip_is_rate_limited(env: Env) -> None:
+    env.app.config["BACKSOON_SIGNUP_IP_LIMIT"] = "3/minute"
+    answers = [env.post(body(email=f"u{i}@example.com")).status_code for i in range(8)]
+    assert answers == [202, 202, 202, 429, 429, 429, 429, 429]
+    resp = env.post(body(email="late@example.com"))
+    assert resp.get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    assert sorted(s.email for s in env.subs()) == ["u0@example.com", "u1@example.com", "u2@example.com"]
+    # Another address is not affected.
+    assert env.post(body(email="other@example.com"), ip="198.51.100.1").status_code == 202
+
+
+def test_per_email_limit_across_ips(env: Env) -> None:
+    env.app.config["BACKSOON_SIGNUP_EMAIL_LIMIT"] = "2/hour"
+    codes = [env.post(body(email="ANN@example.com"), ip=f"198.51.100.{i}").status_code for i in range(4)]
+    assert codes == [202, 202, 429, 429]
+    assert len(env.subs()) == 1
+
+
+def test_concurrent_duplicate_signups_make_one_row(env: Env) -> None:
+    env.app.config["BACKSOON_SIGNUP_IP_LIMIT"] = "1000/minute"
+    env.app.config["BACKSOON_SIGNUP_EMAIL_LIMIT"] = "1000/minute"
+    barrier = threading.Barrier(8)
+    codes: list[int] = []
+
+    def go() -> None:
+        client = env.app.test_client()
+        barrier.wait()
+        resp = client.post(f"/storefront/v1/stores/{env.eu_id}/subscriptions", json=body(variant_id="eu-sold"))
+        codes.append(resp.status_code)
+
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [202] * 8
+    [sub] = env.subs()
+    assert len(env.consents()) == 1
+    assert {s.job_id for s in env.jobs.specs} == {f"confirm-{sub.id}"}
+    with env.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Subscription)) == 1
+
+
+def test_signup_on_sqlite_is_idempotent_too(sqlite_db: Database) -> None:
+    from app.services import waitlist as service
+
+    jobs = RecordingQueue()
+    with sqlite_db.session() as s:
+        store = make_store(s, name="Embedded")
+        variant = make_variant(s, store, qty=0, external_id="sq")
+        _state(s, variant, "out_of_stock")
+        req = service.SignupRequest("sq", "Zed@Example.com", True, None, "en", "widget", "127.0.0.1", "UA")
+        first = service.subscribe(s, jobs, SECRET, store, req)
+        second = service.subscribe(s, jobs, SECRET, store, req)
+        s.commit()
+        assert (first.outcome, second.outcome) == ("new", "unchanged")
+        assert first.subscription_id == second.subscription_id
+        assert s.scalars(select(Subscription.email)).all() == ["zed@example.com"]

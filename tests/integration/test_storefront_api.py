@@ -1,0 +1,276 @@
+"""Public storefront reads and the App Proxy on real PostgreSQL: exact bodies, ETag/304, CORS, 404s, signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.config import Settings
+from app.db import Database
+from app.domain import waitlist as rules
+from app.models import Product, StockState, Store
+from app.models.waitlist import Subscription
+from app.runtime import Runtime
+from app.web.factory import build_app
+from tests.conftest import TEST_REDIS_URL
+from tests.factories import RecordingQueue, make_store, make_variant
+
+pytestmark = pytest.mark.integration
+
+APP_SECRET = "shpss_test"
+
+
+@pytest.fixture
+def seeded(pg_url: str, pg_db: Database, redis_conn: object) -> Iterator[tuple[FlaskClient, dict[str, int], Any]]:
+    with pg_db.session() as s:
+        store = make_store(s, name="Acme", domain="acme.example", locale="nl", country="BE")
+        shop = make_store(s, platform="shopify", domain="acme-shop.myshopify.com", name="Shop")
+        demo = make_store(s, platform="demo", domain="demo.local", name="Demo")
+        product = Product(
+            store_id=store.id,
+            external_id="p1",
+            title="Hat",
+            url="https://acme.example/hat",
+            image_url="https://acme.example/hat.png",
+        )
+        s.add(product)
+        s.flush()
+        a = make_variant(s, store, product=product, qty=0, external_id="v1", title="Red", position=1)
+        b = make_variant(s, store, product=product, qty=3, external_id="v2", title="Blue", position=2)
+        make_variant(s, store, product=product, qty=0, external_id="v3", title="Green", position=3)  # no state
+        s.add(
+            StockState(
+                store_id=store.id,
+                variant_id=a.id,
+                status="out_of_stock",
+                restock_eta=date(2026, 12, 3),
+                eta_source="incoming",
+            )
+        )
+        s.add(
+            StockState(
+                store_id=store.id, variant_id=b.id, status="low_stock", badge_kind="only_n_left", badge_quantity=3
+            )
+        )
+        sp = Product(store_id=shop.id, external_id="sp1", title="Shop hat")
+        s.add(sp)
+        s.flush()
+        sv = make_variant(s, shop, product=sp, qty=0, external_id="sv1", title="One")
+        s.add(StockState(store_id=shop.id, variant_id=sv.id, status="out_of_stock"))
+        s.commit()
+        ids = {"store": store.id, "shop": shop.id, "demo": demo.id}
+    settings = Settings(
+        env="test",
+        database_url=pg_url,
+        redis_url=TEST_REDIS_URL,
+        shopify_api_secret=APP_SECRET,
+        app_url="https://app.backsoon.example",
+    )
+    app = build_app(runtime=Runtime(settings, pg_db, RecordingQueue()))  # type: ignore[arg-type]
+    yield app.test_client(), ids, pg_db
+
+
+def _state(
+    status: str, kind: str = "none", qty: int | None = None, eta: str | None = None, source: str | None = None
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "badge": {"kind": kind, "quantity": qty},
+        "restock_eta": eta,
+        "eta_source": source,
+        "back_soon": status == "out_of_stock",
+        "v": 1,
+    }
+
+
+def test_product_document(seeded: Any) -> None:
+    client, ids, _db = seeded
+    resp = client.get(f"/storefront/v1/stores/{ids['store']}/products/p1")
+    assert resp.status_code == 200
+    consent = rules.consent("nl", "Acme")
+    assert resp.get_json() == {
+        "store": {
+            "id": ids["store"],
+            "name": "Acme",
+            "locale": "nl",
+            "double_opt_in": True,
+            "consent": {"text": consent.text, "version": consent.version},
+        },
+        "product": {
+            "id": "p1",
+            "title": "Hat",
+            "url": "https://acme.example/hat",
+            "image_url": "https://acme.example/hat.png",
+        },
+        "variants": {
+            "v1": {**_state("out_of_stock", eta="2026-12-03", source="incoming"), "title": "Red"},
+            "v2": {**_state("low_stock", "only_n_left", 3), "title": "Blue"},
+            "v3": {**_state("out_of_stock"), "title": "Green"},
+        },
+    }
+    assert resp.headers["Cache-Control"] == "public, max-age=15, stale-while-revalidate=60"
+    assert "Origin" in resp.headers["Vary"]
+    fr = client.get(f"/storefront/v1/stores/{ids['store']}/products/p1?locale=fr-BE").get_json()
+    assert fr["store"]["locale"] == "fr" and fr["store"]["consent"]["text"] == rules.consent("fr", "Acme").text
+
+
+def test_etag_and_304(seeded: Any) -> None:
+    client, ids, db = seeded
+    url = f"/storefront/v1/stores/{ids['store']}/variants/v1"
+    first = client.get(url)
+    assert first.status_code == 200
+    assert first.get_json() == {
+        "variant": "v1",
+        "product": "p1",
+        "state": _state("out_of_stock", eta="2026-12-03", source="incoming"),
+    }
+    etag = first.headers["ETag"]
+    again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    with db.session() as s:
+        st = s.scalars(
+            select(StockState).where(StockState.store_id == ids["store"], StockState.status == "out_of_stock")
+        ).one()
+        st.restock_eta = None
+        s.commit()
+    changed = client.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_cors_only_for_the_stores_origins(seeded: Any) -> None:
+    client, ids, _db = seeded
+    url = f"/storefront/v1/stores/{ids['store']}/products/p1"
+    ok = client.get(url, headers={"Origin": "https://acme.example"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://acme.example"
+    other = client.get(url, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    pre = client.options(
+        f"/storefront/v1/stores/{ids['store']}/subscriptions",
+        headers={"Origin": "https://acme.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert pre.status_code == 204
+    assert pre.headers["Access-Control-Allow-Origin"] == "https://acme.example"
+    assert pre.headers["Access-Control-Allow-Methods"] == "POST, OPTIONS"
+    assert pre.headers["Access-Control-Allow-Headers"] == "Content-Type"
+    bad = client.options(f"/storefront/v1/stores/{ids['store']}/subscriptions", headers={"Origin": "https://x.example"})
+    assert bad.status_code == 204 and "Access-Control-Allow-Origin" not in bad.headers
+    # The demo store also answers the app's own origin (the demo shop pages live there).
+    demo = client.options(
+        f"/storefront/v1/stores/{ids['demo']}/subscriptions", headers={"Origin": "https://app.backsoon.example"}
+    )
+    assert demo.headers["Access-Control-Allow-Origin"] == "https://app.backsoon.example"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/storefront/v1/stores/{store}/products/nope",
+        "/storefront/v1/stores/{store}/variants/nope",
+        "/storefront/v1/stores/{shop}/variants/v1",
+        "/storefront/v1/stores/999999/products/p1",
+        "/storefront/v1/stores/99999999999999999999/products/p1",
+        "/storefront/v1/stores/{store}/products/" + "x" * 200,
+    ],
+)
+def test_unknown_things_are_404_json(seeded: Any, path: str) -> None:
+    client, ids, _db = seeded
+    resp = client.get(path.format(**ids))
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found"
+
+
+def test_inactive_store_is_404(seeded: Any) -> None:
+    client, ids, db = seeded
+    with db.session() as s:
+        store = s.get(Store, ids["store"])
+        assert store is not None
+        store.status = "disconnected"
+        s.commit()
+    assert client.get(f"/storefront/v1/stores/{ids['store']}/products/p1").status_code == 404
+
+
+def _proxy_query(shop: str = "acme-shop.myshopify.com", secret: str = APP_SECRET, ts: int | None = None) -> str:
+    pairs = [
+        ("shop", shop),
+        ("logged_in_customer_id", "77"),
+        ("path_prefix", "/apps/backsoon"),
+        ("timestamp", str(ts if ts is not None else int(time.time()))),
+    ]
+    message = "".join(sorted(f"{k}={v}" for k, v in pairs))
+    sig = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return urlencode([*pairs, ("signature", sig)])
+
+
+def test_app_proxy_reads_and_signup(seeded: Any) -> None:
+    client, ids, db = seeded
+    resp = client.get(f"/storefront/proxy/v1/variants/sv1?{_proxy_query()}")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"variant": "sv1", "product": "sp1", "state": _state("out_of_stock")}
+    assert client.get(f"/storefront/proxy/v1/products/sp1?{_proxy_query()}").get_json()["product"]["id"] == "sp1"
+    resp = client.post(
+        f"/storefront/proxy/v1/subscriptions?{_proxy_query()}",
+        json={"email": "eve@example.com", "variant_id": "sv1", "consent": True},
+        headers={"X-Forwarded-For": "198.51.100.9, 10.0.0.1"},
+    )
+    assert resp.status_code == 202 and resp.get_json()["ok"] is True
+    with db.session() as s:
+        sub = s.scalars(select(Subscription)).one()
+        assert (sub.store_id, sub.source, sub.customer_external_id) == (ids["shop"], "app_proxy", "77")
+
+
+def test_app_proxy_form_post_redirects_back(seeded: Any) -> None:
+    client, _ids, db = seeded
+    resp = client.post(
+        f"/storefront/proxy/subscribe?{_proxy_query()}",
+        data={
+            "email": "f@example.com",
+            "variant_id": "sv1",
+            "product_id": "sp1",
+            "consent": "on",
+            "return_to": "/products/shop-hat?variant=sv1",
+        },
+    )
+    assert resp.status_code == 303
+    assert resp.headers["Location"] == "/products/shop-hat?variant=sv1&backsoon=subscribed&backsoon_reason=subscribed"
+    bad = client.post(
+        f"/storefront/proxy/subscribe?{_proxy_query()}",
+        data={"email": "nope", "variant_id": "sv1", "consent": "on", "return_to": "//evil.example/"},
+    )
+    assert bad.status_code == 400 and bad.mimetype == "text/html"
+    with db.session() as s:
+        assert [x.email for x in s.scalars(select(Subscription))] == ["f@example.com"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        _proxy_query(secret="wrong"),
+        _proxy_query(ts=1_000_000),
+        "shop=acme-shop.myshopify.com",
+        "",
+    ],
+)
+def test_app_proxy_bad_signature_is_401(seeded: Any, query: str) -> None:
+    client, _ids, db = seeded
+    resp = client.post(
+        f"/storefront/proxy/v1/subscriptions?{query}",
+        json={"email": "eve@example.com", "variant_id": "sv1", "consent": True},
+    )
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "invalid_signature"
+    with db.session() as s:
+        assert s.scalars(select(Subscription)).all() == []
+
+
+def test_app_proxy_unknown_shop_is_404(seeded: Any) -> None:
+    client, _ids, _db = seeded
+    resp = client.get(f"/storefront/proxy/v1/variants/sv1?{_proxy_query(shop='other.myshopify.com')}")
+    assert resp.status_code == 404
