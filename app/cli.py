@@ -233,6 +233,18 @@ def demo_cmd(host: str, reseed: bool) -> None:
     with get_runtime().db.session() as session:
         existing = session.execute(select(Store.id).where(Store.platform == "demo")).scalar_one_or_none()
     store_id = _seed(500, 180, 7) if existing is None or reseed else existing
+    sink = None
+    if not settings.smtp_url:
+        import dataclasses
+
+        from app.services.mailsink import start_sink
+
+        # No mail server configured: catch every email in-process and show it at /demo/mail.
+        sink = start_sink("127.0.0.1")
+        os.environ["SMTP_URL"] = sink.url
+        get_settings.cache_clear()
+        settings = dataclasses.replace(settings, smtp_url=sink.url)
+    # The app builds and installs a fresh runtime from these settings, so jobs see the sink's SMTP_URL.
     app = create_app(settings)
     if settings.in_process_jobs:
         InProcessScheduler(get_runtime().jobs, DEFAULT_SCHEDULE).start()
@@ -243,7 +255,9 @@ def demo_cmd(host: str, reseed: bool) -> None:
         f"    Stock API (JSON)   {base}/api/v1/stores/{store_id}/variants\n"
         f"    OpenAPI document   {base}/openapi.json\n"
         f"    Health             {base}/healthz\n"
-        f"  Database: {settings.database_url}   Jobs: {'in-process' if settings.in_process_jobs else 'RQ'}\n"
+        f"    Demo inbox         {base}/demo/mail"
+        + (f"   (SMTP sink on {sink.url})\n" if sink is not None else f"   (mail goes to {settings.smtp_url})\n")
+        + f"  Database: {settings.database_url}   Jobs: {'in-process' if settings.in_process_jobs else 'RQ'}\n"
         "  Press Ctrl+C to stop.\n"
     )
     from werkzeug.serving import run_simple

@@ -1,0 +1,25 @@
+"""Attribution jobs: match a store's orders to the restock emails sent before them (periodic, from rq cron)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from app.queue import JobSpec
+from app.services import attribution
+from app.services.stock import active_store_ids
+from jobs._base import job_context
+
+
+def attribute_store(store_id: int) -> int:
+    """Record the conversions of one store's sent restock emails; returns how many converted now."""
+    with job_context(store_id=store_id) as rt, rt.db.session() as session:
+        return attribution.attribute_orders(session, store_id, datetime.now(UTC))
+
+
+def attribute_all() -> int:
+    """Enqueue one collapsed attribution job per active store."""
+    with job_context() as rt, rt.db.session() as session:
+        store_ids = active_store_ids(session)
+    for sid in store_ids:
+        rt.jobs.enqueue(JobSpec("jobs.attribution.attribute_store", (sid,), job_id=f"attribute-{sid}", queue="low"))
+    return len(store_ids)

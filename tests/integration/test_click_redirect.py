@@ -1,0 +1,122 @@
+"""The restock email's buy link: /r/<token> records the click and redirects to the product."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from app.config import Settings
+from app.db import Database
+from app.models import Delivery, Product, StockEvent, Subscription
+from app.queue import InProcessJobQueue
+from app.runtime import Runtime
+from app.services.links import buy_token, unsubscribe_token
+from app.web.factory import build_app
+from tests.factories import NOW, make_store, make_variant
+
+pytestmark = pytest.mark.integration
+
+SECRET = "test-secret-for-buy-links"
+
+
+def _delivery(db: Database, platform: str, url: str | None = None, handle: str = "") -> int:
+    with db.session() as s:
+        store = make_store(s, platform=platform, domain=f"{platform}-shop.example")
+        product = Product(store_id=store.id, external_id="8001", title="Tee", url=url, handle=handle)
+        s.add(product)
+        s.flush()
+        v = make_variant(s, store, product=product, external_id="4242")
+        sub = Subscription(store_id=store.id, variant_id=v.id, email="ann@example.com", state="notified")
+        event = StockEvent(store_id=store.id, variant_id=v.id, kind="restock", quantity_before=0, quantity_after=3)
+        s.add_all([sub, event])
+        s.flush()
+        d = Delivery(
+            store_id=store.id,
+            subscription_id=sub.id,
+            stock_event_id=event.id,
+            status="sent",
+            claimed_at=NOW,
+            sent_at=NOW,
+        )
+        s.add(d)
+        s.flush()
+        return d.id
+
+
+@pytest.fixture
+def client(pg_url: str, pg_db: Database) -> FlaskClient:
+    settings = Settings(env="test", database_url=pg_url, secret_key=SECRET)
+    return build_app(runtime=Runtime(settings, pg_db, InProcessJobQueue(eager=True))).test_client()
+
+
+def _clicks(db: Database, delivery_id: int) -> tuple[int, Any]:
+    with db.session() as s:
+        d = s.get(Delivery, delivery_id)
+        assert d is not None
+        return d.clicks, d.clicked_at
+
+
+def test_demo_link_records_the_click_and_redirects_to_the_demo_shop(client: FlaskClient, pg_db: Database) -> None:
+    did = _delivery(pg_db, "demo", url="https://demo.example/products/tee")
+    resp = client.get(f"/r/{buy_token(SECRET, did)}")
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/demo/shop/products/8001?variant=4242"
+    assert resp.headers["Cache-Control"] == "no-store"
+    clicks, first = _clicks(pg_db, did)
+    assert clicks == 1 and first is not None
+    assert client.get(f"/r/{buy_token(SECRET, did)}").status_code == 302
+    assert _clicks(pg_db, did) == (2, first)
+
+
+@pytest.mark.parametrize(
+    ("platform", "url", "handle", "location"),
+    [
+        ("shopify", "https://shop.example/products/tee", "", "https://shop.example/products/tee?variant=4242"),
+        (
+            "shopify",
+            "https://shop.example/products/tee?utm_source=x&variant=1",
+            "",
+            "https://shop.example/products/tee?utm_source=x&variant=4242",
+        ),
+        ("shopify", None, "tee", "https://shopify-shop.example/products/tee?variant=4242"),
+        ("woocommerce", "https://woo.example/product/tee/", "", "https://woo.example/product/tee/"),
+        ("woocommerce", None, "", "https://woocommerce-shop.example/?p=8001"),
+        ("woocommerce", "javascript:alert(1)", "", "https://woocommerce-shop.example/?p=8001"),
+    ],
+)
+def test_platform_links_lead_to_the_product_page(
+    client: FlaskClient, pg_db: Database, platform: str, url: str | None, handle: str, location: str
+) -> None:
+    did = _delivery(pg_db, platform, url=url, handle=handle)
+    resp = client.get(f"/r/{buy_token(SECRET, did)}")
+    assert (resp.status_code, resp.headers["Location"]) == (302, location)
+    assert _clicks(pg_db, did)[0] == 1
+
+
+@pytest.mark.parametrize("kind", ["forged", "other_secret", "unsubscribe_token", "unknown_delivery", "garbage"])
+def test_bad_tokens_are_a_404_page_and_record_nothing(client: FlaskClient, pg_db: Database, kind: str) -> None:
+    did = _delivery(pg_db, "demo")
+    token = {
+        "forged": buy_token(SECRET, did)[:-2] + "xx",
+        "other_secret": buy_token("another-secret", did),
+        "unsubscribe_token": unsubscribe_token(SECRET, did),
+        "unknown_delivery": buy_token(SECRET, did + 1000),
+        "garbage": "%00<script>" + "a" * 2000,
+    }[kind]
+    resp = client.get(f"/r/{token}")
+    assert resp.status_code == 404
+    assert resp.mimetype == "text/html"
+    assert "This link is not valid" in resp.get_data(as_text=True)
+    json_resp = client.get(f"/r/{token}", headers={"Accept": "application/json"})
+    assert json_resp.status_code == 404
+    assert json_resp.get_json()["error"]["code"] == "not_found"
+    assert _clicks(pg_db, did) == (0, None)
+
+
+def test_head_probe_redirects_without_counting(client: FlaskClient, pg_db: Database) -> None:
+    did = _delivery(pg_db, "demo")
+    resp = client.head(f"/r/{buy_token(SECRET, did)}")
+    assert resp.status_code == 302
+    assert _clicks(pg_db, did) == (0, None)
