@@ -1,0 +1,376 @@
+/*! BackSoon storefront widget: honest scarcity badge + "Back soon" email capture. No framework, text-only DOM. */
+(function () {
+  'use strict';
+  if (window.BackSoonWidget) return; // loaded twice (theme + plugin): one widget is enough
+
+  var T = {
+    en: ['Only {n} left', 'Selling fast', 'Back soon', 'Expected back around {d}', 'Ships around {d}', 'Email address',
+      'Email me when it\u2019s back', 'Sending\u2026', 'Thanks! We\u2019ll email you when it\u2019s back.',
+      'Almost done: please confirm with the link we just emailed you.', 'Please enter a valid email address.',
+      'Please tick the box to agree.', 'Too many attempts. Please try again later.',
+      'Something went wrong. Please try again.', 'en-GB'],
+    nl: ['Nog {n} op voorraad', 'Gaat hard', 'Binnenkort terug', 'Verwacht terug rond {d}', 'Verzonden rond {d}',
+      'E-mailadres', 'Mail me als het terug is', 'Bezig met versturen\u2026',
+      'Bedankt! We mailen je zodra het terug is.', 'Bijna klaar: bevestig via de link die we je net hebben gemaild.',
+      'Vul een geldig e-mailadres in.', 'Vink het vakje aan om akkoord te gaan.',
+      'Te veel pogingen. Probeer het later opnieuw.', 'Er ging iets mis. Probeer het opnieuw.', 'nl-NL'],
+    fr: ['Plus que {n} en stock', 'Se vend vite', 'Bient\u00f4t de retour', 'Retour pr\u00e9vu vers le {d}',
+      'Exp\u00e9di\u00e9 vers le {d}', 'Adresse e-mail', 'Pr\u00e9venez-moi de son retour', 'Envoi\u2026',
+      'Merci\u00a0! Nous vous \u00e9crirons d\u00e8s son retour.',
+      'Presque fini\u00a0: confirmez avec le lien que nous venons de vous envoyer.',
+      'Saisissez une adresse e-mail valide.', 'Cochez la case pour accepter.',
+      'Trop de tentatives. R\u00e9essayez plus tard.', 'Une erreur est survenue. Veuillez r\u00e9essayer.', 'fr-FR'],
+    de: ['Nur noch {n} verf\u00fcgbar', 'Verkauft sich schnell', 'Bald wieder da',
+      'Voraussichtlich wieder da um den {d}', 'Versand um den {d}', 'E-Mail-Adresse',
+      'Benachrichtigen, wenn verf\u00fcgbar', 'Wird gesendet\u2026',
+      'Danke! Wir schreiben Ihnen, sobald es wieder da ist.',
+      'Fast geschafft: Bitte best\u00e4tigen Sie mit dem Link, den wir Ihnen gerade gemailt haben.',
+      'Bitte geben Sie eine g\u00fcltige E-Mail-Adresse ein.', 'Bitte setzen Sie das H\u00e4kchen, um zuzustimmen.',
+      'Zu viele Versuche. Bitte sp\u00e4ter erneut versuchen.',
+      'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.', 'de-DE']
+  };
+  var K = ['only', 'fast', 'soon', 'eta', 'ships', 'email', 'submit', 'sending', 'ok', 'confirm', 'invalid',
+    'consent', 'rate', 'error', 'tag'];
+  var script = document.currentScript;
+  var scriptSrc = script && script.src ? script.src : '';
+  var uid = 0;
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text; // merchant and API data are text, never parsed as HTML
+    return e;
+  }
+
+  function json(text, fallback) {
+    try { var v = JSON.parse(text || ''); return v == null ? fallback : v; } catch (e) { return fallback; }
+  }
+
+  function strings(root) {
+    var lang = (root.getAttribute('data-locale') || document.documentElement.lang || 'en').slice(0, 2).toLowerCase();
+    var list = T[lang] || T.en;
+    var s = { lang: T[lang] ? lang : 'en' };
+    for (var i = 0; i < K.length; i++) s[K[i]] = list[i];
+    return s;
+  }
+
+  function day(iso, tag) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || '');
+    if (!m) return null;
+    var when = new Date(Date.UTC(+m[1], m[2] - 1, +m[3]));
+    var opts = { day: 'numeric', month: 'long', timeZone: 'UTC' };
+    if (+m[1] !== new Date().getFullYear()) opts.year = 'numeric';
+    try { return new Intl.DateTimeFormat(tag, opts).format(when); } catch (e) { return iso.slice(0, 10); }
+  }
+
+  // WooCommerce's plugin prints {id, stock_status, back_soon, restock_eta, badge(text)} per variation; its own
+  // script swaps that badge, so the widget shows none for these (kind "none") to avoid a second one.
+  function fromWoo(v) {
+    var st = v.stock_status;
+    return {
+      status: v.back_soon || st === 'outofstock' ? 'out_of_stock' : st === 'onbackorder' ? 'backorder' : 'in_stock',
+      badge: { kind: 'none', quantity: null }, restock_eta: v.restock_eta || null, back_soon: !!v.back_soon, v: 1
+    };
+  }
+
+  function Widget(root) {
+    var w = this;
+    w.root = root;
+    w.s = strings(root);
+    var store = root.getAttribute('data-store') || '';
+    var base = scriptSrc ? scriptSrc.replace(/\/static\/[^/]*$|\/[^/]*$/, '') : '';
+    w.api = (root.getAttribute('data-api') || base + '/storefront/v1/stores/' + encodeURIComponent(store))
+      .replace(/\/$/, '');
+    w.product = root.getAttribute('data-product') || '';
+    w.states = json(root.getAttribute('data-states'), {});
+    var tag = root.querySelector('script[data-backsoon-states]');
+    if (tag) w.states = json(tag.textContent, {});
+    json(root.getAttribute('data-variations'), []).forEach(function (v) {
+      if (v && v.id != null) w.states[String(v.id)] = fromWoo(v);
+    });
+    w.consent = root.getAttribute('data-consent-text');
+    w.version = root.getAttribute('data-consent-version') || '';
+    var sel = root.getAttribute('data-buy-area');
+    w.buy = sel ? document.querySelector(sel) : null;
+    w.variant = w.initial();
+    w.badge = el('p', 'bs-badge');
+    w.note = el('p', 'bs-note');
+    w.badge.hidden = w.note.hidden = true;
+    root.appendChild(w.badge);
+    root.appendChild(w.note);
+    root.addEventListener('backsoon:variant', function (e) {
+      var d = e.detail || {};
+      var id = d.variationId != null ? d.variationId : d.variantId;
+      w.pick(id == null ? root.getAttribute('data-variant') || (w.woo() ? null : w.product) : id);
+    });
+    w.render();
+  }
+
+  Widget.prototype.woo = function () { return this.root.hasAttribute('data-variations'); };
+
+  Widget.prototype.initial = function () {
+    var r = this.root;
+    var url = new URLSearchParams(location.search).get('variant');
+    var form = document.querySelector('form[action*="/cart/add"] [name="id"]');
+    if (this.woo()) {
+      // A simple WooCommerce product is its own (only) variant.
+      return r.getAttribute('data-variation-id') || (json(r.getAttribute('data-variations'), []).length
+        ? null : this.product);
+    }
+    return url || (form && form.value) || r.getAttribute('data-variant') || null;
+  };
+
+  Widget.prototype.pick = function (id) {
+    id = id == null || id === '' ? null : String(id);
+    if (id === this.variant) return;
+    this.variant = id;
+    this.render();
+  };
+
+  // Page state first; the public API only when the page carries none for this variant (or no consent text).
+  Widget.prototype.fetch = function () {
+    var w = this;
+    if (w.loading || w.loaded || !w.product) return;
+    w.loading = true;
+    fetch(w.api + '/products/' + encodeURIComponent(w.product), { headers: { Accept: 'application/json' } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        w.loaded = true;
+        if (!data) return;
+        var vs = data.variants || {};
+        for (var k in vs) if (!w.states[k]) w.states[k] = vs[k];
+        var c = data.store && data.store.consent;
+        if (c && w.consent == null) { w.consent = c.text || ''; w.version = c.version || ''; }
+      }, function () { w.loaded = true; })
+      .then(function () { w.loading = false; w.render(); });
+  };
+
+  Widget.prototype.render = function () {
+    var w = this, s = w.s;
+    var state = w.variant ? w.states[w.variant] : null;
+    if (w.variant && !state) {
+      w.fetch();
+      if (w.woo()) state = fromWoo({ stock_status: w.root.getAttribute('data-stock-status') });
+    }
+    var status = state ? state.status : '';
+    var b = state && state.badge ? state.badge : {};
+    var text = '';
+    if (status === 'in_stock' || status === 'low_stock') {
+      if (b.kind === 'only_n_left' && b.quantity != null) text = s.only.replace('{n}', b.quantity);
+      else if (b.kind === 'selling_fast') text = s.fast;
+    }
+    w.badge.textContent = text;
+    w.badge.className = 'bs-badge bs-badge--' + (b.kind || 'none');
+    w.badge.hidden = !text;
+    var ships = status === 'backorder' && day(state.restock_eta, s.tag);
+    w.note.textContent = ships ? s.ships.replace('{d}', ships) : '';
+    w.note.hidden = !ships;
+    if (status === 'out_of_stock') {
+      if (w.consent == null && !w.loaded) w.fetch();
+      w.show(state);
+    } else {
+      w.hide();
+    }
+    var ev;
+    try {
+      ev = new CustomEvent('backsoon:render', { bubbles: true, detail: { variantId: w.variant, state: state } });
+      w.root.dispatchEvent(ev);
+    } catch (e) { /* very old browsers: nobody to tell */ }
+  };
+
+  Widget.prototype.hide = function () {
+    var w = this;
+    if (w.panel) { w.panel.remove(); w.panel = null; }
+    if (w.ro) { w.ro.disconnect(); w.ro = null; }
+    if (w.buy) {
+      w.buy.style.visibility = '';
+      w.buy.removeAttribute('aria-hidden');
+      w.buy.inert = false;
+    }
+  };
+
+  // Sits over the hidden buy area (same box, taken out of flow) so nothing on the page moves.
+  Widget.prototype.place = function () {
+    var w = this, p = w.panel, b = w.buy;
+    p.style.top = b.offsetTop + 'px';
+    p.style.left = b.offsetLeft + 'px';
+    p.style.width = b.offsetWidth + 'px';
+    p.style.minHeight = b.offsetHeight + 'px';
+  };
+
+  Widget.prototype.show = function (state) {
+    var w = this, s = w.s;
+    if (w.panel && w.panel.getAttribute('data-variant') === w.variant) return;
+    w.hide();
+    var n = ++uid;
+    var p = w.panel = el('div', 'bs-panel');
+    p.setAttribute('data-variant', w.variant);
+    p.setAttribute('role', 'region');
+    p.setAttribute('aria-labelledby', 'bs-title-' + n);
+    var title = el('p', 'bs-title', s.soon);
+    title.id = 'bs-title-' + n;
+    p.appendChild(title);
+    var eta = day(state.restock_eta, s.tag);
+    if (eta) p.appendChild(el('p', 'bs-eta', s.eta.replace('{d}', eta)));
+    var f = el('form', 'bs-form');
+    f.noValidate = true;
+    var label = el('label', 'bs-label', s.email);
+    label.htmlFor = 'bs-email-' + n;
+    var email = el('input', 'bs-email');
+    email.type = 'email';
+    email.name = 'email';
+    email.id = label.htmlFor;
+    email.required = true;
+    email.setAttribute('autocomplete', 'email');
+    var cl = el('label', 'bs-consent');
+    var box = el('input');
+    box.type = 'checkbox';
+    box.name = 'consent';
+    box.required = true;
+    cl.appendChild(box);
+    cl.appendChild(el('span', null, w.consent || ''));
+    // Honeypot: humans and screen readers never reach it; bots that fill every field do.
+    var hp = el('div', 'bs-hp');
+    hp.setAttribute('aria-hidden', 'true');
+    hp.style.cssText = 'position:absolute;left:-10000px;top:auto;width:1px;height:1px;overflow:hidden';
+    var trap = el('input');
+    trap.type = 'text';
+    trap.name = 'website';
+    trap.tabIndex = -1;
+    trap.setAttribute('autocomplete', 'off');
+    hp.appendChild(trap);
+    var btn = el('button', 'bs-submit', s.submit);
+    btn.type = 'submit';
+    var live = el('p', 'bs-status');
+    live.setAttribute('role', 'status');
+    live.setAttribute('aria-live', 'polite');
+    [label, email, cl, hp, btn].forEach(function (x) { f.appendChild(x); });
+    p.appendChild(f);
+    p.appendChild(live);
+    f.addEventListener('submit', function (e) {
+      e.preventDefault();
+      w.submit(f, email, box, trap, btn, live);
+    });
+    if (w.buy) {
+      w.buy.style.visibility = 'hidden';
+      w.buy.setAttribute('aria-hidden', 'true');
+      w.buy.inert = true;
+      p.className += ' bs-over';
+      w.buy.parentNode.insertBefore(p, w.buy.nextSibling);
+      w.place();
+      if (window.ResizeObserver) {
+        w.ro = new ResizeObserver(function () { if (w.panel) w.place(); });
+        w.ro.observe(w.buy);
+      }
+    } else {
+      w.root.appendChild(p);
+    }
+  };
+
+  Widget.prototype.say = function (live, text, bad) {
+    live.textContent = text;
+    live.className = 'bs-status' + (bad ? ' bs-status--error' : ' bs-status--ok');
+  };
+
+  Widget.prototype.submit = function (f, email, box, trap, btn, live) {
+    var w = this, s = w.s;
+    var addr = email.value.trim();
+    email.removeAttribute('aria-invalid');
+    box.removeAttribute('aria-invalid');
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(addr)) {
+      email.setAttribute('aria-invalid', 'true');
+      email.focus();
+      return w.say(live, s.invalid, true);
+    }
+    if (!box.checked) {
+      box.setAttribute('aria-invalid', 'true');
+      box.focus();
+      return w.say(live, s.consent, true);
+    }
+    btn.disabled = true;
+    f.setAttribute('aria-busy', 'true');
+    w.say(live, s.sending, false);
+    var body = {
+      email: addr, variant_id: w.variant, consent: true, consent_version: w.version, locale: s.lang,
+      source: w.root.getAttribute('data-source') || 'widget', website: trap.value
+    };
+    fetch(w.api + '/subscriptions', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().then(function (d) { return [r.status, d]; }, function () { return [r.status, {}]; });
+    }).then(function (res) {
+      var code = res[1] && res[1].error ? res[1].error.code : '';
+      if (res[0] >= 200 && res[0] < 300) {
+        f.hidden = true;
+        return w.say(live, res[1].confirm ? s.confirm : s.ok, false);
+      }
+      w.fail(f, btn, live, code === 'invalid_email' ? s.invalid : code === 'consent_required' ? s.consent
+        : res[0] === 429 ? s.rate : s.error, code === 'invalid_email' ? email : null);
+    }, function () { w.fail(f, btn, live, s.error, null); });
+  };
+
+  Widget.prototype.fail = function (f, btn, live, text, field) {
+    btn.disabled = false;
+    f.removeAttribute('aria-busy');
+    if (field) { field.setAttribute('aria-invalid', 'true'); field.focus(); }
+    this.say(live, text, true);
+  };
+
+  var widgets = [];
+
+  function each(fn) { widgets.forEach(fn); }
+
+  function fromUrl() {
+    var id = new URLSearchParams(location.search).get('variant');
+    if (id) each(function (w) { if (!w.woo()) w.pick(id); });
+  }
+
+  function start() {
+    var roots = document.querySelectorAll('#backsoon-root, [data-backsoon-mount]');
+    for (var i = 0; i < roots.length; i++) {
+      if (roots[i].getAttribute('data-backsoon-ready')) continue;
+      roots[i].setAttribute('data-backsoon-ready', '1');
+      widgets.push(new Widget(roots[i]));
+    }
+    if (scriptSrc && !document.querySelector('link[data-backsoon-css],link[href*="widget.css"]')) {
+      var css = el('link');
+      css.rel = 'stylesheet';
+      css.setAttribute('data-backsoon-css', '');
+      css.href = scriptSrc.replace(/\.js(\?.*)?$/, '.css$1');
+      document.head.appendChild(css);
+    }
+  }
+
+  // Shopify themes: the cart form's id input changes (Dawn dispatches `change`), some emit their own events,
+  // and most rewrite ?variant= in the URL. The demo picker's inputs carry data-backsoon-variant.
+  document.addEventListener('change', function (e) {
+    var t = e.target;
+    if (!t || !t.getAttribute) return;
+    if (t.hasAttribute('data-backsoon-variant') || t.name === 'id') {
+      return each(function (w) { if (!w.woo()) w.pick(t.value); });
+    }
+    var form = t.closest && t.closest('form[action*="/cart/add"]');
+    var input = form && form.querySelector('[name="id"]');
+    if (input) setTimeout(function () { each(function (w) { if (!w.woo()) w.pick(input.value); }); }, 0);
+  });
+  ['variant:change', 'on:variant:change', 'variant:changed'].forEach(function (name) {
+    document.addEventListener(name, function (e) {
+      var v = e.detail && e.detail.variant;
+      if (v && v.id != null) each(function (w) { if (!w.woo()) w.pick(v.id); });
+    });
+  });
+  ['pushState', 'replaceState'].forEach(function (m) {
+    var orig = history[m];
+    history[m] = function () {
+      var r = orig.apply(this, arguments);
+      fromUrl();
+      return r;
+    };
+  });
+  window.addEventListener('popstate', fromUrl);
+
+  window.BackSoonWidget = { start: start, widgets: widgets };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

@@ -1,0 +1,154 @@
+"""Browser fixtures: the app served by a live thread on a free port, the demo store seeded on PostgreSQL,
+and Debian's Chromium driven by Playwright. Reusable for any end-to-end flow.
+
+- ``live_server`` (session): a running app; ``make_live_server(pg_url, **settings)`` starts another one with
+  different settings (e.g. an SMTP_URL pointing at an aiosmtpd sink).
+- ``demo_store_id`` (function): the seeded demo store's id, re-seeded when an integration test's TRUNCATE
+  removed it earlier in the session.
+- ``browser`` (session) and ``page`` (function): headless Chromium; the page has a 10 s default timeout.
+Chromium missing: skipped loudly outside CI, a failure under CI=true (like PostgreSQL in tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from app.config import Settings
+from app.db import Database
+from app.models import Store
+from app.runtime import Runtime
+from app.web.factory import build_app
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+DEMO_VARIANTS = 60
+DEMO_DAYS = 60
+
+
+@dataclass
+class LiveServer:
+    """A running app: its base URL (no trailing slash), the Flask app and its database."""
+
+    url: str
+    app: Flask
+    db: Database
+    runtime: Runtime
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        """Shut the server down and wait for its thread."""
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        self.server.server_close()
+
+
+def make_live_server(pg_url: str, **overrides: Any) -> LiveServer:
+    """Start the app on 127.0.0.1 and a free port, in demo mode with in-process jobs unless overridden."""
+    # Bind first so APP_URL (signed links, redirects) carries the real port.
+    server = make_server("127.0.0.1", 0, Flask("placeholder"), threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    values: dict[str, Any] = {"env": "test", "database_url": pg_url, "demo": True, "app_url": url}
+    values.update(overrides)
+    settings = Settings(**values)
+    db = Database(pg_url)
+    from app.queue import make_queue
+
+    runtime = Runtime(settings, db, make_queue(settings.redis_url))
+    app = build_app(runtime=runtime)
+    server.app = app  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, name=f"live-server-{server.server_port}", daemon=True)
+    thread.start()
+    return LiveServer(url=url, app=app, db=db, runtime=runtime, server=server, thread=thread)
+
+
+def ensure_demo_store(db: Database) -> int:
+    """The demo store's id, seeding it (small, deterministic) and computing its stock states when absent."""
+    from app.services.demo_seed import seed_demo
+    from app.services.stock import recompute
+
+    with db.session() as session:
+        existing = session.scalars(select(Store.id).where(Store.platform == "demo").order_by(Store.id)).first()
+    if existing is not None:
+        return int(existing)
+    result = seed_demo(db, variants=DEMO_VARIANTS, days=DEMO_DAYS)
+    with db.session() as session:
+        recompute(session, result.store_id)
+    return result.store_id
+
+
+@pytest.fixture(scope="session")
+def live_server(pg_url: str) -> Iterator[LiveServer]:
+    """The app served on a free port in demo mode (in-process jobs, no Redis)."""
+    server = make_live_server(pg_url)
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.db.dispose()
+
+
+@pytest.fixture
+def demo_store_id(live_server: LiveServer) -> int:
+    """The seeded demo store's id."""
+    return ensure_demo_store(live_server.db)
+
+
+def _chromium_missing(message: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{message}; under CI=true nothing may be skipped", pytrace=False)
+    banner = "\n" + "!" * 78 + f"\n!! SKIPPING BROWSER TESTS: {message}\n" + "!" * 78
+    warnings.warn(banner, stacklevel=2)
+    print(banner)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium through Playwright."""
+    if not Path(CHROMIUM).is_file():
+        _chromium_missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - playwright is a dev dependency
+        _chromium_missing(f"playwright is not installed ({exc})")
+    with sync_playwright() as pw:
+        try:
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        except Exception as exc:
+            _chromium_missing(f"Chromium failed to start ({exc.__class__.__name__}: {exc})")
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context and page (en-GB, 1280×900), closed after the test."""
+    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    try:
+        yield pg
+    finally:
+        context.close()

@@ -1,0 +1,190 @@
+"""The hosted back-soon landing page: any active store, schema.org Product/Offer, escaping, friendly 404s."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from app.config import Settings
+from app.db import Database
+from app.domain.waitlist import consent
+from app.models import Order, OrderLine, Product, StockEvent, StockState, Store, Variant
+from app.queue import InProcessJobQueue
+from app.runtime import Runtime
+from app.web.factory import build_app
+
+pytestmark = pytest.mark.integration
+AT = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+def _client(pg_url: str, db: Database) -> FlaskClient:
+    settings = Settings(env="test", database_url=pg_url, demo=False, app_url="https://backsoon.example")
+    return build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True))).test_client()
+
+
+def _product(s: Any, store: Store, ref: str, title: str, variants: list[dict[str, Any]], **kw: Any) -> Product:
+    product = Product(store_id=store.id, external_id=ref, title=title, **kw)
+    s.add(product)
+    s.flush()
+    for i, spec in enumerate(variants):
+        spec = dict(spec)
+        sold = spec.pop("sold", False)
+        restocked = spec.pop("event", False)
+        v = Variant(store_id=store.id, product_id=product.id, external_id=f"{ref}-{i}", title=f"V{i}",
+                    price=spec.pop("price", Decimal("30.00")), position=i,
+                    sellable_quantity=spec.pop("qty", 0))  # fmt: skip
+        s.add(v)
+        s.flush()
+        s.add(StockState(store_id=store.id, variant_id=v.id, **spec))
+        if sold:
+            order = Order(store_id=store.id, external_id=f"o-{ref}-{i}", ordered_at=AT)
+            s.add(order)
+            s.flush()
+            s.add(OrderLine(store_id=store.id, order_id=order.id, variant_id=v.id, external_id=f"l-{ref}-{i}",
+                            quantity=1, ordered_at=AT))  # fmt: skip
+        if restocked:
+            s.add(StockEvent(store_id=store.id, variant_id=v.id, kind="sellout", quantity_before=1,
+                             quantity_after=0, occurred_at=AT))  # fmt: skip
+    return product
+
+
+def _seed(db: Database) -> dict[str, int]:
+    with db.session() as s:
+        shop = Store(platform="shopify", domain="nl-shop.myshopify.com", name="Winkel", currency="EUR", locale="nl-NL")
+        gone = Store(platform="shopify", domain="gone.myshopify.com", name="Gone", status="uninstalled")
+        s.add_all([shop, gone])
+        s.flush()
+        out = {"status": "out_of_stock"}
+        _product(s, shop, "sold-no-eta", "Sold Out Mug", [{**out, "sold": True}], image_url="https://cdn.test/mug.png")
+        first = {**out, "restock_eta": date(2026, 3, 12), "eta_source": "purchase_order", "event": True}
+        second = {**out, "restock_eta": date(2026, 3, 9), "eta_source": "lead_time", "sold": True}
+        _product(
+            s,
+            shop,
+            "sold-eta",
+            "Rain Jacket",
+            [{**first, "price": Decimal("95")}, {**second, "price": Decimal("89.5")}],
+        )
+        _product(s, shop, "coming", "Coming <b>Soon</b> Lamp", [{**out, "restock_eta": date(2026, 5, 1)}])
+        _product(s, shop, "coming-nodate", "Idea Lamp", [out])
+        _product(
+            s, shop, "backorder", "Beanie", [{"status": "backorder", "restock_eta": date(2026, 4, 3), "sold": True}]
+        )
+        _product(s, shop, "instock", "Tee", [{"status": "in_stock", "qty": 5, "sold": True}, {**out, "sold": True}])
+        _product(s, shop, "xss", '</script><script>alert("x")</script>', [{**out, "sold": True}],
+                 description='<img src=x onerror=alert(1)> & "quotes"')  # fmt: skip
+        _product(s, shop, "deleted", "Deleted", [out], deleted_at=AT)
+        _product(s, gone, "g", "Gone Product", [out])
+        return {"shop": shop.id, "gone": gone.id}
+
+
+def _ld(body: str) -> dict[str, Any]:
+    found = re.findall(r'<script type="application/ld\+json">(.*?)</script>', body, re.S)
+    assert len(found) == 1
+    doc: dict[str, Any] = json.loads(found[0])
+    return doc
+
+
+def _offer(client: FlaskClient, store_id: int, ref: str) -> dict[str, Any]:
+    resp = client.get(f"/p/{store_id}/{ref}")
+    assert resp.status_code == 200, ref
+    offer: dict[str, Any] = _ld(resp.get_data(as_text=True))["offers"]
+    return offer
+
+
+def test_sold_out_product_page_has_product_offer_out_of_stock(pg_url: str, pg_db: Database) -> None:
+    ids = _seed(pg_db)
+    resp = _client(pg_url, pg_db).get(f"/p/{ids['shop']}/sold-no-eta")
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/html"
+    body = resp.get_data(as_text=True)
+    url = f"https://backsoon.example/p/{ids['shop']}/sold-no-eta"
+    assert _ld(body) == {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": "Sold Out Mug",
+        "url": url,
+        "offers": {"@type": "Offer", "url": url, "price": "30.00", "priceCurrency": "EUR",
+                   "availability": "https://schema.org/OutOfStock"},
+        "image": "https://cdn.test/mug.png",
+    }  # fmt: skip
+    assert '<html lang="nl">' in body
+    assert f'<link rel="canonical" href="{url}">' in body
+    assert 'data-locale="nl"' in body and 'data-source="landing"' in body
+    assert f'data-api="/storefront/v1/stores/{ids["shop"]}"' in body
+    agreed = consent("nl", "Winkel")
+    assert f'data-consent-version="{agreed.version}"' in body
+    assert "Mail me één keer wanneer dit artikel weer op voorraad is. Winkel gebruikt" in agreed.text
+    assert agreed.text in body
+    assert '<img src="https://cdn.test/mug.png" alt="Sold Out Mug">' in body
+    # The no-JavaScript fallback posts form-encoded to the same API.
+    assert f'<form method="post" action="/storefront/v1/stores/{ids["shop"]}/subscriptions">' in body
+
+
+@pytest.mark.parametrize(
+    ("ref", "availability", "date_"),
+    [
+        ("sold-eta", "BackOrder", "2026-03-09"),  # sold before: a sign-up reserves a place for the earliest ETA
+        ("coming", "PreOrder", "2026-05-01"),  # never stocked, never sold: coming soon
+        ("coming-nodate", "PreOrder", None),
+        ("backorder", "BackOrder", "2026-04-03"),
+        ("instock", "InStock", None),
+    ],
+)
+def test_availability_and_date(pg_url: str, pg_db: Database, ref: str, availability: str, date_: str | None) -> None:
+    ids = _seed(pg_db)
+    offer = _offer(_client(pg_url, pg_db), ids["shop"], ref)
+    assert offer["availability"] == f"https://schema.org/{availability}"
+    assert offer.get("availabilityDate") == date_
+
+
+def test_price_is_the_lowest_variant_price(pg_url: str, pg_db: Database) -> None:
+    ids = _seed(pg_db)
+    assert _offer(_client(pg_url, pg_db), ids["shop"], "sold-eta")["price"] == "89.50"
+
+
+def test_everything_is_escaped(pg_url: str, pg_db: Database) -> None:
+    ids = _seed(pg_db)
+    body = _client(pg_url, pg_db).get(f"/p/{ids['shop']}/xss").get_data(as_text=True)
+    assert '<script>alert("x")</script>' not in body
+    assert "<img src=x" not in body
+    assert "&lt;/script&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in body
+    # Inside JSON-LD nothing can close the script element.
+    raw = re.search(r'<script type="application/ld\+json">(.*?)</script>', body, re.S)
+    assert raw is not None and "<" not in raw.group(1) and "\\u003c/script\\u003e" in raw.group(1)
+    doc = _ld(body)
+    assert doc["name"] == '</script><script>alert("x")</script>'
+    assert doc["description"] == '<img src=x onerror=alert(1)> & "quotes"'
+
+
+def test_coming_soon_title_markup_is_text(pg_url: str, pg_db: Database) -> None:
+    ids = _seed(pg_db)
+    body = _client(pg_url, pg_db).get(f"/p/{ids['shop']}/coming").get_data(as_text=True)
+    assert "<h1>Coming &lt;b&gt;Soon&lt;/b&gt; Lamp</h1>" in body
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/p/{shop}/nope",
+        "/p/{shop}/deleted",
+        "/p/{gone}/g",
+        "/p/999999999/x",
+        "/p/99999999999999999999999/x",
+        "/p/0/x",
+        "/p/{shop}/" + "y" * 500,
+        "/p/abc/x",
+    ],
+)
+def test_unknown_store_or_product_is_a_404_html_page(pg_url: str, pg_db: Database, path: str) -> None:
+    ids = _seed(pg_db)
+    resp = _client(pg_url, pg_db).get(path.format(**ids))
+    assert resp.status_code == 404
+    assert resp.mimetype == "text/html"
+    assert "<h1>Not found</h1>" in resp.get_data(as_text=True)
