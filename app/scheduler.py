@@ -41,6 +41,7 @@ class InProcessScheduler:
 
 DEFAULT_SCHEDULE = (
     ("jobs.maintenance.sweep", 30),
+    ("jobs.notify.run_due_waves", 30),
     ("jobs.stock.recompute_all", 15 * 60),
     ("jobs.maintenance.purge_inbox", 60 * 60),
     ("jobs.shopify.reconcile_all", 30 * 60),

@@ -6,10 +6,13 @@ from rq import cron
 
 from jobs import woocommerce as woo
 from jobs.maintenance import purge_inbox, sweep
+from jobs.notify import run_due_waves
 from jobs.shopify import reconcile_all
 from jobs.stock import recompute_all
 
 SWEEP_SECONDS = 30
+# Restock waves are scheduled on the event rows; due ones are picked up within 30 s.
+DUE_WAVES_SECONDS = 30
 RECOMPUTE_SECONDS = 15 * 60
 PURGE_SECONDS = 60 * 60
 # Shopify does not guarantee delivery: a missed webhook heals within this interval.
@@ -20,6 +23,7 @@ WOO_WEBHOOK_CHECK_SECONDS = 6 * 60 * 60
 
 # Sweeping twice a minute re-drives stalled work within a minute of the 60 s threshold.
 cron.register(sweep, queue_name="high", interval=SWEEP_SECONDS, job_timeout=120)
+cron.register(run_due_waves, queue_name="default", interval=DUE_WAVES_SECONDS, job_timeout=120)
 cron.register(recompute_all, queue_name="low", interval=RECOMPUTE_SECONDS, job_timeout=300)
 cron.register(purge_inbox, queue_name="low", interval=PURGE_SECONDS, job_timeout=300)
 cron.register(reconcile_all, queue_name="low", interval=RECONCILE_SECONDS, job_timeout=300)

@@ -23,12 +23,22 @@ def _publish(rt: Runtime, store_id: int) -> None:
         rt.jobs.enqueue(JobSpec("jobs.woocommerce.publish_storefront", (store_id,), job_id=f"publish-{store_id}"))
 
 
+def _follow_ups(rt: Runtime, store_id: int, restock_event_ids: tuple[int, ...]) -> None:
+    """After a recompute committed: fan out its restocks and attribute the store's new orders."""
+    for event_id in restock_event_ids:
+        rt.jobs.enqueue(JobSpec("jobs.notify.fanout_event", (event_id,), job_id=f"fanout-{event_id}"))
+    rt.jobs.enqueue(
+        JobSpec("jobs.attribution.attribute_store", (store_id,), job_id=f"attribute-{store_id}", queue="low")
+    )
+
+
 def recompute_store(store_id: int) -> dict[str, Any]:
     """Recompute every variant of one store, then publish what changed (and retry what failed before)."""
     with job_context(store_id=store_id) as rt:
         with rt.db.session() as session:
             result = stock.recompute(session, store_id)
         _publish(rt, store_id)
+        _follow_ups(rt, store_id, result.restock_event_ids)
     return {"variants": result.variants, "changed": result.changed, "restocks": result.restocks}
 
 
@@ -41,11 +51,15 @@ def recompute_dirty(store_id: int) -> dict[str, Any]:
                 batch = stock.take_dirty_batch(session, store_id)
                 if not batch:
                     break
-                stock.recompute(session, store_id, [vid for vid, _ in batch])
+                result = stock.recompute(session, store_id, [vid for vid, _ in batch])
                 stock.clear_dirty(session, batch)
+            # Enqueued per committed batch, so the first restock email need not wait for the last batch.
+            for event_id in result.restock_event_ids:
+                rt.jobs.enqueue(JobSpec("jobs.notify.fanout_event", (event_id,), job_id=f"fanout-{event_id}"))
             total += len(batch)
         if total:
             _publish(rt, store_id)
+            _follow_ups(rt, store_id, ())
     return {"variants": total}
 
 

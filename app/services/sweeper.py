@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import DirtyVariant, Store, SyncRun, WebhookEvent
+from app.models import DirtyVariant, StockEvent, Store, SyncRun, WebhookEvent
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
-from app.services import shopify_sync, woo_sync
+from app.services import fanout, shopify_sync, woo_sync
 from app.services.inbox import drain_job
 from app.services.stock import recompute_dirty_job
 
@@ -81,6 +81,33 @@ def stalled_syncs(session: Session, now: datetime, stale_before: datetime) -> li
     minute = int(now.timestamp() // 60)
     jobs = {"shopify": shopify_sync.sync_job, "woocommerce": woo_sync.sync_job}
     return [jobs[platform](rid, suffix=f"s{minute}") for rid, platform in runs if platform in jobs]
+
+
+@sweep_source
+def stalled_fanouts(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
+    """Restock fan-outs whose worker died (lease expired) or whose due wave never got a job."""
+    # A lease is 15 s and renewed every 5 s while sending, so an expired one means a dead worker: it is
+    # re-driven at once (not after the 60 s threshold), which keeps a resume within a minute of the kill.
+    event_ids = session.scalars(
+        select(StockEvent.id)
+        .where(
+            StockEvent.kind == "restock",
+            or_(
+                (StockEvent.fanout_status == "running")
+                & or_(StockEvent.lease_until.is_(None), StockEvent.lease_until < now),
+                (StockEvent.fanout_status == "pending")
+                & or_(
+                    StockEvent.next_wave_at < stale_before,
+                    StockEvent.next_wave_at.is_(None) & (StockEvent.occurred_at < stale_before),
+                ),
+            ),
+        )
+        .order_by(StockEvent.id)
+        .limit(1000)
+    ).all()
+    minute = int(now.timestamp() // 60)
+    # A fresh id: the dead worker's job id may still be registered in Redis and would refuse a duplicate.
+    return [fanout.fanout_job(eid, suffix=f"s{minute}") for eid in event_ids]
 
 
 def sweep(session: Session, jobs: JobQueue, now: datetime, stale_after: timedelta) -> list[JobSpec]:

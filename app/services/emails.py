@@ -1,0 +1,340 @@
+"""Shopper emails: the restock notification and the double-opt-in confirmation, per language.
+
+Every message is an ``email.message.EmailMessage``: headers are set through its header registry (so a
+hostile product title cannot inject a header) and bodies through ``set_content``. A fan-out sends one
+message per subscriber of the same restock, so ``RestockTemplate`` builds the message once per (event,
+locale) with placeholder tokens in the per-recipient fields, serialises it, and per recipient only swaps
+those tokens for the recipient's address, Message-ID and signed links (all plain ASCII with no CR/LF,
+checked), falling back to a full build for anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+__all__ = [
+    "LOCALES",
+    "ConfirmContext",
+    "RestockContext",
+    "RestockTemplate",
+    "build_confirmation",
+    "build_restock",
+    "normalise_locale",
+    "restock_message_id",
+    "sender_address",
+    "subject_for",
+]
+
+LOCALES = ("en", "nl", "fr", "de")
+_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
+_env = Environment(
+    loader=FileSystemLoader(str(_TEMPLATES)),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+# SMTP wants CRLF; 8bit bodies keep URLs intact (no quoted-printable soft breaks inside a link).
+# Headers are not folded below RFC 5322's hard 998 limit: List-Unsubscribe stays one line, as mail clients
+# expect of it, and placeholders are never moved onto continuation lines.
+MESSAGE_POLICY = policy.default.clone(max_line_length=998)
+SMTP_POLICY = MESSAGE_POLICY.clone(linesep="\r\n")
+
+_TEXT: dict[str, dict[str, dict[str, str]]] = {
+    "restock": {
+        "en": {
+            "subject": "Back in stock: {product}",
+            "heading": "Good news: it's back in stock",
+            "intro": "You asked us to let you know when this item was available again. It is, while stock lasts.",
+            "button": "Buy now",
+            "footer": "You receive this email because you joined the waitlist for this item at {store}.",
+            "unsubscribe": "Unsubscribe",
+        },
+        "nl": {
+            "subject": "Weer op voorraad: {product}",
+            "heading": "Goed nieuws: het is weer op voorraad",
+            "intro": "Je vroeg ons je te laten weten wanneer dit artikel weer beschikbaar is. Dat is het nu, "
+            "zolang de voorraad strekt.",
+            "button": "Nu kopen",
+            "footer": "Je ontvangt deze e-mail omdat je je bij {store} op de wachtlijst voor dit artikel hebt gezet.",
+            "unsubscribe": "Afmelden",
+        },
+        "fr": {
+            "subject": "De retour en stock : {product}",
+            "heading": "Bonne nouvelle : il est de retour en stock",
+            "intro": "Vous nous avez demandé de vous prévenir quand cet article serait de nouveau disponible. "
+            "C'est le cas, dans la limite des stocks disponibles.",
+            "button": "Acheter maintenant",
+            "footer": "Vous recevez cet e-mail car vous vous êtes inscrit à la liste d'attente de cet article "
+            "chez {store}.",
+            "unsubscribe": "Se désabonner",
+        },
+        "de": {
+            "subject": "Wieder auf Lager: {product}",
+            "heading": "Gute Nachricht: Der Artikel ist wieder auf Lager",
+            "intro": "Du wolltest informiert werden, sobald dieser Artikel wieder verfügbar ist. "
+            "Er ist es jetzt, solange der Vorrat reicht.",
+            "button": "Jetzt kaufen",
+            "footer": "Du erhältst diese E-Mail, weil du dich bei {store} auf die Warteliste für diesen Artikel "
+            "eingetragen hast.",
+            "unsubscribe": "Abmelden",
+        },
+    },
+    "confirm": {
+        "en": {
+            "subject": "Please confirm your email for {store}",
+            "intro": "Please confirm that you want an email from {store} when this item is back in stock:",
+            "button": "Confirm my email",
+            "ignore": "If you did not ask for this, ignore this email: nothing will be sent to you.",
+        },
+        "nl": {
+            "subject": "Bevestig je e-mailadres voor {store}",
+            "intro": "Bevestig dat je een e-mail van {store} wilt ontvangen zodra dit artikel weer op voorraad is:",
+            "button": "Mijn e-mailadres bevestigen",
+            "ignore": "Heb je dit niet aangevraagd? Negeer deze e-mail dan: je ontvangt niets.",
+        },
+        "fr": {
+            "subject": "Confirmez votre adresse e-mail pour {store}",
+            "intro": "Confirmez que vous souhaitez recevoir un e-mail de {store} quand cet article sera de "
+            "nouveau en stock :",
+            "button": "Confirmer mon adresse",
+            "ignore": "Si vous n'avez rien demandé, ignorez cet e-mail : vous ne recevrez rien.",
+        },
+        "de": {
+            "subject": "Bitte bestätige deine E-Mail-Adresse für {store}",
+            "intro": "Bitte bestätige, dass du eine E-Mail von {store} erhalten möchtest, sobald dieser Artikel "
+            "wieder auf Lager ist:",
+            "button": "E-Mail-Adresse bestätigen",
+            "ignore": "Wenn du das nicht angefordert hast, ignoriere diese E-Mail: Du erhältst nichts.",
+        },
+    },
+}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# Variant titles platforms give single-variant products; showing them would only add noise.
+_DEFAULT_VARIANT_TITLES = frozenset({"", "default title", "default"})
+
+
+def normalise_locale(locale: str | None) -> str:
+    """The supported language for a locale tag ('nl-BE' → 'nl'); English when unsupported."""
+    lang = (locale or "").strip().lower().replace("_", "-").split("-", 1)[0]
+    return lang if lang in LOCALES else "en"
+
+
+def _clean(value: str | None) -> str:
+    # Titles come from the shop; control characters (CR/LF above all) never reach a header or a body.
+    return _CONTROL.sub(" ", value or "").strip()
+
+
+def _sender(mail_from: str, store_name: str) -> Address:
+    _, addr = parseaddr(mail_from)
+    user, _, domain = addr.partition("@")
+    return Address(display_name=_clean(store_name) or "BackSoon", username=user, domain=domain)
+
+
+def mail_domain(mail_from: str) -> str:
+    """The domain of MAIL_FROM, used on the right of every Message-ID."""
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "backsoon.localhost"
+
+
+def sender_address(mail_from: str) -> str:
+    """The bare address of MAIL_FROM (the SMTP envelope sender)."""
+    return parseaddr(mail_from)[1] or "restock@backsoon.localhost"
+
+
+def restock_message_id(delivery_id: int, mail_from: str) -> str:
+    """Deterministic Message-ID of a delivery: a resend after a crash carries the same one."""
+    return f"<restock-{delivery_id}@{mail_domain(mail_from)}>"
+
+
+def _set_bodies(msg: EmailMessage, text_body: str, html_body: str) -> None:
+    def cte(body: str) -> str:
+        return "7bit" if body.isascii() else "8bit"
+
+    msg.set_content(text_body, subtype="plain", cte=cte(text_body))
+    msg.add_alternative(html_body, subtype="html", cte=cte(html_body))
+
+
+@dataclass(frozen=True, slots=True)
+class RestockContext:
+    """Everything one restock email shows."""
+
+    to: str
+    locale: str
+    store_name: str
+    product_title: str
+    variant_title: str
+    image_url: str | None
+    buy_url: str
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+    message_id: str
+    mail_from: str
+    date: datetime | None = None
+
+
+def _restock_parts(ctx: RestockContext) -> tuple[str, str, str]:
+    locale = normalise_locale(ctx.locale)
+    product = _clean(ctx.product_title)
+    store = _clean(ctx.store_name)
+    variant = _clean(ctx.variant_title)
+    if variant.lower() in _DEFAULT_VARIANT_TITLES:
+        variant = ""
+    raw = _TEXT["restock"][locale]
+    t = {k: v.format(product=product, store=store) for k, v in raw.items()}
+    values: dict[str, Any] = {
+        "locale": locale,
+        "t": t,
+        "subject": t["subject"],
+        "store_name": store,
+        "product_title": product,
+        "variant_title": variant,
+        "image_url": ctx.image_url if ctx.image_url and ctx.image_url.startswith(("https://", "http://")) else None,
+        "buy_url": ctx.buy_url,
+        "unsubscribe_url": ctx.unsubscribe_url,
+    }
+    return (
+        t["subject"],
+        _env.get_template("restock.txt").render(values),
+        _env.get_template("restock.html").render(values),
+    )
+
+
+def build_restock(ctx: RestockContext) -> EmailMessage:
+    """The restock notification: store, product image, variant, signed buy link, one-click unsubscribe."""
+    subject, text_body, html_body = _restock_parts(ctx)
+    msg = EmailMessage(policy=MESSAGE_POLICY)
+    msg["Subject"] = subject
+    msg["From"] = _sender(ctx.mail_from, ctx.store_name)
+    msg["To"] = ctx.to
+    msg["Date"] = format_datetime(ctx.date or datetime.now(UTC))
+    msg["Message-ID"] = ctx.message_id
+    # RFC 2369 + RFC 8058: https first (one-click POST), mailto for clients that only do mail.
+    msg["List-Unsubscribe"] = f"<{ctx.unsubscribe_url}>, <{ctx.unsubscribe_mailto}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+    _set_bodies(msg, text_body, html_body)
+    return msg
+
+
+# Per-recipient placeholders: letters and digits only, so no encoder escapes, folds or splits them.
+_PH_TO = "bsphto0@bsph0.invalid"
+_PH_MID = "<bsphmid0@bsph0.invalid>"
+_PH_BUY = "https://bsph0.invalid/bsphbuy0"
+_PH_UNSUB = "https://bsph0.invalid/bsphunsub0"
+_PH_MAILTO = "mailto:bsphmailto0@bsph0.invalid"
+_SAFE = re.compile(r"^[\x21-\x7e]+$")
+
+
+class RestockTemplate:
+    """A restock message rendered once per (event, locale); per recipient only the variable fields change."""
+
+    def __init__(self, ctx: RestockContext) -> None:
+        self.base = ctx
+        self.prototype = replace(
+            ctx,
+            to=_PH_TO,
+            message_id=_PH_MID,
+            buy_url=_PH_BUY,
+            unsubscribe_url=_PH_UNSUB,
+            unsubscribe_mailto=_PH_MAILTO,
+        )
+        self.data = build_restock(self.prototype).as_bytes(policy=SMTP_POLICY)
+        # Split once into literal chunks and slots; rendering is one bytes.join per recipient.
+        tokens = {_PH_TO: "to", _PH_MID: "message_id", _PH_BUY: "buy_url", _PH_UNSUB: "unsubscribe_url"}
+        tokens[_PH_MAILTO] = "unsubscribe_mailto"
+        pattern = re.compile("|".join(re.escape(t) for t in tokens).encode("ascii"))
+        self.chunks: list[bytes] = []
+        self.slots: list[str] = []
+        pos = 0
+        for m in pattern.finditer(self.data):
+            self.chunks.append(self.data[pos : m.start()])
+            self.slots.append(tokens[m.group().decode("ascii")])
+            pos = m.end()
+        self.chunks.append(self.data[pos:])
+        # Every token must have survived serialisation, or per-recipient swapping is unsafe.
+        self.usable = all(field in self.slots for field in set(tokens.values()))
+
+    def render(self, *, to: str, message_id: str, buy_url: str, unsubscribe_url: str, unsubscribe_mailto: str) -> bytes:
+        """The serialised message for one recipient (CRLF line endings, ready for SMTP DATA)."""
+        values = {
+            "to": to,
+            "message_id": message_id,
+            "buy_url": buy_url,
+            "unsubscribe_url": unsubscribe_url,
+            "unsubscribe_mailto": unsubscribe_mailto,
+        }
+        if not self.usable or not all(_SAFE.match(v) for v in values.values()) or any(c in to for c in ',;<>()"\\'):
+            # Internationalised or unusual addresses get a full build, encoded by the email package.
+            full = replace(
+                self.base,
+                to=to,
+                message_id=message_id,
+                buy_url=buy_url,
+                unsubscribe_url=unsubscribe_url,
+                unsubscribe_mailto=unsubscribe_mailto,
+            )
+            return build_restock(full).as_bytes(policy=SMTP_POLICY)
+        encoded = [values[s].encode("ascii") for s in self.slots]
+        out = [self.chunks[0]]
+        for value, chunk in zip(encoded, self.chunks[1:], strict=True):
+            out.append(value)
+            out.append(chunk)
+        return b"".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmContext:
+    """Everything the double-opt-in confirmation shows: nothing but the request to confirm."""
+
+    to: str
+    locale: str
+    store_name: str
+    product_title: str
+    variant_title: str
+    confirm_url: str
+    message_id: str
+    mail_from: str
+    date: datetime | None = None
+
+
+def build_confirmation(ctx: ConfirmContext) -> EmailMessage:
+    """The double-opt-in confirmation: no advertising, no List-Unsubscribe-Post (nothing to unsubscribe from yet)."""
+    locale = normalise_locale(ctx.locale)
+    store = _clean(ctx.store_name)
+    variant = _clean(ctx.variant_title)
+    if variant.lower() in _DEFAULT_VARIANT_TITLES:
+        variant = ""
+    t = {k: v.format(store=store) for k, v in _TEXT["confirm"][locale].items()}
+    values: dict[str, Any] = {
+        "locale": locale,
+        "t": t,
+        "subject": t["subject"],
+        "store_name": store,
+        "product_title": _clean(ctx.product_title),
+        "variant_title": variant,
+        "confirm_url": ctx.confirm_url,
+    }
+    msg = EmailMessage(policy=MESSAGE_POLICY)
+    msg["Subject"] = t["subject"]
+    msg["From"] = _sender(ctx.mail_from, ctx.store_name)
+    msg["To"] = ctx.to
+    msg["Date"] = format_datetime(ctx.date or datetime.now(UTC))
+    msg["Message-ID"] = ctx.message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    _set_bodies(msg, _env.get_template("confirm.txt").render(values), _env.get_template("confirm.html").render(values))
+    return msg
+
+
+def subject_for(kind: str, locale: str, *, product: str = "", store: str = "") -> str:
+    """The subject line of a restock ('restock') or confirmation ('confirm') email in a language."""
+    return _TEXT[kind][normalise_locale(locale)]["subject"].format(product=_clean(product), store=_clean(store))

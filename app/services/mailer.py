@@ -1,0 +1,231 @@
+"""SMTP transport from SMTP_URL, with connection reuse and a commit point inside DATA.
+
+``SMTP_URL``: ``smtp://[user:pass@]host:port`` (STARTTLS with ``?starttls=1`` or on port 587) or
+``smtps://[user:pass@]host:port`` (implicit TLS).
+
+Exactly once: ``Mailer.send(data, before_commit_point=hook)`` writes the whole message body, then calls
+``hook`` (which commits the delivery row as 'sent'), and only then writes the final ``.`` that makes the
+server accept the message. A worker killed before the hook leaves the row 'claimed' and a half-sent DATA
+that the server discards when the connection drops, so a resume sends it exactly once; a worker killed
+after the hook has committed 'sent' and is one ``sendall`` of three bytes from completion. If the hook
+refuses (raises), the connection is dropped without the dot, so nothing is delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import getaddresses
+from urllib.parse import parse_qs, unquote, urlsplit
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DeliveryResult", "Mailer", "SmtpConfig", "parse_smtp_url"]
+
+CRLF = b"\r\n"
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """Where and how to connect."""
+
+    host: str
+    port: int
+    implicit_tls: bool = False
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    """Parse ``smtp://`` / ``smtps://`` URLs; raises ValueError on anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError(f"SMTP_URL must start with smtp:// or smtps://, not {parts.scheme!r}")
+    if not parts.hostname:
+        raise ValueError("SMTP_URL has no host")
+    implicit = parts.scheme == "smtps"
+    port = parts.port or (465 if implicit else 25)
+    query = parse_qs(parts.query)
+    flag = (query.get("starttls") or [""])[0].lower()
+    starttls = not implicit and (flag in ("1", "true", "yes", "on") or (port == 587 and flag not in ("0", "false")))
+    timeout = float((query.get("timeout") or [str(DEFAULT_TIMEOUT)])[0])
+    return SmtpConfig(
+        host=parts.hostname,
+        port=port,
+        implicit_tls=implicit,
+        starttls=starttls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        timeout=timeout,
+    )
+
+
+class CommitPointRefused(Exception):
+    """The commit hook declined the send (e.g. another worker already sent this delivery)."""
+
+
+class _HookedSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose DATA stops before the final dot to run a commit hook."""
+
+    def data_with_hook(self, msg: bytes, before_dot: Callable[[], None]) -> tuple[int, bytes]:
+        """DATA with ``before_dot`` run after the body is written and before the terminating ``.``."""
+        self.putcmd("data")
+        code, repl = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, repl)
+        q = smtplib._quote_periods(msg)  # type: ignore[attr-defined]  # the same dot-stuffing smtplib uses
+        if q[-2:] != CRLF:
+            q += CRLF
+        self.send(q)
+        try:
+            before_dot()
+        except BaseException:
+            # No dot: the server never accepts this message and discards it when the socket closes.
+            self.close()
+            raise
+        self.send(b"." + CRLF)
+        return self.getreply()
+
+
+class _HookedSMTPSSL(_HookedSMTP, smtplib.SMTP_SSL):
+    """Implicit-TLS variant."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What the server said after the final dot."""
+
+    code: int
+    reply: str
+
+    @property
+    def accepted(self) -> bool:
+        """2xx: the server took responsibility for the message."""
+        return 200 <= self.code < 300
+
+    @property
+    def transient(self) -> bool:
+        """4xx: worth retrying later."""
+        return 400 <= self.code < 500
+
+
+class Mailer:
+    """One reusable SMTP connection; reconnects when the server hung up between messages."""
+
+    def __init__(self, config: SmtpConfig | str, *, local_hostname: str | None = None) -> None:
+        self.config = parse_smtp_url(config) if isinstance(config, str) else config
+        self.local_hostname = local_hostname
+        self._smtp: _HookedSMTP | None = None
+        self.sent = 0
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connect(self) -> _HookedSMTP:
+        c = self.config
+        smtp: _HookedSMTP
+        if c.implicit_tls:
+            smtp = _HookedSMTPSSL(
+                c.host, c.port, local_hostname=self.local_hostname, timeout=c.timeout,
+                context=ssl.create_default_context(),
+            )  # fmt: skip
+        else:
+            smtp = _HookedSMTP(c.host, c.port, local_hostname=self.local_hostname, timeout=c.timeout)
+        # DATA is written in two pieces (body, then the dot after the commit point): without TCP_NODELAY
+        # Nagle's algorithm holds the dot back until the body is ACKed, 40 ms of delayed ACK per message.
+        if smtp.sock is not None:
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        smtp.ehlo()
+        if c.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if c.username:
+            smtp.login(c.username, c.password or "")
+        return smtp
+
+    def connection(self) -> _HookedSMTP:
+        """The open connection, opened on first use."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        return self._smtp
+
+    def close(self) -> None:
+        """QUIT politely; a dead connection is simply dropped."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def _envelope(self, smtp: _HookedSMTP, sender: str, recipients: list[str], size: int) -> None:
+        options: list[str] = []
+        if smtp.does_esmtp and smtp.has_extn("size"):
+            options.append(f"size={size}")
+        code, resp = smtp.mail(sender, options)
+        if code != 250:
+            smtp.rset()
+            raise smtplib.SMTPSenderRefused(code, resp, sender)
+        refused: dict[str, tuple[int, bytes]] = {}
+        for rcpt in recipients:
+            code, resp = smtp.rcpt(rcpt)
+            if code not in (250, 251):
+                refused[rcpt] = (code, resp)
+        if len(refused) == len(recipients):
+            smtp.rset()
+            raise smtplib.SMTPRecipientsRefused(refused)
+
+    def send(
+        self,
+        data: bytes | EmailMessage,
+        *,
+        sender: str | None = None,
+        recipients: list[str] | None = None,
+        before_commit_point: Callable[[], None] | None = None,
+    ) -> DeliveryResult:
+        """Send one message; ``before_commit_point`` runs right before the final dot of DATA.
+
+        A server that hung up between messages is reconnected once, as long as nothing of this
+        message's DATA was written yet. After the hook ran, a lost connection is not retried here:
+        the message may have been accepted, and a second send could deliver it twice.
+        """
+        if isinstance(data, EmailMessage):
+            sender = sender or getaddresses([str(data["From"])])[0][1]
+            recipients = recipients or [a for _, a in getaddresses([str(v) for v in data.get_all("To", [])])]
+            data = data.as_bytes(policy=data.policy.clone(linesep="\r\n"))
+        if not sender or not recipients:
+            raise ValueError("a message needs a sender and at least one recipient")
+        hook = before_commit_point or (lambda: None)
+        for attempt in (1, 2):
+            smtp = self.connection()
+            try:
+                self._envelope(smtp, sender, recipients, len(data))
+                break
+            except smtplib.SMTPServerDisconnected:
+                self._smtp = None
+                if attempt == 2:
+                    raise
+                log.info("SMTP server closed the connection; reconnecting")
+        try:
+            code, reply = smtp.data_with_hook(data, hook)
+        except smtplib.SMTPServerDisconnected:
+            self._smtp = None
+            raise
+        except BaseException:
+            if smtp.sock is None:
+                self._smtp = None
+            raise
+        self.sent += 1
+        return DeliveryResult(code, reply.decode("utf-8", "replace"))

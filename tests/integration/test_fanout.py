@@ -1,0 +1,450 @@
+"""Restock fan-out against real PostgreSQL and a real aiosmtpd server: waves, order, skips, deferral, retries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.config import Settings
+from app.db import Database
+from app.models import Delivery, Order, OrderLine, StockEvent, StoreSetting, Subscription, Variant
+from app.runtime import Runtime, set_runtime
+from app.services import fanout, links, sweeper
+from app.services.mailer import Mailer
+from tests.factories import NOW, RecordingQueue, make_store, make_variant
+from tests.smtpd import Collector, smtp_server
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class World:
+    db: Database
+    smtp: Collector
+    settings: Settings
+    store_id: int
+    variant_id: int
+    event_id: int
+
+    def run(self, at: datetime = NOW) -> fanout.FanoutResult:
+        return fanout.run_fanout(self.db, self.settings, self.event_id, clock=lambda: at)
+
+    def subscribe(self, email: str, minutes_ago: float, state: str = "active", locale: str = "en") -> int:
+        with self.db.session() as s:
+            sub = Subscription(
+                store_id=self.store_id,
+                variant_id=self.variant_id,
+                email=email,
+                state=state,
+                locale=locale,
+                created_at=NOW - timedelta(minutes=minutes_ago),
+            )
+            s.add(sub)
+            s.flush()
+            return sub.id
+
+    def set_qty(self, qty: int) -> None:
+        with self.db.session() as s:
+            v = s.get(Variant, self.variant_id)
+            assert v is not None
+            v.sellable_quantity = qty
+
+    def settings_row(self, **values: Any) -> None:
+        with self.db.session() as s:
+            s.add(StoreSetting(store_id=self.store_id, scope="store", values=values))
+
+    def mailed(self) -> list[str]:
+        return [r.rcpt_tos[0] for r in self.smtp.received]
+
+    def deliveries(self) -> dict[str, tuple[str, str | None, int]]:
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Subscription.email, Delivery.status, Delivery.skip_reason, Delivery.wave).join(
+                    Subscription, Subscription.id == Delivery.subscription_id
+                )
+            ).all()
+        return {e: (st, r, w) for e, st, r, w in rows}
+
+    def subs(self) -> dict[str, tuple[str, str | None]]:
+        with self.db.session() as s:
+            return {
+                e: (st, r)
+                for e, st, r in s.execute(select(Subscription.email, Subscription.state, Subscription.skip_reason))
+            }
+
+    def event(self) -> StockEvent:
+        with self.db.session() as s:
+            ev = s.get(StockEvent, self.event_id)
+            assert ev is not None
+            return ev
+
+
+@pytest.fixture
+def world(pg_db: Database) -> Iterator[World]:
+    with pg_db.session() as s:
+        store = make_store(s, name="Linen & Co", timezone="Europe/Amsterdam")
+        variant = make_variant(s, store, qty=3)
+        ev = StockEvent(
+            store_id=store.id,
+            variant_id=variant.id,
+            kind="restock",
+            quantity_before=0,
+            quantity_after=3,
+            occurred_at=NOW,
+            fanout_status="pending",
+        )
+        s.add(ev)
+        s.flush()
+        ids = (store.id, variant.id, ev.id)
+    with smtp_server() as (handler, url):
+        settings = Settings(
+            env="test", smtp_url=url, app_url="https://app.test", secret_key="k", mail_from="BS <bs@mail.test>"
+        )
+        yield World(pg_db, handler, settings, *ids)
+
+
+def test_wave_size_follows_ratio_oldest_first(world: World) -> None:
+    # Created in an order different from id order: created_at decides.
+    for i, age in enumerate([10, 50, 30, 40, 20, 60]):
+        world.subscribe(f"s{i}@x.test", age)
+    world.set_qty(5)
+    world.settings_row(wave_ratio=0.5, wave_interval_minutes=30)
+
+    first = world.run()
+    # ceil(5 * 0.5) = 3: the three oldest (60, 50, 40 minutes ago).
+    assert world.mailed() == ["s5@x.test", "s1@x.test", "s3@x.test"]
+    assert (first.status, first.sent, first.wave, first.next_wave_at) == ("pending", 3, 1, NOW + timedelta(minutes=30))
+    ev = world.event()
+    assert (ev.fanout_status, ev.waves_sent, ev.next_wave_at, ev.lease_until) == (
+        "pending",
+        1,
+        NOW + timedelta(minutes=30),
+        None,
+    )
+    # Not due yet: nothing happens.
+    assert world.run(NOW + timedelta(minutes=10)).status == "leased-out"
+    assert len(world.mailed()) == 3
+
+    world.set_qty(2)  # two sold meanwhile: ceil(2 * 0.5) = 1
+    second = world.run(NOW + timedelta(minutes=31))
+    assert (second.sent, second.wave, second.status) == (1, 2, "pending")
+    assert world.mailed()[3:] == ["s2@x.test"]
+    assert world.deliveries()["s2@x.test"] == ("sent", None, 2)
+    assert world.subs()["s5@x.test"] == ("notified", None)
+    assert world.subs()["s0@x.test"] == ("active", None)
+
+
+def test_last_wave_marks_done(world: World) -> None:
+    world.subscribe("a@x.test", 2)
+    world.subscribe("b@x.test", 1)
+    world.set_qty(10)
+    result = world.run()
+    assert (result.status, result.sent, result.next_wave_at) == ("done", 2, None)
+    assert world.event().fanout_status == "done"
+
+
+def test_message_content_and_headers(world: World) -> None:
+    sid = world.subscribe("nl@x.test", 5, locale="nl")
+    world.run()
+    (msg,) = [r.message for r in world.smtp.received]
+    with world.db.session() as s:
+        delivery_id = s.execute(select(Delivery.id)).scalar_one()
+    assert msg["Subject"] == f"Weer op voorraad: {_product_title(world)}"
+    assert msg["Message-ID"] == f"<restock-{delivery_id}@mail.test>"
+    unsub = links.unsubscribe_url("https://app.test", "k", sid)
+    mailto = links.unsubscribe_mailto("bs@mail.test", "k", sid)
+    assert msg["List-Unsubscribe"] == f"<{unsub}>, <{mailto}>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = msg.get_body(("html",))
+    assert html is not None
+    assert links.buy_url("https://app.test", "k", delivery_id) in html.get_content()
+    with world.db.session() as s:
+        assert s.execute(select(Delivery.message_id)).scalar_one() == f"<restock-{delivery_id}@mail.test>"
+
+
+def _product_title(world: World) -> str:
+    from app.models import Product
+
+    with world.db.session() as s:
+        v = s.get(Variant, world.variant_id)
+        assert v is not None
+        p = s.get(Product, v.product_id)
+        assert p is not None
+        return p.title
+
+
+def test_each_skip_reason_recorded_and_not_mailed(world: World) -> None:
+    world.subscribe("unsub@x.test", 50, state="unsubscribed")
+    world.subscribe("pending@x.test", 40, state="pending_confirmation")
+    world.subscribe("bought@x.test", 30)
+    world.subscribe("boughtbefore@x.test", 20)
+    world.subscribe("ok@x.test", 10)
+    with world.db.session() as s:
+        for email, minutes in (("BOUGHT@x.test", 5), ("boughtbefore@x.test", 25)):
+            order = Order(
+                store_id=world.store_id, external_id=email, email=email, ordered_at=NOW - timedelta(minutes=minutes)
+            )
+            s.add(order)
+            s.flush()
+            s.add(
+                OrderLine(
+                    store_id=world.store_id,
+                    order_id=order.id,
+                    variant_id=world.variant_id,
+                    external_id="l1",
+                    quantity=1,
+                    ordered_at=order.ordered_at,
+                )
+            )
+    world.set_qty(2)
+    result = world.run()
+    assert world.mailed() == ["boughtbefore@x.test", "ok@x.test"]
+    assert result.skipped == {"unsubscribed": 1, "unconfirmed": 1, "purchased": 1}
+    d = world.deliveries()
+    assert d["unsub@x.test"] == ("skipped", "unsubscribed", 1)
+    assert d["pending@x.test"] == ("skipped", "unconfirmed", 1)
+    assert d["bought@x.test"] == ("skipped", "purchased", 1)
+    subs = world.subs()
+    assert subs["unsub@x.test"] == ("unsubscribed", "unsubscribed")
+    assert subs["pending@x.test"] == ("pending_confirmation", "unconfirmed")
+    assert subs["bought@x.test"] == ("active", "purchased")
+    assert subs["ok@x.test"] == ("notified", None)
+    assert result.status == "done"
+
+
+def test_below_min_inventory_notifies_nobody(world: World) -> None:
+    world.subscribe("a@x.test", 2)
+    world.subscribe("b@x.test", 1)
+    world.settings_row(min_inventory=5)
+    world.set_qty(4)
+    result = world.run()
+    assert world.mailed() == []
+    assert (result.status, result.skipped) == ("done", {"below_min_inventory": 2})
+    assert world.deliveries() == {
+        "a@x.test": ("skipped", "below_min_inventory", 1),
+        "b@x.test": ("skipped", "below_min_inventory", 1),
+    }
+    assert world.subs()["a@x.test"] == ("active", "below_min_inventory")
+    assert world.event().fanout_status == "done"
+
+
+def test_unpublished_product_notifies_nobody(world: World) -> None:
+    world.subscribe("a@x.test", 2)
+    with world.db.session() as s:
+        v = s.get(Variant, world.variant_id)
+        assert v is not None
+        v.published = False
+    result = world.run()
+    assert world.mailed() == []
+    assert (result.status, world.deliveries()) == ("done", {"a@x.test": ("skipped", "product_unpublished", 1)})
+    assert world.subs()["a@x.test"] == ("active", "product_unpublished")
+
+
+def test_stops_when_sold_out_again(world: World) -> None:
+    for i in range(4):
+        world.subscribe(f"s{i}@x.test", 10 - i)
+    world.set_qty(1)
+    assert world.run().sent == 1
+    world.set_qty(0)
+    result = world.run(NOW + timedelta(minutes=61))
+    assert (result.status, result.sent) == ("stopped", 0)
+    assert world.mailed() == ["s0@x.test"]
+    ev = world.event()
+    assert (ev.fanout_status, ev.next_wave_at) == ("stopped", None)
+    # Everyone not mailed stays on the waitlist for the next restock.
+    assert world.subs()["s1@x.test"] == ("active", None)
+
+
+def test_quiet_hours_defer_to_their_end(world: World) -> None:
+    world.subscribe("a@x.test", 2)
+    world.settings_row(quiet_hours_start=22, quiet_hours_end=8)
+    night = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # 00:30 in Amsterdam (UTC+1)
+    result = world.run(night)
+    assert world.mailed() == []
+    assert (result.status, result.next_wave_at) == ("deferred", datetime(2026, 11, 21, 7, 0, tzinfo=UTC))
+    ev = world.event()
+    assert (ev.fanout_status, ev.next_wave_at, ev.waves_sent) == (
+        "pending",
+        datetime(2026, 11, 21, 7, 0, tzinfo=UTC),
+        0,
+    )
+    assert world.subs()["a@x.test"] == ("active", "quiet_hours")
+    assert world.deliveries() == {}
+    # Still quiet at 07:59 local: nothing; at 08:00 local the wave goes.
+    assert world.run(datetime(2026, 11, 21, 6, 59, tzinfo=UTC)).status == "leased-out"
+    assert world.run(datetime(2026, 11, 21, 7, 0, tzinfo=UTC)).sent == 1
+    assert world.mailed() == ["a@x.test"]
+    assert world.subs()["a@x.test"] == ("notified", None)
+
+
+def test_quiet_hours_end_exact_values() -> None:
+    assert fanout.quiet_hours_end(datetime(2026, 11, 20, 21, 0, tzinfo=UTC), "Europe/Amsterdam", 8) == datetime(
+        2026, 11, 21, 7, 0, tzinfo=UTC
+    )
+    assert fanout.quiet_hours_end(datetime(2026, 7, 1, 1, 0, tzinfo=UTC), "Europe/Amsterdam", 8) == datetime(
+        2026, 7, 1, 6, 0, tzinfo=UTC
+    )
+    assert fanout.quiet_hours_end(datetime(2026, 7, 1, 1, 0, tzinfo=UTC), "Nowhere/Bogus", 8) == datetime(
+        2026, 7, 1, 8, 0, tzinfo=UTC
+    )
+
+
+def test_retried_job_sends_nothing_twice(world: World) -> None:
+    for i in range(3):
+        world.subscribe(f"s{i}@x.test", 10 - i)
+    world.set_qty(10)
+    assert world.run().status == "done"
+    # Retried job, a duplicate job, and a forced re-lease of the event: nothing is mailed again.
+    assert world.run().status == "leased-out"
+    with world.db.session() as s:
+        ev = s.get(StockEvent, world.event_id)
+        assert ev is not None
+        ev.fanout_status = "pending"
+    again = world.run(NOW + timedelta(minutes=1))
+    assert (again.sent, again.status) == (0, "done")
+    assert sorted(world.smtp.by_rcpt().values()) == [1, 1, 1]
+
+
+def test_killed_before_commit_point_resends_only_claimed(world: World) -> None:
+    for i in range(3):
+        world.subscribe(f"s{i}@x.test", 10 - i)
+    world.set_qty(10)
+    # A worker claimed the wave, sent s0, then died mid-DATA for s1 (row still claimed), lease expired.
+    mailer = Mailer(world.settings.smtp_url or "")
+    calls = {"n": 0}
+
+    class Killed(BaseException):
+        pass
+
+    real_send = mailer.send
+
+    def dying_send(data: Any, **kw: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Killed
+        return real_send(data, **kw)
+
+    mailer.send = dying_send  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        fanout.run_fanout(world.db, world.settings, world.event_id, mailer=mailer, clock=lambda: NOW)
+    mailer.close()
+    assert world.mailed() == ["s0@x.test"]
+    assert world.event().fanout_status == "running"
+    # Lease still held: a second worker stays out.
+    assert world.run(NOW + timedelta(seconds=5)).status == "leased-out"
+    resumed = world.run(NOW + timedelta(seconds=16))
+    assert (resumed.sent, resumed.status) == (2, "done")
+    assert world.smtp.by_rcpt() == {"s0@x.test": 1, "s1@x.test": 1, "s2@x.test": 1}
+
+
+def test_second_worker_cannot_send_a_row_already_sent(world: World) -> None:
+    world.subscribe("a@x.test", 1)
+    world.set_qty(1)
+    world.run()
+    with world.db.session() as s:
+        d = s.execute(select(Delivery)).scalar_one()
+        d_id = d.id
+    # A stale worker still holding the row in memory tries it: the commit point refuses, the server drops it.
+    with world.db.session() as s:
+        ctx = fanout._load(s, world.event_id)
+    assert ctx is not None
+    with Mailer(world.settings.smtp_url or "") as m:
+        sender = fanout._Sender(world.db, world.settings, ctx, m, lambda: NOW)
+        with world.db.engine.connect() as conn:
+            sender._send_one(conn, d_id, 1, "a@x.test", "en")
+    assert world.smtp.by_rcpt() == {"a@x.test": 1}
+
+
+def test_refusals_transient_retried_permanent_failed(world: World) -> None:
+    world.subscribe("later@x.test", 3)
+    world.subscribe("gone@x.test", 2)
+    world.subscribe("ok@x.test", 1)
+    world.smtp.replies["later@x.test"] = "451 try again later"
+    world.smtp.replies["gone@x.test"] = "550 no such user"
+    world.set_qty(10)
+    first = world.run()
+    assert (first.sent, first.failed, first.status) == (1, 2, "pending")
+    assert first.next_wave_at == NOW + timedelta(seconds=60)
+    d = world.deliveries()
+    assert (d["later@x.test"][0], d["gone@x.test"][0], d["ok@x.test"][0]) == ("claimed", "failed", "sent")
+    assert world.subs()["gone@x.test"] == ("active", None)
+    del world.smtp.replies["later@x.test"]
+    second = world.run(NOW + timedelta(seconds=61))
+    assert (second.sent, second.status) == (1, "done")
+    assert world.smtp.by_rcpt() == {"ok@x.test": 1, "later@x.test": 1}
+
+
+def test_sweeper_finds_stalled_fanouts(world: World) -> None:
+    with world.db.session() as s:
+        ev = s.get(StockEvent, world.event_id)
+        assert ev is not None
+        ev.fanout_status = "running"
+        ev.lease_until = NOW - timedelta(seconds=1)
+    with world.db.session() as s:
+        specs = sweeper.stalled_fanouts(s, NOW, NOW - timedelta(seconds=60))
+    minute = int(NOW.timestamp() // 60)
+    assert [(j.func, j.args, j.job_id) for j in specs] == [
+        ("jobs.notify.fanout_event", (world.event_id,), f"fanout-{world.event_id}-s{minute}")
+    ]
+    with world.db.session() as s:
+        ev = s.get(StockEvent, world.event_id)
+        assert ev is not None
+        ev.lease_until = NOW + timedelta(seconds=10)
+    with world.db.session() as s:
+        assert sweeper.stalled_fanouts(s, NOW, NOW - timedelta(seconds=60)) == []
+        ev = s.get(StockEvent, world.event_id)
+        assert ev is not None
+        ev.fanout_status = "pending"
+        ev.next_wave_at = NOW - timedelta(seconds=30)
+    with world.db.session() as s:
+        # Due 30 s ago: run_due_waves' turn, not the sweeper's yet.
+        assert sweeper.stalled_fanouts(s, NOW, NOW - timedelta(seconds=60)) == []
+        assert len(sweeper.stalled_fanouts(s, NOW + timedelta(seconds=31), NOW - timedelta(seconds=29))) == 1
+
+
+def test_run_due_waves_enqueues_due_events(world: World) -> None:
+    from jobs import notify
+
+    jobs = RecordingQueue()
+    set_runtime(Runtime(settings=world.settings, db=world.db, jobs=jobs))
+    try:
+        with world.db.session() as s:
+            ev = s.get(StockEvent, world.event_id)
+            assert ev is not None
+            ev.next_wave_at = datetime.now(UTC) + timedelta(minutes=5)
+        assert notify.run_due_waves() == 0
+        with world.db.session() as s:
+            ev = s.get(StockEvent, world.event_id)
+            assert ev is not None
+            ev.next_wave_at = datetime.now(UTC) - timedelta(seconds=1)
+        assert notify.run_due_waves() == 1
+    finally:
+        set_runtime(None)
+    assert [(j.func, j.args, j.job_id) for j in jobs.specs] == [
+        ("jobs.notify.fanout_event", (world.event_id,), f"fanout-{world.event_id}")
+    ]
+
+
+def test_confirmation_sent_once(world: World) -> None:
+    sid = world.subscribe("c@x.test", 1, state="pending_confirmation", locale="de")
+    active = world.subscribe("act@x.test", 1)
+    assert fanout.send_confirmation(world.db, world.settings, sid, clock=lambda: NOW) is True
+    assert fanout.send_confirmation(world.db, world.settings, sid, clock=lambda: NOW) is False
+    assert fanout.send_confirmation(world.db, world.settings, active, clock=lambda: NOW) is False
+    assert world.mailed() == ["c@x.test"]
+    msg = world.smtp.received[0].message
+    assert msg["Subject"] == "Bitte bestätige deine E-Mail-Adresse für Linen & Co"
+    assert msg["List-Unsubscribe-Post"] is None
+    body = msg.get_body(("plain",))
+    assert body is not None
+    raw_token = body.get_content().split("https://app.test/c/")[1].split()[0]
+    with world.db.session() as s:
+        sub = s.get(Subscription, sid)
+        assert sub is not None
+        assert sub.confirm_token_hash == links.hash_token(raw_token)
+        assert (sub.confirm_sent_at, sub.confirm_expires_at) == (NOW, NOW + timedelta(hours=48))

@@ -1,0 +1,177 @@
+"""Restock and confirmation emails: exact subjects per language, headers, bodies, the per-event template."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from typing import cast
+
+import pytest
+
+from app.services import emails, links
+
+SECRET = "test-secret"
+APP = "https://app.backsoon.test"
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def ctx(locale: str = "en", **kw: object) -> emails.RestockContext:
+    base = emails.RestockContext(
+        to="shopper@example.test",
+        locale=locale,
+        store_name="Bakery & Co",
+        product_title="Linen Shirt",
+        variant_title="Blue / M",
+        image_url="https://cdn.example.test/shirt.jpg",
+        buy_url=links.buy_url(APP, SECRET, 41),
+        unsubscribe_url=links.unsubscribe_url(APP, SECRET, 7),
+        unsubscribe_mailto=links.unsubscribe_mailto("restock@backsoon.test", SECRET, 7),
+        message_id=emails.restock_message_id(41, "BackSoon <restock@backsoon.test>"),
+        mail_from="BackSoon <restock@backsoon.test>",
+        date=NOW,
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def parse(data: bytes) -> EmailMessage:
+    return cast("EmailMessage", message_from_bytes(data, policy=default_policy))
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject"),
+    [
+        ("en", "Back in stock: Linen Shirt"),
+        ("nl", "Weer op voorraad: Linen Shirt"),
+        ("fr", "De retour en stock : Linen Shirt"),
+        ("de", "Wieder auf Lager: Linen Shirt"),
+        ("nl-BE", "Weer op voorraad: Linen Shirt"),
+        ("es", "Back in stock: Linen Shirt"),
+    ],
+)
+def test_restock_subject_per_language(locale: str, subject: str) -> None:
+    msg = parse(emails.build_restock(ctx(locale)).as_bytes())
+    assert msg["Subject"] == subject
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject"),
+    [
+        ("en", "Please confirm your email for Bakery & Co"),
+        ("nl", "Bevestig je e-mailadres voor Bakery & Co"),
+        ("fr", "Confirmez votre adresse e-mail pour Bakery & Co"),
+        ("de", "Bitte bestätige deine E-Mail-Adresse für Bakery & Co"),
+    ],
+)
+def test_confirmation_subject_per_language(locale: str, subject: str) -> None:
+    msg = emails.build_confirmation(
+        emails.ConfirmContext(
+            to="shopper@example.test",
+            locale=locale,
+            store_name="Bakery & Co",
+            product_title="Linen Shirt",
+            variant_title="Default Title",
+            confirm_url=f"{APP}/c/rawtoken",
+            message_id="<confirm-1@backsoon.test>",
+            mail_from="BackSoon <restock@backsoon.test>",
+            date=NOW,
+        )
+    )
+    parsed = parse(msg.as_bytes())
+    assert parsed["Subject"] == subject
+    # No advertising and nothing of a mailing list: no List-Unsubscribe(-Post), no buy link, no image.
+    assert parsed["List-Unsubscribe-Post"] is None
+    assert parsed["List-Unsubscribe"] is None
+    html = cast("EmailMessage", parsed.get_body(("html",))).get_content()
+    text = cast("EmailMessage", parsed.get_body(("plain",))).get_content()
+    assert f"{APP}/c/rawtoken" in html and f"{APP}/c/rawtoken" in text
+    assert "/r/" not in html and "<img" not in html
+    assert "Default Title" not in text
+
+
+def test_restock_headers_exact() -> None:
+    raw = emails.build_restock(ctx()).as_bytes(policy=emails.SMTP_POLICY)
+    msg = parse(raw)
+    unsub = links.unsubscribe_url(APP, SECRET, 7)
+    mailto = links.unsubscribe_mailto("restock@backsoon.test", SECRET, 7)
+    # One unfolded line on the wire, https first.
+    assert f"\r\nList-Unsubscribe: <{unsub}>, <{mailto}>\r\n".encode() in raw
+    assert msg["List-Unsubscribe"] == f"<{unsub}>, <{mailto}>"
+    assert unsub.startswith("https://app.backsoon.test/u/")
+    assert mailto.startswith("mailto:restock@backsoon.test?subject=unsubscribe%20")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["Message-ID"] == "<restock-41@backsoon.test>"
+    sender = msg["From"].addresses[0]
+    assert (sender.display_name, sender.addr_spec) == ("Bakery & Co", "restock@backsoon.test")
+    assert msg["To"] == "shopper@example.test"
+    assert msg["Date"] == "Fri, 20 Nov 2026 12:00:00 +0000"
+    assert msg.get_content_type() == "multipart/alternative"
+
+
+def test_restock_body_has_store_image_variant_buy_and_unsubscribe() -> None:
+    msg = parse(emails.build_restock(ctx("nl")).as_bytes())
+    html = cast("EmailMessage", msg.get_body(("html",))).get_content()
+    text = cast("EmailMessage", msg.get_body(("plain",))).get_content()
+    buy = links.buy_url(APP, SECRET, 41)
+    unsub = links.unsubscribe_url(APP, SECRET, 7)
+    assert "Bakery &amp; Co" in html and "Bakery & Co" in text
+    assert '<img src="https://cdn.example.test/shirt.jpg" alt="Linen Shirt"' in html
+    assert "Blue / M" in html and "Linen Shirt - Blue / M" in text
+    assert f'href="{buy}"' in html and f"Nu kopen: {buy}" in text
+    assert f'href="{unsub}"' in html and f"Afmelden: {unsub}" in text
+
+
+def test_hostile_titles_cannot_inject_headers_or_markup() -> None:
+    msg = parse(
+        emails.build_restock(
+            ctx(product_title="Shirt\r\nBcc: victim@example.test", store_name="<script>x</script>")
+        ).as_bytes()
+    )
+    assert msg["Bcc"] is None
+    assert msg["Subject"] == "Back in stock: Shirt Bcc: victim@example.test"
+    html = cast("EmailMessage", msg.get_body(("html",))).get_content()
+    assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+def test_non_http_image_is_dropped() -> None:
+    html = cast(
+        "EmailMessage", parse(emails.build_restock(ctx(image_url="javascript:alert(1)")).as_bytes()).get_body(("html",))
+    ).get_content()
+    assert "<img" not in html
+
+
+@pytest.mark.parametrize("locale", ["en", "nl", "fr", "de"])
+def test_template_render_equals_full_build(locale: str) -> None:
+    full = ctx(locale)
+    tpl = emails.RestockTemplate(replace(full, to="x@example.invalid"))
+    assert tpl.usable
+    data = tpl.render(
+        to=full.to,
+        message_id=full.message_id,
+        buy_url=full.buy_url,
+        unsubscribe_url=full.unsubscribe_url,
+        unsubscribe_mailto=full.unsubscribe_mailto,
+    )
+    fast, slow = parse(data), parse(emails.build_restock(full).as_bytes(policy=emails.SMTP_POLICY))
+    for header in ("Subject", "From", "To", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"):
+        assert fast[header] == slow[header], header
+    for kind in ("plain", "html"):
+        a = cast("EmailMessage", fast.get_body((kind,))).get_content()
+        b = cast("EmailMessage", slow.get_body((kind,))).get_content()
+        assert a == b
+    assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
+
+
+def test_template_falls_back_for_unusual_addresses() -> None:
+    full = ctx(to="jöran@exämple.test")
+    tpl = emails.RestockTemplate(full)
+    data = tpl.render(
+        to=full.to,
+        message_id=full.message_id,
+        buy_url=full.buy_url,
+        unsubscribe_url=full.unsubscribe_url,
+        unsubscribe_mailto=full.unsubscribe_mailto,
+    )
+    assert parse(data)["To"] == "jöran@exämple.test"
