@@ -114,7 +114,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_json=_bool(env.get("LOG_JSON"), default=mode == "production"),
         sweep_after_seconds=sweep_after,
         demo=_bool(env.get("BACKSOON_DEMO")),
+        extra={name: env[var].strip() for var, name in _RATE_LIMIT_ENV.items() if env.get(var, "").strip()},
     )
+
+
+# Rate limits of public inputs ("10/minute;60/hour"), overridable per deployment (app/web/limits.py).
+_RATE_LIMIT_ENV = {
+    "RATE_LIMIT_SIGNUP_IP": "SIGNUP_IP_LIMIT",
+    "RATE_LIMIT_SIGNUP_EMAIL": "SIGNUP_EMAIL_LIMIT",
+    "RATE_LIMIT_STATE_IP": "STATE_IP_LIMIT",
+}
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Request, Response, g, jsonify, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -39,6 +40,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = _StatelessPathsSessionInterface()
     app.extensions["backsoon"] = runtime
     app.teardown_appcontext(close_session)
 
@@ -131,3 +133,19 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         return jsonify({"error": {"code": "internal_error", "message": "Something went wrong on our side."}}), 500
 
     return app
+
+
+class _StatelessPathsSessionInterface(SecureCookieSessionInterface):
+    """Cookie sessions everywhere except the machine-facing paths, which never use one.
+
+    Opening a signed-cookie session builds its serializer on every request; storefront reads and webhook
+    deliveries are the hot paths and carry no cookie we would read, so they get Flask's null session.
+    """
+
+    STATELESS_PREFIXES = ("/storefront/v1/", "/storefront/proxy/", "/webhooks/", "/healthz", "/static/")
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """A null session for the stateless paths, the signed cookie session elsewhere."""
+        if request.path.startswith(self.STATELESS_PREFIXES):
+            return self.make_null_session(app)
+        return super().open_session(app, request)

@@ -19,12 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest
 
 from app.domain import waitlist as rules
@@ -43,6 +46,8 @@ bp = Blueprint("storefront", __name__)
 API = "/storefront/v1/stores/<int:store_id>"
 PROXY = "/storefront/proxy/v1"
 CACHE_CONTROL = "public, max-age=15, stale-while-revalidate=60"
+# As long as a browser may keep the document anyway (max-age), so a shopper never sees older state than HTTP allows.
+READ_CACHE_SECONDS = 15.0
 _MAX_FIELD = 1000
 JsonDict = dict[str, Any]
 
@@ -116,13 +121,79 @@ def _preflight(store: Store, methods: str) -> Response:
     return response
 
 
-def _cached_json(body: JsonDict) -> Response:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A rendered state document: its JSON, its ETag and the origins allowed to read it."""
+
+    payload: str
+    etag: str
+    origins: frozenset[str]
+
+
+class _ReadCache:
+    """Rendered state documents per (kind, store, ref, locale), kept READ_CACHE_SECONDS in this process.
+
+    A product page's widget reads the same document as every other shopper's: rendering it once per TTL instead of
+    per request is what lets reads keep up with a bare endpoint. Browsers and CDNs may keep it as long (max-age=15)
+    and serve it stale for another minute, so this adds no staleness HTTP did not already allow. Misses (unknown
+    stores or products) are never cached, so a 404 costs what it always did.
+    """
+
+    def __init__(self, ttl: float, max_entries: int) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: dict[tuple[str, int, str, str], tuple[float, _Read]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int, str, str]) -> _Read | None:
+        """The cached document, or None when absent or expired."""
+        item = self._items.get(key)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, key: tuple[str, int, str, str], read: _Read) -> _Read:
+        """Keep a document for ttl seconds; a full cache is emptied rather than tracked per entry."""
+        with self._lock:
+            if len(self._items) >= self.max_entries:
+                self._items.clear()
+            self._items[key] = (time.monotonic() + self.ttl, read)
+        return read
+
+    def clear(self) -> None:
+        """Forget everything (tests)."""
+        with self._lock:
+            self._items.clear()
+
+
+def read_cache() -> _ReadCache:
+    """This app's read cache (one per app, so tests and apps never share documents)."""
+    cache: _ReadCache | None = current_app.extensions.get("backsoon_read_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault(
+            "backsoon_read_cache", _ReadCache(ttl=READ_CACHE_SECONDS, max_entries=20_000)
+        )
+    return cache
+
+
+def _render(body: JsonDict, store: Store) -> _Read:
     payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    response = Response(payload, mimetype="application/json")
-    response.set_etag(hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32])
-    response.headers["Cache-Control"] = CACHE_CONTROL
-    response.make_conditional(request)  # in place: turns the response into a 304 when If-None-Match matches
-    return response
+    etag = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+    return _Read(payload, etag, frozenset(_store_origins(store)))
+
+
+def _send(read: _Read) -> Response:
+    quoted = f'"{read.etag}"'
+    # If-None-Match by hand: werkzeug's make_conditional also parses dates and ranges a state read never uses.
+    matches = request.headers.get("If-None-Match", "")
+    not_modified = bool(matches) and (matches.strip() == "*" or quoted in matches)
+    headers = {"ETag": quoted, "Cache-Control": CACHE_CONTROL, "Vary": "Origin"}
+    origin = request.headers.get("Origin")
+    if origin and origin.rstrip("/").lower() in read.origins:
+        headers["Access-Control-Allow-Origin"] = origin
+    if not_modified:
+        return Response(status=304, headers=headers)
+    return Response(read.payload, mimetype="application/json", headers=headers)
 
 
 def _request_locale(store: Store, given: object = None) -> str:
@@ -138,40 +209,42 @@ def _request_locale(store: Store, given: object = None) -> str:
 # --- state reads ----------------------------------------------------------------------------------------------------
 
 
-def _product_response(store: Store, product_ref: str) -> Response:
-    _limit("STATE_IP_LIMIT", _client_ip())
+def _state_read(kind: str, store_id: int, ref: str, store: Store | None) -> Response:
+    """A product or variant document, from the read cache or rendered (the store is looked up only on a miss)."""
     # The language comes only from ?locale= and the store, never Accept-Language: the response is cached.
-    locale = rules.pick_locale([request.args.get("locale"), store.locale])
-    body = service.product_view(db_session(), store, product_ref, locale)
-    if body is None:
-        abort_json(404, "not_found", "No such product in this store.")
-    return _cached_json(body)
-
-
-def _variant_response(store: Store, variant_ref: str) -> Response:
+    asked = request.args.get("locale", "")[:35]
+    key = (kind, store_id, ref[:64], asked)
+    cached = read_cache().get(key)
+    if cached is not None:
+        return _send(cached)
+    # Only what reaches the database counts against the per-IP limit: a cached document costs no more than a
+    # static file, and a shared Redis counter would double its price.
     _limit("STATE_IP_LIMIT", _client_ip())
-    body = service.variant_view(db_session(), store, variant_ref)
+    store = store or _store_or_404(store_id)
+    session = db_session()
+    if kind == "product":
+        body = service.product_view(session, store, ref, rules.pick_locale([asked or None, store.locale]))
+    else:
+        body = service.variant_view(session, store, ref)
     if body is None:
-        abort_json(404, "not_found", "No such variant in this store.")
-    return _cached_json(body)
+        abort_json(404, "not_found", f"No such {kind} in this store.")
+    return _send(read_cache().put(key, _render(body, store)))
 
 
 @bp.route(f"{API}/products/<product_ref>", methods=["GET", "OPTIONS"])
 def product_state(store_id: int, product_ref: str) -> Response:
     """A product's variants with their public stock state, the store's consent text and double-opt-in flag."""
-    store = _store_or_404(store_id)
     if request.method == "OPTIONS":
-        return _preflight(store, "GET, OPTIONS")
-    return _cors(_product_response(store, product_ref), store)
+        return _preflight(_store_or_404(store_id), "GET, OPTIONS")
+    return _state_read("product", store_id, product_ref, None)
 
 
 @bp.route(f"{API}/variants/<variant_ref>", methods=["GET", "OPTIONS"])
 def variant_state(store_id: int, variant_ref: str) -> Response:
     """One variant's public stock state."""
-    store = _store_or_404(store_id)
     if request.method == "OPTIONS":
-        return _preflight(store, "GET, OPTIONS")
-    return _cors(_variant_response(store, variant_ref), store)
+        return _preflight(_store_or_404(store_id), "GET, OPTIONS")
+    return _state_read("variant", store_id, variant_ref, None)
 
 
 # --- signup -----------------------------------------------------------------------------------------------------------
@@ -288,14 +361,14 @@ def _proxy_store() -> tuple[Store, str | None]:
 def proxy_product_state(product_ref: str) -> Response:
     """The product state document through the Shopify App Proxy."""
     store, _customer = _proxy_store()
-    return _product_response(store, product_ref)
+    return _state_read("product", store.id, product_ref, store)
 
 
 @bp.get(f"{PROXY}/variants/<variant_ref>")
 def proxy_variant_state(variant_ref: str) -> Response:
     """One variant's state through the Shopify App Proxy."""
     store, _customer = _proxy_store()
-    return _variant_response(store, variant_ref)
+    return _state_read("variant", store.id, variant_ref, store)
 
 
 @bp.post(f"{PROXY}/subscriptions")

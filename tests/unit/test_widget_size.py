@@ -26,3 +26,9 @@ def test_shopify_theme_asset_is_an_exact_copy_of_the_widget() -> None:
 def test_widget_never_writes_markup_from_data() -> None:
     source = (STATIC / "widget.js").read_text()
     assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", source)
+
+
+def test_shopify_theme_stylesheet_carries_the_widget_css_verbatim() -> None:
+    # The block loads only its own assets/backsoon.css, so the widget's rules must be in it, unchanged.
+    sheet = (SHOPIFY_ASSET.parent / "backsoon.css").read_text()
+    assert (ROOT / "app" / "static" / "widget.css").read_text() in sheet
