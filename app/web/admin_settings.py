@@ -2,6 +2,111 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+
+from app.domain.settings import DEFAULT_SETTINGS
+from app.models import Product, Variant
+from app.services import admin_settings as service
+from app.web.admin import admin_url
+from app.web.admin_auth import admin, admin_required
+from app.web.deps import db_session, runtime
 
 bp = Blueprint("admin_settings", __name__, url_prefix="/admin")
+
+_SAVED = "Settings saved. Stock states and the storefront update within a minute."
+
+
+def _form() -> dict[str, str]:
+    # Only the first value of each field: a repeated field must not smuggle a second value past validation.
+    return {key: request.form.get(key, "") for key in request.form}
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@admin_required
+def index() -> ResponseReturnValue:
+    """Store-wide settings, supplier lead times, sender and reply-to, and the storefront texts per language."""
+    ctx = admin()
+    session = db_session()
+    store_id = ctx.store.id
+    submitted: dict[str, str] | None = None
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        submitted = _form()
+        result = service.save_store(session, runtime().jobs, store_id, submitted)
+        if not result.errors:
+            session.commit()
+            flash(_SAVED if result.changed else "Nothing changed.", "success")
+            return redirect(admin_url(ctx, "admin_settings.index"))
+        session.rollback()
+        errors = result.errors
+    saved = service.values_of(session, store_id, "store")
+    texts = service.texts_view(saved, ctx.store.name or ctx.store.domain)
+    page: dict[str, Any] = {
+        "fields": service.field_views(saved, DEFAULT_SETTINGS, submitted=submitted, errors=errors),
+        "suppliers": service.suppliers(session, store_id),
+        "texts": texts,
+        "saved": saved,
+        "submitted": submitted,
+        "errors": errors,
+    }
+    return render_template("admin/settings.html", **page), 400 if errors else 200
+
+
+def _override(scope: str, target: Product | Variant, product: Product) -> ResponseReturnValue:
+    ctx = admin()
+    session = db_session()
+    submitted: dict[str, str] | None = None
+    errors: dict[str, str] = {}
+    endpoint = f"admin_settings.{scope}"
+    if request.method == "POST":
+        submitted = _form()
+        result = service.save_override(session, runtime().jobs, ctx.store.id, scope, target, submitted)
+        if not result.errors:
+            session.commit()
+            flash(_SAVED if result.changed else "Nothing changed.", "success")
+            return redirect(admin_url(ctx, endpoint, **{f"{scope}_id": target.id}))
+        session.rollback()
+        errors = result.errors
+    own = service.values_of(session, ctx.store.id, scope, target.id)
+    base = service.inherited(session, ctx.store.id, scope, product.id)
+    variants = service.product_variants(session, product) if scope == "product" else []
+    return (
+        render_template(
+            "admin/settings_override.html",
+            scope=scope,
+            target=target,
+            product=product,
+            variants=variants,
+            endpoint=endpoint,
+            fields=service.field_views(own, base, submitted=submitted, errors=errors, override=True),
+            errors=errors,
+        ),
+        400 if errors else 200,
+    )
+
+
+@bp.route("/settings/products/<int:product_id>", methods=["GET", "POST"])
+@admin_required
+def product(product_id: int) -> ResponseReturnValue:
+    """A product's overrides, each showing the store-wide value it replaces."""
+    found = service.find_product(db_session(), admin().store.id, product_id)
+    if found is None:
+        abort(404)
+    return _override("product", found, found)
+
+
+@bp.route("/settings/variants/<int:variant_id>", methods=["GET", "POST"])
+@admin_required
+def variant(variant_id: int) -> ResponseReturnValue:
+    """A variant's overrides, each showing the product or store value it replaces."""
+    session = db_session()
+    found = service.find_variant(session, admin().store.id, variant_id)
+    if found is None:
+        abort(404)
+    parent = service.find_product(session, admin().store.id, found.product_id)
+    if parent is None:
+        abort(404)
+    return _override("variant", found, parent)
