@@ -1,17 +1,212 @@
-"""Merchant admin — the dashboard: sync state, headline figures, the at-risk and waitlist-demand tables."""
+"""Merchant admin — the dashboard: sync state, headline figures, the at-risk and waitlist-demand tables, a variant.
+
+Thin handlers: the listings reuse app.web.api's queries (the same figures the JSON API serves), the trends and
+daily series come from app.services.dashboard, and the charts are inline SVG from app.domain.charts.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
+from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
+from app.services import dashboard
 from app.web.admin_auth import admin, admin_required
+from app.web.api import (
+    MAX_ID,
+    SIGNALS,
+    STATUSES,
+    VariantPage,
+    VariantQuery,
+    get_variant,
+    list_variants,
+    store_counts,
+    variant_events,
+)
+from app.web.deps import db_session
 
 bp = Blueprint("admin_dashboard", __name__, url_prefix="/admin")
+
+PREVIEW_ROWS = 10
+PER_PAGE = 25
+MAX_PAGE = 100_000
+_INTEGER = re.compile(r"[0-9]{1,9}")
+
+
+def _helpers() -> dict[str, Any]:
+    return {"fmt": fmt_number, "signal_reasons": dashboard.SIGNAL_REASONS}
+
+
+def _page_param(errors: dict[str, str]) -> int:
+    raw = request.args.get("page")
+    if raw is None or raw == "":
+        return 1
+    if not _INTEGER.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
+        errors["page"] = f"Page must be a whole number from 1 to {MAX_PAGE:,}."
+        return 1
+    return int(raw)
+
+
+def _choice_param(name: str, allowed: tuple[str, ...], errors: dict[str, str]) -> str:
+    raw = request.args.get(name) or ""
+    if raw and raw not in allowed:
+        errors[name] = f"Unknown {name} {raw[:40]!r}; choose one of {', '.join(allowed)}."
+        return ""
+    return raw
 
 
 @bp.get("/")
 @admin_required
 def index() -> ResponseReturnValue:
-    """The dashboard of the signed-in store."""
-    return render_template("admin/dashboard.html", store=admin().store)
+    """The dashboard of the signed-in store: sync, headline figures with trends, the top of both tables."""
+    store = admin().store
+    session = db_session()
+    counts = store_counts(session, store.id)
+    figures = dashboard.headline(session, store, counts)
+    trends = dashboard.trends(session, store)
+    sparks = {
+        name: sparkline(series.values, label=f"{_TREND_LABELS[name]} per day over the last {len(series.days)} days")
+        for name, series in trends.items()
+    }
+    risk = list_variants(session, store.id, VariantQuery(at_risk=True, sort="priority", per_page=PREVIEW_ROWS))
+    demand = _demand(store.id, 1, PREVIEW_ROWS)
+    return render_template(
+        "admin/dashboard.html",
+        store=store,
+        figures=figures,
+        trends=trends,
+        sparks=sparks,
+        sync=dashboard.latest_sync(session, store),
+        risk=risk,
+        demand=demand,
+        **_helpers(),
+    )
+
+
+_TREND_LABELS = {
+    "at_risk": "Variants at risk",
+    "sold_out": "Variants sold out",
+    "waitlist_open": "Shoppers waiting",
+    "emails_sent": "Restock emails sent",
+    "conversions": "Orders from restock emails",
+    "revenue": "Revenue from restock emails",
+}
+
+
+@bp.get("/at-risk")
+@admin_required
+def at_risk() -> ResponseReturnValue:
+    """Every variant at risk, most urgent first; filter by status and ads signal, 25 a page."""
+    store = admin().store
+    errors: dict[str, str] = {}
+    status = _choice_param("status", STATUSES, errors)
+    signal = _choice_param("signal", SIGNALS, errors)
+    page = _page_param(errors)
+    result = None
+    if not errors:
+        query = VariantQuery(
+            statuses=(status,) if status else (),
+            signals=(signal,) if signal else (),
+            at_risk=True,
+            sort="priority",
+            page=page,
+            per_page=PER_PAGE,
+        )
+        result = list_variants(db_session(), store.id, query)
+    body = render_template(
+        "admin/at_risk.html",
+        store=store,
+        result=result,
+        errors=errors,
+        status=status,
+        signal=signal,
+        statuses=STATUSES,
+        signals=SIGNALS,
+        **_helpers(),
+    )
+    return (body, 400) if errors else body
+
+
+def _demand(store_id: int, page: int, per_page: int) -> VariantPage:
+    session = db_session()
+    result = list_variants(
+        session, store_id, VariantQuery(has_waitlist=True, sort="priority", page=page, per_page=per_page)
+    )
+    oldest = dashboard.oldest_signups(session, store_id, [item["id"] for item in result.items])
+    for item in result.items:
+        at = oldest.get(item["id"])
+        item["oldest_signup"] = at
+        item["waiting_days"] = None if at is None else max((datetime.now(UTC) - at).days, 0)
+    return result
+
+
+@bp.get("/demand")
+@admin_required
+def demand() -> ResponseReturnValue:
+    """Variants with shoppers waiting, ranked by reorder priority, 25 a page."""
+    store = admin().store
+    errors: dict[str, str] = {}
+    page = _page_param(errors)
+    result = None if errors else _demand(store.id, page, PER_PAGE)
+    body = render_template("admin/demand.html", store=store, result=result, errors=errors, **_helpers())
+    return (body, 400) if errors else body
+
+
+@bp.get("/variants/<int:variant_id>")
+@admin_required
+def variant(variant_id: int) -> ResponseReturnValue:
+    """One variant of the signed-in store: its figures, reasons and 90 days of charts; another store's is a 404."""
+    store = admin().store
+    session = db_session()
+    # The id is looked up inside the signed-in store only: another store's variant is simply not found.
+    item = None if variant_id > MAX_ID else get_variant(session, store.id, variant_id)
+    if item is None:
+        return render_template("admin/variant.html", store=store, item=None, variant_id=variant_id), 404
+    series = dashboard.variant_series(session, store, variant_id)
+    lead = int(item["lead_time_days"])
+    span = len(series.stock.days)
+    charts = {
+        "stock": line_chart(
+            series.stock.days,
+            series.stock.values,
+            title=f"Sellable quantity at the end of each day, last {span} days",
+            unit="units",
+            empty="No daily history yet",
+        ),
+        "days_on_hand": line_chart(
+            series.days_on_hand.days,
+            series.days_on_hand.values,
+            title=f"Days on hand per day, last {span} days; dashed line: {lead}-day lead time",
+            unit="days",
+            reference=float(lead),
+            reference_label=f"Lead time: {lead} days",
+            empty="No days-on-hand figure yet (no history, or no recent sales)",
+        ),
+        "sales": bar_chart(
+            series.sales.days,
+            [v or 0.0 for v in series.sales.values],
+            title=f"Units sold per day, net of cancellations and refunds, last {span} days",
+            unit="units",
+            empty="No sales in this period",
+        ),
+        "signups": bar_chart(
+            series.signups.days,
+            [v or 0.0 for v in series.signups.values],
+            title=f"Waitlist signups per day, last {span} days",
+            unit="signups",
+            empty="No waitlist signups in this period",
+        ),
+    }
+    return render_template(
+        "admin/variant.html",
+        store=store,
+        item=item,
+        series=series,
+        charts=charts,
+        events=variant_events(session, store.id, variant_id),
+        **_helpers(),
+    )

@@ -12,9 +12,10 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from markupsafe import Markup, escape
 from sqlalchemy import select
 
+from app.domain.charts import fmt_number as _fmt_number
+from app.domain.charts import sparkline
 from app.models import Store
 from app.web.api import (
     MAX_ID,
@@ -31,9 +32,6 @@ from app.web.deps import db_session, runtime
 bp = Blueprint("pages", __name__)
 
 TABLE_ROWS = 25
-SPARK_WIDTH = 240
-SPARK_HEIGHT = 56
-SPARK_PAD = 4
 
 
 def demo_store() -> Store | None:
@@ -47,75 +45,8 @@ def _not_found(message: str) -> ResponseReturnValue:
     return render_template("not_found.html", message=message), 404
 
 
-def _fmt_number(value: float | None, digits: int = 1) -> str:
-    if value is None:
-        return "\u2013"  # en dash: "no figure", not a minus
-    text = f"{value:,.{digits}f}"
-    # "4.0" reads as precision the figure does not have; whole numbers are shown whole.
-    return text[: -(digits + 1)] if digits and text.endswith("." + "0" * digits) else text
-
-
 def _humanize(code: str | None) -> str:
     return (code or "").replace("_", " ")
-
-
-def sparkline(
-    values: Sequence[float | None],
-    *,
-    label: str,
-    reference: float | None = None,
-    reference_label: str = "",
-    width: int = SPARK_WIDTH,
-    height: int = SPARK_HEIGHT,
-) -> Markup:
-    """A small inline SVG line of the values (None leaves a gap), with an optional dashed reference line."""
-    title = escape(label)
-    head = (
-        f'<svg class="spark" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="{title}"><title>{title}</title>'
-    )
-    # Markup is safe here: every interpolated value is a formatted number or went through escape().
-    known = [float(v) for v in values if v is not None]
-    if not known:
-        return Markup(  # noqa: S704
-            head + f'<text x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle" '
-            'dominant-baseline="middle" class="spark-empty">no history yet</text></svg>'
-        )
-    scale_values = [*known, *([reference] if reference is not None else [])]
-    low, high = min(0.0, *scale_values), max(scale_values)
-    span = (high - low) or 1.0
-    steps = max(len(values) - 1, 1)
-
-    def x(i: int) -> float:
-        return SPARK_PAD + (width - 2 * SPARK_PAD) * (i / steps if len(values) > 1 else 0.5)
-
-    def y(v: float) -> float:
-        return height - SPARK_PAD - (height - 2 * SPARK_PAD) * ((v - low) / span)
-
-    parts = [head]
-    if reference is not None:
-        ry = y(reference)
-        parts.append(
-            f'<line class="spark-ref" x1="{SPARK_PAD}" x2="{width - SPARK_PAD}" y1="{ry:.1f}" y2="{ry:.1f}">'
-            f"<title>{escape(reference_label)}</title></line>"
-        )
-    # A None (e.g. days on hand with no sales) breaks the line rather than pretending a value.
-    segments: list[list[tuple[float, float]]] = [[]]
-    for i, v in enumerate(values):
-        if v is None:
-            segments.append([])
-        else:
-            segments[-1].append((x(i), y(float(v))))
-    for seg in segments:
-        if len(seg) == 1:
-            parts.append(f'<circle class="spark-dot" cx="{seg[0][0]:.1f}" cy="{seg[0][1]:.1f}" r="2"/>')
-        elif seg:
-            points = " ".join(f"{px:.1f},{py:.1f}" for px, py in seg)
-            parts.append(f'<polyline class="spark-line" points="{points}"/>')
-    last_x, last_y = next(seg[-1] for seg in reversed(segments) if seg)
-    parts.append(f'<circle class="spark-last" cx="{last_x:.1f}" cy="{last_y:.1f}" r="3"/>')
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704
 
 
 def daily_series(history: Sequence[dict[str, Any]]) -> list[dict[str, Any] | None]:
