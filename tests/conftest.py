@@ -77,16 +77,28 @@ def pg_url() -> str:
     return url
 
 
+# False once something wrote to the test database outside pg_db (the browser tests' live servers): the next
+# pg_db test then starts by emptying the tables instead of inheriting a seeded demo store.
+PG_STATE = {"clean": True}
+
+
+def _truncate_all(db: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
 @pytest.fixture
 def pg_db(pg_url: str) -> Iterator[Database]:
-    """A Database on the migrated test database; every table is emptied after the test."""
+    """A Database on the migrated test database, empty at the start; every table is emptied after the test."""
     db = Database(pg_url)
+    if not PG_STATE["clean"]:
+        _truncate_all(db)
     try:
         yield db
     finally:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        _truncate_all(db)
+        PG_STATE["clean"] = True
         db.dispose()
 
 

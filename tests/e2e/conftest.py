@@ -29,6 +29,7 @@ from app.db import Database
 from app.models import Store
 from app.runtime import Runtime
 from app.web.factory import build_app
+from tests.conftest import PG_STATE
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -64,6 +65,7 @@ class LiveServer:
 
 def make_live_server(pg_url: str, **overrides: Any) -> LiveServer:
     """Start the app on 127.0.0.1 and a free port, in demo mode with in-process jobs unless overridden."""
+    PG_STATE["clean"] = False  # whatever it serves may write rows the next pg_db test must not inherit
     # Bind first so APP_URL (signed links, redirects) carries the real port.
     server = make_server("127.0.0.1", 0, Flask("placeholder"), threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
@@ -75,7 +77,7 @@ def make_live_server(pg_url: str, **overrides: Any) -> LiveServer:
 
     runtime = Runtime(settings, db, make_queue(settings.redis_url))
     app = build_app(runtime=runtime)
-    server.app = app  # type: ignore[attr-defined]
+    server.app = app
     thread = threading.Thread(target=server.serve_forever, name=f"live-server-{server.server_port}", daemon=True)
     thread.start()
     return LiveServer(url=url, app=app, db=db, runtime=runtime, server=server, thread=thread)
@@ -148,6 +150,7 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     pg = context.new_page()
+    PG_STATE["clean"] = False  # a browser test writes through a live server
     try:
         yield pg
     finally:
