@@ -140,12 +140,16 @@ def test_signed_app_home_with_id_token_installs_and_renders_the_shell(harness: H
         match=[matchers.json_params_matcher({"subject_token": id_token, "client_id": API_KEY}, strict_match=False)],
     )
     resp = harness.app_home(id_token=id_token, locale="en")
-    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
     assert resp.headers["Content-Security-Policy"] == CSP
-    page = resp.get_data(as_text=True)
-    assert "Connected to <strong>backsoon-demo</strong>" in page
-    assert '<a href="https://backsoon-demo.myshopify.com/admin" target="_top">' in page
+    # Installed: the merchant admin opens, authenticated by the same session token.
+    assert resp.headers["Location"] == (f"/admin/?shop={SHOP}&host={HOST}&embedded=1&id_token={id_token}")
+    dashboard = harness.client.get(resp.headers["Location"])
+    assert dashboard.status_code == 200
+    page = dashboard.get_data(as_text=True)
+    assert "backsoon-demo" in page
     assert API_KEY_META in page and APP_BRIDGE in page
+    assert dashboard.headers["Content-Security-Policy"] == CSP
 
     store = harness.store()
     assert (store.platform, store.status, store.scopes) == ("shopify", "active", ALL_SCOPES)
@@ -159,7 +163,7 @@ def test_signed_app_home_with_id_token_installs_and_renders_the_shell(harness: H
 def test_unsigned_reload_from_the_bounce_page_is_authenticated_by_the_session_token(harness: Harness) -> None:
     harness.http.post(TOKEN_URL, json=EXCHANGE)
     resp = harness.client.get(f"/shopify/app?shop={SHOP}&host={HOST}&embedded=1&id_token={make_session_token()}")
-    assert resp.status_code == 200
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/admin/?")
     assert resp.headers["Content-Security-Policy"] == CSP
     assert harness.store().status == "active"
 
