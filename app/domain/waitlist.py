@@ -23,6 +23,7 @@ __all__ = [
     "message",
     "parse_bool",
     "pick_locale",
+    "saved_texts",
     "signup_refusal",
 ]
 
@@ -130,11 +131,33 @@ def consent_version(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def consent(locale: str, store_name: str) -> Consent:
-    """The default consent text in the shopper's language, naming the store, with its version."""
-    template = _CONSENT_TEXTS.get(locale, _CONSENT_TEXTS[DEFAULT_LOCALE])
-    text = template.format(store=(store_name or "").strip() or "The shop")
+def consent(locale: str, store_name: str, custom: str | None = None) -> Consent:
+    """The consent text in the shopper's language, naming the store, with its version.
+
+    ``custom`` is the merchant's own text for that language (``[store]`` stands for the store's name); without one
+    the default text is used. The version is the hash of the exact words shown, so changing the text makes forms
+    rendered with the old one fail with ``consent_required`` rather than record an agreement to other words.
+    """
+    name = (store_name or "").strip() or "The shop"
+    own = (custom or "").strip()
+    if own:
+        text = own.replace("[store]", name)
+    else:
+        text = _CONSENT_TEXTS.get(locale, _CONSENT_TEXTS[DEFAULT_LOCALE]).format(store=name)
     return Consent(text=text, version=consent_version(text))
+
+
+# The storefront texts a merchant may replace, per language (placeholders are filled where the text is shown).
+TEXT_KEYS = ("only_n_left", "selling_fast", "back_soon", "consent")
+
+
+def saved_texts(store_values: object, locale: str) -> dict[str, str]:
+    """The merchant's own texts for one language from the store's saved settings; unset or unreadable ones left out."""
+    texts = store_values.get("texts") if isinstance(store_values, Mapping) else None
+    own = texts.get(locale) if isinstance(texts, Mapping) else None
+    if not isinstance(own, Mapping):
+        return {}
+    return {k: v.strip() for k in TEXT_KEYS if isinstance(v := own.get(k), str) and v.strip()}
 
 
 # Statuses at which a variant can be bought right now; a waitlist for them would only delay the shopper.

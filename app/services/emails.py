@@ -32,6 +32,7 @@ __all__ = [
     "normalise_locale",
     "restock_message_id",
     "sender_address",
+    "store_sender",
     "subject_for",
 ]
 
@@ -135,10 +136,36 @@ def _clean(value: str | None) -> str:
     return _CONTROL.sub(" ", value or "").strip()
 
 
-def _sender(mail_from: str, store_name: str) -> Address:
+def _sender(mail_from: str, store_name: str, sender_name: str | None = None) -> Address:
+    # The merchant's sender name (settings page) shows in From; the address is always MAIL_FROM's (SPF/DKIM).
     _, addr = parseaddr(mail_from)
     user, _, domain = addr.partition("@")
-    return Address(display_name=_clean(store_name) or "BackSoon", username=user, domain=domain)
+    display = _clean(sender_name) or _clean(store_name) or "BackSoon"
+    return Address(display_name=display, username=user, domain=domain)
+
+
+def _reply_to(value: str | None) -> Address | None:
+    """The merchant's reply-to address as a header value, or None when unset or not a plain address."""
+    raw = (value or "").strip()
+    if not raw or _CONTROL.search(raw) or any(c in raw for c in ',;<>()"\\ '):
+        return None
+    user, at, domain = raw.rpartition("@")
+    if not at or not user or not domain:
+        return None
+    try:
+        return Address(username=user, domain=domain)
+    except (ValueError, IndexError):
+        return None
+
+
+def store_sender(store_values: object) -> tuple[str | None, str | None]:
+    """(sender_name, reply_to) from a store's saved settings values, each None when unset."""
+    if not isinstance(store_values, dict):
+        return None, None
+    name, reply = store_values.get("sender_name"), store_values.get("reply_to")
+    return (name if isinstance(name, str) and name.strip() else None), (
+        reply if isinstance(reply, str) and reply.strip() else None
+    )
 
 
 def mail_domain(mail_from: str) -> str:
@@ -180,6 +207,8 @@ class RestockContext:
     message_id: str
     mail_from: str
     date: datetime | None = None
+    sender_name: str | None = None
+    reply_to: str | None = None
 
 
 def _restock_parts(ctx: RestockContext) -> tuple[str, str, str]:
@@ -214,7 +243,10 @@ def build_restock(ctx: RestockContext) -> EmailMessage:
     subject, text_body, html_body = _restock_parts(ctx)
     msg = EmailMessage(policy=MESSAGE_POLICY)
     msg["Subject"] = subject
-    msg["From"] = _sender(ctx.mail_from, ctx.store_name)
+    msg["From"] = _sender(ctx.mail_from, ctx.store_name, ctx.sender_name)
+    reply_to = _reply_to(ctx.reply_to)
+    if reply_to is not None:
+        msg["Reply-To"] = reply_to
     msg["To"] = ctx.to
     msg["Date"] = format_datetime(ctx.date or datetime.now(UTC))
     msg["Message-ID"] = ctx.message_id
@@ -305,6 +337,8 @@ class ConfirmContext:
     message_id: str
     mail_from: str
     date: datetime | None = None
+    sender_name: str | None = None
+    reply_to: str | None = None
 
 
 def build_confirmation(ctx: ConfirmContext) -> EmailMessage:
@@ -326,7 +360,10 @@ def build_confirmation(ctx: ConfirmContext) -> EmailMessage:
     }
     msg = EmailMessage(policy=MESSAGE_POLICY)
     msg["Subject"] = t["subject"]
-    msg["From"] = _sender(ctx.mail_from, ctx.store_name)
+    msg["From"] = _sender(ctx.mail_from, ctx.store_name, ctx.sender_name)
+    reply_to = _reply_to(ctx.reply_to)
+    if reply_to is not None:
+        msg["Reply-To"] = reply_to
     msg["To"] = ctx.to
     msg["Date"] = format_datetime(ctx.date or datetime.now(UTC))
     msg["Message-ID"] = ctx.message_id

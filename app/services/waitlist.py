@@ -40,7 +40,9 @@ __all__ = [
     "normalise_email",
     "product_view",
     "shopify_store",
+    "store_consent",
     "store_double_opt_in",
+    "store_texts",
     "subscribe",
     "subscription_by_confirm_token",
     "subscription_context",
@@ -138,13 +140,26 @@ def active_store(session: Session, store_id: int) -> Store | None:
     return store if store is not None and store.status == "active" else None
 
 
+def _store_values(session: Session, store: Store) -> Mapping[str, Any]:
+    values = session.execute(
+        select(StoreSetting.values).where(StoreSetting.store_id == store.id, StoreSetting.scope == "store").limit(1)
+    ).scalar_one_or_none()
+    return values if isinstance(values, Mapping) else {}
+
+
 def store_double_opt_in(session: Session, store: Store) -> bool:
     """Double opt-in for this store: its store-level ``double_opt_in`` setting, else on for EU/EEA countries."""
-    values = session.execute(
-        select(StoreSetting.values).where(StoreSetting.store_id == store.id, StoreSetting.scope == "store")
-    ).scalar_one_or_none()
-    setting = values.get("double_opt_in") if isinstance(values, Mapping) else None
-    return rules.double_opt_in(store.country, setting)
+    return rules.double_opt_in(store.country, _store_values(session, store).get("double_opt_in"))
+
+
+def store_texts(session: Session, store: Store, locale: str) -> dict[str, str]:
+    """The merchant's own storefront texts in one language (only those set), as saved on the settings page."""
+    return rules.saved_texts(_store_values(session, store), locale)
+
+
+def store_consent(session: Session, store: Store, locale: str) -> rules.Consent:
+    """The consent text the store shows in a language (its own, else the default) and its version."""
+    return rules.consent(locale, store.name, store_texts(session, store, locale).get("consent"))
 
 
 def _live_variant(session: Session, store_id: int, variant_ref: str) -> tuple[Variant, Product] | None:
@@ -258,7 +273,8 @@ def subscribe(
     refusal = rules.signup_refusal(status, eta_known)
     if refusal is not None:
         raise SignupError(409, refusal, rules.message(req.locale, refusal))
-    agreed = rules.consent(req.locale, store.name)
+    saved = _store_values(session, store)
+    agreed = rules.consent(req.locale, store.name, rules.saved_texts(saved, req.locale).get("consent"))
     if not req.consent:
         raise SignupError(400, "consent_required", rules.message(req.locale, "consent_required"))
     if req.consent_version and req.consent_version != agreed.version:
@@ -268,7 +284,7 @@ def subscribe(
             rules.message(req.locale, "consent_changed"),
             {"consent_version": f"the consent text changed; the current version is {agreed.version}"},
         )
-    double = store_double_opt_in(session, store)
+    double = rules.double_opt_in(store.country, saved.get("double_opt_in"))
     fresh_state = "pending_confirmation" if double else "active"
     ip_hash = hash_ip(secret_key, req.ip)
     ua = _clean_user_agent(req.user_agent)
@@ -480,14 +496,18 @@ def product_view(session: Session, store: Store, product_ref: str, locale: str) 
         )
         .order_by(Variant.position, Variant.id)
     ).all()
-    agreed = rules.consent(locale, store.name)
+    saved = _store_values(session, store)
+    own = rules.saved_texts(saved, locale)
+    agreed = rules.consent(locale, store.name, own.get("consent"))
     return {
         "store": {
             "id": store.id,
             "name": store.name,
             "locale": locale,
-            "double_opt_in": store_double_opt_in(session, store),
+            "double_opt_in": rules.double_opt_in(store.country, saved.get("double_opt_in")),
             "consent": {"text": agreed.text, "version": agreed.version},
+            # The merchant's badge and back-soon texts ([count], [date] left for the widget); empty: built-in ones.
+            "texts": {k: v for k, v in own.items() if k != "consent"},
         },
         "product": {
             "id": product.external_id,

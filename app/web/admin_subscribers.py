@@ -2,6 +2,121 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+
+from app.services import subscribers as service
+from app.web.admin import admin_url
+from app.web.admin_auth import admin, admin_required
+from app.web.deps import db_session, runtime
 
 bp = Blueprint("admin_subscribers", __name__, url_prefix="/admin")
+
+
+def _variant_filter(raw: str, errors: dict[str, str]) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 19:
+        errors["variant"] = "Choose a variant from the list (a variant id is a whole number)."
+        return None
+    found = service.find_variant(db_session(), admin().store.id, int(raw))
+    if found is None:
+        errors["variant"] = "This store has no variant with that id."
+        return None
+    return int(raw)
+
+
+@bp.get("/subscribers")
+@admin_required
+def index() -> ResponseReturnValue:
+    """Subscriptions, newest first, filtered by variant, state and a part of the address."""
+    session = db_session()
+    store = admin().store
+    errors: dict[str, str] = {}
+    variant_raw = request.args.get("variant", "").strip()
+    state = request.args.get("state", "").strip()
+    search = request.args.get("q", "").strip()
+    variant_id = _variant_filter(variant_raw, errors)
+    if state and state not in service.STATES:
+        errors["state"] = "Choose one of the listed states."
+    if len(search) > service.MAX_SEARCH:
+        errors["q"] = f"At most {service.MAX_SEARCH} characters."
+    page: dict[str, Any] = {
+        "store": store,
+        "states": service.STATES,
+        "variant_raw": variant_raw,
+        "state": state,
+        "q": search,
+        "errors": errors,
+        "variant": None,
+        "rows": [],
+        "counts": {},
+    }
+    if errors:
+        return render_template("admin/subscribers.html", **page), 400
+    if variant_id is not None:
+        page["variant"] = service.find_variant(session, store.id, variant_id)
+    page["counts"] = service.state_counts(session, store.id, variant_id)
+    page["rows"] = service.list_subscribers(
+        session, store.id, variant_id=variant_id, state=state or None, search=search or None
+    )
+    page["page_size"] = service.PAGE_SIZE
+    return render_template("admin/subscribers.html", **page)
+
+
+@bp.get("/subscribers/log")
+@admin_required
+def log() -> ResponseReturnValue:
+    """The notification log of one address: why did (or didn't) this shopper get an email?"""
+    email = request.args.get("email", "").strip()
+    page: dict[str, Any] = {"email": email, "error": None, "result": None}
+    if not email:
+        return render_template("admin/subscribers_log.html", **page)
+    if len(email) > service.MAX_SEARCH or "@" not in email or any(c in email for c in "\r\n\x00"):
+        page["error"] = "Enter the shopper's full email address."
+        return render_template("admin/subscribers_log.html", **page), 400
+    page["result"] = service.notification_log(db_session(), admin().store.id, email)
+    return render_template("admin/subscribers_log.html", **page)
+
+
+def _back() -> ResponseReturnValue:
+    # Back to the log the merchant came from, else the list (only our own endpoints: no open redirect).
+    ctx = admin()
+    email = request.form.get("log_email", "").strip()
+    if email and len(email) <= service.MAX_SEARCH:
+        return redirect(admin_url(ctx, "admin_subscribers.log", email=email), code=303)
+    return redirect(admin_url(ctx, "admin_subscribers.index"), code=303)
+
+
+@bp.post("/subscribers/<int:subscription_id>/resend")
+@admin_required
+def resend(subscription_id: int) -> ResponseReturnValue:
+    """Put one subscription back on the normal send path (see app.services.subscribers)."""
+    session = db_session()
+    outcome = service.resend(session, runtime().jobs, admin().store.id, subscription_id)
+    if outcome is None:
+        session.rollback()
+        abort(404)
+    if outcome.done:
+        session.commit()
+    else:
+        session.rollback()
+    flash(outcome.message, "success" if outcome.done else "error")
+    return _back()
+
+
+@bp.post("/subscribers/<int:subscription_id>/remove")
+@admin_required
+def remove(subscription_id: int) -> ResponseReturnValue:
+    """GDPR removal: erase the address and the consent's IP hash; nothing is sent to it again."""
+    session = db_session()
+    removed = service.remove(session, admin().store, subscription_id)
+    if removed is None:
+        session.rollback()
+        abort(404)
+    session.commit()
+    message = "Subscriber removed: the address is erased." if removed else "This subscriber was already removed."
+    flash(message, "success")
+    return redirect(admin_url(admin(), "admin_subscribers.index"), code=303)

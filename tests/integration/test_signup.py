@@ -305,3 +305,31 @@ def test_signup_on_sqlite_is_idempotent_too(sqlite_db: Database) -> None:
         assert (first.outcome, second.outcome) == ("new", "unchanged")
         assert first.subscription_id == second.subscription_id
         assert s.scalars(select(Subscription.email)).all() == ["zed@example.com"]
+
+
+def test_the_stores_own_consent_text_is_recorded_and_versioned(env: Env) -> None:
+    own = "I agree that [store] emails me once about this item."
+    with env.db.session() as s:
+        s.add(StoreSetting(store_id=env.store_id, scope="store", values={"texts": {"en": {"consent": own}}}))
+    shown = "I agree that Acme emails me once about this item."
+    agreed = rules.consent("en", "Acme", own)
+    assert (agreed.text, agreed.version) == (shown, rules.consent_version(shown))
+    # A form rendered with the default text before the merchant changed it: refused, nothing stored.
+    stale = env.post(body(consent_version=rules.consent("en", "Acme").version))
+    assert stale.status_code == 400
+    assert stale.get_json()["error"]["code"] == "consent_required"
+    assert stale.get_json()["error"]["details"] == {
+        "consent_version": f"the consent text changed; the current version is {agreed.version}"
+    }
+    assert env.subs() == [] and env.consents() == []
+    ok = env.post(body(consent_version=agreed.version))
+    assert ok.status_code == 202
+    [consent] = env.consents()
+    assert (consent.text, consent.text_version) == (shown, agreed.version)
+    # Another language without its own text keeps the default.
+    assert (
+        env.post(
+            body(email="nl@example.com", locale="nl", consent_version=rules.consent("nl", "Acme").version)
+        ).status_code
+        == 202
+    )

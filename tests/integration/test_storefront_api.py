@@ -104,6 +104,7 @@ def test_product_document(seeded: Any) -> None:
             "locale": "nl",
             "double_opt_in": True,
             "consent": {"text": consent.text, "version": consent.version},
+            "texts": {},
         },
         "product": {
             "id": "p1",
@@ -281,3 +282,38 @@ def test_app_proxy_unknown_shop_is_404(seeded: Any) -> None:
     client, _ids, _db = seeded
     resp = client.get(f"/storefront/proxy/v1/variants/sv1?{_proxy_query(shop='other.myshopify.com')}")
     assert resp.status_code == 404
+
+
+def test_product_document_carries_the_merchants_saved_texts(seeded: Any) -> None:
+    from app.models import StoreSetting
+    from app.web.storefront import read_cache
+
+    client, ids, db = seeded
+    with db.session() as s:
+        s.add(
+            StoreSetting(
+                store_id=ids["store"],
+                scope="store",
+                values={
+                    "texts": {
+                        "nl": {
+                            "only_n_left": "Nog maar [count]!",
+                            "back_soon": "Terug rond [date]",
+                            "consent": "Ja, [store] mag me één keer mailen.",
+                        },
+                        "fr": {"selling_fast": "  Ça part vite  "},
+                    }
+                },
+            )
+        )
+    with client.application.app_context():
+        read_cache().clear()
+    nl = client.get(f"/storefront/v1/stores/{ids['store']}/products/p1").get_json()["store"]
+    assert nl["texts"] == {"only_n_left": "Nog maar [count]!", "back_soon": "Terug rond [date]"}
+    assert nl["consent"] == {
+        "text": "Ja, Acme mag me één keer mailen.",
+        "version": rules.consent_version("Ja, Acme mag me één keer mailen."),
+    }
+    fr = client.get(f"/storefront/v1/stores/{ids['store']}/products/p1?locale=fr").get_json()["store"]
+    assert fr["texts"] == {"selling_fast": "Ça part vite"}
+    assert fr["consent"]["text"] == rules.consent("fr", "Acme").text

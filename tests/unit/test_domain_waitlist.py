@@ -105,3 +105,20 @@ def test_parse_bool() -> None:
     assert rules.parse_bool("0") is False
     assert rules.parse_bool(1) is None
     assert rules.parse_bool(None) is None
+
+
+def test_custom_consent_text_names_the_store_and_is_versioned() -> None:
+    agreed = rules.consent("de", "Laden", "  Ja, [store] darf mir schreiben.  ")
+    assert agreed == rules.Consent(
+        "Ja, Laden darf mir schreiben.", rules.consent_version("Ja, Laden darf mir schreiben.")
+    )
+    assert rules.consent("de", "Laden", "   ") == rules.consent("de", "Laden")
+    assert rules.consent("de", "Laden", None).version != agreed.version
+
+
+def test_saved_texts_for_one_language() -> None:
+    values = {"texts": {"en": {"only_n_left": "Just [count]", "consent": " Ok ", "back_soon": "", "x": "y"}}}
+    assert rules.saved_texts(values, "en") == {"only_n_left": "Just [count]", "consent": "Ok"}
+    assert rules.saved_texts(values, "nl") == {}
+    assert rules.saved_texts({"texts": {"en": "bad"}}, "en") == {}
+    assert rules.saved_texts(None, "en") == {}

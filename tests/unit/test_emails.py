@@ -175,3 +175,70 @@ def test_template_falls_back_for_unusual_addresses() -> None:
         unsubscribe_mailto=full.unsubscribe_mailto,
     )
     assert parse(data)["To"] == "jöran@exämple.test"
+
+
+def test_sender_name_and_reply_to_from_the_store_settings() -> None:
+    msg = parse(emails.build_restock(ctx(sender_name="Bakery Team", reply_to="help@bakery.test")).as_bytes())
+    sender = msg["From"].addresses[0]
+    assert (sender.display_name, sender.addr_spec) == ("Bakery Team", "restock@backsoon.test")
+    assert msg["Reply-To"] == "help@bakery.test"
+    plain = parse(emails.build_restock(ctx()).as_bytes())
+    assert plain["Reply-To"] is None
+    assert plain["From"].addresses[0].display_name == "Bakery & Co"
+
+
+def test_confirmation_uses_sender_name_and_reply_to() -> None:
+    msg = parse(
+        emails.build_confirmation(
+            emails.ConfirmContext(
+                to="shopper@example.test",
+                locale="en",
+                store_name="Bakery & Co",
+                product_title="Linen Shirt",
+                variant_title="Default Title",
+                confirm_url=f"{APP}/c/rawtoken",
+                message_id="<confirm-1@backsoon.test>",
+                mail_from="BackSoon <restock@backsoon.test>",
+                date=NOW,
+                sender_name="Bakery Team",
+                reply_to="help@bakery.test",
+            )
+        ).as_bytes()
+    )
+    assert str(msg["From"]) == "Bakery Team <restock@backsoon.test>"
+    assert msg["Reply-To"] == "help@bakery.test"
+
+
+@pytest.mark.parametrize("bad", ["a@b.test\r\nBcc: x@y.test", "a@b.test, c@d.test", "no-at-sign", "<a@b.test>", ""])
+def test_unsafe_reply_to_is_left_out(bad: str) -> None:
+    raw = emails.build_restock(ctx(reply_to=bad)).as_bytes()
+    msg = parse(raw)
+    assert msg["Reply-To"] is None
+    assert b"Bcc" not in raw
+
+
+def test_template_render_carries_sender_name_and_reply_to() -> None:
+    tpl = emails.RestockTemplate(ctx(sender_name="Bakery Team", reply_to="help@bakery.test"))
+    msg = parse(
+        tpl.render(
+            to="ann@example.test",
+            message_id="<restock-9@backsoon.test>",
+            buy_url=links.buy_url(APP, SECRET, 9),
+            unsubscribe_url=links.unsubscribe_url(APP, SECRET, 9),
+            unsubscribe_mailto=links.unsubscribe_mailto("restock@backsoon.test", SECRET, 9),
+        )
+    )
+    assert (str(msg["From"]), msg["Reply-To"], msg["To"]) == (
+        "Bakery Team <restock@backsoon.test>",
+        "help@bakery.test",
+        "ann@example.test",
+    )
+
+
+def test_store_sender_reads_saved_values() -> None:
+    assert emails.store_sender({"sender_name": "Bakery Team", "reply_to": "help@bakery.test"}) == (
+        "Bakery Team",
+        "help@bakery.test",
+    )
+    assert emails.store_sender({"sender_name": " ", "reply_to": 5}) == (None, None)
+    assert emails.store_sender(None) == (None, None)
