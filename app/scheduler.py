@@ -47,4 +47,7 @@ DEFAULT_SCHEDULE = (
     ("jobs.shopify.reconcile_all", 30 * 60),
     ("jobs.woocommerce.reconcile_all", 30 * 60),
     ("jobs.woocommerce.check_all_webhooks", 6 * 60 * 60),
+    ("jobs.attribution.attribute_all", 15 * 60),
+    ("jobs.admin.deliver_all_webhooks", 60),
+    ("jobs.admin.digest_all", 15 * 60),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rq import cron
 
 from jobs import woocommerce as woo
+from jobs.admin import deliver_all_webhooks, digest_all
+from jobs.attribution import attribute_all
 from jobs.maintenance import purge_inbox, sweep
 from jobs.notify import run_due_waves
 from jobs.shopify import reconcile_all
@@ -20,6 +22,11 @@ RECONCILE_SECONDS = 30 * 60
 # WooCommerce never retries a failed delivery and disables a webhook after repeated failures.
 WOO_RECONCILE_SECONDS = 30 * 60
 WOO_WEBHOOK_CHECK_SECONDS = 6 * 60 * 60
+# Orders arriving outside a recompute are attributed to restock emails within this interval.
+ATTRIBUTION_SECONDS = 15 * 60
+# Retries of the merchant's signal webhook are due by the minute (exponential backoff from 1 min).
+OUTBOUND_WEBHOOK_SECONDS = 60
+DIGEST_CHECK_SECONDS = 15 * 60
 
 # Sweeping twice a minute re-drives stalled work within a minute of the 60 s threshold.
 cron.register(sweep, queue_name="high", interval=SWEEP_SECONDS, job_timeout=120)
@@ -29,3 +36,7 @@ cron.register(purge_inbox, queue_name="low", interval=PURGE_SECONDS, job_timeout
 cron.register(reconcile_all, queue_name="low", interval=RECONCILE_SECONDS, job_timeout=300)
 cron.register(woo.reconcile_all, queue_name="low", interval=WOO_RECONCILE_SECONDS, job_timeout=300)
 cron.register(woo.check_all_webhooks, queue_name="low", interval=WOO_WEBHOOK_CHECK_SECONDS, job_timeout=300)
+cron.register(attribute_all, queue_name="low", interval=ATTRIBUTION_SECONDS, job_timeout=300)
+cron.register(deliver_all_webhooks, queue_name="low", interval=OUTBOUND_WEBHOOK_SECONDS, job_timeout=300)
+# Each store's digest goes out once a day from 07:00 its time; checking every 15 min finds it soon after.
+cron.register(digest_all, queue_name="low", interval=DIGEST_CHECK_SECONDS, job_timeout=300)

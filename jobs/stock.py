@@ -24,11 +24,15 @@ def _publish(rt: Runtime, store_id: int) -> None:
 
 
 def _follow_ups(rt: Runtime, store_id: int, restock_event_ids: tuple[int, ...]) -> None:
-    """After a recompute committed: fan out its restocks and attribute the store's new orders."""
+    """After a recompute committed: fan out its restocks, attribute new orders, send signal-change webhooks."""
     for event_id in restock_event_ids:
         rt.jobs.enqueue(JobSpec("jobs.notify.fanout_event", (event_id,), job_id=f"fanout-{event_id}"))
     rt.jobs.enqueue(
         JobSpec("jobs.attribution.attribute_store", (store_id,), job_id=f"attribute-{store_id}", queue="low")
+    )
+    # Signals may have changed: tell the merchant's outbound webhook, if one is set.
+    rt.jobs.enqueue(
+        JobSpec("jobs.admin.deliver_webhooks", (store_id,), job_id=f"outbound-webhooks-{store_id}", queue="low")
     )
 
 

@@ -2,6 +2,152 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask.typing import ResponseReturnValue
+
+from app.services import exports as export_service
+from app.services import feeds, outbound_webhooks
+from app.web.admin import admin_url
+from app.web.admin_auth import admin, admin_required
+from app.web.deps import db_session, runtime
 
 bp = Blueprint("admin_data", __name__, url_prefix="/admin")
+
+
+def _page(
+    status: int = 200,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    new_secret: str | None = None,
+) -> ResponseReturnValue:
+    session = db_session()
+    store = admin().store
+    config = feeds.feed_config(session, store)
+    page: dict[str, Any] = {
+        "exports": list(export_service.EXPORTS.values()),
+        "feed_urls": (
+            {
+                fmt: url_for("feeds.signals", feed_token=store.feed_token, fmt=fmt, _external=True)
+                for fmt in ("csv", "json")
+            }
+            if store.feed_token
+            else None
+        ),
+        "config": config,
+        "schemes": feeds.FEED_ID_SCHEMES,
+        "webhook_url": store.outbound_webhook_url,
+        "deliveries": outbound_webhooks.recent(session, store.id),
+        "errors": errors or {},
+        "form": form or {},
+        "new_secret": new_secret,
+        "admin_email": store.admin_email,
+    }
+    return render_template("admin/exports.html", **page), status
+
+
+@bp.get("/exports")
+@admin_required
+def exports() -> ResponseReturnValue:
+    """The exports, the feed URL and id format, and the outbound webhook settings with its delivery log."""
+    return _page()
+
+
+@bp.get("/exports/<kind>.csv")
+@admin_required
+def download(kind: str) -> ResponseReturnValue:
+    """One export as a streamed CSV download."""
+    if kind not in export_service.EXPORTS:
+        abort(404)
+    store = admin().store
+    store_id, slug = store.id, (store.domain or "store").replace(".", "-")
+    db = runtime().db
+
+    def generate() -> Any:
+        # Its own session, opened and closed inside the stream: the request's session is torn down independently.
+        session = db.sessions()
+        try:
+            yield from export_service.rows_for(session, store_id, kind)
+        finally:
+            session.close()
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    resp = Response(stream_with_context(generate()), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f'attachment; filename="backsoon-{slug}-{kind}-{stamp}.csv"'
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Accel-Buffering"] = "no"  # let a proxy pass rows on as they are written
+    return resp
+
+
+@bp.post("/exports/feed-token")
+@admin_required
+def feed_token() -> ResponseReturnValue:
+    """Create or rotate the feed's secret URL (the old one stops working), or turn the feed off."""
+    ctx = admin()
+    session = db_session()
+    store = ctx.store
+    action = request.form.get("action", "rotate")
+    if action == "disable":
+        store.feed_token = None
+        session.commit()
+        flash("The feed is turned off; its URL no longer works.", "success")
+    elif action == "rotate":
+        had = bool(store.feed_token)
+        feeds.rotate_token(session, store)
+        session.commit()
+        flash("New feed URL created." + (" The old URL no longer works." if had else ""), "success")
+    else:
+        abort(400)
+    return redirect(admin_url(ctx, "admin_data.exports"))
+
+
+@bp.post("/exports/feed-settings")
+@admin_required
+def feed_settings() -> ResponseReturnValue:
+    """Save how the feed names items (so ids match the primary Merchant Center feed)."""
+    ctx = admin()
+    session = db_session()
+    form = {
+        "feed_id_scheme": request.form.get("feed_id_scheme", ""),
+        "feed_country": request.form.get("feed_country", ""),
+    }
+    errors = feeds.save_feed_config(session, ctx.store, form["feed_id_scheme"][:32], form["feed_country"][:8])
+    if errors:
+        session.rollback()
+        return _page(400, errors=errors, form=form)
+    session.commit()
+    flash("Feed id format saved.", "success")
+    return redirect(admin_url(ctx, "admin_data.exports"))
+
+
+@bp.post("/exports/webhook")
+@admin_required
+def webhook() -> ResponseReturnValue:
+    """Save, re-key or remove the outbound webhook; a new signing secret is shown once, on this response."""
+    ctx = admin()
+    session = db_session()
+    store = ctx.store
+    action = request.form.get("action", "save")
+    if action == "remove":
+        outbound_webhooks.remove(session, store)
+        session.commit()
+        flash("The webhook is turned off.", "success")
+        return redirect(admin_url(ctx, "admin_data.exports"))
+    if action not in ("save", "rotate_secret"):
+        abort(400)
+    raw = request.form.get("webhook_url", store.outbound_webhook_url or "") if action == "save" else None
+    url = raw if raw is not None else (store.outbound_webhook_url or "")
+    try:
+        url = outbound_webhooks.validate_url(url, runtime().settings)
+    except ValueError as exc:
+        session.rollback()
+        return _page(400, errors={"webhook_url": str(exc)}, form={"webhook_url": url[:2000]})
+    secret = outbound_webhooks.configure(session, runtime().settings, store, url, new_secret=action == "rotate_secret")
+    session.commit()
+    if secret is None:
+        flash("Webhook URL saved.", "success")
+        return redirect(admin_url(ctx, "admin_data.exports"))
+    return _page(new_secret=secret)

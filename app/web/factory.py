@@ -54,6 +54,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         api,
         attribution,
         demo_mail,
+        feeds,
         health,
         limits,
         openapi,
@@ -76,6 +77,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(attribution.bp)
     app.register_blueprint(shop.bp)
     app.register_blueprint(demo_mail.bp)
+    app.register_blueprint(feeds.bp)
     limits.init_app(app, settings)
     for admin_bp in (admin, admin_dashboard, admin_settings, admin_planning, admin_data, admin_subscribers):
         app.register_blueprint(admin_bp.bp)

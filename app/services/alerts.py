@@ -1,0 +1,239 @@
+"""Merchant alerts: a daily digest email of what changed in the store's stock since the last digest.
+
+The digest lists variants that became sold out or at risk (low stock), whose marketing signal changed, and whose
+open waitlist passed the store's ``high_demand_waitlist`` threshold. Stock changes are derived from
+``stock_state_history``: the day of the last digest (or yesterday, for the first one) against today, both as
+store-local days; a variant needs a history row on both days to be compared, so a store's first day reports no
+stock changes rather than its whole catalogue. Waitlist crossings compare the open waitlist now with the same
+waitlist minus the signups made since that day ended.
+
+Exactly once a day per store: ``stores.last_digest_on`` is claimed with a conditional UPDATE (only the run that moves
+it from the previous value to today proceeds) and committed *before* the email is sent; if sending fails the claim is
+given back so the next run retries. A day with nothing to report claims the day and sends nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from app.config import Settings
+from app.db import Database
+from app.domain.settings import resolve_settings
+from app.models import Product, StockStateHistory, Store, StoreSetting, Subscription, Variant
+from app.services.dashboard import day_bounds
+from app.services.emails import MESSAGE_POLICY, mail_domain, sender_address
+from app.services.mailer import Mailer
+from app.services.stock import OPEN_WAITLIST_STATES, store_today
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DIGEST_HOUR", "Digest", "DigestItem", "build_digest", "digest_message", "due_store_ids", "send_digest"]
+
+# Local hour from which the day's digest goes out: the merchant reads it with the morning coffee, and the night's
+# recomputes have written today's history rows by then.
+DIGEST_HOUR = 7
+_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
+_env = Environment(
+    loader=FileSystemLoader(str(_TEMPLATES)),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One variant line of the digest."""
+
+    variant_id: int
+    sku: str
+    product_title: str
+    variant_title: str
+    detail: str
+
+    @property
+    def name(self) -> str:
+        """Product and variant title as a merchant reads them."""
+        if self.variant_title and self.variant_title.lower() not in ("default title", "default"):
+            return f"{self.product_title} – {self.variant_title}"
+        return self.product_title
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Everything one digest shows."""
+
+    store_name: str
+    since: date
+    today: date
+    sold_out: list[DigestItem] = field(default_factory=list)
+    at_risk: list[DigestItem] = field(default_factory=list)
+    signal_changed: list[DigestItem] = field(default_factory=list)
+    high_demand: list[DigestItem] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """How many lines the digest has."""
+        return len(self.sold_out) + len(self.at_risk) + len(self.signal_changed) + len(self.high_demand)
+
+
+def _threshold(session: Session, store_id: int) -> int:
+    values = session.scalars(
+        select(StoreSetting.values).where(StoreSetting.store_id == store_id, StoreSetting.scope == "store")
+    ).first()
+    return resolve_settings(values, None, None).high_demand_waitlist
+
+
+def build_digest(session: Session, store: Store, since: date, today: date) -> Digest:
+    """What changed between the store-local days ``since`` and ``today``."""
+    digest = Digest(store.name or store.domain, since, today)
+    before = aliased(StockStateHistory)
+    after = aliased(StockStateHistory)
+    rows = session.execute(
+        select(
+            Variant.id,
+            Variant.sku,
+            Product.title,
+            Variant.title,
+            before.status,
+            after.status,
+            before.signal,
+            after.signal,
+            after.sellable_quantity,
+            after.days_on_hand,
+        )
+        .join(Product, Product.id == Variant.product_id)
+        .join(after, and_(after.variant_id == Variant.id, after.day == today, after.store_id == store.id))
+        .join(before, and_(before.variant_id == Variant.id, before.day == since, before.store_id == store.id))
+        .where(Variant.store_id == store.id, Variant.deleted_at.is_(None), Product.deleted_at.is_(None))
+        .order_by(Product.title, Variant.title, Variant.id)
+    ).all()
+    for vid, sku, p_title, v_title, status_was, status_now, signal_was, signal_now, qty, doh in rows:
+        if status_now == "out_of_stock" and status_was != "out_of_stock":
+            digest.sold_out.append(DigestItem(vid, sku, p_title, v_title, "sold out"))
+        elif status_now == "low_stock" and status_was not in ("low_stock", "out_of_stock"):
+            days = f", {doh:.0f} days on hand" if doh is not None else ""
+            digest.at_risk.append(DigestItem(vid, sku, p_title, v_title, f"{qty} left{days}"))
+        if signal_now != signal_was:
+            digest.signal_changed.append(DigestItem(vid, sku, p_title, v_title, f"{signal_was} → {signal_now}"))
+
+    threshold = _threshold(session, store.id)
+    since_end = day_bounds(store, since, 1)[0][2]
+    new = func.count().filter(Subscription.created_at >= since_end)
+    waiting = session.execute(
+        select(Variant.id, Variant.sku, Product.title, Variant.title, func.count(), new)
+        .join(Variant, Variant.id == Subscription.variant_id)
+        .join(Product, Product.id == Variant.product_id)
+        .where(
+            Subscription.store_id == store.id,
+            Variant.store_id == store.id,
+            Subscription.state.in_(OPEN_WAITLIST_STATES),
+            Variant.deleted_at.is_(None),
+        )
+        .group_by(Variant.id, Variant.sku, Product.title, Variant.title)
+        .having(func.count() >= threshold, func.count() - new < threshold)
+        .order_by(func.count().desc(), Variant.id)
+    ).all()
+    for vid, sku, p_title, v_title, total, _ in waiting:
+        digest.high_demand.append(DigestItem(vid, sku, p_title, v_title, f"{total} waiting"))
+    return digest
+
+
+def digest_message(settings: Settings, store: Store, to: str, digest: Digest) -> EmailMessage:
+    """The digest as a multipart EmailMessage (text and HTML from templates)."""
+    values = {"digest": digest, "admin_url": settings.app_url.rstrip("/") + "/admin/"}
+    msg = EmailMessage(policy=MESSAGE_POLICY)
+    user, _, domain = sender_address(settings.mail_from).partition("@")
+    msg["From"] = Address(display_name="BackSoon", username=user, domain=domain)
+    msg["To"] = to
+    plural = "s" if digest.count != 1 else ""
+    msg["Subject"] = f"{digest.store_name}: {digest.count} stock alert{plural} for {digest.today.isoformat()}"
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(
+        f"digest-{store.id}-{digest.today.isoformat()}", domain=mail_domain(settings.mail_from)
+    )
+    msg["Auto-Submitted"] = "auto-generated"
+    text = _env.get_template("digest.txt").render(values)
+    html = _env.get_template("digest.html").render(values)
+    msg.set_content(text, subtype="plain", cte="8bit")
+    msg.add_alternative(html, subtype="html", cte="8bit")
+    return msg
+
+
+def _claim(db: Database, store_id: int, today: date) -> tuple[Store, date | None] | None:
+    with db.session() as session:
+        store = session.get(Store, store_id)
+        if store is None or not store.admin_email or store.status in ("uninstalled", "pending"):
+            return None
+        previous = store.last_digest_on
+        if previous is not None and previous >= today:
+            return None
+        same = Store.last_digest_on.is_(None) if previous is None else Store.last_digest_on == previous
+        claimed = session.execute(update(Store).where(Store.id == store_id, same).values(last_digest_on=today)).rowcount  # type: ignore[attr-defined]
+        if claimed != 1:
+            return None  # another run claimed today first
+        session.expunge(store)
+        return store, previous
+
+
+def _release(db: Database, store_id: int, today: date, previous: date | None) -> None:
+    with db.session() as session:
+        session.execute(
+            update(Store).where(Store.id == store_id, Store.last_digest_on == today).values(last_digest_on=previous)
+        )
+
+
+def send_digest(db: Database, settings: Settings, store_id: int, now: datetime | None = None) -> str:
+    """Send today's digest once: 'sent', 'empty' (nothing to report), or 'skipped' (already claimed, no address)."""
+    when = now or datetime.now(UTC)
+    with db.session() as session:
+        store = session.get(Store, store_id)
+        if store is None:
+            return "skipped"
+        today = store_today(store, when)
+    claimed = _claim(db, store_id, today)
+    if claimed is None:
+        return "skipped"
+    store, previous = claimed
+    since = previous if previous is not None else today - timedelta(days=1)
+    try:
+        with db.session() as session:
+            digest = build_digest(session, store, since, today)
+        if digest.count == 0:
+            return "empty"
+        if not settings.smtp_url:
+            raise RuntimeError("SMTP_URL is not set: the digest cannot be sent")
+        with Mailer(settings.smtp_url) as mailer:
+            mailer.send(digest_message(settings, store, str(store.admin_email), digest))
+    except Exception:
+        _release(db, store_id, today, previous)
+        raise
+    log.info("digest sent", extra={"store_id": store_id, "lines": digest.count})
+    return "sent"
+
+
+def due_store_ids(session: Session, now: datetime | None = None) -> list[int]:
+    """Stores with an admin email whose local day has a digest due (past DIGEST_HOUR, not yet claimed)."""
+    when = now or datetime.now(UTC)
+    stores = session.scalars(
+        select(Store).where(Store.admin_email.is_not(None), Store.status == "active").order_by(Store.id)
+    ).all()
+    due: list[int] = []
+    for store in stores:
+        today = store_today(store, when)
+        local_hour = day_bounds(store, today, 1)[0][1]
+        if when < local_hour + timedelta(hours=DIGEST_HOUR):
+            continue
+        if store.last_digest_on is None or store.last_digest_on < today:
+            due.append(store.id)
+    return due

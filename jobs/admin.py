@@ -1,0 +1,42 @@
+"""Merchant-admin jobs: outbound signal webhooks and the daily digest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.queue import JobSpec
+from app.services import alerts, outbound_webhooks
+from jobs._base import job_context
+
+
+def deliver_webhooks(store_id: int) -> dict[str, Any]:
+    """Record the store's signal changes, then POST its due webhook deliveries."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            recorded = outbound_webhooks.record_signal_changes(session, store_id)
+        run = outbound_webhooks.deliver_due(rt.db, rt.settings, store_id)
+    return {"recorded": recorded, "sent": run.sent, "retrying": run.retrying, "failed": run.failed}
+
+
+def deliver_all_webhooks() -> int:
+    """Enqueue a delivery run for every store with deliveries due (periodic: retries follow their backoff)."""
+    with job_context() as rt, rt.db.session() as session:
+        store_ids = outbound_webhooks.due_store_ids(session)
+    for sid in store_ids:
+        rt.jobs.enqueue(JobSpec("jobs.admin.deliver_webhooks", (sid,), job_id=f"outbound-webhooks-{sid}", queue="low"))
+    return len(store_ids)
+
+
+def send_digest(store_id: int) -> str:
+    """Send the store's daily digest (at most once per store-local day)."""
+    with job_context(store_id=store_id) as rt:
+        return alerts.send_digest(rt.db, rt.settings, store_id)
+
+
+def digest_all() -> int:
+    """Enqueue today's digest for every store whose morning has come (periodic)."""
+    with job_context() as rt, rt.db.session() as session:
+        store_ids = alerts.due_store_ids(session)
+    for sid in store_ids:
+        rt.jobs.enqueue(JobSpec("jobs.admin.send_digest", (sid,), job_id=f"digest-{sid}", queue="low"))
+    return len(store_ids)
