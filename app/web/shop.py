@@ -27,8 +27,8 @@ from markupsafe import Markup
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from app.domain import waitlist as waitlist_rules
 from app.models import OrderLine, Product, StockEvent, StockState, Store, Variant
+from app.services import waitlist
 from app.web.deps import db_session, runtime
 from app.web.pages import demo_store
 from integrations.shopify.storefront import state_value
@@ -69,9 +69,9 @@ def locale_of(store: Store) -> str:
     return lang if lang in SUPPORTED_LOCALES else "en"
 
 
-def consent_for(store: Store) -> tuple[str, str]:
-    """The consent text the capture form shows and its version: the same the signup API checks against."""
-    agreed = waitlist_rules.consent(locale_of(store), store.name)
+def consent_for(session: Session, store: Store) -> tuple[str, str]:
+    """The consent text the capture form shows (the merchant's own when saved) and its version, as the API checks."""
+    agreed = waitlist.store_consent(session, store, locale_of(store))
     return agreed.text, agreed.version
 
 
@@ -185,7 +185,8 @@ def _page_context(session: Session, store: Store, product: Product) -> dict[str,
     selected = _selected(variants, request.args.get("variant"))
     if selected is None:
         return None
-    consent_text, consent_version = consent_for(store)
+    consent_text, consent_version = consent_for(session, store)
+    texts = waitlist.store_texts(session, store, locale_of(store))
     return {
         "store": store,
         "product": product,
@@ -195,6 +196,8 @@ def _page_context(session: Session, store: Store, product: Product) -> dict[str,
         "locale": locale_of(store),
         "consent_text": consent_text,
         "consent_version": consent_version,
+        # Only the merchant's own badge and back-soon words; the widget keeps its built-in ones otherwise.
+        "texts_json": json.dumps({k: v for k, v in texts.items() if k != "consent"}, ensure_ascii=False),
         "money": _money,
         "badge_text": badge_text,
         "api_base": f"{request.script_root}/storefront/v1/stores/{store.id}",

@@ -748,6 +748,18 @@ register_paths(
                                 "required": ["text", "version"],
                                 "properties": {"text": {"type": "string"}, "version": {"type": "string"}},
                             },
+                            "texts": {
+                                "type": "object",
+                                "description": (
+                                    "The merchant's own storefront words in this language, only those set: "
+                                    "[count] and [date] are slots for the widget to fill."
+                                ),
+                                "properties": {
+                                    "only_n_left": {"type": "string"},
+                                    "selling_fast": {"type": "string"},
+                                    "back_soon": {"type": "string"},
+                                },
+                            },
                         },
                     },
                     "product": {

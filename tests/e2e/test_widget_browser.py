@@ -383,3 +383,32 @@ def test_data_is_rendered_as_text_never_markup(page: Any, live_server: LiveServe
     assert page.locator(".bs-consent").inner_text() == '<img src=x onerror="window.pwned=1">'
     assert page.locator(".bs-panel img").count() == 0
     assert page.evaluate("window.pwned") is None
+
+
+def test_the_merchants_own_words_replace_the_built_in_ones(page: Any, live_server: LiveServer, shop: Shop) -> None:
+    from app.models import StoreSetting
+
+    texts = {
+        "nl": {
+            "only_n_left": "Nog maar [count] stuks",
+            "back_soon": "Terug rond [date]",
+            "consent": "Ja, mail me één keer over [store].",
+        }
+    }
+    nl_store = shop.stores["nl"]
+    with live_server.db.session() as s:
+        s.add(StoreSetting(store_id=nl_store, scope="store", values={"texts": texts}))
+    page.goto(_landing_url(live_server, shop, "nl", "low"))
+    page.wait_for_selector(".bs-badge:not([hidden])")
+    assert page.locator(".bs-badge").inner_text() == "Nog maar 3 stuks"
+
+    page.goto(_landing_url(live_server, shop, "nl", "out"))
+    page.wait_for_selector(".bs-panel")
+    # [date] in the heading carries the ETA, so the separate ETA line is not repeated.
+    assert page.locator(".bs-title").inner_text() == "Terug rond 12 maart"
+    assert page.locator(".bs-eta").count() == 0
+    assert page.locator(".bs-consent").inner_text() == "Ja, mail me één keer over Winkel nl."
+    # With no ETA the dated heading would promise nothing: the built-in heading is shown instead.
+    page.goto(_landing_url(live_server, shop, "nl", "outnodate"))
+    page.wait_for_selector(".bs-panel")
+    assert page.locator(".bs-title").inner_text() == "Binnenkort terug"

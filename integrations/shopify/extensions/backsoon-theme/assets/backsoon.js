@@ -88,6 +88,7 @@
     json(root.getAttribute('data-variations'), []).forEach(function (v) {
       if (v && v.id != null) w.states[String(v.id)] = fromWoo(v);
     });
+    w.own(json(root.getAttribute('data-texts'), null));
     w.consent = root.getAttribute('data-consent-text');
     w.version = root.getAttribute('data-consent-version') || '';
     var sel = root.getAttribute('data-buy-area');
@@ -105,6 +106,16 @@
     });
     w.render();
   }
+
+  // The merchant's own words (admin settings) replace the built-in ones: [count] and [date] are their slots.
+  Widget.prototype.own = function (t) {
+    var s = this.s;
+    if (!t) return;
+    if (t.only_n_left) s.only = t.only_n_left.replace('[count]', '{n}');
+    if (t.selling_fast) s.fast = t.selling_fast;
+    // A heading with a [date] slot is used only when a date is known; without one the built-in words stay.
+    if (t.back_soon) s[t.back_soon.indexOf('[date]') >= 0 ? 'dated' : 'soon'] = t.back_soon;
+  };
 
   Widget.prototype.woo = function () { return this.root.hasAttribute('data-variations'); };
 
@@ -139,6 +150,7 @@
         if (!data) return;
         var vs = data.variants || {};
         for (var k in vs) if (!w.states[k]) w.states[k] = vs[k];
+        if (data.store && data.store.texts) w.own(data.store.texts);
         var c = data.store && data.store.consent;
         if (c && w.consent == null) { w.consent = c.text || ''; w.version = c.version || ''; }
       }, function () { w.loaded = true; })
@@ -207,11 +219,12 @@
     p.setAttribute('data-variant', w.variant);
     p.setAttribute('role', 'region');
     p.setAttribute('aria-labelledby', 'bs-title-' + n);
-    var title = el('p', 'bs-title', s.soon);
+    var eta = day(state.restock_eta, s.tag);
+    var dated = !!(eta && s.dated);
+    var title = el('p', 'bs-title', dated ? s.dated.replace('[date]', eta) : s.soon);
     title.id = 'bs-title-' + n;
     p.appendChild(title);
-    var eta = day(state.restock_eta, s.tag);
-    if (eta) p.appendChild(el('p', 'bs-eta', s.eta.replace('{d}', eta)));
+    if (eta && !dated) p.appendChild(el('p', 'bs-eta', s.eta.replace('{d}', eta)));
     var f = el('form', 'bs-form');
     f.noValidate = true;
     var label = el('label', 'bs-label', s.email);
