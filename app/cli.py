@@ -252,6 +252,8 @@ def demo_cmd(host: str, reseed: bool) -> None:
     click.echo(
         "\n  BackSoon demo is running\n"
         f"    Demo overview      {base}/demo/\n"
+        f"    Demo shop          {base}/demo/shop/   (badges, back-soon form, simulated restock)\n"
+        f"    Merchant admin     {base}/admin/\n"
         f"    Stock API (JSON)   {base}/api/v1/stores/{store_id}/variants\n"
         f"    OpenAPI document   {base}/openapi.json\n"
         f"    Health             {base}/healthz\n"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 API_VERSION = "2026-10"
-REQUIRED_SCOPES = ("read_products", "read_inventory", "read_orders", "write_app_proxy")
+# write_products: metafieldsSet on a variant needs write access to its owner, even in our own $app namespace.
+REQUIRED_SCOPES = ("write_products", "read_inventory", "read_orders", "write_app_proxy")
 WEBHOOK_TOPICS = (
     "app/scopes_update",
     "app/uninstalled",

@@ -45,7 +45,7 @@ CSP = "frame-ancestors https://backsoon-demo.myshopify.com https://admin.shopify
 RETRY = "X-Shopify-Retry-Invalid-Session-Request"
 APP_BRIDGE = '<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>'
 API_KEY_META = '<meta name="shopify-api-key" content="client-id-123">'
-ALL_SCOPES = "read_products,read_inventory,read_orders,write_app_proxy"
+ALL_SCOPES = "write_products,read_inventory,read_orders,write_app_proxy"
 
 
 @dataclass
