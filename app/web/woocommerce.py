@@ -18,12 +18,14 @@ import logging
 import secrets as pysecrets
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from app.models import Store
 from app.services import woo_connect, woo_sync
 from app.services.woo_connect import ConnectError
+from app.web.admin_auth import SESSION_STORE_KEY, sign_in
 from app.web.deps import abort_json, db_session, runtime
 from app.web.openapi import error_response, json_response, register_paths
 
@@ -103,10 +105,17 @@ def connect_keys() -> Response:
     url = request.form.get("url", "")
     key = request.form.get("consumer_key", "")
     secret = request.form.get("consumer_secret", "")
-    values = {"url": url, "consumer_key": key}  # the secret is never echoed back into the page
+    admin_email = request.form.get("admin_email", "").strip()
+    # The secret is never echoed back into the page.
+    values = {"url": url, "consumer_key": key, "admin_email": admin_email[:320]}
     if not csrf_ok():
         return _form(400, form="keys", values=values, errors={"form": _EXPIRED})
     errors: dict[str, str] = {}
+    if admin_email:
+        try:
+            admin_email = validate_email(admin_email, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            errors["admin_email"] = "Enter a valid email address, or leave it empty."
     if not url.strip():
         errors["url"] = "Enter your store's address, for example https://myshop.com."
     if not key.strip():
@@ -118,11 +127,17 @@ def connect_keys() -> Response:
     db = db_session()
     try:
         store = woo_connect.connect_with_keys(db, runtime().settings, url, key, secret)
+        if admin_email:
+            store.admin_email = admin_email
         woo_sync.start_sync(db, runtime().jobs, store.id)
         db.commit()
     except ConnectError as exc:
         db.rollback()
         return _form(400, form="keys", values=values, errors={exc.field or "form": exc.message})
+    # Keys the store just accepted prove this browser administers it: sign it in to the merchant admin.
+    # (The wc-auth flow does not: its approval reaches us server to server, so a browser that merely started
+    # a flow proves nothing; that merchant signs in with an emailed link.)
+    sign_in(store.id)
     _remember(store.id)
     return redirect(url_for(".connected", store=store.id), 303)
 
@@ -169,7 +184,14 @@ def connected() -> Response:
         state = "waiting"
     else:
         state = "failed"
-    return _page("woocommerce/connected.html", state=state, store=store, warning=woo_connect.http_warning(store.domain))
+    signed_in = session.get(SESSION_STORE_KEY) == store.id
+    return _page(
+        "woocommerce/connected.html",
+        state=state,
+        store=store,
+        warning=woo_connect.http_warning(store.domain),
+        signed_in=signed_in,
+    )
 
 
 register_paths(

@@ -299,6 +299,48 @@ def test_pasted_keys_are_checked_then_stored(env: Env) -> None:
     assert "Connected, syncing" in page.get_data(as_text=True)
 
 
+@responses.activate
+def test_pasted_keys_sign_the_browser_in_to_the_admin_with_its_email(env: Env) -> None:
+    fixture = rest("products-list-orderby-id-page1")
+    responses.add(responses.GET, PRODUCTS, json=fixture["body"][:1], headers={"X-WP-TotalPages": "5"})
+    assert env.client.get("/admin/").status_code == 302  # not signed in before
+    resp = env.client.post(
+        "/woocommerce/keys",
+        data={
+            "url": STORE,
+            "consumer_key": KEY,
+            "consumer_secret": SECRET,
+            "admin_email": " Owner@MyShop.Example.com ",
+            "csrf_token": env.csrf(),
+        },
+    )
+    assert resp.status_code == 303
+    (store,) = env.stores()
+    assert store.admin_email == "owner@myshop.example.com"
+    page = env.client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Open your BackSoon admin" in page
+    admin = env.client.get("/admin/")
+    assert admin.status_code == 200 and store.domain.split("//")[1] in admin.get_data(as_text=True)
+
+
+@responses.activate
+def test_an_invalid_admin_email_stores_nothing_and_calls_nobody(env: Env) -> None:
+    resp = env.client.post(
+        "/woocommerce/keys",
+        data={
+            "url": STORE,
+            "consumer_key": KEY,
+            "consumer_secret": SECRET,
+            "admin_email": "owner@\r\nBcc: x@evil.example",
+            "csrf_token": env.csrf(),
+        },
+    )
+    assert resp.status_code == 400
+    assert 'id="keys-admin_email-error"' in resp.get_data(as_text=True)
+    assert env.stores() == [] and len(responses.calls) == 0
+    assert env.client.get("/admin/").status_code == 302
+
+
 def _html_404() -> None:
     responses.add(responses.GET, PRODUCTS, body="<!doctype html><title>Page not found</title>", status=404)
 
