@@ -59,8 +59,12 @@ def test_cron_config_registers_the_sweeper_and_periodic_recompute(redis_conn: An
         (j.func.__module__ + "." + j.func.__name__, j.queue_name, j.interval) for j in scheduler.get_jobs()
     )
     assert registered == [
+        ("jobs.admin.deliver_all_webhooks", "low", 60),
+        ("jobs.admin.digest_all", "low", 900),
+        ("jobs.attribution.attribute_all", "low", 900),
         ("jobs.maintenance.purge_inbox", "low", 3600),
         ("jobs.maintenance.sweep", "high", 30),
+        ("jobs.notify.run_due_waves", "default", 30),
         ("jobs.shopify.reconcile_all", "low", 1800),
         ("jobs.stock.recompute_all", "low", 900),
         ("jobs.woocommerce.check_all_webhooks", "low", 21600),

@@ -295,11 +295,35 @@ def test_recompute_jobs_queue_each_platforms_storefront_write_back(pg_db: Databa
     assert recompute_dirty(shop_id) == {"variants": 0}
     recompute_store(woo_id)
     recompute_store(shop_id)
-    assert [(sp.func, sp.args, sp.job_id) for sp in queue.specs] == [
+    publishes = [(sp.func, sp.args, sp.job_id) for sp in queue.specs if sp.func.endswith(".publish_storefront")]
+    assert publishes == [
         ("jobs.shopify.publish_storefront", (shop_id,), f"publish-{shop_id}"),
         ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
         ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
         ("jobs.shopify.publish_storefront", (shop_id,), f"publish-{shop_id}"),
+    ]
+
+
+def test_a_recompute_is_followed_by_fanout_attribution_and_signal_webhooks(pg_db: Database) -> None:
+    from jobs.stock import recompute_dirty
+
+    queue = RecordingQueue()
+    set_runtime(Runtime(Settings(env="test"), pg_db, queue))
+    with pg_db.session() as s:
+        store = make_store(s, platform="demo")
+        variant = make_variant(s, store, qty=0)
+        stock.recompute(s, store.id)
+        variant.sellable_quantity = 4  # back in stock: the next recompute records a restock
+        stock.mark_dirty(s, queue, store.id, [variant.id], "webhook")
+        store_id = store.id
+    queue.specs.clear()
+    assert recompute_dirty(store_id) == {"variants": 1}
+    with pg_db.session() as s:
+        event_id = s.execute(select(StockEvent.id).where(StockEvent.kind == "restock")).scalar_one()
+    assert [(sp.func, sp.args, sp.job_id, sp.queue) for sp in queue.specs] == [
+        ("jobs.notify.fanout_event", (event_id,), f"fanout-{event_id}", "default"),
+        ("jobs.attribution.attribute_store", (store_id,), f"attribute-{store_id}", "low"),
+        ("jobs.admin.deliver_webhooks", (store_id,), f"outbound-webhooks-{store_id}", "low"),
     ]
 
 

@@ -238,7 +238,9 @@ def test_recompute_queues_the_woocommerce_write_back(pg_db: Database) -> None:
         assert recompute_dirty(demo_id) == {"variants": 1}
         recompute_store(woo_id)
         recompute_store(demo_id)
-        assert [(sp.func, sp.args, sp.job_id) for sp in queue.specs] == [
+        publishes = [(sp.func, sp.args, sp.job_id) for sp in queue.specs if sp.func.endswith(".publish_storefront")]
+        # The demo store has no storefront to write back to.
+        assert publishes == [
             ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
             ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
         ]
