@@ -56,7 +56,7 @@ migrate: $(STAMP) ## Apply database migrations to DATABASE_URL
 	$(BIN)/backsoon migrate
 
 worker: $(STAMP) ## Run an RQ worker (needs REDIS_URL)
-	$(BIN)/rq worker --url "$$REDIS_URL" high default low
+	$(BIN)/backsoon worker
 
 cron: $(STAMP) ## Run the one rq cron process (needs REDIS_URL)
 	$(BIN)/rq cron --url "$$REDIS_URL" jobs.cron

@@ -36,6 +36,8 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = False
     sweep_after_seconds: int = 60
+    # SMTP connections (each with its own database connection) a restock fan-out wave is sent over.
+    fanout_connections: int = 1
     demo: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -96,6 +98,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sweep_after = int(env.get("SWEEP_AFTER_SECONDS", "60"))
     except ValueError as exc:
         raise ConfigError("SWEEP_AFTER_SECONDS must be an integer") from exc
+    try:
+        fanout_connections = max(1, int(env.get("FANOUT_CONNECTIONS", "1")))
+    except ValueError as exc:
+        raise ConfigError("FANOUT_CONNECTIONS must be an integer") from exc
     keys = tuple(k.strip() for k in env.get("TOKEN_ENCRYPTION_KEYS", "").split(",") if k.strip())
     return Settings(
         env=mode,
@@ -113,6 +119,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         log_json=_bool(env.get("LOG_JSON"), default=mode == "production"),
         sweep_after_seconds=sweep_after,
+        fanout_connections=fanout_connections,
         demo=_bool(env.get("BACKSOON_DEMO")),
         extra={name: env[var].strip() for var, name in _RATE_LIMIT_ENV.items() if env.get(var, "").strip()},
     )

@@ -11,12 +11,20 @@ of the wave is sent. Each delivery row is committed 'sent' inside SMTP DATA, bef
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import json
 import logging
+import os
+import signal
 import smtplib
-from collections.abc import Callable, Sequence
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, and_, exists, func, or_, select, text, update
@@ -30,7 +38,7 @@ from app.domain.settings import StockSettings, resolve_settings
 from app.domain.waves import in_quiet_hours, wave_size
 from app.models import Delivery, Order, OrderLine, Product, StockEvent, Store, StoreSetting, Subscription, Variant
 from app.queue import JobSpec
-from app.services import emails, links
+from app.services import emails, links, waitlist
 from app.services.mailer import CommitPointRefused, Mailer
 
 log = logging.getLogger(__name__)
@@ -47,6 +55,8 @@ LEASE_SECONDS = 15
 # Renewed well inside the lease, so a live worker never loses it to the sweeper.
 RENEW_SECONDS = 5
 CLAIM_CHUNK = 1000
+# A wave uses one more SMTP connection (up to Settings.fanout_connections) per this many deliveries.
+PER_CONNECTION_MIN = 50
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 60
 # Subscriptions a wave looks at: active ones are mailed, the other two are skipped with a reason.
@@ -135,6 +145,8 @@ class _Context:
     store_id: int
     variant_id: int
     store_name: str
+    sender_name: str | None
+    reply_to: str | None
     store_tz: str
     product_title: str
     variant_title: str
@@ -156,11 +168,14 @@ def _load(session: Session, event_id: int) -> _Context | None:
     if row is None:
         return None
     ev, variant, product, store = row
+    sender_name, reply_to = emails.store_sender(waitlist.store_values(session, store))
     return _Context(
         event_id=ev.id,
         store_id=ev.store_id,
         variant_id=variant.id,
         store_name=store.name or store.domain,
+        sender_name=sender_name,
+        reply_to=reply_to,
         store_tz=store.timezone,
         product_title=product.title,
         variant_title=variant.title,
@@ -174,11 +189,32 @@ def _load(session: Session, event_id: int) -> _Context | None:
     )
 
 
+_INSERT_DELIVERIES_PG = text(
+    "INSERT INTO deliveries (store_id, subscription_id, stock_event_id, wave, status, skip_reason, attempts, "
+    "clicks, claimed_at) "
+    "SELECT :store_id, u.sid, :stock_event_id, :wave, :status, :skip_reason, 0, 0, :claimed_at "
+    "FROM unnest(CAST(:sids AS bigint[])) WITH ORDINALITY AS u(sid, n) ORDER BY u.n "
+    "ON CONFLICT (subscription_id, stock_event_id) DO NOTHING RETURNING id, subscription_id, status"
+)
+
+
 def _insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
-    """Insert delivery rows; a row another run already holds is left alone (ON CONFLICT DO NOTHING)."""
+    """Insert delivery rows; a row another run already holds is left alone (ON CONFLICT DO NOTHING).
+
+    On PostgreSQL rows that differ only in their subscription (every caller's case) go in as one statement with
+    one array parameter, in order: a thousand-row multi-VALUES statement costs the driver far more to prepare.
+    """
     if not rows:
         return []
-    ins = pg_insert(Delivery) if session.get_bind().dialect.name == "postgresql" else sqlite_insert(Delivery)
+    dialect = session.get_bind().dialect.name
+    common = ("store_id", "stock_event_id", "wave", "status", "skip_reason", "claimed_at")
+    first = rows[0]
+    if dialect == "postgresql" and all(r.get(k) == first.get(k) for r in rows for k in common):
+        params = {k: first.get(k) for k in common}
+        params["sids"] = [r["subscription_id"] for r in rows]
+        result = session.execute(_INSERT_DELIVERIES_PG, params)
+        return [(int(a), int(b), str(c)) for a, b, c in result.all()]
+    ins = pg_insert(Delivery) if dialect == "postgresql" else sqlite_insert(Delivery)
     stmt = ins.on_conflict_do_nothing(index_elements=["subscription_id", "stock_event_id"]).returning(
         Delivery.id, Delivery.subscription_id, Delivery.status
     )
@@ -316,19 +352,110 @@ _MARK_NOTIFIED = text(
     "UPDATE subscriptions SET state = 'notified', notified_at = :now, skip_reason = NULL "
     "WHERE id = :sid AND state = 'active'"
 )
-_MARK_SENT_PG = text(
-    "WITH d AS (UPDATE deliveries SET status = 'sent', sent_at = :now, message_id = :mid, "
-    "attempts = attempts + 1, error = NULL WHERE id = :id AND status = 'claimed' RETURNING subscription_id), "
-    "s AS (UPDATE subscriptions SET state = 'notified', notified_at = :now, skip_reason = NULL "
-    "WHERE id IN (SELECT subscription_id FROM d) AND state = 'active') "
-    "SELECT count(*) FROM d"
+# PostgreSQL: the commit point writes the delivery row only; the subscribers of sent rows are marked notified
+# in bulk (_MARK_NOTIFIED_PG) after each chunk and when the wave settles, which also catches up a killed run.
+# Exactly-once rests on the delivery row alone; the subscription state is what the merchant sees.
+_MARK_SENT_PG_RAW = (
+    "UPDATE deliveries SET status = 'sent', sent_at = %(now)s, message_id = %(mid)s, attempts = attempts + 1, "
+    "error = NULL WHERE id = %(id)s AND status = 'claimed'"
+)
+_MARK_NOTIFIED_PG = text(
+    "UPDATE subscriptions AS s SET state = 'notified', notified_at = d.sent_at, skip_reason = NULL "
+    "FROM deliveries AS d WHERE d.stock_event_id = :event_id AND d.status = 'sent' "
+    "AND (CAST(:upto AS bigint) IS NULL OR d.id <= :upto) AND (CAST(:from_id AS bigint) IS NULL OR d.id >= :from_id) "
+    "AND s.id = d.subscription_id AND s.state = 'active'"
 )
 
 
-class _Sender:
-    """Sends the claimed deliveries of one event, committing each as 'sent' inside DATA."""
+def _mark_notified_pg(conn: Connection | Session, event_id: int, from_id: int | None, upto: int | None) -> None:
+    """Subscribers whose delivery of this event is 'sent' (delivery ids within the bounds) are 'notified'."""
+    conn.execute(_MARK_NOTIFIED_PG, {"event_id": event_id, "from_id": from_id, "upto": upto})
 
-    def __init__(self, db: Database, settings: Settings, ctx: _Context, mailer: Mailer, clock: Callable[[], datetime]):
+
+class _Links:
+    """Per-delivery Message-ID and signed links, as app.services.emails/links build them, with less work each.
+
+    The unsubscribe token is signed once for both the https and the mailto link, and the fixed parts around
+    each id or token are taken once from the functions themselves (checked; otherwise they are called as is).
+    """
+
+    def __init__(self, settings: Settings, mail_from_addr: str) -> None:
+        s = self.settings = settings
+        self.mail_from_addr = mail_from_addr
+        probe = 987654321
+        mid = emails.restock_message_id(probe, s.mail_from)
+        buy_tok, unsub_tok = links.buy_token(s.secret_key, probe), links.unsubscribe_token(s.secret_key, probe)
+        parts = (
+            mid.split(str(probe)),
+            links.buy_url(s.app_url, s.secret_key, probe).split(buy_tok),
+            links.unsubscribe_url(s.app_url, s.secret_key, probe).split(unsub_tok),
+            links.unsubscribe_mailto(mail_from_addr, s.secret_key, probe).split(unsub_tok),
+        )
+        self.fast = all(len(p) == 2 for p in parts)
+        self.parts = [tuple(p) for p in parts] if self.fast else []
+
+    def for_delivery(self, delivery_id: int, sub_id: int) -> tuple[str, str, str, str]:
+        """(Message-ID, buy link, unsubscribe link, unsubscribe mailto) of one delivery."""
+        s = self.settings
+        if not self.fast:
+            return (
+                emails.restock_message_id(delivery_id, s.mail_from),
+                links.buy_url(s.app_url, s.secret_key, delivery_id),
+                links.unsubscribe_url(s.app_url, s.secret_key, sub_id),
+                links.unsubscribe_mailto(self.mail_from_addr, s.secret_key, sub_id),
+            )
+        (m0, m1), (b0, b1), (u0, u1), (t0, t1) = self.parts
+        unsub = links.unsubscribe_token(s.secret_key, sub_id)
+        return (
+            f"{m0}{delivery_id}{m1}",
+            f"{b0}{links.buy_token(s.secret_key, delivery_id)}{b1}",
+            f"{u0}{unsub}{u1}",
+            f"{t0}{unsub}{t1}",
+        )
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _can_fork() -> bool:
+    """Forked senders only on Linux (PR_SET_PDEATHSIG) and from a single-threaded process (an RQ work horse,
+    a script): forking a threaded process (a web server running jobs in-process) could copy a held lock."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in a forked child
+    """SIGKILL this process when its parent dies, so a killed worker takes its senders with it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+class _Sender:
+    """Sends the claimed deliveries of one event, committing each as 'sent' inside DATA.
+
+    On PostgreSQL (Linux), with a mailer of its own, in a single-threaded process (an RQ work horse), a large
+    wave goes out over up to ``connections`` SMTP connections at once: one forked child process per
+    connection, each with its own database and SMTP connection, sending its share of the wave (delivery id
+    modulo the number of children) exactly as a single sender does. Every message keeps its own commit point
+    (its row committed 'sent' right before its final dot). Processes, not threads: a thread whose commit
+    returned may wait milliseconds for the GIL before it can write the dot, which would widen the window in
+    which a killed worker leaves a row 'sent' that never reached the server; a single-threaded child writes it
+    at once. The children die with the parent (PR_SET_PDEATHSIG), so a SIGKILLed worker stops every
+    connection, and the sweeper's resume finds each row 'claimed' (sent again) or 'sent' (done).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        ctx: _Context,
+        mailer: Mailer,
+        clock: Callable[[], datetime],
+        *,
+        connections: int = 1,
+    ):
         self.db = db
         self.settings = settings
         self.ctx = ctx
@@ -336,34 +463,44 @@ class _Sender:
         self.clock = clock
         self.templates: dict[str, emails.RestockTemplate] = {}
         self.mail_from_addr = emails.sender_address(settings.mail_from)
+        self.links = _Links(settings, self.mail_from_addr)
         self.renewed = clock()
         self.sent = 0
         self.failed = 0
         self.pg = db.dialect == "postgresql"
+        self.connections = max(1, connections) if self.pg else 1
+        # (index, of): this sender handles the deliveries whose id % of == index (a forked child's share).
+        self.share: tuple[int, int] | None = None
 
     def template(self, locale: str) -> emails.RestockTemplate:
-        lang = emails.normalise_locale(locale)
-        tpl = self.templates.get(lang)
+        tpl = self.templates.get(locale)
         if tpl is None:
-            tpl = self.templates[lang] = emails.RestockTemplate(
-                emails.RestockContext(
-                    to="x@example.invalid",
-                    locale=lang,
-                    store_name=self.ctx.store_name,
-                    product_title=self.ctx.product_title,
-                    variant_title=self.ctx.variant_title,
-                    image_url=self.ctx.image_url,
-                    buy_url="",
-                    unsubscribe_url="",
-                    unsubscribe_mailto="",
-                    message_id="",
-                    mail_from=self.settings.mail_from,
-                    date=self.clock(),
+            lang = emails.normalise_locale(locale)
+            tpl = self.templates.get(lang)
+            if tpl is None:
+                tpl = self.templates[lang] = emails.RestockTemplate(
+                    emails.RestockContext(
+                        to="x@example.invalid",
+                        locale=lang,
+                        store_name=self.ctx.store_name,
+                        product_title=self.ctx.product_title,
+                        variant_title=self.ctx.variant_title,
+                        image_url=self.ctx.image_url,
+                        buy_url="",
+                        unsubscribe_url="",
+                        unsubscribe_mailto="",
+                        message_id="",
+                        mail_from=self.settings.mail_from,
+                        date=self.clock(),
+                        sender_name=self.ctx.sender_name,
+                        reply_to=self.ctx.reply_to,
+                    )
                 )
-            )
+            self.templates[locale] = tpl
         return tpl
 
-    def run(self) -> None:
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
         with self.db.engine.connect() as raw:
             pg = self.pg
             # PostgreSQL: autocommit, so each status write is one round trip and atomic on its own.
@@ -375,57 +512,135 @@ class _Sender:
                 conn.execute(text("SET synchronous_commit = off"))
                 conn.commit()
             try:
-                self._send_all(conn)
+                yield conn
             finally:
                 if pg and not conn.closed and not conn.invalidated:
                     conn.execute(text("RESET synchronous_commit"))
 
-    def _pending(self, conn: Connection, after_id: int) -> list[Any]:
-        return list(
-            conn.execute(
-                select(
-                    Delivery.id, Delivery.subscription_id, Delivery.attempts, Subscription.email, Subscription.locale
-                )
-                .join(Subscription, Subscription.id == Delivery.subscription_id)
-                .where(
-                    Delivery.stock_event_id == self.ctx.event_id,
-                    Delivery.status == "claimed",
-                    Delivery.attempts < MAX_ATTEMPTS,
-                    Delivery.id > after_id,
-                )
-                .order_by(Delivery.id)
-                .limit(CLAIM_CHUNK)
-            ).all()
-        )
-
-    def _send_all(self, conn: Connection) -> None:
-        last = 0
-        while True:
-            batch = self._pending(conn, last)
+    def run(self) -> None:
+        with self._connection() as conn:
+            batch = self._pending(conn, 0)
             conn.commit()
-            if not batch:
+            # Small waves stay on one connection (in claim order); a connection only pays off for a few dozen.
+            workers = min(self.connections, len(batch) // PER_CONNECTION_MIN)
+            if workers <= 1 or not _can_fork():
+                self._send_all(conn, batch)
                 return
+        self._send_forked(workers)
+
+    def _pending(self, conn: Connection, after_id: int) -> list[Any]:
+        query = (
+            select(Delivery.id, Delivery.subscription_id, Delivery.attempts, Subscription.email, Subscription.locale)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(
+                Delivery.stock_event_id == self.ctx.event_id,
+                Delivery.status == "claimed",
+                Delivery.attempts < MAX_ATTEMPTS,
+                Delivery.id > after_id,
+            )
+            .order_by(Delivery.id)
+            .limit(CLAIM_CHUNK)
+        )
+        if self.share is not None:
+            index, of = self.share
+            query = query.where(Delivery.id % of == index)
+        return list(conn.execute(query).all())
+
+    def _send_all(self, conn: Connection, batch: list[Any]) -> None:
+        while batch:
+            last = 0
             for delivery_id, sub_id, _attempts, email, locale in batch:
                 last = delivery_id
                 self._send_one(conn, delivery_id, sub_id, email, locale)
+            if self.pg:
+                _mark_notified_pg(conn, self.ctx.event_id, batch[0][0], last)
+            batch = self._pending(conn, last)
+            conn.commit()
+
+    def _send_forked(self, workers: int) -> None:
+        """Send the wave from ``workers`` child processes, one share each; raise if any of them failed."""
+        parent = os.getpid()
+        children: list[tuple[int, int]] = []
+        try:
+            for index in range(workers):
+                read_fd, write_fd = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - runs in the child, which leaves through os._exit
+                    os.close(read_fd)
+                    self._child(parent, index, workers, write_fd)
+                os.close(write_fd)
+                children.append((pid, read_fd))
+            errors: list[str] = []
+            while children:
+                pid, read_fd = children[0]
+                with os.fdopen(read_fd, "rb") as pipe:
+                    report = pipe.read()
+                os.waitpid(pid, 0)
+                children.pop(0)
+                try:
+                    outcome = json.loads(report or b"{}")
+                except ValueError:
+                    outcome = {}
+                self.sent += int(outcome.get("sent", 0))
+                self.failed += int(outcome.get("failed", 0))
+                if "error" in outcome or not report:
+                    errors.append(str(outcome.get("error", f"sender process {pid} died")))
+        finally:
+            for pid, read_fd in children:  # only after an error in this process: stop the rest like a kill would
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                with contextlib.suppress(OSError):
+                    os.close(read_fd)
+        if errors:
+            raise RuntimeError(f"{len(errors)} of {workers} fan-out senders failed: {errors[0]}")
+
+    def _child(self, parent: int, index: int, workers: int, write_fd: int) -> NoReturn:  # pragma: no cover
+        """A forked sender: its share of the wave over its own connections; reports (sent, failed), then exits."""
+        code = 1
+        report: dict[str, Any] = {}
+        try:
+            _die_with_parent(parent)
+            # Fresh connections: the parent's pooled ones are left untouched (and never closed from here).
+            self.db = Database(self.db.engine.url.render_as_string(hide_password=False))
+            self.mailer = Mailer(self.mailer.config, local_hostname=self.mailer.local_hostname)
+            self.share = (index, workers)
+            self.sent = self.failed = 0
+            try:
+                with self._connection() as conn:
+                    batch = self._pending(conn, 0)
+                    conn.commit()
+                    self._send_all(conn, batch)
+            finally:
+                self.mailer.close()
+            code = 0
+        except BaseException as exc:
+            report["error"] = f"{exc.__class__.__name__}: {exc}"
+        finally:
+            report.update(sent=self.sent, failed=self.failed)
+            with contextlib.suppress(BaseException):
+                os.write(write_fd, json.dumps(report).encode())
+            os._exit(code)
 
     def _send_one(self, conn: Connection, delivery_id: int, sub_id: int, email: str, locale: str) -> None:
-        s = self.settings
-        message_id = emails.restock_message_id(delivery_id, s.mail_from)
+        message_id, buy_url, unsubscribe_url, unsubscribe_mailto = self.links.for_delivery(delivery_id, sub_id)
         data = self.template(locale).render(
             to=email,
             message_id=message_id,
-            buy_url=links.buy_url(s.app_url, s.secret_key, delivery_id),
-            unsubscribe_url=links.unsubscribe_url(s.app_url, s.secret_key, sub_id),
-            unsubscribe_mailto=links.unsubscribe_mailto(self.mail_from_addr, s.secret_key, sub_id),
+            buy_url=buy_url,
+            unsubscribe_url=unsubscribe_url,
+            unsubscribe_mailto=unsubscribe_mailto,
         )
 
         def commit_point() -> None:
             now = self.clock()
             params = {"now": now, "mid": message_id, "id": delivery_id, "sid": sub_id}
             if self.pg:
-                # One autocommitted statement: a single round trip marks the row sent and the subscriber notified.
-                done = conn.execute(_MARK_SENT_PG, params).scalar_one()
+                # One autocommitted, prepared statement on the driver's cursor (SQLAlchemy's statement machinery
+                # costs more than the round trip): marks the row sent and the subscriber notified.
+                with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+                    cur.execute(_MARK_SENT_PG_RAW, params, prepare=True)
+                    done = cur.rowcount
             else:
                 done = conn.execute(_MARK_SENT, params).rowcount
                 if done == 1:
@@ -433,12 +648,11 @@ class _Sender:
             if done != 1:
                 conn.rollback()
                 raise CommitPointRefused(f"delivery {delivery_id} is no longer claimed")
-            if (now - self.renewed).total_seconds() >= RENEW_SECONDS:
+            if self._renewal_due(now):
                 conn.execute(
                     text("UPDATE stock_events SET lease_until = :lease WHERE id = :id"),
                     {"lease": now + timedelta(seconds=LEASE_SECONDS), "id": self.ctx.event_id},
                 )
-                self.renewed = now
             conn.commit()
 
         try:
@@ -457,6 +671,13 @@ class _Sender:
             self._failed(conn, delivery_id, sub_id, result.code, result.reply, reverted=True)
             return
         self.sent += 1
+
+    def _renewal_due(self, now: datetime) -> bool:
+        """True every RENEW_SECONDS (each forked sender renews on its own)."""
+        if (now - self.renewed).total_seconds() < RENEW_SECONDS:
+            return False
+        self.renewed = now
+        return True
 
     def _failed(
         self, conn: Connection, delivery_id: int, sub_id: int, code: int, reply: str, *, reverted: bool
@@ -597,7 +818,8 @@ def run_fanout(
                 if retryable:
                     raise RuntimeError("SMTP_URL is not configured; restock emails cannot be sent")
             mailer = Mailer(settings.smtp_url or "smtp://127.0.0.1:25")
-        sender = _Sender(db, settings, ctx, mailer, clock)
+        # A mailer handed in is one connection the caller owns: the wave goes over it alone.
+        sender = _Sender(db, settings, ctx, mailer, clock, connections=settings.fanout_connections if own_mailer else 1)
         sender.run()
         result.sent, result.failed = sender.sent, sender.failed
         _settle(db, ctx, result, clock())
@@ -610,6 +832,9 @@ def run_fanout(
 def _settle(db: Database, ctx: _Context, result: FanoutResult, now: datetime) -> None:
     """After a wave: retry, next wave, or done."""
     with db.session() as session:
+        if db.dialect == "postgresql":
+            # Every subscriber mailed for this event shows it, including those of a killed run's last chunk.
+            _mark_notified_pg(session, ctx.event_id, None, None)
         retryable, exhausted = _has_claimed(session, ctx.event_id)
         if exhausted:
             session.execute(
@@ -683,6 +908,7 @@ def send_confirmation(
         sub, variant, product, store = row
         if sub.state != "pending_confirmation" or sub.confirm_sent_at is not None:
             return False
+        sender_name, reply_to = emails.store_sender(waitlist.store_values(session, store))
         email, locale = sub.email, sub.locale
         store_name, product_title, variant_title = store.name or store.domain, product.title, variant.title
     if not settings.smtp_url and mailer is None:
@@ -700,6 +926,8 @@ def send_confirmation(
             message_id=f"<confirm-{subscription_id}-{int(now.timestamp())}@{emails.mail_domain(settings.mail_from)}>",
             mail_from=settings.mail_from,
             date=now,
+            sender_name=sender_name,
+            reply_to=reply_to,
         )
     )
     own = mailer is None

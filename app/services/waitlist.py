@@ -140,7 +140,8 @@ def active_store(session: Session, store_id: int) -> Store | None:
     return store if store is not None and store.status == "active" else None
 
 
-def _store_values(session: Session, store: Store) -> Mapping[str, Any]:
+def store_values(session: Session, store: Store) -> Mapping[str, Any]:
+    """The store-level settings values (merchant texts, sender, opt-in choice), {} when none are saved."""
     values = session.execute(
         select(StoreSetting.values).where(StoreSetting.store_id == store.id, StoreSetting.scope == "store").limit(1)
     ).scalar_one_or_none()
@@ -149,12 +150,12 @@ def _store_values(session: Session, store: Store) -> Mapping[str, Any]:
 
 def store_double_opt_in(session: Session, store: Store) -> bool:
     """Double opt-in for this store: its store-level ``double_opt_in`` setting, else on for EU/EEA countries."""
-    return rules.double_opt_in(store.country, _store_values(session, store).get("double_opt_in"))
+    return rules.double_opt_in(store.country, store_values(session, store).get("double_opt_in"))
 
 
 def store_texts(session: Session, store: Store, locale: str) -> dict[str, str]:
     """The merchant's own storefront texts in one language (only those set), as saved on the settings page."""
-    return rules.saved_texts(_store_values(session, store), locale)
+    return rules.saved_texts(store_values(session, store), locale)
 
 
 def store_consent(session: Session, store: Store, locale: str) -> rules.Consent:
@@ -273,7 +274,7 @@ def subscribe(
     refusal = rules.signup_refusal(status, eta_known)
     if refusal is not None:
         raise SignupError(409, refusal, rules.message(req.locale, refusal))
-    saved = _store_values(session, store)
+    saved = store_values(session, store)
     agreed = rules.consent(req.locale, store.name, rules.saved_texts(saved, req.locale).get("consent"))
     if not req.consent:
         raise SignupError(400, "consent_required", rules.message(req.locale, "consent_required"))
@@ -496,7 +497,7 @@ def product_view(session: Session, store: Store, product_ref: str, locale: str) 
         )
         .order_by(Variant.position, Variant.id)
     ).all()
-    saved = _store_values(session, store)
+    saved = store_values(session, store)
     own = rules.saved_texts(saved, locale)
     agreed = rules.consent(locale, store.name, own.get("consent"))
     return {

@@ -448,3 +448,66 @@ def test_confirmation_sent_once(world: World) -> None:
         assert sub is not None
         assert sub.confirm_token_hash == links.hash_token(raw_token)
         assert (sub.confirm_sent_at, sub.confirm_expires_at) == (NOW, NOW + timedelta(hours=48))
+
+
+FORKED_WORKER = """
+import sys, threading
+from app.config import Settings
+from app.db import Database
+from app.services import fanout
+assert threading.active_count() == 1
+db = Database(sys.argv[1])
+settings = Settings(env="test", smtp_url=sys.argv[2], app_url="https://app.test", secret_key="k",
+                    mail_from="BS <bs@mail.test>", fanout_connections=4)
+r = fanout.run_fanout(db, settings, int(sys.argv[3]))
+print(r.status, r.sent, r.failed, flush=True)
+"""
+
+
+def test_wave_over_forked_connections_sends_each_once(world: World, pg_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import func
+
+    from tests.conftest import ROOT
+
+    for i in range(400):
+        world.subscribe(f"f{i}@x.test", 1000 - i, locale=("en", "nl", "fr", "de")[i % 4])
+    world.subscribe("gone@x.test", 1)
+    world.smtp.replies["gone@x.test"] = "550 no such user"
+    world.set_qty(1000)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", FORKED_WORKER, pg_url, world.settings.smtp_url or "", str(world.event_id)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert out.stdout.split() == ["done", "400", "1"]
+    counts = world.smtp.by_rcpt()
+    assert len(counts) == 400 and set(counts.values()) == {1}
+    with world.db.session() as s:
+        statuses = dict(
+            s.execute(
+                select(Delivery.status, func.count())
+                .where(Delivery.stock_event_id == world.event_id)
+                .group_by(Delivery.status)
+            ).all()
+        )
+        notified = s.execute(select(func.count()).where(Subscription.state == "notified")).scalar_one()
+    assert statuses == {"sent": 400, "failed": 1}
+    assert notified == 400
+    assert world.subs()["gone@x.test"] == ("active", None)
+
+
+def test_restock_and_confirmation_mail_carry_the_merchants_sender_name_and_reply_to(world: World) -> None:
+    world.settings_row(sender_name="Linen Team", reply_to="help@linen.example")
+    world.subscribe("a@x.test", 10)
+    world.run()
+    pending = world.subscribe("b@x.test", 5, state="pending_confirmation")
+    assert fanout.send_confirmation(world.db, world.settings, pending, clock=lambda: NOW) is True
+    restock, confirm = (r.message for r in world.smtp.received)
+    for msg in (restock, confirm):
+        # The merchant's name with our sending address (its domain is the one that authenticates the mail).
+        assert msg["From"] == "Linen Team <bs@mail.test>"
+        assert msg["Reply-To"] == "help@linen.example"
