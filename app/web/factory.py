@@ -79,6 +79,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(demo_mail.bp)
     app.register_blueprint(feeds.bp)
     limits.init_app(app, settings)
+    storefront.install_read_cache(app)
     for admin_bp in (admin, admin_dashboard, admin_settings, admin_planning, admin_data, admin_subscribers):
         app.register_blueprint(admin_bp.bp)
     admin.init_app(app)

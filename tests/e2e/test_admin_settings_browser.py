@@ -32,7 +32,7 @@ def _drain(server: LiveServer) -> None:
 
 def _public_state(server: LiveServer, store_id: int, external_id: str) -> dict[str, Any]:
     # The storefront keeps rendered documents for a few seconds per process; this test wants the current state.
-    server.app.extensions.pop("backsoon_read_cache", None)
+    server.app.extensions["backsoon_read_cache"].clear()
     url = f"{server.url}/storefront/v1/stores/{store_id}/variants/{external_id}"
     with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - our own local server
         body: dict[str, Any] = json.load(resp)

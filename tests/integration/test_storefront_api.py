@@ -317,3 +317,26 @@ def test_product_document_carries_the_merchants_saved_texts(seeded: Any) -> None
     fr = client.get(f"/storefront/v1/stores/{ids['store']}/products/p1?locale=fr").get_json()["store"]
     assert fr["texts"] == {"selling_fast": "Ça part vite"}
     assert fr["consent"]["text"] == rules.consent("fr", "Acme").text
+
+
+def test_cache_hits_are_answered_in_front_of_flask_with_the_same_headers(seeded: Any) -> None:
+    client, ids, _db = seeded
+    url = f"/storefront/v1/stores/{ids['store']}/variants/v1"
+    first = client.get(url, headers={"Origin": "https://acme.example"})
+    app = client.application
+    # A hit never reaches Flask: no request hook runs for it.
+    calls: list[str] = []
+    app.before_request_funcs.setdefault(None, []).insert(0, lambda: calls.append("flask") and None)
+    hit = client.get(url, headers={"Origin": "https://acme.example"})
+    assert calls == []
+    assert (hit.status_code, hit.data) == (200, first.data)
+    for name in ("ETag", "Cache-Control", "Vary", "Content-Type", "Access-Control-Allow-Origin"):
+        assert hit.headers[name] == first.headers[name], name
+    assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    other = client.get(url, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    assert calls == []
+    # Unknown refs, other queries and the preflight still go through Flask.
+    assert client.get(f"/storefront/v1/stores/{ids['store']}/variants/nope").status_code == 404
+    assert client.get(url + "?locale=nl&x=1").status_code == 200
+    assert calls == ["flask", "flask"]
