@@ -51,6 +51,9 @@ bench: $(STAMP) ## Run the benchmarks (PostgreSQL; BENCH_DATABASE_URL overrides)
 	$(BIN)/python benchmarks/bulk_sync.py
 	$(BIN)/python benchmarks/paged_sync_shopify.py
 	$(BIN)/python benchmarks/woo_sync.py
+	$(BIN)/python benchmarks/storefront_read.py
+	$(BIN)/python benchmarks/fanout.py
+	$(BIN)/python benchmarks/restock_latency.py
 
 migrate: $(STAMP) ## Apply database migrations to DATABASE_URL
 	$(BIN)/backsoon migrate
