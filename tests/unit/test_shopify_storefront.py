@@ -104,3 +104,27 @@ def test_block_schema_parses_and_references_existing_assets() -> None:
         for part in key.split("."):
             node = node[part]
         assert isinstance(node, str)
+
+
+def test_theme_extension_has_an_app_embed_and_an_app_block_loading_the_widget() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    blocks = (
+        Path(__file__).resolve().parents[2] / "integrations" / "shopify" / "extensions" / "backsoon-theme" / "blocks"
+    )
+    schemas = {}
+    for path in sorted(blocks.glob("*.liquid")):
+        match = re.search(r"{% schema %}(.*?){% endschema %}", path.read_text(), re.S)
+        assert match is not None, path.name
+        schemas[path.name] = json.loads(match.group(1))
+    assert schemas["app-embed.liquid"]["target"] == "body"  # an app embed block
+    assert schemas["back-soon.liquid"]["target"] == "section"  # an app block
+    for schema in schemas.values():
+        assert (schema["javascript"], schema["stylesheet"]) == ("backsoon.js", "backsoon.css")
+    embed = (blocks / "app-embed.liquid").read_text()
+    # The widget takes consent from BackSoon through the App Proxy, so no block invents a consent version.
+    assert 'data-api="/apps/backsoon/v1"' in embed
+    for name in ("app-embed.liquid", "back-soon.liquid"):
+        assert "consent_version" not in (blocks / name).read_text()
