@@ -434,3 +434,23 @@ def test_cli_reports_wrong_keys_plainly(env: Env) -> None:
     assert result.exit_code == 1
     assert "rejected these keys" in result.output and "[wrong_keys]" in result.output
     assert env.stores() == []
+
+
+@responses.activate
+def test_a_store_whose_key_was_revoked_tells_its_merchant_in_the_admin(env: Env) -> None:
+    fixture = rest("products-list-orderby-id-page1")
+    responses.add(responses.GET, PRODUCTS, json=fixture["body"][:1], headers={"X-WP-TotalPages": "5"})
+    env.client.post(
+        "/woocommerce/keys",
+        data={"url": STORE, "consumer_key": KEY, "consumer_secret": SECRET, "csrf_token": env.csrf()},
+    )
+    (store,) = env.stores()
+    assert 'id="store-disconnected"' not in env.client.get("/admin/").get_data(as_text=True)
+    # What woo_sync.disconnect records when WooCommerce answers 401 to our key.
+    from app.services import woo_sync
+
+    woo_sync.disconnect(env.db, store.id, "access revoked: 401")
+    page = env.client.get("/admin/").get_data(as_text=True)
+    assert 'id="store-disconnected"' in page
+    assert "WooCommerce rejected the API key. Syncing and storefront updates are paused." in page
+    assert "Reconnect with a new API key" in page
