@@ -1,4 +1,4 @@
-"""Shopify jobs: advance a sync run, start the periodic reconciliation, publish storefront state."""
+"""Shopify jobs: advance a sync run, start the periodic reconciliation, re-read a big product, publish state."""
 
 from __future__ import annotations
 
@@ -34,6 +34,17 @@ def run_sync(run_id: int) -> str:
         if store_id is None:
             return "missing"
         return shopify_sync.step(rt.db, rt.jobs, run_id, clients_for(rt, store_id))
+
+
+def refresh_product(store_id: int, product_gid: str) -> str:
+    """Re-read one product with all its variants (after a webhook whose variant list may be partial) and apply it."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            store = session.execute(select(Store.platform, Store.status).where(Store.id == store_id)).one_or_none()
+        if store is None or store.platform != "shopify" or store.status != "active":
+            return "skipped"
+        graphql = clients_for(rt, store_id).graphql
+        return shopify_sync.refresh_product(rt.db, rt.jobs, store_id, product_gid, graphql)
 
 
 def reconcile_all() -> int:

@@ -471,9 +471,16 @@ def apply_products(
 
 
 def apply_variants(
-    session: Session, jobs: JobQueue, store_id: int, product_external_id: str, variants: Sequence[VariantRecord]
+    session: Session,
+    jobs: JobQueue,
+    store_id: int,
+    product_external_id: str,
+    variants: Sequence[VariantRecord],
+    *,
+    preserve: Collection[str] = frozenset(),
 ) -> ApplyResult:
     """Upsert some variants of a known product without touching the product or its other variants."""
+    keep = _preserved_columns(preserve)  # as in apply_products
     product_id = session.execute(
         select(Product.id).where(Product.store_id == store_id, Product.external_id == product_external_id)
     ).scalar_one_or_none()
@@ -491,7 +498,7 @@ def apply_variants(
         set(),
         acc,
         utcnow(),
-        frozenset(),
+        keep,
         partial=True,
     )
     return acc.result()

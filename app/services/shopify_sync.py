@@ -23,16 +23,28 @@ from app.queue import JobQueue, JobSpec
 from app.services import catalog, sync_runs
 from app.services.sqlfn import dialect
 from app.services.stock import recompute
-from integrations.base import AuthRevoked, InvalidRequest, InventoryRecord, LocationRecord, OrderRecord, ProductRecord
+from integrations.base import (
+    AuthRevoked,
+    InvalidRequest,
+    InventoryRecord,
+    LocationRecord,
+    OrderRecord,
+    ProductRecord,
+    VariantRecord,
+)
 from integrations.shopify import queries
 from integrations.shopify.bulk import (
+    LevelsContinuation,
     ShopifyDataError,
+    VariantsPage,
     download_lines,
     iter_bulk_orders,
     iter_bulk_records,
+    map_levels_page,
     map_location_node,
     map_order_node,
-    map_product_node,
+    map_product,
+    map_variants_page,
     poll_bulk,
     start_bulk,
 )
@@ -45,6 +57,11 @@ RECONCILE_PHASES = ("locations", "products_changed", "orders_changed", "finalize
 PRODUCT_BATCH = 200
 ORDER_BATCH = 500
 PAGE_SIZE = 50
+# Follow-up pages of one product's variants (PRODUCT_VARIANTS_PAGE). Shopify would allow 2,000 per page for a
+# single product, but a query may cost at most 1,000 points and each variant with its 5 levels costs about 20.
+VARIANT_PAGE_SIZE = 40
+# Follow-up pages of one variant's levels, for items stocked at more locations than a variant page asks for (5).
+LEVEL_PAGE_SIZE = 100
 # Reconciliation re-reads a little before the last sync, so a change made during it is not missed.
 RECONCILE_OVERLAP = timedelta(minutes=5)
 
@@ -269,6 +286,111 @@ def _since(db: Database, store_id: int) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def product_gid(external_id: str) -> str:
+    """The Product GID of a numeric product id (a GID is returned as it is)."""
+    return external_id if external_id.startswith("gid://") else f"gid://shopify/Product/{int(external_id)}"
+
+
+def complete_product(
+    graphql: GraphQLClient, node: dict[str, Any], where: str = "product"
+) -> tuple[ProductRecord, list[InventoryRecord]] | None:
+    """Map a Product node whose variants or levels may continue past the page it came in, fetching the rest.
+
+    The record then carries the product's full variant list, as the catalog service reads it (variants missing
+    from it are soft-deleted). None when the product disappeared while its pages were read.
+    """
+    first = map_variants_page(node, where)
+    pages = [first]
+    if first.after is not None:
+        rest = _variant_pages(graphql, str(node.get("id")), first.after)
+        if rest is None:
+            return None
+        pages.extend(rest)
+    variants: dict[str, VariantRecord] = {}
+    levels: list[InventoryRecord] = []
+    for page in pages:
+        for variant in page.variants:
+            variants.setdefault(variant.external_id, variant)
+        levels.extend(page.levels)
+        for more in page.more_levels:
+            levels.extend(_level_pages(graphql, more))
+    return map_product(node, list(variants.values()), where), levels
+
+
+def fetch_product(graphql: GraphQLClient, gid: str) -> tuple[ProductRecord, list[InventoryRecord]] | None:
+    """One product with all its variants and levels, read page by page; None when Shopify has no such product."""
+    data = graphql.execute(queries.PRODUCT_VARIANTS_PAGE, {"id": product_gid(gid), "first": VARIANT_PAGE_SIZE})
+    node = data.get("product")
+    if not isinstance(node, dict):
+        return None
+    return complete_product(graphql, node)
+
+
+def _variant_pages(graphql: GraphQLClient, gid: str, after: str) -> list[VariantsPage] | None:
+    # Not GraphQLClient.paginate: a product deleted meanwhile answers `product: null`, which is "gone", not an error.
+    pages: list[VariantsPage] = []
+    seen: set[str] = set()
+    cursor: str | None = after
+    while cursor is not None:
+        if cursor in seen:  # a repeated cursor would loop forever on the same page
+            raise InvalidRequest(f"variant pages of {gid} returned no new endCursor")
+        seen.add(cursor)
+        data = graphql.execute(queries.PRODUCT_VARIANTS_PAGE, {"id": gid, "first": VARIANT_PAGE_SIZE, "after": cursor})
+        node = data.get("product")
+        if not isinstance(node, dict):
+            return None
+        page = map_variants_page(node, "product")
+        pages.append(page)
+        cursor = page.after
+    return pages
+
+
+def _level_pages(graphql: GraphQLClient, more: LevelsContinuation) -> list[InventoryRecord]:
+    levels: list[InventoryRecord] = []
+    seen: set[str] = set()
+    cursor: str | None = more.after
+    while cursor is not None:
+        if cursor in seen:
+            raise InvalidRequest(f"level pages of {more.inventory_item_gid} returned no new endCursor")
+        seen.add(cursor)
+        variables = {"id": more.inventory_item_gid, "first": LEVEL_PAGE_SIZE, "after": cursor}
+        item = graphql.execute(queries.INVENTORY_ITEM_LEVELS_PAGE, variables).get("inventoryItem")
+        if not isinstance(item, dict):  # the variant went away meanwhile: the next sync deletes it
+            break
+        page, cursor = map_levels_page(item, more.variant_external_id, tracked=more.tracked)
+        levels.extend(page)
+    return levels
+
+
+def refresh_product_job(store_id: int, product_external_id: str) -> JobSpec:
+    """The follow-up that re-reads one product in full (deterministic id: a burst collapses into one pending job)."""
+    numeric = product_gid(product_external_id).rsplit("/", 1)[-1]
+    return JobSpec(
+        "jobs.shopify.refresh_product",
+        (store_id, product_gid(product_external_id)),
+        job_id=f"shopify-product-{store_id}-{numeric}",
+    )
+
+
+def refresh_product(db: Database, jobs: JobQueue, store_id: int, gid: str, graphql: GraphQLClient) -> str:
+    """Read one product with every variant and level from Shopify and apply it as the full list.
+
+    Used after a product webhook whose variant list may be cut short: variants missing from the fetched list are
+    soft-deleted, which is right only because this list is complete. A product Shopify no longer has is left to
+    products/delete (and to reconciliation).
+    """
+    fetched = fetch_product(graphql, gid)  # no transaction is held open during the calls
+    if fetched is None:
+        return "missing"
+    product, levels = fetched
+    with db.session() as s:
+        result = catalog.apply_products(s, jobs, store_id, [product])
+        catalog.apply_inventory(s, jobs, store_id, levels)
+    if result.skipped_stale:
+        return "stale"
+    return f"applied:{len(product.variants)}"
+
+
 def _products_changed(
     db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients
 ) -> str:
@@ -276,7 +398,12 @@ def _products_changed(
 
     def records() -> Iterator[ProductRecord | InventoryRecord | LocationRecord]:
         for node in c.graphql.paginate(queries.PRODUCTS_PAGE, variables, ("products",)):
-            product, levels = map_product_node(node)
+            # A product with more variants (or a variant at more locations) than the page holds is read to the end
+            # before it is applied: a cut list would soft-delete the variants left out.
+            complete = complete_product(c.graphql, node)
+            if complete is None:  # deleted while being read: products/delete or the next run handles it
+                continue
+            product, levels = complete
             yield product
             yield from levels
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -15,6 +17,12 @@ from integrations.base import InventoryRecord, OrderRecord, ProductRecord
 from integrations.shopify import payloads as p
 
 log = logging.getLogger(__name__)
+
+PARTIAL_VARIANTS_AT = 100
+"""A product payload listing this many variants may not list them all. Shopify documents no cap on the variants of
+product webhook payloads, but products had at most 100 variants until 2,048 became the limit (2025-10), and its other
+product surfaces (REST, the Ajax API) stop at 100; so from 100 on the list is upserted without deleting anything, and
+a follow-up job reads the product in full through GraphQL and applies that as the complete list."""
 
 
 def _store(session: Session, event: WebhookEvent) -> Store:
@@ -33,13 +41,42 @@ def _parse(event: WebhookEvent) -> p.ShopifyPayload:
 @register_handler("shopify", "products/create")
 @register_handler("shopify", "products/update")
 def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
-    """Upsert a product and its variants (tracking is not in product payloads, so it is kept as stored)."""
+    """Upsert a product and its variants (tracking is not in product payloads, so it is kept as stored).
+
+    A payload with fewer than PARTIAL_VARIANTS_AT variants, all named in its ``variant_gids``, is the full list
+    (missing variants are soft-deleted); any other deletes nothing and is followed by a full re-read of the product
+    (jobs.shopify.refresh_product).
+    """
     record = _parse(event)
     assert isinstance(record, ProductRecord)
-    result = catalog.apply_products(
-        session, jobs, _store(session, event).id, [record], preserve=p.PRODUCT_WEBHOOK_UNKNOWN_VARIANT_FIELDS
-    )
-    return "stale" if result.skipped_stale else "applied"
+    store_id = _store(session, event).id
+    unknown = p.PRODUCT_WEBHOOK_UNKNOWN_VARIANT_FIELDS
+    if len(record.variants) < PARTIAL_VARIANTS_AT and not _lists_more_variants(event, record):
+        result = catalog.apply_products(session, jobs, store_id, [record], preserve=unknown)
+        return "stale" if result.skipped_stale else "applied"
+    # Possibly partial: the product itself, then its listed variants with partial semantics (siblings untouched).
+    result = catalog.apply_products(session, jobs, store_id, [replace(record, variants=())], preserve=unknown)
+    if result.skipped_stale:
+        return "stale"
+    catalog.apply_variants(session, jobs, store_id, record.external_id, record.variants, preserve=unknown)
+    enqueue_after_commit(session, jobs, shopify_sync.refresh_product_job(store_id, record.external_id))
+    return "applied:partial"
+
+
+def _lists_more_variants(event: WebhookEvent, record: ProductRecord) -> bool:
+    """True when the payload's ``variant_gids`` names a variant its ``variants`` list lacks (a cut list)."""
+    try:
+        gids = json.loads(event.body).get("variant_gids")
+    except (ValueError, AttributeError):
+        return False
+    if not isinstance(gids, list):
+        return False
+    listed = {v.external_id for v in record.variants}
+    for item in gids:
+        gid = item.get("admin_graphql_api_id") if isinstance(item, dict) else None
+        if isinstance(gid, str) and gid.rsplit("/", 1)[-1] not in listed:
+            return True
+    return False
 
 
 @register_handler("shopify", "products/delete")

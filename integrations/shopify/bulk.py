@@ -59,18 +59,23 @@ __all__ = [
     "BulkRejected",
     "BulkUserError",
     "IncompleteConnection",
+    "LevelsContinuation",
     "ShopifyDataError",
+    "VariantsPage",
     "bulk_operation_gid",
     "bulk_result_urls",
     "download_lines",
     "iter_bulk_orders",
     "iter_bulk_records",
     "map_level",
+    "map_levels_page",
     "map_location_node",
     "map_order_node",
     "map_product",
     "map_product_node",
     "map_variant",
+    "map_variant_node",
+    "map_variants_page",
     "poll_bulk",
     "start_bulk",
 ]
@@ -470,6 +475,70 @@ def map_product_node(node: Mapping[str, Any], where: str = "product") -> tuple[P
     return map_product(node, variants, where), levels
 
 
+@dataclass(frozen=True, slots=True)
+class LevelsContinuation:
+    """A variant whose ``inventoryLevels`` connection has more pages than the query fetched (more locations)."""
+
+    variant_external_id: str
+    tracked: bool
+    inventory_item_gid: str  # the full GID, as inventoryItem(id:) wants it
+    after: str  # the connection's endCursor
+
+
+@dataclass(frozen=True, slots=True)
+class VariantsPage:
+    """One page of a product's variants with their levels, and where to continue when the page was not the last."""
+
+    variants: tuple[VariantRecord, ...]
+    levels: tuple[InventoryRecord, ...]
+    more_levels: tuple[LevelsContinuation, ...] = ()
+    after: str | None = None  # the variants connection's endCursor when it has more pages, else None
+
+
+def map_levels_page(
+    item: Mapping[str, Any], variant_external_id: str, *, tracked: bool, where: str = "inventoryItem"
+) -> tuple[list[InventoryRecord], str | None]:
+    """An InventoryItem node's ``inventoryLevels`` page: its levels and the endCursor when more pages follow."""
+    nodes, after = _connection_page(item, "inventoryLevels", where)
+    return [map_level(level, variant_external_id, tracked=tracked, where=w) for w, level in nodes], after
+
+
+def map_variant_node(
+    node: Mapping[str, Any], where: str = "variant"
+) -> tuple[VariantRecord, list[InventoryRecord], LevelsContinuation | None]:
+    """A paged ProductVariant node with nested levels: the record, its levels, and a continuation if levels are cut."""
+    variant = map_variant(node, where)
+    item = _obj(node.get("inventoryItem"), f"{where}.inventoryItem")
+    if "inventoryLevels" not in item:
+        return variant, [], None
+    levels, after = map_levels_page(item, variant.external_id, tracked=variant.tracked, where=f"{where}.inventoryItem")
+    more = None
+    if after is not None:
+        more = LevelsContinuation(
+            variant.external_id, variant.tracked, _str(item, "id", f"{where}.inventoryItem"), after
+        )
+    return variant, levels, more
+
+
+def map_variants_page(node: Mapping[str, Any], where: str = "product") -> VariantsPage:
+    """The ``variants`` page of a Product node (a products page node or ``product(id:)``), never refusing a cut one.
+
+    Unlike ``map_product_node`` this does not raise on more pages: it says where to continue, so the caller can
+    fetch the rest before treating the variant list as complete.
+    """
+    nodes, after = _connection_page(node, "variants", where)
+    variants: list[VariantRecord] = []
+    levels: list[InventoryRecord] = []
+    more: list[LevelsContinuation] = []
+    for w, v in nodes:
+        variant, variant_levels, cont = map_variant_node(v, w)
+        variants.append(variant)
+        levels.extend(variant_levels)
+        if cont is not None:
+            more.append(cont)
+    return VariantsPage(tuple(variants), tuple(levels), tuple(more), after)
+
+
 def map_location_node(node: Mapping[str, Any], where: str = "location") -> LocationRecord:
     """Map a Location node (``id name isActive``)."""
     active = node.get("isActive")
@@ -622,6 +691,26 @@ def _connection(node: Mapping[str, Any], key: str, where: str) -> Iterator[tuple
     else:
         for w, edge in _objects(conn.get("edges"), f"{where}.{key}.edges"):
             yield w, _obj(edge.get("node"), f"{w}.node")
+
+
+def _connection_page(
+    node: Mapping[str, Any], key: str, where: str
+) -> tuple[list[tuple[str, Mapping[str, Any]]], str | None]:
+    """The nodes of a nested connection and its endCursor when it has more pages (None when it is complete)."""
+    conn = _obj(node.get(key), f"{where}.{key}")
+    info = conn.get("pageInfo")
+    after: str | None = None
+    if isinstance(info, Mapping) and info.get("hasNextPage") is True:
+        cursor = info.get("endCursor")
+        if not isinstance(cursor, str) or not cursor:
+            raise _fail(f"{where}.{key}.pageInfo", "more pages but no endCursor (select pageInfo { endCursor })")
+        after = cursor
+    if "nodes" in conn:
+        return list(_objects(conn.get("nodes"), f"{where}.{key}.nodes")), after
+    edges = [
+        (w, _obj(edge.get("node"), f"{w}.node")) for w, edge in _objects(conn.get("edges"), f"{where}.{key}.edges")
+    ]
+    return edges, after
 
 
 def _opt_str(data: Mapping[str, Any], key: str, where: str = "") -> str | None:

@@ -15,10 +15,12 @@ __all__ = [
     "BULK_OPERATION_RUN_QUERY",
     "BULK_ORDERS_QUERY",
     "BULK_PRODUCTS_QUERY",
+    "INVENTORY_ITEM_LEVELS_PAGE",
     "LOCATIONS_PAGE",
     "METAFIELDS_SET",
     "ORDERS_PAGE",
     "PRODUCTS_PAGE",
+    "PRODUCT_VARIANTS_PAGE",
 ]
 
 # Shared field lists. Connections are spelled per document: paged queries use `nodes` with explicit page sizes;
@@ -77,6 +79,47 @@ PRODUCTS_PAGE = f"""query ProductsPage($first: Int!, $after: String, $query: Str
 }}
 """
 """A page of products with variants, tracking and per-location quantities. Variables: first, after, query."""
+
+PRODUCT_VARIANTS_PAGE = f"""query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {{
+  product(id: $id) {{{_PRODUCT_FIELDS}
+    variants(first: $first, after: $after) {{
+      nodes {{{_VARIANT_FIELDS}
+        inventoryItem {{
+          id
+          tracked
+          inventoryLevels(first: 5) {{
+            nodes {{{_LEVEL_FIELDS}
+            }}
+            pageInfo {{ hasNextPage endCursor }}
+          }}
+        }}
+      }}
+      pageInfo {{ hasNextPage endCursor }}
+    }}
+  }}
+}}
+"""
+"""One product with a page of its variants (same fields as PRODUCTS_PAGE). Variables: id (Product GID), first, after.
+
+For products whose variants do not fit PRODUCTS_PAGE's first page (Shopify allows 2,048 variants; a single-product
+query may ask up to 2,000 per page since 2025-01). ``product`` is null when the product is gone. The page size is
+bounded by cost, not by that limit: each variant with 5 levels costs about 20 points, and one query may cost 1,000.
+"""
+
+INVENTORY_ITEM_LEVELS_PAGE = f"""query InventoryItemLevelsPage($id: ID!, $first: Int!, $after: String) {{
+  inventoryItem(id: $id) {{
+    id
+    tracked
+    inventoryLevels(first: $first, after: $after) {{
+      nodes {{{_LEVEL_FIELDS}
+      }}
+      pageInfo {{ hasNextPage endCursor }}
+    }}
+  }}
+}}
+"""
+"""The rest of one inventory item's levels, when a variant is stocked at more locations than a variant page asks for.
+Variables: id (InventoryItem GID), first, after."""
 
 _ORDER_FIELDS = """
       id

@@ -32,15 +32,19 @@ from integrations.shopify.bulk import (
     BulkOperation,
     BulkRejected,
     IncompleteConnection,
+    LevelsContinuation,
     ShopifyDataError,
     bulk_operation_gid,
     bulk_result_urls,
     download_lines,
     iter_bulk_orders,
     iter_bulk_records,
+    map_levels_page,
     map_location_node,
     map_order_node,
     map_product_node,
+    map_variant_node,
+    map_variants_page,
     poll_bulk,
     start_bulk,
 )
@@ -586,6 +590,66 @@ def test_products_page_node_with_more_variants_than_fetched_is_refused() -> None
 
     with pytest.raises(IncompleteConnection, match=r"product\.variants"):
         map_product_node(node)
+
+
+def test_variants_page_of_a_complete_node_maps_like_the_whole_node() -> None:
+    node = _fixture("products_page.json")["data"]["products"]["nodes"][0]
+
+    page = map_variants_page(node)
+
+    assert page.variants == SWEATER.variants
+    assert list(page.levels) == SWEATER_LEVELS
+    assert page.after is None
+    assert page.more_levels == ()
+
+
+def test_variants_page_with_more_variants_says_where_to_continue_instead_of_refusing() -> None:
+    node = copy.deepcopy(_fixture("products_page.json")["data"]["products"]["nodes"][0])
+    node["variants"]["pageInfo"] = {"hasNextPage": True, "endCursor": "cursor-after-L"}
+
+    page = map_variants_page(node)
+
+    assert page.after == "cursor-after-L"
+    assert page.variants == SWEATER.variants  # what the page holds, nothing dropped
+
+
+def test_variant_with_more_levels_than_fetched_returns_a_continuation() -> None:
+    node = copy.deepcopy(_fixture("products_page.json")["data"]["products"]["nodes"][0])
+    small = node["variants"]["nodes"][0]
+    small["inventoryItem"]["inventoryLevels"]["pageInfo"] = {"hasNextPage": True, "endCursor": "lv-2"}
+
+    variant, levels, more = map_variant_node(small)
+
+    assert variant == SWEATER_VARIANTS[0]
+    assert levels == SWEATER_LEVELS[:2]
+    assert more == LevelsContinuation(
+        variant_external_id="49712345678125",
+        tracked=True,
+        inventory_item_gid="gid://shopify/InventoryItem/51823456789301",
+        after="lv-2",
+    )
+    assert map_variants_page(node).more_levels == (more,)
+    # the strict whole-node mapper still refuses the cut connection
+    with pytest.raises(IncompleteConnection, match=r"inventoryLevels"):
+        map_product_node(node)
+
+
+def test_levels_page_maps_an_inventory_item_node() -> None:
+    node = _fixture("products_page.json")["data"]["products"]["nodes"][0]
+    item = node["variants"]["nodes"][0]["inventoryItem"]
+
+    levels, after = map_levels_page(item, "49712345678125", tracked=True)
+
+    assert levels == SWEATER_LEVELS[:2]
+    assert after is None
+
+
+def test_a_page_that_has_more_but_no_cursor_is_refused() -> None:
+    node = copy.deepcopy(_fixture("products_page.json")["data"]["products"]["nodes"][0])
+    node["variants"]["pageInfo"] = {"hasNextPage": True, "endCursor": None}
+
+    with pytest.raises(ShopifyDataError, match="endCursor"):
+        map_variants_page(node)
 
 
 ORDER_1042 = OrderRecord(
