@@ -50,4 +50,5 @@ DEFAULT_SCHEDULE = (
     ("jobs.attribution.attribute_all", 15 * 60),
     ("jobs.admin.deliver_all_webhooks", 60),
     ("jobs.admin.digest_all", 15 * 60),
+    ("jobs.admin.instant_alerts_all", 60),
 )

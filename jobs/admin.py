@@ -1,4 +1,4 @@
-"""Merchant-admin jobs: outbound signal webhooks and the daily digest."""
+"""Merchant-admin jobs: outbound signal webhooks, the daily digest and the instant alert."""
 
 from __future__ import annotations
 
@@ -39,4 +39,19 @@ def digest_all() -> int:
         store_ids = alerts.due_store_ids(session)
     for sid in store_ids:
         rt.jobs.enqueue(JobSpec("jobs.admin.send_digest", (sid,), job_id=f"digest-{sid}", queue="low"))
+    return len(store_ids)
+
+
+def send_instant_alerts(store_id: int) -> str:
+    """Email the store's admin what just happened, if the instant alert is on (at most every 15 minutes)."""
+    with job_context(store_id=store_id) as rt:
+        return alerts.send_instant_alert(rt.db, rt.settings, store_id)
+
+
+def instant_alerts_all() -> int:
+    """Enqueue the instant alert of every store whose batch waited out the spacing (periodic)."""
+    with job_context() as rt, rt.db.session() as session:
+        store_ids = alerts.instant_due_store_ids(session)
+    for sid in store_ids:
+        rt.jobs.enqueue(JobSpec("jobs.admin.send_instant_alerts", (sid,), job_id=f"instant-alerts-{sid}", queue="low"))
     return len(store_ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rq import cron
 
 from jobs import woocommerce as woo
-from jobs.admin import deliver_all_webhooks, digest_all
+from jobs.admin import deliver_all_webhooks, digest_all, instant_alerts_all
 from jobs.attribution import attribute_all
 from jobs.maintenance import purge_inbox, sweep
 from jobs.notify import run_due_waves
@@ -27,6 +27,7 @@ ATTRIBUTION_SECONDS = 15 * 60
 # Retries of the merchant's signal webhook are due by the minute (exponential backoff from 1 min).
 OUTBOUND_WEBHOOK_SECONDS = 60
 DIGEST_CHECK_SECONDS = 15 * 60
+INSTANT_ALERT_CHECK_SECONDS = 60
 
 # Sweeping twice a minute re-drives stalled work within a minute of the 60 s threshold.
 cron.register(sweep, queue_name="high", interval=SWEEP_SECONDS, job_timeout=120)
@@ -40,3 +41,5 @@ cron.register(attribute_all, queue_name="low", interval=ATTRIBUTION_SECONDS, job
 cron.register(deliver_all_webhooks, queue_name="low", interval=OUTBOUND_WEBHOOK_SECONDS, job_timeout=300)
 # Each store's digest goes out once a day from 07:00 its time; checking every 15 min finds it soon after.
 cron.register(digest_all, queue_name="low", interval=DIGEST_CHECK_SECONDS, job_timeout=300)
+# An instant alert held back by its 15-minute spacing goes out on the next check.
+cron.register(instant_alerts_all, queue_name="low", interval=INSTANT_ALERT_CHECK_SECONDS, job_timeout=300)

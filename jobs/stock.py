@@ -34,6 +34,10 @@ def _follow_ups(rt: Runtime, store_id: int, restock_event_ids: tuple[int, ...]) 
     rt.jobs.enqueue(
         JobSpec("jobs.admin.deliver_webhooks", (store_id,), job_id=f"outbound-webhooks-{store_id}", queue="low")
     )
+    # A store that asked for instant alerts hears of sell-outs and signal changes now, not in tomorrow's digest.
+    rt.jobs.enqueue(
+        JobSpec("jobs.admin.send_instant_alerts", (store_id,), job_id=f"instant-alerts-{store_id}", queue="low")
+    )
 
 
 def recompute_store(store_id: int) -> dict[str, Any]:

@@ -48,6 +48,10 @@ class Store(IdMixin, Timestamps, Base):
     outbound_webhook_url: Mapped[str | None] = mapped_column(String(2000))
     outbound_webhook_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     last_digest_on: Mapped[date | None]
+    # The optional instant alert: when the last one was sent (claimed), and what it had told by then
+    # ({"event_id": highest stock event seen, "signals": {variant id: non-ok signal}}).
+    instant_alert_at: Mapped[datetime | None]
+    instant_alert_cursor: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
 
 
 class StoreSetting(IdMixin, StoreScoped, Timestamps, Base):

@@ -2,9 +2,9 @@
 
 Stock settings live in ``store_settings`` rows (scope store | product | variant, ``values`` JSON) and are validated
 by the domain (``apply_overrides``), field by field, against the layer they override, so a message can be shown next
-to each field. The store row also carries ``sender_name``, ``reply_to`` and ``texts`` ({language: {key: text}}),
-which the stock engine ignores. A saved change to a stock setting or a supplier lead time marks the affected variants
-dirty: the recompute, then the storefront publish, follow after commit.
+to each field. The store row also carries ``sender_name``, ``reply_to``, ``instant_alerts`` and ``texts``
+({language: {key: text}}), which the stock engine ignores. A saved change to a stock setting or a supplier lead time
+marks the affected variants dirty: the recompute, then the storefront publish, follow after commit.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
 }
 MAX_SENDER_NAME = 100
 FIELD_NAMES = tuple(f.name for f in SETTING_FIELDS)
-MANAGED_KEYS = frozenset({*FIELD_NAMES, "sender_name", "reply_to", "texts"})
+MANAGED_KEYS = frozenset({*FIELD_NAMES, "sender_name", "reply_to", "texts", "instant_alerts"})
 _PLACEHOLDER = re.compile(r"\[([^\[\]]*)\]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_ID = 2**63 - 1
@@ -267,6 +267,12 @@ def _parse_store_extras(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[s
             values["reply_to"] = validate_email(reply_to, check_deliverability=False).normalized
         except EmailNotValidError as exc:
             errors["reply_to"] = f"Enter a valid email address ({exc})."
+    # Off unless chosen: only "on" is stored, like a setting left at its default.
+    instant = (form.get("instant_alerts") or "false").strip()
+    if instant == "true":
+        values["instant_alerts"] = True
+    elif instant != "false":
+        errors["instant_alerts"] = "Choose Yes or No."
     texts: dict[str, dict[str, str]] = {}
     for lang in LANGUAGES:
         for key in TEXT_KEYS:

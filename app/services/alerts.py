@@ -21,15 +21,18 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import BigInteger, String, and_, false, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import Subquery
 
 from app.config import Settings
 from app.db import Database
 from app.domain.settings import resolve_settings
-from app.models import Product, StockStateHistory, Store, StoreSetting, Subscription, Variant
+from app.models import Product, StockEvent, StockState, StockStateHistory, Store, StoreSetting, Subscription, Variant
+from app.services import outbound_webhooks
 from app.services.dashboard import day_bounds
 from app.services.emails import MESSAGE_POLICY, mail_domain, sender_address
 from app.services.mailer import Mailer
@@ -37,11 +40,32 @@ from app.services.stock import OPEN_WAITLIST_STATES, store_today
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DIGEST_HOUR", "Digest", "DigestItem", "build_digest", "digest_message", "due_store_ids", "send_digest"]
+__all__ = [
+    "DIGEST_HOUR",
+    "INSTANT_SETTING",
+    "INSTANT_SPACING",
+    "Digest",
+    "DigestItem",
+    "InstantAlert",
+    "build_digest",
+    "build_instant_alert",
+    "digest_message",
+    "due_store_ids",
+    "instant_alert_message",
+    "instant_alerts_on",
+    "instant_due_store_ids",
+    "send_digest",
+    "send_instant_alert",
+]
 
 # Local hour from which the day's digest goes out: the merchant reads it with the morning coffee, and the night's
 # recomputes have written today's history rows by then.
 DIGEST_HOUR = 7
+# The instant alert: the store-scope setting that turns it on, the least time between two of its emails (what happens
+# in between is batched into the next), and how far back a store's very first one looks.
+INSTANT_SETTING = "instant_alerts"
+INSTANT_SPACING = timedelta(minutes=15)
+INSTANT_FIRST_LOOKBACK = timedelta(hours=1)
 _TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
 _env = Environment(
     loader=FileSystemLoader(str(_TEMPLATES)),
@@ -94,6 +118,35 @@ def _threshold(session: Session, store_id: int) -> int:
     return resolve_settings(values, None, None).high_demand_waitlist
 
 
+def _waitlist_crossings(
+    session: Session, store_id: int, since: datetime, until: datetime | None = None
+) -> list[DigestItem]:
+    """Open waitlists at or over the threshold now that were under it at ``since`` (signups after it not counted)."""
+    threshold = _threshold(session, store_id)
+    new = func.count().filter(Subscription.created_at >= since)
+    where = [
+        Subscription.store_id == store_id,
+        Variant.store_id == store_id,
+        Subscription.state.in_(OPEN_WAITLIST_STATES),
+        Variant.deleted_at.is_(None),
+    ]
+    if until is not None:
+        # Signups after ``until`` belong to the next alert's window, not this one.
+        where.append(Subscription.created_at < until)
+    waiting = session.execute(
+        select(Variant.id, Variant.sku, Product.title, Variant.title, func.count(), new)
+        .join(Variant, Variant.id == Subscription.variant_id)
+        .join(Product, Product.id == Variant.product_id)
+        .where(*where)
+        .group_by(Variant.id, Variant.sku, Product.title, Variant.title)
+        .having(func.count() >= threshold, func.count() - new < threshold)
+        .order_by(func.count().desc(), Variant.id)
+    ).all()
+    return [
+        DigestItem(vid, sku, p_title, v_title, f"{total} waiting") for vid, sku, p_title, v_title, total, _ in waiting
+    ]
+
+
 def build_digest(session: Session, store: Store, since: date, today: date) -> Digest:
     """What changed between the store-local days ``since`` and ``today``."""
     digest = Digest(store.name or store.domain, since, today)
@@ -127,25 +180,8 @@ def build_digest(session: Session, store: Store, since: date, today: date) -> Di
         if signal_now != signal_was:
             digest.signal_changed.append(DigestItem(vid, sku, p_title, v_title, f"{signal_was} → {signal_now}"))
 
-    threshold = _threshold(session, store.id)
     since_end = day_bounds(store, since, 1)[0][2]
-    new = func.count().filter(Subscription.created_at >= since_end)
-    waiting = session.execute(
-        select(Variant.id, Variant.sku, Product.title, Variant.title, func.count(), new)
-        .join(Variant, Variant.id == Subscription.variant_id)
-        .join(Product, Product.id == Variant.product_id)
-        .where(
-            Subscription.store_id == store.id,
-            Variant.store_id == store.id,
-            Subscription.state.in_(OPEN_WAITLIST_STATES),
-            Variant.deleted_at.is_(None),
-        )
-        .group_by(Variant.id, Variant.sku, Product.title, Variant.title)
-        .having(func.count() >= threshold, func.count() - new < threshold)
-        .order_by(func.count().desc(), Variant.id)
-    ).all()
-    for vid, sku, p_title, v_title, total, _ in waiting:
-        digest.high_demand.append(DigestItem(vid, sku, p_title, v_title, f"{total} waiting"))
+    digest.high_demand.extend(_waitlist_crossings(session, store.id, since_end))
     return digest
 
 
@@ -237,3 +273,210 @@ def due_store_ids(session: Session, now: datetime | None = None) -> list[int]:
         if store.last_digest_on is None or store.last_digest_on < today:
             due.append(store.id)
     return due
+
+
+# --- The optional instant alert -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InstantAlert:
+    """What happened since the last instant alert, and the cursor to store once it is sent."""
+
+    store_name: str
+    at: datetime
+    cursor: dict[str, Any]
+    sold_out: list[DigestItem] = field(default_factory=list)
+    signal_changed: list[DigestItem] = field(default_factory=list)
+    high_demand: list[DigestItem] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """How many lines the alert has."""
+        return len(self.sold_out) + len(self.signal_changed) + len(self.high_demand)
+
+
+def instant_alerts_on(session: Session, store_id: int) -> bool:
+    """Whether the store turned the instant alert on (store-wide setting ``instant_alerts``, off by default)."""
+    values = session.scalars(
+        select(StoreSetting.values).where(StoreSetting.store_id == store_id, StoreSetting.scope == "store")
+    ).first()
+    return bool(values and values.get(INSTANT_SETTING) is True)
+
+
+def _told(signals: dict[str, str]) -> Subquery:
+    # What the previous instant alerts told, as a (variant_id, signal) table for the webhook's comparison query.
+    rows = [
+        select(literal(int(vid), BigInteger).label("variant_id"), literal(sig, String).label("signal"))
+        for vid, sig in sorted(signals.items(), key=lambda kv: int(kv[0]))
+    ]
+    if not rows:
+        return (
+            select(literal(0, BigInteger).label("variant_id"), literal("ok", String).label("signal"))
+            .where(false())
+            .subquery("told")
+        )
+    if len(rows) == 1:
+        return rows[0].subquery("told")
+    return union_all(*rows).subquery("told")
+
+
+def _sorted(items: list[DigestItem]) -> list[DigestItem]:
+    return sorted(items, key=lambda i: (i.product_title, i.variant_title, i.variant_id))
+
+
+def build_instant_alert(session: Session, store: Store, now: datetime) -> InstantAlert:
+    """Sell-outs, signal changes and waitlist crossings since the store's last instant alert (or the last hour)."""
+    cursor = store.instant_alert_cursor or {}
+    first = store.instant_alert_at is None
+    since = now - INSTANT_FIRST_LOOKBACK if store.instant_alert_at is None else _aware(store.instant_alert_at)
+    # The highest event id is read first: events written while this runs are left for the next alert.
+    top = session.scalar(select(func.max(StockEvent.id)).where(StockEvent.store_id == store.id)) or 0
+    after = int(cursor.get("event_id") or 0)
+    q = (
+        select(Variant.id, Variant.sku, Product.title, Variant.title)
+        .select_from(StockEvent)
+        .join(Variant, Variant.id == StockEvent.variant_id)
+        .join(Product, Product.id == Variant.product_id)
+        .where(
+            StockEvent.store_id == store.id,
+            Variant.store_id == store.id,
+            StockEvent.kind == "sellout",
+            StockEvent.id > after,
+            StockEvent.id <= top,
+            Variant.deleted_at.is_(None),
+        )
+        .distinct()
+    )
+    if first:
+        q = q.where(StockEvent.occurred_at >= since)
+    sold = [DigestItem(vid, sku, p_title, v_title, "sold out") for vid, sku, p_title, v_title in session.execute(q)]
+
+    told: dict[str, str] = {str(k): str(v) for k, v in (cursor.get("signals") or {}).items()}
+    changes = outbound_webhooks.signal_changes(session, store.id, _told(told))
+    signals = dict(told)
+    changed: list[DigestItem] = []
+    for c in changes:
+        if c.signal == "ok":
+            signals.pop(str(c.variant_id), None)
+        else:
+            signals[str(c.variant_id)] = c.signal
+        # A store's first alert has no memory of what it told: only changes of the last hour count as news.
+        if not first or _aware(c.changed_at) >= since:
+            item = DigestItem(c.variant_id, c.sku, c.product_title, c.variant_title, f"{c.previous} → {c.signal}")
+            changed.append(item)
+
+    crossings = _waitlist_crossings(session, store.id, since, now)
+    return InstantAlert(
+        store.name or store.domain,
+        now,
+        {"event_id": max(top, after), "signals": signals},
+        _sorted(sold),
+        _sorted(changed),
+        crossings,
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def instant_alert_message(settings: Settings, store: Store, to: str, alert: InstantAlert) -> EmailMessage:
+    """The instant alert as a multipart EmailMessage (text and HTML from templates)."""
+    base = settings.app_url.rstrip("/")
+    values = {
+        "alert": alert,
+        "at": f"{alert.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+        "admin_url": base + "/admin/",
+        "settings_url": base + "/admin/settings",
+    }
+    msg = EmailMessage(policy=MESSAGE_POLICY)
+    user, _, domain = sender_address(settings.mail_from).partition("@")
+    msg["From"] = Address(display_name="BackSoon", username=user, domain=domain)
+    msg["To"] = to
+    plural = "s" if alert.count != 1 else ""
+    msg["Subject"] = f"{alert.store_name}: {alert.count} new stock alert{plural}"
+    msg["Date"] = format_datetime(alert.at)
+    msg["Message-ID"] = make_msgid(
+        f"instant-{store.id}-{int(alert.at.timestamp())}", domain=mail_domain(settings.mail_from)
+    )
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(_env.get_template("instant_alert.txt").render(values), subtype="plain", cte="8bit")
+    msg.add_alternative(_env.get_template("instant_alert.html").render(values), subtype="html", cte="8bit")
+    return msg
+
+
+def _claim_instant(db: Database, store_id: int, previous: datetime | None, alert: InstantAlert) -> bool:
+    with db.session() as session:
+        same = Store.instant_alert_at.is_(None) if previous is None else Store.instant_alert_at == previous
+        claimed = session.execute(
+            update(Store)
+            .where(Store.id == store_id, same)
+            .values(instant_alert_at=alert.at, instant_alert_cursor=alert.cursor)
+        ).rowcount  # type: ignore[attr-defined]
+        return bool(claimed == 1)
+
+
+def _release_instant(
+    db: Database, store_id: int, at: datetime, previous: datetime | None, cursor: dict[str, Any] | None
+) -> None:
+    with db.session() as session:
+        session.execute(
+            update(Store)
+            .where(Store.id == store_id, Store.instant_alert_at == at)
+            .values(instant_alert_at=previous, instant_alert_cursor=cursor)
+        )
+
+
+def send_instant_alert(db: Database, settings: Settings, store_id: int, now: datetime | None = None) -> str:
+    """Email what just happened, at most every 15 minutes: 'sent', 'empty', 'waiting', 'off' or 'skipped'."""
+    when = now or datetime.now(UTC)
+    with db.session() as session:
+        store = session.get(Store, store_id)
+        if store is None or not store.admin_email or store.status != "active":
+            return "skipped"
+        if not instant_alerts_on(session, store_id):
+            return "off"
+        previous, cursor = store.instant_alert_at, store.instant_alert_cursor
+        if previous is not None and when < _aware(previous) + INSTANT_SPACING:
+            return "waiting"  # the periodic sweep sends the batch once the spacing has passed
+        alert = build_instant_alert(session, store, when)
+        session.expunge(store)
+    if alert.count == 0:
+        return "empty"  # nothing claimed: the next run looks at the same window again
+    if not settings.smtp_url:
+        raise RuntimeError("SMTP_URL is not set: the instant alert cannot be sent")
+    # Claimed and committed before sending: of two concurrent runs only one moves the cursor, and sends.
+    if not _claim_instant(db, store_id, previous, alert):
+        return "skipped"
+    try:
+        with Mailer(settings.smtp_url) as mailer:
+            mailer.send(instant_alert_message(settings, store, str(store.admin_email), alert))
+    except Exception:
+        _release_instant(db, store_id, alert.at, previous, cursor)
+        raise
+    log.info("instant alert sent", extra={"store_id": store_id, "lines": alert.count})
+    return "sent"
+
+
+def instant_due_store_ids(session: Session, now: datetime | None = None) -> list[int]:
+    """Stores with the instant alert on, past the spacing, whose stock states changed since their last alert."""
+    when = now or datetime.now(UTC)
+    # Every sell-out, signal change and waitlist signup rewrites the variant's state, so a state changed since the
+    # last alert is the cheap sign that a batch may be waiting (whether it holds news is for the job to find out).
+    since = func.coalesce(Store.instant_alert_at, when - INSTANT_FIRST_LOOKBACK)
+    changed = (
+        select(StockState.variant_id).where(StockState.store_id == Store.id, StockState.changed_at > since).exists()
+    )
+    rows = session.execute(
+        select(Store.id, StoreSetting.values)
+        .join(StoreSetting, and_(StoreSetting.store_id == Store.id, StoreSetting.scope == "store"))
+        .where(
+            Store.admin_email.is_not(None),
+            Store.status == "active",
+            or_(Store.instant_alert_at.is_(None), Store.instant_alert_at <= when - INSTANT_SPACING),
+            changed,
+        )
+        .order_by(Store.id)
+    ).all()
+    # The JSON flag is checked here rather than in SQL: the same code on PostgreSQL and SQLite.
+    return [int(sid) for sid, values in rows if values and values.get(INSTANT_SETTING) is True]

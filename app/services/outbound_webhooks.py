@@ -2,11 +2,13 @@
 
 **Detecting a change.** After each recompute (and on a periodic sweep), :func:`record_signal_changes` compares every
 live variant's current signal with the last signal *recorded* for it in ``outbound_webhook_deliveries`` (``ok`` when
-none was ever recorded), set-based in one query, and inserts one delivery row per difference. The delivery rows are
-the memory of what the merchant was told, so a missed recompute or a crashed worker heals on the next run, and the
+none was ever recorded), set-based in one query, and inserts one delivery row per difference. The delivery rows are the
+memory of what the merchant was told, so a missed recompute or a crashed worker heals on the next run, and the
 ``dedupe_key`` (``signal:<variant id>:<signal>:<changed_at>``, unique per store) makes a re-run or a concurrent run
-record the same change once. Comparing with what was told, not with yesterday's history, means a signal that flips
-ok → pause → ok between two runs sends nothing, which is what an ads rule wants.
+record the same change once. The comparison itself (:func:`signal_changes`) takes the memory of what was told as a
+parameter, so the merchant's instant alert email reuses it with its own memory. Comparing with what was told, not with
+yesterday's history, means a signal that flips ok → pause → ok between two runs sends nothing, which is what an ads rule
+wants.
 
 **Delivering.** :func:`deliver_due` claims one due row at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), POSTs
 the JSON body with ``X-BackSoon-Signature: sha256=<hex HMAC-SHA256 of the raw body>``, follows no redirects, and
@@ -34,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
 from app.config import Settings
 from app.db import Database
@@ -51,12 +54,15 @@ __all__ = [
     "EVENT",
     "MAX_ATTEMPTS",
     "DeliveryRun",
+    "SignalChange",
     "backoff",
     "configure",
     "deliver_due",
+    "last_recorded",
     "record_signal_changes",
     "remove",
     "sign",
+    "signal_changes",
     "validate_url",
 ]
 
@@ -130,11 +136,24 @@ def _iso(value: datetime) -> str:
     return aware.astimezone(UTC).isoformat()
 
 
-def record_signal_changes(session: Session, store_id: int) -> int:
-    """Insert one pending delivery per variant whose signal differs from the last one recorded; return how many."""
-    store = session.get(Store, store_id)
-    if store is None or not store.outbound_webhook_url or store.status == "uninstalled":
-        return 0
+@dataclass(frozen=True, slots=True)
+class SignalChange:
+    """A live variant whose current marketing signal differs from the last one its audience was told."""
+
+    variant_id: int
+    variant_external_id: str
+    sku: str
+    variant_title: str
+    product_external_id: str
+    product_title: str
+    signal: str
+    reason: str
+    changed_at: datetime
+    previous: str
+
+
+def last_recorded(store_id: int) -> Subquery:
+    """(variant_id, signal) of the latest signal recorded for the webhook, per variant."""
     ranked = (
         select(
             OutboundWebhookDelivery.variant_id.label("variant_id"),
@@ -146,8 +165,13 @@ def record_signal_changes(session: Session, store_id: int) -> int:
         .where(OutboundWebhookDelivery.store_id == store_id, OutboundWebhookDelivery.event == EVENT)
         .subquery()
     )
-    last = select(ranked.c.variant_id, ranked.c.signal).where(ranked.c.rn == 1).subquery()
-    previous = func.coalesce(last.c.signal, "ok")
+    return select(ranked.c.variant_id, ranked.c.signal).where(ranked.c.rn == 1).subquery()
+
+
+def signal_changes(session: Session, store_id: int, told: Subquery) -> list[SignalChange]:
+    """Live variants whose signal differs from ``told`` (variant_id, signal; ``ok`` when absent), by variant id."""
+    # Set-based in one query: the webhook and the instant alert each pass their own memory of what was told.
+    previous = func.coalesce(told.c.signal, "ok")
     rows = session.execute(
         select(
             Variant.id,
@@ -163,7 +187,7 @@ def record_signal_changes(session: Session, store_id: int) -> int:
         )
         .join(Product, Product.id == Variant.product_id)
         .join(StockState, StockState.variant_id == Variant.id)
-        .outerjoin(last, last.c.variant_id == Variant.id)
+        .outerjoin(told, told.c.variant_id == Variant.id)
         .where(
             Variant.store_id == store_id,
             Product.store_id == store_id,
@@ -174,27 +198,36 @@ def record_signal_changes(session: Session, store_id: int) -> int:
         )
         .order_by(Variant.id)
     ).all()
+    return [SignalChange(*row) for row in rows]
+
+
+def record_signal_changes(session: Session, store_id: int) -> int:
+    """Insert one pending delivery per variant whose signal differs from the last one recorded; return how many."""
+    store = session.get(Store, store_id)
+    if store is None or not store.outbound_webhook_url or store.status == "uninstalled":
+        return 0
+    rows = signal_changes(session, store_id, last_recorded(store_id))
     if not rows:
         return 0
     config = feed_config(session, store)
     values: list[dict[str, Any]] = []
-    for vid, v_ext, sku, v_title, p_ext, p_title, signal, reason, changed_at, before in rows:
-        changed = _iso(changed_at)
+    for row in rows:
+        vid, signal, changed = row.variant_id, row.signal, _iso(row.changed_at)
         payload = {
             "event": EVENT,
             "store": {"id": store.id, "domain": store.domain, "platform": store.platform},
             "variant": {
                 "id": vid,
-                "external_id": v_ext,
-                "product_external_id": p_ext,
-                "sku": sku,
-                "title": v_title,
-                "product_title": p_title,
-                "feed_id": feed_item_id(config, p_ext, v_ext, sku or ""),
+                "external_id": row.variant_external_id,
+                "product_external_id": row.product_external_id,
+                "sku": row.sku,
+                "title": row.variant_title,
+                "product_title": row.product_title,
+                "feed_id": feed_item_id(config, row.product_external_id, row.variant_external_id, row.sku or ""),
             },
             "signal": signal,
-            "previous_signal": before,
-            "reason": reason,
+            "previous_signal": row.previous,
+            "reason": row.reason,
             "changed_at": changed,
         }
         values.append(

@@ -61,6 +61,7 @@ def test_cron_config_registers_the_sweeper_and_periodic_recompute(redis_conn: An
     assert registered == [
         ("jobs.admin.deliver_all_webhooks", "low", 60),
         ("jobs.admin.digest_all", "low", 900),
+        ("jobs.admin.instant_alerts_all", "low", 60),
         ("jobs.attribution.attribute_all", "low", 900),
         ("jobs.maintenance.purge_inbox", "low", 3600),
         ("jobs.maintenance.sweep", "high", 30),

@@ -324,6 +324,7 @@ def test_a_recompute_is_followed_by_fanout_attribution_and_signal_webhooks(pg_db
         ("jobs.notify.fanout_event", (event_id,), f"fanout-{event_id}", "default"),
         ("jobs.attribution.attribute_store", (store_id,), f"attribute-{store_id}", "low"),
         ("jobs.admin.deliver_webhooks", (store_id,), f"outbound-webhooks-{store_id}", "low"),
+        ("jobs.admin.send_instant_alerts", (store_id,), f"instant-alerts-{store_id}", "low"),
     ]
 
 
