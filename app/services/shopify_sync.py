@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,22 +28,31 @@ from integrations.base import (
     InvalidRequest,
     InventoryRecord,
     LocationRecord,
+    OrderLineRecord,
     OrderRecord,
     ProductRecord,
+    RefundLineRecord,
+    RefundRecord,
     VariantRecord,
 )
 from integrations.shopify import queries
 from integrations.shopify.bulk import (
+    IncompleteConnection,
     LevelsContinuation,
+    RefundPage,
     ShopifyDataError,
     VariantsPage,
     download_lines,
     iter_bulk_orders,
     iter_bulk_records,
     map_levels_page,
+    map_line_items_page,
     map_location_node,
     map_order_node,
+    map_order_page,
     map_product,
+    map_refund_header,
+    map_refund_page,
     map_variants_page,
     poll_bulk,
     start_bulk,
@@ -56,9 +65,19 @@ INITIAL_PHASES = ("locations", "products", "orders", "finalize")
 RECONCILE_PHASES = ("locations", "products_changed", "orders_changed", "finalize")
 PRODUCT_BATCH = 200
 ORDER_BATCH = 500
-PAGE_SIZE = 50
+# Page sizes of the paged documents. Shopify refuses a query whose requested cost exceeds 1,000 points and nested
+# connections multiply (costs in integrations.shopify.queries; tests/unit/test_shopify_query_cost.py checks them).
+PAGE_SIZE = 50  # locations: 2 + 50 × 1 = 52 points
+# Products with variants(first: 10) × inventoryLevels(first: 5): 206 points each, so 4 a page (826 points).
+PRODUCTS_PAGE_SIZE = 4
+# Orders with lineItems(first: 10), refunds(first: 2) × refundLineItems(first: 10): 94 points each, so 10 (942).
+ORDERS_PAGE_SIZE = 10
+# Follow-ups of one order whose lines or refunds continue past its ORDERS_PAGE node (see complete_order).
+ORDER_LINE_PAGE_SIZE = 200  # 3 + 4 × 200 = 803 points
+ORDER_REFUNDS_LIMIT = 250  # 3 + 250 = 253 points; Order.refunds is a list without a cursor
+REFUND_LINE_PAGE_SIZE = 250  # 3 + 2 × 250 = 503 points
 # Follow-up pages of one product's variants (PRODUCT_VARIANTS_PAGE). Shopify would allow 2,000 per page for a
-# single product, but a query may cost at most 1,000 points and each variant with its 5 levels costs about 20.
+# single product, but a query may cost at most 1,000 points and each variant with its 5 levels costs 20 (806 at 40).
 VARIANT_PAGE_SIZE = 40
 # Follow-up pages of one variant's levels, for items stocked at more locations than a variant page asks for (5).
 LEVEL_PAGE_SIZE = 100
@@ -394,7 +413,7 @@ def refresh_product(db: Database, jobs: JobQueue, store_id: int, gid: str, graph
 def _products_changed(
     db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients
 ) -> str:
-    variables = {"first": PAGE_SIZE, "query": f"updated_at:>'{_since(db, store_id)}'"}
+    variables = {"first": PRODUCTS_PAGE_SIZE, "query": f"updated_at:>'{_since(db, store_id)}'"}
 
     def records() -> Iterator[ProductRecord | InventoryRecord | LocationRecord]:
         for node in c.graphql.paginate(queries.PRODUCTS_PAGE, variables, ("products",)):
@@ -414,10 +433,100 @@ def _products_changed(
 def _orders_changed(
     db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients
 ) -> str:
-    variables = {"first": PAGE_SIZE, "query": f"updated_at:>'{_since(db, store_id)}'"}
-    orders = (map_order_node(node) for node in c.graphql.paginate(queries.ORDERS_PAGE, variables, ("orders",)))
-    _apply_orders_stream(db, jobs, run_id, store_id, orders, 0, "orders_changed")
+    variables = {"first": ORDERS_PAGE_SIZE, "query": f"updated_at:>'{_since(db, store_id)}'"}
+
+    def orders() -> Iterator[OrderRecord]:
+        for node in c.graphql.paginate(queries.ORDERS_PAGE, variables, ("orders",)):
+            # An order with more lines, refunds or refund lines than the page holds is read to the end first.
+            order = complete_order(c.graphql, node)
+            if order is not None:  # deleted while being read: orders/delete or the next run handles it
+                yield order
+
+    _apply_orders_stream(db, jobs, run_id, store_id, orders(), 0, "orders_changed")
     return "next"
+
+
+def complete_order(graphql: GraphQLClient, node: dict[str, Any], where: str = "order") -> OrderRecord | None:
+    """Map an ORDERS_PAGE Order node whose lines, refunds or refund lines may continue past it, fetching the rest.
+
+    The record is the one map_order_node makes of a node holding every list in full (same lines and refunds, in
+    Shopify's order). None when the order disappeared while its pages were read.
+    """
+    page = map_order_page(node, where)
+    lines: list[OrderLineRecord] = list(page.lines)
+    if page.lines_after is not None:
+        rest = _line_pages(graphql, page.gid, page.lines_after)
+        if rest is None:
+            return None
+        lines.extend(rest)
+    partial: list[RefundPage] = list(page.refunds)
+    if len(partial) >= queries.ORDERS_PAGE_REFUNDS:  # a full list may have been cut: list every refund
+        listed = _all_refunds(graphql, page.gid, {r.gid: r for r in partial})
+        if listed is None:
+            return None
+        partial = listed
+    refunds = [_complete_refund(graphql, r) for r in partial]
+    return map_order_node(node, where, lines=lines, refunds=refunds)
+
+
+def _line_pages(graphql: GraphQLClient, gid: str, after: str) -> list[OrderLineRecord] | None:
+    lines: list[OrderLineRecord] = []
+    seen: set[str] = set()
+    cursor: str | None = after
+    while cursor is not None:
+        if cursor in seen:  # a repeated cursor would loop forever on the same page
+            raise InvalidRequest(f"line item pages of {gid} returned no new endCursor")
+        seen.add(cursor)
+        data = graphql.execute(
+            queries.ORDER_LINE_ITEMS_PAGE, {"id": gid, "first": ORDER_LINE_PAGE_SIZE, "after": cursor}
+        )
+        node = data.get("order")
+        if not isinstance(node, dict):
+            return None
+        page, cursor = map_line_items_page(node)
+        lines.extend(page)
+    return lines
+
+
+def _all_refunds(graphql: GraphQLClient, gid: str, known: dict[str, RefundPage]) -> list[RefundPage] | None:
+    """Every refund of an order in Shopify's order: those the page held as they were, the others read afresh."""
+    node = graphql.execute(queries.ORDER_REFUNDS, {"id": gid, "first": ORDER_REFUNDS_LIMIT}).get("order")
+    if not isinstance(node, dict):
+        return None
+    headers = node.get("refunds")
+    if not isinstance(headers, list):
+        raise ShopifyDataError(f"order {gid}: refunds is not a list")
+    if len(headers) >= ORDER_REFUNDS_LIMIT:  # `refunds` has no cursor to read further with
+        raise IncompleteConnection(f"order {gid} has {ORDER_REFUNDS_LIMIT} refunds or more; more cannot be read")
+    refunds: list[RefundPage] = []
+    for i, header in enumerate(headers):
+        refund_gid, _ = map_refund_header(header if isinstance(header, dict) else {}, f"order.refunds[{i}]")
+        page = known.get(refund_gid)
+        refunds.append(page if page is not None else _refund_page(graphql, refund_gid, None))
+    return refunds
+
+
+def _refund_page(graphql: GraphQLClient, gid: str, after: str | None) -> RefundPage:
+    variables = {"id": gid, "first": REFUND_LINE_PAGE_SIZE, "after": after}
+    node = graphql.execute(queries.REFUND_LINES_PAGE, variables).get("refund")
+    if not isinstance(node, dict):  # refunds are never deleted, and its order was just read
+        raise ShopifyDataError(f"refund {gid} of a listed order is missing")
+    return map_refund_page(node)
+
+
+def _complete_refund(graphql: GraphQLClient, refund: RefundPage) -> RefundRecord:
+    """A refund with every refund line, reading the pages after the one it came with."""
+    lines: list[RefundLineRecord] = list(refund.refund.lines)
+    seen: set[str] = set()
+    cursor = refund.after
+    while cursor is not None:
+        if cursor in seen:  # a repeated cursor would loop forever on the same page
+            raise InvalidRequest(f"refund line pages of {refund.gid} returned no new endCursor")
+        seen.add(cursor)
+        page = _refund_page(graphql, refund.gid, cursor)
+        lines.extend(page.refund.lines)
+        cursor = page.after
+    return replace(refund.refund, lines=tuple(lines))
 
 
 def _finalize(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients) -> str:

@@ -60,6 +60,8 @@ __all__ = [
     "BulkUserError",
     "IncompleteConnection",
     "LevelsContinuation",
+    "OrderPage",
+    "RefundPage",
     "ShopifyDataError",
     "VariantsPage",
     "bulk_operation_gid",
@@ -69,10 +71,14 @@ __all__ = [
     "iter_bulk_records",
     "map_level",
     "map_levels_page",
+    "map_line_items_page",
     "map_location_node",
     "map_order_node",
+    "map_order_page",
     "map_product",
     "map_product_node",
+    "map_refund_header",
+    "map_refund_page",
     "map_variant",
     "map_variant_node",
     "map_variants_page",
@@ -572,18 +578,19 @@ def _order_line(node: Mapping[str, Any], where: str) -> OrderLineRecord:
     )
 
 
-def _refund(node: Mapping[str, Any], where: str) -> RefundRecord:
-    lines: list[RefundLineRecord] = []
-    for w, line in _connection(node, "refundLineItems", where):
-        item = _obj(line.get("lineItem"), f"{w}.lineItem")
-        lines.append(
-            RefundLineRecord(
-                line_external_id=_gid(item.get("id"), "LineItem", f"{w}.lineItem.id"),
-                quantity=_count(line, "quantity", w),
-                # CANCEL, RETURN and LEGACY_RESTOCK put units back; NO_RESTOCK does not (as in payloads.py).
-                restock=_str(line, "restockType", w).upper() != "NO_RESTOCK",
-            )
-        )
+def _refund_line(line: Mapping[str, Any], where: str) -> RefundLineRecord:
+    item = _obj(line.get("lineItem"), f"{where}.lineItem")
+    return RefundLineRecord(
+        line_external_id=_gid(item.get("id"), "LineItem", f"{where}.lineItem.id"),
+        quantity=_count(line, "quantity", where),
+        # CANCEL, RETURN and LEGACY_RESTOCK put units back; NO_RESTOCK does not (as in payloads.py).
+        restock=_str(line, "restockType", where).upper() != "NO_RESTOCK",
+    )
+
+
+def _refund(node: Mapping[str, Any], where: str, lines: Sequence[RefundLineRecord] | None = None) -> RefundRecord:
+    if lines is None:
+        lines = [_refund_line(line, w) for w, line in _connection(node, "refundLineItems", where)]
     return RefundRecord(
         external_id=_gid(node.get("id"), "Refund", f"{where}.id"),
         refunded_at=_datetime(node, "createdAt", where),
@@ -592,10 +599,62 @@ def _refund(node: Mapping[str, Any], where: str) -> RefundRecord:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RefundPage:
+    """A refund with the first page of its refund line items, and where they continue when the page was not the last."""
+
+    gid: str  # the full Refund GID, as refund(id:) wants it
+    refund: RefundRecord  # its lines so far
+    after: str | None = None  # the refundLineItems endCursor when more pages follow, else None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """What one paged Order node holds of its lines and refunds, and where each continues."""
+
+    gid: str  # the full Order GID, as order(id:) wants it
+    lines: tuple[OrderLineRecord, ...]
+    lines_after: str | None  # the lineItems endCursor when more pages follow, else None
+    refunds: tuple[RefundPage, ...]  # ``refunds(first: n)`` is a list without a cursor: n of them may mean more
+
+
+def map_line_items_page(node: Mapping[str, Any], where: str = "order") -> tuple[list[OrderLineRecord], str | None]:
+    """An Order node's ``lineItems`` page: its lines and the endCursor when more pages follow."""
+    nodes, after = _connection_page(node, "lineItems", where)
+    return [_order_line(line, w) for w, line in nodes], after
+
+
+def map_refund_page(node: Mapping[str, Any], where: str = "refund") -> RefundPage:
+    """A Refund node (``id createdAt note refundLineItems { nodes pageInfo }``) without refusing a cut line list."""
+    nodes, after = _connection_page(node, "refundLineItems", where)
+    lines = [_refund_line(line, w) for w, line in nodes]
+    return RefundPage(_str(node, "id", where), _refund(node, where, lines), after)
+
+
+def map_refund_header(node: Mapping[str, Any], where: str = "refund") -> tuple[str, RefundRecord]:
+    """A Refund node selected without its lines (``id createdAt note``): its GID and its record with no lines yet."""
+    return _str(node, "id", where), _refund(node, where, ())
+
+
+def map_order_page(node: Mapping[str, Any], where: str = "order") -> OrderPage:
+    """The lines and refunds a paged Order node holds, never refusing a cut list (the caller fetches the rest)."""
+    lines, after = map_line_items_page(node, where)
+    refunds = tuple(map_refund_page(r, w) for w, r in _objects(node.get("refunds"), f"{where}.refunds"))
+    return OrderPage(_str(node, "id", where), tuple(lines), after, refunds)
+
+
 def map_order_node(
-    node: Mapping[str, Any], where: str = "order", *, lines: Sequence[OrderLineRecord] | None = None
+    node: Mapping[str, Any],
+    where: str = "order",
+    *,
+    lines: Sequence[OrderLineRecord] | None = None,
+    refunds: Sequence[RefundRecord] | None = None,
 ) -> OrderRecord:
-    """Map an Order node (paged, with lineItems and refunds; or a bulk root line with ``lines`` given)."""
+    """Map an Order node (paged, with lineItems and refunds; or a bulk root line with ``lines`` given).
+
+    ``lines`` and ``refunds``, when given, replace the node's own (complete lists read page by page); a node whose
+    own lists continue past what it holds raises IncompleteConnection.
+    """
     if lines is None:
         lines = [_order_line(line, w) for w, line in _connection(node, "lineItems", where)]
     customer = node.get("customer")
@@ -619,7 +678,11 @@ def map_order_node(
         cancelled_at=_opt_datetime(node, "cancelledAt", where),
         updated_at=_datetime(node, "updatedAt", where),
         lines=tuple(lines),
-        refunds=tuple(_refund(r, w) for w, r in _objects(node.get("refunds"), f"{where}.refunds")),
+        refunds=(
+            tuple(refunds)
+            if refunds is not None
+            else tuple(_refund(r, w) for w, r in _objects(node.get("refunds"), f"{where}.refunds"))
+        ),
     )
     # Shop-currency money when selected (ORDERS_PAGE does); a selection without it keeps the record defaults.
     changes: dict[str, Any] = {}

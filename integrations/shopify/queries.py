@@ -19,9 +19,32 @@ __all__ = [
     "LOCATIONS_PAGE",
     "METAFIELDS_SET",
     "ORDERS_PAGE",
+    "ORDERS_PAGE_LINE_ITEMS",
+    "ORDERS_PAGE_REFUNDS",
+    "ORDERS_PAGE_REFUND_LINES",
+    "ORDER_LINE_ITEMS_PAGE",
+    "ORDER_REFUNDS",
     "PRODUCTS_PAGE",
+    "PRODUCTS_PAGE_LEVELS",
+    "PRODUCTS_PAGE_VARIANTS",
     "PRODUCT_VARIANTS_PAGE",
+    "REFUND_LINES_PAGE",
 ]
+
+# Nested page sizes of the paged documents. Shopify refuses any query whose *requested* cost exceeds 1,000 points,
+# and nested connections multiply (integrations.shopify.cost; tests/unit/test_shopify_query_cost.py checks every
+# paged document at the page sizes app.services.shopify_sync sends). A node whose nested list continues past these
+# is completed by the per-product / per-order follow-up documents below, never cut.
+PRODUCTS_PAGE_VARIANTS = 10
+"""variants(first:) per product in PRODUCTS_PAGE (a product node then costs 206 points)."""
+PRODUCTS_PAGE_LEVELS = 5
+"""inventoryLevels(first:) per variant in PRODUCTS_PAGE and PRODUCT_VARIANTS_PAGE (locations per variant)."""
+ORDERS_PAGE_LINE_ITEMS = 10
+"""lineItems(first:) per order in ORDERS_PAGE; more come from ORDER_LINE_ITEMS_PAGE."""
+ORDERS_PAGE_REFUNDS = 2
+"""refunds(first:) per order in ORDERS_PAGE; an order returning this many is re-listed with ORDER_REFUNDS."""
+ORDERS_PAGE_REFUND_LINES = 10
+"""refundLineItems(first:) per refund in ORDERS_PAGE; more come from REFUND_LINES_PAGE."""
 
 # Shared field lists. Connections are spelled per document: paged queries use `nodes` with explicit page sizes;
 # bulk queries must use `edges { node }` without `first` (Shopify's bulk query rules).
@@ -59,12 +82,12 @@ _LEVEL_FIELDS = """
 PRODUCTS_PAGE = f"""query ProductsPage($first: Int!, $after: String, $query: String) {{
   products(first: $first, after: $after, query: $query) {{
     nodes {{{_PRODUCT_FIELDS}
-      variants(first: 10) {{
+      variants(first: {PRODUCTS_PAGE_VARIANTS}) {{
         nodes {{{_VARIANT_FIELDS}
           inventoryItem {{
             id
             tracked
-            inventoryLevels(first: 5) {{
+            inventoryLevels(first: {PRODUCTS_PAGE_LEVELS}) {{
               nodes {{{_LEVEL_FIELDS}
               }}
               pageInfo {{ hasNextPage endCursor }}
@@ -78,7 +101,11 @@ PRODUCTS_PAGE = f"""query ProductsPage($first: Int!, $after: String, $query: Str
   }}
 }}
 """
-"""A page of products with variants, tracking and per-location quantities. Variables: first, after, query."""
+"""A page of products with variants, tracking and per-location quantities. Variables: first, after, query.
+
+Cost: 2 + first × 206 (a product: 1 + featuredMedia 3 + variants 2 + 10 × (variant 1 + selectedOptions 1 +
+inventoryItem 1 + levels 2 + 5 × (level 1 + location 1 + quantities 1))), so at most 4 products per page.
+"""
 
 PRODUCT_VARIANTS_PAGE = f"""query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {{
   product(id: $id) {{{_PRODUCT_FIELDS}
@@ -87,7 +114,7 @@ PRODUCT_VARIANTS_PAGE = f"""query ProductVariantsPage($id: ID!, $first: Int!, $a
         inventoryItem {{
           id
           tracked
-          inventoryLevels(first: 5) {{
+          inventoryLevels(first: {PRODUCTS_PAGE_LEVELS}) {{
             nodes {{{_LEVEL_FIELDS}
             }}
             pageInfo {{ hasNextPage endCursor }}
@@ -103,7 +130,8 @@ PRODUCT_VARIANTS_PAGE = f"""query ProductVariantsPage($id: ID!, $first: Int!, $a
 
 For products whose variants do not fit PRODUCTS_PAGE's first page (Shopify allows 2,048 variants; a single-product
 query may ask up to 2,000 per page since 2025-01). ``product`` is null when the product is gone. The page size is
-bounded by cost, not by that limit: each variant with 5 levels costs about 20 points, and one query may cost 1,000.
+bounded by cost, not by that limit: each variant with 5 levels costs 20 points, and one query may cost 1,000
+(6 + 20 × first: 806 at 40).
 """
 
 INVENTORY_ITEM_LEVELS_PAGE = f"""query InventoryItemLevelsPage($id: ID!, $first: Int!, $after: String) {{
@@ -119,7 +147,7 @@ INVENTORY_ITEM_LEVELS_PAGE = f"""query InventoryItemLevelsPage($id: ID!, $first:
 }}
 """
 """The rest of one inventory item's levels, when a variant is stocked at more locations than a variant page asks for.
-Variables: id (InventoryItem GID), first, after."""
+Variables: id (InventoryItem GID), first, after. Cost: 3 + 3 × first (303 at 100)."""
 
 _ORDER_FIELDS = """
       id
@@ -138,19 +166,21 @@ _ORDER_FIELDS = """
 
 _LINE_FIELDS = "id quantity currentQuantity sku variant { id } originalUnitPriceSet { shopMoney { amount } }"
 
+_REFUND_LINE_FIELDS = "lineItem { id } quantity restockType"
+
 ORDERS_PAGE = f"""query OrdersPage($first: Int!, $after: String, $query: String) {{
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
     nodes {{{_ORDER_FIELDS}
-      lineItems(first: 50) {{
+      lineItems(first: {ORDERS_PAGE_LINE_ITEMS}) {{
         nodes {{ {_LINE_FIELDS} }}
         pageInfo {{ hasNextPage endCursor }}
       }}
-      refunds(first: 20) {{
+      refunds(first: {ORDERS_PAGE_REFUNDS}) {{
         id
         createdAt
         note
-        refundLineItems(first: 50) {{
-          nodes {{ lineItem {{ id }} quantity restockType }}
+        refundLineItems(first: {ORDERS_PAGE_REFUND_LINES}) {{
+          nodes {{ {_REFUND_LINE_FIELDS} }}
           pageInfo {{ hasNextPage endCursor }}
         }}
       }}
@@ -159,7 +189,50 @@ ORDERS_PAGE = f"""query OrdersPage($first: Int!, $after: String, $query: String)
   }}
 }}
 """
-"""A page of orders (oldest change first) with lines, cancellation and refunds. Variables: first, after, query."""
+"""A page of orders (oldest change first) with lines, cancellation and refunds. Variables: first, after, query.
+
+Cost: 2 + first × 94 (an order: 1 + totalPriceSet 2 + customer 1 + lineItems 2 + 10 × 4 + refunds 2 + 2 × (refund 1 +
+refundLineItems 2 + 10 × 2)), so at most 10 orders per page. An order whose lines, refunds or refund lines continue
+past this page is completed with ORDER_LINE_ITEMS_PAGE, ORDER_REFUNDS and REFUND_LINES_PAGE.
+"""
+
+ORDER_LINE_ITEMS_PAGE = f"""query OrderLineItemsPage($id: ID!, $first: Int!, $after: String) {{
+  order(id: $id) {{
+    id
+    lineItems(first: $first, after: $after) {{
+      nodes {{ {_LINE_FIELDS} }}
+      pageInfo {{ hasNextPage endCursor }}
+    }}
+  }}
+}}
+"""
+"""A page of one order's line items (same fields as ORDERS_PAGE). Variables: id (Order GID), first, after.
+Cost: 3 + 4 × first (803 at 200). ``order`` is null when the order is gone."""
+
+ORDER_REFUNDS = """query OrderRefunds($id: ID!, $first: Int!) {
+  order(id: $id) {
+    id
+    refunds(first: $first) { id createdAt note }
+  }
+}
+"""
+"""Every refund of one order, without lines (``refunds`` is a list, not a connection: it has no cursor). Variables:
+id (Order GID), first. Cost: 3 + first (253 at 250). ``order`` is null when the order is gone."""
+
+REFUND_LINES_PAGE = f"""query RefundLinesPage($id: ID!, $first: Int!, $after: String) {{
+  refund(id: $id) {{
+    id
+    createdAt
+    note
+    refundLineItems(first: $first, after: $after) {{
+      nodes {{ {_REFUND_LINE_FIELDS} }}
+      pageInfo {{ hasNextPage endCursor }}
+    }}
+  }}
+}}
+"""
+"""One refund with a page of its refund line items. Variables: id (Refund GID), first, after.
+Cost: 3 + 2 × first (503 at 250)."""
 
 LOCATIONS_PAGE = """query LocationsPage($first: Int!, $after: String) {
   locations(first: $first, after: $after, includeInactive: true) {
