@@ -223,7 +223,7 @@ def test_parallel_refreshes_make_exactly_one_http_call(
 
     def slow_refresh(request: Any) -> tuple[int, dict[str, str], str]:
         in_flight.set()
-        time.sleep(0.5)  # long enough that every other worker finds the lock taken
+        time.sleep(1.0)  # long enough that the other workers find the lock taken
         return 200, {"Content-Type": "application/json"}, json.dumps(REFRESH)
 
     mocked.add_callback(
@@ -250,8 +250,10 @@ def test_parallel_refreshes_make_exactly_one_http_call(
     assert in_flight.is_set()
     assert results == [NEW_ACCESS] * workers
     assert len(mocked.calls) == 1  # the rotating refresh token was spent exactly once
-    # The lock really was contended: one worker won it, the others found it taken and waited for the result.
-    assert attempts.count(True) == 1 and attempts.count(False) >= workers - 1
+    # The lock really was contended: one worker won it and at least one other found it taken and waited. (Not
+    # "all the others": on a loaded machine a late thread may first read the store after the refresh finished,
+    # find a fresh token and never need the lock, which is correct behaviour.)
+    assert attempts.count(True) == 1 and attempts.count(False) >= 1
     assert decrypt(load(pg_db, store_id))["refresh_token"] == NEW_REFRESH
 
 
