@@ -250,10 +250,10 @@ def test_parallel_refreshes_make_exactly_one_http_call(
     assert in_flight.is_set()
     assert results == [NEW_ACCESS] * workers
     assert len(mocked.calls) == 1  # the rotating refresh token was spent exactly once
-    # The lock really was contended: one worker won it and at least one other found it taken and waited. (Not
-    # "all the others": on a loaded machine a late thread may first read the store after the refresh finished,
-    # find a fresh token and never need the lock, which is correct behaviour.)
-    assert attempts.count(True) == 1 and attempts.count(False) >= 1
+    # The lock really was contended: at least one worker found it taken and waited. A late thread may also take
+    # the lock after the winner released it, re-read the store under it and find the fresh token (double-checked
+    # locking), so the refresh call count above, not the number of acquisitions, is the invariant.
+    assert attempts.count(True) >= 1 and attempts.count(False) >= 1
     assert decrypt(load(pg_db, store_id))["refresh_token"] == NEW_REFRESH
 
 
