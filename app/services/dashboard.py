@@ -41,7 +41,7 @@ from app.models import (
     Variant,
 )
 from app.services import attribution, shopify_sync, woo_sync
-from app.services.stock import OPEN_WAITLIST_STATES, store_today
+from app.services.stock import AT_RISK_STATUSES, OPEN_WAITLIST_STATES, live_variant_filters, store_today
 
 __all__ = [
     "SIGNAL_REASONS",
@@ -60,8 +60,6 @@ __all__ = [
 
 TREND_DAYS = 30
 VARIANT_DAYS = 90
-# The stock statuses that put a variant at risk (with any signal but ok), as app.web.api.at_risk_condition.
-AT_RISK_STATUSES = ("low_stock", "out_of_stock")
 
 # The marketing signal's reason codes (app.domain.stock.SignalReason) in a merchant's words.
 SIGNAL_REASONS: dict[str, str] = {
@@ -168,15 +166,6 @@ def _as_date(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-def _live_variants(store_id: int) -> list[ColumnElement[bool]]:
-    return [
-        Variant.store_id == store_id,
-        Product.store_id == store_id,
-        Variant.deleted_at.is_(None),
-        Product.deleted_at.is_(None),
-    ]
-
-
 # ---------------------------------------------------------------------------------------------
 # Headline figures and trends
 # ---------------------------------------------------------------------------------------------
@@ -235,7 +224,7 @@ def _history_counts(
             StockStateHistory.day >= bounds[0][0],
             StockStateHistory.day <= bounds[-1][0],
             # The same variants the headline counts: deleted ones are no longer sold.
-            *_live_variants(store_id),
+            *live_variant_filters(store_id),
         )
         .group_by(StockStateHistory.day)
     )

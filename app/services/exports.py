@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.models import ConsentRecord, Product, StockState, Subscription, Variant
-from app.services.dashboard import AT_RISK_STATUSES
+from app.services.stock import at_risk_condition, live_variant_filters
 
 __all__ = ["EXPORTS", "Export", "csv_lines", "rows_for", "safe_cell"]
 
@@ -64,21 +64,6 @@ def csv_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterat
     yield line(header)
     for row in rows:
         yield line(safe_cell(cell) for cell in row)
-
-
-def at_risk_condition() -> ColumnElement[bool]:
-    """Low or sold out, or ads advised to throttle or pause (the dashboard's definition)."""
-    return or_(StockState.status.in_(AT_RISK_STATUSES), StockState.signal != "ok")
-
-
-def _live(store_id: int) -> list[ColumnElement[bool]]:
-    # Deleted variants are no longer sold: they appear in no stock export (their subscribers still do).
-    return [
-        Variant.store_id == store_id,
-        Product.store_id == store_id,
-        Variant.deleted_at.is_(None),
-        Product.deleted_at.is_(None),
-    ]
 
 
 def _stream(session: Session, query: Select[*tuple[Any, ...]]) -> Iterator[Sequence[object]]:
@@ -194,7 +179,7 @@ def at_risk_rows(session: Session, store_id: int) -> Iterator[Sequence[object]]:
         )
         .join(Product, Product.id == Variant.product_id)
         .join(StockState, StockState.variant_id == Variant.id)
-        .where(StockState.store_id == store_id, *_live(store_id), at_risk_condition())
+        .where(StockState.store_id == store_id, *live_variant_filters(store_id), at_risk_condition())
         .order_by(StockState.stockout_on.asc().nulls_first(), StockState.days_on_hand.asc().nulls_last(), Variant.id)
     )
     return _stream(session, query)
@@ -235,7 +220,7 @@ def demand_rows(session: Session, store_id: int) -> Iterator[Sequence[object]]:
         )
         .join(Product, Product.id == Variant.product_id)
         .join(StockState, StockState.variant_id == Variant.id)
-        .where(StockState.store_id == store_id, *_live(store_id), StockState.waitlist_open > 0)
+        .where(StockState.store_id == store_id, *live_variant_filters(store_id), StockState.waitlist_open > 0)
         .order_by(StockState.priority.desc(), StockState.waitlist_open.desc(), Variant.id)
     )
     return _stream(session, query)

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -51,6 +51,24 @@ HISTORY_IN_LIST_MAX = 5000
 DIRTY_BATCH = 500
 # Subscriptions in these states still wait for stock and count as open demand.
 OPEN_WAITLIST_STATES = ("active", "pending_confirmation")
+# The stock statuses that put a variant at risk (so does any ads signal but ok); one rule for the admin API,
+# the dashboard, the exports and the digest.
+AT_RISK_STATUSES = ("low_stock", "out_of_stock")
+
+
+def at_risk_condition() -> ColumnElement[bool]:
+    """Low or sold out, or ads advised to throttle or pause: the stock states a merchant should look at."""
+    return or_(StockState.status.in_(AT_RISK_STATUSES), StockState.signal != "ok")
+
+
+def live_variant_filters(store_id: int) -> list[ColumnElement[bool]]:
+    """A store's variants still for sale (query joined to Product): deleted ones keep their rows but are not shown."""
+    return [
+        Variant.store_id == store_id,
+        Product.store_id == store_id,
+        Variant.deleted_at.is_(None),
+        Product.deleted_at.is_(None),
+    ]
 
 
 @dataclass(frozen=True, slots=True)

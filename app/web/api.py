@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, SyncRun, Variant
 from app.queue import JobSpec
 from app.services import shopify_sync, woo_sync
-from app.services.stock import store_today
+from app.services.stock import at_risk_condition, live_variant_filters, store_today
 from app.web.deps import abort_json, db_session, runtime, store_for_request
 from app.web.openapi import error_response, json_response, register_paths, schema_ref
 
@@ -31,7 +31,6 @@ STATUSES = ("in_stock", "low_stock", "out_of_stock", "backorder", "untracked")
 SIGNALS = ("ok", "throttle", "pause")
 BADGES = ("none", "only_n_left", "selling_fast")
 SORTS = ("priority", "days_on_hand", "stockout_on", "sku", "waitlist")
-AT_RISK_STATUSES = ("low_stock", "out_of_stock")
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
 MAX_QUERY_LENGTH = 200
@@ -169,20 +168,8 @@ def check_id(value: int, what: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def at_risk_condition() -> ColumnElement[bool]:
-    """Low or sold out, or ads advised to throttle or pause: the states a merchant should look at."""
-    return or_(StockState.status.in_(AT_RISK_STATUSES), StockState.signal != "ok")
-
-
 def _live(store_id: int) -> list[ColumnElement[bool]]:
-    # Deleted variants keep their last state row but are no longer sold, so they are not shown.
-    return [
-        StockState.store_id == store_id,
-        Variant.store_id == store_id,
-        Product.store_id == store_id,
-        Variant.deleted_at.is_(None),
-        Product.deleted_at.is_(None),
-    ]
+    return [StockState.store_id == store_id, *live_variant_filters(store_id)]
 
 
 def _variant_select(store_id: int) -> Select[Variant, Product, StockState]:
