@@ -32,7 +32,7 @@ from app.config import Settings
 from app.db import Database
 from app.domain.settings import resolve_settings
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, StoreSetting, Subscription, Variant
-from app.services import outbound_webhooks
+from app.services import outbound_webhooks, stock
 from app.services.dashboard import day_bounds
 from app.services.emails import MESSAGE_POLICY, mail_domain, sender_address
 from app.services.mailer import Mailer
@@ -112,10 +112,7 @@ class Digest:
 
 
 def _threshold(session: Session, store_id: int) -> int:
-    values = session.scalars(
-        select(StoreSetting.values).where(StoreSetting.store_id == store_id, StoreSetting.scope == "store")
-    ).first()
-    return resolve_settings(values, None, None).high_demand_waitlist
+    return resolve_settings(stock.store_values(session, store_id), None, None).high_demand_waitlist
 
 
 def _waitlist_crossings(
@@ -297,10 +294,7 @@ class InstantAlert:
 
 def instant_alerts_on(session: Session, store_id: int) -> bool:
     """Whether the store turned the instant alert on (store-wide setting ``instant_alerts``, off by default)."""
-    values = session.scalars(
-        select(StoreSetting.values).where(StoreSetting.store_id == store_id, StoreSetting.scope == "store")
-    ).first()
-    return bool(values and values.get(INSTANT_SETTING) is True)
+    return stock.store_values(session, store_id).get(INSTANT_SETTING) is True
 
 
 def _told(signals: dict[str, str]) -> Subquery:

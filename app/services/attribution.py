@@ -39,10 +39,10 @@ from app.models import (
     Product,
     StockEvent,
     Store,
-    StoreSetting,
     Subscription,
     Variant,
 )
+from app.services import stock
 from app.services.sqlfn import dialect
 
 __all__ = [
@@ -142,21 +142,8 @@ def _epoch(session: Session, column: Any) -> ColumnElement[Any]:
 
 def attribution_days_by_variant(session: Session, store_id: int) -> tuple[int, dict[int, int]]:
     """The store's attribution window in days, and the variants whose product/variant overrides change it."""
-    store_values: dict[str, Any] = {}
-    products: dict[int, dict[str, Any]] = {}
-    variants: dict[int, dict[str, Any]] = {}
-    rows = session.execute(
-        select(StoreSetting.scope, StoreSetting.product_id, StoreSetting.variant_id, StoreSetting.values).where(
-            StoreSetting.store_id == store_id
-        )
-    )
-    for scope, product_id, variant_id, values in rows:
-        if scope == "store":
-            store_values = dict(values or {})
-        elif scope == "product" and product_id is not None:
-            products[product_id] = dict(values or {})
-        elif scope == "variant" and variant_id is not None:
-            variants[variant_id] = dict(values or {})
+    loaded = stock.load_overrides(session, store_id)
+    store_values, products, variants = loaded.store, loaded.product, loaded.variant
     default = resolve_settings(store_values, None, None).attribution_days
     overrides: dict[int, int] = {}
     if products or variants:

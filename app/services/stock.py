@@ -84,7 +84,7 @@ class RecomputeResult:
 
 
 @dataclass(slots=True)
-class _Overrides:
+class Overrides:
     store: dict[str, Any] = field(default_factory=dict)
     product: dict[int, dict[str, Any]] = field(default_factory=dict)
     variant: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -99,8 +99,17 @@ def store_today(store: Store, now: datetime) -> date:
     return now.astimezone(tz).date()
 
 
-def _load_overrides(session: Session, store_id: int) -> _Overrides:
-    out = _Overrides()
+def store_values(session: Session, store_id: int) -> dict[str, Any]:
+    """The store-level settings values only (engine settings, texts, sender, alerts), {} when none are saved."""
+    values = session.execute(
+        select(StoreSetting.values).where(StoreSetting.store_id == store_id, StoreSetting.scope == "store").limit(1)
+    ).scalar_one_or_none()
+    return dict(values) if isinstance(values, dict) else {}
+
+
+def load_overrides(session: Session, store_id: int) -> Overrides:
+    """A store's settings overrides: its store-level values and those of each product and variant."""
+    out = Overrides()
     rows = session.execute(
         select(StoreSetting.scope, StoreSetting.product_id, StoreSetting.variant_id, StoreSetting.values).where(
             StoreSetting.store_id == store_id
@@ -238,7 +247,7 @@ def _campaigns_by_product(session: Session, store_id: int, today: date) -> dict[
     return by_product
 
 
-def _settings_variants(overrides: _Overrides) -> list[StockSettings]:
+def _settings_variants(overrides: Overrides) -> list[StockSettings]:
     """Every distinct effective settings object in the store, to know which windows to aggregate."""
     out = [resolve_settings(overrides.store, None, None)]
     out += [resolve_settings(overrides.store, p, None) for p in overrides.product.values()]
@@ -307,7 +316,7 @@ def recompute(
     if ids is not None and not ids:
         return RecomputeResult(store_id, 0, 0, 0, 0)
 
-    overrides = _load_overrides(session, store_id)
+    overrides = load_overrides(session, store_id)
     windows = sorted({w for st in _settings_variants(overrides) for w in st.velocity_windows})
     lead_times: dict[int, int] = {
         sid: lt

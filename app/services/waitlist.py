@@ -21,9 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.domain import waitlist as rules
-from app.models import Product, StockState, Store, StoreSetting, Variant
+from app.models import Product, StockState, Store, Variant
 from app.models.waitlist import ConsentRecord, Subscription
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
+from app.services import stock
 from app.services.links import hash_token
 from integrations.shopify.storefront import state_value
 
@@ -142,10 +143,7 @@ def active_store(session: Session, store_id: int) -> Store | None:
 
 def store_values(session: Session, store: Store) -> Mapping[str, Any]:
     """The store-level settings values (merchant texts, sender, opt-in choice), {} when none are saved."""
-    values = session.execute(
-        select(StoreSetting.values).where(StoreSetting.store_id == store.id, StoreSetting.scope == "store").limit(1)
-    ).scalar_one_or_none()
-    return values if isinstance(values, Mapping) else {}
+    return stock.store_values(session, store.id)
 
 
 def store_double_opt_in(session: Session, store: Store) -> bool:
