@@ -27,8 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.db import Base, Database  # noqa: E402
@@ -66,19 +65,10 @@ def start_smtp() -> tuple[subprocess.Popen[bytes], int]:
 
 
 def prepare_db(url: str) -> Database:
-    from alembic import command
-    from alembic.config import Config
+    """The benchmark database, created and migrated like the other benchmarks'."""
+    from benchmarks.recompute import _ensure_db
 
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).scalar():
-            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.attributes["database_url"] = url
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
+    _ensure_db(url)
     return Database(url)
 
 

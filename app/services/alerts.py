@@ -20,10 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import BigInteger, String, and_, false, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
@@ -34,7 +32,7 @@ from app.domain.settings import resolve_settings
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, StoreSetting, Subscription, Variant
 from app.services import outbound_webhooks, stock
 from app.services.dashboard import day_bounds
-from app.services.emails import MESSAGE_POLICY, mail_domain, sender_address
+from app.services.emails import MESSAGE_POLICY, TEMPLATES, mail_domain, sender_address
 from app.services.mailer import Mailer
 from app.services.stock import OPEN_WAITLIST_STATES, store_today
 
@@ -66,13 +64,6 @@ DIGEST_HOUR = 7
 INSTANT_SETTING = "instant_alerts"
 INSTANT_SPACING = timedelta(minutes=15)
 INSTANT_FIRST_LOOKBACK = timedelta(hours=1)
-_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
-_env = Environment(
-    loader=FileSystemLoader(str(_TEMPLATES)),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +187,8 @@ def digest_message(settings: Settings, store: Store, to: str, digest: Digest) ->
         f"digest-{store.id}-{digest.today.isoformat()}", domain=mail_domain(settings.mail_from)
     )
     msg["Auto-Submitted"] = "auto-generated"
-    text = _env.get_template("digest.txt").render(values)
-    html = _env.get_template("digest.html").render(values)
+    text = TEMPLATES.get_template("digest.txt").render(values)
+    html = TEMPLATES.get_template("digest.html").render(values)
     msg.set_content(text, subtype="plain", cte="8bit")
     msg.add_alternative(html, subtype="html", cte="8bit")
     return msg
@@ -394,8 +385,8 @@ def instant_alert_message(settings: Settings, store: Store, to: str, alert: Inst
         f"instant-{store.id}-{int(alert.at.timestamp())}", domain=mail_domain(settings.mail_from)
     )
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(_env.get_template("instant_alert.txt").render(values), subtype="plain", cte="8bit")
-    msg.add_alternative(_env.get_template("instant_alert.html").render(values), subtype="html", cte="8bit")
+    msg.set_content(TEMPLATES.get_template("instant_alert.txt").render(values), subtype="plain", cte="8bit")
+    msg.add_alternative(TEMPLATES.get_template("instant_alert.html").render(values), subtype="html", cte="8bit")
     return msg
 
 

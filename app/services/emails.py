@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 __all__ = [
     "LOCALES",
+    "TEMPLATES",
     "ConfirmContext",
     "RestockContext",
     "RestockTemplate",
@@ -38,7 +39,8 @@ __all__ = [
 
 LOCALES = ("en", "nl", "fr", "de")
 _TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
-_env = Environment(
+# The email templates' environment, shared by every email we build (restock, confirmation, merchant alerts).
+TEMPLATES = Environment(
     loader=FileSystemLoader(str(_TEMPLATES)),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     undefined=StrictUndefined,
@@ -233,8 +235,8 @@ def _restock_parts(ctx: RestockContext) -> tuple[str, str, str]:
     }
     return (
         t["subject"],
-        _env.get_template("restock.txt").render(values),
-        _env.get_template("restock.html").render(values),
+        TEMPLATES.get_template("restock.txt").render(values),
+        TEMPLATES.get_template("restock.html").render(values),
     )
 
 
@@ -368,7 +370,9 @@ def build_confirmation(ctx: ConfirmContext) -> EmailMessage:
     msg["Date"] = format_datetime(ctx.date or datetime.now(UTC))
     msg["Message-ID"] = ctx.message_id
     msg["Auto-Submitted"] = "auto-generated"
-    _set_bodies(msg, _env.get_template("confirm.txt").render(values), _env.get_template("confirm.html").render(values))
+    _set_bodies(
+        msg, TEMPLATES.get_template("confirm.txt").render(values), TEMPLATES.get_template("confirm.html").render(values)
+    )
     return msg
 
 
