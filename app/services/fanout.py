@@ -372,6 +372,9 @@ def _mark_notified_pg(conn: Connection | Session, event_id: int, from_id: int | 
     conn.execute(_MARK_NOTIFIED_PG, {"event_id": event_id, "from_id": from_id, "upto": upto})
 
 
+_Rendered = tuple[str, bytes]  # (Message-ID, the message as sent)
+
+
 class _Links:
     """Per-delivery Message-ID and signed links, as app.services.emails/links build them, with less work each.
 
@@ -549,9 +552,15 @@ class _Sender:
     def _send_all(self, conn: Connection, batch: list[Any]) -> None:
         while batch:
             last = 0
-            for delivery_id, sub_id, _attempts, email, locale in batch:
+            # The next message is rendered while the server digests the current one (between its dot and
+            # reply), so building it is off the critical path; it is used only for the row it was built for.
+            ahead: dict[int, _Rendered] = {}
+            for i, (delivery_id, sub_id, _attempts, email, locale) in enumerate(batch):
                 last = delivery_id
-                self._send_one(conn, delivery_id, sub_id, email, locale)
+                rendered = ahead.pop(delivery_id, None) or self._render(delivery_id, sub_id, email, locale)
+                nxt = batch[i + 1] if i + 1 < len(batch) else None
+                prepare = None if nxt is None else self._render_into(ahead, nxt)
+                self._send_one(conn, delivery_id, sub_id, email, rendered, while_waiting=prepare)
             if self.pg:
                 _mark_notified_pg(conn, self.ctx.event_id, batch[0][0], last)
             batch = self._pending(conn, last)
@@ -622,7 +631,16 @@ class _Sender:
                 os.write(write_fd, json.dumps(report).encode())
             os._exit(code)
 
-    def _send_one(self, conn: Connection, delivery_id: int, sub_id: int, email: str, locale: str) -> None:
+    def _render_into(self, ahead: dict[int, _Rendered], row: Any) -> Callable[[], None]:
+        """A callable that renders the pending delivery ``row`` into ``ahead``."""
+
+        def prepare() -> None:
+            ahead[row[0]] = self._render(row[0], row[1], row[3], row[4])
+
+        return prepare
+
+    def _render(self, delivery_id: int, sub_id: int, email: str, locale: str) -> _Rendered:
+        """One delivery's Message-ID and message bytes."""
         message_id, buy_url, unsubscribe_url, unsubscribe_mailto = self.links.for_delivery(delivery_id, sub_id)
         data = self.template(locale).render(
             to=email,
@@ -631,6 +649,19 @@ class _Sender:
             unsubscribe_url=unsubscribe_url,
             unsubscribe_mailto=unsubscribe_mailto,
         )
+        return message_id, data
+
+    def _send_one(
+        self,
+        conn: Connection,
+        delivery_id: int,
+        sub_id: int,
+        email: str,
+        rendered: _Rendered,
+        *,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> None:
+        message_id, data = rendered
 
         def commit_point() -> None:
             now = self.clock()
@@ -657,7 +688,11 @@ class _Sender:
 
         try:
             result = self.mailer.send(
-                data, sender=self.mail_from_addr, recipients=[email], before_commit_point=commit_point
+                data,
+                sender=self.mail_from_addr,
+                recipients=[email],
+                before_commit_point=commit_point,
+                while_waiting=while_waiting,
             )
         except CommitPointRefused:
             log.info("delivery %s already handled elsewhere; not sent", delivery_id)

@@ -75,8 +75,13 @@ class CommitPointRefused(Exception):
 class _HookedSMTP(smtplib.SMTP):
     """smtplib.SMTP whose DATA stops before the final dot to run a commit hook."""
 
-    def data_with_hook(self, msg: bytes, before_dot: Callable[[], None]) -> tuple[int, bytes]:
-        """DATA with ``before_dot`` run after the body is written and before the terminating ``.``."""
+    def data_with_hook(
+        self, msg: bytes, before_dot: Callable[[], None], after_dot: Callable[[], None] | None = None
+    ) -> tuple[int, bytes]:
+        """DATA with ``before_dot`` run after the body is written and before the terminating ``.``.
+
+        ``after_dot`` runs while the server digests the message, between the dot and its reply.
+        """
         self.putcmd("data")
         code, repl = self.getreply()
         if code != 354:
@@ -92,6 +97,12 @@ class _HookedSMTP(smtplib.SMTP):
             self.close()
             raise
         self.send(b"." + CRLF)
+        if after_dot is not None:
+            try:
+                after_dot()
+            except Exception:
+                # Only the caller's own work; the reply must still be read, or the connection is out of step.
+                log.exception("work done while waiting for the SMTP reply failed")
         return self.getreply()
 
 
@@ -194,8 +205,12 @@ class Mailer:
         sender: str | None = None,
         recipients: list[str] | None = None,
         before_commit_point: Callable[[], None] | None = None,
+        while_waiting: Callable[[], None] | None = None,
     ) -> DeliveryResult:
         """Send one message; ``before_commit_point`` runs right before the final dot of DATA.
+
+        ``while_waiting`` runs after the dot, before the server's reply is read: a sender prepares its next
+        message there instead of on the critical path (it must not use this connection).
 
         A server that hung up between messages is reconnected once, as long as nothing of this
         message's DATA was written yet. After the hook ran, a lost connection is not retried here:
@@ -219,7 +234,7 @@ class Mailer:
                     raise
                 log.info("SMTP server closed the connection; reconnecting")
         try:
-            code, reply = smtp.data_with_hook(data, hook)
+            code, reply = smtp.data_with_hook(data, hook, while_waiting)
         except smtplib.SMTPServerDisconnected:
             self._smtp = None
             raise

@@ -167,6 +167,37 @@ def test_message_content_and_headers(world: World) -> None:
         assert s.execute(select(Delivery.message_id)).scalar_one() == f"<restock-{delivery_id}@mail.test>"
 
 
+def test_each_message_is_built_for_its_own_delivery(world: World) -> None:
+    # The next message is rendered while the server digests the current one: every email must still carry
+    # its own recipient, language, Message-ID and links.
+    locales = ("en", "nl", "fr", "de", "nl", "en")
+    subs = {f"m{i}@x.test": (world.subscribe(f"m{i}@x.test", 60 - i, locale=loc), loc) for i, loc in enumerate(locales)}
+    world.set_qty(10)
+    assert world.run().sent == len(locales)
+    with world.db.session() as s:
+        deliveries = dict(s.execute(select(Delivery.subscription_id, Delivery.id)).all())
+    title = _product_title(world)
+    subjects = {
+        "en": f"Back in stock: {title}",
+        "nl": f"Weer op voorraad: {title}",
+        "fr": f"De retour en stock : {title}",
+        "de": f"Wieder auf Lager: {title}",
+    }
+    assert len(world.smtp.received) == len(locales)
+    for received in world.smtp.received:
+        (rcpt,) = received.rcpt_tos
+        sid, locale = subs[rcpt]
+        msg = received.message
+        assert msg["To"] == rcpt
+        assert msg["Subject"] == subjects[locale]
+        assert msg["Message-ID"] == f"<restock-{deliveries[sid]}@mail.test>"
+        unsub = links.unsubscribe_url("https://app.test", "k", sid)
+        assert msg["List-Unsubscribe"].startswith(f"<{unsub}>")
+        html = msg.get_body(("html",))
+        assert html is not None
+        assert links.buy_url("https://app.test", "k", deliveries[sid]) in html.get_content()
+
+
 def _product_title(world: World) -> str:
     from app.models import Product
 
@@ -356,7 +387,7 @@ def test_second_worker_cannot_send_a_row_already_sent(world: World) -> None:
     with Mailer(world.settings.smtp_url or "") as m:
         sender = fanout._Sender(world.db, world.settings, ctx, m, lambda: NOW)
         with world.db.engine.connect() as conn:
-            sender._send_one(conn, d_id, 1, "a@x.test", "en")
+            sender._send_one(conn, d_id, 1, "a@x.test", sender._render(d_id, 1, "a@x.test", "en"))
     assert world.smtp.by_rcpt() == {"a@x.test": 1}
 
 

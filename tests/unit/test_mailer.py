@@ -65,6 +65,36 @@ def test_hook_runs_before_the_final_dot(server: tuple[Collector, str]) -> None:
     assert len(handler.received) == 1
 
 
+def test_while_waiting_runs_after_the_dot_and_before_the_reply_is_read(server: tuple[Collector, str]) -> None:
+    handler, url = server
+    order: list[str] = []
+    with Mailer(url) as mailer:
+        result = mailer.send(
+            _msg("a@example.test"),
+            before_commit_point=lambda: order.append("commit"),
+            while_waiting=lambda: order.append("waiting"),
+        )
+        # A failing while_waiting is logged, not raised: the message's reply is still read and reported.
+        failing = mailer.send(_msg("b@example.test"), while_waiting=lambda: 1 / 0 and None)
+        assert mailer.send(_msg("c@example.test")).accepted
+    assert order == ["commit", "waiting"]
+    assert (result.code, failing.code) == (250, 250)
+    assert [r.rcpt_tos for r in handler.received] == [["a@example.test"], ["b@example.test"], ["c@example.test"]]
+
+
+def test_while_waiting_is_not_called_when_the_commit_point_refuses(server: tuple[Collector, str]) -> None:
+    handler, url = server
+    called: list[bool] = []
+
+    def refuse() -> None:
+        raise CommitPointRefused("already sent")
+
+    with Mailer(url) as mailer, pytest.raises(CommitPointRefused):
+        mailer.send(_msg("a@example.test"), before_commit_point=refuse, while_waiting=lambda: called.append(True))
+    assert called == []
+    assert handler.received == []
+
+
 def test_refusing_hook_drops_the_message_and_reconnects(server: tuple[Collector, str]) -> None:
     handler, url = server
 
