@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -64,6 +66,29 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+def make_autocommit_engine(url: str, *, echo: bool = False) -> Engine:
+    """An autocommit PostgreSQL engine for one-statement writes on a hot path (the Shopify webhook front).
+
+    Each statement commits on its own, so a write is one round trip instead of BEGIN, statement and COMMIT. Its
+    checkout tests the connection's socket instead of pre-pinging it: a server that restarted or terminated the
+    backend has already sent its goodbye, which makes the idle socket readable, and the pool then replaces the
+    connection before anything is sent on it. A connection that dies mid-statement is the caller's to handle.
+    """
+    engine = create_engine(url, echo=echo, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5)
+
+    @event.listens_for(engine, "checkout")
+    def _hung_up(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if getattr(dbapi_conn, "closed", False) or getattr(dbapi_conn, "broken", False):
+            raise DisconnectionError("connection closed")
+        poller = select.poll()
+        poller.register(dbapi_conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        if poller.poll(0):
+            # An idle connection has nothing to read unless the server hung up (or sent a FATAL before doing so).
+            raise DisconnectionError("server closed the idle connection")
+
+    return engine
+
+
 class Database:
     """An engine and its session factory."""
 
@@ -71,6 +96,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite commits locally and never pre-pings: its own engine serves one-statement writes as well.
+        self.autocommit_engine = (
+            self.engine if self.engine.dialect.name == "sqlite" else make_autocommit_engine(url, echo=echo)
+        )
 
     @property
     def dialect(self) -> str:
@@ -93,3 +122,5 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self.autocommit_engine is not self.engine:
+            self.autocommit_engine.dispose()

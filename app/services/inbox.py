@@ -8,10 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import LargeBinary, bindparam, delete, select, text
+from sqlalchemy import DateTime, LargeBinary, TextClause, bindparam, delete, select, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 
-from app.db import JsonDoc
+from app.db import Database, JsonDoc
 from app.models import WebhookEvent
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
 from app.services.sqlfn import dialect
@@ -106,8 +110,12 @@ def record_delivery(
     )
 
 
+class DatabaseUnavailable(Exception):
+    """The database could not be reached, or lost the connection before answering: the caller says 503."""
+
+
 def ingest(
-    session: Session,
+    db: Database,
     jobs: JobQueue,
     *,
     platform: str,
@@ -119,26 +127,133 @@ def ingest(
     triggered_at: datetime | None = None,
     even_if_uninstalled: bool = False,
 ) -> Recorded:
-    """Store a delivery addressed by shop domain in ONE statement (store lookup, dedupe, insert).
+    """Store a delivery addressed by shop domain in ONE committed statement (lookup, dedupe, insert), then enqueue.
 
-    Deliveries for an unknown shop, or an uninstalled one (unless `even_if_uninstalled`), are kept as
-    'ignored' so a duplicate is still recognised, and nothing is enqueued for them.
+    Deliveries for an unknown shop, or an uninstalled one (unless `even_if_uninstalled`), are kept as 'ignored' so a
+    duplicate is still recognised, and nothing is enqueued for them. This is the webhook hot path: it runs on a raw
+    pooled DBAPI connection of the autocommit engine (no Session, no per-call statement building, no pre-ping), and
+    the drain job is enqueued only once the row is committed and the connection is back in the pool.
     """
-    store = "(SELECT id FROM stores WHERE platform = :platform AND domain = :domain)"
-    status = "(SELECT status FROM stores WHERE platform = :platform AND domain = :domain)"
-    return _insert(
-        session,
-        jobs,
-        store_sql=store,
-        process_sql=f"({store} IS NOT NULL AND (:anyway OR {status} <> 'uninstalled'))",
-        params={"domain": domain.lower(), "anyway": even_if_uninstalled},
-        platform=platform,
-        topic=topic,
-        dedupe_key=dedupe_key,
-        body=body,
-        headers=headers,
-        resource_id=None,
-        triggered_at=triggered_at,
+    engine = db.autocommit_engine
+    prepared = _prepared_ingest(engine.dialect)
+    values = {
+        "domain": domain.lower(),
+        "anyway": even_if_uninstalled,
+        "platform": platform,
+        "topic": topic[:64],
+        "key": dedupe_key[:128],
+        "resource_id": None,
+        "triggered_at": triggered_at,
+        "headers": headers,
+        "body": body,
+        "now": datetime.now(UTC),
+    }
+    dbapi = engine.dialect.loaded_dbapi
+    unreachable = (dbapi.OperationalError, dbapi.InterfaceError, sa_exc.OperationalError)
+    try:
+        conn = engine.raw_connection()
+    except unreachable as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    try:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(prepared.insert.sql, prepared.insert.args(values))
+            row = cursor.fetchone()
+            existing = None
+            if row is None:
+                cursor.execute(prepared.existing.sql, prepared.existing.args(values))
+                existing = cursor.fetchone()
+        finally:
+            cursor.close()
+        if engine.dialect.name == "sqlite":
+            conn.commit()
+    except unreachable as exc:
+        if isinstance(exc, dbapi.Error) and engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):
+            # Never pooled again. The statement may or may not have committed, so it is not retried here: the
+            # sender's retry is then stored or recognised as a duplicate, and the sweeper enqueues a stored row.
+            conn.invalidate(exc)
+        raise DatabaseUnavailable(str(exc)) from exc
+    finally:
+        conn.close()
+    if row is None:
+        return Recorded(
+            existing[0] if existing else None, created=False, processed=bool(existing and existing[1] != "ignored")
+        )
+    event_id, store_id, status = row
+    if status == "received" and store_id is not None:
+        try:
+            jobs.enqueue(drain_job(int(store_id)))
+        except Exception:
+            # A lost enqueue is recovered by the sweeper from the stored row; the delivery is still acknowledged.
+            log.exception("enqueue of the drain job for store %s failed", store_id)
+    return Recorded(int(event_id), created=True, processed=status == "received")
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement compiled once for one dialect: its SQL, parameter order (positional styles) and bind processors."""
+
+    sql: str
+    positions: tuple[str, ...] | None
+    processors: dict[str, Callable[[Any], Any]]
+
+    @classmethod
+    def of(cls, stmt: ClauseElement, dialect: Dialect) -> _Compiled:
+        """Compile with the dialect's own paramstyle and casts, exactly what a Session would send."""
+        compiled = stmt.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        processors: dict[str, Callable[[Any], Any]] = {}
+        for name, param in compiled.binds.items():
+            proc = param.type.dialect_impl(dialect).bind_processor(dialect)
+            if proc is not None:
+                processors[name] = proc
+        positions = compiled.positiontup
+        return cls(compiled.string, tuple(positions) if positions is not None else None, processors)
+
+    def args(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """DBAPI parameters for these values, typed as SQLAlchemy would type them."""
+        if self.processors:
+            values = {**values, **{name: proc(values[name]) for name, proc in self.processors.items()}}
+        if self.positions is not None:
+            return tuple(values[name] for name in self.positions)
+        return values
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedIngest:
+    insert: _Compiled
+    existing: _Compiled
+
+
+_PREPARED: dict[tuple[str, str], _PreparedIngest] = {}
+
+
+def _prepared_ingest(dialect: Dialect) -> _PreparedIngest:
+    key = (dialect.name, dialect.driver)
+    prepared = _PREPARED.get(key)
+    if prepared is None:
+        store = "(SELECT id FROM stores WHERE platform = :platform AND domain = :domain)"
+        status = "(SELECT status FROM stores WHERE platform = :platform AND domain = :domain)"
+        insert = _insert_statement(store, f"({store} IS NOT NULL AND (:anyway OR {status} <> 'uninstalled'))")
+        existing = select(WebhookEvent.id, WebhookEvent.status).where(
+            WebhookEvent.platform == bindparam("platform"), WebhookEvent.dedupe_key == bindparam("key")
+        )
+        prepared = _PREPARED[key] = _PreparedIngest(_Compiled.of(insert, dialect), _Compiled.of(existing, dialect))
+    return prepared
+
+
+def _insert_statement(store_sql: str, process_sql: str) -> TextClause:
+    # One round trip: the per-delivery cost of the webhook endpoint is mostly statements and commits.
+    return text(
+        f"INSERT INTO webhook_events ({_INSERT_COLUMNS}) "
+        f"SELECT {store_sql}, :platform, :topic, :key, :resource_id, :triggered_at, :headers, :body, "
+        f"CASE WHEN {process_sql} THEN 'received' ELSE 'ignored' END, 0, :now, :now WHERE 1 = 1 "
+        "ON CONFLICT (platform, dedupe_key) DO NOTHING RETURNING id, store_id, status"
+    ).bindparams(
+        bindparam("headers", type_=JsonDoc),
+        bindparam("body", type_=LargeBinary),
+        bindparam("now", type_=DateTime(timezone=True)),
+        bindparam("triggered_at", type_=DateTime(timezone=True)),
     )
 
 
@@ -158,15 +273,8 @@ def _insert(
     triggered_at: datetime | None,
 ) -> Recorded:
     now = datetime.now(UTC)
-    # One round trip: the per-delivery cost of the webhook endpoint is mostly statements and commits.
-    sql = text(
-        f"INSERT INTO webhook_events ({_INSERT_COLUMNS}) "
-        f"SELECT {store_sql}, :platform, :topic, :key, :resource_id, :triggered_at, :headers, :body, "
-        f"CASE WHEN {process_sql} THEN 'received' ELSE 'ignored' END, 0, :now, :now WHERE 1 = 1 "
-        "ON CONFLICT (platform, dedupe_key) DO NOTHING RETURNING id, store_id, status"
-    ).bindparams(bindparam("headers", type_=JsonDoc), bindparam("body", type_=LargeBinary))
     row = session.execute(
-        sql,
+        _insert_statement(store_sql, process_sql),
         {
             **params,
             "platform": platform,

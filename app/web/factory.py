@@ -15,12 +15,11 @@ from app.config import Settings, get_settings
 from app.logs import configure_logging, log_context
 from app.runtime import Runtime, build_runtime, set_runtime
 from app.web.deps import ApiError, close_session
+from app.web.webhooks import MAX_WEBHOOK_BYTES
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-# A product with 2,000 variants is a multi-megabyte products/update delivery.
-MAX_WEBHOOK_BYTES = 16 * 1024 * 1024
 JSON_PREFIXES = ("/api/", "/webhooks/", "/storefront/", "/healthz", "/openapi.json")
 
 
@@ -80,6 +79,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(feeds.bp)
     limits.init_app(app, settings)
     storefront.install_read_cache(app)
+    webhooks.install_shopify_front(app)
     for admin_bp in (admin, admin_dashboard, admin_settings, admin_planning, admin_data, admin_subscribers):
         app.register_blueprint(admin_bp.bp)
     admin.init_app(app)

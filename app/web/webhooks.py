@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+import json
+import logging
+import uuid
+from typing import Any
 
+from flask import Blueprint, Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wsgi import get_input_stream
+
+from app.logs import log_context
 from app.models import Store
+from app.runtime import Runtime
 from app.services import inbox
 from app.services.crypto import cipher_for
 from app.web.deps import abort_json, db_session, runtime
@@ -14,6 +23,8 @@ from integrations.shopify.verify import verify_webhook
 from integrations.woocommerce.payloads import PayloadError as WooPayloadError
 from integrations.woocommerce.webhooks import WooHeaders, is_ping, verify_signature
 from integrations.woocommerce.webhooks import dedupe_key as woo_dedupe_key
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -28,38 +39,108 @@ _KEPT_HEADERS = (
     "X-Shopify-Triggered-At",
     "X-Shopify-API-Version",
 )
+_KEPT = tuple((name, name.lower()) for name in _KEPT_HEADERS)
+
+
+SHOPIFY_PATH = "/webhooks/shopify"
+# A product with 2,000 variants is a multi-megabyte products/update delivery.
+MAX_WEBHOOK_BYTES = 16 * 1024 * 1024
+_STATUS_LINES = {
+    200: "200 OK",
+    400: "400 Bad Request",
+    401: "401 Unauthorized",
+    413: "413 Request Entity Too Large",
+    500: "500 Internal Server Error",
+    503: "503 Service Unavailable",
+}
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+def install_shopify_front(app: Flask) -> None:
+    """Answer POST /webhooks/shopify in front of Flask, with receive_shopify (one per app, like the read cache).
+
+    Shopify sends every topic of every shop here, so this path is the app's busiest write. Flask's routing, request
+    context, hooks and session machinery cost more than the delivery's own work, and nothing they provide is used
+    here: the request id, the log context, the body limit and the JSON errors are done in receive_shopify.
+    """
+    rt: Runtime = app.extensions["backsoon"]
+    inner = app.wsgi_app
+
+    def front(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == SHOPIFY_PATH and environ.get("REQUEST_METHOD") == "POST":
+            status, headers, body = receive_shopify(rt, environ)
+            start_response(_STATUS_LINES[status], headers)
+            return [body]
+        return inner(environ, start_response)
+
+    app.wsgi_app = front  # type: ignore[method-assign]
 
 
 @bp.post("/shopify")
-def shopify() -> tuple[Response, int]:
-    """Receive any Shopify topic, compliance topics included."""
-    settings = runtime().settings
+def shopify() -> Response:
+    """Receive any Shopify topic, compliance topics included (served by the front; kept for the URL map)."""
+    status, headers, body = receive_shopify(runtime(), request.environ)
+    return Response(body, status=status, headers=headers)
+
+
+def receive_shopify(rt: Runtime, environ: dict[str, Any]) -> Answer:
+    """Verify, record and acknowledge one Shopify delivery from its WSGI environ."""
+    request_id = environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex[:16]
+    with log_context(request_id=request_id):
+        try:
+            return _receive_shopify(rt, environ)
+        except HTTPException as exc:
+            # What werkzeug raises while reading the body: too large, or the client went away.
+            return _error(exc.code or 400, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+        except inbox.DatabaseUnavailable as exc:
+            # 503 quickly so Shopify retries later, instead of a slow 500.
+            log.error("database unavailable on POST %s: %s", SHOPIFY_PATH, exc.__cause__.__class__.__name__)
+            status, headers, body = _error(503, "unavailable", "The database is unavailable; retry later.")
+            return status, [*headers, ("Retry-After", "30")], body
+        except Exception:
+            log.exception("unhandled error on POST %s", SHOPIFY_PATH)
+            return _error(500, "internal_error", "Something went wrong on our side.")
+
+
+def _receive_shopify(rt: Runtime, environ: dict[str, Any]) -> Answer:
+    # Refused on Content-Length before anything is read; a chunked body is cut off past the limit.
+    raw = get_input_stream(environ, max_content_length=MAX_WEBHOOK_BYTES).read()
+    settings = rt.settings
     secrets = [s for s in (settings.shopify_api_secret, settings.shopify_api_secret_old) if s]
-    raw = request.get_data(cache=False)
-    if not secrets or not verify_webhook(raw, request.headers.get("X-Shopify-Hmac-Sha256"), secrets):
+    if not secrets or not verify_webhook(raw, environ.get("HTTP_X_SHOPIFY_HMAC_SHA256"), secrets):
         # Nothing is stored for a delivery we cannot prove came from Shopify.
-        abort_json(401, "invalid_hmac", "The X-Shopify-Hmac-Sha256 header does not match the body.")
+        return _error(401, "invalid_hmac", "The X-Shopify-Hmac-Sha256 header does not match the body.")
+    # Lower-cased: header names are case-insensitive, and the kept ones are stored under _KEPT_HEADERS' spelling.
+    sent = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
     try:
-        headers = WebhookHeaders.from_headers(request.headers)
+        headers = WebhookHeaders.from_headers(sent)
     except PayloadError as exc:
-        abort_json(400, "invalid_headers", str(exc))
-    session = db_session()
-    kept = {name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers}
+        return _error(400, "invalid_headers", str(exc))
     recorded = inbox.ingest(
-        session,
-        runtime().jobs,
+        rt.db,
+        rt.jobs,
         platform="shopify",
         domain=headers.shop_domain,
         topic=headers.topic,
         dedupe_key=headers.webhook_id,
         body=raw,
-        headers=kept,
+        headers={name: sent[lower] for name, lower in _KEPT if lower in sent},
         triggered_at=headers.triggered_at,
         even_if_uninstalled=headers.topic in COMPLIANCE_TOPICS,
     )
-    session.commit()
     # 200 even for unknown or uninstalled shops: a non-2xx only makes Shopify retry, then give up on us.
-    return jsonify({"received": True, "duplicate": not recorded.created, "processed": recorded.processed}), 200
+    return _json(200, {"received": True, "duplicate": not recorded.created, "processed": recorded.processed})
+
+
+def _json(status: int, doc: dict[str, Any]) -> Answer:
+    # As Flask's jsonify writes it (compact, trailing newline), so clients see the same bytes as from any route.
+    body = (json.dumps(doc, separators=(",", ":")) + "\n").encode()
+    return status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body
+
+
+def _error(status: int, code: str, message: str) -> Answer:
+    # The shape of abort_json and the app's JSON error handlers.
+    return _json(status, {"error": {"code": code, "message": message}})
 
 
 @bp.post("/woocommerce/<int:store_id>")

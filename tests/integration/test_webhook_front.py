@@ -1,0 +1,219 @@
+"""The WSGI front of POST /webhooks/shopify: dead pooled connections, PostgreSQL and Redis down, SQLite, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, text
+
+from app.config import Settings
+from app.db import Database
+from app.models import Store, WebhookEvent
+from app.queue import InProcessJobQueue, RedisJobQueue
+from app.runtime import Runtime, set_runtime
+from app.web.factory import build_app
+from app.web.webhooks import MAX_WEBHOOK_BYTES
+from tests.conftest import FIXTURES, TEST_REDIS_URL
+
+pytestmark = pytest.mark.integration
+
+SECRET = "shpss_fixture_secret"
+SHOP = "backsoon-demo.myshopify.com"
+
+
+def hook(name: str) -> tuple[bytes, dict[str, str]]:
+    data: dict[str, Any] = json.loads((FIXTURES / "shopify" / "webhooks" / f"{name}.json").read_text())
+    return data["body_text"].encode(), dict(data["headers"])
+
+
+def rows(db: Database) -> list[tuple[Any, ...]]:
+    with db.session() as s:
+        found = s.execute(
+            select(WebhookEvent.topic, WebhookEvent.dedupe_key, WebhookEvent.status).order_by(WebhookEvent.id)
+        ).all()
+    return [tuple(r) for r in found]
+
+
+def app_for(db: Database, jobs: Any, **settings: Any) -> Flask:
+    runtime = Runtime(Settings(env="test", shopify_api_secret=SECRET, **settings), db, jobs)
+    set_runtime(runtime)
+    return build_app(runtime=runtime)
+
+
+def add_store(db: Database) -> int:
+    with db.session() as s:
+        store = Store(platform="shopify", domain=SHOP, name="BackSoon Demo")
+        s.add(store)
+        s.flush()
+        return int(store.id)
+
+
+def backend_pids(db: Database) -> set[int]:
+    with db.engine.connect() as conn:
+        found = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            )
+        ).scalars()
+        return {int(p) for p in found}
+
+
+def test_answers_like_the_flask_app_did(pg_db: Database, redis_conn: Any) -> None:
+    add_store(pg_db)
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    client = app_for(pg_db, jobs).test_client()
+    body, headers = hook("orders-create")
+    resp = client.post("/webhooks/shopify", data=body, headers={**headers, "X-Request-Id": "req-1"})
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "application/json"
+    assert resp.data == b'{"received":true,"duplicate":false,"processed":true}\n'
+    resp = client.post("/webhooks/shopify", data=body, headers=headers)
+    assert resp.get_json() == {"received": True, "duplicate": True, "processed": True}
+    assert rows(pg_db) == [("orders/create", headers["X-Shopify-Webhook-Id"], "received")]
+    with pg_db.session() as s:
+        stored = s.execute(select(WebhookEvent.headers, WebhookEvent.body, WebhookEvent.triggered_at)).one()
+    assert stored[0] == {
+        name: headers[name]
+        for name in (
+            "X-Shopify-Topic",
+            "X-Shopify-Shop-Domain",
+            "X-Shopify-Webhook-Id",
+            "X-Shopify-Event-Id",
+            "X-Shopify-Triggered-At",
+            "X-Shopify-API-Version",
+        )
+        if name in headers
+    }
+    assert stored[1] == body
+    assert stored[2] is not None
+    assert jobs.queues["high"].count == 1
+    # Other methods still reach Flask's routing.
+    assert client.get("/webhooks/shopify").status_code == 405
+
+
+def test_dead_pooled_connection_is_replaced_before_anything_is_sent(pg_db: Database, redis_conn: Any) -> None:
+    add_store(pg_db)
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    client = app_for(pg_db, jobs).test_client()
+    body, headers = hook("orders-create")
+    assert client.post("/webhooks/shopify", data=body, headers=headers).status_code == 200
+    with pg_db.autocommit_engine.connect() as conn:
+        pooled = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    assert pg_db.autocommit_engine.pool.checkedin() == 1
+    with pg_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pooled}).scalar_one() is True
+    deadline = time.monotonic() + 10
+    while pooled in backend_pids(pg_db) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pooled not in backend_pids(pg_db)
+
+    paid_body, paid_headers = hook("orders-paid")
+    resp = client.post("/webhooks/shopify", data=paid_body, headers=paid_headers)
+    assert resp.status_code == 200
+    assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
+    # Retried by Shopify after all: still one row.
+    resp = client.post("/webhooks/shopify", data=paid_body, headers=paid_headers)
+    assert resp.get_json() == {"received": True, "duplicate": True, "processed": True}
+    assert rows(pg_db) == [
+        ("orders/create", headers["X-Shopify-Webhook-Id"], "received"),
+        ("orders/paid", paid_headers["X-Shopify-Webhook-Id"], "received"),
+    ]
+    with pg_db.autocommit_engine.connect() as conn:
+        assert int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()) != pooled
+    # The gate collapses the burst into the one job the first delivery enqueued.
+    assert jobs.queues["high"].count == 1
+
+
+def test_database_down_is_503_json_and_enqueues_nothing(redis_conn: Any) -> None:
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    dead = Database("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
+    try:
+        client = app_for(dead, jobs).test_client()
+        body, headers = hook("products-create")
+        resp = client.post("/webhooks/shopify", data=body, headers=headers)
+    finally:
+        dead.dispose()
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"] == "30"
+    assert resp.get_json() == {"error": {"code": "unavailable", "message": "The database is unavailable; retry later."}}
+    assert jobs.queues["high"].count == 0
+    assert redis_conn.keys("backsoon:inbox-gate:*") == []  # type: ignore[attr-defined]
+
+
+def test_redis_down_still_stores_the_row_and_answers_200(pg_db: Database) -> None:
+    add_store(pg_db)
+    client = app_for(pg_db, RedisJobQueue("redis://127.0.0.1:1/0")).test_client()
+    body, headers = hook("products-create")
+    resp = client.post("/webhooks/shopify", data=body, headers=headers)
+    assert resp.status_code == 200
+    assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
+    assert rows(pg_db) == [("products/create", headers["X-Shopify-Webhook-Id"], "received")]
+
+
+def test_no_secret_configured_is_401_and_stores_nothing(pg_db: Database, redis_conn: Any) -> None:
+    add_store(pg_db)
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    runtime = Runtime(Settings(env="test", shopify_api_secret="", shopify_api_secret_old=""), pg_db, jobs)
+    client = build_app(runtime=runtime).test_client()
+    body, headers = hook("products-create")
+    resp = client.post("/webhooks/shopify", data=body, headers=headers)
+    assert resp.status_code == 401
+    assert resp.get_json() == {
+        "error": {
+            "code": "invalid_hmac",
+            "message": "The X-Shopify-Hmac-Sha256 header does not match the body.",
+        }
+    }
+    assert rows(pg_db) == []
+    assert jobs.queues["high"].count == 0
+
+
+def test_oversized_body_is_413_before_anything_else(pg_db: Database, redis_conn: Any) -> None:
+    add_store(pg_db)
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    client = app_for(pg_db, jobs).test_client()
+    _body, headers = hook("products-create")
+    resp = client.post("/webhooks/shopify", data=b"x" * (MAX_WEBHOOK_BYTES + 1), headers=headers)
+    assert resp.status_code == 413
+    assert resp.get_json()["error"]["code"] == "request_entity_too_large"
+    assert rows(pg_db) == []
+    assert jobs.queues["high"].count == 0
+
+
+def test_sqlite_demo_mode_stores_dedupes_and_runs_the_job_in_process(sqlite_db: Database, tmp_path: Path) -> None:
+    add_store(sqlite_db)
+    jobs = InProcessJobQueue(eager=True)
+    client = app_for(sqlite_db, jobs).test_client()
+    body, headers = hook("products-create")
+    resp = client.post("/webhooks/shopify", data=body, headers=headers)
+    assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
+    resp = client.post("/webhooks/shopify", data=body, headers=headers)
+    assert resp.get_json() == {"received": True, "duplicate": True, "processed": True}
+    other = client.post(
+        "/webhooks/shopify", data=body, headers={**headers, "X-Shopify-Shop-Domain": "someone-else.myshopify.com"}
+    )
+    assert other.get_json() == {"received": True, "duplicate": True, "processed": True}
+    resp = client.post(
+        "/webhooks/shopify",
+        data=body,
+        headers={
+            **headers,
+            "X-Shopify-Shop-Domain": "someone-else.myshopify.com",
+            "X-Shopify-Webhook-Id": "other-shop-1",
+        },
+    )
+    assert resp.get_json() == {"received": True, "duplicate": False, "processed": False}
+    # The eager in-process drain ran after the commit and processed the delivery.
+    assert rows(sqlite_db) == [
+        ("products/create", headers["X-Shopify-Webhook-Id"], "processed"),
+        ("products/create", "other-shop-1", "ignored"),
+    ]
+    with sqlite_db.session() as s:
+        received_at = s.execute(select(func.min(WebhookEvent.received_at))).scalar_one()
+    assert received_at is not None
