@@ -277,6 +277,12 @@ def subscribe(
     if not req.consent:
         raise SignupError(400, "consent_required", rules.message(req.locale, "consent_required"))
     if req.consent_version and req.consent_version != agreed.version:
+        # Widgets deployed before they asked for ?locale= (cached copies, theme extensions not yet redeployed) show
+        # a Dutch shopper on an English store the English consent: that is the text ticked, so it is recorded.
+        shown = rules.consent(store.locale, store.name, rules.saved_texts(saved, store.locale).get("consent"))
+        if req.consent_version == shown.version:
+            agreed = shown
+    if req.consent_version and req.consent_version != agreed.version:
         raise SignupError(
             400,
             "consent_required",

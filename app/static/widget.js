@@ -143,7 +143,8 @@
     var w = this;
     if (w.loading || w.loaded || !w.product) return;
     w.loading = true;
-    fetch(w.api + '/products/' + encodeURIComponent(w.product), { headers: { Accept: 'application/json' } })
+    // In the shopper's language: the consent text shown must be the one the signup's version names.
+    fetch(w.api + '/products/' + encodeURIComponent(w.product) + '?locale=' + w.s.lang, { headers: { Accept: 'application/json' } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         w.loaded = true;

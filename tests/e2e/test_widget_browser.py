@@ -343,7 +343,7 @@ def test_api_fallback_when_the_page_has_no_state(page: Any, live_server: LiveSer
         }  # fmt: skip
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
-    page.route(f"{api}/products/p1", product)
+    page.route(f"{api}/products/p1?locale=de", product)
     page.goto(f"{live_server.url}/demo/shop/")
     page.evaluate(
         """api => {
@@ -360,7 +360,7 @@ def test_api_fallback_when_the_page_has_no_state(page: Any, live_server: LiveSer
     )
     page.add_script_tag(url=f"{live_server.url}/static/widget.js")
     page.wait_for_selector(".bs-panel")
-    assert calls == [f"{api}/products/p1"]
+    assert calls == [f"{api}/products/p1?locale=de"]
     assert page.locator(".bs-eta").inner_text() == "Voraussichtlich wieder da um den 12. März"
     assert page.locator(".bs-consent").inner_text() == "Ich willige ein."
 

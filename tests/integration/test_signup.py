@@ -227,6 +227,23 @@ def test_current_consent_version_is_accepted(env: Env) -> None:
     assert env.consents()[0].text_version == version
 
 
+def test_a_shopper_who_ticked_the_stores_language_text_is_recorded_with_that_text(env: Env) -> None:
+    # A widget that showed the store's own-language consent (an older cached copy fetched it without ?locale=)
+    # to a Dutch shopper: the English text is what was ticked, and that is what is recorded; emails stay Dutch.
+    english = rules.consent("en", "Acme")
+    assert env.post(body(locale="nl", consent_version=english.version)).status_code == 202
+    [sub] = env.subs()
+    [consent] = env.consents()
+    assert sub.locale == "nl"
+    assert (consent.text, consent.text_version) == (english.text, english.version)
+    # A version of neither the shopper's nor the store's language is still refused, and nothing more is stored.
+    french = rules.consent("fr", "Acme")
+    refused = env.post(body(email="fr@example.com", locale="nl", consent_version=french.version))
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["code"] == "consent_required"
+    assert len(env.subs()) == 1 and len(env.consents()) == 1
+
+
 def test_bad_json_too_large_and_unknown_store(env: Env) -> None:
     url = f"/storefront/v1/stores/{env.store_id}/subscriptions"
     resp = env.client.post(url, data=b"{not json", content_type="application/json")
