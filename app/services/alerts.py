@@ -34,7 +34,7 @@ from app.services import outbound_webhooks, stock
 from app.services.dashboard import day_bounds
 from app.services.emails import MESSAGE_POLICY, TEMPLATES, mail_domain, sender_address
 from app.services.mailer import Mailer
-from app.services.stock import OPEN_WAITLIST_STATES, store_today
+from app.services.stock import OPEN_WAITLIST_STATES, store_today, store_zone
 
 log = logging.getLogger(__name__)
 
@@ -365,12 +365,18 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _local_time(at: datetime, store: Store) -> str:
+    local = _aware(at).astimezone(store_zone(store))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or store_zone(store).key}"
+
+
 def instant_alert_message(settings: Settings, store: Store, to: str, alert: InstantAlert) -> EmailMessage:
     """The instant alert as a multipart EmailMessage (text and HTML from templates)."""
     base = settings.app_url.rstrip("/")
     values = {
         "alert": alert,
-        "at": f"{alert.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+        # In the merchant's own time, as the dashboard shows it.
+        "at": _local_time(alert.at, store),
         "admin_url": base + "/admin/",
         "settings_url": base + "/admin/settings",
     }

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     ColumnElement,
@@ -41,7 +40,7 @@ from app.models import (
     Variant,
 )
 from app.services import attribution, shopify_sync, woo_sync
-from app.services.stock import AT_RISK_STATUSES, OPEN_WAITLIST_STATES, live_variant_filters, store_today
+from app.services.stock import AT_RISK_STATUSES, OPEN_WAITLIST_STATES, live_variant_filters, store_today, store_zone
 
 __all__ = [
     "SIGNAL_REASONS",
@@ -111,16 +110,9 @@ class Headline:
     currency: str
 
 
-def _zone(store: Store) -> ZoneInfo:
-    try:
-        return ZoneInfo(store.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def day_bounds(store: Store, last_day: date, count: int) -> list[tuple[date, datetime, datetime]]:
     """The store's last ``count`` calendar days up to last_day, each with its [start, end) instants in UTC."""
-    zone = _zone(store)
+    zone = store_zone(store)
     first = last_day - timedelta(days=count - 1)
 
     def midnight(day: date) -> datetime:

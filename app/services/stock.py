@@ -90,13 +90,17 @@ class Overrides:
     variant: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
+def store_zone(store: Store) -> ZoneInfo:
+    """The store's own timezone; UTC when it has none or an unknown one."""
+    try:
+        return ZoneInfo(store.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def store_today(store: Store, now: datetime) -> date:
     """The calendar date at the store, in its own timezone."""
-    try:
-        tz = ZoneInfo(store.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    return now.astimezone(tz).date()
+    return now.astimezone(store_zone(store)).date()
 
 
 def store_values(session: Session, store_id: int) -> dict[str, Any]:
@@ -673,5 +677,6 @@ __all__ = [
     "recompute_dirty_job",
     "set_sellable_from_levels",
     "store_today",
+    "store_zone",
     "take_dirty_batch",
 ]

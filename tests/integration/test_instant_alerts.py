@@ -28,9 +28,10 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def _seed(db: Database, *, name: str = "Instant Shop", on: bool = True, email: str | None = "owner@shop.test") -> int:
-    """A store with a tee (10 left), a mug (500 left, one shopper waiting), states computed two hours ago."""
+    """A store in Amsterdam with a tee (10 left), a mug (500 left, one shopper waiting), states computed two hours
+    ago; alert times are shown in the store's own time."""
     with db.session() as s:
-        store = make_store(s, platform="woocommerce", name=name, admin_email=email)
+        store = make_store(s, platform="woocommerce", name=name, admin_email=email, timezone="Europe/Amsterdam")
         values: dict[str, Any] = {"high_demand_waitlist": 2}
         if on:
             values["instant_alerts"] = True
@@ -105,7 +106,7 @@ def test_what_happened_is_sent_once_in_one_email(pg_db: Database) -> None:
     assert msg["Subject"] == "Instant Shop: 3 new stock alerts"
     assert msg["Auto-Submitted"] == "auto-generated"
     assert _text(msg) == (
-        "Instant Shop — what just happened (2026-11-22 12:00 UTC)\n"
+        "Instant Shop — what just happened (2026-11-22 13:00 CET)\n"
         "\nSold out (1)\n"
         "- Tee – S [TEE-S]: sold out\n"
         "\nMarketing signal changed (1)\n"
@@ -147,7 +148,7 @@ def test_a_second_batch_waits_for_the_spacing_then_goes(pg_db: Database) -> None
         second = mail.received[1].message
     assert second["Subject"] == "Instant Shop: 1 new stock alert"
     assert _text(second) == (
-        "Instant Shop — what just happened (2026-11-22 12:15 UTC)\n"
+        "Instant Shop — what just happened (2026-11-22 13:15 CET)\n"
         "\nMarketing signal changed (1)\n"
         "- Tee – S [TEE-S]: pause → ok\n"
         "\nOpen the dashboard: http://backsoon.test/admin/\n"
