@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, or_, select, text
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -30,13 +30,10 @@ from app.models import (
     Campaign,
     DirtyVariant,
     Product,
-    PurchaseOrder,
     StockEvent,
     StockState,
     Store,
     StoreSetting,
-    Subscription,
-    Supplier,
     Variant,
 )
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
@@ -129,101 +126,174 @@ def load_overrides(session: Session, store_id: int) -> Overrides:
     return out
 
 
-def _sales_by_window(
-    session: Session | Connection,
-    store_id: int,
-    windows: Sequence[int],
-    now: datetime,
-    variant_ids: Sequence[int] | None,
-) -> dict[int, dict[int, int]]:
-    """Net units per variant per window: one aggregate over order lines, cancellations excluded."""
-    params: dict[str, Any] = {"sid": store_id, "since": now - timedelta(days=max(windows)), "now": now}
-    cols = []
-    for w in windows:
-        params[f"w{w}"] = now - timedelta(days=w)
-        cols.append(f"SUM(CASE WHEN ordered_at >= :w{w} THEN quantity - refunded_quantity ELSE 0 END) AS u{w}")
-    scope = ""
-    if variant_ids is not None:
-        scope = " AND variant_id IN :vids"
-    sql = text(
-        f"SELECT variant_id, {', '.join(cols)} FROM order_lines "  # noqa: S608 - columns built from ints
-        f"WHERE store_id = :sid AND ordered_at >= :since AND ordered_at < :now "
-        f"AND cancelled = :false AND variant_id IS NOT NULL{scope} GROUP BY variant_id"
+def _inputs_sql(session: Session, windows: Sequence[int], scoped: bool) -> str:
+    """One statement for every input of every variant (or of :vids), with its input fingerprint, that returns
+    only the variants whose fingerprint differs from the stored one (or that have no state yet).
+
+    Net units per window (cancellations excluded), sold-out hours per window (from the sell-out/restock edges,
+    whole hours, so a sold-out variant's inputs change hourly rather than every run), open incoming stock, open
+    waitlist size, the resolved supplier lead time and the variant's context key (engine version, store day,
+    effective settings, campaigns: see _context_keys) are hashed together in the database, so an unchanged
+    variant never reaches Python.
+    """
+    pg = dialect(session) == "postgresql"
+    vscope = " AND variant_id IN :vids" if scoped else ""
+    sales = ", ".join(
+        f"SUM(CASE WHEN ordered_at >= :w{w} THEN quantity - refunded_quantity ELSE 0 END) AS u{w}" for w in windows
     )
-    params["false"] = False
-    if variant_ids is not None:
-        sql = sql.bindparams(_expanding("vids"))
-        params["vids"] = list(variant_ids)
-    result: dict[int, dict[int, int]] = {}
-    for row in session.execute(sql, params):
-        result[int(row[0])] = {w: int(row[i + 1] or 0) for i, w in enumerate(windows)}
-    return result
-
-
-def _soldout_seconds(
-    session: Session | Connection,
-    store_id: int,
-    windows: Sequence[int],
-    now: datetime,
-    variant_ids: Sequence[int] | None,
-) -> dict[int, dict[int, float]]:
-    """Seconds each variant spent sold out inside each window, from its sell-out/restock edges."""
-    now_s = now.timestamp()
-    params: dict[str, Any] = {"sid": store_id, "now": now, "now_s": now_s, "sellout": "sellout"}
-    cols = []
     e_end = least(session, epoch(session, "e"), ":now_s")
+    hours = []
     for w in windows:
-        params[f"ws{w}"] = now_s - w * 86400.0
-        start = greatest(session, epoch(session, "s"), f":ws{w}")
-        cols.append(f"SUM({greatest(session, '0', f'{e_end} - {start}')}) AS o{w}")
-    scope = " AND variant_id IN :vids" if variant_ids is not None else ""
-    sql = text(
-        "WITH ev AS ("  # noqa: S608 - identifiers are fixed, values are bound
+        seconds = f"SUM({greatest(session, '0', f'{e_end} - ' + greatest(session, epoch(session, 's'), f':ws{w}'))})"
+        hours.append(f"{least(session, f'ROUND({seconds} / 3600.0)', str(w * 24))} AS o{w}")
+    open_po = f"store_id = :sid AND status = 'open' AND quantity - received_quantity > 0{vscope}"
+    if pg:
+        incoming = (
+            "SELECT variant_id, string_agg(CAST(quantity - received_quantity AS TEXT) || '@' || "  # noqa: S608
+            f"to_char(expected_on, 'YYYY-MM-DD'), ',' ORDER BY expected_on, id) AS items FROM purchase_orders "
+            f"WHERE {open_po} GROUP BY variant_id"
+        )
+        pairs = "jsonb_each_text(CAST(:{} AS jsonb))"
+    else:
+        incoming = (
+            "SELECT variant_id, group_concat(item, ',') AS items FROM (SELECT variant_id, "  # noqa: S608
+            "CAST(quantity - received_quantity AS TEXT) || '@' || CAST(expected_on AS TEXT) AS item "
+            f"FROM purchase_orders WHERE {open_po} ORDER BY variant_id, expected_on, id) GROUP BY variant_id"
+        )
+        pairs = "json_each(:{})"
+    # Absent aggregates read as zero/empty, as the engine reads them: a variant's first sell-out event, or first
+    # sale, must not change its fingerprint by turning a NULL into a 0.
+    parts = [
+        "COALESCE(vk.value, pk.value, :ctx)",
+        "v.sellable_quantity", "v.tracked", "v.inventory_policy", "v.backorder", "v.published", "p.published",
+        "v.price", "su.lead_time_days",
+        *[f"COALESCE(s.u{w}, 0)" for w in windows], *[f"COALESCE(so.o{w}, 0)" for w in windows],
+        "COALESCE(inc.items, '')", "COALESCE(wl.n, 0)",
+    ]  # fmt: skip
+    fingerprint = "md5(" + " || '|' || ".join(f"COALESCE(CAST({x} AS TEXT), '~')" for x in parts) + ")"
+    return (
+        "WITH sales AS ("  # noqa: S608 - identifiers are fixed or built from ints; values are bound
+        f" SELECT variant_id, {sales} FROM order_lines WHERE store_id = :sid AND ordered_at >= :since"
+        f" AND ordered_at < :now AND cancelled = :false AND variant_id IS NOT NULL{vscope} GROUP BY variant_id"
+        "), ev AS ("
         " SELECT variant_id, kind, occurred_at,"
         " LEAD(occurred_at) OVER (PARTITION BY variant_id ORDER BY occurred_at, id) AS next_at"
-        f" FROM stock_events WHERE store_id = :sid{scope}"
+        f" FROM stock_events WHERE store_id = :sid{vscope}"
         "), spans AS ("
         " SELECT variant_id, occurred_at AS s, COALESCE(next_at, :now) AS e FROM ev WHERE kind = :sellout"
-        f") SELECT variant_id, {', '.join(cols)} FROM spans GROUP BY variant_id"
+        f"), soldout AS (SELECT variant_id, {', '.join(hours)} FROM spans GROUP BY variant_id"
+        f"), inc AS ({incoming}"
+        "), wl AS ("
+        " SELECT variant_id, COUNT(*) AS n FROM subscriptions"
+        f" WHERE store_id = :sid AND state IN :open_states{vscope} GROUP BY variant_id"
+        "), x AS ("
+        " SELECT v.id AS vid, v.product_id AS pid, v.sellable_quantity AS qty, v.tracked, v.inventory_policy,"
+        " v.backorder, v.published AS v_pub, p.published AS p_pub, v.price, su.lead_time_days AS supplier_lead, "
+        + ", ".join([*(f"s.u{w}" for w in windows), *(f"so.o{w}" for w in windows)])
+        + ", inc.items, wl.n AS waitlist, st.sellable_quantity AS prev_qty, st.fingerprint AS prev_fp,"
+        " st.published_fingerprint AS published_fp, st.input_fingerprint AS prev_input_fp,"
+        f" {fingerprint} AS input_fp"
+        " FROM variants v JOIN products p ON p.id = v.product_id"
+        " LEFT JOIN suppliers su ON su.id = COALESCE(v.supplier_id, p.supplier_id) AND su.store_id = :sid"
+        " LEFT JOIN stock_states st ON st.variant_id = v.id"
+        " LEFT JOIN sales s ON s.variant_id = v.id"
+        " LEFT JOIN soldout so ON so.variant_id = v.id"
+        " LEFT JOIN inc ON inc.variant_id = v.id"
+        " LEFT JOIN wl ON wl.variant_id = v.id"
+        f" LEFT JOIN {pairs.format('pk')} AS pk ON pk.key = CAST(v.product_id AS TEXT)"
+        f" LEFT JOIN {pairs.format('vk')} AS vk ON vk.key = CAST(v.id AS TEXT)"
+        " WHERE v.store_id = :sid AND v.deleted_at IS NULL AND p.deleted_at IS NULL"
+        + (" AND v.id IN :vids" if scoped else "")
+        + ") SELECT * FROM x WHERE prev_fp IS NULL OR prev_input_fp IS NULL OR prev_input_fp <> input_fp ORDER BY vid"
     )
+
+
+def _changed_inputs(
+    session: Session,
+    store_id: int,
+    windows: Sequence[int],
+    now: datetime,
+    variant_ids: Sequence[int] | None,
+    contexts: tuple[str, dict[str, str], dict[str, str]],
+) -> Sequence[Any]:
+    """The rows of _inputs_sql: variants whose inputs changed since their state was computed."""
+    default_ctx, product_ctx, variant_ctx = contexts
+    now_s = now.timestamp()
+    params: dict[str, Any] = {
+        "sid": store_id,
+        "since": now - timedelta(days=max(windows)),
+        "now": now,
+        "now_s": now_s,
+        "false": False,
+        "sellout": "sellout",
+        "open_states": list(OPEN_WAITLIST_STATES),
+        "ctx": default_ctx,
+        "pk": json.dumps(product_ctx),
+        "vk": json.dumps(variant_ctx),
+    }
+    for w in windows:
+        params[f"w{w}"] = now - timedelta(days=w)
+        params[f"ws{w}"] = now_s - w * 86400.0
+    sql = text(_inputs_sql(session, windows, variant_ids is not None)).bindparams(_expanding("open_states"))
     if variant_ids is not None:
         sql = sql.bindparams(_expanding("vids"))
         params["vids"] = list(variant_ids)
-    result: dict[int, dict[int, float]] = {}
-    for row in session.execute(sql, params):
-        result[int(row[0])] = {w: float(row[i + 1] or 0.0) for i, w in enumerate(windows)}
-    return result
+    if dialect(session) == "postgresql":
+        # The statement's estimated cost is high enough for JIT, which only adds ~0.1 s of compiling to it.
+        session.execute(text("SET LOCAL jit = off"))
+    else:
+        raw = session.connection().connection.driver_connection
+        raw.create_function("md5", 1, _md5, deterministic=True)  # type: ignore[union-attr]
+    return session.execute(sql, params).all()
+
+
+def _md5(value: str | None) -> str | None:
+    return None if value is None else hashlib.md5(value.encode(), usedforsecurity=False).hexdigest()
+
+
+def _parse_incoming(items: str | None) -> tuple[IncomingStock, ...]:
+    """'qty@YYYY-MM-DD,…' from the inputs query, in expected order."""
+    if not items:
+        return ()
+    out = []
+    for item in items.split(","):
+        qty, _, day = item.partition("@")
+        out.append(IncomingStock(quantity=int(qty), expected_on=date.fromisoformat(day)))
+    return tuple(out)
+
+
+def _context_keys(
+    session: Session, store_id: int, overrides: Overrides, campaigns: dict[int, list[CampaignWindow]], today: date
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The part of each variant's input fingerprint that is not a column: engine version, the store's day, the
+    effective settings (and whether they override the supplier's lead time) and the product's campaigns.
+
+    Returned as the store default plus the products and variants that differ from it, keyed by id as text.
+    """
+
+    def key(product: dict[str, Any] | None, variant: dict[str, Any] | None, pid: int | None) -> str:
+        settings = resolve_settings(overrides.store, product, variant)
+        own_lead_time = "lead_time_days" in (variant or {}) or "lead_time_days" in (product or {})
+        windows = tuple((c.campaign_id, c.starts_on, c.ends_on, c.uplift_pct) for c in campaigns.get(pid or 0, ()))
+        return _fingerprint((ENGINE_VERSION, today, repr(settings), own_lead_time, windows))
+
+    default = key(None, None, None)
+    products = {str(pid): key(overrides.product.get(pid), None, pid) for pid in {*overrides.product, *campaigns}}
+    variants: dict[str, str] = {}
+    if overrides.variant:
+        owned = select(Variant.id, Variant.product_id).where(
+            Variant.store_id == store_id, Variant.id.in_(list(overrides.variant))
+        )
+        owners: dict[int, int] = {int(vid): int(pid) for vid, pid in session.execute(owned)}
+        for vid, values in overrides.variant.items():
+            if vid in owners:
+                pid = owners[vid]
+                variants[str(vid)] = key(overrides.product.get(pid), values, pid)
+    return default, products, variants
 
 
 def _expanding(name: str) -> Any:
     return bindparam(name, expanding=True)
-
-
-def _incoming(session: Session, store_id: int, variant_ids: Sequence[int] | None) -> dict[int, list[IncomingStock]]:
-    q = select(
-        PurchaseOrder.variant_id, PurchaseOrder.quantity, PurchaseOrder.received_quantity, PurchaseOrder.expected_on
-    ).where(PurchaseOrder.store_id == store_id, PurchaseOrder.status == "open")
-    if variant_ids is not None:
-        q = q.where(PurchaseOrder.variant_id.in_(variant_ids))
-    out: dict[int, list[IncomingStock]] = defaultdict(list)
-    for vid, qty, received, expected in session.execute(q):
-        remaining = int(qty) - int(received or 0)
-        if remaining > 0:
-            out[vid].append(IncomingStock(quantity=remaining, expected_on=expected))
-    for items in out.values():
-        items.sort(key=lambda i: i.expected_on)
-    return out
-
-
-def _waitlists(session: Session, store_id: int, variant_ids: Sequence[int] | None) -> dict[int, int]:
-    q = (
-        select(Subscription.variant_id, func.count())
-        .where(Subscription.store_id == store_id, Subscription.state.in_(OPEN_WAITLIST_STATES))
-        .group_by(Subscription.variant_id)
-    )
-    if variant_ids is not None:
-        q = q.where(Subscription.variant_id.in_(variant_ids))
-    return {int(vid): int(n) for vid, n in session.execute(q)}
 
 
 def _campaigns_by_product(session: Session, store_id: int, today: date) -> dict[int, list[CampaignWindow]]:
@@ -322,113 +392,50 @@ def recompute(
 
     overrides = load_overrides(session, store_id)
     windows = sorted({w for st in _settings_variants(overrides) for w in st.velocity_windows})
-    lead_times: dict[int, int] = {
-        sid: lt
-        for sid, lt in session.execute(
-            select(Supplier.id, Supplier.lead_time_days).where(Supplier.store_id == store_id)
-        )
-    }
-
-    vq = (
-        select(
-            Variant.id,
-            Variant.product_id,
-            Variant.sellable_quantity,
-            Variant.tracked,
-            Variant.inventory_policy,
-            Variant.backorder,
-            Variant.published,
-            Product.published,
-            Variant.price,
-            func.coalesce(Variant.supplier_id, Product.supplier_id),
-            StockState.sellable_quantity,
-            StockState.fingerprint,
-            StockState.published_fingerprint,
-            StockState.input_fingerprint,
-        )
+    campaigns = _campaigns_by_product(session, store_id, today)
+    contexts = _context_keys(session, store_id, overrides, campaigns, today)
+    counted = (
+        select(func.count())
+        .select_from(Variant)
         .join(Product, Product.id == Variant.product_id)
-        .outerjoin(StockState, StockState.variant_id == Variant.id)
         .where(Variant.store_id == store_id, Variant.deleted_at.is_(None), Product.deleted_at.is_(None))
-        .order_by(Variant.id)
     )
     if ids is not None:
-        vq = vq.where(Variant.id.in_(ids))
-    variants = session.execute(vq).all()
-    sales = _sales_by_window(session, store_id, windows, now, ids)
-    soldout = _soldout_seconds(session, store_id, windows, now, ids)
-    incoming = _incoming(session, store_id, ids)
-    waitlists = _waitlists(session, store_id, ids)
-    campaigns = _campaigns_by_product(session, store_id, today)
+        counted = counted.where(Variant.id.in_(ids))
+    n_variants = int(session.execute(counted).scalar_one())
+    rows = _changed_inputs(session, store_id, windows, now, ids, contexts)
 
+    n = len(windows)
+    u_at = {w: 10 + i for i, w in enumerate(windows)}
+    o_at = {w: 10 + n + i for i, w in enumerate(windows)}
+    tail = 10 + 2 * n
     settings_cache: dict[tuple[int | None, int | None], StockSettings] = {}
-    settings_keys: dict[int, str] = {}
     upserts: list[dict[str, Any]] = []
     changed_ids: list[int] = []
     events: list[dict[str, Any]] = []
-    for (
-        vid,
-        pid,
-        qty,
-        tracked,
-        policy,
-        backorder,
-        v_pub,
-        p_pub,
-        price,
-        supplier_id,
-        prev_qty,
-        prev_fp,
-        published_fp,
-        prev_input_fp,
-    ) in variants:
+    for row in rows:
+        vid, pid, qty, tracked, policy, backorder, v_pub, p_pub, price, supplier_lead = row[:10]
+        items, waitlist, prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[tail:]
         key = (pid if pid in overrides.product else None, vid if vid in overrides.variant else None)
         settings = settings_cache.get(key)
         if settings is None:
             settings = resolve_settings(overrides.store, overrides.product.get(pid), overrides.variant.get(vid))
             settings_cache[key] = settings
         if (
-            supplier_id is not None
-            and supplier_id in lead_times
+            supplier_lead is not None
             and "lead_time_days" not in overrides.variant.get(vid, {})
             and "lead_time_days" not in overrides.product.get(pid, {})
         ):
-            lead_time = int(lead_times[supplier_id])
+            lead_time = int(supplier_lead)
         else:
             lead_time = settings.lead_time_days
-        v_sales = sales.get(vid, {})
-        v_out = soldout.get(vid, {})
-        # Sold-out time counts in whole hours, so a sold-out variant's inputs change hourly, not every run.
-        # Rounded, not floored: a window sold out throughout comes back from SQL as 604799.9999… seconds.
-        out_hours = {w: min(round(v_out.get(w, 0.0) / 3600), w * 24) for w in settings.velocity_windows}
-        v_incoming = incoming.get(vid, ())
-        v_campaigns = campaigns.get(pid, ())
-        waitlist = waitlists.get(vid, 0)
-        settings_key = settings_keys.get(id(settings))
-        if settings_key is None:
-            settings_key = settings_keys[id(settings)] = repr(settings)
-        input_fp = _fingerprint(
-            (
-                ENGINE_VERSION,
-                today,
-                settings_key,
-                qty,
-                tracked,
-                policy,
-                backorder,
-                v_pub and p_pub,
-                str(price),
-                lead_time,
-                tuple(v_sales.get(w, 0) for w in settings.velocity_windows),
-                tuple(out_hours.values()),
-                tuple((i.quantity, i.expected_on) for i in v_incoming),
-                waitlist,
-                tuple((c.campaign_id, c.starts_on, c.ends_on, c.uplift_pct) for c in v_campaigns),
-            )
-        )
-        if prev_fp and input_fp == prev_input_fp:
-            continue
+        incoming = _parse_incoming(items)
         window_sales = [
-            WindowSales(days=w, units_net=v_sales.get(w, 0), sellable_days=max(0.0, w - out_hours[w] / 24.0))
+            WindowSales(
+                days=w,
+                units_net=int(row[u_at[w]] or 0),
+                sellable_days=max(0.0, w - int(row[o_at[w]] or 0) / 24.0),
+            )
             for w in settings.velocity_windows
         ]
         vel = blended_velocity(window_sales, settings.velocity_weights, settings.min_sellable_days)
@@ -441,24 +448,24 @@ def recompute(
             price=float(price or 0),
             velocity=vel.per_day,
             lead_time_days=lead_time,
-            incoming=tuple(v_incoming),
-            waitlist_open=waitlist,
+            incoming=incoming,
+            waitlist_open=int(waitlist or 0),
             published=bool(v_pub and p_pub),
-            campaigns=tuple(v_campaigns),
+            campaigns=tuple(campaigns.get(pid, ())),
         )
         assessment = assess(facts, settings, today)
         values = _state_values(vid, store_id, facts, assessment, vel.by_window)
+        # Only variants whose inputs changed come back from the database: each gets its new state written.
         values["input_fingerprint"] = input_fp
-        if values["fingerprint"] != prev_fp or input_fp != prev_input_fp:
-            values["published_fingerprint"] = published_fp
-            values["computed_at"] = now
-            values["changed_at"] = now
-            upserts.append(values)
-            changed_ids.append(vid)
-            if len(upserts) >= WRITE_BATCH:
-                # Written in batches so memory stays flat however large the store is.
-                _write_states(session, upserts)
-                upserts = []
+        values["published_fingerprint"] = published_fp
+        values["computed_at"] = now
+        values["changed_at"] = now
+        upserts.append(values)
+        changed_ids.append(vid)
+        if len(upserts) >= WRITE_BATCH:
+            # Written in batches so memory stays flat however large the store is.
+            _write_states(session, upserts)
+            upserts = []
         if tracked and prev_qty is not None:
             if prev_qty <= 0 < qty:
                 events.append(_event(store_id, vid, "restock", int(prev_qty), int(qty), now))
@@ -473,13 +480,20 @@ def recompute(
             if ev["kind"] == "restock":
                 restock_ids.append(row_id)
     first_today = store.last_recomputed_at is None or store_today(store, store.last_recomputed_at) != today
-    _write_history(session, store_id, today, changed_ids, fill_missing=ids is None and first_today)
+    _write_history(
+        session,
+        store_id,
+        today,
+        changed_ids,
+        fill_missing=ids is None and first_today,
+        everything=ids is None and len(changed_ids) == n_variants,
+    )
     if ids is None:
         store.last_recomputed_at = now
     session.flush()
     result = RecomputeResult(
         store_id=store_id,
-        variants=len(variants),
+        variants=n_variants,
         changed=len(changed_ids),
         restocks=sum(1 for e in events if e["kind"] == "restock"),
         sellouts=sum(1 for e in events if e["kind"] == "sellout"),
@@ -589,16 +603,27 @@ _HISTORY_UPDATE = (
 
 
 def _write_history(
-    session: Session, store_id: int, today: date, changed_ids: Sequence[int], *, fill_missing: bool
+    session: Session,
+    store_id: int,
+    today: date,
+    changed_ids: Sequence[int],
+    *,
+    fill_missing: bool,
+    everything: bool = False,
 ) -> None:
     """Keep one history row per variant per store-local day: changed states overwrite today's row,
     and the day's first full recompute fills in the variants that did not change."""
     params: dict[str, Any] = {"sid": store_id, "day": today}
-    if len(changed_ids) > HISTORY_IN_LIST_MAX:
-        # Rewriting the whole store's day server-side beats shipping a huge id list.
+    pg = dialect(session) == "postgresql"
+    if everything or (not pg and len(changed_ids) > HISTORY_IN_LIST_MAX):
+        # Every state changed (or SQLite, whose statements take a bounded number of variables): the whole day.
         session.execute(text(_HISTORY_SQL.format(scope="", action=_HISTORY_UPDATE)), params)
         return
-    if changed_ids:
+    if changed_ids and pg:
+        # One array parameter, however many variants changed.
+        sql = text(_HISTORY_SQL.format(scope=" AND variant_id = ANY(:vids)", action=_HISTORY_UPDATE))
+        session.execute(sql, {**params, "vids": list(changed_ids)})
+    elif changed_ids:
         sql = text(_HISTORY_SQL.format(scope=" AND variant_id IN :vids", action=_HISTORY_UPDATE))
         session.execute(sql.bindparams(_expanding("vids")), {**params, "vids": list(changed_ids)})
     if fill_missing:

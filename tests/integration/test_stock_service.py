@@ -369,3 +369,80 @@ def test_analyze_runs_once_a_load_crosses_a_mark(pg_db: Database) -> None:
     assert sync_runs.analyze_if_due(pg_db, 2_000, 2_100) is False
     assert sync_runs.analyze_if_due(pg_db, 19_950, 20_050) is True
     assert sync_runs.analyze_if_due(pg_db, 30_000, 30_100) is False
+
+
+@pytest.mark.parametrize("backend", ["pg_db", "sqlite_db"])
+def test_each_input_changed_alone_recomputes_exactly_its_variant(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The input fingerprint is computed in the database: every input it covers, changed on its own, brings
+    back that variant and no other; unchanged variants never reach the engine."""
+    from app.models import Product, Variant
+
+    db: Database = request.getfixturevalue(backend)
+    with db.session() as s:
+        store = make_store(s)
+        supplier = Supplier(store_id=store.id, name="Acme", lead_time_days=30)
+        s.add(supplier)
+        s.flush()
+        vs = [make_variant(s, store, qty=20) for _ in range(11)]
+        vs[5].supplier_id = supplier.id
+        for v in vs:
+            add_sale(s, v, 2, days_ago=1)
+        line = add_sale(s, vs[2], 3, days_ago=2)
+        sid, ids, pids, line_id = store.id, [v.id for v in vs], [v.product_id for v in vs], line.id
+    with db.session() as s:
+        assert stock.recompute(s, sid, now=NOW).changed == 11
+
+    calls: list[int] = []
+    real_assess = stock.assess
+
+    def counting(facts: Any, settings: Any, today: Any) -> Any:
+        calls.append(facts.variant_id)
+        return real_assess(facts, settings, today)
+
+    monkeypatch.setattr(stock, "assess", counting)
+
+    def update(model: Any, row_id: int, **values: Any) -> Any:
+        return lambda s: s.execute(model.__table__.update().where(model.id == row_id).values(**values))
+
+    def add(row: Any) -> Any:
+        return lambda s: s.add(row)
+
+    refund = stock.text("UPDATE order_lines SET refunded_quantity = 1 WHERE id = :i")
+    threshold, lead_time, dec_9 = {"low_stock_threshold": 3}, {"lead_time_days": 5}, date(2026, 12, 9)
+    campaign = Campaign(
+        store_id=sid, name="Sale", starts_on=date(2026, 11, 23), ends_on=date(2026, 11, 30),
+        uplift_pct=Decimal("50"), product_ids=[pids[8]],
+    )  # fmt: skip
+    changes: list[tuple[str, Any]] = [
+        ("quantity", update(Variant, ids[0], sellable_quantity=19)),
+        ("a sale", lambda s: add_sale(s, s.get(Variant, ids[1]), 1, days_ago=0.01)),
+        ("a refund", lambda s: s.execute(refund, {"i": line_id})),
+        ("incoming stock", add(PurchaseOrder(store_id=sid, variant_id=ids[3], quantity=9, expected_on=dec_9))),
+        ("a signup", add(Subscription(store_id=sid, variant_id=ids[4], email="w@example.test", state="active"))),
+        ("the supplier's lead time", update(Supplier, supplier.id, lead_time_days=21)),
+        ("a product setting", add(StoreSetting(store_id=sid, scope="product", product_id=pids[6], values=threshold))),
+        ("a variant setting", add(StoreSetting(store_id=sid, scope="variant", variant_id=ids[7], values=lead_time))),
+        ("a campaign", add(campaign)),
+        ("unpublished", update(Product, pids[9], published=False)),
+        ("sold out", update(Variant, ids[10], sellable_quantity=0)),
+    ]  # fmt: skip
+    for minute, (what, change) in enumerate(changes, start=1):
+        with db.session() as s:
+            change(s)
+        calls.clear()
+        with db.session() as s:
+            result = stock.recompute(s, sid, now=NOW + timedelta(minutes=minute))
+        assert (what, result.changed, calls) == (what, 1, [ids[minute - 1]])
+    # Sold out since the last run: its sold-out time grows by the hour, and only its inputs change with it.
+    calls.clear()
+    with db.session() as s:
+        assert stock.recompute(s, sid, now=NOW + timedelta(minutes=11, hours=2)).changed == 1
+    assert calls == [ids[10]]
+    # Nothing changed: nothing recomputed.
+    calls.clear()
+    with db.session() as s:
+        assert (stock.recompute(s, sid, now=NOW + timedelta(minutes=12, hours=2)).changed, calls) == (0, [])
+    assert state(db, ids[5]).lead_time_days == 21
+    assert state(db, ids[7]).lead_time_days == 5
