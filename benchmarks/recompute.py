@@ -251,6 +251,8 @@ def main() -> None:
     # change some variants' inputs; everything else is recognised as unchanged.
     later_iso = (datetime.fromisoformat(now_iso) + timedelta(minutes=15)).isoformat()
     steady = _run(_child_recompute, url, sid, later_iso, False)
+    # And once more at the same instant: nothing changed, the input check alone.
+    idle = _run(_child_recompute, url, sid, later_iso, False)
     floor = min(f["seconds"] for f in floors)
     full = min(f["seconds"] for f in fulls)
     write_floor = min(w["seconds"] for w in writes)
@@ -283,6 +285,18 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "recompute",
+                "metric": "periodic_recompute_100k_variants_nothing_changed",
+                "value": round(idle["seconds"], 3),
+                "floor": round(floor, 3),
+                "ratio": round(idle["seconds"] / floor, 2),
+                "unit": "s",
+            }
+        )
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "recompute",
                 "metric": "write_floor_100k_variants",
                 "value": round(write_floor, 3),
                 "floor": round(floor, 3),
@@ -297,7 +311,8 @@ def main() -> None:
         file=sys.stderr,
     )
     print(
-        f"periodic recompute ({steady['changed']} states written): {steady['seconds']:.2f}s; "
+        f"periodic recompute ({steady['changed']} states written): {steady['seconds']:.2f}s, then with nothing "
+        f"changed ({idle['changed']} written): {idle['seconds']:.2f}s; "
         f"floor runs {[round(f['seconds'], 3) for f in floors]}, full runs {[round(f['seconds'], 3) for f in fulls]}",
         file=sys.stderr,
     )
