@@ -223,6 +223,12 @@ def _run(target: Any, *args: Any) -> dict[str, Any]:
     return result
 
 
+def _emit(metric: str, value: float, floor: float, unit: str) -> None:
+    """One benchmark JSON line."""
+    line = {"benchmark": "recompute", "metric": metric, "value": value, "floor": floor}
+    print(json.dumps({**line, "ratio": round(value / floor, 2), "unit": unit}))
+
+
 def main() -> None:
     """Run the benchmark and print its JSON line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -257,54 +263,10 @@ def main() -> None:
     full = min(f["seconds"] for f in fulls)
     write_floor = min(w["seconds"] for w in writes)
     peak = max(f["rss_mb"] for f in fulls)
-    print(
-        json.dumps(
-            {
-                "benchmark": "recompute",
-                "metric": "peak_rss",
-                "value": round(peak, 1),
-                "floor": round(max(f["rss_mb"] for f in floors), 1),
-                "ratio": round(peak / max(f["rss_mb"] for f in floors), 2),
-                "unit": "MB",
-            }
-        )
-    )
-    print(
-        json.dumps(
-            {
-                "benchmark": "recompute",
-                "metric": "periodic_recompute_100k_variants_15_min_later",
-                "value": round(steady["seconds"], 3),
-                "floor": round(floor, 3),
-                "ratio": round(steady["seconds"] / floor, 2),
-                "unit": "s",
-            }
-        )
-    )
-    print(
-        json.dumps(
-            {
-                "benchmark": "recompute",
-                "metric": "periodic_recompute_100k_variants_nothing_changed",
-                "value": round(idle["seconds"], 3),
-                "floor": round(floor, 3),
-                "ratio": round(idle["seconds"] / floor, 2),
-                "unit": "s",
-            }
-        )
-    )
-    print(
-        json.dumps(
-            {
-                "benchmark": "recompute",
-                "metric": "write_floor_100k_variants",
-                "value": round(write_floor, 3),
-                "floor": round(floor, 3),
-                "ratio": round(write_floor / floor, 2),
-                "unit": "s",
-            }
-        )
-    )
+    _emit("peak_rss", round(peak, 1), round(max(f["rss_mb"] for f in floors), 1), "MB")
+    _emit("periodic_recompute_100k_variants_15_min_later", round(steady["seconds"], 3), round(floor, 3), "s")
+    _emit("periodic_recompute_100k_variants_nothing_changed", round(idle["seconds"], 3), round(floor, 3), "s")
+    _emit("write_floor_100k_variants", round(write_floor, 3), round(floor, 3), "s")
     print(
         f"full recompute vs the write floor: {full:.2f}s vs {write_floor:.2f}s = {full / write_floor:.1f}x; "
         f"write floor runs {[round(w['seconds'], 3) for w in writes]}",
@@ -316,18 +278,7 @@ def main() -> None:
         f"floor runs {[round(f['seconds'], 3) for f in floors]}, full runs {[round(f['seconds'], 3) for f in fulls]}",
         file=sys.stderr,
     )
-    print(
-        json.dumps(
-            {
-                "benchmark": "recompute",
-                "metric": "full_recompute_100k_variants",
-                "value": round(full, 3),
-                "floor": round(floor, 3),
-                "ratio": round(full / floor, 2),
-                "unit": "s",
-            }
-        )
-    )
+    _emit("full_recompute_100k_variants", round(full, 3), round(floor, 3), "s")
 
 
 if __name__ == "__main__":

@@ -139,14 +139,7 @@ def ingest(
     values = {
         "domain": domain.lower(),
         "anyway": even_if_uninstalled,
-        "platform": platform,
-        "topic": topic[:64],
-        "key": dedupe_key[:128],
-        "resource_id": None,
-        "triggered_at": triggered_at,
-        "headers": headers,
-        "body": body,
-        "now": datetime.now(UTC),
+        **_row_values(platform, topic, dedupe_key, None, triggered_at, headers, body),
     }
     dbapi = engine.dialect.loaded_dbapi
     unreachable = (dbapi.OperationalError, dbapi.InterfaceError, sa_exc.OperationalError)
@@ -242,6 +235,28 @@ def _prepared_ingest(dialect: Dialect) -> _PreparedIngest:
     return prepared
 
 
+def _row_values(
+    platform: str,
+    topic: str,
+    dedupe_key: str,
+    resource_id: str | None,
+    triggered_at: datetime | None,
+    headers: dict[str, Any],
+    body: bytes,
+) -> dict[str, Any]:
+    # The delivery's own parameters of _insert_statement, cut to their columns' lengths.
+    return {
+        "platform": platform,
+        "topic": topic[:64],
+        "key": dedupe_key[:128],
+        "resource_id": resource_id,
+        "triggered_at": triggered_at,
+        "headers": headers,
+        "body": body,
+        "now": datetime.now(UTC),
+    }
+
+
 def _insert_statement(store_sql: str, process_sql: str) -> TextClause:
     # One round trip: the per-delivery cost of the webhook endpoint is mostly statements and commits.
     return text(
@@ -272,20 +287,9 @@ def _insert(
     resource_id: str | None,
     triggered_at: datetime | None,
 ) -> Recorded:
-    now = datetime.now(UTC)
     row = session.execute(
         _insert_statement(store_sql, process_sql),
-        {
-            **params,
-            "platform": platform,
-            "topic": topic[:64],
-            "key": dedupe_key[:128],
-            "resource_id": resource_id,
-            "triggered_at": triggered_at,
-            "headers": headers,
-            "body": body,
-            "now": now,
-        },
+        {**params, **_row_values(platform, topic, dedupe_key, resource_id, triggered_at, headers, body)},
     ).one_or_none()
     if row is None:
         existing = session.execute(

@@ -328,6 +328,19 @@ def test_a_recompute_is_followed_by_fanout_attribution_and_signal_webhooks(pg_db
     ]
 
 
+def _count_assessed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ids of the variants the engine assesses from now on, in order."""
+    calls: list[int] = []
+    real_assess = stock.assess
+
+    def counting(facts: Any, settings: Any, today: Any) -> Any:
+        calls.append(facts.variant_id)
+        return real_assess(facts, settings, today)
+
+    monkeypatch.setattr(stock, "assess", counting)
+    return calls
+
+
 def test_periodic_run_skips_variants_whose_inputs_did_not_change(
     pg_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -340,14 +353,7 @@ def test_periodic_run_skips_variants_whose_inputs_did_not_change(
         assert b.id
     with pg_db.session() as s:
         stock.recompute(s, sid, now=NOW)
-    calls: list[int] = []
-    real_assess = stock.assess
-
-    def counting(facts: Any, settings: Any, today: Any) -> Any:
-        calls.append(facts.variant_id)
-        return real_assess(facts, settings, today)
-
-    monkeypatch.setattr(stock, "assess", counting)
+    calls = _count_assessed(monkeypatch)
     with pg_db.session() as s:
         assert stock.recompute(s, sid, now=NOW + timedelta(minutes=15)).changed == 0
     assert calls == []
@@ -394,14 +400,7 @@ def test_each_input_changed_alone_recomputes_exactly_its_variant(
     with db.session() as s:
         assert stock.recompute(s, sid, now=NOW).changed == 11
 
-    calls: list[int] = []
-    real_assess = stock.assess
-
-    def counting(facts: Any, settings: Any, today: Any) -> Any:
-        calls.append(facts.variant_id)
-        return real_assess(facts, settings, today)
-
-    monkeypatch.setattr(stock, "assess", counting)
+    calls = _count_assessed(monkeypatch)
 
     def update(model: Any, row_id: int, **values: Any) -> Any:
         return lambda s: s.execute(model.__table__.update().where(model.id == row_id).values(**values))
