@@ -284,8 +284,10 @@ def shopify_product_page(
     states: Mapping[str, dict[str, Any]],
     asset_base: str,
     embed_settings: Mapping[str, Any],
+    with_block: bool = True,
 ) -> str:
-    """A Dawn-like product page with the "Back soon" app block in the product section and the app embed.
+    """A Dawn-like product page with the app embed and, when ``with_block``, the "Back soon" app block in the
+    product section (a merchant who only turned the embed on has no block).
 
     ``states`` maps variant ids to their app-owned metafield value (``$app:backsoon.state``, parsed as Liquid's
     ``metafield.value`` of a json metafield is). Shopify adds each rendered block's schema ``stylesheet`` to <head>
@@ -302,11 +304,11 @@ def shopify_product_page(
         "template": {"name": "product"},
         "request": {"locale": {"iso_code": locale}},
     }
-    block = render_block(env, "back-soon", context, {})
+    block = render_block(env, "back-soon", context, {}) if with_block else None
     embed = render_block(env, "app-embed", context, embed_settings)
     styles: list[str] = []
     scripts: list[str] = []
-    for rendered in (block, embed):
+    for rendered in (block, embed) if block else (embed,):
         for key, seen in (("stylesheet", styles), ("javascript", scripts)):
             asset = rendered.schema.get(key)
             if asset and asset not in seen:
@@ -335,7 +337,7 @@ def shopify_product_page(
 <input type="hidden" name="product-id" value="{product["id"]}">
 </form>
 </product-form>
-<div id="shopify-block-back-soon" class="shopify-app-block">{block.html}</div>
+{f'<div id="shopify-block-back-soon" class="shopify-app-block">{block.html}</div>' if block else ""}
 </div>
 </section>
 </main>

@@ -172,10 +172,16 @@ def _post_shopify(live: LiveServer, name: str, body: bytes | None = None, webhoo
     return requests.post(f"{live.url}/webhooks/shopify", data=raw, headers=headers, timeout=10)
 
 
-def test_shopify_theme_extension_and_app_proxy(page: Any, surfaces: Surfaces) -> None:
-    x = surfaces
-    shopper = "anouk.devries@example.com"
+@dataclass
+class ShopifyShop:
+    """A Shopify store in the app, its catalog from the fixtures' webhooks, and its product page on the shop server."""
 
+    store_id: int
+    admin: ShopifyAdmin
+    product: dict[str, Any]
+
+
+def _shopify_shop(x: Surfaces, *, embed_settings: dict[str, Any], with_block: bool) -> ShopifyShop:
     # The App Proxy signer used by the stand-in reproduces Shopify's published vectors.
     for vector in _fixture(FIXTURES / "shopify" / "vectors.json")["app_proxy_signature"]:
         params = parse_qsl(vector["inputs"]["query_string"], keep_blank_values=True)
@@ -223,8 +229,8 @@ def test_shopify_theme_extension_and_app_proxy(page: Any, surfaces: Surfaces) ->
         selected_variant_id=SIZE_S,
         states=states,
         asset_base=asset_base,
-        # The merchant placed the "Back soon" block, so the embed only loads the widget (as its setting says).
-        embed_settings={"auto_mount": False},
+        embed_settings=embed_settings,
+        with_block=with_block,
     )
 
     def shop_handler(request: Request) -> Response:
@@ -241,6 +247,15 @@ def test_shopify_theme_extension_and_app_proxy(page: Any, surfaces: Surfaces) ->
         return Response("not found", status=404)
 
     x.shop.handler = shop_handler
+    return ShopifyShop(store_id, admin, product)
+
+
+def test_shopify_theme_extension_and_app_proxy(page: Any, surfaces: Surfaces) -> None:
+    x = surfaces
+    shopper = "anouk.devries@example.com"
+    # The merchant placed the "Back soon" block, so the embed only loads the widget (as its setting says).
+    shop = _shopify_shop(x, embed_settings={"auto_mount": False}, with_block=True)
+    store_id, admin, product = shop.store_id, shop.admin, shop.product
 
     # 1. The sold-out variant's page in Dutch: the block's form replaces nothing (no buy_area) and appears once.
     ctx = page.context.browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
@@ -433,3 +448,65 @@ def test_woocommerce_plugin_and_storefront_api(page: Any, surfaces: Surfaces) ->
         assert [tuple(d) for d in deliveries] == [("sent", 1)]
         assert s.scalar(select(func.count()).select_from(StockEvent).where(StockEvent.kind == "restock")) == 1
         assert s.scalar(select(func.count()).select_from(WebhookEvent).where(WebhookEvent.store_id == store_id)) == 1
+
+
+def test_shopify_app_embed_alone_mounts_by_the_product_form(page: Any, surfaces: Surfaces) -> None:
+    """The default install: only the app embed is on (no block placed). It mounts the widget right before the
+    theme's product form, hides that form in place for the sold-out size, follows the theme's variant changes and
+    takes the signup through the App Proxy."""
+    x = surfaces
+    shop = _shopify_shop(x, embed_settings={"auto_mount": True}, with_block=False)
+    in_stock = next(vid for vid, st in shop.admin.state_values().items() if not st["back_soon"])
+    ctx = page.context.browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(10_000)
+    shopper_page = ctx.new_page()
+    try:
+        shopper_page.goto(f"{x.shop.origin}/nl/products/{shop.product['handle']}?variant={SIZE_S}")
+        panel = shopper_page.locator(".bs-panel")
+        panel.get_by_text("Binnenkort terug").wait_for()
+        assert panel.count() == 1
+        layout = shopper_page.evaluate(
+            """() => {
+              const mount = document.getElementById('backsoon-embed');
+              const form = document.querySelector('form[action*="/cart/add"]');
+              return [mount.nextElementSibling === form, form.style.visibility, form.inert];
+            }"""
+        )
+        assert layout == [True, "hidden", True]
+
+        # The theme switches to a size in stock (Dawn sets the form's id and dispatches change): the buy area is back.
+        def choose(variant_id: str) -> None:
+            shopper_page.evaluate(
+                """id => {
+                  const input = document.querySelector('form[action*="/cart/add"] input[name="id"]');
+                  input.value = id;
+                  input.dispatchEvent(new Event('change', { bubbles: true }));
+                }""",
+                variant_id,
+            )
+
+        choose(in_stock)
+        panel.wait_for(state="hidden")
+        visibility = "() => document.querySelector('form[action*=\"/cart/add\"]').style.visibility"
+        assert shopper_page.evaluate(visibility) == ""
+        choose(SIZE_S)
+        panel.get_by_text("Binnenkort terug").wait_for()
+
+        shopper = "daan.jansen@example.com"
+        shopper_page.get_by_label("E-mailadres").fill(shopper)
+        shopper_page.locator(".bs-consent input[type=checkbox]").check()
+        shopper_page.get_by_role("button", name="Mail me als het terug is").click()
+        shopper_page.get_by_text("Bijna klaar: bevestig via de link die we je net hebben gemaild.").wait_for()
+    finally:
+        ctx.close()
+    with x.live.db.session() as s:
+        sub = s.execute(select(Subscription).where(Subscription.email == shopper)).scalar_one()
+        variant_ext = s.get(Variant, sub.variant_id).external_id  # type: ignore[union-attr]
+        assert (sub.state, variant_ext, sub.locale, sub.source, sub.store_id) == (
+            "pending_confirmation",
+            SIZE_S,
+            "nl",
+            "app_proxy",
+            shop.store_id,
+        )
+    assert x.mail_to(shopper, "Bevestig je e-mailadres voor Merino & Co")["To"] == shopper
