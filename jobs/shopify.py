@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.models import Store, SyncRun
 from app.runtime import Runtime
-from app.services import shopify_auth, shopify_storefront, shopify_sync
+from app.services import shopify_auth, shopify_storefront, shopify_sync, sync_runs
 from integrations.http import make_session
 from integrations.shopify.graphql import GraphQLClient
 from jobs._base import job_context
@@ -33,7 +33,14 @@ def run_sync(run_id: int) -> str:
             store_id = session.execute(select(SyncRun.store_id).where(SyncRun.id == run_id)).scalar_one_or_none()
         if store_id is None:
             return "missing"
-        return shopify_sync.step(rt.db, rt.jobs, run_id, clients_for(rt, store_id))
+        try:
+            return shopify_sync.step(rt.db, rt.jobs, run_id, clients_for(rt, store_id))
+        except Exception as exc:
+            # Recorded on the run (the admin shows it while the sweeper retries); raised again unless it was the
+            # failure that stopped the run.
+            if sync_runs.failed_step(rt.db, run_id, exc):
+                return "failed"
+            raise
 
 
 def refresh_product(store_id: int, product_gid: str) -> str:

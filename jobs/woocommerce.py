@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.models import Store, SyncRun
 from app.queue import JobSpec, enqueue_after_commit
-from app.services import woo_storefront, woo_sync
+from app.services import sync_runs, woo_storefront, woo_sync
 from app.services.crypto import DecryptionError
 from integrations.base import AuthRevoked, InvalidRequest
 from jobs._base import job_context
@@ -36,7 +36,13 @@ def run_sync(run_id: int) -> str:
             else:
                 woo_sync.fail_run(rt.db, run_id, message)
             return "failed"
-        return woo_sync.step(rt.db, rt.jobs, run_id, client, settings=rt.settings)
+        try:
+            return woo_sync.step(rt.db, rt.jobs, run_id, client, settings=rt.settings)
+        except Exception as exc:
+            # As for Shopify: shown while retried, stopped after too many failures at the same point.
+            if sync_runs.failed_step(rt.db, run_id, exc):
+                return "failed"
+            raise
 
 
 def reconcile_all() -> int:

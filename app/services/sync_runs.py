@@ -13,6 +13,11 @@ from app.db import Database
 from app.models import Store, SyncRun
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
 
+# A step that raises is retried (the sweeper re-drives the run once its heartbeat is a minute old), but not
+# forever: after this many failures in a row at the same point (same phase, same progress) the run stops with
+# the last error, so a store whose sync can never get past a record shows a failed sync, not an endless one.
+MAX_FAILED_STEPS = 30
+
 
 def open_run(
     session: Session, jobs: JobQueue, store_id: int, kind: str, first_phase: str, job: Callable[[int], JobSpec]
@@ -56,9 +61,35 @@ def describe(run: SyncRun, phases: Sequence[str]) -> dict[str, Any]:
         "percent": percent,
         "counts": run.counts,
         "error": run.error,
+        # A running run that failed where it stands now (and is being retried), with that failure.
+        "retrying": run.error if run.status == "running" and _stuck(run) else None,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
+
+
+def _stuck(run: SyncRun) -> bool:
+    cursor = run.cursor or {}
+    return bool(cursor.get("failed_steps")) and cursor.get("failed_at") == [run.phase, run.done]
+
+
+def failed_step(db: Database, run_id: int, exc: BaseException) -> bool:
+    """Record that a step of a running run raised; True when that made MAX_FAILED_STEPS failures in a row at the
+    same point and the run was stopped (the caller then returns instead of raising for a retry)."""
+    reason = f"{exc.__class__.__name__}: {exc}"
+    with db.session() as s:
+        run = s.get(SyncRun, run_id)
+        if run is None or run.status != "running":
+            return False
+        cursor = dict(run.cursor or {})
+        here = [run.phase, run.done]
+        failures = int(cursor.get("failed_steps") or 0) + 1 if cursor.get("failed_at") == here else 1
+        run.cursor = {**cursor, "failed_steps": failures, "failed_at": here}
+        if failures >= MAX_FAILED_STEPS:
+            mark_failed(s, run_id, f"stopped after {failures} failed attempts in a row; the last: {reason}")
+            return True
+        run.error = f"attempt {failures} failed: {reason}"[:2000]
+        return False
 
 
 def mark_failed(session: Session, run_id: int, error: str) -> None:

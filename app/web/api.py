@@ -569,6 +569,11 @@ register_paths(
                                         "percent": {"type": "number"},
                                         "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
                                         "error": {"type": ["string", "null"]},
+                                        "retrying": {
+                                            "type": ["string", "null"],
+                                            "description": "A running run's last failure at the point where it "
+                                            "stands, while the sweeper retries it",
+                                        },
                                         "started_at": {"type": ["string", "null"], "format": "date-time"},
                                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
                                     },

@@ -212,7 +212,7 @@ def _raise_for(response: requests.Response, what: str) -> None:
     if status < 300:
         return
     code, message, data = _error_body(response)
-    text = f"{what}: HTTP {status} {code or ''} {message}".rstrip()
+    text = " ".join(part for part in (f"{what}: HTTP {status}", code, message) if part)
     if status == 429:
         raise RateLimited(text, retry_after=_retry_after(response), status=status)
     if status >= 500:

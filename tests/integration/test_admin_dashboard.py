@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database
@@ -393,6 +394,26 @@ def test_the_dashboard_shows_the_figures_sync_progress_and_both_tables(shop: Sho
     assert _skus(html, "demand-table") == ["A-OUT", "A-LOW", "A-WAIT"]
     assert html.count('<svg class="spark"') == 6
     assert "B-SECRET" not in html and "Beta Shop" not in html
+
+
+def test_a_sync_being_retried_shows_why_and_a_stopped_one_its_reason(shop: Shop) -> None:
+    shop.sign_in(shop.a)
+    assert 'id="sync-retrying"' not in shop.client.get("/admin/").get_data(as_text=True)
+    with shop.db.session() as s:
+        run = s.execute(select(SyncRun).where(SyncRun.store_id == shop.a)).scalar_one()
+        # Failed twice where it stands (products, 50 done): shown while the sweeper retries it.
+        run.cursor = {"failed_steps": 2, "failed_at": ["products", 50]}
+        run.error = "attempt 2 failed: TransientError: GET products: HTTP 503 Service Unavailable"
+    html = shop.client.get("/admin/").get_data(as_text=True)
+    assert (
+        '<p class="sync-retrying" id="sync-retrying">Retrying every minute: attempt 2 failed: TransientError: '
+        "GET products: HTTP 503 Service Unavailable. It stops with this reason if it cannot get past this point.</p>"
+    ) in html
+    assert '<progress id="sync-progress" max="100" value="31.2">' in html
+    with shop.db.session() as s:
+        run = s.execute(select(SyncRun).where(SyncRun.store_id == shop.a)).scalar_one()
+        run.done = 60  # it got further since: an older failure is not news
+    assert 'id="sync-retrying"' not in shop.client.get("/admin/").get_data(as_text=True)
 
 
 def test_the_at_risk_table_explains_days_on_hand_and_the_signal(shop: Shop) -> None:

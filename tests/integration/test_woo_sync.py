@@ -48,6 +48,7 @@ class FakeWoo:
     def __init__(self, *, webhooks: list[dict[str, Any]] | None = None, unauthorized: bool = False) -> None:
         self.webhooks = list(webhooks or [])
         self.unauthorized = unauthorized
+        self.failing: set[str] = set()  # paths answered with a 500, as a store that is down answers
         self.requests: list[tuple[str, str, dict[str, list[str]], dict[str, Any]]] = []
 
     def install(self) -> None:
@@ -73,6 +74,8 @@ class FakeWoo:
         self.requests.append((request.method, path, query, body))
         if self.unauthorized:
             return self._reply(fixture("error-401-bad-signature.json"))
+        if path in self.failing:
+            return 500, {"Content-Type": "text/plain"}, ""
         if request.method == "GET" and path == "products":
             if "modified_after" in query:
                 return self._reply(fixture("products-modified-after-gmt.json"))
@@ -318,5 +321,98 @@ def test_jobs_check_webhooks_and_start_reconciliations(
         with pg_db.session() as s:
             store = s.get(Store, store_id)
             assert store is not None and store.status == "disconnected"
+    finally:
+        set_runtime(None)
+
+
+@responses.activate
+def test_a_step_that_keeps_failing_is_shown_while_retried_then_stopped(
+    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.runtime import Runtime, set_runtime
+    from app.services import sync_runs
+    from integrations.base import TransientError
+    from jobs import woocommerce as woo_jobs
+
+    monkeypatch.setattr(woo_sync, "client_for", lambda _settings, _store, **_kw: client())
+    monkeypatch.setattr(sync_runs, "MAX_FAILED_STEPS", 3)
+    woo = FakeWoo()
+    woo.failing = {"orders"}
+    woo.install()
+    jobs = RecordingQueue()
+    set_runtime(Runtime(SETTINGS, pg_db, jobs))
+
+    def shown(run_id: int) -> dict[str, Any]:
+        with pg_db.session() as s:
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            return woo_sync.progress(run)
+
+    try:
+        with pg_db.session() as s:
+            run_id = woo_sync.start_sync(s, jobs, store_id).id
+        down = "TransientError: GET orders: HTTP 500 Internal Server Error"
+        # The store's orders endpoint is down: each attempt (the job, then the sweeper's re-drives) fails at the
+        # same point, is raised for RQ, and is shown on the run while it is retried.
+        for attempt in (1, 2):
+            with pytest.raises(TransientError):
+                woo_jobs.run_sync(run_id)
+            now = shown(run_id)
+            assert (now["status"], now["phase"]) == ("running", "orders")
+            assert now["retrying"] == f"attempt {attempt} failed: {down}"
+        # The third failure in a row at that point stops the run with its reason; nothing is raised.
+        assert woo_jobs.run_sync(run_id) == "failed"
+        stopped = shown(run_id)
+        assert (stopped["status"], stopped["retrying"]) == ("failed", None)
+        assert stopped["error"] == f"stopped after 3 failed attempts in a row; the last: {down}"
+        # A stopped run stays stopped; the store's products were kept.
+        assert woo_jobs.run_sync(run_id) == "failed"
+        with pg_db.session() as s:
+            assert s.scalar(select(func.count()).select_from(Product).where(Product.store_id == store_id)) > 0
+    finally:
+        set_runtime(None)
+
+
+@responses.activate
+def test_a_failure_that_clears_lets_the_run_finish_and_progress_restarts_the_count(
+    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.runtime import Runtime, set_runtime
+    from app.services import sync_runs
+    from integrations.base import TransientError
+    from jobs import woocommerce as woo_jobs
+
+    monkeypatch.setattr(woo_sync, "client_for", lambda _settings, _store, **_kw: client())
+    woo = FakeWoo()
+    woo.failing = {"orders"}
+    woo.install()
+    jobs = RecordingQueue()
+    set_runtime(Runtime(SETTINGS, pg_db, jobs))
+    try:
+        with pg_db.session() as s:
+            run_id = woo_sync.start_sync(s, jobs, store_id).id
+        with pytest.raises(TransientError):
+            woo_jobs.run_sync(run_id)
+        # Progress since the last failure: the next failure counts from one again.
+        with pg_db.session() as s:
+            run = s.get(SyncRun, run_id)
+            assert run is not None and run.cursor["failed_steps"] == 1
+            run.done += 1
+        assert sync_runs.failed_step(pg_db, run_id, TransientError("GET orders: timed out")) is False
+        with pg_db.session() as s:
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            assert (run.cursor["failed_steps"], run.error) == (
+                1,
+                "attempt 1 failed: TransientError: GET orders: timed out",
+            )
+            run.done -= 1
+        # The store is back: the run finishes, and what it shows is no longer a retry.
+        woo.failing = set()
+        assert woo_jobs.run_sync(run_id) == "done"
+        with pg_db.session() as s:
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            assert (run.status, woo_sync.progress(run)["retrying"]) == ("done", None)
     finally:
         set_runtime(None)
