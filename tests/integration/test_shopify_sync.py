@@ -324,3 +324,49 @@ def test_sync_progress_of_a_woocommerce_run_uses_its_own_phases(pg_db: Database)
     body = app.test_client().get(f"/api/v1/stores/{sid}/sync", headers={"Authorization": "Bearer k-w"}).get_json()
     # orders is phase 2 of products/orders/webhooks/finalize, half done: (1 + 0.5) / 4.
     assert (body["run"]["phase"], body["run"]["percent"]) == ("orders", 37.5)
+
+
+@responses.activate
+def test_a_step_that_keeps_failing_is_recorded_then_stopped(
+    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.config import Settings
+    from app.runtime import Runtime, set_runtime
+    from app.services import sync_runs
+    from integrations.base import TransientError
+    from jobs import shopify as shopify_jobs
+
+    # Shopify answers every call with a 503 (an outage): each attempt of the job fails at the first phase.
+    responses.add(responses.POST, GRAPHQL, status=503, body="Service Unavailable")
+    monkeypatch.setattr("jobs.shopify.clients_for", lambda rt, sid: clients())
+    monkeypatch.setattr(sync_runs, "MAX_FAILED_STEPS", 2)
+    jobs = RecordingQueue()
+    set_runtime(Runtime(Settings(env="test"), pg_db, jobs))  # type: ignore[arg-type]
+    try:
+        with pg_db.session() as s:
+            run_id = shopify_sync.start_sync(s, jobs, store_id).id
+        with pytest.raises(TransientError) as raised:
+            shopify_jobs.run_sync(run_id)
+        with pg_db.session() as s:
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            shown = shopify_sync.progress(run)
+        reason = f"{raised.value.__class__.__name__}: {raised.value}"
+        assert (shown["status"], shown["phase"], shown["retrying"]) == (
+            "running",
+            "locations",
+            f"attempt 1 failed: {reason}",
+        )
+        # The second failure at the same point stops the run; the job returns instead of raising.
+        assert shopify_jobs.run_sync(run_id) == "failed"
+        with pg_db.session() as s:
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            assert (run.status, run.error) == (
+                "failed",
+                f"stopped after 2 failed attempts in a row; the last: {reason}",
+            )
+            store = s.get(Store, store_id)
+            assert store is not None and store.status == "active"  # an outage is not a revoked token
+    finally:
+        set_runtime(None)
