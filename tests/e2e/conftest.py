@@ -115,7 +115,8 @@ def demo_store_id(live_server: LiveServer) -> int:
     return ensure_demo_store(live_server.db)
 
 
-def _chromium_missing(message: str) -> None:
+def missing_tool(message: str) -> None:
+    """A system tool a browser test needs is absent: a failure under CI=true, a loud skip elsewhere."""
     if IN_CI:
         pytest.fail(f"{message}; under CI=true nothing may be skipped", pytrace=False)
     banner = "\n" + "!" * 78 + f"\n!! SKIPPING BROWSER TESTS: {message}\n" + "!" * 78
@@ -128,16 +129,16 @@ def _chromium_missing(message: str) -> None:
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium through Playwright."""
     if not Path(CHROMIUM).is_file():
-        _chromium_missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+        missing_tool(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:  # pragma: no cover - playwright is a dev dependency
-        _chromium_missing(f"playwright is not installed ({exc})")
+        missing_tool(f"playwright is not installed ({exc})")
     with sync_playwright() as pw:
         try:
             chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         except Exception as exc:
-            _chromium_missing(f"Chromium failed to start ({exc.__class__.__name__}: {exc})")
+            missing_tool(f"Chromium failed to start ({exc.__class__.__name__}: {exc})")
         try:
             yield chromium
         finally:

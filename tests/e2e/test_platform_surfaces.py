@@ -38,7 +38,7 @@ from integrations.shopify.auth import AccessToken
 from integrations.woocommerce.payloads import parse_product
 from integrations.woocommerce.storefront import meta_value
 from tests.conftest import FIXTURES
-from tests.e2e.conftest import IN_CI, LiveServer, make_live_server
+from tests.e2e.conftest import LiveServer, make_live_server, missing_tool
 from tests.e2e.shops import (
     EXTENSION,
     JQUERY,
@@ -340,10 +340,7 @@ def test_woocommerce_plugin_and_storefront_api(page: Any, surfaces: Surfaces) ->
         (not JQUERY.is_file(), f"the captured page needs jQuery at {JQUERY} (apt-get install libjs-jquery)"),
     ):
         if missing:
-            # Like Chromium in conftest.py: a failure under CI=true, a loud skip elsewhere.
-            if IN_CI:
-                pytest.fail(message, pytrace=False)
-            pytest.skip(message)
+            missing_tool(message)
 
     # A German WooCommerce store on the shop server's origin, its Hoodie as the initial REST sync stores it.
     with x.live.db.session() as s:
