@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,6 +39,7 @@ from app.models import Delivery, Order, OrderLine, Product, StockEvent, Store, S
 from app.queue import JobSpec
 from app.services import emails, links, waitlist
 from app.services.mailer import CommitPointRefused, Mailer
+from app.services.stock import zone_named
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +83,9 @@ def fanout_job(event_id: int, suffix: str = "") -> JobSpec:
     return JobSpec("jobs.notify.fanout_event", (event_id,), job_id=job_id)
 
 
-def _tz(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def quiet_hours_end(now: datetime, tz_name: str | None, end_hour: int) -> datetime:
     """The next moment (UTC) the store's clock reads ``end_hour``:00 after ``now``."""
-    tz = _tz(tz_name)
+    tz = zone_named(tz_name)
     local = now.astimezone(tz)
     day: date = local.date()
     candidate = datetime.combine(day, time(end_hour), tzinfo=tz)
@@ -815,7 +808,7 @@ def run_fanout(
                         _finish(session, event_id, "stopped", next_wave_at=None)
                         result.status = "stopped"
                     return result
-                local_hour = now.astimezone(_tz(ctx.store_tz)).hour
+                local_hour = now.astimezone(zone_named(ctx.store_tz)).hour
                 if st.quiet_hours_end is not None and in_quiet_hours(
                     local_hour, st.quiet_hours_start, st.quiet_hours_end
                 ):

@@ -87,12 +87,17 @@ class Overrides:
     variant: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
-def store_zone(store: Store) -> ZoneInfo:
-    """The store's own timezone; UTC when it has none or an unknown one."""
+def zone_named(name: str | None) -> ZoneInfo:
+    """The timezone of this IANA name; UTC when there is none or it is unknown."""
     try:
-        return ZoneInfo(store.timezone or "UTC")
+        return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def store_zone(store: Store) -> ZoneInfo:
+    """The store's own timezone; UTC when it has none or an unknown one."""
+    return zone_named(store.timezone)
 
 
 def store_today(store: Store, now: datetime) -> date:
@@ -704,4 +709,5 @@ __all__ = [
     "store_today",
     "store_zone",
     "take_dirty_batch",
+    "zone_named",
 ]
