@@ -40,6 +40,8 @@ _KEPT_HEADERS = (
     "X-Shopify-API-Version",
 )
 _KEPT = tuple((name, name.lower()) for name in _KEPT_HEADERS)
+# WSGI names of the headers WebhookHeaders reads (Shopify is moving from X-Shopify-* to Shopify-*).
+_SHOPIFY_PREFIXES = ("HTTP_X_SHOPIFY_", "HTTP_SHOPIFY_")
 
 
 SHOPIFY_PATH = "/webhooks/shopify"
@@ -110,8 +112,11 @@ def _receive_shopify(rt: Runtime, environ: dict[str, Any]) -> Answer:
     if not secrets or not verify_webhook(raw, environ.get("HTTP_X_SHOPIFY_HMAC_SHA256"), secrets):
         # Nothing is stored for a delivery we cannot prove came from Shopify.
         return _error(401, "invalid_hmac", "The X-Shopify-Hmac-Sha256 header does not match the body.")
-    # Lower-cased: header names are case-insensitive, and the kept ones are stored under _KEPT_HEADERS' spelling.
-    sent = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
+    # Only Shopify's own headers, lower-cased: names are case-insensitive, and the kept ones are stored under
+    # _KEPT_HEADERS' spelling.
+    sent = {
+        key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith(_SHOPIFY_PREFIXES)
+    }
     try:
         headers = WebhookHeaders.from_headers(sent)
     except PayloadError as exc:

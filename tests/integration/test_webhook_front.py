@@ -217,3 +217,100 @@ def test_sqlite_demo_mode_stores_dedupes_and_runs_the_job_in_process(sqlite_db: 
     with sqlite_db.session() as s:
         received_at = s.execute(select(func.min(WebhookEvent.received_at))).scalar_one()
     assert received_at is not None
+
+
+def test_deliveries_arriving_together_are_stored_by_one_statement(
+    pg_db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from app.services import inbox
+
+    store_id = add_store(pg_db)
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    groups: list[list[str]] = []
+    real_write = inbox._write_group
+
+    def recording_write(engine: Any, batch: list[Any]) -> None:
+        groups.append([d.values["key"] for d in batch])
+        real_write(engine, batch)
+
+    monkeypatch.setattr(inbox, "_write_group", recording_write)
+    group = inbox._group_for(pg_db)
+    body, _ = hook("orders-create")
+    # The same webhook id twice in one group, and a shop we do not serve.
+    sends = [("w1", SHOP), ("w2", SHOP), ("w1", SHOP), ("w3", "elsewhere.myshopify.com"), ("w4", SHOP)]
+    results: dict[int, inbox.Recorded] = {}
+
+    def send(n: int, key: str, shop: str) -> None:
+        results[n] = inbox.ingest(
+            pg_db, jobs, platform="shopify", domain=shop, topic="orders/create", dedupe_key=key, body=body, headers={}
+        )
+
+    threads = []
+    with group._turn:  # a write in flight: everything that arrives meanwhile waits for the next group
+        for n, (key, shop) in enumerate(sends):
+            threads.append(threading.Thread(target=send, args=(n, key, shop)))
+            threads[-1].start()
+            deadline = time.monotonic() + 10
+            while len(group._waiting) < n + 1 and time.monotonic() < deadline:
+                time.sleep(0.001)
+    for t in threads:
+        t.join(10)
+
+    assert groups == [["w1", "w2", "w1", "w3", "w4"]]
+    with pg_db.session() as s:
+        stored = s.execute(
+            select(WebhookEvent.id, WebhookEvent.dedupe_key, WebhookEvent.store_id, WebhookEvent.status).order_by(
+                WebhookEvent.id
+            )
+        ).all()
+    # Stored in arrival order, the repeated id once, the unknown shop kept as ignored.
+    assert [(key, sid, status) for _, key, sid, status in stored] == [
+        ("w1", store_id, "received"),
+        ("w2", store_id, "received"),
+        ("w3", None, "ignored"),
+        ("w4", store_id, "received"),
+    ]
+    ids = {key: event_id for event_id, key, _, _ in stored}
+    assert results == {
+        0: inbox.Recorded(ids["w1"], created=True, processed=True),
+        1: inbox.Recorded(ids["w2"], created=True, processed=True),
+        2: inbox.Recorded(ids["w1"], created=False, processed=True),
+        3: inbox.Recorded(ids["w3"], created=True, processed=False),
+        4: inbox.Recorded(ids["w4"], created=True, processed=True),
+    }
+    # One drain job for the store; none for the shop we do not serve.
+    assert jobs.queues["high"].count == 1
+    assert [job.args for job in jobs.queues["high"].jobs] == [(store_id,)]
+
+    # A later delivery repeating stored ids, alone in its group: answered from the stored rows.
+    again = inbox.ingest(
+        pg_db, jobs, platform="shopify", domain=SHOP, topic="orders/create", dedupe_key="w2", body=body, headers={}
+    )
+    assert again == inbox.Recorded(ids["w2"], created=False, processed=True)
+    assert groups[1:] == [["w2"]]
+    assert len(rows(pg_db)) == 4
+
+
+def test_a_failed_group_write_is_503_for_each_delivery_and_stores_none(
+    pg_db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services import inbox
+
+    add_store(pg_db)
+    jobs = RedisJobQueue(TEST_REDIS_URL)
+    client = app_for(pg_db, jobs).test_client()
+    body, headers = hook("orders-create")
+    # A statement the server refuses (made invalid here) after the connection was taken from the pool.
+    monkeypatch.setattr(inbox, "_GROUP_INSERT_PG", inbox._GROUP_INSERT_PG.replace("ORDER BY d.n", "ORDER BY nope"))
+    resp = client.post("/webhooks/shopify", data=body, headers=headers)
+    assert resp.status_code == 500
+    assert resp.get_json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
+    assert rows(pg_db) == []
+    assert jobs.queues["high"].count == 0
+    monkeypatch.undo()
+    # The pooled connection is still usable: the retry is stored.
+    resp = client.post("/webhooks/shopify", data=body, headers=headers)
+    assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
+    assert rows(pg_db) == [("orders/create", headers["X-Shopify-Webhook-Id"], "received")]
