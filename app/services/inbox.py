@@ -8,7 +8,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -171,6 +171,7 @@ class _Delivery:
     result: Recorded | None = None
     error: BaseException | None = None
     done: bool = False
+    wake: threading.Event = field(default_factory=threading.Event)
 
 
 class _GroupCommit:
@@ -189,37 +190,48 @@ class _GroupCommit:
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
-        self._turn = threading.Lock()
+        self._busy = False
         self._waiting: deque[_Delivery] = deque()
 
     def submit(self, delivery: _Delivery, write: Callable[[list[_Delivery]], None]) -> None:
         """Queue the delivery and return once a group containing it has been written (or has failed)."""
         with self._mutex:
             self._waiting.append(delivery)
-        while True:
-            with self._turn:
-                if delivery.done:
-                    return
-                batch = self._take()
-                try:
-                    write(batch)
-                except BaseException as exc:  # handed to every delivery of the group; each caller re-raises its own
-                    for item in batch:
-                        if not item.done:
-                            item.error, item.done = exc, True
-                for item in batch:
-                    if not item.done:
-                        item.error, item.done = RuntimeError("delivery left unwritten by its group"), True
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            # Woken once: when its group is written, or when it is next in line and must write the next group.
+            delivery.wake.wait()
+            if delivery.done:
+                return
+        with self._mutex:
+            batch = self._take()
+        try:
+            write(batch)
+        except BaseException as exc:  # handed to every delivery of the group; each caller re-raises its own
+            for item in batch:
+                if not item.done:
+                    item.error, item.done = exc, True
+        for item in batch:
+            if not item.done:
+                item.error, item.done = RuntimeError("delivery left unwritten by its group"), True
+            item.wake.set()
+        with self._mutex:
+            # Hand the next group to the oldest waiting delivery, or let the next arrival write at once.
+            if self._waiting:
+                self._waiting[0].wake.set()
+            else:
+                self._busy = False
 
     def _take(self) -> list[_Delivery]:
-        with self._mutex:
-            batch = [self._waiting.popleft()]
-            size = batch[0].size
-            while self._waiting and len(batch) < self.MAX_ROWS and size + self._waiting[0].size <= self.MAX_BYTES:
-                item = self._waiting.popleft()
-                size += item.size
-                batch.append(item)
-            return batch
+        # Called with the mutex held; the first waiting delivery is always the writer's own.
+        batch = [self._waiting.popleft()]
+        size = batch[0].size
+        while self._waiting and len(batch) < self.MAX_ROWS and size + self._waiting[0].size <= self.MAX_BYTES:
+            item = self._waiting.popleft()
+            size += item.size
+            batch.append(item)
+        return batch
 
 
 _GROUPS: weakref.WeakKeyDictionary[Database, _GroupCommit] = weakref.WeakKeyDictionary()

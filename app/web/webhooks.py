@@ -71,7 +71,7 @@ def install_shopify_front(app: Flask) -> None:
     def front(environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") == SHOPIFY_PATH and environ.get("REQUEST_METHOD") == "POST":
             status, headers, body = receive_shopify(rt, environ)
-            start_response(_STATUS_LINES[status], headers)
+            start_response(_STATUS_LINES[status], list(headers))  # the acknowledgements are shared
             return [body]
         return inner(environ, start_response)
 
@@ -134,13 +134,21 @@ def _receive_shopify(rt: Runtime, environ: dict[str, Any]) -> Answer:
         even_if_uninstalled=headers.topic in COMPLIANCE_TOPICS,
     )
     # 200 even for unknown or uninstalled shops: a non-2xx only makes Shopify retry, then give up on us.
-    return _json(200, {"received": True, "duplicate": not recorded.created, "processed": recorded.processed})
+    return _ACKS[(not recorded.created, recorded.processed)]
 
 
 def _json(status: int, doc: dict[str, Any]) -> Answer:
     # As Flask's jsonify writes it (compact, trailing newline), so clients see the same bytes as from any route.
     body = (json.dumps(doc, separators=(",", ":")) + "\n").encode()
     return status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body
+
+
+# The four acknowledgements, built once: this path answers every delivery of every shop.
+_ACKS = {
+    (duplicate, processed): _json(200, {"received": True, "duplicate": duplicate, "processed": processed})
+    for duplicate in (False, True)
+    for processed in (False, True)
+}
 
 
 def _error(status: int, code: str, message: str) -> Answer:

@@ -230,16 +230,21 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
     jobs = RedisJobQueue(TEST_REDIS_URL)
     groups: list[list[str]] = []
     real_write = inbox._write_group
+    writing, release = threading.Event(), threading.Event()
 
     def recording_write(engine: Any, batch: list[Any]) -> None:
         groups.append([d.values["key"] for d in batch])
+        if len(groups) == 1:
+            # The first write is held in flight: everything that arrives meanwhile waits for the next group.
+            writing.set()
+            assert release.wait(10)
         real_write(engine, batch)
 
     monkeypatch.setattr(inbox, "_write_group", recording_write)
     group = inbox._group_for(pg_db)
     body, _ = hook("orders-create")
     # The same webhook id twice in one group, and a shop we do not serve.
-    sends = [("w1", SHOP), ("w2", SHOP), ("w1", SHOP), ("w3", "elsewhere.myshopify.com"), ("w4", SHOP)]
+    sends = [("w0", SHOP), ("w1", SHOP), ("w2", SHOP), ("w1", SHOP), ("w3", "elsewhere.myshopify.com"), ("w4", SHOP)]
     results: dict[int, inbox.Recorded] = {}
 
     def send(n: int, key: str, shop: str) -> None:
@@ -248,16 +253,21 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
         )
 
     threads = []
-    with group._turn:  # a write in flight: everything that arrives meanwhile waits for the next group
-        for n, (key, shop) in enumerate(sends):
-            threads.append(threading.Thread(target=send, args=(n, key, shop)))
-            threads[-1].start()
-            deadline = time.monotonic() + 10
-            while len(group._waiting) < n + 1 and time.monotonic() < deadline:
-                time.sleep(0.001)
+    for n, (key, shop) in enumerate(sends):
+        threads.append(threading.Thread(target=send, args=(n, key, shop)))
+        threads[-1].start()
+        if n == 0:
+            assert writing.wait(10)
+            continue
+        deadline = time.monotonic() + 10
+        while len(group._waiting) < n and time.monotonic() < deadline:
+            time.sleep(0.001)
+    release.set()
     for t in threads:
         t.join(10)
 
+    assert groups[0] == ["w0"]
+    groups.pop(0)
     assert groups == [["w1", "w2", "w1", "w3", "w4"]]
     with pg_db.session() as s:
         stored = s.execute(
@@ -267,6 +277,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
         ).all()
     # Stored in arrival order, the repeated id once, the unknown shop kept as ignored.
     assert [(key, sid, status) for _, key, sid, status in stored] == [
+        ("w0", store_id, "received"),
         ("w1", store_id, "received"),
         ("w2", store_id, "received"),
         ("w3", None, "ignored"),
@@ -274,13 +285,14 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
     ]
     ids = {key: event_id for event_id, key, _, _ in stored}
     assert results == {
-        0: inbox.Recorded(ids["w1"], created=True, processed=True),
-        1: inbox.Recorded(ids["w2"], created=True, processed=True),
-        2: inbox.Recorded(ids["w1"], created=False, processed=True),
-        3: inbox.Recorded(ids["w3"], created=True, processed=False),
-        4: inbox.Recorded(ids["w4"], created=True, processed=True),
+        0: inbox.Recorded(ids["w0"], created=True, processed=True),
+        1: inbox.Recorded(ids["w1"], created=True, processed=True),
+        2: inbox.Recorded(ids["w2"], created=True, processed=True),
+        3: inbox.Recorded(ids["w1"], created=False, processed=True),
+        4: inbox.Recorded(ids["w3"], created=True, processed=False),
+        5: inbox.Recorded(ids["w4"], created=True, processed=True),
     }
-    # One drain job for the store; none for the shop we do not serve.
+    # One drain job for the store (the gate held it closed after w0's); none for the shop we do not serve.
     assert jobs.queues["high"].count == 1
     assert [job.args for job in jobs.queues["high"].jobs] == [(store_id,)]
 
@@ -290,7 +302,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
     )
     assert again == inbox.Recorded(ids["w2"], created=False, processed=True)
     assert groups[1:] == [["w2"]]
-    assert len(rows(pg_db)) == 4
+    assert len(rows(pg_db)) == 5
 
 
 def test_a_failed_group_write_is_503_for_each_delivery_and_stores_none(
