@@ -124,10 +124,13 @@ def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
             with db.session() as s:
                 run = s.get(SyncRun, run_id)
                 assert run is not None
-                phase, cursor = run.phase, dict(run.cursor or {})
                 run.heartbeat_at = datetime.now(UTC)
+                if not sync_runs.begin_step(run):
+                    return "failed"
+                phase, cursor = run.phase, dict(run.cursor or {})
             outcome = _PHASES[phase](db, jobs, run_id, store_id, cursor, clients)
             if outcome == "waiting":
+                sync_runs.end_step(db, run_id)
                 return "waiting"
             if sync_runs.advance(db, run_id, store_id, phases, phase):
                 return "done"

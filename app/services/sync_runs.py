@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app.db import Database
 from app.models import Store, SyncRun
@@ -17,6 +17,10 @@ from app.queue import JobQueue, JobSpec, enqueue_after_commit
 # forever: after this many failures in a row at the same point (same phase, same progress) the run stops with
 # the last error, so a store whose sync can never get past a record shows a failed sync, not an endless one.
 MAX_FAILED_STEPS = 30
+# A worker killed in the middle of a step (out of memory on a huge page, say) raises nothing: its run keeps a
+# stale heartbeat and the sweeper re-drives it from the same point, where it may be killed again. The step begun
+# at the same point this many times without ending (no progress, no error, no wait) stops the run instead.
+MAX_INTERRUPTED_STEPS = 5
 
 
 def open_run(
@@ -73,6 +77,28 @@ def _stuck(run: SyncRun) -> bool:
     return bool(cursor.get("failed_steps")) and cursor.get("failed_at") == [run.phase, run.done]
 
 
+def begin_step(run: SyncRun) -> bool:
+    """Note, in the caller's session, that a step of this running run starts where the run stands; False (and the
+    run stopped) when steps begun at this very point were interrupted MAX_INTERRUPTED_STEPS times in a row."""
+    cursor = dict(run.cursor or {})
+    here = [run.phase, run.done]
+    starts = int(cursor.get("step_starts") or 0) + 1 if cursor.get("step_open") == here else 1
+    if starts > MAX_INTERRUPTED_STEPS:
+        stopped = f"stopped: its worker stopped without finishing {starts - 1} times in a row at {run.phase}"
+        mark_failed(cast(Session, object_session(run)), run.id, f"{stopped}, {run.done} done (killed? out of memory?)")
+        return False
+    run.cursor = {**cursor, "step_open": here, "step_starts": starts}
+    return True
+
+
+def end_step(db: Database, run_id: int) -> None:
+    """A step ended normally (the run waits for Shopify, say): the next start at this point is no interruption."""
+    with db.session() as s:
+        run = s.get(SyncRun, run_id)
+        if run is not None and (run.cursor or {}).get("step_open") is not None:
+            run.cursor = {**(run.cursor or {}), "step_open": None, "step_starts": 0}
+
+
 def failed_step(db: Database, run_id: int, exc: BaseException) -> bool:
     """Record that a step of a running run raised; True when that made MAX_FAILED_STEPS failures in a row at the
     same point and the run was stopped (the caller then returns instead of raising for a retry)."""
@@ -84,7 +110,8 @@ def failed_step(db: Database, run_id: int, exc: BaseException) -> bool:
         cursor = dict(run.cursor or {})
         here = [run.phase, run.done]
         failures = int(cursor.get("failed_steps") or 0) + 1 if cursor.get("failed_at") == here else 1
-        run.cursor = {**cursor, "failed_steps": failures, "failed_at": here}
+        # A step that raised was not interrupted: it is counted here, against MAX_FAILED_STEPS.
+        run.cursor = {**cursor, "failed_steps": failures, "failed_at": here, "step_open": None, "step_starts": 0}
         if failures >= MAX_FAILED_STEPS:
             mark_failed(s, run_id, f"stopped after {failures} failed attempts in a row; the last: {reason}")
             return True

@@ -126,8 +126,10 @@ def step(db: Database, jobs: JobQueue, run_id: int, client: WooClient, *, settin
             with db.session() as s:
                 run = s.get(SyncRun, run_id)
                 assert run is not None
-                phase, cursor = run.phase, dict(run.cursor or {})
                 run.heartbeat_at = datetime.now(UTC)
+                if not sync_runs.begin_step(run):
+                    return "failed"
+                phase, cursor = run.phase, dict(run.cursor or {})
             _PHASES[phase](ctx, cursor)
             if sync_runs.advance(db, run_id, store_id, PHASES, phase):
                 return "done"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -49,6 +50,7 @@ class FakeWoo:
         self.webhooks = list(webhooks or [])
         self.unauthorized = unauthorized
         self.failing: set[str] = set()  # paths answered with a 500, as a store that is down answers
+        self.hanging: set[str] = set()  # paths that never answer (the worker is killed while it waits)
         self.requests: list[tuple[str, str, dict[str, list[str]], dict[str, Any]]] = []
 
     def install(self) -> None:
@@ -76,6 +78,8 @@ class FakeWoo:
             return self._reply(fixture("error-401-bad-signature.json"))
         if path in self.failing:
             return 500, {"Content-Type": "text/plain"}, ""
+        if path in self.hanging:
+            time.sleep(120)
         if request.method == "GET" and path == "products":
             if "modified_after" in query:
                 return self._reply(fixture("products-modified-after-gmt.json"))
@@ -416,3 +420,111 @@ def test_a_failure_that_clears_lets_the_run_finish_and_progress_restarts_the_cou
             assert (run.status, woo_sync.progress(run)["retrying"]) == ("done", None)
     finally:
         set_runtime(None)
+
+
+@responses.activate
+def test_a_worker_killed_at_the_same_point_again_and_again_stops_the_run(
+    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    from app.runtime import Runtime, set_runtime
+    from app.services import sync_runs
+    from jobs import woocommerce as woo_jobs
+
+    monkeypatch.setattr(woo_sync, "client_for", lambda _settings, _store, **_kw: client())
+    woo = FakeWoo()
+    woo.hanging = {"orders"}
+    woo.install()
+    jobs = RecordingQueue()
+    set_runtime(Runtime(SETTINGS, pg_db, jobs))
+
+    def cursor(run_id: int) -> dict[str, Any]:
+        with pg_db.session() as s:
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            return dict(run.cursor or {})
+
+    def killed_run(run_id: int, start: int) -> None:
+        # The job in a worker process of its own, SIGKILLed while it waits on the orders endpoint.
+        pid = os.fork()
+        if pid == 0:
+            pg_db.engine.dispose(close=False)
+            pg_db.autocommit_engine.dispose(close=False)
+            try:
+                woo_jobs.run_sync(run_id)
+            finally:
+                os._exit(0)
+        deadline = time.monotonic() + 20
+        seen: tuple[Any, Any] = (None, None)
+        while time.monotonic() < deadline and seen != (["orders", 0], start):
+            time.sleep(0.02)
+            seen = (cursor(run_id).get("step_open"), cursor(run_id).get("step_starts"))
+        time.sleep(0.2)  # well inside the orders request, which never answers
+        assert (cursor(run_id)["step_open"], cursor(run_id)["step_starts"]) == (["orders", 0], start)
+        os.kill(pid, signal.SIGKILL)
+        assert os.waitpid(pid, 0)[1] == signal.SIGKILL
+
+    try:
+        with pg_db.session() as s:
+            run_id = woo_sync.start_sync(s, jobs, store_id).id
+        # Products synced; the worker dies on the orders page every time (the sweeper re-drives it each time).
+        for start in range(1, sync_runs.MAX_INTERRUPTED_STEPS + 1):
+            killed_run(run_id, start)
+            with pg_db.session() as s:
+                run = s.get(SyncRun, run_id)
+                assert run is not None
+                assert (run.status, run.phase, run.error) == ("running", "orders", None)
+        # The next re-drive does not start the step again: the run stops with what happened.
+        assert woo_jobs.run_sync(run_id) == "failed"
+        with pg_db.session() as s:
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            assert (run.status, run.error) == (
+                "failed",
+                "stopped: its worker stopped without finishing 5 times in a row at orders, 0 done "
+                "(killed? out of memory?)",
+            )
+            assert s.scalar(select(func.count()).select_from(Product).where(Product.store_id == store_id)) > 0
+        # Nothing was asked of the store by that last re-drive (the killed attempts ran in their own processes).
+        assert woo.calls("GET", "orders") == []
+    finally:
+        set_runtime(None)
+
+
+@responses.activate
+def test_progress_or_a_normal_end_between_interruptions_restarts_the_count(
+    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services import sync_runs
+
+    jobs = RecordingQueue()
+    with pg_db.session() as s:
+        run_id = woo_sync.start_sync(s, jobs, store_id).id
+
+    def begin() -> tuple[bool, Any, Any]:
+        with pg_db.session() as s:
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            ok = sync_runs.begin_step(run)
+            return ok, (run.cursor or {}).get("step_open"), (run.cursor or {}).get("step_starts")
+
+    assert begin() == (True, ["products", 0], 1)
+    assert begin() == (True, ["products", 0], 2)
+    with pg_db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None
+        run.done = 100  # the killed step had saved a page before it died
+    assert begin() == (True, ["products", 100], 1)
+    sync_runs.end_step(pg_db, run_id)
+    assert begin() == (True, ["products", 100], 1)
+    # A step that raised is counted as a failure, not as an interruption.
+    assert sync_runs.failed_step(pg_db, run_id, RuntimeError("boom")) is False
+    assert begin() == (True, ["products", 100], 1)
+    for n in range(2, sync_runs.MAX_INTERRUPTED_STEPS + 1):
+        assert begin() == (True, ["products", 100], n)
+    assert begin() == (False, ["products", 100], sync_runs.MAX_INTERRUPTED_STEPS)
+    with pg_db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None and run.status == "failed"
