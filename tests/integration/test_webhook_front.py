@@ -305,7 +305,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
     assert len(rows(pg_db)) == 5
 
 
-def test_a_failed_group_write_is_503_for_each_delivery_and_stores_none(
+def test_a_failed_group_write_is_an_error_for_each_delivery_and_stores_none(
     pg_db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.services import inbox
@@ -315,7 +315,8 @@ def test_a_failed_group_write_is_503_for_each_delivery_and_stores_none(
     client = app_for(pg_db, jobs).test_client()
     body, headers = hook("orders-create")
     # A statement the server refuses (made invalid here) after the connection was taken from the pool.
-    monkeypatch.setattr(inbox, "_GROUP_INSERT_PG", inbox._GROUP_INSERT_PG.replace("ORDER BY d.n", "ORDER BY nope"))
+    real_sql = inbox._group_insert_pg
+    monkeypatch.setattr(inbox, "_group_insert_pg", lambda n: real_sql(n).replace("ORDER BY d.n", "ORDER BY nope"))
     resp = client.post("/webhooks/shopify", data=body, headers=headers)
     assert resp.status_code == 500
     assert resp.get_json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
