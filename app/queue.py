@@ -82,6 +82,7 @@ class RedisJobQueue:
         self.queues = {name: Queue(name, connection=self.connection) for name in QUEUES}
         self._gate_lock = threading.Lock()
         self._gate_conn: Any = None
+        self._gate_commands: dict[str, Any] = {}
         self._gate_pid = 0
 
     def enqueue(self, spec: JobSpec) -> bool:
@@ -122,14 +123,19 @@ class RedisJobQueue:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        command = ("SET", gate, "1", "NX", "EX", GATE_TTL_SECONDS)
         with self._gate_lock:
             for attempt in (1, 2):
                 if self._gate_conn is None or self._gate_pid != os.getpid():
                     self._gate_conn = self.connection.connection_pool.make_connection()
                     self._gate_pid = os.getpid()
+                # The command is the same every time for a store: packed once (one gate per store, so few).
+                packed = self._gate_commands.get(gate)
+                if packed is None:
+                    packed = self._gate_conn.pack_command("SET", gate, "1", "NX", "EX", GATE_TTL_SECONDS)
+                    if len(self._gate_commands) < 10_000:
+                        self._gate_commands[gate] = packed
                 try:
-                    self._gate_conn.send_command(*command)
+                    self._gate_conn.send_packed_command(packed)
                     return self._gate_conn.read_response() is not None
                 except (RedisConnectionError, RedisTimeoutError):
                     self._gate_conn.disconnect()
