@@ -564,7 +564,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="deliveries per throughput run")
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--clients", type=int, default=4, help="client processes sharing the connections")
-    parser.add_argument("--rounds", type=int, default=2, help="throughput runs per server, interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput runs per server, interleaved")
     parser.add_argument("--rate", type=float, default=300.0, help="paced deliveries per second (phase 2)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of paced sending (phase 2)")
     parser.add_argument("--warmup", type=int, default=300, help="deliveries sent to each server before measuring")

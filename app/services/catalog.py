@@ -46,7 +46,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.db import utcnow
 from app.models import InventoryLevel, Location, Order, OrderLine, Product, Refund, RefundLine, Supplier, Variant
 from app.queue import JobQueue
-from app.services.sqlfn import dialect
+from app.services.sqlfn import PgArray, dialect
 from app.services.stock import mark_dirty, set_sellable_from_levels
 from integrations.base import InventoryRecord, LocationRecord, OrderRecord, ProductRecord, RefundRecord, VariantRecord
 
@@ -295,7 +295,7 @@ def _select_in(
     pg = dialect(session) == "postgresql"
     rows: list[_Row] = []
     for chunk in _chunks(vals, PG_IN_CHUNK if pg else IN_CHUNK):
-        cond = column == any_(bindparam(None, list(chunk), type_=ARRAY(column.type))) if pg else column.in_(chunk)
+        cond = column == any_(bindparam(None, PgArray(chunk), type_=ARRAY(column.type))) if pg else column.in_(chunk)
         rows.extend(session.execute(stmt.where(cond)).all())
     return rows
 
@@ -332,7 +332,7 @@ def _pg_unnest(table: Table, columns: Sequence[str], rows: Sequence[dict[str, An
         if isinstance(col.type, JSON):
             values = [None if v is None else json.dumps(v, separators=(",", ":")) for v in values]
         exprs.append(f"CAST(:a{i} AS {_pg_array_type(col)}[])")
-        params[f"a{i}"] = values
+        params[f"a{i}"] = PgArray(values)
     sql = text(f"SELECT * FROM unnest({', '.join(exprs)})")  # noqa: S608 - fixed column types, values bound
     return sql.bindparams(**params).columns(*(table.c[name] for name in columns))
 

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
+
+
+class PgArray(list[Any]):
+    """A list bound as one PostgreSQL array parameter, sent in binary.
+
+    psycopg sends a plain list in text format, quoting every element through a regex: for the bulk sync's
+    column arrays that was an eighth of the whole sync's time. In binary each element is packed as is (about
+    9x less CPU); cast the parameter to its array type in SQL (CAST(:x AS bigint[])).
+    """
+
+
+psycopg.adapters.register_dumper(PgArray, ListBinaryDumper)
 
 
 def dialect(db: Session | Connection) -> str:

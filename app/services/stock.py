@@ -19,7 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -37,7 +36,7 @@ from app.models import (
     Variant,
 )
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
-from app.services.sqlfn import dialect, epoch, greatest, least
+from app.services.sqlfn import PgArray, dialect, epoch, greatest, least
 
 log = logging.getLogger(__name__)
 
@@ -587,8 +586,8 @@ def _write_states(session: Session, rows: list[dict[str, Any]]) -> None:
     # readers keep seeing the old rows until commit, and published_fingerprint is carried over.
     ids = [row["variant_id"] for row in rows]
     session.execute(
-        text("DELETE FROM stock_states WHERE variant_id = ANY(:ids)"),
-        {"ids": ids},
+        text("DELETE FROM stock_states WHERE variant_id = ANY(CAST(:ids AS bigint[]))"),
+        {"ids": PgArray(ids)},
     )
     raw = session.connection().connection.driver_connection
     assert raw is not None
@@ -633,8 +632,8 @@ def _write_history(
         return
     if changed_ids and pg:
         # One array parameter, however many variants changed.
-        sql = text(_HISTORY_SQL.format(scope=" AND variant_id = ANY(:vids)", action=_HISTORY_UPDATE))
-        session.execute(sql, {**params, "vids": list(changed_ids)})
+        sql = text(_HISTORY_SQL.format(scope=" AND variant_id = ANY(CAST(:vids AS bigint[]))", action=_HISTORY_UPDATE))
+        session.execute(sql, {**params, "vids": PgArray(changed_ids)})
     elif changed_ids:
         sql = text(_HISTORY_SQL.format(scope=" AND variant_id IN :vids", action=_HISTORY_UPDATE))
         session.execute(sql.bindparams(_expanding("vids")), {**params, "vids": list(changed_ids)})
@@ -648,13 +647,25 @@ def mark_dirty(session: Session, jobs: JobQueue, store_id: int, variant_ids: Ite
     if not ids:
         return 0
     now = datetime.now(UTC)
-    rows = [{"store_id": store_id, "variant_id": vid, "marked_at": now, "reason": reason[:32]} for vid in ids]
-    ins = pg_insert(DirtyVariant) if dialect(session) == "postgresql" else sqlite_insert(DirtyVariant)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[DirtyVariant.variant_id],
-        set_={"marked_at": ins.excluded.marked_at, "reason": ins.excluded.reason},
-    )
-    session.execute(stmt, rows)
+    if dialect(session) == "postgresql":
+        # One statement however many variants (a sync marks thousands per batch): an executemany would be one
+        # INSERT per variant on the server.
+        session.execute(
+            text(
+                "INSERT INTO dirty_variants (store_id, variant_id, marked_at, reason)"
+                " SELECT :sid, unnest(CAST(:ids AS bigint[])), :now, :reason"
+                " ON CONFLICT (variant_id) DO UPDATE SET marked_at = excluded.marked_at, reason = excluded.reason"
+            ),
+            {"sid": store_id, "ids": PgArray(ids), "now": now, "reason": reason[:32]},
+        )
+    else:
+        rows = [{"store_id": store_id, "variant_id": vid, "marked_at": now, "reason": reason[:32]} for vid in ids]
+        ins = sqlite_insert(DirtyVariant)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[DirtyVariant.variant_id],
+            set_={"marked_at": ins.excluded.marked_at, "reason": ins.excluded.reason},
+        )
+        session.execute(stmt, rows)
     enqueue_after_commit(session, jobs, recompute_dirty_job(store_id))
     return len(ids)
 
@@ -691,7 +702,8 @@ def active_store_ids(session: Session) -> list[int]:
 
 def set_sellable_from_levels(session: Session, store_id: int, variant_ids: Sequence[int] | None = None) -> None:
     """Set each variant's sellable quantity to the sum of `available` over active, online locations."""
-    scope = " AND v.id IN :vids" if variant_ids is not None else ""
+    pg = dialect(session) == "postgresql"
+    scope = "" if variant_ids is None else " AND v.id = ANY(CAST(:vids AS bigint[]))" if pg else " AND v.id IN :vids"
     sql = text(
         "UPDATE variants AS v SET sellable_quantity = COALESCE(("  # noqa: S608
         " SELECT SUM(COALESCE(l.available, 0)) FROM inventory_levels l JOIN locations loc ON loc.id = l.location_id"
@@ -699,7 +711,10 @@ def set_sellable_from_levels(session: Session, store_id: int, variant_ids: Seque
         f" WHERE v.store_id = :sid{scope}"
     )
     params: dict[str, Any] = {"sid": store_id, "true": True}
-    if variant_ids is not None:
+    if variant_ids is not None and pg:
+        # One array parameter: an expanded IN list is one bound parameter per variant.
+        params["vids"] = PgArray(variant_ids)
+    elif variant_ids is not None:
         sql = sql.bindparams(_expanding("vids"))
         params["vids"] = list(variant_ids)
     session.execute(sql, params)
