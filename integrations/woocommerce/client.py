@@ -17,6 +17,7 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -336,37 +337,60 @@ class WooClient:
 
     # --- paging ---
 
-    def iter_pages(self, endpoint: str, params: Mapping[str, ParamValue] | None = None) -> Iterator[dict[str, Any]]:
-        """Every object of a list endpoint, page by page in id order, until X-WP-TotalPages."""
-        query: dict[str, ParamValue] = {"per_page": self.page_size, "orderby": "id", "order": "asc", **(params or {})}
-        page = 1
-        while True:
-            query["page"] = page
-            response = self._request("GET", endpoint, params=query)
-            items = self._json(response, f"GET {endpoint}")
-            if not isinstance(items, list):
-                raise PlatformError(f"GET {endpoint}: expected a JSON array")
-            for item in items:
-                if not isinstance(item, dict):
-                    raise PlatformError(f"GET {endpoint}: expected JSON objects in the array")
-                yield item
-            total = response.headers.get("X-WP-TotalPages")
-            if total is not None and total.strip().isdigit():
-                if page >= int(total):
-                    return
-            elif len(items) < self.page_size:
-                return  # without the header, a short page is the last one
-            if not items:
-                return  # never loop on an empty page, whatever the header says
-            page += 1
+    def iter_pages(
+        self, endpoint: str, params: Mapping[str, ParamValue] | None = None, *, read_ahead: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a list endpoint, page by page in id order, until X-WP-TotalPages.
 
-    def iter_products(self, modified_after: datetime | None = None, **filters: ParamValue) -> Iterator[dict[str, Any]]:
-        """Every product (raw JSON), optionally only those modified after an aware time."""
+        With read_ahead, the next page is requested on a helper thread as soon as this one has arrived (when
+        X-WP-TotalPages says there is one), so the store's latency overlaps the parsing and the caller's work on
+        this page; still one request for the endpoint in flight at a time.
+        """
+        query: dict[str, ParamValue] = {"per_page": self.page_size, "orderby": "id", "order": "asc", **(params or {})}
+
+        def fetch(number: int) -> requests.Response:
+            return self._request("GET", endpoint, params={**query, "page": number})
+
+        helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="woo-read-ahead") if read_ahead else None
+        try:
+            page = 1
+            response = fetch(page)
+            while True:
+                total = response.headers.get("X-WP-TotalPages")
+                last = int(total) if total is not None and total.strip().isdigit() else None
+                ahead = (
+                    helper.submit(fetch, page + 1) if helper is not None and last is not None and page < last else None
+                )
+                items = self._json(response, f"GET {endpoint}")
+                if not isinstance(items, list):
+                    raise PlatformError(f"GET {endpoint}: expected a JSON array")
+                for item in items:
+                    if not isinstance(item, dict):
+                        raise PlatformError(f"GET {endpoint}: expected JSON objects in the array")
+                    yield item
+                if last is not None:
+                    if page >= last:
+                        return
+                elif len(items) < self.page_size:
+                    return  # without the header, a short page is the last one
+                if not items:
+                    return  # never loop on an empty page, whatever the header says
+                response = ahead.result() if ahead is not None else fetch(page + 1)
+                page += 1
+        finally:
+            if helper is not None:
+                # A caller that stops early waits for the request in flight (bounded by its timeout), then no more.
+                helper.shutdown(wait=True, cancel_futures=True)
+
+    def iter_products(
+        self, modified_after: datetime | None = None, *, read_ahead: bool = False, **filters: ParamValue
+    ) -> Iterator[dict[str, Any]]:
+        """Every product (raw JSON), optionally only those modified after an aware time (see iter_pages)."""
         params: dict[str, ParamValue] = dict(filters)
         if modified_after is not None:
             # Without dates_are_gmt=true WooCommerce reads the time as site-local and misses changes.
             params.update(modified_after=_gmt(modified_after), dates_are_gmt=True)
-        return self.iter_pages("products", params)
+        return self.iter_pages("products", params, read_ahead=read_ahead)
 
     def iter_variations(self, product_id: int | str) -> Iterator[dict[str, Any]]:
         """Every variation of a variable product (raw JSON)."""

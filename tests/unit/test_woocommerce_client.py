@@ -86,6 +86,60 @@ def test_paging_by_total_pages_in_id_order() -> None:
 
 
 @responses.activate
+def test_read_ahead_requests_the_next_page_while_this_one_is_consumed() -> None:
+    import threading
+    import time
+
+    replay("products-list-orderby-id-page1.json")
+    replay("products-list-orderby-id-page2.json")
+    pages = client(page_size=3).iter_products(read_ahead=True)
+    first = next(pages)
+    # Only the first product of page 1 has been taken, and page 2 is already being (or has been) fetched.
+    deadline = time.monotonic() + 5
+    while len(responses.calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    requested = [dict(parse_qsl(urlsplit(c.request.url or "").query))["page"] for c in responses.calls]
+    assert (first["id"], requested) == (10, ["1", "2"])
+    assert [p["id"] for p in pages] == [11, 12, 13, 14]
+    # X-WP-TotalPages 2: nothing is read ahead past the last page, and the helper thread is gone.
+    assert len(responses.calls) == 2
+    assert [t.name for t in threading.enumerate() if t.name.startswith("woo-read-ahead")] == []
+
+
+@responses.activate
+def test_read_ahead_waits_for_the_header_and_stops_with_the_caller() -> None:
+    import threading
+
+    # Without X-WP-TotalPages the next page is only asked for once this one proved full.
+    page = {"id": 1, "name": "A"}
+    for n in ("1", "2"):
+        responses.add(
+            "GET",
+            STORE + "/wp-json/wc/v3/products",
+            json=[{**page, "id": int(n)}],
+            match=[query_without_oauth({**PAGING, "per_page": "1", "page": n})],
+        )
+    responses.add(
+        "GET",
+        STORE + "/wp-json/wc/v3/products",
+        json=[],
+        match=[query_without_oauth({**PAGING, "per_page": "1", "page": "3"})],
+    )
+    pages = client(page_size=1).iter_products(read_ahead=True)
+    assert next(pages)["id"] == 1
+    assert len(responses.calls) == 1
+    assert [p["id"] for p in pages] == [2]
+    assert len(responses.calls) == 3
+    # A caller that stops early: the helper finishes the request in flight and is shut down with the generator.
+    replay("products-list-orderby-id-page1.json")
+    replay("products-list-orderby-id-page2.json")
+    early = client(page_size=3).iter_products(read_ahead=True)
+    assert next(early)["id"] == 10
+    early.close()
+    assert [t.name for t in threading.enumerate() if t.name.startswith("woo-read-ahead")] == []
+
+
+@responses.activate
 def test_modified_after_sends_gmt_flag() -> None:
     replay("products-modified-after-gmt.json", extra_query=PAGING)
     since = datetime(2026, 11, 21, 20, 50, 23, tzinfo=timezone(timedelta(hours=-5)))  # = 01:50:23 UTC
