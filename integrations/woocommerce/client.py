@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -264,6 +265,7 @@ class WooClient:
         self.page_size = page_size
         self.get_retries = get_retries
         self._sleep = sleep
+        self._one_at_a_time = threading.Lock()
         # Retries are ours (GET only, typed errors); the session's own would retry PUTs and hide statuses.
         self._api = _SessionAPI(
             self.store_url,
@@ -286,7 +288,9 @@ class WooClient:
         check_public_url(self.store_url, self._resolver, allow_private=self._allow_private)
         query = {k: v for k, v in ((k, _param(v)) for k, v in (params or {}).items()) if v is not None}
         try:
-            response = self._api._API__request(method, endpoint, data, params=query)
+            # One request to the merchant's host at a time, also when a page is read ahead on a helper thread.
+            with self._one_at_a_time:
+                response = self._api._API__request(method, endpoint, data, params=query)
         except requests.Timeout as exc:
             raise TransientError(f"{method} {endpoint}: timed out ({exc.__class__.__name__})") from None
         except requests.ConnectionError as exc:

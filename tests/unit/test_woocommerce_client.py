@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -104,6 +105,38 @@ def test_read_ahead_requests_the_next_page_while_this_one_is_consumed() -> None:
     # X-WP-TotalPages 2: nothing is read ahead past the last page, and the helper thread is gone.
     assert len(responses.calls) == 2
     assert [t.name for t in threading.enumerate() if t.name.startswith("woo-read-ahead")] == []
+
+
+@responses.activate
+def test_read_ahead_keeps_one_request_in_flight_with_the_callers_own_requests() -> None:
+    import threading
+    import time
+
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0}
+
+    def slow(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        time.sleep(0.02)
+        with lock:
+            state["now"] -= 1
+        page = dict(parse_qsl(urlsplit(request.url or "").query)).get("page", "1")
+        if "/variations" in (request.url or ""):
+            return 200, {"X-WP-TotalPages": "1"}, "[]"
+        return 200, {"X-WP-TotalPages": "3"}, json.dumps([{"id": int(page)}])
+
+    responses.add_callback("GET", re.compile(re.escape(STORE) + "/wp-json/wc/v3/products.*"), callback=slow)
+    woo = client(page_size=1)
+    seen = []
+    for product in woo.iter_products(read_ahead=True):
+        # The caller's own request for this product while the next page is being read ahead.
+        assert list(woo.iter_variations(product["id"])) == []
+        seen.append(product["id"])
+    assert seen == [1, 2, 3]
+    assert state["max"] == 1
+    assert len(responses.calls) == 6
 
 
 @responses.activate
