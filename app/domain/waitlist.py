@@ -291,3 +291,15 @@ def _check_catalogue() -> None:
 
 
 _check_catalogue()
+
+
+_STOREFRONT_ROOT = re.compile(r"/[a-z]{2,3}(?:-[a-z0-9]{2,4})?")
+
+
+def storefront_root(value: str | None) -> str | None:
+    """A storefront's locale or market root ("/nl", "/en-ca") as Shopify's routes.root_url gives it, or None for
+    the primary root ("/") and for anything else: it only ever becomes a path prefix on the shop's own domain."""
+    if not value:
+        return None
+    root = value.strip().lower().rstrip("/")
+    return root if _STOREFRONT_ROOT.fullmatch(root) else None

@@ -29,6 +29,8 @@ class Subscription(IdMixin, StoreScoped, Timestamps, Base):
     skip_reason: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(20), default="widget")  # widget | app_proxy | landing | admin
     customer_external_id: Mapped[str | None] = mapped_column(String(64))
+    # Shopify's routes.root_url of the page the shopper signed up on ("/nl", "/en-ca"); None for the primary root.
+    storefront_root: Mapped[str | None] = mapped_column(String(32))
     confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     confirm_expires_at: Mapped[datetime | None]
     confirm_sent_at: Mapped[datetime | None]

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from app.domain.settings import resolve_settings
+from app.domain.waitlist import storefront_root as valid_root
 from app.models import (
     Delivery,
     Order,
@@ -76,8 +77,10 @@ def _net_units() -> ColumnElement[Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def product_url(store: Store, product: Product, variant: Variant) -> str:
-    """Where a buy link leads: the platform's product page with the variant selected, or the demo shop page."""
+def product_url(store: Store, product: Product, variant: Variant, storefront_root: str | None = None) -> str:
+    """Where a buy link leads: the platform's product page with the variant selected, or the demo shop page; on
+    Shopify under the locale or market root the shopper signed up on (/nl/products/…), so the page is in the
+    language of the email."""
     if store.platform == "demo":
         return (
             f"/demo/shop/products/{quote(product.external_id, safe='')}?{urlencode({'variant': variant.external_id})}"
@@ -97,13 +100,17 @@ def product_url(store: Store, product: Product, variant: Variant) -> str:
     parts = urlsplit(base)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "variant"]
     query.append(("variant", variant.external_id))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+    path = parts.path
+    root = valid_root(storefront_root)
+    if root is not None and not (path == root or path.startswith(root + "/")):
+        path = root + (path if path.startswith("/") else "/" + path)
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), parts.fragment))
 
 
 def record_click(session: Session, delivery_id: int, now: datetime) -> str | None:
     """Count a click on a delivery's buy link (first click time kept) and return the product URL; None if unknown."""
     row = session.execute(
-        select(Store, Product, Variant)
+        select(Store, Product, Variant, Subscription.storefront_root)
         .select_from(Delivery)
         .join(Subscription, Subscription.id == Delivery.subscription_id)
         .join(Variant, Variant.id == Subscription.variant_id)
@@ -118,7 +125,7 @@ def record_click(session: Session, delivery_id: int, now: datetime) -> str | Non
     ).one_or_none()
     if row is None:
         return None
-    store, product, variant = row
+    store, product, variant, root = row
     # One UPDATE, so concurrent clicks never lose a count.
     session.execute(
         update(Delivery)
@@ -126,7 +133,7 @@ def record_click(session: Session, delivery_id: int, now: datetime) -> str | Non
         .values(clicks=Delivery.clicks + 1, clicked_at=func.coalesce(Delivery.clicked_at, now))
         .execution_options(synchronize_session=False)
     )
-    return product_url(store, product, variant)
+    return product_url(store, product, variant, root)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ class SignupRequest:
     ip: str | None
     user_agent: str | None
     customer_external_id: str | None = None
+    storefront_root: str | None = None  # validated by rules.storefront_root
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +306,7 @@ def subscribe(
             state=fresh_state,
             source=source,
             customer_external_id=req.customer_external_id,
+            storefront_root=req.storefront_root,
             created_at=moment,
             updated_at=moment,
         )
@@ -327,6 +329,7 @@ def subscribe(
     if sub.state in _RESTARTABLE:
         sub.state = fresh_state
         sub.locale = req.locale
+        sub.storefront_root = req.storefront_root
         sub.skip_reason = None
         sub.unsubscribed_at = None
         sub.notified_at = None

@@ -352,6 +352,9 @@ def _signup(store: Store, data: Mapping[str, Any], source: str, customer_id: str
         ip=_client_ip(),
         user_agent=request.headers.get("User-Agent"),
         customer_external_id=customer_id,
+        # Where the shopper was (the theme's routes.root_url): the restock email's buy link goes back there. Anything
+        # that is not a locale root is dropped, not refused: a signup is never lost over it.
+        storefront_root=rules.storefront_root(_text(data, "root")),
     )
     session = db_session()
     try:
@@ -840,6 +843,14 @@ register_paths(
                     "variant_id": {"type": "string", "description": "The variant's external id"},
                     "consent": {"type": "boolean"},
                     "consent_version": {"type": "string", "description": "The consent version the form showed"},
+                    "root": {
+                        "type": "string",
+                        "description": (
+                            "The storefront's locale or market root the shopper is on (Shopify routes.root_url, "
+                            "e.g. /nl or /en-ca); the restock email's buy link leads back under it. Other values are "
+                            "ignored."
+                        ),
+                    },
                     "locale": {"type": "string"},
                     "source": {"type": "string", "enum": ["widget", "landing"]},
                     "website": {"type": "string", "description": "Honeypot: leave empty"},

@@ -285,6 +285,7 @@ def shopify_product_page(
     asset_base: str,
     embed_settings: Mapping[str, Any],
     with_block: bool = True,
+    root_url: str = "/",
 ) -> str:
     """A Dawn-like product page with the app embed and, when ``with_block``, the "Back soon" app block in the
     product section (a merchant who only turned the embed on has no block).
@@ -303,6 +304,8 @@ def shopify_product_page(
         "product": liquid_product,
         "template": {"name": "product"},
         "request": {"locale": {"iso_code": locale}},
+        # Dutch is an alternate language of the shop, served under its subfolder (the page is /nl/products/…).
+        "routes": {"root_url": root_url},
     }
     block = render_block(env, "back-soon", context, {}) if with_block else None
     embed = render_block(env, "app-embed", context, embed_settings)

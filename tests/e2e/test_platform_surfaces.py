@@ -225,6 +225,7 @@ def _shopify_shop(x: Surfaces, *, embed_settings: dict[str, Any], with_block: bo
     asset_base = "/cdn/shop/extensions/backsoon-theme/assets"
     html = shopify_product_page(
         locale="nl",
+        root_url="/nl",
         product=product,
         selected_variant_id=SIZE_S,
         states=states,
@@ -301,7 +302,8 @@ def test_shopify_theme_extension_and_app_proxy(page: Any, surfaces: Surfaces) ->
     x.settle()
     assert _variant_state(x.live, store_id, SIZE_S) == "in_stock"
     assert (admin.state_values()[SIZE_S]["status"], admin.state_values()[SIZE_S]["back_soon"]) == ("in_stock", False)
-    assert x.buy_link_target(email) == f"https://{SHOP}/products/{product['handle']}?variant={SIZE_S}"
+    # Back to the Dutch page: the email is Dutch, so is the page its buy link opens.
+    assert x.buy_link_target(email) == f"https://{SHOP}/nl/products/{product['handle']}?variant={SIZE_S}"
 
     # 4. Shopify delivers the same webhook again: recorded as a duplicate, nothing more is sent.
     before = len(x.mail.received)

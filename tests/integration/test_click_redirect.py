@@ -21,14 +21,16 @@ pytestmark = pytest.mark.integration
 SECRET = "test-secret-for-buy-links"
 
 
-def _delivery(db: Database, platform: str, url: str | None = None, handle: str = "") -> int:
+def _delivery(db: Database, platform: str, url: str | None = None, handle: str = "", root: str | None = None) -> int:
     with db.session() as s:
         store = make_store(s, platform=platform, domain=f"{platform}-shop.example")
         product = Product(store_id=store.id, external_id="8001", title="Tee", url=url, handle=handle)
         s.add(product)
         s.flush()
         v = make_variant(s, store, product=product, external_id="4242")
-        sub = Subscription(store_id=store.id, variant_id=v.id, email="ann@example.com", state="notified")
+        sub = Subscription(
+            store_id=store.id, variant_id=v.id, email="ann@example.com", state="notified", storefront_root=root
+        )
         event = StockEvent(store_id=store.id, variant_id=v.id, kind="restock", quantity_before=0, quantity_after=3)
         s.add_all([sub, event])
         s.flush()
@@ -90,6 +92,54 @@ def test_platform_links_lead_to_the_product_page(
     client: FlaskClient, pg_db: Database, platform: str, url: str | None, handle: str, location: str
 ) -> None:
     did = _delivery(pg_db, platform, url=url, handle=handle)
+    resp = client.get(f"/r/{buy_token(SECRET, did)}")
+    assert (resp.status_code, resp.headers["Location"]) == (302, location)
+    assert _clicks(pg_db, did)[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("platform", "url", "handle", "root", "location"),
+    [
+        # A Dutch shopper who signed up under /nl gets the Dutch page; a market subfolder is kept too.
+        (
+            "shopify",
+            "https://shop.example/products/tee",
+            "",
+            "/nl",
+            "https://shop.example/nl/products/tee?variant=4242",
+        ),
+        ("shopify", None, "tee", "/en-ca", "https://shopify-shop.example/en-ca/products/tee?variant=4242"),
+        # Already under that root: not doubled.
+        (
+            "shopify",
+            "https://shop.example/nl/products/tee",
+            "",
+            "/nl",
+            "https://shop.example/nl/products/tee?variant=4242",
+        ),
+        # Whatever else was stored never reaches the redirect: only a locale root is ever a prefix.
+        (
+            "shopify",
+            "https://shop.example/products/tee",
+            "",
+            "//evil.example",
+            "https://shop.example/products/tee?variant=4242",
+        ),
+        (
+            "shopify",
+            "https://shop.example/products/tee",
+            "",
+            "/account/logout",
+            "https://shop.example/products/tee?variant=4242",
+        ),
+        # WooCommerce language plugins have their own URL schemes: its permalink is used as is.
+        ("woocommerce", "https://woo.example/product/tee/", "", "/de", "https://woo.example/product/tee/"),
+    ],
+)
+def test_shopify_links_lead_back_under_the_shoppers_storefront_root(
+    client: FlaskClient, pg_db: Database, platform: str, url: str | None, handle: str, root: str, location: str
+) -> None:
+    did = _delivery(pg_db, platform, url=url, handle=handle, root=root)
     resp = client.get(f"/r/{buy_token(SECRET, did)}")
     assert (resp.status_code, resp.headers["Location"]) == (302, location)
     assert _clicks(pg_db, did)[0] == 1

@@ -178,6 +178,27 @@ def test_unsubscribed_address_is_reactivated_with_new_consent(env: Env) -> None:
     assert env.consents()[1].text == rules.consent("de", "Acme").text
 
 
+def test_the_storefront_root_is_kept_and_anything_else_dropped_without_losing_the_signup(env: Env) -> None:
+    assert env.post(body(root="/nl", locale="nl")).status_code == 202
+    assert [(s.email, s.storefront_root) for s in env.subs()] == [("ann@example.com", "/nl")]
+    # Not a locale root: the signup is kept, the value is not.
+    for n, hostile in enumerate(("//evil.example", "https://evil.example/nl", "/account/logout")):
+        resp = env.post(body(email=f"shopper{n}@example.com", root=hostile))
+        assert resp.status_code == 202
+    assert [s.storefront_root for s in env.subs()] == ["/nl", None, None, None]
+    # Not a string: refused like any other malformed field, nothing stored.
+    resp = env.post(body(email="bob@example.com", root=["/nl"]))
+    assert (resp.status_code, resp.get_json()["error"]["code"]) == (400, "invalid_request")
+    assert len(env.subs()) == 4
+    # Signing up again after unsubscribing, now from the primary root: the old root no longer applies.
+    with env.db.session() as s:
+        row = s.scalars(select(Subscription).where(Subscription.email == "ann@example.com")).one()
+        row.state, row.unsubscribed_at = "unsubscribed", datetime.now(UTC)
+        s.commit()
+    assert env.post(body(root="/")).status_code == 202
+    assert env.subs()[0].storefront_root is None
+
+
 def test_honeypot_same_answer_nothing_stored(env: Env) -> None:
     resp = env.post(body(website="http://spam.example"))
     assert resp.status_code == 202 and resp.get_json() == OK_EN

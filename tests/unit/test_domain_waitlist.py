@@ -122,3 +122,26 @@ def test_saved_texts_for_one_language() -> None:
     assert rules.saved_texts(values, "nl") == {}
     assert rules.saved_texts({"texts": {"en": "bad"}}, "en") == {}
     assert rules.saved_texts(None, "en") == {}
+
+
+@pytest.mark.parametrize(
+    ("given", "root"),
+    [
+        ("/nl", "/nl"),
+        ("/en-ca", "/en-ca"),
+        ("/EN-CA/", "/en-ca"),
+        ("/pt-br", "/pt-br"),
+        ("/", None),
+        ("", None),
+        (None, None),
+        ("//evil.example", None),
+        ("https://evil.example/nl", None),
+        ("/nl/products/tee", None),
+        ("/account/logout", None),
+        ("/n\\l", None),
+        ("nl", None),
+        ("/nl?x=1", None),
+    ],
+)
+def test_storefront_root_is_a_locale_root_or_nothing(given: str | None, root: str | None) -> None:
+    assert rules.storefront_root(given) == root

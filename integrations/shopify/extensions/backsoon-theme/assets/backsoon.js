@@ -306,7 +306,8 @@
     w.say(live, s.sending, false);
     var body = {
       email: addr, variant_id: w.variant, consent: true, consent_version: w.version, locale: s.lang,
-      source: w.root.getAttribute('data-source') || 'widget', website: trap.value
+      source: w.root.getAttribute('data-source') || 'widget', website: trap.value,
+      root: w.root.getAttribute('data-root') || undefined
     };
     fetch(w.api + '/subscriptions', {
       method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
