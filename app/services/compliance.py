@@ -82,6 +82,7 @@ def export_customer(session: Session, store_id: int, email: str | None, customer
                     "sku": sku,
                     "email": sub.email,
                     "locale": sub.locale,
+                    "storefront_root": sub.storefront_root,
                     "state": sub.state,
                     "subscribed_at": sub.created_at.isoformat(),
                     "confirmed_at": sub.confirmed_at.isoformat() if sub.confirmed_at else None,

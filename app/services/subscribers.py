@@ -533,6 +533,7 @@ def remove(session: Session, store: Store, subscription_id: int, *, now: datetim
     sub.state = "redacted"
     sub.skip_reason = "removed"
     sub.customer_external_id = None
+    sub.storefront_root = None
     sub.confirm_token_hash = None
     sub.confirm_expires_at = None
     sub.updated_at = moment

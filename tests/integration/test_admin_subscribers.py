@@ -84,6 +84,7 @@ def world(pg_db: Database) -> Iterator[World]:
                 variant_id=variant.id,
                 email=email,
                 state=state,
+                storefront_root="/nl",
                 created_at=T0 + timedelta(minutes=minutes),
                 updated_at=T0 + timedelta(minutes=minutes),
             )
@@ -378,6 +379,7 @@ def test_remove_redacts_and_nothing_is_sent_afterwards(world: World) -> None:
     assert resp.status_code == 303
     sub = world.sub("ann@x.test")
     assert (sub.email, sub.state, sub.skip_reason) == (f"removed-{ann}@redacted.invalid", "redacted", "removed")
+    assert (sub.customer_external_id, sub.storefront_root) == (None, None)
     with world.db.session() as s:
         consents = s.execute(
             select(ConsentRecord.ip_hash, ConsentRecord.user_agent, ConsentRecord.text_version).where(
@@ -393,7 +395,11 @@ def test_remove_redacts_and_nothing_is_sent_afterwards(world: World) -> None:
         assert [tuple(r) for r in audit] == [("admin/remove", f"subscription-{ann}", world.a)]
         # The other store's ann is untouched.
         other = s.get(Subscription, world.subs["b:ann@x.test"])
-        assert other is not None and (other.email, other.state) == ("ann@x.test", "active")
+        assert other is not None and (other.email, other.state, other.storefront_root) == (
+            "ann@x.test",
+            "active",
+            "/nl",
+        )
         # A new restock fans out: the removed subscription gets no row and no email.
         ev = StockEvent(
             store_id=world.a, variant_id=world.va, kind="restock", quantity_before=0, quantity_after=5,

@@ -21,7 +21,9 @@ def _subscribe(s: object, variant: Variant, email: str) -> Subscription:
     from sqlalchemy.orm import Session
 
     assert isinstance(s, Session)
-    sub = Subscription(store_id=variant.store_id, variant_id=variant.id, email=email, locale="nl", created_at=AT)
+    sub = Subscription(
+        store_id=variant.store_id, variant_id=variant.id, email=email, locale="nl", storefront_root="/nl", created_at=AT
+    )
     s.add(sub)
     s.flush()
     s.add(
@@ -56,9 +58,10 @@ def test_export_then_redact_one_customer(pg_db: Database) -> None:
     assert export["orders"] == [
         {"order": "#1042", "email": "maya.chen@example.com", "ordered_at": "2026-11-17T12:00:00+00:00"}
     ]
-    assert [(x["sku"], x["state"], x["locale"], x["subscribed_at"]) for x in export["waitlist_subscriptions"]] == [
-        ("MCS-S", "active", "nl", "2026-11-01T09:30:00+00:00")
-    ]
+    assert [
+        (x["sku"], x["state"], x["locale"], x["storefront_root"], x["subscribed_at"])
+        for x in export["waitlist_subscriptions"]
+    ] == [("MCS-S", "active", "nl", "/nl", "2026-11-01T09:30:00+00:00")]
     assert export["waitlist_subscriptions"][0]["consents"] == [
         {
             "kind": "signup",
