@@ -125,7 +125,7 @@ def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
                 run = s.get(SyncRun, run_id)
                 assert run is not None
                 run.heartbeat_at = datetime.now(UTC)
-                if not sync_runs.begin_step(run):
+                if not sync_runs.begin_step(s, run):
                     return "failed"
                 phase, cursor = run.phase, dict(run.cursor or {})
             outcome = _PHASES[phase](db, jobs, run_id, store_id, cursor, clients)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
 from psycopg.types.array import ListBinaryDumper
-from sqlalchemy import Connection
+from sqlalchemy import Connection, TextClause, bindparam
 from sqlalchemy.orm import Session
 
 
@@ -46,3 +47,18 @@ def least(db: Session | Connection, *exprs: str) -> str:
     """SQL for the smallest of several expressions."""
     name = "LEAST" if dialect(db) == "postgresql" else "MIN"
     return f"{name}({', '.join(exprs)})"
+
+
+def id_in(db: Session | Connection, column: str, name: str) -> str:
+    """SQL for `column` being one of the ids bound as :name with bind_ids."""
+    if dialect(db) == "postgresql":
+        return f"{column} = ANY(CAST(:{name} AS bigint[]))"
+    return f"{column} IN :{name}"
+
+
+def bind_ids(db: Session | Connection, sql: TextClause, name: str, ids: Iterable[int]) -> tuple[TextClause, Any]:
+    """The statement and the value to bind as :name for id_in: one array parameter on PostgreSQL, however many ids
+    (an expanded IN list is one bound parameter per id), an expanding IN list on SQLite."""
+    if dialect(db) == "postgresql":
+        return sql, PgArray(ids)
+    return sql.bindparams(bindparam(name, expanding=True)), list(ids)

@@ -36,7 +36,7 @@ from app.models import (
     Variant,
 )
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
-from app.services.sqlfn import PgArray, dialect, epoch, greatest, least
+from app.services.sqlfn import PgArray, bind_ids, dialect, epoch, greatest, id_in, least
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _inputs_sql(session: Session, windows: Sequence[int], scoped: bool) -> str:
     variant never reaches Python.
     """
     pg = dialect(session) == "postgresql"
-    vscope = " AND variant_id IN :vids" if scoped else ""
+    vscope = f" AND {id_in(session, 'variant_id', 'vids')}" if scoped else ""
     sales = ", ".join(
         f"SUM(CASE WHEN ordered_at >= :w{w} THEN quantity - refunded_quantity ELSE 0 END) AS u{w}" for w in windows
     )
@@ -207,7 +207,7 @@ def _inputs_sql(session: Session, windows: Sequence[int], scoped: bool) -> str:
         f" LEFT JOIN {pairs.format('pk')} AS pk ON pk.key = CAST(v.product_id AS TEXT)"
         f" LEFT JOIN {pairs.format('vk')} AS vk ON vk.key = CAST(v.id AS TEXT)"
         " WHERE v.store_id = :sid AND v.deleted_at IS NULL AND p.deleted_at IS NULL"
-        + (" AND v.id IN :vids" if scoped else "")
+        + (f" AND {id_in(session, 'v.id', 'vids')}" if scoped else "")
         + ") SELECT * FROM x WHERE prev_fp IS NULL OR prev_input_fp IS NULL OR prev_input_fp <> input_fp ORDER BY vid"
     )
 
@@ -240,8 +240,7 @@ def _changed_inputs(
         params[f"ws{w}"] = now_s - w * 86400.0
     sql = text(_inputs_sql(session, windows, variant_ids is not None)).bindparams(_expanding("open_states"))
     if variant_ids is not None:
-        sql = sql.bindparams(_expanding("vids"))
-        params["vids"] = list(variant_ids)
+        sql, params["vids"] = bind_ids(session, sql, "vids", variant_ids)
     if dialect(session) != "postgresql":
         raw = session.connection().connection.driver_connection
         raw.create_function("md5", 1, _md5, deterministic=True)  # type: ignore[union-attr]
@@ -630,13 +629,12 @@ def _write_history(
         # Every state changed (or SQLite, whose statements take a bounded number of variables): the whole day.
         session.execute(text(_HISTORY_SQL.format(scope="", action=_HISTORY_UPDATE)), params)
         return
-    if changed_ids and pg:
-        # One array parameter, however many variants changed.
-        sql = text(_HISTORY_SQL.format(scope=" AND variant_id = ANY(CAST(:vids AS bigint[]))", action=_HISTORY_UPDATE))
-        session.execute(sql, {**params, "vids": PgArray(changed_ids)})
-    elif changed_ids:
-        sql = text(_HISTORY_SQL.format(scope=" AND variant_id IN :vids", action=_HISTORY_UPDATE))
-        session.execute(sql.bindparams(_expanding("vids")), {**params, "vids": list(changed_ids)})
+    if changed_ids:
+        scope = f" AND {id_in(session, 'variant_id', 'vids')}"
+        sql, vids = bind_ids(
+            session, text(_HISTORY_SQL.format(scope=scope, action=_HISTORY_UPDATE)), "vids", changed_ids
+        )
+        session.execute(sql, {**params, "vids": vids})
     if fill_missing:
         session.execute(text(_HISTORY_SQL.format(scope="", action="NOTHING")), params)
 
@@ -702,8 +700,7 @@ def active_store_ids(session: Session) -> list[int]:
 
 def set_sellable_from_levels(session: Session, store_id: int, variant_ids: Sequence[int] | None = None) -> None:
     """Set each variant's sellable quantity to the sum of `available` over active, online locations."""
-    pg = dialect(session) == "postgresql"
-    scope = "" if variant_ids is None else " AND v.id = ANY(CAST(:vids AS bigint[]))" if pg else " AND v.id IN :vids"
+    scope = "" if variant_ids is None else f" AND {id_in(session, 'v.id', 'vids')}"
     sql = text(
         "UPDATE variants AS v SET sellable_quantity = COALESCE(("  # noqa: S608
         " SELECT SUM(COALESCE(l.available, 0)) FROM inventory_levels l JOIN locations loc ON loc.id = l.location_id"
@@ -711,12 +708,8 @@ def set_sellable_from_levels(session: Session, store_id: int, variant_ids: Seque
         f" WHERE v.store_id = :sid{scope}"
     )
     params: dict[str, Any] = {"sid": store_id, "true": True}
-    if variant_ids is not None and pg:
-        # One array parameter: an expanded IN list is one bound parameter per variant.
-        params["vids"] = PgArray(variant_ids)
-    elif variant_ids is not None:
-        sql = sql.bindparams(_expanding("vids"))
-        params["vids"] = list(variant_ids)
+    if variant_ids is not None:
+        sql, params["vids"] = bind_ids(session, sql, "vids", variant_ids)
     session.execute(sql, params)
 
 

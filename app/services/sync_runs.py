@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import Store, SyncRun
@@ -77,7 +77,7 @@ def _stuck(run: SyncRun) -> bool:
     return bool(cursor.get("failed_steps")) and cursor.get("failed_at") == [run.phase, run.done]
 
 
-def begin_step(run: SyncRun) -> bool:
+def begin_step(session: Session, run: SyncRun) -> bool:
     """Note, in the caller's session, that a step of this running run starts where the run stands; False (and the
     run stopped) when steps begun at this very point were interrupted MAX_INTERRUPTED_STEPS times in a row."""
     cursor = dict(run.cursor or {})
@@ -85,7 +85,7 @@ def begin_step(run: SyncRun) -> bool:
     starts = int(cursor.get("step_starts") or 0) + 1 if cursor.get("step_open") == here else 1
     if starts > MAX_INTERRUPTED_STEPS:
         stopped = f"stopped: its worker stopped without finishing {starts - 1} times in a row at {run.phase}"
-        mark_failed(cast(Session, object_session(run)), run.id, f"{stopped}, {run.done} done (killed? out of memory?)")
+        mark_failed(session, run.id, f"{stopped}, {run.done} done (killed? out of memory?)")
         return False
     run.cursor = {**cursor, "step_open": here, "step_starts": starts}
     return True

@@ -128,7 +128,7 @@ def step(db: Database, jobs: JobQueue, run_id: int, client: WooClient, *, settin
                 run = s.get(SyncRun, run_id)
                 assert run is not None
                 run.heartbeat_at = datetime.now(UTC)
-                if not sync_runs.begin_step(run):
+                if not sync_runs.begin_step(s, run):
                     return "failed"
                 phase, cursor = run.phase, dict(run.cursor or {})
             _PHASES[phase](ctx, cursor)

@@ -507,7 +507,7 @@ def test_progress_or_a_normal_end_between_interruptions_restarts_the_count(
         with pg_db.session() as s:
             run = s.get(SyncRun, run_id)
             assert run is not None
-            ok = sync_runs.begin_step(run)
+            ok = sync_runs.begin_step(s, run)
             return ok, (run.cursor or {}).get("step_open"), (run.cursor or {}).get("step_starts")
 
     assert begin() == (True, ["products", 0], 1)
