@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy import Float, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc, utcnow
@@ -75,6 +75,15 @@ class StockEvent(IdMixin, StoreScoped, Base):
     __table_args__ = (
         Index("ix_stock_events_variant_at", "variant_id", "occurred_at"),
         Index("ix_stock_events_fanout", "fanout_status", "next_wave_at"),
+        # The recompute reads sold-out spans from this index alone.
+        Index(
+            "ix_stock_events_sellout_spans",
+            "store_id",
+            "variant_id",
+            postgresql_include=["occurred_at", "ended_at"],
+            postgresql_where=text("kind = 'sellout'"),
+            sqlite_where=text("kind = 'sellout'"),
+        ),
     )
 
     variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"))
@@ -82,6 +91,8 @@ class StockEvent(IdMixin, StoreScoped, Base):
     quantity_before: Mapped[int]
     quantity_after: Mapped[int]
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A sell-out's span ends at the variant's next event (its restock); open while the variant stays sold out.
+    ended_at: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(32), default="recompute")
     # Restock fan-out progress lives on the event row so the sweeper can resume it.
     fanout_status: Mapped[str | None] = mapped_column(String(12))  # pending|running|done|stopped

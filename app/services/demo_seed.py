@@ -447,21 +447,29 @@ class _Loader:
 
     def load_stock_events(self, adapter: DemoStoreAdapter) -> None:
         cols = (
-            "store_id", "variant_id", "kind", "quantity_before", "quantity_after", "occurred_at", "source",
+            "store_id", "variant_id", "kind", "quantity_before", "quantity_after", "occurred_at", "ended_at", "source",
             "fanout_status", "waves_sent", "details",
         )  # fmt: skip
         total = adapter.summary().stock_changes
         no_details = self.sink.json({})
         self.report("stock_events", 0, total)
+        # Held until all are read (a few per variant): a sell-out's span ends at its variant's next event.
+        rows: list[list[Any]] = []
+        open_sellout: dict[int, list[Any]] = {}
+        for c in adapter.iter_stock_changes():
+            vid = self.variants[c.variant_external_id]
+            if (ended := open_sellout.pop(vid, None)) is not None:
+                ended[6] = c.occurred_at
+            row = [
+                self.store_id, vid, c.kind, c.quantity_before, c.quantity_after, c.occurred_at, None, "demo", None, 0,
+                no_details,
+            ]  # fmt: skip
+            if c.kind == "sellout":
+                open_sellout[vid] = row
+            rows.append(row)
         # Inserted in time order, so id order agrees with occurred_at for equal timestamps.
-        for batch in _batches(adapter.iter_stock_changes(), ROW_BATCH):
-            rows = []
-            for c in batch:
-                rows.append((
-                    self.store_id, self.variants[c.variant_external_id], c.kind, c.quantity_before, c.quantity_after,
-                    c.occurred_at, "demo", None, 0, no_details,
-                ))  # fmt: skip
-            self.write("stock_events", cols, rows)
+        for start in range(0, len(rows), ROW_BATCH):
+            self.write("stock_events", cols, [tuple(r) for r in rows[start : start + ROW_BATCH]])
             self.report("stock_events", self.counts["stock_events"], total)
 
     def load_signups(self, adapter: DemoStoreAdapter) -> None:

@@ -99,6 +99,17 @@ def test_seed_loads_exactly_what_the_generator_produces(pg_db: Database) -> None
             {"s": result.store_id},
         ).all()
         assert [tuple(e) for e in events] == [("restock", "demo", 152, 0), ("sellout", "demo", 182, 0)]
+        # Each sell-out span ends at its variant's next event; the 30 still sold out are open.
+        spans = conn.execute(
+            text(
+                "SELECT COUNT(*) FILTER (WHERE ended_at IS DISTINCT FROM next_at),"
+                " COUNT(*) FILTER (WHERE ended_at IS NULL) FROM (SELECT kind, ended_at,"
+                " LEAD(occurred_at) OVER (PARTITION BY variant_id ORDER BY occurred_at, id) AS next_at"
+                " FROM stock_events WHERE store_id = :s) e WHERE kind = 'sellout'"
+            ),
+            {"s": result.store_id},
+        ).one()
+        assert tuple(spans) == (0, 30)
         subs = conn.execute(
             text(
                 "SELECT s.state, s.source, c.kind, c.text_version, COUNT(*) FROM subscriptions s"

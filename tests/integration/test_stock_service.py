@@ -92,6 +92,7 @@ def test_sold_out_time_is_not_counted_as_zero_demand(pg_db: Database) -> None:
                     quantity_before=2,
                     quantity_after=0,
                     occurred_at=NOW - timedelta(days=6),
+                    ended_at=NOW - timedelta(days=1),
                 ),
                 StockEvent(
                     store_id=store.id,
@@ -110,6 +111,44 @@ def test_sold_out_time_is_not_counted_as_zero_demand(pg_db: Database) -> None:
     # 5 of the last 7 days were sold out: 10 units over 2 sellable days, 23 of 28, 85 of 90.
     assert st.velocity_windows == [5.0, 0.4348, 0.1176]
     assert st.velocity == 2.654
+
+
+def test_a_sell_out_span_recorded_by_recompute_ends_at_the_restock(pg_db: Database) -> None:
+    with pg_db.session() as s:
+        store = make_store(s)
+        v = make_variant(s, store, qty=3)
+        add_sale(s, v, 7, days_ago=6.5)
+        sid, vid = store.id, v.id
+
+    def run_at(days_ago: int, qty: int | None = None) -> None:
+        with pg_db.session() as s:
+            if qty is not None:
+                s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=qty))
+            stock.recompute(s, sid, now=NOW - timedelta(days=days_ago))
+
+    def spans() -> list[tuple[Any, ...]]:
+        with pg_db.session() as s:
+            rows = s.execute(
+                select(StockEvent.kind, StockEvent.occurred_at, StockEvent.ended_at)
+                .where(StockEvent.variant_id == vid)
+                .order_by(StockEvent.id)
+            )
+            return [tuple(r) for r in rows]
+
+    run_at(5)
+    run_at(4, qty=0)
+    assert spans() == [("sellout", NOW - timedelta(days=4), None)]
+    # Still sold out two days later: the open span counts up to now (2 of the last 7 days sellable before it).
+    run_at(2)
+    assert state(pg_db, vid).velocity_windows == [1.4, 0.2692, 0.0795]
+    run_at(1, qty=5)
+    assert spans() == [
+        ("sellout", NOW - timedelta(days=4), NOW - timedelta(days=1)),
+        ("restock", NOW - timedelta(days=1), None),
+    ]
+    # A day after the restock: 3 of the last 7 days were sold out, 7 units over 4 sellable days, 25 of 28, 87 of 90.
+    run_at(0)
+    assert state(pg_db, vid).velocity_windows == [1.75, 0.28, 0.0805]
 
 
 def test_edges_create_one_event_each_and_a_rerun_changes_nothing(pg_db: Database) -> None:
@@ -434,14 +473,17 @@ def test_each_input_changed_alone_recomputes_exactly_its_variant(
         with db.session() as s:
             result = stock.recompute(s, sid, now=NOW + timedelta(minutes=minute))
         assert (what, result.changed, calls) == (what, 1, [ids[minute - 1]])
-    # Sold out since the last run: its sold-out time grows by the hour, and only its inputs change with it.
+    # Sold out since the last run: its sold-out time grows in steps of six hours (two hours round to none, four
+    # to one step), and only its inputs change with it.
     calls.clear()
     with db.session() as s:
-        assert stock.recompute(s, sid, now=NOW + timedelta(minutes=11, hours=2)).changed == 1
+        assert (stock.recompute(s, sid, now=NOW + timedelta(minutes=11, hours=2)).changed, calls) == (0, [])
+    with db.session() as s:
+        assert stock.recompute(s, sid, now=NOW + timedelta(minutes=11, hours=4)).changed == 1
     assert calls == [ids[10]]
     # Nothing changed: nothing recomputed.
     calls.clear()
     with db.session() as s:
-        assert (stock.recompute(s, sid, now=NOW + timedelta(minutes=12, hours=2)).changed, calls) == (0, [])
+        assert (stock.recompute(s, sid, now=NOW + timedelta(minutes=12, hours=4)).changed, calls) == (0, [])
     assert state(db, ids[5]).lead_time_days == 21
     assert state(db, ids[7]).lead_time_days == 5
