@@ -43,8 +43,8 @@ class StockState(StoreScoped, Base):
     campaign_id: Mapped[int | None] = mapped_column(BigId)
     campaign_stockout_on: Mapped[date | None]
     reasons: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
-    # Hash of every figure above: unchanged states are not rewritten, and write-back to the
-    # storefront only sends variants whose published fingerprint differs.
+    # Hash of the figures the storefront shows (storefront_state.PUBLISHED_FIELDS): write-back only
+    # sends variants whose published fingerprint differs.
     fingerprint: Mapped[str] = mapped_column(String(32), default="")
     # Hash of every input the figures were computed from: a periodic run skips unchanged variants.
     input_fingerprint: Mapped[str] = mapped_column(String(32), default="")

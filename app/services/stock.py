@@ -37,6 +37,7 @@ from app.models import (
 )
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
 from app.services.sqlfn import PgArray, bind_ids, dialect, epoch, greatest, id_in, least
+from app.services.storefront_state import PUBLISHED_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -401,7 +402,8 @@ def _state_values(
         "campaign_stockout_on": a.campaign_stockout.stockout_on if a.campaign_stockout else None,
         "reasons": list(a.reasons),
     }
-    values["fingerprint"] = _fingerprint([values[k] for k in sorted(values)])
+    # Only what the storefront shows: a velocity or priority that moves must not rewrite a product page.
+    values["fingerprint"] = _fingerprint([values[k] for k in PUBLISHED_FIELDS])
     return values
 
 

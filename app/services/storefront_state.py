@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 
 from app.models import Product, StockState, Variant
 
+# The figures of a stock state that reach the storefront; its fingerprint covers exactly these.
+PUBLISHED_FIELDS = ("status", "badge_kind", "badge_quantity", "restock_eta", "eta_source")
+
 
 @dataclass(frozen=True, slots=True)
 class UnpublishedState:
@@ -33,11 +36,7 @@ def unpublished_states(session: Session, store_id: int, limit: int) -> list[Unpu
             Product.kind,
             Product.external_id,
             StockState.fingerprint,
-            StockState.status,
-            StockState.badge_kind,
-            StockState.badge_quantity,
-            StockState.restock_eta,
-            StockState.eta_source,
+            *(getattr(StockState, f) for f in PUBLISHED_FIELDS),
         )
         .join(Variant, Variant.id == StockState.variant_id)
         .join(Product, Product.id == Variant.product_id)
@@ -58,15 +57,9 @@ def unpublished_states(session: Session, store_id: int, limit: int) -> list[Unpu
             product_kind=kind,
             product_external_id=product_external_id,
             fingerprint=fp,
-            state={
-                "status": status,
-                "badge_kind": badge_kind,
-                "badge_quantity": qty,
-                "restock_eta": eta,
-                "eta_source": eta_source,
-            },
+            state=dict(zip(PUBLISHED_FIELDS, published, strict=True)),
         )
-        for vid, external_id, kind, product_external_id, fp, status, badge_kind, qty, eta, eta_source in rows
+        for vid, external_id, kind, product_external_id, fp, *published in rows
     ]
 
 

@@ -151,6 +151,34 @@ def test_a_sell_out_span_recorded_by_recompute_ends_at_the_restock(pg_db: Databa
     assert state(pg_db, vid).velocity_windows == [1.75, 0.28, 0.0805]
 
 
+def test_the_state_fingerprint_moves_only_with_what_the_storefront_shows(pg_db: Database) -> None:
+    with pg_db.session() as s:
+        store = make_store(s)
+        v = make_variant(s, store, qty=30)
+        sid, vid = store.id, v.id
+    with pg_db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    first = state(pg_db, vid)
+    # A sale: velocity, days on hand and priority move; the page (in stock, no badge) does not.
+    with pg_db.session() as s:
+        add_sale(s, s.get(stock.Variant, vid), 3, days_ago=0.5)
+    with pg_db.session() as s:
+        assert stock.recompute(s, sid, now=NOW + timedelta(minutes=1)).changed == 1
+    second = state(pg_db, vid)
+    assert (first.velocity, first.status, first.badge_kind) == (0.0, "in_stock", "none")
+    # 3 units: 0.5 × 3/7 + 0.3 × 3/28 + 0.2 × 3/90 per day.
+    assert (second.velocity, second.status, second.badge_kind) == (0.2531, "in_stock", "none")
+    assert second.fingerprint == first.fingerprint
+    # Down to 2: "Only 2 left" is on the page, so the storefront must hear of it.
+    with pg_db.session() as s:
+        s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=2))
+    with pg_db.session() as s:
+        stock.recompute(s, sid, now=NOW + timedelta(minutes=2))
+    third = state(pg_db, vid)
+    assert (third.status, third.badge_kind, third.badge_quantity) == ("low_stock", "only_n_left", 2)
+    assert third.fingerprint != first.fingerprint
+
+
 def test_edges_create_one_event_each_and_a_rerun_changes_nothing(pg_db: Database) -> None:
     with pg_db.session() as s:
         store = make_store(s)
