@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -510,6 +512,9 @@ def recompute(
 
     assessor = StateAssessor(store_id, overrides, campaigns, windows, today)
     tail = 10 + 2 * len(windows)
+    # More than one batch on PostgreSQL: the database writes each batch while the engine assesses the next.
+    pipelined = dialect(session) == "postgresql" and len(rows) > WRITE_BATCH
+    writer = _BatchWriter(session, store_id, today) if pipelined else None
     upserts: list[dict[str, Any]] = []
     changed_ids: list[int] = []
     events: list[dict[str, Any]] = []
@@ -526,7 +531,10 @@ def recompute(
         changed_ids.append(vid)
         if len(upserts) >= WRITE_BATCH:
             # Written in batches so memory stays flat however large the store is.
-            _write_states(session, upserts)
+            if writer is not None:
+                writer.write(upserts)
+            else:
+                _write_states(session, upserts)
             upserts = []
         if tracked and prev_qty is not None:
             if prev_qty <= 0 < qty:
@@ -534,7 +542,11 @@ def recompute(
             elif prev_qty > 0 >= qty:
                 events.append(_event(store_id, vid, "sellout", int(prev_qty), int(qty), now))
 
-    _write_states(session, upserts)
+    if writer is not None:
+        writer.write(upserts)
+        writer.close()
+    else:
+        _write_states(session, upserts)
     restock_ids: list[int] = []
     if events:
         _end_sellout_spans(session, store_id, [ev["variant_id"] for ev in events], now)
@@ -543,13 +555,15 @@ def recompute(
             if ev["kind"] == "restock":
                 restock_ids.append(row_id)
     first_today = store.last_recomputed_at is None or store_today(store, store.last_recomputed_at) != today
+    everything = ids is None and len(changed_ids) == n_variants
     _write_history(
         session,
         store_id,
         today,
-        changed_ids,
-        fill_missing=ids is None and first_today,
-        everything=ids is None and len(changed_ids) == n_variants,
+        # The batch writer wrote the changed states' history with them.
+        changed_ids if writer is None else (),
+        fill_missing=ids is None and first_today and (writer is None or not everything),
+        everything=everything and writer is None,
     )
     if ids is None:
         store.last_recomputed_at = now
@@ -571,6 +585,44 @@ def recompute(
         extra={"data": {"store_id": store_id}},
     )
     return result
+
+
+class _BatchWriter:
+    """Writes batches of states, and their history rows, from a thread on the session's connection.
+
+    The caller must not use the session between the first write() and close(): the thread owns it.
+    """
+
+    def __init__(self, session: Session, store_id: int, today: date) -> None:
+        self.session, self.store_id, self.today = session, store_id, today
+        # One batch waiting at most: memory stays at three batches (building, waiting, being written).
+        self.batches: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"recompute-writer-{store_id}", daemon=True)
+        self.thread.start()
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        """Queue a batch; blocks while the previous one waits."""
+        if rows:
+            self.batches.put(rows)
+
+    def close(self) -> None:
+        """Wait for every batch to be written; raise what failed."""
+        self.batches.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (rows := self.batches.get()) is not None:
+            if self.error is not None:
+                continue  # keep taking batches so the engine never blocks on a dead writer
+            try:
+                _write_states(self.session, rows)
+                vids = [r["variant_id"] for r in rows]
+                _write_history(self.session, self.store_id, self.today, vids, fill_missing=False)
+            except BaseException as exc:  # re-raised by close() on the caller's thread
+                self.error = exc
 
 
 def _end_sellout_spans(session: Session, store_id: int, variant_ids: Sequence[int], now: datetime) -> None:

@@ -236,6 +236,83 @@ def test_history_keeps_one_row_per_variant_per_store_day(pg_db: Database) -> Non
     assert [tuple(r) for r in rows] == [(date(2026, 11, 20), 8, "in_stock"), (date(2026, 11, 21), 2, "low_stock")]
 
 
+def _snapshot(db: Database, store_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with db.session() as s:
+        states = s.execute(
+            select(StockState.variant_id, StockState.sellable_quantity, StockState.status, StockState.velocity)
+            .where(StockState.store_id == store_id)
+            .order_by(StockState.variant_id)
+        ).all()
+        history = s.execute(
+            select(StockStateHistory.variant_id, StockStateHistory.day, StockStateHistory.sellable_quantity)
+            .where(StockStateHistory.store_id == store_id)
+            .order_by(StockStateHistory.variant_id, StockStateHistory.day)
+        ).all()
+    return [tuple(r) for r in states], [tuple(r) for r in history]
+
+
+def test_batches_written_by_the_pipelined_writer_match_a_single_batch(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stores = []
+    for _ in range(2):
+        with pg_db.session() as s:
+            store = make_store(s)
+            vs = [make_variant(s, store, qty=q) for q in (0, 1, 5, 9, 40)]
+            add_sale(s, vs[2], 4, days_ago=2)
+            stores.append((store.id, [v.id for v in vs]))
+
+    def run(sid: int, vids: list[int], batch: int) -> list[int]:
+        monkeypatch.setattr(stock, "WRITE_BATCH", batch)
+        changed = []
+        with pg_db.session() as s:
+            changed.append(stock.recompute(s, sid, now=NOW).changed)
+        with pg_db.session() as s:
+            for vid, qty in zip(vids, (3, 0, 5, 9, 0), strict=True):
+                s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=qty))
+        with pg_db.session() as s:
+            result = stock.recompute(s, sid, now=NOW + timedelta(days=1))
+            changed += [result.changed, result.restocks, result.sellouts]
+        return changed
+
+    # The first store in batches of 2 (three batches through the writer thread), the second in one batch inline.
+    assert run(*stores[0], batch=2) == run(*stores[1], batch=10_000) == [5, 5, 1, 2]
+    (a_states, a_history), (b_states, b_history) = _snapshot(pg_db, stores[0][0]), _snapshot(pg_db, stores[1][0])
+    assert len(a_states) == 5 and len(a_history) == 10
+    offset = stores[1][1][0] - stores[0][1][0]
+    assert [(vid + offset, *rest) for vid, *rest in a_states] == b_states
+    assert [(vid + offset, *rest) for vid, *rest in a_history] == b_history
+
+
+def test_a_failing_batch_fails_the_recompute_and_writes_nothing(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pg_db.session() as s:
+        store = make_store(s)
+        for q in (0, 1, 5, 9, 40):
+            make_variant(s, store, qty=q)
+        sid = store.id
+    calls: list[int] = []
+    real = stock._write_history
+
+    def fail_second(session: Any, store_id: int, today: date, ids: Any, **kw: Any) -> None:
+        calls.append(len(ids))
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        real(session, store_id, today, ids, **kw)
+
+    monkeypatch.setattr(stock, "WRITE_BATCH", 2)
+    monkeypatch.setattr(stock, "_write_history", fail_second)
+    with pytest.raises(RuntimeError, match="disk full"), pg_db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    # The third batch was taken but not written; the session's transaction rolled back.
+    assert calls == [2, 2]
+    assert _snapshot(pg_db, sid) == ([], [])
+    with pg_db.session() as s:
+        recomputed = select(func.count()).select_from(stock.Store).where(stock.Store.last_recomputed_at.is_not(None))
+        assert s.scalar(recomputed) == 0
+
+
 def test_inputs_from_settings_suppliers_incoming_waitlist_and_campaigns(pg_db: Database) -> None:
     with pg_db.session() as s:
         store = make_store(s)
