@@ -51,7 +51,8 @@ GROUP BY variant_id
 """
 
 
-# The write floor's tables: copies of the real ones with their indexes and foreign keys, kept between runs.
+# The write floor's tables: copies of the real ones with their indexes and foreign keys (to variants; the store's
+# rows go with its variants), kept between runs.
 WRITE_FLOOR_SETUP = """
 CREATE TABLE IF NOT EXISTS bench_floor_states (LIKE stock_states INCLUDING ALL);
 CREATE TABLE IF NOT EXISTS bench_floor_history (LIKE stock_state_history INCLUDING ALL);
@@ -59,12 +60,8 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'fk_bench_floor_states_variant') THEN
     ALTER TABLE bench_floor_states ADD CONSTRAINT fk_bench_floor_states_variant
       FOREIGN KEY (variant_id) REFERENCES variants(id) ON DELETE CASCADE;
-    ALTER TABLE bench_floor_states ADD CONSTRAINT fk_bench_floor_states_store
-      FOREIGN KEY (store_id) REFERENCES stores(id) ON DELETE CASCADE;
     ALTER TABLE bench_floor_history ADD CONSTRAINT fk_bench_floor_history_variant
       FOREIGN KEY (variant_id) REFERENCES variants(id) ON DELETE CASCADE;
-    ALTER TABLE bench_floor_history ADD CONSTRAINT fk_bench_floor_history_store
-      FOREIGN KEY (store_id) REFERENCES stores(id) ON DELETE CASCADE;
   END IF;
 END $$;
 TRUNCATE bench_floor_states, bench_floor_history;

@@ -21,6 +21,9 @@ class StockState(StoreScoped, Base):
         Index("ix_stock_states_store_signal", "store_id", "signal"),
     )
 
+    # The store's rows go with its variants (their foreign key cascades): no check against stores of its own on
+    # 100,000-row writes, and the (store_id, …) indexes below lead with it.
+    store_id: Mapped[int] = mapped_column(BigId, nullable=False)
     variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"), primary_key=True)
     sellable_quantity: Mapped[int] = mapped_column(default=0)
     velocity: Mapped[float] = mapped_column(Float, default=0.0)
@@ -58,6 +61,8 @@ class StockStateHistory(StoreScoped, Base):
 
     __tablename__ = "stock_state_history"
 
+    # Like stock_states: the variant's foreign key is the store's too.
+    store_id: Mapped[int] = mapped_column(BigId, index=True, nullable=False)
     # The natural key is the primary key: one index fewer to maintain on 100k-row daily writes.
     variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import Database
-from app.models import ConsentRecord, Order, Store, Subscription, Variant
+from app.models import ConsentRecord, Order, StockState, StockStateHistory, Store, Subscription, Variant
 from app.services import compliance
+from app.services.stock import recompute
 from tests.factories import add_sale, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -99,6 +100,9 @@ def test_redact_shop_removes_everything_of_that_store_only(pg_db: Database) -> N
         _subscribe(s, make_variant(s, store, qty=0), "a@example.com")
         _subscribe(s, make_variant(s, keep, qty=0), "b@example.com")
         sid, kid = store.id, keep.id
+    for store_id in (sid, kid):
+        with pg_db.session() as s:
+            recompute(s, store_id)
     with pg_db.session() as s:
         assert compliance.redact_shop(s, sid) is True
         assert compliance.redact_shop(s, sid) is False
@@ -106,6 +110,9 @@ def test_redact_shop_removes_everything_of_that_store_only(pg_db: Database) -> N
         assert s.scalars(select(Store.id)).all() == [kid]
         assert s.scalars(select(Subscription.email)).all() == ["b@example.com"]
         assert s.scalar(select(func.count()).select_from(Variant)) == 1
+        # Stock states and their history go with the store's variants.
+        assert s.scalars(select(StockState.store_id)).all() == [kid]
+        assert s.scalars(select(StockStateHistory.store_id)).all() == [kid]
 
 
 def test_nothing_to_match_erases_nothing(pg_db: Database) -> None:
