@@ -145,11 +145,10 @@ def _inputs_sql(
     """One statement for every input of every variant (or of :vids), with its input fingerprint, that returns
     only the variants whose fingerprint differs from the stored one (or that have no state yet).
 
-    Net units per window (cancellations excluded), sold-out hours per window (from the sell-out spans, in
-    steps of SOLD_OUT_STEP_HOURS, see there), open incoming stock, open
-    waitlist size, the resolved supplier lead time and the variant's context key (engine version, store day,
-    effective settings, campaigns: see _context_keys) are hashed together in the database, so an unchanged
-    variant never reaches Python.
+    Net units per window (cancellations excluded), sold-out time per window (from the sell-out spans, in
+    steps of SOLD_OUT_STEP_HOURS, see there), open incoming stock, open waitlist size, the resolved supplier
+    lead time and the variant's context key (engine version, store day, effective settings, campaigns: see
+    _context_keys) are hashed together in the database, so an unchanged variant never reaches Python.
     """
     pg = dialect(session) == "postgresql"
     vscope = f" AND {id_in(session, 'variant_id', 'vids')}" if scoped else ""
@@ -518,30 +517,35 @@ def recompute(
     upserts: list[dict[str, Any]] = []
     changed_ids: list[int] = []
     events: list[dict[str, Any]] = []
-    for row in rows:
-        vid, qty, tracked = row[0], row[2], row[3]
-        prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[tail + 2 :]
-        values = assessor.state(row)
-        # Only variants whose inputs changed come back from the database: each gets its new state written.
-        values["input_fingerprint"] = input_fp
-        values["published_fingerprint"] = published_fp
-        values["computed_at"] = now
-        values["changed_at"] = now
-        upserts.append(values)
-        changed_ids.append(vid)
-        if len(upserts) >= WRITE_BATCH:
-            # Written in batches so memory stays flat however large the store is.
-            if writer is not None:
-                writer.write(upserts)
-            else:
-                _write_states(session, upserts)
-            upserts = []
-        if tracked and prev_qty is not None:
-            if prev_qty <= 0 < qty:
-                events.append(_event(store_id, vid, "restock", int(prev_qty), int(qty), now))
-            elif prev_qty > 0 >= qty:
-                events.append(_event(store_id, vid, "sellout", int(prev_qty), int(qty), now))
-
+    try:
+        for row in rows:
+            vid, qty, tracked = row[0], row[2], row[3]
+            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[tail + 2 :]
+            values = assessor.state(row)
+            # Only variants whose inputs changed come back from the database: each gets its new state written.
+            values["input_fingerprint"] = input_fp
+            values["published_fingerprint"] = published_fp
+            values["computed_at"] = now
+            values["changed_at"] = now
+            upserts.append(values)
+            changed_ids.append(vid)
+            if len(upserts) >= WRITE_BATCH:
+                # Written in batches so memory stays flat however large the store is.
+                if writer is not None:
+                    writer.write(upserts)
+                else:
+                    _write_states(session, upserts)
+                upserts = []
+            if tracked and prev_qty is not None:
+                if prev_qty <= 0 < qty:
+                    events.append(_event(store_id, vid, "restock", int(prev_qty), int(qty), now))
+                elif prev_qty > 0 >= qty:
+                    events.append(_event(store_id, vid, "sellout", int(prev_qty), int(qty), now))
+    except BaseException:
+        # The writer must be done with the session before the caller rolls it back.
+        if writer is not None:
+            writer.close(raise_error=False)
+        raise
     if writer is not None:
         writer.write(upserts)
         writer.close()
@@ -606,11 +610,11 @@ class _BatchWriter:
         if rows:
             self.batches.put(rows)
 
-    def close(self) -> None:
-        """Wait for every batch to be written; raise what failed."""
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait for every batch to be written (or skipped after a failure); raise what failed."""
         self.batches.put(None)
         self.thread.join()
-        if self.error is not None:
+        if self.error is not None and raise_error:
             raise self.error
 
     def _run(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -311,6 +312,33 @@ def test_a_failing_batch_fails_the_recompute_and_writes_nothing(
     with pg_db.session() as s:
         recomputed = select(func.count()).select_from(stock.Store).where(stock.Store.last_recomputed_at.is_not(None))
         assert s.scalar(recomputed) == 0
+
+
+def test_an_engine_failure_mid_run_stops_the_writer_before_the_rollback(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pg_db.session() as s:
+        store = make_store(s)
+        for q in (0, 1, 5, 9, 40):
+            make_variant(s, store, qty=q)
+        sid = store.id
+    real = stock.StateAssessor.state
+    seen: list[int] = []
+
+    def fail_fifth(self: stock.StateAssessor, row: Any) -> dict[str, Any]:
+        seen.append(row[0])
+        if len(seen) == 5:
+            raise ValueError("unknown inventory policy")
+        return real(self, row)
+
+    monkeypatch.setattr(stock, "WRITE_BATCH", 2)
+    monkeypatch.setattr(stock.StateAssessor, "state", fail_fifth)
+    with pytest.raises(ValueError, match="unknown inventory policy"), pg_db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    # Two batches went through the writer thread; it was joined before the session rolled them back.
+    assert len(seen) == 5
+    assert [t.name for t in threading.enumerate() if t.name.startswith("recompute-writer")] == []
+    assert _snapshot(pg_db, sid) == ([], [])
 
 
 def test_inputs_from_settings_suppliers_incoming_waitlist_and_campaigns(pg_db: Database) -> None:
