@@ -606,17 +606,20 @@ def test_each_input_changed_alone_recomputes_exactly_its_variant(
         with db.session() as s:
             result = stock.recompute(s, sid, now=NOW + timedelta(minutes=minute))
         assert (what, result.changed, calls) == (what, 1, [ids[minute - 1]])
-    # Sold out since the last run: its sold-out time grows in steps of six hours (two hours round to none, four
-    # to one step), and only its inputs change with it.
+    # Sold out since the last run: its sold-out time grows in steps of six hours, its first step a variant's own
+    # phase short of six hours; until then nothing changes, then only its inputs do.
+    sold_out_at = NOW + timedelta(minutes=11)
+    first_step = timedelta(hours=stock.SOLD_OUT_STEP_HOURS) - timedelta(seconds=stock.soldout_phase(ids[10]))
     calls.clear()
     with db.session() as s:
-        assert (stock.recompute(s, sid, now=NOW + timedelta(minutes=11, hours=2)).changed, calls) == (0, [])
+        assert (stock.recompute(s, sid, now=sold_out_at + first_step / 2).changed, calls) == (0, [])
     with db.session() as s:
-        assert stock.recompute(s, sid, now=NOW + timedelta(minutes=11, hours=4)).changed == 1
+        assert stock.recompute(s, sid, now=sold_out_at + first_step + timedelta(minutes=1)).changed == 1
     assert calls == [ids[10]]
     # Nothing changed: nothing recomputed.
     calls.clear()
     with db.session() as s:
-        assert (stock.recompute(s, sid, now=NOW + timedelta(minutes=12, hours=4)).changed, calls) == (0, [])
+        later = sold_out_at + first_step + timedelta(minutes=2)
+        assert (stock.recompute(s, sid, now=later).changed, calls) == (0, [])
     assert state(db, ids[5]).lead_time_days == 21
     assert state(db, ids[7]).lead_time_days == 5
