@@ -230,15 +230,13 @@ def _child_engine(url: str, sid: int, now_iso: str, out: Any) -> None:
         store = s.get(Store, sid)
         assert store is not None
         today = stock.store_today(store, now)
-        overrides = stock.load_overrides(s, sid)
-        windows = sorted({w for st in stock._settings_variants(overrides) for w in st.velocity_windows})
-        campaigns = stock._campaigns_by_product(s, sid, today)
-        _, products, variants = stock._context_keys(s, sid, overrides, campaigns, today)
+        plan = stock._plan(s, sid, today)
         # A context no state was computed with: every variant's inputs come back.
-        rows = stock._changed_inputs(s, sid, windows, now, None, ("engine-floor", products, variants))
+        _, products, variants = plan.contexts
+        rows = stock._changed_inputs(s, sid, plan.windows, now, None, ("engine-floor", products, variants))
         s.rollback()
     db.dispose()
-    assessor = stock.StateAssessor(sid, overrides, campaigns, windows, today)
+    assessor = stock.StateAssessor(sid, plan.overrides, plan.campaigns, plan.windows, today)
     started = time.perf_counter()
     for row in rows:
         assessor.state(row)

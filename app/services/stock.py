@@ -420,6 +420,23 @@ def _state_values(
     return values
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a recompute of one store reads once before its variants: settings, windows, campaigns, context keys."""
+
+    overrides: Overrides
+    windows: list[int]
+    campaigns: dict[int, list[CampaignWindow]]
+    contexts: tuple[str, dict[str, str], dict[str, str]]
+
+
+def _plan(session: Session, store_id: int, today: date) -> _Plan:
+    overrides = load_overrides(session, store_id)
+    windows = sorted({w for st in _settings_variants(overrides) for w in st.velocity_windows})
+    campaigns = _campaigns_by_product(session, store_id, today)
+    return _Plan(overrides, windows, campaigns, _context_keys(session, store_id, overrides, campaigns, today))
+
+
 class StateAssessor:
     """Turns rows of the inputs statement into state values with the pure stock engine."""
 
@@ -506,10 +523,7 @@ def recompute(
     if ids is not None and not ids:
         return RecomputeResult(store_id, 0, 0, 0, 0)
 
-    overrides = load_overrides(session, store_id)
-    windows = sorted({w for st in _settings_variants(overrides) for w in st.velocity_windows})
-    campaigns = _campaigns_by_product(session, store_id, today)
-    contexts = _context_keys(session, store_id, overrides, campaigns, today)
+    plan = _plan(session, store_id, today)
     counted = (
         select(func.count())
         .select_from(Variant)
@@ -519,20 +533,19 @@ def recompute(
     if ids is not None:
         counted = counted.where(Variant.id.in_(ids))
     n_variants = int(session.execute(counted).scalar_one())
-    rows = _changed_inputs(session, store_id, windows, now, ids, contexts)
+    rows = _changed_inputs(session, store_id, plan.windows, now, ids, plan.contexts)
 
-    assessor = StateAssessor(store_id, overrides, campaigns, windows, today)
-    tail = 10 + 2 * len(windows)
+    assessor = StateAssessor(store_id, plan.overrides, plan.campaigns, plan.windows, today)
     # More than one batch on PostgreSQL: the database writes each batch while the engine assesses the next.
-    pipelined = dialect(session) == "postgresql" and len(rows) > WRITE_BATCH
-    writer = _BatchWriter(session, store_id, today) if pipelined else None
+    threaded = dialect(session) == "postgresql" and len(rows) > WRITE_BATCH
+    writer = _BatchWriter(session, store_id, today, threaded=threaded)
     upserts: list[dict[str, Any]] = []
     changed_ids: list[int] = []
     events: list[dict[str, Any]] = []
     try:
         for row in rows:
             vid, qty, tracked = row[0], row[2], row[3]
-            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[tail + 2 :]
+            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[assessor.tail + 2 :]
             values = assessor.state(row)
             # Only variants whose inputs changed come back from the database: each gets its new state written.
             values["input_fingerprint"] = input_fp
@@ -543,10 +556,7 @@ def recompute(
             changed_ids.append(vid)
             if len(upserts) >= WRITE_BATCH:
                 # Written in batches so memory stays flat however large the store is.
-                if writer is not None:
-                    writer.write(upserts)
-                else:
-                    _write_states(session, upserts)
+                writer.write(upserts)
                 upserts = []
             if tracked and prev_qty is not None:
                 if prev_qty <= 0 < qty:
@@ -555,14 +565,10 @@ def recompute(
                     events.append(_event(store_id, vid, "sellout", int(prev_qty), int(qty), now))
     except BaseException:
         # The writer must be done with the session before the caller rolls it back.
-        if writer is not None:
-            writer.close(raise_error=False)
+        writer.close(raise_error=False)
         raise
-    if writer is not None:
-        writer.write(upserts)
-        writer.close()
-    else:
-        _write_states(session, upserts)
+    writer.write(upserts)
+    writer.close()
     restock_ids: list[int] = []
     if events:
         _end_sellout_spans(session, store_id, [ev["variant_id"] for ev in events], now)
@@ -571,16 +577,9 @@ def recompute(
             if ev["kind"] == "restock":
                 restock_ids.append(row_id)
     first_today = store.last_recomputed_at is None or store_today(store, store.last_recomputed_at) != today
-    everything = ids is None and len(changed_ids) == n_variants
-    _write_history(
-        session,
-        store_id,
-        today,
-        # The batch writer wrote the changed states' history with them.
-        changed_ids if writer is None else (),
-        fill_missing=ids is None and first_today and (writer is None or not everything),
-        everything=everything and writer is None,
-    )
+    if ids is None and first_today and len(changed_ids) < n_variants:
+        # The changed states' history rows went with them; the day's first full run records the others too.
+        _fill_history(session, store_id, today)
     if ids is None:
         store.last_recomputed_at = now
     session.flush()
@@ -604,39 +603,50 @@ def recompute(
 
 
 class _BatchWriter:
-    """Writes batches of states, and their history rows, from a thread on the session's connection.
+    """Writes batches of changed states with today's history rows for them: inline, or from a thread on the
+    session's connection so the database writes one batch while the engine assesses the next.
 
-    The caller must not use the session between the first write() and close(): the thread owns it.
+    Threaded, the caller must not use the session between the first write() and close(): the thread owns it.
     """
 
-    def __init__(self, session: Session, store_id: int, today: date) -> None:
+    def __init__(self, session: Session, store_id: int, today: date, *, threaded: bool) -> None:
         self.session, self.store_id, self.today = session, store_id, today
         # One batch waiting at most: memory stays at three batches (building, waiting, being written).
         self.batches: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=f"recompute-writer-{store_id}", daemon=True)
-        self.thread.start()
+        self.thread: threading.Thread | None = None
+        if threaded:
+            self.thread = threading.Thread(target=self._run, name=f"recompute-writer-{store_id}", daemon=True)
+            self.thread.start()
 
     def write(self, rows: list[dict[str, Any]]) -> None:
-        """Queue a batch; blocks while the previous one waits."""
-        if rows:
+        """Write a batch, or queue it for the thread (blocking while the previous one waits)."""
+        if not rows:
+            return
+        if self.thread is None:
+            self._write(rows)
+        else:
             self.batches.put(rows)
 
     def close(self, *, raise_error: bool = True) -> None:
         """Wait for every batch to be written (or skipped after a failure); raise what failed."""
+        if self.thread is None:
+            return
         self.batches.put(None)
         self.thread.join()
         if self.error is not None and raise_error:
             raise self.error
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        _write_states(self.session, rows)
+        _write_history(self.session, self.store_id, self.today, [r["variant_id"] for r in rows])
 
     def _run(self) -> None:
         while (rows := self.batches.get()) is not None:
             if self.error is not None:
                 continue  # keep taking batches so the engine never blocks on a dead writer
             try:
-                _write_states(self.session, rows)
-                vids = [r["variant_id"] for r in rows]
-                _write_history(self.session, self.store_id, self.today, vids, fill_missing=False)
+                self._write(rows)
             except BaseException as exc:  # re-raised by close() on the caller's thread
                 self.error = exc
 
@@ -747,31 +757,20 @@ _HISTORY_UPDATE = (
 )
 
 
-def _write_history(
-    session: Session,
-    store_id: int,
-    today: date,
-    changed_ids: Sequence[int],
-    *,
-    fill_missing: bool,
-    everything: bool = False,
-) -> None:
-    """Keep one history row per variant per store-local day: changed states overwrite today's row,
-    and the day's first full recompute fills in the variants that did not change."""
-    params: dict[str, Any] = {"sid": store_id, "day": today}
-    pg = dialect(session) == "postgresql"
-    if everything or (not pg and len(changed_ids) > HISTORY_IN_LIST_MAX):
-        # Every state changed (or SQLite, whose statements take a bounded number of variables): the whole day.
-        session.execute(text(_HISTORY_SQL.format(scope="", action=_HISTORY_UPDATE)), params)
-        return
-    if changed_ids:
-        scope = f" AND {id_in(session, 'variant_id', 'vids')}"
-        sql, vids = bind_ids(
-            session, text(_HISTORY_SQL.format(scope=scope, action=_HISTORY_UPDATE)), "vids", changed_ids
-        )
-        session.execute(sql, {**params, "vids": vids})
-    if fill_missing:
-        session.execute(text(_HISTORY_SQL.format(scope="", action="NOTHING")), params)
+def _write_history(session: Session, store_id: int, today: date, variant_ids: Sequence[int]) -> None:
+    # One history row per variant per store-local day: a changed state overwrites today's row.
+    scope = f" AND {id_in(session, 'variant_id', 'vids')}"
+    upsert = text(_HISTORY_SQL.format(scope=scope, action=_HISTORY_UPDATE))
+    # One array on PostgreSQL; SQLite's statements take a bounded number of variables.
+    size = len(variant_ids) if dialect(session) == "postgresql" else HISTORY_IN_LIST_MAX
+    for start in range(0, len(variant_ids), size):
+        sql, vids = bind_ids(session, upsert, "vids", variant_ids[start : start + size])
+        session.execute(sql, {"sid": store_id, "day": today, "vids": vids})
+
+
+def _fill_history(session: Session, store_id: int, today: date) -> None:
+    # The day's first full recompute records today's row of the variants whose state did not change, too.
+    session.execute(text(_HISTORY_SQL.format(scope="", action="NOTHING")), {"sid": store_id, "day": today})
 
 
 def mark_dirty(session: Session, jobs: JobQueue, store_id: int, variant_ids: Iterable[int], reason: str) -> int:

@@ -285,22 +285,27 @@ def test_batches_written_by_the_pipelined_writer_match_a_single_batch(
     assert [(vid + offset, *rest) for vid, *rest in a_history] == b_history
 
 
-def test_a_failing_batch_fails_the_recompute_and_writes_nothing(
-    pg_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with pg_db.session() as s:
+def _store_of_five(db: Database) -> int:
+    """A store of five variants (0, 1, 5, 9 and 40 units): three batches of two."""
+    with db.session() as s:
         store = make_store(s)
         for q in (0, 1, 5, 9, 40):
             make_variant(s, store, qty=q)
-        sid = store.id
+        return store.id
+
+
+def test_a_failing_batch_fails_the_recompute_and_writes_nothing(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = _store_of_five(pg_db)
     calls: list[int] = []
     real = stock._write_history
 
-    def fail_second(session: Any, store_id: int, today: date, ids: Any, **kw: Any) -> None:
+    def fail_second(session: Any, store_id: int, today: date, ids: Any) -> None:
         calls.append(len(ids))
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        real(session, store_id, today, ids, **kw)
+        real(session, store_id, today, ids)
 
     monkeypatch.setattr(stock, "WRITE_BATCH", 2)
     monkeypatch.setattr(stock, "_write_history", fail_second)
@@ -317,11 +322,7 @@ def test_a_failing_batch_fails_the_recompute_and_writes_nothing(
 def test_an_engine_failure_mid_run_stops_the_writer_before_the_rollback(
     pg_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pg_db.session() as s:
-        store = make_store(s)
-        for q in (0, 1, 5, 9, 40):
-            make_variant(s, store, qty=q)
-        sid = store.id
+    sid = _store_of_five(pg_db)
     real = stock.StateAssessor.state
     seen: list[int] = []
 
