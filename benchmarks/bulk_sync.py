@@ -1,7 +1,7 @@
 """Benchmark: a Shopify bulk catalog file applied to PostgreSQL by the sync, against a COPY + INSERT … SELECT floor.
 
 Generates (deterministically, streamed to a temp file) a grouped bulk JSONL shaped exactly like
-shared/fixtures/shopify/graphql/bulk_products.jsonl: --variants variants, 3 per product, 1–2 inventory levels per
+tests/fixtures/shopify/graphql/bulk_products.jsonl: --variants variants, 3 per product, 1–2 inventory levels per
 variant over 2 locations. The file is served by http.server on 127.0.0.1 and, in one run, each side starts from
 empty catalog tables (PostgreSQL database backsoon_bench_sync, one Shopify store) in a fresh child process:
   value — the app path: download_lines over HTTP → iter_bulk_records → shopify_sync._apply_catalog_stream

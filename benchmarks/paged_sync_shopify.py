@@ -1,7 +1,7 @@
 """Benchmark: GraphQLClient.paginate over a cost-metered simulated Admin API, against the bucket's own minimum time.
 
 A child process serves a simulated Shopify GraphQL Admin API on 127.0.0.1 (http.server, HTTP/1.1 keep-alive):
---products products in the PRODUCTS_PAGE shape of shared/fixtures/shopify/graphql/products_page.json (3 variants
+--products products in the PRODUCTS_PAGE shape of tests/fixtures/shopify/graphql/products_page.json (3 variants
 each, 1–2 inventory levels per variant), --page-size per page, behind a leaky cost bucket like Shopify's: it starts
 full at --maximum points, refills at --restore points/s, and each page costs --cost points (requestedQueryCost =
 actualQueryCost). A request the bucket cannot pay for is refused as Shopify does (HTTP 200, errors[0].extensions.code

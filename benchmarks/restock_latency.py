@@ -6,7 +6,7 @@ worker line: RQ with every job module preloaded before it forks; --worker plain|
 `rq worker` and rq's SimpleWorker) and an aiosmtpd server (aiosmtpd.controller.Controller, in this
 process) that records when each message is accepted (its handle_DATA, after the final dot). The store is a
 WooCommerce store with its own webhook secret; its one simple product (id/sku of the fixture
-../shared/fixtures/woocommerce/webhooks/02-product-updated-simple-stock-to-5.json) is sold out and has
+tests/fixtures/woocommerce/webhooks/02-product-updated-simple-stock-to-5.json) is sold out and has
 --subscribers active subscribers.
 
 Each round: a product.updated delivery built from that fixture with stock_quantity 0 takes the variant to 0
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.recompute import _ensure_db  # noqa: E402
 from benchmarks.webhook_ingest import APP_TARGET, Server, _free_port  # noqa: E402
 
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "woocommerce" / "webhooks" / "02-product-updated-simple-stock-to-5.json"
+FIXTURE = ROOT / "tests" / "fixtures" / "woocommerce" / "webhooks" / "02-product-updated-simple-stock-to-5.json"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/backsoon_bench_latency"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 SECRET_KEY = "bench-latency-secret-key"  # noqa: S105 - a benchmark key

@@ -44,7 +44,7 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "shopify" / "webhooks" / "orders-create.json"
+FIXTURE = ROOT / "tests" / "fixtures" / "shopify" / "webhooks" / "orders-create.json"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/backsoon_bench_ingest"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 SECRET = "shpss_fixture_secret"  # noqa: S105 - the fixture's published test secret

@@ -2,7 +2,7 @@
 
 A child process serves a simulated WooCommerce REST v3 API on 127.0.0.1 (http.server, threaded, HTTP/1.1
 keep-alive): GET /wp-json/wc/v3/products pages --products simple products in id order, per_page=100, with X-WP-Total
-and X-WP-TotalPages, each item generated on request from shared/fixtures/woocommerce/rest/product-simple-instock.json
+and X-WP-TotalPages, each item generated on request from tests/fixtures/woocommerce/rest/product-simple-instock.json
 (deterministic id, name, SKU, price and stock quantity), and every products page answered after --delay seconds. The
 orders list is empty (X-WP-TotalPages 0), the webhooks list is empty and webhook creation answers a minimal webhook.
 Auth is not checked (the client signs OAuth 1.0a over plain http; the server ignores it).
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/backsoon_bench_woo"
-FIXTURE = Path("/work/shared/fixtures/woocommerce/rest/product-simple-instock.json")
+FIXTURE = ROOT / "tests" / "fixtures" / "woocommerce" / "rest" / "product-simple-instock.json"
 PRODUCT_BASE = 1000
 PAGE_SIZE = 100
 KEY, SECRET = "ck_bench", "cs_bench"  # dummy credentials for a loopback server

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from app.db import Base, Database
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # Tests wipe what they use, so they never fall back to DATABASE_URL/REDIS_URL, which may be real.

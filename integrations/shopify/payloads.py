@@ -1,4 +1,4 @@
-"""Shopify webhook bodies and headers mapped to plain records (see shared/fixtures/shopify/README.md).
+"""Shopify webhook bodies and headers mapped to plain records (see tests/fixtures/shopify/README.md).
 
 Parsing is strict about what the services rely on (ids, quantities, prices, timestamps) and raises PayloadError,
 never KeyError/TypeError, for anything malformed. Everything else Shopify sends is ignored.

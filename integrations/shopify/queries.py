@@ -1,6 +1,6 @@
 """GraphQL Admin documents (API 2026-10) for sync, bulk operations and metafield write-back.
 
-Selection sets follow shared/fixtures/shopify/graphql/QUERIES.graphql, plus the fields the plain records need so a
+Selection sets follow tests/fixtures/shopify/graphql/QUERIES.graphql, plus the fields the plain records need so a
 GraphQL sync writes the same product/variant/order values a webhook does (vendor, productType, tags,
 descriptionHtml, publishedAt, featured image, selectedOptions, position, level updatedAt, order money/email/refunds).
 The mappers in ``integrations.shopify.bulk`` treat every such extra field as optional, so the fixture responses

@@ -1,1 +1,1 @@
-"""WooCommerce: REST v3 client, webhook verification and payload mapping (see shared/fixtures/woocommerce)."""
+"""WooCommerce: REST v3 client, webhook verification and payload mapping (see tests/fixtures/woocommerce)."""

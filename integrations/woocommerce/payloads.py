@@ -1,4 +1,4 @@
-"""WooCommerce webhook and REST bodies mapped to plain records (see shared/fixtures/woocommerce/README.md).
+"""WooCommerce webhook and REST bodies mapped to plain records (see tests/fixtures/woocommerce/README.md).
 
 Parsing is strict about what the services rely on (ids, quantities, prices, stock flags, timestamps) and raises
 PayloadError, never KeyError/TypeError, for anything malformed. Everything else WooCommerce sends is ignored.

@@ -95,7 +95,7 @@ def proxy_signature(params: Iterable[tuple[str, str]], secret: str) -> str:
     """Shopify's App Proxy signature: hex HMAC-SHA256 of the sorted "k=v1,v2" strings, no separator.
 
     Written from shopify.dev ("Authenticate app proxies") independently of the app's verifier, and checked against
-    the published vectors in shared/fixtures/shopify/vectors.json by the test.
+    the published vectors in tests/fixtures/shopify/vectors.json by the test.
     """
     grouped: dict[str, list[str]] = {}
     for key, value in params:
@@ -171,7 +171,7 @@ class ShopifyAdmin:
             raise AssertionError(f"unexpected Shopify Admin call: {query[:80]!r}")
         for item in payload["variables"]["metafields"]:
             self.written[f"{item['ownerId']}|{item['namespace']}.{item['key']}"] = item
-        body = (ROOT.parent / "shared" / "fixtures" / "shopify" / "graphql" / "metafields_set.success.json").read_text()
+        body = (ROOT / "tests" / "fixtures" / "shopify" / "graphql" / "metafields_set.success.json").read_text()
         return 200, {"Content-Type": "application/json"}, body
 
     def state_values(self) -> dict[str, dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Shopify token endpoint client: exact request shapes, parsing of the documented responses, typed errors.
 
-HTTP is mocked with `responses` from shared/fixtures/shopify/graphql/token_*.json. The helpers at the bottom
+HTTP is mocked with `responses` from tests/fixtures/shopify/graphql/token_*.json. The helpers at the bottom
 (session tokens, signed queries) are reused by the integration tests.
 """
 

@@ -51,7 +51,7 @@ from integrations.shopify.bulk import (
 from integrations.shopify.graphql import GraphQLClient
 from integrations.shopify.queries import BULK_OPERATION_RUN_QUERY, BULK_PRODUCTS_QUERY
 
-GRAPHQL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "shopify" / "graphql"
+GRAPHQL = Path(__file__).resolve().parents[1] / "fixtures" / "shopify" / "graphql"
 JSONL = GRAPHQL / "bulk_products.jsonl"
 SHOP = "backsoon-demo.myshopify.com"
 API = f"https://{SHOP}/admin/api/2026-10/graphql.json"

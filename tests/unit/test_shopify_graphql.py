@@ -16,7 +16,7 @@ from integrations.http import DEFAULT_TIMEOUT, USER_AGENT
 from integrations.shopify.graphql import GraphQLClient, ThrottleStatus, is_mutation
 from integrations.shopify.queries import METAFIELDS_SET, ORDERS_PAGE, PRODUCTS_PAGE
 
-GRAPHQL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "shopify" / "graphql"
+GRAPHQL = Path(__file__).resolve().parents[1] / "fixtures" / "shopify" / "graphql"
 SHOP = "backsoon-demo.myshopify.com"
 URL = f"https://{SHOP}/admin/api/2026-10/graphql.json"
 METAFIELDS = {

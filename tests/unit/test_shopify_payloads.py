@@ -40,7 +40,7 @@ from integrations.shopify.payloads import (
 )
 from integrations.shopify.verify import verify_webhook
 
-WEBHOOKS = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "shopify" / "webhooks"
+WEBHOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "shopify" / "webhooks"
 FILES = sorted(p.name for p in WEBHOOKS.glob("*.json"))
 EDT = timezone(timedelta(hours=-4))  # the demo shop is on America/New_York, in daylight time in October
 SHOP = "backsoon-demo.myshopify.com"

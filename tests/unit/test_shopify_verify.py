@@ -1,4 +1,4 @@
-"""Shopify signature checks against every published vector in shared/fixtures/shopify/vectors.json, and attacks."""
+"""Shopify signature checks against every published vector in tests/fixtures/shopify/vectors.json, and attacks."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from integrations.shopify.verify import (
     verify_webhook,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "shopify"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
 VECTORS: dict[str, Any] = json.loads((FIXTURES / "vectors.json").read_text(encoding="utf-8"))
 
 

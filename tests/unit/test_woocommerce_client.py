@@ -24,7 +24,7 @@ from integrations.woocommerce.client import (
     check_public_url,
 )
 
-ROOT = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "woocommerce" / "rest"
+ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce" / "rest"
 STORE = "http://127.0.0.1:8091"
 HTTPS_STORE = "https://shop.example.test"
 PAGING = {"per_page": "100", "page": "1", "orderby": "id", "order": "asc"}

@@ -29,7 +29,7 @@ from integrations.woocommerce.payloads import (
 )
 from integrations.woocommerce.webhooks import WooHeaders
 
-ROOT = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "woocommerce"
+ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"
 
 
 def utc(year: int, month: int, day: int, hour: int, minute: int, second: int) -> datetime:

@@ -12,7 +12,7 @@ import pytest
 from integrations.woocommerce.payloads import PayloadError
 from integrations.woocommerce.webhooks import WooHeaders, dedupe_key, is_ping, verify_signature
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "woocommerce" / "webhooks"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce" / "webhooks"
 SECRET = "wc-fixture-secret"
 SIGNED = sorted(p.name for p in FIXTURES.glob("[0-9][0-9]-*.json"))
 

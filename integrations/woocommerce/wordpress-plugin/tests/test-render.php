@@ -1,7 +1,7 @@
 <?php
 /**
  * Plain-PHP tests of the plugin's output (no WordPress). Exit 1 on any failure.
- * Products mirror the captured WooCommerce fixtures (shared/fixtures/woocommerce/html), read from them when present.
+ * Products mirror the captured WooCommerce pages in the repository's tests/fixtures/woocommerce/html.
  */
 
 require __DIR__ . '/bootstrap.php';
@@ -28,7 +28,7 @@ $frontend = $plugin->frontend;
 $settings = $plugin->settings;
 
 // ---- Fixture facts (Twenty Twenty-Four pages captured from WooCommerce 9.4.3) ----
-$fixtures = getenv( 'BACKSOON_WC_FIXTURES' ) ?: '/work/shared/fixtures/woocommerce/html';
+$fixtures = getenv( 'BACKSOON_WC_FIXTURES' ) ?: dirname( __DIR__, 4 ) . '/tests/fixtures/woocommerce/html';
 $simple_id = 11; $simple_status = 'outofstock';
 $variable_id = 14;
 $variation_rows = array( // id => [attribute_pa_size, stock_status]; ids 15/16/17 from the README table
@@ -53,7 +53,7 @@ if ( is_readable( "$fixtures/product-simple-outofstock.html" ) && is_readable( "
 	ksort( $got );
 	check_same( $variation_rows, $got, 'fixture: data-product_variations ids, sizes and stock match the test products' );
 } else {
-	echo "note - fixtures not found at $fixtures; using built-in copies of their facts\n";
+	check( false, 'fixture: captured WooCommerce pages are readable', "not found at $fixtures" );
 }
 
 function bs_world( $opts = array() ) {
