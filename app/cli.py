@@ -215,22 +215,6 @@ def shopify_app_toml_cmd(out: str) -> None:
         click.echo(f"wrote {out}")
 
 
-# Every module a job can name, imported once in the worker before it forks: RQ forks a fresh work horse per
-# job, and without this each job re-imported the app (about 1 s), three times between a restock webhook and
-# its first email (drain, recompute, fan-out).
-WORKER_PRELOAD = (
-    "app.services.handlers",
-    "jobs.admin",
-    "jobs.attribution",
-    "jobs.maintenance",
-    "jobs.notify",
-    "jobs.shopify",
-    "jobs.stock",
-    "jobs.webhooks",
-    "jobs.woocommerce",
-)
-
-
 @cli.command("worker", with_appcontext=False)
 @click.option("--queues", default="high,default,low", show_default=True, help="Comma-separated, in priority order.")
 @click.option("--burst", is_flag=True, help="Quit once the queues are empty.")
@@ -241,12 +225,16 @@ def worker_cmd(queues: str, burst: bool) -> None:
     from redis import Redis
     from rq import Queue, Worker
 
+    from app import job_specs
     from app.config import get_settings
 
     settings = get_settings()
     if not settings.redis_url:
         raise click.ClickException("REDIS_URL is not set: without it jobs run in-process and need no worker.")
-    for module in WORKER_PRELOAD:
+    # Every module a job can name, imported once before the worker forks: RQ forks a fresh work horse per job,
+    # and without this each job re-imported the app (about 1 s), three times between a restock webhook and its
+    # first email (drain, recompute, fan-out).
+    for module in ("app.services.handlers", *job_specs.job_modules()):
         importlib.import_module(module)
     # No database engine or runtime is built here: each forked work horse builds its own, so no pooled
     # connection is ever shared across a fork.
@@ -267,7 +255,7 @@ def demo_cmd(host: str, reseed: bool) -> None:
     from app.config import get_settings
     from app.models import Store
     from app.runtime import get_runtime
-    from app.scheduler import DEFAULT_SCHEDULE, InProcessScheduler
+    from app.scheduler import InProcessScheduler
 
     settings = get_settings()
     _alembic_upgrade(settings.database_url)
@@ -288,7 +276,7 @@ def demo_cmd(host: str, reseed: bool) -> None:
     # The app builds and installs a fresh runtime from these settings, so jobs see the sink's SMTP_URL.
     app = create_app(settings)
     if settings.in_process_jobs:
-        InProcessScheduler(get_runtime().jobs, DEFAULT_SCHEDULE).start()
+        InProcessScheduler(get_runtime().jobs).start()
     base = f"http://{host}:{settings.port}"
     click.echo(
         "\n  BackSoon demo is running\n"

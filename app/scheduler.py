@@ -6,15 +6,16 @@ import logging
 import threading
 import time
 
-from app.queue import JobQueue, JobSpec
+from app.job_specs import SCHEDULE, Periodic
+from app.queue import JobQueue
 
 log = logging.getLogger(__name__)
 
 
 class InProcessScheduler:
-    """Enqueues the same periodic jobs as jobs/cron.py on the in-process queue."""
+    """Enqueues the periodic jobs of the one schedule table (as `rq cron` does) on the in-process queue."""
 
-    def __init__(self, jobs: JobQueue, schedule: tuple[tuple[str, int], ...]) -> None:
+    def __init__(self, jobs: JobQueue, schedule: tuple[Periodic, ...] = SCHEDULE) -> None:
         self.jobs = jobs
         self.schedule = schedule
         self._stop = threading.Event()
@@ -30,25 +31,11 @@ class InProcessScheduler:
         self._stop.set()
 
     def _loop(self) -> None:
-        next_run = {func: time.monotonic() + interval for func, interval in self.schedule}
+        start = time.monotonic()
+        next_run = {p.func: start + p.every for p in self.schedule}
         while not self._stop.wait(1.0):
             now = time.monotonic()
-            for func, interval in self.schedule:
-                if now >= next_run[func]:
-                    next_run[func] = now + interval
-                    self.jobs.enqueue(JobSpec(func, (), job_id=func.replace(".", "_"), queue="low"))
-
-
-DEFAULT_SCHEDULE = (
-    ("jobs.maintenance.sweep", 30),
-    ("jobs.notify.run_due_waves", 30),
-    ("jobs.stock.recompute_all", 15 * 60),
-    ("jobs.maintenance.purge_inbox", 60 * 60),
-    ("jobs.shopify.reconcile_all", 30 * 60),
-    ("jobs.woocommerce.reconcile_all", 30 * 60),
-    ("jobs.woocommerce.check_all_webhooks", 6 * 60 * 60),
-    ("jobs.attribution.attribute_all", 15 * 60),
-    ("jobs.admin.deliver_all_webhooks", 60),
-    ("jobs.admin.digest_all", 15 * 60),
-    ("jobs.admin.instant_alerts_all", 60),
-)
+            for periodic in self.schedule:
+                if now >= next_run[periodic.func]:
+                    next_run[periodic.func] = now + periodic.every
+                    self.jobs.enqueue(periodic.spec())

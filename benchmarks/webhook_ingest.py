@@ -197,14 +197,16 @@ class Backend:
         from rq import Queue
         from sqlalchemy import text
 
+        from app import job_specs
+
         time.sleep(0.5)  # a request the client gave up on may still commit
         with self.db.session() as s:
             rows = s.execute(text("SELECT id, dedupe_key, status, store_id FROM webhook_events")).all()
         keys = {r.dedupe_key for r in rows}
         queue = Queue("high", connection=self.redis)
-        # Deliveries are processed by one gated drain job per store and burst (jobs.webhooks.drain_inbox).
+        # Deliveries are processed by one gated drain job per store and burst.
         drained_stores = {
-            job.args[0] for job in queue.get_jobs() if job.func_name == "jobs.webhooks.drain_inbox" and job.args
+            job.args[0] for job in queue.get_jobs() if job.func_name == job_specs.DRAIN_INBOX and job.args
         }
         uncovered = [r for r in rows if r.status == "received" and r.store_id not in drained_stores]
         return {

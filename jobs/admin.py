@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.queue import JobSpec
+from app import job_specs
 from app.services import alerts, outbound_webhooks
 from jobs._base import job_context
 
@@ -23,7 +23,7 @@ def deliver_all_webhooks() -> int:
     with job_context() as rt, rt.db.session() as session:
         store_ids = outbound_webhooks.due_store_ids(session)
     for sid in store_ids:
-        rt.jobs.enqueue(JobSpec("jobs.admin.deliver_webhooks", (sid,), job_id=f"outbound-webhooks-{sid}", queue="low"))
+        rt.jobs.enqueue(job_specs.deliver_webhooks(sid))
     return len(store_ids)
 
 
@@ -38,7 +38,7 @@ def digest_all() -> int:
     with job_context() as rt, rt.db.session() as session:
         store_ids = alerts.due_store_ids(session)
     for sid in store_ids:
-        rt.jobs.enqueue(JobSpec("jobs.admin.send_digest", (sid,), job_id=f"digest-{sid}", queue="low"))
+        rt.jobs.enqueue(job_specs.send_digest(sid))
     return len(store_ids)
 
 
@@ -53,5 +53,5 @@ def instant_alerts_all() -> int:
     with job_context() as rt, rt.db.session() as session:
         store_ids = alerts.instant_due_store_ids(session)
     for sid in store_ids:
-        rt.jobs.enqueue(JobSpec("jobs.admin.send_instant_alerts", (sid,), job_id=f"instant-alerts-{sid}", queue="low"))
+        rt.jobs.enqueue(job_specs.send_instant_alerts(sid))
     return len(store_ids)

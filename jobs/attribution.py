@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.queue import JobSpec
+from app import job_specs
 from app.services import attribution
 from app.services.stock import active_store_ids
 from jobs._base import job_context
@@ -21,5 +21,5 @@ def attribute_all() -> int:
     with job_context() as rt, rt.db.session() as session:
         store_ids = active_store_ids(session)
     for sid in store_ids:
-        rt.jobs.enqueue(JobSpec("jobs.attribution.attribute_store", (sid,), job_id=f"attribute-{sid}", queue="low"))
+        rt.jobs.enqueue(job_specs.attribute_store(sid))
     return len(store_ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app import job_specs
 from app.db import utcnow
 from app.services import fanout
 from jobs._base import job_context
@@ -29,7 +30,7 @@ def run_due_waves() -> int:
         with rt.db.session() as session:
             event_ids = fanout.due_events(session, utcnow())
         for eid in event_ids:
-            rt.jobs.enqueue(fanout.fanout_job(eid))
+            rt.jobs.enqueue(job_specs.fanout_event(eid))
     return len(event_ids)
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app import job_specs
 from app.models import Store
-from app.queue import JobSpec
 from app.runtime import Runtime
 from app.services import stock
 from jobs._base import job_context
@@ -18,26 +18,20 @@ def _publish(rt: Runtime, store_id: int) -> None:
     with rt.db.session() as session:
         platform = session.execute(select(Store.platform).where(Store.id == store_id)).scalar_one_or_none()
     if platform == "shopify":
-        rt.jobs.enqueue(JobSpec("jobs.shopify.publish_storefront", (store_id,), job_id=f"publish-{store_id}"))
+        rt.jobs.enqueue(job_specs.shopify_publish(store_id))
     elif platform == "woocommerce":
-        rt.jobs.enqueue(JobSpec("jobs.woocommerce.publish_storefront", (store_id,), job_id=f"publish-{store_id}"))
+        rt.jobs.enqueue(job_specs.woo_publish(store_id))
 
 
 def _follow_ups(rt: Runtime, store_id: int, restock_event_ids: tuple[int, ...]) -> None:
     """After a recompute committed: fan out its restocks, attribute new orders, send signal-change webhooks."""
     for event_id in restock_event_ids:
-        rt.jobs.enqueue(JobSpec("jobs.notify.fanout_event", (event_id,), job_id=f"fanout-{event_id}"))
-    rt.jobs.enqueue(
-        JobSpec("jobs.attribution.attribute_store", (store_id,), job_id=f"attribute-{store_id}", queue="low")
-    )
+        rt.jobs.enqueue(job_specs.fanout_event(event_id))
+    rt.jobs.enqueue(job_specs.attribute_store(store_id))
     # Signals may have changed: tell the merchant's outbound webhook, if one is set.
-    rt.jobs.enqueue(
-        JobSpec("jobs.admin.deliver_webhooks", (store_id,), job_id=f"outbound-webhooks-{store_id}", queue="low")
-    )
+    rt.jobs.enqueue(job_specs.deliver_webhooks(store_id))
     # A store that asked for instant alerts hears of sell-outs and signal changes now, not in tomorrow's digest.
-    rt.jobs.enqueue(
-        JobSpec("jobs.admin.send_instant_alerts", (store_id,), job_id=f"instant-alerts-{store_id}", queue="low")
-    )
+    rt.jobs.enqueue(job_specs.send_instant_alerts(store_id))
 
 
 def recompute_store(store_id: int) -> dict[str, Any]:
@@ -63,7 +57,7 @@ def recompute_dirty(store_id: int) -> dict[str, Any]:
                 stock.clear_dirty(session, batch)
             # Enqueued per committed batch, so the first restock email need not wait for the last batch.
             for event_id in result.restock_event_ids:
-                rt.jobs.enqueue(JobSpec("jobs.notify.fanout_event", (event_id,), job_id=f"fanout-{event_id}"))
+                rt.jobs.enqueue(job_specs.fanout_event(event_id))
             total += len(batch)
         if total:
             _publish(rt, store_id)
@@ -76,5 +70,5 @@ def recompute_all() -> int:
     with job_context() as rt, rt.db.session() as session:
         store_ids = stock.active_store_ids(session)
     for sid in store_ids:
-        rt.jobs.enqueue(JobSpec("jobs.stock.recompute_store", (sid,), job_id=f"recompute-store-{sid}", queue="low"))
+        rt.jobs.enqueue(job_specs.recompute_store(sid))
     return len(store_ids)

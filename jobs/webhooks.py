@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import app.services.handlers  # noqa: F401 - registers the webhook topic handlers in workers
+from app import job_specs
 from app.logs import log_context
 from app.services import inbox
 from jobs._base import job_context
@@ -30,7 +31,7 @@ def drain_inbox(store_id: int) -> int:
     failed: set[int] = set()
     with job_context(store_id=store_id) as rt:
         # Reopen the gate before reading, so a delivery stored from now on enqueues a new drain.
-        rt.jobs.clear_gate(inbox.gate_key(store_id))
+        rt.jobs.clear_gate(job_specs.drain_gate(store_id))
         while True:
             with rt.db.session() as session:
                 ids = [i for i in inbox.pending_events(session, store_id) if i not in failed]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app import job_specs
 from app.models import Store, SyncRun
-from app.queue import JobSpec, enqueue_after_commit
+from app.queue import enqueue_after_commit
 from app.services import sync_runs, woo_storefront, woo_sync
 from app.services.crypto import DecryptionError
 from integrations.base import AuthRevoked, InvalidRequest
@@ -97,11 +98,7 @@ def check_all_webhooks() -> int:
             .all()
         )
         for store_id in store_ids:
-            enqueue_after_commit(
-                session,
-                rt.jobs,
-                JobSpec("jobs.woocommerce.check_webhooks", (store_id,), job_id=f"woo-hooks-{store_id}", queue="low"),
-            )
+            enqueue_after_commit(session, rt.jobs, job_specs.woo_check_webhooks(store_id))
     return len(store_ids)
 
 

@@ -36,7 +36,6 @@ from app.db import Database, utcnow
 from app.domain.settings import StockSettings, resolve_settings
 from app.domain.waves import in_quiet_hours, wave_size
 from app.models import Delivery, Order, OrderLine, Product, StockEvent, Store, StoreSetting, Subscription, Variant
-from app.queue import JobSpec
 from app.services import emails, links, waitlist
 from app.services.mailer import CommitPointRefused, Mailer
 from app.services.stock import zone_named
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "FanoutResult",
     "due_events",
-    "fanout_job",
     "quiet_hours_end",
     "run_fanout",
 ]
@@ -75,12 +73,6 @@ class FanoutResult:
     failed: int = 0
     wave: int = 0
     next_wave_at: datetime | None = None
-
-
-def fanout_job(event_id: int, suffix: str = "") -> JobSpec:
-    """The job that runs (or resumes) an event's fan-out; one id per event so duplicates collapse."""
-    job_id = f"fanout-{event_id}" + (f"-{suffix}" if suffix else "")
-    return JobSpec("jobs.notify.fanout_event", (event_id,), job_id=job_id)
 
 
 def quiet_hours_end(now: datetime, tz_name: str | None, end_hour: int) -> datetime:

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from app import job_specs
 from app.db import Database, JsonDoc
 from app.models import WebhookEvent
-from app.queue import JobQueue, JobSpec, enqueue_after_commit
+from app.queue import JobQueue, enqueue_after_commit
 from app.services.sqlfn import dialect
 
 log = logging.getLogger(__name__)
@@ -58,23 +59,6 @@ class Recorded:
     event_id: int | None
     created: bool
     processed: bool = True
-
-
-def drain_job(store_id: int, *, gated: bool = True, suffix: str = "") -> JobSpec:
-    """The job that processes a store's received deliveries in arrival order, one job per burst."""
-    job_id = f"inbox-{store_id}" + (f"-{suffix}" if suffix else "")
-    return JobSpec(
-        "jobs.webhooks.drain_inbox",
-        (store_id,),
-        job_id=job_id,
-        queue="high",
-        gate=gate_key(store_id) if gated else None,
-    )
-
-
-def gate_key(store_id: int) -> str:
-    """The Redis key that keeps one drain job pending per store."""
-    return f"backsoon:inbox-gate:{store_id}"
 
 
 _INSERT_COLUMNS = (
@@ -324,7 +308,7 @@ def _write_group(engine: Engine, batch: list[_Delivery]) -> None:
             item.result = Recorded(int(event_id), created=True, processed=status == "received")
     for store_id, jobs in drains.items():
         try:
-            jobs.enqueue(drain_job(store_id))
+            jobs.enqueue(job_specs.drain_inbox(store_id))
         except Exception:
             # A lost enqueue is recovered by the sweeper from the stored rows; the deliveries are still acknowledged.
             log.exception("enqueue of the drain job for store %s failed", store_id)
@@ -490,7 +474,7 @@ def _insert(
         )
     event_id, store_id, status = row
     if status == "received" and store_id is not None:
-        enqueue_after_commit(session, jobs, drain_job(int(store_id)))
+        enqueue_after_commit(session, jobs, job_specs.drain_inbox(int(store_id)))
     return Recorded(int(event_id), created=True, processed=status == "received")
 
 

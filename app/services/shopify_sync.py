@@ -17,9 +17,10 @@ import requests
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from app import job_specs
 from app.db import Database
 from app.models import Store, SyncRun
-from app.queue import JobQueue, JobSpec
+from app.queue import JobQueue
 from app.services import catalog, sync_runs
 from app.services.sqlfn import dialect
 from app.services.stock import recompute
@@ -93,15 +94,10 @@ class Clients:
     http: requests.Session
 
 
-def sync_job(run_id: int, suffix: str = "") -> JobSpec:
-    """The job that advances one sync run."""
-    return JobSpec("jobs.shopify.run_sync", (run_id,), job_id=f"sync-{run_id}" + (f"-{suffix}" if suffix else ""))
-
-
 def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "initial") -> SyncRun:
     """Create a sync run (or return the one already running for the store) and enqueue it after commit."""
     phases = INITIAL_PHASES if kind == "initial" else RECONCILE_PHASES
-    return sync_runs.open_run(session, jobs, store_id, kind, phases[0], sync_job)
+    return sync_runs.open_run(session, jobs, store_id, kind, phases[0], job_specs.shopify_sync)
 
 
 def progress(run: SyncRun) -> dict[str, Any]:
@@ -382,16 +378,6 @@ def _level_pages(graphql: GraphQLClient, more: LevelsContinuation) -> list[Inven
         page, cursor = map_levels_page(item, more.variant_external_id, tracked=more.tracked)
         levels.extend(page)
     return levels
-
-
-def refresh_product_job(store_id: int, product_external_id: str) -> JobSpec:
-    """The follow-up that re-reads one product in full (deterministic id: a burst collapses into one pending job)."""
-    numeric = product_gid(product_external_id).rsplit("/", 1)[-1]
-    return JobSpec(
-        "jobs.shopify.refresh_product",
-        (store_id, product_gid(product_external_id)),
-        job_id=f"shopify-product-{store_id}-{numeric}",
-    )
 
 
 def refresh_product(db: Database, jobs: JobQueue, store_id: int, gid: str, graphql: GraphQLClient) -> str:

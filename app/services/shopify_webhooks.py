@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from app import job_specs
 from app.models import Store, WebhookEvent
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import catalog, compliance, shopify_sync
@@ -59,7 +60,9 @@ def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     if result.skipped_stale:
         return "stale"
     catalog.apply_variants(session, jobs, store_id, record.external_id, record.variants, preserve=unknown)
-    enqueue_after_commit(session, jobs, shopify_sync.refresh_product_job(store_id, record.external_id))
+    enqueue_after_commit(
+        session, jobs, job_specs.shopify_refresh_product(store_id, shopify_sync.product_gid(record.external_id))
+    )
     return "applied:partial"
 
 
@@ -226,5 +229,5 @@ def on_bulk_finished(session: Session, jobs: JobQueue, event: WebhookEvent) -> s
     assert isinstance(done, p.BulkOperationFinished)
     run_ids = shopify_sync.runs_waiting_for(session, _store(session, event).id, done.bulk_operation_id)
     for run_id in run_ids:
-        enqueue_after_commit(session, jobs, shopify_sync.sync_job(run_id, suffix=f"w{event.id}"))
+        enqueue_after_commit(session, jobs, job_specs.shopify_sync(run_id, suffix=f"w{event.id}"))
     return f"woke:{len(run_ids)}"

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, sele
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app import job_specs
 from app.domain.settings import StockSettings, resolve_settings
 from app.domain.stock import CampaignWindow, IncomingStock, StockAssessment, VariantFacts, assess
 from app.domain.velocity import WindowSales, blended_velocity
@@ -37,7 +38,7 @@ from app.models import (
     StoreSetting,
     Variant,
 )
-from app.queue import JobQueue, JobSpec, enqueue_after_commit
+from app.queue import JobQueue, enqueue_after_commit
 from app.services.sqlfn import PgArray, bind_ids, dialect, epoch, greatest, id_in, least
 from app.services.storefront_state import PUBLISHED_FIELDS
 
@@ -798,14 +799,8 @@ def mark_dirty(session: Session, jobs: JobQueue, store_id: int, variant_ids: Ite
             set_={"marked_at": ins.excluded.marked_at, "reason": ins.excluded.reason},
         )
         session.execute(stmt, rows)
-    enqueue_after_commit(session, jobs, recompute_dirty_job(store_id))
+    enqueue_after_commit(session, jobs, job_specs.recompute_dirty(store_id))
     return len(ids)
-
-
-def recompute_dirty_job(store_id: int, suffix: str = "") -> JobSpec:
-    """The collapsed per-store job that recomputes dirty variants."""
-    job_id = f"recompute-dirty-{store_id}" + (f"-{suffix}" if suffix else "")
-    return JobSpec("jobs.stock.recompute_dirty", (store_id,), job_id=job_id, queue="high")
 
 
 def take_dirty_batch(session: Session, store_id: int, limit: int = DIRTY_BATCH) -> list[tuple[int, datetime]]:
@@ -854,7 +849,6 @@ __all__ = [
     "clear_dirty",
     "mark_dirty",
     "recompute",
-    "recompute_dirty_job",
     "set_sellable_from_levels",
     "soldout_phase",
     "store_today",

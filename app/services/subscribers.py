@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from app import job_specs
 from app.domain import waitlist as rules
 from app.models import (
     ConsentRecord,
@@ -41,8 +42,6 @@ from app.models import (
 )
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import compliance, fanout
-from app.services.fanout import fanout_job
-from app.services.waitlist import confirm_job
 
 __all__ = [
     "STATES",
@@ -440,7 +439,7 @@ def resend(
         sub.confirm_token_hash = None
         sub.confirm_expires_at = None
         sub.updated_at = moment
-        enqueue_after_commit(session, jobs, confirm_job(sub.id))
+        enqueue_after_commit(session, jobs, job_specs.send_confirmation(sub.id))
         return ResendOutcome("confirmation_queued", "The confirmation email will be sent again.", done=True)
 
     found = find_variant(session, store_id, sub.variant_id)
@@ -509,7 +508,7 @@ def resend(
         event.next_wave_at = moment
         event.lease_until = None
     session.flush()
-    enqueue_after_commit(session, jobs, fanout_job(event.id, suffix=f"resend-{sub.id}"))
+    enqueue_after_commit(session, jobs, job_specs.fanout_event(event.id, suffix=f"resend-{sub.id}"))
     return ResendOutcome(
         "queued", "Queued: the restock fan-out will email this shopper in its next wave.", done=True, event_id=event.id
     )

@@ -13,11 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app import job_specs
 from app.models import DirtyVariant, StockEvent, Store, SyncRun, WebhookEvent
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
-from app.services import fanout, shopify_sync, woo_sync
-from app.services.inbox import drain_job
-from app.services.stock import recompute_dirty_job
 
 SweepSource = Callable[[Session, datetime, datetime], list[JobSpec]]
 _SOURCES: list[SweepSource] = []
@@ -45,7 +43,8 @@ def stalled_webhooks(session: Session, now: datetime, stale_before: datetime) ->
     session.execute(update(WebhookEvent).where(stale).values(enqueued_at=now))
     minute = int(now.timestamp() // 60)
     # Ungated: the gate may be stuck open by a dead worker; a spare drain finds nothing and ends.
-    return [drain_job(sid, gated=False, suffix=f"s{minute}") for sid in sorted(s for s in store_ids if s is not None)]
+    live = sorted(s for s in store_ids if s is not None)
+    return [job_specs.drain_inbox(sid, gated=False, suffix=f"s{minute}") for sid in live]
 
 
 @sweep_source
@@ -61,7 +60,7 @@ def stalled_recomputes(session: Session, now: datetime, stale_before: datetime) 
         .all()
     )
     minute = int(now.timestamp() // 60)
-    return [recompute_dirty_job(sid, suffix=f"s{minute}") for sid in store_ids]
+    return [job_specs.recompute_dirty(sid, suffix=f"s{minute}") for sid in store_ids]
 
 
 @sweep_source
@@ -79,7 +78,7 @@ def stalled_syncs(session: Session, now: datetime, stale_before: datetime) -> li
         update(SyncRun).where(SyncRun.id.in_(run_ids)).values(heartbeat_at=now, attempts=SyncRun.attempts + 1)
     )
     minute = int(now.timestamp() // 60)
-    jobs = {"shopify": shopify_sync.sync_job, "woocommerce": woo_sync.sync_job}
+    jobs = {"shopify": job_specs.shopify_sync, "woocommerce": job_specs.woo_sync}
     return [jobs[platform](rid, suffix=f"s{minute}") for rid, platform in runs if platform in jobs]
 
 
@@ -107,7 +106,7 @@ def stalled_fanouts(session: Session, now: datetime, stale_before: datetime) -> 
     ).all()
     minute = int(now.timestamp() // 60)
     # A fresh id: the dead worker's job id may still be registered in Redis and would refuse a duplicate.
-    return [fanout.fanout_job(eid, suffix=f"s{minute}") for eid in event_ids]
+    return [job_specs.fanout_event(eid, suffix=f"s{minute}") for eid in event_ids]
 
 
 def sweep(session: Session, jobs: JobQueue, now: datetime, stale_after: timedelta) -> list[JobSpec]:

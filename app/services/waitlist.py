@@ -20,10 +20,11 @@ from sqlalchemy import Insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app import job_specs
 from app.domain import waitlist as rules
 from app.models import Product, StockState, Store, Variant
 from app.models.waitlist import ConsentRecord, Subscription
-from app.queue import JobQueue, JobSpec, enqueue_after_commit
+from app.queue import JobQueue, enqueue_after_commit
 from app.services import stock
 from app.services.links import hash_token
 from integrations.shopify.storefront import state_value
@@ -35,7 +36,6 @@ __all__ = [
     "SignupResult",
     "active_store",
     "confirm",
-    "confirm_job",
     "confirm_status",
     "hash_ip",
     "normalise_email",
@@ -97,11 +97,6 @@ class SignupResult:
     # For logs and tests only, never for the response: new | restarted | unchanged | resent.
     outcome: str
     subscription_id: int
-
-
-def confirm_job(subscription_id: int) -> JobSpec:
-    """The job that sends the double-opt-in email (helper B's jobs.notify.send_confirmation)."""
-    return JobSpec("jobs.notify.send_confirmation", (subscription_id,), job_id=f"confirm-{subscription_id}")
 
 
 def hash_ip(secret_key: str, ip: str | None) -> str | None:
@@ -317,7 +312,7 @@ def subscribe(
     if new_id is not None:
         session.add(_consent_record(store.id, new_id, "signup", agreed, ip_hash, ua))
         if double:
-            enqueue_after_commit(session, jobs, confirm_job(new_id))
+            enqueue_after_commit(session, jobs, job_specs.send_confirmation(new_id))
         return SignupResult(confirm=double, locale=req.locale, outcome="new", subscription_id=new_id)
 
     # The row exists (maybe inserted by a concurrent request a moment ago): lock it and decide from its state.
@@ -340,7 +335,7 @@ def subscribe(
         sub.created_at = moment  # back of the queue: first come, first served counts from this signup
         session.add(_consent_record(store.id, sub.id, "signup", agreed, ip_hash, ua))
         if double:
-            enqueue_after_commit(session, jobs, confirm_job(sub.id))
+            enqueue_after_commit(session, jobs, job_specs.send_confirmation(sub.id))
         return SignupResult(confirm=double, locale=req.locale, outcome="restarted", subscription_id=sub.id)
     if sub.state == "pending_confirmation":
         # Measured from the last email, or (none sent yet: job queued or lost) from the last change to the row.
@@ -350,7 +345,7 @@ def subscribe(
             sub.confirm_sent_at = None
             sub.confirm_token_hash = None
             sub.confirm_expires_at = None
-            enqueue_after_commit(session, jobs, confirm_job(sub.id))
+            enqueue_after_commit(session, jobs, job_specs.send_confirmation(sub.id))
             return SignupResult(confirm=True, locale=sub.locale, outcome="resent", subscription_id=sub.id)
         return SignupResult(confirm=True, locale=sub.locale, outcome="unchanged", subscription_id=sub.id)
     # Active (or redacted, which is never reopened by a form post): answer as if it had worked.

@@ -21,10 +21,11 @@ import requests
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from app import job_specs
 from app.config import Settings, get_settings
 from app.db import Database
 from app.models import Store, SyncRun
-from app.queue import JobQueue, JobSpec
+from app.queue import JobQueue
 from app.services import catalog, sync_runs
 from app.services.crypto import cipher_for
 from app.services.sqlfn import dialect
@@ -50,13 +51,6 @@ WEBHOOK_TOPICS = (
     "order.updated",
     "order.deleted",
 )
-
-
-def sync_job(run_id: int, suffix: str = "") -> JobSpec:
-    """The job that advances one WooCommerce sync run."""
-    # One job runs the whole sync (REST has no bulk export to wait on), so it gets more than the default 10 min.
-    job_id = f"woo-sync-{run_id}" + (f"-{suffix}" if suffix else "")
-    return JobSpec("jobs.woocommerce.run_sync", (run_id,), job_id=job_id, timeout=SYNC_JOB_TIMEOUT)
 
 
 def delivery_url(settings: Settings, store_id: int) -> str:
@@ -93,7 +87,7 @@ def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "ini
     """Create a sync run (or return the one already running for the store) and enqueue it after commit."""
     if kind not in ("initial", "reconcile"):
         raise ValueError(f"unknown sync kind {kind!r}")
-    return sync_runs.open_run(session, jobs, store_id, kind, PHASES[0], sync_job)
+    return sync_runs.open_run(session, jobs, store_id, kind, PHASES[0], job_specs.woo_sync)
 
 
 def progress(run: SyncRun) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
+from app import job_specs
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, SyncRun, Variant
-from app.queue import JobSpec
 from app.services import shopify_sync, woo_sync
 from app.services.stock import at_risk_condition, live_variant_filters, store_today
 from app.web.deps import abort_json, db_session, runtime, store_for_request
@@ -487,8 +487,7 @@ def recompute_store(store_id: int) -> tuple[Response, int]:
     """Queue a full recompute of the store; a recompute already waiting absorbs this one."""
     check_id(store_id, "store")
     store = store_for_request(store_id)
-    spec = JobSpec("jobs.stock.recompute_store", (store.id,), job_id=f"recompute-store-{store.id}", queue="low")
-    enqueued = runtime().jobs.enqueue(spec)
+    enqueued = runtime().jobs.enqueue(job_specs.recompute_store(store.id))
     return jsonify({"enqueued": enqueued}), 202
 
 

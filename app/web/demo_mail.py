@@ -11,8 +11,9 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import job_specs
 from app.models import InventoryLevel, Location, Store, Variant
-from app.queue import JobQueue, JobSpec, enqueue_after_commit
+from app.queue import JobQueue, enqueue_after_commit
 from app.services import stock
 from app.services.mailsink import ReceivedMessage, active_sink
 from app.web.deps import db_session, runtime
@@ -152,9 +153,7 @@ def simulate_restock(session: Session, jobs: JobQueue, store_id: int, variant_id
     session.refresh(variant)
     event_ids = tuple(result.restock_event_ids)
     for event_id in event_ids:
-        enqueue_after_commit(
-            session, jobs, JobSpec("jobs.notify.fanout_event", (event_id,), job_id=f"fanout-{event_id}")
-        )
+        enqueue_after_commit(session, jobs, job_specs.fanout_event(event_id))
     return RestockOutcome(before=before, after=variant.sellable_quantity, restock_event_ids=event_ids)
 
 

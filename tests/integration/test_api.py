@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, Variant
@@ -597,7 +598,7 @@ def test_recompute_enqueues_one_collapsed_job(client: FlaskClient, seed: Seed, p
     assert first.get_json() == {"enqueued": True}
     assert parked_jobs._items.qsize() == 1
     assert parked_jobs._items.queue[0] == JobSpec(
-        "jobs.stock.recompute_store", (seed.a,), job_id=f"recompute-store-{seed.a}", queue="low"
+        job_specs.RECOMPUTE_STORE, (seed.a,), job_id=f"recompute-store-{seed.a}", queue="low"
     )
 
     second = client.post(f"/api/v1/stores/{seed.a}/recompute", headers=KEY_A)

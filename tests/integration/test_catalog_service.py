@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
+from app import job_specs
 from app.db import Database
 from app.models import (
     DirtyVariant,
@@ -26,7 +27,6 @@ from app.models import (
 )
 from app.services import catalog
 from app.services.catalog import ApplyResult, Counts
-from app.services.stock import recompute_dirty_job
 from integrations.base import (
     InventoryRecord,
     LocationRecord,
@@ -119,7 +119,7 @@ def test_create_then_update_products_and_variants(pg_db: Database) -> None:
     )
     result, queue = run(pg_db, catalog.apply_products, sid, [p])
     assert result == ApplyResult(created=1, dirty=2, children=Counts(created=2))
-    assert queue.specs == [recompute_dirty_job(sid)]
+    assert queue.specs == [job_specs.recompute_dirty(sid)]
     assert dirty(pg_db, sid) == {"v1", "v2"}
     with pg_db.session() as s:
         prod = s.scalars(select(Product).where(Product.store_id == sid)).one()
@@ -341,7 +341,7 @@ def test_delete_product(pg_db: Database) -> None:
 
     deleted, queue = run(pg_db, catalog.delete_product, sid, "p1", T2)
     assert deleted is True
-    assert queue.specs == [recompute_dirty_job(sid)]
+    assert queue.specs == [job_specs.recompute_dirty(sid)]
     assert dirty(pg_db, sid) == {"v1", "v2"}
     with pg_db.session() as s:
         prod = s.scalars(select(Product).where(Product.store_id == sid)).one()
@@ -392,7 +392,7 @@ def test_inventory_by_variant_sums_two_locations(pg_db: Database) -> None:
     ]
     result, queue = run(pg_db, catalog.apply_inventory, sid, levels)
     assert result == ApplyResult(created=3, dirty=1)
-    assert queue.specs == [recompute_dirty_job(sid)]
+    assert queue.specs == [job_specs.recompute_dirty(sid)]
     vs = variants_by_ext(pg_db, sid)
     assert (vs["v1"].sellable_quantity, vs["v2"].sellable_quantity) == (7, 0)
     assert dirty(pg_db, sid) == {"v1"}
@@ -474,7 +474,7 @@ def test_set_tracking(pg_db: Database) -> None:
     _catalog_with_items(pg_db, sid)
     changed, queue = run(pg_db, catalog.set_tracking, sid, "ii1", False, T2)
     assert changed == 1
-    assert queue.specs == [recompute_dirty_job(sid)]
+    assert queue.specs == [job_specs.recompute_dirty(sid)]
     assert dirty(pg_db, sid) == {"v1"}
     vs = variants_by_ext(pg_db, sid)
     assert (vs["v1"].tracked, vs["v2"].tracked) == (False, True)
@@ -533,7 +533,7 @@ def test_orders_lines_cancellation_and_refunds(pg_db: Database) -> None:
 
     result, queue = run(pg_db, catalog.apply_orders, sid, [_order()])
     assert result == ApplyResult(created=1, dirty=2, children=Counts(created=3), refunds=1)
-    assert queue.specs == [recompute_dirty_job(sid)]
+    assert queue.specs == [job_specs.recompute_dirty(sid)]
     assert dirty(pg_db, sid) == {"v1", "v2"}
     assert lines(pg_db, sid) == {
         "l1": ("v1", 3, 1, False, T0),
@@ -583,7 +583,7 @@ def test_orders_lines_cancellation_and_refunds(pg_db: Database) -> None:
     r3 = RefundRecord("r3", T3, (RefundLineRecord("l2", 2),))
     applied, queue = run(pg_db, catalog.apply_refund, sid, "o1", r3)
     assert applied is True
-    assert queue.specs == [recompute_dirty_job(sid)]
+    assert queue.specs == [job_specs.recompute_dirty(sid)]
     assert dirty(pg_db, sid) == {"v2"}
     clear_dirty(pg_db)
     applied, queue = run(pg_db, catalog.apply_refund, sid, "o1", r3)
@@ -681,7 +681,7 @@ def test_many_products_stream_in_batches(pg_db: Database, monkeypatch: pytest.Mo
     records = [product(f"p{i}", (variant(f"v{i}a"), variant(f"v{i}b"))) for i in range(30)]
     result, queue = run(pg_db, catalog.apply_products, sid, iter(records))
     assert result == ApplyResult(created=30, dirty=60, children=Counts(created=60))
-    assert queue.specs == [recompute_dirty_job(sid)]
+    assert queue.specs == [job_specs.recompute_dirty(sid)]
     clear_dirty(pg_db)
     result, _ = run(pg_db, catalog.apply_products, sid, iter(records))
     assert result == ApplyResult(unchanged=30, children=Counts(unchanged=60))
@@ -697,7 +697,7 @@ def test_sqlite_path_applies_products_inventory_and_orders(sqlite_db: Database) 
     records = [product("p1", (variant("v1", inventory_item_id="ii1"), variant("v2")), at=T2, supplier="Acme")]
     result, queue = run(db, catalog.apply_products, sid, records)
     assert result == ApplyResult(created=1, dirty=2, children=Counts(created=2))
-    assert queue.specs == [recompute_dirty_job(sid)]
+    assert queue.specs == [job_specs.recompute_dirty(sid)]
     clear_dirty(db)
     assert run(db, catalog.apply_products, sid, records)[0] == ApplyResult(unchanged=1, children=Counts(unchanged=2))
     stale = [product("p1", (variant("v1", price=Decimal("5")),), at=T1)]

@@ -11,6 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import InventoryLevel, StockEvent, Variant
@@ -146,7 +147,7 @@ def test_restock_creates_a_restock_event_and_queues_the_fanout(pg_url: str, pg_d
         assert s.execute(select(StockEvent.fanout_status).where(StockEvent.id == event_id)).scalar_one() == "pending"
         v = s.get(Variant, shop.sold_out)
         assert v is not None and v.sellable_quantity == 5
-    fanouts = [spec for spec in jobs.specs if spec.func == "jobs.notify.fanout_event"]
+    fanouts = [spec for spec in jobs.specs if spec.func == job_specs.FANOUT_EVENT]
     assert [(spec.args, spec.job_id) for spec in fanouts] == [((event_id,), f"fanout-{event_id}")]
     page = client.get("/demo/mail").get_data(as_text=True)
     assert "Restocked TEE-M: 0 → 5 units." in page
@@ -158,7 +159,7 @@ def test_restock_of_an_in_stock_variant_adds_units_without_an_event(pg_url: str,
     resp = client.post(f"/demo/restock/{shop.in_stock}", headers={"Origin": HOST})
     assert (resp.status_code, resp.headers["Location"]) == (303, "/demo/mail")
     assert _events(pg_db, shop.in_stock) == []
-    assert [spec for spec in jobs.specs if spec.func == "jobs.notify.fanout_event"] == []
+    assert [spec for spec in jobs.specs if spec.func == job_specs.FANOUT_EVENT] == []
     with pg_db.session() as s:
         assert s.get(Variant, shop.in_stock).sellable_quantity == 9  # type: ignore[union-attr]
 

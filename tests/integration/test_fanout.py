@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import Delivery, Order, OrderLine, StockEvent, StoreSetting, Subscription, Variant
@@ -420,7 +421,7 @@ def test_sweeper_finds_stalled_fanouts(world: World) -> None:
         specs = sweeper.stalled_fanouts(s, NOW, NOW - timedelta(seconds=60))
     minute = int(NOW.timestamp() // 60)
     assert [(j.func, j.args, j.job_id) for j in specs] == [
-        ("jobs.notify.fanout_event", (world.event_id,), f"fanout-{world.event_id}-s{minute}")
+        (job_specs.FANOUT_EVENT, (world.event_id,), f"fanout-{world.event_id}-s{minute}")
     ]
     with world.db.session() as s:
         ev = s.get(StockEvent, world.event_id)
@@ -457,7 +458,7 @@ def test_run_due_waves_enqueues_due_events(world: World) -> None:
     finally:
         set_runtime(None)
     assert [(j.func, j.args, j.job_id) for j in jobs.specs] == [
-        ("jobs.notify.fanout_event", (world.event_id,), f"fanout-{world.event_id}")
+        (job_specs.FANOUT_EVENT, (world.event_id,), f"fanout-{world.event_id}")
     ]
 
 

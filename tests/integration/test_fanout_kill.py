@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import Delivery, StockEvent, Subscription
@@ -107,7 +108,7 @@ def test_killed_worker_resumed_by_sweeper(pg_db: Database, pg_url: str) -> None:
         resumed_at = datetime.now(UTC)
         assert resumed_at >= lease_until
         assert resumed_at - lease_until < timedelta(seconds=2)  # polled each 0.5 s here; cron adds at most 30 s
-        assert [(j.func, j.args) for j in specs] == [("jobs.notify.fanout_event", (event_id,))]
+        assert [(j.func, j.args) for j in specs] == [(job_specs.FANOUT_EVENT, (event_id,))]
         result = fanout.run_fanout(pg_db, settings, event_id)
         assert result.status == "done"
 

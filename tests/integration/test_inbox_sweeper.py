@@ -9,6 +9,7 @@ import pytest
 from rq import SimpleWorker
 from sqlalchemy import func, select, update
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import DirtyVariant, WebhookEvent
@@ -106,7 +107,7 @@ def test_redis_down_at_ingest_loses_nothing_and_sweeper_recovers(pg_db: Database
         specs = sweeper.sweep(s, up, now + timedelta(seconds=61), timedelta(seconds=60))
     minute = int((now + timedelta(seconds=61)).timestamp() // 60)
     assert [(sp.func, sp.args, sp.job_id, sp.gate) for sp in specs] == [
-        ("jobs.webhooks.drain_inbox", (sid,), f"inbox-{sid}-s{minute}", None)
+        (job_specs.DRAIN_INBOX, (sid,), f"inbox-{sid}-s{minute}", None)
     ]
     assert up.queues["high"].count == 1
     SimpleWorker([up.queues["high"]], connection=up.connection).work(burst=True)
@@ -148,12 +149,12 @@ def test_stale_dirty_variants_are_swept_into_a_recompute(pg_db: Database) -> Non
     now = datetime.now(UTC)
     with pg_db.session() as s:
         s.execute(update(DirtyVariant).values(marked_at=now - timedelta(seconds=90)))
-    assert jobs.specs == [JobSpec("jobs.stock.recompute_dirty", (sid,), job_id=f"recompute-dirty-{sid}", queue="high")]
+    assert jobs.specs == [JobSpec(job_specs.RECOMPUTE_DIRTY, (sid,), job_id=f"recompute-dirty-{sid}", queue="high")]
     with pg_db.session() as s:
         specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60))
     minute = int(now.timestamp() // 60)
     assert specs == [
-        JobSpec("jobs.stock.recompute_dirty", (sid,), job_id=f"recompute-dirty-{sid}-s{minute}", queue="high")
+        JobSpec(job_specs.RECOMPUTE_DIRTY, (sid,), job_id=f"recompute-dirty-{sid}-s{minute}", queue="high")
     ]
     with pg_db.session() as s:
         assert s.scalars(select(DirtyVariant.variant_id)).all() == [vid]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import DirtyVariant, StockEvent, StockState
@@ -84,7 +85,7 @@ def test_killed_mid_recompute_then_swept_and_finished_once(pg_db: Database) -> N
     set_runtime(Runtime(Settings(env="test"), pg_db, jobs))
     with pg_db.session() as s:
         specs = sweeper.sweep(s, jobs, datetime.now(UTC) + timedelta(seconds=61), timedelta(seconds=60))
-    assert [sp.func for sp in specs] == ["jobs.stock.recompute_dirty"]
+    assert [sp.func for sp in specs] == [job_specs.RECOMPUTE_DIRTY]
     assert jobs.errors == []
     with pg_db.session() as s:
         assert s.scalar(select(func.count()).select_from(DirtyVariant)) == 0

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from rq import Queue, SimpleWorker
 
+from app import job_specs
 from app.queue import JobSpec, RedisJobQueue
 from tests.conftest import TEST_REDIS_URL
 
@@ -50,24 +51,13 @@ def test_redis_down_returns_false_instead_of_raising() -> None:
     assert jobs.enqueue(JobSpec("tests.integration.test_queue_redis.add_result", (5,), job_id="x-1")) is False
 
 
-def test_cron_config_registers_the_sweeper_and_periodic_recompute(redis_conn: Any) -> None:
+def test_cron_config_registers_every_periodic_job_of_the_schedule_table(redis_conn: Any) -> None:
     from rq.cron import CronScheduler
 
     scheduler = CronScheduler(connection=redis_conn)
     scheduler.load_config_from_file("jobs.cron")
     registered = sorted(
-        (j.func.__module__ + "." + j.func.__name__, j.queue_name, j.interval) for j in scheduler.get_jobs()
+        (j.func_name, j.queue_name, j.interval, j.job_options["job_timeout"]) for j in scheduler.get_jobs()
     )
-    assert registered == [
-        ("jobs.admin.deliver_all_webhooks", "low", 60),
-        ("jobs.admin.digest_all", "low", 900),
-        ("jobs.admin.instant_alerts_all", "low", 60),
-        ("jobs.attribution.attribute_all", "low", 900),
-        ("jobs.maintenance.purge_inbox", "low", 3600),
-        ("jobs.maintenance.sweep", "high", 30),
-        ("jobs.notify.run_due_waves", "default", 30),
-        ("jobs.shopify.reconcile_all", "low", 1800),
-        ("jobs.stock.recompute_all", "low", 900),
-        ("jobs.woocommerce.check_all_webhooks", "low", 21600),
-        ("jobs.woocommerce.reconcile_all", "low", 1800),
-    ]
+    assert registered == sorted((p.func, p.queue, p.every, p.timeout) for p in job_specs.SCHEDULE)
+    assert len(registered) == 11

@@ -13,6 +13,7 @@ import responses
 from sqlalchemy import func, select, update
 
 import app.services.handlers  # noqa: F401 - registers the webhook topic handlers
+from app import job_specs
 from app.db import Database
 from app.models import InventoryLevel, Product, Store, SyncRun, Variant, WebhookEvent
 from app.queue import resolve
@@ -305,7 +306,7 @@ def test_a_webhook_listing_100_of_2000_deletes_none_and_the_refresh_applies_all(
     assert price_of(pg_db, store_id, 100) == "10.00"  # the others wait for the refresh
     with pg_db.session() as s:
         assert s.scalar(select(Variant.tracked).where(Variant.external_id == str(VARIANT_BASE + 5))) is False
-    refresh = [j for j in jobs.specs if j.func == "jobs.shopify.refresh_product"]
+    refresh = [j for j in jobs.specs if j.func == job_specs.SHOPIFY_REFRESH_PRODUCT]
     assert [(j.args, j.job_id) for j in refresh] == [
         ((store_id, PRODUCT_GID), f"shopify-product-{store_id}-{PRODUCT_ID}")
     ]
@@ -330,7 +331,7 @@ def test_a_short_list_that_variant_gids_shows_is_cut_deletes_nothing(pg_db: Data
 
     assert outcome == "applied:partial"
     assert live_variants(pg_db, store_id) == N
-    assert [j.func for j in jobs.specs].count("jobs.shopify.refresh_product") == 1
+    assert [j.func for j in jobs.specs].count(job_specs.SHOPIFY_REFRESH_PRODUCT) == 1
 
 
 @responses.activate

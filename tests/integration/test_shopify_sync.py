@@ -12,10 +12,12 @@ import responses
 from sqlalchemy import func, select
 
 import app.services.handlers  # noqa: F401 - registers the webhook topic handlers
+from app import job_specs
 from app.db import Database
 from app.models import InventoryLevel, Location, StockState, Store, SyncRun, Variant
 from app.services import shopify_sync
 from integrations.shopify.graphql import GraphQLClient
+from jobs import shopify as shopify_jobs
 from tests.conftest import FIXTURES
 from tests.factories import RecordingQueue
 
@@ -230,7 +232,7 @@ def test_bulk_finish_webhook_and_sweeper_wake_the_waiting_run(pg_db: Database, s
     with pg_db.session() as s:
         specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60))
     minute = int(now.timestamp() // 60)
-    assert [sp.job_id for sp in specs if sp.func == "jobs.shopify.run_sync"] == [f"sync-{run_id}-s{minute}"]
+    assert [sp.job_id for sp in specs if sp.func == job_specs.SHOPIFY_SYNC] == [f"sync-{run_id}-s{minute}"]
 
 
 def test_sync_progress_is_visible_to_the_admin_api(pg_db: Database, store_id: int) -> None:
@@ -286,7 +288,7 @@ def test_cli_sync_runs_in_the_foreground_with_progress(
     monkeypatch.delenv("REDIS_URL", raising=False)
     get_settings.cache_clear()
     set_runtime(None)
-    monkeypatch.setattr("jobs.shopify.clients_for", lambda rt, sid: clients())
+    monkeypatch.setattr(shopify_jobs, "clients_for", lambda rt, sid: clients())
     result = CliRunner().invoke(cli, ["sync", "--store", str(store_id), "--poll", "0"])
     assert result.exit_code == 0, result.output
     head, _, counts = result.stdout.strip().partition(" done ")
@@ -338,7 +340,7 @@ def test_a_step_that_keeps_failing_is_recorded_then_stopped(
 
     # Shopify answers every call with a 503 (an outage): each attempt of the job fails at the first phase.
     responses.add(responses.POST, GRAPHQL, status=503, body="Service Unavailable")
-    monkeypatch.setattr("jobs.shopify.clients_for", lambda rt, sid: clients())
+    monkeypatch.setattr(shopify_jobs, "clients_for", lambda rt, sid: clients())
     monkeypatch.setattr(sync_runs, "MAX_FAILED_STEPS", 2)
     jobs = RecordingQueue()
     set_runtime(Runtime(Settings(env="test"), pg_db, jobs))  # type: ignore[arg-type]

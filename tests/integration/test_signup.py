@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.domain import waitlist as rules
@@ -130,7 +131,7 @@ def test_double_opt_in_for_eu_store_enqueues_confirmation(env: Env) -> None:
     assert resp.get_json() == {"ok": True, "confirm": True, "message": rules.message("nl", "confirm_sent")}
     [sub] = env.subs()
     assert (sub.state, sub.locale) == ("pending_confirmation", "nl")
-    assert env.jobs.specs == [JobSpec("jobs.notify.send_confirmation", (sub.id,), job_id=f"confirm-{sub.id}")]
+    assert env.jobs.specs == [JobSpec(job_specs.SEND_CONFIRMATION, (sub.id,), job_id=f"confirm-{sub.id}")]
     # Again at once: same answer, no second email.
     assert env.post(body(variant_id="eu-sold"), store_id=env.eu_id).get_json()["confirm"] is True
     assert len(env.jobs.specs) == 1

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import (
@@ -470,10 +471,10 @@ def test_recompute_jobs_queue_each_platforms_storefront_write_back(pg_db: Databa
     recompute_store(shop_id)
     publishes = [(sp.func, sp.args, sp.job_id) for sp in queue.specs if sp.func.endswith(".publish_storefront")]
     assert publishes == [
-        ("jobs.shopify.publish_storefront", (shop_id,), f"publish-{shop_id}"),
-        ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
-        ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
-        ("jobs.shopify.publish_storefront", (shop_id,), f"publish-{shop_id}"),
+        (job_specs.SHOPIFY_PUBLISH, (shop_id,), f"publish-{shop_id}"),
+        (job_specs.WOO_PUBLISH, (woo_id,), f"publish-{woo_id}"),
+        (job_specs.WOO_PUBLISH, (woo_id,), f"publish-{woo_id}"),
+        (job_specs.SHOPIFY_PUBLISH, (shop_id,), f"publish-{shop_id}"),
     ]
 
 
@@ -494,10 +495,10 @@ def test_a_recompute_is_followed_by_fanout_attribution_and_signal_webhooks(pg_db
     with pg_db.session() as s:
         event_id = s.execute(select(StockEvent.id).where(StockEvent.kind == "restock")).scalar_one()
     assert [(sp.func, sp.args, sp.job_id, sp.queue) for sp in queue.specs] == [
-        ("jobs.notify.fanout_event", (event_id,), f"fanout-{event_id}", "default"),
-        ("jobs.attribution.attribute_store", (store_id,), f"attribute-{store_id}", "low"),
-        ("jobs.admin.deliver_webhooks", (store_id,), f"outbound-webhooks-{store_id}", "low"),
-        ("jobs.admin.send_instant_alerts", (store_id,), f"instant-alerts-{store_id}", "low"),
+        (job_specs.FANOUT_EVENT, (event_id,), f"fanout-{event_id}", "default"),
+        (job_specs.ATTRIBUTE_STORE, (store_id,), f"attribute-{store_id}", "low"),
+        (job_specs.DELIVER_WEBHOOKS, (store_id,), f"outbound-webhooks-{store_id}", "low"),
+        (job_specs.SEND_INSTANT_ALERTS, (store_id,), f"instant-alerts-{store_id}", "low"),
     ]
 
 

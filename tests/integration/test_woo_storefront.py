@@ -12,6 +12,7 @@ import pytest
 import responses
 from sqlalchemy import select
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import Product, StockState, Store, Variant
@@ -241,8 +242,8 @@ def test_recompute_queues_the_woocommerce_write_back(pg_db: Database) -> None:
         publishes = [(sp.func, sp.args, sp.job_id) for sp in queue.specs if sp.func.endswith(".publish_storefront")]
         # The demo store has no storefront to write back to.
         assert publishes == [
-            ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
-            ("jobs.woocommerce.publish_storefront", (woo_id,), f"publish-{woo_id}"),
+            (job_specs.WOO_PUBLISH, (woo_id,), f"publish-{woo_id}"),
+            (job_specs.WOO_PUBLISH, (woo_id,), f"publish-{woo_id}"),
         ]
     finally:
         set_runtime(None)

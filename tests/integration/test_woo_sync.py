@@ -14,6 +14,7 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import InventoryLevel, Order, OrderLine, Product, Store, SyncRun, Variant
@@ -147,7 +148,7 @@ def test_initial_sync_loads_products_orders_refunds_and_creates_webhooks(pg_db: 
     with pg_db.session() as s:
         run_id = woo_sync.start_sync(s, jobs, store_id).id
         assert woo_sync.start_sync(s, jobs, store_id).id == run_id  # one running sync per store
-    assert [(sp.func, sp.job_id) for sp in jobs.specs] == [("jobs.woocommerce.run_sync", f"woo-sync-{run_id}")]
+    assert [(sp.func, sp.job_id) for sp in jobs.specs] == [(job_specs.WOO_SYNC, f"woo-sync-{run_id}")]
 
     assert woo_sync.step(pg_db, jobs, run_id, client(), settings=SETTINGS) == "done"
 
@@ -319,7 +320,7 @@ def test_jobs_check_webhooks_and_start_reconciliations(
             run_id = woo_sync.start_sync(s, jobs, store_id).id
         assert woo_jobs.run_sync(run_id) == "done"
         assert woo_jobs.reconcile_all() == 1
-        assert jobs.specs[-1].func == "jobs.woocommerce.run_sync"
+        assert jobs.specs[-1].func == job_specs.WOO_SYNC
         woo.unauthorized = True
         assert woo_jobs.check_webhooks(store_id) == 0
         with pg_db.session() as s:

@@ -1,0 +1,202 @@
+"""Every background job by name: the one module that names a function of jobs/, with its queue and collapse id.
+
+jobs/ imports the services, so a service that queues follow-up work cannot import the job function: it builds
+the job's spec here instead. Nothing else in app/ or jobs/ writes a job's dotted name; a test checks that each
+name below resolves to a function of jobs/, and the periodic jobs' one table (SCHEDULE) is what `rq cron`
+(jobs/cron.py), the in-process scheduler of the demo and the tests read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.queue import JobSpec
+
+DRAIN_INBOX = "jobs.webhooks.drain_inbox"
+SHOPIFY_SYNC = "jobs.shopify.run_sync"
+SHOPIFY_REFRESH_PRODUCT = "jobs.shopify.refresh_product"
+SHOPIFY_PUBLISH = "jobs.shopify.publish_storefront"
+SHOPIFY_RECONCILE_ALL = "jobs.shopify.reconcile_all"
+WOO_SYNC = "jobs.woocommerce.run_sync"
+WOO_PUBLISH = "jobs.woocommerce.publish_storefront"
+WOO_CHECK_WEBHOOKS = "jobs.woocommerce.check_webhooks"
+WOO_CHECK_ALL_WEBHOOKS = "jobs.woocommerce.check_all_webhooks"
+WOO_RECONCILE_ALL = "jobs.woocommerce.reconcile_all"
+RECOMPUTE_DIRTY = "jobs.stock.recompute_dirty"
+RECOMPUTE_STORE = "jobs.stock.recompute_store"
+RECOMPUTE_ALL = "jobs.stock.recompute_all"
+SEND_CONFIRMATION = "jobs.notify.send_confirmation"
+FANOUT_EVENT = "jobs.notify.fanout_event"
+RUN_DUE_WAVES = "jobs.notify.run_due_waves"
+ATTRIBUTE_STORE = "jobs.attribution.attribute_store"
+ATTRIBUTE_ALL = "jobs.attribution.attribute_all"
+DELIVER_WEBHOOKS = "jobs.admin.deliver_webhooks"
+DELIVER_ALL_WEBHOOKS = "jobs.admin.deliver_all_webhooks"
+SEND_DIGEST = "jobs.admin.send_digest"
+DIGEST_ALL = "jobs.admin.digest_all"
+SEND_INSTANT_ALERTS = "jobs.admin.send_instant_alerts"
+INSTANT_ALERTS_ALL = "jobs.admin.instant_alerts_all"
+SWEEP = "jobs.maintenance.sweep"
+PURGE_INBOX = "jobs.maintenance.purge_inbox"
+
+# One job runs a whole WooCommerce sync (REST has no bulk export to wait on), so it gets more than the default 10 min.
+WOO_SYNC_TIMEOUT = 60 * 60
+
+
+def _id(base: str, suffix: str) -> str:
+    # A sweeper re-drive adds a suffix so it is not refused as a duplicate of the stalled job it replaces.
+    return base + (f"-{suffix}" if suffix else "")
+
+
+def drain_gate(store_id: int) -> str:
+    """The Redis key that keeps one drain job pending per store."""
+    return f"backsoon:inbox-gate:{store_id}"
+
+
+def drain_inbox(store_id: int, *, gated: bool = True, suffix: str = "") -> JobSpec:
+    """Process a store's received deliveries in arrival order, one job per burst."""
+    gate = drain_gate(store_id) if gated else None
+    return JobSpec(DRAIN_INBOX, (store_id,), job_id=_id(f"inbox-{store_id}", suffix), queue="high", gate=gate)
+
+
+def shopify_sync(run_id: int, suffix: str = "") -> JobSpec:
+    """Advance one Shopify sync run."""
+    return JobSpec(SHOPIFY_SYNC, (run_id,), job_id=_id(f"sync-{run_id}", suffix))
+
+
+def shopify_refresh_product(store_id: int, gid: str) -> JobSpec:
+    """Re-read one Shopify product in full; a burst for the same product collapses into one pending job."""
+    numeric = gid.rsplit("/", 1)[-1]
+    return JobSpec(SHOPIFY_REFRESH_PRODUCT, (store_id, gid), job_id=f"shopify-product-{store_id}-{numeric}")
+
+
+def shopify_publish(store_id: int) -> JobSpec:
+    """Write a Shopify store's changed stock states to its metafields."""
+    return JobSpec(SHOPIFY_PUBLISH, (store_id,), job_id=f"publish-{store_id}")
+
+
+def woo_sync(run_id: int, suffix: str = "") -> JobSpec:
+    """Advance one WooCommerce sync run."""
+    return JobSpec(WOO_SYNC, (run_id,), job_id=_id(f"woo-sync-{run_id}", suffix), timeout=WOO_SYNC_TIMEOUT)
+
+
+def woo_publish(store_id: int) -> JobSpec:
+    """Write a WooCommerce store's changed stock states to its product and variation meta."""
+    return JobSpec(WOO_PUBLISH, (store_id,), job_id=f"publish-{store_id}")
+
+
+def woo_check_webhooks(store_id: int) -> JobSpec:
+    """Check a WooCommerce store's webhooks and re-create missing or disabled ones."""
+    return JobSpec(WOO_CHECK_WEBHOOKS, (store_id,), job_id=f"woo-hooks-{store_id}", queue="low")
+
+
+def recompute_dirty(store_id: int, suffix: str = "") -> JobSpec:
+    """Recompute a store's dirty variants; one collapsed job per store."""
+    return JobSpec(RECOMPUTE_DIRTY, (store_id,), job_id=_id(f"recompute-dirty-{store_id}", suffix), queue="high")
+
+
+def recompute_store(store_id: int) -> JobSpec:
+    """Recompute every variant of a store; a recompute already waiting absorbs this one."""
+    return JobSpec(RECOMPUTE_STORE, (store_id,), job_id=f"recompute-store-{store_id}", queue="low")
+
+
+def send_confirmation(subscription_id: int) -> JobSpec:
+    """Send a subscription's double-opt-in email."""
+    return JobSpec(SEND_CONFIRMATION, (subscription_id,), job_id=f"confirm-{subscription_id}")
+
+
+def fanout_event(event_id: int, suffix: str = "") -> JobSpec:
+    """Run (or resume) a restock event's fan-out; one id per event so duplicates collapse."""
+    return JobSpec(FANOUT_EVENT, (event_id,), job_id=_id(f"fanout-{event_id}", suffix))
+
+
+def attribute_store(store_id: int) -> JobSpec:
+    """Attribute a store's new orders to restock emails."""
+    return JobSpec(ATTRIBUTE_STORE, (store_id,), job_id=f"attribute-{store_id}", queue="low")
+
+
+def deliver_webhooks(store_id: int) -> JobSpec:
+    """Deliver a store's pending outbound signal webhooks."""
+    return JobSpec(DELIVER_WEBHOOKS, (store_id,), job_id=f"outbound-webhooks-{store_id}", queue="low")
+
+
+def send_digest(store_id: int) -> JobSpec:
+    """Send a store's daily digest when it is due."""
+    return JobSpec(SEND_DIGEST, (store_id,), job_id=f"digest-{store_id}", queue="low")
+
+
+def send_instant_alerts(store_id: int) -> JobSpec:
+    """Send a store's instant alerts that are due."""
+    return JobSpec(SEND_INSTANT_ALERTS, (store_id,), job_id=f"instant-alerts-{store_id}", queue="low")
+
+
+@dataclass(frozen=True, slots=True)
+class Periodic:
+    """A job run every `every` seconds, with no arguments."""
+
+    func: str
+    every: int
+    queue: str = "low"
+    timeout: int = 300
+
+    def spec(self) -> JobSpec:
+        """The spec the in-process scheduler enqueues; its id collapses a run still waiting."""
+        return JobSpec(self.func, (), job_id=self.func.replace(".", "_"), queue=self.queue, timeout=self.timeout)
+
+
+# Run exactly one `rq cron` process over this table: it holds no lock.
+SCHEDULE: tuple[Periodic, ...] = (
+    # Sweeping twice a minute re-drives stalled work within a minute of the sweeper's 60 s threshold.
+    Periodic(SWEEP, 30, queue="high", timeout=120),
+    # Restock waves are scheduled on the event rows; due ones are picked up within 30 s.
+    Periodic(RUN_DUE_WAVES, 30, queue="default", timeout=120),
+    Periodic(RECOMPUTE_ALL, 15 * 60),
+    Periodic(PURGE_INBOX, 60 * 60),
+    # Shopify does not guarantee delivery: a missed webhook heals within this interval.
+    Periodic(SHOPIFY_RECONCILE_ALL, 30 * 60),
+    # WooCommerce never retries a failed delivery and disables a webhook after repeated failures.
+    Periodic(WOO_RECONCILE_ALL, 30 * 60),
+    Periodic(WOO_CHECK_ALL_WEBHOOKS, 6 * 60 * 60),
+    # Orders arriving outside a recompute are attributed to restock emails within this interval.
+    Periodic(ATTRIBUTE_ALL, 15 * 60),
+    # Retries of the merchant's signal webhook are due by the minute (exponential backoff from 1 min).
+    Periodic(DELIVER_ALL_WEBHOOKS, 60),
+    # Each store's digest goes out once a day from 07:00 its time; checking every 15 min finds it soon after.
+    Periodic(DIGEST_ALL, 15 * 60),
+    # An instant alert held back by its 15-minute spacing goes out on the next check.
+    Periodic(INSTANT_ALERTS_ALL, 60),
+)
+
+ALL_JOBS: tuple[str, ...] = (
+    DRAIN_INBOX,
+    SHOPIFY_SYNC,
+    SHOPIFY_REFRESH_PRODUCT,
+    SHOPIFY_PUBLISH,
+    SHOPIFY_RECONCILE_ALL,
+    WOO_SYNC,
+    WOO_PUBLISH,
+    WOO_CHECK_WEBHOOKS,
+    WOO_CHECK_ALL_WEBHOOKS,
+    WOO_RECONCILE_ALL,
+    RECOMPUTE_DIRTY,
+    RECOMPUTE_STORE,
+    RECOMPUTE_ALL,
+    SEND_CONFIRMATION,
+    FANOUT_EVENT,
+    RUN_DUE_WAVES,
+    ATTRIBUTE_STORE,
+    ATTRIBUTE_ALL,
+    DELIVER_WEBHOOKS,
+    DELIVER_ALL_WEBHOOKS,
+    SEND_DIGEST,
+    DIGEST_ALL,
+    SEND_INSTANT_ALERTS,
+    INSTANT_ALERTS_ALL,
+    SWEEP,
+    PURGE_INBOX,
+)
+
+
+def job_modules() -> tuple[str, ...]:
+    """The modules of jobs/ that hold a named job (the worker imports them before it forks)."""
+    return tuple(sorted({name.rpartition(".")[0] for name in ALL_JOBS}))
