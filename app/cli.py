@@ -167,8 +167,8 @@ def sync_cmd(store_id: int, reconcile: bool, poll: float) -> None:
     import time
 
     from app.models import Store, SyncRun
+    from app.platforms.shopify import sync as shopify_sync
     from app.runtime import get_runtime
-    from app.services import shopify_sync
     from jobs.shopify import clients_for
 
     rt = get_runtime()

@@ -12,8 +12,9 @@ import click
 @click.option("--sync/--no-sync", default=True, show_default=True, help="Start the initial sync once connected.")
 def connect_woocommerce_cmd(store_url: str, key: str, secret: str | None, sync: bool) -> None:
     """Check a WooCommerce REST API key against the store, store it encrypted, and print the store id."""
+    from app.platforms.woocommerce import connect as woo_connect
+    from app.platforms.woocommerce import sync as woo_sync
     from app.runtime import get_runtime
-    from app.services import woo_connect, woo_sync
 
     if not secret:
         secret = click.prompt("Consumer secret (cs_…)", hide_input=True)

@@ -280,7 +280,7 @@ def _rss_mb() -> float:
 def _child_app(url: str, sid: int, file_url: str, size: int, out: Any) -> None:
     from app.db import Database
     from app.models import SyncRun
-    from app.services import shopify_sync
+    from app.platforms.shopify import sync as shopify_sync
     from integrations.http import make_session
     from integrations.shopify.bulk import download_lines, iter_bulk_records
 

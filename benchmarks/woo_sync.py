@@ -257,7 +257,7 @@ def _child_sync(url: str, sid: int, store_url: str, products: int, out: Any) -> 
     from app.config import Settings
     from app.db import Database
     from app.models import SyncRun
-    from app.services import woo_sync
+    from app.platforms.woocommerce import sync as woo_sync
     from integrations.woocommerce.client import WooClient
 
     settings = Settings(env="test", app_url="https://backsoon.example")

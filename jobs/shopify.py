@@ -5,8 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.models import Store, SyncRun
+from app.platforms.shopify import auth as shopify_auth
+from app.platforms.shopify import storefront as shopify_storefront
+from app.platforms.shopify import sync as shopify_sync
 from app.runtime import Runtime
-from app.services import shopify_auth, shopify_storefront, shopify_sync, sync_runs
+from app.services import sync_runs
 from integrations.http import make_session
 from integrations.shopify.graphql import GraphQLClient
 from jobs._base import job_context

@@ -6,8 +6,10 @@ from sqlalchemy import select
 
 from app import job_specs
 from app.models import Store, SyncRun
+from app.platforms.woocommerce import storefront as woo_storefront
+from app.platforms.woocommerce import sync as woo_sync
 from app.queue import enqueue_after_commit
-from app.services import sync_runs, woo_storefront, woo_sync
+from app.services import sync_runs
 from app.services.crypto import DecryptionError
 from integrations.base import AuthRevoked, InvalidRequest
 from jobs._base import job_context

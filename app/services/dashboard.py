@@ -39,7 +39,9 @@ from app.models import (
     SyncRun,
     Variant,
 )
-from app.services import attribution, shopify_sync, woo_sync
+from app.platforms.shopify import sync as shopify_sync
+from app.platforms.woocommerce import sync as woo_sync
+from app.services import attribution
 from app.services.stock import AT_RISK_STATUSES, OPEN_WAITLIST_STATES, live_variant_filters, store_today, store_zone
 
 __all__ = [

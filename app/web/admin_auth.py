@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from app.models import Store
-from app.services.shopify_auth import api_secrets, find_shopify_store
+from app.platforms.shopify.auth import api_secrets, find_shopify_store
 from app.web.deps import abort_json, db_session, runtime
 from integrations.shopify.verify import InvalidSessionToken, decode_session_token, is_valid_shop_domain
 

@@ -20,7 +20,8 @@ from werkzeug.datastructures import MultiDict
 
 from app import job_specs
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, SyncRun, Variant
-from app.services import shopify_sync, woo_sync
+from app.platforms.shopify import sync as shopify_sync
+from app.platforms.woocommerce import sync as woo_sync
 from app.services.stock import at_risk_condition, live_variant_filters, store_today
 from app.web.deps import abort_json, db_session, runtime, store_for_request
 from app.web.openapi import error_response, json_response, register_paths, schema_ref

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from app.config import Settings
 from app.models import Store
-from app.services.shopify_auth import (
+from app.platforms.shopify.auth import (
     REQUIRED_SCOPES,
     MissingScopes,
     api_secrets,

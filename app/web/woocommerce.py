@@ -23,8 +23,9 @@ from flask import Blueprint, jsonify, make_response, redirect, render_template, 
 from werkzeug.wrappers import Response
 
 from app.models import Store
-from app.services import woo_connect, woo_sync
-from app.services.woo_connect import ConnectError
+from app.platforms.woocommerce import connect as woo_connect
+from app.platforms.woocommerce import sync as woo_sync
+from app.platforms.woocommerce.connect import ConnectError
 from app.web.admin_auth import SESSION_STORE_KEY, sign_in
 from app.web.deps import abort_json, db_session, runtime
 from app.web.openapi import error_response, json_response, register_paths

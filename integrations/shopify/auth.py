@@ -11,7 +11,7 @@ and it has no authorization code grant at all.
 
 No retries happen here beyond connect errors (the shared ``integrations.http`` session never re-sends a POST that
 may have reached Shopify): a refresh rotates the refresh token, so a re-send is the caller's decision, made under a
-per-store lock in app/services/shopify_auth.py. Secrets travel only in request bodies, never in URLs, and no
+per-store lock in app/platforms/shopify/auth.py. Secrets travel only in request bodies, never in URLs, and no
 exception message or ``repr`` includes a token.
 """
 

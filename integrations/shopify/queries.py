@@ -33,7 +33,7 @@ __all__ = [
 
 # Nested page sizes of the paged documents. Shopify refuses any query whose *requested* cost exceeds 1,000 points,
 # and nested connections multiply (integrations.shopify.cost; tests/unit/test_shopify_query_cost.py checks every
-# paged document at the page sizes app.services.shopify_sync sends). A node whose nested list continues past these
+# paged document at the page sizes app.platforms.shopify.sync sends). A node whose nested list continues past these
 # is completed by the per-product / per-order follow-up documents below, never cut.
 PRODUCTS_PAGE_VARIANTS = 10
 """variants(first:) per product in PRODUCTS_PAGE (a product node then costs 206 points)."""

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from app.db import Database
 from app.models import Order, OrderLine, Refund, RefundLine, Store, SyncRun
-from app.services import shopify_sync
+from app.platforms.shopify import sync as shopify_sync
 from integrations.shopify.bulk import map_order_node
 from integrations.shopify.cost import MAX_QUERY_COST, requested_cost
 from integrations.shopify.graphql import GraphQLClient

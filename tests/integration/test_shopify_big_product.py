@@ -16,8 +16,9 @@ import app.services.handlers  # noqa: F401 - registers the webhook topic handler
 from app import job_specs
 from app.db import Database
 from app.models import InventoryLevel, Product, Store, SyncRun, Variant, WebhookEvent
+from app.platforms.shopify import sync as shopify_sync
 from app.queue import resolve
-from app.services import inbox, shopify_sync
+from app.services import inbox
 from integrations.shopify.graphql import GraphQLClient
 from tests.conftest import FIXTURES
 from tests.factories import RecordingQueue

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from app.db import Database
 from app.models import StockState, Store, Variant
-from app.services.shopify_storefront import publish_changed
+from app.platforms.shopify.storefront import publish_changed
 from integrations.shopify.graphql import GraphQLClient
 from tests.conftest import FIXTURES
 from tests.factories import make_store, make_variant

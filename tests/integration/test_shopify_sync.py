@@ -15,7 +15,7 @@ import app.services.handlers  # noqa: F401 - registers the webhook topic handler
 from app import job_specs
 from app.db import Database
 from app.models import InventoryLevel, Location, StockState, Store, SyncRun, Variant
-from app.services import shopify_sync
+from app.platforms.shopify import sync as shopify_sync
 from integrations.shopify.graphql import GraphQLClient
 from jobs import shopify as shopify_jobs
 from tests.conftest import FIXTURES
@@ -304,9 +304,9 @@ def test_cli_sync_runs_in_the_foreground_with_progress(
 
 def test_sync_progress_of_a_woocommerce_run_uses_its_own_phases(pg_db: Database) -> None:
     from app.config import Settings
+    from app.platforms.woocommerce import sync as woo_sync
     from app.queue import InProcessJobQueue
     from app.runtime import Runtime
-    from app.services import woo_sync
     from app.web.deps import hash_api_key
     from app.web.factory import build_app
 

@@ -22,10 +22,10 @@ from app.cli_woo import connect_woocommerce_cmd
 from app.config import Settings
 from app.db import Database
 from app.models import Store
+from app.platforms.woocommerce import connect as woo_connect
+from app.platforms.woocommerce.connect import ConnectError
 from app.runtime import Runtime, set_runtime
-from app.services import woo_connect
 from app.services.crypto import cipher_for
-from app.services.woo_connect import ConnectError
 from app.web import woocommerce
 from app.web.factory import build_app
 from tests.conftest import FIXTURES
@@ -447,7 +447,7 @@ def test_a_store_whose_key_was_revoked_tells_its_merchant_in_the_admin(env: Env)
     (store,) = env.stores()
     assert 'id="store-disconnected"' not in env.client.get("/admin/").get_data(as_text=True)
     # What woo_sync.disconnect records when WooCommerce answers 401 to our key.
-    from app.services import woo_sync
+    from app.platforms.woocommerce import sync as woo_sync
 
     woo_sync.disconnect(env.db, store.id, "access revoked: 401")
     page = env.client.get("/admin/").get_data(as_text=True)

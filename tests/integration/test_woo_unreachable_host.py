@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db import Database
 from app.models import Product, Store, SyncRun
-from app.services import woo_sync
+from app.platforms.woocommerce import sync as woo_sync
 from app.services.crypto import cipher_for
 from integrations.base import TransientError
 from integrations.woocommerce.client import WooClient

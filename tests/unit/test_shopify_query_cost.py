@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import shopify_sync
+from app.platforms.shopify import sync as shopify_sync
 from integrations.shopify import queries
 from integrations.shopify.cost import MAX_QUERY_COST, requested_cost
 

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from app import job_specs
 from app.models import Store, WebhookEvent
+from app.platforms.shopify import sync as shopify_sync
 from app.queue import JobQueue, enqueue_after_commit
-from app.services import catalog, compliance, shopify_sync
+from app.services import catalog, compliance
 from app.services.inbox import register_handler
 from integrations.base import InventoryRecord, OrderRecord, ProductRecord
 from integrations.shopify import payloads as p

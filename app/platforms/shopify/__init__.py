@@ -1,0 +1,1 @@
+"""Shopify: install and tokens, bulk and paged sync, webhook topics, metafield write-back."""
