@@ -68,8 +68,8 @@ def _progress_bar() -> Any:
 
 
 def _seed(variants: int, days: int, seed: int) -> int:
+    from app.platforms.demo.seed import seed_demo
     from app.runtime import get_runtime
-    from app.services.demo_seed import seed_demo
     from app.services.stock import recompute
 
     rt = get_runtime()
@@ -121,12 +121,14 @@ def recompute_cmd(store_id: int | None, all_stores: bool) -> None:
 @cli.command("sweep")
 def sweep_cmd() -> None:
     """Re-enqueue stalled work once (the cron does this every 30 s)."""
+    from app.platforms import registry
     from app.runtime import get_runtime
     from app.services.sweeper import sweep
 
     rt = get_runtime()
+    stale_after = timedelta(seconds=rt.settings.sweep_after_seconds)
     with rt.db.session() as session:
-        specs = sweep(session, rt.jobs, datetime.now(UTC), timedelta(seconds=rt.settings.sweep_after_seconds))
+        specs = sweep(session, rt.jobs, datetime.now(UTC), stale_after, sync_job=registry.sync_job_for)
     click.echo(f"re-enqueued {len(specs)} job(s)")
 
 
@@ -167,14 +169,16 @@ def sync_cmd(store_id: int, reconcile: bool, poll: float) -> None:
     import time
 
     from app.models import Store, SyncRun
+    from app.platforms import registry
     from app.platforms.shopify import sync as shopify_sync
+    from app.platforms.shopify.platform import SHOPIFY
     from app.runtime import get_runtime
     from jobs.shopify import clients_for
 
     rt = get_runtime()
     with rt.db.session() as session:
         store = session.get(Store, store_id)
-        if store is None or store.platform != "shopify":
+        if store is None or registry.of(store) is not SHOPIFY:
             raise click.ClickException(f"store {store_id} is not a Shopify store")
         run_id = shopify_sync.start_sync(session, _Foreground(), store_id, "reconcile" if reconcile else "initial").id
     report = _progress_bar()
@@ -234,7 +238,7 @@ def worker_cmd(queues: str, burst: bool) -> None:
     # Every module a job can name, imported once before the worker forks: RQ forks a fresh work horse per job,
     # and without this each job re-imported the app (about 1 s), three times between a restock webhook and its
     # first email (drain, recompute, fan-out).
-    for module in ("app.services.handlers", *job_specs.job_modules()):
+    for module in ("app.platforms.registry", *job_specs.job_modules()):
         importlib.import_module(module)
     # No database engine or runtime is built here: each forked work horse builds its own, so no pooled
     # connection is ever shared across a fork.
@@ -249,19 +253,19 @@ def worker_cmd(queues: str, burst: bool) -> None:
 @click.option("--reseed", is_flag=True, help="Regenerate the demo store even if it exists.")
 def demo_cmd(host: str, reseed: bool) -> None:
     """Migrate, seed the demo store, and serve the app with in-process jobs."""
-    from sqlalchemy import select
 
     from app import create_app
     from app.config import get_settings
-    from app.models import Store
+    from app.platforms.demo.platform import demo_store
     from app.runtime import get_runtime
     from app.scheduler import InProcessScheduler
 
     settings = get_settings()
     _alembic_upgrade(settings.database_url)
     with get_runtime().db.session() as session:
-        existing = session.execute(select(Store.id).where(Store.platform == "demo")).scalar_one_or_none()
-    store_id = _seed(500, 180, 7) if existing is None or reseed else existing
+        existing = demo_store(session)
+        existing_id = existing.id if existing is not None else None
+    store_id = _seed(500, 180, 7) if existing_id is None or reseed else existing_id
     sink = None
     if not settings.smtp_url:
         import dataclasses

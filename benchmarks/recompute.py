@@ -133,7 +133,7 @@ def _seed(url: str, variants: int, days: int) -> None:
     from sqlalchemy import text
 
     from app.db import Database
-    from app.services.demo_seed import seed_demo
+    from app.platforms.demo.seed import seed_demo
 
     db = Database(url)
     started = time.perf_counter()

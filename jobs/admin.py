@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app import job_specs
+from app.platforms import registry
 from app.services import alerts, outbound_webhooks
 from jobs._base import job_context
 
@@ -13,7 +14,7 @@ def deliver_webhooks(store_id: int) -> dict[str, Any]:
     """Record the store's signal changes, then POST its due webhook deliveries."""
     with job_context(store_id=store_id) as rt:
         with rt.db.session() as session:
-            recorded = outbound_webhooks.record_signal_changes(session, store_id)
+            recorded = outbound_webhooks.record_signal_changes(session, store_id, registry.feed_id_scheme)
         run = outbound_webhooks.deliver_due(rt.db, rt.settings, store_id)
     return {"recorded": recorded, "sent": run.sent, "retrying": run.retrying, "failed": run.failed}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from app.platforms import registry
 from app.services import inbox, sweeper
 from jobs._base import job_context
 
@@ -11,7 +12,8 @@ from jobs._base import job_context
 def sweep() -> int:
     """Re-enqueue stalled work (every 30 s from rq cron)."""
     with job_context() as rt, rt.db.session() as session:
-        specs = sweeper.sweep(session, rt.jobs, datetime.now(UTC), timedelta(seconds=rt.settings.sweep_after_seconds))
+        stale_after = timedelta(seconds=rt.settings.sweep_after_seconds)
+        specs = sweeper.sweep(session, rt.jobs, datetime.now(UTC), stale_after, sync_job=registry.sync_job_for)
     return len(specs)
 
 

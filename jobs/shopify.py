@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.models import Store, SyncRun
+from app.platforms.base import active_store, active_store_ids
 from app.platforms.shopify import auth as shopify_auth
 from app.platforms.shopify import storefront as shopify_storefront
 from app.platforms.shopify import sync as shopify_sync
+from app.platforms.shopify.platform import SHOPIFY
 from app.runtime import Runtime
 from app.services import sync_runs
 from integrations.http import make_session
@@ -50,8 +52,8 @@ def refresh_product(store_id: int, product_gid: str) -> str:
     """Re-read one product with all its variants (after a webhook whose variant list may be partial) and apply it."""
     with job_context(store_id=store_id) as rt:
         with rt.db.session() as session:
-            store = session.execute(select(Store.platform, Store.status).where(Store.id == store_id)).one_or_none()
-        if store is None or store.platform != "shopify" or store.status != "active":
+            active = active_store(session, store_id, SHOPIFY.name) is not None
+        if not active:
             return "skipped"
         graphql = clients_for(rt, store_id).graphql
         return shopify_sync.refresh_product(rt.db, rt.jobs, store_id, product_gid, graphql)
@@ -61,16 +63,7 @@ def reconcile_all() -> int:
     """Start a reconciliation for every active Shopify store that finished its initial sync."""
     started = 0
     with job_context() as rt, rt.db.session() as session:
-        store_ids = (
-            session.execute(
-                select(Store.id).where(
-                    Store.platform == "shopify", Store.status == "active", Store.last_synced_at.is_not(None)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for store_id in store_ids:
+        for store_id in active_store_ids(session, SHOPIFY.name, synced=True):
             shopify_sync.start_sync(session, rt.jobs, store_id, kind="reconcile")
             started += 1
     return started
@@ -80,9 +73,9 @@ def publish_storefront(store_id: int) -> dict[str, int]:
     """Write a Shopify store's changed stock states to its variants' app-owned metafields."""
     with job_context(store_id=store_id) as rt:
         with rt.db.session() as session:
-            store = session.execute(select(Store.platform, Store.status).where(Store.id == store_id)).one_or_none()
+            active = active_store(session, store_id, SHOPIFY.name) is not None
         # A store that left Shopify or was uninstalled has no token to write with; nothing to retry.
-        if store is None or store.platform != "shopify" or store.status != "active":
+        if not active:
             return {"sent": 0, "failed": 0, "batches": 0}
         graphql = clients_for(rt, store_id).graphql
         with rt.db.session() as session:

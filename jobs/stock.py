@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app import job_specs
 from app.models import Store
+from app.platforms import registry
 from app.runtime import Runtime
 from app.services import stock
 from jobs._base import job_context
@@ -17,10 +18,9 @@ def _publish(rt: Runtime, store_id: int) -> None:
     """Queue the storefront write-back: Shopify metafields (theme extension), WooCommerce product/variation meta."""
     with rt.db.session() as session:
         platform = session.execute(select(Store.platform).where(Store.id == store_id)).scalar_one_or_none()
-    if platform == "shopify":
-        rt.jobs.enqueue(job_specs.shopify_publish(store_id))
-    elif platform == "woocommerce":
-        rt.jobs.enqueue(job_specs.woo_publish(store_id))
+    spec = registry.get(platform).publish_job(store_id) if platform is not None else None
+    if spec is not None:
+        rt.jobs.enqueue(spec)
 
 
 def _follow_ups(rt: Runtime, store_id: int, restock_event_ids: tuple[int, ...]) -> None:

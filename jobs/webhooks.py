@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-import app.services.handlers  # noqa: F401 - registers the webhook topic handlers in workers
 from app import job_specs
 from app.logs import log_context
+from app.platforms import registry
 from app.services import inbox
 from jobs._base import job_context
 
@@ -18,7 +18,7 @@ def process_webhook(event_id: int) -> str:
     with job_context(webhook_id=event_id) as rt:
         try:
             with rt.db.session() as session:
-                return inbox.process_event(session, rt.jobs, event_id)
+                return inbox.process_event(session, rt.jobs, event_id, registry.handler_for)
         except Exception as exc:
             with rt.db.session() as session:
                 inbox.mark_failed(session, event_id, f"{exc.__class__.__name__}: {exc}")
@@ -40,7 +40,7 @@ def drain_inbox(store_id: int) -> int:
             for event_id in ids:
                 try:
                     with log_context(webhook_id=event_id), rt.db.session() as session:
-                        inbox.process_event(session, rt.jobs, event_id)
+                        inbox.process_event(session, rt.jobs, event_id, registry.handler_for)
                     done += 1
                 except Exception as exc:
                     failed.add(event_id)

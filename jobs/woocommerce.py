@@ -6,8 +6,10 @@ from sqlalchemy import select
 
 from app import job_specs
 from app.models import Store, SyncRun
+from app.platforms.base import active_store, active_store_ids
 from app.platforms.woocommerce import storefront as woo_storefront
 from app.platforms.woocommerce import sync as woo_sync
+from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.queue import enqueue_after_commit
 from app.services import sync_runs
 from app.services.crypto import DecryptionError
@@ -52,16 +54,7 @@ def reconcile_all() -> int:
     """Start a reconciliation for every active WooCommerce store that finished its initial sync."""
     started = 0
     with job_context() as rt, rt.db.session() as session:
-        store_ids = (
-            session.execute(
-                select(Store.id).where(
-                    Store.platform == "woocommerce", Store.status == "active", Store.last_synced_at.is_not(None)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for store_id in store_ids:
+        for store_id in active_store_ids(session, WOOCOMMERCE.name, synced=True):
             woo_sync.start_sync(session, rt.jobs, store_id, kind="reconcile")
             started += 1
     return started
@@ -71,8 +64,8 @@ def check_webhooks(store_id: int) -> int:
     """Re-create the store's webhooks that are missing or that WooCommerce disabled; return how many."""
     with job_context(store_id=store_id) as rt:
         with rt.db.session() as session:
-            store = session.get(Store, store_id)
-            if store is None or store.platform != "woocommerce" or store.status != "active":
+            store = active_store(session, store_id, WOOCOMMERCE.name)
+            if store is None:
                 return 0
             secret = woo_sync.webhook_secret_for(rt.settings, store)
             if not secret:
@@ -94,11 +87,7 @@ def check_webhooks(store_id: int) -> int:
 def check_all_webhooks() -> int:
     """Enqueue check_webhooks for every active WooCommerce store; return how many."""
     with job_context() as rt, rt.db.session() as session:
-        store_ids = (
-            session.execute(select(Store.id).where(Store.platform == "woocommerce", Store.status == "active"))
-            .scalars()
-            .all()
-        )
+        store_ids = active_store_ids(session, WOOCOMMERCE.name)
         for store_id in store_ids:
             enqueue_after_commit(session, rt.jobs, job_specs.woo_check_webhooks(store_id))
     return len(store_ids)
@@ -108,9 +97,9 @@ def publish_storefront(store_id: int) -> dict[str, int]:
     """Write a WooCommerce store's changed stock states to its products' and variations' ``_backsoon_state`` meta."""
     with job_context(store_id=store_id) as rt:
         with rt.db.session() as session:
-            store = session.get(Store, store_id)
+            store = active_store(session, store_id, WOOCOMMERCE.name)
             # A store that left WooCommerce or was disconnected has no key to write with; nothing to retry.
-            if store is None or store.platform != "woocommerce" or store.status != "active":
+            if store is None:
                 return {"sent": 0, "failed": 0, "batches": 0}
             try:
                 client = woo_sync.client_for(rt.settings, store)

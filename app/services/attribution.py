@@ -9,12 +9,11 @@ matching runs as a few set-based statements per store, on PostgreSQL and on SQLi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,7 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from app.domain.settings import resolve_settings
-from app.domain.waitlist import storefront_root as valid_root
 from app.models import (
     Delivery,
     Order,
@@ -52,7 +50,6 @@ __all__ = [
     "RestockAttribution",
     "attribute_orders",
     "attribution_days_by_variant",
-    "product_url",
     "record_click",
     "report_by_product",
     "report_by_restock",
@@ -76,38 +73,11 @@ def _net_units() -> ColumnElement[Any]:
 # Clicks
 # ---------------------------------------------------------------------------------------------
 
-
-def product_url(store: Store, product: Product, variant: Variant, storefront_root: str | None = None) -> str:
-    """Where a buy link leads: the platform's product page with the variant selected, or the demo shop page; on
-    Shopify under the locale or market root the shopper signed up on (/nl/products/…), so the page is in the
-    language of the email."""
-    if store.platform == "demo":
-        return (
-            f"/demo/shop/products/{quote(product.external_id, safe='')}?{urlencode({'variant': variant.external_id})}"
-        )
-    base = product.url if product.url and urlsplit(product.url).scheme in ("http", "https") else None
-    if base is None:
-        # A product synced without a permalink still has a page at the platform's conventional address.
-        if store.platform == "shopify" and product.handle:
-            base = f"https://{store.domain}/products/{quote(product.handle, safe='')}"
-        elif store.platform == "woocommerce":
-            base = f"https://{store.domain}/?{urlencode({'p': product.external_id})}"
-        else:
-            base = f"https://{store.domain}/"
-    if store.platform != "shopify":
-        return base
-    # Shopify themes preselect the variant named by ?variant=<id>.
-    parts = urlsplit(base)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "variant"]
-    query.append(("variant", variant.external_id))
-    path = parts.path
-    root = valid_root(storefront_root)
-    if root is not None and not (path == root or path.startswith(root + "/")):
-        path = root + (path if path.startswith("/") else "/" + path)
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), parts.fragment))
+# (store, product, variant, storefront root) → where the buy link leads; the platform registry provides it.
+ProductUrl = Callable[[Store, Product, Variant, str | None], str]
 
 
-def record_click(session: Session, delivery_id: int, now: datetime) -> str | None:
+def record_click(session: Session, delivery_id: int, now: datetime, product_url: ProductUrl) -> str | None:
     """Count a click on a delivery's buy link (first click time kept) and return the product URL; None if unknown."""
     row = session.execute(
         select(Store, Product, Variant, Subscription.storefront_root)

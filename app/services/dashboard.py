@@ -7,7 +7,7 @@ timezone), in SQL: the days are a small derived table of [start, end) instants j
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -39,8 +39,6 @@ from app.models import (
     SyncRun,
     Variant,
 )
-from app.platforms.shopify import sync as shopify_sync
-from app.platforms.woocommerce import sync as woo_sync
 from app.services import attribution
 from app.services.stock import AT_RISK_STATUSES, OPEN_WAITLIST_STATES, live_variant_filters, store_today, store_zone
 
@@ -279,15 +277,14 @@ def _delivery_series(
 # ---------------------------------------------------------------------------------------------
 
 
-def latest_sync(session: Session, store: Store) -> dict[str, Any] | None:
-    """The store's latest sync run described with its percentage (None before the first)."""
+def latest_sync(session: Session, store: Store, progress: Callable[[SyncRun], dict[str, Any]]) -> dict[str, Any] | None:
+    """The store's latest sync run described by its platform's ``progress`` (None before the first)."""
     run = session.scalars(
         select(SyncRun).where(SyncRun.store_id == store.id).order_by(SyncRun.id.desc()).limit(1)
     ).first()
     if run is None:
         return None
-    describe = woo_sync.progress if store.platform == "woocommerce" else shopify_sync.progress
-    return describe(run)
+    return progress(run)
 
 
 # ---------------------------------------------------------------------------------------------

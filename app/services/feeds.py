@@ -52,7 +52,6 @@ FEED_ID_SCHEMES: dict[str, str] = {
     "sku": "The SKU (the platform's variant id when a variant has no SKU)",
     "variant_id": "The platform's variant id (WooCommerce: product or variation id)",
 }
-_DEFAULT_SCHEMES = {"shopify": "shopify", "woocommerce": "sku", "demo": "sku"}
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 FEED_BATCH = 1000
@@ -73,12 +72,12 @@ def _store_values(session: Session, store_id: int) -> tuple[StoreSetting | None,
     return row, dict(row.values or {}) if row is not None else {}
 
 
-def feed_config(session: Session, store: Store) -> FeedConfig:
-    """The store's id scheme and country, or the platform's defaults."""
+def feed_config(session: Session, store: Store, default_scheme: str) -> FeedConfig:
+    """The store's id scheme and country, or the defaults (``default_scheme`` is its platform's)."""
     _, values = _store_values(session, store.id)
     scheme = values.get("feed_id_scheme")
     if scheme not in FEED_ID_SCHEMES:
-        scheme = _DEFAULT_SCHEMES.get(store.platform, "sku")
+        scheme = default_scheme if default_scheme in FEED_ID_SCHEMES else "sku"
     country = values.get("feed_country")
     if not (isinstance(country, str) and _COUNTRY.fullmatch(country)):
         country = (store.country or "US").upper()
@@ -134,8 +133,8 @@ def find_store(session: Session, token: str) -> Store | None:
     return store
 
 
-def _signals(session: Session, store: Store) -> Iterator[tuple[str, str, int, str, str]]:
-    config = feed_config(session, store)
+def _signals(session: Session, store: Store, default_scheme: str) -> Iterator[tuple[str, str, int, str, str]]:
+    config = feed_config(session, store, default_scheme)
     query = (
         select(
             Product.external_id,
@@ -161,18 +160,19 @@ def _signals(session: Session, store: Store) -> Iterator[tuple[str, str, int, st
         yield feed_item_id(config, product_ext, variant_ext, sku or ""), signal, variant_id, sku or "", reason
 
 
-def signal_csv(session: Session, store: Store) -> Iterator[str]:
+def signal_csv(session: Session, store: Store, default_scheme: str) -> Iterator[str]:
     """The supplemental feed as CSV lines: id, custom_label_0."""
-    return csv_lines(("id", "custom_label_0"), ((item_id, signal) for item_id, signal, *_ in _signals(session, store)))
+    rows = ((item_id, signal) for item_id, signal, *_ in _signals(session, store, default_scheme))
+    return csv_lines(("id", "custom_label_0"), rows)
 
 
-def json_chunks(session: Session, store: Store) -> Iterator[str]:
+def json_chunks(session: Session, store: Store, default_scheme: str) -> Iterator[str]:
     """The feed as one JSON document, written item by item."""
-    config = feed_config(session, store)
+    config = feed_config(session, store, default_scheme)
     head = {"store": store.domain, "id_scheme": config.scheme, "country": config.country}
     yield json.dumps(head, separators=(",", ":"))[:-1] + ',"items":['
     first = True
-    for item_id, signal, variant_id, sku, reason in _signals(session, store):
+    for item_id, signal, variant_id, sku, reason in _signals(session, store, default_scheme):
         item = {
             "id": item_id,
             "custom_label_0": signal,

@@ -29,27 +29,9 @@ log = logging.getLogger(__name__)
 
 # A handler applies one delivery and says what it did ("applied", "stale", …) for the log.
 Handler = Callable[[Session, JobQueue, WebhookEvent], str]
-_HANDLERS: dict[tuple[str, str], Handler] = {}
-
-
-def register_handler(platform: str, topic: str) -> Callable[[Handler], Handler]:
-    """Register the function that processes one platform topic."""
-
-    def decorate(fn: Handler) -> Handler:
-        _HANDLERS[(platform, topic)] = fn
-        return fn
-
-    return decorate
-
-
-def topics_for(platform: str) -> frozenset[str]:
-    """Every topic a platform has a handler for."""
-    return frozenset(topic for plat, topic in _HANDLERS if plat == platform)
-
-
-def handler_for(platform: str, topic: str) -> Handler | None:
-    """The registered handler for a topic, if any."""
-    return _HANDLERS.get((platform, topic))
+# How the inbox finds a delivery's handler: (platform, topic) → handler, or None for a topic nobody handles.
+# The platform registry provides it (app.platforms.registry.handler_for); the inbox never lists platforms.
+HandlerLookup = Callable[[str, str], Handler | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,7 +472,7 @@ def pending_events(session: Session, store_id: int, limit: int = 200) -> list[in
     )
 
 
-def process_event(session: Session, jobs: JobQueue, event_id: int) -> str:
+def process_event(session: Session, jobs: JobQueue, event_id: int, handlers: HandlerLookup) -> str:
     """Apply one inbox row through its topic handler; safe to run twice or after a killed worker."""
     q = select(WebhookEvent).where(WebhookEvent.id == event_id)
     if dialect(session) == "postgresql":
@@ -502,7 +484,7 @@ def process_event(session: Session, jobs: JobQueue, event_id: int) -> str:
     if event.status in ("processed", "ignored"):
         return "already_" + event.status
     event.attempts += 1
-    handler = handler_for(event.platform, event.topic)
+    handler = handlers(event.platform, event.topic)
     if handler is None:
         event.status = "ignored"
         event.error = f"no handler for {event.platform} topic {event.topic}"

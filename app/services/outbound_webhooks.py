@@ -27,6 +27,7 @@ import hmac
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -201,15 +202,17 @@ def signal_changes(session: Session, store_id: int, told: Subquery) -> list[Sign
     return [SignalChange(*row) for row in rows]
 
 
-def record_signal_changes(session: Session, store_id: int) -> int:
-    """Insert one pending delivery per variant whose signal differs from the last one recorded; return how many."""
+def record_signal_changes(session: Session, store_id: int, feed_scheme: Callable[[Store], str]) -> int:
+    """Insert one pending delivery per variant whose signal differs from the last one recorded; return how many.
+
+    ``feed_scheme`` gives a store's default feed id format (its platform's: the registry provides it)."""
     store = session.get(Store, store_id)
     if store is None or not store.outbound_webhook_url or store.status == "uninstalled":
         return 0
     rows = signal_changes(session, store_id, last_recorded(store_id))
     if not rows:
         return 0
-    config = feed_config(session, store)
+    config = feed_config(session, store, feed_scheme(store))
     values: list[dict[str, Any]] = []
     for row in rows:
         vid, signal, changed = row.variant_id, row.signal, _iso(row.changed_at)

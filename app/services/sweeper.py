@@ -17,17 +17,10 @@ from app import job_specs
 from app.models import DirtyVariant, StockEvent, Store, SyncRun, WebhookEvent
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
 
-SweepSource = Callable[[Session, datetime, datetime], list[JobSpec]]
-_SOURCES: list[SweepSource] = []
+# (platform, run id, job id suffix) → the job that advances that platform's sync run; the platform registry provides it.
+SyncJobFor = Callable[[str, int, str], JobSpec | None]
 
 
-def sweep_source(fn: SweepSource) -> SweepSource:
-    """Register a function that finds stalled work of one kind."""
-    _SOURCES.append(fn)
-    return fn
-
-
-@sweep_source
 def stalled_webhooks(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
     """Stores with deliveries received but not processed, last enqueued longer ago than the threshold."""
     stale = (
@@ -47,7 +40,6 @@ def stalled_webhooks(session: Session, now: datetime, stale_before: datetime) ->
     return [job_specs.drain_inbox(sid, gated=False, suffix=f"s{minute}") for sid in live]
 
 
-@sweep_source
 def stalled_recomputes(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
     """Stores with variants marked dirty longer ago than the threshold."""
     store_ids = (
@@ -63,8 +55,7 @@ def stalled_recomputes(session: Session, now: datetime, stale_before: datetime) 
     return [job_specs.recompute_dirty(sid, suffix=f"s{minute}") for sid in store_ids]
 
 
-@sweep_source
-def stalled_syncs(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
+def stalled_syncs(session: Session, now: datetime, stale_before: datetime, sync_job: SyncJobFor) -> list[JobSpec]:
     """Sync runs whose heartbeat stopped (a killed worker, or a bulk operation to poll again)."""
     runs = session.execute(
         select(SyncRun.id, Store.platform)
@@ -78,11 +69,10 @@ def stalled_syncs(session: Session, now: datetime, stale_before: datetime) -> li
         update(SyncRun).where(SyncRun.id.in_(run_ids)).values(heartbeat_at=now, attempts=SyncRun.attempts + 1)
     )
     minute = int(now.timestamp() // 60)
-    jobs = {"shopify": job_specs.shopify_sync, "woocommerce": job_specs.woo_sync}
-    return [jobs[platform](rid, suffix=f"s{minute}") for rid, platform in runs if platform in jobs]
+    specs = (sync_job(platform, rid, f"s{minute}") for rid, platform in runs)
+    return [spec for spec in specs if spec is not None]
 
 
-@sweep_source
 def stalled_fanouts(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
     """Restock fan-outs whose worker died (lease expired) or whose due wave never got a job."""
     # A lease is 15 s and renewed every 5 s while sending, so an expired one means a dead worker: it is
@@ -109,12 +99,17 @@ def stalled_fanouts(session: Session, now: datetime, stale_before: datetime) -> 
     return [job_specs.fanout_event(eid, suffix=f"s{minute}") for eid in event_ids]
 
 
-def sweep(session: Session, jobs: JobQueue, now: datetime, stale_after: timedelta) -> list[JobSpec]:
+def sweep(
+    session: Session, jobs: JobQueue, now: datetime, stale_after: timedelta, *, sync_job: SyncJobFor
+) -> list[JobSpec]:
     """Find stalled work of every registered kind and enqueue it again after commit."""
     stale_before = now - stale_after
-    specs: list[JobSpec] = []
-    for source in _SOURCES:
-        specs.extend(source(session, now, stale_before))
+    specs = [
+        *stalled_webhooks(session, now, stale_before),
+        *stalled_recomputes(session, now, stale_before),
+        *stalled_syncs(session, now, stale_before, sync_job),
+        *stalled_fanouts(session, now, stale_before),
+    ]
     for spec in specs:
         enqueue_after_commit(session, jobs, spec)
     return specs

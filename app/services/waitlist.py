@@ -40,7 +40,6 @@ __all__ = [
     "hash_ip",
     "normalise_email",
     "product_view",
-    "shopify_store",
     "store_consent",
     "store_double_opt_in",
     "store_texts",
@@ -533,10 +532,3 @@ def variant_view(session: Session, store: Store, variant_ref: str) -> dict[str, 
         "product": product.external_id,
         "state": _state_of(session.get(StockState, variant.id), variant),
     }
-
-
-def shopify_store(session: Session, shop: str) -> Store | None:
-    """The active Shopify store for a verified shop domain."""
-    return session.execute(
-        select(Store).where(Store.platform == "shopify", Store.domain == shop, Store.status == "active")
-    ).scalar_one_or_none()

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from flask import g, make_response, redirect, render_template, request, session, url_for
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from app.models import Store
+from app.platforms.demo.platform import demo_store
 from app.platforms.shopify.auth import api_secrets, find_shopify_store
 from app.web.deps import abort_json, db_session, runtime
 from integrations.shopify.verify import InvalidSessionToken, decode_session_token, is_valid_shop_domain
@@ -125,7 +125,7 @@ def _bearer() -> str:
 def _demo_store() -> Store | None:
     if not runtime().settings.demo:
         return None
-    return db_session().scalars(select(Store).where(Store.platform == "demo").order_by(Store.id).limit(1)).first()
+    return demo_store(db_session())
 
 
 def _embedded_params() -> tuple[str | None, str | None]:

@@ -14,6 +14,7 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
+from app.platforms import registry
 from app.services import dashboard
 from app.web.admin_auth import admin, admin_required
 from app.web.api import (
@@ -80,7 +81,7 @@ def index() -> ResponseReturnValue:
         figures=figures,
         trends=trends,
         sparks=sparks,
-        sync=dashboard.latest_sync(session, store),
+        sync=dashboard.latest_sync(session, store, registry.of(store).sync_progress),
         risk=risk,
         demand=demand,
         **_helpers(),

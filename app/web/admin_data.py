@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 
+from app.platforms import registry
 from app.services import exports as export_service
 from app.services import feeds, outbound_webhooks
 from app.web.admin import admin_url
@@ -26,7 +27,7 @@ def _page(
 ) -> ResponseReturnValue:
     session = db_session()
     store = admin().store
-    config = feeds.feed_config(session, store)
+    config = feeds.feed_config(session, store, registry.of(store).feed_id_scheme)
     page: dict[str, Any] = {
         "exports": list(export_service.EXPORTS.values()),
         "feed_urls": (

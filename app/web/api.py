@@ -20,8 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from app import job_specs
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, SyncRun, Variant
-from app.platforms.shopify import sync as shopify_sync
-from app.platforms.woocommerce import sync as woo_sync
+from app.platforms import registry
 from app.services.stock import at_risk_condition, live_variant_filters, store_today
 from app.web.deps import abort_json, db_session, runtime, store_for_request
 from app.web.openapi import error_response, json_response, register_paths, schema_ref
@@ -504,8 +503,7 @@ def sync_progress(store_id: int) -> Response:
     )
     if run is None:
         return jsonify({"run": None})
-    describe = woo_sync.progress if store.platform == "woocommerce" else shopify_sync.progress
-    return jsonify({"run": describe(run)})
+    return jsonify({"run": registry.of(store).sync_progress(run)})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -708,7 +706,7 @@ register_paths(
                 "properties": {
                     "id": {"type": "integer"},
                     "name": {"type": "string"},
-                    "platform": {"type": "string", "enum": ["shopify", "woocommerce", "demo"]},
+                    "platform": {"type": "string", "enum": list(registry.PLATFORMS)},
                     "domain": {"type": "string"},
                     "timezone": {"type": "string"},
                     "currency": {"type": "string"},

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
+from app.platforms import registry
 from app.services import attribution
 from app.services.attribution import AttributionSummary, ProductAttribution, RestockAttribution
 from app.services.links import read_buy_token
@@ -42,10 +43,10 @@ def buy_link(token: str) -> ResponseReturnValue:
     session = db_session()
     if request.method == "HEAD":
         # Link checkers probe with HEAD: lead them on, but a probe is not a shopper's click.
-        url = attribution.record_click(session, delivery_id, datetime.now(UTC))
+        url = attribution.record_click(session, delivery_id, datetime.now(UTC), registry.product_url)
         session.rollback()
     else:
-        url = attribution.record_click(session, delivery_id, datetime.now(UTC))
+        url = attribution.record_click(session, delivery_id, datetime.now(UTC), registry.product_url)
         session.commit()
     if url is None:
         return _link_not_found()

@@ -10,7 +10,6 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-import app.services.handlers  # noqa: F401 - registers the webhook topic handlers
 from app.config import Settings, get_settings
 from app.logs import configure_logging, log_context
 from app.runtime import Runtime, build_runtime, set_runtime

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, stream_with_context
 from flask.typing import ResponseReturnValue
 
+from app.platforms import registry
 from app.services import feeds
 from app.web.deps import abort_json, runtime
 from app.web.openapi import error_response, register_paths
@@ -33,7 +34,8 @@ def signals(feed_token: str, fmt: str) -> ResponseReturnValue:
 
     def generate() -> Any:
         try:
-            yield from (feeds.signal_csv(session, store) if fmt == "csv" else feeds.json_chunks(session, store))
+            scheme = registry.of(store).feed_id_scheme
+            yield from (feeds.signal_csv if fmt == "csv" else feeds.json_chunks)(session, store, scheme)
         finally:
             session.close()
 

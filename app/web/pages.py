@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from app.domain.charts import fmt_number as _fmt_number
 from app.domain.charts import sparkline
 from app.models import Store
+from app.platforms.demo.platform import demo_store as seeded_demo_store
 from app.web.api import (
     MAX_ID,
     VariantQuery,
@@ -38,7 +38,7 @@ def demo_store() -> Store | None:
     """The seeded demo store when the app runs in demo mode, else None."""
     if not runtime().settings.demo:
         return None
-    return db_session().scalars(select(Store).where(Store.platform == "demo").order_by(Store.id).limit(1)).first()
+    return seeded_demo_store(db_session())
 
 
 def _not_found(message: str) -> ResponseReturnValue:

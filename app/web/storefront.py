@@ -33,6 +33,8 @@ from werkzeug.exceptions import BadRequest
 
 from app.domain import waitlist as rules
 from app.models import Store
+from app.platforms import registry
+from app.platforms.shopify import auth as shopify_auth
 from app.services import waitlist as service
 from app.services.links import read_unsubscribe_token
 from app.web import limits
@@ -98,9 +100,7 @@ def _store_origins(store: Store) -> set[str]:
             origins.add(f"{parts.scheme}://{parts.netloc.lower()}")
     elif domain:
         origins.add(f"https://{domain.lower()}")
-    if store.platform == "demo":
-        app_url = urlsplit(runtime().settings.app_url)
-        origins.add(f"{app_url.scheme}://{app_url.netloc.lower()}")
+    origins |= registry.of(store).storefront_origins(store, runtime().settings.app_url)
     return origins
 
 
@@ -393,7 +393,7 @@ def _proxy_store() -> tuple[Store, str | None]:
     verified = read_proxy_request(request.query_string, secrets)
     if verified is None:
         abort_json(401, "invalid_signature", "The App Proxy signature is missing, wrong or stale.")
-    store = service.shopify_store(db_session(), verified.shop)
+    store = shopify_auth.active_shop(db_session(), verified.shop)
     if store is None:
         abort_json(404, "not_found", "No such store.")
     return store, verified.customer_id

@@ -13,6 +13,9 @@ from werkzeug.wsgi import get_input_stream
 
 from app.logs import log_context
 from app.models import Store
+from app.platforms import registry
+from app.platforms.shopify.platform import SHOPIFY
+from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.runtime import Runtime
 from app.services import inbox
 from app.services.crypto import cipher_for
@@ -124,7 +127,7 @@ def _receive_shopify(rt: Runtime, environ: dict[str, Any]) -> Answer:
     recorded = inbox.ingest(
         rt.db,
         rt.jobs,
-        platform="shopify",
+        platform=SHOPIFY.name,
         domain=headers.shop_domain,
         topic=headers.topic,
         dedupe_key=headers.webhook_id,
@@ -166,7 +169,7 @@ def woocommerce(store_id: int) -> tuple[Response, int]:
         return jsonify({"ping": True, "webhook_id": webhook_id}), 200
     session = db_session()
     store = session.get(Store, store_id) if 0 < store_id <= 2**63 - 1 else None
-    if store is None or store.platform != "woocommerce":
+    if store is None or registry.of(store) is not WOOCOMMERCE:
         abort_json(404, "not_found", "No such store.")
     secret = _woo_secret(store)
     if secret is None or not verify_signature(raw, request.headers.get("X-WC-Webhook-Signature"), secret):
@@ -179,7 +182,7 @@ def woocommerce(store_id: int) -> tuple[Response, int]:
     recorded = inbox.record_delivery(
         session,
         runtime().jobs,
-        platform="woocommerce",
+        platform=WOOCOMMERCE.name,
         topic=headers.topic,
         # X-WC-Webhook-Delivery-ID repeats across deliveries; topic + body identify one.
         dedupe_key=woo_dedupe_key(headers.topic, raw),

@@ -23,9 +23,11 @@ from flask import Blueprint, jsonify, make_response, redirect, render_template, 
 from werkzeug.wrappers import Response
 
 from app.models import Store
+from app.platforms import registry
 from app.platforms.woocommerce import connect as woo_connect
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.connect import ConnectError
+from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.web.admin_auth import SESSION_STORE_KEY, sign_in
 from app.web.deps import abort_json, db_session, runtime
 from app.web.openapi import error_response, json_response, register_paths
@@ -173,7 +175,7 @@ def connected() -> Response:
     store: Store | None = None
     if store_id is not None and isinstance(mine, list) and store_id in mine:
         found = db_session().get(Store, store_id)
-        store = found if found is not None and found.platform == woo_connect.PLATFORM else None
+        store = found if found is not None and registry.of(found) is WOOCOMMERCE else None
     if store is None:
         # Not started from this browser: say nothing about the store.
         return _page("woocommerce/connected.html", state="unknown", store=None, warning=None)

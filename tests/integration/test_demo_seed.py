@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from app.db import Database
 from app.models import Order, Product, Variant
-from app.services.demo_seed import TABLES, seed_demo
+from app.platforms.demo.seed import TABLES, seed_demo
 from integrations.demo import generate
 
 pytestmark = pytest.mark.integration

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,10 +14,10 @@ from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import DirtyVariant, WebhookEvent
+from app.platforms import registry
 from app.queue import InProcessJobQueue, JobSpec, RedisJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services import inbox, stock, sweeper
-from app.services.inbox import register_handler
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store, make_variant
 
@@ -25,20 +26,21 @@ pytestmark = pytest.mark.integration
 APPLIED: list[int] = []
 
 
-@register_handler("test", "thing/update")
 def _apply_thing(session: Any, jobs: Any, event: WebhookEvent) -> str:
     APPLIED.append(event.id)
     return "applied"
 
 
-@register_handler("test", "thing/explode")
 def _explode(session: Any, jobs: Any, event: WebhookEvent) -> str:
     raise RuntimeError("handler crashed")
 
 
 @pytest.fixture(autouse=True)
-def _clear() -> None:
+def _clear(monkeypatch: pytest.MonkeyPatch) -> None:
     APPLIED.clear()
+    # A platform of the test's own, registered as a real one is: its topics are what the drain job applies.
+    topics = {"thing/update": _apply_thing, "thing/explode": _explode}
+    monkeypatch.setitem(registry.PLATFORMS, "test", SimpleNamespace(name="test", topics=topics))
 
 
 def a_store(db: Database) -> int:
@@ -83,7 +85,7 @@ def test_duplicate_delivery_is_stored_and_enqueued_once(pg_db: Database, redis_c
 
     # Running the job again (a retry, or the sweeper) does nothing.
     with pg_db.session() as s:
-        assert inbox.process_event(s, jobs, first.event_id) == "already_processed"
+        assert inbox.process_event(s, jobs, first.event_id, registry.handler_for) == "already_processed"
     assert APPLIED == [first.event_id]
 
 
@@ -101,10 +103,10 @@ def test_redis_down_at_ingest_loses_nothing_and_sweeper_recovers(pg_db: Database
     now = datetime.now(UTC)
     # Not stale yet: the sweeper leaves it alone.
     with pg_db.session() as s:
-        assert sweeper.sweep(s, up, now, timedelta(seconds=60)) == []
+        assert sweeper.sweep(s, up, now, timedelta(seconds=60), sync_job=registry.sync_job_for) == []
     assert up.queues["high"].count == 0
     with pg_db.session() as s:
-        specs = sweeper.sweep(s, up, now + timedelta(seconds=61), timedelta(seconds=60))
+        specs = sweeper.sweep(s, up, now + timedelta(seconds=61), timedelta(seconds=60), sync_job=registry.sync_job_for)
     minute = int((now + timedelta(seconds=61)).timestamp() // 60)
     assert [(sp.func, sp.args, sp.job_id, sp.gate) for sp in specs] == [
         (job_specs.DRAIN_INBOX, (sid,), f"inbox-{sid}-s{minute}", None)
@@ -114,7 +116,10 @@ def test_redis_down_at_ingest_loses_nothing_and_sweeper_recovers(pg_db: Database
     assert APPLIED == [rec.event_id]
     # Swept rows are stamped, so the next sweep does not enqueue them again.
     with pg_db.session() as s:
-        assert sweeper.sweep(s, up, now + timedelta(seconds=62), timedelta(seconds=60)) == []
+        assert (
+            sweeper.sweep(s, up, now + timedelta(seconds=62), timedelta(seconds=60), sync_job=registry.sync_job_for)
+            == []
+        )
 
 
 def test_failing_handler_keeps_the_row_for_retry(pg_db: Database, redis_conn: Any) -> None:
@@ -151,7 +156,7 @@ def test_stale_dirty_variants_are_swept_into_a_recompute(pg_db: Database) -> Non
         s.execute(update(DirtyVariant).values(marked_at=now - timedelta(seconds=90)))
     assert jobs.specs == [JobSpec(job_specs.RECOMPUTE_DIRTY, (sid,), job_id=f"recompute-dirty-{sid}", queue="high")]
     with pg_db.session() as s:
-        specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60))
+        specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60), sync_job=registry.sync_job_for)
     minute = int(now.timestamp() // 60)
     assert specs == [
         JobSpec(job_specs.RECOMPUTE_DIRTY, (sid,), job_id=f"recompute-dirty-{sid}-s{minute}", queue="high")

@@ -17,6 +17,7 @@ from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import DirtyVariant, StockEvent, StockState
+from app.platforms import registry
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services import stock, sweeper
@@ -84,7 +85,9 @@ def test_killed_mid_recompute_then_swept_and_finished_once(pg_db: Database) -> N
     jobs = InProcessJobQueue(eager=True)
     set_runtime(Runtime(Settings(env="test"), pg_db, jobs))
     with pg_db.session() as s:
-        specs = sweeper.sweep(s, jobs, datetime.now(UTC) + timedelta(seconds=61), timedelta(seconds=60))
+        specs = sweeper.sweep(
+            s, jobs, datetime.now(UTC) + timedelta(seconds=61), timedelta(seconds=60), sync_job=registry.sync_job_for
+        )
     assert [sp.func for sp in specs] == [job_specs.RECOMPUTE_DIRTY]
     assert jobs.errors == []
     with pg_db.session() as s:

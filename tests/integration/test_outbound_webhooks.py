@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db import Database
 from app.models import OutboundWebhookDelivery, StockState
+from app.platforms import registry
 from app.services import outbound_webhooks as hooks
 from app.services.stock import recompute
 from tests.factories import make_store, make_variant
@@ -82,8 +83,8 @@ def _rows(db: Database) -> list[OutboundWebhookDelivery]:
 def test_a_signal_change_is_recorded_once_and_delivered_signed(pg_db: Database, receiver: Receiver) -> None:
     store_id, variant_id, secret = _setup(pg_db, receiver.url)
     with pg_db.session() as s:
-        assert hooks.record_signal_changes(s, store_id) == 1
-        assert hooks.record_signal_changes(s, store_id) == 0  # nothing new: no second row
+        assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 1
+        assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 0  # nothing new: no second row
     run = hooks.deliver_due(pg_db, SETTINGS, store_id, allow_private=True)
     assert (run.sent, run.retrying, run.failed) == (1, 0, 0)
     headers, body = receiver.requests[0]
@@ -105,7 +106,7 @@ def test_a_signal_change_is_recorded_once_and_delivered_signed(pg_db: Database, 
         state = s.get(StockState, variant_id)
         assert state is not None
         state.signal, state.changed_at = "ok", datetime.now(UTC)
-        assert hooks.record_signal_changes(s, store_id) == 1
+        assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 1
     hooks.deliver_due(pg_db, SETTINGS, store_id, allow_private=True)
     second = json.loads(receiver.requests[1][1])
     assert (second["signal"], second["previous_signal"]) == ("ok", "pause")
@@ -114,7 +115,7 @@ def test_a_signal_change_is_recorded_once_and_delivered_signed(pg_db: Database, 
 def test_a_500_is_retried_with_backoff_then_given_up(pg_db: Database, receiver: Receiver) -> None:
     store_id, _, _ = _setup(pg_db, receiver.url)
     with pg_db.session() as s:
-        hooks.record_signal_changes(s, store_id)
+        hooks.record_signal_changes(s, store_id, registry.feed_id_scheme)
     receiver.statuses = [500, 500, 500]
     t0 = datetime.now(UTC) + timedelta(seconds=1)
     run = hooks.deliver_due(pg_db, SETTINGS, store_id, now=t0, max_attempts=3, allow_private=True)
@@ -148,7 +149,7 @@ def test_backoff_doubles_and_is_capped() -> None:
 def test_a_private_url_is_refused_in_the_admin_and_at_delivery(pg_db: Database, receiver: Receiver) -> None:
     store_id, _, _ = _setup(pg_db, receiver.url)
     with pg_db.session() as s:
-        hooks.record_signal_changes(s, store_id)
+        hooks.record_signal_changes(s, store_id, registry.feed_id_scheme)
     # Without allow_private the loopback receiver is refused before any request is made.
     run = hooks.deliver_due(pg_db, SETTINGS, store_id)
     assert (run.sent, run.retrying) == (0, 1)
@@ -186,9 +187,9 @@ def test_saving_a_url_shows_the_secret_once_and_removing_it_stops_deliveries(pg_
     assert 'id="webhook-secret"' in html and "whsec_" in html
     assert "whsec_" not in client.get("/admin/exports").get_data(as_text=True)
     with pg_db.session() as s:
-        assert hooks.record_signal_changes(s, store_id) == 1
+        assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 1
     client.post("/admin/exports/webhook", data={"action": "remove", **CSRF})
     (row,) = _rows(pg_db)
     assert (row.status, row.last_error) == ("failed", "the webhook was turned off")
     with pg_db.session() as s:
-        assert hooks.record_signal_changes(s, store_id) == 0
+        assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 0

@@ -12,10 +12,10 @@ import requests
 import responses
 from sqlalchemy import func, select, update
 
-import app.services.handlers  # noqa: F401 - registers the webhook topic handlers
 from app import job_specs
 from app.db import Database
 from app.models import InventoryLevel, Product, Store, SyncRun, Variant, WebhookEvent
+from app.platforms import registry
 from app.platforms.shopify import sync as shopify_sync
 from app.queue import resolve
 from app.services import inbox
@@ -261,7 +261,7 @@ def deliver(db: Database, store_id: int, body: bytes, key: str) -> tuple[str, Re
         s.flush()
         event_id = event.id
     with db.session() as s:
-        outcome = inbox.process_event(s, jobs, event_id)
+        outcome = inbox.process_event(s, jobs, event_id, registry.handler_for)
     return outcome, jobs  # the session committed: after-commit jobs are in the queue
 
 

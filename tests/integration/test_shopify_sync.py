@@ -11,10 +11,10 @@ import requests
 import responses
 from sqlalchemy import func, select
 
-import app.services.handlers  # noqa: F401 - registers the webhook topic handlers
 from app import job_specs
 from app.db import Database
 from app.models import InventoryLevel, Location, StockState, Store, SyncRun, Variant
+from app.platforms import registry
 from app.platforms.shopify import sync as shopify_sync
 from integrations.shopify.graphql import GraphQLClient
 from jobs import shopify as shopify_jobs
@@ -225,12 +225,12 @@ def test_bulk_finish_webhook_and_sweeper_wake_the_waiting_run(pg_db: Database, s
     jobs.specs.clear()
     assert rec.event_id is not None
     with pg_db.session() as s:
-        assert inbox.process_event(s, jobs, rec.event_id) == "woke:1"
+        assert inbox.process_event(s, jobs, rec.event_id, registry.handler_for) == "woke:1"
     assert [sp.job_id for sp in jobs.specs] == [f"sync-{run_id}-w{rec.event_id}"]
 
     now = datetime.now(UTC) + timedelta(seconds=61)
     with pg_db.session() as s:
-        specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60))
+        specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60), sync_job=registry.sync_job_for)
     minute = int(now.timestamp() // 60)
     assert [sp.job_id for sp in specs if sp.func == job_specs.SHOPIFY_SYNC] == [f"sync-{run_id}-s{minute}"]
 

@@ -32,6 +32,7 @@ from app.models import (
     Variant,
     WebhookEvent,
 )
+from app.platforms import registry
 from app.queue import RedisJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services import sweeper
@@ -273,7 +274,9 @@ def test_redis_down_at_ingest_still_answers_200_and_sweeper_delivers(pg_db: Data
     up = RedisJobQueue(TEST_REDIS_URL)
     set_runtime(Runtime(settings, pg_db, up))
     with pg_db.session() as s:
-        sweeper.sweep(s, up, datetime.now(UTC) + timedelta(seconds=61), timedelta(seconds=60))
+        sweeper.sweep(
+            s, up, datetime.now(UTC) + timedelta(seconds=61), timedelta(seconds=60), sync_job=registry.sync_job_for
+        )
     SimpleWorker([up.queues["high"]], connection=up.connection).work(burst=True)
     with pg_db.session() as s:
         assert s.execute(select(WebhookEvent.status)).scalar_one() == "processed"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-import app.services.handlers  # noqa: F401 - registers the handlers
-from app.services.inbox import topics_for
+from app.platforms.shopify.platform import SHOPIFY
 from integrations.shopify.app_config import render_app_toml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +36,7 @@ def test_every_subscribed_topic_has_a_handler_and_vice_versa() -> None:
     subscribed = set(doc["webhooks"]["subscriptions"][0]["topics"]) | set(
         doc["webhooks"]["subscriptions"][1]["compliance_topics"]
     )
-    assert subscribed == set(topics_for("shopify"))
+    assert subscribed == set(SHOPIFY.topics)
 
 
 def test_committed_file_is_the_rendered_template() -> None:

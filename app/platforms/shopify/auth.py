@@ -90,6 +90,13 @@ def oauth_client(settings: Settings, *, now: datetime | None = None) -> ShopifyO
 # --- install -----------------------------------------------------------------------------------------------------
 
 
+def active_shop(session: Session, shop: str) -> Store | None:
+    """The active Shopify store for a verified shop domain."""
+    return session.execute(
+        select(Store).where(Store.platform == "shopify", Store.domain == shop, Store.status == "active")
+    ).scalar_one_or_none()
+
+
 def find_shopify_store(session: Session, shop: str) -> Store | None:
     """The Shopify store row for a myshopify domain, if any."""
     return session.execute(

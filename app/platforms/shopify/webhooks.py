@@ -14,7 +14,7 @@ from app.models import Store, WebhookEvent
 from app.platforms.shopify import sync as shopify_sync
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import catalog, compliance
-from app.services.inbox import register_handler
+from app.services.inbox import Handler
 from integrations.base import InventoryRecord, OrderRecord, ProductRecord
 from integrations.shopify import payloads as p
 
@@ -40,8 +40,6 @@ def _parse(event: WebhookEvent) -> p.ShopifyPayload:
     return p.parse_topic_payload(event.topic, event.body)
 
 
-@register_handler("shopify", "products/create")
-@register_handler("shopify", "products/update")
 def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Upsert a product and its variants (tracking is not in product payloads, so it is kept as stored).
 
@@ -83,7 +81,6 @@ def _lists_more_variants(event: WebhookEvent, record: ProductRecord) -> bool:
     return False
 
 
-@register_handler("shopify", "products/delete")
 def on_product_delete(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Soft-delete a product and its variants."""
     record = _parse(event)
@@ -92,7 +89,6 @@ def on_product_delete(session: Session, jobs: JobQueue, event: WebhookEvent) -> 
     return "applied" if deleted else "unknown_product"
 
 
-@register_handler("shopify", "inventory_levels/update")
 def on_inventory_level(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Set one item's available quantity at one location (null when tracking was turned off)."""
     level = _parse(event)
@@ -107,7 +103,6 @@ def on_inventory_level(session: Session, jobs: JobQueue, event: WebhookEvent) ->
     return "stale" if result.skipped_stale else "applied"
 
 
-@register_handler("shopify", "inventory_items/update")
 def on_inventory_item(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Follow an inventory item's tracking switch."""
     item = _parse(event)
@@ -118,10 +113,6 @@ def on_inventory_item(session: Session, jobs: JobQueue, event: WebhookEvent) -> 
     return f"applied:{changed}"
 
 
-@register_handler("shopify", "orders/create")
-@register_handler("shopify", "orders/updated")
-@register_handler("shopify", "orders/paid")
-@register_handler("shopify", "orders/cancelled")
 def on_order(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Upsert an order (current state: lines, cancellation, refunds)."""
     order = _parse(event)
@@ -130,7 +121,6 @@ def on_order(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     return "stale" if result.skipped_stale else "applied"
 
 
-@register_handler("shopify", "refunds/create")
 def on_refund(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Record a refund on a known order."""
     created = _parse(event)
@@ -139,7 +129,6 @@ def on_refund(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     return "applied" if applied else "unknown_order"
 
 
-@register_handler("shopify", "app/uninstalled")
 def on_uninstalled(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Mark the store uninstalled and forget its credentials; its data waits for shop/redact."""
     store = _store(session, event)
@@ -151,7 +140,6 @@ def on_uninstalled(session: Session, jobs: JobQueue, event: WebhookEvent) -> str
     return "applied"
 
 
-@register_handler("shopify", "app/scopes_update")
 def on_scopes_update(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Remember the scopes the merchant granted now."""
     update = _parse(event)
@@ -160,7 +148,6 @@ def on_scopes_update(session: Session, jobs: JobQueue, event: WebhookEvent) -> s
     return "applied"
 
 
-@register_handler("shopify", "customers/data_request")
 def on_customer_data_request(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Produce everything stored about one shopper for the merchant (kept on the compliance request row)."""
     req = _parse(event)
@@ -181,7 +168,6 @@ def on_customer_data_request(session: Session, jobs: JobQueue, event: WebhookEve
     return "applied"
 
 
-@register_handler("shopify", "customers/redact")
 def on_customer_redact(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Erase one shopper's subscriptions, deliveries and personal order fields."""
     req = _parse(event)
@@ -201,7 +187,6 @@ def on_customer_redact(session: Session, jobs: JobQueue, event: WebhookEvent) ->
     return "applied"
 
 
-@register_handler("shopify", "shop/redact")
 def on_shop_redact(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Erase the store and all its data; the audit row keeps only the domain."""
     req = _parse(event)
@@ -223,7 +208,6 @@ def on_shop_redact(session: Session, jobs: JobQueue, event: WebhookEvent) -> str
     return "applied"
 
 
-@register_handler("shopify", "bulk_operations/finish")
 def on_bulk_finished(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Wake the sync run waiting for this bulk operation instead of waiting for its next poll."""
     done = _parse(event)
@@ -232,3 +216,24 @@ def on_bulk_finished(session: Session, jobs: JobQueue, event: WebhookEvent) -> s
     for run_id in run_ids:
         enqueue_after_commit(session, jobs, job_specs.shopify_sync(run_id, suffix=f"w{event.id}"))
     return f"woke:{len(run_ids)}"
+
+
+# Every topic BackSoon subscribes to on this platform, and the function that applies it.
+TOPICS: dict[str, Handler] = {
+    "products/create": on_product,
+    "products/update": on_product,
+    "products/delete": on_product_delete,
+    "inventory_levels/update": on_inventory_level,
+    "inventory_items/update": on_inventory_item,
+    "orders/create": on_order,
+    "orders/updated": on_order,
+    "orders/paid": on_order,
+    "orders/cancelled": on_order,
+    "refunds/create": on_refund,
+    "app/uninstalled": on_uninstalled,
+    "app/scopes_update": on_scopes_update,
+    "customers/data_request": on_customer_data_request,
+    "customers/redact": on_customer_redact,
+    "shop/redact": on_shop_redact,
+    "bulk_operations/finish": on_bulk_finished,
+}

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from app.models import Product, Store, Variant, WebhookEvent
 from app.queue import JobQueue
 from app.services import catalog
-from app.services.inbox import register_handler
+from app.services.inbox import Handler
 from integrations.base import InventoryRecord
 from integrations.woocommerce import payloads as w
 
@@ -48,9 +48,6 @@ def _parent_stock_levels(session: Session, store_id: int, update: w.ProductUpdat
     ]
 
 
-@register_handler("woocommerce", "product.created")
-@register_handler("woocommerce", "product.updated")
-@register_handler("woocommerce", "product.restored")
 def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Upsert a product (or one variation) and its stock."""
     store_id = _store_id(session, event)
@@ -70,7 +67,6 @@ def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     return "stale" if result.skipped_stale else "applied"
 
 
-@register_handler("woocommerce", "product.deleted")
 def on_product_deleted(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Soft-delete a trashed or deleted product and its variants."""
     payload = _parse(event)
@@ -79,8 +75,6 @@ def on_product_deleted(session: Session, jobs: JobQueue, event: WebhookEvent) ->
     return "applied" if deleted else "unknown_product"
 
 
-@register_handler("woocommerce", "order.created")
-@register_handler("woocommerce", "order.updated")
 def on_order(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Upsert an order's current state (order.created and order.updated may carry identical bodies)."""
     payload = _parse(event)
@@ -89,10 +83,21 @@ def on_order(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     return "stale" if result.skipped_stale else "applied"
 
 
-@register_handler("woocommerce", "order.deleted")
 def on_order_deleted(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """A trashed or deleted order stops counting as sales (kept as cancelled, so a restore brings it back)."""
     payload = _parse(event)
     assert isinstance(payload, w.OrderDeleted)
     deleted = catalog.delete_order(session, jobs, _store_id(session, event), payload.external_id, event.received_at)
     return "applied" if deleted else "unknown_order"
+
+
+# Every topic BackSoon subscribes to on this platform, and the function that applies it.
+TOPICS: dict[str, Handler] = {
+    "product.created": on_product,
+    "product.updated": on_product,
+    "product.restored": on_product,
+    "product.deleted": on_product_deleted,
+    "order.created": on_order,
+    "order.updated": on_order,
+    "order.deleted": on_order_deleted,
+}

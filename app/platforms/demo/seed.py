@@ -25,13 +25,14 @@ from sqlalchemy import Connection, delete, insert, select, text
 
 from app.db import Base, Database, utcnow
 from app.models import Store
+from app.platforms.demo.platform import DEMO
 from integrations.base import StoreInfo
 from integrations.demo import STORE_DOMAIN, DemoStoreAdapter
 
 Progress = Callable[[str, int, int | None], None]
 T = TypeVar("T")
 
-PLATFORM = "demo"
+PLATFORM = DEMO.name
 CONSENT_TEXT = "Email me once when this item is back in stock. I can unsubscribe at any time."
 CONSENT_VERSION = "demo-v1"
 PRODUCT_BATCH = 2000

@@ -1,0 +1,83 @@
+"""What BackSoon needs of a store platform: the Platform protocol that every platform package implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Product, Store, SyncRun, Variant
+from app.queue import JobQueue, JobSpec
+from app.services.inbox import Handler
+
+
+class Platform(Protocol):
+    """One store platform (registry.py lists them): its webhook topics, sync, write-back and storefront links."""
+
+    @property
+    def name(self) -> str:
+        """The value of ``stores.platform`` for its stores."""
+        ...
+
+    @property
+    def topics(self) -> Mapping[str, Handler]:
+        """Every webhook topic it delivers and the function that applies it (empty: no webhooks)."""
+        ...
+
+    @property
+    def feed_id_scheme(self) -> str:
+        """The product-feed id format a store gets until its merchant picks one."""
+        ...
+
+    @property
+    def public_in_demo_mode(self) -> bool:
+        """Whether its stores' admin API is readable without a key while the app runs in demo mode."""
+        ...
+
+    def start_sync(self, session: Session, jobs: JobQueue, store_id: int, kind: str = "initial") -> SyncRun | None:
+        """Open a catalog sync run (or return the running one) and enqueue it after commit; None: nothing to sync."""
+        ...
+
+    def sync_job(self, run_id: int, suffix: str = "") -> JobSpec | None:
+        """The job that advances a sync run (the sweeper re-drives stalled runs with it)."""
+        ...
+
+    def sync_progress(self, run: SyncRun) -> dict[str, Any]:
+        """What the admin API, the dashboard and the CLI show of a sync run."""
+        ...
+
+    def publish_job(self, store_id: int) -> JobSpec | None:
+        """The job that writes changed stock states back to the store (None: the storefront reads our API)."""
+        ...
+
+    def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
+        """Where a restock email's buy link leads: the product page with the variant selected where it can be."""
+        ...
+
+    def storefront_origins(self, store: Store, app_url: str) -> set[str]:
+        """Browser origins besides the store's own domain that may call the storefront API for this store."""
+        ...
+
+
+def permalink(product: Product) -> str | None:
+    """The product's own page as the platform reported it, when it is an http(s) address."""
+    return product.url if product.url and urlsplit(product.url).scheme in ("http", "https") else None
+
+
+def active_store(session: Session, store_id: int, platform: str) -> Store | None:
+    """The store, when it is an active store of that platform (a job for another platform's store does nothing)."""
+    store = session.get(Store, store_id)
+    if store is None or store.platform != platform or store.status != "active":
+        return None
+    return store
+
+
+def active_store_ids(session: Session, platform: str, *, synced: bool = False) -> list[int]:
+    """Ids of the platform's active stores; with ``synced``, only those that finished their initial sync."""
+    q = select(Store.id).where(Store.platform == platform, Store.status == "active")
+    if synced:
+        q = q.where(Store.last_synced_at.is_not(None))
+    return list(session.execute(q.order_by(Store.id)).scalars().all())

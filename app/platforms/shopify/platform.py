@@ -1,0 +1,73 @@
+"""Shopify behind the Platform protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy.orm import Session
+
+from app import job_specs
+from app.domain.waitlist import storefront_root as valid_root
+from app.models import Product, Store, SyncRun, Variant
+from app.platforms.base import permalink
+from app.platforms.shopify import sync, webhooks
+from app.queue import JobQueue, JobSpec
+from app.services.inbox import Handler
+
+
+class Shopify:
+    """A Shopify store: GraphQL sync and metafield write-back, webhooks of every shop on one URL."""
+
+    name = "shopify"
+    # Shopify's Google & YouTube channel names its feed items shopify_<COUNTRY>_<product id>_<variant id>.
+    feed_id_scheme = "shopify"
+    public_in_demo_mode = False
+
+    @property
+    def topics(self) -> Mapping[str, Handler]:
+        """Every Shopify topic BackSoon subscribes to."""
+        return webhooks.TOPICS
+
+    def start_sync(self, session: Session, jobs: JobQueue, store_id: int, kind: str = "initial") -> SyncRun | None:
+        """Open a bulk (initial) or incremental (reconcile) sync run."""
+        return sync.start_sync(session, jobs, store_id, kind)
+
+    def sync_job(self, run_id: int, suffix: str = "") -> JobSpec | None:
+        """The Shopify sync job."""
+        return job_specs.shopify_sync(run_id, suffix)
+
+    def sync_progress(self, run: SyncRun) -> dict[str, Any]:
+        """The run's phase and percentage."""
+        return sync.progress(run)
+
+    def publish_job(self, store_id: int) -> JobSpec | None:
+        """Metafields that the theme app extension reads."""
+        return job_specs.shopify_publish(store_id)
+
+    def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
+        """The product page with ``?variant=<id>`` (themes preselect it), under the shopper's locale or market root
+        (/nl/products/…) so the page is in the language of the email."""
+        base = permalink(product)
+        if base is None:
+            # A product synced without a permalink still has a page at the conventional address.
+            if product.handle:
+                base = f"https://{store.domain}/products/{quote(product.handle, safe='')}"
+            else:
+                base = f"https://{store.domain}/"
+        parts = urlsplit(base)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "variant"]
+        query.append(("variant", variant.external_id))
+        path = parts.path
+        root = valid_root(storefront_root)
+        if root is not None and not (path == root or path.startswith(root + "/")):
+            path = root + (path if path.startswith("/") else "/" + path)
+        return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), parts.fragment))
+
+    def storefront_origins(self, store: Store, app_url: str) -> set[str]:
+        """None besides the shop's domain (the App Proxy serves the theme from it)."""
+        return set()
+
+
+SHOPIFY = Shopify()

@@ -1,0 +1,56 @@
+"""WooCommerce behind the Platform protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+
+from app import job_specs
+from app.models import Product, Store, SyncRun, Variant
+from app.platforms.base import permalink
+from app.platforms.woocommerce import sync, webhooks
+from app.queue import JobQueue, JobSpec
+from app.services.inbox import Handler
+
+
+class WooCommerce:
+    """A WooCommerce store: REST sync, product meta write-back, webhooks per store URL with our own secret."""
+
+    name = "woocommerce"
+    feed_id_scheme = "sku"
+    public_in_demo_mode = False
+
+    @property
+    def topics(self) -> Mapping[str, Handler]:
+        """Every WooCommerce topic BackSoon subscribes to."""
+        return webhooks.TOPICS
+
+    def start_sync(self, session: Session, jobs: JobQueue, store_id: int, kind: str = "initial") -> SyncRun | None:
+        """Open a full (initial) or modified-since (reconcile) sync run."""
+        return sync.start_sync(session, jobs, store_id, kind)
+
+    def sync_job(self, run_id: int, suffix: str = "") -> JobSpec | None:
+        """The WooCommerce sync job."""
+        return job_specs.woo_sync(run_id, suffix)
+
+    def sync_progress(self, run: SyncRun) -> dict[str, Any]:
+        """The run's phase and percentage."""
+        return sync.progress(run)
+
+    def publish_job(self, store_id: int) -> JobSpec | None:
+        """Product and variation meta that the companion plugin reads."""
+        return job_specs.woo_publish(store_id)
+
+    def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
+        """The product's permalink, else WordPress's ``?p=<id>`` address."""
+        return permalink(product) or f"https://{store.domain}/?{urlencode({'p': product.external_id})}"
+
+    def storefront_origins(self, store: Store, app_url: str) -> set[str]:
+        """None besides the store's own address."""
+        return set()
+
+
+WOOCOMMERCE = WooCommerce()
