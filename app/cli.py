@@ -270,7 +270,7 @@ def demo_cmd(host: str, reseed: bool) -> None:
     if not settings.smtp_url:
         import dataclasses
 
-        from app.services.mailsink import start_sink
+        from app.infra.mailsink import start_sink
 
         # No mail server configured: catch every email in-process and show it at /demo/mail.
         sink = start_sink("127.0.0.1")

@@ -15,6 +15,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from app.config import sqlite_path
+from app.infra.sql import binary_arrays
+from app.queue import enqueue_on_commit
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -63,7 +65,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    _on_connect(engine)
+    return engine
+
+
+def _on_connect(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _adapters(dbapi_conn: Any, _record: Any) -> None:
+        binary_arrays(dbapi_conn)
 
 
 def make_autocommit_engine(url: str, *, echo: bool = False) -> Engine:
@@ -75,6 +85,7 @@ def make_autocommit_engine(url: str, *, echo: bool = False) -> Engine:
     connection before anything is sent on it. A connection that dies mid-statement is the caller's to handle.
     """
     engine = create_engine(url, echo=echo, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5)
+    _on_connect(engine)
 
     @event.listens_for(engine, "checkout")
     def _hung_up(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
@@ -96,6 +107,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Jobs queued with enqueue_after_commit on these sessions go out when their transaction commits.
+        enqueue_on_commit(self.sessions)
         # SQLite commits locally and never pre-pings: its own engine serves one-statement writes as well.
         self.autocommit_engine = (
             self.engine if self.engine.dialect.name == "sqlite" else make_autocommit_engine(url, echo=echo)

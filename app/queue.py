@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -211,17 +211,27 @@ class InProcessJobQueue:
 
 
 _PENDING_KEY = "backsoon_after_commit"
+_WIRED_KEY = "backsoon_enqueues_on_commit"
+
+
+def enqueue_on_commit(sessions: sessionmaker[Session]) -> None:
+    """Make the sessions of this factory send their enqueue_after_commit jobs on commit (dropped on rollback)."""
+    event.listen(sessions, "after_commit", _flush_after_commit)
+    event.listen(sessions, "after_rollback", _drop_after_rollback)
+    sessions.configure(info={**sessions.kw.get("info", {}), _WIRED_KEY: True})
 
 
 def enqueue_after_commit(session: Session, jobs: JobQueue, spec: JobSpec) -> None:
     """Enqueue once the session's transaction commits; dropped if it rolls back."""
+    if not session.info.get(_WIRED_KEY):
+        # A session from elsewhere would keep the job for ever: refuse instead of losing it silently.
+        raise RuntimeError("this session's factory does not enqueue after commit (see enqueue_on_commit)")
     pending: list[tuple[JobQueue, JobSpec]] = session.info.setdefault(_PENDING_KEY, [])
     if any(existing == spec and q is jobs for q, existing in pending):
         return
     pending.append((jobs, spec))
 
 
-@event.listens_for(Session, "after_commit")
 def _flush_after_commit(session: Session) -> None:
     pending: list[tuple[JobQueue, JobSpec]] = session.info.pop(_PENDING_KEY, [])
     for jobs, spec in pending:
@@ -232,7 +242,6 @@ def _flush_after_commit(session: Session) -> None:
             log.exception("enqueue after commit failed for %s", spec.func)
 
 
-@event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
 

@@ -31,8 +31,9 @@ from sqlalchemy import insert, text  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.db import Base, Database  # noqa: E402
+from app.infra import links  # noqa: E402
 from app.models import Product, StockEvent, Store, Subscription, Variant  # noqa: E402
-from app.services import emails, fanout, links  # noqa: E402
+from app.services import emails, fanout  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/backsoon_bench_fanout"
 MAIL_FROM = "Bench Shop <restock@bench.test>"

@@ -142,8 +142,8 @@ class Backend:
         from sqlalchemy import text
 
         from app.db import Base
+        from app.infra.crypto import cipher_for
         from app.models import Store
-        from app.services.crypto import cipher_for
 
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with self.db.engine.begin() as conn:

@@ -202,8 +202,8 @@ def _store(url: str, store_url: str) -> int:
 
     from app.config import Settings
     from app.db import Database
+    from app.infra.crypto import cipher_for
     from app.models import Store
-    from app.services.crypto import cipher_for
 
     cipher = cipher_for(Settings(env="test"))
     db = Database(url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app import job_specs
+from app.infra.crypto import DecryptionError
 from app.models import Store, SyncRun
 from app.platforms.base import active_store, active_store_ids
 from app.platforms.woocommerce import storefront as woo_storefront
@@ -12,7 +13,6 @@ from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.queue import enqueue_after_commit
 from app.services import sync_runs
-from app.services.crypto import DecryptionError
 from integrations.base import AuthRevoked, InvalidRequest
 from jobs._base import job_context
 

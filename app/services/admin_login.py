@@ -16,9 +16,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.infra.links import hash_token, new_confirm_token
+from app.infra.mail import Mailer
 from app.models import AdminLoginToken, Store
-from app.services.links import hash_token, new_confirm_token
-from app.services.mailer import Mailer
 
 log = logging.getLogger(__name__)
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from app.domain.settings import resolve_settings
+from app.infra.sql import dialect
 from app.models import (
     Delivery,
     Order,
@@ -42,7 +43,6 @@ from app.models import (
     Variant,
 )
 from app.services import stock
-from app.services.sqlfn import dialect
 
 __all__ = [
     "AttributionSummary",

@@ -44,9 +44,9 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import utcnow
+from app.infra.sql import PgArray, dialect
 from app.models import InventoryLevel, Location, Order, OrderLine, Product, Refund, RefundLine, Supplier, Variant
 from app.queue import JobQueue
-from app.services.sqlfn import PgArray, dialect
 from app.services.stock import mark_dirty, set_sellable_from_levels
 from integrations.base import InventoryRecord, LocationRecord, OrderRecord, ProductRecord, RefundRecord, VariantRecord
 

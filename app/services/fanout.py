@@ -6,7 +6,7 @@ otherwise re-reads the stock and sends one wave (oldest subscription first, at m
 the event (done / stopped). Progress lives in the database: the event row (status, lease, next wave)
 and one delivery row per (subscription, event), inserted and committed as 'claimed' before any email
 of the wave is sent. Each delivery row is committed 'sent' inside SMTP DATA, before the final dot
-(see app.services.mailer), so neither a retried job nor a killed worker mails anyone twice.
+(see app.infra.mail), so neither a retried job nor a killed worker mails anyone twice.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from app.config import Settings
 from app.db import Database, utcnow
 from app.domain.settings import StockSettings, resolve_settings
 from app.domain.waves import in_quiet_hours, wave_size
+from app.infra import links
+from app.infra.mail import CommitPointRefused, Mailer
 from app.models import Delivery, Order, OrderLine, Product, StockEvent, Store, StoreSetting, Subscription, Variant
-from app.services import emails, links, waitlist
-from app.services.mailer import CommitPointRefused, Mailer
+from app.services import emails, waitlist
 from app.services.stock import zone_named
 
 log = logging.getLogger(__name__)

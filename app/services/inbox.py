@@ -21,9 +21,9 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from app import job_specs
 from app.db import Database, JsonDoc
+from app.infra.sql import dialect
 from app.models import WebhookEvent
 from app.queue import JobQueue, enqueue_after_commit
-from app.services.sqlfn import dialect
 
 log = logging.getLogger(__name__)
 

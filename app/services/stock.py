@@ -28,6 +28,7 @@ from app import job_specs
 from app.domain.settings import StockSettings, resolve_settings
 from app.domain.stock import CampaignWindow, IncomingStock, StockAssessment, VariantFacts, assess
 from app.domain.velocity import WindowSales, blended_velocity
+from app.infra.sql import PgArray, bind_ids, dialect, epoch, greatest, id_in, least
 from app.models import (
     Campaign,
     DirtyVariant,
@@ -39,7 +40,6 @@ from app.models import (
     Variant,
 )
 from app.queue import JobQueue, enqueue_after_commit
-from app.services.sqlfn import PgArray, bind_ids, dialect, epoch, greatest, id_in, least
 from app.services.storefront_state import PUBLISHED_FIELDS
 
 log = logging.getLogger(__name__)

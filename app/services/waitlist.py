@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from app import job_specs
 from app.domain import waitlist as rules
+from app.infra.links import hash_token
 from app.models import Product, StockState, Store, Variant
 from app.models.waitlist import ConsentRecord, Subscription
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import stock
-from app.services.links import hash_token
 from integrations.shopify.storefront import state_value
 
 __all__ = [

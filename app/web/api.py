@@ -23,7 +23,7 @@ from app.models import Product, StockEvent, StockState, StockStateHistory, Store
 from app.platforms import registry
 from app.services.stock import at_risk_condition, live_variant_filters, store_today
 from app.web.deps import abort_json, db_session, runtime, store_for_request
-from app.web.openapi import error_response, json_response, register_paths, schema_ref
+from app.web.openapi import ApiDoc, error_response, json_response, schema_ref
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -529,7 +529,7 @@ def _enum_list_param(name: str, values: Sequence[str], description: str) -> Json
     }
 
 
-register_paths(
+OPENAPI = ApiDoc(
     {
         "/api/v1/stores/{store_id}": {
             "parameters": [{"$ref": "#/components/parameters/StoreId"}],

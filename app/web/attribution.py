@@ -8,13 +8,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
+from app.infra.links import read_buy_token
 from app.platforms import registry
 from app.services import attribution
 from app.services.attribution import AttributionSummary, ProductAttribution, RestockAttribution
-from app.services.links import read_buy_token
 from app.web.api import check_id, iso
 from app.web.deps import abort_json, db_session, runtime, store_for_request
-from app.web.openapi import error_response, json_response, register_paths, schema_ref
+from app.web.openapi import ApiDoc, error_response, json_response, schema_ref
 
 bp = Blueprint("attribution", __name__)
 
@@ -124,7 +124,7 @@ _FIGURES: dict[str, Any] = {
     "revenue": {"type": "number", "description": "The variant's order line value net of refunds"},
 }
 
-register_paths(
+OPENAPI = ApiDoc(
     {
         "/r/{token}": {
             "parameters": [

@@ -82,6 +82,10 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     for admin_bp in (admin, admin_dashboard, admin_settings, admin_planning, admin_data, admin_subscribers):
         app.register_blueprint(admin_bp.bp)
     admin.init_app(app)
+    document = openapi.ApiDocument()
+    for described in (openapi, api, storefront, webhooks, woocommerce, attribution, feeds):
+        document.add(described.OPENAPI)
+    app.extensions[openapi.EXTENSION] = document
 
     @app.before_request
     def _request_context() -> None:

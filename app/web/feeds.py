@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from app.platforms import registry
 from app.services import feeds
 from app.web.deps import abort_json, runtime
-from app.web.openapi import error_response, register_paths
+from app.web.openapi import ApiDoc, error_response
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
@@ -48,7 +48,7 @@ def signals(feed_token: str, fmt: str) -> ResponseReturnValue:
     return resp
 
 
-register_paths(
+OPENAPI = ApiDoc(
     {
         "/feeds/{feed_token}/signals.{fmt}": {
             "get": {

@@ -1,27 +1,26 @@
-"""The OpenAPI 3.1 document at /openapi.json, assembled from paths each blueprint registers.
+"""The OpenAPI 3.1 document at /openapi.json, assembled at startup from the pieces the blueprints declare.
 
-A blueprint describes its own JSON endpoints next to its handlers by calling `register_paths`
-at import time, e.g. from a future `app.web.webhooks`::
+A blueprint describes its own JSON endpoints next to its handlers as a constant, e.g.::
 
-    from app.web.openapi import register_paths, json_response, error_response
+    from app.web.openapi import ApiDoc, json_response, error_response
 
-    register_paths(
+    OPENAPI = ApiDoc(
         {"/webhooks/shopify": {"post": {"summary": "...", "responses": {"200": json_response(...)}}}},
         components={"schemas": {"WebhookAck": {...}}},
     )
 
-The app factory imports every blueprint before serving a request, so the document is complete
-by then; `tests/unit/test_openapi.py` fails when a JSON route is missing from it.
+Importing a module registers nothing: the app factory adds the OPENAPI of every blueprint it registers to
+the app's ApiDocument; `tests/unit/test_openapi.py` fails when a JSON route is missing from it.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from app.web.deps import runtime
 
@@ -31,37 +30,71 @@ OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 COMPONENT_KINDS = ("schemas", "parameters", "responses", "securitySchemes", "headers", "requestBodies")
+EXTENSION = "backsoon.openapi"
 
 JsonDict = dict[str, Any]
 
-_lock = threading.Lock()
-PATHS: dict[str, JsonDict] = {}
-COMPONENTS: dict[str, dict[str, JsonDict]] = {kind: {} for kind in COMPONENT_KINDS}
+
+@dataclass(frozen=True)
+class ApiDoc:
+    """A blueprint's part of the document: path items and the components they reference."""
+
+    paths: Mapping[str, Mapping[str, Any]]
+    components: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
-def register_paths(
-    paths: Mapping[str, Mapping[str, Any]], components: Mapping[str, Mapping[str, Any]] | None = None
-) -> None:
-    """Add path items (and the components they reference) to the document; conflicting duplicates raise."""
-    with _lock:
-        for kind, entries in (components or {}).items():
-            if kind not in COMPONENTS:
+class ApiDocument:
+    """One app's OpenAPI document, built from the ApiDocs of its blueprints."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, JsonDict] = {}
+        self.components: dict[str, dict[str, JsonDict]] = {kind: {} for kind in COMPONENT_KINDS}
+
+    def add(self, doc: ApiDoc) -> None:
+        """Add path items (and the components they reference); conflicting duplicates raise."""
+        for kind, entries in doc.components.items():
+            if kind not in self.components:
                 raise ValueError(f"unknown OpenAPI component kind {kind!r}")
             for name, spec in entries.items():
-                existing = COMPONENTS[kind].get(name)
-                # Re-registering the same thing is harmless (e.g. a module reloaded); two
-                # different definitions under one name would silently lie, so they fail loudly.
+                existing = self.components[kind].get(name)
+                # The same definition twice is harmless (two blueprints sharing a schema); two different
+                # definitions under one name would silently lie, so they fail loudly.
                 if existing is not None and existing != spec:
                     raise ValueError(f"OpenAPI component {kind}/{name} is already registered differently")
-                COMPONENTS[kind][name] = copy.deepcopy(dict(spec))
-        for path, item in paths.items():
+                self.components[kind][name] = copy.deepcopy(dict(spec))
+        for path, item in doc.paths.items():
             if not path.startswith("/"):
                 raise ValueError(f"OpenAPI path {path!r} must start with '/'")
-            target = PATHS.setdefault(path, {})
+            target = self.paths.setdefault(path, {})
             for key, spec in item.items():
                 if key in target and target[key] != spec:
                     raise ValueError(f"OpenAPI operation {key.upper()} {path} is already registered differently")
                 target[key] = copy.deepcopy(spec)
+
+    def build(self, server_url: str | None = None) -> JsonDict:
+        """A fresh copy of the whole document, so a caller can never change the app's."""
+        paths = copy.deepcopy({path: self.paths[path] for path in sorted(self.paths)})
+        components = {kind: copy.deepcopy(entries) for kind, entries in self.components.items() if entries}
+        doc: JsonDict = {
+            "openapi": OPENAPI_VERSION,
+            "info": {
+                "title": "BackSoon API",
+                "version": API_VERSION,
+                "summary": "Restock engine for Shopify and WooCommerce: stock figures, signals and waitlists.",
+                "description": (
+                    "Admin endpoints under /api/v1 need the store's admin API key as "
+                    "`Authorization: Bearer <key>`; another store's data answers 404. In demo mode the "
+                    "seeded demo store is readable without a key. Every error is "
+                    '`{"error": {"code", "message", "details"}}`.'
+                ),
+                "license": {"name": "MIT", "identifier": "MIT"},
+            },
+            "paths": paths,
+            "components": components,
+        }
+        if server_url:
+            doc["servers"] = [{"url": server_url}]
+        return doc
 
 
 def schema_ref(name: str) -> JsonDict:
@@ -82,42 +115,15 @@ def error_response(description: str) -> JsonDict:
     return json_response(description, schema_ref("Error"))
 
 
-def build_document(server_url: str | None = None) -> JsonDict:
-    """A fresh copy of the whole document, so a caller can never mutate the registry."""
-    with _lock:
-        paths = copy.deepcopy({path: PATHS[path] for path in sorted(PATHS)})
-        components = {kind: copy.deepcopy(entries) for kind, entries in COMPONENTS.items() if entries}
-    doc: JsonDict = {
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": "BackSoon API",
-            "version": API_VERSION,
-            "summary": "Restock engine for Shopify and WooCommerce: stock figures, signals and waitlists.",
-            "description": (
-                "Admin endpoints under /api/v1 need the store's admin API key as "
-                "`Authorization: Bearer <key>`; another store's data answers 404. In demo mode the "
-                "seeded demo store is readable without a key. Every error is "
-                '`{"error": {"code", "message", "details"}}`.'
-            ),
-            "license": {"name": "MIT", "identifier": "MIT"},
-        },
-        "paths": paths,
-        "components": components,
-    }
-    if server_url:
-        doc["servers"] = [{"url": server_url}]
-    return doc
-
-
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
     """Serve the OpenAPI document of every JSON endpoint."""
-    return jsonify(build_document(runtime().settings.app_url))
+    document: ApiDocument = current_app.extensions[EXTENSION]
+    return jsonify(document.build(runtime().settings.app_url))
 
 
-# Shared pieces every blueprint may reference, and the endpoints of modules that cannot register
-# themselves here (health predates the registry; this module documents itself).
-register_paths(
+# Shared pieces every blueprint may reference, and the endpoints of health and of this module.
+OPENAPI = ApiDoc(
     {
         "/healthz": {
             "get": {

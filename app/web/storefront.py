@@ -32,14 +32,14 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_te
 from werkzeug.exceptions import BadRequest
 
 from app.domain import waitlist as rules
+from app.infra.links import read_unsubscribe_token
 from app.models import Store
 from app.platforms import registry
 from app.platforms.shopify import auth as shopify_auth
 from app.services import waitlist as service
-from app.services.links import read_unsubscribe_token
 from app.web import limits
 from app.web.deps import abort_json, db_session, runtime
-from app.web.openapi import error_response, json_response, register_paths, schema_ref
+from app.web.openapi import ApiDoc, error_response, json_response, schema_ref
 from integrations.shopify.proxy import read_proxy_request
 
 log = logging.getLogger(__name__)
@@ -669,7 +669,7 @@ _STATE_SCHEMA: JsonDict = {
     },
 }
 
-register_paths(
+OPENAPI = ApiDoc(
     {
         "/storefront/v1/stores/{store_id}/products/{product_ref}": {
             "get": _read_op(

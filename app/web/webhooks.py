@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wsgi import get_input_stream
 
+from app.infra.crypto import cipher_for
 from app.logs import log_context
 from app.models import Store
 from app.platforms import registry
@@ -18,9 +19,8 @@ from app.platforms.shopify.platform import SHOPIFY
 from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.runtime import Runtime
 from app.services import inbox
-from app.services.crypto import cipher_for
 from app.web.deps import abort_json, db_session, runtime
-from app.web.openapi import error_response, json_response, register_paths
+from app.web.openapi import ApiDoc, error_response, json_response
 from integrations.shopify.payloads import PayloadError, WebhookHeaders
 from integrations.shopify.verify import verify_webhook
 from integrations.woocommerce.payloads import PayloadError as WooPayloadError
@@ -215,7 +215,7 @@ def _woo_secret(store: Store) -> str | None:
         return None
 
 
-register_paths(
+OPENAPI = ApiDoc(
     {
         "/webhooks/shopify": {
             "post": {

@@ -30,7 +30,7 @@ from app.platforms.woocommerce.connect import ConnectError
 from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.web.admin_auth import SESSION_STORE_KEY, sign_in
 from app.web.deps import abort_json, db_session, runtime
-from app.web.openapi import error_response, json_response, register_paths
+from app.web.openapi import ApiDoc, error_response, json_response
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def connected() -> Response:
     )
 
 
-register_paths(
+OPENAPI = ApiDoc(
     {
         "/woocommerce/callback": {
             "post": {

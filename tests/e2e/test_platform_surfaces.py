@@ -28,10 +28,10 @@ import responses
 from sqlalchemy import func, select
 from werkzeug.wrappers import Request, Response
 
+from app.infra.crypto import cipher_for
 from app.models import Delivery, StockEvent, StockState, Store, Subscription, Variant, WebhookEvent
 from app.queue import InProcessJobQueue
 from app.services import catalog
-from app.services.crypto import cipher_for
 from app.services.stock import recompute
 from app.services.storefront_state import unpublished_states
 from integrations.shopify.auth import AccessToken

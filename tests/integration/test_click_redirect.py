@@ -9,10 +9,10 @@ from flask.testing import FlaskClient
 
 from app.config import Settings
 from app.db import Database
+from app.infra.links import buy_token, unsubscribe_token
 from app.models import Delivery, Product, StockEvent, Subscription
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime
-from app.services.links import buy_token, unsubscribe_token
 from app.web.factory import build_app
 from tests.factories import NOW, make_store, make_variant
 

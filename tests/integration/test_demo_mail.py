@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from app import job_specs
 from app.config import Settings
 from app.db import Database
+from app.infra.mailsink import MailSink, start_sink, stop_sink
 from app.models import InventoryLevel, StockEvent, Variant
 from app.runtime import Runtime
 from app.services import stock
-from app.services.mailsink import MailSink, start_sink, stop_sink
 from app.web.factory import build_app
 from tests.factories import RecordingQueue, make_location, make_store, make_variant
 

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from app import job_specs
 from app.config import Settings
 from app.db import Database
+from app.infra import links
+from app.infra.mail import Mailer
 from app.models import Delivery, Order, OrderLine, StockEvent, StoreSetting, Subscription, Variant
 from app.runtime import Runtime, set_runtime
-from app.services import fanout, links, sweeper
-from app.services.mailer import Mailer
+from app.services import fanout, sweeper
 from tests.factories import NOW, RecordingQueue, make_store, make_variant
 from tests.smtpd import Collector, smtp_server
 

@@ -17,10 +17,10 @@ from sqlalchemy import select, text
 
 from app.config import Settings
 from app.db import Database
+from app.infra.crypto import TokenCipher
 from app.models import Store
 from app.platforms.shopify import auth as shopify_auth
 from app.platforms.shopify.auth import access_token_for, install_from_session_token, save_access_token
-from app.services.crypto import TokenCipher
 from integrations.base import AuthRevoked, TransientError
 from integrations.shopify.auth import OFFLINE_ACCESS_TOKEN_TYPE, AccessToken, InvalidClient, InvalidGrant
 from integrations.shopify.verify import SessionToken, decode_session_token

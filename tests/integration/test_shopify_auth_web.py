@@ -19,10 +19,10 @@ from werkzeug.wrappers import Response
 
 from app.config import Settings
 from app.db import Database
+from app.infra.crypto import TokenCipher
 from app.models import Store
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime
-from app.services.crypto import TokenCipher
 from app.web import deps
 from app.web import shopify as shopify_web
 from app.web.deps import hash_api_key

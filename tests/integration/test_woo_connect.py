@@ -21,11 +21,11 @@ from sqlalchemy import select
 from app.cli_woo import connect_woocommerce_cmd
 from app.config import Settings
 from app.db import Database
+from app.infra.crypto import cipher_for
 from app.models import Store
 from app.platforms.woocommerce import connect as woo_connect
 from app.platforms.woocommerce.connect import ConnectError
 from app.runtime import Runtime, set_runtime
-from app.services.crypto import cipher_for
 from app.web import woocommerce
 from app.web.factory import build_app
 from tests.conftest import FIXTURES

@@ -15,12 +15,12 @@ from sqlalchemy import select
 from app import job_specs
 from app.config import Settings
 from app.db import Database
+from app.infra.crypto import cipher_for
 from app.models import Product, StockState, Store, Variant
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.storefront import publish_changed
 from app.runtime import Runtime, set_runtime
 from app.services import stock
-from app.services.crypto import cipher_for
 from integrations.woocommerce.client import WooClient
 from tests.conftest import FIXTURES
 from tests.factories import RecordingQueue, make_store, make_variant

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from app import job_specs
 from app.config import Settings
 from app.db import Database
+from app.infra.crypto import cipher_for
 from app.models import InventoryLevel, Order, OrderLine, Product, Store, SyncRun, Variant
 from app.platforms.woocommerce import sync as woo_sync
-from app.services.crypto import cipher_for
 from integrations.woocommerce.client import WooClient
 from tests.conftest import FIXTURES
 from tests.factories import RecordingQueue

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db import Database
+from app.infra.crypto import cipher_for
 from app.models import Product, Store, SyncRun
 from app.platforms.woocommerce import sync as woo_sync
-from app.services.crypto import cipher_for
 from integrations.base import TransientError
 from integrations.woocommerce.client import WooClient
 from tests.factories import RecordingQueue

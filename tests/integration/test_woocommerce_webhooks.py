@@ -16,11 +16,11 @@ from sqlalchemy import func, select, update
 
 from app.config import Settings
 from app.db import Database
+from app.infra.crypto import cipher_for
 from app.models import InventoryLevel, Order, OrderLine, Product, Store, Variant, WebhookEvent
 from app.queue import RedisJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services import catalog
-from app.services.crypto import cipher_for
 from app.web.factory import build_app
 from integrations.woocommerce.payloads import parse_product
 from tests.conftest import FIXTURES, TEST_REDIS_URL

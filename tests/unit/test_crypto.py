@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app.config import DEV_SECRET_KEY, ConfigError, Settings
-from app.services.crypto import DecryptionError, TokenCipher, cipher_for, derive_dev_key, generate_key
+from app.infra.crypto import DecryptionError, TokenCipher, cipher_for, derive_dev_key, generate_key
 
 # Fixed keys so failures are reproducible.
 KEY_OLD = "kDm6Qy7CxHqEo3p2S8R0a5sFz1uW9vNcLbTjYgXhKeI="

@@ -11,7 +11,8 @@ from typing import cast
 
 import pytest
 
-from app.services import emails, links
+from app.infra import links
+from app.services import emails
 
 SECRET = "test-secret"
 APP = "https://app.backsoon.test"

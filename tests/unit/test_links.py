@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from app.services import links
+from app.infra import links
 
 SECRET = "test-secret-key-for-links"
 APP = "https://backsoon.example.com/"

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from app.services.mailer import CommitPointRefused, Mailer, SmtpConfig, parse_smtp_url
+from app.infra.mail import CommitPointRefused, Mailer, SmtpConfig, parse_smtp_url
 from tests.smtpd import Collector, smtp_server
 
 

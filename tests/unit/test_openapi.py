@@ -200,27 +200,34 @@ def test_shared_schemas_are_present(doc: dict[str, Any]) -> None:
     }
 
 
-def test_register_paths_merges_methods_and_refuses_conflicts() -> None:
+def test_document_merges_methods_and_refuses_conflicts() -> None:
     path = "/__test__/registry"
-    try:
-        openapi.register_paths({path: {"get": {"summary": "a", "responses": {}}}})
-        openapi.register_paths({path: {"post": {"summary": "b", "responses": {}}}})
-        # The same definition again is a no-op, a different one is an error.
-        openapi.register_paths({path: {"get": {"summary": "a", "responses": {}}}})
-        with pytest.raises(ValueError, match="GET /__test__/registry is already registered differently"):
-            openapi.register_paths({path: {"get": {"summary": "changed", "responses": {}}}})
-        with pytest.raises(ValueError, match="already registered differently"):
-            openapi.register_paths({}, components={"schemas": {"Error": {"type": "string"}}})
-        with pytest.raises(ValueError, match="unknown OpenAPI component kind"):
-            openapi.register_paths({}, components={"widgets": {}})
-        with pytest.raises(ValueError, match="must start with '/'"):
-            openapi.register_paths({"relative": {}})
-        doc = openapi.build_document()
-        assert set(doc["paths"][path]) == {"get", "post"}
-        assert doc["paths"][path]["get"]["summary"] == "a"
-        # The document is a copy: changing it leaves the registry alone.
-        doc["paths"][path]["get"]["summary"] = "mutated"
-        assert openapi.build_document()["paths"][path]["get"]["summary"] == "a"
-        assert "servers" not in doc
-    finally:
-        openapi.PATHS.pop(path, None)
+    document = openapi.ApiDocument()
+    document.add(openapi.OPENAPI)
+    document.add(openapi.ApiDoc({path: {"get": {"summary": "a", "responses": {}}}}))
+    document.add(openapi.ApiDoc({path: {"post": {"summary": "b", "responses": {}}}}))
+    # The same definition again is a no-op, a different one is an error.
+    document.add(openapi.ApiDoc({path: {"get": {"summary": "a", "responses": {}}}}))
+    with pytest.raises(ValueError, match="GET /__test__/registry is already registered differently"):
+        document.add(openapi.ApiDoc({path: {"get": {"summary": "changed", "responses": {}}}}))
+    with pytest.raises(ValueError, match="already registered differently"):
+        document.add(openapi.ApiDoc({}, components={"schemas": {"Error": {"type": "string"}}}))
+    with pytest.raises(ValueError, match="unknown OpenAPI component kind"):
+        document.add(openapi.ApiDoc({}, components={"widgets": {}}))
+    with pytest.raises(ValueError, match="must start with '/'"):
+        document.add(openapi.ApiDoc({"relative": {}}))
+    doc = document.build()
+    assert set(doc["paths"][path]) == {"get", "post"}
+    assert doc["paths"][path]["get"]["summary"] == "a"
+    # The document is a copy: changing it leaves the app's alone.
+    doc["paths"][path]["get"]["summary"] = "mutated"
+    assert document.build()["paths"][path]["get"]["summary"] == "a"
+    assert "servers" not in doc
+
+
+def test_importing_a_blueprint_registers_nothing() -> None:
+    """Two apps get equal documents, and neither depends on what was imported before it."""
+    one = build_app(Settings(env="test", database_url="sqlite://", app_url="https://backsoon.example"))
+    two = build_app(Settings(env="test", database_url="sqlite://", app_url="https://backsoon.example"))
+    assert one.extensions[openapi.EXTENSION] is not two.extensions[openapi.EXTENSION]
+    assert one.extensions[openapi.EXTENSION].build() == two.extensions[openapi.EXTENSION].build()

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from app.config import ConfigError, Settings
 from app.db import utcnow
+from app.infra.crypto import DecryptionError, cipher_for
 from app.models import Store
-from app.services.crypto import DecryptionError, cipher_for
 from integrations.base import AuthRevoked, NotFound, TransientError
 from integrations.shopify.app_config import REQUIRED_SCOPES  # the one list, also rendered into shopify.app.toml
 from integrations.shopify.auth import AccessToken, ShopifyOAuth, TokenRejected, missing_scopes

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from app import job_specs
 from app.db import Database
+from app.infra.sql import dialect
 from app.models import Store, SyncRun
 from app.queue import JobQueue
 from app.services import catalog, sync_runs
-from app.services.sqlfn import dialect
 from app.services.stock import recompute
 from integrations.base import (
     AuthRevoked,

@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import utcnow
+from app.infra.crypto import cipher_for
 from app.models import Store
-from app.services.crypto import cipher_for
 from integrations.base import AuthRevoked, InvalidRequest, NotFound, PlatformError, TransientError
 from integrations.woocommerce.client import Resolver, WooClient, check_public_url
 

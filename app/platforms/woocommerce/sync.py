@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from app import job_specs
 from app.config import Settings, get_settings
 from app.db import Database
+from app.infra.crypto import cipher_for
+from app.infra.sql import dialect
 from app.models import Store, SyncRun
 from app.queue import JobQueue
 from app.services import catalog, sync_runs
-from app.services.crypto import cipher_for
-from app.services.sqlfn import dialect
 from app.services.stock import recompute
 from integrations.base import AuthRevoked, InvalidRequest, NotFound, OrderRecord
 from integrations.woocommerce.client import MAX_PAGE_SIZE, Resolver, WooClient
