@@ -70,7 +70,7 @@ def _progress_bar() -> Any:
 def _seed(variants: int, days: int, seed: int) -> int:
     from app.platforms.demo.seed import seed_demo
     from app.runtime import get_runtime
-    from app.services.stock import recompute
+    from app.services.stock.recompute import recompute
 
     rt = get_runtime()
     result = seed_demo(rt.db, variants=variants, days=days, seed=seed, progress=_progress_bar())
@@ -96,7 +96,7 @@ def seed_demo_cmd(variants: int, days: int, seed: int) -> None:
 def recompute_cmd(store_id: int | None, all_stores: bool) -> None:
     """Recompute stock states now, in this process."""
     from app.runtime import get_runtime
-    from app.services.stock import active_store_ids, recompute
+    from app.services.stock.recompute import active_store_ids, recompute
 
     if not store_id and not all_stores:
         raise click.UsageError("give --store ID or --all")
@@ -123,7 +123,7 @@ def sweep_cmd() -> None:
     """Re-enqueue stalled work once (the cron does this every 30 s)."""
     from app.platforms import registry
     from app.runtime import get_runtime
-    from app.services.sweeper import sweep
+    from app.services.ingest.sweeper import sweep
 
     rt = get_runtime()
     stale_after = timedelta(seconds=rt.settings.sweep_after_seconds)

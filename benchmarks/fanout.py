@@ -2,7 +2,7 @@
 
 A local aiosmtpd server (its Sink handler, in its own process) receives both runs. The floor sends the same
 pre-built messages (the fan-out's own bytes for the same recipients) with `smtplib.SMTP.sendmail` over ONE
-connection: pure SMTP, no database. The app run is `app.services.fanout.run_fanout` on PostgreSQL
+connection: pure SMTP, no database. The app run is `app.services.notify.fanout.run_fanout` on PostgreSQL
 (database backsoon_bench_fanout): lease, claim N delivery rows, build every message, commit each row 'sent'
 inside DATA (before the final dot), mark the subscribers notified, over --connections SMTP connections
 (Settings.fanout_connections / FANOUT_CONNECTIONS; default: the setting's default, 1). With more than one, the
@@ -33,7 +33,7 @@ from app.config import Settings  # noqa: E402
 from app.db import Base, Database  # noqa: E402
 from app.infra import links  # noqa: E402
 from app.models import Product, StockEvent, Store, Subscription, Variant  # noqa: E402
-from app.services import emails, fanout  # noqa: E402
+from app.services.notify import emails, fanout  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/backsoon_bench_fanout"
 MAIL_FROM = "Bench Shop <restock@bench.test>"

@@ -187,7 +187,7 @@ def _child_recompute(url: str, sid: int, now_iso: str, clear: bool, out: Any) ->
     from sqlalchemy import text
 
     from app.db import Database
-    from app.services.stock import recompute
+    from app.services.stock.recompute import recompute
 
     now = datetime.fromisoformat(now_iso)
     db = Database(url)
@@ -222,7 +222,7 @@ def _child_recompute(url: str, sid: int, now_iso: str, clear: bool, out: Any) ->
 def _child_engine(url: str, sid: int, now_iso: str, out: Any) -> None:
     from app.db import Database
     from app.models import Store
-    from app.services import stock
+    from app.services.stock import recompute as stock
 
     now = datetime.fromisoformat(now_iso)
     db = Database(url)

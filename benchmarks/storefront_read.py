@@ -47,7 +47,7 @@ def _seed(url: str) -> tuple[int, list[str]]:
     from app.db import Database
     from app.models import Product, Store
     from app.platforms.demo.seed import seed_demo
-    from app.services import stock
+    from app.services.stock import recompute as stock
     from benchmarks.recompute import _ensure_db
 
     _ensure_db(url)

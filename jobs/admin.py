@@ -6,7 +6,7 @@ from typing import Any
 
 from app import job_specs
 from app.platforms import registry
-from app.services import alerts, outbound_webhooks
+from app.services.notify import alerts, outbound_webhooks
 from jobs._base import job_context
 
 

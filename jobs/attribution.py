@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from app import job_specs
-from app.services import attribution
-from app.services.stock import active_store_ids
+from app.services.notify import attribution
+from app.services.stock.recompute import active_store_ids
 from jobs._base import job_context
 
 

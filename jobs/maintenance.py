@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.platforms import registry
-from app.services import inbox, sweeper
+from app.services.ingest import inbox, sweeper
 from jobs._base import job_context
 
 

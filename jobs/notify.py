@@ -6,7 +6,7 @@ from typing import Any
 
 from app import job_specs
 from app.db import utcnow
-from app.services import fanout
+from app.services.notify import fanout
 from jobs._base import job_context
 
 

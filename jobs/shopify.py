@@ -11,7 +11,7 @@ from app.platforms.shopify import storefront as shopify_storefront
 from app.platforms.shopify import sync as shopify_sync
 from app.platforms.shopify.platform import SHOPIFY
 from app.runtime import Runtime
-from app.services import sync_runs
+from app.services.ingest import sync_runs
 from integrations.http import make_session
 from integrations.shopify.graphql import GraphQLClient
 from jobs._base import job_context

@@ -10,7 +10,7 @@ from app import job_specs
 from app.models import Store
 from app.platforms import registry
 from app.runtime import Runtime
-from app.services import stock
+from app.services.stock import recompute as stock
 from jobs._base import job_context
 
 

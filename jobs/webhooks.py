@@ -7,7 +7,7 @@ import logging
 from app import job_specs
 from app.logs import log_context
 from app.platforms import registry
-from app.services import inbox
+from app.services.ingest import inbox
 from jobs._base import job_context
 
 log = logging.getLogger(__name__)

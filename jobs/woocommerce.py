@@ -12,7 +12,7 @@ from app.platforms.woocommerce import storefront as woo_storefront
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.queue import enqueue_after_commit
-from app.services import sync_runs
+from app.services.ingest import sync_runs
 from integrations.base import AuthRevoked, InvalidRequest
 from jobs._base import job_context
 

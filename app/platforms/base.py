@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Product, Store, SyncRun, Variant
 from app.queue import JobQueue, JobSpec
-from app.services.inbox import Handler
+from app.services.ingest.inbox import Handler
 
 
 class Platform(Protocol):

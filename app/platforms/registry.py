@@ -8,7 +8,7 @@ from app.platforms.demo.platform import DEMO
 from app.platforms.shopify.platform import SHOPIFY
 from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.queue import JobSpec
-from app.services.inbox import Handler
+from app.services.ingest.inbox import Handler
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (SHOPIFY, WOOCOMMERCE, DEMO)}
 

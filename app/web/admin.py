@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from app.services import admin_login
+from app.services.merchant import login as admin_login
 from app.web.admin_auth import (
     APP_BRIDGE_URL,
     AdminContext,

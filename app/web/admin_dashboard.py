@@ -1,7 +1,7 @@
 """Merchant admin — the dashboard: sync state, headline figures, the at-risk and waitlist-demand tables, a variant.
 
 Thin handlers: the listings reuse app.web.api's queries (the same figures the JSON API serves), the trends and
-daily series come from app.services.dashboard, and the charts are inline SVG from app.domain.charts.
+daily series come from app.services.merchant.dashboard, and the charts are inline SVG from app.domain.charts.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
 from app.platforms import registry
-from app.services import dashboard
+from app.services.merchant import dashboard
 from app.web.admin_auth import admin, admin_required
 from app.web.api import (
     MAX_ID,

@@ -9,8 +9,9 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask.typing import ResponseReturnValue
 
 from app.platforms import registry
-from app.services import exports as export_service
-from app.services import feeds, outbound_webhooks
+from app.services.merchant import exports as export_service
+from app.services.merchant import feeds
+from app.services.notify import outbound_webhooks
 from app.web.admin import admin_url
 from app.web.admin_auth import admin, admin_required
 from app.web.deps import db_session, runtime

@@ -9,9 +9,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from app.domain.csv_import import MAX_BYTES, LineError
-from app.services import campaigns as campaign_service
-from app.services import purchase_orders as po_service
-from app.services.stock import store_today
+from app.services.stock import campaigns as campaign_service
+from app.services.stock import purchase_orders as po_service
+from app.services.stock.recompute import store_today
 from app.web.admin import admin_url
 from app.web.admin_auth import admin, admin_required
 from app.web.deps import db_session, runtime

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
-from app.services import subscribers as service
+from app.services.notify import subscribers as service
 from app.web.admin import admin_url
 from app.web.admin_auth import admin, admin_required
 from app.web.deps import db_session, runtime
@@ -93,7 +93,7 @@ def _back() -> ResponseReturnValue:
 @bp.post("/subscribers/<int:subscription_id>/resend")
 @admin_required
 def resend(subscription_id: int) -> ResponseReturnValue:
-    """Put one subscription back on the normal send path (see app.services.subscribers)."""
+    """Put one subscription back on the normal send path (see app.services.notify.subscribers)."""
     session = db_session()
     outcome = service.resend(session, runtime().jobs, admin().store.id, subscription_id)
     if outcome is None:

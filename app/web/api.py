@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 from app import job_specs
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, SyncRun, Variant
 from app.platforms import registry
-from app.services.stock import at_risk_condition, live_variant_filters, store_today
+from app.services.stock.recompute import at_risk_condition, live_variant_filters, store_today
 from app.web.deps import abort_json, db_session, runtime, store_for_request
 from app.web.openapi import ApiDoc, error_response, json_response, schema_ref
 

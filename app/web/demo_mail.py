@@ -15,7 +15,7 @@ from app import job_specs
 from app.infra.mailsink import ReceivedMessage, active_sink
 from app.models import InventoryLevel, Location, Store, Variant
 from app.queue import JobQueue, enqueue_after_commit
-from app.services import stock
+from app.services.stock import recompute as stock
 from app.web.deps import db_session, runtime
 from app.web.pages import demo_store
 

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from app.platforms import registry
-from app.services import feeds
+from app.services.merchant import feeds
 from app.web.deps import abort_json, runtime
 from app.web.openapi import ApiDoc, error_response
 

@@ -28,7 +28,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.models import OrderLine, Product, StockEvent, StockState, Store, Variant
-from app.services import waitlist
+from app.services.notify import waitlist
 from app.web.deps import db_session, runtime
 from app.web.pages import demo_store
 from integrations.shopify.storefront import state_value

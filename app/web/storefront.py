@@ -36,7 +36,7 @@ from app.infra.links import read_unsubscribe_token
 from app.models import Store
 from app.platforms import registry
 from app.platforms.shopify import auth as shopify_auth
-from app.services import waitlist as service
+from app.services.notify import waitlist as service
 from app.web import limits
 from app.web.deps import abort_json, db_session, runtime
 from app.web.openapi import ApiDoc, error_response, json_response, schema_ref

@@ -18,7 +18,7 @@ from app.platforms import registry
 from app.platforms.shopify.platform import SHOPIFY
 from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.runtime import Runtime
-from app.services import inbox
+from app.services.ingest import inbox
 from app.web.deps import abort_json, db_session, runtime
 from app.web.openapi import ApiDoc, error_response, json_response
 from integrations.shopify.payloads import PayloadError, WebhookHeaders

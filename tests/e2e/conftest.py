@@ -86,7 +86,7 @@ def make_live_server(pg_url: str, **overrides: Any) -> LiveServer:
 def ensure_demo_store(db: Database) -> int:
     """The demo store's id, seeding it (small, deterministic) and computing its stock states when absent."""
     from app.platforms.demo.seed import seed_demo
-    from app.services.stock import recompute
+    from app.services.stock.recompute import recompute
 
     with db.session() as session:
         existing = session.scalars(select(Store.id).where(Store.platform == "demo").order_by(Store.id)).first()

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 
 from app.models import Product, PurchaseOrder, StockState, StoreSetting, Variant
 from app.queue import InProcessJobQueue
-from app.services.stock import recompute
+from app.services.stock.recompute import recompute
 from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.e2e

@@ -32,8 +32,8 @@ from app.infra.crypto import cipher_for
 from app.models import Delivery, StockEvent, StockState, Store, Subscription, Variant, WebhookEvent
 from app.queue import InProcessJobQueue
 from app.services import catalog
-from app.services.stock import recompute
-from app.services.storefront_state import unpublished_states
+from app.services.stock.recompute import recompute
+from app.services.stock.storefront_state import unpublished_states
 from integrations.shopify.auth import AccessToken
 from integrations.woocommerce.payloads import parse_product
 from integrations.woocommerce.storefront import meta_value

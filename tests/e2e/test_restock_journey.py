@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import delete, select
 
 from app.models import Delivery, Product, StockEvent, StockState, StoreSetting, Subscription, Variant
-from app.services import attribution, catalog
+from app.services import catalog
+from app.services.notify import attribution
 from integrations.base import OrderLineRecord, OrderRecord
 from tests.e2e.conftest import LiveServer, ensure_demo_store, make_live_server
 from tests.factories import RecordingQueue

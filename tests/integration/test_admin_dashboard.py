@@ -32,8 +32,8 @@ from app.models import (
 )
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime
-from app.services import dashboard
-from app.services.stock import store_today
+from app.services.merchant import dashboard
+from app.services.stock.recompute import store_today
 from app.web import admin_dashboard
 from app.web.admin_auth import SESSION_STORE_KEY
 from app.web.factory import build_app

@@ -20,7 +20,7 @@ from app.domain.stock import CampaignWindow, campaign_risk
 from app.models import Campaign, Product, PurchaseOrder, StockState, Supplier
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime
-from app.services.stock import recompute
+from app.services.stock.recompute import recompute
 from app.web.factory import build_app
 from tests.factories import RecordingQueue, add_sale, make_store, make_variant
 from tests.integration.test_admin_settings import dirty_ids, stock_state

@@ -18,7 +18,7 @@ from app.db import Database
 from app.models import DirtyVariant, Product, StockState, StoreSetting, Supplier
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime
-from app.services.stock import recompute
+from app.services.stock.recompute import recompute
 from app.web.factory import build_app
 from tests.factories import RecordingQueue, make_store, make_variant
 

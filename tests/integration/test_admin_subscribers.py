@@ -18,7 +18,7 @@ from app.db import Database
 from app.models import ComplianceRequest, ConsentRecord, Delivery, StockEvent, Subscription
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime
-from app.services import fanout, subscribers
+from app.services.notify import fanout, subscribers
 from app.web.admin_auth import SESSION_STORE_KEY
 from app.web.factory import build_app
 from tests.factories import make_store, make_variant

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db import Database
 from app.models import Product, StockStateHistory, Store, StoreSetting, Subscription, Variant
-from app.services import alerts
-from app.services.stock import recompute
+from app.services.notify import alerts
+from app.services.stock.recompute import recompute
 from tests.factories import make_store, make_variant
 from tests.smtpd import smtp_server
 

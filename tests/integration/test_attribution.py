@@ -16,7 +16,7 @@ from app.db import Database
 from app.models import Delivery, Order, OrderLine, StockEvent, Store, StoreSetting, Subscription, Variant
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime
-from app.services.attribution import attribute_orders
+from app.services.notify.attribution import attribute_orders
 from app.web.deps import hash_api_key
 from app.web.factory import build_app
 from tests.factories import NOW, make_store, make_variant

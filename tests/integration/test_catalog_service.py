@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 
 from app import job_specs
 from app.db import Database
+from app.infra import bulk
 from app.models import (
     DirtyVariant,
     InventoryLevel,
@@ -27,6 +28,7 @@ from app.models import (
 )
 from app.services import catalog
 from app.services.catalog import ApplyResult, Counts
+from app.services.catalog import products as catalog_products
 from integrations.base import (
     InventoryRecord,
     LocationRecord,
@@ -266,22 +268,22 @@ def test_stale_guard_is_enforced_in_sql(pg_db: Database) -> None:
         "updated_at": T1,
     }
     with pg_db.session() as s:
-        written = catalog._upsert(
+        written = bulk.upsert(
             s,
-            catalog._PRODUCTS,
+            catalog_products._PRODUCTS,
             [row],
             keys=("store_id", "external_id"),
-            compare=catalog._PRODUCT_FIELDS,
+            compare=catalog_products._PRODUCT_FIELDS,
             returning=("id",),
             watermark=True,
         )
         assert written == []
-        written = catalog._upsert(
+        written = bulk.upsert(
             s,
-            catalog._PRODUCTS,
+            catalog_products._PRODUCTS,
             [{**row, "external_updated_at": T3}],
             keys=("store_id", "external_id"),
-            compare=catalog._PRODUCT_FIELDS,
+            compare=catalog_products._PRODUCT_FIELDS,
             returning=("id",),
             watermark=True,
         )
@@ -674,9 +676,9 @@ def test_a_2000_variant_product_is_applied_whole(pg_db: Database) -> None:
 
 
 def test_many_products_stream_in_batches(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(catalog, "PRODUCT_BATCH", 7)
-    monkeypatch.setattr(catalog, "WRITE_CHUNK", 5)
-    monkeypatch.setattr(catalog, "IN_CHUNK", 4)
+    monkeypatch.setattr(catalog_products, "PRODUCT_BATCH", 7)
+    monkeypatch.setattr(bulk, "WRITE_CHUNK", 5)
+    monkeypatch.setattr(bulk, "IN_CHUNK", 4)
     sid = new_store(pg_db)
     records = [product(f"p{i}", (variant(f"v{i}a"), variant(f"v{i}b"))) for i in range(30)]
     result, queue = run(pg_db, catalog.apply_products, sid, iter(records))

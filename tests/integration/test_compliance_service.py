@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from app.db import Database
 from app.models import ConsentRecord, Order, StockState, StockStateHistory, Store, Subscription, Variant
-from app.services import compliance
-from app.services.stock import recompute
+from app.services.merchant import compliance
+from app.services.stock.recompute import recompute
 from tests.factories import add_sale, make_store, make_variant
 
 pytestmark = pytest.mark.integration

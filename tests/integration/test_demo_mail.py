@@ -17,7 +17,7 @@ from app.db import Database
 from app.infra.mailsink import MailSink, start_sink, stop_sink
 from app.models import InventoryLevel, StockEvent, Variant
 from app.runtime import Runtime
-from app.services import stock
+from app.services.stock import recompute as stock
 from app.web.factory import build_app
 from tests.factories import RecordingQueue, make_location, make_store, make_variant
 

@@ -15,8 +15,8 @@ from app.db import Database
 from app.models import ConsentRecord, Store, Subscription
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime
-from app.services.exports import safe_cell
-from app.services.stock import recompute
+from app.services.merchant.exports import safe_cell
+from app.services.stock.recompute import recompute
 from app.web import feeds as feeds_web
 from app.web.admin_auth import SESSION_STORE_KEY
 from app.web.factory import build_app

@@ -17,7 +17,8 @@ from app.infra import links
 from app.infra.mail import Mailer
 from app.models import Delivery, Order, OrderLine, StockEvent, StoreSetting, Subscription, Variant
 from app.runtime import Runtime, set_runtime
-from app.services import fanout, sweeper
+from app.services.ingest import sweeper
+from app.services.notify import fanout
 from tests.factories import NOW, RecordingQueue, make_store, make_variant
 from tests.smtpd import Collector, smtp_server
 
@@ -487,7 +488,7 @@ FORKED_WORKER = """
 import sys, threading
 from app.config import Settings
 from app.db import Database
-from app.services import fanout
+from app.services.notify import fanout
 assert threading.active_count() == 1
 db = Database(sys.argv[1])
 settings = Settings(env="test", smtp_url=sys.argv[2], app_url="https://app.test", secret_key="k",

@@ -16,7 +16,8 @@ from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import Delivery, StockEvent, Subscription
-from app.services import fanout, sweeper
+from app.services.ingest import sweeper
+from app.services.notify import fanout
 from tests.conftest import ROOT
 from tests.factories import make_store, make_variant
 from tests.smtpd import smtp_server
@@ -28,7 +29,7 @@ WORKER = """
 import sys
 from app.config import Settings
 from app.db import Database
-from app.services import fanout
+from app.services.notify import fanout
 db = Database(sys.argv[1])
 settings = Settings(env="test", smtp_url=sys.argv[2], app_url="https://app.test", secret_key="k",
                     mail_from="BS <bs@mail.test>")

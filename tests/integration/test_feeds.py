@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from app.db import Database
 from app.models import Product, Store, StoreSetting
-from app.services.stock import recompute
+from app.services.stock.recompute import recompute
 from tests.factories import make_store, make_variant
 from tests.integration.test_exports import CSRF, make_admin_app, signed_in
 

@@ -17,7 +17,8 @@ from app.models import DirtyVariant, WebhookEvent
 from app.platforms import registry
 from app.queue import InProcessJobQueue, JobSpec, RedisJobQueue
 from app.runtime import Runtime, set_runtime
-from app.services import inbox, stock, sweeper
+from app.services.ingest import inbox, sweeper
+from app.services.stock import recompute as stock
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store, make_variant
 

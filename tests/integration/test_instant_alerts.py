@@ -15,8 +15,8 @@ from app.config import Settings
 from app.db import Database
 from app.models import Product, StockEvent, Store, StoreSetting, Subscription, Variant
 from app.runtime import Runtime
-from app.services import alerts
-from app.services.stock import recompute
+from app.services.notify import alerts
+from app.services.stock.recompute import recompute
 from app.web.factory import build_app
 from tests.factories import RecordingQueue, make_store, make_variant
 from tests.smtpd import smtp_server

@@ -20,7 +20,8 @@ from app.models import DirtyVariant, StockEvent, StockState
 from app.platforms import registry
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime, set_runtime
-from app.services import stock, sweeper
+from app.services.ingest import sweeper
+from app.services.stock import recompute as stock
 from tests.conftest import ROOT
 from tests.factories import RecordingQueue, make_store, make_variant
 
@@ -33,7 +34,7 @@ CHILD = textwrap.dedent(
     from app.db import Database
     from app.queue import InProcessJobQueue
     from app.runtime import Runtime, set_runtime
-    from app.services import stock
+    from app.services.stock import recompute as stock
 
     real = stock.recompute
 

@@ -19,8 +19,8 @@ from app.config import Settings
 from app.db import Database
 from app.models import OutboundWebhookDelivery, StockState
 from app.platforms import registry
-from app.services import outbound_webhooks as hooks
-from app.services.stock import recompute
+from app.services.notify import outbound_webhooks as hooks
+from app.services.stock.recompute import recompute
 from tests.factories import make_store, make_variant
 from tests.integration.test_exports import CSRF, make_admin_app, signed_in
 

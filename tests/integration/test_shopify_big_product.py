@@ -18,7 +18,7 @@ from app.models import InventoryLevel, Product, Store, SyncRun, Variant, Webhook
 from app.platforms import registry
 from app.platforms.shopify import sync as shopify_sync
 from app.queue import resolve
-from app.services import inbox
+from app.services.ingest import inbox
 from integrations.shopify.graphql import GraphQLClient
 from tests.conftest import FIXTURES
 from tests.factories import RecordingQueue

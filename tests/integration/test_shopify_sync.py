@@ -201,7 +201,7 @@ def test_revoked_token_fails_the_run_and_disconnects_the_store(pg_db: Database, 
 def test_bulk_finish_webhook_and_sweeper_wake_the_waiting_run(pg_db: Database, store_id: int) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from app.services import inbox, sweeper
+    from app.services.ingest import inbox, sweeper
 
     hook = json.loads((FIXTURES / "shopify" / "webhooks" / "bulk_operations-finish.json").read_text())
     jobs = RecordingQueue()
@@ -334,7 +334,7 @@ def test_a_step_that_keeps_failing_is_recorded_then_stopped(
 ) -> None:
     from app.config import Settings
     from app.runtime import Runtime, set_runtime
-    from app.services import sync_runs
+    from app.services.ingest import sync_runs
     from integrations.base import TransientError
     from jobs import shopify as shopify_jobs
 

@@ -35,7 +35,7 @@ from app.models import (
 from app.platforms import registry
 from app.queue import RedisJobQueue
 from app.runtime import Runtime, set_runtime
-from app.services import sweeper
+from app.services.ingest import sweeper
 from app.web.factory import build_app
 from tests.conftest import FIXTURES, TEST_REDIS_URL
 

@@ -20,7 +20,7 @@ from app.models import StockState, Store, StoreSetting
 from app.models.waitlist import ConsentRecord, Subscription
 from app.queue import JobSpec
 from app.runtime import Runtime
-from app.services.waitlist import hash_ip
+from app.services.notify.waitlist import hash_ip
 from app.web.factory import build_app
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store, make_variant
@@ -330,7 +330,7 @@ def test_concurrent_duplicate_signups_make_one_row(env: Env) -> None:
 
 
 def test_signup_on_sqlite_is_idempotent_too(sqlite_db: Database) -> None:
-    from app.services import waitlist as service
+    from app.services.notify import waitlist as service
 
     jobs = RecordingQueue()
     with sqlite_db.session() as s:

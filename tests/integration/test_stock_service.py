@@ -26,7 +26,7 @@ from app.models import (
 )
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime, set_runtime
-from app.services import stock
+from app.services.stock import recompute as stock
 from tests.factories import NOW, RecordingQueue, add_sale, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -543,7 +543,7 @@ def test_periodic_run_skips_variants_whose_inputs_did_not_change(
 
 
 def test_analyze_runs_once_a_load_crosses_a_mark(pg_db: Database) -> None:
-    from app.services import sync_runs
+    from app.services.ingest import sync_runs
 
     assert sync_runs.analyze_if_due(pg_db, 1_900, 2_000) is True
     assert sync_runs.analyze_if_due(pg_db, 2_000, 2_100) is False

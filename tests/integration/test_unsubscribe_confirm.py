@@ -15,7 +15,7 @@ from app.db import Database
 from app.infra.links import new_confirm_token, unsubscribe_url
 from app.models.waitlist import ConsentRecord, Subscription
 from app.runtime import Runtime
-from app.services.waitlist import hash_ip
+from app.services.notify.waitlist import hash_ip
 from app.web.factory import build_app
 from tests.factories import RecordingQueue, make_store, make_variant
 

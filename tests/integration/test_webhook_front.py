@@ -224,7 +224,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
 ) -> None:
     import threading
 
-    from app.services import inbox
+    from app.services.ingest import inbox
 
     store_id = add_store(pg_db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
@@ -308,7 +308,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
 def test_a_failed_group_write_is_an_error_for_each_delivery_and_stores_none(
     pg_db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.services import inbox
+    from app.services.ingest import inbox
 
     add_store(pg_db)
     jobs = RedisJobQueue(TEST_REDIS_URL)

@@ -20,7 +20,7 @@ from app.models import Product, StockState, Store, Variant
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.storefront import publish_changed
 from app.runtime import Runtime, set_runtime
-from app.services import stock
+from app.services.stock import recompute as stock
 from integrations.woocommerce.client import WooClient
 from tests.conftest import FIXTURES
 from tests.factories import RecordingQueue, make_store, make_variant

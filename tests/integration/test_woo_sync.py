@@ -335,7 +335,7 @@ def test_a_step_that_keeps_failing_is_shown_while_retried_then_stopped(
     pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.runtime import Runtime, set_runtime
-    from app.services import sync_runs
+    from app.services.ingest import sync_runs
     from integrations.base import TransientError
     from jobs import woocommerce as woo_jobs
 
@@ -383,7 +383,7 @@ def test_a_failure_that_clears_lets_the_run_finish_and_progress_restarts_the_cou
     pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.runtime import Runtime, set_runtime
-    from app.services import sync_runs
+    from app.services.ingest import sync_runs
     from integrations.base import TransientError
     from jobs import woocommerce as woo_jobs
 
@@ -431,7 +431,7 @@ def test_a_worker_killed_at_the_same_point_again_and_again_stops_the_run(
     import signal
 
     from app.runtime import Runtime, set_runtime
-    from app.services import sync_runs
+    from app.services.ingest import sync_runs
     from jobs import woocommerce as woo_jobs
 
     monkeypatch.setattr(woo_sync, "client_for", lambda _settings, _store, **_kw: client())
@@ -498,7 +498,7 @@ def test_a_worker_killed_at_the_same_point_again_and_again_stops_the_run(
 def test_progress_or_a_normal_end_between_interruptions_restarts_the_count(
     pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.services import sync_runs
+    from app.services.ingest import sync_runs
 
     jobs = RecordingQueue()
     with pg_db.session() as s:

@@ -12,7 +12,7 @@ from typing import cast
 import pytest
 
 from app.infra import links
-from app.services import emails
+from app.services.notify import emails
 
 SECRET = "test-secret"
 APP = "https://app.backsoon.test"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.queue import InProcessJobQueue
-from app.services.inbox import Recorded, _Delivery, _GroupCommit
+from app.services.ingest.inbox import Recorded, _Delivery, _GroupCommit
 
 
 def delivery(key: str, size: int = 100) -> _Delivery:

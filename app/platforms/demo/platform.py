@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.models import Product, Store, SyncRun, Variant
 from app.queue import JobQueue, JobSpec
-from app.services import sync_runs
-from app.services.inbox import Handler
+from app.services.ingest import sync_runs
+from app.services.ingest.inbox import Handler
 
 
 class Demo:

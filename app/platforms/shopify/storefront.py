@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.services.storefront_state import mark_published, unpublished_states
+from app.services.stock.storefront_state import mark_published, unpublished_states
 from integrations.shopify import queries
 from integrations.shopify.graphql import GraphQLClient
 from integrations.shopify.storefront import MAX_METAFIELDS_PER_CALL, chunks, metafield_inputs

@@ -22,8 +22,9 @@ from app.db import Database
 from app.infra.sql import dialect
 from app.models import Store, SyncRun
 from app.queue import JobQueue
-from app.services import catalog, sync_runs
-from app.services.stock import recompute
+from app.services import catalog
+from app.services.ingest import sync_runs
+from app.services.stock.recompute import recompute
 from integrations.base import (
     AuthRevoked,
     InvalidRequest,

@@ -13,8 +13,9 @@ from app import job_specs
 from app.models import Store, WebhookEvent
 from app.platforms.shopify import sync as shopify_sync
 from app.queue import JobQueue, enqueue_after_commit
-from app.services import catalog, compliance
-from app.services.inbox import Handler
+from app.services import catalog
+from app.services.ingest.inbox import Handler
+from app.services.merchant import compliance
 from integrations.base import InventoryRecord, OrderRecord, ProductRecord
 from integrations.shopify import payloads as p
 

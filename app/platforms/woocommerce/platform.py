@@ -13,7 +13,7 @@ from app.models import Product, Store, SyncRun, Variant
 from app.platforms.base import permalink
 from app.platforms.woocommerce import sync, webhooks
 from app.queue import JobQueue, JobSpec
-from app.services.inbox import Handler
+from app.services.ingest.inbox import Handler
 
 
 class WooCommerce:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from app.services.storefront_state import mark_published, unpublished_states
+from app.services.stock.storefront_state import mark_published, unpublished_states
 from integrations.base import AuthRevoked, PlatformError
 from integrations.woocommerce.client import WooClient
 from integrations.woocommerce.storefront import MAX_UPDATES_PER_CALL, chunks, meta_update, woo_id

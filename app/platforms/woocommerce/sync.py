@@ -28,8 +28,9 @@ from app.infra.crypto import cipher_for
 from app.infra.sql import dialect
 from app.models import Store, SyncRun
 from app.queue import JobQueue
-from app.services import catalog, sync_runs
-from app.services.stock import recompute
+from app.services import catalog
+from app.services.ingest import sync_runs
+from app.services.stock.recompute import recompute
 from integrations.base import AuthRevoked, InvalidRequest, NotFound, OrderRecord
 from integrations.woocommerce.client import MAX_PAGE_SIZE, Resolver, WooClient
 from integrations.woocommerce.payloads import PayloadError, ProductUpdate, parse_order, parse_product

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from app.models import Product, Store, Variant, WebhookEvent
 from app.queue import JobQueue
 from app.services import catalog
-from app.services.inbox import Handler
+from app.services.ingest.inbox import Handler
 from integrations.base import InventoryRecord
 from integrations.woocommerce import payloads as w
 

@@ -26,7 +26,7 @@ from app.infra.links import hash_token
 from app.models import Product, StockState, Store, Variant
 from app.models.waitlist import ConsentRecord, Subscription
 from app.queue import JobQueue, enqueue_after_commit
-from app.services import stock
+from app.services.stock import recompute as stock
 from integrations.shopify.storefront import state_value
 
 __all__ = [

@@ -42,7 +42,7 @@ from app.models import (
     Subscription,
     Variant,
 )
-from app.services import stock
+from app.services.stock import recompute as stock
 
 __all__ = [
     "AttributionSummary",

@@ -31,10 +31,11 @@ from app.db import Database
 from app.domain.settings import resolve_settings
 from app.infra.mail import Mailer
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, StoreSetting, Subscription, Variant
-from app.services import outbound_webhooks, stock
-from app.services.dashboard import day_bounds
-from app.services.emails import MESSAGE_POLICY, TEMPLATES, mail_domain, sender_address
-from app.services.stock import OPEN_WAITLIST_STATES, store_today, store_zone
+from app.services.merchant.dashboard import day_bounds
+from app.services.notify import outbound_webhooks
+from app.services.notify.emails import MESSAGE_POLICY, TEMPLATES, mail_domain, sender_address
+from app.services.stock import recompute as stock
+from app.services.stock.recompute import OPEN_WAITLIST_STATES, store_today, store_zone
 
 log = logging.getLogger(__name__)
 

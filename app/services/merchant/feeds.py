@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Product, StockState, Store, StoreSetting, Variant
-from app.services.exports import csv_lines
+from app.services.merchant.exports import csv_lines
 
 __all__ = [
     "FEED_ID_SCHEMES",

@@ -40,7 +40,7 @@ from app.models import (
     Variant,
 )
 from app.queue import JobQueue, enqueue_after_commit
-from app.services.storefront_state import PUBLISHED_FIELDS
+from app.services.stock.storefront_state import PUBLISHED_FIELDS
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from app.db import Database
 from app.infra.crypto import cipher_for
 from app.infra.sql import dialect
 from app.models import OutboundWebhookDelivery, Product, StockState, Store, Variant
-from app.services.feeds import feed_config, feed_item_id
+from app.services.merchant.feeds import feed_config, feed_item_id
 from integrations.base import InvalidRequest
 from integrations.http import make_session
 from integrations.woocommerce.client import check_public_url

@@ -39,8 +39,14 @@ from app.models import (
     SyncRun,
     Variant,
 )
-from app.services import attribution
-from app.services.stock import AT_RISK_STATUSES, OPEN_WAITLIST_STATES, live_variant_filters, store_today, store_zone
+from app.services.notify import attribution
+from app.services.stock.recompute import (
+    AT_RISK_STATUSES,
+    OPEN_WAITLIST_STATES,
+    live_variant_filters,
+    store_today,
+    store_zone,
+)
 
 __all__ = [
     "SIGNAL_REASONS",

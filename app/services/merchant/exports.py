@@ -20,7 +20,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.models import ConsentRecord, Product, StockState, Subscription, Variant
-from app.services.stock import at_risk_condition, live_variant_filters
+from app.services.stock.recompute import at_risk_condition, live_variant_filters
 
 __all__ = ["EXPORTS", "Export", "csv_lines", "rows_for", "safe_cell"]
 

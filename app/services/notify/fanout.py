@@ -38,8 +38,8 @@ from app.domain.waves import in_quiet_hours, wave_size
 from app.infra import links
 from app.infra.mail import CommitPointRefused, Mailer
 from app.models import Delivery, Order, OrderLine, Product, StockEvent, Store, StoreSetting, Subscription, Variant
-from app.services import emails, waitlist
-from app.services.stock import zone_named
+from app.services.notify import emails, waitlist
+from app.services.stock.recompute import zone_named
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +362,7 @@ _Rendered = tuple[str, bytes]  # (Message-ID, the message as sent)
 
 
 class _Links:
-    """Per-delivery Message-ID and signed links, as app.services.emails/links build them, with less work each.
+    """Per-delivery Message-ID and signed links, as app.services.notify.emails/links build them, with less work each.
 
     The unsubscribe token is signed once for both the https and the mailto link, and the fixed parts around
     each id or token are taken once from the functions themselves (checked; otherwise they are called as is).

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 LOCALES = ("en", "nl", "fr", "de")
-_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
+_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "email"
 # The email templates' environment, shared by every email we build (restock, confirmation, merchant alerts).
 TEMPLATES = Environment(
     loader=FileSystemLoader(str(_TEMPLATES)),

@@ -41,7 +41,8 @@ from app.models import (
     Variant,
 )
 from app.queue import JobQueue, enqueue_after_commit
-from app.services import compliance, fanout
+from app.services.merchant import compliance
+from app.services.notify import fanout
 
 __all__ = [
     "STATES",
