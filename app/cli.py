@@ -166,7 +166,7 @@ def sync_cmd(store_id: int, reconcile: bool, poll: float) -> None:
     """Run a Shopify catalog sync in the foreground with a progress bar (resumes a running one)."""
     import time
 
-    from app.models import Store, SyncRun
+    from app.models import Store, SyncRun, SyncRunStatus
     from app.runtime import get_runtime
     from app.services import shopify_sync
     from jobs.shopify import clients_for
@@ -191,7 +191,7 @@ def sync_cmd(store_id: int, reconcile: bool, poll: float) -> None:
         time.sleep(poll)
     click.echo("", err=True)
     click.echo(f"sync {run_id}: {outcome} {info['counts']}" + (f" ({info['error']})" if info["error"] else ""))
-    if outcome != "done":
+    if outcome != SyncRunStatus.DONE:
         raise SystemExit(1)
 
 

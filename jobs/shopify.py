@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.models import Store, SyncRun
+from app.models import Store, StoreStatus, SyncRun, SyncRunStatus
 from app.runtime import Runtime
 from app.services import shopify_auth, shopify_storefront, shopify_sync, sync_runs
 from integrations.http import make_session
@@ -39,7 +39,7 @@ def run_sync(run_id: int) -> str:
             # Recorded on the run (the admin shows it while the sweeper retries); raised again unless it was the
             # failure that stopped the run.
             if sync_runs.failed_step(rt.db, run_id, exc):
-                return "failed"
+                return SyncRunStatus.FAILED
             raise
 
 
@@ -48,7 +48,7 @@ def refresh_product(store_id: int, product_gid: str) -> str:
     with job_context(store_id=store_id) as rt:
         with rt.db.session() as session:
             store = session.execute(select(Store.platform, Store.status).where(Store.id == store_id)).one_or_none()
-        if store is None or store.platform != "shopify" or store.status != "active":
+        if store is None or store.platform != "shopify" or store.status != StoreStatus.ACTIVE:
             return "skipped"
         graphql = clients_for(rt, store_id).graphql
         return shopify_sync.refresh_product(rt.db, rt.jobs, store_id, product_gid, graphql)
@@ -61,7 +61,7 @@ def reconcile_all() -> int:
         store_ids = (
             session.execute(
                 select(Store.id).where(
-                    Store.platform == "shopify", Store.status == "active", Store.last_synced_at.is_not(None)
+                    Store.platform == "shopify", Store.status == StoreStatus.ACTIVE, Store.last_synced_at.is_not(None)
                 )
             )
             .scalars()
@@ -79,7 +79,7 @@ def publish_storefront(store_id: int) -> dict[str, int]:
         with rt.db.session() as session:
             store = session.execute(select(Store.platform, Store.status).where(Store.id == store_id)).one_or_none()
         # A store that left Shopify or was uninstalled has no token to write with; nothing to retry.
-        if store is None or store.platform != "shopify" or store.status != "active":
+        if store is None or store.platform != "shopify" or store.status != StoreStatus.ACTIVE:
             return {"sent": 0, "failed": 0, "batches": 0}
         graphql = clients_for(rt, store_id).graphql
         with rt.db.session() as session:

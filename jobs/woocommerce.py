@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.models import Store, SyncRun
+from app.models import Store, StoreStatus, SyncRun, SyncRunStatus
 from app.queue import JobSpec, enqueue_after_commit
 from app.services import sync_runs, woo_storefront, woo_sync
 from app.services.crypto import DecryptionError
@@ -35,13 +35,13 @@ def run_sync(run_id: int) -> str:
                 woo_sync.disconnect(rt.db, store_id, message, run_id=run_id)
             else:
                 woo_sync.fail_run(rt.db, run_id, message)
-            return "failed"
+            return SyncRunStatus.FAILED
         try:
             return woo_sync.step(rt.db, rt.jobs, run_id, client, settings=rt.settings)
         except Exception as exc:
             # As for Shopify: shown while retried, stopped after too many failures at the same point.
             if sync_runs.failed_step(rt.db, run_id, exc):
-                return "failed"
+                return SyncRunStatus.FAILED
             raise
 
 
@@ -52,7 +52,9 @@ def reconcile_all() -> int:
         store_ids = (
             session.execute(
                 select(Store.id).where(
-                    Store.platform == "woocommerce", Store.status == "active", Store.last_synced_at.is_not(None)
+                    Store.platform == "woocommerce",
+                    Store.status == StoreStatus.ACTIVE,
+                    Store.last_synced_at.is_not(None),
                 )
             )
             .scalars()
@@ -69,7 +71,7 @@ def check_webhooks(store_id: int) -> int:
     with job_context(store_id=store_id) as rt:
         with rt.db.session() as session:
             store = session.get(Store, store_id)
-            if store is None or store.platform != "woocommerce" or store.status != "active":
+            if store is None or store.platform != "woocommerce" or store.status != StoreStatus.ACTIVE:
                 return 0
             secret = woo_sync.webhook_secret_for(rt.settings, store)
             if not secret:
@@ -92,7 +94,7 @@ def check_all_webhooks() -> int:
     """Enqueue check_webhooks for every active WooCommerce store; return how many."""
     with job_context() as rt, rt.db.session() as session:
         store_ids = (
-            session.execute(select(Store.id).where(Store.platform == "woocommerce", Store.status == "active"))
+            session.execute(select(Store.id).where(Store.platform == "woocommerce", Store.status == StoreStatus.ACTIVE))
             .scalars()
             .all()
         )
@@ -111,7 +113,7 @@ def publish_storefront(store_id: int) -> dict[str, int]:
         with rt.db.session() as session:
             store = session.get(Store, store_id)
             # A store that left WooCommerce or was disconnected has no key to write with; nothing to retry.
-            if store is None or store.platform != "woocommerce" or store.status != "active":
+            if store is None or store.platform != "woocommerce" or store.status != StoreStatus.ACTIVE:
                 return {"sent": 0, "failed": 0, "batches": 0}
             try:
                 client = woo_sync.client_for(rt.settings, store)

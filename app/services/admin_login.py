@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.models import AdminLoginToken, Store
+from app.models import AdminLoginToken, Store, StoreStatus
 from app.services.links import hash_token, new_confirm_token
 from app.services.mailer import Mailer
 
@@ -41,7 +41,7 @@ def issue_links(session: Session, settings: Settings, email: str, now: datetime)
     """A sign-in link for every active store whose admin address is ``email`` (already normalised)."""
     stores = session.execute(
         select(Store.id, Store.name, Store.domain).where(
-            func.lower(Store.admin_email) == email.lower(), Store.status != "uninstalled"
+            func.lower(Store.admin_email) == email.lower(), Store.status != StoreStatus.UNINSTALLED
         )
     ).all()
     out: list[LoginLink] = []

@@ -44,7 +44,18 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import utcnow
-from app.models import InventoryLevel, Location, Order, OrderLine, Product, Refund, RefundLine, Supplier, Variant
+from app.models import (
+    InventoryLevel,
+    Location,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Refund,
+    RefundLine,
+    Supplier,
+    Variant,
+)
 from app.queue import JobQueue
 from app.services.sqlfn import PgArray, dialect
 from app.services.stock import mark_dirty, set_sellable_from_levels
@@ -1041,7 +1052,7 @@ def _apply_order_batch(session: Session, jobs: JobQueue, store_id: int, batch: l
                     "currency": o.currency,
                     "total": _money(o.total),
                     "financial_status": o.financial_status,
-                    "status": "cancelled" if o.cancelled_at is not None else "open",
+                    "status": OrderStatus.CANCELLED if o.cancelled_at is not None else OrderStatus.OPEN,
                     "ordered_at": _utc(o.ordered_at),
                     "cancelled_at": _utc(o.cancelled_at),
                     "external_updated_at": ts if ts is not None else (old.external_updated_at if old else None),
@@ -1114,7 +1125,7 @@ def delete_order(session: Session, jobs: JobQueue, store_id: int, external_id: s
         update(_ORDERS)
         .where(_ORDERS.c.store_id == store_id, _ORDERS.c.id == row.id)
         .values(
-            status="deleted",
+            status=OrderStatus.DELETED,
             cancelled_at=func.coalesce(_ORDERS.c.cancelled_at, when),
             external_updated_at=when,
             updated_at=utcnow(),

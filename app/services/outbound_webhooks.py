@@ -40,7 +40,8 @@ from sqlalchemy.sql import Subquery
 
 from app.config import Settings
 from app.db import Database
-from app.models import OutboundWebhookDelivery, Product, StockState, Store, Variant
+from app.domain.stock import Signal
+from app.models import OutboundWebhookDelivery, OutboundWebhookStatus, Product, StockState, Store, StoreStatus, Variant
 from app.services.crypto import cipher_for
 from app.services.feeds import feed_config, feed_item_id
 from app.services.sqlfn import dialect
@@ -110,11 +111,12 @@ def remove(session: Session, store: Store) -> int:
     store.outbound_webhook_secret_encrypted = None
     pending = session.scalars(
         select(OutboundWebhookDelivery).where(
-            OutboundWebhookDelivery.store_id == store.id, OutboundWebhookDelivery.status == "pending"
+            OutboundWebhookDelivery.store_id == store.id,
+            OutboundWebhookDelivery.status == OutboundWebhookStatus.PENDING,
         )
     ).all()
     for row in pending:
-        row.status = "failed"
+        row.status = OutboundWebhookStatus.FAILED
         row.last_error = "the webhook was turned off"
     session.flush()
     return len(pending)
@@ -171,7 +173,7 @@ def last_recorded(store_id: int) -> Subquery:
 def signal_changes(session: Session, store_id: int, told: Subquery) -> list[SignalChange]:
     """Live variants whose signal differs from ``told`` (variant_id, signal; ``ok`` when absent), by variant id."""
     # Set-based in one query: the webhook and the instant alert each pass their own memory of what was told.
-    previous = func.coalesce(told.c.signal, "ok")
+    previous = func.coalesce(told.c.signal, Signal.OK.value)  # the value: a bare enum member would bind untyped
     rows = session.execute(
         select(
             Variant.id,
@@ -204,7 +206,7 @@ def signal_changes(session: Session, store_id: int, told: Subquery) -> list[Sign
 def record_signal_changes(session: Session, store_id: int) -> int:
     """Insert one pending delivery per variant whose signal differs from the last one recorded; return how many."""
     store = session.get(Store, store_id)
-    if store is None or not store.outbound_webhook_url or store.status == "uninstalled":
+    if store is None or not store.outbound_webhook_url or store.status == StoreStatus.UNINSTALLED:
         return 0
     rows = signal_changes(session, store_id, last_recorded(store_id))
     if not rows:
@@ -237,7 +239,7 @@ def record_signal_changes(session: Session, store_id: int) -> int:
                 "event": EVENT,
                 "dedupe_key": f"signal:{vid}:{signal}:{changed}"[:128],
                 "payload": payload,
-                "status": "pending",
+                "status": OutboundWebhookStatus.PENDING,
                 "attempts": 0,
                 "next_attempt_at": datetime.now(UTC),
                 "created_at": datetime.now(UTC),
@@ -267,7 +269,7 @@ def _claim(session: Session, store_id: int, now: datetime) -> OutboundWebhookDel
         select(OutboundWebhookDelivery)
         .where(
             OutboundWebhookDelivery.store_id == store_id,
-            OutboundWebhookDelivery.status == "pending",
+            OutboundWebhookDelivery.status == OutboundWebhookStatus.PENDING,
             OutboundWebhookDelivery.next_attempt_at <= now,
         )
         .order_by(OutboundWebhookDelivery.next_attempt_at, OutboundWebhookDelivery.id)
@@ -318,7 +320,7 @@ def deliver_due(
                     break
                 url = store.outbound_webhook_url
                 if not url or store.outbound_webhook_secret_encrypted is None:
-                    row.status, row.last_error = "failed", "the webhook was turned off"
+                    row.status, row.last_error = OutboundWebhookStatus.FAILED, "the webhook was turned off"
                     run.failed += 1
                     continue
                 secret = cipher_for(settings).decrypt(store.outbound_webhook_secret_encrypted).decode()
@@ -334,10 +336,10 @@ def deliver_due(
                 row.last_status_code = code
                 row.last_error = error
                 if error is None:
-                    row.status, row.sent_at = "sent", when
+                    row.status, row.sent_at = OutboundWebhookStatus.SENT, when
                     run.sent += 1
                 elif row.attempts >= max_attempts:
-                    row.status = "failed"
+                    row.status = OutboundWebhookStatus.FAILED
                     run.failed += 1
                 else:
                     row.next_attempt_at = when + backoff(row.attempts)
@@ -357,7 +359,10 @@ def due_store_ids(session: Session, now: datetime | None = None) -> list[int]:
     when = now or datetime.now(UTC)
     rows = session.execute(
         select(OutboundWebhookDelivery.store_id)
-        .where(OutboundWebhookDelivery.status == "pending", OutboundWebhookDelivery.next_attempt_at <= when)
+        .where(
+            OutboundWebhookDelivery.status == OutboundWebhookStatus.PENDING,
+            OutboundWebhookDelivery.next_attempt_at <= when,
+        )
         .distinct()
     )
     return sorted(int(r[0]) for r in rows)

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.models import Store
+from app.models import Store, StoreStatus
 from app.services.shopify_auth import api_secrets, find_shopify_store
 from app.web.deps import abort_json, db_session, runtime
 from integrations.shopify.verify import InvalidSessionToken, decode_session_token, is_valid_shop_domain
@@ -111,7 +111,7 @@ def _token_store(raw: str) -> Store | None:
     except InvalidSessionToken:
         return None
     store = find_shopify_store(db_session(), token.shop)
-    if store is None or store.status == "uninstalled":
+    if store is None or store.status == StoreStatus.UNINSTALLED:
         return None
     g.admin_shop = token.shop
     return store
@@ -152,7 +152,7 @@ def _resolve() -> AdminContext | Response:
     store_id = session.get(SESSION_STORE_KEY)
     if isinstance(store_id, int):
         store = db_session().get(Store, store_id)
-        if store is not None and store.status != "uninstalled":
+        if store is not None and store.status != StoreStatus.UNINSTALLED:
             return AdminContext(store, "cookie")
         sign_out()
     demo = _demo_store()

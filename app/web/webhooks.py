@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wsgi import get_input_stream
 
 from app.logs import log_context
-from app.models import Store
+from app.models import Store, StoreStatus
 from app.runtime import Runtime
 from app.services import inbox
 from app.services.crypto import cipher_for
@@ -186,7 +186,7 @@ def woocommerce(store_id: int) -> tuple[Response, int]:
         body=raw,
         headers=kept,
         store_id=store.id,
-        process=store.status == "active",
+        process=store.status == StoreStatus.ACTIVE,
     )
     session.commit()
     return jsonify({"received": True, "duplicate": not recorded.created, "processed": recorded.processed}), 200

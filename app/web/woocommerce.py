@@ -22,7 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from app.models import Store
+from app.models import Store, StoreStatus
 from app.services import woo_connect, woo_sync
 from app.services.woo_connect import ConnectError
 from app.web.admin_auth import SESSION_STORE_KEY, sign_in
@@ -176,11 +176,11 @@ def connected() -> Response:
     if store is None:
         # Not started from this browser: say nothing about the store.
         return _page("woocommerce/connected.html", state="unknown", store=None, warning=None)
-    if request.args.get("success") == "0" and store.status != "active":
+    if request.args.get("success") == "0" and store.status != StoreStatus.ACTIVE:
         state = "declined"
-    elif store.status == "active":
+    elif store.status == StoreStatus.ACTIVE:
         state = "connected"
-    elif store.status == "pending":
+    elif store.status == StoreStatus.PENDING:
         state = "waiting"
     else:
         state = "failed"
