@@ -168,7 +168,7 @@ def sync_cmd(store_id: int, reconcile: bool, poll: float) -> None:
     """Run a Shopify catalog sync in the foreground with a progress bar (resumes a running one)."""
     import time
 
-    from app.models import Store, SyncRun
+    from app.models import Store, SyncRun, SyncRunStatus
     from app.platforms import registry
     from app.platforms.shopify import sync as shopify_sync
     from app.platforms.shopify.platform import SHOPIFY
@@ -195,7 +195,7 @@ def sync_cmd(store_id: int, reconcile: bool, poll: float) -> None:
         time.sleep(poll)
     click.echo("", err=True)
     click.echo(f"sync {run_id}: {outcome} {info['counts']}" + (f" ({info['error']})" if info["error"] else ""))
-    if outcome != "done":
+    if outcome != SyncRunStatus.DONE:
         raise SystemExit(1)
 
 

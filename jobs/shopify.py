@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.models import Store, SyncRun
+from app.models import Store, SyncRun, SyncRunStatus
 from app.platforms.base import active_store, active_store_ids
 from app.platforms.shopify import auth as shopify_auth
 from app.platforms.shopify import storefront as shopify_storefront
@@ -44,7 +44,7 @@ def run_sync(run_id: int) -> str:
             # Recorded on the run (the admin shows it while the sweeper retries); raised again unless it was the
             # failure that stopped the run.
             if sync_runs.failed_step(rt.db, run_id, exc):
-                return "failed"
+                return SyncRunStatus.FAILED
             raise
 
 

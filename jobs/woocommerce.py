@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app import job_specs
 from app.infra.crypto import DecryptionError
-from app.models import Store, SyncRun
+from app.models import Store, SyncRun, SyncRunStatus
 from app.platforms.base import active_store, active_store_ids
 from app.platforms.woocommerce import storefront as woo_storefront
 from app.platforms.woocommerce import sync as woo_sync
@@ -40,13 +40,13 @@ def run_sync(run_id: int) -> str:
                 woo_sync.disconnect(rt.db, store_id, message, run_id=run_id)
             else:
                 woo_sync.fail_run(rt.db, run_id, message)
-            return "failed"
+            return SyncRunStatus.FAILED
         try:
             return woo_sync.step(rt.db, rt.jobs, run_id, client, settings=rt.settings)
         except Exception as exc:
             # As for Shopify: shown while retried, stopped after too many failures at the same point.
             if sync_runs.failed_step(rt.db, run_id, exc):
-                return "failed"
+                return SyncRunStatus.FAILED
             raise
 
 

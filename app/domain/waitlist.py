@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from app.domain.stock import Status
+
 __all__ = [
     "CONFIRM_RESEND_AFTER_SECONDS",
     "DEFAULT_LOCALE",
@@ -161,7 +163,7 @@ def saved_texts(store_values: object, locale: str) -> dict[str, str]:
 
 
 # Statuses at which a variant can be bought right now; a waitlist for them would only delay the shopper.
-_PURCHASABLE = frozenset({"in_stock", "low_stock", "untracked"})
+_PURCHASABLE = frozenset({Status.IN_STOCK, Status.LOW_STOCK, Status.UNTRACKED})
 
 
 def signup_refusal(status: str | None, restock_eta_known: bool) -> str | None:
@@ -174,9 +176,9 @@ def signup_refusal(status: str | None, restock_eta_known: bool) -> str | None:
     A merchant expects the waitlist to hold people who could not buy, so the widget can answer "it's back: buy it
     now" when a cached page offered the form for a variant that has just been restocked.
     """
-    if status is None or status == "out_of_stock":
+    if status is None or status == Status.OUT_OF_STOCK:
         return None
-    if status == "backorder":
+    if status == Status.BACKORDER:
         return "in_stock" if restock_eta_known else None
     if status in _PURCHASABLE:
         return "in_stock"

@@ -1,29 +1,46 @@
 """Typed SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
-from app.models.catalog import InventoryLevel, Location, Product, Supplier, Variant
-from app.models.compliance import ComplianceRequest
-from app.models.notifications import Delivery
-from app.models.orders import Order, OrderLine, Refund, RefundLine
-from app.models.planning import Campaign, PurchaseOrder
-from app.models.stock import DirtyVariant, StockEvent, StockState, StockStateHistory
-from app.models.store import AdminLoginToken, OutboundWebhookDelivery, Store, StoreSetting, SyncRun
-from app.models.waitlist import ConsentRecord, Subscription
-from app.models.webhooks import WebhookEvent
+from app.models.catalog import InventoryLevel, Location, Product, ProductStatus, Supplier, Variant
+from app.models.compliance import ComplianceRequest, ComplianceStatus
+from app.models.notifications import Delivery, DeliveryStatus
+from app.models.orders import Order, OrderLine, OrderStatus, Refund, RefundLine
+from app.models.planning import Campaign, CampaignStatus, PurchaseOrder, PurchaseOrderStatus
+from app.models.stock import DirtyVariant, FanoutStatus, StockEvent, StockState, StockStateHistory
+from app.models.store import (
+    AdminLoginToken,
+    OutboundWebhookDelivery,
+    OutboundWebhookStatus,
+    Store,
+    StoreSetting,
+    StoreStatus,
+    SyncRun,
+    SyncRunStatus,
+)
+from app.models.waitlist import ConsentRecord, Subscription, SubscriptionState
+from app.models.webhooks import WebhookEvent, WebhookEventStatus
 
 __all__ = [
     "AdminLoginToken",
     "Campaign",
+    "CampaignStatus",
     "ComplianceRequest",
+    "ComplianceStatus",
     "ConsentRecord",
     "Delivery",
+    "DeliveryStatus",
     "DirtyVariant",
+    "FanoutStatus",
     "InventoryLevel",
     "Location",
     "Order",
     "OrderLine",
+    "OrderStatus",
     "OutboundWebhookDelivery",
+    "OutboundWebhookStatus",
     "Product",
+    "ProductStatus",
     "PurchaseOrder",
+    "PurchaseOrderStatus",
     "Refund",
     "RefundLine",
     "StockEvent",
@@ -31,9 +48,13 @@ __all__ = [
     "StockStateHistory",
     "Store",
     "StoreSetting",
+    "StoreStatus",
     "Subscription",
+    "SubscriptionState",
     "Supplier",
     "SyncRun",
+    "SyncRunStatus",
     "Variant",
     "WebhookEvent",
+    "WebhookEventStatus",
 ]

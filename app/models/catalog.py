@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
@@ -11,6 +12,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc
 from app.models.base import IdMixin, StoreScoped, Timestamps
+
+
+class ProductStatus(StrEnum):
+    """A product's status on its platform (products.status)."""
+
+    ACTIVE = "active"
+    DRAFT = "draft"
+    ARCHIVED = "archived"
 
 
 class Supplier(IdMixin, StoreScoped, Timestamps, Base):
@@ -39,7 +48,7 @@ class Product(IdMixin, StoreScoped, Timestamps, Base):
     kind: Mapped[str] = mapped_column(String(20), default="simple")  # simple | variable
     image_url: Mapped[str | None] = mapped_column(String(2000))
     url: Mapped[str | None] = mapped_column(String(2000))
-    status: Mapped[str] = mapped_column(String(20), default="active")  # active | draft | archived
+    status: Mapped[str] = mapped_column(String(20), default=ProductStatus.ACTIVE)  # ProductStatus
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     collections: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
     tags: Mapped[list[str]] = mapped_column(JsonDoc, default=list)

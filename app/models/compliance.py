@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
@@ -10,6 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc, utcnow
 from app.models.base import IdMixin
+
+
+class ComplianceStatus(StrEnum):
+    """A privacy request's progress (compliance_requests.status): each is carried out when it is recorded."""
+
+    DONE = "done"
 
 
 class ComplianceRequest(IdMixin, Base):
@@ -28,6 +35,6 @@ class ComplianceRequest(IdMixin, Base):
     customer_email_hash: Mapped[str | None] = mapped_column(String(64))
     export: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     counts: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
-    status: Mapped[str] = mapped_column(String(12), default="done")
+    status: Mapped[str] = mapped_column(String(12), default=ComplianceStatus.DONE)  # ComplianceStatus
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId
 from app.models.base import IdMixin, StoreScoped
+
+
+class DeliveryStatus(StrEnum):
+    """A restock email's progress (deliveries.status)."""
+
+    CLAIMED = "claimed"  # inserted before the wave is sent; sent (again) by whoever resumes the event
+    SENT = "sent"
+    SKIPPED = "skipped"  # not to be sent; skip_reason says why
+    DEFERRED = "deferred"
+    FAILED = "failed"
 
 
 class Delivery(IdMixin, StoreScoped, Base):
@@ -24,7 +35,7 @@ class Delivery(IdMixin, StoreScoped, Base):
     subscription_id: Mapped[int] = mapped_column(BigId, ForeignKey("subscriptions.id", ondelete="CASCADE"))
     stock_event_id: Mapped[int] = mapped_column(BigId, ForeignKey("stock_events.id", ondelete="CASCADE"))
     wave: Mapped[int] = mapped_column(default=1)
-    status: Mapped[str] = mapped_column(String(12), default="claimed")  # claimed|sent|skipped|deferred|failed
+    status: Mapped[str] = mapped_column(String(12), default=DeliveryStatus.CLAIMED)  # DeliveryStatus
     skip_reason: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=0)
     message_id: Mapped[str | None] = mapped_column(String(255))

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId
 from app.models.base import IdMixin, StoreScoped, Timestamps
+
+
+class OrderStatus(StrEnum):
+    """An order as far as stock counts it (orders.status); the platform's own status is not kept."""
+
+    OPEN = "open"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"  # deleted on the platform: kept, and counted as cancelled
 
 
 class Order(IdMixin, StoreScoped, Timestamps, Base):
@@ -29,7 +38,7 @@ class Order(IdMixin, StoreScoped, Timestamps, Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
     financial_status: Mapped[str] = mapped_column(String(32), default="")
-    status: Mapped[str] = mapped_column(String(32), default="open")
+    status: Mapped[str] = mapped_column(String(32), default=OrderStatus.OPEN)  # OrderStatus
     ordered_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
     external_updated_at: Mapped[datetime | None]

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc
 from app.models.base import IdMixin, StoreScoped, Timestamps
+
+
+class PurchaseOrderStatus(StrEnum):
+    """A purchase order's progress (purchase_orders.status): only an open one counts as incoming stock."""
+
+    OPEN = "open"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class CampaignStatus(StrEnum):
+    """A campaign's status (campaigns.status): only a planned one feeds the forecast."""
+
+    PLANNED = "planned"
+    CANCELLED = "cancelled"
 
 
 class PurchaseOrder(IdMixin, StoreScoped, Timestamps, Base):
@@ -24,7 +40,7 @@ class PurchaseOrder(IdMixin, StoreScoped, Timestamps, Base):
     quantity: Mapped[int]
     received_quantity: Mapped[int] = mapped_column(default=0)
     expected_on: Mapped[date]
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | received | cancelled
+    status: Mapped[str] = mapped_column(String(20), default=PurchaseOrderStatus.OPEN)  # PurchaseOrderStatus
 
 
 class Campaign(IdMixin, StoreScoped, Timestamps, Base):
@@ -38,4 +54,4 @@ class Campaign(IdMixin, StoreScoped, Timestamps, Base):
     uplift_pct: Mapped[Decimal] = mapped_column(Numeric(7, 2), default=Decimal("0"))
     product_ids: Mapped[list[int]] = mapped_column(JsonDoc, default=list)
     collections: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
-    status: Mapped[str] = mapped_column(String(20), default="planned")  # planned | cancelled
+    status: Mapped[str] = mapped_column(String(20), default=CampaignStatus.PLANNED)  # CampaignStatus

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc, utcnow
+from app.domain.stock import BadgeKind, Signal, Status
 from app.models.base import IdMixin, StoreScoped
+
+
+class FanoutStatus(StrEnum):
+    """A restock event's fan-out progress (stock_events.fanout_status; null on sell-outs)."""
+
+    PENDING = "pending"  # a wave is due (at next_wave_at)
+    RUNNING = "running"  # leased by a worker until lease_until
+    DONE = "done"
+    STOPPED = "stopped"  # sold out again, or nothing left to send
 
 
 class StockState(StoreScoped, Base):
@@ -32,10 +43,10 @@ class StockState(StoreScoped, Base):
     stockout_on: Mapped[date | None]
     reorder_by: Mapped[date | None]
     suggested_reorder_qty: Mapped[int] = mapped_column(default=0)
-    status: Mapped[str] = mapped_column(String(20), default="in_stock")
-    badge_kind: Mapped[str] = mapped_column(String(20), default="none")
+    status: Mapped[str] = mapped_column(String(20), default=Status.IN_STOCK)  # app.domain.stock.Status
+    badge_kind: Mapped[str] = mapped_column(String(20), default=BadgeKind.NONE)
     badge_quantity: Mapped[int | None]
-    signal: Mapped[str] = mapped_column(String(10), default="ok")
+    signal: Mapped[str] = mapped_column(String(10), default=Signal.OK)
     signal_reason: Mapped[str] = mapped_column(String(64), default="")
     restock_eta: Mapped[date | None]
     eta_source: Mapped[str | None] = mapped_column(String(32))
@@ -69,8 +80,8 @@ class StockStateHistory(StoreScoped, Base):
     sellable_quantity: Mapped[int]
     velocity: Mapped[float] = mapped_column(Float)
     days_on_hand: Mapped[float | None] = mapped_column(Float)
-    status: Mapped[str] = mapped_column(String(20))
-    signal: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))  # app.domain.stock.Status
+    signal: Mapped[str] = mapped_column(String(10))  # app.domain.stock.Signal
 
 
 class StockEvent(IdMixin, StoreScoped, Base):
@@ -100,7 +111,7 @@ class StockEvent(IdMixin, StoreScoped, Base):
     ended_at: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(32), default="recompute")
     # Restock fan-out progress lives on the event row so the sweeper can resume it.
-    fanout_status: Mapped[str | None] = mapped_column(String(12))  # pending|running|done|stopped
+    fanout_status: Mapped[str | None] = mapped_column(String(12))  # FanoutStatus
     waves_sent: Mapped[int] = mapped_column(default=0)
     next_wave_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]

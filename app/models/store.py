@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
@@ -10,6 +11,32 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc, utcnow
 from app.models.base import IdMixin, StoreScoped, Timestamps
+
+
+class StoreStatus(StrEnum):
+    """Where a store's connection stands (stores.status)."""
+
+    PENDING = "pending"  # WooCommerce connect started, the API key not received yet
+    ACTIVE = "active"
+    DISCONNECTED = "disconnected"  # the platform rejected our credentials
+    UNINSTALLED = "uninstalled"
+
+
+class SyncRunStatus(StrEnum):
+    """A sync run's progress (sync_runs.status)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OutboundWebhookStatus(StrEnum):
+    """An outbound webhook delivery's progress (outbound_webhook_deliveries.status)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class Store(IdMixin, Timestamps, Base):
@@ -33,8 +60,7 @@ class Store(IdMixin, Timestamps, Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     locale: Mapped[str] = mapped_column(String(16), default="en")
     country: Mapped[str | None] = mapped_column(String(2))
-    # pending (WooCommerce connect started) | active | disconnected | uninstalled
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default=StoreStatus.ACTIVE)  # StoreStatus
     status_reason: Mapped[str | None] = mapped_column(String(255))
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)
     uninstalled_at: Mapped[datetime | None]
@@ -76,7 +102,7 @@ class SyncRun(IdMixin, StoreScoped, Timestamps, Base):
     __table_args__ = (Index("ix_sync_runs_store_status", "store_id", "status"),)
 
     kind: Mapped[str] = mapped_column(String(20))  # initial | incremental | reconcile | seed
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|running|done|failed
+    status: Mapped[str] = mapped_column(String(20), default=SyncRunStatus.PENDING)  # SyncRunStatus
     phase: Mapped[str] = mapped_column(String(40), default="")
     done: Mapped[int] = mapped_column(default=0)
     total: Mapped[int | None]
@@ -115,7 +141,7 @@ class OutboundWebhookDelivery(IdMixin, StoreScoped, Base):
     # Unique per store so recording the same change twice (a re-run recompute) sends one POST.
     dedupe_key: Mapped[str] = mapped_column(String(128))
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(12), default=OutboundWebhookStatus.PENDING)  # OutboundWebhookStatus
     attempts: Mapped[int] = mapped_column(default=0)
     last_status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(String(1000))

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId
 from app.models.base import IdMixin, StoreScoped, Timestamps
+
+
+class SubscriptionState(StrEnum):
+    """Where a waitlist subscription stands (subscriptions.state)."""
+
+    PENDING_CONFIRMATION = "pending_confirmation"  # double opt-in: waiting for the shopper's click
+    ACTIVE = "active"
+    NOTIFIED = "notified"
+    CONVERTED = "converted"
+    UNSUBSCRIBED = "unsubscribed"
+    REDACTED = "redacted"  # personal data erased
 
 
 class Subscription(IdMixin, StoreScoped, Timestamps, Base):
@@ -24,8 +36,7 @@ class Subscription(IdMixin, StoreScoped, Timestamps, Base):
     variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))
     locale: Mapped[str] = mapped_column(String(16), default="en")
-    # pending_confirmation | active | notified | converted | unsubscribed | redacted
-    state: Mapped[str] = mapped_column(String(24), default="active")
+    state: Mapped[str] = mapped_column(String(24), default=SubscriptionState.ACTIVE)  # SubscriptionState
     skip_reason: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(20), default="widget")  # widget | app_proxy | landing | admin
     customer_external_id: Mapped[str | None] = mapped_column(String(64))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
@@ -10,6 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc, utcnow
 from app.models.base import IdMixin
+
+
+class WebhookEventStatus(StrEnum):
+    """An inbox row's progress (webhook_events.status)."""
+
+    RECEIVED = "received"  # stored, to be processed (also after a failed attempt: the sweeper retries it)
+    PROCESSED = "processed"
+    IGNORED = "ignored"  # from an unknown or uninstalled shop, or a topic without a handler
+    FAILED = "failed"
 
 
 class WebhookEvent(IdMixin, Base):
@@ -31,7 +41,7 @@ class WebhookEvent(IdMixin, Base):
     triggered_at: Mapped[datetime | None]
     headers: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(12), default="received")  # received|processed|ignored|failed
+    status: Mapped[str] = mapped_column(String(12), default=WebhookEventStatus.RECEIVED)  # WebhookEventStatus
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(String(2000))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

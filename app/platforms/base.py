@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Product, Store, SyncRun, Variant
+from app.models import Product, Store, StoreStatus, SyncRun, Variant
 from app.queue import JobQueue, JobSpec
 from app.services.ingest.inbox import Handler
 
@@ -70,14 +70,14 @@ def permalink(product: Product) -> str | None:
 def active_store(session: Session, store_id: int, platform: str) -> Store | None:
     """The store, when it is an active store of that platform (a job for another platform's store does nothing)."""
     store = session.get(Store, store_id)
-    if store is None or store.platform != platform or store.status != "active":
+    if store is None or store.platform != platform or store.status != StoreStatus.ACTIVE:
         return None
     return store
 
 
 def active_store_ids(session: Session, platform: str, *, synced: bool = False) -> list[int]:
     """Ids of the platform's active stores; with ``synced``, only those that finished their initial sync."""
-    q = select(Store.id).where(Store.platform == platform, Store.status == "active")
+    q = select(Store.id).where(Store.platform == platform, Store.status == StoreStatus.ACTIVE)
     if synced:
         q = q.where(Store.last_synced_at.is_not(None))
     return list(session.execute(q.order_by(Store.id)).scalars().all())

@@ -27,7 +27,7 @@ from flask import g, make_response, redirect, render_template, request, session,
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.models import Store
+from app.models import Store, StoreStatus
 from app.platforms.demo.platform import demo_store
 from app.platforms.shopify.auth import api_secrets, find_shopify_store
 from app.web.deps import abort_json, db_session, runtime
@@ -111,7 +111,7 @@ def _token_store(raw: str) -> Store | None:
     except InvalidSessionToken:
         return None
     store = find_shopify_store(db_session(), token.shop)
-    if store is None or store.status == "uninstalled":
+    if store is None or store.status == StoreStatus.UNINSTALLED:
         return None
     g.admin_shop = token.shop
     return store
@@ -152,7 +152,7 @@ def _resolve() -> AdminContext | Response:
     store_id = session.get(SESSION_STORE_KEY)
     if isinstance(store_id, int):
         store = db_session().get(Store, store_id)
-        if store is not None and store.status != "uninstalled":
+        if store is not None and store.status != StoreStatus.UNINSTALLED:
             return AdminContext(store, "cookie")
         sign_out()
     demo = _demo_store()

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from app.domain.csv_import import MAX_BYTES, LineError
+from app.models import PurchaseOrderStatus
 from app.services.stock import campaigns as campaign_service
 from app.services.stock import purchase_orders as po_service
 from app.services.stock.recompute import store_today
@@ -103,7 +104,7 @@ def incoming_close(po_id: int) -> ResponseReturnValue:
     po = po_service.get(session, ctx.store.id, po_id)
     if po is None:
         abort(404)
-    action = request.form.get("action", "received")
+    action = request.form.get("action", PurchaseOrderStatus.RECEIVED)
     try:
         po_service.close(session, runtime().jobs, po, action)
     except po_service.PoError as exc:

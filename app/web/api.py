@@ -19,7 +19,18 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from app import job_specs
-from app.models import Product, StockEvent, StockState, StockStateHistory, Store, SyncRun, Variant
+from app.domain.stock import BadgeKind, EtaSource, Signal, Status
+from app.models import (
+    Product,
+    StockEvent,
+    StockState,
+    StockStateHistory,
+    Store,
+    StoreStatus,
+    SyncRun,
+    SyncRunStatus,
+    Variant,
+)
 from app.platforms import registry
 from app.services.stock.recompute import at_risk_condition, live_variant_filters, store_today
 from app.web.deps import abort_json, db_session, runtime, store_for_request
@@ -27,9 +38,9 @@ from app.web.openapi import ApiDoc, error_response, json_response, schema_ref
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-STATUSES = ("in_stock", "low_stock", "out_of_stock", "backorder", "untracked")
-SIGNALS = ("ok", "throttle", "pause")
-BADGES = ("none", "only_n_left", "selling_fast")
+STATUSES = tuple(s.value for s in Status)
+SIGNALS = tuple(s.value for s in Signal)
+BADGES = tuple(b.value for b in BadgeKind)
 SORTS = ("priority", "days_on_hand", "stockout_on", "sku", "waitlist")
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -375,9 +386,9 @@ def iso(value: date | datetime | None) -> str | None:
 
 def badge_text(kind: str, quantity: int | None) -> str | None:
     """The words a storefront shows for a badge; None when there is no badge."""
-    if kind == "only_n_left" and quantity is not None:
+    if kind == BadgeKind.ONLY_N_LEFT and quantity is not None:
         return f"Only {quantity} left"
-    if kind == "selling_fast":
+    if kind == BadgeKind.SELLING_FAST:
         return "Selling fast"
     return None
 
@@ -560,7 +571,17 @@ OPENAPI = ApiDoc(
                                     "properties": {
                                         "id": {"type": "integer"},
                                         "kind": {"type": "string", "enum": ["initial", "reconcile"]},
-                                        "status": {"type": "string", "enum": ["running", "done", "failed"]},
+                                        "status": {
+                                            "type": "string",
+                                            "enum": [
+                                                s.value
+                                                for s in (
+                                                    SyncRunStatus.RUNNING,
+                                                    SyncRunStatus.DONE,
+                                                    SyncRunStatus.FAILED,
+                                                )
+                                            ],
+                                        },
                                         "phase": {"type": "string"},
                                         "done": {"type": "integer"},
                                         "total": {"type": ["integer", "null"]},
@@ -710,7 +731,12 @@ OPENAPI = ApiDoc(
                     "domain": {"type": "string"},
                     "timezone": {"type": "string"},
                     "currency": {"type": "string"},
-                    "status": {"type": "string", "enum": ["active", "disconnected", "uninstalled"]},
+                    "status": {
+                        "type": "string",
+                        "enum": [
+                            s.value for s in (StoreStatus.ACTIVE, StoreStatus.DISCONNECTED, StoreStatus.UNINSTALLED)
+                        ],
+                    },
                     "last_recomputed_at": {"type": ["string", "null"], "format": "date-time"},
                     "counts": {
                         "type": "object",
@@ -775,7 +801,7 @@ OPENAPI = ApiDoc(
                             "date": _NULLABLE_DATE,
                             "source": {
                                 "type": ["string", "null"],
-                                "enum": ["incoming_stock", "incoming_stock_overdue", "lead_time", None],
+                                "enum": [*(s.value for s in EtaSource), None],
                             },
                         },
                     },

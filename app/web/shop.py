@@ -27,7 +27,8 @@ from markupsafe import Markup
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from app.models import OrderLine, Product, StockEvent, StockState, Store, Variant
+from app.domain.stock import BadgeKind, Status
+from app.models import OrderLine, Product, StockEvent, StockState, Store, StoreStatus, Variant
 from app.services.notify import waitlist
 from app.web.deps import db_session, runtime
 from app.web.pages import demo_store
@@ -38,7 +39,7 @@ bp = Blueprint("shop", __name__)
 GRID_SIZE = 48
 MAX_REF = 64  # external ids are String(64)
 SUPPORTED_LOCALES = ("en", "nl", "fr", "de")
-BUYABLE = ("in_stock", "low_stock", "untracked")
+BUYABLE = (Status.IN_STOCK, Status.LOW_STOCK, Status.UNTRACKED)
 SCHEMA_AVAILABILITY = "https://schema.org/"
 
 
@@ -128,12 +129,12 @@ def _selected(variants: Sequence[VariantView], wanted: str | None) -> VariantVie
 
 def badge_text(state: dict[str, Any] | None) -> str:
     """The English badge the grid shows for a state (same rule as the widget)."""
-    if not state or state["status"] not in ("in_stock", "low_stock"):
+    if not state or state["status"] not in (Status.IN_STOCK, Status.LOW_STOCK):
         return ""
     badge = state["badge"]
-    if badge["kind"] == "only_n_left" and badge["quantity"] is not None:
+    if badge["kind"] == BadgeKind.ONLY_N_LEFT and badge["quantity"] is not None:
         return f"Only {badge['quantity']} left"
-    return "Selling fast" if badge["kind"] == "selling_fast" else ""
+    return "Selling fast" if badge["kind"] == BadgeKind.SELLING_FAST else ""
 
 
 def _states_json(variants: Sequence[VariantView]) -> str:
@@ -160,7 +161,7 @@ def availability(variants: Sequence[VariantView], never_stocked: bool) -> tuple[
     states = [v.state for v in variants if v.state]
     if not states or any(s["status"] in BUYABLE for s in states):
         return ("PreOrder", None) if never_stocked and not states else ("InStock", None)
-    backorder = [s for s in states if s["status"] == "backorder"]
+    backorder = [s for s in states if s["status"] == Status.BACKORDER]
     if backorder:
         return "BackOrder", _earliest([s["restock_eta"] for s in backorder])
     eta = _earliest([s["restock_eta"] for s in states])
@@ -232,20 +233,20 @@ def demo_shop() -> ResponseReturnValue:
         card["prices"].append(variant.price)
         status = state.status if state is not None else "unknown"
         card["statuses"].append(status)
-        if state is not None and status in ("in_stock", "low_stock"):
+        if state is not None and status in (Status.IN_STOCK, Status.LOW_STOCK):
             text = badge_text(
                 state_value({"status": status, "badge_kind": state.badge_kind, "badge_quantity": state.badge_quantity})
             )
             if text:
                 card["badges"].append((state.badge_kind, text))
-        if state is not None and state.restock_eta is not None and status == "out_of_stock":
+        if state is not None and state.restock_eta is not None and status == Status.OUT_OF_STOCK:
             card["etas"].append(state.restock_eta)
     items = []
     for card in cards.values():
         statuses = card["statuses"]
-        sold_out = all(s == "out_of_stock" for s in statuses)
-        some_out = any(s == "out_of_stock" for s in statuses)
-        badge = min(card["badges"], key=lambda b: (b[0] != "only_n_left", b[1])) if card["badges"] else None
+        sold_out = all(s == Status.OUT_OF_STOCK for s in statuses)
+        some_out = any(s == Status.OUT_OF_STOCK for s in statuses)
+        badge = min(card["badges"], key=lambda b: (b[0] != BadgeKind.ONLY_N_LEFT, b[1])) if card["badges"] else None
         etas: list[date] = card["etas"]
         items.append(
             {
@@ -260,7 +261,7 @@ def demo_shop() -> ResponseReturnValue:
                     0
                     if sold_out and etas
                     else 1
-                    if badge and badge[0] == "only_n_left"
+                    if badge and badge[0] == BadgeKind.ONLY_N_LEFT
                     else 2
                     if sold_out or some_out or badge
                     else 3
@@ -292,7 +293,7 @@ def landing(store_ref: str, external_id: str) -> ResponseReturnValue:
     # A string route, so "/p/abc/x" gets this page's friendly 404 rather than the bare default one.
     store_id = int(store_ref) if store_ref.isascii() and store_ref.isdigit() and len(store_ref) < 19 else 0
     store = session.get(Store, store_id) if store_id > 0 else None
-    if store is None or store.status != "active":
+    if store is None or store.status != StoreStatus.ACTIVE:
         return _not_found("This page does not exist.")
     product = _product(session, store.id, external_id)
     ctx = None if product is None else _page_context(session, store, product)

@@ -22,7 +22,7 @@ from flask import Blueprint, g, jsonify, make_response, redirect, render_templat
 from werkzeug.wrappers import Response
 
 from app.config import Settings
-from app.models import Store
+from app.models import Store, StoreStatus
 from app.platforms.shopify.auth import (
     REQUIRED_SCOPES,
     MissingScopes,
@@ -313,7 +313,7 @@ def is_session_token_shaped(bearer: str) -> bool:
 def store_for_session_token(token: SessionToken) -> Store:
     """The installed Store of a verified session token's shop, or a 404 JSON error."""
     store = find_shopify_store(db_session(), token.shop)
-    if store is None or store.status == "uninstalled":
+    if store is None or store.status == StoreStatus.UNINSTALLED:
         abort_json(404, "not_installed", "BackSoon is not installed on this shop; open it from the Shopify admin.")
     return store
 

@@ -32,8 +32,9 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_te
 from werkzeug.exceptions import BadRequest
 
 from app.domain import waitlist as rules
+from app.domain.stock import BadgeKind, Status
 from app.infra.links import read_unsubscribe_token
-from app.models import Store
+from app.models import Store, SubscriptionState
 from app.platforms import registry
 from app.platforms.shopify import auth as shopify_auth
 from app.services.notify import waitlist as service
@@ -535,7 +536,7 @@ def unsubscribe_page(token: str) -> Response:
         )
     locale = rules.pick_locale([sub.locale])
     names = service.subscription_context(session, sub)
-    if request.method == "POST" or sub.state == "unsubscribed":
+    if request.method == "POST" or sub.state == SubscriptionState.UNSUBSCRIBED:
         if request.method == "POST":
             service.unsubscribe(session, sub.id)
             session.commit()
@@ -653,12 +654,12 @@ _STATE_SCHEMA: JsonDict = {
     "type": "object",
     "required": ["status", "badge", "restock_eta", "eta_source", "back_soon", "v"],
     "properties": {
-        "status": {"type": "string", "enum": ["in_stock", "low_stock", "out_of_stock", "backorder", "untracked"]},
+        "status": {"type": "string", "enum": [s.value for s in Status]},
         "badge": {
             "type": "object",
             "required": ["kind", "quantity"],
             "properties": {
-                "kind": {"type": "string", "enum": ["none", "only_n_left", "selling_fast"]},
+                "kind": {"type": "string", "enum": [b.value for b in BadgeKind]},
                 "quantity": {"type": ["integer", "null"]},
             },
         },

@@ -13,7 +13,7 @@ from werkzeug.wsgi import get_input_stream
 
 from app.infra.crypto import cipher_for
 from app.logs import log_context
-from app.models import Store
+from app.models import Store, StoreStatus
 from app.platforms import registry
 from app.platforms.shopify.platform import SHOPIFY
 from app.platforms.woocommerce.platform import WOOCOMMERCE
@@ -189,7 +189,7 @@ def woocommerce(store_id: int) -> tuple[Response, int]:
         body=raw,
         headers=kept,
         store_id=store.id,
-        process=store.status == "active",
+        process=store.status == StoreStatus.ACTIVE,
     )
     session.commit()
     return jsonify({"received": True, "duplicate": not recorded.created, "processed": recorded.processed}), 200

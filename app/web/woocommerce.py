@@ -22,7 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from app.models import Store
+from app.models import Store, StoreStatus
 from app.platforms import registry
 from app.platforms.woocommerce import connect as woo_connect
 from app.platforms.woocommerce import sync as woo_sync
@@ -179,11 +179,11 @@ def connected() -> Response:
     if store is None:
         # Not started from this browser: say nothing about the store.
         return _page("woocommerce/connected.html", state="unknown", store=None, warning=None)
-    if request.args.get("success") == "0" and store.status != "active":
+    if request.args.get("success") == "0" and store.status != StoreStatus.ACTIVE:
         state = "declined"
-    elif store.status == "active":
+    elif store.status == StoreStatus.ACTIVE:
         state = "connected"
-    elif store.status == "pending":
+    elif store.status == StoreStatus.PENDING:
         state = "waiting"
     else:
         state = "failed"

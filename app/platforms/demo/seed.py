@@ -24,7 +24,7 @@ from psycopg import sql
 from sqlalchemy import Connection, delete, insert, select, text
 
 from app.db import Base, Database, utcnow
-from app.models import Store
+from app.models import OrderStatus, PurchaseOrderStatus, Store, StoreStatus, SubscriptionState
 from app.platforms.demo.platform import DEMO
 from integrations.base import StoreInfo
 from integrations.demo import STORE_DOMAIN, DemoStoreAdapter
@@ -239,7 +239,7 @@ def _insert_store(conn: Connection, info: StoreInfo) -> int:
                 locale=info.locale,
                 country=info.country,
                 scopes="",
-                status="active",
+                status=StoreStatus.ACTIVE,
                 installed_at=now,
                 created_at=now,
                 updated_at=now,
@@ -370,8 +370,8 @@ class _Loader:
                 cancelled = o.cancelled_at is not None
                 orders.append((
                     oid, sid, o.external_id, o.name, o.email, o.customer_external_id, o.currency, o.total,
-                    o.financial_status, "cancelled" if cancelled else "open", o.ordered_at, o.cancelled_at,
-                    o.updated_at, now, now,
+                    o.financial_status, OrderStatus.CANCELLED if cancelled else OrderStatus.OPEN, o.ordered_at,
+                    o.cancelled_at, o.updated_at, now, now,
                 ))  # fmt: skip
                 if not o.refunds:
                     for line in o.lines:
@@ -418,7 +418,7 @@ class _Loader:
                 self.incoming[po.variant_external_id] = self.incoming.get(po.variant_external_id, 0) + po.quantity
                 rows.append((
                     self.store_id, self.variants[po.variant_external_id], supplier_id, po.reference, po.quantity, 0,
-                    po.expected_on, "open", self.now, self.now,
+                    po.expected_on, PurchaseOrderStatus.OPEN, self.now, self.now,
                 ))  # fmt: skip
             self.write("purchase_orders", cols, rows)
             self.report("purchase_orders", self.counts["purchase_orders"], total)
@@ -483,8 +483,8 @@ class _Loader:
             subs, consents = [], []
             for sub_id, s in zip(ids, batch, strict=True):
                 subs.append((
-                    sub_id, self.store_id, self.variants[s.variant_external_id], s.email, s.locale, "active",
-                    "widget", s.created_at, s.created_at,
+                    sub_id, self.store_id, self.variants[s.variant_external_id], s.email, s.locale,
+                    SubscriptionState.ACTIVE, "widget", s.created_at, s.created_at,
                 ))  # fmt: skip
                 consents.append((self.store_id, sub_id, "signup", CONSENT_VERSION, CONSENT_TEXT, s.created_at))
             self.write("subscriptions", sub_cols, subs)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from app.config import ConfigError, Settings
 from app.db import utcnow
 from app.infra.crypto import DecryptionError, cipher_for
-from app.models import Store
+from app.models import Store, StoreStatus
 from integrations.base import AuthRevoked, NotFound, TransientError
 from integrations.shopify.app_config import REQUIRED_SCOPES  # the one list, also rendered into shopify.app.toml
 from integrations.shopify.auth import AccessToken, ShopifyOAuth, TokenRejected, missing_scopes
@@ -93,7 +93,7 @@ def oauth_client(settings: Settings, *, now: datetime | None = None) -> ShopifyO
 def active_shop(session: Session, shop: str) -> Store | None:
     """The active Shopify store for a verified shop domain."""
     return session.execute(
-        select(Store).where(Store.platform == "shopify", Store.domain == shop, Store.status == "active")
+        select(Store).where(Store.platform == "shopify", Store.domain == shop, Store.status == StoreStatus.ACTIVE)
     ).scalar_one_or_none()
 
 
@@ -133,9 +133,9 @@ def save_access_token(
 
 
 def _apply_token(store: Store, encrypted: bytes, token: AccessToken, now: datetime) -> None:
-    if store.status != "active":
+    if store.status != StoreStatus.ACTIVE:
         store.installed_at = now  # a reinstall or reconnect starts a new installation
-    store.status = "active"
+    store.status = StoreStatus.ACTIVE
     store.status_reason = None
     store.uninstalled_at = None
     store.credentials_encrypted = encrypted
@@ -190,7 +190,7 @@ def install_from_code(
 
 
 def _has_usable_credentials(store: Store, settings: Settings, now: datetime) -> bool:
-    if store.status != "active" or store.credentials_encrypted is None:
+    if store.status != StoreStatus.ACTIVE or store.credentials_encrypted is None:
         return False
     try:
         token = AccessToken.from_credentials(cipher_for(settings).decrypt_json(store.credentials_encrypted))
@@ -302,7 +302,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _ensure_active(snap: _Snapshot) -> None:
-    if snap.status != "active":
+    if snap.status != StoreStatus.ACTIVE:
         reason = f": {snap.status_reason}" if snap.status_reason else ""
         raise AuthRevoked(f"store {snap.domain} is {snap.status}{reason}", code=snap.status)
 
@@ -369,7 +369,7 @@ def _refresh(
         # Only an active store takes the new pair: an app/uninstalled webhook processed meanwhile wins.
         result = s.execute(
             update(Store)
-            .where(Store.id == store_id, Store.status == "active")
+            .where(Store.id == store_id, Store.status == StoreStatus.ACTIVE)
             .values(credentials_encrypted=encrypted, access_token_expires_at=fresh.expires_at, scopes=fresh.scope)
             .execution_options(synchronize_session=False)
         )
@@ -393,9 +393,9 @@ def _disconnect(bind: Engine | Connection, store_id: int, reason: str) -> None:
     with _write(bind) as s:
         s.execute(
             update(Store)
-            .where(Store.id == store_id, Store.status == "active")
+            .where(Store.id == store_id, Store.status == StoreStatus.ACTIVE)
             .values(
-                status="disconnected",
+                status=StoreStatus.DISCONNECTED,
                 status_reason=reason[:255],
                 credentials_encrypted=None,
                 access_token_expires_at=None,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app import job_specs
 from app.db import Database
 from app.infra.sql import dialect
-from app.models import Store, SyncRun
+from app.models import Store, StoreStatus, SyncRun, SyncRunStatus
 from app.queue import JobQueue
 from app.services import catalog
 from app.services.ingest import sync_runs
@@ -112,7 +112,7 @@ def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
         run = s.get(SyncRun, run_id)
         if run is None:
             return "missing"
-        if run.status != "running":
+        if run.status != SyncRunStatus.RUNNING:
             return run.status
         store_id, kind = run.store_id, run.kind
     phases = INITIAL_PHASES if kind == "initial" else RECONCILE_PHASES
@@ -123,27 +123,27 @@ def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
                 assert run is not None
                 run.heartbeat_at = datetime.now(UTC)
                 if not sync_runs.begin_step(s, run):
-                    return "failed"
+                    return SyncRunStatus.FAILED
                 phase, cursor = run.phase, dict(run.cursor or {})
             outcome = _PHASES[phase](db, jobs, run_id, store_id, cursor, clients)
             if outcome == "waiting":
                 sync_runs.end_step(db, run_id)
                 return "waiting"
             if sync_runs.advance(db, run_id, store_id, phases, phase):
-                return "done"
+                return SyncRunStatus.DONE
     except (_BulkFailed, ShopifyDataError, InvalidRequest) as exc:
         # Retrying cannot help: the run stops with its reason; transient errors propagate to be retried.
         sync_runs.fail_run(db, run_id, f"{exc.__class__.__name__}: {exc}")
-        return "failed"
+        return SyncRunStatus.FAILED
     except AuthRevoked as exc:
         with db.session() as s:
             sync_runs.mark_failed(s, run_id, f"access revoked: {exc}")
             s.execute(
                 update(Store)
                 .where(Store.id == store_id)
-                .values(status="disconnected", status_reason="Shopify rejected the access token")
+                .values(status=StoreStatus.DISCONNECTED, status_reason="Shopify rejected the access token")
             )
-        return "failed"
+        return SyncRunStatus.FAILED
 
 
 def _save(db: Database, run_id: int, **changes: Any) -> None:
@@ -543,7 +543,7 @@ _PHASES: dict[str, Callable[[Database, JobQueue, int, int, dict[str, Any], Clien
 def runs_waiting_for(session: Session, store_id: int, bulk_operation_id: str) -> list[int]:
     """Running syncs of a store that wait for this bulk operation (from bulk_operations/finish)."""
     runs = session.execute(
-        select(SyncRun.id, SyncRun.cursor).where(SyncRun.store_id == store_id, SyncRun.status == "running")
+        select(SyncRun.id, SyncRun.cursor).where(SyncRun.store_id == store_id, SyncRun.status == SyncRunStatus.RUNNING)
     ).all()
     return [
         rid for rid, cur in runs if bulk_operation_id in {(cur or {}).get("products_op"), (cur or {}).get("orders_op")}

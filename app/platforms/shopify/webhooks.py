@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from app import job_specs
-from app.models import Store, WebhookEvent
+from app.models import Store, StoreStatus, WebhookEvent
 from app.platforms.shopify import sync as shopify_sync
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import catalog
@@ -133,7 +133,7 @@ def on_refund(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
 def on_uninstalled(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     """Mark the store uninstalled and forget its credentials; its data waits for shop/redact."""
     store = _store(session, event)
-    store.status = "uninstalled"
+    store.status = StoreStatus.UNINSTALLED
     store.status_reason = "app/uninstalled webhook"
     store.uninstalled_at = event.triggered_at or datetime.now(UTC)
     store.credentials_encrypted = None

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import utcnow
 from app.infra.crypto import cipher_for
-from app.models import Store
+from app.models import Store, StoreStatus
 from integrations.base import AuthRevoked, InvalidRequest, NotFound, PlatformError, TransientError
 from integrations.woocommerce.client import Resolver, WooClient, check_public_url
 
@@ -190,16 +190,16 @@ def start_connection(session: Session, settings: Settings, store_url: str) -> tu
     # Refuse a plain-http APP_URL before anything is written.
     authorize_url(base, 0, settings.app_url)
     store = find_store(session, base)
-    if store is not None and store.status == "active":
+    if store is not None and store.status == StoreStatus.ACTIVE:
         raise ConnectError(
             "already_connected",
             "This store is already connected to BackSoon. To replace its API key, paste the new key below.",
             field="url",
         )
     if store is None:
-        store = Store(platform=PLATFORM, domain=base, name=_host(base), status="pending")
+        store = Store(platform=PLATFORM, domain=base, name=_host(base), status=StoreStatus.PENDING)
         session.add(store)
-    store.status = "pending"
+    store.status = StoreStatus.PENDING
     store.status_reason = "waiting for WooCommerce to send the API key"
     store.updated_at = utcnow()  # starts the PENDING_MAX_AGE window even when nothing else changed
     if store.webhook_secret_encrypted is None:
@@ -248,11 +248,11 @@ def accept_keys(session: Session, settings: Settings, store_id: int, payload: An
     if store is None or store.platform != PLATFORM:
         raise ConnectError("unknown_store", "No store is waiting for this key.", field="user_id")
     cipher = cipher_for(settings)
-    if store.status == "active" and store.credentials_encrypted is not None:
+    if store.status == StoreStatus.ACTIVE and store.credentials_encrypted is not None:
         stored = cipher.decrypt_json(store.credentials_encrypted)
         if stored.get("key_id") == key_id and stored.get("consumer_key") == key:
             return store  # the same delivery again: already stored
-    if store.status != "pending":
+    if store.status != StoreStatus.PENDING:
         raise ConnectError("not_pending", "This store is not waiting for a key; start connecting again.")
     if utcnow() - _aware(store.updated_at) > PENDING_MAX_AGE:
         raise ConnectError("expired", "This connection request expired; start connecting again.")
@@ -268,7 +268,7 @@ def _aware(value: datetime) -> datetime:
 def _activate(store: Store, credentials: bytes) -> None:
     store.credentials_encrypted = credentials
     store.scopes = SCOPE
-    store.status = "active"
+    store.status = StoreStatus.ACTIVE
     store.status_reason = None
     store.installed_at = utcnow()
     store.uninstalled_at = None

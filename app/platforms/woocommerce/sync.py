@@ -26,7 +26,7 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.infra.crypto import cipher_for
 from app.infra.sql import dialect
-from app.models import Store, SyncRun
+from app.models import Store, StoreStatus, SyncRun, SyncRunStatus
 from app.queue import JobQueue
 from app.services import catalog
 from app.services.ingest import sync_runs
@@ -113,7 +113,7 @@ def step(db: Database, jobs: JobQueue, run_id: int, client: WooClient, *, settin
         run = s.get(SyncRun, run_id)
         if run is None:
             return "missing"
-        if run.status != "running":
+        if run.status != SyncRunStatus.RUNNING:
             return run.status
         store_id, kind = run.store_id, run.kind
     ctx = _Ctx(db, jobs, run_id, store_id, kind, client, settings or get_settings())
@@ -124,18 +124,18 @@ def step(db: Database, jobs: JobQueue, run_id: int, client: WooClient, *, settin
                 assert run is not None
                 run.heartbeat_at = datetime.now(UTC)
                 if not sync_runs.begin_step(s, run):
-                    return "failed"
+                    return SyncRunStatus.FAILED
                 phase, cursor = run.phase, dict(run.cursor or {})
             _PHASES[phase](ctx, cursor)
             if sync_runs.advance(db, run_id, store_id, PHASES, phase):
-                return "done"
+                return SyncRunStatus.DONE
     except (PayloadError, InvalidRequest) as exc:
         # Retrying cannot help: the run stops with its reason; transient errors propagate to be retried.
         fail_run(db, run_id, f"{exc.__class__.__name__}: {exc}")
-        return "failed"
+        return SyncRunStatus.FAILED
     except AuthRevoked as exc:
         disconnect(db, store_id, f"access revoked: {exc}", run_id=run_id)
-        return "failed"
+        return SyncRunStatus.FAILED
 
 
 fail_run = sync_runs.fail_run
@@ -149,7 +149,7 @@ def disconnect(db: Database, store_id: int, error: str, *, run_id: int | None = 
         s.execute(
             update(Store)
             .where(Store.id == store_id)
-            .values(status="disconnected", status_reason="WooCommerce rejected the API key")
+            .values(status=StoreStatus.DISCONNECTED, status_reason="WooCommerce rejected the API key")
         )
 
 

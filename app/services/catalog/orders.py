@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.infra import bulk
-from app.models import Order, OrderLine, Refund, RefundLine, Variant
+from app.models import Order, OrderLine, OrderStatus, Refund, RefundLine, Variant
 from app.queue import JobQueue
 from app.services.catalog.common import Acc, ApplyResult, count_row, mark, money
 from integrations.base import OrderRecord, RefundRecord
@@ -110,7 +110,7 @@ def _apply_order_batch(session: Session, jobs: JobQueue, store_id: int, batch: l
                     "currency": o.currency,
                     "total": money(o.total),
                     "financial_status": o.financial_status,
-                    "status": "cancelled" if o.cancelled_at is not None else "open",
+                    "status": OrderStatus.CANCELLED if o.cancelled_at is not None else OrderStatus.OPEN,
                     "ordered_at": bulk.utc(o.ordered_at),
                     "cancelled_at": bulk.utc(o.cancelled_at),
                     "external_updated_at": ts if ts is not None else (old.external_updated_at if old else None),
@@ -183,7 +183,7 @@ def delete_order(session: Session, jobs: JobQueue, store_id: int, external_id: s
         update(_ORDERS)
         .where(_ORDERS.c.store_id == store_id, _ORDERS.c.id == row.id)
         .values(
-            status="deleted",
+            status=OrderStatus.DELETED,
             cancelled_at=func.coalesce(_ORDERS.c.cancelled_at, when),
             external_updated_at=when,
             updated_at=utcnow(),

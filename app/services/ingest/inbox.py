@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from app import job_specs
 from app.db import Database, JsonDoc
 from app.infra.sql import dialect
-from app.models import WebhookEvent
+from app.models import StoreStatus, WebhookEvent, WebhookEventStatus
 from app.queue import JobQueue, enqueue_after_commit
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,10 @@ class Recorded:
     processed: bool = True
 
 
+# The ingest statements are the webhook hot path: their statuses stay literals in the SQL (taken from the enums), so
+# each statement is the same fixed text whatever the delivery.
+_RECEIVED, _IGNORED = WebhookEventStatus.RECEIVED.value, WebhookEventStatus.IGNORED.value
+_UNINSTALLED = StoreStatus.UNINSTALLED.value
 _INSERT_COLUMNS = (
     "store_id, platform, topic, dedupe_key, resource_id, triggered_at, headers, body, status, attempts, "
     "received_at, enqueued_at"
@@ -221,7 +225,8 @@ _GROUP_ROW = (
 _GROUP_INSERT_PG = (
     f"INSERT INTO webhook_events ({_INSERT_COLUMNS}) "  # noqa: S608 - fixed column list; values are bound
     "SELECT s.id, d.platform, d.topic, d.key, d.resource_id, d.triggered_at, d.headers, d.body, "
-    "CASE WHEN s.id IS NOT NULL AND (d.anyway OR s.status <> 'uninstalled') THEN 'received' ELSE 'ignored' END, "
+    f"CASE WHEN s.id IS NOT NULL AND (d.anyway OR s.status <> '{_UNINSTALLED}') "
+    f"THEN '{_RECEIVED}' ELSE '{_IGNORED}' END, "
     "0, d.received_at, d.received_at "
     "FROM (VALUES {rows}) AS d(platform, topic, key, resource_id, triggered_at, headers, body, received_at, domain, "
     "anyway, n) "
@@ -279,15 +284,17 @@ def _write_group(engine: Engine, batch: list[_Delivery]) -> None:
         if row is None:
             found = existing.get(key)
             item.result = Recorded(
-                found[0] if found else None, created=False, processed=bool(found and found[1] != "ignored")
+                found[0] if found else None,
+                created=False,
+                processed=bool(found and found[1] != WebhookEventStatus.IGNORED),
             )
         else:
             event_id, store_id, status = row
             # The same delivery twice in one group: the second one is a duplicate of this row.
             existing[key] = (event_id, status)
-            if status == "received" and store_id is not None:
+            if status == WebhookEventStatus.RECEIVED and store_id is not None:
                 drains.setdefault(int(store_id), item.jobs)
-            item.result = Recorded(int(event_id), created=True, processed=status == "received")
+            item.result = Recorded(int(event_id), created=True, processed=status == WebhookEventStatus.RECEIVED)
     for store_id, jobs in drains.items():
         try:
             jobs.enqueue(job_specs.drain_inbox(store_id))
@@ -381,7 +388,7 @@ def _prepared_ingest(dialect: Dialect) -> _PreparedIngest:
     if prepared is None:
         store = "(SELECT id FROM stores WHERE platform = :platform AND domain = :domain)"
         status = "(SELECT status FROM stores WHERE platform = :platform AND domain = :domain)"
-        insert = _insert_statement(store, f"({store} IS NOT NULL AND (:anyway OR {status} <> 'uninstalled'))")
+        insert = _insert_statement(store, f"({store} IS NOT NULL AND (:anyway OR {status} <> '{_UNINSTALLED}'))")
         existing = select(WebhookEvent.id, WebhookEvent.status).where(
             WebhookEvent.platform == bindparam("platform"), WebhookEvent.dedupe_key == bindparam("key")
         )
@@ -416,7 +423,7 @@ def _insert_statement(store_sql: str, process_sql: str) -> TextClause:
     return text(
         f"INSERT INTO webhook_events ({_INSERT_COLUMNS}) "
         f"SELECT {store_sql}, :platform, :topic, :key, :resource_id, :triggered_at, :headers, :body, "
-        f"CASE WHEN {process_sql} THEN 'received' ELSE 'ignored' END, 0, :now, :now WHERE 1 = 1 "
+        f"CASE WHEN {process_sql} THEN '{_RECEIVED}' ELSE '{_IGNORED}' END, 0, :now, :now WHERE 1 = 1 "
         "ON CONFLICT (platform, dedupe_key) DO NOTHING RETURNING id, store_id, status"
     ).bindparams(
         bindparam("headers", type_=JsonDoc),
@@ -452,12 +459,14 @@ def _insert(
             )
         ).one_or_none()
         return Recorded(
-            existing[0] if existing else None, created=False, processed=bool(existing and existing[1] != "ignored")
+            existing[0] if existing else None,
+            created=False,
+            processed=bool(existing and existing[1] != WebhookEventStatus.IGNORED),
         )
     event_id, store_id, status = row
-    if status == "received" and store_id is not None:
+    if status == WebhookEventStatus.RECEIVED and store_id is not None:
         enqueue_after_commit(session, jobs, job_specs.drain_inbox(int(store_id)))
-    return Recorded(int(event_id), created=True, processed=status == "received")
+    return Recorded(int(event_id), created=True, processed=status == WebhookEventStatus.RECEIVED)
 
 
 def pending_events(session: Session, store_id: int, limit: int = 200) -> list[int]:
@@ -465,7 +474,7 @@ def pending_events(session: Session, store_id: int, limit: int = 200) -> list[in
     return list(
         session.scalars(
             select(WebhookEvent.id)
-            .where(WebhookEvent.store_id == store_id, WebhookEvent.status == "received")
+            .where(WebhookEvent.store_id == store_id, WebhookEvent.status == WebhookEventStatus.RECEIVED)
             .order_by(WebhookEvent.id)
             .limit(limit)
         )
@@ -481,17 +490,17 @@ def process_event(session: Session, jobs: JobQueue, event_id: int, handlers: Han
     event = session.execute(q).scalar_one_or_none()
     if event is None:
         return "busy_or_missing"
-    if event.status in ("processed", "ignored"):
-        return "already_" + event.status
+    if event.status in (WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED):
+        return f"already_{event.status}"
     event.attempts += 1
     handler = handlers(event.platform, event.topic)
     if handler is None:
-        event.status = "ignored"
+        event.status = WebhookEventStatus.IGNORED
         event.error = f"no handler for {event.platform} topic {event.topic}"
         event.processed_at = datetime.now(UTC)
         return "ignored"
     outcome = handler(session, jobs, event)
-    event.status = "processed"
+    event.status = WebhookEventStatus.PROCESSED
     event.error = None
     event.processed_at = datetime.now(UTC)
     log.info("webhook %s %s: %s", event.platform, event.topic, outcome, extra={"data": {"webhook_id": event.id}})
@@ -513,7 +522,8 @@ def purge(session: Session, now: datetime, retention: timedelta = INBOX_RETENTIO
     """Delete finished deliveries older than the retention: their raw bodies carry shoppers' personal data."""
     result = session.execute(
         delete(WebhookEvent).where(
-            WebhookEvent.status.in_(("processed", "ignored")), WebhookEvent.received_at < now - retention
+            WebhookEvent.status.in_((WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED)),
+            WebhookEvent.received_at < now - retention,
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -14,7 +14,16 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import job_specs
-from app.models import DirtyVariant, StockEvent, Store, SyncRun, WebhookEvent
+from app.models import (
+    DirtyVariant,
+    FanoutStatus,
+    StockEvent,
+    Store,
+    SyncRun,
+    SyncRunStatus,
+    WebhookEvent,
+    WebhookEventStatus,
+)
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
 
 # (platform, run id, job id suffix) → the job that advances that platform's sync run; the platform registry provides it.
@@ -24,7 +33,7 @@ SyncJobFor = Callable[[str, int, str], JobSpec | None]
 def stalled_webhooks(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
     """Stores with deliveries received but not processed, last enqueued longer ago than the threshold."""
     stale = (
-        (WebhookEvent.status == "received")
+        (WebhookEvent.status == WebhookEventStatus.RECEIVED)
         & WebhookEvent.store_id.is_not(None)
         & or_(WebhookEvent.enqueued_at.is_(None), WebhookEvent.enqueued_at < stale_before)
     )
@@ -60,7 +69,10 @@ def stalled_syncs(session: Session, now: datetime, stale_before: datetime, sync_
     runs = session.execute(
         select(SyncRun.id, Store.platform)
         .join(Store, Store.id == SyncRun.store_id)
-        .where(SyncRun.status == "running", or_(SyncRun.heartbeat_at.is_(None), SyncRun.heartbeat_at < stale_before))
+        .where(
+            SyncRun.status == SyncRunStatus.RUNNING,
+            or_(SyncRun.heartbeat_at.is_(None), SyncRun.heartbeat_at < stale_before),
+        )
     ).all()
     if not runs:
         return []
@@ -82,9 +94,9 @@ def stalled_fanouts(session: Session, now: datetime, stale_before: datetime) -> 
         .where(
             StockEvent.kind == "restock",
             or_(
-                (StockEvent.fanout_status == "running")
+                (StockEvent.fanout_status == FanoutStatus.RUNNING)
                 & or_(StockEvent.lease_until.is_(None), StockEvent.lease_until < now),
-                (StockEvent.fanout_status == "pending")
+                (StockEvent.fanout_status == FanoutStatus.PENDING)
                 & or_(
                     StockEvent.next_wave_at < stale_before,
                     StockEvent.next_wave_at.is_(None) & (StockEvent.occurred_at < stale_before),

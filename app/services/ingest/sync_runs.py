@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.models import Store, SyncRun
+from app.models import Store, SyncRun, SyncRunStatus
 from app.queue import JobQueue, JobSpec, enqueue_after_commit
 
 # A step that raises is retried (the sweeper re-drives the run once its heartbeat is a minute old), but not
@@ -28,7 +28,9 @@ def open_run(
 ) -> SyncRun:
     """Create a run (or return the one already running for the store) and enqueue its job after commit."""
     running = session.execute(
-        select(SyncRun).where(SyncRun.store_id == store_id, SyncRun.status == "running").order_by(SyncRun.id)
+        select(SyncRun)
+        .where(SyncRun.store_id == store_id, SyncRun.status == SyncRunStatus.RUNNING)
+        .order_by(SyncRun.id)
     ).scalar_one_or_none()
     if running is not None:
         return running
@@ -36,7 +38,7 @@ def open_run(
     run = SyncRun(
         store_id=store_id,
         kind=kind,
-        status="running",
+        status=SyncRunStatus.RUNNING,
         phase=first_phase,
         done=0,
         counts={},
@@ -54,7 +56,7 @@ def describe(run: SyncRun, phases: Sequence[str]) -> dict[str, Any]:
     """What the admin API and the CLI show of a run, its percentage spread evenly over its phases."""
     index = phases.index(run.phase) if run.phase in phases else len(phases)
     within = (run.done / run.total) if run.total else 0.0
-    percent = 100.0 if run.status == "done" else round(100.0 * (index + min(within, 1.0)) / len(phases), 1)
+    percent = 100.0 if run.status == SyncRunStatus.DONE else round(100.0 * (index + min(within, 1.0)) / len(phases), 1)
     return {
         "id": run.id,
         "kind": run.kind,
@@ -66,7 +68,7 @@ def describe(run: SyncRun, phases: Sequence[str]) -> dict[str, Any]:
         "counts": run.counts,
         "error": run.error,
         # A running run that failed where it stands now (and is being retried), with that failure.
-        "retrying": run.error if run.status == "running" and _stuck(run) else None,
+        "retrying": run.error if run.status == SyncRunStatus.RUNNING and _stuck(run) else None,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
@@ -105,7 +107,7 @@ def failed_step(db: Database, run_id: int, exc: BaseException) -> bool:
     reason = f"{exc.__class__.__name__}: {exc}"
     with db.session() as s:
         run = s.get(SyncRun, run_id)
-        if run is None or run.status != "running":
+        if run is None or run.status != SyncRunStatus.RUNNING:
             return False
         cursor = dict(run.cursor or {})
         here = [run.phase, run.done]
@@ -123,7 +125,7 @@ def mark_failed(session: Session, run_id: int, error: str) -> None:
     """Stop a run with its reason, in the caller's transaction."""
     run = session.get(SyncRun, run_id)
     if run is not None:
-        run.status, run.error, run.finished_at = "failed", error[:2000], datetime.now(UTC)
+        run.status, run.error, run.finished_at = SyncRunStatus.FAILED, error[:2000], datetime.now(UTC)
 
 
 def fail_run(db: Database, run_id: int, error: str) -> None:
@@ -158,7 +160,7 @@ def advance(db: Database, run_id: int, store_id: int, phases: Sequence[str], pha
         run = s.get(SyncRun, run_id)
         assert run is not None
         if next_index >= len(phases):
-            run.status, run.finished_at = "done", datetime.now(UTC)
+            run.status, run.finished_at = SyncRunStatus.DONE, datetime.now(UTC)
             store = s.get(Store, store_id)
             if store is not None:
                 store.last_synced_at = run.started_at

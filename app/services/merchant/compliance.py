@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     ComplianceRequest,
+    ComplianceStatus,
     ConsentRecord,
     Delivery,
     Order,
@@ -171,7 +172,7 @@ def record_request(
         customer_email_hash=email_hash(email) if email else None,
         export=export,
         counts=counts or {},
-        status="done",
+        status=ComplianceStatus.DONE,
         completed_at=datetime.now(UTC),
     )
     session.add(req)

@@ -29,8 +29,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CTE
 
+from app.domain.stock import Signal, Status
 from app.models import (
     Delivery,
+    DeliveryStatus,
     OrderLine,
     Product,
     StockStateHistory,
@@ -175,8 +177,8 @@ def headline(session: Session, store: Store, counts: Mapping[str, Any]) -> Headl
     return Headline(
         variants=counts["variants"],
         at_risk=counts["at_risk"],
-        sold_out=counts["by_status"]["out_of_stock"],
-        low_stock=counts["by_status"]["low_stock"],
+        sold_out=counts["by_status"][Status.OUT_OF_STOCK],
+        low_stock=counts["by_status"][Status.LOW_STOCK],
         waitlist_open=counts["waitlist_open"],
         emails_sent=emails.sent,
         conversions=emails.converted,
@@ -209,9 +211,9 @@ def _history_counts(
 ) -> DailySeries:
     """Variants at risk (or sold out) on each day, from the daily stock history; a day never computed is a gap."""
     condition = (
-        or_(StockStateHistory.status.in_(AT_RISK_STATUSES), StockStateHistory.signal != "ok")
+        or_(StockStateHistory.status.in_(AT_RISK_STATUSES), StockStateHistory.signal != Signal.OK)
         if risk
-        else StockStateHistory.status == "out_of_stock"
+        else StockStateHistory.status == Status.OUT_OF_STOCK
     )
     stmt = (
         select(StockStateHistory.day, func.count().filter(condition))
@@ -272,7 +274,7 @@ def _delivery_series(
         select(days.c.day, figure)
         .select_from(days)
         .join(Delivery, and_(at >= days.c.starts, at < days.c.ends))
-        .where(Delivery.store_id == store_id, Delivery.status == "sent")
+        .where(Delivery.store_id == store_id, Delivery.status == DeliveryStatus.SENT)
         .group_by(days.c.day)
     )
     return _series(session, bounds, stmt)

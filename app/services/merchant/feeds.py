@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Product, StockState, Store, StoreSetting, Variant
+from app.models import Product, StockState, Store, StoreSetting, StoreStatus, Variant
 from app.services.merchant.exports import csv_lines
 
 __all__ = [
@@ -128,7 +128,7 @@ def find_store(session: Session, token: str) -> Store | None:
     if not _TOKEN.fullmatch(token):
         return None  # never a database round trip for junk
     store = session.scalars(select(Store).where(Store.feed_token == token)).first()
-    if store is None or store.status == "uninstalled":
+    if store is None or store.status == StoreStatus.UNINSTALLED:
         return None
     return store
 

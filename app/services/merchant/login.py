@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.infra.links import hash_token, new_confirm_token
 from app.infra.mail import Mailer
-from app.models import AdminLoginToken, Store
+from app.models import AdminLoginToken, Store, StoreStatus
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def issue_links(session: Session, settings: Settings, email: str, now: datetime)
     """A sign-in link for every active store whose admin address is ``email`` (already normalised)."""
     stores = session.execute(
         select(Store.id, Store.name, Store.domain).where(
-            func.lower(Store.admin_email) == email.lower(), Store.status != "uninstalled"
+            func.lower(Store.admin_email) == email.lower(), Store.status != StoreStatus.UNINSTALLED
         )
     ).all()
     out: list[LoginLink] = []

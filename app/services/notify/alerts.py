@@ -29,8 +29,19 @@ from sqlalchemy.sql import Subquery
 from app.config import Settings
 from app.db import Database
 from app.domain.settings import resolve_settings
+from app.domain.stock import Signal, Status
 from app.infra.mail import Mailer
-from app.models import Product, StockEvent, StockState, StockStateHistory, Store, StoreSetting, Subscription, Variant
+from app.models import (
+    Product,
+    StockEvent,
+    StockState,
+    StockStateHistory,
+    Store,
+    StoreSetting,
+    StoreStatus,
+    Subscription,
+    Variant,
+)
 from app.services.merchant.dashboard import day_bounds
 from app.services.notify import outbound_webhooks
 from app.services.notify.emails import MESSAGE_POLICY, TEMPLATES, mail_domain, sender_address
@@ -161,9 +172,9 @@ def build_digest(session: Session, store: Store, since: date, today: date) -> Di
         .order_by(Product.title, Variant.title, Variant.id)
     ).all()
     for vid, sku, p_title, v_title, status_was, status_now, signal_was, signal_now, qty, doh in rows:
-        if status_now == "out_of_stock" and status_was != "out_of_stock":
+        if status_now == Status.OUT_OF_STOCK and status_was != Status.OUT_OF_STOCK:
             digest.sold_out.append(DigestItem(vid, sku, p_title, v_title, "sold out"))
-        elif status_now == "low_stock" and status_was not in ("low_stock", "out_of_stock"):
+        elif status_now == Status.LOW_STOCK and status_was not in (Status.LOW_STOCK, Status.OUT_OF_STOCK):
             days = f", {doh:.0f} days on hand" if doh is not None else ""
             digest.at_risk.append(DigestItem(vid, sku, p_title, v_title, f"{qty} left{days}"))
         if signal_now != signal_was:
@@ -198,7 +209,7 @@ def digest_message(settings: Settings, store: Store, to: str, digest: Digest) ->
 def _claim(db: Database, store_id: int, today: date) -> tuple[Store, date | None] | None:
     with db.session() as session:
         store = session.get(Store, store_id)
-        if store is None or not store.admin_email or store.status in ("uninstalled", "pending"):
+        if store is None or not store.admin_email or store.status in (StoreStatus.UNINSTALLED, StoreStatus.PENDING):
             return None
         previous = store.last_digest_on
         if previous is not None and previous >= today:
@@ -251,7 +262,7 @@ def due_store_ids(session: Session, now: datetime | None = None) -> list[int]:
     """Stores with an admin email whose local day has a digest due (past DIGEST_HOUR, not yet claimed)."""
     when = now or datetime.now(UTC)
     stores = session.scalars(
-        select(Store).where(Store.admin_email.is_not(None), Store.status == "active").order_by(Store.id)
+        select(Store).where(Store.admin_email.is_not(None), Store.status == StoreStatus.ACTIVE).order_by(Store.id)
     ).all()
     due: list[int] = []
     for store in stores:
@@ -297,7 +308,7 @@ def _told(signals: dict[str, str]) -> Subquery:
     ]
     if not rows:
         return (
-            select(literal(0, BigInteger).label("variant_id"), literal("ok", String).label("signal"))
+            select(literal(0, BigInteger).label("variant_id"), literal(Signal.OK, String).label("signal"))
             .where(false())
             .subquery("told")
         )
@@ -342,7 +353,7 @@ def build_instant_alert(session: Session, store: Store, now: datetime) -> Instan
     signals = dict(told)
     changed: list[DigestItem] = []
     for c in changes:
-        if c.signal == "ok":
+        if c.signal == Signal.OK:
             signals.pop(str(c.variant_id), None)
         else:
             signals[str(c.variant_id)] = c.signal
@@ -424,7 +435,7 @@ def send_instant_alert(db: Database, settings: Settings, store_id: int, now: dat
     when = now or datetime.now(UTC)
     with db.session() as session:
         store = session.get(Store, store_id)
-        if store is None or not store.admin_email or store.status != "active":
+        if store is None or not store.admin_email or store.status != StoreStatus.ACTIVE:
             return "skipped"
         if not instant_alerts_on(session, store_id):
             return "off"
@@ -464,7 +475,7 @@ def instant_due_store_ids(session: Session, now: datetime | None = None) -> list
         .join(StoreSetting, and_(StoreSetting.store_id == Store.id, StoreSetting.scope == "store"))
         .where(
             Store.admin_email.is_not(None),
-            Store.status == "active",
+            Store.status == StoreStatus.ACTIVE,
             or_(Store.instant_alert_at.is_(None), Store.instant_alert_at <= when - INSTANT_SPACING),
             changed,
         )

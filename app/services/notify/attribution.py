@@ -34,12 +34,14 @@ from app.domain.settings import resolve_settings
 from app.infra.sql import dialect
 from app.models import (
     Delivery,
+    DeliveryStatus,
     Order,
     OrderLine,
     Product,
     StockEvent,
     Store,
     Subscription,
+    SubscriptionState,
     Variant,
 )
 from app.services.stock import recompute as stock
@@ -57,7 +59,7 @@ __all__ = [
 ]
 
 # Subscriptions in these states are never touched by attribution: the shopper left, or their data is erased.
-_FROZEN_STATES = ("unsubscribed", "redacted")
+_FROZEN_STATES = (SubscriptionState.UNSUBSCRIBED, SubscriptionState.REDACTED)
 _SECONDS_PER_DAY = 86_400
 
 
@@ -206,7 +208,7 @@ def attribute_orders(session: Session, store_id: int, now: datetime) -> int:
         .where(
             Delivery.store_id == store_id,
             Subscription.store_id == store_id,
-            Delivery.status == "sent",
+            Delivery.status == DeliveryStatus.SENT,
             Delivery.sent_at.is_not(None),
             Delivery.converted_at.is_(None),
             Subscription.state.not_in(_FROZEN_STATES),
@@ -273,7 +275,12 @@ def attribute_orders(session: Session, store_id: int, now: datetime) -> int:
                     Subscription.converted_at.is_(None),
                     Subscription.state.not_in(_FROZEN_STATES),
                 )
-                .values(state="converted", converted_at=w.ordered_at, converted_order_id=w.order_id, updated_at=now)
+                .values(
+                    state=SubscriptionState.CONVERTED,
+                    converted_at=w.ordered_at,
+                    converted_order_id=w.order_id,
+                    updated_at=now,
+                )
                 .execution_options(synchronize_session=False)
             )
             session.execute(
@@ -400,7 +407,7 @@ def report_by_product(session: Session, store_id: int) -> list[ProductAttributio
             Delivery.store_id == store_id,
             StockEvent.store_id == store_id,
             Product.store_id == store_id,
-            Delivery.status == "sent",
+            Delivery.status == DeliveryStatus.SENT,
         )
         .group_by(Product.id, Product.external_id, Product.title)
         .order_by(func.coalesce(func.sum(Delivery.revenue), 0).desc(), Product.id)
@@ -429,7 +436,7 @@ def report_by_restock(session: Session, store_id: int) -> list[RestockAttributio
             Delivery.store_id == store_id,
             StockEvent.store_id == store_id,
             Product.store_id == store_id,
-            Delivery.status == "sent",
+            Delivery.status == DeliveryStatus.SENT,
         )
         .group_by(
             StockEvent.id, StockEvent.occurred_at, Variant.id, Variant.title, Variant.sku, Product.id, Product.title

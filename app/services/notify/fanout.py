@@ -37,7 +37,20 @@ from app.domain.settings import StockSettings, resolve_settings
 from app.domain.waves import in_quiet_hours, wave_size
 from app.infra import links
 from app.infra.mail import CommitPointRefused, Mailer
-from app.models import Delivery, Order, OrderLine, Product, StockEvent, Store, StoreSetting, Subscription, Variant
+from app.models import (
+    Delivery,
+    DeliveryStatus,
+    FanoutStatus,
+    Order,
+    OrderLine,
+    Product,
+    StockEvent,
+    Store,
+    StoreSetting,
+    Subscription,
+    SubscriptionState,
+    Variant,
+)
 from app.services.notify import emails, waitlist
 from app.services.stock.recompute import zone_named
 
@@ -59,8 +72,8 @@ PER_CONNECTION_MIN = 50
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 60
 # Subscriptions a wave looks at: active ones are mailed, the other two are skipped with a reason.
-CANDIDATE_STATES = ("active", "pending_confirmation", "unsubscribed")
-SKIP_FOR_STATE = {"pending_confirmation": "unconfirmed", "unsubscribed": "unsubscribed"}
+CANDIDATE_STATES = (SubscriptionState.ACTIVE, SubscriptionState.PENDING_CONFIRMATION, SubscriptionState.UNSUBSCRIBED)
+SKIP_FOR_STATE = {SubscriptionState.PENDING_CONFIRMATION: "unconfirmed", SubscriptionState.UNSUBSCRIBED: "unsubscribed"}
 
 
 @dataclass(slots=True)
@@ -68,7 +81,7 @@ class FanoutResult:
     """What one run did."""
 
     event_id: int
-    status: str  # leased-out | done | stopped | pending | deferred
+    status: str  # leased-out | deferred (till quiet hours end) | the event's FanoutStatus: done | stopped | pending
     sent: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     failed: int = 0
@@ -108,18 +121,18 @@ def _lease(session: Session, event_id: int, now: datetime) -> bool:
     lease = now + timedelta(seconds=LEASE_SECONDS)
     due = or_(
         and_(
-            StockEvent.fanout_status == "pending",
+            StockEvent.fanout_status == FanoutStatus.PENDING,
             or_(StockEvent.next_wave_at.is_(None), StockEvent.next_wave_at <= now),
         ),
         and_(
-            StockEvent.fanout_status == "running",
+            StockEvent.fanout_status == FanoutStatus.RUNNING,
             or_(StockEvent.lease_until.is_(None), StockEvent.lease_until < now),
         ),
     )
     result = session.execute(
         update(StockEvent)
         .where(StockEvent.id == event_id, StockEvent.kind == "restock", due)
-        .values(fanout_status="running", lease_until=lease)
+        .values(fanout_status=FanoutStatus.RUNNING, lease_until=lease)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -255,7 +268,7 @@ def _record_skips(
                 "subscription_id": sid,
                 "stock_event_id": ctx.event_id,
                 "wave": wave,
-                "status": "skipped",
+                "status": DeliveryStatus.SKIPPED,
                 "skip_reason": reason,
                 "claimed_at": now,
             }
@@ -298,11 +311,11 @@ def _claim_wave(session: Session, ctx: _Context, size: int, wave: int, now: date
         batch = _candidates(session, ctx, max(CLAIM_CHUNK, size - claimed))
         if not batch:
             break
-        bought = _purchased(session, ctx, [sid for sid, state, _, _ in batch if state == "active"])
+        bought = _purchased(session, ctx, [sid for sid, state, _, _ in batch if state == SubscriptionState.ACTIVE])
         skips: dict[str, list[int]] = {}
         to_send: list[int] = []
         for sid, state, _, _ in batch:
-            if state != "active":
+            if state != SubscriptionState.ACTIVE:
                 skips.setdefault(SKIP_FOR_STATE[state], []).append(sid)
             elif sid in bought:
                 skips.setdefault("purchased", []).append(sid)
@@ -318,7 +331,7 @@ def _claim_wave(session: Session, ctx: _Context, size: int, wave: int, now: date
                 "subscription_id": sid,
                 "stock_event_id": ctx.event_id,
                 "wave": wave,
-                "status": "claimed",
+                "status": DeliveryStatus.CLAIMED,
                 "claimed_at": now,
             }
             for sid in to_send
@@ -330,32 +343,46 @@ def _claim_wave(session: Session, ctx: _Context, size: int, wave: int, now: date
     return skipped
 
 
+# The commit point runs once per message (the hot path): its statements keep the statuses as literals, built from
+# the enums, so each is the same fixed text as ever (prepared once by the driver), with no extra parameters.
+_SENT, _CLAIMED = DeliveryStatus.SENT.value, DeliveryStatus.CLAIMED.value
+_ACTIVE, _NOTIFIED = SubscriptionState.ACTIVE.value, SubscriptionState.NOTIFIED.value
 _MARK_SENT = text(
-    "UPDATE deliveries SET status = 'sent', sent_at = :now, message_id = :mid, attempts = attempts + 1, "
-    "error = NULL WHERE id = :id AND status = 'claimed'"
+    f"UPDATE deliveries SET status = '{_SENT}', sent_at = :now, message_id = :mid, attempts = attempts + 1, "  # noqa: S608
+    f"error = NULL WHERE id = :id AND status = '{_CLAIMED}'"
 )
 _MARK_NOTIFIED = text(
-    "UPDATE subscriptions SET state = 'notified', notified_at = :now, skip_reason = NULL "
-    "WHERE id = :sid AND state = 'active'"
+    f"UPDATE subscriptions SET state = '{_NOTIFIED}', notified_at = :now, skip_reason = NULL "  # noqa: S608
+    f"WHERE id = :sid AND state = '{_ACTIVE}'"
 )
 # PostgreSQL: the commit point writes the delivery row only; the subscribers of sent rows are marked notified
 # in bulk (_MARK_NOTIFIED_PG) after each chunk and when the wave settles, which also catches up a killed run.
 # Exactly-once rests on the delivery row alone; the subscription state is what the merchant sees.
 _MARK_SENT_PG_RAW = (
-    "UPDATE deliveries SET status = 'sent', sent_at = %(now)s, message_id = %(mid)s, attempts = attempts + 1, "
-    "error = NULL WHERE id = %(id)s AND status = 'claimed'"
+    f"UPDATE deliveries SET status = '{_SENT}', sent_at = %(now)s, message_id = %(mid)s, attempts = attempts + 1, "  # noqa: S608
+    f"error = NULL WHERE id = %(id)s AND status = '{_CLAIMED}'"
 )
 _MARK_NOTIFIED_PG = text(
-    "UPDATE subscriptions AS s SET state = 'notified', notified_at = d.sent_at, skip_reason = NULL "
-    "FROM deliveries AS d WHERE d.stock_event_id = :event_id AND d.status = 'sent' "
+    "UPDATE subscriptions AS s SET state = :notified, notified_at = d.sent_at, skip_reason = NULL "
+    "FROM deliveries AS d WHERE d.stock_event_id = :event_id AND d.status = :sent "
     "AND (CAST(:upto AS bigint) IS NULL OR d.id <= :upto) AND (CAST(:from_id AS bigint) IS NULL OR d.id >= :from_id) "
-    "AND s.id = d.subscription_id AND s.state = 'active'"
+    "AND s.id = d.subscription_id AND s.state = :active"
 )
 
 
 def _mark_notified_pg(conn: Connection | Session, event_id: int, from_id: int | None, upto: int | None) -> None:
     """Subscribers whose delivery of this event is 'sent' (delivery ids within the bounds) are 'notified'."""
-    conn.execute(_MARK_NOTIFIED_PG, {"event_id": event_id, "from_id": from_id, "upto": upto})
+    conn.execute(
+        _MARK_NOTIFIED_PG,
+        {
+            "event_id": event_id,
+            "from_id": from_id,
+            "upto": upto,
+            "notified": SubscriptionState.NOTIFIED,
+            "sent": DeliveryStatus.SENT,
+            "active": SubscriptionState.ACTIVE,
+        },
+    )
 
 
 _Rendered = tuple[str, bytes]  # (Message-ID, the message as sent)
@@ -523,7 +550,7 @@ class _Sender:
             .join(Subscription, Subscription.id == Delivery.subscription_id)
             .where(
                 Delivery.stock_event_id == self.ctx.event_id,
-                Delivery.status == "claimed",
+                Delivery.status == DeliveryStatus.CLAIMED,
                 Delivery.attempts < MAX_ATTEMPTS,
                 Delivery.id > after_id,
             )
@@ -707,11 +734,13 @@ class _Sender:
         transient = 400 <= code < 500
         conn.execute(
             text(
-                "UPDATE deliveries SET status = CASE WHEN :transient AND attempts < :max THEN 'claimed' "
-                "ELSE 'failed' END, attempts = attempts + :inc, error = :err, sent_at = NULL, message_id = NULL "
+                "UPDATE deliveries SET status = CASE WHEN :transient AND attempts < :max THEN :claimed "
+                "ELSE :failed END, attempts = attempts + :inc, error = :err, sent_at = NULL, message_id = NULL "
                 "WHERE id = :id"
             ),
             {
+                "claimed": DeliveryStatus.CLAIMED,
+                "failed": DeliveryStatus.FAILED,
                 "transient": transient,
                 "max": MAX_ATTEMPTS - (0 if reverted else 1),
                 "inc": 0 if reverted else 1,
@@ -722,10 +751,9 @@ class _Sender:
         if reverted:
             conn.execute(
                 text(
-                    "UPDATE subscriptions SET state = 'active', notified_at = NULL "
-                    "WHERE id = :sid AND state = 'notified'"
+                    "UPDATE subscriptions SET state = :active, notified_at = NULL WHERE id = :sid AND state = :notified"
                 ),
-                {"sid": sub_id},
+                {"sid": sub_id, "active": SubscriptionState.ACTIVE, "notified": SubscriptionState.NOTIFIED},
             )
         conn.commit()
         self.failed += 1
@@ -739,7 +767,7 @@ def _code(exc: smtplib.SMTPException) -> int:
     return int(getattr(exc, "smtp_code", 550))
 
 
-def _finish(session: Session, event_id: int, status: str, **values: Any) -> None:
+def _finish(session: Session, event_id: int, status: FanoutStatus, **values: Any) -> None:
     session.execute(
         update(StockEvent)
         .where(StockEvent.id == event_id)
@@ -750,7 +778,7 @@ def _finish(session: Session, event_id: int, status: str, **values: Any) -> None
 
 def _has_claimed(session: Session, event_id: int) -> tuple[bool, bool]:
     """(retryable claimed rows left, exhausted claimed rows left)."""
-    base = select(func.count()).where(Delivery.stock_event_id == event_id, Delivery.status == "claimed")
+    base = select(func.count()).where(Delivery.stock_event_id == event_id, Delivery.status == DeliveryStatus.CLAIMED)
     retry = session.execute(base.where(Delivery.attempts < MAX_ATTEMPTS)).scalar_one()
     spent = session.execute(base.where(Delivery.attempts >= MAX_ATTEMPTS)).scalar_one()
     flags = {True: int(retry), False: int(spent)}
@@ -773,7 +801,7 @@ def run_fanout(
     if ctx is None:
         return FanoutResult(event_id, "leased-out")
     own_mailer = mailer is None
-    result = FanoutResult(event_id, "pending", wave=ctx.waves_sent)
+    result = FanoutResult(event_id, FanoutStatus.PENDING, wave=ctx.waves_sent)
     try:
         with db.session() as session:
             retryable, _ = _has_claimed(session, event_id)
@@ -785,21 +813,21 @@ def run_fanout(
             with db.session() as session:
                 if not ctx.published:
                     result.skipped = _skip_all(session, ctx, "product_unpublished", wave, now)
-                    _finish(session, event_id, "done", next_wave_at=None)
-                    result.status = "done"
+                    _finish(session, event_id, FanoutStatus.DONE, next_wave_at=None)
+                    result.status = FanoutStatus.DONE
                     return result
                 if ctx.sellable <= 0:
-                    _finish(session, event_id, "stopped", next_wave_at=None)
-                    result.status = "stopped"
+                    _finish(session, event_id, FanoutStatus.STOPPED, next_wave_at=None)
+                    result.status = FanoutStatus.STOPPED
                     return result
                 if ctx.sellable < st.min_inventory:
                     if ctx.waves_sent == 0:
                         result.skipped = _skip_all(session, ctx, "below_min_inventory", wave, now)
-                        _finish(session, event_id, "done", next_wave_at=None)
-                        result.status = "done"
+                        _finish(session, event_id, FanoutStatus.DONE, next_wave_at=None)
+                        result.status = FanoutStatus.DONE
                     else:
-                        _finish(session, event_id, "stopped", next_wave_at=None)
-                        result.status = "stopped"
+                        _finish(session, event_id, FanoutStatus.STOPPED, next_wave_at=None)
+                        result.status = FanoutStatus.STOPPED
                     return result
                 local_hour = now.astimezone(zone_named(ctx.store_tz)).hour
                 if st.quiet_hours_end is not None and in_quiet_hours(
@@ -807,7 +835,7 @@ def run_fanout(
                 ):
                     resume_at = quiet_hours_end(now, ctx.store_tz, st.quiet_hours_end)
                     size = wave_size(ctx.sellable, st.wave_ratio)
-                    waiting = [sid for sid, *_ in _candidates(session, ctx, size, ("active",))]
+                    waiting = [sid for sid, *_ in _candidates(session, ctx, size, (SubscriptionState.ACTIVE,))]
                     if waiting:
                         # Deferred, not dropped: the wave's subscribers show why they wait.
                         session.execute(
@@ -816,7 +844,7 @@ def run_fanout(
                             .values(skip_reason="quiet_hours")
                             .execution_options(synchronize_session=False)
                         )
-                    _finish(session, event_id, "pending", next_wave_at=resume_at)
+                    _finish(session, event_id, FanoutStatus.PENDING, next_wave_at=resume_at)
                     result.status = "deferred"
                     result.next_wave_at = resume_at
                     return result
@@ -862,27 +890,27 @@ def _settle(db: Database, ctx: _Context, result: FanoutResult, now: datetime) ->
                 update(Delivery)
                 .where(
                     Delivery.stock_event_id == ctx.event_id,
-                    Delivery.status == "claimed",
+                    Delivery.status == DeliveryStatus.CLAIMED,
                     Delivery.attempts >= MAX_ATTEMPTS,
                 )
-                .values(status="failed")
+                .values(status=DeliveryStatus.FAILED)
                 .execution_options(synchronize_session=False)
             )
         if retryable:
             result.next_wave_at = now + timedelta(seconds=RETRY_SECONDS)
-            _finish(session, ctx.event_id, "pending", next_wave_at=result.next_wave_at)
-            result.status = "pending"
+            _finish(session, ctx.event_id, FanoutStatus.PENDING, next_wave_at=result.next_wave_at)
+            result.status = FanoutStatus.PENDING
             return
-        if _candidates(session, ctx, 1, ("active",)):
+        if _candidates(session, ctx, 1, (SubscriptionState.ACTIVE,)):
             result.next_wave_at = now + timedelta(minutes=ctx.settings.wave_interval_minutes)
-            _finish(session, ctx.event_id, "pending", next_wave_at=result.next_wave_at)
-            result.status = "pending"
+            _finish(session, ctx.event_id, FanoutStatus.PENDING, next_wave_at=result.next_wave_at)
+            result.status = FanoutStatus.PENDING
             return
         # Nobody left to mail: the unconfirmed and unsubscribed still show why they got nothing.
         for k, v in _skip_all(session, ctx, None, result.wave or 1, now).items():
             result.skipped[k] = result.skipped.get(k, 0) + v
-        _finish(session, ctx.event_id, "done", next_wave_at=None)
-        result.status = "done"
+        _finish(session, ctx.event_id, FanoutStatus.DONE, next_wave_at=None)
+        result.status = FanoutStatus.DONE
 
 
 def due_events(session: Session, now: datetime) -> list[int]:
@@ -892,7 +920,7 @@ def due_events(session: Session, now: datetime) -> list[int]:
             select(StockEvent.id)
             .where(
                 StockEvent.kind == "restock",
-                StockEvent.fanout_status == "pending",
+                StockEvent.fanout_status == FanoutStatus.PENDING,
                 or_(StockEvent.next_wave_at.is_(None), StockEvent.next_wave_at <= now),
             )
             .order_by(StockEvent.id)
@@ -927,7 +955,7 @@ def send_confirmation(
         if row is None:
             return False
         sub, variant, product, store = row
-        if sub.state != "pending_confirmation" or sub.confirm_sent_at is not None:
+        if sub.state != SubscriptionState.PENDING_CONFIRMATION or sub.confirm_sent_at is not None:
             return False
         sender_name, reply_to = emails.store_sender(waitlist.store_values(session, store))
         email, locale = sub.email, sub.locale
@@ -961,7 +989,7 @@ def send_confirmation(
                     update(Subscription)
                     .where(
                         Subscription.id == subscription_id,
-                        Subscription.state == "pending_confirmation",
+                        Subscription.state == SubscriptionState.PENDING_CONFIRMATION,
                         Subscription.confirm_sent_at.is_(None),
                     )
                     .values(confirm_token_hash=digest, confirm_expires_at=now + CONFIRM_TTL, confirm_sent_at=now)

@@ -41,9 +41,10 @@ from sqlalchemy.sql import Subquery
 
 from app.config import Settings
 from app.db import Database
+from app.domain.stock import Signal
 from app.infra.crypto import cipher_for
 from app.infra.sql import dialect
-from app.models import OutboundWebhookDelivery, Product, StockState, Store, Variant
+from app.models import OutboundWebhookDelivery, OutboundWebhookStatus, Product, StockState, Store, StoreStatus, Variant
 from app.services.merchant.feeds import feed_config, feed_item_id
 from integrations.base import InvalidRequest
 from integrations.http import make_session
@@ -111,11 +112,12 @@ def remove(session: Session, store: Store) -> int:
     store.outbound_webhook_secret_encrypted = None
     pending = session.scalars(
         select(OutboundWebhookDelivery).where(
-            OutboundWebhookDelivery.store_id == store.id, OutboundWebhookDelivery.status == "pending"
+            OutboundWebhookDelivery.store_id == store.id,
+            OutboundWebhookDelivery.status == OutboundWebhookStatus.PENDING,
         )
     ).all()
     for row in pending:
-        row.status = "failed"
+        row.status = OutboundWebhookStatus.FAILED
         row.last_error = "the webhook was turned off"
     session.flush()
     return len(pending)
@@ -172,7 +174,7 @@ def last_recorded(store_id: int) -> Subquery:
 def signal_changes(session: Session, store_id: int, told: Subquery) -> list[SignalChange]:
     """Live variants whose signal differs from ``told`` (variant_id, signal; ``ok`` when absent), by variant id."""
     # Set-based in one query: the webhook and the instant alert each pass their own memory of what was told.
-    previous = func.coalesce(told.c.signal, "ok")
+    previous = func.coalesce(told.c.signal, Signal.OK.value)  # the value: a bare enum member would bind untyped
     rows = session.execute(
         select(
             Variant.id,
@@ -207,7 +209,7 @@ def record_signal_changes(session: Session, store_id: int, feed_scheme: Callable
 
     ``feed_scheme`` gives a store's default feed id format (its platform's: the registry provides it)."""
     store = session.get(Store, store_id)
-    if store is None or not store.outbound_webhook_url or store.status == "uninstalled":
+    if store is None or not store.outbound_webhook_url or store.status == StoreStatus.UNINSTALLED:
         return 0
     rows = signal_changes(session, store_id, last_recorded(store_id))
     if not rows:
@@ -240,7 +242,7 @@ def record_signal_changes(session: Session, store_id: int, feed_scheme: Callable
                 "event": EVENT,
                 "dedupe_key": f"signal:{vid}:{signal}:{changed}"[:128],
                 "payload": payload,
-                "status": "pending",
+                "status": OutboundWebhookStatus.PENDING,
                 "attempts": 0,
                 "next_attempt_at": datetime.now(UTC),
                 "created_at": datetime.now(UTC),
@@ -270,7 +272,7 @@ def _claim(session: Session, store_id: int, now: datetime) -> OutboundWebhookDel
         select(OutboundWebhookDelivery)
         .where(
             OutboundWebhookDelivery.store_id == store_id,
-            OutboundWebhookDelivery.status == "pending",
+            OutboundWebhookDelivery.status == OutboundWebhookStatus.PENDING,
             OutboundWebhookDelivery.next_attempt_at <= now,
         )
         .order_by(OutboundWebhookDelivery.next_attempt_at, OutboundWebhookDelivery.id)
@@ -321,7 +323,7 @@ def deliver_due(
                     break
                 url = store.outbound_webhook_url
                 if not url or store.outbound_webhook_secret_encrypted is None:
-                    row.status, row.last_error = "failed", "the webhook was turned off"
+                    row.status, row.last_error = OutboundWebhookStatus.FAILED, "the webhook was turned off"
                     run.failed += 1
                     continue
                 secret = cipher_for(settings).decrypt(store.outbound_webhook_secret_encrypted).decode()
@@ -337,10 +339,10 @@ def deliver_due(
                 row.last_status_code = code
                 row.last_error = error
                 if error is None:
-                    row.status, row.sent_at = "sent", when
+                    row.status, row.sent_at = OutboundWebhookStatus.SENT, when
                     run.sent += 1
                 elif row.attempts >= max_attempts:
-                    row.status = "failed"
+                    row.status = OutboundWebhookStatus.FAILED
                     run.failed += 1
                 else:
                     row.next_attempt_at = when + backoff(row.attempts)
@@ -360,7 +362,10 @@ def due_store_ids(session: Session, now: datetime | None = None) -> list[int]:
     when = now or datetime.now(UTC)
     rows = session.execute(
         select(OutboundWebhookDelivery.store_id)
-        .where(OutboundWebhookDelivery.status == "pending", OutboundWebhookDelivery.next_attempt_at <= when)
+        .where(
+            OutboundWebhookDelivery.status == OutboundWebhookStatus.PENDING,
+            OutboundWebhookDelivery.next_attempt_at <= when,
+        )
         .distinct()
     )
     return sorted(int(r[0]) for r in rows)

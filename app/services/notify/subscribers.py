@@ -34,10 +34,13 @@ from app.domain import waitlist as rules
 from app.models import (
     ConsentRecord,
     Delivery,
+    DeliveryStatus,
+    FanoutStatus,
     Product,
     StockEvent,
     Store,
     Subscription,
+    SubscriptionState,
     Variant,
 )
 from app.queue import JobQueue, enqueue_after_commit
@@ -61,7 +64,7 @@ __all__ = [
     "state_counts",
 ]
 
-STATES = ("pending_confirmation", "active", "notified", "converted", "unsubscribed", "redacted")
+STATES = tuple(SubscriptionState)
 PAGE_SIZE = 200
 MAX_SEARCH = 254
 _MAX_ID = 2**63 - 1
@@ -269,7 +272,7 @@ def state_counts(session: Session, store_id: int, variant_id: int | None = None)
     q = select(Subscription.state, func.count()).where(Subscription.store_id == store_id)
     if variant_id is not None:
         q = q.where(Subscription.variant_id == variant_id)
-    counts = {s: 0 for s in STATES}
+    counts: dict[str, int] = {s.value: 0 for s in STATES}
     for st, n in session.execute(q.group_by(Subscription.state)):
         counts[str(st)] = int(n)
     return counts
@@ -278,36 +281,28 @@ def state_counts(session: Session, store_id: int, variant_id: int | None = None)
 def _explain(sub: SubscriberRow, ev: StockEvent, delivery: DeliveryView | None) -> str:
     """Why this subscription got, or did not get, an email from this restock."""
     if delivery is not None:
-        if delivery.status == "sent":
+        if delivery.status == DeliveryStatus.SENT:
             return f"emailed in wave {delivery.wave}"
-        if delivery.status == "skipped":
+        if delivery.status == DeliveryStatus.SKIPPED:
             return f"skipped: {delivery.skip_reason or 'no reason recorded'}"
-        if delivery.status == "failed":
+        if delivery.status == DeliveryStatus.FAILED:
             return f"failed: {delivery.error or 'refused by the mail server'}"
         return f"{delivery.status} (wave {delivery.wave}, {delivery.attempts} attempts)"
     created, occurred = _aware(sub.created_at), _aware(ev.occurred_at)
-    if sub.state == "redacted":
+    if sub.state == SubscriptionState.REDACTED:
         return "removed on request"
-    if (
-        created is not None
-        and occurred is not None
-        and created > occurred
-        and ev.fanout_status
-        not in (
-            "pending",
-            "running",
-        )
-    ):
+    fanning = ev.fanout_status in (FanoutStatus.PENDING, FanoutStatus.RUNNING)
+    if created is not None and occurred is not None and created > occurred and not fanning:
         return "signed up after this restock had finished"
-    if sub.state == "notified":
+    if sub.state == SubscriptionState.NOTIFIED:
         return "already emailed for an earlier restock"
-    if ev.fanout_status in ("pending", "running"):
+    if fanning:
         if sub.skip_reason == "quiet_hours":
             return "waiting: deferred past the store's quiet hours"
         return "waiting for a later wave"
-    if ev.fanout_status == "stopped":
+    if ev.fanout_status == FanoutStatus.STOPPED:
         return "not reached: sold out again before its wave"
-    if sub.state in ("converted", "unsubscribed"):
+    if sub.state in (SubscriptionState.CONVERTED, SubscriptionState.UNSUBSCRIBED):
         return f"not emailed: {sub.state}"
     return "not reached by this restock"
 
@@ -424,14 +419,14 @@ def resend(
     sub = _subscription(session, store_id, subscription_id, lock=True)
     if sub is None:
         return None
-    if sub.state in ("redacted", "unsubscribed", "converted"):
+    if sub.state in (SubscriptionState.REDACTED, SubscriptionState.UNSUBSCRIBED, SubscriptionState.CONVERTED):
         reasons = {
-            "redacted": "This subscription was removed; nothing can be sent to it.",
-            "unsubscribed": "This shopper unsubscribed; they get no email until they sign up again.",
-            "converted": "This shopper already bought the item after the restock email.",
+            SubscriptionState.REDACTED: "This subscription was removed; nothing can be sent to it.",
+            SubscriptionState.UNSUBSCRIBED: "This shopper unsubscribed; they get no email until they sign up again.",
+            SubscriptionState.CONVERTED: "This shopper already bought the item after the restock email.",
         }
-        return _refused(sub.state, reasons[sub.state])
-    if sub.state == "pending_confirmation":
+        return _refused(sub.state, reasons[SubscriptionState(sub.state)])
+    if sub.state == SubscriptionState.PENDING_CONFIRMATION:
         last = _aware(sub.confirm_sent_at) or _aware(sub.updated_at) or moment
         if moment - last < timedelta(seconds=rules.CONFIRM_RESEND_AFTER_SECONDS):
             return _refused("too_soon", "A confirmation email went out less than ten minutes ago; try again later.")
@@ -459,16 +454,16 @@ def resend(
         delivery = session.scalars(
             select(Delivery).where(Delivery.subscription_id == sub.id, Delivery.stock_event_id == event.id)
         ).first()
-    if delivery is not None and delivery.status == "sent":
+    if delivery is not None and delivery.status == DeliveryStatus.SENT:
         return _refused("already_sent", f"Already emailed for this restock on {_fmt(delivery.sent_at)}.")
-    if delivery is not None and delivery.status == "claimed":
+    if delivery is not None and delivery.status == DeliveryStatus.CLAIMED:
         return _refused("sending", "This restock email is being sent right now.")
-    if delivery is None and sub.state == "notified":
+    if delivery is None and sub.state == SubscriptionState.NOTIFIED:
         return _refused("already_sent", f"Already emailed on {_fmt(sub.notified_at)}; a signup gets one email.")
     live = bool(variant.published and product.published and variant.deleted_at is None and product.deleted_at is None)
     min_inventory = _min_inventory(session, store_id, variant)
     sellable = int(variant.sellable_quantity)
-    if delivery is not None and delivery.status != "failed":
+    if delivery is not None and delivery.status != DeliveryStatus.FAILED:
         reason = delivery.skip_reason or ""
         holds = (
             reason in _FINAL_SKIPS
@@ -478,10 +473,10 @@ def resend(
         if holds:
             return _refused("reason_holds", f"Skipped because {reason.replace('_', ' ')}, which still holds.")
 
-    sub.state = "active"
+    sub.state = SubscriptionState.ACTIVE
     sub.skip_reason = None
     sub.updated_at = moment
-    fanning = event is not None and event.fanout_status in ("pending", "running")
+    fanning = event is not None and event.fanout_status in (FanoutStatus.PENDING, FanoutStatus.RUNNING)
     can_send = live and sellable > 0 and sellable >= min_inventory
     if event is None or not (fanning or can_send):
         return ResendOutcome(
@@ -504,8 +499,8 @@ def resend(
         details["resends"] = history
         event.details = details
         session.execute(delete(Delivery).where(Delivery.id == delivery.id))
-    if event.fanout_status in ("done", "stopped", None):
-        event.fanout_status = "pending"
+    if event.fanout_status in (FanoutStatus.DONE, FanoutStatus.STOPPED, None):
+        event.fanout_status = FanoutStatus.PENDING
         event.next_wave_at = moment
         event.lease_until = None
     session.flush()
@@ -526,11 +521,11 @@ def remove(session: Session, store: Store, subscription_id: int, *, now: datetim
     sub = _subscription(session, store.id, subscription_id, lock=True)
     if sub is None:
         return None
-    if sub.state == "redacted":
+    if sub.state == SubscriptionState.REDACTED:
         return False
     email = sub.email
     sub.email = redacted_address(sub.id)
-    sub.state = "redacted"
+    sub.state = SubscriptionState.REDACTED
     sub.skip_reason = "removed"
     sub.customer_external_id = None
     sub.storefront_root = None
@@ -546,8 +541,8 @@ def remove(session: Session, store: Store, subscription_id: int, *, now: datetim
     # A claimed-but-unsent email would otherwise go to the placeholder; SMTP errors may quote the address.
     session.execute(
         update(Delivery)
-        .where(Delivery.subscription_id == sub.id, Delivery.status == "claimed")
-        .values(status="skipped", skip_reason="removed")
+        .where(Delivery.subscription_id == sub.id, Delivery.status == DeliveryStatus.CLAIMED)
+        .values(status=DeliveryStatus.SKIPPED, skip_reason="removed")
         .execution_options(synchronize_session=False)
     )
     session.execute(

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from app import job_specs
 from app.domain import waitlist as rules
+from app.domain.stock import BadgeKind, Status
 from app.infra.links import hash_token
-from app.models import Product, StockState, Store, Variant
-from app.models.waitlist import ConsentRecord, Subscription
+from app.models import Product, StockState, Store, StoreStatus, Variant
+from app.models.waitlist import ConsentRecord, Subscription, SubscriptionState
 from app.queue import JobQueue, enqueue_after_commit
 from app.services.stock import recompute as stock
 from integrations.shopify.storefront import state_value
@@ -55,9 +56,9 @@ MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit; the column allows 320
 MAX_USER_AGENT = 500
 SOURCES = ("widget", "app_proxy", "landing")
 # Rows in these states are on the list already; a repeated signup changes nothing.
-_WAITING = frozenset({"active"})
+_WAITING = frozenset({SubscriptionState.ACTIVE})
 # Rows in these states are no longer waiting; a new signup starts them again, with a new consent record.
-_RESTARTABLE = frozenset({"unsubscribed", "notified", "converted"})
+_RESTARTABLE = frozenset({SubscriptionState.UNSUBSCRIBED, SubscriptionState.NOTIFIED, SubscriptionState.CONVERTED})
 
 
 class SignupError(Exception):
@@ -133,7 +134,7 @@ def active_store(session: Session, store_id: int) -> Store | None:
     if not 0 < store_id <= 2**63 - 1:
         return None
     store = session.get(Store, store_id)
-    return store if store is not None and store.status == "active" else None
+    return store if store is not None and store.status == StoreStatus.ACTIVE else None
 
 
 def store_values(session: Session, store: Store) -> Mapping[str, Any]:
@@ -178,8 +179,14 @@ def _live_variant(session: Session, store_id: int, variant_ref: str) -> tuple[Va
 def _fallback_state(variant: Variant) -> dict[str, Any]:
     # No computed state yet (a new or never-stocked "coming soon" variant): say only what the row itself supports.
     sold_out = variant.tracked and variant.sellable_quantity <= 0
-    status = ("backorder" if variant.backorder else "out_of_stock") if sold_out else "in_stock"
-    return {"status": status, "badge_kind": "none", "badge_quantity": None, "restock_eta": None, "eta_source": None}
+    status = (Status.BACKORDER if variant.backorder else Status.OUT_OF_STOCK) if sold_out else Status.IN_STOCK
+    return {
+        "status": status,
+        "badge_kind": BadgeKind.NONE,
+        "badge_quantity": None,
+        "restock_eta": None,
+        "eta_source": None,
+    }
 
 
 def _state_of(state: StockState | None, variant: Variant) -> dict[str, Any]:
@@ -285,7 +292,7 @@ def subscribe(
             {"consent_version": f"the consent text changed; the current version is {agreed.version}"},
         )
     double = rules.double_opt_in(store.country, saved.get("double_opt_in"))
-    fresh_state = "pending_confirmation" if double else "active"
+    fresh_state = SubscriptionState.PENDING_CONFIRMATION if double else SubscriptionState.ACTIVE
     ip_hash = hash_ip(secret_key, req.ip)
     ua = _clean_user_agent(req.user_agent)
     source = req.source if req.source in SOURCES else "widget"
@@ -336,7 +343,7 @@ def subscribe(
         if double:
             enqueue_after_commit(session, jobs, job_specs.send_confirmation(sub.id))
         return SignupResult(confirm=double, locale=req.locale, outcome="restarted", subscription_id=sub.id)
-    if sub.state == "pending_confirmation":
+    if sub.state == SubscriptionState.PENDING_CONFIRMATION:
         # Measured from the last email, or (none sent yet: job queued or lost) from the last change to the row.
         last = _aware(sub.confirm_sent_at) or _aware(sub.updated_at) or moment
         if moment - last >= timedelta(seconds=rules.CONFIRM_RESEND_AFTER_SECONDS):
@@ -373,9 +380,9 @@ def subscription_by_confirm_token(session: Session, raw_token: str) -> Subscript
 
 def confirm_status(sub: Subscription | None, now: datetime) -> str:
     """Whether a confirmation link can still be used: open, spent (already used), expired or unknown."""
-    if sub is None or sub.state == "redacted":
+    if sub is None or sub.state == SubscriptionState.REDACTED:
         return "unknown"
-    if sub.state != "pending_confirmation":
+    if sub.state != SubscriptionState.PENDING_CONFIRMATION:
         return "spent"
     expires = _aware(sub.confirm_expires_at)
     if expires is None or expires <= now:
@@ -403,10 +410,10 @@ def confirm(
         update(Subscription)
         .where(
             Subscription.id == sub.id,
-            Subscription.state == "pending_confirmation",
+            Subscription.state == SubscriptionState.PENDING_CONFIRMATION,
             Subscription.confirm_token_hash == hash_token(raw_token),
         )
-        .values(state="active", confirmed_at=moment, updated_at=moment)
+        .values(state=SubscriptionState.ACTIVE, confirmed_at=moment, updated_at=moment)
         .execution_options(synchronize_session=False)
     )
     if getattr(done, "rowcount", 0) != 1:
@@ -436,10 +443,10 @@ def unsubscribe(session: Session, subscription_id: int, *, now: datetime | None 
     """Stop all email for a subscription (any state but redacted); idempotent; the caller commits."""
     moment = now or datetime.now(UTC)
     sub = session.get(Subscription, subscription_id)
-    if sub is None or sub.state == "redacted":
+    if sub is None or sub.state == SubscriptionState.REDACTED:
         return None
-    if sub.state != "unsubscribed":
-        sub.state = "unsubscribed"
+    if sub.state != SubscriptionState.UNSUBSCRIBED:
+        sub.state = SubscriptionState.UNSUBSCRIBED
         sub.unsubscribed_at = moment
         sub.updated_at = moment
     return sub
@@ -448,7 +455,7 @@ def unsubscribe(session: Session, subscription_id: int, *, now: datetime | None 
 def subscription_for_link(session: Session, subscription_id: int) -> Subscription | None:
     """The subscription an unsubscribe link names, unless it was redacted (erased on request)."""
     sub = session.get(Subscription, subscription_id)
-    return None if sub is None or sub.state == "redacted" else sub
+    return None if sub is None or sub.state == SubscriptionState.REDACTED else sub
 
 
 def subscription_context(session: Session, sub: Subscription) -> dict[str, str]:

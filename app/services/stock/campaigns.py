@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.csv_import import FieldError, parse_expected_date
-from app.models import Campaign, DirtyVariant, Product, StockState, Variant
+from app.models import Campaign, CampaignStatus, DirtyVariant, Product, StockState, Variant
 from app.queue import JobQueue
 from app.services.stock.recompute import mark_dirty
 
@@ -190,7 +190,7 @@ def create(session: Session, jobs: JobQueue, store_id: int, data: CampaignInput)
         uplift_pct=data.uplift_pct,
         product_ids=list(data.product_ids),
         collections=list(data.collections),
-        status="planned",
+        status=CampaignStatus.PLANNED,
     )
     session.add(campaign)
     session.flush()
@@ -202,9 +202,9 @@ def create(session: Session, jobs: JobQueue, store_id: int, data: CampaignInput)
 
 def cancel(session: Session, jobs: JobQueue, campaign: Campaign) -> None:
     """Cancel a planned campaign; its variants' forecasts drop its uplift."""
-    if campaign.status != "planned":
+    if campaign.status != CampaignStatus.PLANNED:
         raise CampaignError({"status": f"This campaign is already {campaign.status}."})
-    campaign.status = "cancelled"
+    campaign.status = CampaignStatus.CANCELLED
     ids = target_variant_ids(session, campaign.store_id, campaign.product_ids or [], campaign.collections or [])
     mark_dirty(session, jobs, campaign.store_id, ids, "campaign")
 

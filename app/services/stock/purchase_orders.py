@@ -18,12 +18,12 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.domain.csv_import import FieldError, LineError, ParsedCsv, parse_expected_date, parse_po_csv, parse_quantity
-from app.models import Product, PurchaseOrder, Supplier, Variant
+from app.models import Product, PurchaseOrder, PurchaseOrderStatus, Supplier, Variant
 from app.queue import JobQueue
 from app.services.stock.recompute import mark_dirty
 
 MAX_TEXT = 255
-CLOSE_ACTIONS = ("received", "cancelled")
+CLOSE_ACTIONS = (PurchaseOrderStatus.RECEIVED, PurchaseOrderStatus.CANCELLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,7 @@ def create(session: Session, jobs: JobQueue, store_id: int, form: Mapping[str, s
         reference=(form.get("reference") or "").strip(),
         quantity=quantity,
         expected_on=expected,
-        status="open",
+        status=PurchaseOrderStatus.OPEN,
     )
     session.add(po)
     session.flush()
@@ -162,7 +162,7 @@ def update(session: Session, jobs: JobQueue, po: PurchaseOrder, form: Mapping[st
         expected = parse_expected_date(form.get("expected_date") or "", today)
     except FieldError as exc:
         errors["expected_date"] = _sentence(str(exc))
-    if po.status != "open":
+    if po.status != PurchaseOrderStatus.OPEN:
         errors["status"] = "Only an open purchase order can be changed."
     if errors:
         raise PoError(errors)
@@ -175,10 +175,10 @@ def close(session: Session, jobs: JobQueue, po: PurchaseOrder, action: str) -> P
     """Mark an open order received (the stock arrived) or cancelled; it no longer counts as incoming."""
     if action not in CLOSE_ACTIONS:
         raise PoError({"action": "Choose received or cancelled."})
-    if po.status != "open":
+    if po.status != PurchaseOrderStatus.OPEN:
         raise PoError({"action": f"This purchase order is already {po.status}."})
-    po.status = action
-    if action == "received":
+    po.status = PurchaseOrderStatus(action)
+    if po.status == PurchaseOrderStatus.RECEIVED:
         po.received_quantity = po.quantity
     mark_dirty(session, jobs, po.store_id, [po.variant_id], "purchase_order")
     return po
@@ -205,7 +205,7 @@ def import_csv(session: Session, jobs: JobQueue, store_id: int, data: bytes, tod
             "quantity": line.quantity,
             "received_quantity": 0,
             "expected_on": line.expected_on,
-            "status": "open",
+            "status": PurchaseOrderStatus.OPEN,
         }
         for line in parsed.lines
     ]
@@ -237,9 +237,13 @@ def list_orders(session: Session, store_id: int, *, open_only: bool = True, limi
         .limit(limit)
     )
     if open_only:
-        q = q.where(PurchaseOrder.status == "open").order_by(PurchaseOrder.expected_on, PurchaseOrder.id)
+        q = q.where(PurchaseOrder.status == PurchaseOrderStatus.OPEN).order_by(
+            PurchaseOrder.expected_on, PurchaseOrder.id
+        )
     else:
-        q = q.where(PurchaseOrder.status != "open").order_by(PurchaseOrder.updated_at.desc(), PurchaseOrder.id.desc())
+        q = q.where(PurchaseOrder.status != PurchaseOrderStatus.OPEN).order_by(
+            PurchaseOrder.updated_at.desc(), PurchaseOrder.id.desc()
+        )
     return [
         PoRow(
             id=int(r[0]),

@@ -26,17 +26,22 @@ from sqlalchemy.orm import Session
 
 from app import job_specs
 from app.domain.settings import StockSettings, resolve_settings
-from app.domain.stock import CampaignWindow, IncomingStock, StockAssessment, VariantFacts, assess
+from app.domain.stock import CampaignWindow, IncomingStock, Signal, Status, StockAssessment, VariantFacts, assess
 from app.domain.velocity import WindowSales, blended_velocity
 from app.infra.sql import PgArray, bind_ids, dialect, epoch, greatest, id_in, least
 from app.models import (
     Campaign,
+    CampaignStatus,
     DirtyVariant,
+    FanoutStatus,
     Product,
+    PurchaseOrderStatus,
     StockEvent,
     StockState,
     Store,
     StoreSetting,
+    StoreStatus,
+    SubscriptionState,
     Variant,
 )
 from app.queue import JobQueue, enqueue_after_commit
@@ -67,15 +72,15 @@ def soldout_phase(variant_id: int) -> int:
 
 DIRTY_BATCH = 500
 # Subscriptions in these states still wait for stock and count as open demand.
-OPEN_WAITLIST_STATES = ("active", "pending_confirmation")
+OPEN_WAITLIST_STATES = (SubscriptionState.ACTIVE, SubscriptionState.PENDING_CONFIRMATION)
 # The stock statuses that put a variant at risk (so does any ads signal but ok); one rule for the admin API,
 # the dashboard, the exports and the digest.
-AT_RISK_STATUSES = ("low_stock", "out_of_stock")
+AT_RISK_STATUSES = (Status.LOW_STOCK, Status.OUT_OF_STOCK)
 
 
 def at_risk_condition() -> ColumnElement[bool]:
     """Low or sold out, or ads advised to throttle or pause: the stock states a merchant should look at."""
-    return or_(StockState.status.in_(AT_RISK_STATUSES), StockState.signal != "ok")
+    return or_(StockState.status.in_(AT_RISK_STATUSES), StockState.signal != Signal.OK)
 
 
 def live_variant_filters(store_id: int) -> list[ColumnElement[bool]]:
@@ -168,7 +173,10 @@ def _inputs_sql(
         f"SUM(CASE WHEN ordered_at >= :w{w} THEN quantity - refunded_quantity ELSE 0 END) AS u{w}" for w in windows
     )
     hours = [f"{least(session, _soldout_steps_sql(session, w), str(w * _STEPS_PER_DAY))} AS o{w}" for w in windows]
-    open_po = f"store_id = :sid AND status = 'open' AND quantity - received_quantity > 0{vscope}"
+    # The literal, not a parameter, as before: the planner sees the same statement (a hot path).
+    open_po = (
+        f"store_id = :sid AND status = '{PurchaseOrderStatus.OPEN.value}' AND quantity - received_quantity > 0{vscope}"
+    )
     if pg:
         incoming = (
             "SELECT variant_id, string_agg(CAST(quantity - received_quantity AS TEXT) || '@' || "  # noqa: S608
@@ -352,7 +360,9 @@ def _expanding(name: str) -> Any:
 
 def _campaigns_by_product(session: Session, store_id: int, today: date) -> dict[int, list[CampaignWindow]]:
     campaigns = session.scalars(
-        select(Campaign).where(Campaign.store_id == store_id, Campaign.status == "planned", Campaign.ends_on >= today)
+        select(Campaign).where(
+            Campaign.store_id == store_id, Campaign.status == CampaignStatus.PLANNED, Campaign.ends_on >= today
+        )
     ).all()
     if not campaigns:
         return {}
@@ -676,7 +686,7 @@ def _event(store_id: int, variant_id: int, kind: str, before: int, after: int, n
         "occurred_at": now,
         "source": "recompute",
         # A restock waits for the notification fan-out; a sell-out is only history.
-        "fanout_status": "pending" if kind == "restock" else None,
+        "fanout_status": FanoutStatus.PENDING if kind == "restock" else None,
         "details": {},
     }
 
@@ -824,7 +834,7 @@ def clear_dirty(session: Session, batch: Sequence[tuple[int, datetime]]) -> None
 
 def active_store_ids(session: Session) -> list[int]:
     """Stores whose stock is kept up to date."""
-    return list(session.scalars(select(Store.id).where(Store.status == "active").order_by(Store.id)))
+    return list(session.scalars(select(Store.id).where(Store.status == StoreStatus.ACTIVE).order_by(Store.id)))
 
 
 def set_sellable_from_levels(session: Session, store_id: int, variant_ids: Sequence[int] | None = None) -> None:
