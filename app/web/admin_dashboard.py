@@ -16,9 +16,7 @@ from flask.typing import ResponseReturnValue
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
 from app.platforms import registry
 from app.services.merchant import dashboard
-from app.web.admin_auth import admin, admin_required
-from app.web.api import (
-    MAX_ID,
+from app.services.merchant.stock_views import (
     SIGNALS,
     STATUSES,
     VariantPage,
@@ -28,7 +26,9 @@ from app.web.api import (
     store_counts,
     variant_events,
 )
+from app.web.admin_auth import admin, admin_required
 from app.web.deps import db_session
+from app.web.params import MAX_ID
 
 bp = Blueprint("admin_dashboard", __name__, url_prefix="/admin")
 

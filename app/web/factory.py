@@ -57,8 +57,10 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         limits,
         openapi,
         pages,
+        read_cache,
         shop,
         shopify,
+        shopper_pages,
         storefront,
         webhooks,
         woocommerce,
@@ -72,12 +74,13 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(shopify.bp)
     app.register_blueprint(woocommerce.bp)
     app.register_blueprint(storefront.bp)
+    app.register_blueprint(shopper_pages.bp)
     app.register_blueprint(attribution.bp)
     app.register_blueprint(shop.bp)
     app.register_blueprint(demo_mail.bp)
     app.register_blueprint(feeds.bp)
     limits.init_app(app, settings)
-    storefront.install_read_cache(app)
+    read_cache.install_read_cache(app)
     webhooks.install_shopify_front(app)
     for admin_bp in (admin, admin_dashboard, admin_settings, admin_planning, admin_data, admin_subscribers):
         app.register_blueprint(admin_bp.bp)

@@ -17,8 +17,7 @@ from app.domain.charts import fmt_number as _fmt_number
 from app.domain.charts import sparkline
 from app.models import Store
 from app.platforms.demo.platform import demo_store as seeded_demo_store
-from app.web.api import (
-    MAX_ID,
+from app.services.merchant.stock_views import (
     VariantQuery,
     get_variant,
     iso,
@@ -28,6 +27,7 @@ from app.web.api import (
     variant_history,
 )
 from app.web.deps import db_session, runtime
+from app.web.params import MAX_ID
 
 bp = Blueprint("pages", __name__)
 

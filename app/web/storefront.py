@@ -19,28 +19,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
-import threading
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Blueprint, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest
 
 from app.domain import waitlist as rules
 from app.domain.stock import BadgeKind, Status
-from app.infra.links import read_unsubscribe_token
-from app.models import Store, SubscriptionState
+from app.models import Store
 from app.platforms import registry
 from app.platforms.shopify import auth as shopify_auth
 from app.services.notify import waitlist as service
 from app.web import limits
 from app.web.deps import abort_json, db_session, runtime
 from app.web.openapi import ApiDoc, error_response, json_response, schema_ref
+from app.web.read_cache import CACHE_CONTROL, CachedRead, read_cache
 from integrations.shopify.proxy import read_proxy_request
 
 log = logging.getLogger(__name__)
@@ -49,9 +44,6 @@ bp = Blueprint("storefront", __name__)
 
 API = "/storefront/v1/stores/<int:store_id>"
 PROXY = "/storefront/proxy/v1"
-CACHE_CONTROL = "public, max-age=15, stale-while-revalidate=60"
-# As long as a browser may keep the document anyway (max-age), so a shopper never sees older state than HTTP allows.
-READ_CACHE_SECONDS = 15.0
 _MAX_FIELD = 1000
 JsonDict = dict[str, Any]
 
@@ -123,113 +115,13 @@ def _preflight(store: Store, methods: str) -> Response:
     return response
 
 
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """A rendered state document: its JSON, its ETag and the origins allowed to read it."""
-
-    payload: bytes
-    etag: str
-    origins: frozenset[str]
-
-    def respond(self, if_none_match: str | None, origin: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Status, headers and body for one request: 304 when its If-None-Match names this ETag, CORS for our origins.
-
-        If-None-Match is matched by hand: werkzeug's make_conditional also parses dates and ranges a state read
-        never uses.
-        """
-        quoted = f'"{self.etag}"'
-        headers = [("ETag", quoted), ("Cache-Control", CACHE_CONTROL), ("Vary", "Origin")]
-        if origin and origin.rstrip("/").lower() in self.origins:
-            headers.append(("Access-Control-Allow-Origin", origin))
-        if if_none_match and (if_none_match.strip() == "*" or quoted in if_none_match):
-            return 304, headers, b""
-        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(self.payload)))]
-        return 200, headers, self.payload
-
-
-class _ReadCache:
-    """Rendered state documents per (kind, store, ref, locale), kept READ_CACHE_SECONDS in this process.
-
-    A product page's widget reads the same document as every other shopper's: rendering it once per TTL instead of
-    per request is what lets reads keep up with a bare endpoint. Browsers and CDNs may keep it as long (max-age=15)
-    and serve it stale for another minute, so this adds no staleness HTTP did not already allow. Misses (unknown
-    stores or products) are never cached, so a 404 costs what it always did.
-    """
-
-    def __init__(self, ttl: float, max_entries: int) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._items: dict[tuple[str, int, str, str], tuple[float, _Read]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, int, str, str]) -> _Read | None:
-        """The cached document, or None when absent or expired."""
-        item = self._items.get(key)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
-
-    def put(self, key: tuple[str, int, str, str], read: _Read) -> _Read:
-        """Keep a document for ttl seconds; a full cache is emptied rather than tracked per entry."""
-        with self._lock:
-            if len(self._items) >= self.max_entries:
-                self._items.clear()
-            self._items[key] = (time.monotonic() + self.ttl, read)
-        return read
-
-    def clear(self) -> None:
-        """Forget everything (tests)."""
-        with self._lock:
-            self._items.clear()
-
-
-_CACHE_EXTENSION = "backsoon_read_cache"
-# What the front of the app may answer from the cache: plain refs and at most a simple ?locale=.
-_CACHED_PATH = re.compile(r"^/storefront/v1/stores/([1-9][0-9]{0,17})/(products|variants)/([A-Za-z0-9._-]{1,64})$")
-_CACHED_QUERY = re.compile(r"^(?:locale=([A-Za-z0-9_-]{1,35}))?$")
-_STATUS_LINES = {200: "200 OK", 304: "304 Not Modified"}
-
-
-def install_read_cache(app: Flask) -> None:
-    """Give the app its read cache and answer cache hits in front of Flask (one per app: tests never share one).
-
-    A hit costs a dict lookup and a few headers instead of Flask's routing, request context and hooks, which is
-    what lets cached reads outrun a bare Flask endpoint. Anything else — a miss, a 404, OPTIONS, the App Proxy
-    (which must verify its signature), an unusual ref or query — goes to Flask, which renders and fills the cache.
-    """
-    cache = _ReadCache(ttl=READ_CACHE_SECONDS, max_entries=20_000)
-    app.extensions[_CACHE_EXTENSION] = cache
-    inner = app.wsgi_app
-
-    def front(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("REQUEST_METHOD") == "GET":
-            path = _CACHED_PATH.match(environ.get("PATH_INFO", ""))
-            query = _CACHED_QUERY.match(environ.get("QUERY_STRING", "")) if path else None
-            if path and query:
-                kind = "product" if path.group(2) == "products" else "variant"
-                hit = cache.get((kind, int(path.group(1)), path.group(3), query.group(1) or ""))
-                if hit is not None:
-                    status, headers, body = hit.respond(environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_ORIGIN"))
-                    start_response(_STATUS_LINES[status], headers)
-                    return [body]
-        return inner(environ, start_response)
-
-    app.wsgi_app = front  # type: ignore[method-assign]
-
-
-def read_cache() -> _ReadCache:
-    """This app's read cache."""
-    cache: _ReadCache = current_app.extensions[_CACHE_EXTENSION]
-    return cache
-
-
-def _render(body: JsonDict, store: Store) -> _Read:
+def _render(body: JsonDict, store: Store) -> CachedRead:
     payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     etag = hashlib.sha256(payload).hexdigest()[:32]
-    return _Read(payload, etag, frozenset(_store_origins(store)))
+    return CachedRead(payload, etag, frozenset(_store_origins(store)))
 
 
-def _send(read: _Read) -> Response:
+def _send(read: CachedRead) -> Response:
     status, headers, body = read.respond(request.headers.get("If-None-Match"), request.headers.get("Origin"))
     return Response(body, status=status, headers=headers)
 
@@ -459,102 +351,6 @@ def proxy_form_subscribe() -> Response:
         body=rules.message(locale, key),
     )
     return Response(page, status=200 if status != "error" else 400, mimetype="text/html")
-
-
-# --- confirmation and unsubscribe pages -----------------------------------------------------------------------------
-
-
-def _page(template: str, status: int, **context: Any) -> Response:
-    return Response(render_template(f"storefront_pages/{template}", **context), status=status, mimetype="text/html")
-
-
-_CONFIRM_ERRORS = {
-    "spent": (409, "confirm_spent"),
-    "expired": (410, "confirm_expired"),
-    "unknown": (404, "link_unknown"),
-}
-
-
-@bp.route("/c/<token>", methods=["GET", "POST"])
-def confirm_page(token: str) -> Response:
-    """GET: a page with a Confirm button (mail scanners prefetch links). POST: confirm once."""
-    session = db_session()
-    now = datetime.now(UTC)
-    if request.method == "GET":
-        sub = service.subscription_by_confirm_token(session, token)
-        status = service.confirm_status(sub, now)
-    else:
-        outcome = service.confirm(
-            session,
-            runtime().settings.secret_key,
-            token,
-            ip=request.remote_addr,
-            user_agent=request.headers.get("User-Agent"),
-            now=now,
-        )
-        session.commit()
-        sub, status = outcome.subscription, outcome.status
-    locale = rules.pick_locale([sub.locale if sub else None])
-    names = service.subscription_context(session, sub) if sub is not None else {"store": "", "product": ""}
-    if status == "open":
-        return _page(
-            "confirm.html",
-            200,
-            lang=locale,
-            title=rules.message(locale, "confirm_title"),
-            body=rules.message(locale, "confirm_body", **names),
-            button=rules.message(locale, "confirm_button"),
-        )
-    if status == "confirmed":
-        return _page(
-            "message.html",
-            200,
-            lang=locale,
-            title=rules.message(locale, "confirmed_title"),
-            body=rules.message(locale, "confirmed_body", **names),
-        )
-    code, key = _CONFIRM_ERRORS[status]
-    return _page(
-        "message.html", code, lang=locale, title=rules.message(locale, "error_title"), body=rules.message(locale, key)
-    )
-
-
-@bp.route("/u/<token>", methods=["GET", "POST"])
-def unsubscribe_page(token: str) -> Response:
-    """GET: a page with an Unsubscribe button, never unsubscribing by itself. POST (form or RFC 8058): unsubscribe."""
-    session = db_session()
-    secret = runtime().settings.secret_key
-    sid = read_unsubscribe_token(secret, token)
-    sub = service.subscription_for_link(session, sid) if sid is not None else None
-    if sub is None:
-        return _page(
-            "message.html",
-            404,
-            lang="en",
-            title=rules.message("en", "error_title"),
-            body=rules.message("en", "link_unknown"),
-        )
-    locale = rules.pick_locale([sub.locale])
-    names = service.subscription_context(session, sub)
-    if request.method == "POST" or sub.state == SubscriptionState.UNSUBSCRIBED:
-        if request.method == "POST":
-            service.unsubscribe(session, sub.id)
-            session.commit()
-        return _page(
-            "message.html",
-            200,
-            lang=locale,
-            title=rules.message(locale, "unsubscribed_title"),
-            body=rules.message(locale, "unsubscribed_body", **names),
-        )
-    return _page(
-        "unsubscribe.html",
-        200,
-        lang=locale,
-        title=rules.message(locale, "unsubscribe_title"),
-        body=rules.message(locale, "unsubscribe_body", **names),
-        button=rules.message(locale, "unsubscribe_button"),
-    )
 
 
 # --- OpenAPI description of the JSON routes above ------------------------------------------------------------------

@@ -311,7 +311,7 @@ def _days(today: date, n: int) -> list[date]:
 
 
 def test_headline_figures_count_now_and_all_time_emails(shop: Shop) -> None:
-    from app.web.api import store_counts
+    from app.services.merchant.stock_views import store_counts
 
     with shop.db.session() as s:
         store = s.get(Store, shop.a)

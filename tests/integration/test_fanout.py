@@ -19,6 +19,7 @@ from app.models import Delivery, Order, OrderLine, StockEvent, StoreSetting, Sub
 from app.runtime import Runtime, set_runtime
 from app.services.ingest import sweeper
 from app.services.notify import fanout
+from app.services.notify import sender as notify_sender
 from tests.factories import NOW, RecordingQueue, make_store, make_variant
 from tests.smtpd import Collector, smtp_server
 
@@ -388,7 +389,7 @@ def test_second_worker_cannot_send_a_row_already_sent(world: World) -> None:
         ctx = fanout._load(s, world.event_id)
     assert ctx is not None
     with Mailer(world.settings.smtp_url or "") as m:
-        sender = fanout._Sender(world.db, world.settings, ctx, m, lambda: NOW)
+        sender = notify_sender.Sender(world.db, world.settings, ctx, m, lambda: NOW)
         with world.db.engine.connect() as conn:
             sender._send_one(conn, d_id, 1, "a@x.test", sender._render(d_id, 1, "a@x.test", "en"))
     assert world.smtp.by_rcpt() == {"a@x.test": 1}

@@ -146,7 +146,7 @@ def test_etag_and_304(seeded: Any) -> None:
     # Within the read cache's TTL the rendered document is served as it was (Cache-Control allows more).
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
     with client.application.app_context():
-        from app.web.storefront import read_cache
+        from app.web.read_cache import read_cache
 
         read_cache().clear()  # what the TTL does 15 s later
     changed = client.get(url, headers={"If-None-Match": etag})
@@ -286,7 +286,7 @@ def test_app_proxy_unknown_shop_is_404(seeded: Any) -> None:
 
 def test_product_document_carries_the_merchants_saved_texts(seeded: Any) -> None:
     from app.models import StoreSetting
-    from app.web.storefront import read_cache
+    from app.web.read_cache import read_cache
 
     client, ids, db = seeded
     with db.session() as s:
