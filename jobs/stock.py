@@ -10,6 +10,7 @@ from app import job_specs
 from app.models import Store
 from app.platforms import registry
 from app.runtime import Runtime
+from app.services.stock import dirty
 from app.services.stock import recompute as stock
 from jobs._base import job_context
 
@@ -50,11 +51,11 @@ def recompute_dirty(store_id: int) -> dict[str, Any]:
     with job_context(store_id=store_id) as rt:
         while True:
             with rt.db.session() as session:
-                batch = stock.take_dirty_batch(session, store_id)
+                batch = dirty.take_dirty_batch(session, store_id)
                 if not batch:
                     break
                 result = stock.recompute(session, store_id, [vid for vid, _ in batch])
-                stock.clear_dirty(session, batch)
+                dirty.clear_dirty(session, batch)
             # Enqueued per committed batch, so the first restock email need not wait for the last batch.
             for event_id in result.restock_event_ids:
                 rt.jobs.enqueue(job_specs.fanout_event(event_id))

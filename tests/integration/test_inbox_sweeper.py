@@ -18,7 +18,7 @@ from app.platforms import registry
 from app.queue import InProcessJobQueue, JobSpec, RedisJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services.ingest import inbox, sweeper
-from app.services.stock import recompute as stock
+from app.services.stock import dirty
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store, make_variant
 
@@ -150,7 +150,7 @@ def test_stale_dirty_variants_are_swept_into_a_recompute(pg_db: Database) -> Non
     with pg_db.session() as s:
         store = make_store(s)
         v = make_variant(s, store, qty=3)
-        stock.mark_dirty(s, jobs, store.id, [v.id], "test")
+        dirty.mark_dirty(s, jobs, store.id, [v.id], "test")
         sid, vid = store.id, v.id
     now = datetime.now(UTC)
     with pg_db.session() as s:

@@ -21,6 +21,7 @@ from app.platforms import registry
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services.ingest import sweeper
+from app.services.stock import dirty
 from app.services.stock import recompute as stock
 from tests.conftest import ROOT
 from tests.factories import RecordingQueue, make_store, make_variant
@@ -64,7 +65,7 @@ def test_killed_mid_recompute_then_swept_and_finished_once(pg_db: Database) -> N
     with pg_db.session() as s:
         stock.recompute(s, sid)  # sold out
         s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=9))
-        stock.mark_dirty(s, RecordingQueue(), sid, [vid], "webhook")
+        dirty.mark_dirty(s, RecordingQueue(), sid, [vid], "webhook")
 
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, pg_db.url, str(sid)],

@@ -26,7 +26,9 @@ from app.models import (
 )
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime, set_runtime
+from app.services.stock import dirty
 from app.services.stock import recompute as stock
+from app.services.stock import writer as stock_writer
 from tests.factories import NOW, RecordingQueue, add_sale, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -265,7 +267,7 @@ def test_batches_written_by_the_pipelined_writer_match_a_single_batch(
             stores.append((store.id, [v.id for v in vs]))
 
     def run(sid: int, vids: list[int], batch: int) -> list[int]:
-        monkeypatch.setattr(stock, "WRITE_BATCH", batch)
+        monkeypatch.setattr(stock_writer, "WRITE_BATCH", batch)
         changed = []
         with pg_db.session() as s:
             changed.append(stock.recompute(s, sid, now=NOW).changed)
@@ -300,7 +302,7 @@ def test_a_failing_batch_fails_the_recompute_and_writes_nothing(
 ) -> None:
     sid = _store_of_five(pg_db)
     calls: list[int] = []
-    real = stock._write_history
+    real = stock_writer.write_history
 
     def fail_second(session: Any, store_id: int, today: date, ids: Any) -> None:
         calls.append(len(ids))
@@ -308,8 +310,8 @@ def test_a_failing_batch_fails_the_recompute_and_writes_nothing(
             raise RuntimeError("disk full")
         real(session, store_id, today, ids)
 
-    monkeypatch.setattr(stock, "WRITE_BATCH", 2)
-    monkeypatch.setattr(stock, "_write_history", fail_second)
+    monkeypatch.setattr(stock_writer, "WRITE_BATCH", 2)
+    monkeypatch.setattr(stock_writer, "write_history", fail_second)
     with pytest.raises(RuntimeError, match="disk full"), pg_db.session() as s:
         stock.recompute(s, sid, now=NOW)
     # The third batch was taken but not written; the session's transaction rolled back.
@@ -333,7 +335,7 @@ def test_an_engine_failure_mid_run_stops_the_writer_before_the_rollback(
             raise ValueError("unknown inventory policy")
         return real(self, row)
 
-    monkeypatch.setattr(stock, "WRITE_BATCH", 2)
+    monkeypatch.setattr(stock_writer, "WRITE_BATCH", 2)
     monkeypatch.setattr(stock.StateAssessor, "state", fail_fifth)
     with pytest.raises(ValueError, match="unknown inventory policy"), pg_db.session() as s:
         stock.recompute(s, sid, now=NOW)
@@ -423,9 +425,9 @@ def test_dirty_variants_recompute_through_one_collapsed_job(pg_db: Database) -> 
         v2 = make_variant(s, store, qty=4)
         sid, v1id, v2id = store.id, v1.id, v2.id
     with pg_db.session() as s:
-        assert stock.mark_dirty(s, queue, sid, [v1id, v2id, v1id], "webhook") == 2
+        assert dirty.mark_dirty(s, queue, sid, [v1id, v2id, v1id], "webhook") == 2
     with pg_db.session() as s:
-        stock.mark_dirty(s, queue, sid, [v2id], "webhook")
+        dirty.mark_dirty(s, queue, sid, [v2id], "webhook")
     assert [sp.job_id for sp in queue.specs] == [f"recompute-dirty-{sid}", f"recompute-dirty-{sid}"]
 
     set_runtime(Runtime(Settings(env="test"), pg_db, InProcessJobQueue(eager=True)))
@@ -440,7 +442,7 @@ def test_mark_dirty_with_nothing_enqueues_nothing(pg_db: Database) -> None:
     queue = RecordingQueue()
     with pg_db.session() as s:
         store = make_store(s)
-        assert stock.mark_dirty(s, queue, store.id, [], "webhook") == 0
+        assert dirty.mark_dirty(s, queue, store.id, [], "webhook") == 0
     assert queue.specs == []
     with pg_db.session() as s:
         assert s.scalar(select(func.count()).select_from(DirtyVariant)) == 0
@@ -460,8 +462,8 @@ def test_recompute_jobs_queue_each_platforms_storefront_write_back(pg_db: Databa
         shop = make_store(s, platform="shopify")
         woo = make_store(s, platform="woocommerce")
         vs, vw = make_variant(s, shop, qty=3), make_variant(s, woo, qty=3)
-        stock.mark_dirty(s, queue, shop.id, [vs.id], "webhook")
-        stock.mark_dirty(s, queue, woo.id, [vw.id], "webhook")
+        dirty.mark_dirty(s, queue, shop.id, [vs.id], "webhook")
+        dirty.mark_dirty(s, queue, woo.id, [vw.id], "webhook")
         shop_id, woo_id = shop.id, woo.id
     queue.specs.clear()
     assert recompute_dirty(shop_id) == {"variants": 1}
@@ -488,7 +490,7 @@ def test_a_recompute_is_followed_by_fanout_attribution_and_signal_webhooks(pg_db
         variant = make_variant(s, store, qty=0)
         stock.recompute(s, store.id)
         variant.sellable_quantity = 4  # back in stock: the next recompute records a restock
-        stock.mark_dirty(s, queue, store.id, [variant.id], "webhook")
+        dirty.mark_dirty(s, queue, store.id, [variant.id], "webhook")
         store_id = store.id
     queue.specs.clear()
     assert recompute_dirty(store_id) == {"variants": 1}

@@ -224,6 +224,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
 ) -> None:
     import threading
 
+    from app.infra import group_commit
     from app.services.ingest import inbox
 
     store_id = add_store(pg_db)
@@ -241,7 +242,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
         real_write(engine, batch)
 
     monkeypatch.setattr(inbox, "_write_group", recording_write)
-    group = inbox._group_for(pg_db)
+    group = group_commit.group_for(pg_db)
     body, _ = hook("orders-create")
     # The same webhook id twice in one group, and a shop we do not serve.
     sends = [("w0", SHOP), ("w1", SHOP), ("w2", SHOP), ("w1", SHOP), ("w3", "elsewhere.myshopify.com"), ("w4", SHOP)]

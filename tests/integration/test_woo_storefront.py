@@ -20,7 +20,7 @@ from app.models import Product, StockState, Store, Variant
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.storefront import publish_changed
 from app.runtime import Runtime, set_runtime
-from app.services.stock import recompute as stock
+from app.services.stock import dirty
 from integrations.woocommerce.client import WooClient
 from tests.conftest import FIXTURES
 from tests.factories import RecordingQueue, make_store, make_variant
@@ -232,8 +232,8 @@ def test_recompute_queues_the_woocommerce_write_back(pg_db: Database) -> None:
             woo = make_store(s, platform="woocommerce")
             demo = make_store(s, platform="demo")
             vw, vd = make_variant(s, woo, qty=3), make_variant(s, demo, qty=3)
-            stock.mark_dirty(s, queue, woo.id, [vw.id], "webhook")
-            stock.mark_dirty(s, queue, demo.id, [vd.id], "webhook")
+            dirty.mark_dirty(s, queue, woo.id, [vw.id], "webhook")
+            dirty.mark_dirty(s, queue, demo.id, [vd.id], "webhook")
             woo_id, demo_id = woo.id, demo.id
         queue.specs.clear()
         assert recompute_dirty(woo_id) == {"variants": 1}

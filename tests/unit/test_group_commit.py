@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from app.infra.group_commit import GroupCommit
 from app.queue import InProcessJobQueue
-from app.services.ingest.inbox import Recorded, _Delivery, _GroupCommit
+from app.services.ingest.inbox import Recorded, _Delivery
 
 
 def delivery(key: str, size: int = 100) -> _Delivery:
@@ -39,14 +40,14 @@ class Writer:
             d.done = True
 
 
-def wait_for(group: _GroupCommit, n: int) -> None:
+def wait_for(group: GroupCommit, n: int) -> None:
     deadline = time.monotonic() + 10
     while len(group._waiting) < n and time.monotonic() < deadline:
         time.sleep(0.001)
     assert len(group._waiting) == n
 
 
-def submit_in_threads(group: _GroupCommit, write: Writer, items: list[_Delivery]) -> list[threading.Thread]:
+def submit_in_threads(group: GroupCommit, write: Writer, items: list[_Delivery]) -> list[threading.Thread]:
     threads = [threading.Thread(target=group.submit, args=(d, write)) for d in items]
     for t in threads:
         t.start()
@@ -54,7 +55,7 @@ def submit_in_threads(group: _GroupCommit, write: Writer, items: list[_Delivery]
 
 
 def test_a_lone_delivery_is_written_at_once_by_its_own_caller() -> None:
-    group, write, d = _GroupCommit(), Writer(), delivery("a")
+    group, write, d = GroupCommit(), Writer(), delivery("a")
     group.submit(d, write)
     assert write.groups == [["a"]]
     assert d.result == Recorded(100, created=True)
@@ -63,7 +64,7 @@ def test_a_lone_delivery_is_written_at_once_by_its_own_caller() -> None:
 
 
 def test_deliveries_arriving_during_a_write_share_the_next_one() -> None:
-    group, write = _GroupCommit(), Writer(hold_first=True)
+    group, write = GroupCommit(), Writer(hold_first=True)
     first = delivery("first")
     leader = threading.Thread(target=group.submit, args=(first, write))
     leader.start()
@@ -84,7 +85,7 @@ def test_deliveries_arriving_during_a_write_share_the_next_one() -> None:
 
 
 def test_groups_are_capped_by_rows_and_by_bytes() -> None:
-    group, write = _GroupCommit(), Writer(hold_first=True)
+    group, write = GroupCommit(), Writer(hold_first=True)
     group.MAX_ROWS = 2
     group.MAX_BYTES = 1000
     leader = threading.Thread(target=group.submit, args=(delivery("first"), write))
@@ -103,7 +104,7 @@ def test_groups_are_capped_by_rows_and_by_bytes() -> None:
 
 
 def test_a_failed_write_fails_every_delivery_of_its_group_and_no_other() -> None:
-    group, write = _GroupCommit(), Writer(hold_first=True, fail_on="bad")
+    group, write = GroupCommit(), Writer(hold_first=True, fail_on="bad")
     ok_first = delivery("first")
     leader = threading.Thread(target=group.submit, args=(ok_first, write))
     leader.start()
@@ -133,7 +134,7 @@ def test_a_write_that_leaves_a_delivery_unanswered_fails_it_instead_of_returning
         return None
 
     d = delivery("a")
-    _GroupCommit().submit(d, forgetful)
+    GroupCommit().submit(d, forgetful)
     assert d.done
     assert d.result is None
     assert isinstance(d.error, RuntimeError)
@@ -142,7 +143,7 @@ def test_a_write_that_leaves_a_delivery_unanswered_fails_it_instead_of_returning
 
 @pytest.mark.parametrize("n", [1, 3])
 def test_every_caller_returns_only_when_done(n: int) -> None:
-    group, write = _GroupCommit(), Writer()
+    group, write = GroupCommit(), Writer()
     items = [delivery(f"k{i}") for i in range(n)]
     results: list[Any] = []
     threads = [threading.Thread(target=lambda d=d: (group.submit(d, write), results.append(d.done))) for d in items]

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from app.infra import bulk
 from app.models import Variant
 from app.queue import JobQueue
-from app.services.stock.recompute import mark_dirty, set_sellable_from_levels
+from app.services.stock.dirty import mark_dirty
+from app.services.stock.recompute import set_sellable_from_levels
 
 SELLABLE_CHUNK = 5000
 CENT = Decimal("0.01")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import weakref
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, LargeBinary, TextClause, bindparam, delete, select, text
 from sqlalchemy import exc as sa_exc
@@ -21,6 +18,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from app import job_specs
 from app.db import Database, JsonDoc
+from app.infra.group_commit import GroupCommit, Pending, group_for
 from app.infra.sql import dialect
 from app.models import StoreStatus, WebhookEvent, WebhookEventStatus
 from app.queue import JobQueue, enqueue_after_commit
@@ -106,7 +104,7 @@ def ingest(
     Deliveries for an unknown shop, or an uninstalled one (unless `even_if_uninstalled`), are kept as 'ignored' so a
     duplicate is still recognised, and nothing is enqueued for them. This is the webhook hot path: deliveries that
     arrive together in one process are written by one INSERT on a raw pooled connection of the autocommit engine
-    (see _GroupCommit), and each store's drain job is enqueued once per group, after the commit. Returns only once
+    (app.infra.group_commit), and each store's drain job is enqueued once per group, after the commit. Returns only once
     this delivery is committed and its enqueue attempted.
     """
     delivery = _Delivery(
@@ -118,7 +116,8 @@ def ingest(
         },
         size=len(body),
     )
-    _group_for(db).submit(delivery, lambda batch: _write_group(db.autocommit_engine, batch))
+    group = cast(GroupCommit[_Delivery], group_for(db))
+    group.submit(delivery, lambda batch: _write_group(db.autocommit_engine, batch))
     if delivery.error is not None:
         if isinstance(delivery.error, DatabaseUnavailable):
             raise DatabaseUnavailable(str(delivery.error)) from delivery.error.__cause__
@@ -132,88 +131,12 @@ class IngestFailed(Exception):
 
 
 @dataclass(slots=True)
-class _Delivery:
+class _Delivery(Pending):
     """One delivery waiting for its group's write, and then what became of it."""
 
     jobs: JobQueue
     values: dict[str, Any]
-    size: int
     result: Recorded | None = None
-    error: BaseException | None = None
-    done: bool = False
-    wake: threading.Event = field(default_factory=threading.Event)
-
-
-class _GroupCommit:
-    """Group commit for one database in one process: deliveries that arrive while a write is in flight wait for
-    it, then the first of them writes all of them in one statement (one round trip, one commit, one gate check per
-    store) while the rest wait again. A lone delivery is written at once, so nothing waits on a timer.
-
-    Under load this is what keeps the endpoint cheap: the statement, its commit and the Redis round trip of the
-    drain gate are paid once per group instead of once per delivery. Every caller still returns only after its own
-    row is committed, and a failed write fails every delivery of its group (nothing was committed for any).
-    """
-
-    MAX_ROWS = 64
-    # Bodies are up to 16 MiB; a group never holds more than this much beyond its first delivery.
-    MAX_BYTES = 8 * 1024 * 1024
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self._busy = False
-        self._waiting: deque[_Delivery] = deque()
-
-    def submit(self, delivery: _Delivery, write: Callable[[list[_Delivery]], None]) -> None:
-        """Queue the delivery and return once a group containing it has been written (or has failed)."""
-        with self._mutex:
-            self._waiting.append(delivery)
-            lead = not self._busy
-            self._busy = True
-        if not lead:
-            # Woken once: when its group is written, or when it is next in line and must write the next group.
-            delivery.wake.wait()
-            if delivery.done:
-                return
-        with self._mutex:
-            batch = self._take()
-        try:
-            write(batch)
-        except BaseException as exc:  # handed to every delivery of the group; each caller re-raises its own
-            for item in batch:
-                if not item.done:
-                    item.error, item.done = exc, True
-        for item in batch:
-            if not item.done:
-                item.error, item.done = RuntimeError("delivery left unwritten by its group"), True
-            item.wake.set()
-        with self._mutex:
-            # Hand the next group to the oldest waiting delivery, or let the next arrival write at once.
-            if self._waiting:
-                self._waiting[0].wake.set()
-            else:
-                self._busy = False
-
-    def _take(self) -> list[_Delivery]:
-        # Called with the mutex held; the first waiting delivery is always the writer's own.
-        batch = [self._waiting.popleft()]
-        size = batch[0].size
-        while self._waiting and len(batch) < self.MAX_ROWS and size + self._waiting[0].size <= self.MAX_BYTES:
-            item = self._waiting.popleft()
-            size += item.size
-            batch.append(item)
-        return batch
-
-
-_GROUPS: weakref.WeakKeyDictionary[Database, _GroupCommit] = weakref.WeakKeyDictionary()
-_GROUPS_LOCK = threading.Lock()
-
-
-def _group_for(db: Database) -> _GroupCommit:
-    with _GROUPS_LOCK:
-        group = _GROUPS.get(db)
-        if group is None:
-            group = _GROUPS[db] = _GroupCommit()
-        return group
 
 
 # PostgreSQL: every delivery of a group in one statement, its rows in arrival order (ids follow it), each field a

@@ -22,7 +22,7 @@ from app.domain.settings import DEFAULT_SETTINGS, SETTING_FIELDS, StockSettings,
 from app.domain.waitlist import consent
 from app.models import Product, StoreSetting, Supplier, Variant
 from app.queue import JobQueue
-from app.services.stock.recompute import mark_dirty
+from app.services.stock.dirty import mark_dirty
 
 LANGUAGES = ("en", "nl", "fr", "de")
 TEXT_KEYS = ("only_n_left", "selling_fast", "back_soon", "consent")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.domain.csv_import import FieldError, parse_expected_date
 from app.models import Campaign, CampaignStatus, DirtyVariant, Product, StockState, Variant
 from app.queue import JobQueue
-from app.services.stock.recompute import mark_dirty
+from app.services.stock.dirty import mark_dirty
 
 MAX_NAME = 255
 MAX_UPLIFT = Decimal("1000")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.domain.csv_import import FieldError, LineError, ParsedCsv, parse_expected_date, parse_po_csv, parse_quantity
 from app.models import Product, PurchaseOrder, PurchaseOrderStatus, Supplier, Variant
 from app.queue import JobQueue
-from app.services.stock.recompute import mark_dirty
+from app.services.stock.dirty import mark_dirty
 
 MAX_TEXT = 255
 CLOSE_ACTIONS = (PurchaseOrderStatus.RECEIVED, PurchaseOrderStatus.CANCELLED)

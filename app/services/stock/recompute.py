@@ -11,20 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import queue
-import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
-from app import job_specs
 from app.domain.settings import StockSettings, resolve_settings
 from app.domain.stock import CampaignWindow, IncomingStock, Signal, Status, StockAssessment, VariantFacts, assess
 from app.domain.velocity import WindowSales, blended_velocity
@@ -32,7 +28,6 @@ from app.infra.sql import PgArray, bind_ids, dialect, epoch, greatest, id_in, le
 from app.models import (
     Campaign,
     CampaignStatus,
-    DirtyVariant,
     FanoutStatus,
     Product,
     PurchaseOrderStatus,
@@ -44,15 +39,13 @@ from app.models import (
     SubscriptionState,
     Variant,
 )
-from app.queue import JobQueue, enqueue_after_commit
+from app.services.stock import writer
 from app.services.stock.storefront_state import PUBLISHED_FIELDS
 
 log = logging.getLogger(__name__)
 
-WRITE_BATCH = 10_000
 # Part of every input fingerprint: bump it when the engine's rules change, so every state is recomputed.
 ENGINE_VERSION = 1
-HISTORY_IN_LIST_MAX = 5000
 # Sold-out time counts in whole steps of this many hours (under a step short at most), so a variant's sold-out time
 # (an open span, or a closed one the window's start slides across) moves its figures 24 / step times a day; in whole
 # hours that rewrote a quarter of the sold-out variants' states every 15-minute run.
@@ -70,7 +63,6 @@ def soldout_phase(variant_id: int) -> int:
     return variant_id * _PHASE_PRIME % _STEP
 
 
-DIRTY_BATCH = 500
 # Subscriptions in these states still wait for stock and count as open demand.
 OPEN_WAITLIST_STATES = (SubscriptionState.ACTIVE, SubscriptionState.PENDING_CONFIRMATION)
 # The stock statuses that put a variant at risk (so does any ads signal but ok); one rule for the admin API,
@@ -548,8 +540,8 @@ def recompute(
 
     assessor = StateAssessor(store_id, plan.overrides, plan.campaigns, plan.windows, today)
     # More than one batch on PostgreSQL: the database writes each batch while the engine assesses the next.
-    threaded = dialect(session) == "postgresql" and len(rows) > WRITE_BATCH
-    writer = _BatchWriter(session, store_id, today, threaded=threaded)
+    threaded = dialect(session) == "postgresql" and len(rows) > writer.WRITE_BATCH
+    out = writer.BatchWriter(session, store_id, today, threaded=threaded)
     upserts: list[dict[str, Any]] = []
     changed_ids: list[int] = []
     events: list[dict[str, Any]] = []
@@ -565,9 +557,9 @@ def recompute(
             values["changed_at"] = now
             upserts.append(values)
             changed_ids.append(vid)
-            if len(upserts) >= WRITE_BATCH:
+            if len(upserts) >= writer.WRITE_BATCH:
                 # Written in batches so memory stays flat however large the store is.
-                writer.write(upserts)
+                out.write(upserts)
                 upserts = []
             if tracked and prev_qty is not None:
                 if prev_qty <= 0 < qty:
@@ -576,10 +568,10 @@ def recompute(
                     events.append(_event(store_id, vid, "sellout", int(prev_qty), int(qty), now))
     except BaseException:
         # The writer must be done with the session before the caller rolls it back.
-        writer.close(raise_error=False)
+        out.close(raise_error=False)
         raise
-    writer.write(upserts)
-    writer.close()
+    out.write(upserts)
+    out.close()
     restock_ids: list[int] = []
     if events:
         _end_sellout_spans(session, store_id, [ev["variant_id"] for ev in events], now)
@@ -590,7 +582,7 @@ def recompute(
     first_today = store.last_recomputed_at is None or store_today(store, store.last_recomputed_at) != today
     if ids is None and first_today and len(changed_ids) < n_variants:
         # The changed states' history rows went with them; the day's first full run records the others too.
-        _fill_history(session, store_id, today)
+        writer.fill_history(session, store_id, today)
     if ids is None:
         store.last_recomputed_at = now
     session.flush()
@@ -611,55 +603,6 @@ def recompute(
         extra={"data": {"store_id": store_id}},
     )
     return result
-
-
-class _BatchWriter:
-    """Writes batches of changed states with today's history rows for them: inline, or from a thread on the
-    session's connection so the database writes one batch while the engine assesses the next.
-
-    Threaded, the caller must not use the session between the first write() and close(): the thread owns it.
-    """
-
-    def __init__(self, session: Session, store_id: int, today: date, *, threaded: bool) -> None:
-        self.session, self.store_id, self.today = session, store_id, today
-        # One batch waiting at most: memory stays at three batches (building, waiting, being written).
-        self.batches: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=1)
-        self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
-        if threaded:
-            self.thread = threading.Thread(target=self._run, name=f"recompute-writer-{store_id}", daemon=True)
-            self.thread.start()
-
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        """Write a batch, or queue it for the thread (blocking while the previous one waits)."""
-        if not rows:
-            return
-        if self.thread is None:
-            self._write(rows)
-        else:
-            self.batches.put(rows)
-
-    def close(self, *, raise_error: bool = True) -> None:
-        """Wait for every batch to be written (or skipped after a failure); raise what failed."""
-        if self.thread is None:
-            return
-        self.batches.put(None)
-        self.thread.join()
-        if self.error is not None and raise_error:
-            raise self.error
-
-    def _write(self, rows: list[dict[str, Any]]) -> None:
-        _write_states(self.session, rows)
-        _write_history(self.session, self.store_id, self.today, [r["variant_id"] for r in rows])
-
-    def _run(self) -> None:
-        while (rows := self.batches.get()) is not None:
-            if self.error is not None:
-                continue  # keep taking batches so the engine never blocks on a dead writer
-            try:
-                self._write(rows)
-            except BaseException as exc:  # re-raised by close() on the caller's thread
-                self.error = exc
 
 
 def _end_sellout_spans(session: Session, store_id: int, variant_ids: Sequence[int], now: datetime) -> None:
@@ -691,147 +634,6 @@ def _event(store_id: int, variant_id: int, kind: str, before: int, after: int, n
     }
 
 
-STATE_COLUMNS = (
-    "variant_id",
-    "store_id",
-    "sellable_quantity",
-    "velocity",
-    "velocity_windows",
-    "days_on_hand",
-    "stockout_on",
-    "reorder_by",
-    "suggested_reorder_qty",
-    "status",
-    "badge_kind",
-    "badge_quantity",
-    "signal",
-    "signal_reason",
-    "restock_eta",
-    "eta_source",
-    "priority",
-    "waitlist_open",
-    "incoming_quantity",
-    "lead_time_days",
-    "campaign_id",
-    "campaign_stockout_on",
-    "reasons",
-    "fingerprint",
-    "input_fingerprint",
-    "published_fingerprint",
-    "computed_at",
-    "changed_at",
-)
-_JSON_COLUMNS = frozenset({"velocity_windows", "reasons"})
-
-
-def _write_states(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Upsert changed states: COPY into a temp table and one INSERT … ON CONFLICT on PostgreSQL."""
-    if not rows:
-        return
-    if dialect(session) != "postgresql":
-        ins = sqlite_insert(StockState)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[StockState.variant_id],
-            set_={c: getattr(ins.excluded, c) for c in STATE_COLUMNS if c not in ("variant_id", "store_id")},
-        )
-        for start in range(0, len(rows), WRITE_BATCH):
-            session.execute(stmt, rows[start : start + WRITE_BATCH])
-        return
-    # Delete-and-COPY: one pass of row versions with no temp table and no per-row conflict check;
-    # readers keep seeing the old rows until commit, and published_fingerprint is carried over.
-    ids = [row["variant_id"] for row in rows]
-    session.execute(
-        text("DELETE FROM stock_states WHERE variant_id = ANY(CAST(:ids AS bigint[]))"),
-        {"ids": PgArray(ids)},
-    )
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    json_idx = [i for i, c in enumerate(STATE_COLUMNS) if c in _JSON_COLUMNS]
-    with raw.cursor() as cur, cur.copy(f"COPY stock_states ({', '.join(STATE_COLUMNS)}) FROM STDIN") as copy:
-        for row in rows:
-            values = [row[c] for c in STATE_COLUMNS]
-            for i in json_idx:
-                values[i] = json.dumps(values[i])
-            copy.write_row(values)
-
-
-_HISTORY_SQL = (
-    "INSERT INTO stock_state_history"
-    " (store_id, variant_id, day, sellable_quantity, velocity, days_on_hand, status, signal)"
-    " SELECT store_id, variant_id, :day, sellable_quantity, velocity, days_on_hand, status, signal"
-    " FROM stock_states WHERE store_id = :sid{scope}"
-    " ON CONFLICT (variant_id, day) DO {action}"
-)
-_HISTORY_UPDATE = (
-    "UPDATE SET sellable_quantity = excluded.sellable_quantity, velocity = excluded.velocity,"
-    " days_on_hand = excluded.days_on_hand, status = excluded.status, signal = excluded.signal"
-)
-
-
-def _write_history(session: Session, store_id: int, today: date, variant_ids: Sequence[int]) -> None:
-    # One history row per variant per store-local day: a changed state overwrites today's row.
-    scope = f" AND {id_in(session, 'variant_id', 'vids')}"
-    upsert = text(_HISTORY_SQL.format(scope=scope, action=_HISTORY_UPDATE))
-    # One array on PostgreSQL; SQLite's statements take a bounded number of variables.
-    size = len(variant_ids) if dialect(session) == "postgresql" else HISTORY_IN_LIST_MAX
-    for start in range(0, len(variant_ids), size):
-        sql, vids = bind_ids(session, upsert, "vids", variant_ids[start : start + size])
-        session.execute(sql, {"sid": store_id, "day": today, "vids": vids})
-
-
-def _fill_history(session: Session, store_id: int, today: date) -> None:
-    # The day's first full recompute records today's row of the variants whose state did not change, too.
-    session.execute(text(_HISTORY_SQL.format(scope="", action="NOTHING")), {"sid": store_id, "day": today})
-
-
-def mark_dirty(session: Session, jobs: JobQueue, store_id: int, variant_ids: Iterable[int], reason: str) -> int:
-    """Record variants whose inputs changed and enqueue one collapsed recompute for the store after commit."""
-    ids = sorted(set(variant_ids))
-    if not ids:
-        return 0
-    now = datetime.now(UTC)
-    if dialect(session) == "postgresql":
-        # One statement however many variants (a sync marks thousands per batch): an executemany would be one
-        # INSERT per variant on the server.
-        session.execute(
-            text(
-                "INSERT INTO dirty_variants (store_id, variant_id, marked_at, reason)"
-                " SELECT :sid, unnest(CAST(:ids AS bigint[])), :now, :reason"
-                " ON CONFLICT (variant_id) DO UPDATE SET marked_at = excluded.marked_at, reason = excluded.reason"
-            ),
-            {"sid": store_id, "ids": PgArray(ids), "now": now, "reason": reason[:32]},
-        )
-    else:
-        rows = [{"store_id": store_id, "variant_id": vid, "marked_at": now, "reason": reason[:32]} for vid in ids]
-        ins = sqlite_insert(DirtyVariant)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[DirtyVariant.variant_id],
-            set_={"marked_at": ins.excluded.marked_at, "reason": ins.excluded.reason},
-        )
-        session.execute(stmt, rows)
-    enqueue_after_commit(session, jobs, job_specs.recompute_dirty(store_id))
-    return len(ids)
-
-
-def take_dirty_batch(session: Session, store_id: int, limit: int = DIRTY_BATCH) -> list[tuple[int, datetime]]:
-    """The oldest dirty variants of a store, locked so a parallel run skips them."""
-    q = (
-        select(DirtyVariant.variant_id, DirtyVariant.marked_at)
-        .where(DirtyVariant.store_id == store_id)
-        .order_by(DirtyVariant.marked_at)
-        .limit(limit)
-    )
-    if dialect(session) == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    return [(int(v), m) for v, m in session.execute(q)]
-
-
-def clear_dirty(session: Session, batch: Sequence[tuple[int, datetime]]) -> None:
-    """Forget dirty marks that were handled, keeping any re-marked since the batch was read."""
-    for vid, marked in batch:
-        session.execute(delete(DirtyVariant).where(DirtyVariant.variant_id == vid, DirtyVariant.marked_at <= marked))
-
-
 def active_store_ids(session: Session) -> list[int]:
     """Stores whose stock is kept up to date."""
     return list(session.scalars(select(Store.id).where(Store.status == StoreStatus.ACTIVE).order_by(Store.id)))
@@ -856,13 +658,10 @@ __all__ = [
     "RecomputeResult",
     "StateAssessor",
     "active_store_ids",
-    "clear_dirty",
-    "mark_dirty",
     "recompute",
     "set_sellable_from_levels",
     "soldout_phase",
     "store_today",
     "store_zone",
-    "take_dirty_batch",
     "zone_named",
 ]
