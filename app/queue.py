@@ -119,6 +119,7 @@ class RedisJobQueue:
         The gate is checked for every group of webhook deliveries, the app's busiest write, and redis-py's command
         path (pool checkout, retry wrapper, observability hooks, packing) costs twice the round trip itself. One
         plain connection per process, used under a lock, re-made after a fork and retried once on a broken socket.
+        It earns its place in the webhook ingest benchmark (benchmarks/webhook_ingest.py).
         """
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError

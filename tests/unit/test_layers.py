@@ -104,3 +104,13 @@ def test_sync_and_publish_jobs_come_from_the_platform() -> None:
     assert SHOPIFY.publish_job(3).func == "jobs.shopify.publish_storefront"  # type: ignore[union-attr]
     assert WOOCOMMERCE.publish_job(3).func == "jobs.woocommerce.publish_storefront"  # type: ignore[union-attr]
     assert DEMO.publish_job(3) is None
+
+
+def test_no_module_outside_the_domain_rules_grows_past_700_lines() -> None:
+    """Big modules hide more than one concern; the domain's rule modules are the exception."""
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in _modules("app", "jobs")
+        if "domain" not in p.relative_to(ROOT).parts and (n := len(p.read_text().splitlines())) > 700
+    }
+    assert long == {}

@@ -8,10 +8,7 @@ Records go through the same catalog service as webhooks, so both paths agree.
 from __future__ import annotations
 
 import logging
-import queue
 import socket
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +22,7 @@ from app import job_specs
 from app.config import Settings, get_settings
 from app.db import Database
 from app.infra.crypto import cipher_for
+from app.infra.prefetch import prefetched
 from app.infra.sql import dialect
 from app.models import Store, StoreStatus, SyncRun, SyncRunStatus
 from app.queue import JobQueue
@@ -204,62 +202,6 @@ def _product_updates(ctx: _Ctx, after_id: int) -> Iterator[tuple[int, ProductUpd
 
 
 _PREFETCH_ITEMS = 2 * MAX_PAGE_SIZE
-_PIPELINE_SWITCH_INTERVAL = 0.0005
-_DONE = object()
-
-
-def _prefetched(source: Iterator[Any], limit: int = _PREFETCH_ITEMS) -> Iterator[Any]:
-    """Items of source read ahead by one background thread, at most limit of them waiting.
-
-    The thread reads the next page (one request at a time, as before) while the caller applies the current one, so
-    the store's latency and our writes overlap; memory stays bounded by limit. Errors are re-raised in the caller, and
-    closing the generator stops the thread.
-    """
-    buffer: queue.Queue[Any] = queue.Queue(maxsize=limit)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                buffer.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in source:
-                if not put((item, None)):
-                    return
-        except BaseException as exc:  # handed to the caller, which decides
-            put((_DONE, exc))
-            return
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None and stop.is_set():
-                close()
-        put((_DONE, None))
-
-    thread = threading.Thread(target=produce, name="woo-sync-prefetch", daemon=True)
-    # The reading threads wait on the network and then need the GIL back for every chunk of a page, while this one
-    # keeps it busy applying batches: at the default 5 ms switch interval each wake-up could wait that long, which
-    # put ~3 ms per page on the chain of page requests. A finer interval while the pipeline runs.
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, _PIPELINE_SWITCH_INTERVAL))
-    thread.start()
-    try:
-        while True:
-            item, error = buffer.get()
-            if item is _DONE:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=60)
-        sys.setswitchinterval(previous)
 
 
 def _products(ctx: _Ctx, cursor: dict[str, Any]) -> None:
@@ -285,7 +227,7 @@ def _products(ctx: _Ctx, cursor: dict[str, Any]) -> None:
         sync_runs.analyze_if_due(ctx.db, done - len(batch), done)
         batch.clear()
 
-    for product_id, update_ in _prefetched(_product_updates(ctx, after_id)):
+    for product_id, update_ in prefetched(_product_updates(ctx, after_id), _PREFETCH_ITEMS):
         batch.append(update_)
         last_id = max(last_id, product_id)
         if len(batch) >= PRODUCT_BATCH:
