@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.infra.http import Answer
 from app.models import Product, Store, StoreStatus, SyncRun, Variant
 from app.queue import JobQueue, JobSpec
+from app.runtime import Runtime
 from app.services.ingest.inbox import Handler
+
+
+@dataclass(frozen=True)
+class WebhookIntake:
+    """Where a platform's stores deliver webhooks, and how one delivery is verified, recorded and answered."""
+
+    # The URL rule under /webhooks, in werkzeug's syntax (e.g. "/woocommerce/<int:store_id>").
+    rule: str
+    # (runtime, WSGI environ, raw body, the rule's values) -> the answer. Nothing is stored unless it verifies.
+    receive: Callable[[Runtime, dict[str, Any], bytes, Mapping[str, Any]], Answer]
+    # The OpenAPI path item of the rule.
+    openapi: Mapping[str, Any]
 
 
 class Platform(Protocol):
@@ -25,6 +40,11 @@ class Platform(Protocol):
     @property
     def topics(self) -> Mapping[str, Handler]:
         """Every webhook topic it delivers and the function that applies it (empty: no webhooks)."""
+        ...
+
+    @property
+    def webhook_intake(self) -> WebhookIntake | None:
+        """Its webhook endpoint (None: its stores send no webhooks)."""
         ...
 
     @property

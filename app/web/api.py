@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app import job_specs
 from app.domain.stock import EtaSource
+from app.infra.openapi import ApiDoc, error_response, json_response, schema_ref
 from app.models import StoreStatus, SyncRun, SyncRunStatus
 from app.platforms import registry
 from app.services.merchant.stock_views import (
@@ -31,7 +32,6 @@ from app.services.merchant.stock_views import (
     variant_history,
 )
 from app.web.deps import abort_json, db_session, runtime, store_for_request
-from app.web.openapi import ApiDoc, error_response, json_response, schema_ref
 from app.web.params import MAX_PER_PAGE, MAX_QUERY_LENGTH, check_id, parse_variant_query
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

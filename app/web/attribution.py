@@ -9,12 +9,12 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from flask.typing import ResponseReturnValue
 
 from app.infra.links import read_buy_token
+from app.infra.openapi import ApiDoc, error_response, json_response, schema_ref
 from app.platforms import registry
 from app.services.merchant.stock_views import iso
 from app.services.notify import attribution
 from app.services.notify.attribution import AttributionSummary, ProductAttribution, RestockAttribution
 from app.web.deps import abort_json, db_session, runtime, store_for_request
-from app.web.openapi import ApiDoc, error_response, json_response, schema_ref
 from app.web.params import check_id
 
 bp = Blueprint("attribution", __name__)

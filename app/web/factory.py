@@ -11,7 +11,9 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.config import Settings, get_settings
+from app.infra.openapi import ApiDocument
 from app.logs import configure_logging, log_context
+from app.platforms import registry
 from app.runtime import Runtime, build_runtime, set_runtime
 from app.web.deps import ApiError, close_session
 from app.web.webhooks import MAX_WEBHOOK_BYTES
@@ -44,11 +46,6 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
 
     from app.web import (
         admin,
-        admin_dashboard,
-        admin_data,
-        admin_planning,
-        admin_settings,
-        admin_subscribers,
         api,
         attribution,
         demo_mail,
@@ -70,7 +67,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(webhooks.blueprint(registry.PLATFORMS.values()))
     app.register_blueprint(shopify.bp)
     app.register_blueprint(woocommerce.bp)
     app.register_blueprint(storefront.bp)
@@ -81,13 +78,12 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(feeds.bp)
     limits.init_app(app, settings)
     read_cache.install_read_cache(app)
-    webhooks.install_shopify_front(app)
-    for admin_bp in (admin, admin_dashboard, admin_settings, admin_planning, admin_data, admin_subscribers):
-        app.register_blueprint(admin_bp.bp)
-    admin.init_app(app)
-    document = openapi.ApiDocument()
-    for described in (openapi, api, storefront, webhooks, woocommerce, attribution, feeds):
+    webhooks.install_front(app, registry.PLATFORMS.values())
+    admin.register(app)
+    document = ApiDocument()
+    for described in (openapi, api, storefront, woocommerce, attribution, feeds):
         document.add(described.OPENAPI)
+    document.add(webhooks.openapi(registry.PLATFORMS.values()))
     app.extensions[openapi.EXTENSION] = document
 
     @app.before_request

@@ -11,10 +11,10 @@ from typing import Any
 from flask import Blueprint, Response, stream_with_context
 from flask.typing import ResponseReturnValue
 
+from app.infra.openapi import ApiDoc, error_response
 from app.platforms import registry
 from app.services.merchant import feeds
 from app.web.deps import abort_json, runtime
-from app.web.openapi import ApiDoc, error_response
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 

@@ -28,13 +28,13 @@ from werkzeug.exceptions import BadRequest
 
 from app.domain import waitlist as rules
 from app.domain.stock import BadgeKind, Status
+from app.infra.openapi import ApiDoc, error_response, json_response, schema_ref
 from app.models import Store
 from app.platforms import registry
 from app.platforms.shopify import auth as shopify_auth
 from app.services.notify import waitlist as service
 from app.web import limits
 from app.web.deps import abort_json, db_session, runtime
-from app.web.openapi import ApiDoc, error_response, json_response, schema_ref
 from app.web.read_cache import CACHE_CONTROL, CachedRead, read_cache
 from integrations.shopify.proxy import read_proxy_request
 

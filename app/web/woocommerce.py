@@ -22,15 +22,15 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from app.infra.openapi import ApiDoc, error_response, json_response
 from app.models import Store, StoreStatus
 from app.platforms import registry
 from app.platforms.woocommerce import connect as woo_connect
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.connect import ConnectError
 from app.platforms.woocommerce.platform import WOOCOMMERCE
-from app.web.admin_auth import SESSION_STORE_KEY, sign_in
+from app.web.admin.auth import SESSION_STORE_KEY, sign_in
 from app.web.deps import abort_json, db_session, runtime
-from app.web.openapi import ApiDoc, error_response, json_response
 
 log = logging.getLogger(__name__)
 

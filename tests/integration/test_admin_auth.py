@@ -17,7 +17,7 @@ from app.db import Database
 from app.models import AdminLoginToken, Store
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime
-from app.web.admin_auth import admin, admin_required
+from app.web.admin.auth import admin, admin_required
 from app.web.factory import build_app
 from tests.smtpd import Collector, smtp_server
 from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP, make_session_token

@@ -34,8 +34,8 @@ from app.queue import InProcessJobQueue
 from app.runtime import Runtime
 from app.services.merchant import dashboard
 from app.services.stock.recompute import store_today
-from app.web import admin_dashboard
-from app.web.admin_auth import SESSION_STORE_KEY
+from app.web.admin import dashboard as admin_dashboard
+from app.web.admin.auth import SESSION_STORE_KEY
 from app.web.factory import build_app
 from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP, make_session_token
 

@@ -19,7 +19,7 @@ from app.models import ComplianceRequest, ConsentRecord, Delivery, StockEvent, S
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime
 from app.services.notify import fanout, subscribers
-from app.web.admin_auth import SESSION_STORE_KEY
+from app.web.admin.auth import SESSION_STORE_KEY
 from app.web.factory import build_app
 from tests.factories import make_store, make_variant
 from tests.smtpd import Collector, smtp_server

@@ -18,7 +18,7 @@ from app.runtime import Runtime
 from app.services.merchant.exports import safe_cell
 from app.services.stock.recompute import recompute
 from app.web import feeds as feeds_web
-from app.web.admin_auth import SESSION_STORE_KEY
+from app.web.admin.auth import SESSION_STORE_KEY
 from app.web.factory import build_app
 from tests.factories import add_sale, make_store, make_variant
 

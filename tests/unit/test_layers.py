@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from app.config import Settings
+from app.infra.http import Answer, json_answer
 from app.platforms import registry
+from app.platforms.base import WebhookIntake
 from app.platforms.demo.platform import DEMO
 from app.platforms.shopify import webhooks as shopify_webhooks
 from app.platforms.shopify.platform import SHOPIFY
 from app.platforms.woocommerce import webhooks as woo_webhooks
 from app.platforms.woocommerce.platform import WOOCOMMERCE
+from app.web.factory import build_app
 
 ROOT = Path(__file__).resolve().parents[2]
+PLATFORM_PACKAGES = ("app.platforms.shopify", "app.platforms.woocommerce", "app.platforms.demo")
 
 
 def _modules(*folders: str) -> list[Path]:
-    return sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py"))
+    paths = [ROOT / folder for folder in folders]
+    return sorted(p for path in paths for p in ([path] if path.is_file() else path.rglob("*.py")))
 
 
 def _imports(path: Path) -> set[str]:
@@ -114,3 +122,41 @@ def test_no_module_outside_the_domain_rules_grows_past_700_lines() -> None:
         if "domain" not in p.relative_to(ROOT).parts and (n := len(p.read_text().splitlines())) > 700
     }
     assert long == {}
+
+
+def test_webhook_intake_is_generic_over_the_registry() -> None:
+    """The web layer serves whatever webhook endpoints the registry's platforms declare, naming none of them."""
+    named = _offenders(("app/web/webhooks.py", "app/web/factory.py"), PLATFORM_PACKAGES)
+    assert named == []
+    assert SHOPIFY.webhook_intake is not None and SHOPIFY.webhook_intake.rule == "/shopify"
+    assert WOOCOMMERCE.webhook_intake is not None and WOOCOMMERCE.webhook_intake.rule == "/woocommerce/<int:store_id>"
+    assert DEMO.webhook_intake is None
+
+
+def test_a_third_platform_is_one_package_and_one_registry_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A platform added to the registry gets its webhook URL served, routed and documented with no web change."""
+    received: list[tuple[bytes, dict[str, object]]] = []
+
+    def receive(rt: object, environ: dict[str, object], raw: bytes, values: Mapping[str, object]) -> Answer:
+        received.append((raw, dict(values)))
+        return json_answer(200, {"received": True})
+
+    path_item = {"post": {"operationId": "magentoWebhook", "summary": "Magento", "responses": {}}}
+    intake = WebhookIntake(rule="/magento/<int:store_id>", receive=receive, openapi=path_item)
+    magento = SimpleNamespace(name="magento", webhook_intake=intake)
+    monkeypatch.setitem(registry.PLATFORMS, "magento", magento)  # type: ignore[arg-type]
+    app = build_app(Settings(env="test", database_url="sqlite://", app_url="https://backsoon.example"))
+    client = app.test_client()
+
+    resp = client.post("/webhooks/magento/42", data=b'{"id": 1}')
+    assert (resp.status_code, resp.get_json()) == (200, {"received": True})
+    assert received == [(b'{"id": 1}', {"store_id": 42})]
+    assert app.url_map.bind("x").match("/webhooks/magento/42", method="POST") == ("webhooks.magento", {"store_id": 42})
+    document = client.get("/openapi.json").get_json()
+    assert document["paths"]["/webhooks/magento/{store_id}"] == path_item
+
+    # A GET, or a path no platform declared, is left to Flask: 405 and a JSON 404, and nothing reaches the platform.
+    assert client.get("/webhooks/magento/42").status_code == 405
+    missing = client.post("/webhooks/prestashop/42", data=b"{}")
+    assert (missing.status_code, missing.get_json()["error"]["code"]) == (404, "not_found")
+    assert len(received) == 1

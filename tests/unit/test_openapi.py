@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from app.config import Settings
+from app.infra import openapi as spec
 from app.web import openapi
 from app.web.factory import build_app
 
@@ -101,7 +102,7 @@ def test_every_json_route_is_documented_with_its_methods(app: Flask, doc: dict[s
     assert expected <= {path for path, _ in rules}
     for path, methods in rules:
         assert path in doc["paths"], f"{path} is served but not documented"
-        documented = {m for m in doc["paths"][path] if m in openapi.HTTP_METHODS}
+        documented = {m for m in doc["paths"][path] if m in spec.HTTP_METHODS}
         assert methods <= documented, f"{path}: {sorted(methods - documented)} not documented"
 
 
@@ -110,14 +111,14 @@ def test_every_documented_operation_is_served(app: Flask, doc: dict[str, Any]) -
     for rule in app.url_map.iter_rules():
         served.setdefault(_openapi_path(rule.rule), set()).update(m.lower() for m in rule.methods or set())
     for path, item in doc["paths"].items():
-        for method in (m for m in item if m in openapi.HTTP_METHODS):
+        for method in (m for m in item if m in spec.HTTP_METHODS):
             assert method in served.get(path, set()), f"{method.upper()} {path} is documented but not served"
 
 
 def test_path_parameters_match_the_route(doc: dict[str, Any]) -> None:
     for path, item in doc["paths"].items():
         in_path = set(re.findall(r"{([^}]+)}", path))
-        for method in (m for m in item if m in openapi.HTTP_METHODS):
+        for method in (m for m in item if m in spec.HTTP_METHODS):
             params = [_resolve(doc, p) for p in [*item.get("parameters", []), *item[method].get("parameters", [])]]
             declared = {p["name"] for p in params if p["in"] == "path"}
             assert declared == in_path, f"{method.upper()} {path}"
@@ -133,7 +134,7 @@ def test_document_is_structurally_valid(doc: dict[str, Any]) -> None:
     operation_ids: list[str] = []
     for path, item in doc["paths"].items():
         assert path.startswith("/")
-        for method in (m for m in item if m in openapi.HTTP_METHODS):
+        for method in (m for m in item if m in spec.HTTP_METHODS):
             op = item[method]
             assert op["summary"], f"{method} {path}"
             assert op["responses"], f"{method} {path}"
@@ -148,7 +149,7 @@ def test_document_is_structurally_valid(doc: dict[str, Any]) -> None:
     # Security schemes named by operations exist.
     schemes = set(doc["components"]["securitySchemes"])
     for item in doc["paths"].values():
-        for method in (m for m in item if m in openapi.HTTP_METHODS):
+        for method in (m for m in item if m in spec.HTTP_METHODS):
             for requirement in item[method].get("security", []):
                 assert set(requirement) <= schemes
     if importlib.util.find_spec("openapi_spec_validator") is not None:  # not a dependency; used when present
@@ -202,20 +203,20 @@ def test_shared_schemas_are_present(doc: dict[str, Any]) -> None:
 
 def test_document_merges_methods_and_refuses_conflicts() -> None:
     path = "/__test__/registry"
-    document = openapi.ApiDocument()
+    document = spec.ApiDocument()
     document.add(openapi.OPENAPI)
-    document.add(openapi.ApiDoc({path: {"get": {"summary": "a", "responses": {}}}}))
-    document.add(openapi.ApiDoc({path: {"post": {"summary": "b", "responses": {}}}}))
+    document.add(spec.ApiDoc({path: {"get": {"summary": "a", "responses": {}}}}))
+    document.add(spec.ApiDoc({path: {"post": {"summary": "b", "responses": {}}}}))
     # The same definition again is a no-op, a different one is an error.
-    document.add(openapi.ApiDoc({path: {"get": {"summary": "a", "responses": {}}}}))
+    document.add(spec.ApiDoc({path: {"get": {"summary": "a", "responses": {}}}}))
     with pytest.raises(ValueError, match="GET /__test__/registry is already registered differently"):
-        document.add(openapi.ApiDoc({path: {"get": {"summary": "changed", "responses": {}}}}))
+        document.add(spec.ApiDoc({path: {"get": {"summary": "changed", "responses": {}}}}))
     with pytest.raises(ValueError, match="already registered differently"):
-        document.add(openapi.ApiDoc({}, components={"schemas": {"Error": {"type": "string"}}}))
+        document.add(spec.ApiDoc({}, components={"schemas": {"Error": {"type": "string"}}}))
     with pytest.raises(ValueError, match="unknown OpenAPI component kind"):
-        document.add(openapi.ApiDoc({}, components={"widgets": {}}))
+        document.add(spec.ApiDoc({}, components={"widgets": {}}))
     with pytest.raises(ValueError, match="must start with '/'"):
-        document.add(openapi.ApiDoc({"relative": {}}))
+        document.add(spec.ApiDoc({"relative": {}}))
     doc = document.build()
     assert set(doc["paths"][path]) == {"get", "post"}
     assert doc["paths"][path]["get"]["summary"] == "a"

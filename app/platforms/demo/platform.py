@@ -23,6 +23,8 @@ class Demo:
     # `make demo` needs no key: the seeded store is public while the app runs in demo mode.
     public_in_demo_mode = True
 
+    webhook_intake = None  # the demo's changes are applied in-process
+
     @property
     def topics(self) -> Mapping[str, Handler]:
         """No webhooks: the demo's changes are applied in-process."""

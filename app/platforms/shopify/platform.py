@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from app import job_specs
 from app.domain.waitlist import storefront_root as valid_root
 from app.models import Product, Store, SyncRun, Variant
-from app.platforms.base import permalink
-from app.platforms.shopify import sync, webhooks
+from app.platforms.base import WebhookIntake, permalink
+from app.platforms.shopify import intake, sync, webhooks
 from app.queue import JobQueue, JobSpec
 from app.services.ingest.inbox import Handler
 
@@ -24,6 +24,11 @@ class Shopify:
     # Shopify's Google & YouTube channel names its feed items shopify_<COUNTRY>_<product id>_<variant id>.
     feed_id_scheme = "shopify"
     public_in_demo_mode = False
+
+    @property
+    def webhook_intake(self) -> WebhookIntake:
+        """Its webhook endpoint."""
+        return intake.INTAKE
 
     @property
     def topics(self) -> Mapping[str, Handler]:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from app import job_specs
 from app.models import Product, Store, SyncRun, Variant
-from app.platforms.base import permalink
-from app.platforms.woocommerce import sync, webhooks
+from app.platforms.base import WebhookIntake, permalink
+from app.platforms.woocommerce import intake, sync, webhooks
 from app.queue import JobQueue, JobSpec
 from app.services.ingest.inbox import Handler
 
@@ -22,6 +22,11 @@ class WooCommerce:
     name = "woocommerce"
     feed_id_scheme = "sku"
     public_in_demo_mode = False
+
+    @property
+    def webhook_intake(self) -> WebhookIntake:
+        """Its webhook endpoint."""
+        return intake.INTAKE
 
     @property
     def topics(self) -> Mapping[str, Handler]:

@@ -26,7 +26,7 @@ from app.services.merchant.stock_views import (
     store_counts,
     variant_events,
 )
-from app.web.admin_auth import admin, admin_required
+from app.web.admin.auth import admin, admin_required
 from app.web.deps import db_session
 from app.web.params import MAX_ID
 

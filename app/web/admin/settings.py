@@ -10,8 +10,8 @@ from flask.typing import ResponseReturnValue
 from app.domain.settings import DEFAULT_SETTINGS
 from app.models import Product, Variant
 from app.services.merchant import settings as service
-from app.web.admin import admin_url
-from app.web.admin_auth import admin, admin_required
+from app.web.admin.auth import admin, admin_required
+from app.web.admin.shell import admin_url
 from app.web.deps import db_session, runtime
 
 bp = Blueprint("admin_settings", __name__, url_prefix="/admin")

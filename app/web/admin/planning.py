@@ -13,8 +13,8 @@ from app.models import PurchaseOrderStatus
 from app.services.stock import campaigns as campaign_service
 from app.services.stock import purchase_orders as po_service
 from app.services.stock.recompute import store_today
-from app.web.admin import admin_url
-from app.web.admin_auth import admin, admin_required
+from app.web.admin.auth import admin, admin_required
+from app.web.admin.shell import admin_url
 from app.web.deps import db_session, runtime
 
 bp = Blueprint("admin_planning", __name__, url_prefix="/admin")

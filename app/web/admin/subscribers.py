@@ -8,8 +8,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from app.services.notify import subscribers as service
-from app.web.admin import admin_url
-from app.web.admin_auth import admin, admin_required
+from app.web.admin.auth import admin, admin_required
+from app.web.admin.shell import admin_url
 from app.web.deps import db_session, runtime
 
 bp = Blueprint("admin_subscribers", __name__, url_prefix="/admin")

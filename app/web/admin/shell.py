@@ -1,7 +1,7 @@
 """The merchant admin shell: sign-in by emailed link, sign-out, and the helpers every admin page shares.
 
 Pages live in their own blueprints under /admin (dashboard, settings, incoming stock, exports, subscribers);
-each view is wrapped in ``@admin_required`` (app.web.admin_auth) and reads its store from ``admin().store``.
+each view is wrapped in ``@admin_required`` (app.web.admin.auth) and reads its store from ``admin().store``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from app.services.merchant import login as admin_login
-from app.web.admin_auth import (
+from app.web.admin.auth import (
     APP_BRIDGE_URL,
     AdminContext,
     csrf_token,

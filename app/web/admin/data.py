@@ -12,8 +12,8 @@ from app.platforms import registry
 from app.services.merchant import exports as export_service
 from app.services.merchant import feeds
 from app.services.notify import outbound_webhooks
-from app.web.admin import admin_url
-from app.web.admin_auth import admin, admin_required
+from app.web.admin.auth import admin, admin_required
+from app.web.admin.shell import admin_url
 from app.web.deps import db_session, runtime
 
 bp = Blueprint("admin_data", __name__, url_prefix="/admin")

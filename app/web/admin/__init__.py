@@ -1,0 +1,23 @@
+"""The merchant admin under /admin: one blueprint per area, registered together by ``register``.
+
+- ``shell``: sign-in by emailed link, sign-out, navigation, the helpers every page shares.
+- ``auth``: who is signed in (cookie session, Shopify session token, or the demo store) and ``@admin_required``.
+- ``dashboard``: sync state, headline figures, the at-risk and waitlist-demand tables, a variant's page.
+- ``settings``: store thresholds and per-product/variant overrides.
+- ``planning``: incoming stock (purchase orders, CSV import) and the campaign calendar.
+- ``data``: CSV exports, the marketing-signal feed and the outbound webhook.
+- ``subscribers``: subscribers per variant, resend and removal, and the notification log.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Register every admin blueprint, the admin template globals and the admin security headers."""
+    from app.web.admin import dashboard, data, planning, settings, shell, subscribers
+
+    for module in (shell, dashboard, settings, planning, data, subscribers):
+        app.register_blueprint(module.bp)
+    shell.init_app(app)
