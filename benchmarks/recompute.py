@@ -222,6 +222,7 @@ def _child_recompute(url: str, sid: int, now_iso: str, clear: bool, out: Any) ->
 def _child_engine(url: str, sid: int, now_iso: str, out: Any) -> None:
     from app.db import Database
     from app.models import Store
+    from app.services.stock import inputs
     from app.services.stock import recompute as stock
 
     now = datetime.fromisoformat(now_iso)
@@ -230,10 +231,10 @@ def _child_engine(url: str, sid: int, now_iso: str, out: Any) -> None:
         store = s.get(Store, sid)
         assert store is not None
         today = stock.store_today(store, now)
-        plan = stock._plan(s, sid, today)
+        plan = inputs.plan_for(s, sid, today)
         # A context no state was computed with: every variant's inputs come back.
         _, products, variants = plan.contexts
-        rows = stock._changed_inputs(s, sid, plan.windows, now, None, ("engine-floor", products, variants))
+        rows = inputs.changed_inputs(s, sid, plan.windows, now, None, ("engine-floor", products, variants))
         s.rollback()
     db.dispose()
     assessor = stock.StateAssessor(sid, plan.overrides, plan.campaigns, plan.windows, today)

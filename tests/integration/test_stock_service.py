@@ -26,7 +26,7 @@ from app.models import (
 )
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime, set_runtime
-from app.services.stock import dirty
+from app.services.stock import dirty, inputs
 from app.services.stock import recompute as stock
 from app.services.stock import writer as stock_writer
 from tests.factories import NOW, RecordingQueue, add_sale, make_store, make_variant
@@ -539,7 +539,7 @@ def test_periodic_run_skips_variants_whose_inputs_did_not_change(
         assert stock.recompute(s, sid, now=NOW + timedelta(minutes=30)).changed == 1
     assert calls == [aid]
     # A new engine version recomputes everything.
-    monkeypatch.setattr(stock, "ENGINE_VERSION", stock.ENGINE_VERSION + 1)
+    monkeypatch.setattr(inputs, "ENGINE_VERSION", inputs.ENGINE_VERSION + 1)
     with pg_db.session() as s:
         assert stock.recompute(s, sid, now=NOW + timedelta(minutes=45)).changed == 2
 
@@ -613,7 +613,7 @@ def test_each_input_changed_alone_recomputes_exactly_its_variant(
     # Sold out since the last run: its sold-out time grows in steps of six hours, its first step a variant's own
     # phase short of six hours; until then nothing changes, then only its inputs do.
     sold_out_at = NOW + timedelta(minutes=11)
-    first_step = timedelta(hours=stock.SOLD_OUT_STEP_HOURS) - timedelta(seconds=stock.soldout_phase(ids[10]))
+    first_step = timedelta(hours=inputs.SOLD_OUT_STEP_HOURS) - timedelta(seconds=inputs.soldout_phase(ids[10]))
     calls.clear()
     with db.session() as s:
         assert (stock.recompute(s, sid, now=sold_out_at + first_step / 2).changed, calls) == (0, [])

@@ -42,9 +42,9 @@ from app.models import (
     Variant,
 )
 from app.services.notify import attribution
+from app.services.stock.inputs import OPEN_WAITLIST_STATES
 from app.services.stock.recompute import (
     AT_RISK_STATUSES,
-    OPEN_WAITLIST_STATES,
     live_variant_filters,
     store_today,
     store_zone,

@@ -46,7 +46,8 @@ from app.services.merchant.dashboard import day_bounds
 from app.services.notify import outbound_webhooks
 from app.services.notify.emails import MESSAGE_POLICY, TEMPLATES, mail_domain, sender_address
 from app.services.stock import recompute as stock
-from app.services.stock.recompute import OPEN_WAITLIST_STATES, store_today, store_zone
+from app.services.stock.inputs import OPEN_WAITLIST_STATES
+from app.services.stock.recompute import store_today, store_zone
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from app.models import (
     SubscriptionState,
     Variant,
 )
-from app.services.stock import recompute as stock
+from app.services.stock.inputs import load_overrides
 
 __all__ = [
     "AttributionSummary",
@@ -121,7 +121,7 @@ def _epoch(session: Session, column: Any) -> ColumnElement[Any]:
 
 def attribution_days_by_variant(session: Session, store_id: int) -> tuple[int, dict[int, int]]:
     """The store's attribution window in days, and the variants whose product/variant overrides change it."""
-    loaded = stock.load_overrides(session, store_id)
+    loaded = load_overrides(session, store_id)
     store_values, products, variants = loaded.store, loaded.product, loaded.variant
     default = resolve_settings(store_values, None, None).attribution_days
     overrides: dict[int, int] = {}
