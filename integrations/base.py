@@ -1,4 +1,4 @@
-"""The StoreAdapter protocol, the plain records every adapter produces, and platform error types."""
+"""The plain records every platform client produces, platform error types, and the demo generator's StoreAdapter."""
 
 from __future__ import annotations
 
@@ -165,7 +165,8 @@ class StoreInfo:
 
 @runtime_checkable
 class StoreAdapter(Protocol):
-    """What every platform adapter offers for a full or incremental sync."""
+    """Record streams for a full or incremental load: the demo generator offers them (the platforms' syncs page
+    through their own APIs; what BackSoon needs of a platform is app.platforms.base.Platform)."""
 
     platform: str
 

@@ -1,4 +1,4 @@
-"""The demo store behind the same StoreAdapter protocol as Shopify and WooCommerce."""
+"""The demo store's generated catalog and history as StoreAdapter record streams."""
 
 from __future__ import annotations
 
