@@ -316,7 +316,7 @@ def _round2(value: float) -> float:
     scaled = value * 100.0
     # Below 1e9 the product is within 1e-7 of the exact one, so away from .5 it rounds the same way.
     if 0 < scaled < 1e9:
-        whole = int(scaled)
+        whole = scaled // 1.0  # the integer part, as a float: exact below 1e9, and cheaper than int()
         fraction = scaled - whole
         if not -1e-6 < fraction - 0.5 < 1e-6:
             return (whole + (fraction > 0.5)) / 100
@@ -997,7 +997,8 @@ def assess(facts: VariantFacts, settings: StockSettings, today: date) -> StockAs
     priority = _priority(waitlist, velocity, doh, lead, facts.price, velocity_text, reasons)
     if waitlist >= settings.high_demand_waitlist:
         reasons.append(f"High demand: {waitlist} waiting ≥ {settings.high_demand_waitlist}")
-    risk = _campaign_risk(qty, velocity, incoming, campaigns, today, reasons)
+    # Most variants are in no campaign: they skip the call (which would answer None).
+    risk = _campaign_risk(qty, velocity, incoming, campaigns, today, reasons) if campaigns else None
     return _assessment(
         status,
         doh,
