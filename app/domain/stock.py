@@ -23,6 +23,7 @@ floors, ceilings and comparisons never meet binary rounding.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -216,6 +217,7 @@ _set_badge_kind = Badge.__dict__["kind"].__set__
 _set_badge_quantity = Badge.__dict__["quantity"].__set__
 
 # Enum members bound once: reading them off the class costs a lookup per use.
+_CONTINUE = InventoryPolicy.CONTINUE
 _IN_STOCK = Status.IN_STOCK
 _LOW_STOCK = Status.LOW_STOCK
 _OUT_OF_STOCK = Status.OUT_OF_STOCK
@@ -314,13 +316,20 @@ def _round2(value: float) -> float:
     scaled = value * 100.0
     # Below 1e9 the product is within 1e-7 of the exact one, so away from .5 it rounds the same way.
     if 0 < scaled < 1e9:
-        whole = int(scaled)
+        whole = scaled // 1.0  # the integer part, as a float: exact below 1e9, and cheaper than int()
         fraction = scaled - whole
         if not -1e-6 < fraction - 0.5 < 1e-6:
             return (whole + (fraction > 0.5)) / 100
     elif scaled == 0:
         return value  # keeps the sign of a zero, as round() does
     return round(value, 2)
+
+
+@functools.lru_cache(maxsize=8192)
+def _iso(day: date) -> str:
+    # date.isoformat costs more than the rest of a reason line, and a recompute names the same few
+    # thousand days (stockouts, reorder-by dates, ETAs) over and over.
+    return day.isoformat()
 
 
 def _after(day: date, offset: int) -> date:
@@ -331,19 +340,80 @@ def _before(day: date, offset: int) -> date:
     return day - (_DAYS[offset] if 0 <= offset <= _MAX_CACHED_DAYS else timedelta(days=offset))
 
 
+# --- the rules ------------------------------------------------------------------------------------
+#
+# Each rule is written once, as a private function that decides a figure and appends the merchant's
+# reason for it to ``reasons``. ``assess`` composes them in the order the reasons are read, handing
+# each the exact rate it reads once per variant; the public functions wrap the same rules and give a
+# throwaway list. The rules run 100,000 times a recompute, so they take plain positional arguments.
+
+
+_NOT_TRACKED = "Inventory is not tracked: no stock forecast, badge, reorder or ETA"
+_NO_REORDER = "No reorder needed: stock on hand and incoming cover lead, safety and cover days"
+_NO_STOCKOUT = f"No stockout within {SIMULATION_HORIZON_DAYS} days"
+_OVERDUE = "Incoming stock is overdue: no restock date"
+
+
 def is_oversellable(policy: str, backorder: bool) -> bool:
     """True when the store keeps taking orders at zero stock (continue policy or Woo backorders)."""
-    return policy == InventoryPolicy.CONTINUE or backorder
+    return policy == _CONTINUE or backorder
+
+
+def _days_on_hand(qty: int, num: int, den: int, velocity_text: str, reasons: list[str]) -> float | None:
+    if qty <= 0:
+        reasons.append(f"{qty} sellable units = 0 days on hand")
+        return 0.0
+    if not num:
+        reasons.append(f"{qty} units and no recent sales: days on hand unknown")
+        return None
+    doh = _tenths(qty, num, den)
+    reasons.append(f"{qty} units ÷ {velocity_text}/day = {_num(doh)} days on hand")
+    return doh
 
 
 def days_on_hand(qty: int, velocity: float) -> float | None:
     """Days the sellable stock lasts at ``velocity``: qty ÷ velocity to 1 dp; 0.0 if none; None if no sales."""
+    # Without stock the velocity is never read, so a non-finite one is not an error here.
+    num, den = _rate(velocity) if qty > 0 else (0, 1)
+    return _days_on_hand(qty, num, den, _num(velocity), [])
+
+
+def _status(qty: int, oversellable: bool, doh: float | None, settings: StockSettings, reasons: list[str]) -> Status:
     if qty <= 0:
-        return 0.0
-    num, den = _rate(velocity)
-    if num == 0:
-        return None
-    return _tenths(qty, num, den)
+        if oversellable:
+            reasons.append(f"On backorder: {qty} sellable units, orders still accepted")
+            return _BACKORDER
+        reasons.append(f"Out of stock: {qty} sellable units and overselling is off")
+        return _OUT_OF_STOCK
+    threshold = settings.low_stock_threshold
+    if qty <= threshold:
+        reasons.append(f"Low stock: {qty} units ≤ threshold {threshold}")
+        return _LOW_STOCK
+    warning = settings.days_on_hand_warning
+    if doh is not None and doh <= warning:
+        reasons.append(f"Low stock: {_num(doh)} days on hand ≤ {_num(warning)} day warning")
+        return _LOW_STOCK
+    reasons.append(f"In stock: {qty} units")
+    return _IN_STOCK
+
+
+def stock_status(
+    tracked: bool,
+    policy: str,
+    backorder: bool,
+    qty: int,
+    days_on_hand: float | None,
+    settings: StockSettings,
+) -> Status:
+    """Classify a variant: untracked, then out of stock / backorder at qty ≤ 0, then low or in stock.
+
+    out_of_stock only for a tracked variant that cannot be oversold; backorder when it can (continue
+    policy or WooCommerce onbackorder) and nothing is left. With stock on hand an oversellable
+    variant is judged like any other.
+    """
+    if not tracked:
+        return Status.UNTRACKED
+    return _status(qty, is_oversellable(policy, backorder), days_on_hand, settings, [])
 
 
 def _arrivals(today: date, incoming: Iterable[IncomingStock], horizon: int, unit: int) -> list[tuple[int, int]]:
@@ -360,33 +430,13 @@ def _arrivals(today: date, incoming: Iterable[IncomingStock], horizon: int, unit
     return arrivals
 
 
-def _steady_short_day(stock: int, daily: int, arrivals: list[tuple[int, int]], horizon: int) -> int | None:
-    """First short day from today at a constant ``daily`` demand (> 0), in the same integer unit as ``stock``.
-
-    Without campaigns a segment ends only at an arrival, and stock that lasts through a segment
-    covers all of its demand, so no flooring at 0 is ever needed.
-    """
-    begin = 0
-    for offset, amount in arrivals:
-        if offset > begin:
-            short = begin if stock < 0 else begin + stock // daily
-            if short < offset:
-                return short
-            stock -= daily * (offset - begin)
-            begin = offset
-        stock += amount
-    short = begin if stock < 0 else begin + stock // daily
-    return short if short < horizon else None
-
-
 def _first_short_day(
     qty: int,
     num: int,
     den: int,
     today: date,
-    campaigns: Iterable[CampaignWindow],
+    campaigns: Sequence[CampaignWindow],
     incoming: Iterable[IncomingStock],
-    *,
     start_offset: int = 0,
     horizon: int = SIMULATION_HORIZON_DAYS,
 ) -> int | None:
@@ -399,6 +449,37 @@ def _first_short_day(
     """
     if num <= 0 or start_offset >= horizon:
         return None
+    if campaigns or start_offset:
+        return _uplifted_short_day(qty, num, den, today, campaigns, incoming, start_offset, horizon)
+    # Steady demand, num a day in units of 1/den: a segment ends only at an arrival, and stock that lasts
+    # through a segment covers all of its demand, so no flooring at 0 is ever needed.
+    stock = qty * den
+    begin = 0
+    if incoming:
+        for offset, amount in _arrivals(today, incoming, horizon, den):
+            if offset > begin:
+                short = begin if stock < 0 else begin + stock // num
+                if short < offset:
+                    return short
+                stock -= num * (offset - begin)
+                begin = offset
+            stock += amount
+    short = begin if stock < 0 else begin + stock // num
+    return short if short < horizon else None
+
+
+def _uplifted_short_day(
+    qty: int,
+    num: int,
+    den: int,
+    today: date,
+    campaigns: Iterable[CampaignWindow],
+    incoming: Iterable[IncomingStock],
+    start_offset: int,
+    horizon: int,
+) -> int | None:
+    # _first_short_day with campaigns or from a later day. Apart from the steady case above, so that the
+    # closures here do not turn that one's variables into cells on every call.
     spans = []
     common = 1  # least common denominator of the uplifts, so that every daily demand is an integer
     for c in campaigns:
@@ -406,8 +487,6 @@ def _first_short_day(
             pct = exact(c.uplift_pct)
             common = math.lcm(common, pct.denominator)
             spans.append(((c.starts_on - today).days, (c.ends_on - today).days + 1, pct))
-    if not spans and start_offset == 0:
-        return _steady_short_day(qty * den, num, _arrivals(today, incoming, horizon, den), horizon)
     # Stock counts units of 1/(den * 100 * common): demand is then num * (100 * common + Σ uplift * common).
     base = 100 * common
     unit = den * base
@@ -436,6 +515,34 @@ def _first_short_day(
     return None
 
 
+def _stockout(
+    qty: int,
+    num: int,
+    den: int,
+    today: date,
+    campaigns: Sequence[CampaignWindow],
+    incoming: Sequence[IncomingStock],
+    reasons: list[str],
+) -> tuple[int | None, date | None]:
+    """The stockout as (day offset, date): the first short day, or (None, None) beyond the horizon."""
+    # With no sales a variant with stock never runs out, and one without is out today.
+    short = _first_short_day(qty, num, den, today, campaigns, incoming) if num else (0 if qty <= 0 else None)
+    if short is None:
+        if num:
+            reasons.append(_NO_STOCKOUT)
+        return None, None
+    stockout_on = today + _DAYS[short]
+    if incoming and campaigns:
+        reasons.append(f"Stockout on {_iso(stockout_on)} (counting incoming stock and campaign uplift)")
+    elif incoming:
+        reasons.append(f"Stockout on {_iso(stockout_on)} (counting incoming stock)")
+    elif campaigns:
+        reasons.append(f"Stockout on {_iso(stockout_on)} (counting campaign uplift)")
+    else:
+        reasons.append(f"Stockout on {_iso(stockout_on)}")
+    return short, stockout_on
+
+
 def stockout_date(
     qty: int,
     velocity: float,
@@ -450,17 +557,64 @@ def stockout_date(
     sales a variant with stock never runs out (None) and one without stock is out today.
     """
     num, den = _rate(velocity)
-    if num == 0:
-        return today if qty <= 0 else None
-    short = _first_short_day(qty, num, den, today, campaigns, incoming)
-    return None if short is None else _after(today, short)
+    return _stockout(qty, num, den, today, campaigns, incoming, [])[1]
+
+
+def _reorder_by(stockout_on: date | None, lead_time_days: int, safety_days: int, reasons: list[str]) -> date | None:
+    if stockout_on is None:
+        return None
+    reorder_by = _before(stockout_on, lead_time_days + safety_days)
+    reasons.append(
+        f"Reorder by {_iso(reorder_by)} = stockout {_iso(stockout_on)} − {lead_time_days} lead days"
+        f" − {safety_days} safety days"
+    )
+    return reorder_by
 
 
 def reorder_by_date(stockout_on: date | None, lead_time_days: int, safety_days: int) -> date | None:
     """Last day to place a reorder so it lands ``safety_days`` before the stockout: stockout - lead - safety."""
-    if stockout_on is None:
-        return None
-    return _before(stockout_on, lead_time_days + safety_days)
+    return _reorder_by(stockout_on, lead_time_days, safety_days, [])
+
+
+def _reorder_qty(
+    num: int,
+    den: int,
+    qty: int,
+    incoming_total: int,
+    waitlist_open: int,
+    cover_days: int,
+    lead_time_days: int,
+    safety_days: int,
+    velocity_text: str,
+    reasons: list[str],
+) -> int:
+    # The reason shows the days as configured; a negative number of days (possible only by direct
+    # construction of the settings) orders nothing for that stretch.
+    demand = -(-num * (lead_time_days + safety_days + cover_days) // den)
+    ordered = demand
+    if lead_time_days < 0 or safety_days < 0 or cover_days < 0:
+        days = max(lead_time_days, 0) + max(safety_days, 0) + max(cover_days, 0)
+        ordered = -(-num * days // den)
+    # Each ``0 if x < 0 else x`` is max(x, 0) without the cost of a builtin call (see _priority).
+    waiting = 0 if waitlist_open < 0 else waitlist_open
+    suggested = ordered + waiting - qty - (0 if incoming_total < 0 else incoming_total)
+    if suggested <= 0:
+        reasons.append(_NO_REORDER)
+        return 0
+    terms = (
+        f"ceil({velocity_text}/day × ({lead_time_days} lead + {safety_days} safety + {cover_days} cover days))"
+        f" = {demand}"
+    )
+    if waitlist_open > 0:
+        terms += f" + {waitlist_open} waiting"
+    if qty > 0:
+        terms += f" − {qty} on hand"
+    elif qty < 0:
+        terms += f" + {-qty} oversold"
+    if incoming_total > 0:
+        terms += f" − {incoming_total} incoming"
+    reasons.append(f"Suggested reorder {suggested} units: {terms}")
+    return suggested
 
 
 def suggested_reorder_qty(
@@ -479,10 +633,10 @@ def suggested_reorder_qty(
     adds to the order. The waitlist is demand the velocity never saw (nobody could buy while sold
     out), so each open subscription counts as one unit.
     """
-    days = max(lead_time_days, 0) + max(safety_days, 0) + max(cover_days, 0)
     num, den = _rate(velocity)
-    demand = -(-num * days // den)
-    return max(0, demand + max(waitlist_open, 0) - qty - max(incoming_total, 0))
+    return _reorder_qty(
+        num, den, qty, incoming_total, waitlist_open, cover_days, lead_time_days, safety_days, _num(velocity), []
+    )
 
 
 def reorder_due(suggested_qty: int, qty: int, reorder_by: date | None, today: date) -> bool:
@@ -492,29 +646,35 @@ def reorder_due(suggested_qty: int, qty: int, reorder_by: date | None, today: da
     return qty <= 0 or (reorder_by is not None and reorder_by <= today)
 
 
-def stock_status(
-    tracked: bool,
-    policy: str,
-    backorder: bool,
-    qty: int,
-    days_on_hand: float | None,
-    settings: StockSettings,
-) -> Status:
-    """Classify a variant: untracked, then out of stock / backorder at qty ≤ 0, then low or in stock.
+_BADGE_STATUSES = (Status.IN_STOCK, Status.LOW_STOCK)
 
-    out_of_stock only for a tracked variant that cannot be oversold; backorder when it can (continue
-    policy or WooCommerce onbackorder) and nothing is left. With stock on hand an oversellable
-    variant is judged like any other.
-    """
-    if not tracked:
-        return Status.UNTRACKED
-    if qty <= 0:
-        return Status.BACKORDER if is_oversellable(policy, backorder) else Status.OUT_OF_STOCK
-    if qty <= settings.low_stock_threshold:
-        return Status.LOW_STOCK
-    if days_on_hand is not None and days_on_hand <= settings.days_on_hand_warning:
-        return Status.LOW_STOCK
-    return Status.IN_STOCK
+
+def _badge(
+    status: Status,
+    published: bool,
+    qty: int,
+    doh: float | None,
+    velocity: float,
+    oversellable: bool,
+    settings: StockSettings,
+    velocity_text: str,
+    reasons: list[str],
+) -> Badge:
+    if not published or status not in _BADGE_STATUSES:
+        return NO_BADGE
+    threshold = settings.low_stock_threshold
+    if not oversellable and 0 < qty <= threshold:
+        reasons.append(f"Badge 'only {qty} left': {qty} units ≤ threshold {threshold}")
+        return _only_n_left(qty)
+    fast_days = settings.selling_fast_days
+    min_velocity = settings.selling_fast_min_velocity
+    if doh is not None and doh <= fast_days and velocity > 0 and velocity >= min_velocity:
+        reasons.append(
+            f"Badge 'selling fast': {_num(doh)} days on hand ≤ {_num(fast_days)}"
+            f" and {velocity_text}/day ≥ {_num(min_velocity)}/day"
+        )
+        return _SELLING_FAST
+    return NO_BADGE
 
 
 def scarcity_badge(
@@ -533,18 +693,64 @@ def scarcity_badge(
     selling_fast_days and velocity ≥ selling_fast_min_velocity. only_n_left wins; nothing for
     untracked, backorder or out-of-stock variants.
     """
-    if status not in (Status.IN_STOCK, Status.LOW_STOCK):
-        return NO_BADGE
-    if not oversellable and 0 < qty <= settings.low_stock_threshold:
-        return Badge(BadgeKind.ONLY_N_LEFT, qty)
-    if (
-        days_on_hand is not None
-        and days_on_hand <= settings.selling_fast_days
-        and velocity > 0
-        and velocity >= settings.selling_fast_min_velocity
-    ):
-        return _SELLING_FAST
-    return NO_BADGE
+    return _badge(status, True, qty, days_on_hand, velocity, oversellable, settings, _num(velocity), [])
+
+
+# ``_signal`` is given the first short day without campaigns when the caller already simulated it,
+# over the full stockout horizon; this marks that it was not.
+_NOT_SIMULATED = -1
+
+
+def _signal(
+    status: Status,
+    qty: int,
+    doh: float | None,
+    velocity: float,
+    incoming: Sequence[IncomingStock],
+    lead_time_days: int,
+    settings: StockSettings,
+    today: date,
+    oversellable: bool,
+    published: bool,
+    steady_short: int | None,
+    reasons: list[str],
+) -> tuple[Signal, SignalReason]:
+    if not published:
+        reasons.append("Ads pause: the product is not published")
+        return _PAUSE, _R_UNPUBLISHED
+    if status is _UNTRACKED:
+        reasons.append("Ads ok: inventory is not tracked")
+        return _OK, _R_UNTRACKED
+    if status is _OUT_OF_STOCK:
+        reasons.append("Ads pause: out of stock")
+        return _PAUSE, _R_OUT_OF_STOCK
+    if status is _BACKORDER:
+        reasons.append("Ads throttle: orders are backordered and ship late")
+        return _THROTTLE, _R_BACKORDER
+    if doh is None:
+        reasons.append("Ads ok: no recent sales")
+        return _OK, _R_NO_RECENT_SALES
+    floor = settings.pause_days_floor
+    if doh <= floor:
+        signal = _THROTTLE if oversellable else _PAUSE
+        reasons.append(f"Ads {signal.value}: days on hand at or below the {_num(floor)} day floor")
+        return signal, _R_BELOW_FLOOR
+    horizon = lead_time_days + settings.safety_days
+    if doh < horizon:
+        # Coverage counts incoming stock but not campaigns. A short day simulated without them up to the
+        # longer stockout horizon answers it as well: days past this horizon do not change earlier ones.
+        if steady_short == _NOT_SIMULATED or horizon > SIMULATION_HORIZON_DAYS:
+            num, den = _rate(velocity)
+            gap = _first_short_day(qty, num, den, today, (), incoming, horizon=horizon)
+        else:
+            gap = steady_short if steady_short is not None and steady_short < horizon else None
+        if gap is None:
+            reasons.append(f"Ads ok: incoming stock arrives in time to cover the next {horizon} days")
+            return _OK, _R_COVERED
+        reasons.append(f"Ads throttle: stock runs out before a reorder could land ({horizon} days)")
+        return _THROTTLE, _R_BELOW_LEAD_TIME
+    reasons.append(f"Ads ok: enough stock for the next {horizon} days")
+    return _OK, _R_HEALTHY
 
 
 def marketing_signal(
@@ -572,26 +778,54 @@ def marketing_signal(
        purchase order landing after the shelf is empty does not cover the gap however large it is.
     5. otherwise ok ("healthy", or "no_recent_sales" when there is no velocity).
     """
-    if not published:
-        return Signal.PAUSE, SignalReason.UNPUBLISHED
-    if status is Status.UNTRACKED:
-        return Signal.OK, SignalReason.UNTRACKED
-    if status is Status.OUT_OF_STOCK:
-        return Signal.PAUSE, SignalReason.OUT_OF_STOCK
-    if status is Status.BACKORDER:
-        return Signal.THROTTLE, SignalReason.BACKORDER
-    if days_on_hand is None:
-        return Signal.OK, SignalReason.NO_RECENT_SALES
-    if days_on_hand <= settings.pause_days_floor:
-        return (Signal.THROTTLE if oversellable else Signal.PAUSE), SignalReason.BELOW_FLOOR
-    horizon = lead_time_days + settings.safety_days
-    if days_on_hand < horizon:
-        num, den = _rate(velocity)
-        short = _first_short_day(qty, num, den, today, (), incoming, horizon=horizon)
-        if short is None:
-            return Signal.OK, SignalReason.COVERED_BY_INCOMING
-        return Signal.THROTTLE, SignalReason.DAYS_ON_HAND_BELOW_LEAD_TIME
-    return Signal.OK, SignalReason.HEALTHY
+    return _signal(
+        status,
+        qty,
+        days_on_hand,
+        velocity,
+        incoming,
+        lead_time_days,
+        settings,
+        today,
+        oversellable,
+        published,
+        _NOT_SIMULATED,
+        [],
+    )
+
+
+_ETA_STATUSES = (Status.OUT_OF_STOCK, Status.BACKORDER)
+
+
+def _restock_eta(
+    status: Status,
+    incoming: Sequence[IncomingStock],
+    lead_time_days: int,
+    reorder_due: bool,
+    today: date,
+    reasons: list[str],
+) -> tuple[date | None, str | None]:
+    if status not in _ETA_STATUSES:
+        return None, None
+    eta = None
+    open_items = False
+    for item in incoming:
+        if item.quantity > 0:
+            open_items = True
+            expected = item.expected_on
+            if expected >= today and (eta is None or expected < eta):
+                eta = expected
+    if eta is not None:
+        reasons.append(f"Back in stock {_iso(eta)}: incoming stock expected")
+        return eta, _ETA_INCOMING
+    if open_items:
+        reasons.append(_OVERDUE)
+        return None, _ETA_OVERDUE
+    if reorder_due:
+        eta = _after(today, lead_time_days)
+        reasons.append(f"Back in stock about {_iso(eta)} = today + {lead_time_days} days lead time, if ordered today")
+        return eta, _ETA_LEAD_TIME
+    return None, None
 
 
 def restock_eta(
@@ -608,28 +842,34 @@ def restock_eta(
     pretend a fresh order is needed); else today + lead time when a reorder is due ("lead_time");
     else nothing. In-stock, low-stock and untracked variants get no ETA.
     """
-    if status not in (Status.OUT_OF_STOCK, Status.BACKORDER):
-        return None, None
-    open_items = [item for item in incoming if item.quantity > 0]
-    upcoming = [item.expected_on for item in open_items if item.expected_on >= today]
-    if upcoming:
-        return min(upcoming), EtaSource.INCOMING_STOCK
-    if open_items:
-        return None, EtaSource.INCOMING_STOCK_OVERDUE
-    if reorder_due:
-        return _after(today, lead_time_days), EtaSource.LEAD_TIME
-    return None, None
+    return _restock_eta(status, incoming, lead_time_days, reorder_due, today, [])
 
 
-def _urgency(days_on_hand: float | None, lead_time_days: int) -> float:
-    if days_on_hand is None:
-        return 0.0
-    span = max(lead_time_days, 0) + 1
-    return span / (span + max(days_on_hand, 0.0))
-
-
-def _price_factor(price: float) -> float:
-    return 1 + math.log10(1 + max(price, 0.0))
+def _priority(
+    waitlist_open: int,
+    velocity: float,
+    doh: float | None,
+    lead_time_days: int,
+    price: float,
+    velocity_text: str | None,
+    reasons: list[str],
+) -> float:
+    # velocity_text is None for an untracked variant, whose reason names only the waitlist and price.
+    # ``0 if x < 0 else x`` is exactly max(x, 0) (NaN and -0.0 included: max keeps its first argument
+    # unless the second is greater), without the builtin call that costs more than the rest of a line.
+    span = (0 if lead_time_days < 0 else lead_time_days) + 1
+    urgency = 0.0 if doh is None else span / (span + (0.0 if doh < 0.0 else doh))
+    price_factor = 1 + math.log10(1 + (0.0 if price < 0.0 else price))
+    waiting = 0 if waitlist_open < 0 else waitlist_open
+    score = _round2((waiting + (0.0 if velocity < 0.0 else velocity) * span * urgency) * price_factor)
+    if velocity_text is None:
+        reasons.append(f"Priority {_num(score)}: waitlist {waitlist_open}, price {_num(price)}")
+    else:
+        reasons.append(
+            f"Priority {_num(score)} = (waitlist {waitlist_open} + {velocity_text}/day × {span} days"
+            f" × urgency {urgency:.2f}) × price factor {price_factor:.2f}"
+        )
+    return score
 
 
 def priority_score(
@@ -646,27 +886,17 @@ def priority_score(
     expensive items rank higher without drowning out demand. Non-decreasing in waitlist, velocity,
     lead time and price; non-increasing in days on hand. Negative inputs count as 0.
     """
-    span = max(lead_time_days, 0) + 1
-    urgency = _urgency(days_on_hand, lead_time_days)
-    demand = max(waitlist_open, 0) + max(velocity, 0.0) * span * urgency
-    return _round2(demand * _price_factor(price))
+    return _priority(waitlist_open, velocity, days_on_hand, lead_time_days, price, None, [])
 
 
-def campaign_risk(
+def _campaign_risk(
     qty: int,
     velocity: float,
     incoming: Sequence[IncomingStock],
     campaigns: Sequence[CampaignWindow],
     today: date,
+    reasons: list[str],
 ) -> CampaignRisk | None:
-    """The earliest campaign that sells the variant out, simulated with uplift and incoming stock.
-
-    A campaign (not yet ended) is at risk when, from its first day on, the first day demand is not
-    met (a) falls inside the campaign, or (b) falls after it but before open incoming stock arrives,
-    and would have come later (or not at all) without this campaign's uplift. ``before_incoming``
-    says whether open incoming stock is still due after the stockout day. A stockout before any
-    campaign day that is refilled before it starts is not a campaign risk.
-    """
     if not campaigns:
         return None
     num, den = _rate(velocity)
@@ -691,228 +921,84 @@ def campaign_risk(
                 continue
         risk = CampaignRisk(campaign.campaign_id, stockout_on, before_incoming)
         found.append((short, campaign.starts_on, campaign.campaign_id, risk))
-    return min(found, key=lambda row: row[:3])[3] if found else None
+    if not found:
+        return None
+    risk = min(found, key=lambda row: row[:3])[3]
+    later = " before incoming stock arrives" if risk.before_incoming else ""
+    reasons.append(f"Campaign {risk.campaign_id} sells it out on {_iso(risk.stockout_on)}{later}")
+    return risk
 
 
-_NOT_TRACKED = "Inventory is not tracked: no stock forecast, badge, reorder or ETA"
-_NO_REORDER = "No reorder needed: stock on hand and incoming cover lead, safety and cover days"
-_NO_STOCKOUT = f"No stockout within {SIMULATION_HORIZON_DAYS} days"
-_OVERDUE = "Incoming stock is overdue: no restock date"
+def campaign_risk(
+    qty: int,
+    velocity: float,
+    incoming: Sequence[IncomingStock],
+    campaigns: Sequence[CampaignWindow],
+    today: date,
+) -> CampaignRisk | None:
+    """The earliest campaign that sells the variant out, simulated with uplift and incoming stock.
+
+    A campaign (not yet ended) is at risk when, from its first day on, the first day demand is not
+    met (a) falls inside the campaign, or (b) falls after it but before open incoming stock arrives,
+    and would have come later (or not at all) without this campaign's uplift. ``before_incoming``
+    says whether open incoming stock is still due after the stockout day. A stockout before any
+    campaign day that is refilled before it starts is not a campaign risk.
+    """
+    return _campaign_risk(qty, velocity, incoming, campaigns, today, [])
 
 
-def _assess_untracked(facts: VariantFacts) -> StockAssessment:
-    waitlist = facts.waitlist_open
-    velocity = facts.velocity
-    price = facts.price
-    # The same float expressions as priority_score with no days on hand, so the score is identical.
-    span = max(facts.lead_time_days, 0) + 1
-    demand = max(waitlist, 0) + max(velocity, 0.0) * span * 0.0
-    priority = _round2(demand * (1 + math.log10(1 + max(price, 0.0))))
-    if facts.published:
-        signal, code, ads = _OK, _R_UNTRACKED, "Ads ok: inventory is not tracked"
-    else:
-        signal, code, ads = _PAUSE, _R_UNPUBLISHED, "Ads pause: the product is not published"
-    reasons = (_NOT_TRACKED, ads, f"Priority {_num(priority)}: waitlist {waitlist}, price {_num(price)}")
-    return _assessment(_UNTRACKED, None, None, None, 0, NO_BADGE, signal, code, None, None, priority, None, reasons)
+# --- the assessment -------------------------------------------------------------------------------
+
+
+def _assess_untracked(facts: VariantFacts, settings: StockSettings, today: date) -> StockAssessment:
+    reasons = [_NOT_TRACKED]
+    # Unpublished and untracked are the signal's first checks: the stock arguments are never read.
+    signal, code = _signal(_UNTRACKED, 0, None, 0.0, (), 0, settings, today, False, facts.published, None, reasons)
+    priority = _priority(facts.waitlist_open, facts.velocity, None, facts.lead_time_days, facts.price, None, reasons)
+    return _assessment(
+        _UNTRACKED, None, None, None, 0, NO_BADGE, signal, code, None, None, priority, None, tuple(reasons)
+    )
 
 
 def assess(facts: VariantFacts, settings: StockSettings, today: date) -> StockAssessment:
     """Compose every rule into one assessment of a variant, with a reason for each figure."""
-    # One pass over the rules of the public functions above, sharing the exact integer rate and the
-    # simulation between them; the seeded tests hold it to the Fraction reference.
     if not facts.tracked:
-        return _assess_untracked(facts)
+        return _assess_untracked(facts, settings, today)
     qty = facts.sellable_quantity
     velocity = facts.velocity
     lead = facts.lead_time_days
+    safety = settings.safety_days
     incoming = facts.incoming
     campaigns = facts.campaigns
-    safety = settings.safety_days
-    low_threshold = settings.low_stock_threshold
-    oversellable = facts.backorder or facts.policy == "continue"
-    velocity_text = _num(velocity)
-
-    num = int(velocity * 10_000.0 + 0.5) if 0 <= velocity < _FAST_VELOCITY else -1
-    if num >= 0 and num / _VELOCITY_DEN == velocity:
-        den = _VELOCITY_DEN
-    else:
-        num, den = _rate(velocity)
-
-    if qty <= 0:
-        doh: float | None = 0.0
-        doh_line = f"{qty} sellable units = 0 days on hand"
-        status = _BACKORDER if oversellable else _OUT_OF_STOCK
-        status_line = (
-            f"On backorder: {qty} sellable units, orders still accepted"
-            if oversellable
-            else f"Out of stock: {qty} sellable units and overselling is off"
-        )
-    else:
-        if num:
-            doh = _tenths(qty, num, den)
-            doh_line = f"{qty} units ÷ {velocity_text}/day = {_num(doh)} days on hand"
-        else:
-            doh = None
-            doh_line = f"{qty} units and no recent sales: days on hand unknown"
-        if qty <= low_threshold:
-            status = _LOW_STOCK
-            status_line = f"Low stock: {qty} units ≤ threshold {low_threshold}"
-        elif doh is not None and doh <= settings.days_on_hand_warning:
-            status = _LOW_STOCK
-            status_line = f"Low stock: {_num(doh)} days on hand ≤ {_num(settings.days_on_hand_warning)} day warning"
-        else:
-            status = _IN_STOCK
-            status_line = f"In stock: {qty} units"
-    reasons = [f"Velocity {velocity_text}/day", doh_line, status_line]
-
-    # Stockout: the steady case is one floor division; incoming or campaigns need the simulation.
-    if not num:
-        short: int | None = 0 if qty <= 0 else None
-    elif campaigns:
-        short = _first_short_day(qty, num, den, today, campaigns, incoming)
-    elif incoming:
-        short = _steady_short_day(
-            qty * den, num, _arrivals(today, incoming, SIMULATION_HORIZON_DAYS, den), SIMULATION_HORIZON_DAYS
-        )
-    else:
-        short = qty * den // num if qty > 0 else 0
-        if short >= SIMULATION_HORIZON_DAYS:
-            short = None
-    if short is None:
-        stockout_on = None
-        if num:
-            reasons.append(_NO_STOCKOUT)
-    else:
-        stockout_on = today + _DAYS[short]
-        if incoming and campaigns:
-            reasons.append(f"Stockout on {stockout_on.isoformat()} (counting incoming stock and campaign uplift)")
-        elif incoming:
-            reasons.append(f"Stockout on {stockout_on.isoformat()} (counting incoming stock)")
-        elif campaigns:
-            reasons.append(f"Stockout on {stockout_on.isoformat()} (counting campaign uplift)")
-        else:
-            reasons.append(f"Stockout on {stockout_on.isoformat()}")
-
-    incoming_total = sum(item.quantity for item in incoming if item.quantity > 0) if incoming else 0
-    cover = settings.cover_days
     waitlist = facts.waitlist_open
-    days = lead + safety + cover
-    demand = -(-num * days // den)
-    if lead < 0 or safety < 0 or cover < 0:
-        clamped = max(lead, 0) + max(safety, 0) + max(cover, 0)
-        suggested = -(-num * clamped // den) + max(waitlist, 0) - qty - incoming_total
-    else:
-        suggested = demand + max(waitlist, 0) - qty - incoming_total
-    reorder_by = None
-    if suggested > 0:
-        terms = f"ceil({velocity_text}/day × ({lead} lead + {safety} safety + {cover} cover days)) = {demand}"
-        if waitlist > 0:
-            terms += f" + {waitlist} waiting"
-        if qty > 0:
-            terms += f" − {qty} on hand"
-        elif qty < 0:
-            terms += f" + {-qty} oversold"
-        if incoming_total > 0:
-            terms += f" − {incoming_total} incoming"
-        reasons.append(f"Suggested reorder {suggested} units: {terms}")
-        if stockout_on is not None:
-            reorder_by = _before(stockout_on, lead + safety)
-            reasons.append(
-                f"Reorder by {reorder_by.isoformat()} = stockout {stockout_on.isoformat()} − {lead} lead days"
-                f" − {safety} safety days"
-            )
-    else:
-        suggested = 0
-        reasons.append(_NO_REORDER)
-
     published = facts.published
-    badge = NO_BADGE
-    if published and qty > 0:
-        if not oversellable and qty <= low_threshold:
-            badge = _only_n_left(qty)
-            reasons.append(f"Badge 'only {qty} left': {qty} units ≤ threshold {low_threshold}")
-        elif (
-            doh is not None
-            and doh <= settings.selling_fast_days
-            and velocity > 0
-            and velocity >= settings.selling_fast_min_velocity
-        ):
-            badge = _SELLING_FAST
-            reasons.append(
-                f"Badge 'selling fast': {_num(doh)} days on hand ≤ {_num(settings.selling_fast_days)}"
-                f" and {velocity_text}/day ≥ {_num(settings.selling_fast_min_velocity)}/day"
-            )
+    oversellable = is_oversellable(facts.policy, facts.backorder)
+    num, den = _rate(velocity)  # once: every rule below works on the exact rate
+    velocity_text = _num(velocity)
+    reasons = [f"Velocity {velocity_text}/day"]
 
-    horizon = lead + safety
-    signal: Signal
-    code: SignalReason
-    if not published:
-        signal, code, ads = _PAUSE, _R_UNPUBLISHED, "Ads pause: the product is not published"
-    elif qty <= 0:
-        if oversellable:
-            signal, code, ads = _THROTTLE, _R_BACKORDER, "Ads throttle: orders are backordered and ship late"
-        else:
-            signal, code, ads = _PAUSE, _R_OUT_OF_STOCK, "Ads pause: out of stock"
-    elif doh is None:
-        signal, code, ads = _OK, _R_NO_RECENT_SALES, "Ads ok: no recent sales"
-    elif doh <= settings.pause_days_floor:
-        signal = _THROTTLE if oversellable else _PAUSE
-        code = _R_BELOW_FLOOR
-        ads = f"Ads {signal.value}: days on hand at or below the {_num(settings.pause_days_floor)} day floor"
-    elif doh < horizon:
-        # Coverage ignores campaigns; without any, the stockout simulation already answers it.
-        if campaigns or horizon > SIMULATION_HORIZON_DAYS:
-            gap = _first_short_day(qty, num, den, today, (), incoming, horizon=horizon)
-        else:
-            gap = short if short is not None and short < horizon else None
-        if gap is None:
-            signal, code = _OK, _R_COVERED
-            ads = f"Ads ok: incoming stock arrives in time to cover the next {horizon} days"
-        else:
-            signal, code = _THROTTLE, _R_BELOW_LEAD_TIME
-            ads = f"Ads throttle: stock runs out before a reorder could land ({horizon} days)"
-    else:
-        signal, code, ads = _OK, _R_HEALTHY, f"Ads ok: enough stock for the next {horizon} days"
-    reasons.append(ads)
-
-    eta = None
-    eta_source = None
-    if qty <= 0:
-        has_open = False
-        for item in incoming:
-            if item.quantity > 0:
-                has_open = True
-                expected = item.expected_on
-                if expected >= today and (eta is None or expected < eta):
-                    eta = expected
-        if eta is not None:
-            eta_source = _ETA_INCOMING
-            reasons.append(f"Back in stock {eta.isoformat()}: incoming stock expected")
-        elif has_open:
-            eta_source = _ETA_OVERDUE
-            reasons.append(_OVERDUE)
-        elif suggested > 0:
-            eta = _after(today, lead)
-            eta_source = _ETA_LEAD_TIME
-            reasons.append(f"Back in stock about {eta.isoformat()} = today + {lead} days lead time, if ordered today")
-
-    # The same float expressions, in the same order, as priority_score, _urgency and _price_factor.
-    span = max(lead, 0) + 1
-    urgency = 0.0 if doh is None else span / (span + max(doh, 0.0))
-    price_factor = 1 + math.log10(1 + max(facts.price, 0.0))
-    priority = _round2((max(waitlist, 0) + max(velocity, 0.0) * span * urgency) * price_factor)
-    reasons.append(
-        f"Priority {_num(priority)} = (waitlist {waitlist} + {velocity_text}/day × {span} days"
-        f" × urgency {urgency:.2f}) × price factor {price_factor:.2f}"
+    doh = _days_on_hand(qty, num, den, velocity_text, reasons)
+    status = _status(qty, oversellable, doh, settings, reasons)
+    short, stockout_on = _stockout(qty, num, den, today, campaigns, incoming, reasons)
+    incoming_total = sum(item.quantity for item in incoming if item.quantity > 0) if incoming else 0
+    suggested = _reorder_qty(
+        num, den, qty, incoming_total, waitlist, settings.cover_days, lead, safety, velocity_text, reasons
     )
+    # A reorder-by date only when there is something to order.
+    reorder_by = _reorder_by(stockout_on, lead, safety, reasons) if suggested else None
+    badge = _badge(status, published, qty, doh, velocity, oversellable, settings, velocity_text, reasons)
+    # Without campaigns the stockout above is the short day the ad signal's coverage asks about.
+    steady_short = _NOT_SIMULATED if campaigns else short
+    signal, code = _signal(
+        status, qty, doh, velocity, incoming, lead, settings, today, oversellable, published, steady_short, reasons
+    )
+    due = reorder_due(suggested, qty, reorder_by, today)
+    eta, eta_source = _restock_eta(status, incoming, lead, due, today, reasons)
+    priority = _priority(waitlist, velocity, doh, lead, facts.price, velocity_text, reasons)
     if waitlist >= settings.high_demand_waitlist:
         reasons.append(f"High demand: {waitlist} waiting ≥ {settings.high_demand_waitlist}")
-
-    risk = campaign_risk(qty, velocity, incoming, campaigns, today) if campaigns else None
-    if risk is not None:
-        later = " before incoming stock arrives" if risk.before_incoming else ""
-        reasons.append(f"Campaign {risk.campaign_id} sells it out on {risk.stockout_on.isoformat()}{later}")
-
+    # Most variants are in no campaign: they skip the call (which would answer None).
+    risk = _campaign_risk(qty, velocity, incoming, campaigns, today, reasons) if campaigns else None
     return _assessment(
         status,
         doh,

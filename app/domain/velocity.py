@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 VELOCITY_DECIMALS = 4
 
@@ -25,6 +26,7 @@ _FAST_LIMIT = 1e8  # in 1/10,000ths: 10,000 units a day; faster sellers go the e
 # Weights summing below this risk subnormal products, which lose precision.
 _MIN_WEIGHT_SUM = 1e-100
 _MAX_FAST_WINDOWS = 100
+_FRACTION_ZERO = Fraction(0)
 
 
 def exact(value: float) -> Fraction:
@@ -70,26 +72,11 @@ _set_per_day = Velocity.__dict__["per_day"].__set__
 _set_by_window = Velocity.__dict__["by_window"].__set__
 
 
-def _velocity(per_day: float, by_window: tuple[float | None, ...]) -> Velocity:
-    result: Velocity = _new(Velocity)
-    _set_per_day(result, per_day)
-    _set_by_window(result, by_window)
-    return result
+class _NearTie(Exception):
+    """A float figure that cannot be trusted to round like the exact one: too near a tie, or out of range."""
 
 
-def _window_rate(window: WindowSales, min_sellable_days: float) -> Fraction | None:
-    # More sellable time than the window has is bad input; trusting it would understate demand.
-    sellable = min(exact(window.sellable_days), Fraction(window.days))
-    if sellable <= 0 or sellable < exact(min_sellable_days):
-        return None
-    # Refunds exceeding sales are returns of earlier demand, not negative demand.
-    return Fraction(max(window.units_net, 0)) / sellable
-
-
-def window_rate(window: WindowSales, min_sellable_days: float = 1.0) -> float | None:
-    """Units per sellable day in one window, rounded to 4 dp; None below ``min_sellable_days``."""
-    rate = _window_rate(window, min_sellable_days)
-    return None if rate is None else float(round(rate, VELOCITY_DECIMALS))
+_Real = float | Fraction  # the arithmetic of a run: floats first, fractions where floats are not trusted
 
 
 def _check_weights(weights: Sequence[float]) -> None:
@@ -99,21 +86,81 @@ def _check_weights(weights: Sequence[float]) -> None:
             raise ValueError("weights must be finite and not negative")
 
 
-def _exact_blend(windows: Sequence[WindowSales], weights: Sequence[float], min_sellable_days: float) -> Velocity:
-    _check_weights(weights)
-    rates = [_window_rate(window, min_sellable_days) for window in windows]
-    scored = [(rate, exact(weight)) for rate, weight in zip(rates, weights, strict=True) if rate is not None]
-    total_weight = sum((weight for _, weight in scored), Fraction(0))
-    if not scored:
-        per_day = Fraction(0)
+def _rounded(figure: _Real, exactly: bool) -> float:
+    """The figure rounded half to even to 4 dp; in the float run, _NearTie where that is not certain."""
+    if exactly:
+        return float(round(cast(Fraction, figure), VELOCITY_DECIMALS))
+    scaled = figure * _SCALE
+    whole = int(scaled)
+    fraction = scaled - whole
+    if scaled >= _FAST_LIMIT or -_TIE_MARGIN < fraction - 0.5 < _TIE_MARGIN:
+        raise _NearTie
+    return (whole + (fraction > 0.5)) / _SCALE
+
+
+def _blend(
+    windows: Sequence[WindowSales], weights: Sequence[float], min_sellable_days: float, exactly: bool
+) -> Velocity:
+    # The one implementation of the rules, run in floats first and, where that raises _NearTie, again
+    # in fractions (exactly). Floats compare exactly as the decimals they were written as do, so which
+    # windows count is decided alike in both runs; only the arithmetic differs.
+    if exactly:
+        # The exact run checks every weight before it reads a window, as it always has: an input with
+        # a bad weight and an out-of-range rate reports the weight. The float run checks each in turn.
+        _check_weights(weights)
+    finite = -_INF < min_sellable_days < _INF
+    # exact() refuses a non-finite minimum, but only once a window gets as far as comparing with it:
+    # no window counts here, and below that raises if one had sellable time.
+    minimum = min_sellable_days if finite else _INF
+    by_window: list[float | None] = []
+    # A zero of the run's own type: float arithmetic is fastest between floats, and 0.0 would make fractions floats.
+    weighted: _Real = _FRACTION_ZERO if exactly else 0.0
+    total_weight = plain = weighted
+    rated = 0
+    for index in range(len(windows)):
+        weight = weights[index]
+        if not 0 <= weight < _INF:  # as in _check_weights
+            raise ValueError("weights must be finite and not negative")
+        window = windows[index]
+        sellable = window.sellable_days
+        days = window.days
+        # More sellable time than the window has is bad input; trusting it would understate demand.
+        if sellable > days:
+            sellable = days
+        if sellable <= 0 or sellable < minimum:
+            by_window.append(None)
+            continue
+        units = window.units_net
+        share: _Real = exact(weight) if exactly else weight
+        # Refunds exceeding sales are returns of earlier demand, not negative demand.
+        rate = (units if units > 0 else 0) / (exact(sellable) if exactly else sellable)
+        by_window.append(_rounded(rate, exactly))
+        weighted += rate * share
+        total_weight += share
+        plain += rate
+        rated += 1
+    if not finite and any(window.sellable_days > 0 for window in windows):
+        exact(min_sellable_days)  # raises
+    if not rated:
+        per_day = 0.0
     elif total_weight > 0:
-        per_day = sum((rate * weight for rate, weight in scored), Fraction(0)) / total_weight
+        if total_weight < _MIN_WEIGHT_SUM and not exactly:
+            raise _NearTie
+        per_day = _rounded(weighted / total_weight, exactly)
     else:
-        per_day = sum((rate for rate, _ in scored), Fraction(0)) / len(scored)
-    return _velocity(
-        float(round(per_day, VELOCITY_DECIMALS)),
-        tuple(None if rate is None else float(round(rate, VELOCITY_DECIMALS)) for rate in rates),
-    )
+        # Every qualifying window has weight 0: a variant that demonstrably sells must not read as zero
+        # demand because of how the weights were set, so the plain mean of their rates is used.
+        per_day = _rounded(plain / rated, exactly)
+    result: Velocity = _new(Velocity)
+    _set_per_day(result, per_day)
+    _set_by_window(result, tuple(by_window))
+    return result
+
+
+def window_rate(window: WindowSales, min_sellable_days: float = 1.0) -> float | None:
+    """Units per sellable day in one window, rounded to 4 dp; None below ``min_sellable_days``."""
+    # Straight to the exact run, as window_rate always was: it is not on the engine's path.
+    return _blend((window,), (1.0,), min_sellable_days, True).by_window[0]
 
 
 def blended_velocity(
@@ -129,50 +176,9 @@ def blended_velocity(
     count = len(windows)
     if count != len(weights):
         raise ValueError(f"{count} windows but {len(weights)} weights")
-    # A non-finite minimum raises in exact(), but only once a window gets that far: leave that to the exact path.
-    if count > _MAX_FAST_WINDOWS or not -_INF < min_sellable_days < _INF:
-        return _exact_blend(windows, weights, min_sellable_days)
-    by_window: list[float | None] = []
-    weighted = total_weight = plain = 0.0
-    rated = 0
-    for index in range(count):
-        weight = weights[index]
-        if not 0 <= weight < _INF:
-            raise ValueError("weights must be finite and not negative")
-        window = windows[index]
-        sellable = window.sellable_days
-        days = window.days
-        # Floats compare exactly as the decimals they were written as do, so these agree with exact().
-        if sellable > days:
-            sellable = days
-        if sellable <= 0 or sellable < min_sellable_days:
-            by_window.append(None)
-            continue
-        units = window.units_net
-        rate = units / sellable if units > 0 else 0.0
-        scaled = rate * _SCALE
-        whole = int(scaled)
-        fraction = scaled - whole
-        if scaled >= _FAST_LIMIT or -_TIE_MARGIN < fraction - 0.5 < _TIE_MARGIN:
-            return _exact_blend(windows, weights, min_sellable_days)
-        by_window.append((whole + (fraction > 0.5)) / _SCALE)
-        weighted += rate * weight
-        total_weight += weight
-        plain += rate
-        rated += 1
-    if not rated:
-        return _velocity(0.0, tuple(by_window))
-    if total_weight > 0:
-        if total_weight < _MIN_WEIGHT_SUM:
-            return _exact_blend(windows, weights, min_sellable_days)
-        scaled = weighted / total_weight * _SCALE
-    else:
-        scaled = plain / rated * _SCALE
-    whole = int(scaled)
-    fraction = scaled - whole
-    if scaled >= _FAST_LIMIT or -_TIE_MARGIN < fraction - 0.5 < _TIE_MARGIN:
-        return _exact_blend(windows, weights, min_sellable_days)
-    result: Velocity = _new(Velocity)
-    _set_per_day(result, (whole + (fraction > 0.5)) / _SCALE)
-    _set_by_window(result, tuple(by_window))
-    return result
+    if count <= _MAX_FAST_WINDOWS:
+        try:
+            return _blend(windows, weights, min_sellable_days, False)
+        except _NearTie:
+            pass
+    return _blend(windows, weights, min_sellable_days, True)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import random
 from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
@@ -660,3 +661,60 @@ def test_assess_uses_the_variant_lead_time() -> None:
 def test_invalid_facts_are_rejected(field: str, value: object) -> None:
     with pytest.raises(ValueError):
         facts(**{field: value})
+
+
+# --- assess composes the public rules -------------------------------------------------------------
+
+
+def _random_facts(rng: random.Random) -> VariantFacts:
+    return facts(
+        sellable_quantity=rng.choice([-3, 0, 2, 5, 12, 40, 400]),
+        tracked=rng.random() < 0.9,
+        policy=rng.choice(["deny", "continue"]),
+        backorder=rng.random() < 0.1,
+        price=rng.choice([0.0, 9.0, 49.99, -1.0]),
+        velocity=rng.choice([0.0, 0.1, 1.0, 2.5, rng.randint(1, 99_999) / 10_000, rng.uniform(0, 9)]),
+        lead_time_days=rng.choice([0, 7, 14, 3700]),
+        incoming=tuple(po(rng.choice([40, 0, -5]), rng.randint(-5, 40)) for _ in range(rng.choice([0, 0, 1, 2]))),
+        waitlist_open=rng.choice([0, 0, 3, 25]),
+        published=rng.random() < 0.9,
+        campaigns=tuple(
+            campaign(i, start, start + rng.randint(0, 9), rng.choice([100.0, -50.0, 12.5]))
+            for i, start in enumerate(rng.randint(-5, 20) for _ in range(rng.choice([0, 0, 0, 1, 2])))
+        ),
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_assess_agrees_with_the_public_rule_functions(seed: int) -> None:
+    # assess and the public functions share one implementation of each rule: their figures agree.
+    rng = random.Random(seed)
+    settings = StockSettings(low_stock_threshold=rng.choice([0, 5]), safety_days=rng.choice([0, 7]))
+    for _ in range(400):
+        f = _random_facts(rng)
+        a = assess(f, settings, TODAY)
+        qty, velocity, lead = f.sellable_quantity, f.velocity, f.lead_time_days
+        oversellable = is_oversellable(f.policy, f.backorder)
+        status = stock_status(f.tracked, f.policy, f.backorder, qty, a.days_on_hand, settings)
+        assert a.status is status
+        assert a.priority == priority_score(f.waitlist_open, velocity, a.days_on_hand, lead, f.price)
+        signal_args = (status, qty, a.days_on_hand, velocity, f.incoming, lead, settings, TODAY)
+        assert (a.signal, a.signal_reason) == marketing_signal(
+            *signal_args, oversellable=oversellable, published=f.published
+        )
+        if not f.tracked:
+            continue
+        assert a.days_on_hand == days_on_hand(qty, velocity)
+        assert a.stockout_on == stockout_date(qty, velocity, TODAY, f.campaigns, f.incoming)
+        incoming_total = sum(i.quantity for i in f.incoming if i.quantity > 0)
+        suggested = suggested_reorder_qty(
+            velocity, qty, incoming_total, f.waitlist_open, settings.cover_days, lead, settings.safety_days
+        )
+        assert a.suggested_reorder_qty == suggested
+        reorder_by = reorder_by_date(a.stockout_on, lead, settings.safety_days) if suggested else None
+        assert a.reorder_by == reorder_by
+        badge = scarcity_badge(status, qty, a.days_on_hand, velocity, settings, oversellable=oversellable)
+        assert a.badge == (badge if f.published else NONE)
+        due = reorder_due(suggested, qty, reorder_by, TODAY)
+        assert (a.restock_eta, a.eta_source) == restock_eta(status, f.incoming, lead, due, TODAY)
+        assert a.campaign_stockout == campaign_risk(qty, velocity, f.incoming, f.campaigns, TODAY)
