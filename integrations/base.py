@@ -154,9 +154,9 @@ class StockChangeRecord:
 class StoreInfo:
     """What a platform says about the store itself."""
 
-    name: str
+    name: str | None
     domain: str
-    # None where the platform did not say: unknown is not UTC, USD or English.
+    # None where the platform did not say: unknown is not UTC, USD or English (nor, for the name, an empty string).
     timezone: str | None = None
     currency: str | None = None
     locale: str | None = None
