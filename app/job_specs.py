@@ -22,6 +22,7 @@ WOO_PUBLISH = "jobs.woocommerce.publish_storefront"
 WOO_CHECK_WEBHOOKS = "jobs.woocommerce.check_webhooks"
 WOO_CHECK_ALL_WEBHOOKS = "jobs.woocommerce.check_all_webhooks"
 WOO_RECONCILE_ALL = "jobs.woocommerce.reconcile_all"
+WOO_REFRESH_IDENTITY = "jobs.woocommerce.refresh_identity"
 RECOMPUTE_DIRTY = "jobs.stock.recompute_dirty"
 RECOMPUTE_STORE = "jobs.stock.recompute_store"
 RECOMPUTE_ALL = "jobs.stock.recompute_all"
@@ -90,6 +91,11 @@ def woo_check_webhooks(store_id: int) -> JobSpec:
     return JobSpec(WOO_CHECK_WEBHOOKS, (store_id,), job_id=f"woo-hooks-{store_id}", queue="low")
 
 
+def woo_refresh_identity(store_id: int) -> JobSpec:
+    """Read a WooCommerce store's name, timezone, currency, country, language and admin email from its settings."""
+    return JobSpec(WOO_REFRESH_IDENTITY, (store_id,), job_id=f"woo-identity-{store_id}")
+
+
 def recompute_dirty(store_id: int, suffix: str = "") -> JobSpec:
     """Recompute a store's dirty variants; one collapsed job per store."""
     return JobSpec(RECOMPUTE_DIRTY, (store_id,), job_id=_id(f"recompute-dirty-{store_id}", suffix), queue="high")
@@ -154,7 +160,8 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(PURGE_INBOX, 60 * 60),
     # Shopify does not guarantee delivery: a missed webhook heals within this interval.
     Periodic(SHOPIFY_RECONCILE_ALL, 30 * 60),
-    # WooCommerce never retries a failed delivery and disables a webhook after repeated failures.
+    # WooCommerce never retries a failed delivery and disables a webhook after repeated failures. The same pass
+    # re-reads each store's settings once a day: no webhook tells of a new name, timezone or currency.
     Periodic(WOO_RECONCILE_ALL, 30 * 60),
     Periodic(WOO_CHECK_ALL_WEBHOOKS, 6 * 60 * 60),
     # Orders arriving outside a recompute are attributed to restock emails within this interval.
@@ -178,6 +185,7 @@ ALL_JOBS: tuple[str, ...] = (
     WOO_CHECK_WEBHOOKS,
     WOO_CHECK_ALL_WEBHOOKS,
     WOO_RECONCILE_ALL,
+    WOO_REFRESH_IDENTITY,
     RECOMPUTE_DIRTY,
     RECOMPUTE_STORE,
     RECOMPUTE_ALL,

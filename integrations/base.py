@@ -154,13 +154,26 @@ class StockChangeRecord:
 class StoreInfo:
     """What a platform says about the store itself."""
 
-    name: str
+    name: str | None
     domain: str
-    timezone: str = "UTC"
-    currency: str = "USD"
-    locale: str = "en"
+    # None where the platform did not say: unknown is not UTC, USD or English (nor, for the name, an empty string).
+    timezone: str | None = None
+    currency: str | None = None
+    locale: str | None = None
     country: str | None = None
+    email: str | None = None  # where the store's admin is reached (sign-in links, digests)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self) -> dict[str, str | None]:
+        """The reported identity under BackSoon's field names (app.domain.store_identity.FIELDS)."""
+        return {
+            "name": self.name,
+            "admin_email": self.email,
+            "timezone": self.timezone,
+            "currency": self.currency,
+            "country": self.country,
+            "locale": self.locale,
+        }
 
 
 @runtime_checkable

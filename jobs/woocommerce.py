@@ -1,13 +1,15 @@
-"""WooCommerce jobs: sync runs, the periodic reconciliation, webhook upkeep and the storefront write-back."""
+"""WooCommerce jobs: sync runs, the periodic reconciliation, the store's settings, webhook upkeep, write-back."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from app import job_specs
+from app.db import utcnow
 from app.infra.crypto import DecryptionError
 from app.models import Store, SyncRun, SyncRunStatus
 from app.platforms.base import active_store, active_store_ids
+from app.platforms.woocommerce import identity as woo_identity
 from app.platforms.woocommerce import storefront as woo_storefront
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.platform import WOOCOMMERCE
@@ -51,13 +53,45 @@ def run_sync(run_id: int) -> str:
 
 
 def reconcile_all() -> int:
-    """Start a reconciliation for every active WooCommerce store that finished its initial sync."""
+    """Start a reconciliation for every active WooCommerce store that finished its initial sync; return how many.
+
+    Also queues a re-read of the settings of every active store last read a day ago or more (or never).
+    """
     started = 0
     with job_context() as rt, rt.db.session() as session:
         for store_id in active_store_ids(session, WOOCOMMERCE.name, synced=True):
             woo_sync.start_sync(session, rt.jobs, store_id, kind="reconcile")
             started += 1
+        for store_id in woo_identity.due_for_refresh(session, utcnow()):
+            woo_identity.schedule_refresh(session, rt.jobs, store_id)
     return started
+
+
+def refresh_identity(store_id: int) -> list[str]:
+    """Read an active WooCommerce store's name, timezone, currency, country, language and admin email; the changes."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            store = active_store(session, store_id, WOOCOMMERCE.name)
+            if store is None:
+                return []
+            try:
+                client = woo_sync.client_for(rt.settings, store)
+            except (AuthRevoked, DecryptionError):
+                client = None
+            except InvalidRequest:  # the store URL is not a public http(s) address: nothing can be read
+                return []
+        if client is None:
+            woo_sync.disconnect(rt.db, store_id, "no usable WooCommerce API key")
+            return []
+        # A store that answers nothing (TransientError) fails the job and keeps its identity_read_at, so the next
+        # reconciliation queues the read again.
+        try:
+            with rt.db.session() as session:
+                changed = woo_identity.refresh_identity(session, store_id, client, utcnow())
+        except AuthRevoked:
+            woo_sync.disconnect(rt.db, store_id, "WooCommerce rejected the API key")
+            return []
+    return changed or []
 
 
 def check_webhooks(store_id: int) -> int:

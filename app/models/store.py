@@ -60,6 +60,12 @@ class Store(IdMixin, Timestamps, Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     locale: Mapped[str] = mapped_column(String(16), default="en")
     country: Mapped[str | None] = mapped_column(String(2))
+    # The columns above (name, timezone, currency, locale, country) and admin_email are the effective identity:
+    # what the merchant set here (identity_overrides) wins over what the platform reports (reported_identity, read
+    # at install or connect and kept fresh), which wins over the defaults. app.domain.store_identity decides.
+    reported_identity: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    identity_overrides: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    identity_read_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(20), default=StoreStatus.ACTIVE)  # StoreStatus
     status_reason: Mapped[str | None] = mapped_column(String(255))
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -26,9 +26,11 @@ from app.infra.openapi import ApiDoc, error_response, json_response
 from app.models import Store, StoreStatus
 from app.platforms import registry
 from app.platforms.woocommerce import connect as woo_connect
+from app.platforms.woocommerce import identity as woo_identity
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.connect import ConnectError
 from app.platforms.woocommerce.platform import WOOCOMMERCE
+from app.services.merchant.identity import set_overrides
 from app.web.admin.auth import SESSION_STORE_KEY, sign_in
 from app.web.deps import abort_json, db_session, runtime
 
@@ -100,6 +102,7 @@ def connect_start() -> Response:
 
 
 _EXPIRED = "This form expired or was not sent from BackSoon. Reload the page and try again."
+_INVALID_EMAIL = "Enter a valid email address, or leave it empty."
 
 
 @bp.post("/keys")
@@ -118,7 +121,7 @@ def connect_keys() -> Response:
         try:
             admin_email = validate_email(admin_email, check_deliverability=False).normalized.lower()
         except EmailNotValidError:
-            errors["admin_email"] = "Enter a valid email address, or leave it empty."
+            errors["admin_email"] = _INVALID_EMAIL
     if not url.strip():
         errors["url"] = "Enter your store's address, for example https://myshop.com."
     if not key.strip():
@@ -130,8 +133,9 @@ def connect_keys() -> Response:
     db = db_session()
     try:
         store = woo_connect.connect_with_keys(db, runtime().settings, url, key, secret)
-        if admin_email:
-            store.admin_email = admin_email
+        # The merchant's own address wins over the one the store reports, now and on every later re-read.
+        if admin_email and set_overrides(store, {"admin_email": admin_email}):
+            raise ConnectError("invalid_email", _INVALID_EMAIL, field="admin_email")
         woo_sync.start_sync(db, runtime().jobs, store.id)
         db.commit()
     except ConnectError as exc:
@@ -157,6 +161,8 @@ def callback() -> tuple[Response, int]:
     try:
         store = woo_connect.accept_keys(db, runtime().settings, int(raw_id), payload)
         woo_sync.start_sync(db, runtime().jobs, store.id)
+        # Not read here: WooCommerce waits on this answer (see connect.py); a job reads it after the commit.
+        woo_identity.schedule_refresh(db, runtime().jobs, store.id)
         db.commit()
     except ConnectError as exc:
         db.rollback()

@@ -3,7 +3,12 @@
 Auth follows the package: over https, HTTP Basic (or the consumer key/secret in the query string when the server
 strips the Authorization header, as some hosts do); over plain http, OAuth 1.0a signed query strings. The package
 sends with ``requests.request``; ``_SessionAPI`` keeps its URL building and signing but sends through our session,
-so timeouts, the user agent and connection pooling apply.
+so timeouts, the user agent and connection pooling apply. The package's OAuth signature encodes each query value
+twice, as WooCommerce checks it, so commas (``_fields``) and colons (GMT times) are signed correctly; it leaves a
+"/" unencoded, though, which WooCommerce would refuse, so no query value may contain one.
+
+WordPress's public site index (``GET /wp-json/``, the only source of the store's timezone) is read through the same
+session and SSRF guard, without the key: WordPress's own routes ignore a WooCommerce key.
 
 Paging is by page number with ``orderby=id&order=asc`` and ``X-WP-TotalPages``: the default date order skips and
 repeats products that share a creation second, and ``Link`` URLs copy our OAuth parameters, so they are never
@@ -284,20 +289,32 @@ class WooClient:
 
     # --- one request ---
 
-    def _send(self, method: str, endpoint: str, *, params: Mapping[str, ParamValue] | None, data: Any) -> Any:
+    def _send(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, ParamValue] | None,
+        data: Any,
+        public: bool = False,
+    ) -> Any:
         check_public_url(self.store_url, self._resolver, allow_private=self._allow_private)
         query = {k: v for k, v in ((k, _param(v)) for k, v in (params or {}).items()) if v is not None}
+        what = f"{method} /wp-json/{endpoint}" if public else f"{method} {endpoint}"
         try:
             # One request to the merchant's host at a time, also when a page is read ahead on a helper thread.
             with self._one_at_a_time:
-                response = self._api._API__request(method, endpoint, data, params=query)
+                if public:
+                    response = self._send_public(method, endpoint, query)
+                else:
+                    response = self._api._API__request(method, endpoint, data, params=query)
         except requests.Timeout as exc:
-            raise TransientError(f"{method} {endpoint}: timed out ({exc.__class__.__name__})") from None
+            raise TransientError(f"{what}: timed out ({exc.__class__.__name__})") from None
         except requests.ConnectionError as exc:
-            raise TransientError(f"{method} {endpoint}: connection failed ({exc.__class__.__name__})") from None
+            raise TransientError(f"{what}: connection failed ({exc.__class__.__name__})") from None
         except requests.RequestException as exc:
-            raise PlatformError(f"{method} {endpoint}: {exc.__class__.__name__}") from None
-        if response.status_code == 401 and self._api.is_ssl and not self._api.query_string_auth:
+            raise PlatformError(f"{what}: {exc.__class__.__name__}") from None
+        if response.status_code == 401 and not public and self._api.is_ssl and not self._api.query_string_auth:
             # Some hosts (CGI/FastCGI setups) drop the Authorization header, so WooCommerce sees no credentials.
             # Nothing ran on a 401, so one retry with the key in the query string is safe even for a POST; keep
             # that mode when it works.
@@ -307,16 +324,35 @@ class WooClient:
             except AuthRevoked:
                 self._api.query_string_auth = False  # the key itself is bad: keep the header mode for next time
                 raise
-        _raise_for(response, f"{method} {endpoint}")
+        _raise_for(response, what)
         return response
 
+    def _send_public(self, method: str, endpoint: str, query: Mapping[str, str]) -> requests.Response:
+        # WordPress's own routes outside wc/ ignore a WooCommerce key (a key cannot even read wp/v2), so the key is
+        # not sent where it proves nothing; same session, timeouts and no redirects as the signed calls.
+        return self._api.session.request(
+            method,
+            f"{self.store_url}/wp-json/{endpoint}",
+            params=dict(query) or None,
+            headers={"user-agent": self._api.user_agent, "accept": "application/json"},
+            timeout=self._api.timeout,
+            verify=self._api.verify_ssl,
+            allow_redirects=False,
+        )
+
     def _request(
-        self, method: str, endpoint: str, *, params: Mapping[str, ParamValue] | None = None, data: Any = None
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, ParamValue] | None = None,
+        data: Any = None,
+        public: bool = False,
     ) -> requests.Response:
         attempt = 0
         while True:
             try:
-                response: requests.Response = self._send(method, endpoint, params=params, data=data)
+                response: requests.Response = self._send(method, endpoint, params=params, data=data, public=public)
                 return response
             except TransientError as exc:
                 # Only reads are retried: a POST/PUT that timed out may have been applied.
@@ -338,6 +374,15 @@ class WooClient:
     def get(self, endpoint: str, params: Mapping[str, ParamValue] | None = None) -> Any:
         """GET one endpoint (e.g. ``products/10``) and return its JSON."""
         return self._json(self._request("GET", endpoint, params=params), f"GET {endpoint}")
+
+    def get_site_index(self, fields: Sequence[str]) -> dict[str, Any]:
+        """WordPress's public site index (``GET /wp-json/``, sent without the key), only the given fields."""
+        # _fields matters: the whole index carries the routes map (1.3 MB on a plain WooCommerce store).
+        response = self._request("GET", "", params={"_fields": fields}, public=True)
+        body = self._json(response, "GET /wp-json/")
+        if not isinstance(body, dict):
+            raise PlatformError("GET /wp-json/: expected a JSON object")
+        return body
 
     # --- paging ---
 

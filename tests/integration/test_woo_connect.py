@@ -184,7 +184,8 @@ def test_callback_stores_keys_encrypted_and_answers_200(env: Env) -> None:
     raw = store.credentials_encrypted
     assert raw is not None and KEY.encode() not in raw and SECRET.encode() not in raw
     assert cipher_for(SETTINGS).decrypt_json(raw) == {"consumer_key": KEY, "consumer_secret": SECRET, "key_id": "7"}
-    assert [spec.job_id for spec in env.jobs.specs] == ["woo-sync-1"]
+    # The store's settings are read by a job after the commit: WooCommerce is waiting on this answer.
+    assert [spec.job_id for spec in env.jobs.specs] == ["woo-sync-1", "woo-identity-1"]
     # The same delivery again (a proxy retry) is still a 200; the browser then lands on the return page.
     again = env.client.post("/woocommerce/callback", json=callback_payload(store_id))
     assert again.status_code == 200
@@ -284,9 +285,18 @@ def test_pasted_keys_are_checked_then_stored(env: Env) -> None:
         data={"url": STORE + "/", "consumer_key": KEY, "consumer_secret": SECRET, "csrf_token": env.csrf()},
     )
     assert resp.status_code == 303, resp.get_data(as_text=True)
-    (call,) = responses.calls
+    call, *identity = responses.calls
     assert call.request.url == PRODUCTS + "?per_page=1"
     assert call.request.headers["Authorization"].startswith("Basic ")
+    # Then the store's own settings (not served here, so each fails alone and the connect goes on; see
+    # test_woo_identity for what they give).
+    assert [urlsplit(c.request.url or "").path for c in identity] == [
+        "/wp-json/",
+        "/wp-json/wc/v3/settings/general",
+        "/wp-json/wc/v3/customers",
+        "/wp-json/wc/v3/settings/email",
+        "/wp-json/wc/v3/system_status",
+    ]
     (store,) = env.stores()
     assert store.status == "active" and store.domain == STORE
     assert store.credentials_encrypted is not None and SECRET.encode() not in store.credentials_encrypted

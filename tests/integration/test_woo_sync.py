@@ -316,11 +316,14 @@ def test_jobs_check_webhooks_and_start_reconciliations(
         assert woo_jobs.check_webhooks(store_id) == 7
         assert woo_jobs.check_webhooks(store_id) == 0  # all present and active now
         assert woo_jobs.reconcile_all() == 0  # no initial sync finished yet
+        # The store's settings were never read: the pass queues that read, with or without a sync.
+        assert [spec.func for spec in jobs.specs] == [job_specs.WOO_REFRESH_IDENTITY]
         with pg_db.session() as s:
             run_id = woo_sync.start_sync(s, jobs, store_id).id
         assert woo_jobs.run_sync(run_id) == "done"
+        jobs.specs.clear()
         assert woo_jobs.reconcile_all() == 1
-        assert jobs.specs[-1].func == job_specs.WOO_SYNC
+        assert [spec.func for spec in jobs.specs] == [job_specs.WOO_SYNC, job_specs.WOO_REFRESH_IDENTITY]
         woo.unauthorized = True
         assert woo_jobs.check_webhooks(store_id) == 0
         with pg_db.session() as s:

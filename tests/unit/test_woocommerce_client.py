@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
 import socket
@@ -16,13 +19,14 @@ import requests
 import responses
 from responses import matchers
 
-from integrations.base import AuthRevoked, InvalidRequest, NotFound, RateLimited, TransientError
+from integrations.base import AuthRevoked, InvalidRequest, NotFound, PlatformError, RateLimited, TransientError
 from integrations.woocommerce.client import (
     BatchItemError,
     WooClient,
     WooInvalidRequest,
     check_public_url,
 )
+from tests.woo_live import live, rawurlencode, request_matcher, serve
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce" / "rest"
 STORE = "http://127.0.0.1:8091"
@@ -71,6 +75,17 @@ def client(**kwargs: Any) -> WooClient:
 
 def public_resolver(host: str, port: int, **_: Any) -> list[tuple[Any, ...]]:
     return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+
+LIVE_STORE = "http://11.22.33.44:8080"  # where the live captures were made: plain http, so OAuth 1.0a
+LIVE_KEY = {"key": "ck_fixture", "secret": "cs_fixture"}
+
+
+def live_client() -> WooClient:
+    def resolve(host: str, port: int, **_: Any) -> list[tuple[Any, ...]]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("11.22.33.44", port))]
+
+    return WooClient(LIVE_STORE, "ck_fixture", "cs_fixture", resolver=resolve, sleep=lambda _s: None)
 
 
 @responses.activate
@@ -429,3 +444,85 @@ def test_private_check_runs_before_each_request() -> None:
     with pytest.raises(InvalidRequest):
         c.get("products/10")
     assert len(responses.calls) == 0
+
+
+# --- OAuth 1.0a signing and the public site index (live 9.4.3 captures) ----------------------------------------
+
+
+@responses.activate
+def test_oauth_signs_commas_and_colons_as_woocommerce_checks_them() -> None:
+    # The live store refused a comma in _fields signed with single encoding (README surprise 4): the client's
+    # signature must pass WooCommerce's own check, which encodes each value twice.
+    fields = "id,label,description,type,default,tip,value"
+    serve(LIVE_STORE, "/wp-json/wc/v3/settings/general", "wc-settings-general", {"_fields": fields}, **LIVE_KEY)
+    status, _headers, refused = live("error-401-oauth1-comma-not-double-encoded")
+    responses.add("GET", LIVE_STORE + "/wp-json/wc/v3/settings/general", body=refused, status=status)
+    settings = live_client().get("settings/general", {"_fields": fields.split(",")})
+    assert [s["id"] for s in settings][:4] == [
+        "woocommerce_store_address",
+        "woocommerce_store_address_2",
+        "woocommerce_store_city",
+        "woocommerce_default_country",
+    ]
+    (call,) = responses.calls
+    # The same request signed with single encoding is what the store answered 401 to.
+    parts = urlsplit(call.request.url or "")
+    params = dict(parse_qsl(parts.query))
+    signature = params.pop("oauth_signature")
+    pairs = "%26".join(f"{rawurlencode(k)}%3D{rawurlencode(v)}" for k, v in sorted(params.items()))
+    single = f"GET&{rawurlencode(LIVE_STORE + parts.path)}&{pairs}"
+    digest = hmac.new(b"cs_fixture&", single.encode(), hashlib.sha256).digest()
+    assert base64.b64encode(digest).decode() != signature
+
+
+@responses.activate
+def test_oauth_signs_a_gmt_time_with_colons() -> None:
+    query = {**PAGING, "modified_after": "2026-12-01T00:00:00", "dates_are_gmt": "true"}
+    responses.add(
+        "GET",
+        LIVE_STORE + "/wp-json/wc/v3/products",
+        json=[],
+        headers={"X-WP-TotalPages": "0"},
+        match=[request_matcher(query, signed=True, **LIVE_KEY)],
+    )
+    since = datetime(2026, 12, 1, 1, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert list(live_client().iter_products(modified_after=since)) == []
+
+
+@responses.activate
+def test_site_index_is_read_without_the_key_and_only_the_fields_asked() -> None:
+    serve(LIVE_STORE, "/wp-json/", "site-index", {"_fields": "name,timezone_string"}, **LIVE_KEY)
+    index = live_client().get_site_index(("name", "timezone_string"))
+    assert (index["name"], index["timezone_string"], index["gmt_offset"]) == ("Live Test Shop", "Europe/Amsterdam", 1)
+
+
+@responses.activate
+def test_site_index_over_https_sends_no_authorization_and_keeps_header_auth() -> None:
+    responses.add("GET", HTTPS_STORE + "/wp-json/", status=401, json={"code": "rest_cannot_access"})
+    c = WooClient(HTTPS_STORE, "ck", "cs", resolver=public_resolver)
+    with pytest.raises(AuthRevoked):
+        c.get_site_index(("name",))
+    (call,) = responses.calls  # a 401 on the public index is not the header-stripping host: no retry in the query
+    assert "Authorization" not in call.request.headers
+    assert dict(parse_qsl(urlsplit(call.request.url or "").query)) == {"_fields": "name"}
+    assert not c.uses_query_string_auth
+
+
+@responses.activate
+def test_site_index_that_is_not_json_is_a_platform_error() -> None:
+    responses.add("GET", LIVE_STORE + "/wp-json/", body="<html>blocked</html>", content_type="text/html")
+    with pytest.raises(PlatformError, match=r"^GET /wp-json/: response is not JSON$"):
+        live_client().get_site_index(("name",))
+
+
+@responses.activate
+def test_site_index_is_guarded_and_not_redirected() -> None:
+    responses.add("GET", LIVE_STORE + "/wp-json/", status=302, headers={"Location": "http://10.0.0.1/wp-json/"})
+    with pytest.raises(InvalidRequest):
+        live_client().get_site_index(("name",))
+    assert len(responses.calls) == 1
+    private = WooClient(HTTPS_STORE, "ck", "cs", resolver=resolver_for("93.184.216.34"))
+    private._resolver = resolver_for("10.0.0.1")
+    with pytest.raises(InvalidRequest):
+        private.get_site_index(("name",))
+    assert len(responses.calls) == 1

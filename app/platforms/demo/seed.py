@@ -238,6 +238,8 @@ def _insert_store(conn: Connection, info: StoreInfo) -> int:
                 currency=info.currency,
                 locale=info.locale,
                 country=info.country,
+                reported_identity=info.identity(),
+                identity_read_at=now,
                 scopes="",
                 status=StoreStatus.ACTIVE,
                 installed_at=now,

@@ -9,7 +9,11 @@ Two ways in:
   WordPress user: we send the pending store's id. Any callback answer other than HTTP 200 makes WooCommerce delete
   the key it just created. The keys are not test-called inside the callback: WooCommerce is blocked waiting for our
   answer, and a single-worker PHP server would deadlock; the first sync proves them.
-- **Pasted keys** (form and CLI): checked with a real ``GET products?per_page=1`` before anything is stored.
+- **Pasted keys** (form and CLI): checked with a real ``GET products?per_page=1`` before anything is stored; the
+  store's own settings (name, timezone, currency, country, language, admin email) are then read with the same
+  client, so the merchant sees the real store name at once. A read that fails does not fail the connect: the
+  reconciliation reads them later (identity.py). A wc-auth store's settings are read by a job queued after the
+  callback's commit.
 
 Plain http stores are allowed: WooCommerce then signs requests with OAuth 1.0a, so the consumer secret never crosses
 the wire, but everything else (products, orders, customer emails) travels unencrypted and can be read or altered on
@@ -18,6 +22,7 @@ the way; :func:`http_warning` says so wherever a store is connected.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import socket
@@ -33,8 +38,10 @@ from app.config import Settings
 from app.db import utcnow
 from app.infra.crypto import cipher_for
 from app.models import Store, StoreStatus
-from integrations.base import AuthRevoked, InvalidRequest, NotFound, PlatformError, TransientError
+from app.platforms.woocommerce import identity as woo_identity
+from integrations.base import AuthRevoked, InvalidRequest, NotFound, PlatformError, StoreInfo, TransientError
 from integrations.woocommerce.client import Resolver, WooClient, check_public_url
+from integrations.woocommerce.identity import read_store_info
 
 __all__ = [
     "PENDING_MAX_AGE",
@@ -49,6 +56,8 @@ __all__ = [
     "normalise_store_url",
     "start_connection",
 ]
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "woocommerce"
 SCOPE = "read_write"
@@ -295,8 +304,10 @@ def _check_format(key: str, secret: str) -> None:
         raise ConnectError("invalid_secret", "The consumer secret starts with cs_ — copy it again.", field="secret")
 
 
-def check_keys(store_url: str, key: str, secret: str, client_factory: Callable[..., WooClient] = WooClient) -> None:
-    """Call the store's REST API with these keys once; raise ConnectError with a plain explanation if it fails."""
+def check_keys(
+    store_url: str, key: str, secret: str, client_factory: Callable[..., WooClient] = WooClient
+) -> WooClient:
+    """Call the store's REST API with these keys once and return the client; ConnectError, plainly, if it fails."""
     base = normalise_store_url(store_url)
     key, secret = key.strip(), secret.strip()
     _check_format(key, secret)
@@ -377,6 +388,16 @@ def check_keys(store_url: str, key: str, secret: str, client_factory: Callable[.
         raise ConnectError("store_error", f"Your store gave an unexpected answer: {exc}", field="url") from None
     if not isinstance(items, list):
         raise ConnectError("plain_permalinks", _PERMALINKS.format(url=base), field="url")
+    return client
+
+
+def _read_identity(client: WooClient) -> StoreInfo | None:
+    """The store's settings, or None when it could not tell (the keys already worked: the connect goes on)."""
+    try:
+        return read_store_info(client)
+    except PlatformError as exc:
+        log.warning("WooCommerce store %s: settings not read at connect: %s", client.store_url, exc)
+        return None
 
 
 def connect_with_keys(
@@ -388,10 +409,12 @@ def connect_with_keys(
     *,
     client_factory: Callable[..., WooClient] = WooClient,
 ) -> Store:
-    """Check pasted keys against the store, then store them encrypted on an active store row (created if new)."""
+    """Check pasted keys against the store and read its settings, then store the keys encrypted on an active row."""
     base = normalise_store_url(store_url)
     key, secret = key.strip(), secret.strip()
-    check_keys(base, key, secret, client_factory)
+    client = check_keys(base, key, secret, client_factory)
+    # Read before any row is written or locked: the merchant's host may be slow.
+    info = _read_identity(client)
     store = find_store(session, base)
     if store is None:
         store = Store(platform=PLATFORM, domain=base, name=_host(base))
@@ -399,5 +422,7 @@ def connect_with_keys(
     if store.webhook_secret_encrypted is None:
         store.webhook_secret_encrypted = _new_webhook_secret(settings)
     _activate(store, cipher_for(settings).encrypt_json({"consumer_key": key, "consumer_secret": secret}))
+    if info is not None:
+        woo_identity.record(store, info, utcnow())
     session.flush()
     return store
