@@ -17,6 +17,7 @@ SHOPIFY_SYNC = "jobs.shopify.run_sync"
 SHOPIFY_REFRESH_PRODUCT = "jobs.shopify.refresh_product"
 SHOPIFY_PUBLISH = "jobs.shopify.publish_storefront"
 SHOPIFY_RECONCILE_ALL = "jobs.shopify.reconcile_all"
+SHOPIFY_READ_IDENTITY = "jobs.shopify.read_identity"
 WOO_SYNC = "jobs.woocommerce.run_sync"
 WOO_PUBLISH = "jobs.woocommerce.publish_storefront"
 WOO_CHECK_WEBHOOKS = "jobs.woocommerce.check_webhooks"
@@ -74,6 +75,11 @@ def shopify_refresh_product(store_id: int, gid: str) -> JobSpec:
 def shopify_publish(store_id: int) -> JobSpec:
     """Write a Shopify store's changed stock states to its metafields."""
     return JobSpec(SHOPIFY_PUBLISH, (store_id,), job_id=f"publish-{store_id}")
+
+
+def shopify_read_identity(store_id: int) -> JobSpec:
+    """Read a Shopify store's own settings (name, email, timezone, currency, country, language) and record them."""
+    return JobSpec(SHOPIFY_READ_IDENTITY, (store_id,), job_id=f"shopify-identity-{store_id}")
 
 
 def woo_sync(run_id: int, suffix: str = "") -> JobSpec:
@@ -180,6 +186,7 @@ ALL_JOBS: tuple[str, ...] = (
     SHOPIFY_REFRESH_PRODUCT,
     SHOPIFY_PUBLISH,
     SHOPIFY_RECONCILE_ALL,
+    SHOPIFY_READ_IDENTITY,
     WOO_SYNC,
     WOO_PUBLISH,
     WOO_CHECK_WEBHOOKS,

@@ -1,4 +1,5 @@
-"""Shopify jobs: advance a sync run, start the periodic reconciliation, re-read a big product, publish state."""
+"""Shopify jobs: advance a sync run, start the periodic reconciliation, re-read a big product, publish state, read
+the shop's own settings."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy import select
 from app.models import Store, SyncRun, SyncRunStatus
 from app.platforms.base import active_store, active_store_ids
 from app.platforms.shopify import auth as shopify_auth
+from app.platforms.shopify import identity as shopify_identity
 from app.platforms.shopify import storefront as shopify_storefront
 from app.platforms.shopify import sync as shopify_sync
 from app.platforms.shopify.platform import SHOPIFY
@@ -81,3 +83,15 @@ def publish_storefront(store_id: int) -> dict[str, int]:
         with rt.db.session() as session:
             result = shopify_storefront.publish_changed(session, graphql, store_id)
     return {"sent": result.sent, "failed": result.failed, "batches": result.batches}
+
+
+def read_identity(store_id: int) -> str:
+    """Read a Shopify store's own settings (name, email, timezone, currency, country, language) and record them."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            active = active_store(session, store_id, SHOPIFY.name) is not None
+        # An uninstalled or disconnected store has no token to read with; reconnecting queues the read again.
+        if not active:
+            return "skipped"
+        graphql = clients_for(rt, store_id).graphql
+        return shopify_identity.read_identity(rt.db, store_id, graphql)

@@ -161,7 +161,7 @@ def app_home() -> Response:
 
     db = db_session()
     try:
-        store = install_from_session_token(db, settings, token)
+        store = install_from_session_token(db, settings, token, jobs=runtime().jobs)
         db.commit()
     except InvalidSubjectToken:
         db.rollback()
@@ -244,7 +244,7 @@ def callback() -> Response:
         return _error(400, "missing_code", "Shopify sent no authorization code.")
     db = db_session()
     try:
-        install_from_code(db, settings, shop, code)
+        install_from_code(db, settings, shop, code, jobs=runtime().jobs)
         db.commit()
     except MissingScopes as exc:
         db.rollback()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 API_VERSION = "2026-10"
 # write_products: metafieldsSet on a variant needs write access to its owner, even in our own $app namespace.
-REQUIRED_SCOPES = ("write_products", "read_inventory", "read_orders", "write_app_proxy")
+# read_locales: the shop's primary language (shopLocales), the default language of its restock emails.
+REQUIRED_SCOPES = ("write_products", "read_inventory", "read_orders", "write_app_proxy", "read_locales")
 WEBHOOK_TOPICS = (
     "app/scopes_update",
     "app/uninstalled",
@@ -19,6 +20,7 @@ WEBHOOK_TOPICS = (
     "products/delete",
     "products/update",
     "refunds/create",
+    "shop/update",
 )
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 PROXY_PREFIX = "apps"

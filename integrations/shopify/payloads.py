@@ -26,6 +26,7 @@ from integrations.base import (
     ProductRecord,
     RefundLineRecord,
     RefundRecord,
+    StoreInfo,
     VariantRecord,
 )
 from integrations.shopify.verify import is_valid_shop_domain
@@ -61,6 +62,7 @@ __all__ = [
     "parse_refund",
     "parse_refund_created",
     "parse_shop_redact",
+    "parse_shop_update",
     "parse_topic_payload",
 ]
 
@@ -202,6 +204,7 @@ ShopifyPayload = (
     | CustomersRedact
     | CustomersDataRequest
     | BulkOperationFinished
+    | StoreInfo
 )
 
 # --- typed field readers: every lookup goes through these, so nothing raises KeyError/TypeError ----------------
@@ -578,6 +581,31 @@ def parse_shop_redact(data: _Obj) -> ShopRedact:
     return ShopRedact(shop_id=_id(data, "shop_id"), shop_domain=_shop_domain(data, "shop_domain"))
 
 
+def parse_shop_update(data: _Obj) -> StoreInfo:
+    """Map a shop/update body (the REST Shop object) to the shop's settings as a StoreInfo.
+
+    ``email`` is the owner's address (Shopify writes to it), ``customer_email`` the one shown to customers;
+    ``country_code``, ``iana_timezone``, ``currency`` and ``primary_locale`` are passed on as sent (the identity
+    service ignores values that are not valid). ``myshopify_domain`` is required: the handler checks it against the
+    store the unsigned header named.
+    """
+    extra = {
+        "shop_id": _opt_id(data, "id"),
+        "contact_email": _email(data, "customer_email"),
+        "primary_domain": _opt_str(data, "domain"),
+    }
+    return StoreInfo(
+        name=_str(data, "name"),
+        domain=_shop_domain(data, "myshopify_domain"),
+        timezone=_opt_str(data, "iana_timezone"),
+        currency=_opt_str(data, "currency"),
+        locale=_opt_str(data, "primary_locale"),
+        country=_opt_str(data, "country_code"),
+        email=_email(data, "email"),
+        extra={k: v for k, v in extra.items() if v is not None},
+    )
+
+
 def parse_customers_redact(data: _Obj) -> CustomersRedact:
     """Map a customers/redact body."""
     customer = _obj(data.get("customer"), "customer")
@@ -638,6 +666,7 @@ _PARSERS: dict[str, Callable[[_Obj], ShopifyPayload]] = {
     "app/uninstalled": parse_app_uninstalled,
     "app/scopes_update": parse_app_scopes_update,
     "shop/redact": parse_shop_redact,
+    "shop/update": parse_shop_update,
     "customers/redact": parse_customers_redact,
     "customers/data_request": parse_customers_data_request,
     "bulk_operations/finish": parse_bulk_operation_finish,

@@ -29,6 +29,7 @@ __all__ = [
     "PRODUCTS_PAGE_VARIANTS",
     "PRODUCT_VARIANTS_PAGE",
     "REFUND_LINES_PAGE",
+    "SHOP_IDENTITY",
 ]
 
 # Nested page sizes of the paged documents. Shopify refuses any query whose *requested* cost exceeds 1,000 points,
@@ -323,3 +324,29 @@ METAFIELDS_SET = """mutation SetBadges($metafields: [MetafieldsSetInput!]!) {
 }
 """
 """Write app-owned metafields atomically (up to 25 per call). Variables: metafields."""
+
+SHOP_IDENTITY = """query ShopIdentity($withLocales: Boolean!) {
+  shop {
+    id
+    name
+    email
+    contactEmail
+    ianaTimezone
+    currencyCode
+    myshopifyDomain
+    primaryDomain { host url }
+    shopAddress { countryCodeV2 }
+  }
+  shopLocales(published: true) @include(if: $withLocales) { locale primary }
+}
+"""
+"""The shop's own settings: name, owner email, IANA timezone, currency, country and primary language.
+
+Variables: withLocales. ``shopLocales`` needs ``read_locales`` (or ``read_markets_home``), which stores installed
+before BackSoon asked for it have not granted until the merchant approves the new scope; asking for it without the
+scope gets an access-denied error, and GraphQLClient refuses any answer with errors, so such stores read everything
+but the language. ``email`` is the
+owner's address (Shopify writes to it); ``contactEmail`` is the one shown to customers. ``shopAddress`` replaces the
+deprecated ``billingAddress``. Cost: shop 1 + primaryDomain 1 + shopAddress 1 + shopLocales 1 (a plain list of
+objects, costed once) = 4.
+"""

@@ -15,6 +15,7 @@ from redis import Redis
 from responses import matchers
 from sqlalchemy import select, text
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.infra.crypto import TokenCipher
@@ -24,6 +25,7 @@ from app.platforms.shopify.auth import access_token_for, install_from_session_to
 from integrations.base import AuthRevoked, TransientError
 from integrations.shopify.auth import OFFLINE_ACCESS_TOKEN_TYPE, AccessToken, InvalidClient, InvalidGrant
 from integrations.shopify.verify import SessionToken, decode_session_token
+from tests.factories import RecordingQueue
 from tests.unit.test_shopify_auth import (
     API_KEY,
     API_SECRET,
@@ -87,7 +89,7 @@ def seed_store(db: Database, *, expires_at: datetime, refresh_expires_at: dateti
         refresh_expires_at or NOW + timedelta(days=60),
     )  # fmt: skip
     with db.session() as s:
-        return save_access_token(s, SETTINGS, SHOP, token, now=NOW - timedelta(hours=1)).id
+        return save_access_token(s, SETTINGS, SHOP, token, jobs=RecordingQueue(), now=NOW - timedelta(hours=1)).id
 
 
 def load(db: Database, store_id: int) -> Store:
@@ -113,8 +115,12 @@ def test_install_creates_the_store_with_encrypted_credentials(pg_db: Database, m
             )
         ],
     )
+    jobs = RecordingQueue()
     with pg_db.session() as s:
-        store_id = install_from_session_token(s, SETTINGS, token, now=NOW).id
+        store_id = install_from_session_token(s, SETTINGS, token, jobs=jobs, now=NOW).id
+    # Once committed, the shop's own settings are read with the new token (nothing read yet: the defaults stand).
+    assert jobs.specs == [job_specs.shopify_read_identity(store_id)]
+    assert jobs.specs[0].func == "jobs.shopify.read_identity" and jobs.specs[0].job_id == f"shopify-identity-{store_id}"
 
     store = load(pg_db, store_id)
     assert (store.platform, store.domain, store.name, store.status) == ("shopify", SHOP, "backsoon-demo", "active")
@@ -138,14 +144,25 @@ def test_install_again_reuses_healthy_credentials_and_force_exchanges(
     pg_db: Database, mocked: responses.RequestsMock
 ) -> None:
     mocked.post(TOKEN_URL, json=EXCHANGE)
+    jobs = RecordingQueue()
     with pg_db.session() as s:
-        first = install_from_session_token(s, SETTINGS, session_token(), now=NOW).id
+        first = install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW).id
     with pg_db.session() as s:
-        again = install_from_session_token(s, SETTINGS, session_token(), now=NOW + timedelta(hours=3)).id
+        again = install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW + timedelta(hours=3)).id
     assert again == first and len(mocked.calls) == 1  # no new token pair minted per page load
+    # The settings were never read, so reopening the app asks again (the job id collapses a pending one).
+    assert jobs.specs == [job_specs.shopify_read_identity(first)] * 2
     with pg_db.session() as s:
-        install_from_session_token(s, SETTINGS, session_token(), now=NOW, force=True)
+        store = s.get(Store, first)
+        assert store is not None
+        store.identity_read_at = NOW
+    with pg_db.session() as s:
+        install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW + timedelta(hours=4))
+    assert len(jobs.specs) == 2  # read once: a page load with healthy credentials queues nothing
+    with pg_db.session() as s:
+        install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW, force=True)
     assert len(mocked.calls) == 2
+    assert jobs.specs[2:] == [job_specs.shopify_read_identity(first)]  # a new token: read again
     with pg_db.session() as s:
         assert s.scalar(select(Store.id).where(Store.domain == SHOP)) == first  # still one row
 
@@ -160,8 +177,10 @@ def test_install_reconnects_a_disconnected_or_uninstalled_store(
         store.status, store.status_reason, store.credentials_encrypted = "uninstalled", "app/uninstalled webhook", None
         store.uninstalled_at = NOW - timedelta(minutes=5)
     mocked.post(TOKEN_URL, json=EXCHANGE)
+    jobs = RecordingQueue()
     with pg_db.session() as s:
-        assert install_from_session_token(s, SETTINGS, session_token(), now=NOW).id == store_id
+        assert install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW).id == store_id
+    assert jobs.specs == [job_specs.shopify_read_identity(store_id)]  # reconnected: the settings may have changed
     store = load(pg_db, store_id)
     assert (store.status, store.status_reason, store.uninstalled_at, store.installed_at) == ("active", None, None, NOW)
     assert decrypt(store)["access_token"] == "f85632530bf277ec9ac6f649fc327f17"

@@ -17,6 +17,7 @@ from responses import matchers
 from sqlalchemy import func, select, text
 from werkzeug.wrappers import Response
 
+from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.infra.crypto import TokenCipher
@@ -27,6 +28,7 @@ from app.web import deps
 from app.web import shopify as shopify_web
 from app.web.deps import hash_api_key
 from app.web.factory import build_app
+from tests.factories import RecordingQueue
 from tests.unit.test_shopify_auth import (
     API_KEY,
     API_SECRET,
@@ -45,7 +47,7 @@ CSP = "frame-ancestors https://backsoon-demo.myshopify.com https://admin.shopify
 RETRY = "X-Shopify-Retry-Invalid-Session-Request"
 APP_BRIDGE = '<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>'
 API_KEY_META = '<meta name="shopify-api-key" content="client-id-123">'
-ALL_SCOPES = "write_products,read_inventory,read_orders,write_app_proxy"
+ALL_SCOPES = "write_products,read_inventory,read_orders,write_app_proxy,read_locales"
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Harness:
     client: FlaskClient
     db: Database
     http: responses.RequestsMock
+    jobs: RecordingQueue
 
     def stores(self) -> int:
         with self.db.session() as s:
@@ -79,7 +82,9 @@ def harness(pg_db: Database) -> Iterator[Harness]:
         token_encryption_keys=(KEY,),
         app_url="https://backsoon.example",
     )
-    app = build_app(runtime=Runtime(settings, pg_db, InProcessJobQueue(eager=True)))
+    # Jobs are only recorded: an install queues the read of the shop's settings, which these tests do not answer.
+    jobs = RecordingQueue()
+    app = build_app(runtime=Runtime(settings, pg_db, jobs))
     if "shopify" not in app.blueprints:  # until factory.py registers it
         app.register_blueprint(shopify_web.bp)
 
@@ -94,7 +99,7 @@ def harness(pg_db: Database) -> Iterator[Harness]:
     app.add_url_rule("/api/v1/shopify-test/whoami", "test_whoami", whoami)
     app.add_url_rule("/api/v1/shopify-test/helper", "test_helper", whoami_helper)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
-        yield Harness(app, app.test_client(), pg_db, http)
+        yield Harness(app, app.test_client(), pg_db, http, jobs)
 
 
 def decrypt(store: Store) -> dict[str, Any]:
@@ -158,6 +163,8 @@ def test_signed_app_home_with_id_token_installs_and_renders_the_shell(harness: H
         raw = bytes(conn.execute(text("SELECT credentials_encrypted FROM stores")).scalar_one())
     assert b"f85632530bf277ec9ac6f649fc327f17" not in raw and b"shprt_" not in raw
     assert len(harness.http.calls) == 1
+    # After the commit, the shop's own settings are to be read (jobs.shopify.read_identity).
+    assert harness.jobs.specs == [job_specs.shopify_read_identity(store.id)]
 
 
 def test_unsigned_reload_from_the_bounce_page_is_authenticated_by_the_session_token(harness: Harness) -> None:
@@ -316,7 +323,7 @@ def test_code_grant_installs_the_store(harness: Harness) -> None:
     state = start_install(harness)
     harness.http.post(
         TOKEN_URL,
-        json={**EXCHANGE, "scope": "write_products,read_inventory,read_orders,write_app_proxy"},
+        json={**EXCHANGE, "scope": ALL_SCOPES},
         match=[
             matchers.json_params_matcher(
                 {
@@ -334,8 +341,9 @@ def test_code_grant_installs_the_store(harness: Harness) -> None:
     assert resp.headers["Location"] == "https://backsoon-demo.myshopify.com/admin/apps/client-id-123"
     store = harness.store()
     assert store.status == "active"
-    assert store.scopes == "write_products,read_inventory,read_orders,write_app_proxy"
+    assert store.scopes == ALL_SCOPES
     assert decrypt(store)["refresh_token"] == "shprt_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    assert harness.jobs.specs == [job_specs.shopify_read_identity(store.id)]
     # The state is single use: replaying the same callback is refused before any call to Shopify.
     assert callback(harness, state).status_code == 403
     assert len(harness.http.calls) == 1
@@ -394,8 +402,9 @@ def test_callback_with_missing_scopes_stores_nothing(harness: Harness) -> None:
     resp = callback(harness, state)
     assert resp.status_code == 403
     page = resp.get_data(as_text=True)
-    assert "missing_scopes" in page and "read_inventory, write_app_proxy" in page
+    assert "missing_scopes" in page and "write_products, read_inventory, write_app_proxy, read_locales" in page
     assert harness.stores() == 0 and len(harness.http.calls) == 1
+    assert harness.jobs.specs == []  # nothing installed, nothing to read
 
 
 def test_callback_with_a_rejected_code_stores_nothing(harness: Harness) -> None:

@@ -115,7 +115,8 @@ def test_initial_bulk_sync_waits_for_the_operation_then_loads_everything(pg_db: 
         run_id = run.id
         # A second start while one runs returns the same run.
         assert shopify_sync.start_sync(s, jobs, store_id).id == run_id
-    assert [sp.job_id for sp in jobs.specs] == [f"sync-{run_id}"]
+    # The store's own settings were never read (a store installed before BackSoon read them): the sync reads them too.
+    assert [sp.job_id for sp in jobs.specs] == [f"sync-{run_id}", f"shopify-identity-{store_id}"]
 
     assert shopify_sync.step(pg_db, jobs, run_id, clients()) == "waiting"
     with pg_db.session() as s:

@@ -100,7 +100,7 @@ def test_webhook_topics_are_found_through_the_registry() -> None:
     assert registry.handler_for("woocommerce", "orders/paid") is None
     assert registry.handler_for("demo", "orders/paid") is None
     assert registry.handler_for("magento", "orders/paid") is None
-    assert len(SHOPIFY.topics) == 16 and len(WOOCOMMERCE.topics) == 7 and dict(DEMO.topics) == {}
+    assert len(SHOPIFY.topics) == 17 and len(WOOCOMMERCE.topics) == 7 and dict(DEMO.topics) == {}
 
 
 def test_sync_and_publish_jobs_come_from_the_platform() -> None:

@@ -17,12 +17,13 @@ def test_rendered_config_points_everything_at_app_url() -> None:
     assert doc["application_url"] == "https://restock.example.org/shopify/app"
     assert doc["auth"]["redirect_urls"] == ["https://restock.example.org/shopify/callback"]
     assert doc["access_scopes"] == {
-        "scopes": "write_products,read_inventory,read_orders,write_app_proxy",
+        "scopes": "write_products,read_inventory,read_orders,write_app_proxy,read_locales",
         "use_legacy_install_flow": False,
     }
     assert doc["webhooks"]["api_version"] == "2026-10"
     subs = doc["webhooks"]["subscriptions"]
     assert {s["uri"] for s in subs} == {"https://restock.example.org/webhooks/shopify"}
+    assert "shop/update" in subs[0]["topics"]  # the shop's name, email, timezone, currency, … kept fresh
     assert subs[1]["compliance_topics"] == ["customers/data_request", "customers/redact", "shop/redact"]
     assert doc["app_proxy"] == {
         "url": "https://restock.example.org/storefront/proxy",

@@ -17,6 +17,7 @@ from integrations.base import (
     ProductRecord,
     RefundLineRecord,
     RefundRecord,
+    StoreInfo,
     VariantRecord,
 )
 from integrations.shopify.payloads import (
@@ -70,7 +71,7 @@ def _t(year: int, month: int, day: int, hour: int, minute: int, second: int) -> 
 
 
 def test_fixture_set() -> None:
-    assert len(FILES) == 17
+    assert len(FILES) == 18
     topics = {_fixture(name)["topic"] for name in FILES}
     assert topics <= SUPPORTED_TOPICS
     assert SUPPORTED_TOPICS - topics == {"orders/updated"}  # covered below with the orders/create body
@@ -441,6 +442,33 @@ def test_shop_redact() -> None:
     assert _parse("shop-redact.json") == ShopRedact(shop_id="68231794771", shop_domain=SHOP)
 
 
+def test_shop_update() -> None:
+    info = _parse("shop-update.json")
+    assert info == StoreInfo(
+        name="BackSoon Demo",
+        domain=SHOP,
+        timezone="America/New_York",  # iana_timezone, not the display string in `timezone`
+        currency="USD",
+        locale="en",
+        country="US",
+        email="owner@example.com",  # the owner; customer_email is what customers see
+        extra={"shop_id": "68231794771", "contact_email": "support@example.com", "primary_domain": SHOP},
+    )
+    assert info.identity() == {
+        "name": "BackSoon Demo",
+        "admin_email": "owner@example.com",
+        "timezone": "America/New_York",
+        "currency": "USD",
+        "country": "US",
+        "locale": "en",
+    }
+
+
+def test_shop_update_without_optional_values_reports_them_unknown() -> None:
+    body = {"name": "Tiny Shop", "myshopify_domain": "Tiny-Shop.myshopify.com", "iana_timezone": None, "email": ""}
+    assert _parse_obj("shop/update", body) == StoreInfo(name="Tiny Shop", domain="tiny-shop.myshopify.com")
+
+
 def test_customers_redact() -> None:
     assert _parse("customers-redact.json") == CustomersRedact(
         shop_id="68231794771",
@@ -569,6 +597,13 @@ _DELETE = object()
         ("app-scopes_update.json", "shop_id", "gid://shopify/Shop/x", "shop_id"),
         ("shop-redact.json", "shop_domain", "evil.com?x.myshopify.com", "shop_domain"),
         ("shop-redact.json", "shop_id", None, "shop_id"),
+        ("shop-update.json", "name", None, "name"),
+        ("shop-update.json", "myshopify_domain", _DELETE, "myshopify_domain"),
+        ("shop-update.json", "myshopify_domain", "evil.example", "myshopify_domain"),
+        ("shop-update.json", "iana_timezone", 5, "iana_timezone"),
+        ("shop-update.json", "currency", ["EUR"], "currency"),
+        ("shop-update.json", "primary_locale", None, None),  # unknown, not an error
+        ("shop-update.json", "id", "shop", "id"),
         ("customers-redact.json", "customer", None, "customer"),
         ("customers-redact.json", "orders_to_redact", [True], "orders_to_redact[0]"),
         ("customers-data_request.json", "orders_requested", "6104827363421", "orders_requested"),

@@ -30,6 +30,8 @@ from app.config import ConfigError, Settings
 from app.db import utcnow
 from app.infra.crypto import DecryptionError, cipher_for
 from app.models import Store, StoreStatus
+from app.platforms.shopify import identity as shopify_identity
+from app.queue import JobQueue
 from integrations.base import AuthRevoked, NotFound, TransientError
 from integrations.shopify.app_config import REQUIRED_SCOPES  # the one list, also rendered into shopify.app.toml
 from integrations.shopify.auth import AccessToken, ShopifyOAuth, TokenRejected, missing_scopes
@@ -105,9 +107,19 @@ def find_shopify_store(session: Session, shop: str) -> Store | None:
 
 
 def save_access_token(
-    session: Session, settings: Settings, shop: str, token: AccessToken, *, now: datetime | None = None
+    session: Session,
+    settings: Settings,
+    shop: str,
+    token: AccessToken,
+    *,
+    jobs: JobQueue,
+    now: datetime | None = None,
 ) -> Store:
-    """Create or update the shop's Store with an active status and the token encrypted (flushes, never commits)."""
+    """Create or update the shop's Store with an active status and the token encrypted (flushes, never commits).
+
+    Once the caller commits, the shop's own settings (name, owner email, timezone, currency, …) are read with the
+    new token: an install or reconnect is when they are first known, or may have changed unseen.
+    """
     if not is_valid_shop_domain(shop):
         raise ValueError("not a *.myshopify.com shop domain")
     shop = shop.lower()
@@ -122,6 +134,7 @@ def save_access_token(
                 session.add(store)
                 _apply_token(store, encrypted, token, now)
                 session.flush()
+            shopify_identity.read_after_commit(session, jobs, store.id)
             return store
         except IntegrityError:
             store = find_shopify_store(session, shop)
@@ -129,6 +142,7 @@ def save_access_token(
                 raise
     _apply_token(store, encrypted, token, now)
     session.flush()
+    shopify_identity.read_after_commit(session, jobs, store.id)
     return store
 
 
@@ -148,6 +162,7 @@ def install_from_session_token(
     settings: Settings,
     session_token: SessionToken,
     *,
+    jobs: JobQueue,
     now: datetime | None = None,
     client: ShopifyOAuth | None = None,
     force: bool = False,
@@ -155,11 +170,14 @@ def install_from_session_token(
     """Install (or reconnect) the session token's shop through token exchange and store its encrypted token.
 
     An active store whose stored refresh token is still good is returned as is: exchanging on every page load
-    would mint a new token pair each time and race the workers refreshing the current one.
+    would mint a new token pair each time and race the workers refreshing the current one. Such a store whose
+    settings were never read (installed before BackSoon read them, or every read failed) has them read now.
     """
     now = now or utcnow()
     store = find_shopify_store(session, session_token.shop)
     if store is not None and not force and _has_usable_credentials(store, settings, now):
+        if store.identity_read_at is None:
+            shopify_identity.read_after_commit(session, jobs, store.id)
         return store
     client = client or oauth_client(settings, now=now)
     token = client.exchange_session_token(session_token.shop, session_token.token)
@@ -167,7 +185,7 @@ def install_from_session_token(
     if missing:
         # Managed install grants what shopify.app.toml asks for; a gap means the toml and REQUIRED_SCOPES differ.
         log.warning("token exchange for %s granted no %s", session_token.shop, ",".join(missing))
-    return save_access_token(session, settings, session_token.shop, token, now=now)
+    return save_access_token(session, settings, session_token.shop, token, jobs=jobs, now=now)
 
 
 def install_from_code(
@@ -176,6 +194,7 @@ def install_from_code(
     shop: str,
     code: str,
     *,
+    jobs: JobQueue,
     now: datetime | None = None,
     client: ShopifyOAuth | None = None,
 ) -> Store:
@@ -186,7 +205,7 @@ def install_from_code(
     missing = missing_scopes(REQUIRED_SCOPES, token.scope)
     if missing:
         raise MissingScopes(missing)
-    return save_access_token(session, settings, shop, token, now=now)
+    return save_access_token(session, settings, shop, token, jobs=jobs, now=now)
 
 
 def _has_usable_credentials(store: Store, settings: Settings, now: datetime) -> bool:

@@ -21,6 +21,7 @@ from app import job_specs
 from app.db import Database
 from app.infra.sql import dialect
 from app.models import Store, StoreStatus, SyncRun, SyncRunStatus
+from app.platforms.shopify import identity as shopify_identity
 from app.queue import JobQueue
 from app.services import catalog
 from app.services.ingest import sync_runs
@@ -96,9 +97,16 @@ class Clients:
 
 
 def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "initial") -> SyncRun:
-    """Create a sync run (or return the one already running for the store) and enqueue it after commit."""
+    """Create a sync run (or return the one already running for the store) and enqueue it after commit.
+
+    A store whose own settings were never read also has them read: those installed before BackSoon read them at
+    install get them with their next sync (the periodic reconciliation included), instead of UTC and USD forever.
+    """
     phases = INITIAL_PHASES if kind == "initial" else RECONCILE_PHASES
-    return sync_runs.open_run(session, jobs, store_id, kind, phases[0], job_specs.shopify_sync)
+    run = sync_runs.open_run(session, jobs, store_id, kind, phases[0], job_specs.shopify_sync)
+    if session.execute(select(Store.identity_read_at).where(Store.id == store_id)).scalar_one_or_none() is None:
+        shopify_identity.read_after_commit(session, jobs, store_id)
+    return run
 
 
 def progress(run: SyncRun) -> dict[str, Any]:

@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session
 
 from app import job_specs
 from app.models import Store, StoreStatus, WebhookEvent
+from app.platforms.shopify import identity as shopify_identity
 from app.platforms.shopify import sync as shopify_sync
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import catalog
 from app.services.ingest.inbox import Handler
 from app.services.merchant import compliance
-from integrations.base import InventoryRecord, OrderRecord, ProductRecord
+from integrations.base import InventoryRecord, OrderRecord, ProductRecord, StoreInfo
 from integrations.shopify import payloads as p
+from integrations.shopify.shop import can_read_locales
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +144,25 @@ def on_uninstalled(session: Session, jobs: JobQueue, event: WebhookEvent) -> str
 
 
 def on_scopes_update(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
-    """Remember the scopes the merchant granted now."""
+    """Remember the scopes the merchant granted now; read the shop's language once they allow it."""
     update = _parse(event)
     assert isinstance(update, p.AppScopesUpdate)
-    _store(session, event).scopes = ",".join(update.current)
+    store = _store(session, event)
+    could_read_locales = can_read_locales(store.scopes)
+    store.scopes = ",".join(update.current)
+    if can_read_locales(store.scopes) and not could_read_locales:
+        # A store installed before read_locales was asked for had its settings read without the language.
+        shopify_identity.read_after_commit(session, jobs, store.id)
+        return "applied:read_identity"
     return "applied"
+
+
+def on_shop_update(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Record the shop's settings as Shopify now reports them (the merchant's own values here still win)."""
+    info = _parse(event)
+    assert isinstance(info, StoreInfo)
+    changed = shopify_identity.apply_shop_update(session, _store(session, event).id, info)
+    return "applied:" + (",".join(changed) or "unchanged")
 
 
 def on_customer_data_request(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
@@ -233,6 +249,7 @@ TOPICS: dict[str, Handler] = {
     "refunds/create": on_refund,
     "app/uninstalled": on_uninstalled,
     "app/scopes_update": on_scopes_update,
+    "shop/update": on_shop_update,
     "customers/data_request": on_customer_data_request,
     "customers/redact": on_customer_redact,
     "shop/redact": on_shop_redact,

@@ -1,0 +1,86 @@
+"""The shop's own settings (name, owner email, timezone, currency, country, language) read through GraphQL.
+
+``read_shop_identity`` runs queries.SHOP_IDENTITY and ``map_shop_identity`` maps its answer to a StoreInfo; the
+shop/update webhook carries the same settings in REST form (integrations.shopify.payloads.parse_shop_update).
+Values are passed on as Shopify wrote them: app.domain.store_identity decides which are valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from integrations.base import StoreInfo
+from integrations.shopify.auth import missing_scopes
+from integrations.shopify.bulk import ShopifyDataError
+from integrations.shopify.graphql import GraphQLClient
+from integrations.shopify.queries import SHOP_IDENTITY
+from integrations.shopify.verify import is_valid_shop_domain
+
+__all__ = ["LOCALE_SCOPES", "can_read_locales", "map_shop_identity", "read_shop_identity"]
+
+LOCALE_SCOPES = ("read_locales", "read_markets_home")
+"""Either grants ``shopLocales`` (the pinned schema's requiredAccess for it)."""
+
+
+def can_read_locales(granted: str) -> bool:
+    """True when the granted scopes (comma-separated, as stored) let the app read the shop's locales."""
+    return any(not missing_scopes((scope,), granted) for scope in LOCALE_SCOPES)
+
+
+def read_shop_identity(client: GraphQLClient, *, with_locales: bool) -> StoreInfo:
+    """Read the shop's settings; without ``with_locales`` the language is not asked for and stays unknown."""
+    return map_shop_identity(client.execute(SHOP_IDENTITY, {"withLocales": with_locales}))
+
+
+def map_shop_identity(data: Mapping[str, Any]) -> StoreInfo:
+    """Map SHOP_IDENTITY's ``data`` to a StoreInfo; ShopifyDataError when the shop object is not there."""
+    shop = data.get("shop")
+    if not isinstance(shop, Mapping):
+        raise ShopifyDataError("shop: expected an object")
+    name = _opt_str(shop, "name")
+    domain = _opt_str(shop, "myshopifyDomain")
+    if name is None:
+        raise ShopifyDataError("shop.name: expected a non-empty string")
+    if domain is None or not is_valid_shop_domain(domain):
+        raise ShopifyDataError(f"shop.myshopifyDomain: not a myshopify.com domain: {domain!r}")
+    address = shop.get("shopAddress")
+    primary_domain = shop.get("primaryDomain")
+    extra = {
+        "shop_id": _numeric_id(_opt_str(shop, "id")),
+        "contact_email": _opt_str(shop, "contactEmail"),
+        "primary_domain": _opt_str(primary_domain, "host") if isinstance(primary_domain, Mapping) else None,
+    }
+    return StoreInfo(
+        name=name,
+        domain=domain.lower(),
+        timezone=_opt_str(shop, "ianaTimezone"),
+        currency=_opt_str(shop, "currencyCode"),
+        locale=_primary_locale(data.get("shopLocales")),
+        country=_opt_str(address, "countryCodeV2") if isinstance(address, Mapping) else None,
+        email=_opt_str(shop, "email"),
+        extra={k: v for k, v in extra.items() if v is not None},
+    )
+
+
+def _primary_locale(locales: object) -> str | None:
+    # Absent when the query did not ask (no locale scope); a shop always has exactly one primary locale otherwise.
+    if not isinstance(locales, list):
+        return None
+    for item in locales:
+        if isinstance(item, Mapping) and item.get("primary") is True:
+            return _opt_str(item, "locale")
+    return None
+
+
+def _numeric_id(gid: str | None) -> str | None:
+    # The same form shop/update's numeric ``id`` gives: "gid://shopify/Shop/71029384756" → "71029384756".
+    if gid is None:
+        return None
+    tail = gid.rsplit("/", 1)[-1]
+    return tail if tail.isdigit() else None
+
+
+def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return (value.strip() or None) if isinstance(value, str) else None
