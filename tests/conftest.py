@@ -77,8 +77,8 @@ def pg_url() -> str:
     return url
 
 
-# False once something wrote to the test database outside pg_db (the browser tests' live servers): the next
-# pg_db test then starts by emptying the tables instead of inheriting a seeded demo store.
+# False once something wrote to the test database outside the db fixture (the browser tests' live servers): the next
+# test using db then starts by emptying the tables instead of inheriting a seeded demo store.
 PG_STATE = {"clean": True}
 
 
@@ -89,17 +89,17 @@ def _truncate_all(db: Database) -> None:
 
 
 @pytest.fixture
-def pg_db(pg_url: str) -> Iterator[Database]:
+def db(pg_url: str) -> Iterator[Database]:
     """A Database on the migrated test database, empty at the start; every table is emptied after the test."""
-    db = Database(pg_url)
+    database = Database(pg_url)
     if not PG_STATE["clean"]:
-        _truncate_all(db)
+        _truncate_all(database)
     try:
-        yield db
+        yield database
     finally:
-        _truncate_all(db)
+        _truncate_all(database)
         PG_STATE["clean"] = True
-        db.dispose()
+        database.dispose()
 
 
 @pytest.fixture

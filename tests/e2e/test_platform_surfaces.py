@@ -132,7 +132,7 @@ class Surfaces:
 
 
 @pytest.fixture
-def surfaces(pg_db: Any, pg_url: str) -> Iterator[Surfaces]:
+def surfaces(db: Any, pg_url: str) -> Iterator[Surfaces]:
     with smtp_server() as (mail, smtp_url):
         live = make_live_server(pg_url, smtp_url=smtp_url, demo=False, shopify_api_secret=SHOPIFY_SECRET)
         shop = start_shop_server()

@@ -50,7 +50,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(pg_db: Database) -> Iterator[Harness]:
+def harness(db: Database) -> Iterator[Harness]:
     with smtp_server() as (mail, url):
         settings = Settings(
             env="test",
@@ -59,14 +59,14 @@ def harness(pg_db: Database) -> Iterator[Harness]:
             shopify_api_key=API_KEY,
             shopify_api_secret=API_SECRET,
         )
-        app = build_app(runtime=Runtime(settings, pg_db, InProcessJobQueue(eager=True)))
+        app = build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True)))
 
         @app.post("/admin/_probe")
         @admin_required
         def probe() -> dict[str, object]:
             return {"store": admin().store.id, "via": admin().via}
 
-        with pg_db.session() as s:
+        with db.session() as s:
             woo = Store(
                 platform="woocommerce", domain="shop.example", name="Woo Shop", admin_email="owner@shop.example"
             )
@@ -75,7 +75,7 @@ def harness(pg_db: Database) -> Iterator[Harness]:
             s.add_all([woo, other, shop])
             s.flush()
             ids = (woo.id, other.id, shop.id)
-        yield Harness(app, app.test_client(), pg_db, mail, *ids)
+        yield Harness(app, app.test_client(), db, mail, *ids)
 
 
 def test_an_anonymous_admin_request_is_sent_to_sign_in(harness: Harness) -> None:

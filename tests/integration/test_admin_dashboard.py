@@ -286,13 +286,13 @@ def _build(db: Database) -> tuple[int, int, dict[str, int], date, datetime]:
 
 
 @pytest.fixture
-def shop(pg_db: Database) -> Iterator[Shop]:
+def shop(db: Database) -> Iterator[Shop]:
     settings = Settings(
         env="test", app_url="http://backsoon.test", shopify_api_key=API_KEY, shopify_api_secret=API_SECRET
     )
-    app = build_app(runtime=Runtime(settings, pg_db, InProcessJobQueue(eager=True)))
-    a, b, v, today, now = _build(pg_db)
-    yield Shop(app.test_client(), pg_db, a, b, v, today, now)
+    app = build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True)))
+    a, b, v, today, now = _build(db)
+    yield Shop(app.test_client(), db, a, b, v, today, now)
 
 
 def _skus(html: str, table_id: str) -> list[str]:

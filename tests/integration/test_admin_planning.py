@@ -86,13 +86,13 @@ def _build(db: Database, jobs: Any) -> Admin:
 
 
 @pytest.fixture
-def recorded(pg_db: Database) -> Iterator[Admin]:
-    yield _build(pg_db, RecordingQueue())
+def recorded(db: Database) -> Iterator[Admin]:
+    yield _build(db, RecordingQueue())
 
 
 @pytest.fixture
-def live(pg_db: Database) -> Iterator[Admin]:
-    yield _build(pg_db, InProcessJobQueue(eager=True))
+def live(db: Database) -> Iterator[Admin]:
+    yield _build(db, InProcessJobQueue(eager=True))
 
 
 def test_a_purchase_order_by_form_feeds_the_restock_eta(live: Admin) -> None:
@@ -177,8 +177,8 @@ def test_closing_a_purchase_order_stops_it_counting_as_incoming(live: Admin) -> 
     assert live.orders()[0][3] == "received"
 
 
-def test_another_stores_purchase_order_or_campaign_is_a_404(recorded: Admin, pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_another_stores_purchase_order_or_campaign_is_a_404(recorded: Admin, db: Database) -> None:
+    with db.session() as s:
         other_store = s.get(Product, recorded.other_product_id).store_id  # type: ignore[union-attr]
         po = PurchaseOrder(store_id=other_store, variant_id=recorded.other_variant_id, quantity=3, expected_on=TODAY)
         camp = Campaign(store_id=other_store, name="Theirs", starts_on=TODAY, ends_on=TODAY, product_ids=[])
@@ -188,7 +188,7 @@ def test_another_stores_purchase_order_or_campaign_is_a_404(recorded: Admin, pg_
     assert recorded.post(f"/admin/incoming/{po_id}/close", {"action": "cancelled"}).status_code == 404
     assert recorded.client.get(f"/admin/campaigns/{camp_id}").status_code == 404
     assert recorded.post(f"/admin/campaigns/{camp_id}/cancel", {}).status_code == 404
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.get(PurchaseOrder, po_id).status == "open"  # type: ignore[union-attr]
         assert s.get(Campaign, camp_id).status == "planned"  # type: ignore[union-attr]
     assert recorded.dirty() == []

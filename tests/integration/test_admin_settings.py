@@ -92,13 +92,13 @@ def _build(db: Database, jobs: Any) -> Admin:
 
 
 @pytest.fixture
-def recorded(pg_db: Database) -> Iterator[Admin]:
-    yield _build(pg_db, RecordingQueue())
+def recorded(db: Database) -> Iterator[Admin]:
+    yield _build(db, RecordingQueue())
 
 
 @pytest.fixture
-def live(pg_db: Database) -> Iterator[Admin]:
-    yield _build(pg_db, InProcessJobQueue(eager=True))
+def live(db: Database) -> Iterator[Admin]:
+    yield _build(db, InProcessJobQueue(eager=True))
 
 
 def test_the_settings_page_shows_every_field_with_its_default(recorded: Admin) -> None:

@@ -66,8 +66,8 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(pg_db: Database) -> Iterator[World]:
-    with pg_db.session() as s:
+def world(db: Database) -> Iterator[World]:
+    with db.session() as s:
         a = make_store(s, name="Alpha Shop", platform="woocommerce", domain="alpha.example")
         b = make_store(s, name="Beta Shop", platform="woocommerce", domain="beta.example")
         va = make_variant(s, a, qty=0, sku="A-RED", title="Red")
@@ -145,12 +145,12 @@ def world(pg_db: Database) -> Iterator[World]:
             env="test", app_url="https://app.test", secret_key="k", smtp_url=url, mail_from="BS <bs@mail.test>"
         )
         jobs = InProcessJobQueue(eager=True)
-        app = build_app(runtime=Runtime(settings, pg_db, jobs))
+        app = build_app(runtime=Runtime(settings, db, jobs))
         client = app.test_client()
         with client.session_transaction() as sess:
             sess[SESSION_STORE_KEY] = ids[0]
             sess["admin_csrf"] = CSRF
-        yield World(client, pg_db, handler, jobs, ids[0], ids[1], ids[2], ids[3], subs, {"first": ids[4]})
+        yield World(client, db, handler, jobs, ids[0], ids[1], ids[2], ids[3], subs, {"first": ids[4]})
 
 
 def _rows(html: str) -> list[list[str]]:

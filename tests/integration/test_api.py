@@ -75,10 +75,10 @@ def _variant(store: Store, product: Product, ext: str, sku: str, title: str, **v
 
 
 @pytest.fixture
-def seed(pg_db: Database) -> Seed:
+def seed(db: Database) -> Seed:
     """Store A (keyed "key-a") with six variants, store B (keyed "key-b"), and a demo store."""
     today = datetime.now(ZoneInfo("Europe/Berlin")).date()
-    with pg_db.session() as s:
+    with db.session() as s:
         a = Store(
             platform="shopify",
             domain="alpha.myshopify.com",
@@ -251,8 +251,8 @@ def _app(pg_url: str, db: Database, jobs: InProcessJobQueue, *, demo: bool = Fal
 
 
 @pytest.fixture
-def client(pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue, seed: Seed) -> FlaskClient:
-    return _app(pg_url, pg_db, parked_jobs).test_client()
+def client(pg_url: str, db: Database, parked_jobs: InProcessJobQueue, seed: Seed) -> FlaskClient:
+    return _app(pg_url, db, parked_jobs).test_client()
 
 
 def ids(body: dict[str, Any]) -> list[int]:
@@ -572,13 +572,13 @@ def test_store_b_key_sees_only_store_b(client: FlaskClient, seed: Seed) -> None:
 
 
 def test_demo_store_is_public_only_in_demo_mode(
-    pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue, seed: Seed
+    pg_url: str, db: Database, parked_jobs: InProcessJobQueue, seed: Seed
 ) -> None:
-    closed = _app(pg_url, pg_db, parked_jobs, demo=False).test_client()
+    closed = _app(pg_url, db, parked_jobs, demo=False).test_client()
     assert closed.get(f"/api/v1/stores/{seed.demo}").status_code == 401
     assert closed.get(f"/api/v1/stores/{seed.demo}/variants").status_code == 401
 
-    open_ = _app(pg_url, pg_db, parked_jobs, demo=True).test_client()
+    open_ = _app(pg_url, db, parked_jobs, demo=True).test_client()
     summary = open_.get(f"/api/v1/stores/{seed.demo}")
     assert summary.status_code == 200
     assert summary.get_json()["name"] == "Demo Outfitters"

@@ -45,8 +45,8 @@ class Shop:
 
 
 @pytest.fixture
-def shop(pg_db: Database) -> Shop:
-    with pg_db.session() as s:
+def shop(db: Database) -> Shop:
+    with db.session() as s:
         store = make_store(s, platform="demo", name="Demo Outfitters")
         other = make_store(s, platform="shopify")
         loc = make_location(s, store)
@@ -92,7 +92,7 @@ def _events(db: Database, variant_id: int) -> list[tuple[str, int, int]]:
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def test_sink_receives_smtp_and_the_inbox_shows_it(pg_url: str, pg_db: Database, shop: Shop, sink: MailSink) -> None:
+def test_sink_receives_smtp_and_the_inbox_shows_it(pg_url: str, db: Database, shop: Shop, sink: MailSink) -> None:
     _send(sink)
     [received] = sink.messages()
     assert (received.mail_from, received.rcpt_tos, received.subject) == (
@@ -100,7 +100,7 @@ def test_sink_receives_smtp_and_the_inbox_shows_it(pg_url: str, pg_db: Database,
         ("ann@example.com",),
         "Tee is back in stock",
     )
-    client = _client(pg_url, pg_db, RecordingQueue())
+    client = _client(pg_url, db, RecordingQueue())
     inbox = client.get("/demo/mail")
     assert inbox.status_code == 200
     page = inbox.get_data(as_text=True)
@@ -128,21 +128,21 @@ def test_sink_keeps_only_the_latest_messages() -> None:
     assert not small.running
 
 
-def test_inbox_without_a_sink_explains_itself(pg_url: str, pg_db: Database, shop: Shop) -> None:
+def test_inbox_without_a_sink_explains_itself(pg_url: str, db: Database, shop: Shop) -> None:
     stop_sink()
-    page = _client(pg_url, pg_db, RecordingQueue()).get("/demo/mail").get_data(as_text=True)
+    page = _client(pg_url, db, RecordingQueue()).get("/demo/mail").get_data(as_text=True)
     assert "No local mail sink is running" in page
 
 
-def test_restock_creates_a_restock_event_and_queues_the_fanout(pg_url: str, pg_db: Database, shop: Shop) -> None:
+def test_restock_creates_a_restock_event_and_queues_the_fanout(pg_url: str, db: Database, shop: Shop) -> None:
     jobs = RecordingQueue()
-    client = _client(pg_url, pg_db, jobs)
+    client = _client(pg_url, db, jobs)
     resp = client.post(f"/demo/restock/{shop.sold_out}", headers={"Origin": HOST, "Referer": f"{HOST}/demo/shop/"})
     assert resp.status_code == 303
     assert resp.headers["Location"] == f"{HOST}/demo/shop/"
-    events = _events(pg_db, shop.sold_out)
+    events = _events(db, shop.sold_out)
     assert events == [("restock", 0, 5)]
-    with pg_db.session() as s:
+    with db.session() as s:
         event_id = s.execute(select(StockEvent.id).where(StockEvent.variant_id == shop.sold_out)).scalar_one()
         assert s.execute(select(StockEvent.fanout_status).where(StockEvent.id == event_id)).scalar_one() == "pending"
         v = s.get(Variant, shop.sold_out)
@@ -153,14 +153,14 @@ def test_restock_creates_a_restock_event_and_queues_the_fanout(pg_url: str, pg_d
     assert "Restocked TEE-M: 0 → 5 units." in page
 
 
-def test_restock_of_an_in_stock_variant_adds_units_without_an_event(pg_url: str, pg_db: Database, shop: Shop) -> None:
+def test_restock_of_an_in_stock_variant_adds_units_without_an_event(pg_url: str, db: Database, shop: Shop) -> None:
     jobs = RecordingQueue()
-    client = _client(pg_url, pg_db, jobs)
+    client = _client(pg_url, db, jobs)
     resp = client.post(f"/demo/restock/{shop.in_stock}", headers={"Origin": HOST})
     assert (resp.status_code, resp.headers["Location"]) == (303, "/demo/mail")
-    assert _events(pg_db, shop.in_stock) == []
+    assert _events(db, shop.in_stock) == []
     assert [spec for spec in jobs.specs if spec.func == job_specs.FANOUT_EVENT] == []
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.get(Variant, shop.in_stock).sellable_quantity == 9  # type: ignore[union-attr]
 
 
@@ -175,33 +175,33 @@ def test_restock_of_an_in_stock_variant_adds_units_without_an_event(pg_url: str,
     ],
 )
 def test_cross_origin_restock_is_refused_and_changes_nothing(
-    pg_url: str, pg_db: Database, shop: Shop, headers: dict[str, str]
+    pg_url: str, db: Database, shop: Shop, headers: dict[str, str]
 ) -> None:
     jobs = RecordingQueue()
-    resp = _client(pg_url, pg_db, jobs).post(f"/demo/restock/{shop.sold_out}", headers=headers)
+    resp = _client(pg_url, db, jobs).post(f"/demo/restock/{shop.sold_out}", headers=headers)
     assert resp.status_code == 403
-    assert _events(pg_db, shop.sold_out) == []
+    assert _events(db, shop.sold_out) == []
     assert jobs.specs == []
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.get(Variant, shop.sold_out).sellable_quantity == 0  # type: ignore[union-attr]
         assert s.execute(select(func.sum(InventoryLevel.available))).scalar_one() == 2
 
 
-def test_restock_of_another_stores_or_unknown_variant_is_404(pg_url: str, pg_db: Database, shop: Shop) -> None:
+def test_restock_of_another_stores_or_unknown_variant_is_404(pg_url: str, db: Database, shop: Shop) -> None:
     jobs = RecordingQueue()
-    client = _client(pg_url, pg_db, jobs)
+    client = _client(pg_url, db, jobs)
     for vid in (shop.foreign, 10**9, 2**63):
         assert client.post(f"/demo/restock/{vid}", headers={"Origin": HOST}).status_code == 404
-    assert _events(pg_db, shop.foreign) == []
+    assert _events(db, shop.foreign) == []
     assert jobs.specs == []
 
 
-def test_everything_is_404_outside_demo_mode(pg_url: str, pg_db: Database, shop: Shop, sink: MailSink) -> None:
+def test_everything_is_404_outside_demo_mode(pg_url: str, db: Database, shop: Shop, sink: MailSink) -> None:
     _send(sink)
     jobs = RecordingQueue()
-    client = _client(pg_url, pg_db, jobs, demo=False)
+    client = _client(pg_url, db, jobs, demo=False)
     assert client.get("/demo/mail").status_code == 404
     assert client.get(f"/demo/mail/{sink.messages()[0].id}").status_code == 404
     assert client.post(f"/demo/restock/{shop.sold_out}", headers={"Origin": HOST}).status_code == 404
-    assert _events(pg_db, shop.sold_out) == []
+    assert _events(db, shop.sold_out) == []
     assert jobs.specs == []

@@ -61,9 +61,9 @@ class Shops:
 
 
 @pytest.fixture
-def shops(pg_db: Database) -> Iterator[Shops]:
+def shops(db: Database) -> Iterator[Shops]:
     now = datetime.now(UTC)
-    with pg_db.session() as s:
+    with db.session() as s:
         a = make_store(s, platform="woocommerce", name="Shop A", domain="a.example")
         b = make_store(s, platform="woocommerce", name="Shop B", domain="b.example")
         sold_out = make_variant(s, a, qty=0, sku='=HYPERLINK("x")', title="Red")
@@ -93,7 +93,7 @@ def shops(pg_db: Database) -> Iterator[Shops]:
         recompute(s, a.id, now=now)
         recompute(s, b.id, now=now)
         ids = (a.id, b.id, (sold_out.id, healthy.id), other.id, (sub1.id, sub2.id))
-    yield Shops(make_admin_app(pg_db), pg_db, *ids)
+    yield Shops(make_admin_app(db), db, *ids)
 
 
 def test_safe_cell_neutralises_formulas_but_not_numbers() -> None:

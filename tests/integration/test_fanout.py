@@ -89,8 +89,8 @@ class World:
 
 
 @pytest.fixture
-def world(pg_db: Database) -> Iterator[World]:
-    with pg_db.session() as s:
+def world(db: Database) -> Iterator[World]:
+    with db.session() as s:
         store = make_store(s, name="Linen & Co", timezone="Europe/Amsterdam")
         variant = make_variant(s, store, qty=3)
         ev = StockEvent(
@@ -109,7 +109,7 @@ def world(pg_db: Database) -> Iterator[World]:
         settings = Settings(
             env="test", smtp_url=url, app_url="https://app.test", secret_key="k", mail_from="BS <bs@mail.test>"
         )
-        yield World(pg_db, handler, settings, *ids)
+        yield World(db, handler, settings, *ids)
 
 
 def test_wave_size_follows_ratio_oldest_first(world: World) -> None:

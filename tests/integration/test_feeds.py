@@ -35,9 +35,9 @@ class Feed:
 
 
 @pytest.fixture
-def feed(pg_db: Database) -> Iterator[Feed]:
+def feed(db: Database) -> Iterator[Feed]:
     now = datetime.now(UTC)
-    with pg_db.session() as s:
+    with db.session() as s:
         store = make_store(s, platform="shopify", domain="feed.myshopify.com", name="Feed", country="nl")
         other = make_store(s, platform="woocommerce", name="Other", feed_token="o" * 43)
         product = Product(store_id=store.id, external_id="7001", title="Tee")
@@ -49,7 +49,7 @@ def feed(pg_db: Database) -> Iterator[Feed]:
         recompute(s, store.id, now=now)
         recompute(s, other.id, now=now)
         ids = (store.id, other.id, (sold_out.id, plenty.id))
-    yield Feed(make_admin_app(pg_db), pg_db, *ids)
+    yield Feed(make_admin_app(db), db, *ids)
 
 
 def test_no_feed_until_created_then_rotation_kills_the_old_url(feed: Feed) -> None:

@@ -16,8 +16,8 @@ from tests.conftest import TEST_REDIS_URL
 pytestmark = pytest.mark.integration
 
 
-def test_healthz_reports_database_and_redis(pg_db: Database, redis_conn: Any) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, RedisJobQueue(TEST_REDIS_URL)))
+def test_healthz_reports_database_and_redis(db: Database, redis_conn: Any) -> None:
+    app = build_app(runtime=Runtime(Settings(env="test"), db, RedisJobQueue(TEST_REDIS_URL)))
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 200
     assert resp.get_json() == {
@@ -27,8 +27,8 @@ def test_healthz_reports_database_and_redis(pg_db: Database, redis_conn: Any) ->
     }
 
 
-def test_healthz_is_503_when_redis_is_down(pg_db: Database) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, RedisJobQueue("redis://127.0.0.1:1/0")))
+def test_healthz_is_503_when_redis_is_down(db: Database) -> None:
+    app = build_app(runtime=Runtime(Settings(env="test"), db, RedisJobQueue("redis://127.0.0.1:1/0")))
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 503
     body = resp.get_json()
@@ -48,8 +48,8 @@ def test_healthz_in_process_mode_on_sqlite(sqlite_db: Database) -> None:
     }
 
 
-def test_json_errors_for_unknown_routes_methods_and_huge_bodies(pg_db: Database) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, InProcessJobQueue()))
+def test_json_errors_for_unknown_routes_methods_and_huge_bodies(db: Database) -> None:
+    app = build_app(runtime=Runtime(Settings(env="test"), db, InProcessJobQueue()))
     client = app.test_client()
     resp = client.get("/api/v1/nothing-here")
     assert (resp.status_code, resp.get_json()["error"]["code"]) == (404, "not_found")

@@ -67,18 +67,18 @@ def _mount(body: str) -> dict[str, str]:
     return {k: html.unescape(v) for k, v in re.findall(r'data-([a-z-]+)="([^"]*)"', tag.group(1))}
 
 
-def test_shop_pages_are_404_outside_demo_mode(pg_url: str, pg_db: Database) -> None:
-    _seed(pg_db)
-    client = _client(pg_url, pg_db, demo=False)
+def test_shop_pages_are_404_outside_demo_mode(pg_url: str, db: Database) -> None:
+    _seed(db)
+    client = _client(pg_url, db, demo=False)
     for path in ("/demo/shop/", "/demo/shop/products/p-jacket"):
         resp = client.get(path)
         assert resp.status_code == 404
         assert resp.mimetype == "text/html"
 
 
-def test_grid_lists_products_with_badges_story_first(pg_url: str, pg_db: Database) -> None:
-    _seed(pg_db)
-    resp = _client(pg_url, pg_db).get("/demo/shop/")
+def test_grid_lists_products_with_badges_story_first(pg_url: str, db: Database) -> None:
+    _seed(db)
+    resp = _client(pg_url, db).get("/demo/shop/")
     assert resp.status_code == 200
     body = resp.get_data(as_text=True)
     order = re.findall(r'<li class="card" data-product="([^"]+)"', body)
@@ -90,9 +90,9 @@ def test_grid_lists_products_with_badges_story_first(pg_url: str, pg_db: Databas
     assert "EUR 12.50" in body
 
 
-def test_product_page_mounts_the_widget_with_server_rendered_states(pg_url: str, pg_db: Database) -> None:
-    ids = _seed(pg_db)
-    resp = _client(pg_url, pg_db).get("/demo/shop/products/p-jacket?variant=v-l")
+def test_product_page_mounts_the_widget_with_server_rendered_states(pg_url: str, db: Database) -> None:
+    ids = _seed(db)
+    resp = _client(pg_url, db).get("/demo/shop/products/p-jacket?variant=v-l")
     assert resp.status_code == 200
     body = resp.get_data(as_text=True)
     mount = _mount(body)
@@ -122,9 +122,9 @@ def test_product_page_mounts_the_widget_with_server_rendered_states(pg_url: str,
     assert "EUR 95.00" in body
 
 
-def test_product_page_defaults_to_first_buyable_variant(pg_url: str, pg_db: Database) -> None:
-    _seed(pg_db)
-    client = _client(pg_url, pg_db)
+def test_product_page_defaults_to_first_buyable_variant(pg_url: str, db: Database) -> None:
+    _seed(db)
+    client = _client(pg_url, db)
     for query in ("", "?variant=nope", "?variant=v-f"):
         body = client.get(f"/demo/shop/products/p-jacket{query}").get_data(as_text=True)
         assert _mount(body)["variant"] == "v-m"
@@ -133,8 +133,8 @@ def test_product_page_defaults_to_first_buyable_variant(pg_url: str, pg_db: Data
 
 @pytest.mark.parametrize("path", ["/demo/shop/products/p-foreign", "/demo/shop/products/nope",
                                   "/demo/shop/products/" + "x" * 300])  # fmt: skip
-def test_unknown_or_foreign_product_is_a_404_page(pg_url: str, pg_db: Database, path: str) -> None:
-    _seed(pg_db)
-    resp = _client(pg_url, pg_db).get(path)
+def test_unknown_or_foreign_product_is_a_404_page(pg_url: str, db: Database, path: str) -> None:
+    _seed(db)
+    resp = _client(pg_url, db).get(path)
     assert resp.status_code == 404
     assert "The demo shop has no such product." in resp.get_data(as_text=True)

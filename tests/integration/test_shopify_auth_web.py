@@ -70,7 +70,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(pg_db: Database) -> Iterator[Harness]:
+def harness(db: Database) -> Iterator[Harness]:
     settings = Settings(
         env="test",
         shopify_api_key=API_KEY,
@@ -79,7 +79,7 @@ def harness(pg_db: Database) -> Iterator[Harness]:
         token_encryption_keys=(KEY,),
         app_url="https://backsoon.example",
     )
-    app = build_app(runtime=Runtime(settings, pg_db, InProcessJobQueue(eager=True)))
+    app = build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True)))
     if "shopify" not in app.blueprints:  # until factory.py registers it
         app.register_blueprint(shopify_web.bp)
 
@@ -94,7 +94,7 @@ def harness(pg_db: Database) -> Iterator[Harness]:
     app.add_url_rule("/api/v1/shopify-test/whoami", "test_whoami", whoami)
     app.add_url_rule("/api/v1/shopify-test/helper", "test_helper", whoami_helper)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
-        yield Harness(app, app.test_client(), pg_db, http)
+        yield Harness(app, app.test_client(), db, http)
 
 
 def decrypt(store: Store) -> dict[str, Any]:
@@ -277,8 +277,8 @@ def test_shopify_down_during_install_is_a_503_and_stores_nothing(harness: Harnes
     assert harness.stores() == 0
 
 
-def test_app_home_without_shopify_settings_is_a_503(pg_db: Database) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, InProcessJobQueue(eager=True)))
+def test_app_home_without_shopify_settings_is_a_503(db: Database) -> None:
+    app = build_app(runtime=Runtime(Settings(env="test"), db, InProcessJobQueue(eager=True)))
     if "shopify" not in app.blueprints:
         app.register_blueprint(shopify_web.bp)
     resp = app.test_client().get(f"/shopify/app?shop={SHOP}")

@@ -74,15 +74,15 @@ class Harness:
 
 
 @pytest.fixture
-def harness(pg_db: Database, redis_conn: Any) -> Iterator[Harness]:
+def harness(db: Database, redis_conn: Any) -> Iterator[Harness]:
     settings = Settings(env="test", shopify_api_secret=SECRET, shopify_api_secret_old="shpss_previous")
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    runtime = Runtime(settings, pg_db, jobs)
+    runtime = Runtime(settings, db, jobs)
     app = build_app(runtime=runtime)
     set_runtime(runtime)
-    with pg_db.session() as s:
+    with db.session() as s:
         s.add(Store(platform="shopify", domain=SHOP, name="BackSoon Demo", timezone="America/New_York"))
-    yield Harness(app, app.test_client(), jobs, pg_db)
+    yield Harness(app, app.test_client(), jobs, db)
 
 
 def store_id(h: Harness) -> int:
@@ -177,9 +177,9 @@ def test_bad_or_missing_hmac_is_401_and_stores_nothing(harness: Harness, name: s
     assert harness.jobs.queues["high"].count == 0
 
 
-def test_old_secret_still_verifies_during_rotation(pg_db: Database, redis_conn: Any) -> None:
+def test_old_secret_still_verifies_during_rotation(db: Database, redis_conn: Any) -> None:
     settings = Settings(env="test", shopify_api_secret="shpss_brand_new", shopify_api_secret_old=SECRET)
-    app = build_app(runtime=Runtime(settings, pg_db, RedisJobQueue(TEST_REDIS_URL)))
+    app = build_app(runtime=Runtime(settings, db, RedisJobQueue(TEST_REDIS_URL)))
     hook = fixture("products-delete")
     resp = app.test_client().post("/webhooks/shopify", data=hook["body_text"].encode(), headers=hook["headers"])
     assert resp.status_code == 200
@@ -261,24 +261,24 @@ def test_bad_headers_are_400_and_store_nothing(harness: Harness) -> None:
     assert harness.count(WebhookEvent) == 0
 
 
-def test_redis_down_at_ingest_still_answers_200_and_sweeper_delivers(pg_db: Database, redis_conn: Any) -> None:
+def test_redis_down_at_ingest_still_answers_200_and_sweeper_delivers(db: Database, redis_conn: Any) -> None:
     settings = Settings(env="test", shopify_api_secret=SECRET)
-    app = build_app(runtime=Runtime(settings, pg_db, RedisJobQueue("redis://127.0.0.1:1/0")))
-    with pg_db.session() as s:
+    app = build_app(runtime=Runtime(settings, db, RedisJobQueue("redis://127.0.0.1:1/0")))
+    with db.session() as s:
         s.add(Store(platform="shopify", domain=SHOP, name="Demo"))
     hook = fixture("products-create")
     resp = app.test_client().post("/webhooks/shopify", data=hook["body_text"].encode(), headers=hook["headers"])
     assert resp.status_code == 200
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.execute(select(WebhookEvent.status)).scalar_one() == "received"
     up = RedisJobQueue(TEST_REDIS_URL)
-    set_runtime(Runtime(settings, pg_db, up))
-    with pg_db.session() as s:
+    set_runtime(Runtime(settings, db, up))
+    with db.session() as s:
         sweeper.sweep(
             s, up, datetime.now(UTC) + timedelta(seconds=61), timedelta(seconds=60), sync_job=registry.sync_job_for
         )
     SimpleWorker([up.queues["high"]], connection=up.connection).work(burst=True)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.execute(select(WebhookEvent.status)).scalar_one() == "processed"
         assert s.execute(select(Variant.sku)).scalars().all() == ["LCA-NAT"]
 

@@ -55,8 +55,8 @@ def _state(session: Any, variant: Any, status: str, eta: Any = None) -> None:
 
 
 @pytest.fixture
-def env(pg_url: str, pg_db: Database, redis_conn: object) -> Iterator[Env]:
-    with pg_db.session() as s:
+def env(pg_url: str, db: Database, redis_conn: object) -> Iterator[Env]:
+    with db.session() as s:
         store = make_store(s, name="Acme", country="US", locale="en")
         eu = make_store(s, name="Winkel", country="NL", locale="nl")
         sold = make_variant(s, store, qty=0, external_id="sold")
@@ -76,8 +76,8 @@ def env(pg_url: str, pg_db: Database, redis_conn: object) -> Iterator[Env]:
         ids = (store.id, eu.id)
     jobs = RecordingQueue()
     settings = Settings(env="test", database_url=pg_url, redis_url=TEST_REDIS_URL, secret_key=SECRET)
-    app = build_app(runtime=Runtime(settings, pg_db, jobs))  # type: ignore[arg-type]
-    yield Env(app, jobs, pg_db, ids[0], ids[1], {})
+    app = build_app(runtime=Runtime(settings, db, jobs))  # type: ignore[arg-type]
+    yield Env(app, jobs, db, ids[0], ids[1], {})
 
 
 def body(**kw: Any) -> dict[str, Any]:

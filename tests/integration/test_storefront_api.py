@@ -30,8 +30,8 @@ APP_SECRET = "shpss_test"
 
 
 @pytest.fixture
-def seeded(pg_url: str, pg_db: Database, redis_conn: object) -> Iterator[tuple[FlaskClient, dict[str, int], Any]]:
-    with pg_db.session() as s:
+def seeded(pg_url: str, db: Database, redis_conn: object) -> Iterator[tuple[FlaskClient, dict[str, int], Any]]:
+    with db.session() as s:
         store = make_store(s, name="Acme", domain="acme.example", locale="nl", country="BE")
         shop = make_store(s, platform="shopify", domain="acme-shop.myshopify.com", name="Shop")
         demo = make_store(s, platform="demo", domain="demo.local", name="Demo")
@@ -75,8 +75,8 @@ def seeded(pg_url: str, pg_db: Database, redis_conn: object) -> Iterator[tuple[F
         shopify_api_secret=APP_SECRET,
         app_url="https://app.backsoon.example",
     )
-    app = build_app(runtime=Runtime(settings, pg_db, RecordingQueue()))  # type: ignore[arg-type]
-    yield app.test_client(), ids, pg_db
+    app = build_app(runtime=Runtime(settings, db, RecordingQueue()))  # type: ignore[arg-type]
+    yield app.test_client(), ids, db
 
 
 def _state(

@@ -25,9 +25,9 @@ SECRET = "confirm-secret"
 
 
 @pytest.fixture
-def env(pg_url: str, pg_db: Database) -> Iterator[tuple[FlaskClient, Database, int, str]]:
+def env(pg_url: str, db: Database) -> Iterator[tuple[FlaskClient, Database, int, str]]:
     raw, digest = new_confirm_token()
-    with pg_db.session() as s:
+    with db.session() as s:
         store = make_store(s, name="Winkel")
         variant = make_variant(s, store, qty=0, title="Rood")
         sub = Subscription(
@@ -55,8 +55,8 @@ def env(pg_url: str, pg_db: Database) -> Iterator[tuple[FlaskClient, Database, i
         s.commit()
         sid = sub.id
     settings = Settings(env="test", database_url=pg_url, secret_key=SECRET, app_url="https://app.example")
-    app = build_app(runtime=Runtime(settings, pg_db, RecordingQueue()))  # type: ignore[arg-type]
-    yield app.test_client(), pg_db, sid, raw
+    app = build_app(runtime=Runtime(settings, db, RecordingQueue()))  # type: ignore[arg-type]
+    yield app.test_client(), db, sid, raw
 
 
 def _sub(db: Database, sid: int) -> Subscription:

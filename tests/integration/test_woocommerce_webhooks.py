@@ -65,12 +65,12 @@ class Harness:
 
 
 @pytest.fixture
-def harness(pg_db: Database, redis_conn: Any) -> Iterator[Harness]:
+def harness(db: Database, redis_conn: Any) -> Iterator[Harness]:
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    runtime = Runtime(SETTINGS, pg_db, jobs)
+    runtime = Runtime(SETTINGS, db, jobs)
     app = build_app(runtime=runtime)
     set_runtime(runtime)
-    with pg_db.session() as s:
+    with db.session() as s:
         store = Store(
             platform="woocommerce",
             domain="127.0.0.1:8091",
@@ -85,7 +85,7 @@ def harness(pg_db: Database, redis_conn: Any) -> Iterator[Harness]:
         update = parse_product(rest("product-variable"), rest("product-variations-list"))
         catalog.apply_products(s, RecordingQueue(), sid, [update.product])
         catalog.apply_inventory(s, RecordingQueue(), sid, list(update.inventory))
-    yield Harness(app.test_client(), jobs, pg_db, sid)
+    yield Harness(app.test_client(), jobs, db, sid)
 
 
 def test_ping_is_answered_and_not_stored(harness: Harness) -> None:
