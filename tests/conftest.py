@@ -1,17 +1,34 @@
-"""Shared fixtures: real PostgreSQL and Redis for integration tests, skipped loudly when absent outside CI."""
+"""Shared fixtures: real PostgreSQL and Redis for integration tests, skipped loudly when absent outside CI.
+
+The web app: ``app`` is built by the app factory on the test's ``db`` with ``job_queue`` (in-process, eager) and
+the test settings, and ``client`` is its test client. A module changes them by redefining a fixture, not by
+building an app of its own:
+
+- ``settings_overrides``: Settings fields on top of the test defaults (``{"demo": True, "secret_key": ...}``);
+- ``job_queue``: the queue (``parked_jobs``, a ``RecordingQueue``, a ``RedisJobQueue``);
+- ``make_app(**settings, jobs=..., database=...)``: another app in the same test (demo mode off, a dead queue).
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from app.config import Settings
 from app.db import Base, Database
+from app.queue import InProcessJobQueue, JobQueue
+from app.runtime import Runtime, set_runtime
+from app.web.factory import build_app
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -100,6 +117,62 @@ def db(pg_url: str) -> Iterator[Database]:
         _truncate_all(database)
         PG_STATE["clean"] = True
         database.dispose()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Settings fields the module's app uses on top of the test defaults; redefine it in a module to change them."""
+    return {}
+
+
+@pytest.fixture
+def job_queue() -> JobQueue:
+    """The job queue of the app: in-process and eager; redefine it in a module for a parked, recording or Redis one."""
+    return InProcessJobQueue(eager=True)
+
+
+@pytest.fixture
+def parked_jobs() -> Iterator[InProcessJobQueue]:
+    """An in-process queue whose worker never picks anything up, so enqueued jobs stay visible."""
+    jobs = InProcessJobQueue(eager=False)
+    release = threading.Event()
+    # A live stand-in for the worker thread: the queue sees a worker and starts none of its own.
+    jobs._thread = threading.Thread(target=release.wait, name="parked-worker", daemon=True)
+    jobs._thread.start()
+    yield jobs
+    release.set()
+
+
+AppFactory = Callable[..., Flask]
+
+
+@pytest.fixture
+def make_app(
+    request: pytest.FixtureRequest, job_queue: JobQueue, settings_overrides: dict[str, Any]
+) -> Iterator[AppFactory]:
+    """Builds an app like ``app``: keyword arguments override settings, ``jobs=``/``database=`` replace those."""
+
+    def make(*, jobs: JobQueue | None = None, database: Database | None = None, **settings: Any) -> Flask:
+        # The test's db only when no other database is given, so an app on SQLite alone needs no PostgreSQL.
+        on: Database = request.getfixturevalue("db") if database is None else database
+        values: dict[str, Any] = {"env": "test", "database_url": on.url, **settings_overrides, **settings}
+        # The factory behind create_app(), given a runtime so the app uses this test's database and queue.
+        return build_app(runtime=Runtime(Settings(**values), on, job_queue if jobs is None else jobs))
+
+    yield make
+    set_runtime(None)  # build_app installed the runtime process-wide; the next test must not inherit it
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Flask:
+    """The Flask app on the test's db, job_queue and settings_overrides."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
 
 
 @pytest.fixture

@@ -12,13 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from app.config import Settings
 from app.db import Database
 from app.models import AdminLoginToken, Store
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.web.admin_auth import admin, admin_required
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.smtpd import Collector, smtp_server
 from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP, make_session_token
 
@@ -50,16 +47,11 @@ class Harness:
 
 
 @pytest.fixture
-def harness(db: Database) -> Iterator[Harness]:
+def harness(db: Database, make_app: AppFactory) -> Iterator[Harness]:
     with smtp_server() as (mail, url):
-        settings = Settings(
-            env="test",
-            app_url="http://backsoon.test",
-            smtp_url=url,
-            shopify_api_key=API_KEY,
-            shopify_api_secret=API_SECRET,
+        app = make_app(
+            app_url="http://backsoon.test", smtp_url=url, shopify_api_key=API_KEY, shopify_api_secret=API_SECRET
         )
-        app = build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True)))
 
         @app.post("/admin/_probe")
         @admin_required

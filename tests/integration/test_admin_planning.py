@@ -11,17 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.config import Settings
 from app.db import Database
 from app.domain.stock import CampaignWindow, campaign_risk
 from app.models import Campaign, Product, PurchaseOrder, StockState, Supplier
 from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.services.stock.recompute import recompute
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.factories import RecordingQueue, add_sale, make_store, make_variant
 from tests.integration.test_admin_settings import dirty_ids, stock_state
 
@@ -65,8 +64,13 @@ class Admin:
         return stock_state(self.db, variant_id)
 
 
-def _build(db: Database, jobs: Any) -> Admin:
-    app = build_app(runtime=Runtime(Settings(env="test", demo=True, app_url="http://backsoon.test"), db, jobs))
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Demo mode, with links on the test app URL."""
+    return {"demo": True, "app_url": "http://backsoon.test"}
+
+
+def _build(app: Flask, db: Database, jobs: Any) -> Admin:
     now = datetime.now(UTC)
     with db.session() as s:
         store = make_store(s, platform="demo", name="Demo Shop")
@@ -86,13 +90,15 @@ def _build(db: Database, jobs: Any) -> Admin:
 
 
 @pytest.fixture
-def recorded(db: Database) -> Iterator[Admin]:
-    yield _build(db, RecordingQueue())
+def recorded(db: Database, make_app: AppFactory) -> Iterator[Admin]:
+    jobs = RecordingQueue()
+    yield _build(make_app(jobs=jobs), db, jobs)
 
 
 @pytest.fixture
-def live(db: Database) -> Iterator[Admin]:
-    yield _build(db, InProcessJobQueue(eager=True))
+def live(db: Database, make_app: AppFactory) -> Iterator[Admin]:
+    jobs = InProcessJobQueue(eager=True)
+    yield _build(make_app(jobs=jobs), db, jobs)
 
 
 def test_a_purchase_order_by_form_feeds_the_restock_eta(live: Admin) -> None:

@@ -17,10 +17,9 @@ from app.config import Settings
 from app.db import Database
 from app.models import ComplianceRequest, ConsentRecord, Delivery, StockEvent, Subscription
 from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.services.notify import fanout, subscribers
 from app.web.admin_auth import SESSION_STORE_KEY
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.factories import make_store, make_variant
 from tests.smtpd import Collector, smtp_server
 
@@ -66,7 +65,7 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(db: Database) -> Iterator[World]:
+def world(db: Database, make_app: AppFactory) -> Iterator[World]:
     with db.session() as s:
         a = make_store(s, name="Alpha Shop", platform="woocommerce", domain="alpha.example")
         b = make_store(s, name="Beta Shop", platform="woocommerce", domain="beta.example")
@@ -141,11 +140,10 @@ def world(db: Database) -> Iterator[World]:
         )
         ids = (a.id, b.id, va.id, vb.id, ev.id)
     with smtp_server() as (handler, url):
-        settings = Settings(
-            env="test", app_url="https://app.test", secret_key="k", smtp_url=url, mail_from="BS <bs@mail.test>"
-        )
         jobs = InProcessJobQueue(eager=True)
-        app = build_app(runtime=Runtime(settings, db, jobs))
+        app = make_app(
+            jobs=jobs, app_url="https://app.test", secret_key="k", smtp_url=url, mail_from="BS <bs@mail.test>"
+        )
         client = app.test_client()
         with client.session_transaction() as sess:
             sess[SESSION_STORE_KEY] = ids[0]

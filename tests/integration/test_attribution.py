@@ -8,17 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Settings
 from app.db import Database
 from app.models import Delivery, Order, OrderLine, StockEvent, Store, StoreSetting, Subscription, Variant
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.services.notify.attribution import attribute_orders
 from app.web.deps import hash_api_key
-from app.web.factory import build_app
 from tests.factories import NOW, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -376,11 +373,6 @@ def _subscription_for(s: Session, v: Variant, email: str) -> int:
     return sub.id
 
 
-def _client(pg_url: str, db: Database) -> Any:
-    settings = Settings(env="test", database_url=pg_url)
-    return build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True))).test_client()
-
-
 def _figures(sent: int, clicked: int, converted: int, direct: int, assisted: int, revenue: float) -> dict[str, Any]:
     return {
         "sent": sent,
@@ -393,11 +385,9 @@ def _figures(sent: int, clicked: int, converted: int, direct: int, assisted: int
     }
 
 
-def test_report_by_product(pg_url: str, db: Database, report_seed: Report) -> None:
+def test_report_by_product(client: FlaskClient, report_seed: Report) -> None:
     r = report_seed
-    resp = _client(pg_url, db).get(
-        f"/api/v1/stores/{r.a}/attribution?by=product", headers={"Authorization": "Bearer key-a"}
-    )
+    resp = client.get(f"/api/v1/stores/{r.a}/attribution?by=product", headers={"Authorization": "Bearer key-a"})
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["by"] == "product" and body["currency"] == "EUR"
@@ -408,13 +398,11 @@ def test_report_by_product(pg_url: str, db: Database, report_seed: Report) -> No
     assert body["totals"] == _figures(4, 1, 2, 1, 1, 45.0)
 
 
-def test_report_by_restock(pg_url: str, db: Database, report_seed: Report) -> None:
+def test_report_by_restock(client: FlaskClient, report_seed: Report) -> None:
     r = report_seed
-    body = (
-        _client(pg_url, db)
-        .get(f"/api/v1/stores/{r.a}/attribution?by=restock", headers={"Authorization": "Bearer key-a"})
-        .get_json()
-    )
+    body = client.get(
+        f"/api/v1/stores/{r.a}/attribution?by=restock", headers={"Authorization": "Bearer key-a"}
+    ).get_json()
     assert [(i["stock_event_id"], {k: i[k] for k in _figures(1, 0, 0, 0, 0, 0)}) for i in body["items"]] == [
         (r.e2, _figures(1, 0, 1, 0, 1, 15.0)),
         (r.e3, _figures(1, 0, 0, 0, 0, 0.0)),
@@ -422,9 +410,9 @@ def test_report_by_restock(pg_url: str, db: Database, report_seed: Report) -> No
     ]
 
 
-def test_report_auth_and_errors(pg_url: str, db: Database, report_seed: Report) -> None:
+def test_report_auth_and_errors(client: FlaskClient, report_seed: Report) -> None:
     r = report_seed
-    c = _client(pg_url, db)
+    c = client
     other = c.get(f"/api/v1/stores/{r.a}/attribution", headers={"Authorization": "Bearer key-b"})
     assert other.status_code == 404 and other.get_json()["error"]["code"] == "not_found"
     assert c.get(f"/api/v1/stores/{r.a}/attribution").status_code == 401

@@ -7,13 +7,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from app.config import Settings
 from app.db import Database
 from app.infra.links import buy_token, unsubscribe_token
 from app.models import Delivery, Product, StockEvent, Subscription
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
-from app.web.factory import build_app
 from tests.factories import NOW, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -48,9 +44,9 @@ def _delivery(db: Database, platform: str, url: str | None = None, handle: str =
 
 
 @pytest.fixture
-def client(pg_url: str, db: Database) -> FlaskClient:
-    settings = Settings(env="test", database_url=pg_url, secret_key=SECRET)
-    return build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True))).test_client()
+def settings_overrides() -> dict[str, Any]:
+    """The secret the buy links are signed with."""
+    return {"secret_key": SECRET}
 
 
 def _clicks(db: Database, delivery_id: int) -> tuple[int, Any]:

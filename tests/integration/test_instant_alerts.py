@@ -14,10 +14,9 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db import Database
 from app.models import Product, StockEvent, Store, StoreSetting, Subscription, Variant
-from app.runtime import Runtime
 from app.services.notify import alerts
 from app.services.stock.recompute import recompute
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.factories import RecordingQueue, make_store, make_variant
 from tests.smtpd import smtp_server
 
@@ -195,8 +194,8 @@ def test_stores_are_alerted_about_their_own_variants_only(db: Database) -> None:
         assert mail.received == []
 
 
-def test_the_settings_page_saves_the_toggle(db: Database) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test", demo=True), db, RecordingQueue()))
+def test_the_settings_page_saves_the_toggle(db: Database, make_app: AppFactory) -> None:
+    app = make_app(jobs=RecordingQueue(), demo=True)
     with db.session() as s:
         store_id = make_store(s, platform="demo", name="Demo Shop").id
     client = app.test_client()

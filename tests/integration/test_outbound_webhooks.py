@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
 from app.config import Settings
@@ -22,7 +23,7 @@ from app.platforms import registry
 from app.services.notify import outbound_webhooks as hooks
 from app.services.stock.recompute import recompute
 from tests.factories import make_store, make_variant
-from tests.integration.test_exports import CSRF, make_admin_app, signed_in
+from tests.integration.test_exports import CSRF, signed_in
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +57,12 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Admin links on the test app URL."""
+    return {"app_url": "http://backsoon.test"}
 
 
 @pytest.fixture
@@ -144,7 +151,7 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert hooks.backoff(30) == timedelta(hours=6)
 
 
-def test_a_private_url_is_refused_in_the_admin_and_at_delivery(db: Database, receiver: Receiver) -> None:
+def test_a_private_url_is_refused_in_the_admin_and_at_delivery(db: Database, receiver: Receiver, app: Flask) -> None:
     store_id, _, _ = _setup(db, receiver.url)
     with db.session() as s:
         hooks.record_signal_changes(s, store_id, registry.feed_id_scheme)
@@ -155,7 +162,6 @@ def test_a_private_url_is_refused_in_the_admin_and_at_delivery(db: Database, rec
     (row,) = _rows(db)
     assert row.last_status_code is None and "non-public address 127.0.0.1" in (row.last_error or "")
 
-    app = make_admin_app(db)
     client = signed_in(app, store_id)
     resp = client.post("/admin/exports/webhook", data={"webhook_url": "http://10.0.0.5/hook", "action": "save", **CSRF})
     html = resp.get_data(as_text=True)
@@ -170,13 +176,12 @@ def test_https_is_required_in_production() -> None:
         hooks.validate_url("http://hooks.example.com/x", prod)
 
 
-def test_saving_a_url_shows_the_secret_once_and_removing_it_stops_deliveries(db: Database) -> None:
+def test_saving_a_url_shows_the_secret_once_and_removing_it_stops_deliveries(db: Database, app: Flask) -> None:
     with db.session() as s:
         store = make_store(s, platform="woocommerce")
         make_variant(s, store, qty=0)
         recompute(s, store.id)
         store_id = store.id
-    app = make_admin_app(db)
     client = signed_in(app, store_id)
     # Public names only resolve where there is DNS; an IP literal of a public host needs none.
     resp = client.post("/admin/exports/webhook", data={"webhook_url": "https://93.184.215.14/hook", **CSRF})

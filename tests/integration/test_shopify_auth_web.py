@@ -17,16 +17,13 @@ from responses import matchers
 from sqlalchemy import func, select, text
 from werkzeug.wrappers import Response
 
-from app.config import Settings
 from app.db import Database
 from app.infra.crypto import TokenCipher
 from app.models import Store
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.web import deps
 from app.web import shopify as shopify_web
 from app.web.deps import hash_api_key
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.unit.test_shopify_auth import (
     API_KEY,
     API_SECRET,
@@ -70,18 +67,14 @@ class Harness:
 
 
 @pytest.fixture
-def harness(db: Database) -> Iterator[Harness]:
-    settings = Settings(
-        env="test",
+def harness(db: Database, make_app: AppFactory) -> Iterator[Harness]:
+    app = make_app(
         shopify_api_key=API_KEY,
         shopify_api_secret=API_SECRET,
         shopify_api_secret_old="shpss_previous",
         token_encryption_keys=(KEY,),
         app_url="https://backsoon.example",
     )
-    app = build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True)))
-    if "shopify" not in app.blueprints:  # until factory.py registers it
-        app.register_blueprint(shopify_web.bp)
 
     @shopify_web.session_token_required
     def whoami(store: Store) -> Response:
@@ -277,11 +270,8 @@ def test_shopify_down_during_install_is_a_503_and_stores_nothing(harness: Harnes
     assert harness.stores() == 0
 
 
-def test_app_home_without_shopify_settings_is_a_503(db: Database) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test"), db, InProcessJobQueue(eager=True)))
-    if "shopify" not in app.blueprints:
-        app.register_blueprint(shopify_web.bp)
-    resp = app.test_client().get(f"/shopify/app?shop={SHOP}")
+def test_app_home_without_shopify_settings_is_a_503(client: FlaskClient) -> None:
+    resp = client.get(f"/shopify/app?shop={SHOP}")
     assert resp.status_code == 503 and "shopify_not_configured" in resp.get_data(as_text=True)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app import job_specs
@@ -235,19 +236,13 @@ def test_bulk_finish_webhook_and_sweeper_wake_the_waiting_run(db: Database, stor
     assert [sp.job_id for sp in specs if sp.func == job_specs.SHOPIFY_SYNC] == [f"sync-{run_id}-s{minute}"]
 
 
-def test_sync_progress_is_visible_to_the_admin_api(db: Database, store_id: int) -> None:
-    from app.config import Settings
-    from app.queue import InProcessJobQueue
-    from app.runtime import Runtime
+def test_sync_progress_is_visible_to_the_admin_api(db: Database, store_id: int, client: FlaskClient) -> None:
     from app.web.deps import hash_api_key
-    from app.web.factory import build_app
 
     with db.session() as s:
         store = s.get(Store, store_id)
         assert store is not None
         store.api_key_hash = hash_api_key("key-sync")
-    app = build_app(runtime=Runtime(Settings(env="test"), db, InProcessJobQueue()))
-    client = app.test_client()
     auth = {"Authorization": "Bearer key-sync"}
     assert client.get(f"/api/v1/stores/{store_id}/sync", headers=auth).get_json() == {"run": None}
     with db.session() as s:
@@ -302,13 +297,9 @@ def test_cli_sync_runs_in_the_foreground_with_progress(
     set_runtime(None)
 
 
-def test_sync_progress_of_a_woocommerce_run_uses_its_own_phases(db: Database) -> None:
-    from app.config import Settings
+def test_sync_progress_of_a_woocommerce_run_uses_its_own_phases(db: Database, client: FlaskClient) -> None:
     from app.platforms.woocommerce import sync as woo_sync
-    from app.queue import InProcessJobQueue
-    from app.runtime import Runtime
     from app.web.deps import hash_api_key
-    from app.web.factory import build_app
 
     with db.session() as s:
         store = Store(
@@ -322,8 +313,7 @@ def test_sync_progress_of_a_woocommerce_run_uses_its_own_phases(db: Database) ->
         run = s.get(SyncRun, run_id)
         assert run is not None
         run.phase, run.done, run.total = "orders", 50, 100
-    app = build_app(runtime=Runtime(Settings(env="test"), db, InProcessJobQueue()))
-    body = app.test_client().get(f"/api/v1/stores/{sid}/sync", headers={"Authorization": "Bearer k-w"}).get_json()
+    body = client.get(f"/api/v1/stores/{sid}/sync", headers={"Authorization": "Bearer k-w"}).get_json()
     # orders is phase 2 of products/orders/webhooks/finalize, half done: (1 + 0.5) / 4.
     assert (body["run"]["phase"], body["run"]["percent"]) == ("orders", 37.5)
 

@@ -36,8 +36,7 @@ from app.platforms import registry
 from app.queue import RedisJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services.ingest import sweeper
-from app.web.factory import build_app
-from tests.conftest import FIXTURES, TEST_REDIS_URL
+from tests.conftest import FIXTURES, TEST_REDIS_URL, AppFactory
 
 pytestmark = pytest.mark.integration
 
@@ -74,15 +73,22 @@ class Harness:
 
 
 @pytest.fixture
-def harness(db: Database, redis_conn: Any) -> Iterator[Harness]:
-    settings = Settings(env="test", shopify_api_secret=SECRET, shopify_api_secret_old="shpss_previous")
-    jobs = RedisJobQueue(TEST_REDIS_URL)
-    runtime = Runtime(settings, db, jobs)
-    app = build_app(runtime=runtime)
-    set_runtime(runtime)
+def settings_overrides() -> dict[str, Any]:
+    """The app's webhook secret and the one being rotated out."""
+    return {"shopify_api_secret": SECRET, "shopify_api_secret_old": "shpss_previous"}
+
+
+@pytest.fixture
+def job_queue(redis_conn: Any) -> RedisJobQueue:
+    """RQ on the test Redis; a test drains it with a SimpleWorker."""
+    return RedisJobQueue(TEST_REDIS_URL)
+
+
+@pytest.fixture
+def harness(db: Database, app: Flask, job_queue: RedisJobQueue) -> Iterator[Harness]:
     with db.session() as s:
         s.add(Store(platform="shopify", domain=SHOP, name="BackSoon Demo", timezone="America/New_York"))
-    yield Harness(app, app.test_client(), jobs, db)
+    yield Harness(app, app.test_client(), job_queue, db)
 
 
 def store_id(h: Harness) -> int:
@@ -177,9 +183,8 @@ def test_bad_or_missing_hmac_is_401_and_stores_nothing(harness: Harness, name: s
     assert harness.jobs.queues["high"].count == 0
 
 
-def test_old_secret_still_verifies_during_rotation(db: Database, redis_conn: Any) -> None:
-    settings = Settings(env="test", shopify_api_secret="shpss_brand_new", shopify_api_secret_old=SECRET)
-    app = build_app(runtime=Runtime(settings, db, RedisJobQueue(TEST_REDIS_URL)))
+def test_old_secret_still_verifies_during_rotation(make_app: AppFactory) -> None:
+    app = make_app(shopify_api_secret="shpss_brand_new", shopify_api_secret_old=SECRET)
     hook = fixture("products-delete")
     resp = app.test_client().post("/webhooks/shopify", data=hook["body_text"].encode(), headers=hook["headers"])
     assert resp.status_code == 200
@@ -261,9 +266,11 @@ def test_bad_headers_are_400_and_store_nothing(harness: Harness) -> None:
     assert harness.count(WebhookEvent) == 0
 
 
-def test_redis_down_at_ingest_still_answers_200_and_sweeper_delivers(db: Database, redis_conn: Any) -> None:
+def test_redis_down_at_ingest_still_answers_200_and_sweeper_delivers(
+    db: Database, redis_conn: Any, make_app: AppFactory
+) -> None:
     settings = Settings(env="test", shopify_api_secret=SECRET)
-    app = build_app(runtime=Runtime(settings, db, RedisJobQueue("redis://127.0.0.1:1/0")))
+    app = make_app(jobs=RedisJobQueue("redis://127.0.0.1:1/0"), shopify_api_secret_old=None)
     with db.session() as s:
         s.add(Store(platform="shopify", domain=SHOP, name="Demo"))
     hook = fixture("products-create")
@@ -283,10 +290,9 @@ def test_redis_down_at_ingest_still_answers_200_and_sweeper_delivers(db: Databas
         assert s.execute(select(Variant.sku)).scalars().all() == ["LCA-NAT"]
 
 
-def test_database_down_is_a_fast_503(redis_conn: Any) -> None:
-    settings = Settings(env="test", shopify_api_secret=SECRET)
+def test_database_down_is_a_fast_503(make_app: AppFactory) -> None:
     dead = Database("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
-    app = build_app(runtime=Runtime(settings, dead, RedisJobQueue(TEST_REDIS_URL)))
+    app = make_app(database=dead, shopify_api_secret_old=None)
     hook = fixture("products-create")
     resp = app.test_client().post("/webhooks/shopify", data=hook["body_text"].encode(), headers=hook["headers"])
     assert resp.status_code == 503

@@ -8,17 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import func, select, text
 
-from app.config import Settings
 from app.db import Database
 from app.models import Store, WebhookEvent
 from app.queue import InProcessJobQueue, RedisJobQueue
-from app.runtime import Runtime, set_runtime
-from app.web.factory import build_app
 from app.web.webhooks import MAX_WEBHOOK_BYTES
-from tests.conftest import FIXTURES, TEST_REDIS_URL
+from tests.conftest import FIXTURES, TEST_REDIS_URL, AppFactory
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +35,10 @@ def rows(db: Database) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in found]
 
 
-def app_for(db: Database, jobs: Any, **settings: Any) -> Flask:
-    runtime = Runtime(Settings(env="test", shopify_api_secret=SECRET, **settings), db, jobs)
-    set_runtime(runtime)
-    return build_app(runtime=runtime)
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """The secret the fixture deliveries are signed with."""
+    return {"shopify_api_secret": SECRET}
 
 
 def add_store(db: Database) -> int:
@@ -64,10 +60,10 @@ def backend_pids(db: Database) -> set[int]:
         return {int(p) for p in found}
 
 
-def test_answers_like_the_flask_app_did(db: Database, redis_conn: Any) -> None:
+def test_answers_like_the_flask_app_did(db: Database, redis_conn: Any, make_app: AppFactory) -> None:
     add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    client = app_for(db, jobs).test_client()
+    client = make_app(jobs=jobs).test_client()
     body, headers = hook("orders-create")
     resp = client.post("/webhooks/shopify", data=body, headers={**headers, "X-Request-Id": "req-1"})
     assert resp.status_code == 200
@@ -97,10 +93,12 @@ def test_answers_like_the_flask_app_did(db: Database, redis_conn: Any) -> None:
     assert client.get("/webhooks/shopify").status_code == 405
 
 
-def test_dead_pooled_connection_is_replaced_before_anything_is_sent(db: Database, redis_conn: Any) -> None:
+def test_dead_pooled_connection_is_replaced_before_anything_is_sent(
+    db: Database, redis_conn: Any, make_app: AppFactory
+) -> None:
     add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    client = app_for(db, jobs).test_client()
+    client = make_app(jobs=jobs).test_client()
     body, headers = hook("orders-create")
     assert client.post("/webhooks/shopify", data=body, headers=headers).status_code == 200
     with db.autocommit_engine.connect() as conn:
@@ -130,11 +128,11 @@ def test_dead_pooled_connection_is_replaced_before_anything_is_sent(db: Database
     assert jobs.queues["high"].count == 1
 
 
-def test_database_down_is_503_json_and_enqueues_nothing(redis_conn: Any) -> None:
+def test_database_down_is_503_json_and_enqueues_nothing(redis_conn: Any, make_app: AppFactory) -> None:
     jobs = RedisJobQueue(TEST_REDIS_URL)
     dead = Database("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
     try:
-        client = app_for(dead, jobs).test_client()
+        client = make_app(database=dead, jobs=jobs).test_client()
         body, headers = hook("products-create")
         resp = client.post("/webhooks/shopify", data=body, headers=headers)
     finally:
@@ -146,9 +144,9 @@ def test_database_down_is_503_json_and_enqueues_nothing(redis_conn: Any) -> None
     assert redis_conn.keys("backsoon:inbox-gate:*") == []  # type: ignore[attr-defined]
 
 
-def test_redis_down_still_stores_the_row_and_answers_200(db: Database) -> None:
+def test_redis_down_still_stores_the_row_and_answers_200(db: Database, make_app: AppFactory) -> None:
     add_store(db)
-    client = app_for(db, RedisJobQueue("redis://127.0.0.1:1/0")).test_client()
+    client = make_app(jobs=RedisJobQueue("redis://127.0.0.1:1/0")).test_client()
     body, headers = hook("products-create")
     resp = client.post("/webhooks/shopify", data=body, headers=headers)
     assert resp.status_code == 200
@@ -156,11 +154,10 @@ def test_redis_down_still_stores_the_row_and_answers_200(db: Database) -> None:
     assert rows(db) == [("products/create", headers["X-Shopify-Webhook-Id"], "received")]
 
 
-def test_no_secret_configured_is_401_and_stores_nothing(db: Database, redis_conn: Any) -> None:
+def test_no_secret_configured_is_401_and_stores_nothing(db: Database, redis_conn: Any, make_app: AppFactory) -> None:
     add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    runtime = Runtime(Settings(env="test", shopify_api_secret="", shopify_api_secret_old=""), db, jobs)
-    client = build_app(runtime=runtime).test_client()
+    client = make_app(jobs=jobs, shopify_api_secret="", shopify_api_secret_old="").test_client()
     body, headers = hook("products-create")
     resp = client.post("/webhooks/shopify", data=body, headers=headers)
     assert resp.status_code == 401
@@ -174,10 +171,10 @@ def test_no_secret_configured_is_401_and_stores_nothing(db: Database, redis_conn
     assert jobs.queues["high"].count == 0
 
 
-def test_oversized_body_is_413_before_anything_else(db: Database, redis_conn: Any) -> None:
+def test_oversized_body_is_413_before_anything_else(db: Database, redis_conn: Any, make_app: AppFactory) -> None:
     add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    client = app_for(db, jobs).test_client()
+    client = make_app(jobs=jobs).test_client()
     _body, headers = hook("products-create")
     resp = client.post("/webhooks/shopify", data=b"x" * (MAX_WEBHOOK_BYTES + 1), headers=headers)
     assert resp.status_code == 413
@@ -186,10 +183,12 @@ def test_oversized_body_is_413_before_anything_else(db: Database, redis_conn: An
     assert jobs.queues["high"].count == 0
 
 
-def test_sqlite_demo_mode_stores_dedupes_and_runs_the_job_in_process(sqlite_db: Database, tmp_path: Path) -> None:
+def test_sqlite_demo_mode_stores_dedupes_and_runs_the_job_in_process(
+    sqlite_db: Database, tmp_path: Path, make_app: AppFactory
+) -> None:
     add_store(sqlite_db)
     jobs = InProcessJobQueue(eager=True)
-    client = app_for(sqlite_db, jobs).test_client()
+    client = make_app(database=sqlite_db, jobs=jobs).test_client()
     body, headers = hook("products-create")
     resp = client.post("/webhooks/shopify", data=body, headers=headers)
     assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
@@ -307,13 +306,13 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
 
 
 def test_a_failed_group_write_is_an_error_for_each_delivery_and_stores_none(
-    db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch
+    db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch, make_app: AppFactory
 ) -> None:
     from app.services.ingest import inbox
 
     add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    client = app_for(db, jobs).test_client()
+    client = make_app(jobs=jobs).test_client()
     body, headers = hook("orders-create")
     # A statement the server refuses (made invalid here) after the connection was taken from the pool.
     real_sql = inbox._group_insert_pg
