@@ -1,5 +1,11 @@
 """Shared fixtures: real PostgreSQL and Redis for integration tests, skipped loudly when absent outside CI.
 
+The database: ``db`` runs the test inside one transaction on one connection, rolled back at the end (the app's own
+commits release savepoints; see tests/databases.py). A test whose code opens connections of its own (threads,
+subprocesses, forks, live servers, the autocommit engine, a CLI) is marked ``@pytest.mark.truncating("why")``
+(or its module is) and gets a plain Database whose tables are emptied by TRUNCATE afterwards instead. A rolled-back
+test that opens a second connection or leaves rows behind fails, naming the marker.
+
 The web app: ``app`` is built by the app factory on the test's ``db`` with ``job_queue`` (in-process, eager) and
 the test settings, and ``client`` is its test client. A module changes them by redefining a fixture, not by
 building an app of its own:
@@ -25,10 +31,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
-from app.db import Base, Database
+from app.db import Database
 from app.queue import InProcessJobQueue, JobQueue
 from app.runtime import Runtime, set_runtime
 from app.web.factory import build_app
+from tests.databases import RollbackDatabase, restart_identities, tables_with_rows, truncate_all
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -99,24 +106,57 @@ def pg_url() -> str:
 PG_STATE = {"clean": True}
 
 
-def _truncate_all(db: Database) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-
-@pytest.fixture
-def db(pg_url: str) -> Iterator[Database]:
-    """A Database on the migrated test database, empty at the start; every table is emptied after the test."""
-    database = Database(pg_url)
-    if not PG_STATE["clean"]:
-        _truncate_all(database)
+def _truncating(url: str) -> Iterator[Database]:
+    database = Database(url)
+    if PG_STATE["clean"]:
+        with database.engine.begin() as conn:
+            restart_identities(conn)  # a rolled-back test before this one moved them
+    else:
+        truncate_all(database)
     try:
         yield database
     finally:
-        _truncate_all(database)
+        truncate_all(database)
         PG_STATE["clean"] = True
         database.dispose()
+
+
+def _rolled_back(url: str) -> Iterator[Database]:
+    if not PG_STATE["clean"]:
+        plain = Database(url)
+        try:
+            truncate_all(plain)
+        finally:
+            plain.dispose()
+        PG_STATE["clean"] = True
+    database = RollbackDatabase(url)
+    try:
+        yield database
+    finally:
+        database.close()
+        try:
+            left = tables_with_rows(database)
+            if left:
+                truncate_all(database)  # so the next test starts empty all the same
+        finally:
+            database.dispose()
+    marker = 'mark it @pytest.mark.truncating("why")'
+    if database.refused:
+        pytest.fail(f"this test opened {database.refused} connection(s) besides its rolled-back one: {marker}")
+    if left:
+        pytest.fail(f"this test left rows in {', '.join(left)} outside its rolled-back transaction: {marker}")
+
+
+@pytest.fixture
+def db(request: pytest.FixtureRequest, pg_url: str) -> Iterator[Database]:
+    """The test's Database on the migrated test database, empty at the start and rolled back (or truncated) after."""
+    marker = request.node.get_closest_marker("truncating")
+    if marker is None:
+        yield from _rolled_back(pg_url)
+        return
+    if not (marker.args and isinstance(marker.args[0], str) and marker.args[0].strip()):
+        pytest.fail('@pytest.mark.truncating needs its reason: @pytest.mark.truncating("why")', pytrace=False)
+    yield from _truncating(pg_url)
 
 
 @pytest.fixture

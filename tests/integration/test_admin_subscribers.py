@@ -24,6 +24,9 @@ from tests.factories import make_store, make_variant
 from tests.smtpd import Collector, smtp_server
 
 pytestmark = pytest.mark.integration
+OWN_CONNECTIONS = pytest.mark.truncating(
+    "the fan-out and the confirmation mail commit each send on a connection of their own"
+)
 
 CSRF = "t" * 40
 
@@ -279,6 +282,7 @@ def test_log_says_who_signed_up_after_a_finished_restock(world: World) -> None:
 # --- resend -----------------------------------------------------------------------------------------------------
 
 
+@OWN_CONNECTIONS
 def test_resend_of_a_failed_email_goes_through_the_real_fanout_exactly_once(world: World) -> None:
     _set_qty(world, 2)
     ann = world.subs["ann@x.test"]
@@ -341,6 +345,7 @@ def test_resend_refusals_change_nothing(world: World) -> None:
     assert world.deliveries("cid@x.test") == [(world.events["first"], "skipped", "unsubscribed")]
 
 
+@OWN_CONNECTIONS
 def test_resend_of_an_unconfirmed_signup_resends_the_confirmation(world: World) -> None:
     bob = world.subs["bob@x.test"]
     resp = world.post(f"/admin/subscribers/{bob}/resend")
@@ -371,6 +376,7 @@ def test_service_refuses_a_purchase_skip(world: World) -> None:
 # --- removal ----------------------------------------------------------------------------------------------------
 
 
+@OWN_CONNECTIONS
 def test_remove_redacts_and_nothing_is_sent_afterwards(world: World) -> None:
     ann = world.subs["ann@x.test"]
     resp = world.post(f"/admin/subscribers/{ann}/remove")

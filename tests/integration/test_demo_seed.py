@@ -14,6 +14,7 @@ from app.platforms.demo.seed import TABLES, seed_demo
 from integrations.demo import generate
 
 pytestmark = pytest.mark.integration
+SEEDS = pytest.mark.truncating("seed_demo COPYs on connections of its own (a copy thread, an autocommit id connection)")
 
 TODAY = date(2026, 11, 22)
 
@@ -70,6 +71,7 @@ SOLD_OUT = text(
 )
 
 
+@SEEDS
 def test_seed_loads_exactly_what_the_generator_produces(db: Database) -> None:
     phases: list[str] = []
     result = seed_demo(db, variants=500, today=TODAY, progress=lambda phase, done, total: phases.append(phase))
@@ -128,6 +130,7 @@ def test_seed_loads_exactly_what_the_generator_produces(db: Database) -> None:
         assert incoming == open_po > 0
 
 
+@SEEDS
 def test_reseeding_replaces_the_demo_store(db: Database) -> None:
     first = seed_demo(db, variants=500, today=TODAY)
     second = seed_demo(db, variants=500, today=TODAY)

@@ -22,7 +22,7 @@ from tests.conftest import ROOT
 from tests.factories import make_store, make_variant
 from tests.smtpd import smtp_server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.truncating("a worker subprocess sends on connections of its own")]
 
 SUBSCRIBERS = 10_000
 WORKER = """

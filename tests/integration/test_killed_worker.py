@@ -26,7 +26,10 @@ from app.services.stock import recompute as stock
 from tests.conftest import ROOT
 from tests.factories import RecordingQueue, make_store, make_variant
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.truncating("a worker subprocess recomputes on connections of its own"),
+]
 
 CHILD = textwrap.dedent(
     """

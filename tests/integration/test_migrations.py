@@ -24,6 +24,7 @@ def _diff(db: Database) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
 
 
+@pytest.mark.truncating("compares the schema on a connection of its own")
 def test_postgresql_schema_matches_the_models(db: Database) -> None:
     assert _diff(db) == []
 

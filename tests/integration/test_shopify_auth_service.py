@@ -35,6 +35,8 @@ from tests.unit.test_shopify_auth import (
 )
 
 pytestmark = pytest.mark.integration
+OWN_TRANSACTIONS = pytest.mark.truncating("the tokens are committed in short transactions on connections of their own")
+PARALLEL = pytest.mark.truncating("workers on threads, each with a connection of its own as in production")
 
 KEY = "kDm6Qy7CxHqEo3p2S8R0a5sFz1uW9vNcLbTjYgXhKeI="
 NOW = datetime(2026, 10, 14, 14, 0, tzinfo=UTC)
@@ -101,6 +103,7 @@ def load(db: Database, store_id: int) -> Store:
 # --- install -----------------------------------------------------------------------------------------------------
 
 
+@OWN_TRANSACTIONS
 def test_install_creates_the_store_with_encrypted_credentials(db: Database, mocked: responses.RequestsMock) -> None:
     token = session_token()
     mocked.post(
@@ -177,6 +180,7 @@ def test_a_token_outside_the_refresh_window_is_returned_without_http(
     assert len(mocked.calls) == 0
 
 
+@OWN_TRANSACTIONS
 def test_a_token_inside_the_window_is_refreshed_ahead_and_the_pair_stored(
     db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
@@ -204,6 +208,7 @@ def test_a_token_inside_the_window_is_refreshed_ahead_and_the_pair_stored(
 
 
 @pytest.mark.parametrize("workers", [2, 8])
+@PARALLEL
 def test_parallel_refreshes_make_exactly_one_http_call(
     db: Database, redis_conn: Redis, mocked: responses.RequestsMock, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -255,6 +260,7 @@ def test_parallel_refreshes_make_exactly_one_http_call(
     assert decrypt(load(db, store_id))["refresh_token"] == NEW_REFRESH
 
 
+@PARALLEL
 def test_parallel_workers_all_see_a_revocation_with_one_http_call(
     db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
@@ -405,6 +411,7 @@ def test_the_lock_is_released_only_by_its_owner(redis_conn: Redis) -> None:
     assert redis_conn.exists(key) == 0 and not theirs.held()
 
 
+@PARALLEL
 def test_without_redis_a_process_lock_still_allows_one_refresh(db: Database, mocked: responses.RequestsMock) -> None:
     store_id = seed_store(db, expires_at=NOW - timedelta(minutes=1))
 

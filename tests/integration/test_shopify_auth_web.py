@@ -125,6 +125,7 @@ def test_signed_app_home_without_id_token_renders_the_bounce_page(harness: Harne
     assert harness.stores() == 0 and len(harness.http.calls) == 0
 
 
+@pytest.mark.truncating("the install commits the tokens on a connection of its own")
 def test_signed_app_home_with_id_token_installs_and_renders_the_shell(harness: Harness) -> None:
     id_token = make_session_token()
     harness.http.post(

@@ -265,6 +265,7 @@ def test_sync_progress_is_visible_to_the_admin_api(db: Database, store_id: int, 
 
 
 @responses.activate
+@pytest.mark.truncating("the CLI builds its own Database from DATABASE_URL")
 def test_cli_sync_runs_in_the_foreground_with_progress(
     db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,6 +39,7 @@ from app.services.ingest import sweeper
 from tests.conftest import FIXTURES, TEST_REDIS_URL, AppFactory
 
 pytestmark = pytest.mark.integration
+FRONT = pytest.mark.truncating("the webhook front stores deliveries on its autocommit engine's own connections")
 
 SECRET = "shpss_fixture_secret"
 SHOP = "backsoon-demo.myshopify.com"
@@ -96,6 +97,7 @@ def store_id(h: Harness) -> int:
         return int(s.execute(select(Store.id).where(Store.domain == SHOP)).scalar_one())
 
 
+@FRONT
 def test_the_day_in_the_fixtures_builds_the_catalog_stock_and_orders(harness: Harness) -> None:
     h = harness
     for name in (
@@ -183,6 +185,7 @@ def test_bad_or_missing_hmac_is_401_and_stores_nothing(harness: Harness, name: s
     assert harness.jobs.queues["high"].count == 0
 
 
+@FRONT
 def test_old_secret_still_verifies_during_rotation(make_app: AppFactory) -> None:
     app = make_app(shopify_api_secret="shpss_brand_new", shopify_api_secret_old=SECRET)
     hook = fixture("products-delete")
@@ -190,6 +193,7 @@ def test_old_secret_still_verifies_during_rotation(make_app: AppFactory) -> None
     assert resp.status_code == 200
 
 
+@FRONT
 def test_duplicates_sequential_and_concurrent_are_stored_once(harness: Harness) -> None:
     assert harness.post("orders-create").get_json()["duplicate"] is False
     assert harness.post("orders-create").get_json()["duplicate"] is True
@@ -217,6 +221,7 @@ def test_duplicates_sequential_and_concurrent_are_stored_once(harness: Harness) 
     assert harness.jobs.queues["high"].count == 1
 
 
+@FRONT
 def test_same_event_with_a_new_webhook_id_is_a_new_delivery(harness: Harness) -> None:
     # Dedupe is on X-Shopify-Webhook-Id, never on the event id alone.
     harness.post("orders-paid")
@@ -225,6 +230,7 @@ def test_same_event_with_a_new_webhook_id_is_a_new_delivery(harness: Harness) ->
     assert harness.count(WebhookEvent) == 2
 
 
+@FRONT
 def test_out_of_order_older_update_never_overwrites_newer_state(harness: Harness) -> None:
     h = harness
     h.post("products-update")
@@ -248,6 +254,7 @@ def test_out_of_order_older_update_never_overwrites_newer_state(harness: Harness
     assert late_event == "processed"
 
 
+@FRONT
 def test_unknown_shop_is_acknowledged_and_ignored(harness: Harness) -> None:
     resp = harness.post("products-update", **{"X-Shopify-Shop-Domain": "someone-else.myshopify.com"})
     assert resp.status_code == 200
@@ -266,6 +273,7 @@ def test_bad_headers_are_400_and_store_nothing(harness: Harness) -> None:
     assert harness.count(WebhookEvent) == 0
 
 
+@FRONT
 def test_redis_down_at_ingest_still_answers_200_and_sweeper_delivers(
     db: Database, redis_conn: Any, make_app: AppFactory
 ) -> None:
@@ -300,6 +308,7 @@ def test_database_down_is_a_fast_503(make_app: AppFactory) -> None:
     assert resp.get_json()["error"]["code"] == "unavailable"
 
 
+@FRONT
 def test_compliance_topics_export_redact_and_erase(harness: Harness) -> None:
     h = harness
     for name in ("products-update", "orders-create", "orders-cancelled"):

@@ -310,6 +310,7 @@ def test_per_email_limit_across_ips(env: Env) -> None:
     assert len(env.subs()) == 1
 
 
+@pytest.mark.truncating("eight signups at once on threads, each with a connection of its own")
 def test_concurrent_duplicate_signups_make_one_row(env: Env) -> None:
     env.app.config["BACKSOON_SIGNUP_IP_LIMIT"] = "1000/minute"
     env.app.config["BACKSOON_SIGNUP_EMAIL_LIMIT"] = "1000/minute"

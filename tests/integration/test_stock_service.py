@@ -540,6 +540,7 @@ def test_periodic_run_skips_variants_whose_inputs_did_not_change(db: Database, m
         assert stock.recompute(s, sid, now=NOW + timedelta(minutes=45)).changed == 2
 
 
+@pytest.mark.truncating("ANALYZE runs on a connection of its own")
 def test_analyze_runs_once_a_load_crosses_a_mark(db: Database) -> None:
     from app.services.ingest import sync_runs
 

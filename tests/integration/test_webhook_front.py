@@ -17,6 +17,7 @@ from app.web.webhooks import MAX_WEBHOOK_BYTES
 from tests.conftest import FIXTURES, TEST_REDIS_URL, AppFactory
 
 pytestmark = pytest.mark.integration
+FRONT = pytest.mark.truncating("the webhook front stores deliveries on its autocommit engine's own connections")
 
 SECRET = "shpss_fixture_secret"
 SHOP = "backsoon-demo.myshopify.com"
@@ -60,6 +61,7 @@ def backend_pids(db: Database) -> set[int]:
         return {int(p) for p in found}
 
 
+@FRONT
 def test_answers_like_the_flask_app_did(db: Database, redis_conn: Any, make_app: AppFactory) -> None:
     add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
@@ -93,6 +95,7 @@ def test_answers_like_the_flask_app_did(db: Database, redis_conn: Any, make_app:
     assert client.get("/webhooks/shopify").status_code == 405
 
 
+@FRONT
 def test_dead_pooled_connection_is_replaced_before_anything_is_sent(
     db: Database, redis_conn: Any, make_app: AppFactory
 ) -> None:
@@ -144,6 +147,7 @@ def test_database_down_is_503_json_and_enqueues_nothing(redis_conn: Any, make_ap
     assert redis_conn.keys("backsoon:inbox-gate:*") == []  # type: ignore[attr-defined]
 
 
+@FRONT
 def test_redis_down_still_stores_the_row_and_answers_200(db: Database, make_app: AppFactory) -> None:
     add_store(db)
     client = make_app(jobs=RedisJobQueue("redis://127.0.0.1:1/0")).test_client()
@@ -218,6 +222,7 @@ def test_sqlite_demo_mode_stores_dedupes_and_runs_the_job_in_process(
     assert received_at is not None
 
 
+@FRONT
 def test_deliveries_arriving_together_are_stored_by_one_statement(
     db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -305,6 +310,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
     assert len(rows(db)) == 5
 
 
+@FRONT
 def test_a_failed_group_write_is_an_error_for_each_delivery_and_stores_none(
     db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch, make_app: AppFactory
 ) -> None:

@@ -424,6 +424,7 @@ def test_a_failure_that_clears_lets_the_run_finish_and_progress_restarts_the_cou
 
 
 @responses.activate
+@pytest.mark.truncating("forks worker processes that are SIGKILLed mid-run")
 def test_a_worker_killed_at_the_same_point_again_and_again_stops_the_run(
     db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
