@@ -65,7 +65,7 @@ class LiveServer:
 
 def make_live_server(pg_url: str, **overrides: Any) -> LiveServer:
     """Start the app on 127.0.0.1 and a free port, in demo mode with in-process jobs unless overridden."""
-    PG_STATE["clean"] = False  # whatever it serves may write rows the next pg_db test must not inherit
+    PG_STATE["clean"] = False  # whatever it serves may write rows the next test using db must not inherit
     # Bind first so APP_URL (signed links, redirects) carries the real port.
     server = make_server("127.0.0.1", 0, Flask("placeholder"), threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"

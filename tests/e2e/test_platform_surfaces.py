@@ -59,7 +59,11 @@ from tests.e2e.shops import (
 from tests.factories import RecordingQueue
 from tests.smtpd import Collector, smtp_server
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.e2e,
+    pytest.mark.truncating("live servers write on connections of their own"),
+]
 
 SHOPIFY_SECRET = "shpss_e2e_app_secret"  # not the fixtures' secret: every delivery below is re-signed
 SHOP = "backsoon-demo.myshopify.com"
@@ -132,7 +136,7 @@ class Surfaces:
 
 
 @pytest.fixture
-def surfaces(pg_db: Any, pg_url: str) -> Iterator[Surfaces]:
+def surfaces(db: Any, pg_url: str) -> Iterator[Surfaces]:
     with smtp_server() as (mail, smtp_url):
         live = make_live_server(pg_url, smtp_url=smtp_url, demo=False, shopify_api_secret=SHOPIFY_SECRET)
         shop = start_shop_server()

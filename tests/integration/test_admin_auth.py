@@ -12,13 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from app.config import Settings
 from app.db import Database
 from app.models import AdminLoginToken, Store
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.web.admin.auth import admin, admin_required
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.smtpd import Collector, smtp_server
 from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP, make_session_token
 
@@ -50,23 +47,18 @@ class Harness:
 
 
 @pytest.fixture
-def harness(pg_db: Database) -> Iterator[Harness]:
+def harness(db: Database, make_app: AppFactory) -> Iterator[Harness]:
     with smtp_server() as (mail, url):
-        settings = Settings(
-            env="test",
-            app_url="http://backsoon.test",
-            smtp_url=url,
-            shopify_api_key=API_KEY,
-            shopify_api_secret=API_SECRET,
+        app = make_app(
+            app_url="http://backsoon.test", smtp_url=url, shopify_api_key=API_KEY, shopify_api_secret=API_SECRET
         )
-        app = build_app(runtime=Runtime(settings, pg_db, InProcessJobQueue(eager=True)))
 
         @app.post("/admin/_probe")
         @admin_required
         def probe() -> dict[str, object]:
             return {"store": admin().store.id, "via": admin().via}
 
-        with pg_db.session() as s:
+        with db.session() as s:
             woo = Store(
                 platform="woocommerce", domain="shop.example", name="Woo Shop", admin_email="owner@shop.example"
             )
@@ -75,7 +67,7 @@ def harness(pg_db: Database) -> Iterator[Harness]:
             s.add_all([woo, other, shop])
             s.flush()
             ids = (woo.id, other.id, shop.id)
-        yield Harness(app, app.test_client(), pg_db, mail, *ids)
+        yield Harness(app, app.test_client(), db, mail, *ids)
 
 
 def test_an_anonymous_admin_request_is_sent_to_sign_in(harness: Harness) -> None:

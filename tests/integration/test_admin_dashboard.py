@@ -15,7 +15,6 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.config import Settings
 from app.db import Database
 from app.models import (
     Delivery,
@@ -30,13 +29,10 @@ from app.models import (
     SyncRun,
     Variant,
 )
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.services.merchant import dashboard
 from app.services.stock.recompute import store_today
 from app.web.admin import dashboard as admin_dashboard
 from app.web.admin.auth import SESSION_STORE_KEY
-from app.web.factory import build_app
 from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP, make_session_token
 
 pytestmark = pytest.mark.integration
@@ -286,13 +282,15 @@ def _build(db: Database) -> tuple[int, int, dict[str, int], date, datetime]:
 
 
 @pytest.fixture
-def shop(pg_db: Database) -> Iterator[Shop]:
-    settings = Settings(
-        env="test", app_url="http://backsoon.test", shopify_api_key=API_KEY, shopify_api_secret=API_SECRET
-    )
-    app = build_app(runtime=Runtime(settings, pg_db, InProcessJobQueue(eager=True)))
-    a, b, v, today, now = _build(pg_db)
-    yield Shop(app.test_client(), pg_db, a, b, v, today, now)
+def settings_overrides() -> dict[str, Any]:
+    """Signed-in through the embedded Shopify app as well as the standalone admin."""
+    return {"app_url": "http://backsoon.test", "shopify_api_key": API_KEY, "shopify_api_secret": API_SECRET}
+
+
+@pytest.fixture
+def shop(db: Database, client: FlaskClient) -> Iterator[Shop]:
+    a, b, v, today, now = _build(db)
+    yield Shop(client, db, a, b, v, today, now)
 
 
 def _skus(html: str, table_id: str) -> list[str]:

@@ -11,17 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.config import Settings
 from app.db import Database
 from app.domain.stock import CampaignWindow, campaign_risk
 from app.models import Campaign, Product, PurchaseOrder, StockState, Supplier
 from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.services.stock.recompute import recompute
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.factories import RecordingQueue, add_sale, make_store, make_variant
 from tests.integration.test_admin_settings import dirty_ids, stock_state
 
@@ -65,8 +64,13 @@ class Admin:
         return stock_state(self.db, variant_id)
 
 
-def _build(db: Database, jobs: Any) -> Admin:
-    app = build_app(runtime=Runtime(Settings(env="test", demo=True, app_url="http://backsoon.test"), db, jobs))
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Demo mode, with links on the test app URL."""
+    return {"demo": True, "app_url": "http://backsoon.test"}
+
+
+def _build(app: Flask, db: Database, jobs: Any) -> Admin:
     now = datetime.now(UTC)
     with db.session() as s:
         store = make_store(s, platform="demo", name="Demo Shop")
@@ -86,13 +90,15 @@ def _build(db: Database, jobs: Any) -> Admin:
 
 
 @pytest.fixture
-def recorded(pg_db: Database) -> Iterator[Admin]:
-    yield _build(pg_db, RecordingQueue())
+def recorded(db: Database, make_app: AppFactory) -> Iterator[Admin]:
+    jobs = RecordingQueue()
+    yield _build(make_app(jobs=jobs), db, jobs)
 
 
 @pytest.fixture
-def live(pg_db: Database) -> Iterator[Admin]:
-    yield _build(pg_db, InProcessJobQueue(eager=True))
+def live(db: Database, make_app: AppFactory) -> Iterator[Admin]:
+    jobs = InProcessJobQueue(eager=True)
+    yield _build(make_app(jobs=jobs), db, jobs)
 
 
 def test_a_purchase_order_by_form_feeds_the_restock_eta(live: Admin) -> None:
@@ -177,8 +183,8 @@ def test_closing_a_purchase_order_stops_it_counting_as_incoming(live: Admin) -> 
     assert live.orders()[0][3] == "received"
 
 
-def test_another_stores_purchase_order_or_campaign_is_a_404(recorded: Admin, pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_another_stores_purchase_order_or_campaign_is_a_404(recorded: Admin, db: Database) -> None:
+    with db.session() as s:
         other_store = s.get(Product, recorded.other_product_id).store_id  # type: ignore[union-attr]
         po = PurchaseOrder(store_id=other_store, variant_id=recorded.other_variant_id, quantity=3, expected_on=TODAY)
         camp = Campaign(store_id=other_store, name="Theirs", starts_on=TODAY, ends_on=TODAY, product_ids=[])
@@ -188,7 +194,7 @@ def test_another_stores_purchase_order_or_campaign_is_a_404(recorded: Admin, pg_
     assert recorded.post(f"/admin/incoming/{po_id}/close", {"action": "cancelled"}).status_code == 404
     assert recorded.client.get(f"/admin/campaigns/{camp_id}").status_code == 404
     assert recorded.post(f"/admin/campaigns/{camp_id}/cancel", {}).status_code == 404
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.get(PurchaseOrder, po_id).status == "open"  # type: ignore[union-attr]
         assert s.get(Campaign, camp_id).status == "planned"  # type: ignore[union-attr]
     assert recorded.dirty() == []

@@ -13,13 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.config import Settings
 from app.db import Database
 from app.models import DirtyVariant, Product, StockState, StoreSetting, Supplier
 from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.services.stock.recompute import recompute
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.factories import RecordingQueue, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -77,8 +75,13 @@ class Admin:
         return stock_state(self.db, variant_id)
 
 
-def _build(db: Database, jobs: Any) -> Admin:
-    app = build_app(runtime=Runtime(Settings(env="test", demo=True, app_url="http://backsoon.test"), db, jobs))
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Demo mode, with links on the test app URL."""
+    return {"demo": True, "app_url": "http://backsoon.test"}
+
+
+def _build(app: Flask, db: Database, jobs: Any) -> Admin:
     with db.session() as s:
         store = make_store(s, platform="demo", name="Demo Shop")
         other = make_store(s, platform="woocommerce", name="Other")
@@ -92,13 +95,15 @@ def _build(db: Database, jobs: Any) -> Admin:
 
 
 @pytest.fixture
-def recorded(pg_db: Database) -> Iterator[Admin]:
-    yield _build(pg_db, RecordingQueue())
+def recorded(db: Database, make_app: AppFactory) -> Iterator[Admin]:
+    jobs = RecordingQueue()
+    yield _build(make_app(jobs=jobs), db, jobs)
 
 
 @pytest.fixture
-def live(pg_db: Database) -> Iterator[Admin]:
-    yield _build(pg_db, InProcessJobQueue(eager=True))
+def live(db: Database, make_app: AppFactory) -> Iterator[Admin]:
+    jobs = InProcessJobQueue(eager=True)
+    yield _build(make_app(jobs=jobs), db, jobs)
 
 
 def test_the_settings_page_shows_every_field_with_its_default(recorded: Admin) -> None:

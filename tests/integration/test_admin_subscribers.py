@@ -17,14 +17,16 @@ from app.config import Settings
 from app.db import Database
 from app.models import ComplianceRequest, ConsentRecord, Delivery, StockEvent, Subscription
 from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.services.notify import fanout, subscribers
 from app.web.admin.auth import SESSION_STORE_KEY
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.factories import make_store, make_variant
 from tests.smtpd import Collector, smtp_server
 
 pytestmark = pytest.mark.integration
+OWN_CONNECTIONS = pytest.mark.truncating(
+    "the fan-out and the confirmation mail commit each send on a connection of their own"
+)
 
 CSRF = "t" * 40
 
@@ -66,8 +68,8 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(pg_db: Database) -> Iterator[World]:
-    with pg_db.session() as s:
+def world(db: Database, make_app: AppFactory) -> Iterator[World]:
+    with db.session() as s:
         a = make_store(s, name="Alpha Shop", platform="woocommerce", domain="alpha.example")
         b = make_store(s, name="Beta Shop", platform="woocommerce", domain="beta.example")
         va = make_variant(s, a, qty=0, sku="A-RED", title="Red")
@@ -141,16 +143,15 @@ def world(pg_db: Database) -> Iterator[World]:
         )
         ids = (a.id, b.id, va.id, vb.id, ev.id)
     with smtp_server() as (handler, url):
-        settings = Settings(
-            env="test", app_url="https://app.test", secret_key="k", smtp_url=url, mail_from="BS <bs@mail.test>"
-        )
         jobs = InProcessJobQueue(eager=True)
-        app = build_app(runtime=Runtime(settings, pg_db, jobs))
+        app = make_app(
+            jobs=jobs, app_url="https://app.test", secret_key="k", smtp_url=url, mail_from="BS <bs@mail.test>"
+        )
         client = app.test_client()
         with client.session_transaction() as sess:
             sess[SESSION_STORE_KEY] = ids[0]
             sess["admin_csrf"] = CSRF
-        yield World(client, pg_db, handler, jobs, ids[0], ids[1], ids[2], ids[3], subs, {"first": ids[4]})
+        yield World(client, db, handler, jobs, ids[0], ids[1], ids[2], ids[3], subs, {"first": ids[4]})
 
 
 def _rows(html: str) -> list[list[str]]:
@@ -281,6 +282,7 @@ def test_log_says_who_signed_up_after_a_finished_restock(world: World) -> None:
 # --- resend -----------------------------------------------------------------------------------------------------
 
 
+@OWN_CONNECTIONS
 def test_resend_of_a_failed_email_goes_through_the_real_fanout_exactly_once(world: World) -> None:
     _set_qty(world, 2)
     ann = world.subs["ann@x.test"]
@@ -343,6 +345,7 @@ def test_resend_refusals_change_nothing(world: World) -> None:
     assert world.deliveries("cid@x.test") == [(world.events["first"], "skipped", "unsubscribed")]
 
 
+@OWN_CONNECTIONS
 def test_resend_of_an_unconfirmed_signup_resends_the_confirmation(world: World) -> None:
     bob = world.subs["bob@x.test"]
     resp = world.post(f"/admin/subscribers/{bob}/resend")
@@ -373,6 +376,7 @@ def test_service_refuses_a_purchase_skip(world: World) -> None:
 # --- removal ----------------------------------------------------------------------------------------------------
 
 
+@OWN_CONNECTIONS
 def test_remove_redacts_and_nothing_is_sent_afterwards(world: World) -> None:
     ann = world.subs["ann@x.test"]
     resp = world.post(f"/admin/subscribers/{ann}/remove")

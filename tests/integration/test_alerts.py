@@ -50,18 +50,18 @@ def _seed(db: Database) -> tuple[int, int, int]:
         return store.id, sold.id, calm.id
 
 
-def test_the_digest_lists_what_changed_and_is_sent_once_a_day(pg_db: Database) -> None:
-    store_id, sold_id, calm_id = _seed(pg_db)
+def test_the_digest_lists_what_changed_and_is_sent_once_a_day(db: Database) -> None:
+    store_id, sold_id, calm_id = _seed(db)
     with smtp_server() as (mail, url):
         settings = Settings(env="test", app_url="http://backsoon.test", smtp_url=url)
-        assert alerts.send_digest(pg_db, settings, store_id, now=NOW) == "sent"
-        assert alerts.send_digest(pg_db, settings, store_id, now=NOW) == "skipped"
+        assert alerts.send_digest(db, settings, store_id, now=NOW) == "sent"
+        assert alerts.send_digest(db, settings, store_id, now=NOW) == "skipped"
         assert len(mail.received) == 1
         msg = mail.received[0].message
     assert msg["To"] == "owner@digest.test"
     assert msg["Subject"] == f"Digest Shop: 3 stock alerts for {TODAY.isoformat()}"
     text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
-    with pg_db.session() as s:
+    with db.session() as s:
         store = s.get(Store, store_id)
         assert store is not None and store.last_digest_on == TODAY
         names = dict(s.execute(select(Variant.id, Product.title).join(Product, Product.id == Variant.product_id)).all())
@@ -79,31 +79,31 @@ def test_the_digest_lists_what_changed_and_is_sent_once_a_day(pg_db: Database) -
     assert '<h2 style="font-size:16px;margin:0 0 8px">Sold out (1)</h2>' in html
 
 
-def test_a_quiet_day_claims_the_day_and_sends_nothing(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_a_quiet_day_claims_the_day_and_sends_nothing(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s, platform="woocommerce", admin_email="quiet@x.test")
         make_variant(s, store, qty=500)
         recompute(s, store.id, now=NOW)
         store_id = store.id
     with smtp_server() as (mail, url):
         settings = Settings(env="test", smtp_url=url)
-        assert alerts.send_digest(pg_db, settings, store_id, now=NOW) == "empty"
+        assert alerts.send_digest(db, settings, store_id, now=NOW) == "empty"
         assert mail.received == []
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalar(select(Store.last_digest_on).where(Store.id == store_id)) == TODAY
 
 
-def test_a_failed_send_gives_the_day_back(pg_db: Database) -> None:
-    store_id, _, _ = _seed(pg_db)
+def test_a_failed_send_gives_the_day_back(db: Database) -> None:
+    store_id, _, _ = _seed(db)
     settings = Settings(env="test", smtp_url="smtp://127.0.0.1:9")  # nothing listens on the discard port
     with pytest.raises(OSError):
-        alerts.send_digest(pg_db, settings, store_id, now=NOW)
-    with pg_db.session() as s:
+        alerts.send_digest(db, settings, store_id, now=NOW)
+    with db.session() as s:
         assert s.scalar(select(Store.last_digest_on).where(Store.id == store_id)) is None
 
 
-def test_due_stores_wait_for_the_morning_and_skip_claimed_days(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_due_stores_wait_for_the_morning_and_skip_claimed_days(db: Database) -> None:
+    with db.session() as s:
         a = make_store(s, platform="woocommerce", admin_email="a@x.test")
         b = make_store(s, platform="woocommerce", admin_email="b@x.test", last_digest_on=TODAY)
         make_store(s, platform="woocommerce")  # no address, no digest

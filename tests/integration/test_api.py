@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -11,17 +9,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from app import job_specs
-from app.config import Settings
 from app.db import Database
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, Variant
 from app.queue import InProcessJobQueue, JobSpec
-from app.runtime import Runtime
 from app.web.deps import hash_api_key
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 
 pytestmark = pytest.mark.integration
 
@@ -75,10 +70,10 @@ def _variant(store: Store, product: Product, ext: str, sku: str, title: str, **v
 
 
 @pytest.fixture
-def seed(pg_db: Database) -> Seed:
+def seed(db: Database) -> Seed:
     """Store A (keyed "key-a") with six variants, store B (keyed "key-b"), and a demo store."""
     today = datetime.now(ZoneInfo("Europe/Berlin")).date()
-    with pg_db.session() as s:
+    with db.session() as s:
         a = Store(
             platform="shopify",
             domain="alpha.myshopify.com",
@@ -234,25 +229,9 @@ def seed(pg_db: Database) -> Seed:
 
 
 @pytest.fixture
-def parked_jobs() -> Iterator[InProcessJobQueue]:
-    """An in-process queue whose worker never picks anything up, so enqueued jobs stay visible."""
-    jobs = InProcessJobQueue(eager=False)
-    release = threading.Event()
-    # A live stand-in for the worker thread: the queue sees a worker and starts none of its own.
-    jobs._thread = threading.Thread(target=release.wait, name="parked-worker", daemon=True)
-    jobs._thread.start()
-    yield jobs
-    release.set()
-
-
-def _app(pg_url: str, db: Database, jobs: InProcessJobQueue, *, demo: bool = False) -> Flask:
-    settings = Settings(env="test", database_url=pg_url, demo=demo)
-    return build_app(runtime=Runtime(settings, db, jobs))
-
-
-@pytest.fixture
-def client(pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue, seed: Seed) -> FlaskClient:
-    return _app(pg_url, pg_db, parked_jobs).test_client()
+def job_queue(parked_jobs: InProcessJobQueue) -> InProcessJobQueue:
+    """Parked, so the recompute tests see what was enqueued."""
+    return parked_jobs
 
 
 def ids(body: dict[str, Any]) -> list[int]:
@@ -571,14 +550,12 @@ def test_store_b_key_sees_only_store_b(client: FlaskClient, seed: Seed) -> None:
     assert [(e["kind"], e["before"], e["after"]) for e in detail["events"]] == [("restock", 0, 9)]
 
 
-def test_demo_store_is_public_only_in_demo_mode(
-    pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue, seed: Seed
-) -> None:
-    closed = _app(pg_url, pg_db, parked_jobs, demo=False).test_client()
+def test_demo_store_is_public_only_in_demo_mode(make_app: AppFactory, seed: Seed) -> None:
+    closed = make_app(demo=False).test_client()
     assert closed.get(f"/api/v1/stores/{seed.demo}").status_code == 401
     assert closed.get(f"/api/v1/stores/{seed.demo}/variants").status_code == 401
 
-    open_ = _app(pg_url, pg_db, parked_jobs, demo=True).test_client()
+    open_ = make_app(demo=True).test_client()
     summary = open_.get(f"/api/v1/stores/{seed.demo}")
     assert summary.status_code == 200
     assert summary.get_json()["name"] == "Demo Outfitters"

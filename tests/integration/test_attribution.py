@@ -8,17 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Settings
 from app.db import Database
 from app.models import Delivery, Order, OrderLine, StockEvent, Store, StoreSetting, Subscription, Variant
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.services.notify.attribution import attribute_orders
 from app.web.deps import hash_api_key
-from app.web.factory import build_app
 from tests.factories import NOW, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -126,8 +123,8 @@ NOTHING = {
 }
 
 
-def test_direct_conversion_when_clicked_before_the_order(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_direct_conversion_when_clicked_before_the_order(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store)
         other = make_variant(s, store)
@@ -149,8 +146,8 @@ def test_direct_conversion_when_clicked_before_the_order(pg_db: Database) -> Non
     ("clicked", "kind"),
     [(None, "assisted"), (SENT + timedelta(days=4), "assisted"), (SENT + timedelta(days=3), "direct")],
 )
-def test_assisted_without_a_click_before_the_order(pg_db: Database, clicked: datetime | None, kind: str) -> None:
-    with pg_db.session() as s:
+def test_assisted_without_a_click_before_the_order(db: Database, clicked: datetime | None, kind: str) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store)
         d = _delivery(s, v, clicked=clicked)
@@ -169,8 +166,8 @@ def test_assisted_without_a_click_before_the_order(pg_db: Database, clicked: dat
         (timedelta(days=7, seconds=1), False),
     ],
 )
-def test_window_is_sent_at_to_seven_days_after(pg_db: Database, offset: timedelta, matched: bool) -> None:
-    with pg_db.session() as s:
+def test_window_is_sent_at_to_seven_days_after(db: Database, offset: timedelta, matched: bool) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store)
         d = _delivery(s, v)
@@ -180,8 +177,8 @@ def test_window_is_sent_at_to_seven_days_after(pg_db: Database, offset: timedelt
         assert s.get(Order, o.id).attributed_subscription_id == (d.subscription_id if matched else None)  # type: ignore[union-attr]
 
 
-def test_window_follows_store_and_variant_overrides(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_window_follows_store_and_variant_overrides(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         short = make_variant(s, store)
         long = make_variant(s, store)
@@ -197,8 +194,8 @@ def test_window_follows_store_and_variant_overrides(pg_db: Database) -> None:
 
 
 @pytest.mark.parametrize("case", ["cancelled", "other_email", "no_email", "other_variant", "not_sent", "unsubscribed"])
-def test_orders_that_do_not_count(pg_db: Database, case: str) -> None:
-    with pg_db.session() as s:
+def test_orders_that_do_not_count(db: Database, case: str) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store)
         w = make_variant(s, store)
@@ -222,8 +219,8 @@ def test_orders_that_do_not_count(pg_db: Database, case: str) -> None:
         assert s.get(Order, o.id).attributed_subscription_id is None  # type: ignore[union-attr]
 
 
-def test_refunds_reduce_revenue_now_and_on_a_later_run(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_refunds_reduce_revenue_now_and_on_a_later_run(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store)
         d = _delivery(s, v)
@@ -238,8 +235,8 @@ def test_refunds_reduce_revenue_now_and_on_a_later_run(pg_db: Database) -> None:
         assert (st["revenue"], st["order"], st["kind"]) == (Decimal("0.00"), o.id, "assisted")
 
 
-def test_first_order_wins_and_a_rerun_changes_nothing(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_first_order_wins_and_a_rerun_changes_nothing(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store)
         d = _delivery(s, v, clicked=SENT + timedelta(minutes=5))
@@ -253,8 +250,8 @@ def test_first_order_wins_and_a_rerun_changes_nothing(pg_db: Database) -> None:
         assert s.get(Order, second.id).attributed_subscription_id is None  # type: ignore[union-attr]
 
 
-def test_one_order_credits_only_the_latest_email_of_a_subscription(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_one_order_credits_only_the_latest_email_of_a_subscription(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store)
         older = _delivery(s, v, sent_at=SENT)
@@ -267,8 +264,8 @@ def test_one_order_credits_only_the_latest_email_of_a_subscription(pg_db: Databa
         assert _state(s, older)["order"] is None
 
 
-def test_a_delivery_of_store_a_never_matches_an_order_of_store_b(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_a_delivery_of_store_a_never_matches_an_order_of_store_b(db: Database) -> None:
+    with db.session() as s:
         a, b = make_store(s), make_store(s)
         v = make_variant(s, a)
         d = _delivery(s, v)
@@ -324,8 +321,8 @@ class Report:
 
 
 @pytest.fixture
-def report_seed(pg_db: Database) -> Report:
-    with pg_db.session() as s:
+def report_seed(db: Database) -> Report:
+    with db.session() as s:
         a = make_store(s, api_key_hash=hash_api_key("key-a"), currency="EUR")
         b = make_store(s, api_key_hash=hash_api_key("key-b"))
         v1 = make_variant(s, a)
@@ -376,11 +373,6 @@ def _subscription_for(s: Session, v: Variant, email: str) -> int:
     return sub.id
 
 
-def _client(pg_url: str, db: Database) -> Any:
-    settings = Settings(env="test", database_url=pg_url)
-    return build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True))).test_client()
-
-
 def _figures(sent: int, clicked: int, converted: int, direct: int, assisted: int, revenue: float) -> dict[str, Any]:
     return {
         "sent": sent,
@@ -393,11 +385,9 @@ def _figures(sent: int, clicked: int, converted: int, direct: int, assisted: int
     }
 
 
-def test_report_by_product(pg_url: str, pg_db: Database, report_seed: Report) -> None:
+def test_report_by_product(client: FlaskClient, report_seed: Report) -> None:
     r = report_seed
-    resp = _client(pg_url, pg_db).get(
-        f"/api/v1/stores/{r.a}/attribution?by=product", headers={"Authorization": "Bearer key-a"}
-    )
+    resp = client.get(f"/api/v1/stores/{r.a}/attribution?by=product", headers={"Authorization": "Bearer key-a"})
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["by"] == "product" and body["currency"] == "EUR"
@@ -408,13 +398,11 @@ def test_report_by_product(pg_url: str, pg_db: Database, report_seed: Report) ->
     assert body["totals"] == _figures(4, 1, 2, 1, 1, 45.0)
 
 
-def test_report_by_restock(pg_url: str, pg_db: Database, report_seed: Report) -> None:
+def test_report_by_restock(client: FlaskClient, report_seed: Report) -> None:
     r = report_seed
-    body = (
-        _client(pg_url, pg_db)
-        .get(f"/api/v1/stores/{r.a}/attribution?by=restock", headers={"Authorization": "Bearer key-a"})
-        .get_json()
-    )
+    body = client.get(
+        f"/api/v1/stores/{r.a}/attribution?by=restock", headers={"Authorization": "Bearer key-a"}
+    ).get_json()
     assert [(i["stock_event_id"], {k: i[k] for k in _figures(1, 0, 0, 0, 0, 0)}) for i in body["items"]] == [
         (r.e2, _figures(1, 0, 1, 0, 1, 15.0)),
         (r.e3, _figures(1, 0, 0, 0, 0, 0.0)),
@@ -422,9 +410,9 @@ def test_report_by_restock(pg_url: str, pg_db: Database, report_seed: Report) ->
     ]
 
 
-def test_report_auth_and_errors(pg_url: str, pg_db: Database, report_seed: Report) -> None:
+def test_report_auth_and_errors(client: FlaskClient, report_seed: Report) -> None:
     r = report_seed
-    c = _client(pg_url, pg_db)
+    c = client
     other = c.get(f"/api/v1/stores/{r.a}/attribution", headers={"Authorization": "Bearer key-b"})
     assert other.status_code == 404 and other.get_json()["error"]["code"] == "not_found"
     assert c.get(f"/api/v1/stores/{r.a}/attribution").status_code == 401

@@ -106,8 +106,8 @@ def count(db: Database, model: Any, store_id: int) -> int:
 # Products and variants
 
 
-def test_create_then_update_products_and_variants(pg_db: Database) -> None:
-    sid = new_store(pg_db)
+def test_create_then_update_products_and_variants(db: Database) -> None:
+    sid = new_store(db)
     p = product(
         "p1",
         (
@@ -119,11 +119,11 @@ def test_create_then_update_products_and_variants(pg_db: Database) -> None:
         tags=("new", "cotton"),
         supplier="Acme Mills",
     )
-    result, queue = run(pg_db, catalog.apply_products, sid, [p])
+    result, queue = run(db, catalog.apply_products, sid, [p])
     assert result == ApplyResult(created=1, dirty=2, children=Counts(created=2))
     assert queue.specs == [job_specs.recompute_dirty(sid)]
-    assert dirty(pg_db, sid) == {"v1", "v2"}
-    with pg_db.session() as s:
+    assert dirty(db, sid) == {"v1", "v2"}
+    with db.session() as s:
         prod = s.scalars(select(Product).where(Product.store_id == sid)).one()
         supplier = s.scalars(select(Supplier).where(Supplier.store_id == sid)).one()
         assert (prod.title, prod.handle, prod.vendor, prod.collections, prod.tags) == (
@@ -136,14 +136,14 @@ def test_create_then_update_products_and_variants(pg_db: Database) -> None:
         assert (supplier.name, supplier.lead_time_days, prod.supplier_id) == ("Acme Mills", 14, supplier.id)
         assert prod.external_updated_at == T1
         assert prod.deleted_at is None
-    vs = variants_by_ext(pg_db, sid)
+    vs = variants_by_ext(db, sid)
     assert vs["v1"].inventory_item_external_id == "ii1"
     assert vs["v1"].price == Decimal("19.90")
     assert vs["v1"].options == {"Size": "S"}
     assert (vs["v2"].tracked, vs["v2"].position, vs["v2"].product_id) == (False, 2, vs["v1"].product_id)
     assert vs["v1"].external_updated_at == T1
 
-    clear_dirty(pg_db)
+    clear_dirty(db)
     # v1: price changes (stock input); v2: only its SKU changes (not a stock input).
     p2 = product(
         "p1",
@@ -158,71 +158,71 @@ def test_create_then_update_products_and_variants(pg_db: Database) -> None:
         tags=("new", "cotton"),
         supplier="Acme Mills",
     )
-    result, queue = run(pg_db, catalog.apply_products, sid, [p2])
+    result, queue = run(db, catalog.apply_products, sid, [p2])
     assert result == ApplyResult(updated=1, dirty=1, children=Counts(updated=2))
-    assert dirty(pg_db, sid) == {"v1"}
-    vs = variants_by_ext(pg_db, sid)
+    assert dirty(db, sid) == {"v1"}
+    vs = variants_by_ext(db, sid)
     assert (vs["v1"].price, vs["v2"].sku, vs["v1"].external_updated_at) == (Decimal("24.50"), "NEW-SKU", T2)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalars(select(Product.title).where(Product.store_id == sid)).one() == "Renamed"
         assert s.scalar(select(func.count()).select_from(Supplier)) == 1
 
 
-def test_product_level_publication_marks_every_variant_dirty(pg_db: Database) -> None:
-    sid = new_store(pg_db)
+def test_product_level_publication_marks_every_variant_dirty(db: Database) -> None:
+    sid = new_store(db)
     vs = (variant("v1"), variant("v2"))
-    run(pg_db, catalog.apply_products, sid, [product("p1", vs)])
-    clear_dirty(pg_db)
-    result, _ = run(pg_db, catalog.apply_products, sid, [product("p1", vs, at=T2, published=False)])
+    run(db, catalog.apply_products, sid, [product("p1", vs)])
+    clear_dirty(db)
+    result, _ = run(db, catalog.apply_products, sid, [product("p1", vs, at=T2, published=False)])
     # The variants' own values did not change (only their watermark moved): unchanged, yet dirty.
     assert result == ApplyResult(updated=1, dirty=2, children=Counts(unchanged=2))
-    assert dirty(pg_db, sid) == {"v1", "v2"}
+    assert dirty(db, sid) == {"v1", "v2"}
 
 
-def test_stale_update_is_skipped_and_marks_nothing(pg_db: Database) -> None:
-    sid = new_store(pg_db)
-    run(pg_db, catalog.apply_products, sid, [product("p1", (variant("v1"),), at=T2)])
-    clear_dirty(pg_db)
+def test_stale_update_is_skipped_and_marks_nothing(db: Database) -> None:
+    sid = new_store(db)
+    run(db, catalog.apply_products, sid, [product("p1", (variant("v1"),), at=T2)])
+    clear_dirty(db)
 
     older = product("p1", (variant("v1", price=Decimal("1.00"), tracked=False),), at=T1, title="Old title")
-    result, queue = run(pg_db, catalog.apply_products, sid, [older])
+    result, queue = run(db, catalog.apply_products, sid, [older])
     assert result == ApplyResult(skipped_stale=1)
     assert queue.specs == []
-    assert dirty(pg_db, sid) == set()
-    v = variants_by_ext(pg_db, sid)["v1"]
+    assert dirty(db, sid) == set()
+    v = variants_by_ext(db, sid)["v1"]
     assert (v.price, v.tracked, v.external_updated_at) == (Decimal("19.90"), True, T2)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalars(select(Product.title).where(Product.store_id == sid)).one() == "Product p1"
 
     # A variant carrying its own older timestamp is skipped even when its product applies.
     newer_product = product("p1", (variant("v1", price=Decimal("2.00"), updated_at=T1),), at=T3, title="New title")
-    result, _ = run(pg_db, catalog.apply_products, sid, [newer_product])
+    result, _ = run(db, catalog.apply_products, sid, [newer_product])
     assert result == ApplyResult(updated=1, children=Counts(skipped_stale=1))
-    assert variants_by_ext(pg_db, sid)["v1"].price == Decimal("19.90")
+    assert variants_by_ext(db, sid)["v1"].price == Decimal("19.90")
 
     # Equal timestamps apply: the same moment described twice is the same current state.
     same_time = product("p1", (variant("v1", price=Decimal("3.00"), updated_at=T2),), at=T3, title="New title")
-    result, _ = run(pg_db, catalog.apply_products, sid, [same_time])
+    result, _ = run(db, catalog.apply_products, sid, [same_time])
     assert result == ApplyResult(unchanged=1, dirty=1, children=Counts(updated=1))
-    assert variants_by_ext(pg_db, sid)["v1"].price == Decimal("3.00")
+    assert variants_by_ext(db, sid)["v1"].price == Decimal("3.00")
 
 
-def test_preserved_fields_keep_stored_values_on_existing_variants(pg_db: Database) -> None:
+def test_preserved_fields_keep_stored_values_on_existing_variants(db: Database) -> None:
     """Shopify product webhooks carry no tracking: the stored value stays, a new variant takes the default."""
-    sid = new_store(pg_db)
-    run(pg_db, catalog.apply_products, sid, [product("p1", (variant("v1", tracked=False),))])
-    clear_dirty(pg_db)
+    sid = new_store(db)
+    run(db, catalog.apply_products, sid, [product("p1", (variant("v1", tracked=False),))])
+    clear_dirty(db)
     webhook = product("p1", (variant("v1", price=Decimal("21.00")), variant("v2")), at=T2)
-    result, _ = run(pg_db, catalog.apply_products, sid, [webhook], preserve=frozenset({"tracked"}))
+    result, _ = run(db, catalog.apply_products, sid, [webhook], preserve=frozenset({"tracked"}))
     assert result == ApplyResult(unchanged=1, dirty=2, children=Counts(created=1, updated=1))
-    vs = variants_by_ext(pg_db, sid)
+    vs = variants_by_ext(db, sid)
     assert (vs["v1"].tracked, vs["v1"].price, vs["v2"].tracked) == (False, Decimal("21.00"), True)
-    with pg_db.session() as s, pytest.raises(ValueError):
+    with db.session() as s, pytest.raises(ValueError):
         catalog.apply_products(s, RecordingQueue(), sid, [webhook], preserve={"deleted_at"})
 
 
-def test_awkward_text_and_json_round_trip_and_long_text_is_clipped(pg_db: Database) -> None:
-    sid = new_store(pg_db)
+def test_awkward_text_and_json_round_trip_and_long_text_is_clipped(db: Database) -> None:
+    sid = new_store(db)
     options = {"Size": 'He said "hi", {x}', "Note": "back\\slash, é ☃", "Empty": ""}
     rec = product(
         "p1",
@@ -231,21 +231,21 @@ def test_awkward_text_and_json_round_trip_and_long_text_is_clipped(pg_db: Databa
         tags=("a,b", '"q"', "NULL"),
         description="line1\nline2\ttab",
     )
-    result, _ = run(pg_db, catalog.apply_products, sid, [rec])
+    result, _ = run(db, catalog.apply_products, sid, [rec])
     assert result == ApplyResult(created=1, dirty=1, children=Counts(created=1))
-    v = variants_by_ext(pg_db, sid)["v1"]
+    v = variants_by_ext(db, sid)["v1"]
     assert (v.options, v.sku, v.image_url) == (options, 'a,"b"}{', None)
-    with pg_db.session() as s:
+    with db.session() as s:
         prod = s.scalars(select(Product).where(Product.store_id == sid)).one()
         assert (prod.title, prod.tags, prod.description) == ("T" * 500, ["a,b", '"q"', "NULL"], "line1\nline2\ttab")
     # The clipped title compares equal on replay: nothing rewritten.
-    assert run(pg_db, catalog.apply_products, sid, [rec])[0] == ApplyResult(unchanged=1, children=Counts(unchanged=1))
+    assert run(db, catalog.apply_products, sid, [rec])[0] == ApplyResult(unchanged=1, children=Counts(unchanged=1))
 
 
-def test_stale_guard_is_enforced_in_sql(pg_db: Database) -> None:
+def test_stale_guard_is_enforced_in_sql(db: Database) -> None:
     """Even if a concurrent worker wrote newer state after our read, the upsert's WHERE refuses older rows."""
-    sid = new_store(pg_db)
-    run(pg_db, catalog.apply_products, sid, [product("p1", at=T2)])
+    sid = new_store(db)
+    run(db, catalog.apply_products, sid, [product("p1", at=T2)])
     row = {
         "store_id": sid,
         "external_id": "p1",
@@ -267,7 +267,7 @@ def test_stale_guard_is_enforced_in_sql(pg_db: Database) -> None:
         "created_at": T1,
         "updated_at": T1,
     }
-    with pg_db.session() as s:
+    with db.session() as s:
         written = bulk.upsert(
             s,
             catalog_products._PRODUCTS,
@@ -288,81 +288,81 @@ def test_stale_guard_is_enforced_in_sql(pg_db: Database) -> None:
             watermark=True,
         )
         assert len(written) == 1
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalars(select(Product.title).where(Product.store_id == sid)).one() == "stale"
 
 
-def test_replay_changes_nothing_and_marks_nothing_dirty(pg_db: Database) -> None:
-    sid = new_store(pg_db)
+def test_replay_changes_nothing_and_marks_nothing_dirty(db: Database) -> None:
+    sid = new_store(db)
     records = [
         product("p1", (variant("v1", inventory_item_id="ii1"), variant("v2")), supplier="Acme"),
         product("p2", (variant("v3"),), at=None),
     ]
-    first, _ = run(pg_db, catalog.apply_products, sid, records)
+    first, _ = run(db, catalog.apply_products, sid, records)
     assert first == ApplyResult(created=2, dirty=3, children=Counts(created=3))
-    before = variants_by_ext(pg_db, sid)
-    clear_dirty(pg_db)
+    before = variants_by_ext(db, sid)
+    clear_dirty(db)
 
-    second, queue = run(pg_db, catalog.apply_products, sid, records)
+    second, queue = run(db, catalog.apply_products, sid, records)
     assert second == ApplyResult(unchanged=2, children=Counts(unchanged=3))
     assert queue.specs == []
-    assert dirty(pg_db, sid) == set()
-    after = variants_by_ext(pg_db, sid)
+    assert dirty(db, sid) == set()
+    after = variants_by_ext(db, sid)
     # Not even rewritten: the application's updated_at did not move.
     assert {k: v.updated_at for k, v in after.items()} == {k: v.updated_at for k, v in before.items()}
 
 
-def test_variant_missing_from_full_record_is_soft_deleted_then_undeleted(pg_db: Database) -> None:
-    sid = new_store(pg_db)
-    run(pg_db, catalog.apply_products, sid, [product("p1", (variant("v1"), variant("v2")))])
-    clear_dirty(pg_db)
+def test_variant_missing_from_full_record_is_soft_deleted_then_undeleted(db: Database) -> None:
+    sid = new_store(db)
+    run(db, catalog.apply_products, sid, [product("p1", (variant("v1"), variant("v2")))])
+    clear_dirty(db)
 
-    result, _ = run(pg_db, catalog.apply_products, sid, [product("p1", (variant("v1"),), at=T2)])
+    result, _ = run(db, catalog.apply_products, sid, [product("p1", (variant("v1"),), at=T2)])
     assert result == ApplyResult(unchanged=1, dirty=1, children=Counts(unchanged=1, deleted=1))
-    vs = variants_by_ext(pg_db, sid)
+    vs = variants_by_ext(db, sid)
     assert vs["v1"].deleted_at is None
     assert vs["v2"].deleted_at is not None
-    assert dirty(pg_db, sid) == {"v2"}
+    assert dirty(db, sid) == {"v2"}
 
     # A record without variants carries the product only: its variants are left alone.
-    clear_dirty(pg_db)
-    result, _ = run(pg_db, catalog.apply_products, sid, [product("p1", (), at=T2, title="Only the product")])
+    clear_dirty(db)
+    result, _ = run(db, catalog.apply_products, sid, [product("p1", (), at=T2, title="Only the product")])
     assert result == ApplyResult(updated=1)
-    assert variants_by_ext(pg_db, sid)["v1"].deleted_at is None
+    assert variants_by_ext(db, sid)["v1"].deleted_at is None
 
-    result, _ = run(pg_db, catalog.apply_products, sid, [product("p1", (variant("v1"), variant("v2")), at=T3)])
+    result, _ = run(db, catalog.apply_products, sid, [product("p1", (variant("v1"), variant("v2")), at=T3)])
     assert result == ApplyResult(updated=1, dirty=1, children=Counts(updated=1, unchanged=1))
-    assert variants_by_ext(pg_db, sid)["v2"].deleted_at is None
-    assert dirty(pg_db, sid) == {"v2"}
+    assert variants_by_ext(db, sid)["v2"].deleted_at is None
+    assert dirty(db, sid) == {"v2"}
 
 
-def test_delete_product(pg_db: Database) -> None:
-    sid = new_store(pg_db)
-    run(pg_db, catalog.apply_products, sid, [product("p1", (variant("v1"), variant("v2")), at=T1)])
-    clear_dirty(pg_db)
+def test_delete_product(db: Database) -> None:
+    sid = new_store(db)
+    run(db, catalog.apply_products, sid, [product("p1", (variant("v1"), variant("v2")), at=T1)])
+    clear_dirty(db)
 
-    deleted, queue = run(pg_db, catalog.delete_product, sid, "p1", T2)
+    deleted, queue = run(db, catalog.delete_product, sid, "p1", T2)
     assert deleted is True
     assert queue.specs == [job_specs.recompute_dirty(sid)]
-    assert dirty(pg_db, sid) == {"v1", "v2"}
-    with pg_db.session() as s:
+    assert dirty(db, sid) == {"v1", "v2"}
+    with db.session() as s:
         prod = s.scalars(select(Product).where(Product.store_id == sid)).one()
         assert (prod.deleted_at, prod.external_updated_at) == (T2, T2)
-    assert {v.deleted_at for v in variants_by_ext(pg_db, sid).values()} == {T2}
+    assert {v.deleted_at for v in variants_by_ext(db, sid).values()} == {T2}
 
-    clear_dirty(pg_db)
-    again, queue = run(pg_db, catalog.delete_product, sid, "p1", T2)
+    clear_dirty(db)
+    again, queue = run(db, catalog.delete_product, sid, "p1", T2)
     assert again is True
     assert queue.specs == []
-    assert dirty(pg_db, sid) == set()
+    assert dirty(db, sid) == set()
 
     # A products/update older than the deletion, delivered late, does not resurrect the product.
-    result, _ = run(pg_db, catalog.apply_products, sid, [product("p1", (variant("v1"),), at=T1)])
+    result, _ = run(db, catalog.apply_products, sid, [product("p1", (variant("v1"),), at=T1)])
     assert result == ApplyResult(skipped_stale=1)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalars(select(Product.deleted_at).where(Product.store_id == sid)).one() == T2
 
-    unknown, queue = run(pg_db, catalog.delete_product, sid, "nope", None)
+    unknown, queue = run(db, catalog.delete_product, sid, "nope", None)
     assert unknown is False
     assert queue.specs == []
 
@@ -381,10 +381,10 @@ def _catalog_with_items(db: Database, sid: int) -> None:
     clear_dirty(db)
 
 
-def test_inventory_by_variant_sums_two_locations(pg_db: Database) -> None:
-    sid = new_store(pg_db)
-    _catalog_with_items(pg_db, sid)
-    loc_result, _ = run(pg_db, catalog.apply_locations, sid, [LocationRecord("L1", "Warehouse")])
+def test_inventory_by_variant_sums_two_locations(db: Database) -> None:
+    sid = new_store(db)
+    _catalog_with_items(db, sid)
+    loc_result, _ = run(db, catalog.apply_locations, sid, [LocationRecord("L1", "Warehouse")])
     assert loc_result == ApplyResult(created=1)
 
     levels = [
@@ -392,33 +392,33 @@ def test_inventory_by_variant_sums_two_locations(pg_db: Database) -> None:
         InventoryRecord("v1", "L2", 4, updated_at=T1),  # L2 is unknown: created, unnamed
         InventoryRecord("v2", "L1", 0, updated_at=T1),
     ]
-    result, queue = run(pg_db, catalog.apply_inventory, sid, levels)
+    result, queue = run(db, catalog.apply_inventory, sid, levels)
     assert result == ApplyResult(created=3, dirty=1)
     assert queue.specs == [job_specs.recompute_dirty(sid)]
-    vs = variants_by_ext(pg_db, sid)
+    vs = variants_by_ext(db, sid)
     assert (vs["v1"].sellable_quantity, vs["v2"].sellable_quantity) == (7, 0)
-    assert dirty(pg_db, sid) == {"v1"}
-    with pg_db.session() as s:
+    assert dirty(db, sid) == {"v1"}
+    with db.session() as s:
         names = dict(s.execute(select(Location.external_id, Location.name).where(Location.store_id == sid)).all())
         assert names == {"L1": "Warehouse", "L2": ""}
 
-    clear_dirty(pg_db)
-    replay, queue = run(pg_db, catalog.apply_inventory, sid, levels)
+    clear_dirty(db)
+    replay, queue = run(db, catalog.apply_inventory, sid, levels)
     assert replay == ApplyResult(unchanged=3)
     assert queue.specs == []
 
     # Older level skipped; a newer one without on_hand keeps the stored on_hand.
     result, _ = run(
-        pg_db,
+        db,
         catalog.apply_inventory,
         sid,
         [InventoryRecord("v1", "L1", 100, updated_at=T0), InventoryRecord("v1", "L1", 1, updated_at=T2)],
     )
     assert result == ApplyResult(updated=1, dirty=1)
-    result, _ = run(pg_db, catalog.apply_inventory, sid, [InventoryRecord("v1", "L1", 100, updated_at=T0)])
+    result, _ = run(db, catalog.apply_inventory, sid, [InventoryRecord("v1", "L1", 100, updated_at=T0)])
     assert result == ApplyResult(skipped_stale=1)
-    assert variants_by_ext(pg_db, sid)["v1"].sellable_quantity == 5
-    with pg_db.session() as s:
+    assert variants_by_ext(db, sid)["v1"].sellable_quantity == 5
+    with db.session() as s:
         level = s.execute(
             select(InventoryLevel.available, InventoryLevel.on_hand, InventoryLevel.external_updated_at)
             .join(Location, Location.id == InventoryLevel.location_id)
@@ -428,18 +428,18 @@ def test_inventory_by_variant_sums_two_locations(pg_db: Database) -> None:
         assert tuple(level) == (1, 5, T2)
 
     # Turning a location inactive takes its stock out of the sellable sum.
-    clear_dirty(pg_db)
-    result, _ = run(pg_db, catalog.apply_locations, sid, [LocationRecord("L2", "", active=False)])
+    clear_dirty(db)
+    result, _ = run(db, catalog.apply_locations, sid, [LocationRecord("L2", "", active=False)])
     assert result == ApplyResult(updated=1, dirty=1)
-    assert variants_by_ext(pg_db, sid)["v1"].sellable_quantity == 1
-    assert dirty(pg_db, sid) == {"v1"}
+    assert variants_by_ext(db, sid)["v1"].sellable_quantity == 1
+    assert dirty(db, sid) == {"v1"}
 
 
-def test_inventory_by_inventory_item_with_null_available(pg_db: Database) -> None:
-    sid = new_store(pg_db)
-    _catalog_with_items(pg_db, sid)
+def test_inventory_by_inventory_item_with_null_available(db: Database) -> None:
+    sid = new_store(db)
+    _catalog_with_items(db, sid)
     result, _ = run(
-        pg_db,
+        db,
         catalog.apply_inventory,
         sid,
         [
@@ -451,9 +451,9 @@ def test_inventory_by_inventory_item_with_null_available(pg_db: Database) -> Non
         key="inventory_item",
     )
     assert result == ApplyResult(created=2, skipped_unknown=2, dirty=1)
-    vs = variants_by_ext(pg_db, sid)
+    vs = variants_by_ext(db, sid)
     assert (vs["v1"].sellable_quantity, vs["v2"].sellable_quantity) == (6, 0)
-    with pg_db.session() as s:
+    with db.session() as s:
         levels = dict(
             s.execute(
                 select(Variant.external_id, InventoryLevel.available)
@@ -463,31 +463,31 @@ def test_inventory_by_inventory_item_with_null_available(pg_db: Database) -> Non
         )
         assert levels == {"v1": 6, "v2": None}
 
-    clear_dirty(pg_db)
+    clear_dirty(db)
     result, _ = run(
-        pg_db, catalog.apply_inventory, sid, [InventoryRecord("ii1", "L1", None, updated_at=T2)], key="inventory_item"
+        db, catalog.apply_inventory, sid, [InventoryRecord("ii1", "L1", None, updated_at=T2)], key="inventory_item"
     )
     assert result == ApplyResult(updated=1, dirty=1)
-    assert variants_by_ext(pg_db, sid)["v1"].sellable_quantity == 0
+    assert variants_by_ext(db, sid)["v1"].sellable_quantity == 0
 
 
-def test_set_tracking(pg_db: Database) -> None:
-    sid = new_store(pg_db)
-    _catalog_with_items(pg_db, sid)
-    changed, queue = run(pg_db, catalog.set_tracking, sid, "ii1", False, T2)
+def test_set_tracking(db: Database) -> None:
+    sid = new_store(db)
+    _catalog_with_items(db, sid)
+    changed, queue = run(db, catalog.set_tracking, sid, "ii1", False, T2)
     assert changed == 1
     assert queue.specs == [job_specs.recompute_dirty(sid)]
-    assert dirty(pg_db, sid) == {"v1"}
-    vs = variants_by_ext(pg_db, sid)
+    assert dirty(db, sid) == {"v1"}
+    vs = variants_by_ext(db, sid)
     assert (vs["v1"].tracked, vs["v2"].tracked) == (False, True)
 
-    clear_dirty(pg_db)
-    again, queue = run(pg_db, catalog.set_tracking, sid, "ii1", False, T2)
+    clear_dirty(db)
+    again, queue = run(db, catalog.set_tracking, sid, "ii1", False, T2)
     assert (again, queue.specs) == (0, [])
     # Older than the variant's own payload: ignored.
-    stale, _ = run(pg_db, catalog.set_tracking, sid, "ii1", True, T0)
+    stale, _ = run(db, catalog.set_tracking, sid, "ii1", True, T0)
     assert stale == 0
-    assert variants_by_ext(pg_db, sid)["v1"].tracked is False
+    assert variants_by_ext(db, sid)["v1"].tracked is False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -529,20 +529,20 @@ def lines(db: Database, store_id: int) -> dict[str, tuple[Any, ...]]:
         return {r[0]: tuple(r[1:]) for r in rows}
 
 
-def test_orders_lines_cancellation_and_refunds(pg_db: Database) -> None:
-    sid = new_store(pg_db)
-    _catalog_with_items(pg_db, sid)
+def test_orders_lines_cancellation_and_refunds(db: Database) -> None:
+    sid = new_store(db)
+    _catalog_with_items(db, sid)
 
-    result, queue = run(pg_db, catalog.apply_orders, sid, [_order()])
+    result, queue = run(db, catalog.apply_orders, sid, [_order()])
     assert result == ApplyResult(created=1, dirty=2, children=Counts(created=3), refunds=1)
     assert queue.specs == [job_specs.recompute_dirty(sid)]
-    assert dirty(pg_db, sid) == {"v1", "v2"}
-    assert lines(pg_db, sid) == {
+    assert dirty(db, sid) == {"v1", "v2"}
+    assert lines(db, sid) == {
         "l1": ("v1", 3, 1, False, T0),
         "l2": ("v2", 2, 0, False, T0),
         "l3": (None, 1, 0, False, T0),
     }
-    with pg_db.session() as s:
+    with db.session() as s:
         order = s.scalars(select(Order).where(Order.store_id == sid)).one()
         assert (order.email, order.total, order.status, order.external_updated_at) == (
             "ann@example.com",
@@ -554,11 +554,11 @@ def test_orders_lines_cancellation_and_refunds(pg_db: Database) -> None:
         assert (refund.note, refund.refunded_at) == ("damaged", T1)
         assert s.execute(select(RefundLine.quantity, RefundLine.restock)).one() == (1, True)
 
-    clear_dirty(pg_db)
-    replay, queue = run(pg_db, catalog.apply_orders, sid, [_order()])
+    clear_dirty(db)
+    replay, queue = run(db, catalog.apply_orders, sid, [_order()])
     assert replay == ApplyResult(unchanged=1, children=Counts(unchanged=3))
     assert queue.specs == []
-    assert lines(pg_db, sid)["l1"][2] == 1
+    assert lines(db, sid)["l1"][2] == 1
 
     # Later: a second refund (the same line split over two entries) and a cancellation.
     cancelled = _order(
@@ -570,122 +570,122 @@ def test_orders_lines_cancellation_and_refunds(pg_db: Database) -> None:
             RefundRecord("r2", T2, (RefundLineRecord("l1", 1), RefundLineRecord("l1", 1))),
         ),
     )
-    result, _ = run(pg_db, catalog.apply_orders, sid, [cancelled])
+    result, _ = run(db, catalog.apply_orders, sid, [cancelled])
     assert result == ApplyResult(updated=1, dirty=2, children=Counts(updated=3), refunds=1)
-    assert lines(pg_db, sid) == {
+    assert lines(db, sid) == {
         "l1": ("v1", 3, 3, True, T0),
         "l2": ("v2", 2, 0, True, T0),
         "l3": (None, 1, 0, True, T0),
     }
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalars(select(Order.status).where(Order.store_id == sid)).one() == "cancelled"
 
     # refunds/create for an existing order; its replay does not double count.
-    clear_dirty(pg_db)
+    clear_dirty(db)
     r3 = RefundRecord("r3", T3, (RefundLineRecord("l2", 2),))
-    applied, queue = run(pg_db, catalog.apply_refund, sid, "o1", r3)
+    applied, queue = run(db, catalog.apply_refund, sid, "o1", r3)
     assert applied is True
     assert queue.specs == [job_specs.recompute_dirty(sid)]
-    assert dirty(pg_db, sid) == {"v2"}
-    clear_dirty(pg_db)
-    applied, queue = run(pg_db, catalog.apply_refund, sid, "o1", r3)
+    assert dirty(db, sid) == {"v2"}
+    clear_dirty(db)
+    applied, queue = run(db, catalog.apply_refund, sid, "o1", r3)
     assert (applied, queue.specs) == (True, [])
-    assert lines(pg_db, sid)["l2"][2] == 2
-    assert count(pg_db, Refund, sid) == 3
+    assert lines(db, sid)["l2"][2] == 2
+    assert count(db, Refund, sid) == 3
 
     # The original payload delivered late is stale: no un-cancel, refunds stay.
-    result, _ = run(pg_db, catalog.apply_orders, sid, [_order()])
+    result, _ = run(db, catalog.apply_orders, sid, [_order()])
     assert result == ApplyResult(skipped_stale=1)
-    assert lines(pg_db, sid)["l1"] == ("v1", 3, 3, True, T0)
+    assert lines(db, sid)["l1"] == ("v1", 3, 3, True, T0)
 
 
-def test_order_line_resolves_variant_synced_later(pg_db: Database) -> None:
-    sid = new_store(pg_db)
+def test_order_line_resolves_variant_synced_later(db: Database) -> None:
+    sid = new_store(db)
     order = _order(refunds=())
-    run(pg_db, catalog.apply_orders, sid, [order])
-    assert lines(pg_db, sid)["l1"][0] is None
-    _catalog_with_items(pg_db, sid)
-    result, _ = run(pg_db, catalog.apply_orders, sid, [order])
+    run(db, catalog.apply_orders, sid, [order])
+    assert lines(db, sid)["l1"][0] is None
+    _catalog_with_items(db, sid)
+    result, _ = run(db, catalog.apply_orders, sid, [order])
     assert result == ApplyResult(unchanged=1, dirty=2, children=Counts(updated=2, unchanged=1))
-    assert lines(pg_db, sid)["l1"][0] == "v1"
+    assert lines(db, sid)["l1"][0] == "v1"
 
 
-def test_apply_refund_for_unknown_order_writes_nothing(pg_db: Database) -> None:
-    sid = new_store(pg_db)
-    applied, queue = run(pg_db, catalog.apply_refund, sid, "o-missing", RefundRecord("r9", T1))
+def test_apply_refund_for_unknown_order_writes_nothing(db: Database) -> None:
+    sid = new_store(db)
+    applied, queue = run(db, catalog.apply_refund, sid, "o-missing", RefundRecord("r9", T1))
     assert applied is False
     assert queue.specs == []
-    assert count(pg_db, Refund, sid) == 0
-    assert count(pg_db, RefundLine, sid) == 0
+    assert count(db, Refund, sid) == 0
+    assert count(db, RefundLine, sid) == 0
 
 
 # --------------------------------------------------------------------------------------------------
 # Isolation and scale
 
 
-def test_same_external_ids_in_two_stores_never_touch_each_other(pg_db: Database) -> None:
-    a, b = new_store(pg_db), new_store(pg_db)
-    run(pg_db, catalog.apply_products, a, [product("p1", (variant("v1", inventory_item_id="ii1"),), at=T3)])
-    run(pg_db, catalog.apply_inventory, a, [InventoryRecord("v1", "L1", 5, updated_at=T3)])
-    run(pg_db, catalog.apply_orders, a, [_order(at=T3), _order(ext="o-only-in-a", refunds=())])
+def test_same_external_ids_in_two_stores_never_touch_each_other(db: Database) -> None:
+    a, b = new_store(db), new_store(db)
+    run(db, catalog.apply_products, a, [product("p1", (variant("v1", inventory_item_id="ii1"),), at=T3)])
+    run(db, catalog.apply_inventory, a, [InventoryRecord("v1", "L1", 5, updated_at=T3)])
+    run(db, catalog.apply_orders, a, [_order(at=T3), _order(ext="o-only-in-a", refunds=())])
 
     # Older timestamps in B must not be judged against A's rows, and B's writes must not reach A.
     result, _ = run(
-        pg_db,
+        db,
         catalog.apply_products,
         b,
         [product("p1", (variant("v1", inventory_item_id="ii1", price=Decimal("1.00")),), at=T1, title="B")],
     )
     assert result == ApplyResult(created=1, dirty=1, children=Counts(created=1))
     result, _ = run(
-        pg_db, catalog.apply_inventory, b, [InventoryRecord("ii1", "L1", 2, updated_at=T1)], key="inventory_item"
+        db, catalog.apply_inventory, b, [InventoryRecord("ii1", "L1", 2, updated_at=T1)], key="inventory_item"
     )
     assert result == ApplyResult(created=1, dirty=1)
-    result, _ = run(pg_db, catalog.apply_orders, b, [_order(at=T1, cancelled_at=T1)])
+    result, _ = run(db, catalog.apply_orders, b, [_order(at=T1, cancelled_at=T1)])
     assert result.created == 1
-    assert run(pg_db, catalog.set_tracking, b, "ii1", False, T2)[0] == 1
-    assert run(pg_db, catalog.delete_product, b, "p1", T3)[0] is True
+    assert run(db, catalog.set_tracking, b, "ii1", False, T2)[0] == 1
+    assert run(db, catalog.delete_product, b, "p1", T3)[0] is True
 
-    va, vb = variants_by_ext(pg_db, a)["v1"], variants_by_ext(pg_db, b)["v1"]
+    va, vb = variants_by_ext(db, a)["v1"], variants_by_ext(db, b)["v1"]
     assert (va.price, va.sellable_quantity, va.tracked, va.deleted_at) == (Decimal("19.90"), 5, True, None)
     assert (vb.price, vb.sellable_quantity, vb.tracked, vb.deleted_at) == (Decimal("1.00"), 2, False, T3)
-    assert lines(pg_db, a)["l1"] == ("v1", 3, 1, False, T0)
-    assert lines(pg_db, b)["l1"] == ("v1", 3, 1, True, T0)
-    with pg_db.session() as s:
+    assert lines(db, a)["l1"] == ("v1", 3, 1, False, T0)
+    assert lines(db, b)["l1"] == ("v1", 3, 1, True, T0)
+    with db.session() as s:
         titles = dict(s.execute(select(Product.store_id, Product.title)).all())
         assert titles == {a: "Product p1", b: "B"}
         assert s.scalar(select(func.count()).select_from(Location)) == 2
-    assert run(pg_db, catalog.apply_refund, b, "o-only-in-a", RefundRecord("r1", T1))[0] is False
+    assert run(db, catalog.apply_refund, b, "o-only-in-a", RefundRecord("r1", T1))[0] is False
 
 
-def test_a_2000_variant_product_is_applied_whole(pg_db: Database) -> None:
-    sid = new_store(pg_db)
+def test_a_2000_variant_product_is_applied_whole(db: Database) -> None:
+    sid = new_store(db)
     big = product("big", tuple(variant(f"v{i}", position=i) for i in range(2000)))
-    result, _ = run(pg_db, catalog.apply_products, sid, [big])
+    result, _ = run(db, catalog.apply_products, sid, [big])
     assert result == ApplyResult(created=1, dirty=2000, children=Counts(created=2000))
-    assert count(pg_db, Variant, sid) == 2000
-    assert count(pg_db, DirtyVariant, sid) == 2000
-    with pg_db.session() as s:
+    assert count(db, Variant, sid) == 2000
+    assert count(db, DirtyVariant, sid) == 2000
+    with db.session() as s:
         assert s.scalar(select(func.max(Variant.position)).where(Variant.store_id == sid)) == 1999
 
-    clear_dirty(pg_db)
+    clear_dirty(db)
     smaller = product("big", big.variants[:-1], at=T2)
-    result, _ = run(pg_db, catalog.apply_products, sid, [smaller])
+    result, _ = run(db, catalog.apply_products, sid, [smaller])
     assert result == ApplyResult(unchanged=1, dirty=1, children=Counts(unchanged=1999, deleted=1))
-    assert dirty(pg_db, sid) == {"v1999"}
+    assert dirty(db, sid) == {"v1999"}
 
 
-def test_many_products_stream_in_batches(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_products_stream_in_batches(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(catalog_products, "PRODUCT_BATCH", 7)
     monkeypatch.setattr(bulk, "WRITE_CHUNK", 5)
     monkeypatch.setattr(bulk, "IN_CHUNK", 4)
-    sid = new_store(pg_db)
+    sid = new_store(db)
     records = [product(f"p{i}", (variant(f"v{i}a"), variant(f"v{i}b"))) for i in range(30)]
-    result, queue = run(pg_db, catalog.apply_products, sid, iter(records))
+    result, queue = run(db, catalog.apply_products, sid, iter(records))
     assert result == ApplyResult(created=30, dirty=60, children=Counts(created=60))
     assert queue.specs == [job_specs.recompute_dirty(sid)]
-    clear_dirty(pg_db)
-    result, _ = run(pg_db, catalog.apply_products, sid, iter(records))
+    clear_dirty(db)
+    result, _ = run(db, catalog.apply_products, sid, iter(records))
     assert result == ApplyResult(unchanged=30, children=Counts(unchanged=60))
 
 
@@ -723,12 +723,12 @@ def test_sqlite_path_applies_products_inventory_and_orders(sqlite_db: Database) 
     assert dirty(db, sid) == {"v1", "v2"}
 
 
-def test_apply_variants_upserts_one_variant_and_leaves_its_siblings(pg_db: Database) -> None:
+def test_apply_variants_upserts_one_variant_and_leaves_its_siblings(db: Database) -> None:
     from app.services.catalog import apply_variants
     from integrations.base import ProductRecord, VariantRecord
 
     queue = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         store = make_store(s)
         sid = store.id
         catalog.apply_products(
@@ -744,14 +744,14 @@ def test_apply_variants_upserts_one_variant_and_leaves_its_siblings(pg_db: Datab
                 )
             ],
         )
-    with pg_db.session() as s:
+    with db.session() as s:
         result = apply_variants(
             s, queue, sid, "14", [VariantRecord(external_id="15", sku="H-S", price=Decimal("45.00"))]
         )
         assert (result.children.updated, result.children.deleted) == (1, 0)
         missing = apply_variants(s, queue, sid, "999", [VariantRecord(external_id="77")])
         assert missing.children.skipped_unknown == 1
-    with pg_db.session() as s:
+    with db.session() as s:
         rows = s.execute(
             select(Variant.external_id, Variant.price, Variant.deleted_at.is_(None))
             .where(Variant.store_id == sid)

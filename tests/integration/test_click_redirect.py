@@ -7,13 +7,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from app.config import Settings
 from app.db import Database
 from app.infra.links import buy_token, unsubscribe_token
 from app.models import Delivery, Product, StockEvent, Subscription
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
-from app.web.factory import build_app
 from tests.factories import NOW, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -48,9 +44,9 @@ def _delivery(db: Database, platform: str, url: str | None = None, handle: str =
 
 
 @pytest.fixture
-def client(pg_url: str, pg_db: Database) -> FlaskClient:
-    settings = Settings(env="test", database_url=pg_url, secret_key=SECRET)
-    return build_app(runtime=Runtime(settings, pg_db, InProcessJobQueue(eager=True))).test_client()
+def settings_overrides() -> dict[str, Any]:
+    """The secret the buy links are signed with."""
+    return {"secret_key": SECRET}
 
 
 def _clicks(db: Database, delivery_id: int) -> tuple[int, Any]:
@@ -60,16 +56,16 @@ def _clicks(db: Database, delivery_id: int) -> tuple[int, Any]:
         return d.clicks, d.clicked_at
 
 
-def test_demo_link_records_the_click_and_redirects_to_the_demo_shop(client: FlaskClient, pg_db: Database) -> None:
-    did = _delivery(pg_db, "demo", url="https://demo.example/products/tee")
+def test_demo_link_records_the_click_and_redirects_to_the_demo_shop(client: FlaskClient, db: Database) -> None:
+    did = _delivery(db, "demo", url="https://demo.example/products/tee")
     resp = client.get(f"/r/{buy_token(SECRET, did)}")
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/demo/shop/products/8001?variant=4242"
     assert resp.headers["Cache-Control"] == "no-store"
-    clicks, first = _clicks(pg_db, did)
+    clicks, first = _clicks(db, did)
     assert clicks == 1 and first is not None
     assert client.get(f"/r/{buy_token(SECRET, did)}").status_code == 302
-    assert _clicks(pg_db, did) == (2, first)
+    assert _clicks(db, did) == (2, first)
 
 
 @pytest.mark.parametrize(
@@ -89,12 +85,12 @@ def test_demo_link_records_the_click_and_redirects_to_the_demo_shop(client: Flas
     ],
 )
 def test_platform_links_lead_to_the_product_page(
-    client: FlaskClient, pg_db: Database, platform: str, url: str | None, handle: str, location: str
+    client: FlaskClient, db: Database, platform: str, url: str | None, handle: str, location: str
 ) -> None:
-    did = _delivery(pg_db, platform, url=url, handle=handle)
+    did = _delivery(db, platform, url=url, handle=handle)
     resp = client.get(f"/r/{buy_token(SECRET, did)}")
     assert (resp.status_code, resp.headers["Location"]) == (302, location)
-    assert _clicks(pg_db, did)[0] == 1
+    assert _clicks(db, did)[0] == 1
 
 
 @pytest.mark.parametrize(
@@ -137,17 +133,17 @@ def test_platform_links_lead_to_the_product_page(
     ],
 )
 def test_shopify_links_lead_back_under_the_shoppers_storefront_root(
-    client: FlaskClient, pg_db: Database, platform: str, url: str | None, handle: str, root: str, location: str
+    client: FlaskClient, db: Database, platform: str, url: str | None, handle: str, root: str, location: str
 ) -> None:
-    did = _delivery(pg_db, platform, url=url, handle=handle, root=root)
+    did = _delivery(db, platform, url=url, handle=handle, root=root)
     resp = client.get(f"/r/{buy_token(SECRET, did)}")
     assert (resp.status_code, resp.headers["Location"]) == (302, location)
-    assert _clicks(pg_db, did)[0] == 1
+    assert _clicks(db, did)[0] == 1
 
 
 @pytest.mark.parametrize("kind", ["forged", "other_secret", "unsubscribe_token", "unknown_delivery", "garbage"])
-def test_bad_tokens_are_a_404_page_and_record_nothing(client: FlaskClient, pg_db: Database, kind: str) -> None:
-    did = _delivery(pg_db, "demo")
+def test_bad_tokens_are_a_404_page_and_record_nothing(client: FlaskClient, db: Database, kind: str) -> None:
+    did = _delivery(db, "demo")
     token = {
         "forged": buy_token(SECRET, did)[:-2] + "xx",
         "other_secret": buy_token("another-secret", did),
@@ -162,11 +158,11 @@ def test_bad_tokens_are_a_404_page_and_record_nothing(client: FlaskClient, pg_db
     json_resp = client.get(f"/r/{token}", headers={"Accept": "application/json"})
     assert json_resp.status_code == 404
     assert json_resp.get_json()["error"]["code"] == "not_found"
-    assert _clicks(pg_db, did) == (0, None)
+    assert _clicks(db, did) == (0, None)
 
 
-def test_head_probe_redirects_without_counting(client: FlaskClient, pg_db: Database) -> None:
-    did = _delivery(pg_db, "demo")
+def test_head_probe_redirects_without_counting(client: FlaskClient, db: Database) -> None:
+    did = _delivery(db, "demo")
     resp = client.head(f"/r/{buy_token(SECRET, did)}")
     assert resp.status_code == 302
-    assert _clicks(pg_db, did) == (0, None)
+    assert _clicks(db, did) == (0, None)

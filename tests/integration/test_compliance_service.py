@@ -40,8 +40,8 @@ def _subscribe(s: object, variant: Variant, email: str) -> Subscription:
     return sub
 
 
-def test_export_then_redact_one_customer(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_export_then_redact_one_customer(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         other_store = make_store(s)
         v = make_variant(s, store, qty=0, sku="MCS-S", title="S")
@@ -54,7 +54,7 @@ def test_export_then_redact_one_customer(pg_db: Database) -> None:
         assert order is not None
         order.email, order.customer_external_id, order.name = "maya.chen@example.com", "cust-1", "#1042"
         sid, osid = store.id, other_store.id
-    with pg_db.session() as s:
+    with db.session() as s:
         export = compliance.export_customer(s, sid, "Maya.Chen@example.com ", None)
     assert export["orders"] == [
         {"order": "#1042", "email": "maya.chen@example.com", "ordered_at": "2026-11-17T12:00:00+00:00"}
@@ -72,7 +72,7 @@ def test_export_then_redact_one_customer(pg_db: Database) -> None:
         }
     ]
 
-    with pg_db.session() as s:
+    with db.session() as s:
         result = compliance.redact_customer(s, sid, "maya.chen@example.com", "cust-1", ["999"])
         compliance.record_request(
             s,
@@ -85,7 +85,7 @@ def test_export_then_redact_one_customer(pg_db: Database) -> None:
             counts={"subscriptions": result.subscriptions, "orders": result.orders},
         )
     assert result == compliance.Redacted(subscriptions=1, orders=1)
-    with pg_db.session() as s:
+    with db.session() as s:
         remaining = s.execute(select(Subscription.store_id, Subscription.email).order_by(Subscription.id)).all()
         assert [tuple(r) for r in remaining] == [(sid, "sam.ortiz@example.com"), (osid, "maya.chen@example.com")]
         assert s.scalar(select(func.count()).select_from(ConsentRecord)) == 2
@@ -93,20 +93,20 @@ def test_export_then_redact_one_customer(pg_db: Database) -> None:
         assert tuple(o) == (None, None, "#1042")
 
 
-def test_redact_shop_removes_everything_of_that_store_only(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_redact_shop_removes_everything_of_that_store_only(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         keep = make_store(s)
         _subscribe(s, make_variant(s, store, qty=0), "a@example.com")
         _subscribe(s, make_variant(s, keep, qty=0), "b@example.com")
         sid, kid = store.id, keep.id
     for store_id in (sid, kid):
-        with pg_db.session() as s:
+        with db.session() as s:
             recompute(s, store_id)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert compliance.redact_shop(s, sid) is True
         assert compliance.redact_shop(s, sid) is False
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalars(select(Store.id)).all() == [kid]
         assert s.scalars(select(Subscription.email)).all() == ["b@example.com"]
         assert s.scalar(select(func.count()).select_from(Variant)) == 1
@@ -115,13 +115,13 @@ def test_redact_shop_removes_everything_of_that_store_only(pg_db: Database) -> N
         assert s.scalars(select(StockStateHistory.store_id)).all() == [kid]
 
 
-def test_nothing_to_match_erases_nothing(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_nothing_to_match_erases_nothing(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         _subscribe(s, make_variant(s, store, qty=0), "a@example.com")
         sid = store.id
-    with pg_db.session() as s:
+    with db.session() as s:
         assert compliance.redact_customer(s, sid, None, None) == compliance.Redacted(0, 0)
         assert compliance.export_customer(s, sid, None, None) == {"waitlist_subscriptions": [], "orders": []}
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Subscription)) == 1

@@ -6,19 +6,18 @@ import smtplib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app import job_specs
-from app.config import Settings
 from app.db import Database
 from app.infra.mailsink import MailSink, start_sink, stop_sink
 from app.models import InventoryLevel, StockEvent, Variant
-from app.runtime import Runtime
 from app.services.stock import recompute as stock
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.factories import RecordingQueue, make_location, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -45,8 +44,8 @@ class Shop:
 
 
 @pytest.fixture
-def shop(pg_db: Database) -> Shop:
-    with pg_db.session() as s:
+def shop(db: Database) -> Shop:
+    with db.session() as s:
         store = make_store(s, platform="demo", name="Demo Outfitters")
         other = make_store(s, platform="shopify")
         loc = make_location(s, store)
@@ -64,9 +63,16 @@ def shop(pg_db: Database) -> Shop:
         return Shop(store.id, other.id, sold_out.id, in_stock.id, foreign.id)
 
 
-def _client(pg_url: str, db: Database, jobs: RecordingQueue, *, demo: bool = True) -> FlaskClient:
-    settings = Settings(env="test", database_url=pg_url, demo=demo, secret_key="demo-mail-test")
-    return build_app(runtime=Runtime(settings, db, jobs)).test_client()
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Demo mode, where the sink's inbox and the restock button live."""
+    return {"demo": True, "secret_key": "demo-mail-test"}
+
+
+@pytest.fixture
+def job_queue() -> RecordingQueue:
+    """Records the fan-out a restock queues instead of running it."""
+    return RecordingQueue()
 
 
 def _send(sink: MailSink) -> None:
@@ -92,7 +98,7 @@ def _events(db: Database, variant_id: int) -> list[tuple[str, int, int]]:
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def test_sink_receives_smtp_and_the_inbox_shows_it(pg_url: str, pg_db: Database, shop: Shop, sink: MailSink) -> None:
+def test_sink_receives_smtp_and_the_inbox_shows_it(client: FlaskClient, shop: Shop, sink: MailSink) -> None:
     _send(sink)
     [received] = sink.messages()
     assert (received.mail_from, received.rcpt_tos, received.subject) == (
@@ -100,7 +106,6 @@ def test_sink_receives_smtp_and_the_inbox_shows_it(pg_url: str, pg_db: Database,
         ("ann@example.com",),
         "Tee is back in stock",
     )
-    client = _client(pg_url, pg_db, RecordingQueue())
     inbox = client.get("/demo/mail")
     assert inbox.status_code == 200
     page = inbox.get_data(as_text=True)
@@ -128,39 +133,39 @@ def test_sink_keeps_only_the_latest_messages() -> None:
     assert not small.running
 
 
-def test_inbox_without_a_sink_explains_itself(pg_url: str, pg_db: Database, shop: Shop) -> None:
+def test_inbox_without_a_sink_explains_itself(client: FlaskClient, shop: Shop) -> None:
     stop_sink()
-    page = _client(pg_url, pg_db, RecordingQueue()).get("/demo/mail").get_data(as_text=True)
+    page = client.get("/demo/mail").get_data(as_text=True)
     assert "No local mail sink is running" in page
 
 
-def test_restock_creates_a_restock_event_and_queues_the_fanout(pg_url: str, pg_db: Database, shop: Shop) -> None:
-    jobs = RecordingQueue()
-    client = _client(pg_url, pg_db, jobs)
+def test_restock_creates_a_restock_event_and_queues_the_fanout(
+    db: Database, shop: Shop, client: FlaskClient, job_queue: RecordingQueue
+) -> None:
     resp = client.post(f"/demo/restock/{shop.sold_out}", headers={"Origin": HOST, "Referer": f"{HOST}/demo/shop/"})
     assert resp.status_code == 303
     assert resp.headers["Location"] == f"{HOST}/demo/shop/"
-    events = _events(pg_db, shop.sold_out)
+    events = _events(db, shop.sold_out)
     assert events == [("restock", 0, 5)]
-    with pg_db.session() as s:
+    with db.session() as s:
         event_id = s.execute(select(StockEvent.id).where(StockEvent.variant_id == shop.sold_out)).scalar_one()
         assert s.execute(select(StockEvent.fanout_status).where(StockEvent.id == event_id)).scalar_one() == "pending"
         v = s.get(Variant, shop.sold_out)
         assert v is not None and v.sellable_quantity == 5
-    fanouts = [spec for spec in jobs.specs if spec.func == job_specs.FANOUT_EVENT]
+    fanouts = [spec for spec in job_queue.specs if spec.func == job_specs.FANOUT_EVENT]
     assert [(spec.args, spec.job_id) for spec in fanouts] == [((event_id,), f"fanout-{event_id}")]
     page = client.get("/demo/mail").get_data(as_text=True)
     assert "Restocked TEE-M: 0 → 5 units." in page
 
 
-def test_restock_of_an_in_stock_variant_adds_units_without_an_event(pg_url: str, pg_db: Database, shop: Shop) -> None:
-    jobs = RecordingQueue()
-    client = _client(pg_url, pg_db, jobs)
+def test_restock_of_an_in_stock_variant_adds_units_without_an_event(
+    db: Database, shop: Shop, client: FlaskClient, job_queue: RecordingQueue
+) -> None:
     resp = client.post(f"/demo/restock/{shop.in_stock}", headers={"Origin": HOST})
     assert (resp.status_code, resp.headers["Location"]) == (303, "/demo/mail")
-    assert _events(pg_db, shop.in_stock) == []
-    assert [spec for spec in jobs.specs if spec.func == job_specs.FANOUT_EVENT] == []
-    with pg_db.session() as s:
+    assert _events(db, shop.in_stock) == []
+    assert [spec for spec in job_queue.specs if spec.func == job_specs.FANOUT_EVENT] == []
+    with db.session() as s:
         assert s.get(Variant, shop.in_stock).sellable_quantity == 9  # type: ignore[union-attr]
 
 
@@ -175,33 +180,33 @@ def test_restock_of_an_in_stock_variant_adds_units_without_an_event(pg_url: str,
     ],
 )
 def test_cross_origin_restock_is_refused_and_changes_nothing(
-    pg_url: str, pg_db: Database, shop: Shop, headers: dict[str, str]
+    db: Database, shop: Shop, headers: dict[str, str], client: FlaskClient, job_queue: RecordingQueue
 ) -> None:
-    jobs = RecordingQueue()
-    resp = _client(pg_url, pg_db, jobs).post(f"/demo/restock/{shop.sold_out}", headers=headers)
+    resp = client.post(f"/demo/restock/{shop.sold_out}", headers=headers)
     assert resp.status_code == 403
-    assert _events(pg_db, shop.sold_out) == []
-    assert jobs.specs == []
-    with pg_db.session() as s:
+    assert _events(db, shop.sold_out) == []
+    assert job_queue.specs == []
+    with db.session() as s:
         assert s.get(Variant, shop.sold_out).sellable_quantity == 0  # type: ignore[union-attr]
         assert s.execute(select(func.sum(InventoryLevel.available))).scalar_one() == 2
 
 
-def test_restock_of_another_stores_or_unknown_variant_is_404(pg_url: str, pg_db: Database, shop: Shop) -> None:
-    jobs = RecordingQueue()
-    client = _client(pg_url, pg_db, jobs)
+def test_restock_of_another_stores_or_unknown_variant_is_404(
+    db: Database, shop: Shop, client: FlaskClient, job_queue: RecordingQueue
+) -> None:
     for vid in (shop.foreign, 10**9, 2**63):
         assert client.post(f"/demo/restock/{vid}", headers={"Origin": HOST}).status_code == 404
-    assert _events(pg_db, shop.foreign) == []
-    assert jobs.specs == []
+    assert _events(db, shop.foreign) == []
+    assert job_queue.specs == []
 
 
-def test_everything_is_404_outside_demo_mode(pg_url: str, pg_db: Database, shop: Shop, sink: MailSink) -> None:
+def test_everything_is_404_outside_demo_mode(
+    db: Database, shop: Shop, sink: MailSink, make_app: AppFactory, job_queue: RecordingQueue
+) -> None:
     _send(sink)
-    jobs = RecordingQueue()
-    client = _client(pg_url, pg_db, jobs, demo=False)
+    client = make_app(demo=False).test_client()
     assert client.get("/demo/mail").status_code == 404
     assert client.get(f"/demo/mail/{sink.messages()[0].id}").status_code == 404
     assert client.post(f"/demo/restock/{shop.sold_out}", headers={"Origin": HOST}).status_code == 404
-    assert _events(pg_db, shop.sold_out) == []
-    assert jobs.specs == []
+    assert _events(db, shop.sold_out) == []
+    assert job_queue.specs == []

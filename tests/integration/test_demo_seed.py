@@ -14,6 +14,7 @@ from app.platforms.demo.seed import TABLES, seed_demo
 from integrations.demo import generate
 
 pytestmark = pytest.mark.integration
+SEEDS = pytest.mark.truncating("seed_demo COPYs on connections of its own (a copy thread, an autocommit id connection)")
 
 TODAY = date(2026, 11, 22)
 
@@ -70,20 +71,21 @@ SOLD_OUT = text(
 )
 
 
-def test_seed_loads_exactly_what_the_generator_produces(pg_db: Database) -> None:
+@SEEDS
+def test_seed_loads_exactly_what_the_generator_produces(db: Database) -> None:
     phases: list[str] = []
-    result = seed_demo(pg_db, variants=500, today=TODAY, progress=lambda phase, done, total: phases.append(phase))
+    result = seed_demo(db, variants=500, today=TODAY, progress=lambda phase, done, total: phases.append(phase))
     expected = _expected(500)
     assert result.counts == expected
     assert expected["order_lines"] == 10677
-    mine, everyone = _table_counts(pg_db, result.store_id)
+    mine, everyone = _table_counts(db, result.store_id)
     assert mine == expected
     assert everyone == expected  # every row carries the demo store's id
     assert list(dict.fromkeys(phases)) == [
         "store", "locations", "suppliers", "products", "orders", "purchase_orders", "inventory", "stock_events",
         "subscriptions", "analyze", "sellable",
     ]  # fmt: skip
-    with pg_db.engine.connect() as conn:
+    with db.engine.connect() as conn:
         store = conn.execute(
             text("SELECT platform, domain, name, timezone, currency FROM stores WHERE id = :s"), {"s": result.store_id}
         ).one()
@@ -128,14 +130,15 @@ def test_seed_loads_exactly_what_the_generator_produces(pg_db: Database) -> None
         assert incoming == open_po > 0
 
 
-def test_reseeding_replaces_the_demo_store(pg_db: Database) -> None:
-    first = seed_demo(pg_db, variants=500, today=TODAY)
-    second = seed_demo(pg_db, variants=500, today=TODAY)
+@SEEDS
+def test_reseeding_replaces_the_demo_store(db: Database) -> None:
+    first = seed_demo(db, variants=500, today=TODAY)
+    second = seed_demo(db, variants=500, today=TODAY)
     assert second.store_id != first.store_id
     assert second.counts == first.counts
-    mine, everyone = _table_counts(pg_db, second.store_id)
+    mine, everyone = _table_counts(db, second.store_id)
     assert mine == everyone == first.counts
-    with pg_db.engine.connect() as conn:
+    with db.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM stores WHERE platform = 'demo'")).scalar_one() == 1
 
 

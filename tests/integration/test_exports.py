@@ -5,36 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.config import Settings
 from app.db import Database
 from app.models import ConsentRecord, Store, Subscription
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.services.merchant.exports import safe_cell
 from app.services.stock.recompute import recompute
-from app.web import feeds as feeds_web
 from app.web.admin.auth import SESSION_STORE_KEY
-from app.web.factory import build_app
 from tests.factories import add_sale, make_store, make_variant
 
 pytestmark = pytest.mark.integration
 
 GIVEN = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
-
-
-def make_admin_app(db: Database, **settings: object) -> Flask:
-    """The app with the public feed blueprint registered (until the factory registers it)."""
-    values: dict[str, object] = {"env": "test", "app_url": "http://backsoon.test"}
-    values.update(settings)
-    app = build_app(runtime=Runtime(Settings(**values), db, InProcessJobQueue(eager=True)))  # type: ignore[arg-type]
-    if "feeds" not in app.blueprints:
-        app.register_blueprint(feeds_web.bp)
-    return app
 
 
 def signed_in(app: Flask, store_id: int) -> FlaskClient:
@@ -61,9 +47,15 @@ class Shops:
 
 
 @pytest.fixture
-def shops(pg_db: Database) -> Iterator[Shops]:
+def settings_overrides() -> dict[str, Any]:
+    """Admin links on the test app URL."""
+    return {"app_url": "http://backsoon.test"}
+
+
+@pytest.fixture
+def shops(db: Database, app: Flask) -> Iterator[Shops]:
     now = datetime.now(UTC)
-    with pg_db.session() as s:
+    with db.session() as s:
         a = make_store(s, platform="woocommerce", name="Shop A", domain="a.example")
         b = make_store(s, platform="woocommerce", name="Shop B", domain="b.example")
         sold_out = make_variant(s, a, qty=0, sku='=HYPERLINK("x")', title="Red")
@@ -93,7 +85,7 @@ def shops(pg_db: Database) -> Iterator[Shops]:
         recompute(s, a.id, now=now)
         recompute(s, b.id, now=now)
         ids = (a.id, b.id, (sold_out.id, healthy.id), other.id, (sub1.id, sub2.id))
-    yield Shops(make_admin_app(pg_db), pg_db, *ids)
+    yield Shops(app, db, *ids)
 
 
 def test_safe_cell_neutralises_formulas_but_not_numbers() -> None:

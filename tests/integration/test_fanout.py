@@ -24,6 +24,8 @@ from tests.factories import NOW, RecordingQueue, make_store, make_variant
 from tests.smtpd import Collector, smtp_server
 
 pytestmark = pytest.mark.integration
+SENDS = pytest.mark.truncating("the wave sender commits each delivery on a connection of its own")
+CONFIRMS = pytest.mark.truncating("the confirmation mail is committed as sent on a connection of its own")
 
 
 @dataclass
@@ -89,8 +91,8 @@ class World:
 
 
 @pytest.fixture
-def world(pg_db: Database) -> Iterator[World]:
-    with pg_db.session() as s:
+def world(db: Database) -> Iterator[World]:
+    with db.session() as s:
         store = make_store(s, name="Linen & Co", timezone="Europe/Amsterdam")
         variant = make_variant(s, store, qty=3)
         ev = StockEvent(
@@ -109,9 +111,10 @@ def world(pg_db: Database) -> Iterator[World]:
         settings = Settings(
             env="test", smtp_url=url, app_url="https://app.test", secret_key="k", mail_from="BS <bs@mail.test>"
         )
-        yield World(pg_db, handler, settings, *ids)
+        yield World(db, handler, settings, *ids)
 
 
+@SENDS
 def test_wave_size_follows_ratio_oldest_first(world: World) -> None:
     # Created in an order different from id order: created_at decides.
     for i, age in enumerate([10, 50, 30, 40, 20, 60]):
@@ -143,6 +146,7 @@ def test_wave_size_follows_ratio_oldest_first(world: World) -> None:
     assert world.subs()["s0@x.test"] == ("active", None)
 
 
+@SENDS
 def test_last_wave_marks_done(world: World) -> None:
     world.subscribe("a@x.test", 2)
     world.subscribe("b@x.test", 1)
@@ -152,6 +156,7 @@ def test_last_wave_marks_done(world: World) -> None:
     assert world.event().fanout_status == "done"
 
 
+@SENDS
 def test_message_content_and_headers(world: World) -> None:
     sid = world.subscribe("nl@x.test", 5, locale="nl")
     world.run()
@@ -171,6 +176,7 @@ def test_message_content_and_headers(world: World) -> None:
         assert s.execute(select(Delivery.message_id)).scalar_one() == f"<restock-{delivery_id}@mail.test>"
 
 
+@SENDS
 def test_each_message_is_built_for_its_own_delivery(world: World) -> None:
     # The next message is rendered while the server digests the current one: every email must still carry
     # its own recipient, language, Message-ID and links.
@@ -213,6 +219,7 @@ def _product_title(world: World) -> str:
         return p.title
 
 
+@SENDS
 def test_each_skip_reason_recorded_and_not_mailed(world: World) -> None:
     world.subscribe("unsub@x.test", 50, state="unsubscribed")
     world.subscribe("pending@x.test", 40, state="pending_confirmation")
@@ -280,6 +287,7 @@ def test_unpublished_product_notifies_nobody(world: World) -> None:
     assert world.subs()["a@x.test"] == ("active", "product_unpublished")
 
 
+@SENDS
 def test_stops_when_sold_out_again(world: World) -> None:
     for i in range(4):
         world.subscribe(f"s{i}@x.test", 10 - i)
@@ -295,6 +303,7 @@ def test_stops_when_sold_out_again(world: World) -> None:
     assert world.subs()["s1@x.test"] == ("active", None)
 
 
+@SENDS
 def test_quiet_hours_defer_to_their_end(world: World) -> None:
     world.subscribe("a@x.test", 2)
     world.settings_row(quiet_hours_start=22, quiet_hours_end=8)
@@ -329,6 +338,7 @@ def test_quiet_hours_end_exact_values() -> None:
     )
 
 
+@SENDS
 def test_retried_job_sends_nothing_twice(world: World) -> None:
     for i in range(3):
         world.subscribe(f"s{i}@x.test", 10 - i)
@@ -345,6 +355,7 @@ def test_retried_job_sends_nothing_twice(world: World) -> None:
     assert sorted(world.smtp.by_rcpt().values()) == [1, 1, 1]
 
 
+@SENDS
 def test_killed_before_commit_point_resends_only_claimed(world: World) -> None:
     for i in range(3):
         world.subscribe(f"s{i}@x.test", 10 - i)
@@ -377,6 +388,7 @@ def test_killed_before_commit_point_resends_only_claimed(world: World) -> None:
     assert world.smtp.by_rcpt() == {"s0@x.test": 1, "s1@x.test": 1, "s2@x.test": 1}
 
 
+@SENDS
 def test_second_worker_cannot_send_a_row_already_sent(world: World) -> None:
     world.subscribe("a@x.test", 1)
     world.set_qty(1)
@@ -395,6 +407,7 @@ def test_second_worker_cannot_send_a_row_already_sent(world: World) -> None:
     assert world.smtp.by_rcpt() == {"a@x.test": 1}
 
 
+@SENDS
 def test_refusals_transient_retried_permanent_failed(world: World) -> None:
     world.subscribe("later@x.test", 3)
     world.subscribe("gone@x.test", 2)
@@ -465,6 +478,7 @@ def test_run_due_waves_enqueues_due_events(world: World) -> None:
     ]
 
 
+@CONFIRMS
 def test_confirmation_sent_once(world: World) -> None:
     sid = world.subscribe("c@x.test", 1, state="pending_confirmation", locale="de")
     active = world.subscribe("act@x.test", 1)
@@ -499,6 +513,7 @@ print(r.status, r.sent, r.failed, flush=True)
 """
 
 
+@pytest.mark.truncating("forked senders and a worker subprocess, each on connections of its own")
 def test_wave_over_forked_connections_sends_each_once(world: World, pg_url: str) -> None:
     import os
     import subprocess
@@ -535,6 +550,7 @@ def test_wave_over_forked_connections_sends_each_once(world: World, pg_url: str)
     assert world.subs()["gone@x.test"] == ("active", None)
 
 
+@SENDS
 def test_restock_and_confirmation_mail_carry_the_merchants_sender_name_and_reply_to(world: World) -> None:
     world.settings_row(sender_name="Linen Team", reply_to="help@linen.example")
     world.subscribe("a@x.test", 10)

@@ -22,7 +22,7 @@ from tests.conftest import ROOT
 from tests.factories import make_store, make_variant
 from tests.smtpd import smtp_server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.truncating("a worker subprocess sends on connections of its own")]
 
 SUBSCRIBERS = 10_000
 WORKER = """
@@ -37,8 +37,8 @@ print(fanout.run_fanout(db, settings, int(sys.argv[3])), flush=True)
 """
 
 
-def test_killed_worker_resumed_by_sweeper(pg_db: Database, pg_url: str) -> None:
-    with pg_db.session() as s:
+def test_killed_worker_resumed_by_sweeper(db: Database, pg_url: str) -> None:
+    with db.session() as s:
         store = make_store(s)
         variant = make_variant(s, store, qty=SUBSCRIBERS)
         created = datetime.now(UTC) - timedelta(days=1)
@@ -83,7 +83,7 @@ def test_killed_worker_resumed_by_sweeper(pg_db: Database, pg_url: str) -> None:
         received_at_kill = len(handler.received)
         assert 3000 <= received_at_kill < SUBSCRIBERS
 
-        with pg_db.session() as s:
+        with db.session() as s:
             ev_row = s.get(StockEvent, event_id)
             assert ev_row is not None and ev_row.fanout_status == "running" and ev_row.lease_until is not None
             lease_until = ev_row.lease_until
@@ -100,7 +100,7 @@ def test_killed_worker_resumed_by_sweeper(pg_db: Database, pg_url: str) -> None:
         )
         while True:
             now = datetime.now(UTC)
-            with pg_db.session() as s:
+            with db.session() as s:
                 specs = sweeper.stalled_fanouts(s, now, now - timedelta(seconds=60))
             if specs:
                 break
@@ -110,14 +110,14 @@ def test_killed_worker_resumed_by_sweeper(pg_db: Database, pg_url: str) -> None:
         assert resumed_at >= lease_until
         assert resumed_at - lease_until < timedelta(seconds=2)  # polled each 0.5 s here; cron adds at most 30 s
         assert [(j.func, j.args) for j in specs] == [(job_specs.FANOUT_EVENT, (event_id,))]
-        result = fanout.run_fanout(pg_db, settings, event_id)
+        result = fanout.run_fanout(db, settings, event_id)
         assert result.status == "done"
 
         counts = handler.by_rcpt()
         assert len(counts) == SUBSCRIBERS, "someone was missed"
         assert set(counts.values()) == {1}, "someone was mailed twice"
         assert len(handler.received) == SUBSCRIBERS
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.execute(
             select(Delivery.status, func.count()).where(Delivery.stock_event_id == event_id).group_by(Delivery.status)
         ).all() == [("sent", SUBSCRIBERS)]

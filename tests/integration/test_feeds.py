@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,7 +17,7 @@ from app.db import Database
 from app.models import Product, Store, StoreSetting
 from app.services.stock.recompute import recompute
 from tests.factories import make_store, make_variant
-from tests.integration.test_exports import CSRF, make_admin_app, signed_in
+from tests.integration.test_exports import CSRF, signed_in
 
 pytestmark = pytest.mark.integration
 
@@ -35,9 +36,15 @@ class Feed:
 
 
 @pytest.fixture
-def feed(pg_db: Database) -> Iterator[Feed]:
+def settings_overrides() -> dict[str, Any]:
+    """Admin links on the test app URL."""
+    return {"app_url": "http://backsoon.test"}
+
+
+@pytest.fixture
+def feed(db: Database, app: Flask) -> Iterator[Feed]:
     now = datetime.now(UTC)
-    with pg_db.session() as s:
+    with db.session() as s:
         store = make_store(s, platform="shopify", domain="feed.myshopify.com", name="Feed", country="nl")
         other = make_store(s, platform="woocommerce", name="Other", feed_token="o" * 43)
         product = Product(store_id=store.id, external_id="7001", title="Tee")
@@ -49,7 +56,7 @@ def feed(pg_db: Database) -> Iterator[Feed]:
         recompute(s, store.id, now=now)
         recompute(s, other.id, now=now)
         ids = (store.id, other.id, (sold_out.id, plenty.id))
-    yield Feed(make_admin_app(pg_db), pg_db, *ids)
+    yield Feed(app, db, *ids)
 
 
 def test_no_feed_until_created_then_rotation_kills_the_old_url(feed: Feed) -> None:

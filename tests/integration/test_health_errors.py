@@ -5,19 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
-from app.config import Settings
 from app.db import Database
 from app.queue import InProcessJobQueue, RedisJobQueue
-from app.runtime import Runtime
-from app.web.factory import build_app
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL, AppFactory
 
 pytestmark = pytest.mark.integration
 
 
-def test_healthz_reports_database_and_redis(pg_db: Database, redis_conn: Any) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, RedisJobQueue(TEST_REDIS_URL)))
+def test_healthz_reports_database_and_redis(make_app: AppFactory, redis_conn: Any) -> None:
+    app = make_app(jobs=RedisJobQueue(TEST_REDIS_URL))
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 200
     assert resp.get_json() == {
@@ -27,8 +25,8 @@ def test_healthz_reports_database_and_redis(pg_db: Database, redis_conn: Any) ->
     }
 
 
-def test_healthz_is_503_when_redis_is_down(pg_db: Database) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, RedisJobQueue("redis://127.0.0.1:1/0")))
+def test_healthz_is_503_when_redis_is_down(make_app: AppFactory) -> None:
+    app = make_app(jobs=RedisJobQueue("redis://127.0.0.1:1/0"))
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 503
     body = resp.get_json()
@@ -37,8 +35,8 @@ def test_healthz_is_503_when_redis_is_down(pg_db: Database) -> None:
     assert body["queue"] == {"ok": False, "mode": "redis", "error": "ConnectionError"}
 
 
-def test_healthz_in_process_mode_on_sqlite(sqlite_db: Database) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test"), sqlite_db, InProcessJobQueue()))
+def test_healthz_in_process_mode_on_sqlite(make_app: AppFactory, sqlite_db: Database) -> None:
+    app = make_app(database=sqlite_db, jobs=InProcessJobQueue())
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 200
     assert resp.get_json() == {
@@ -48,9 +46,7 @@ def test_healthz_in_process_mode_on_sqlite(sqlite_db: Database) -> None:
     }
 
 
-def test_json_errors_for_unknown_routes_methods_and_huge_bodies(pg_db: Database) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, InProcessJobQueue()))
-    client = app.test_client()
+def test_json_errors_for_unknown_routes_methods_and_huge_bodies(client: FlaskClient) -> None:
     resp = client.get("/api/v1/nothing-here")
     assert (resp.status_code, resp.get_json()["error"]["code"]) == (404, "not_found")
     resp = client.delete("/healthz")

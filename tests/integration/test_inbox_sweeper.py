@@ -66,47 +66,47 @@ def record(
         )
 
 
-def test_duplicate_delivery_is_stored_and_enqueued_once(pg_db: Database, redis_conn: Any) -> None:
+def test_duplicate_delivery_is_stored_and_enqueued_once(db: Database, redis_conn: Any) -> None:
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    set_runtime(Runtime(Settings(env="test"), pg_db, jobs))
-    sid = a_store(pg_db)
-    first = record(pg_db, jobs, "delivery-1", store_id=sid)
-    second = record(pg_db, jobs, "delivery-1", store_id=sid)
+    set_runtime(Runtime(Settings(env="test"), db, jobs))
+    sid = a_store(db)
+    first = record(db, jobs, "delivery-1", store_id=sid)
+    second = record(db, jobs, "delivery-1", store_id=sid)
     assert first.created is True and second.created is False
     assert first.event_id == second.event_id
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 1
     assert jobs.queues["high"].count == 1
 
     SimpleWorker([jobs.queues["high"]], connection=jobs.connection).work(burst=True)
     assert APPLIED == [first.event_id]
-    with pg_db.session() as s:
+    with db.session() as s:
         ev = s.get(WebhookEvent, first.event_id)
         assert ev is not None and ev.status == "processed" and ev.attempts == 1
 
     # Running the job again (a retry, or the sweeper) does nothing.
-    with pg_db.session() as s:
+    with db.session() as s:
         assert inbox.process_event(s, jobs, first.event_id, registry.handler_for) == "already_processed"
     assert APPLIED == [first.event_id]
 
 
-def test_redis_down_at_ingest_loses_nothing_and_sweeper_recovers(pg_db: Database, redis_conn: Any) -> None:
+def test_redis_down_at_ingest_loses_nothing_and_sweeper_recovers(db: Database, redis_conn: Any) -> None:
     down = RedisJobQueue("redis://127.0.0.1:1/0")
-    sid = a_store(pg_db)
-    rec = record(pg_db, down, "delivery-2", store_id=sid)
+    sid = a_store(db)
+    rec = record(db, down, "delivery-2", store_id=sid)
     assert rec.created is True
-    with pg_db.session() as s:
+    with db.session() as s:
         ev = s.get(WebhookEvent, rec.event_id)
         assert ev is not None and ev.status == "received"
 
     up = RedisJobQueue(TEST_REDIS_URL)
-    set_runtime(Runtime(Settings(env="test"), pg_db, up))
+    set_runtime(Runtime(Settings(env="test"), db, up))
     now = datetime.now(UTC)
     # Not stale yet: the sweeper leaves it alone.
-    with pg_db.session() as s:
+    with db.session() as s:
         assert sweeper.sweep(s, up, now, timedelta(seconds=60), sync_job=registry.sync_job_for) == []
     assert up.queues["high"].count == 0
-    with pg_db.session() as s:
+    with db.session() as s:
         specs = sweeper.sweep(s, up, now + timedelta(seconds=61), timedelta(seconds=60), sync_job=registry.sync_job_for)
     minute = int((now + timedelta(seconds=61)).timestamp() // 60)
     assert [(sp.func, sp.args, sp.job_id, sp.gate) for sp in specs] == [
@@ -116,63 +116,63 @@ def test_redis_down_at_ingest_loses_nothing_and_sweeper_recovers(pg_db: Database
     SimpleWorker([up.queues["high"]], connection=up.connection).work(burst=True)
     assert APPLIED == [rec.event_id]
     # Swept rows are stamped, so the next sweep does not enqueue them again.
-    with pg_db.session() as s:
+    with db.session() as s:
         assert (
             sweeper.sweep(s, up, now + timedelta(seconds=62), timedelta(seconds=60), sync_job=registry.sync_job_for)
             == []
         )
 
 
-def test_failing_handler_keeps_the_row_for_retry(pg_db: Database, redis_conn: Any) -> None:
+def test_failing_handler_keeps_the_row_for_retry(db: Database, redis_conn: Any) -> None:
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    set_runtime(Runtime(Settings(env="test"), pg_db, jobs))
-    rec = record(pg_db, jobs, "delivery-3", topic="thing/explode")
+    set_runtime(Runtime(Settings(env="test"), db, jobs))
+    rec = record(db, jobs, "delivery-3", topic="thing/explode")
     SimpleWorker([jobs.queues["high"]], connection=jobs.connection).work(burst=True)
-    with pg_db.session() as s:
+    with db.session() as s:
         ev = s.get(WebhookEvent, rec.event_id)
         assert ev is not None
         assert (ev.status, ev.attempts, ev.error) == ("received", 1, "RuntimeError: handler crashed")
 
 
-def test_unknown_topic_is_ignored_with_reason(pg_db: Database) -> None:
+def test_unknown_topic_is_ignored_with_reason(db: Database) -> None:
     jobs = InProcessJobQueue(eager=True)
-    set_runtime(Runtime(Settings(env="test"), pg_db, jobs))
-    rec = record(pg_db, jobs, "delivery-4", topic="nobody/handles")
-    with pg_db.session() as s:
+    set_runtime(Runtime(Settings(env="test"), db, jobs))
+    rec = record(db, jobs, "delivery-4", topic="nobody/handles")
+    with db.session() as s:
         ev = s.get(WebhookEvent, rec.event_id)
         assert ev is not None
         assert (ev.status, ev.error) == ("ignored", "no handler for test topic nobody/handles")
     assert APPLIED == []
 
 
-def test_stale_dirty_variants_are_swept_into_a_recompute(pg_db: Database) -> None:
+def test_stale_dirty_variants_are_swept_into_a_recompute(db: Database) -> None:
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store, qty=3)
         dirty.mark_dirty(s, jobs, store.id, [v.id], "test")
         sid, vid = store.id, v.id
     now = datetime.now(UTC)
-    with pg_db.session() as s:
+    with db.session() as s:
         s.execute(update(DirtyVariant).values(marked_at=now - timedelta(seconds=90)))
     assert jobs.specs == [JobSpec(job_specs.RECOMPUTE_DIRTY, (sid,), job_id=f"recompute-dirty-{sid}", queue="high")]
-    with pg_db.session() as s:
+    with db.session() as s:
         specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60), sync_job=registry.sync_job_for)
     minute = int(now.timestamp() // 60)
     assert specs == [
         JobSpec(job_specs.RECOMPUTE_DIRTY, (sid,), job_id=f"recompute-dirty-{sid}-s{minute}", queue="high")
     ]
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalars(select(DirtyVariant.variant_id)).all() == [vid]
 
 
-def test_purge_deletes_only_finished_deliveries_past_retention(pg_db: Database) -> None:
+def test_purge_deletes_only_finished_deliveries_past_retention(db: Database) -> None:
     jobs = RecordingQueue()
-    old = record(pg_db, jobs, "old-processed")
-    stuck = record(pg_db, jobs, "old-unprocessed")
-    fresh = record(pg_db, jobs, "fresh-processed")
+    old = record(db, jobs, "old-processed")
+    stuck = record(db, jobs, "old-unprocessed")
+    fresh = record(db, jobs, "fresh-processed")
     now = datetime.now(UTC)
-    with pg_db.session() as s:
+    with db.session() as s:
         s.execute(
             update(WebhookEvent).where(WebhookEvent.id.in_([old.event_id, fresh.event_id])).values(status="processed")
         )
@@ -181,7 +181,7 @@ def test_purge_deletes_only_finished_deliveries_past_retention(pg_db: Database) 
             .where(WebhookEvent.id.in_([old.event_id, stuck.event_id]))
             .values(received_at=now - timedelta(days=8))
         )
-    with pg_db.session() as s:
+    with db.session() as s:
         assert inbox.purge(s, now) == 1
-    with pg_db.session() as s:
+    with db.session() as s:
         assert sorted(s.scalars(select(WebhookEvent.dedupe_key))) == ["fresh-processed", "old-unprocessed"]

@@ -14,10 +14,9 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db import Database
 from app.models import Product, StockEvent, Store, StoreSetting, Subscription, Variant
-from app.runtime import Runtime
 from app.services.notify import alerts
 from app.services.stock.recompute import recompute
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.factories import RecordingQueue, make_store, make_variant
 from tests.smtpd import smtp_server
 
@@ -82,24 +81,24 @@ def _store(db: Database, store_id: int) -> Store:
         return store
 
 
-def test_off_by_default_nothing_is_sent(pg_db: Database) -> None:
-    store_id = _seed(pg_db, on=False)
-    _happen(pg_db, store_id, NOW - timedelta(minutes=1))
+def test_off_by_default_nothing_is_sent(db: Database) -> None:
+    store_id = _seed(db, on=False)
+    _happen(db, store_id, NOW - timedelta(minutes=1))
     with smtp_server() as (mail, url):
-        assert alerts.send_instant_alert(pg_db, Settings(env="test", smtp_url=url), store_id, now=NOW) == "off"
+        assert alerts.send_instant_alert(db, Settings(env="test", smtp_url=url), store_id, now=NOW) == "off"
         assert mail.received == []
-    assert _store(pg_db, store_id).instant_alert_at is None
+    assert _store(db, store_id).instant_alert_at is None
 
 
-def test_what_happened_is_sent_once_in_one_email(pg_db: Database) -> None:
-    store_id = _seed(pg_db)
-    _happen(pg_db, store_id, NOW - timedelta(minutes=1))
+def test_what_happened_is_sent_once_in_one_email(db: Database) -> None:
+    store_id = _seed(db)
+    _happen(db, store_id, NOW - timedelta(minutes=1))
     with smtp_server() as (mail, url):
         settings = Settings(env="test", app_url="http://backsoon.test", smtp_url=url)
-        assert alerts.send_instant_alert(pg_db, settings, store_id, now=NOW) == "sent"
+        assert alerts.send_instant_alert(db, settings, store_id, now=NOW) == "sent"
         # The job again, at once and after the spacing: nothing new happened, nothing more is sent.
-        assert alerts.send_instant_alert(pg_db, settings, store_id, now=NOW) == "waiting"
-        assert alerts.send_instant_alert(pg_db, settings, store_id, now=NOW + timedelta(minutes=20)) == "empty"
+        assert alerts.send_instant_alert(db, settings, store_id, now=NOW) == "waiting"
+        assert alerts.send_instant_alert(db, settings, store_id, now=NOW + timedelta(minutes=20)) == "empty"
         assert len(mail.received) == 1
         msg = mail.received[0].message
     assert msg["To"] == "owner@shop.test"
@@ -119,31 +118,31 @@ def test_what_happened_is_sent_once_in_one_email(pg_db: Database) -> None:
     html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert '<h2 style="font-size:16px;margin:0 0 8px">Marketing signal changed (1)</h2>' in html
     assert '<li>Tee – S <span style="color:#71717a">[TEE-S]</span>: ok → pause</li>' in html
-    store = _store(pg_db, store_id)
+    store = _store(db, store_id)
     assert store.instant_alert_at == NOW
     assert store.instant_alert_cursor is not None
-    with pg_db.session() as s:
+    with db.session() as s:
         tee_id = _variant(s, store_id, "TEE-S").id
     assert store.instant_alert_cursor["signals"] == {str(tee_id): "pause"}
 
 
-def test_a_second_batch_waits_for_the_spacing_then_goes(pg_db: Database) -> None:
-    store_id = _seed(pg_db)
-    _happen(pg_db, store_id, NOW - timedelta(minutes=1))
+def test_a_second_batch_waits_for_the_spacing_then_goes(db: Database) -> None:
+    store_id = _seed(db)
+    _happen(db, store_id, NOW - timedelta(minutes=1))
     later = NOW + timedelta(minutes=5)
     with smtp_server() as (mail, url):
         settings = Settings(env="test", app_url="http://backsoon.test", smtp_url=url)
-        assert alerts.send_instant_alert(pg_db, settings, store_id, now=NOW) == "sent"
-        with pg_db.session() as s:
+        assert alerts.send_instant_alert(db, settings, store_id, now=NOW) == "sent"
+        with db.session() as s:
             assert alerts.instant_due_store_ids(s, NOW + timedelta(minutes=15)) == []  # nothing changed since
             _variant(s, store_id, "TEE-S").sellable_quantity = 40  # a restock is no alert; pause → ok is
             recompute(s, store_id, now=later)
-        assert alerts.send_instant_alert(pg_db, settings, store_id, now=later) == "waiting"
+        assert alerts.send_instant_alert(db, settings, store_id, now=later) == "waiting"
         assert len(mail.received) == 1
-        with pg_db.session() as s:
+        with db.session() as s:
             assert alerts.instant_due_store_ids(s, NOW + timedelta(minutes=14)) == []
             assert alerts.instant_due_store_ids(s, NOW + timedelta(minutes=15)) == [store_id]
-        assert alerts.send_instant_alert(pg_db, settings, store_id, now=NOW + timedelta(minutes=15)) == "sent"
+        assert alerts.send_instant_alert(db, settings, store_id, now=NOW + timedelta(minutes=15)) == "sent"
         assert len(mail.received) == 2
         second = mail.received[1].message
     assert second["Subject"] == "Instant Shop: 1 new stock alert"
@@ -154,50 +153,50 @@ def test_a_second_batch_waits_for_the_spacing_then_goes(pg_db: Database) -> None
         "\nOpen the dashboard: http://backsoon.test/admin/\n"
         "You get these alerts at most every 15 minutes; turn them off in Settings: http://backsoon.test/admin/settings\n"
     )
-    with pg_db.session() as s:
+    with db.session() as s:
         top = s.scalar(select(func.max(StockEvent.id)).where(StockEvent.store_id == store_id))
     # The restock moved the event cursor on; the tee is back to ok, so no signal is remembered.
-    assert _store(pg_db, store_id).instant_alert_cursor == {"event_id": top, "signals": {}}
+    assert _store(db, store_id).instant_alert_cursor == {"event_id": top, "signals": {}}
 
 
-def test_no_admin_email_sends_nothing(pg_db: Database) -> None:
-    store_id = _seed(pg_db, email=None)
-    _happen(pg_db, store_id, NOW - timedelta(minutes=1))
+def test_no_admin_email_sends_nothing(db: Database) -> None:
+    store_id = _seed(db, email=None)
+    _happen(db, store_id, NOW - timedelta(minutes=1))
     with smtp_server() as (mail, url):
-        assert alerts.send_instant_alert(pg_db, Settings(env="test", smtp_url=url), store_id, now=NOW) == "skipped"
+        assert alerts.send_instant_alert(db, Settings(env="test", smtp_url=url), store_id, now=NOW) == "skipped"
         assert mail.received == []
-    assert _store(pg_db, store_id).instant_alert_cursor is None
+    assert _store(db, store_id).instant_alert_cursor is None
 
 
-def test_a_failed_send_gives_the_cursor_back(pg_db: Database) -> None:
-    store_id = _seed(pg_db)
-    _happen(pg_db, store_id, NOW - timedelta(minutes=1))
+def test_a_failed_send_gives_the_cursor_back(db: Database) -> None:
+    store_id = _seed(db)
+    _happen(db, store_id, NOW - timedelta(minutes=1))
     with pytest.raises(OSError):
-        alerts.send_instant_alert(pg_db, Settings(env="test", smtp_url="smtp://127.0.0.1:9"), store_id, now=NOW)
-    store = _store(pg_db, store_id)
+        alerts.send_instant_alert(db, Settings(env="test", smtp_url="smtp://127.0.0.1:9"), store_id, now=NOW)
+    store = _store(db, store_id)
     assert (store.instant_alert_at, store.instant_alert_cursor) == (None, None)
 
 
-def test_stores_are_alerted_about_their_own_variants_only(pg_db: Database) -> None:
-    quiet_id = _seed(pg_db, name="Quiet Shop")
-    busy_id = _seed(pg_db, name="Busy Shop")
-    _happen(pg_db, busy_id, NOW - timedelta(minutes=1))
+def test_stores_are_alerted_about_their_own_variants_only(db: Database) -> None:
+    quiet_id = _seed(db, name="Quiet Shop")
+    busy_id = _seed(db, name="Busy Shop")
+    _happen(db, busy_id, NOW - timedelta(minutes=1))
     with smtp_server() as (mail, url):
         settings = Settings(env="test", app_url="http://backsoon.test", smtp_url=url)
-        assert alerts.send_instant_alert(pg_db, settings, quiet_id, now=NOW) == "empty"
-        assert alerts.send_instant_alert(pg_db, settings, busy_id, now=NOW) == "sent"
+        assert alerts.send_instant_alert(db, settings, quiet_id, now=NOW) == "empty"
+        assert alerts.send_instant_alert(db, settings, busy_id, now=NOW) == "sent"
         assert [r.message["Subject"] for r in mail.received] == ["Busy Shop: 3 new stock alerts"]
-    assert _store(pg_db, quiet_id).instant_alert_at is None
+    assert _store(db, quiet_id).instant_alert_at is None
     # The busy store's events and signals are not news for the quiet one later either.
     with smtp_server() as (mail, url):
         settings = Settings(env="test", smtp_url=url)
-        assert alerts.send_instant_alert(pg_db, settings, quiet_id, now=NOW + timedelta(minutes=1)) == "empty"
+        assert alerts.send_instant_alert(db, settings, quiet_id, now=NOW + timedelta(minutes=1)) == "empty"
         assert mail.received == []
 
 
-def test_the_settings_page_saves_the_toggle(pg_db: Database) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test", demo=True), pg_db, RecordingQueue()))
-    with pg_db.session() as s:
+def test_the_settings_page_saves_the_toggle(db: Database, make_app: AppFactory) -> None:
+    app = make_app(jobs=RecordingQueue(), demo=True)
+    with db.session() as s:
         store_id = make_store(s, platform="demo", name="Demo Shop").id
     client = app.test_client()
     page = client.get("/admin/settings").get_data(as_text=True)
@@ -209,7 +208,7 @@ def test_the_settings_page_saves_the_toggle(pg_db: Database) -> None:
         return client.post("/admin/settings", data={"csrf_token": match.group(1), **data})
 
     def saved() -> dict[str, Any]:
-        with pg_db.session() as s:
+        with db.session() as s:
             values = s.scalars(select(StoreSetting.values).where(StoreSetting.store_id == store_id)).first()
             return dict(values or {})
 
@@ -223,7 +222,7 @@ def test_the_settings_page_saves_the_toggle(pg_db: Database) -> None:
     assert saved() == {"instant_alerts": True, "sender_name": "Team"}
     page = client.get("/admin/settings").get_data(as_text=True)
     assert '<option value="true" selected>Yes</option>' in page.split('id="instant_alerts"')[1].split("</select>")[0]
-    with pg_db.session() as s:
+    with db.session() as s:
         assert alerts.instant_alerts_on(s, store_id) is True
     assert post({"instant_alerts": "false", "sender_name": "Team"}).status_code == 302
     assert saved() == {"sender_name": "Team"}

@@ -26,7 +26,10 @@ from app.services.stock import recompute as stock
 from tests.conftest import ROOT
 from tests.factories import RecordingQueue, make_store, make_variant
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.truncating("a worker subprocess recomputes on connections of its own"),
+]
 
 CHILD = textwrap.dedent(
     """
@@ -54,21 +57,21 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_killed_mid_recompute_then_swept_and_finished_once(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_killed_mid_recompute_then_swept_and_finished_once(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store, qty=5)
         sid, vid = store.id, v.id
-    with pg_db.session() as s:
+    with db.session() as s:
         stock.recompute(s, sid)  # baseline: 5 units
         s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=0))
-    with pg_db.session() as s:
+    with db.session() as s:
         stock.recompute(s, sid)  # sold out
         s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=9))
         dirty.mark_dirty(s, RecordingQueue(), sid, [vid], "webhook")
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, pg_db.url, str(sid)],
+        [sys.executable, "-c", CHILD, db.url, str(sid)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -79,20 +82,20 @@ def test_killed_mid_recompute_then_swept_and_finished_once(pg_db: Database) -> N
     proc.wait(timeout=10)
     time.sleep(0.2)  # PostgreSQL notices the dropped connection and rolls its transaction back
 
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalars(select(DirtyVariant.variant_id)).all() == [vid]
         assert s.execute(select(StockState.sellable_quantity).where(StockState.variant_id == vid)).scalar_one() == 0
         assert s.scalar(select(func.count()).select_from(StockEvent).where(StockEvent.kind == "restock")) == 0
 
     jobs = InProcessJobQueue(eager=True)
-    set_runtime(Runtime(Settings(env="test"), pg_db, jobs))
-    with pg_db.session() as s:
+    set_runtime(Runtime(Settings(env="test"), db, jobs))
+    with db.session() as s:
         specs = sweeper.sweep(
             s, jobs, datetime.now(UTC) + timedelta(seconds=61), timedelta(seconds=60), sync_job=registry.sync_job_for
         )
     assert [sp.func for sp in specs] == [job_specs.RECOMPUTE_DIRTY]
     assert jobs.errors == []
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalar(select(func.count()).select_from(DirtyVariant)) == 0
         assert s.execute(select(StockState.sellable_quantity).where(StockState.variant_id == vid)).scalar_one() == 9
         restocks = s.execute(
@@ -103,5 +106,5 @@ def test_killed_mid_recompute_then_swept_and_finished_once(pg_db: Database) -> N
     from jobs.stock import recompute_dirty
 
     assert recompute_dirty(sid) == {"variants": 0}
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalar(select(func.count()).select_from(StockEvent).where(StockEvent.kind == "restock")) == 1

@@ -11,21 +11,18 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from app.config import Settings
 from app.db import Database
 from app.domain.waitlist import consent
 from app.models import Order, OrderLine, Product, StockEvent, StockState, Store, Variant
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
-from app.web.factory import build_app
 
 pytestmark = pytest.mark.integration
 AT = datetime(2026, 2, 1, tzinfo=UTC)
 
 
-def _client(pg_url: str, db: Database) -> FlaskClient:
-    settings = Settings(env="test", database_url=pg_url, demo=False, app_url="https://backsoon.example")
-    return build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True))).test_client()
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Outside demo mode, on the public app URL the landing pages link to."""
+    return {"demo": False, "app_url": "https://backsoon.example"}
 
 
 def _product(s: Any, store: Store, ref: str, title: str, variants: list[dict[str, Any]], **kw: Any) -> Product:
@@ -98,9 +95,9 @@ def _offer(client: FlaskClient, store_id: int, ref: str) -> dict[str, Any]:
     return offer
 
 
-def test_sold_out_product_page_has_product_offer_out_of_stock(pg_url: str, pg_db: Database) -> None:
-    ids = _seed(pg_db)
-    resp = _client(pg_url, pg_db).get(f"/p/{ids['shop']}/sold-no-eta")
+def test_sold_out_product_page_has_product_offer_out_of_stock(db: Database, client: FlaskClient) -> None:
+    ids = _seed(db)
+    resp = client.get(f"/p/{ids['shop']}/sold-no-eta")
     assert resp.status_code == 200
     assert resp.mimetype == "text/html"
     body = resp.get_data(as_text=True)
@@ -137,21 +134,23 @@ def test_sold_out_product_page_has_product_offer_out_of_stock(pg_url: str, pg_db
         ("instock", "InStock", None),
     ],
 )
-def test_availability_and_date(pg_url: str, pg_db: Database, ref: str, availability: str, date_: str | None) -> None:
-    ids = _seed(pg_db)
-    offer = _offer(_client(pg_url, pg_db), ids["shop"], ref)
+def test_availability_and_date(
+    db: Database, client: FlaskClient, ref: str, availability: str, date_: str | None
+) -> None:
+    ids = _seed(db)
+    offer = _offer(client, ids["shop"], ref)
     assert offer["availability"] == f"https://schema.org/{availability}"
     assert offer.get("availabilityDate") == date_
 
 
-def test_price_is_the_lowest_variant_price(pg_url: str, pg_db: Database) -> None:
-    ids = _seed(pg_db)
-    assert _offer(_client(pg_url, pg_db), ids["shop"], "sold-eta")["price"] == "89.50"
+def test_price_is_the_lowest_variant_price(db: Database, client: FlaskClient) -> None:
+    ids = _seed(db)
+    assert _offer(client, ids["shop"], "sold-eta")["price"] == "89.50"
 
 
-def test_everything_is_escaped(pg_url: str, pg_db: Database) -> None:
-    ids = _seed(pg_db)
-    body = _client(pg_url, pg_db).get(f"/p/{ids['shop']}/xss").get_data(as_text=True)
+def test_everything_is_escaped(db: Database, client: FlaskClient) -> None:
+    ids = _seed(db)
+    body = client.get(f"/p/{ids['shop']}/xss").get_data(as_text=True)
     assert '<script>alert("x")</script>' not in body
     assert "<img src=x" not in body
     assert "&lt;/script&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in body
@@ -163,9 +162,9 @@ def test_everything_is_escaped(pg_url: str, pg_db: Database) -> None:
     assert doc["description"] == '<img src=x onerror=alert(1)> & "quotes"'
 
 
-def test_coming_soon_title_markup_is_text(pg_url: str, pg_db: Database) -> None:
-    ids = _seed(pg_db)
-    body = _client(pg_url, pg_db).get(f"/p/{ids['shop']}/coming").get_data(as_text=True)
+def test_coming_soon_title_markup_is_text(db: Database, client: FlaskClient) -> None:
+    ids = _seed(db)
+    body = client.get(f"/p/{ids['shop']}/coming").get_data(as_text=True)
     assert "<h1>Coming &lt;b&gt;Soon&lt;/b&gt; Lamp</h1>" in body
 
 
@@ -182,9 +181,9 @@ def test_coming_soon_title_markup_is_text(pg_url: str, pg_db: Database) -> None:
         "/p/abc/x",
     ],
 )
-def test_unknown_store_or_product_is_a_404_html_page(pg_url: str, pg_db: Database, path: str) -> None:
-    ids = _seed(pg_db)
-    resp = _client(pg_url, pg_db).get(path.format(**ids))
+def test_unknown_store_or_product_is_a_404_html_page(db: Database, client: FlaskClient, path: str) -> None:
+    ids = _seed(db)
+    resp = client.get(path.format(**ids))
     assert resp.status_code == 404
     assert resp.mimetype == "text/html"
     assert "<h1>Not found</h1>" in resp.get_data(as_text=True)

@@ -24,8 +24,9 @@ def _diff(db: Database) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
 
 
-def test_postgresql_schema_matches_the_models(pg_db: Database) -> None:
-    assert _diff(pg_db) == []
+@pytest.mark.truncating("compares the schema on a connection of its own")
+def test_postgresql_schema_matches_the_models(db: Database) -> None:
+    assert _diff(db) == []
 
 
 def test_sqlite_schema_matches_the_models(sqlite_db: Database) -> None:

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
 from app.config import Settings
@@ -22,7 +23,7 @@ from app.platforms import registry
 from app.services.notify import outbound_webhooks as hooks
 from app.services.stock.recompute import recompute
 from tests.factories import make_store, make_variant
-from tests.integration.test_exports import CSRF, make_admin_app, signed_in
+from tests.integration.test_exports import CSRF, signed_in
 
 pytestmark = pytest.mark.integration
 
@@ -59,6 +60,12 @@ class Receiver:
 
 
 @pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Admin links on the test app URL."""
+    return {"app_url": "http://backsoon.test"}
+
+
+@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
@@ -80,12 +87,12 @@ def _rows(db: Database) -> list[OutboundWebhookDelivery]:
         return list(s.scalars(select(OutboundWebhookDelivery).order_by(OutboundWebhookDelivery.id)))
 
 
-def test_a_signal_change_is_recorded_once_and_delivered_signed(pg_db: Database, receiver: Receiver) -> None:
-    store_id, variant_id, secret = _setup(pg_db, receiver.url)
-    with pg_db.session() as s:
+def test_a_signal_change_is_recorded_once_and_delivered_signed(db: Database, receiver: Receiver) -> None:
+    store_id, variant_id, secret = _setup(db, receiver.url)
+    with db.session() as s:
         assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 1
         assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 0  # nothing new: no second row
-    run = hooks.deliver_due(pg_db, SETTINGS, store_id, allow_private=True)
+    run = hooks.deliver_due(db, SETTINGS, store_id, allow_private=True)
     assert (run.sent, run.retrying, run.failed) == (1, 0, 0)
     headers, body = receiver.requests[0]
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -94,50 +101,48 @@ def test_a_signal_change_is_recorded_once_and_delivered_signed(pg_db: Database, 
     doc = json.loads(body)
     assert (doc["signal"], doc["previous_signal"], doc["reason"]) == ("pause", "ok", "out_of_stock")
     assert doc["variant"]["id"] == variant_id and doc["variant"]["feed_id"] == "TEE-S"
-    (row,) = _rows(pg_db)
+    (row,) = _rows(db)
     assert (row.status, row.attempts, row.last_status_code) == ("sent", 1, 200)
     assert row.dedupe_key.startswith(f"signal:{variant_id}:pause:")
     # Delivering again sends nothing: the row is done.
-    assert hooks.deliver_due(pg_db, SETTINGS, store_id, allow_private=True).sent == 0
+    assert hooks.deliver_due(db, SETTINGS, store_id, allow_private=True).sent == 0
     assert len(receiver.requests) == 1
 
     # The signal goes back to ok: one new delivery, previous_signal pause.
-    with pg_db.session() as s:
+    with db.session() as s:
         state = s.get(StockState, variant_id)
         assert state is not None
         state.signal, state.changed_at = "ok", datetime.now(UTC)
         assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 1
-    hooks.deliver_due(pg_db, SETTINGS, store_id, allow_private=True)
+    hooks.deliver_due(db, SETTINGS, store_id, allow_private=True)
     second = json.loads(receiver.requests[1][1])
     assert (second["signal"], second["previous_signal"]) == ("ok", "pause")
 
 
-def test_a_500_is_retried_with_backoff_then_given_up(pg_db: Database, receiver: Receiver) -> None:
-    store_id, _, _ = _setup(pg_db, receiver.url)
-    with pg_db.session() as s:
+def test_a_500_is_retried_with_backoff_then_given_up(db: Database, receiver: Receiver) -> None:
+    store_id, _, _ = _setup(db, receiver.url)
+    with db.session() as s:
         hooks.record_signal_changes(s, store_id, registry.feed_id_scheme)
     receiver.statuses = [500, 500, 500]
     t0 = datetime.now(UTC) + timedelta(seconds=1)
-    run = hooks.deliver_due(pg_db, SETTINGS, store_id, now=t0, max_attempts=3, allow_private=True)
+    run = hooks.deliver_due(db, SETTINGS, store_id, now=t0, max_attempts=3, allow_private=True)
     assert (run.sent, run.retrying) == (0, 1)
-    (row,) = _rows(pg_db)
+    (row,) = _rows(db)
     assert (row.status, row.attempts, row.last_status_code, row.last_error) == ("pending", 1, 500, "HTTP 500")
     assert row.next_attempt_at == t0 + timedelta(minutes=1)
     # Not due yet: no request.
-    hooks.deliver_due(pg_db, SETTINGS, store_id, now=t0 + timedelta(seconds=59), max_attempts=3, allow_private=True)
+    hooks.deliver_due(db, SETTINGS, store_id, now=t0 + timedelta(seconds=59), max_attempts=3, allow_private=True)
     assert len(receiver.requests) == 1
     t1 = t0 + timedelta(minutes=1)
-    hooks.deliver_due(pg_db, SETTINGS, store_id, now=t1, max_attempts=3, allow_private=True)
-    (row,) = _rows(pg_db)
+    hooks.deliver_due(db, SETTINGS, store_id, now=t1, max_attempts=3, allow_private=True)
+    (row,) = _rows(db)
     assert (row.attempts, row.next_attempt_at) == (2, t1 + timedelta(minutes=2))
-    run = hooks.deliver_due(
-        pg_db, SETTINGS, store_id, now=t1 + timedelta(minutes=2), max_attempts=3, allow_private=True
-    )
+    run = hooks.deliver_due(db, SETTINGS, store_id, now=t1 + timedelta(minutes=2), max_attempts=3, allow_private=True)
     assert run.failed == 1
-    (row,) = _rows(pg_db)
+    (row,) = _rows(db)
     assert (row.status, row.attempts, row.sent_at) == ("failed", 3, None)
     assert len(receiver.requests) == 3
-    hooks.deliver_due(pg_db, SETTINGS, store_id, now=t1 + timedelta(days=1), allow_private=True)
+    hooks.deliver_due(db, SETTINGS, store_id, now=t1 + timedelta(days=1), allow_private=True)
     assert len(receiver.requests) == 3
 
 
@@ -146,18 +151,17 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert hooks.backoff(30) == timedelta(hours=6)
 
 
-def test_a_private_url_is_refused_in_the_admin_and_at_delivery(pg_db: Database, receiver: Receiver) -> None:
-    store_id, _, _ = _setup(pg_db, receiver.url)
-    with pg_db.session() as s:
+def test_a_private_url_is_refused_in_the_admin_and_at_delivery(db: Database, receiver: Receiver, app: Flask) -> None:
+    store_id, _, _ = _setup(db, receiver.url)
+    with db.session() as s:
         hooks.record_signal_changes(s, store_id, registry.feed_id_scheme)
     # Without allow_private the loopback receiver is refused before any request is made.
-    run = hooks.deliver_due(pg_db, SETTINGS, store_id)
+    run = hooks.deliver_due(db, SETTINGS, store_id)
     assert (run.sent, run.retrying) == (0, 1)
     assert receiver.requests == []
-    (row,) = _rows(pg_db)
+    (row,) = _rows(db)
     assert row.last_status_code is None and "non-public address 127.0.0.1" in (row.last_error or "")
 
-    app = make_admin_app(pg_db)
     client = signed_in(app, store_id)
     resp = client.post("/admin/exports/webhook", data={"webhook_url": "http://10.0.0.5/hook", "action": "save", **CSRF})
     html = resp.get_data(as_text=True)
@@ -172,13 +176,12 @@ def test_https_is_required_in_production() -> None:
         hooks.validate_url("http://hooks.example.com/x", prod)
 
 
-def test_saving_a_url_shows_the_secret_once_and_removing_it_stops_deliveries(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_saving_a_url_shows_the_secret_once_and_removing_it_stops_deliveries(db: Database, app: Flask) -> None:
+    with db.session() as s:
         store = make_store(s, platform="woocommerce")
         make_variant(s, store, qty=0)
         recompute(s, store.id)
         store_id = store.id
-    app = make_admin_app(pg_db)
     client = signed_in(app, store_id)
     # Public names only resolve where there is DNS; an IP literal of a public host needs none.
     resp = client.post("/admin/exports/webhook", data={"webhook_url": "https://93.184.215.14/hook", **CSRF})
@@ -186,10 +189,10 @@ def test_saving_a_url_shows_the_secret_once_and_removing_it_stops_deliveries(pg_
     html = resp.get_data(as_text=True)
     assert 'id="webhook-secret"' in html and "whsec_" in html
     assert "whsec_" not in client.get("/admin/exports").get_data(as_text=True)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 1
     client.post("/admin/exports/webhook", data={"action": "remove", **CSRF})
-    (row,) = _rows(pg_db)
+    (row,) = _rows(db)
     assert (row.status, row.last_error) == ("failed", "the webhook was turned off")
-    with pg_db.session() as s:
+    with db.session() as s:
         assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 0

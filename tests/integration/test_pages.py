@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -13,12 +11,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from app.config import Settings
 from app.db import Database
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, Variant
 from app.queue import InProcessJobQueue
-from app.runtime import Runtime
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 
 pytestmark = pytest.mark.integration
 
@@ -190,19 +186,15 @@ def _seed(db: Database, *, with_demo: bool = True) -> Demo:
 
 
 @pytest.fixture
-def parked_jobs() -> Iterator[InProcessJobQueue]:
-    """An in-process queue that never runs anything."""
-    jobs = InProcessJobQueue(eager=False)
-    release = threading.Event()
-    jobs._thread = threading.Thread(target=release.wait, name="parked-worker", daemon=True)
-    jobs._thread.start()
-    yield jobs
-    release.set()
+def settings_overrides() -> dict[str, Any]:
+    """Demo mode: the demo pages answer."""
+    return {"demo": True}
 
 
-def _client(pg_url: str, db: Database, jobs: InProcessJobQueue, *, demo: bool = True) -> FlaskClient:
-    settings = Settings(env="test", database_url=pg_url, demo=demo)
-    return build_app(runtime=Runtime(settings, db, jobs)).test_client()
+@pytest.fixture
+def job_queue(parked_jobs: InProcessJobQueue) -> InProcessJobQueue:
+    """Parked: nothing a page enqueues runs."""
+    return parked_jobs
 
 
 def _text(html: str) -> str:
@@ -217,9 +209,9 @@ def _section(html: str, table_id: str) -> str:
     return match.group(1)
 
 
-def test_overview_shows_counts_and_tables(pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue) -> None:
-    seed = _seed(pg_db)
-    resp = _client(pg_url, pg_db, parked_jobs).get("/demo/")
+def test_overview_shows_counts_and_tables(db: Database, client: FlaskClient) -> None:
+    seed = _seed(db)
+    resp = client.get("/demo/")
     assert resp.status_code == 200
     assert resp.mimetype == "text/html"
     html = resp.get_data(as_text=True)
@@ -268,16 +260,15 @@ def test_overview_shows_counts_and_tables(pg_url: str, pg_db: Database, parked_j
     assert "Other Mug" not in html
 
 
-def test_overview_json_links_answer_in_demo_mode(pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue) -> None:
-    seed = _seed(pg_db)
-    client = _client(pg_url, pg_db, parked_jobs)
+def test_overview_json_links_answer_in_demo_mode(db: Database, client: FlaskClient) -> None:
+    seed = _seed(db)
     body = client.get(f"/api/v1/stores/{seed.demo}/variants?has_waitlist=true&sort=waitlist").get_json()
     assert [i["id"] for i in body["items"]] == [seed.v["jacket_l"], seed.v["beanie"]]
 
 
-def test_variant_page_has_reasons_and_sparklines(pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue) -> None:
-    seed = _seed(pg_db)
-    resp = _client(pg_url, pg_db, parked_jobs).get(f"/demo/variants/{seed.v['jacket_m']}")
+def test_variant_page_has_reasons_and_sparklines(db: Database, client: FlaskClient) -> None:
+    seed = _seed(db)
+    resp = client.get(f"/demo/variants/{seed.v['jacket_m']}")
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert html.count('<svg class="spark"') == 2
@@ -297,12 +288,12 @@ def test_variant_page_has_reasons_and_sparklines(pg_url: str, pg_db: Database, p
     assert "No restock or sell-out recorded yet." in text
     assert f'href="/api/v1/stores/{seed.demo}/variants/{seed.v["jacket_m"]}"' in html
 
-    sold_out = _client(pg_url, pg_db, parked_jobs).get(f"/demo/variants/{seed.v['jacket_l']}")
+    sold_out = client.get(f"/demo/variants/{seed.v['jacket_l']}")
     text = _text(sold_out.get_data(as_text=True))
     assert "2026-03-01 12:00 sell-out 2 0" in text
     assert "no history yet" in text
 
-    gappy = _client(pg_url, pg_db, parked_jobs).get(f"/demo/variants/{seed.v['beanie']}").get_data(as_text=True)
+    gappy = client.get(f"/demo/variants/{seed.v['beanie']}").get_data(as_text=True)
     sellable_svg = re.findall(r'<svg class="spark".*?</svg>', gappy, re.S)[0]
     assert "<title>Sellable quantity over the last 4 days</title>" in sellable_svg
     assert "<polyline" not in sellable_svg
@@ -310,11 +301,8 @@ def test_variant_page_has_reasons_and_sparklines(pg_url: str, pg_db: Database, p
 
 
 @pytest.mark.parametrize("name", ["mug"])
-def test_variant_page_of_another_store_is_404(
-    pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue, name: str
-) -> None:
-    seed = _seed(pg_db)
-    client = _client(pg_url, pg_db, parked_jobs)
+def test_variant_page_of_another_store_is_404(db: Database, client: FlaskClient, name: str) -> None:
+    seed = _seed(db)
     for path in (f"/demo/variants/{seed.v[name]}", "/demo/variants/987654", "/demo/variants/99999999999999999999999"):
         resp = client.get(path)
         assert resp.status_code == 404, path
@@ -322,18 +310,15 @@ def test_variant_page_of_another_store_is_404(
         assert "<h1>Not found</h1>" in resp.get_data(as_text=True)
 
 
-def test_root_redirects_to_demo(pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue) -> None:
-    _seed(pg_db)
-    resp = _client(pg_url, pg_db, parked_jobs).get("/")
+def test_root_redirects_to_demo(db: Database, client: FlaskClient) -> None:
+    _seed(db)
+    resp = client.get("/")
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/demo/"
 
 
-def test_without_demo_store_root_welcomes_and_demo_is_404(
-    pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue
-) -> None:
-    seed = _seed(pg_db, with_demo=False)
-    client = _client(pg_url, pg_db, parked_jobs)
+def test_without_demo_store_root_welcomes_and_demo_is_404(db: Database, client: FlaskClient) -> None:
+    seed = _seed(db, with_demo=False)
     root = client.get("/")
     assert root.status_code == 200
     html = root.get_data(as_text=True)
@@ -347,17 +332,17 @@ def test_without_demo_store_root_welcomes_and_demo_is_404(
         assert "No demo store is seeded. Run `make demo` to create one." in resp.get_data(as_text=True)
 
 
-def test_demo_pages_need_demo_mode(pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue) -> None:
-    seed = _seed(pg_db)
-    client = _client(pg_url, pg_db, parked_jobs, demo=False)
+def test_demo_pages_need_demo_mode(db: Database, make_app: AppFactory) -> None:
+    seed = _seed(db)
+    client = make_app(demo=False).test_client()
     assert client.get("/").status_code == 200
     assert "<h1>Welcome to BackSoon</h1>" in client.get("/").get_data(as_text=True)
     assert client.get("/demo/").status_code == 404
     assert client.get(f"/demo/variants/{seed.v['jacket_m']}").status_code == 404
 
 
-def test_static_stylesheet_is_served(pg_url: str, pg_db: Database, parked_jobs: InProcessJobQueue) -> None:
-    resp = _client(pg_url, pg_db, parked_jobs).get("/static/backsoon.css")
+def test_static_stylesheet_is_served(client: FlaskClient) -> None:
+    resp = client.get("/static/backsoon.css")
     assert resp.status_code == 200
     assert resp.mimetype == "text/css"
     resp.close()

@@ -12,20 +12,18 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from app.config import Settings
 from app.db import Database
 from app.domain.waitlist import consent
 from app.models import Product, StockState, Store, Variant
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 
 pytestmark = pytest.mark.integration
 
 
-def _client(pg_url: str, db: Database, *, demo: bool = True) -> FlaskClient:
-    settings = Settings(env="test", database_url=pg_url, demo=demo)
-    return build_app(runtime=Runtime(settings, db, InProcessJobQueue(eager=True))).test_client()
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Demo mode: the demo shop pages answer."""
+    return {"demo": True}
 
 
 def _seed(db: Database) -> dict[str, Any]:
@@ -67,18 +65,18 @@ def _mount(body: str) -> dict[str, str]:
     return {k: html.unescape(v) for k, v in re.findall(r'data-([a-z-]+)="([^"]*)"', tag.group(1))}
 
 
-def test_shop_pages_are_404_outside_demo_mode(pg_url: str, pg_db: Database) -> None:
-    _seed(pg_db)
-    client = _client(pg_url, pg_db, demo=False)
+def test_shop_pages_are_404_outside_demo_mode(db: Database, make_app: AppFactory) -> None:
+    _seed(db)
+    client = make_app(demo=False).test_client()
     for path in ("/demo/shop/", "/demo/shop/products/p-jacket"):
         resp = client.get(path)
         assert resp.status_code == 404
         assert resp.mimetype == "text/html"
 
 
-def test_grid_lists_products_with_badges_story_first(pg_url: str, pg_db: Database) -> None:
-    _seed(pg_db)
-    resp = _client(pg_url, pg_db).get("/demo/shop/")
+def test_grid_lists_products_with_badges_story_first(db: Database, client: FlaskClient) -> None:
+    _seed(db)
+    resp = client.get("/demo/shop/")
     assert resp.status_code == 200
     body = resp.get_data(as_text=True)
     order = re.findall(r'<li class="card" data-product="([^"]+)"', body)
@@ -90,9 +88,9 @@ def test_grid_lists_products_with_badges_story_first(pg_url: str, pg_db: Databas
     assert "EUR 12.50" in body
 
 
-def test_product_page_mounts_the_widget_with_server_rendered_states(pg_url: str, pg_db: Database) -> None:
-    ids = _seed(pg_db)
-    resp = _client(pg_url, pg_db).get("/demo/shop/products/p-jacket?variant=v-l")
+def test_product_page_mounts_the_widget_with_server_rendered_states(db: Database, client: FlaskClient) -> None:
+    ids = _seed(db)
+    resp = client.get("/demo/shop/products/p-jacket?variant=v-l")
     assert resp.status_code == 200
     body = resp.get_data(as_text=True)
     mount = _mount(body)
@@ -122,9 +120,8 @@ def test_product_page_mounts_the_widget_with_server_rendered_states(pg_url: str,
     assert "EUR 95.00" in body
 
 
-def test_product_page_defaults_to_first_buyable_variant(pg_url: str, pg_db: Database) -> None:
-    _seed(pg_db)
-    client = _client(pg_url, pg_db)
+def test_product_page_defaults_to_first_buyable_variant(db: Database, client: FlaskClient) -> None:
+    _seed(db)
     for query in ("", "?variant=nope", "?variant=v-f"):
         body = client.get(f"/demo/shop/products/p-jacket{query}").get_data(as_text=True)
         assert _mount(body)["variant"] == "v-m"
@@ -133,8 +130,8 @@ def test_product_page_defaults_to_first_buyable_variant(pg_url: str, pg_db: Data
 
 @pytest.mark.parametrize("path", ["/demo/shop/products/p-foreign", "/demo/shop/products/nope",
                                   "/demo/shop/products/" + "x" * 300])  # fmt: skip
-def test_unknown_or_foreign_product_is_a_404_page(pg_url: str, pg_db: Database, path: str) -> None:
-    _seed(pg_db)
-    resp = _client(pg_url, pg_db).get(path)
+def test_unknown_or_foreign_product_is_a_404_page(db: Database, client: FlaskClient, path: str) -> None:
+    _seed(db)
+    resp = client.get(path)
     assert resp.status_code == 404
     assert "The demo shop has no such product." in resp.get_data(as_text=True)

@@ -37,6 +37,8 @@ from tests.unit.test_shopify_auth import (
 )
 
 pytestmark = pytest.mark.integration
+OWN_TRANSACTIONS = pytest.mark.truncating("the tokens are committed in short transactions on connections of their own")
+PARALLEL = pytest.mark.truncating("workers on threads, each with a connection of its own as in production")
 
 KEY = "kDm6Qy7CxHqEo3p2S8R0a5sFz1uW9vNcLbTjYgXhKeI="
 NOW = datetime(2026, 10, 14, 14, 0, tzinfo=UTC)
@@ -103,7 +105,8 @@ def load(db: Database, store_id: int) -> Store:
 # --- install -----------------------------------------------------------------------------------------------------
 
 
-def test_install_creates_the_store_with_encrypted_credentials(pg_db: Database, mocked: responses.RequestsMock) -> None:
+@OWN_TRANSACTIONS
+def test_install_creates_the_store_with_encrypted_credentials(db: Database, mocked: responses.RequestsMock) -> None:
     token = session_token()
     mocked.post(
         TOKEN_URL,
@@ -116,13 +119,13 @@ def test_install_creates_the_store_with_encrypted_credentials(pg_db: Database, m
         ],
     )
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         store_id = install_from_session_token(s, SETTINGS, token, jobs=jobs, now=NOW).id
     # Once committed, the shop's own settings are read with the new token (nothing read yet: the defaults stand).
     assert jobs.specs == [job_specs.shopify_read_identity(store_id)]
     assert jobs.specs[0].func == "jobs.shopify.read_identity" and jobs.specs[0].job_id == f"shopify-identity-{store_id}"
 
-    store = load(pg_db, store_id)
+    store = load(db, store_id)
     assert (store.platform, store.domain, store.name, store.status) == ("shopify", SHOP, "backsoon-demo", "active")
     assert store.scopes == "write_orders,read_customers"
     assert store.access_token_expires_at == datetime(2026, 10, 14, 15, 0, tzinfo=UTC)
@@ -134,54 +137,52 @@ def test_install_creates_the_store_with_encrypted_credentials(pg_db: Database, m
         "refresh_token": "shprt_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "refresh_token_expires_at": "2027-01-12T14:00:00+00:00",
     }
-    raw = raw_credentials(pg_db)
+    raw = raw_credentials(db)
     for secret in (b"f85632530bf277ec9ac6f649fc327f17", b"shprt_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", b"access_token"):
         assert secret not in raw
     assert len(mocked.calls) == 1
 
 
 def test_install_again_reuses_healthy_credentials_and_force_exchanges(
-    pg_db: Database, mocked: responses.RequestsMock
+    db: Database, mocked: responses.RequestsMock
 ) -> None:
     mocked.post(TOKEN_URL, json=EXCHANGE)
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         first = install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW).id
-    with pg_db.session() as s:
+    with db.session() as s:
         again = install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW + timedelta(hours=3)).id
     assert again == first and len(mocked.calls) == 1  # no new token pair minted per page load
     # The settings were never read, so reopening the app asks again (the job id collapses a pending one).
     assert jobs.specs == [job_specs.shopify_read_identity(first)] * 2
-    with pg_db.session() as s:
+    with db.session() as s:
         store = s.get(Store, first)
         assert store is not None
         store.identity_read_at = NOW
-    with pg_db.session() as s:
+    with db.session() as s:
         install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW + timedelta(hours=4))
     assert len(jobs.specs) == 2  # read once: a page load with healthy credentials queues nothing
-    with pg_db.session() as s:
+    with db.session() as s:
         install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW, force=True)
     assert len(mocked.calls) == 2
     assert jobs.specs[2:] == [job_specs.shopify_read_identity(first)]  # a new token: read again
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalar(select(Store.id).where(Store.domain == SHOP)) == first  # still one row
 
 
-def test_install_reconnects_a_disconnected_or_uninstalled_store(
-    pg_db: Database, mocked: responses.RequestsMock
-) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW + timedelta(hours=1))
-    with pg_db.session() as s:
+def test_install_reconnects_a_disconnected_or_uninstalled_store(db: Database, mocked: responses.RequestsMock) -> None:
+    store_id = seed_store(db, expires_at=NOW + timedelta(hours=1))
+    with db.session() as s:
         store = s.get(Store, store_id)
         assert store is not None
         store.status, store.status_reason, store.credentials_encrypted = "uninstalled", "app/uninstalled webhook", None
         store.uninstalled_at = NOW - timedelta(minutes=5)
     mocked.post(TOKEN_URL, json=EXCHANGE)
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         assert install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW).id == store_id
     assert jobs.specs == [job_specs.shopify_read_identity(store_id)]  # reconnected: the settings may have changed
-    store = load(pg_db, store_id)
+    store = load(db, store_id)
     assert (store.status, store.status_reason, store.uninstalled_at, store.installed_at) == ("active", None, None, NOW)
     assert decrypt(store)["access_token"] == "f85632530bf277ec9ac6f649fc327f17"
 
@@ -190,24 +191,25 @@ def test_install_reconnects_a_disconnected_or_uninstalled_store(
 
 
 def test_a_token_outside_the_refresh_window_is_returned_without_http(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW + timedelta(minutes=5, seconds=1))
-    with pg_db.session() as s:
+    store_id = seed_store(db, expires_at=NOW + timedelta(minutes=5, seconds=1))
+    with db.session() as s:
         assert access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW) == OLD_ACCESS
     assert len(mocked.calls) == 0
 
 
+@OWN_TRANSACTIONS
 def test_a_token_inside_the_window_is_refreshed_ahead_and_the_pair_stored(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW + timedelta(minutes=5))  # not expired, but within 5 minutes
+    store_id = seed_store(db, expires_at=NOW + timedelta(minutes=5))  # not expired, but within 5 minutes
     mocked.post(TOKEN_URL, json=REFRESH, match=[matchers.json_params_matcher(REFRESH_BODY, strict_match=True)])
-    with pg_db.session() as s:
+    with db.session() as s:
         cached = s.get(Store, store_id)  # the caller's own copy must not stay stale
         assert access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW) == NEW_ACCESS
         assert cached is not None and cached.access_token_expires_at == datetime(2026, 10, 14, 15, 0, tzinfo=UTC)
-    store = load(pg_db, store_id)
+    store = load(db, store_id)
     assert store.access_token_expires_at == datetime(2026, 10, 14, 15, 0, tzinfo=UTC)
     assert decrypt(store) == {
         "access_token": NEW_ACCESS,
@@ -216,19 +218,20 @@ def test_a_token_inside_the_window_is_refreshed_ahead_and_the_pair_stored(
         "refresh_token": NEW_REFRESH,
         "refresh_token_expires_at": "2027-01-12T14:00:00+00:00",
     }
-    assert NEW_REFRESH.encode() not in raw_credentials(pg_db)
+    assert NEW_REFRESH.encode() not in raw_credentials(db)
     assert len(mocked.calls) == 1
     assert redis_conn.keys("backsoon:shopify:token-refresh:*") == []  # the lock was released
-    with pg_db.session() as s:  # and the next call uses the stored token
+    with db.session() as s:  # and the next call uses the stored token
         assert access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW) == NEW_ACCESS
     assert len(mocked.calls) == 1
 
 
 @pytest.mark.parametrize("workers", [2, 8])
+@PARALLEL
 def test_parallel_refreshes_make_exactly_one_http_call(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock, workers: int, monkeypatch: pytest.MonkeyPatch
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW + timedelta(seconds=30))
+    store_id = seed_store(db, expires_at=NOW + timedelta(seconds=30))
     in_flight = threading.Event()
     attempts: list[bool] = []
     real_acquire = shopify_auth._RedisLock.acquire
@@ -254,7 +257,7 @@ def test_parallel_refreshes_make_exactly_one_http_call(
 
     def worker() -> None:
         try:
-            with pg_db.session() as s:
+            with db.session() as s:
                 barrier.wait(timeout=5)
                 results.append(access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW))
         except BaseException as exc:
@@ -273,13 +276,14 @@ def test_parallel_refreshes_make_exactly_one_http_call(
     # the lock after the winner released it, re-read the store under it and find the fresh token (double-checked
     # locking), so the refresh call count above, not the number of acquisitions, is the invariant.
     assert attempts.count(True) >= 1 and attempts.count(False) >= 1
-    assert decrypt(load(pg_db, store_id))["refresh_token"] == NEW_REFRESH
+    assert decrypt(load(db, store_id))["refresh_token"] == NEW_REFRESH
 
 
+@PARALLEL
 def test_parallel_workers_all_see_a_revocation_with_one_http_call(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW - timedelta(minutes=1))
+    store_id = seed_store(db, expires_at=NOW - timedelta(minutes=1))
 
     def refused(request: Any) -> tuple[int, dict[str, str], str]:
         time.sleep(0.3)
@@ -290,7 +294,7 @@ def test_parallel_workers_all_see_a_revocation_with_one_http_call(
     outcomes: list[BaseException | str] = []
 
     def worker() -> None:
-        with pg_db.session() as s:
+        with db.session() as s:
             barrier.wait(timeout=5)
             try:
                 outcomes.append(access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW))
@@ -307,19 +311,19 @@ def test_parallel_workers_all_see_a_revocation_with_one_http_call(
 
 
 def test_revoked_refresh_disconnects_and_later_calls_fail_fast(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW - timedelta(minutes=1))
+    store_id = seed_store(db, expires_at=NOW - timedelta(minutes=1))
     mocked.post(TOKEN_URL, json={"error": "invalid_grant", "error_description": "revoked"}, status=400)
-    with pg_db.session() as s, pytest.raises(InvalidGrant):
+    with db.session() as s, pytest.raises(InvalidGrant):
         access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW)
-    store = load(pg_db, store_id)
+    store = load(db, store_id)
     assert store.status == "disconnected"
     assert store.status_reason == "Shopify refused the refresh token (invalid_grant); open the app to reconnect"
     assert store.credentials_encrypted is None and store.access_token_expires_at is None
     assert len(mocked.calls) == 1
 
-    with pg_db.session() as s, pytest.raises(AuthRevoked) as info:
+    with db.session() as s, pytest.raises(AuthRevoked) as info:
         access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW + timedelta(seconds=1))
     assert str(info.value) == (
         "store backsoon-demo.myshopify.com is disconnected: "
@@ -331,24 +335,24 @@ def test_revoked_refresh_disconnects_and_later_calls_fail_fast(
 
 
 def test_an_uninstalled_store_raises_without_http(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW - timedelta(minutes=1))
-    with pg_db.session() as s:
+    store_id = seed_store(db, expires_at=NOW - timedelta(minutes=1))
+    with db.session() as s:
         s.execute(text("UPDATE stores SET status = 'uninstalled' WHERE id = :i"), {"i": store_id})
-    with pg_db.session() as s, pytest.raises(AuthRevoked, match="is uninstalled"):
+    with db.session() as s, pytest.raises(AuthRevoked, match="is uninstalled"):
         access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW)
     assert len(mocked.calls) == 0
 
 
 def test_an_expired_refresh_token_disconnects_without_http(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW - timedelta(minutes=1), refresh_expires_at=NOW - timedelta(seconds=1))
-    with pg_db.session() as s, pytest.raises(AuthRevoked) as info:
+    store_id = seed_store(db, expires_at=NOW - timedelta(minutes=1), refresh_expires_at=NOW - timedelta(seconds=1))
+    with db.session() as s, pytest.raises(AuthRevoked) as info:
         access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW)
     assert info.value.code == "refresh_token_expired"
-    store = load(pg_db, store_id)
+    store = load(db, store_id)
     assert (store.status, store.status_reason) == (
         "disconnected",
         "refresh token expired; open the app in Shopify admin to reconnect",
@@ -357,59 +361,57 @@ def test_an_expired_refresh_token_disconnects_without_http(
 
 
 def test_a_transient_failure_keeps_the_store_and_releases_the_lock(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW + timedelta(minutes=2))
+    store_id = seed_store(db, expires_at=NOW + timedelta(minutes=2))
     mocked.post(TOKEN_URL, json={"errors": "oops"}, status=503)
-    with pg_db.session() as s, pytest.raises(TransientError):
+    with db.session() as s, pytest.raises(TransientError):
         access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW)
-    store = load(pg_db, store_id)
+    store = load(db, store_id)
     assert store.status == "active" and decrypt(store)["refresh_token"] == OLD_REFRESH
     assert redis_conn.keys("*") == []
     mocked.replace(responses.POST, TOKEN_URL, json=REFRESH)
-    with pg_db.session() as s:  # a later attempt succeeds with the same (unspent) refresh token
+    with db.session() as s:  # a later attempt succeeds with the same (unspent) refresh token
         assert access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW) == NEW_ACCESS
 
 
-def test_an_uninstall_during_the_refresh_wins(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
-) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW - timedelta(minutes=1))
+def test_an_uninstall_during_the_refresh_wins(db: Database, redis_conn: Redis, mocked: responses.RequestsMock) -> None:
+    store_id = seed_store(db, expires_at=NOW - timedelta(minutes=1))
 
     def uninstall_meanwhile(request: Any) -> tuple[int, dict[str, str], str]:
-        with pg_db.session() as s:  # the app/uninstalled webhook lands while the refresh is in flight
+        with db.session() as s:  # the app/uninstalled webhook lands while the refresh is in flight
             s.execute(
                 text("UPDATE stores SET status='uninstalled', credentials_encrypted=NULL WHERE id=:i"), {"i": store_id}
             )
         return 200, {"Content-Type": "application/json"}, json.dumps(REFRESH)
 
     mocked.add_callback(responses.POST, TOKEN_URL, callback=uninstall_meanwhile)
-    with pg_db.session() as s, pytest.raises(AuthRevoked, match="uninstalled or disconnected during the refresh"):
+    with db.session() as s, pytest.raises(AuthRevoked, match="uninstalled or disconnected during the refresh"):
         access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW)
-    store = load(pg_db, store_id)
+    store = load(db, store_id)
     assert store.status == "uninstalled" and store.credentials_encrypted is None
 
 
 def test_a_waiter_takes_over_a_lock_left_by_a_dead_worker(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW - timedelta(minutes=1))
+    store_id = seed_store(db, expires_at=NOW - timedelta(minutes=1))
     # A worker killed mid-refresh left its lock behind; it expires on its own (here after 300 ms).
     redis_conn.set(f"backsoon:shopify:token-refresh:{store_id}", "dead-worker", px=300)
     mocked.post(TOKEN_URL, json=REFRESH)
     started = time.monotonic()
-    with pg_db.session() as s:
+    with db.session() as s:
         assert access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW) == NEW_ACCESS
     assert time.monotonic() - started >= 0.25
     assert len(mocked.calls) == 1
 
 
 def test_waiting_gives_up_with_a_transient_error(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW - timedelta(minutes=1))
+    store_id = seed_store(db, expires_at=NOW - timedelta(minutes=1))
     redis_conn.set(f"backsoon:shopify:token-refresh:{store_id}", "busy-worker", px=10_000)
-    with pg_db.session() as s, pytest.raises(TransientError, match="timed out waiting"):
+    with db.session() as s, pytest.raises(TransientError, match="timed out waiting"):
         access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW, wait_timeout=0.3)
     assert len(mocked.calls) == 0
     assert redis_conn.get(f"backsoon:shopify:token-refresh:{store_id}") == b"busy-worker"  # not ours to free
@@ -428,8 +430,9 @@ def test_the_lock_is_released_only_by_its_owner(redis_conn: Redis) -> None:
     assert redis_conn.exists(key) == 0 and not theirs.held()
 
 
-def test_without_redis_a_process_lock_still_allows_one_refresh(pg_db: Database, mocked: responses.RequestsMock) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW - timedelta(minutes=1))
+@PARALLEL
+def test_without_redis_a_process_lock_still_allows_one_refresh(db: Database, mocked: responses.RequestsMock) -> None:
+    store_id = seed_store(db, expires_at=NOW - timedelta(minutes=1))
 
     def slow(request: Any) -> tuple[int, dict[str, str], str]:
         time.sleep(0.3)
@@ -440,7 +443,7 @@ def test_without_redis_a_process_lock_still_allows_one_refresh(pg_db: Database, 
     barrier = threading.Barrier(3)
 
     def worker() -> None:
-        with pg_db.session() as s:
+        with db.session() as s:
             barrier.wait(timeout=5)
             results.append(access_token_for(s, store_id, redis=None, settings=SETTINGS, now=NOW))
 
@@ -454,12 +457,12 @@ def test_without_redis_a_process_lock_still_allows_one_refresh(pg_db: Database, 
 
 
 def test_a_refused_client_secret_does_not_disconnect_the_store(
-    pg_db: Database, redis_conn: Redis, mocked: responses.RequestsMock
+    db: Database, redis_conn: Redis, mocked: responses.RequestsMock
 ) -> None:
-    store_id = seed_store(pg_db, expires_at=NOW - timedelta(minutes=1))
+    store_id = seed_store(db, expires_at=NOW - timedelta(minutes=1))
     mocked.post(TOKEN_URL, json={"error": "invalid_client"}, status=401)
-    with pg_db.session() as s, pytest.raises(InvalidClient):
+    with db.session() as s, pytest.raises(InvalidClient):
         access_token_for(s, store_id, redis=redis_conn, settings=SETTINGS, now=NOW)
-    store = load(pg_db, store_id)
+    store = load(db, store_id)
     assert store.status == "active" and decrypt(store)["refresh_token"] == OLD_REFRESH
     assert redis_conn.keys("*") == []

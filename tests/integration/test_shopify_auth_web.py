@@ -18,16 +18,13 @@ from sqlalchemy import func, select, text
 from werkzeug.wrappers import Response
 
 from app import job_specs
-from app.config import Settings
 from app.db import Database
 from app.infra.crypto import TokenCipher
 from app.models import Store
-from app.queue import InProcessJobQueue
-from app.runtime import Runtime
 from app.web import deps
 from app.web import shopify as shopify_web
 from app.web.deps import hash_api_key
-from app.web.factory import build_app
+from tests.conftest import AppFactory
 from tests.factories import RecordingQueue
 from tests.unit.test_shopify_auth import (
     API_KEY,
@@ -73,20 +70,17 @@ class Harness:
 
 
 @pytest.fixture
-def harness(pg_db: Database) -> Iterator[Harness]:
-    settings = Settings(
-        env="test",
+def harness(db: Database, make_app: AppFactory) -> Iterator[Harness]:
+    # Jobs are only recorded: an install queues the read of the shop's settings, which these tests do not answer.
+    jobs = RecordingQueue()
+    app = make_app(
+        jobs=jobs,
         shopify_api_key=API_KEY,
         shopify_api_secret=API_SECRET,
         shopify_api_secret_old="shpss_previous",
         token_encryption_keys=(KEY,),
         app_url="https://backsoon.example",
     )
-    # Jobs are only recorded: an install queues the read of the shop's settings, which these tests do not answer.
-    jobs = RecordingQueue()
-    app = build_app(runtime=Runtime(settings, pg_db, jobs))
-    if "shopify" not in app.blueprints:  # until factory.py registers it
-        app.register_blueprint(shopify_web.bp)
 
     @shopify_web.session_token_required
     def whoami(store: Store) -> Response:
@@ -99,7 +93,7 @@ def harness(pg_db: Database) -> Iterator[Harness]:
     app.add_url_rule("/api/v1/shopify-test/whoami", "test_whoami", whoami)
     app.add_url_rule("/api/v1/shopify-test/helper", "test_helper", whoami_helper)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
-        yield Harness(app, app.test_client(), pg_db, http, jobs)
+        yield Harness(app, app.test_client(), db, http, jobs)
 
 
 def decrypt(store: Store) -> dict[str, Any]:
@@ -137,6 +131,7 @@ def test_signed_app_home_without_id_token_renders_the_bounce_page(harness: Harne
     assert harness.stores() == 0 and len(harness.http.calls) == 0
 
 
+@pytest.mark.truncating("the install commits the tokens on a connection of its own")
 def test_signed_app_home_with_id_token_installs_and_renders_the_shell(harness: Harness) -> None:
     id_token = make_session_token()
     harness.http.post(
@@ -284,11 +279,8 @@ def test_shopify_down_during_install_is_a_503_and_stores_nothing(harness: Harnes
     assert harness.stores() == 0
 
 
-def test_app_home_without_shopify_settings_is_a_503(pg_db: Database) -> None:
-    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, InProcessJobQueue(eager=True)))
-    if "shopify" not in app.blueprints:
-        app.register_blueprint(shopify_web.bp)
-    resp = app.test_client().get(f"/shopify/app?shop={SHOP}")
+def test_app_home_without_shopify_settings_is_a_503(client: FlaskClient) -> None:
+    resp = client.get(f"/shopify/app?shop={SHOP}")
     assert resp.status_code == 503 and "shopify_not_configured" in resp.get_data(as_text=True)
 
 

@@ -202,8 +202,8 @@ def graphql() -> GraphQLClient:
 
 
 @pytest.fixture
-def store_id(pg_db: Database) -> int:
-    with pg_db.session() as s:
+def store_id(db: Database) -> int:
+    with db.session() as s:
         store = Store(platform="shopify", domain=SHOP, name="Demo", timezone="America/New_York")
         s.add(store)
         s.flush()
@@ -233,15 +233,15 @@ def expected_refunded(admin: BigOrderAdmin, order: dict[str, Any]) -> dict[str, 
 
 
 @responses.activate
-def test_reconcile_applies_all_120_lines_and_7_refunds(pg_db: Database, store_id: int) -> None:
+def test_reconcile_applies_all_120_lines_and_7_refunds(db: Database, store_id: int) -> None:
     admin = BigOrderAdmin()
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
 
-    run = reconcile(pg_db, store_id)
+    run = reconcile(db, store_id)
 
     assert max(admin.costs) <= MAX_QUERY_COST
     big = admin.orders[0]
-    with pg_db.session() as s:
+    with db.session() as s:
         order_id = s.scalar(select(Order.id).where(Order.store_id == store_id, Order.external_id == str(BIG)))
         assert order_id is not None
         lines = dict(

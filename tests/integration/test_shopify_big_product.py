@@ -162,8 +162,8 @@ def graphql() -> GraphQLClient:
 
 
 @pytest.fixture
-def store_id(pg_db: Database) -> int:
-    with pg_db.session() as s:
+def store_id(db: Database) -> int:
+    with db.session() as s:
         store = Store(platform="shopify", domain=SHOP, name="Demo", timezone="America/New_York")
         s.add(store)
         s.flush()
@@ -266,15 +266,15 @@ def deliver(db: Database, store_id: int, body: bytes, key: str) -> tuple[str, Re
 
 
 @responses.activate
-def test_reconcile_applies_all_2000_variants_and_every_level(pg_db: Database, store_id: int) -> None:
+def test_reconcile_applies_all_2000_variants_and_every_level(db: Database, store_id: int) -> None:
     admin = BigProductAdmin()
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
 
-    run = reconcile(pg_db, store_id)
+    run = reconcile(db, store_id)
 
-    assert live_variants(pg_db, store_id) == N
-    assert deleted_variants(pg_db, store_id) == []
-    with pg_db.session() as s:
+    assert live_variants(db, store_id) == N
+    assert deleted_variants(db, store_id) == []
+    with db.session() as s:
         assert s.scalar(select(Product.kind).where(Product.external_id == str(PRODUCT_ID))) == "variable"
         levels = s.scalar(select(func.count()).select_from(InventoryLevel).where(InventoryLevel.store_id == store_id))
     assert levels == N - 1 + len(LOCATIONS)  # the wide variant's 6th and 7th locations came from a levels page
@@ -287,25 +287,25 @@ def test_reconcile_applies_all_2000_variants_and_every_level(pg_db: Database, st
 
 
 @responses.activate
-def test_a_webhook_listing_100_of_2000_deletes_none_and_the_refresh_applies_all(pg_db: Database, store_id: int) -> None:
+def test_a_webhook_listing_100_of_2000_deletes_none_and_the_refresh_applies_all(db: Database, store_id: int) -> None:
     admin = BigProductAdmin()
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
-    reconcile(pg_db, store_id)
+    reconcile(db, store_id)
 
-    with pg_db.session() as s:  # tracking turned off for variant 5 (inventory_items/update); payloads lack it
+    with db.session() as s:  # tracking turned off for variant 5 (inventory_items/update); payloads lack it
         s.execute(update(Variant).where(Variant.external_id == str(VARIANT_BASE + 5)).values(tracked=False))
     # Shopify changed every price; the webhook lists only the first 100 variants.
     for v in admin.variants:
         v.update(price="12.00", updatedAt=T1)
     admin.updated_at = T1
-    outcome, jobs = deliver(pg_db, store_id, webhook_body(list(range(100)), updated_at=T1, price="12.00"), "d-100")
+    outcome, jobs = deliver(db, store_id, webhook_body(list(range(100)), updated_at=T1, price="12.00"), "d-100")
 
     assert outcome == "applied:partial"
-    assert live_variants(pg_db, store_id) == N
-    assert deleted_variants(pg_db, store_id) == []
-    assert price_of(pg_db, store_id, 99) == "12.00"  # the listed ones are upserted at once
-    assert price_of(pg_db, store_id, 100) == "10.00"  # the others wait for the refresh
-    with pg_db.session() as s:
+    assert live_variants(db, store_id) == N
+    assert deleted_variants(db, store_id) == []
+    assert price_of(db, store_id, 99) == "12.00"  # the listed ones are upserted at once
+    assert price_of(db, store_id, 100) == "10.00"  # the others wait for the refresh
+    with db.session() as s:
         assert s.scalar(select(Variant.tracked).where(Variant.external_id == str(VARIANT_BASE + 5))) is False
     refresh = [j for j in jobs.specs if j.func == job_specs.SHOPIFY_REFRESH_PRODUCT]
     assert [(j.args, j.job_id) for j in refresh] == [
@@ -313,54 +313,54 @@ def test_a_webhook_listing_100_of_2000_deletes_none_and_the_refresh_applies_all(
     ]
     assert callable(resolve(refresh[0].func))
 
-    result = shopify_sync.refresh_product(pg_db, RecordingQueue(), store_id, PRODUCT_GID, graphql())
+    result = shopify_sync.refresh_product(db, RecordingQueue(), store_id, PRODUCT_GID, graphql())
 
     assert result == f"applied:{N}"
-    assert live_variants(pg_db, store_id) == N
-    assert deleted_variants(pg_db, store_id) == []
-    assert price_of(pg_db, store_id, N - 1) == "12.00"
+    assert live_variants(db, store_id) == N
+    assert deleted_variants(db, store_id) == []
+    assert price_of(db, store_id, N - 1) == "12.00"
 
 
 @responses.activate
-def test_a_short_list_that_variant_gids_shows_is_cut_deletes_nothing(pg_db: Database, store_id: int) -> None:
+def test_a_short_list_that_variant_gids_shows_is_cut_deletes_nothing(db: Database, store_id: int) -> None:
     admin = BigProductAdmin()
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
-    reconcile(pg_db, store_id)
+    reconcile(db, store_id)
 
     body = webhook_body([0, 1, 2], updated_at=T1, price="11.00", variant_gids=list(range(N)))
-    outcome, jobs = deliver(pg_db, store_id, body, "d-gids")
+    outcome, jobs = deliver(db, store_id, body, "d-gids")
 
     assert outcome == "applied:partial"
-    assert live_variants(pg_db, store_id) == N
+    assert live_variants(db, store_id) == N
     assert [j.func for j in jobs.specs].count(job_specs.SHOPIFY_REFRESH_PRODUCT) == 1
 
 
 @responses.activate
-def test_a_real_removal_soft_deletes_exactly_that_variant(pg_db: Database, store_id: int) -> None:
+def test_a_real_removal_soft_deletes_exactly_that_variant(db: Database, store_id: int) -> None:
     admin = BigProductAdmin()
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
-    reconcile(pg_db, store_id)
+    reconcile(db, store_id)
 
     # The merchant deletes variant 1234: the product changes, the full list no longer has it.
     del admin.variants[1234]
     admin.updated_at = T2
-    outcome, _ = deliver(pg_db, store_id, webhook_body(list(range(100)), updated_at=T2, price="10.00"), "d-rm")
+    outcome, _ = deliver(db, store_id, webhook_body(list(range(100)), updated_at=T2, price="10.00"), "d-rm")
     assert outcome == "applied:partial"
-    assert deleted_variants(pg_db, store_id) == []  # a cut list never deletes
+    assert deleted_variants(db, store_id) == []  # a cut list never deletes
 
-    assert shopify_sync.refresh_product(pg_db, RecordingQueue(), store_id, PRODUCT_GID, graphql()) == f"applied:{N - 1}"
+    assert shopify_sync.refresh_product(db, RecordingQueue(), store_id, PRODUCT_GID, graphql()) == f"applied:{N - 1}"
 
-    assert deleted_variants(pg_db, store_id) == [str(VARIANT_BASE + 1234)]
-    assert live_variants(pg_db, store_id) == N - 1
+    assert deleted_variants(db, store_id) == [str(VARIANT_BASE + 1234)]
+    assert live_variants(db, store_id) == N - 1
 
     # Reconciliation reads the same full list and agrees: nothing else is deleted, nothing comes back.
-    reconcile(pg_db, store_id)
-    assert deleted_variants(pg_db, store_id) == [str(VARIANT_BASE + 1234)]
-    assert live_variants(pg_db, store_id) == N - 1
+    reconcile(db, store_id)
+    assert deleted_variants(db, store_id) == [str(VARIANT_BASE + 1234)]
+    assert live_variants(db, store_id) == N - 1
 
 
 @responses.activate
-def test_a_product_gone_before_its_refresh_is_left_to_products_delete(pg_db: Database, store_id: int) -> None:
+def test_a_product_gone_before_its_refresh_is_left_to_products_delete(db: Database, store_id: int) -> None:
     responses.add(responses.POST, GRAPHQL, json={"data": {"product": None}, "extensions": _cost(10)})
 
-    assert shopify_sync.refresh_product(pg_db, RecordingQueue(), store_id, PRODUCT_GID, graphql()) == "missing"
+    assert shopify_sync.refresh_product(db, RecordingQueue(), store_id, PRODUCT_GID, graphql()) == "missing"

@@ -41,6 +41,8 @@ from tests.conftest import FIXTURES, TEST_REDIS_URL
 from tests.factories import RecordingQueue
 from tests.unit.test_shopify_auth import API_KEY, API_SECRET, EXCHANGE, make_session_token
 
+FRONT = pytest.mark.truncating("the webhook front stores deliveries on its autocommit engine's own connections")
+
 pytestmark = pytest.mark.integration
 
 KEY = "kDm6Qy7CxHqEo3p2S8R0a5sFz1uW9vNcLbTjYgXhKeI="
@@ -131,7 +133,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(pg_db: Database, redis_conn: Any) -> Iterator[Harness]:
+def harness(db: Database, redis_conn: Any) -> Iterator[Harness]:
     settings = Settings(
         env="test",
         shopify_api_key=API_KEY,
@@ -141,11 +143,11 @@ def harness(pg_db: Database, redis_conn: Any) -> Iterator[Harness]:
         app_url="https://backsoon.example",
     )
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    runtime = Runtime(settings, pg_db, jobs)
+    runtime = Runtime(settings, db, jobs)
     app = build_app(runtime=runtime)
     set_runtime(runtime)  # the worker's jobs find the runtime here
     with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
-        yield Harness(app.test_client(), pg_db, jobs, http, settings)
+        yield Harness(app.test_client(), db, jobs, http, settings)
     set_runtime(None)
 
 
@@ -248,6 +250,7 @@ def test_a_store_without_read_locales_reads_everything_but_the_language(harness:
 # --- shop/update ---------------------------------------------------------------------------------------------------
 
 
+@FRONT
 def test_shop_update_changes_the_currency_and_timezone(harness: Harness) -> None:
     h = harness
     store_id = h.install()
@@ -277,6 +280,7 @@ def test_shop_update_changes_the_currency_and_timezone(harness: Harness) -> None
     assert len(h.graphql_calls()) == 1  # the delivery carried everything: no second read
 
 
+@FRONT
 def test_a_merchant_override_survives_shop_update(harness: Harness) -> None:
     h = harness
     store_id = h.install()
@@ -306,6 +310,7 @@ def test_a_merchant_override_survives_shop_update(harness: Harness) -> None:
     )
 
 
+@FRONT
 def test_the_fixture_delivery_replaces_the_defaults_of_a_fresh_install(harness: Harness) -> None:
     h = harness
     store_id = h.install(shop=DEMO)  # the identity job stays queued: only the inbox is drained here
@@ -379,6 +384,7 @@ def test_the_job_skips_a_store_uninstalled_before_it_ran(harness: Harness) -> No
     assert h.row(store_id) == INSTALLED
 
 
+@FRONT
 def test_an_unknown_shops_shop_update_stores_only_the_ignored_delivery(harness: Harness) -> None:
     h = harness
     store_id = h.install()  # another shop: it must not be touched
@@ -393,6 +399,7 @@ def test_an_unknown_shops_shop_update_stores_only_the_ignored_delivery(harness: 
     assert h.jobs.queues["high"].count == 0
 
 
+@FRONT
 def test_a_delivery_describing_another_shop_changes_nothing(harness: Harness) -> None:
     h = harness
     store_id = h.install()
@@ -429,6 +436,7 @@ def test_a_sync_reads_the_settings_only_when_they_were_never_read(harness: Harne
     assert jobs.specs == [job_specs.shopify_sync(again)]
 
 
+@FRONT
 def test_granting_read_locales_later_reads_the_language(harness: Harness) -> None:
     h = harness
     store_id = h.install(scopes=OLD_SCOPES)

@@ -91,12 +91,12 @@ def published(db: Database, store_id: int) -> dict[int, str | None]:
 
 
 @responses.activate
-def test_changed_states_are_published_once(pg_db: Database) -> None:
-    store_id, ids = seed(pg_db, 5, published=2)
+def test_changed_states_are_published_once(db: Database) -> None:
+    store_id, ids = seed(db, 5, published=2)
     admin = FakeAdmin()
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
 
-    with pg_db.session() as s:
+    with db.session() as s:
         result = publish_changed(s, client(), store_id)
     assert (result.sent, result.failed, result.batches) == (3, 0, 1)
     sent = admin.calls[0]
@@ -110,87 +110,87 @@ def test_changed_states_are_published_once(pg_db: Database) -> None:
         "back_soon": True,
         "v": 1,
     }
-    assert published(pg_db, store_id) == {vid: f"fp-{i}" for i, vid in enumerate(ids)}
+    assert published(db, store_id) == {vid: f"fp-{i}" for i, vid in enumerate(ids)}
 
     # Nothing changed since: a second run makes no HTTP call at all.
-    with pg_db.session() as s:
+    with db.session() as s:
         again = publish_changed(s, client(), store_id)
     assert (again.sent, again.failed, again.batches) == (0, 0, 0)
     assert len(responses.calls) == 1
 
 
 @responses.activate
-def test_a_state_changed_mid_publish_stays_unpublished(pg_db: Database) -> None:
-    store_id, ids = seed(pg_db, 3)
+def test_a_state_changed_mid_publish_stays_unpublished(db: Database) -> None:
+    store_id, ids = seed(db, 3)
 
     def recompute_meanwhile() -> None:
-        with pg_db.session() as s:
+        with db.session() as s:
             s.execute(update(StockState).where(StockState.variant_id == ids[1]).values(fingerprint="fp-newer"))
 
     responses.add_callback(responses.POST, GRAPHQL, callback=FakeAdmin(during=recompute_meanwhile))
-    with pg_db.session() as s:
+    with db.session() as s:
         result = publish_changed(s, client(), store_id)
     assert (result.sent, result.batches) == (3, 1)
-    assert published(pg_db, store_id) == {ids[0]: "fp-0", ids[1]: None, ids[2]: "fp-2"}
+    assert published(db, store_id) == {ids[0]: "fp-0", ids[1]: None, ids[2]: "fp-2"}
 
     # The newer state goes out on the next run, alone.
     admin = FakeAdmin()
     responses.reset()
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert publish_changed(s, client(), store_id).sent == 1
     assert [i["ownerId"] for call in admin.calls for i in call] == [f"gid://shopify/ProductVariant/{FIRST_VARIANT + 1}"]
-    assert published(pg_db, store_id)[ids[1]] == "fp-newer"
+    assert published(db, store_id)[ids[1]] == "fp-newer"
 
 
 @responses.activate
-def test_user_errors_mark_nothing_of_their_chunk_and_other_chunks_succeed(pg_db: Database) -> None:
-    store_id, ids = seed(pg_db, 60)
+def test_user_errors_mark_nothing_of_their_chunk_and_other_chunks_succeed(db: Database) -> None:
+    store_id, ids = seed(db, 60)
     bad_owner = f"gid://shopify/ProductVariant/{FIRST_VARIANT + 30}"  # in the second chunk (25..49)
     admin = FakeAdmin(refuse={bad_owner})
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
 
-    with pg_db.session() as s:
+    with db.session() as s:
         result = publish_changed(s, client(), store_id)
     assert [len(c) for c in admin.calls] == [25, 25, 10]
     assert (result.sent, result.failed, result.batches) == (35, 25, 3)
     assert len(result.errors) == 1 and "INVALID_VALUE" in result.errors[0]
-    marks = published(pg_db, store_id)
+    marks = published(db, store_id)
     assert all(marks[vid] == f"fp-{i}" for i, vid in enumerate(ids) if not 25 <= i < 50)
     assert all(marks[vid] is None for vid in ids[25:50])
 
     # The refused chunk is retried on the next run; once Shopify accepts it, everything is published.
     admin.refuse.clear()
-    with pg_db.session() as s:
+    with db.session() as s:
         retry = publish_changed(s, client(), store_id)
     assert (retry.sent, retry.failed, retry.batches) == (25, 0, 1)
-    assert all(p is not None for p in published(pg_db, store_id).values())
+    assert all(p is not None for p in published(db, store_id).values())
 
 
 @responses.activate
-def test_sixty_changed_states_take_three_calls_and_deleted_variants_are_skipped(pg_db: Database) -> None:
-    store_id, ids = seed(pg_db, 61)
-    with pg_db.session() as s:
+def test_sixty_changed_states_take_three_calls_and_deleted_variants_are_skipped(db: Database) -> None:
+    store_id, ids = seed(db, 61)
+    with db.session() as s:
         s.execute(update(Variant).where(Variant.id == ids[-1]).values(deleted_at=datetime.now(UTC)))
     admin = FakeAdmin()
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
-    with pg_db.session() as s:
+    with db.session() as s:
         result = publish_changed(s, client(), store_id)
     assert (result.sent, result.failed, result.batches) == (60, 0, 3)
     assert len(responses.calls) == 3
-    assert published(pg_db, store_id)[ids[-1]] is None
+    assert published(db, store_id)[ids[-1]] is None
 
 
 @responses.activate
-def test_other_stores_states_are_not_sent(pg_db: Database) -> None:
-    store_id, _ = seed(pg_db, 2)
-    with pg_db.session() as s:
+def test_other_stores_states_are_not_sent(db: Database) -> None:
+    store_id, _ = seed(db, 2)
+    with db.session() as s:
         other = make_store(s, platform="shopify", domain="other-shop.myshopify.com")
         v = make_variant(s, other, external_id="123")
         s.add(StockState(store_id=other.id, variant_id=v.id, status="in_stock", fingerprint="x"))
         assert s.get(Store, other.id) is not None
     admin = FakeAdmin()
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert publish_changed(s, client(), store_id).sent == 2
     assert all("/123" not in i["ownerId"] for call in admin.calls for i in call)

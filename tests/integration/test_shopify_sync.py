@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app import job_specs
@@ -96,8 +97,8 @@ def clients() -> shopify_sync.Clients:
 
 
 @pytest.fixture
-def store_id(pg_db: Database) -> int:
-    with pg_db.session() as s:
+def store_id(db: Database) -> int:
+    with db.session() as s:
         store = Store(platform="shopify", domain=SHOP, name="Demo", timezone="America/New_York")
         s.add(store)
         s.flush()
@@ -105,12 +106,12 @@ def store_id(pg_db: Database) -> int:
 
 
 @responses.activate
-def test_initial_bulk_sync_waits_for_the_operation_then_loads_everything(pg_db: Database, store_id: int) -> None:
+def test_initial_bulk_sync_waits_for_the_operation_then_loads_everything(db: Database, store_id: int) -> None:
     admin = FakeAdmin(polls_before_done=1)
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
     responses.add(responses.GET, FILE_URL, body=(GQL / "bulk_products.jsonl").read_bytes())
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         run = shopify_sync.start_sync(s, jobs, store_id)
         run_id = run.id
         # A second start while one runs returns the same run.
@@ -118,8 +119,8 @@ def test_initial_bulk_sync_waits_for_the_operation_then_loads_everything(pg_db: 
     # The store's own settings were never read (a store installed before BackSoon read them): the sync reads them too.
     assert [sp.job_id for sp in jobs.specs] == [f"sync-{run_id}", f"shopify-identity-{store_id}"]
 
-    assert shopify_sync.step(pg_db, jobs, run_id, clients()) == "waiting"
-    with pg_db.session() as s:
+    assert shopify_sync.step(db, jobs, run_id, clients()) == "waiting"
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         assert (run.phase, run.status, run.cursor["products_op"]) == (
@@ -129,7 +130,7 @@ def test_initial_bulk_sync_waits_for_the_operation_then_loads_everything(pg_db: 
         )
         assert shopify_sync.runs_waiting_for(s, store_id, "gid://shopify/BulkOperation/5278203822381") == [run_id]
 
-    assert shopify_sync.step(pg_db, jobs, run_id, clients()) == "done"
+    assert shopify_sync.step(db, jobs, run_id, clients()) == "done"
     assert admin.calls == [
         "LocationsPage",
         "BulkOperationRunQuery",
@@ -138,7 +139,7 @@ def test_initial_bulk_sync_waits_for_the_operation_then_loads_everything(pg_db: 
         "BulkOperationRunQuery",
         "BulkOperationById",
     ]
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         assert shopify_sync.progress(run)["percent"] == 100.0
@@ -151,29 +152,29 @@ def test_initial_bulk_sync_waits_for_the_operation_then_loads_everything(pg_db: 
         store = s.get(Store, store_id)
         assert store is not None and store.last_synced_at == run.started_at
     # Running the job again (a duplicate, or the sweeper) does nothing more.
-    assert shopify_sync.step(pg_db, jobs, run_id, clients()) == "done"
+    assert shopify_sync.step(db, jobs, run_id, clients()) == "done"
 
 
 @responses.activate
-def test_resume_skips_what_a_killed_worker_already_applied(pg_db: Database, store_id: int) -> None:
+def test_resume_skips_what_a_killed_worker_already_applied(db: Database, store_id: int) -> None:
     admin = FakeAdmin(polls_before_done=0)
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
     responses.add(responses.GET, FILE_URL, body=(GQL / "bulk_products.jsonl").read_bytes())
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         run_id = shopify_sync.start_sync(s, jobs, store_id).id
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         # As if a worker had started the operation and applied the first product and its levels, then died.
         run.phase = "products"
         run.cursor = {"products_op": "gid://shopify/BulkOperation/5278203822381", "products_applied": 5}
-    outcome = shopify_sync.step(pg_db, jobs, run_id, clients())
-    with pg_db.session() as s:
+    outcome = shopify_sync.step(db, jobs, run_id, clients())
+    with db.session() as s:
         failed = s.get(SyncRun, run_id)
         assert failed is not None
         assert (outcome, failed.error) == ("done", None)
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         # The first product (1 product, 3 variants... counted before the crash) is not applied again.
@@ -183,13 +184,13 @@ def test_resume_skips_what_a_killed_worker_already_applied(pg_db: Database, stor
 
 
 @responses.activate
-def test_revoked_token_fails_the_run_and_disconnects_the_store(pg_db: Database, store_id: int) -> None:
+def test_revoked_token_fails_the_run_and_disconnects_the_store(db: Database, store_id: int) -> None:
     responses.add(responses.POST, GRAPHQL, status=401, json={"errors": "[API] Invalid API key or access token"})
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         run_id = shopify_sync.start_sync(s, jobs, store_id).id
-    assert shopify_sync.step(pg_db, jobs, run_id, clients()) == "failed"
-    with pg_db.session() as s:
+    assert shopify_sync.step(db, jobs, run_id, clients()) == "failed"
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         store = s.get(Store, store_id)
         assert run is not None and store is not None
@@ -199,20 +200,20 @@ def test_revoked_token_fails_the_run_and_disconnects_the_store(pg_db: Database, 
         assert s.scalar(select(func.count()).select_from(Variant)) == 0
 
 
-def test_bulk_finish_webhook_and_sweeper_wake_the_waiting_run(pg_db: Database, store_id: int) -> None:
+def test_bulk_finish_webhook_and_sweeper_wake_the_waiting_run(db: Database, store_id: int) -> None:
     from datetime import UTC, datetime, timedelta
 
     from app.services.ingest import inbox, sweeper
 
     hook = json.loads((FIXTURES / "shopify" / "webhooks" / "bulk_operations-finish.json").read_text())
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         run_id = shopify_sync.start_sync(s, jobs, store_id).id
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         run.phase, run.cursor = "products", {"products_op": "gid://shopify/BulkOperation/5278203822381"}
-    with pg_db.session() as s:
+    with db.session() as s:
         rec = inbox.record_delivery(
             s,
             jobs,
@@ -225,35 +226,29 @@ def test_bulk_finish_webhook_and_sweeper_wake_the_waiting_run(pg_db: Database, s
         )
     jobs.specs.clear()
     assert rec.event_id is not None
-    with pg_db.session() as s:
+    with db.session() as s:
         assert inbox.process_event(s, jobs, rec.event_id, registry.handler_for) == "woke:1"
     assert [sp.job_id for sp in jobs.specs] == [f"sync-{run_id}-w{rec.event_id}"]
 
     now = datetime.now(UTC) + timedelta(seconds=61)
-    with pg_db.session() as s:
+    with db.session() as s:
         specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60), sync_job=registry.sync_job_for)
     minute = int(now.timestamp() // 60)
     assert [sp.job_id for sp in specs if sp.func == job_specs.SHOPIFY_SYNC] == [f"sync-{run_id}-s{minute}"]
 
 
-def test_sync_progress_is_visible_to_the_admin_api(pg_db: Database, store_id: int) -> None:
-    from app.config import Settings
-    from app.queue import InProcessJobQueue
-    from app.runtime import Runtime
+def test_sync_progress_is_visible_to_the_admin_api(db: Database, store_id: int, client: FlaskClient) -> None:
     from app.web.deps import hash_api_key
-    from app.web.factory import build_app
 
-    with pg_db.session() as s:
+    with db.session() as s:
         store = s.get(Store, store_id)
         assert store is not None
         store.api_key_hash = hash_api_key("key-sync")
-    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, InProcessJobQueue()))
-    client = app.test_client()
     auth = {"Authorization": "Bearer key-sync"}
     assert client.get(f"/api/v1/stores/{store_id}/sync", headers=auth).get_json() == {"run": None}
-    with pg_db.session() as s:
+    with db.session() as s:
         run_id = shopify_sync.start_sync(s, RecordingQueue(), store_id).id
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         run.phase, run.done, run.total = "products", 5, 20
@@ -271,8 +266,9 @@ def test_sync_progress_is_visible_to_the_admin_api(pg_db: Database, store_id: in
 
 
 @responses.activate
+@pytest.mark.truncating("the CLI builds its own Database from DATABASE_URL")
 def test_cli_sync_runs_in_the_foreground_with_progress(
-    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+    db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from click.testing import CliRunner
 
@@ -285,7 +281,7 @@ def test_cli_sync_runs_in_the_foreground_with_progress(
     from app.config import get_settings
 
     # The command's app is built from the environment, like an operator's shell.
-    monkeypatch.setenv("DATABASE_URL", pg_db.url)
+    monkeypatch.setenv("DATABASE_URL", db.url)
     monkeypatch.delenv("REDIS_URL", raising=False)
     get_settings.cache_clear()
     set_runtime(None)
@@ -303,15 +299,11 @@ def test_cli_sync_runs_in_the_foreground_with_progress(
     set_runtime(None)
 
 
-def test_sync_progress_of_a_woocommerce_run_uses_its_own_phases(pg_db: Database) -> None:
-    from app.config import Settings
+def test_sync_progress_of_a_woocommerce_run_uses_its_own_phases(db: Database, client: FlaskClient) -> None:
     from app.platforms.woocommerce import sync as woo_sync
-    from app.queue import InProcessJobQueue
-    from app.runtime import Runtime
     from app.web.deps import hash_api_key
-    from app.web.factory import build_app
 
-    with pg_db.session() as s:
+    with db.session() as s:
         store = Store(
             platform="woocommerce", domain="https://shop.example", name="Woo", api_key_hash=hash_api_key("k-w")
         )
@@ -319,19 +311,18 @@ def test_sync_progress_of_a_woocommerce_run_uses_its_own_phases(pg_db: Database)
         s.flush()
         sid = store.id
         run_id = woo_sync.start_sync(s, RecordingQueue(), sid).id
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         run.phase, run.done, run.total = "orders", 50, 100
-    app = build_app(runtime=Runtime(Settings(env="test"), pg_db, InProcessJobQueue()))
-    body = app.test_client().get(f"/api/v1/stores/{sid}/sync", headers={"Authorization": "Bearer k-w"}).get_json()
+    body = client.get(f"/api/v1/stores/{sid}/sync", headers={"Authorization": "Bearer k-w"}).get_json()
     # orders is phase 2 of products/orders/webhooks/finalize, half done: (1 + 0.5) / 4.
     assert (body["run"]["phase"], body["run"]["percent"]) == ("orders", 37.5)
 
 
 @responses.activate
 def test_a_step_that_keeps_failing_is_recorded_then_stopped(
-    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+    db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.config import Settings
     from app.runtime import Runtime, set_runtime
@@ -344,13 +335,13 @@ def test_a_step_that_keeps_failing_is_recorded_then_stopped(
     monkeypatch.setattr(shopify_jobs, "clients_for", lambda rt, sid: clients())
     monkeypatch.setattr(sync_runs, "MAX_FAILED_STEPS", 2)
     jobs = RecordingQueue()
-    set_runtime(Runtime(Settings(env="test"), pg_db, jobs))  # type: ignore[arg-type]
+    set_runtime(Runtime(Settings(env="test"), db, jobs))  # type: ignore[arg-type]
     try:
-        with pg_db.session() as s:
+        with db.session() as s:
             run_id = shopify_sync.start_sync(s, jobs, store_id).id
         with pytest.raises(TransientError) as raised:
             shopify_jobs.run_sync(run_id)
-        with pg_db.session() as s:
+        with db.session() as s:
             run = s.get(SyncRun, run_id)
             assert run is not None
             shown = shopify_sync.progress(run)
@@ -362,7 +353,7 @@ def test_a_step_that_keeps_failing_is_recorded_then_stopped(
         )
         # The second failure at the same point stops the run; the job returns instead of raising.
         assert shopify_jobs.run_sync(run_id) == "failed"
-        with pg_db.session() as s:
+        with db.session() as s:
             run = s.get(SyncRun, run_id)
             assert run is not None
             assert (run.status, run.error) == (

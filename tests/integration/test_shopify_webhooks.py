@@ -36,10 +36,10 @@ from app.platforms import registry
 from app.queue import RedisJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services.ingest import sweeper
-from app.web.factory import build_app
-from tests.conftest import FIXTURES, TEST_REDIS_URL
+from tests.conftest import FIXTURES, TEST_REDIS_URL, AppFactory
 
 pytestmark = pytest.mark.integration
+FRONT = pytest.mark.truncating("the webhook front stores deliveries on its autocommit engine's own connections")
 
 SECRET = "shpss_fixture_secret"
 SHOP = "backsoon-demo.myshopify.com"
@@ -74,15 +74,22 @@ class Harness:
 
 
 @pytest.fixture
-def harness(pg_db: Database, redis_conn: Any) -> Iterator[Harness]:
-    settings = Settings(env="test", shopify_api_secret=SECRET, shopify_api_secret_old="shpss_previous")
-    jobs = RedisJobQueue(TEST_REDIS_URL)
-    runtime = Runtime(settings, pg_db, jobs)
-    app = build_app(runtime=runtime)
-    set_runtime(runtime)
-    with pg_db.session() as s:
+def settings_overrides() -> dict[str, Any]:
+    """The app's webhook secret and the one being rotated out."""
+    return {"shopify_api_secret": SECRET, "shopify_api_secret_old": "shpss_previous"}
+
+
+@pytest.fixture
+def job_queue(redis_conn: Any) -> RedisJobQueue:
+    """RQ on the test Redis; a test drains it with a SimpleWorker."""
+    return RedisJobQueue(TEST_REDIS_URL)
+
+
+@pytest.fixture
+def harness(db: Database, app: Flask, job_queue: RedisJobQueue) -> Iterator[Harness]:
+    with db.session() as s:
         s.add(Store(platform="shopify", domain=SHOP, name="BackSoon Demo", timezone="America/New_York"))
-    yield Harness(app, app.test_client(), jobs, pg_db)
+    yield Harness(app, app.test_client(), job_queue, db)
 
 
 def store_id(h: Harness) -> int:
@@ -90,6 +97,7 @@ def store_id(h: Harness) -> int:
         return int(s.execute(select(Store.id).where(Store.domain == SHOP)).scalar_one())
 
 
+@FRONT
 def test_the_day_in_the_fixtures_builds_the_catalog_stock_and_orders(harness: Harness) -> None:
     h = harness
     for name in (
@@ -177,14 +185,15 @@ def test_bad_or_missing_hmac_is_401_and_stores_nothing(harness: Harness, name: s
     assert harness.jobs.queues["high"].count == 0
 
 
-def test_old_secret_still_verifies_during_rotation(pg_db: Database, redis_conn: Any) -> None:
-    settings = Settings(env="test", shopify_api_secret="shpss_brand_new", shopify_api_secret_old=SECRET)
-    app = build_app(runtime=Runtime(settings, pg_db, RedisJobQueue(TEST_REDIS_URL)))
+@FRONT
+def test_old_secret_still_verifies_during_rotation(make_app: AppFactory) -> None:
+    app = make_app(shopify_api_secret="shpss_brand_new", shopify_api_secret_old=SECRET)
     hook = fixture("products-delete")
     resp = app.test_client().post("/webhooks/shopify", data=hook["body_text"].encode(), headers=hook["headers"])
     assert resp.status_code == 200
 
 
+@FRONT
 def test_duplicates_sequential_and_concurrent_are_stored_once(harness: Harness) -> None:
     assert harness.post("orders-create").get_json()["duplicate"] is False
     assert harness.post("orders-create").get_json()["duplicate"] is True
@@ -212,6 +221,7 @@ def test_duplicates_sequential_and_concurrent_are_stored_once(harness: Harness) 
     assert harness.jobs.queues["high"].count == 1
 
 
+@FRONT
 def test_same_event_with_a_new_webhook_id_is_a_new_delivery(harness: Harness) -> None:
     # Dedupe is on X-Shopify-Webhook-Id, never on the event id alone.
     harness.post("orders-paid")
@@ -220,6 +230,7 @@ def test_same_event_with_a_new_webhook_id_is_a_new_delivery(harness: Harness) ->
     assert harness.count(WebhookEvent) == 2
 
 
+@FRONT
 def test_out_of_order_older_update_never_overwrites_newer_state(harness: Harness) -> None:
     h = harness
     h.post("products-update")
@@ -243,6 +254,7 @@ def test_out_of_order_older_update_never_overwrites_newer_state(harness: Harness
     assert late_event == "processed"
 
 
+@FRONT
 def test_unknown_shop_is_acknowledged_and_ignored(harness: Harness) -> None:
     resp = harness.post("products-update", **{"X-Shopify-Shop-Domain": "someone-else.myshopify.com"})
     assert resp.status_code == 200
@@ -261,32 +273,34 @@ def test_bad_headers_are_400_and_store_nothing(harness: Harness) -> None:
     assert harness.count(WebhookEvent) == 0
 
 
-def test_redis_down_at_ingest_still_answers_200_and_sweeper_delivers(pg_db: Database, redis_conn: Any) -> None:
+@FRONT
+def test_redis_down_at_ingest_still_answers_200_and_sweeper_delivers(
+    db: Database, redis_conn: Any, make_app: AppFactory
+) -> None:
     settings = Settings(env="test", shopify_api_secret=SECRET)
-    app = build_app(runtime=Runtime(settings, pg_db, RedisJobQueue("redis://127.0.0.1:1/0")))
-    with pg_db.session() as s:
+    app = make_app(jobs=RedisJobQueue("redis://127.0.0.1:1/0"), shopify_api_secret_old=None)
+    with db.session() as s:
         s.add(Store(platform="shopify", domain=SHOP, name="Demo"))
     hook = fixture("products-create")
     resp = app.test_client().post("/webhooks/shopify", data=hook["body_text"].encode(), headers=hook["headers"])
     assert resp.status_code == 200
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.execute(select(WebhookEvent.status)).scalar_one() == "received"
     up = RedisJobQueue(TEST_REDIS_URL)
-    set_runtime(Runtime(settings, pg_db, up))
-    with pg_db.session() as s:
+    set_runtime(Runtime(settings, db, up))
+    with db.session() as s:
         sweeper.sweep(
             s, up, datetime.now(UTC) + timedelta(seconds=61), timedelta(seconds=60), sync_job=registry.sync_job_for
         )
     SimpleWorker([up.queues["high"]], connection=up.connection).work(burst=True)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.execute(select(WebhookEvent.status)).scalar_one() == "processed"
         assert s.execute(select(Variant.sku)).scalars().all() == ["LCA-NAT"]
 
 
-def test_database_down_is_a_fast_503(redis_conn: Any) -> None:
-    settings = Settings(env="test", shopify_api_secret=SECRET)
+def test_database_down_is_a_fast_503(make_app: AppFactory) -> None:
     dead = Database("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
-    app = build_app(runtime=Runtime(settings, dead, RedisJobQueue(TEST_REDIS_URL)))
+    app = make_app(database=dead, shopify_api_secret_old=None)
     hook = fixture("products-create")
     resp = app.test_client().post("/webhooks/shopify", data=hook["body_text"].encode(), headers=hook["headers"])
     assert resp.status_code == 503
@@ -294,6 +308,7 @@ def test_database_down_is_a_fast_503(redis_conn: Any) -> None:
     assert resp.get_json()["error"]["code"] == "unavailable"
 
 
+@FRONT
 def test_compliance_topics_export_redact_and_erase(harness: Harness) -> None:
     h = harness
     for name in ("products-update", "orders-create", "orders-cancelled"):

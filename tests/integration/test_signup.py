@@ -13,15 +13,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app import job_specs
-from app.config import Settings
 from app.db import Database
 from app.domain import waitlist as rules
 from app.models import StockState, Store, StoreSetting
 from app.models.waitlist import ConsentRecord, Subscription
 from app.queue import JobSpec
-from app.runtime import Runtime
 from app.services.notify.waitlist import hash_ip
-from app.web.factory import build_app
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store, make_variant
 
@@ -55,8 +52,20 @@ def _state(session: Any, variant: Any, status: str, eta: Any = None) -> None:
 
 
 @pytest.fixture
-def env(pg_url: str, pg_db: Database, redis_conn: object) -> Iterator[Env]:
-    with pg_db.session() as s:
+def settings_overrides() -> dict[str, Any]:
+    """Rate limits counted in the test Redis; links signed with SECRET."""
+    return {"redis_url": TEST_REDIS_URL, "secret_key": SECRET}
+
+
+@pytest.fixture
+def job_queue() -> RecordingQueue:
+    """Records the confirmation mails a signup queues."""
+    return RecordingQueue()
+
+
+@pytest.fixture
+def env(db: Database, redis_conn: object, app: Flask, job_queue: RecordingQueue) -> Iterator[Env]:
+    with db.session() as s:
         store = make_store(s, name="Acme", country="US", locale="en")
         eu = make_store(s, name="Winkel", country="NL", locale="nl")
         sold = make_variant(s, store, qty=0, external_id="sold")
@@ -74,10 +83,7 @@ def env(pg_url: str, pg_db: Database, redis_conn: object) -> Iterator[Env]:
         _state(s, eu_sold, "out_of_stock")
         s.commit()
         ids = (store.id, eu.id)
-    jobs = RecordingQueue()
-    settings = Settings(env="test", database_url=pg_url, redis_url=TEST_REDIS_URL, secret_key=SECRET)
-    app = build_app(runtime=Runtime(settings, pg_db, jobs))  # type: ignore[arg-type]
-    yield Env(app, jobs, pg_db, ids[0], ids[1], {})
+    yield Env(app, job_queue, db, ids[0], ids[1], {})
 
 
 def body(**kw: Any) -> dict[str, Any]:
@@ -304,6 +310,7 @@ def test_per_email_limit_across_ips(env: Env) -> None:
     assert len(env.subs()) == 1
 
 
+@pytest.mark.truncating("eight signups at once on threads, each with a connection of its own")
 def test_concurrent_duplicate_signups_make_one_row(env: Env) -> None:
     env.app.config["BACKSOON_SIGNUP_IP_LIMIT"] = "1000/minute"
     env.app.config["BACKSOON_SIGNUP_EMAIL_LIMIT"] = "1000/minute"

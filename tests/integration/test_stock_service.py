@@ -57,8 +57,8 @@ def events(db: Database, store_id: int) -> list[tuple[int, str, int, int, str | 
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def test_velocity_nets_cancellations_and_refunds_over_each_window(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_velocity_nets_cancellations_and_refunds_over_each_window(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store, qty=30)
         add_sale(s, v, 7, days_ago=1)
@@ -68,10 +68,10 @@ def test_velocity_nets_cancellations_and_refunds_over_each_window(pg_db: Databas
         add_sale(s, v, 5, days_ago=3, refunded=5)
         add_sale(s, v, 50, days_ago=120)  # outside every window
         sid, vid = store.id, v.id
-    with pg_db.session() as s:
+    with db.session() as s:
         result = stock.recompute(s, sid, now=NOW)
     assert (result.variants, result.changed, result.restocks, result.sellouts) == (1, 1, 0, 0)
-    st = state(pg_db, vid)
+    st = state(db, vid)
     assert st.velocity_windows == [2.0, 1.0, 0.3111]
     # 0.5 × 2 + 0.3 × 1 + 0.2 × 28/90
     assert st.velocity == 1.3622
@@ -82,8 +82,8 @@ def test_velocity_nets_cancellations_and_refunds_over_each_window(pg_db: Databas
     assert st.reorder_by == date(2026, 11, 21)
 
 
-def test_sold_out_time_is_not_counted_as_zero_demand(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_sold_out_time_is_not_counted_as_zero_demand(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store, qty=4)
         add_sale(s, v, 10, days_ago=6.5)
@@ -109,29 +109,29 @@ def test_sold_out_time_is_not_counted_as_zero_demand(pg_db: Database) -> None:
             ]
         )
         sid, vid = store.id, v.id
-    with pg_db.session() as s:
+    with db.session() as s:
         stock.recompute(s, sid, now=NOW)
-    st = state(pg_db, vid)
+    st = state(db, vid)
     # 5 of the last 7 days were sold out: 10 units over 2 sellable days, 23 of 28, 85 of 90.
     assert st.velocity_windows == [5.0, 0.4348, 0.1176]
     assert st.velocity == 2.654
 
 
-def test_a_sell_out_span_recorded_by_recompute_ends_at_the_restock(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_a_sell_out_span_recorded_by_recompute_ends_at_the_restock(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store, qty=3)
         add_sale(s, v, 7, days_ago=6.5)
         sid, vid = store.id, v.id
 
     def run_at(days_ago: int, qty: int | None = None) -> None:
-        with pg_db.session() as s:
+        with db.session() as s:
             if qty is not None:
                 s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=qty))
             stock.recompute(s, sid, now=NOW - timedelta(days=days_ago))
 
     def spans() -> list[tuple[Any, ...]]:
-        with pg_db.session() as s:
+        with db.session() as s:
             rows = s.execute(
                 select(StockEvent.kind, StockEvent.occurred_at, StockEvent.ended_at)
                 .where(StockEvent.variant_id == vid)
@@ -144,7 +144,7 @@ def test_a_sell_out_span_recorded_by_recompute_ends_at_the_restock(pg_db: Databa
     assert spans() == [("sellout", NOW - timedelta(days=4), None)]
     # Still sold out two days later: the open span counts up to now (2 of the last 7 days sellable before it).
     run_at(2)
-    assert state(pg_db, vid).velocity_windows == [1.4, 0.2692, 0.0795]
+    assert state(db, vid).velocity_windows == [1.4, 0.2692, 0.0795]
     run_at(1, qty=5)
     assert spans() == [
         ("sellout", NOW - timedelta(days=4), NOW - timedelta(days=1)),
@@ -152,65 +152,65 @@ def test_a_sell_out_span_recorded_by_recompute_ends_at_the_restock(pg_db: Databa
     ]
     # A day after the restock: 3 of the last 7 days were sold out, 7 units over 4 sellable days, 25 of 28, 87 of 90.
     run_at(0)
-    assert state(pg_db, vid).velocity_windows == [1.75, 0.28, 0.0805]
+    assert state(db, vid).velocity_windows == [1.75, 0.28, 0.0805]
 
 
-def test_the_state_fingerprint_moves_only_with_what_the_storefront_shows(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_the_state_fingerprint_moves_only_with_what_the_storefront_shows(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         v = make_variant(s, store, qty=30)
         sid, vid = store.id, v.id
-    with pg_db.session() as s:
+    with db.session() as s:
         stock.recompute(s, sid, now=NOW)
-    first = state(pg_db, vid)
+    first = state(db, vid)
     # A sale: velocity, days on hand and priority move; the page (in stock, no badge) does not.
-    with pg_db.session() as s:
+    with db.session() as s:
         add_sale(s, s.get(stock.Variant, vid), 3, days_ago=0.5)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert stock.recompute(s, sid, now=NOW + timedelta(minutes=1)).changed == 1
-    second = state(pg_db, vid)
+    second = state(db, vid)
     assert (first.velocity, first.status, first.badge_kind) == (0.0, "in_stock", "none")
     # 3 units: 0.5 × 3/7 + 0.3 × 3/28 + 0.2 × 3/90 per day.
     assert (second.velocity, second.status, second.badge_kind) == (0.2531, "in_stock", "none")
     assert second.fingerprint == first.fingerprint
     # Down to 2: "Only 2 left" is on the page, so the storefront must hear of it.
-    with pg_db.session() as s:
+    with db.session() as s:
         s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=2))
-    with pg_db.session() as s:
+    with db.session() as s:
         stock.recompute(s, sid, now=NOW + timedelta(minutes=2))
-    third = state(pg_db, vid)
+    third = state(db, vid)
     assert (third.status, third.badge_kind, third.badge_quantity) == ("low_stock", "only_n_left", 2)
     assert third.fingerprint != first.fingerprint
 
 
-def test_edges_create_one_event_each_and_a_rerun_changes_nothing(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_edges_create_one_event_each_and_a_rerun_changes_nothing(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         a = make_variant(s, store, qty=0)
         b = make_variant(s, store, qty=5)
         untracked = make_variant(s, store, qty=0, tracked=False)
         sid, aid, bid, uid = store.id, a.id, b.id, untracked.id
-    with pg_db.session() as s:
+    with db.session() as s:
         first = stock.recompute(s, sid, now=NOW)
     # The first computation sets the baseline: no edge without a previous state.
     assert (first.changed, first.restocks, first.sellouts) == (3, 0, 0)
-    assert state(pg_db, aid).status == "out_of_stock"
-    assert state(pg_db, uid).status == "untracked"
+    assert state(db, aid).status == "out_of_stock"
+    assert state(db, uid).status == "untracked"
 
-    with pg_db.session() as s:
+    with db.session() as s:
         s.execute(stock.Variant.__table__.update().where(stock.Variant.id == aid).values(sellable_quantity=6))
         s.execute(stock.Variant.__table__.update().where(stock.Variant.id == bid).values(sellable_quantity=0))
         s.execute(stock.Variant.__table__.update().where(stock.Variant.id == uid).values(sellable_quantity=3))
-    with pg_db.session() as s:
+    with db.session() as s:
         second = stock.recompute(s, sid, now=NOW + timedelta(minutes=5))
     assert (second.restocks, second.sellouts) == (1, 1)
-    assert events(pg_db, sid) == [(aid, "restock", 0, 6, "pending"), (bid, "sellout", 5, 0, None)]
-    assert second.restock_event_ids == (events_ids(pg_db, sid, "restock")[0],)
+    assert events(db, sid) == [(aid, "restock", 0, 6, "pending"), (bid, "sellout", 5, 0, None)]
+    assert second.restock_event_ids == (events_ids(db, sid, "restock")[0],)
 
-    with pg_db.session() as s:
+    with db.session() as s:
         third = stock.recompute(s, sid, now=NOW + timedelta(minutes=10))
     assert (third.changed, third.restocks, third.sellouts) == (0, 0, 0)
-    assert len(events(pg_db, sid)) == 2
+    assert len(events(db, sid)) == 2
 
 
 def events_ids(db: Database, store_id: int, kind: str) -> list[int]:
@@ -218,19 +218,19 @@ def events_ids(db: Database, store_id: int, kind: str) -> list[int]:
         return list(s.scalars(select(StockEvent.id).where(StockEvent.store_id == store_id, StockEvent.kind == kind)))
 
 
-def test_history_keeps_one_row_per_variant_per_store_day(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_history_keeps_one_row_per_variant_per_store_day(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s, timezone="America/New_York")
         v = make_variant(s, store, qty=8)
         sid, vid = store.id, v.id
     for minutes in (0, 30):
-        with pg_db.session() as s:
+        with db.session() as s:
             stock.recompute(s, sid, now=NOW + timedelta(minutes=minutes))
-    with pg_db.session() as s:
+    with db.session() as s:
         s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=2))
-    with pg_db.session() as s:
+    with db.session() as s:
         stock.recompute(s, sid, now=NOW + timedelta(days=1))
-    with pg_db.session() as s:
+    with db.session() as s:
         rows = s.execute(
             select(StockStateHistory.day, StockStateHistory.sellable_quantity, StockStateHistory.status)
             .where(StockStateHistory.variant_id == vid)
@@ -256,11 +256,11 @@ def _snapshot(db: Database, store_id: int) -> tuple[list[tuple[Any, ...]], list[
 
 
 def test_batches_written_by_the_pipelined_writer_match_a_single_batch(
-    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+    db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stores = []
     for _ in range(2):
-        with pg_db.session() as s:
+        with db.session() as s:
             store = make_store(s)
             vs = [make_variant(s, store, qty=q) for q in (0, 1, 5, 9, 40)]
             add_sale(s, vs[2], 4, days_ago=2)
@@ -269,19 +269,19 @@ def test_batches_written_by_the_pipelined_writer_match_a_single_batch(
     def run(sid: int, vids: list[int], batch: int) -> list[int]:
         monkeypatch.setattr(stock_writer, "WRITE_BATCH", batch)
         changed = []
-        with pg_db.session() as s:
+        with db.session() as s:
             changed.append(stock.recompute(s, sid, now=NOW).changed)
-        with pg_db.session() as s:
+        with db.session() as s:
             for vid, qty in zip(vids, (3, 0, 5, 9, 0), strict=True):
                 s.execute(stock.Variant.__table__.update().where(stock.Variant.id == vid).values(sellable_quantity=qty))
-        with pg_db.session() as s:
+        with db.session() as s:
             result = stock.recompute(s, sid, now=NOW + timedelta(days=1))
             changed += [result.changed, result.restocks, result.sellouts]
         return changed
 
     # The first store in batches of 2 (three batches through the writer thread), the second in one batch inline.
     assert run(*stores[0], batch=2) == run(*stores[1], batch=10_000) == [5, 5, 1, 2]
-    (a_states, a_history), (b_states, b_history) = _snapshot(pg_db, stores[0][0]), _snapshot(pg_db, stores[1][0])
+    (a_states, a_history), (b_states, b_history) = _snapshot(db, stores[0][0]), _snapshot(db, stores[1][0])
     assert len(a_states) == 5 and len(a_history) == 10
     offset = stores[1][1][0] - stores[0][1][0]
     assert [(vid + offset, *rest) for vid, *rest in a_states] == b_states
@@ -297,10 +297,8 @@ def _store_of_five(db: Database) -> int:
         return store.id
 
 
-def test_a_failing_batch_fails_the_recompute_and_writes_nothing(
-    pg_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sid = _store_of_five(pg_db)
+def test_a_failing_batch_fails_the_recompute_and_writes_nothing(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    sid = _store_of_five(db)
     calls: list[int] = []
     real = stock_writer.write_history
 
@@ -312,20 +310,20 @@ def test_a_failing_batch_fails_the_recompute_and_writes_nothing(
 
     monkeypatch.setattr(stock_writer, "WRITE_BATCH", 2)
     monkeypatch.setattr(stock_writer, "write_history", fail_second)
-    with pytest.raises(RuntimeError, match="disk full"), pg_db.session() as s:
+    with pytest.raises(RuntimeError, match="disk full"), db.session() as s:
         stock.recompute(s, sid, now=NOW)
     # The third batch was taken but not written; the session's transaction rolled back.
     assert calls == [2, 2]
-    assert _snapshot(pg_db, sid) == ([], [])
-    with pg_db.session() as s:
+    assert _snapshot(db, sid) == ([], [])
+    with db.session() as s:
         recomputed = select(func.count()).select_from(stock.Store).where(stock.Store.last_recomputed_at.is_not(None))
         assert s.scalar(recomputed) == 0
 
 
 def test_an_engine_failure_mid_run_stops_the_writer_before_the_rollback(
-    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+    db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sid = _store_of_five(pg_db)
+    sid = _store_of_five(db)
     real = stock.StateAssessor.state
     seen: list[int] = []
 
@@ -337,16 +335,16 @@ def test_an_engine_failure_mid_run_stops_the_writer_before_the_rollback(
 
     monkeypatch.setattr(stock_writer, "WRITE_BATCH", 2)
     monkeypatch.setattr(stock.StateAssessor, "state", fail_fifth)
-    with pytest.raises(ValueError, match="unknown inventory policy"), pg_db.session() as s:
+    with pytest.raises(ValueError, match="unknown inventory policy"), db.session() as s:
         stock.recompute(s, sid, now=NOW)
     # Two batches went through the writer thread; it was joined before the session rolled them back.
     assert len(seen) == 5
     assert [t.name for t in threading.enumerate() if t.name.startswith("recompute-writer")] == []
-    assert _snapshot(pg_db, sid) == ([], [])
+    assert _snapshot(db, sid) == ([], [])
 
 
-def test_inputs_from_settings_suppliers_incoming_waitlist_and_campaigns(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_inputs_from_settings_suppliers_incoming_waitlist_and_campaigns(db: Database) -> None:
+    with db.session() as s:
         store = make_store(s)
         supplier = Supplier(store_id=store.id, name="Acme", lead_time_days=30)
         s.add(supplier)
@@ -377,9 +375,9 @@ def test_inputs_from_settings_suppliers_incoming_waitlist_and_campaigns(pg_db: D
             )
         )
         sid, vid, wid = store.id, v.id, w.id
-    with pg_db.session() as s:
+    with db.session() as s:
         stock.recompute(s, sid, now=NOW)
-    sold_out = state(pg_db, vid)
+    sold_out = state(db, vid)
     assert (sold_out.status, sold_out.lead_time_days, sold_out.waitlist_open, sold_out.incoming_quantity) == (
         "out_of_stock",
         30,
@@ -388,77 +386,77 @@ def test_inputs_from_settings_suppliers_incoming_waitlist_and_campaigns(pg_db: D
     )
     assert (sold_out.restock_eta, sold_out.eta_source) == (date(2026, 12, 3), "incoming_stock")
     assert (sold_out.signal, sold_out.badge_kind) == ("pause", "none")
-    low = state(pg_db, wid)
+    low = state(db, wid)
     # Variant override (1) beats the store's threshold (2): 3 units is not "Only 3 left".
     assert (low.badge_kind, low.badge_quantity) == ("none", None)
     assert low.campaign_id is not None
     assert low.campaign_stockout_on == date(2026, 11, 22)
 
 
-def test_recompute_is_scoped_to_one_store(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_recompute_is_scoped_to_one_store(db: Database) -> None:
+    with db.session() as s:
         a = make_store(s)
         b = make_store(s)
         va = make_variant(s, a, qty=1)
         vb = make_variant(s, b, qty=1)
         add_sale(s, vb, 30, days_ago=1)
         aid, bid, vaid, vbid = a.id, b.id, va.id, vb.id
-    with pg_db.session() as s:
+    with db.session() as s:
         result = stock.recompute(s, aid, now=NOW)
     assert result.variants == 1
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalars(select(StockState.variant_id)).all() == [vaid]
-    assert state(pg_db, vaid).velocity == 0.0
-    with pg_db.session() as s:
+    assert state(db, vaid).velocity == 0.0
+    with db.session() as s:
         stock.recompute(s, bid, [vaid, vbid], now=NOW)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert sorted(s.scalars(select(StockState.variant_id))) == [vaid, vbid]
 
 
-def test_dirty_variants_recompute_through_one_collapsed_job(pg_db: Database) -> None:
+def test_dirty_variants_recompute_through_one_collapsed_job(db: Database) -> None:
     from jobs.stock import recompute_dirty
 
     queue = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         store = make_store(s)
         v1 = make_variant(s, store, qty=0)
         v2 = make_variant(s, store, qty=4)
         sid, v1id, v2id = store.id, v1.id, v2.id
-    with pg_db.session() as s:
+    with db.session() as s:
         assert dirty.mark_dirty(s, queue, sid, [v1id, v2id, v1id], "webhook") == 2
-    with pg_db.session() as s:
+    with db.session() as s:
         dirty.mark_dirty(s, queue, sid, [v2id], "webhook")
     assert [sp.job_id for sp in queue.specs] == [f"recompute-dirty-{sid}", f"recompute-dirty-{sid}"]
 
-    set_runtime(Runtime(Settings(env="test"), pg_db, InProcessJobQueue(eager=True)))
+    set_runtime(Runtime(Settings(env="test"), db, InProcessJobQueue(eager=True)))
     assert recompute_dirty(sid) == {"variants": 2}
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalar(select(func.count()).select_from(DirtyVariant)) == 0
         assert sorted(s.scalars(select(StockState.variant_id))) == [v1id, v2id]
     assert recompute_dirty(sid) == {"variants": 0}
 
 
-def test_mark_dirty_with_nothing_enqueues_nothing(pg_db: Database) -> None:
+def test_mark_dirty_with_nothing_enqueues_nothing(db: Database) -> None:
     queue = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         store = make_store(s)
         assert dirty.mark_dirty(s, queue, store.id, [], "webhook") == 0
     assert queue.specs == []
-    with pg_db.session() as s:
+    with db.session() as s:
         assert s.scalar(select(func.count()).select_from(DirtyVariant)) == 0
 
 
-def test_unknown_store_raises_lookup_error(pg_db: Database) -> None:
-    with pg_db.session() as s, pytest.raises(LookupError, match="store 424242 not found"):
+def test_unknown_store_raises_lookup_error(db: Database) -> None:
+    with db.session() as s, pytest.raises(LookupError, match="store 424242 not found"):
         stock.recompute(s, 424242, now=NOW)
 
 
-def test_recompute_jobs_queue_each_platforms_storefront_write_back(pg_db: Database) -> None:
+def test_recompute_jobs_queue_each_platforms_storefront_write_back(db: Database) -> None:
     from jobs.stock import recompute_dirty, recompute_store
 
     queue = RecordingQueue()
-    set_runtime(Runtime(Settings(env="test"), pg_db, queue))
-    with pg_db.session() as s:
+    set_runtime(Runtime(Settings(env="test"), db, queue))
+    with db.session() as s:
         shop = make_store(s, platform="shopify")
         woo = make_store(s, platform="woocommerce")
         vs, vw = make_variant(s, shop, qty=3), make_variant(s, woo, qty=3)
@@ -480,12 +478,12 @@ def test_recompute_jobs_queue_each_platforms_storefront_write_back(pg_db: Databa
     ]
 
 
-def test_a_recompute_is_followed_by_fanout_attribution_and_signal_webhooks(pg_db: Database) -> None:
+def test_a_recompute_is_followed_by_fanout_attribution_and_signal_webhooks(db: Database) -> None:
     from jobs.stock import recompute_dirty
 
     queue = RecordingQueue()
-    set_runtime(Runtime(Settings(env="test"), pg_db, queue))
-    with pg_db.session() as s:
+    set_runtime(Runtime(Settings(env="test"), db, queue))
+    with db.session() as s:
         store = make_store(s, platform="demo")
         variant = make_variant(s, store, qty=0)
         stock.recompute(s, store.id)
@@ -494,7 +492,7 @@ def test_a_recompute_is_followed_by_fanout_attribution_and_signal_webhooks(pg_db
         store_id = store.id
     queue.specs.clear()
     assert recompute_dirty(store_id) == {"variants": 1}
-    with pg_db.session() as s:
+    with db.session() as s:
         event_id = s.execute(select(StockEvent.id).where(StockEvent.kind == "restock")).scalar_one()
     assert [(sp.func, sp.args, sp.job_id, sp.queue) for sp in queue.specs] == [
         (job_specs.FANOUT_EVENT, (event_id,), f"fanout-{event_id}", "default"),
@@ -517,43 +515,42 @@ def _count_assessed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_periodic_run_skips_variants_whose_inputs_did_not_change(
-    pg_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with pg_db.session() as s:
+def test_periodic_run_skips_variants_whose_inputs_did_not_change(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    with db.session() as s:
         store = make_store(s)
         a = make_variant(s, store, qty=5)
         b = make_variant(s, store, qty=0)
         add_sale(s, a, 2, days_ago=1)
         sid, aid = store.id, a.id
         assert b.id
-    with pg_db.session() as s:
+    with db.session() as s:
         stock.recompute(s, sid, now=NOW)
     calls = _count_assessed(monkeypatch)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert stock.recompute(s, sid, now=NOW + timedelta(minutes=15)).changed == 0
     assert calls == []
-    with pg_db.session() as s:
+    with db.session() as s:
         s.execute(stock.Variant.__table__.update().where(stock.Variant.id == aid).values(sellable_quantity=4))
-    with pg_db.session() as s:
+    with db.session() as s:
         assert stock.recompute(s, sid, now=NOW + timedelta(minutes=30)).changed == 1
     assert calls == [aid]
     # A new engine version recomputes everything.
     monkeypatch.setattr(inputs, "ENGINE_VERSION", inputs.ENGINE_VERSION + 1)
-    with pg_db.session() as s:
+    with db.session() as s:
         assert stock.recompute(s, sid, now=NOW + timedelta(minutes=45)).changed == 2
 
 
-def test_analyze_runs_once_a_load_crosses_a_mark(pg_db: Database) -> None:
+@pytest.mark.truncating("ANALYZE runs on a connection of its own")
+def test_analyze_runs_once_a_load_crosses_a_mark(db: Database) -> None:
     from app.services.ingest import sync_runs
 
-    assert sync_runs.analyze_if_due(pg_db, 1_900, 2_000) is True
-    assert sync_runs.analyze_if_due(pg_db, 2_000, 2_100) is False
-    assert sync_runs.analyze_if_due(pg_db, 19_950, 20_050) is True
-    assert sync_runs.analyze_if_due(pg_db, 30_000, 30_100) is False
+    assert sync_runs.analyze_if_due(db, 1_900, 2_000) is True
+    assert sync_runs.analyze_if_due(db, 2_000, 2_100) is False
+    assert sync_runs.analyze_if_due(db, 19_950, 20_050) is True
+    assert sync_runs.analyze_if_due(db, 30_000, 30_100) is False
 
 
-@pytest.mark.parametrize("backend", ["pg_db", "sqlite_db"])
+@pytest.mark.parametrize("backend", ["db", "sqlite_db"])
 def test_each_input_changed_alone_recomputes_exactly_its_variant(
     backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,13 +14,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.config import Settings
 from app.db import Database
 from app.domain import waitlist as rules
 from app.models import Product, StockState, Store
 from app.models.waitlist import Subscription
-from app.runtime import Runtime
-from app.web.factory import build_app
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store, make_variant
 
@@ -30,8 +27,20 @@ APP_SECRET = "shpss_test"
 
 
 @pytest.fixture
-def seeded(pg_url: str, pg_db: Database, redis_conn: object) -> Iterator[tuple[FlaskClient, dict[str, int], Any]]:
-    with pg_db.session() as s:
+def settings_overrides() -> dict[str, Any]:
+    """Rate limits in the test Redis, the App Proxy secret, and the app URL the documents link to."""
+    return {"redis_url": TEST_REDIS_URL, "shopify_api_secret": APP_SECRET, "app_url": "https://app.backsoon.example"}
+
+
+@pytest.fixture
+def job_queue() -> RecordingQueue:
+    """Records what a signup queues."""
+    return RecordingQueue()
+
+
+@pytest.fixture
+def seeded(db: Database, redis_conn: object, client: FlaskClient) -> Iterator[tuple[FlaskClient, dict[str, int], Any]]:
+    with db.session() as s:
         store = make_store(s, name="Acme", domain="acme.example", locale="nl", country="BE")
         shop = make_store(s, platform="shopify", domain="acme-shop.myshopify.com", name="Shop")
         demo = make_store(s, platform="demo", domain="demo.local", name="Demo")
@@ -68,15 +77,7 @@ def seeded(pg_url: str, pg_db: Database, redis_conn: object) -> Iterator[tuple[F
         s.add(StockState(store_id=shop.id, variant_id=sv.id, status="out_of_stock"))
         s.commit()
         ids = {"store": store.id, "shop": shop.id, "demo": demo.id}
-    settings = Settings(
-        env="test",
-        database_url=pg_url,
-        redis_url=TEST_REDIS_URL,
-        shopify_api_secret=APP_SECRET,
-        app_url="https://app.backsoon.example",
-    )
-    app = build_app(runtime=Runtime(settings, pg_db, RecordingQueue()))  # type: ignore[arg-type]
-    yield app.test_client(), ids, pg_db
+    yield client, ids, db
 
 
 def _state(

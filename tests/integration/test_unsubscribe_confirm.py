@@ -10,13 +10,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.config import Settings
 from app.db import Database
 from app.infra.links import new_confirm_token, unsubscribe_url
 from app.models.waitlist import ConsentRecord, Subscription
-from app.runtime import Runtime
 from app.services.notify.waitlist import hash_ip
-from app.web.factory import build_app
 from tests.factories import RecordingQueue, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -25,9 +22,21 @@ SECRET = "confirm-secret"
 
 
 @pytest.fixture
-def env(pg_url: str, pg_db: Database) -> Iterator[tuple[FlaskClient, Database, int, str]]:
+def settings_overrides() -> dict[str, Any]:
+    """Links signed with SECRET on the test app URL."""
+    return {"secret_key": SECRET, "app_url": "https://app.example"}
+
+
+@pytest.fixture
+def job_queue() -> RecordingQueue:
+    """Records instead of running."""
+    return RecordingQueue()
+
+
+@pytest.fixture
+def env(db: Database, client: FlaskClient) -> Iterator[tuple[FlaskClient, Database, int, str]]:
     raw, digest = new_confirm_token()
-    with pg_db.session() as s:
+    with db.session() as s:
         store = make_store(s, name="Winkel")
         variant = make_variant(s, store, qty=0, title="Rood")
         sub = Subscription(
@@ -54,9 +63,7 @@ def env(pg_url: str, pg_db: Database) -> Iterator[tuple[FlaskClient, Database, i
         )
         s.commit()
         sid = sub.id
-    settings = Settings(env="test", database_url=pg_url, secret_key=SECRET, app_url="https://app.example")
-    app = build_app(runtime=Runtime(settings, pg_db, RecordingQueue()))  # type: ignore[arg-type]
-    yield app.test_client(), pg_db, sid, raw
+    yield client, db, sid, raw
 
 
 def _sub(db: Database, sid: int) -> Subscription:

@@ -8,19 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import func, select, text
 
-from app.config import Settings
 from app.db import Database
 from app.models import Store, WebhookEvent
 from app.queue import InProcessJobQueue, RedisJobQueue
-from app.runtime import Runtime, set_runtime
-from app.web.factory import build_app
 from app.web.webhooks import MAX_WEBHOOK_BYTES
-from tests.conftest import FIXTURES, TEST_REDIS_URL
+from tests.conftest import FIXTURES, TEST_REDIS_URL, AppFactory
 
 pytestmark = pytest.mark.integration
+FRONT = pytest.mark.truncating("the webhook front stores deliveries on its autocommit engine's own connections")
 
 SECRET = "shpss_fixture_secret"
 SHOP = "backsoon-demo.myshopify.com"
@@ -39,10 +36,10 @@ def rows(db: Database) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in found]
 
 
-def app_for(db: Database, jobs: Any, **settings: Any) -> Flask:
-    runtime = Runtime(Settings(env="test", shopify_api_secret=SECRET, **settings), db, jobs)
-    set_runtime(runtime)
-    return build_app(runtime=runtime)
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """The secret the fixture deliveries are signed with."""
+    return {"shopify_api_secret": SECRET}
 
 
 def add_store(db: Database) -> int:
@@ -64,10 +61,11 @@ def backend_pids(db: Database) -> set[int]:
         return {int(p) for p in found}
 
 
-def test_answers_like_the_flask_app_did(pg_db: Database, redis_conn: Any) -> None:
-    add_store(pg_db)
+@FRONT
+def test_answers_like_the_flask_app_did(db: Database, redis_conn: Any, make_app: AppFactory) -> None:
+    add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    client = app_for(pg_db, jobs).test_client()
+    client = make_app(jobs=jobs).test_client()
     body, headers = hook("orders-create")
     resp = client.post("/webhooks/shopify", data=body, headers={**headers, "X-Request-Id": "req-1"})
     assert resp.status_code == 200
@@ -75,8 +73,8 @@ def test_answers_like_the_flask_app_did(pg_db: Database, redis_conn: Any) -> Non
     assert resp.data == b'{"received":true,"duplicate":false,"processed":true}\n'
     resp = client.post("/webhooks/shopify", data=body, headers=headers)
     assert resp.get_json() == {"received": True, "duplicate": True, "processed": True}
-    assert rows(pg_db) == [("orders/create", headers["X-Shopify-Webhook-Id"], "received")]
-    with pg_db.session() as s:
+    assert rows(db) == [("orders/create", headers["X-Shopify-Webhook-Id"], "received")]
+    with db.session() as s:
         stored = s.execute(select(WebhookEvent.headers, WebhookEvent.body, WebhookEvent.triggered_at)).one()
     assert stored[0] == {
         name: headers[name]
@@ -97,21 +95,24 @@ def test_answers_like_the_flask_app_did(pg_db: Database, redis_conn: Any) -> Non
     assert client.get("/webhooks/shopify").status_code == 405
 
 
-def test_dead_pooled_connection_is_replaced_before_anything_is_sent(pg_db: Database, redis_conn: Any) -> None:
-    add_store(pg_db)
+@FRONT
+def test_dead_pooled_connection_is_replaced_before_anything_is_sent(
+    db: Database, redis_conn: Any, make_app: AppFactory
+) -> None:
+    add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    client = app_for(pg_db, jobs).test_client()
+    client = make_app(jobs=jobs).test_client()
     body, headers = hook("orders-create")
     assert client.post("/webhooks/shopify", data=body, headers=headers).status_code == 200
-    with pg_db.autocommit_engine.connect() as conn:
+    with db.autocommit_engine.connect() as conn:
         pooled = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-    assert pg_db.autocommit_engine.pool.checkedin() == 1
-    with pg_db.engine.connect() as conn:
+    assert db.autocommit_engine.pool.checkedin() == 1
+    with db.engine.connect() as conn:
         assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pooled}).scalar_one() is True
     deadline = time.monotonic() + 10
-    while pooled in backend_pids(pg_db) and time.monotonic() < deadline:
+    while pooled in backend_pids(db) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert pooled not in backend_pids(pg_db)
+    assert pooled not in backend_pids(db)
 
     paid_body, paid_headers = hook("orders-paid")
     resp = client.post("/webhooks/shopify", data=paid_body, headers=paid_headers)
@@ -120,21 +121,21 @@ def test_dead_pooled_connection_is_replaced_before_anything_is_sent(pg_db: Datab
     # Retried by Shopify after all: still one row.
     resp = client.post("/webhooks/shopify", data=paid_body, headers=paid_headers)
     assert resp.get_json() == {"received": True, "duplicate": True, "processed": True}
-    assert rows(pg_db) == [
+    assert rows(db) == [
         ("orders/create", headers["X-Shopify-Webhook-Id"], "received"),
         ("orders/paid", paid_headers["X-Shopify-Webhook-Id"], "received"),
     ]
-    with pg_db.autocommit_engine.connect() as conn:
+    with db.autocommit_engine.connect() as conn:
         assert int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()) != pooled
     # The gate collapses the burst into the one job the first delivery enqueued.
     assert jobs.queues["high"].count == 1
 
 
-def test_database_down_is_503_json_and_enqueues_nothing(redis_conn: Any) -> None:
+def test_database_down_is_503_json_and_enqueues_nothing(redis_conn: Any, make_app: AppFactory) -> None:
     jobs = RedisJobQueue(TEST_REDIS_URL)
     dead = Database("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
     try:
-        client = app_for(dead, jobs).test_client()
+        client = make_app(database=dead, jobs=jobs).test_client()
         body, headers = hook("products-create")
         resp = client.post("/webhooks/shopify", data=body, headers=headers)
     finally:
@@ -146,21 +147,21 @@ def test_database_down_is_503_json_and_enqueues_nothing(redis_conn: Any) -> None
     assert redis_conn.keys("backsoon:inbox-gate:*") == []  # type: ignore[attr-defined]
 
 
-def test_redis_down_still_stores_the_row_and_answers_200(pg_db: Database) -> None:
-    add_store(pg_db)
-    client = app_for(pg_db, RedisJobQueue("redis://127.0.0.1:1/0")).test_client()
+@FRONT
+def test_redis_down_still_stores_the_row_and_answers_200(db: Database, make_app: AppFactory) -> None:
+    add_store(db)
+    client = make_app(jobs=RedisJobQueue("redis://127.0.0.1:1/0")).test_client()
     body, headers = hook("products-create")
     resp = client.post("/webhooks/shopify", data=body, headers=headers)
     assert resp.status_code == 200
     assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
-    assert rows(pg_db) == [("products/create", headers["X-Shopify-Webhook-Id"], "received")]
+    assert rows(db) == [("products/create", headers["X-Shopify-Webhook-Id"], "received")]
 
 
-def test_no_secret_configured_is_401_and_stores_nothing(pg_db: Database, redis_conn: Any) -> None:
-    add_store(pg_db)
+def test_no_secret_configured_is_401_and_stores_nothing(db: Database, redis_conn: Any, make_app: AppFactory) -> None:
+    add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    runtime = Runtime(Settings(env="test", shopify_api_secret="", shopify_api_secret_old=""), pg_db, jobs)
-    client = build_app(runtime=runtime).test_client()
+    client = make_app(jobs=jobs, shopify_api_secret="", shopify_api_secret_old="").test_client()
     body, headers = hook("products-create")
     resp = client.post("/webhooks/shopify", data=body, headers=headers)
     assert resp.status_code == 401
@@ -170,26 +171,28 @@ def test_no_secret_configured_is_401_and_stores_nothing(pg_db: Database, redis_c
             "message": "The X-Shopify-Hmac-Sha256 header does not match the body.",
         }
     }
-    assert rows(pg_db) == []
+    assert rows(db) == []
     assert jobs.queues["high"].count == 0
 
 
-def test_oversized_body_is_413_before_anything_else(pg_db: Database, redis_conn: Any) -> None:
-    add_store(pg_db)
+def test_oversized_body_is_413_before_anything_else(db: Database, redis_conn: Any, make_app: AppFactory) -> None:
+    add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    client = app_for(pg_db, jobs).test_client()
+    client = make_app(jobs=jobs).test_client()
     _body, headers = hook("products-create")
     resp = client.post("/webhooks/shopify", data=b"x" * (MAX_WEBHOOK_BYTES + 1), headers=headers)
     assert resp.status_code == 413
     assert resp.get_json()["error"]["code"] == "request_entity_too_large"
-    assert rows(pg_db) == []
+    assert rows(db) == []
     assert jobs.queues["high"].count == 0
 
 
-def test_sqlite_demo_mode_stores_dedupes_and_runs_the_job_in_process(sqlite_db: Database, tmp_path: Path) -> None:
+def test_sqlite_demo_mode_stores_dedupes_and_runs_the_job_in_process(
+    sqlite_db: Database, tmp_path: Path, make_app: AppFactory
+) -> None:
     add_store(sqlite_db)
     jobs = InProcessJobQueue(eager=True)
-    client = app_for(sqlite_db, jobs).test_client()
+    client = make_app(database=sqlite_db, jobs=jobs).test_client()
     body, headers = hook("products-create")
     resp = client.post("/webhooks/shopify", data=body, headers=headers)
     assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
@@ -219,15 +222,16 @@ def test_sqlite_demo_mode_stores_dedupes_and_runs_the_job_in_process(sqlite_db: 
     assert received_at is not None
 
 
+@FRONT
 def test_deliveries_arriving_together_are_stored_by_one_statement(
-    pg_db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch
+    db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
 
     from app.infra import group_commit
     from app.services.ingest import inbox
 
-    store_id = add_store(pg_db)
+    store_id = add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
     groups: list[list[str]] = []
     real_write = inbox._write_group
@@ -242,7 +246,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
         real_write(engine, batch)
 
     monkeypatch.setattr(inbox, "_write_group", recording_write)
-    group = group_commit.group_for(pg_db)
+    group = group_commit.group_for(db)
     body, _ = hook("orders-create")
     # The same webhook id twice in one group, and a shop we do not serve.
     sends = [("w0", SHOP), ("w1", SHOP), ("w2", SHOP), ("w1", SHOP), ("w3", "elsewhere.myshopify.com"), ("w4", SHOP)]
@@ -250,7 +254,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
 
     def send(n: int, key: str, shop: str) -> None:
         results[n] = inbox.ingest(
-            pg_db, jobs, platform="shopify", domain=shop, topic="orders/create", dedupe_key=key, body=body, headers={}
+            db, jobs, platform="shopify", domain=shop, topic="orders/create", dedupe_key=key, body=body, headers={}
         )
 
     threads = []
@@ -270,7 +274,7 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
     assert groups[0] == ["w0"]
     groups.pop(0)
     assert groups == [["w1", "w2", "w1", "w3", "w4"]]
-    with pg_db.session() as s:
+    with db.session() as s:
         stored = s.execute(
             select(WebhookEvent.id, WebhookEvent.dedupe_key, WebhookEvent.store_id, WebhookEvent.status).order_by(
                 WebhookEvent.id
@@ -299,21 +303,22 @@ def test_deliveries_arriving_together_are_stored_by_one_statement(
 
     # A later delivery repeating stored ids, alone in its group: answered from the stored rows.
     again = inbox.ingest(
-        pg_db, jobs, platform="shopify", domain=SHOP, topic="orders/create", dedupe_key="w2", body=body, headers={}
+        db, jobs, platform="shopify", domain=SHOP, topic="orders/create", dedupe_key="w2", body=body, headers={}
     )
     assert again == inbox.Recorded(ids["w2"], created=False, processed=True)
     assert groups[1:] == [["w2"]]
-    assert len(rows(pg_db)) == 5
+    assert len(rows(db)) == 5
 
 
+@FRONT
 def test_a_failed_group_write_is_an_error_for_each_delivery_and_stores_none(
-    pg_db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch
+    db: Database, redis_conn: Any, monkeypatch: pytest.MonkeyPatch, make_app: AppFactory
 ) -> None:
     from app.services.ingest import inbox
 
-    add_store(pg_db)
+    add_store(db)
     jobs = RedisJobQueue(TEST_REDIS_URL)
-    client = app_for(pg_db, jobs).test_client()
+    client = make_app(jobs=jobs).test_client()
     body, headers = hook("orders-create")
     # A statement the server refuses (made invalid here) after the connection was taken from the pool.
     real_sql = inbox._group_insert_pg
@@ -321,10 +326,10 @@ def test_a_failed_group_write_is_an_error_for_each_delivery_and_stores_none(
     resp = client.post("/webhooks/shopify", data=body, headers=headers)
     assert resp.status_code == 500
     assert resp.get_json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
-    assert rows(pg_db) == []
+    assert rows(db) == []
     assert jobs.queues["high"].count == 0
     monkeypatch.undo()
     # The pooled connection is still usable: the retry is stored.
     resp = client.post("/webhooks/shopify", data=body, headers=headers)
     assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
-    assert rows(pg_db) == [("orders/create", headers["X-Shopify-Webhook-Id"], "received")]
+    assert rows(db) == [("orders/create", headers["X-Shopify-Webhook-Id"], "received")]

@@ -25,9 +25,6 @@ from app.infra.crypto import cipher_for
 from app.models import Store
 from app.platforms.woocommerce import connect as woo_connect
 from app.platforms.woocommerce.connect import ConnectError
-from app.runtime import Runtime, set_runtime
-from app.web import woocommerce
-from app.web.factory import build_app
 from tests.conftest import FIXTURES
 from tests.factories import RecordingQueue
 
@@ -76,16 +73,21 @@ class Env:
 
 
 @pytest.fixture
-def env(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+def settings_overrides() -> dict[str, Any]:
+    """The app URL the connect flow sends WooCommerce back to."""
+    return {"app_url": SETTINGS.app_url}
+
+
+@pytest.fixture
+def job_queue() -> RecordingQueue:
+    """Records the first sync a connection queues."""
+    return RecordingQueue()
+
+
+@pytest.fixture
+def env(db: Database, client: FlaskClient, job_queue: RecordingQueue, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     monkeypatch.setattr(woo_connect, "RESOLVER", fake_resolver)
-    jobs = RecordingQueue()
-    runtime = Runtime(SETTINGS, pg_db, jobs)
-    app = build_app(runtime=runtime)
-    if "woocommerce" not in app.blueprints:
-        app.register_blueprint(woocommerce.bp)
-    set_runtime(runtime)
-    yield Env(app.test_client(), pg_db, jobs)
-    set_runtime(None)
+    yield Env(client, db, job_queue)
 
 
 def start(env: Env, url: str = STORE) -> int:

@@ -91,7 +91,7 @@ class Env:
 
 
 @pytest.fixture
-def env(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+def env(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     monkeypatch.setattr(woo_connect, "RESOLVER", fake_resolver)
     real_client_for = woo_sync.client_for
 
@@ -102,12 +102,12 @@ def env(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
 
     monkeypatch.setattr(woo_sync, "client_for", offline_client_for)
     jobs = RecordingQueue()
-    runtime = Runtime(SETTINGS, pg_db, jobs)
+    runtime = Runtime(SETTINGS, db, jobs)
     app = build_app(runtime=runtime)
     if "woocommerce" not in app.blueprints:
         app.register_blueprint(woocommerce.bp)
     set_runtime(runtime)
-    yield Env(app.test_client(), pg_db, jobs)
+    yield Env(app.test_client(), db, jobs)
     set_runtime(None)
 
 

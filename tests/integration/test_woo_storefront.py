@@ -131,11 +131,11 @@ def published(db: Database, store_id: int) -> dict[int, str | None]:
 
 
 @responses.activate
-def test_simple_product_and_variations_get_exact_bodies_and_a_second_run_sends_nothing(pg_db: Database) -> None:
-    store_id, vids = seed_mixed(pg_db)
+def test_simple_product_and_variations_get_exact_bodies_and_a_second_run_sends_nothing(db: Database) -> None:
+    store_id, vids = seed_mixed(db)
     woo = FakeWoo()
     woo.install()
-    with pg_db.session() as s:
+    with db.session() as s:
         result = publish_changed(s, client(), store_id)
     assert (result.sent, result.failed, result.batches, result.errors) == (3, 0, 2, ())
     assert woo.calls == [
@@ -150,85 +150,85 @@ def test_simple_product_and_variations_get_exact_bodies_and_a_second_run_sends_n
             },
         ),
     ]
-    assert published(pg_db, store_id) == {vids["10"]: "fp-10", vids["15"]: "fp-15", vids["16"]: "fp-16"}
+    assert published(db, store_id) == {vids["10"]: "fp-10", vids["15"]: "fp-15", vids["16"]: "fp-16"}
 
-    with pg_db.session() as s:
+    with db.session() as s:
         again = publish_changed(s, client(), store_id)
     assert (again.sent, again.failed, again.batches) == (0, 0, 0)
     assert len(responses.calls) == 2
 
 
 @responses.activate
-def test_an_item_error_leaves_only_that_item_unpublished(pg_db: Database) -> None:
-    store_id, vids = seed_mixed(pg_db)
+def test_an_item_error_leaves_only_that_item_unpublished(db: Database) -> None:
+    store_id, vids = seed_mixed(db)
     woo = FakeWoo(refuse={15})
     woo.install()
-    with pg_db.session() as s:
+    with db.session() as s:
         result = publish_changed(s, client(), store_id)
     assert (result.sent, result.failed, result.batches) == (2, 1, 2)
     assert result.errors == (
         "POST products/14/variations/batch: item 15: woocommerce_rest_product_invalid_id: Invalid ID.",
     )
-    assert published(pg_db, store_id) == {vids["10"]: "fp-10", vids["15"]: None, vids["16"]: "fp-16"}
+    assert published(db, store_id) == {vids["10"]: "fp-10", vids["15"]: None, vids["16"]: "fp-16"}
 
     # The next run resends the refused variation alone.
     woo.refuse.clear()
-    with pg_db.session() as s:
+    with db.session() as s:
         assert publish_changed(s, client(), store_id).sent == 1
     assert [(p, [u["id"] for u in b["update"]]) for p, b in woo.calls[2:]] == [("products/14/variations/batch", [15])]
-    assert published(pg_db, store_id)[vids["15"]] == "fp-15"
+    assert published(db, store_id)[vids["15"]] == "fp-15"
 
 
 @responses.activate
-def test_150_simple_products_go_out_in_two_calls_of_100_and_50(pg_db: Database) -> None:
-    store_id, _ids = seed_simple(pg_db, 150)
+def test_150_simple_products_go_out_in_two_calls_of_100_and_50(db: Database) -> None:
+    store_id, _ids = seed_simple(db, 150)
     woo = FakeWoo()
     woo.install()
-    with pg_db.session() as s:
+    with db.session() as s:
         result = publish_changed(s, client(), store_id)
     assert (result.sent, result.failed, result.batches) == (150, 0, 2)
     assert [(p, len(b["update"])) for p, b in woo.calls] == [("products/batch", 100), ("products/batch", 50)]
     assert [u["id"] for _, b in woo.calls for u in b["update"]] == list(range(1000, 1150))
-    assert set(published(pg_db, store_id).values()) == {f"fp-{i}" for i in range(150)}
-    with pg_db.session() as s:
+    assert set(published(db, store_id).values()) == {f"fp-{i}" for i in range(150)}
+    with db.session() as s:
         assert publish_changed(s, client(), store_id).batches == 0
     assert len(responses.calls) == 2
 
 
 @responses.activate
-def test_a_failed_call_is_recorded_marks_nothing_of_that_call_and_the_others_go_out(pg_db: Database) -> None:
-    store_id, vids = seed_mixed(pg_db)
+def test_a_failed_call_is_recorded_marks_nothing_of_that_call_and_the_others_go_out(db: Database) -> None:
+    store_id, vids = seed_mixed(db)
     woo = FakeWoo(fail={"products/batch"})
     woo.install()
-    with pg_db.session() as s:
+    with db.session() as s:
         result = publish_changed(s, client(), store_id)
     assert (result.sent, result.failed, result.batches) == (2, 1, 2)
     assert len(result.errors) == 1 and result.errors[0].startswith("POST products/batch: TransientError: ")
-    assert published(pg_db, store_id) == {vids["10"]: None, vids["15"]: "fp-15", vids["16"]: "fp-16"}
+    assert published(db, store_id) == {vids["10"]: None, vids["15"]: "fp-15", vids["16"]: "fp-16"}
 
 
 @responses.activate
-def test_non_numeric_ids_are_never_sent(pg_db: Database) -> None:
-    with pg_db.session() as s:
+def test_non_numeric_ids_are_never_sent(db: Database) -> None:
+    with db.session() as s:
         store = woo_store(s)
         v = make_variant(s, store, external_id="v-odd")  # its product is "simple" with a non-numeric id
         add_state(s, v, "fp", out=True)
         store_id = store.id
     FakeWoo().install()
-    with pg_db.session() as s:
+    with db.session() as s:
         result = publish_changed(s, client(), store_id)
     assert (result.sent, result.failed, result.batches) == (0, 1, 0)
     assert "not a WooCommerce id" in result.errors[0]
     assert len(responses.calls) == 0
 
 
-def test_recompute_queues_the_woocommerce_write_back(pg_db: Database) -> None:
+def test_recompute_queues_the_woocommerce_write_back(db: Database) -> None:
     from jobs.stock import recompute_dirty, recompute_store
 
     queue = RecordingQueue()
-    set_runtime(Runtime(Settings(env="test"), pg_db, queue))
+    set_runtime(Runtime(Settings(env="test"), db, queue))
     try:
-        with pg_db.session() as s:
+        with db.session() as s:
             woo = make_store(s, platform="woocommerce")
             demo = make_store(s, platform="demo")
             vw, vd = make_variant(s, woo, qty=3), make_variant(s, demo, qty=3)
@@ -252,7 +252,7 @@ def test_recompute_queues_the_woocommerce_write_back(pg_db: Database) -> None:
 
 @responses.activate
 def test_publish_storefront_job_writes_and_disconnects_on_a_rejected_key(
-    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+    db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from jobs import woocommerce as woo_jobs
 
@@ -262,24 +262,24 @@ def test_publish_storefront_job_writes_and_disconnects_on_a_rejected_key(
         return real_client_for(settings, store, resolver=public_resolver)
 
     monkeypatch.setattr(woo_sync, "client_for", offline_client_for)
-    store_id, _vids = seed_mixed(pg_db)
+    store_id, _vids = seed_mixed(db)
     woo = FakeWoo()
     woo.install()
-    set_runtime(Runtime(SETTINGS, pg_db, RecordingQueue()))
+    set_runtime(Runtime(SETTINGS, db, RecordingQueue()))
     try:
         assert woo_jobs.publish_storefront(store_id) == {"sent": 3, "failed": 0, "batches": 2}
         assert woo_jobs.publish_storefront(store_id) == {"sent": 0, "failed": 0, "batches": 0}
         assert len(responses.calls) == 2
 
-        with pg_db.session() as s:
+        with db.session() as s:
             s.execute(StockState.__table__.update().values(fingerprint="fp-new"))
         responses.reset()
         responses.add(responses.POST, re.compile(re.escape(API) + ".*"), status=401, json={"code": "x"})
         assert woo_jobs.publish_storefront(store_id) == {"sent": 0, "failed": 3, "batches": 1}
-        with pg_db.session() as s:
+        with db.session() as s:
             store = s.get(Store, store_id)
             assert store is not None and store.status == "disconnected"
-        assert set(published(pg_db, store_id).values()) == {"fp-10", "fp-15", "fp-16"}
+        assert set(published(db, store_id).values()) == {"fp-10", "fp-15", "fp-16"}
         assert woo_jobs.publish_storefront(store_id) == {"sent": 0, "failed": 0, "batches": 0}
     finally:
         set_runtime(None)

@@ -116,9 +116,9 @@ def client() -> WooClient:
 
 
 @pytest.fixture
-def store_id(pg_db: Database) -> int:
+def store_id(db: Database) -> int:
     cipher = cipher_for(SETTINGS)
-    with pg_db.session() as s:
+    with db.session() as s:
         store = Store(
             platform="woocommerce",
             domain=STORE_URL,
@@ -132,25 +132,25 @@ def store_id(pg_db: Database) -> int:
         return store.id
 
 
-def run_initial(pg_db: Database, store_id: int) -> int:
+def run_initial(db: Database, store_id: int) -> int:
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         run_id = woo_sync.start_sync(s, jobs, store_id).id
-    assert woo_sync.step(pg_db, jobs, run_id, client(), settings=SETTINGS) == "done"
+    assert woo_sync.step(db, jobs, run_id, client(), settings=SETTINGS) == "done"
     return run_id
 
 
 @responses.activate
-def test_initial_sync_loads_products_orders_refunds_and_creates_webhooks(pg_db: Database, store_id: int) -> None:
+def test_initial_sync_loads_products_orders_refunds_and_creates_webhooks(db: Database, store_id: int) -> None:
     woo = FakeWoo()
     woo.install()
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         run_id = woo_sync.start_sync(s, jobs, store_id).id
         assert woo_sync.start_sync(s, jobs, store_id).id == run_id  # one running sync per store
     assert [(sp.func, sp.job_id) for sp in jobs.specs] == [(job_specs.WOO_SYNC, f"woo-sync-{run_id}")]
 
-    assert woo_sync.step(pg_db, jobs, run_id, client(), settings=SETTINGS) == "done"
+    assert woo_sync.step(db, jobs, run_id, client(), settings=SETTINGS) == "done"
 
     product_pages = woo.calls("GET", "products")
     assert [q["page"] for q, _ in product_pages] == [["1"], ["2"]]
@@ -163,7 +163,7 @@ def test_initial_sync_loads_products_orders_refunds_and_creates_webhooks(pg_db: 
     assert len(created) == 7
     assert all(b["delivery_url"] == hook_url and b["secret"] == SECRET and b["status"] == "active" for b in created)
 
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         assert (run.status, run.phase, run.error) == ("done", "finalize", None)
@@ -203,25 +203,25 @@ def test_initial_sync_loads_products_orders_refunds_and_creates_webhooks(pg_db: 
 
     # The job again (a duplicate, or the sweeper) does nothing more.
     before = len(woo.requests)
-    assert woo_sync.step(pg_db, jobs, run_id, client(), settings=SETTINGS) == "done"
+    assert woo_sync.step(db, jobs, run_id, client(), settings=SETTINGS) == "done"
     assert len(woo.requests) == before
 
 
 @responses.activate
-def test_resume_skips_products_a_killed_worker_already_applied(pg_db: Database, store_id: int) -> None:
+def test_resume_skips_products_a_killed_worker_already_applied(db: Database, store_id: int) -> None:
     woo = FakeWoo()
     woo.install()
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         started = woo_sync.start_sync(s, jobs, store_id)
         # A worker died after committing the batch that ended with product 13.
         started.cursor = {"products_last_id": 13, "products_done": 4}
         started.counts = {"products": 4, "variants": 4, "inventory_levels": 4}
         run_id = started.id
 
-    assert woo_sync.step(pg_db, jobs, run_id, client(), settings=SETTINGS) == "done"
+    assert woo_sync.step(db, jobs, run_id, client(), settings=SETTINGS) == "done"
 
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         assert run.status == "done"
@@ -232,15 +232,15 @@ def test_resume_skips_products_a_killed_worker_already_applied(pg_db: Database, 
 
 
 @responses.activate
-def test_unauthorized_fails_the_run_and_disconnects_the_store(pg_db: Database, store_id: int) -> None:
+def test_unauthorized_fails_the_run_and_disconnects_the_store(db: Database, store_id: int) -> None:
     FakeWoo(unauthorized=True).install()
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         run_id = woo_sync.start_sync(s, jobs, store_id).id
 
-    assert woo_sync.step(pg_db, jobs, run_id, client(), settings=SETTINGS) == "failed"
+    assert woo_sync.step(db, jobs, run_id, client(), settings=SETTINGS) == "failed"
 
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         store = s.get(Store, store_id)
         assert run is not None and store is not None
@@ -251,13 +251,13 @@ def test_unauthorized_fails_the_run_and_disconnects_the_store(pg_db: Database, s
 
 @responses.activate
 def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_revives_a_disabled_webhook(
-    pg_db: Database, store_id: int
+    db: Database, store_id: int
 ) -> None:
     woo = FakeWoo()
     woo.install()
-    run_initial(pg_db, store_id)
+    run_initial(db, store_id)
     last_synced = datetime(2026, 11, 22, 1, 55, 23, tzinfo=UTC)
-    with pg_db.session() as s:
+    with db.session() as s:
         store = s.get(Store, store_id)
         assert store is not None
         store.last_synced_at = last_synced
@@ -266,9 +266,9 @@ def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_revives_a_disabl
     woo.requests.clear()
 
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         run_id = woo_sync.start_sync(s, jobs, store_id, kind="reconcile").id
-    assert woo_sync.step(pg_db, jobs, run_id, client(), settings=SETTINGS) == "done"
+    assert woo_sync.step(db, jobs, run_id, client(), settings=SETTINGS) == "done"
 
     for endpoint in ("products", "orders"):
         (query, _), *more = woo.calls("GET", endpoint)
@@ -276,7 +276,7 @@ def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_revives_a_disabl
         assert query["modified_after"] == ["2026-11-22T01:50:23"]  # last sync minus the 5 minute overlap, in UTC
         assert query["dates_are_gmt"] == ["true"]
     assert [b["topic"] for _, b in woo.calls("POST", "webhooks")] == ["product.updated"]
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         assert run.status == "done" and run.kind == "reconcile"
@@ -285,8 +285,8 @@ def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_revives_a_disabl
         assert store is not None and store.last_synced_at == run.started_at
 
 
-def test_client_for_decrypts_the_stored_key(pg_db: Database, store_id: int) -> None:
-    with pg_db.session() as s:
+def test_client_for_decrypts_the_stored_key(db: Database, store_id: int) -> None:
+    with db.session() as s:
         store = s.get(Store, store_id)
         assert store is not None
         woo = woo_sync.client_for(SETTINGS, store, resolver=public_resolver)
@@ -297,7 +297,7 @@ def test_client_for_decrypts_the_stored_key(pg_db: Database, store_id: int) -> N
 
 @responses.activate
 def test_jobs_check_webhooks_and_start_reconciliations(
-    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+    db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.runtime import Runtime, set_runtime
     from jobs import woocommerce as woo_jobs
@@ -311,14 +311,14 @@ def test_jobs_check_webhooks_and_start_reconciliations(
     woo = FakeWoo()
     woo.install()
     jobs = RecordingQueue()
-    set_runtime(Runtime(SETTINGS, pg_db, jobs))
+    set_runtime(Runtime(SETTINGS, db, jobs))
     try:
         assert woo_jobs.check_webhooks(store_id) == 7
         assert woo_jobs.check_webhooks(store_id) == 0  # all present and active now
         assert woo_jobs.reconcile_all() == 0  # no initial sync finished yet
         # The store's settings were never read: the pass queues that read, with or without a sync.
         assert [spec.func for spec in jobs.specs] == [job_specs.WOO_REFRESH_IDENTITY]
-        with pg_db.session() as s:
+        with db.session() as s:
             run_id = woo_sync.start_sync(s, jobs, store_id).id
         assert woo_jobs.run_sync(run_id) == "done"
         jobs.specs.clear()
@@ -326,7 +326,7 @@ def test_jobs_check_webhooks_and_start_reconciliations(
         assert [spec.func for spec in jobs.specs] == [job_specs.WOO_SYNC, job_specs.WOO_REFRESH_IDENTITY]
         woo.unauthorized = True
         assert woo_jobs.check_webhooks(store_id) == 0
-        with pg_db.session() as s:
+        with db.session() as s:
             store = s.get(Store, store_id)
             assert store is not None and store.status == "disconnected"
     finally:
@@ -335,7 +335,7 @@ def test_jobs_check_webhooks_and_start_reconciliations(
 
 @responses.activate
 def test_a_step_that_keeps_failing_is_shown_while_retried_then_stopped(
-    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+    db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.runtime import Runtime, set_runtime
     from app.services.ingest import sync_runs
@@ -348,16 +348,16 @@ def test_a_step_that_keeps_failing_is_shown_while_retried_then_stopped(
     woo.failing = {"orders"}
     woo.install()
     jobs = RecordingQueue()
-    set_runtime(Runtime(SETTINGS, pg_db, jobs))
+    set_runtime(Runtime(SETTINGS, db, jobs))
 
     def shown(run_id: int) -> dict[str, Any]:
-        with pg_db.session() as s:
+        with db.session() as s:
             run = s.get(SyncRun, run_id)
             assert run is not None
             return woo_sync.progress(run)
 
     try:
-        with pg_db.session() as s:
+        with db.session() as s:
             run_id = woo_sync.start_sync(s, jobs, store_id).id
         down = "TransientError: GET orders: HTTP 500 Internal Server Error"
         # The store's orders endpoint is down: each attempt (the job, then the sweeper's re-drives) fails at the
@@ -375,7 +375,7 @@ def test_a_step_that_keeps_failing_is_shown_while_retried_then_stopped(
         assert stopped["error"] == f"stopped after 3 failed attempts in a row; the last: {down}"
         # A stopped run stays stopped; the store's products were kept.
         assert woo_jobs.run_sync(run_id) == "failed"
-        with pg_db.session() as s:
+        with db.session() as s:
             assert s.scalar(select(func.count()).select_from(Product).where(Product.store_id == store_id)) > 0
     finally:
         set_runtime(None)
@@ -383,7 +383,7 @@ def test_a_step_that_keeps_failing_is_shown_while_retried_then_stopped(
 
 @responses.activate
 def test_a_failure_that_clears_lets_the_run_finish_and_progress_restarts_the_count(
-    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+    db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.runtime import Runtime, set_runtime
     from app.services.ingest import sync_runs
@@ -395,19 +395,19 @@ def test_a_failure_that_clears_lets_the_run_finish_and_progress_restarts_the_cou
     woo.failing = {"orders"}
     woo.install()
     jobs = RecordingQueue()
-    set_runtime(Runtime(SETTINGS, pg_db, jobs))
+    set_runtime(Runtime(SETTINGS, db, jobs))
     try:
-        with pg_db.session() as s:
+        with db.session() as s:
             run_id = woo_sync.start_sync(s, jobs, store_id).id
         with pytest.raises(TransientError):
             woo_jobs.run_sync(run_id)
         # Progress since the last failure: the next failure counts from one again.
-        with pg_db.session() as s:
+        with db.session() as s:
             run = s.get(SyncRun, run_id)
             assert run is not None and run.cursor["failed_steps"] == 1
             run.done += 1
-        assert sync_runs.failed_step(pg_db, run_id, TransientError("GET orders: timed out")) is False
-        with pg_db.session() as s:
+        assert sync_runs.failed_step(db, run_id, TransientError("GET orders: timed out")) is False
+        with db.session() as s:
             run = s.get(SyncRun, run_id)
             assert run is not None
             assert (run.cursor["failed_steps"], run.error) == (
@@ -418,7 +418,7 @@ def test_a_failure_that_clears_lets_the_run_finish_and_progress_restarts_the_cou
         # The store is back: the run finishes, and what it shows is no longer a retry.
         woo.failing = set()
         assert woo_jobs.run_sync(run_id) == "done"
-        with pg_db.session() as s:
+        with db.session() as s:
             run = s.get(SyncRun, run_id)
             assert run is not None
             assert (run.status, woo_sync.progress(run)["retrying"]) == ("done", None)
@@ -427,8 +427,9 @@ def test_a_failure_that_clears_lets_the_run_finish_and_progress_restarts_the_cou
 
 
 @responses.activate
+@pytest.mark.truncating("forks worker processes that are SIGKILLed mid-run")
 def test_a_worker_killed_at_the_same_point_again_and_again_stops_the_run(
-    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+    db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import os
     import signal
@@ -442,10 +443,10 @@ def test_a_worker_killed_at_the_same_point_again_and_again_stops_the_run(
     woo.hanging = {"orders"}
     woo.install()
     jobs = RecordingQueue()
-    set_runtime(Runtime(SETTINGS, pg_db, jobs))
+    set_runtime(Runtime(SETTINGS, db, jobs))
 
     def cursor(run_id: int) -> dict[str, Any]:
-        with pg_db.session() as s:
+        with db.session() as s:
             run = s.get(SyncRun, run_id)
             assert run is not None
             return dict(run.cursor or {})
@@ -454,8 +455,8 @@ def test_a_worker_killed_at_the_same_point_again_and_again_stops_the_run(
         # The job in a worker process of its own, SIGKILLed while it waits on the orders endpoint.
         pid = os.fork()
         if pid == 0:
-            pg_db.engine.dispose(close=False)
-            pg_db.autocommit_engine.dispose(close=False)
+            db.engine.dispose(close=False)
+            db.autocommit_engine.dispose(close=False)
             try:
                 woo_jobs.run_sync(run_id)
             finally:
@@ -471,18 +472,18 @@ def test_a_worker_killed_at_the_same_point_again_and_again_stops_the_run(
         assert os.waitpid(pid, 0)[1] == signal.SIGKILL
 
     try:
-        with pg_db.session() as s:
+        with db.session() as s:
             run_id = woo_sync.start_sync(s, jobs, store_id).id
         # Products synced; the worker dies on the orders page every time (the sweeper re-drives it each time).
         for start in range(1, sync_runs.MAX_INTERRUPTED_STEPS + 1):
             killed_run(run_id, start)
-            with pg_db.session() as s:
+            with db.session() as s:
                 run = s.get(SyncRun, run_id)
                 assert run is not None
                 assert (run.status, run.phase, run.error) == ("running", "orders", None)
         # The next re-drive does not start the step again: the run stops with what happened.
         assert woo_jobs.run_sync(run_id) == "failed"
-        with pg_db.session() as s:
+        with db.session() as s:
             run = s.get(SyncRun, run_id)
             assert run is not None
             assert (run.status, run.error) == (
@@ -499,16 +500,16 @@ def test_a_worker_killed_at_the_same_point_again_and_again_stops_the_run(
 
 @responses.activate
 def test_progress_or_a_normal_end_between_interruptions_restarts_the_count(
-    pg_db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
+    db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.services.ingest import sync_runs
 
     jobs = RecordingQueue()
-    with pg_db.session() as s:
+    with db.session() as s:
         run_id = woo_sync.start_sync(s, jobs, store_id).id
 
     def begin() -> tuple[bool, Any, Any]:
-        with pg_db.session() as s:
+        with db.session() as s:
             run = s.get(SyncRun, run_id)
             assert run is not None
             ok = sync_runs.begin_step(s, run)
@@ -516,19 +517,19 @@ def test_progress_or_a_normal_end_between_interruptions_restarts_the_count(
 
     assert begin() == (True, ["products", 0], 1)
     assert begin() == (True, ["products", 0], 2)
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         run.done = 100  # the killed step had saved a page before it died
     assert begin() == (True, ["products", 100], 1)
-    sync_runs.end_step(pg_db, run_id)
+    sync_runs.end_step(db, run_id)
     assert begin() == (True, ["products", 100], 1)
     # A step that raised is counted as a failure, not as an interruption.
-    assert sync_runs.failed_step(pg_db, run_id, RuntimeError("boom")) is False
+    assert sync_runs.failed_step(db, run_id, RuntimeError("boom")) is False
     assert begin() == (True, ["products", 100], 1)
     for n in range(2, sync_runs.MAX_INTERRUPTED_STEPS + 1):
         assert begin() == (True, ["products", 100], n)
     assert begin() == (False, ["products", 100], sync_runs.MAX_INTERRUPTED_STEPS)
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None and run.status == "failed"

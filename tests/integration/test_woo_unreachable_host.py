@@ -106,18 +106,18 @@ def _run_in_thread(db: Database, run_id: int, client: WooClient) -> BaseExceptio
 
 @pytest.mark.parametrize("kind", ["hung", "down"])
 def test_a_slow_or_down_host_frees_the_worker_and_keeps_the_run_resumable(
-    pg_db: Database, hung_port: int, closed_port: int, kind: str
+    db: Database, hung_port: int, closed_port: int, kind: str
 ) -> None:
     url = f"http://127.0.0.1:{hung_port if kind == 'hung' else closed_port}"
-    store_id = _store(pg_db, url)
-    with pg_db.session() as s:
+    store_id = _store(db, url)
+    with db.session() as s:
         run_id = woo_sync.start_sync(s, RecordingQueue(), store_id).id
 
-    ended = _run_in_thread(pg_db, run_id, _client(url))
+    ended = _run_in_thread(db, run_id, _client(url))
 
     assert isinstance(ended, TransientError)
     assert ("timed out" if kind == "hung" else "connection failed") in str(ended)
-    with pg_db.session() as s:
+    with db.session() as s:
         run = s.get(SyncRun, run_id)
         store = s.get(Store, store_id)
         assert run is not None and store is not None

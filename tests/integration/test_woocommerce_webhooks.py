@@ -19,9 +19,7 @@ from app.db import Database
 from app.infra.crypto import cipher_for
 from app.models import InventoryLevel, Order, OrderLine, Product, Store, Variant, WebhookEvent
 from app.queue import RedisJobQueue
-from app.runtime import Runtime, set_runtime
 from app.services import catalog
-from app.web.factory import build_app
 from integrations.woocommerce.payloads import parse_product
 from tests.conftest import FIXTURES, TEST_REDIS_URL
 from tests.factories import RecordingQueue
@@ -65,12 +63,14 @@ class Harness:
 
 
 @pytest.fixture
-def harness(pg_db: Database, redis_conn: Any) -> Iterator[Harness]:
-    jobs = RedisJobQueue(TEST_REDIS_URL)
-    runtime = Runtime(SETTINGS, pg_db, jobs)
-    app = build_app(runtime=runtime)
-    set_runtime(runtime)
-    with pg_db.session() as s:
+def job_queue(redis_conn: Any) -> RedisJobQueue:
+    """RQ on the test Redis; a test drains it with a SimpleWorker."""
+    return RedisJobQueue(TEST_REDIS_URL)
+
+
+@pytest.fixture
+def harness(db: Database, client: FlaskClient, job_queue: RedisJobQueue) -> Iterator[Harness]:
+    with db.session() as s:
         store = Store(
             platform="woocommerce",
             domain="127.0.0.1:8091",
@@ -85,7 +85,7 @@ def harness(pg_db: Database, redis_conn: Any) -> Iterator[Harness]:
         update = parse_product(rest("product-variable"), rest("product-variations-list"))
         catalog.apply_products(s, RecordingQueue(), sid, [update.product])
         catalog.apply_inventory(s, RecordingQueue(), sid, list(update.inventory))
-    yield Harness(app.test_client(), jobs, pg_db, sid)
+    yield Harness(client, job_queue, db, sid)
 
 
 def test_ping_is_answered_and_not_stored(harness: Harness) -> None:
