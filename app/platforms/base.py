@@ -38,6 +38,11 @@ class Platform(Protocol):
         ...
 
     @property
+    def label(self) -> str:
+        """How the merchant admin names it in a sentence ("from Shopify", "WooCommerce says EUR")."""
+        ...
+
+    @property
     def topics(self) -> Mapping[str, Handler]:
         """Every webhook topic it delivers and the function that applies it (empty: no webhooks)."""
         ...

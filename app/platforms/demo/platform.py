@@ -19,6 +19,7 @@ class Demo:
     """The seeded demo store."""
 
     name = "demo"
+    label = "the demo store"
     feed_id_scheme = "sku"
     # `make demo` needs no key: the seeded store is public while the app runs in demo mode.
     public_in_demo_mode = True

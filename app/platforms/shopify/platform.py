@@ -21,6 +21,7 @@ class Shopify:
     """A Shopify store: GraphQL sync and metafield write-back, webhooks of every shop on one URL."""
 
     name = "shopify"
+    label = "Shopify"
     # Shopify's Google & YouTube channel names its feed items shopify_<COUNTRY>_<product id>_<variant id>.
     feed_id_scheme = "shopify"
     public_in_demo_mode = False

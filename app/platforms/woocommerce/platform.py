@@ -20,6 +20,7 @@ class WooCommerce:
     """A WooCommerce store: REST sync, product meta write-back, webhooks per store URL with our own secret."""
 
     name = "woocommerce"
+    label = "WooCommerce"
     feed_id_scheme = "sku"
     public_in_demo_mode = False
 
