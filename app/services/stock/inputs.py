@@ -25,7 +25,8 @@ from app.infra.sql import PgArray, bind_ids, dialect, epoch, greatest, id_in, le
 from app.models import Campaign, CampaignStatus, Product, PurchaseOrderStatus, StoreSetting, SubscriptionState, Variant
 
 # Part of every input fingerprint: bump it when the engine's rules change, so every state is recomputed.
-ENGINE_VERSION = 1
+# 2: a restock date comes only from a dated open purchase order or an entered lead time the merchant shows.
+ENGINE_VERSION = 2
 
 
 # Sold-out time counts in whole steps of this many hours (under a step short at most), so a variant's sold-out time

@@ -166,14 +166,12 @@ class StateAssessor:
         if settings is None:
             settings = resolve_settings(overrides.store, overrides.product.get(pid), overrides.variant.get(vid))
             self.settings_cache[key] = settings
-        if (
-            supplier_lead is not None
-            and "lead_time_days" not in overrides.variant.get(vid, {})
-            and "lead_time_days" not in overrides.product.get(pid, {})
-        ):
-            lead_time = int(supplier_lead)
-        else:
-            lead_time = settings.lead_time_days
+        # An override beats the supplier's lead time; only the store default counts as not entered.
+        own_lead = "lead_time_days" in overrides.variant.get(vid, {}) or "lead_time_days" in overrides.product.get(
+            pid, {}
+        )
+        use_supplier = supplier_lead is not None and not own_lead
+        lead_time = int(supplier_lead) if use_supplier else settings.lead_time_days
         window_sales = [
             WindowSales(
                 days=w,
@@ -196,6 +194,7 @@ class StateAssessor:
             waitlist_open=int(waitlist or 0),
             published=bool(v_pub and p_pub),
             campaigns=tuple(self.campaigns.get(pid, ())),
+            lead_time_entered=own_lead or supplier_lead is not None,
         )
         return _state_values(vid, self.store_id, facts, assess(facts, settings, self.today), vel.by_window)
 
