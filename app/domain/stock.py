@@ -97,6 +97,7 @@ class LeadTimeEta(StrEnum):
     DEFAULT = "default"  # only the store default: never a date
     HIDDEN = "hidden"  # entered, but the merchant did not choose to show it
     SHOWN = "shown"  # entered and shown: today + lead time when a reorder is due
+    AFTER_CLOSED_PO = "after_closed_po"  # entered and shown, but a purchase order closed without restocking: no date
 
 
 class EtaSource(StrEnum):
@@ -173,6 +174,9 @@ class VariantFacts:
     # True when lead_time_days was entered for this variant (its supplier's, or a product or variant override),
     # False when it is only the store default: a default is no promise to a shopper.
     lead_time_entered: bool = False
+    # True when a purchase order was received or closed while the variant was sold out and it is still sold out:
+    # that order's promise failed, and a lead-time guess must not quietly take its place.
+    po_closed_while_sold_out: bool = False
 
     def __post_init__(self) -> None:
         if self.policy not in _POLICIES:
@@ -366,6 +370,10 @@ _OVERDUE = "Incoming stock is overdue: no restock date"
 _NO_ETA_DEFAULT_LEAD = (
     "No restock date: no open purchase order, and no supplier, product or variant lead time entered"
     " (the store default lead time never dates a restock)"
+)
+_NO_ETA_CLOSED_PO = (
+    "No restock date: a purchase order was received or closed since the variant sold out without restocking it,"
+    " and the lead time is no promise in its place"
 )
 
 
@@ -846,16 +854,23 @@ def _restock_eta(
     if lead_time is LeadTimeEta.HIDDEN:
         reasons.append(f"No restock date: no open purchase order, and the {lead_time_days}-day lead time is not shown")
         return None, None
+    if lead_time is LeadTimeEta.AFTER_CLOSED_PO:
+        reasons.append(_NO_ETA_CLOSED_PO)
+        return None, None
     eta = _after(today, lead_time_days)
     reasons.append(f"Back in stock about {_iso(eta)} = today + {lead_time_days} days lead time, if ordered today")
     return eta, _ETA_LEAD_TIME
 
 
-def lead_time_eta(lead_time_entered: bool, show_lead_time_eta: bool) -> LeadTimeEta:
-    """Whether a lead time may date a restock: only one that was entered and that the merchant chose to show."""
+def lead_time_eta(
+    lead_time_entered: bool, show_lead_time_eta: bool, po_closed_while_sold_out: bool = False
+) -> LeadTimeEta:
+    """Whether a lead time may date a restock: only one entered and shown, and not after a failed purchase order."""
     if not lead_time_entered:
         return LeadTimeEta.DEFAULT
-    return LeadTimeEta.SHOWN if show_lead_time_eta else LeadTimeEta.HIDDEN
+    if not show_lead_time_eta:
+        return LeadTimeEta.HIDDEN
+    return LeadTimeEta.AFTER_CLOSED_PO if po_closed_while_sold_out else LeadTimeEta.SHOWN
 
 
 def restock_eta(
@@ -871,8 +886,9 @@ def restock_eta(
     The earliest open incoming dated today or later ("incoming_stock"); if the only open incoming is
     overdue, no date ("incoming_stock_overdue": it is late and we do not guess by how much, nor
     pretend a fresh order is needed); else, when a reorder is due and ``lead_time`` is SHOWN (a lead
-    time was entered and the merchant chose to show it), today + lead time ("lead_time"); else nothing:
-    the store's default lead time never dates a restock. In-stock, low-stock and untracked variants get no ETA.
+    time was entered, the merchant chose to show it and no purchase order closed while the variant was
+    sold out), today + lead time ("lead_time"); else nothing: the store's default lead time never dates
+    a restock. In-stock, low-stock and untracked variants get no ETA.
     """
     return _restock_eta(status, incoming, lead_time_days, reorder_due, today, lead_time, [])
 
@@ -1025,7 +1041,7 @@ def assess(facts: VariantFacts, settings: StockSettings, today: date) -> StockAs
         status, qty, doh, velocity, incoming, lead, settings, today, oversellable, published, steady_short, reasons
     )
     due = reorder_due(suggested, qty, reorder_by, today)
-    lead_eta = lead_time_eta(facts.lead_time_entered, settings.show_lead_time_eta)
+    lead_eta = lead_time_eta(facts.lead_time_entered, settings.show_lead_time_eta, facts.po_closed_while_sold_out)
     eta, eta_source = _restock_eta(status, incoming, lead, due, today, lead_eta, reasons)
     priority = _priority(waitlist, velocity, doh, lead, facts.price, velocity_text, reasons)
     if waitlist >= settings.high_demand_waitlist:

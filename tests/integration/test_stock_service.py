@@ -672,3 +672,52 @@ def test_a_restock_date_comes_only_from_an_entered_lead_time_the_merchant_shows(
     )
     assert (not_shown.lead_time_days, not_shown.restock_eta, not_shown.eta_source) == (30, None, None)
     assert "No restock date: no open purchase order, and the 30-day lead time is not shown" in not_shown.reasons
+
+
+def test_no_lead_time_date_follows_a_purchase_order_closed_while_sold_out(db: Database) -> None:
+    sold_out_at = NOW - timedelta(days=2)
+    with db.session() as s:
+        store = make_store(s)
+        supplier = Supplier(store_id=store.id, name="Acme", lead_time_days=30)
+        s.add(supplier)
+        s.flush()
+        s.add(StoreSetting(store_id=store.id, scope="store", values={"show_lead_time_eta": True}))
+        waiting, before, cancelled = (make_variant(s, store, qty=0, supplier_id=supplier.id) for _ in range(3))
+        for v in (waiting, before, cancelled):
+            add_sale(s, v, 3, days_ago=3)
+            s.add(StockEvent(store_id=store.id, variant_id=v.id, kind="sellout", quantity_before=3, quantity_after=0,
+                             occurred_at=sold_out_at))  # fmt: skip
+        po = PurchaseOrder(store_id=store.id, variant_id=waiting.id, quantity=20, expected_on=date(2026, 11, 27))
+        # Received before this sell-out began: it restocked the variant then, and says nothing about now.
+        s.add(PurchaseOrder(store_id=store.id, variant_id=before.id, quantity=9, received_quantity=9,
+                            expected_on=date(2026, 11, 1), status="received",
+                            updated_at=sold_out_at - timedelta(days=3)))  # fmt: skip
+        s.add(PurchaseOrder(store_id=store.id, variant_id=cancelled.id, quantity=9, expected_on=date(2026, 11, 30),
+                            status="cancelled", updated_at=sold_out_at + timedelta(hours=5)))  # fmt: skip
+        s.add(po)
+        s.flush()
+        sid, ids, po_id = store.id, (waiting.id, before.id, cancelled.id), po.id
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    assert (state(db, ids[0]).restock_eta, state(db, ids[0]).eta_source) == (date(2026, 11, 27), "incoming_stock")
+    assert (state(db, ids[1]).restock_eta, state(db, ids[1]).eta_source) == (date(2026, 12, 20), "lead_time")
+    closed = state(db, ids[2])
+    assert (closed.restock_eta, closed.eta_source) == (None, None)
+    reason = (
+        "No restock date: a purchase order was received or closed since the variant sold out without restocking it,"
+        " and the lead time is no promise in its place"
+    )
+    assert reason in closed.reasons
+    assert not any(r.startswith("Back in stock") for r in closed.reasons)
+
+    # The open order is received but the variant stays sold out: its date goes, and no lead-time guess replaces it.
+    with db.session() as s:
+        received = s.get(PurchaseOrder, po_id)
+        assert received is not None
+        received.status, received.received_quantity = "received", 20
+        received.updated_at = NOW - timedelta(hours=1)
+    with db.session() as s:
+        assert stock.recompute(s, sid, now=NOW).changed == 1
+    after = state(db, ids[0])
+    assert (after.restock_eta, after.eta_source, after.incoming_quantity) == (None, None, 0)
+    assert reason in after.reasons

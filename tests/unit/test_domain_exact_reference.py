@@ -339,6 +339,11 @@ def ref_assess(f: VariantFacts, s: StockSettings) -> tuple[object, ...]:
             )
         elif suggested > 0 and not s.show_lead_time_eta:
             reasons.append(f"No restock date: no open purchase order, and the {lead}-day lead time is not shown")
+        elif suggested > 0 and f.po_closed_while_sold_out:
+            reasons.append(
+                "No restock date: a purchase order was received or closed since the variant sold out without"
+                " restocking it, and the lead time is no promise in its place"
+            )
         elif suggested > 0:
             eta, eta_source = TODAY + timedelta(days=lead), "lead_time"
             reasons.append(f"Back in stock about {eta.isoformat()} = today + {lead} days lead time, if ordered today")
@@ -464,6 +469,7 @@ def random_facts(rng: random.Random) -> VariantFacts:
         velocity=random_velocity(rng),
         lead_time_days=rng.choice([0, 7, 14, 21, 60, 3700]),
         lead_time_entered=rng.random() < 0.5,
+        po_closed_while_sold_out=rng.random() < 0.3,
         incoming=random_incoming(rng),
         waitlist_open=rng.choice([0, 0, 0, 1, 3, 25, 100]),
         published=rng.random() < 0.9,

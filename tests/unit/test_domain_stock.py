@@ -387,6 +387,8 @@ def test_restock_eta(
         (Status.OUT_OF_STOCK, (), False, LeadTimeEta.SHOWN, (None, None)),
         (Status.OUT_OF_STOCK, (), True, LeadTimeEta.HIDDEN, (None, None)),
         (Status.OUT_OF_STOCK, (), True, LeadTimeEta.DEFAULT, (None, None)),
+        (Status.OUT_OF_STOCK, (), True, LeadTimeEta.AFTER_CLOSED_PO, (None, None)),
+        (Status.OUT_OF_STOCK, (po(10, 30),), True, LeadTimeEta.AFTER_CLOSED_PO, (day(30), "incoming_stock")),
         (Status.LOW_STOCK, (), True, LeadTimeEta.SHOWN, (None, None)),
         # A dated purchase order beats the lead time; an overdue one still gives no date, shown or not.
         (Status.OUT_OF_STOCK, (po(10, 30),), True, LeadTimeEta.SHOWN, (day(30), "incoming_stock")),
@@ -414,6 +416,20 @@ def test_restock_eta_from_lead_time(
 )
 def test_lead_time_eta(entered: bool, shown: bool, expected: LeadTimeEta) -> None:
     assert lead_time_eta(entered, shown) is expected
+
+
+@pytest.mark.parametrize(
+    ("entered", "shown", "expected"),
+    [
+        (False, True, LeadTimeEta.DEFAULT),
+        (True, False, LeadTimeEta.HIDDEN),
+        (True, True, LeadTimeEta.AFTER_CLOSED_PO),
+    ],
+)
+def test_lead_time_eta_after_a_purchase_order_closed_while_sold_out(
+    entered: bool, shown: bool, expected: LeadTimeEta
+) -> None:
+    assert lead_time_eta(entered, shown, True) is expected
 
 
 # --- priority -------------------------------------------------------------------------------------
@@ -652,6 +668,25 @@ def test_assess_overdue_purchase_order_gives_no_date_even_with_a_shown_lead_time
     assert _eta_reasons(result.reasons) == ["Incoming stock is overdue: no restock date"]
 
 
+def test_assess_purchase_order_closed_while_sold_out_is_not_followed_by_a_lead_time_date() -> None:
+    f = facts(
+        sellable_quantity=0, velocity=1.0, lead_time_days=21, lead_time_entered=True, po_closed_while_sold_out=True
+    )
+    result = assess(f, SHOW, TODAY)
+    assert (result.restock_eta, result.eta_source) == (None, None)
+    assert _eta_reasons(result.reasons) == [
+        "No restock date: a purchase order was received or closed since the variant sold out without restocking it,"
+        " and the lead time is no promise in its place"
+    ]
+    # A new dated order still gives its date.
+    dated = assess(facts(**{**_fields(f), "incoming": (po(4, 9),)}), SHOW, TODAY)
+    assert (dated.restock_eta, dated.eta_source) == (day(9), "incoming_stock")
+
+
+def _fields(f: VariantFacts) -> dict[str, Any]:
+    return {name: getattr(f, name) for name in VariantFacts.__slots__}
+
+
 def test_assess_no_reorder_due_gives_no_date_and_no_lead_time_reason() -> None:
     result = assess(facts(sellable_quantity=0, velocity=0.0, lead_time_entered=True), SHOW, TODAY)
     assert result.suggested_reorder_qty == 0
@@ -783,6 +818,7 @@ def _random_facts(rng: random.Random) -> VariantFacts:
         velocity=rng.choice([0.0, 0.1, 1.0, 2.5, rng.randint(1, 99_999) / 10_000, rng.uniform(0, 9)]),
         lead_time_days=rng.choice([0, 7, 14, 3700]),
         lead_time_entered=rng.random() < 0.5,
+        po_closed_while_sold_out=rng.random() < 0.3,
         incoming=tuple(po(rng.choice([40, 0, -5]), rng.randint(-5, 40)) for _ in range(rng.choice([0, 0, 1, 2]))),
         waitlist_open=rng.choice([0, 0, 3, 25]),
         published=rng.random() < 0.9,
@@ -828,6 +864,6 @@ def test_assess_agrees_with_the_public_rule_functions(seed: int) -> None:
         badge = scarcity_badge(status, qty, a.days_on_hand, velocity, settings, oversellable=oversellable)
         assert a.badge == (badge if f.published else NONE)
         due = reorder_due(suggested, qty, reorder_by, TODAY)
-        lead_eta = lead_time_eta(f.lead_time_entered, settings.show_lead_time_eta)
+        lead_eta = lead_time_eta(f.lead_time_entered, settings.show_lead_time_eta, f.po_closed_while_sold_out)
         assert (a.restock_eta, a.eta_source) == restock_eta(status, f.incoming, lead, due, TODAY, lead_eta)
         assert a.campaign_stockout == campaign_risk(qty, velocity, f.incoming, f.campaigns, TODAY)

@@ -160,7 +160,7 @@ class StateAssessor:
         """The state values of one variant (without its fingerprints and timestamps)."""
         overrides = self.overrides
         vid, pid, qty, tracked, policy, backorder, v_pub, p_pub, price, supplier_lead = row[:10]
-        items, waitlist = row[self.tail : self.tail + 2]
+        items, waitlist, closed_pos = row[self.tail : self.tail + 3]
         key = (pid if pid in overrides.product else None, vid if vid in overrides.variant else None)
         settings = self.settings_cache.get(key)
         if settings is None:
@@ -195,6 +195,7 @@ class StateAssessor:
             published=bool(v_pub and p_pub),
             campaigns=tuple(self.campaigns.get(pid, ())),
             lead_time_entered=own_lead or supplier_lead is not None,
+            po_closed_while_sold_out=bool(closed_pos),
         )
         return _state_values(vid, self.store_id, facts, assess(facts, settings, self.today), vel.by_window)
 
@@ -245,7 +246,7 @@ def recompute(
     try:
         for row in rows:
             vid, qty, tracked = row[0], row[2], row[3]
-            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[assessor.tail + 2 :]
+            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[assessor.tail + 3 :]
             values = assessor.state(row)
             # Only variants whose inputs changed come back from the database: each gets its new state written.
             values["input_fingerprint"] = input_fp
