@@ -674,7 +674,11 @@ def test_a_restock_date_comes_only_from_an_entered_lead_time_the_merchant_shows(
     assert "No restock date: no open purchase order, and the 30-day lead time is not shown" in not_shown.reasons
 
 
-def test_no_lead_time_date_follows_a_purchase_order_closed_while_sold_out(db: Database) -> None:
+@pytest.mark.parametrize("backend", ["db", "sqlite_db"])
+def test_no_lead_time_date_follows_a_purchase_order_closed_while_sold_out(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    db: Database = request.getfixturevalue(backend)
     sold_out_at = NOW - timedelta(days=2)
     with db.session() as s:
         store = make_store(s)
