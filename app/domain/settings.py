@@ -24,6 +24,7 @@ class StockSettings:
     low_stock_threshold: int = 5
     days_on_hand_warning: float = 14.0
     lead_time_days: int = 14
+    show_lead_time_eta: bool = False
     safety_days: int = 7
     cover_days: int = 60
     velocity_windows: tuple[int, ...] = (7, 28, 90)
@@ -73,6 +74,13 @@ SETTING_FIELDS: tuple[SettingField, ...] = (
         "int",
         "Supplier lead time (days)",
         "Days from placing a purchase order to receiving the stock. 0 to 365.",
+    ),
+    SettingField(
+        "show_lead_time_eta",
+        "bool",
+        "Show a lead-time restock date",
+        "With no dated purchase order, show shoppers 'back around' today + the lead time, but only where a "
+        "supplier or product lead time was entered; the store default above never makes a date.",
     ),
     SettingField(
         "safety_days",
@@ -312,6 +320,7 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "low_stock_threshold": _int_in(0, 100_000),
     "days_on_hand_warning": _float_in(0, 3650),
     "lead_time_days": _int_in(0, 365),
+    "show_lead_time_eta": _flag,
     "safety_days": _int_in(0, 365),
     "cover_days": _int_in(0, 730),
     "velocity_windows": _windows,

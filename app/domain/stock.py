@@ -91,6 +91,15 @@ class BadgeKind(StrEnum):
     SELLING_FAST = "selling_fast"
 
 
+class LeadTimeEta(StrEnum):
+    """Whether a variant's lead time may date its restock when no purchase order does."""
+
+    DEFAULT = "default"  # only the store default: never a date
+    HIDDEN = "hidden"  # entered, but the merchant did not choose to show it
+    SHOWN = "shown"  # entered and shown: today + lead time when a reorder is due
+    AFTER_CLOSED_PO = "after_closed_po"  # entered and shown, but a purchase order closed without restocking: no date
+
+
 class EtaSource(StrEnum):
     """Where a restock ETA came from (or why there is none although stock is on order)."""
 
@@ -162,6 +171,12 @@ class VariantFacts:
     waitlist_open: int = 0
     published: bool = True
     campaigns: tuple[CampaignWindow, ...] = ()
+    # True when lead_time_days was entered for this variant (its supplier's, or a product or variant override),
+    # False when it is only the store default: a default is no promise to a shopper.
+    lead_time_entered: bool = False
+    # True when a purchase order was received or closed while the variant was sold out and it is still sold out:
+    # that order's promise failed, and a lead-time guess must not quietly take its place.
+    po_closed_while_sold_out: bool = False
 
     def __post_init__(self) -> None:
         if self.policy not in _POLICIES:
@@ -352,6 +367,14 @@ _NOT_TRACKED = "Inventory is not tracked: no stock forecast, badge, reorder or E
 _NO_REORDER = "No reorder needed: stock on hand and incoming cover lead, safety and cover days"
 _NO_STOCKOUT = f"No stockout within {SIMULATION_HORIZON_DAYS} days"
 _OVERDUE = "Incoming stock is overdue: no restock date"
+_NO_ETA_DEFAULT_LEAD = (
+    "No restock date: no open purchase order, and no supplier, product or variant lead time entered"
+    " (the store default lead time never dates a restock)"
+)
+_NO_ETA_CLOSED_PO = (
+    "No restock date: a purchase order was received or closed since the variant sold out without restocking it,"
+    " and the lead time is no promise in its place"
+)
 
 
 def is_oversellable(policy: str, backorder: bool) -> bool:
@@ -803,6 +826,7 @@ def _restock_eta(
     lead_time_days: int,
     reorder_due: bool,
     today: date,
+    lead_time: LeadTimeEta,
     reasons: list[str],
 ) -> tuple[date | None, str | None]:
     if status not in _ETA_STATUSES:
@@ -821,11 +845,32 @@ def _restock_eta(
     if open_items:
         reasons.append(_OVERDUE)
         return None, _ETA_OVERDUE
-    if reorder_due:
-        eta = _after(today, lead_time_days)
-        reasons.append(f"Back in stock about {_iso(eta)} = today + {lead_time_days} days lead time, if ordered today")
-        return eta, _ETA_LEAD_TIME
-    return None, None
+    if not reorder_due:
+        return None, None
+    # A shopper reads the date as a promise: only a lead time someone entered, and chose to show, makes one.
+    if lead_time is LeadTimeEta.DEFAULT:
+        reasons.append(_NO_ETA_DEFAULT_LEAD)
+        return None, None
+    if lead_time is LeadTimeEta.HIDDEN:
+        reasons.append(f"No restock date: no open purchase order, and the {lead_time_days}-day lead time is not shown")
+        return None, None
+    if lead_time is LeadTimeEta.AFTER_CLOSED_PO:
+        reasons.append(_NO_ETA_CLOSED_PO)
+        return None, None
+    eta = _after(today, lead_time_days)
+    reasons.append(f"Back in stock about {_iso(eta)} = today + {lead_time_days} days lead time, if ordered today")
+    return eta, _ETA_LEAD_TIME
+
+
+def lead_time_eta(
+    lead_time_entered: bool, show_lead_time_eta: bool, po_closed_while_sold_out: bool = False
+) -> LeadTimeEta:
+    """Whether a lead time may date a restock: only one entered and shown, and not after a failed purchase order."""
+    if not lead_time_entered:
+        return LeadTimeEta.DEFAULT
+    if not show_lead_time_eta:
+        return LeadTimeEta.HIDDEN
+    return LeadTimeEta.AFTER_CLOSED_PO if po_closed_while_sold_out else LeadTimeEta.SHOWN
 
 
 def restock_eta(
@@ -834,15 +879,18 @@ def restock_eta(
     lead_time_days: int,
     reorder_due: bool,
     today: date,
+    lead_time: LeadTimeEta = LeadTimeEta.DEFAULT,
 ) -> tuple[date | None, str | None]:
     """When an out-of-stock or backordered variant is expected back, and on what evidence.
 
     The earliest open incoming dated today or later ("incoming_stock"); if the only open incoming is
     overdue, no date ("incoming_stock_overdue": it is late and we do not guess by how much, nor
-    pretend a fresh order is needed); else today + lead time when a reorder is due ("lead_time");
-    else nothing. In-stock, low-stock and untracked variants get no ETA.
+    pretend a fresh order is needed); else, when a reorder is due and ``lead_time`` is SHOWN (a lead
+    time was entered, the merchant chose to show it and no purchase order closed while the variant was
+    sold out), today + lead time ("lead_time"); else nothing: the store's default lead time never dates
+    a restock. In-stock, low-stock and untracked variants get no ETA.
     """
-    return _restock_eta(status, incoming, lead_time_days, reorder_due, today, [])
+    return _restock_eta(status, incoming, lead_time_days, reorder_due, today, lead_time, [])
 
 
 def _priority(
@@ -993,7 +1041,8 @@ def assess(facts: VariantFacts, settings: StockSettings, today: date) -> StockAs
         status, qty, doh, velocity, incoming, lead, settings, today, oversellable, published, steady_short, reasons
     )
     due = reorder_due(suggested, qty, reorder_by, today)
-    eta, eta_source = _restock_eta(status, incoming, lead, due, today, reasons)
+    lead_eta = lead_time_eta(facts.lead_time_entered, settings.show_lead_time_eta, facts.po_closed_while_sold_out)
+    eta, eta_source = _restock_eta(status, incoming, lead, due, today, lead_eta, reasons)
     priority = _priority(waitlist, velocity, doh, lead, facts.price, velocity_text, reasons)
     if waitlist >= settings.high_demand_waitlist:
         reasons.append(f"High demand: {waitlist} waiting ≥ {settings.high_demand_waitlist}")

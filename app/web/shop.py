@@ -5,11 +5,12 @@ shape the Shopify metafield, the WooCommerce meta and the public API carry, so t
 to show the badge or the "Back soon" form.
 
 Landing-page availability (schema.org ``Offer.availability``), decided per product from its variants:
-any variant in stock (or untracked) → InStock; else any on backorder → BackOrder (+ availabilityDate, the
-earliest known ETA); else all sold out: a product that was never stocked (no order line, no stock event and
-no sellable unit ever) is a "coming soon" product → PreOrder, one that sold out → BackOrder when an ETA is
-known (a sign-up now reserves a place for that date), OutOfStock when none is. availabilityDate is printed
-only when an ETA is known: promise only what the data supports.
+any variant in stock (or untracked) → InStock; else any that can be ordered now and shipped later (oversellable
+at zero stock, status backorder) → BackOrder; else none can be bought → OutOfStock. A product not yet assessed
+is InStock unless it never had a sellable unit, an order or a stock event (then OutOfStock). There is no
+pre-order in the catalogue, so PreOrder is never claimed. availabilityDate is the earliest restock date of those
+variants, printed only when there is one: the engine dates a restock only from a dated open purchase order or
+an entered lead time the merchant chose to show, so the page promises only what the data supports.
 """
 
 from __future__ import annotations
@@ -159,15 +160,14 @@ def _earliest(dates: Sequence[str | None]) -> str | None:
 def availability(variants: Sequence[VariantView], never_stocked: bool) -> tuple[str, str | None]:
     """The schema.org availability (short name) and availabilityDate (ISO day or None) for a product."""
     states = [v.state for v in variants if v.state]
-    if not states or any(s["status"] in BUYABLE for s in states):
-        return ("PreOrder", None) if never_stocked and not states else ("InStock", None)
+    if not states:
+        return ("OutOfStock", None) if never_stocked else ("InStock", None)
+    if any(s["status"] in BUYABLE for s in states):
+        return "InStock", None
     backorder = [s for s in states if s["status"] == Status.BACKORDER]
     if backorder:
         return "BackOrder", _earliest([s["restock_eta"] for s in backorder])
-    eta = _earliest([s["restock_eta"] for s in states])
-    if never_stocked:
-        return "PreOrder", eta
-    return ("BackOrder", eta) if eta else ("OutOfStock", None)
+    return "OutOfStock", _earliest([s["restock_eta"] for s in states])
 
 
 def json_ld(doc: dict[str, Any]) -> Markup:

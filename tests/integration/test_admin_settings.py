@@ -110,6 +110,10 @@ def test_the_settings_page_shows_every_field_with_its_default(recorded: Admin) -
     html = recorded.client.get("/admin/settings").get_data(as_text=True)
     assert 'id="low_stock_threshold" name="low_stock_threshold" type="text" value="5"' in html
     assert 'name="velocity_windows" type="text" value="7, 28, 90"' in html
+    shown = re.search(r'<select id="show_lead_time_eta" name="show_lead_time_eta"[^>]*>(.*?)</select>', html, re.S)
+    assert shown is not None
+    assert '<option value="false" selected>No</option>' in shown.group(1)
+    assert '<option value="true">Yes</option>' in shown.group(1)
     assert 'placeholder="Only [count] left"' in html
     assert 'placeholder="Nur noch [count] verfügbar"' in html
 

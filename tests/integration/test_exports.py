@@ -158,9 +158,9 @@ def test_at_risk_and_demand_exports_hold_only_this_stores_variants(shops: Shops)
     assert len(at_risk) == 3 and at_risk[2] == ""
     today = datetime.now(UTC).date()
     dates = ",".join(d.isoformat() for d in (today, today - timedelta(days=21)))
-    eta = (today + timedelta(days=14)).isoformat()
     sku = '"\'=HYPERLINK(""x"")"'
-    assert at_risk[1] == f"{v},{sku},{product},Red,out_of_stock,0,0.0,0.0,14,{dates},1,0,{eta},pause,out_of_stock,1"
+    # No purchase order and only the store's default 14-day lead time: no restock date (the empty column).
+    assert at_risk[1] == f"{v},{sku},{product},Red,out_of_stock,0,0.0,0.0,14,{dates},1,0,,pause,out_of_stock,1"
     demand = client.get("/admin/exports/demand.csv").get_data(as_text=True).split("\r\n")
     assert demand[0] == (
         "variant_id,sku,product_title,variant_title,waitlist_open,status,sellable_quantity,incoming_quantity,"

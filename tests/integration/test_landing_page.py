@@ -76,6 +76,7 @@ def _seed(db: Database) -> dict[str, int]:
         _product(s, shop, "instock", "Tee", [{"status": "in_stock", "qty": 5, "sold": True}, {**out, "sold": True}])
         _product(s, shop, "xss", '</script><script>alert("x")</script>', [{**out, "sold": True}],
                  description='<img src=x onerror=alert(1)> & "quotes"')  # fmt: skip
+        _product(s, shop, "backorder-nodate", "Scarf", [{"status": "backorder", "sold": True}, {**first}])
         _product(s, shop, "deleted", "Deleted", [out], deleted_at=AT)
         _product(s, gone, "g", "Gone Product", [out])
         return {"shop": shop.id, "gone": gone.id}
@@ -127,9 +128,11 @@ def test_sold_out_product_page_has_product_offer_out_of_stock(db: Database, clie
 @pytest.mark.parametrize(
     ("ref", "availability", "date_"),
     [
-        ("sold-eta", "BackOrder", "2026-03-09"),  # sold before: a sign-up reserves a place for the earliest ETA
-        ("coming", "PreOrder", "2026-05-01"),  # never stocked, never sold: coming soon
-        ("coming-nodate", "PreOrder", None),
+        # Sold out and not oversellable: it cannot be bought, whatever the date (the earliest one is printed).
+        ("sold-eta", "OutOfStock", "2026-03-09"),
+        # Never stocked is no pre-order (the catalogue has none): it cannot be bought either.
+        ("coming", "OutOfStock", "2026-05-01"),
+        ("coming-nodate", "OutOfStock", None),
         ("backorder", "BackOrder", "2026-04-03"),
         ("instock", "InStock", None),
     ],
@@ -141,6 +144,53 @@ def test_availability_and_date(
     offer = _offer(client, ids["shop"], ref)
     assert offer["availability"] == f"https://schema.org/{availability}"
     assert offer.get("availabilityDate") == date_
+
+
+def _exact_offer(store_id: int, ref: str, price: str, availability: str) -> dict[str, Any]:
+    url = f"https://backsoon.example/p/{store_id}/{ref}"
+    return {"@type": "Offer", "url": url, "price": price, "priceCurrency": "EUR",
+            "availability": f"https://schema.org/{availability}"}  # fmt: skip
+
+
+def test_sold_out_with_a_restock_date_is_out_of_stock_with_the_earliest_date(db: Database, client: FlaskClient) -> None:
+    ids = _seed(db)
+    body = client.get(f"/p/{ids['shop']}/sold-eta").get_data(as_text=True)
+    offer = {**_exact_offer(ids["shop"], "sold-eta", "89.50", "OutOfStock"), "availabilityDate": "2026-03-09"}
+    assert _ld(body)["offers"] == offer
+    assert 'data-availability="OutOfStock"' in body
+    assert "BackOrder" not in body and "PreOrder" not in body
+
+
+def test_backorder_is_dated_only_from_the_backordered_variants(db: Database, client: FlaskClient) -> None:
+    ids = _seed(db)
+    # The sold-out variant's 2026-03-12 is not when the backordered one ships: no date at all.
+    offer = _offer(client, ids["shop"], "backorder-nodate")
+    assert offer == _exact_offer(ids["shop"], "backorder-nodate", "30.00", "BackOrder")
+    assert "availabilityDate" not in offer
+    assert _offer(client, ids["shop"], "backorder") == {
+        **_exact_offer(ids["shop"], "backorder", "30.00", "BackOrder"),
+        "availabilityDate": "2026-04-03",
+    }
+
+
+def test_never_stocked_product_without_a_date_is_out_of_stock_without_a_date(db: Database, client: FlaskClient) -> None:
+    ids = _seed(db)
+    body = client.get(f"/p/{ids['shop']}/coming-nodate").get_data(as_text=True)
+    offer = _ld(body)["offers"]
+    assert offer == _exact_offer(ids["shop"], "coming-nodate", "30.00", "OutOfStock")
+    assert "availabilityDate" not in body and "PreOrder" not in body
+
+
+def test_never_stocked_product_not_yet_assessed_is_out_of_stock(db: Database, client: FlaskClient) -> None:
+    ids = _seed(db)
+    with db.session() as s:
+        product = Product(store_id=ids["shop"], external_id="new", title="New Lamp")
+        s.add(product)
+        s.flush()
+        s.add(Variant(store_id=ids["shop"], product_id=product.id, external_id="new-0", title="V0",
+                      price=Decimal("12"), position=0, sellable_quantity=0))  # fmt: skip
+    offer = _offer(client, ids["shop"], "new")
+    assert offer == _exact_offer(ids["shop"], "new", "12.00", "OutOfStock")
 
 
 def test_price_is_the_lowest_variant_price(db: Database, client: FlaskClient) -> None:

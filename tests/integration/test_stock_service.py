@@ -624,3 +624,104 @@ def test_each_input_changed_alone_recomputes_exactly_its_variant(
         assert (stock.recompute(s, sid, now=later).changed, calls) == (0, [])
     assert state(db, ids[5]).lead_time_days == 21
     assert state(db, ids[7]).lead_time_days == 5
+
+
+def test_a_restock_date_comes_only_from_an_entered_lead_time_the_merchant_shows(db: Database) -> None:
+    with db.session() as s:
+        store = make_store(s)
+        supplier = Supplier(store_id=store.id, name="Acme", lead_time_days=30)
+        s.add(supplier)
+        s.flush()
+        # A store-level lead time is still the store's default: shown or not, it never dates a restock.
+        s.add(StoreSetting(store_id=store.id, scope="store", values={"show_lead_time_eta": True, "lead_time_days": 10}))
+        by_supplier = make_variant(s, store, qty=0, supplier_id=supplier.id)
+        by_default = make_variant(s, store, qty=0)
+        by_override = make_variant(s, store, qty=0)
+        s.add(StoreSetting(store_id=store.id, scope="variant", variant_id=by_override.id, values={"lead_time_days": 5}))
+        hidden = make_variant(s, store, qty=0, supplier_id=supplier.id)
+        s.add(
+            StoreSetting(
+                store_id=store.id, scope="product", product_id=hidden.product_id, values={"show_lead_time_eta": False}
+            )
+        )
+        variants = (by_supplier, by_default, by_override, hidden)
+        for v in variants:
+            add_sale(s, v, 3, days_ago=1.5)
+        sid, ids = store.id, [v.id for v in variants]
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    found = {vid: state(db, vid) for vid in ids}
+    supplied, default, override, not_shown = (found[vid] for vid in ids)
+    assert (supplied.status, supplied.restock_eta, supplied.eta_source) == (
+        "out_of_stock",
+        date(2026, 12, 20),
+        "lead_time",
+    )
+    assert "Back in stock about 2026-12-20 = today + 30 days lead time, if ordered today" in supplied.reasons
+    assert (override.restock_eta, override.eta_source) == (date(2026, 11, 25), "lead_time")
+    assert (default.status, default.lead_time_days, default.restock_eta, default.eta_source) == (
+        "out_of_stock",
+        10,
+        None,
+        None,
+    )
+    assert not any(r.startswith("Back in stock") for r in default.reasons)
+    assert (
+        "No restock date: no open purchase order, and no supplier, product or variant lead time entered"
+        " (the store default lead time never dates a restock)" in default.reasons
+    )
+    assert (not_shown.lead_time_days, not_shown.restock_eta, not_shown.eta_source) == (30, None, None)
+    assert "No restock date: no open purchase order, and the 30-day lead time is not shown" in not_shown.reasons
+
+
+@pytest.mark.parametrize("backend", ["db", "sqlite_db"])
+def test_no_lead_time_date_follows_a_purchase_order_closed_while_sold_out(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    db: Database = request.getfixturevalue(backend)
+    sold_out_at = NOW - timedelta(days=2)
+    with db.session() as s:
+        store = make_store(s)
+        supplier = Supplier(store_id=store.id, name="Acme", lead_time_days=30)
+        s.add(supplier)
+        s.flush()
+        s.add(StoreSetting(store_id=store.id, scope="store", values={"show_lead_time_eta": True}))
+        waiting, before, cancelled = (make_variant(s, store, qty=0, supplier_id=supplier.id) for _ in range(3))
+        for v in (waiting, before, cancelled):
+            add_sale(s, v, 3, days_ago=3)
+            s.add(StockEvent(store_id=store.id, variant_id=v.id, kind="sellout", quantity_before=3, quantity_after=0,
+                             occurred_at=sold_out_at))  # fmt: skip
+        po = PurchaseOrder(store_id=store.id, variant_id=waiting.id, quantity=20, expected_on=date(2026, 11, 27))
+        # Received before this sell-out began: it restocked the variant then, and says nothing about now.
+        s.add(PurchaseOrder(store_id=store.id, variant_id=before.id, quantity=9, received_quantity=9,
+                            expected_on=date(2026, 11, 1), status="received",
+                            updated_at=sold_out_at - timedelta(days=3)))  # fmt: skip
+        s.add(PurchaseOrder(store_id=store.id, variant_id=cancelled.id, quantity=9, expected_on=date(2026, 11, 30),
+                            status="cancelled", updated_at=sold_out_at + timedelta(hours=5)))  # fmt: skip
+        s.add(po)
+        s.flush()
+        sid, ids, po_id = store.id, (waiting.id, before.id, cancelled.id), po.id
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    assert (state(db, ids[0]).restock_eta, state(db, ids[0]).eta_source) == (date(2026, 11, 27), "incoming_stock")
+    assert (state(db, ids[1]).restock_eta, state(db, ids[1]).eta_source) == (date(2026, 12, 20), "lead_time")
+    closed = state(db, ids[2])
+    assert (closed.restock_eta, closed.eta_source) == (None, None)
+    reason = (
+        "No restock date: a purchase order was received or closed since the variant sold out without restocking it,"
+        " and the lead time is no promise in its place"
+    )
+    assert reason in closed.reasons
+    assert not any(r.startswith("Back in stock") for r in closed.reasons)
+
+    # The open order is received but the variant stays sold out: its date goes, and no lead-time guess replaces it.
+    with db.session() as s:
+        received = s.get(PurchaseOrder, po_id)
+        assert received is not None
+        received.status, received.received_quantity = "received", 20
+        received.updated_at = NOW - timedelta(hours=1)
+    with db.session() as s:
+        assert stock.recompute(s, sid, now=NOW).changed == 1
+    after = state(db, ids[0])
+    assert (after.restock_eta, after.eta_source, after.incoming_quantity) == (None, None, 0)
+    assert reason in after.reasons

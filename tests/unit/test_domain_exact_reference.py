@@ -332,6 +332,18 @@ def ref_assess(f: VariantFacts, s: StockSettings) -> tuple[object, ...]:
         elif open_items:
             eta_source = "incoming_stock_overdue"
             reasons.append("Incoming stock is overdue: no restock date")
+        elif suggested > 0 and not f.lead_time_entered:
+            reasons.append(
+                "No restock date: no open purchase order, and no supplier, product or variant lead time entered"
+                " (the store default lead time never dates a restock)"
+            )
+        elif suggested > 0 and not s.show_lead_time_eta:
+            reasons.append(f"No restock date: no open purchase order, and the {lead}-day lead time is not shown")
+        elif suggested > 0 and f.po_closed_while_sold_out:
+            reasons.append(
+                "No restock date: a purchase order was received or closed since the variant sold out without"
+                " restocking it, and the lead time is no promise in its place"
+            )
         elif suggested > 0:
             eta, eta_source = TODAY + timedelta(days=lead), "lead_time"
             reasons.append(f"Back in stock about {eta.isoformat()} = today + {lead} days lead time, if ordered today")
@@ -442,6 +454,7 @@ def random_settings(rng: random.Random) -> StockSettings:
         selling_fast_min_velocity=rng.choice([0.0, 0.5, 1.0]),
         pause_days_floor=rng.choice([0.0, 3.0, 4.5]),
         high_demand_waitlist=rng.choice([1, 25]),
+        show_lead_time_eta=rng.random() < 0.5,
     )
 
 
@@ -455,6 +468,8 @@ def random_facts(rng: random.Random) -> VariantFacts:
         price=rng.choice([0.0, 9.0, 49.99, round(rng.uniform(0, 500), 2), -1.0]),
         velocity=random_velocity(rng),
         lead_time_days=rng.choice([0, 7, 14, 21, 60, 3700]),
+        lead_time_entered=rng.random() < 0.5,
+        po_closed_while_sold_out=rng.random() < 0.3,
         incoming=random_incoming(rng),
         waitlist_open=rng.choice([0, 0, 0, 1, 3, 25, 100]),
         published=rng.random() < 0.9,

@@ -217,3 +217,23 @@ def test_resolve_checks_windows_against_the_layer_below() -> None:
 def test_settings_are_immutable() -> None:
     with pytest.raises(AttributeError):
         StockSettings().lead_time_days = 3  # type: ignore[misc]
+
+
+def test_showing_a_lead_time_restock_date_is_off_by_default_and_layers() -> None:
+    assert DEFAULT_SETTINGS.show_lead_time_eta is False
+    assert resolve_settings({"show_lead_time_eta": "yes"}, None, None).show_lead_time_eta is True
+    assert (
+        resolve_settings({"show_lead_time_eta": True}, {"show_lead_time_eta": "false"}, None).show_lead_time_eta
+        is False
+    )
+    assert resolve_settings(
+        {"show_lead_time_eta": True}, {"show_lead_time_eta": False}, {"show_lead_time_eta": "on"}
+    ) == (StockSettings(show_lead_time_eta=True))
+    assert resolve_settings({"show_lead_time_eta": True}, {"show_lead_time_eta": None}, None).show_lead_time_eta is True
+
+
+@pytest.mark.parametrize("value", ["maybe", 1, 0, 2.5, [], ""])
+def test_showing_a_lead_time_restock_date_must_be_true_or_false(value: object) -> None:
+    settings, errors = apply_overrides(DEFAULT_SETTINGS, {"show_lead_time_eta": value})
+    assert errors == {"show_lead_time_eta": "must be true or false"}
+    assert settings == DEFAULT_SETTINGS

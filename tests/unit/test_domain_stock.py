@@ -19,6 +19,7 @@ from app.domain.stock import (
     CampaignRisk,
     CampaignWindow,
     IncomingStock,
+    LeadTimeEta,
     Signal,
     Status,
     VariantFacts,
@@ -26,6 +27,7 @@ from app.domain.stock import (
     campaign_risk,
     days_on_hand,
     is_oversellable,
+    lead_time_eta,
     marketing_signal,
     priority_score,
     reorder_by_date,
@@ -359,9 +361,10 @@ def test_unpublished_variant_is_paused_whatever_its_stock() -> None:
         (Status.OUT_OF_STOCK, (po(10, 0),), False, (day(0), "incoming_stock")),
         (Status.OUT_OF_STOCK, (po(10, -2), po(5, 6)), True, (day(6), "incoming_stock")),
         (Status.OUT_OF_STOCK, (po(10, -2),), True, (None, "incoming_stock_overdue")),
-        (Status.OUT_OF_STOCK, (po(0, 3),), True, (day(14), "lead_time")),
-        (Status.OUT_OF_STOCK, (), True, (day(14), "lead_time")),
-        (Status.BACKORDER, (), True, (day(14), "lead_time")),
+        # No open incoming: the store's default lead time never dates a restock (the default argument).
+        (Status.OUT_OF_STOCK, (po(0, 3),), True, (None, None)),
+        (Status.OUT_OF_STOCK, (), True, (None, None)),
+        (Status.BACKORDER, (), True, (None, None)),
         (Status.OUT_OF_STOCK, (), False, (None, None)),
     ],
 )
@@ -372,6 +375,61 @@ def test_restock_eta(
     expected: tuple[date | None, str | None],
 ) -> None:
     assert restock_eta(status, incoming, 14, due, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "incoming", "due", "lead_time", "expected"),
+    [
+        # Only an entered lead time the merchant shows dates a restock, and only when a reorder is due.
+        (Status.OUT_OF_STOCK, (), True, LeadTimeEta.SHOWN, (day(14), "lead_time")),
+        (Status.BACKORDER, (), True, LeadTimeEta.SHOWN, (day(14), "lead_time")),
+        (Status.OUT_OF_STOCK, (po(0, 3),), True, LeadTimeEta.SHOWN, (day(14), "lead_time")),
+        (Status.OUT_OF_STOCK, (), False, LeadTimeEta.SHOWN, (None, None)),
+        (Status.OUT_OF_STOCK, (), True, LeadTimeEta.HIDDEN, (None, None)),
+        (Status.OUT_OF_STOCK, (), True, LeadTimeEta.DEFAULT, (None, None)),
+        (Status.OUT_OF_STOCK, (), True, LeadTimeEta.AFTER_CLOSED_PO, (None, None)),
+        (Status.OUT_OF_STOCK, (po(10, 30),), True, LeadTimeEta.AFTER_CLOSED_PO, (day(30), "incoming_stock")),
+        (Status.LOW_STOCK, (), True, LeadTimeEta.SHOWN, (None, None)),
+        # A dated purchase order beats the lead time; an overdue one still gives no date, shown or not.
+        (Status.OUT_OF_STOCK, (po(10, 30),), True, LeadTimeEta.SHOWN, (day(30), "incoming_stock")),
+        (Status.OUT_OF_STOCK, (po(10, -2),), True, LeadTimeEta.SHOWN, (None, "incoming_stock_overdue")),
+    ],
+)
+def test_restock_eta_from_lead_time(
+    status: Status,
+    incoming: tuple[IncomingStock, ...],
+    due: bool,
+    lead_time: LeadTimeEta,
+    expected: tuple[date | None, str | None],
+) -> None:
+    assert restock_eta(status, incoming, 14, due, TODAY, lead_time) == expected
+
+
+@pytest.mark.parametrize(
+    ("entered", "shown", "expected"),
+    [
+        (False, False, LeadTimeEta.DEFAULT),
+        (False, True, LeadTimeEta.DEFAULT),
+        (True, False, LeadTimeEta.HIDDEN),
+        (True, True, LeadTimeEta.SHOWN),
+    ],
+)
+def test_lead_time_eta(entered: bool, shown: bool, expected: LeadTimeEta) -> None:
+    assert lead_time_eta(entered, shown) is expected
+
+
+@pytest.mark.parametrize(
+    ("entered", "shown", "expected"),
+    [
+        (False, True, LeadTimeEta.DEFAULT),
+        (True, False, LeadTimeEta.HIDDEN),
+        (True, True, LeadTimeEta.AFTER_CLOSED_PO),
+    ],
+)
+def test_lead_time_eta_after_a_purchase_order_closed_while_sold_out(
+    entered: bool, shown: bool, expected: LeadTimeEta
+) -> None:
+    assert lead_time_eta(entered, shown, True) is expected
 
 
 # --- priority -------------------------------------------------------------------------------------
@@ -542,14 +600,98 @@ def test_assess_negative_inventory() -> None:
     assert result.reorder_by == day(-21)
     assert result.badge == NONE
     assert (result.signal, result.signal_reason) == (Signal.PAUSE, "out_of_stock")
-    assert (result.restock_eta, result.eta_source) == (day(14), "lead_time")
+    # Only the store's default lead time is known: no date is promised.
+    assert (result.restock_eta, result.eta_source) == (None, None)
     assert result.priority == 45.88  # (2 waiting + 1/day * 15 days * urgency 1) * (1 + log10 50)
     assert "-3 sellable units = 0 days on hand" in result.reasons
     assert (
         "Suggested reorder 86 units: ceil(1/day × (14 lead + 7 safety + 60 cover days)) = 81"
         " + 2 waiting + 3 oversold" in result.reasons
     )
-    assert "Back in stock about 2025-03-15 = today + 14 days lead time, if ordered today" in result.reasons
+    assert NO_DATE_DEFAULT in result.reasons
+    assert not any(r.startswith("Back in stock") for r in result.reasons)
+
+
+NO_DATE_DEFAULT = (
+    "No restock date: no open purchase order, and no supplier, product or variant lead time entered"
+    " (the store default lead time never dates a restock)"
+)
+SHOW = StockSettings(show_lead_time_eta=True)
+
+
+def _eta_reasons(reasons: tuple[str, ...]) -> list[str]:
+    return [r for r in reasons if r.startswith(("Back in stock", "No restock date", "Incoming stock"))]
+
+
+def test_assess_sold_out_on_the_default_lead_time_shows_no_date_even_when_showing_is_on() -> None:
+    result = assess(facts(sellable_quantity=0, velocity=1.0, lead_time_days=14), SHOW, TODAY)
+    assert result.status is Status.OUT_OF_STOCK
+    assert result.suggested_reorder_qty == 81
+    assert (result.restock_eta, result.eta_source) == (None, None)
+    assert _eta_reasons(result.reasons) == [NO_DATE_DEFAULT]
+
+
+def test_assess_sold_out_with_an_entered_lead_time_not_chosen_shows_no_date() -> None:
+    result = assess(facts(sellable_quantity=0, velocity=1.0, lead_time_days=21, lead_time_entered=True), S, TODAY)
+    assert (result.restock_eta, result.eta_source) == (None, None)
+    assert _eta_reasons(result.reasons) == [
+        "No restock date: no open purchase order, and the 21-day lead time is not shown"
+    ]
+
+
+def test_assess_sold_out_with_an_entered_lead_time_chosen_is_today_plus_lead() -> None:
+    result = assess(facts(sellable_quantity=0, velocity=1.0, lead_time_days=21, lead_time_entered=True), SHOW, TODAY)
+    assert (result.restock_eta, result.eta_source) == (date(2025, 3, 22), "lead_time")
+    assert _eta_reasons(result.reasons) == [
+        "Back in stock about 2025-03-22 = today + 21 days lead time, if ordered today"
+    ]
+
+
+def test_assess_backorder_with_an_entered_lead_time_chosen_is_today_plus_lead() -> None:
+    f = facts(policy="continue", sellable_quantity=0, velocity=1.0, lead_time_days=10, lead_time_entered=True)
+    result = assess(f, SHOW, TODAY)
+    assert result.status is Status.BACKORDER
+    assert (result.restock_eta, result.eta_source) == (date(2025, 3, 11), "lead_time")
+
+
+def test_assess_dated_purchase_order_beats_a_shown_lead_time() -> None:
+    f = facts(sellable_quantity=0, velocity=1.0, lead_time_days=21, lead_time_entered=True, incoming=(po(5, 40),))
+    result = assess(f, SHOW, TODAY)
+    assert (result.restock_eta, result.eta_source) == (date(2025, 4, 10), "incoming_stock")
+    assert _eta_reasons(result.reasons) == ["Back in stock 2025-04-10: incoming stock expected"]
+
+
+def test_assess_overdue_purchase_order_gives_no_date_even_with_a_shown_lead_time() -> None:
+    f = facts(sellable_quantity=0, velocity=1.0, lead_time_days=21, lead_time_entered=True, incoming=(po(5, -1),))
+    result = assess(f, SHOW, TODAY)
+    assert (result.restock_eta, result.eta_source) == (None, "incoming_stock_overdue")
+    assert _eta_reasons(result.reasons) == ["Incoming stock is overdue: no restock date"]
+
+
+def test_assess_purchase_order_closed_while_sold_out_is_not_followed_by_a_lead_time_date() -> None:
+    f = facts(
+        sellable_quantity=0, velocity=1.0, lead_time_days=21, lead_time_entered=True, po_closed_while_sold_out=True
+    )
+    result = assess(f, SHOW, TODAY)
+    assert (result.restock_eta, result.eta_source) == (None, None)
+    assert _eta_reasons(result.reasons) == [
+        "No restock date: a purchase order was received or closed since the variant sold out without restocking it,"
+        " and the lead time is no promise in its place"
+    ]
+    # A new dated order still gives its date.
+    dated = assess(facts(**{**_fields(f), "incoming": (po(4, 9),)}), SHOW, TODAY)
+    assert (dated.restock_eta, dated.eta_source) == (day(9), "incoming_stock")
+
+
+def _fields(f: VariantFacts) -> dict[str, Any]:
+    return {name: getattr(f, name) for name in VariantFacts.__slots__}
+
+
+def test_assess_no_reorder_due_gives_no_date_and_no_lead_time_reason() -> None:
+    result = assess(facts(sellable_quantity=0, velocity=0.0, lead_time_entered=True), SHOW, TODAY)
+    assert result.suggested_reorder_qty == 0
+    assert (result.restock_eta, result.eta_source) == (None, None)
+    assert _eta_reasons(result.reasons) == []
 
 
 def test_assess_sold_out_with_overdue_purchase_order() -> None:
@@ -675,6 +817,8 @@ def _random_facts(rng: random.Random) -> VariantFacts:
         price=rng.choice([0.0, 9.0, 49.99, -1.0]),
         velocity=rng.choice([0.0, 0.1, 1.0, 2.5, rng.randint(1, 99_999) / 10_000, rng.uniform(0, 9)]),
         lead_time_days=rng.choice([0, 7, 14, 3700]),
+        lead_time_entered=rng.random() < 0.5,
+        po_closed_while_sold_out=rng.random() < 0.3,
         incoming=tuple(po(rng.choice([40, 0, -5]), rng.randint(-5, 40)) for _ in range(rng.choice([0, 0, 1, 2]))),
         waitlist_open=rng.choice([0, 0, 3, 25]),
         published=rng.random() < 0.9,
@@ -689,7 +833,11 @@ def _random_facts(rng: random.Random) -> VariantFacts:
 def test_assess_agrees_with_the_public_rule_functions(seed: int) -> None:
     # assess and the public functions share one implementation of each rule: their figures agree.
     rng = random.Random(seed)
-    settings = StockSettings(low_stock_threshold=rng.choice([0, 5]), safety_days=rng.choice([0, 7]))
+    settings = StockSettings(
+        low_stock_threshold=rng.choice([0, 5]),
+        safety_days=rng.choice([0, 7]),
+        show_lead_time_eta=rng.random() < 0.5,
+    )
     for _ in range(400):
         f = _random_facts(rng)
         a = assess(f, settings, TODAY)
@@ -716,5 +864,6 @@ def test_assess_agrees_with_the_public_rule_functions(seed: int) -> None:
         badge = scarcity_badge(status, qty, a.days_on_hand, velocity, settings, oversellable=oversellable)
         assert a.badge == (badge if f.published else NONE)
         due = reorder_due(suggested, qty, reorder_by, TODAY)
-        assert (a.restock_eta, a.eta_source) == restock_eta(status, f.incoming, lead, due, TODAY)
+        lead_eta = lead_time_eta(f.lead_time_entered, settings.show_lead_time_eta, f.po_closed_while_sold_out)
+        assert (a.restock_eta, a.eta_source) == restock_eta(status, f.incoming, lead, due, TODAY, lead_eta)
         assert a.campaign_stockout == campaign_risk(qty, velocity, f.incoming, f.campaigns, TODAY)

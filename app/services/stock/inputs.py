@@ -2,7 +2,8 @@
 whose input fingerprint changed, so an unchanged variant never reaches Python.
 
 Net units per window, sold-out time per window (in whole steps, see SOLD_OUT_STEP_HOURS), open incoming stock,
-open waitlist size, the resolved supplier lead time and a context key (engine version, store day, effective
+open waitlist size, the resolved supplier lead time, the purchase orders closed while the variant was sold out and
+a context key (engine version, store day, effective
 settings, campaigns) are hashed together in the database.
 """
 
@@ -25,7 +26,9 @@ from app.infra.sql import PgArray, bind_ids, dialect, epoch, greatest, id_in, le
 from app.models import Campaign, CampaignStatus, Product, PurchaseOrderStatus, StoreSetting, SubscriptionState, Variant
 
 # Part of every input fingerprint: bump it when the engine's rules change, so every state is recomputed.
-ENGINE_VERSION = 1
+# 2: a restock date comes only from a dated open purchase order or an entered lead time the merchant shows, and
+# no lead time follows a purchase order that closed while the variant was sold out.
+ENGINE_VERSION = 2
 
 
 # Sold-out time counts in whole steps of this many hours (under a step short at most), so a variant's sold-out time
@@ -116,6 +119,17 @@ def _inputs_sql(
             f"FROM purchase_orders WHERE {open_po} ORDER BY variant_id, expected_on, id) GROUP BY variant_id"
         )
         keyed = "json_each(:{0}) AS {0} ON {0}.key = CAST({1} AS TEXT)"
+    # Purchase orders received or cancelled (or open but fully received) since the variant's open sell-out span
+    # began: they closed without restocking it, so no lead-time guess may follow them. Closed orders cannot be
+    # edited, so updated_at is when they closed.
+    shut = (
+        "SELECT po.variant_id, COUNT(*) AS n FROM purchase_orders po JOIN stock_events se"  # noqa: S608
+        " ON se.variant_id = po.variant_id AND se.store_id = :sid AND se.kind = :sellout AND se.ended_at IS NULL"
+        f" WHERE po.store_id = :sid AND (po.status <> '{PurchaseOrderStatus.OPEN.value}'"
+        " OR po.quantity - po.received_quantity <= 0) AND po.updated_at >= se.occurred_at"
+        + (f" AND {id_in(session, 'po.variant_id', 'vids')}" if scoped else "")
+        + " GROUP BY po.variant_id"
+    )
     own = [f"{k}.value" for k, on in (("vk", variant_keys), ("pk", product_keys)) if on]
     context = f"COALESCE({', '.join(own)}, CAST(:ctx AS TEXT))" if own else "CAST(:ctx AS TEXT)"
     # Absent aggregates read as zero/empty, as the engine reads them: a variant's first sell-out event, or first
@@ -125,7 +139,7 @@ def _inputs_sql(
         "v.sellable_quantity", "v.tracked", "v.inventory_policy", "v.backorder", "v.published", "p.published",
         "v.price", "su.lead_time_days",
         *[f"COALESCE(s.u{w}, 0)" for w in windows], *[f"COALESCE(so.o{w}, 0)" for w in windows],
-        "COALESCE(inc.items, '')", "COALESCE(wl.n, 0)",
+        "COALESCE(inc.items, '')", "COALESCE(wl.n, 0)", "COALESCE(sh.n, 0)",
     ]  # fmt: skip
     if pg:
         # A 64-bit hash of the typed values: a third of the cost of casting each to text for md5, on every variant.
@@ -144,11 +158,13 @@ def _inputs_sql(
         "), wl AS ("
         " SELECT variant_id, COUNT(*) AS n FROM subscriptions"
         f" WHERE store_id = :sid AND state IN :open_states{vscope} GROUP BY variant_id"
+        f"), sh AS ({shut}"
         "), x AS ("
         " SELECT v.id AS vid, v.product_id AS pid, v.sellable_quantity AS qty, v.tracked, v.inventory_policy,"
         " v.backorder, v.published AS v_pub, p.published AS p_pub, v.price, su.lead_time_days AS supplier_lead, "
         + ", ".join([*(f"s.u{w}" for w in windows), *(f"so.o{w}" for w in windows)])
-        + ", inc.items, wl.n AS waitlist, st.sellable_quantity AS prev_qty, st.fingerprint AS prev_fp,"
+        + ", inc.items, wl.n AS waitlist, sh.n AS closed_pos,"
+        " st.sellable_quantity AS prev_qty, st.fingerprint AS prev_fp,"
         " st.published_fingerprint AS published_fp, st.input_fingerprint AS prev_input_fp,"
         f" {fingerprint} AS input_fp"
         " FROM variants v JOIN products p ON p.id = v.product_id"
@@ -158,6 +174,7 @@ def _inputs_sql(
         " LEFT JOIN soldout so ON so.variant_id = v.id"
         " LEFT JOIN inc ON inc.variant_id = v.id"
         " LEFT JOIN wl ON wl.variant_id = v.id"
+        " LEFT JOIN sh ON sh.variant_id = v.id"
         + (f" LEFT JOIN {keyed.format('pk', 'v.product_id')}" if product_keys else "")
         + (f" LEFT JOIN {keyed.format('vk', 'v.id')}" if variant_keys else "")
         + " WHERE v.store_id = :sid AND v.deleted_at IS NULL AND p.deleted_at IS NULL"

@@ -160,20 +160,18 @@ class StateAssessor:
         """The state values of one variant (without its fingerprints and timestamps)."""
         overrides = self.overrides
         vid, pid, qty, tracked, policy, backorder, v_pub, p_pub, price, supplier_lead = row[:10]
-        items, waitlist = row[self.tail : self.tail + 2]
+        items, waitlist, closed_pos = row[self.tail : self.tail + 3]
         key = (pid if pid in overrides.product else None, vid if vid in overrides.variant else None)
         settings = self.settings_cache.get(key)
         if settings is None:
             settings = resolve_settings(overrides.store, overrides.product.get(pid), overrides.variant.get(vid))
             self.settings_cache[key] = settings
-        if (
-            supplier_lead is not None
-            and "lead_time_days" not in overrides.variant.get(vid, {})
-            and "lead_time_days" not in overrides.product.get(pid, {})
-        ):
-            lead_time = int(supplier_lead)
-        else:
-            lead_time = settings.lead_time_days
+        # An override beats the supplier's lead time; only the store default counts as not entered.
+        own_lead = "lead_time_days" in overrides.variant.get(vid, {}) or "lead_time_days" in overrides.product.get(
+            pid, {}
+        )
+        use_supplier = supplier_lead is not None and not own_lead
+        lead_time = int(supplier_lead) if use_supplier else settings.lead_time_days
         window_sales = [
             WindowSales(
                 days=w,
@@ -196,6 +194,8 @@ class StateAssessor:
             waitlist_open=int(waitlist or 0),
             published=bool(v_pub and p_pub),
             campaigns=tuple(self.campaigns.get(pid, ())),
+            lead_time_entered=own_lead or supplier_lead is not None,
+            po_closed_while_sold_out=bool(closed_pos),
         )
         return _state_values(vid, self.store_id, facts, assess(facts, settings, self.today), vel.by_window)
 
@@ -246,7 +246,7 @@ def recompute(
     try:
         for row in rows:
             vid, qty, tracked = row[0], row[2], row[3]
-            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[assessor.tail + 2 :]
+            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[assessor.tail + 3 :]
             values = assessor.state(row)
             # Only variants whose inputs changed come back from the database: each gets its new state written.
             values["input_fingerprint"] = input_fp
