@@ -161,34 +161,39 @@ class _Foreground:
 
 
 @cli.command("sync")
-@click.option("--store", "store_id", type=int, required=True, help="Shopify store id.")
+@click.option("--store", "store_id", type=int, required=True, help="Store id.")
 @click.option("--reconcile", is_flag=True, help="Only re-read what changed since the last sync.")
-@click.option("--poll", default=2.0, show_default=True, help="Seconds between bulk operation polls.")
+@click.option("--poll", default=2.0, show_default=True, help="Seconds between steps of a run that waits on its store.")
 def sync_cmd(store_id: int, reconcile: bool, poll: float) -> None:
-    """Run a Shopify catalog sync in the foreground with a progress bar (resumes a running one)."""
+    """Run a store's catalog sync in the foreground with a progress bar (resumes a running one), on any platform."""
     import time
 
     from app.models import Store, SyncRun, SyncRunStatus
     from app.platforms import registry
-    from app.platforms.shopify import sync as shopify_sync
-    from app.platforms.shopify.platform import SHOPIFY
+    from app.queue import resolve
     from app.runtime import get_runtime
-    from jobs.shopify import clients_for
 
     rt = get_runtime()
     with rt.db.session() as session:
         store = session.get(Store, store_id)
-        if store is None or registry.of(store) is not SHOPIFY:
-            raise click.ClickException(f"store {store_id} is not a Shopify store")
-        run_id = shopify_sync.start_sync(session, _Foreground(), store_id, "reconcile" if reconcile else "initial").id
+        if store is None:
+            raise click.ClickException(f"store {store_id} not found")
+        platform = registry.of(store)
+        # Opened without a worker: this command advances the run itself, with the platform's own sync job.
+        run = platform.start_sync(session, _Foreground(), store_id, "reconcile" if reconcile else "initial")
+        job = platform.sync_job(run.id) if run is not None else None
+        if run is None or job is None:
+            raise click.ClickException(f"store {store_id}: nothing to sync for {platform.label}")
+        run_id = run.id
+    advance = resolve(job.func)
     report = _progress_bar()
-    clients = clients_for(rt, store_id)
     while True:
-        outcome = shopify_sync.step(rt.db, _Foreground(), run_id, clients)
+        # A job answers "waiting" while its store prepares data (a Shopify bulk operation), else the run's end.
+        outcome = str(advance(*job.args))
         with rt.db.session() as session:
-            run = session.get(SyncRun, run_id)
-            assert run is not None
-            info = shopify_sync.progress(run)
+            found = session.get(SyncRun, run_id)
+            assert found is not None
+            info = platform.sync_progress(found)
         report(f"{info['phase']} {info['percent']:.0f}%", int(info["done"]), info["total"])
         if outcome != "waiting":
             break

@@ -286,6 +286,8 @@ def test_cli_sync_runs_in_the_foreground_with_progress(
     get_settings.cache_clear()
     set_runtime(None)
     monkeypatch.setattr(shopify_jobs, "clients_for", lambda rt, sid: clients())
+    follow_ups = RecordingQueue()  # the app's queue: what the sync hands to workers (not the sync itself)
+    monkeypatch.setattr("app.runtime.make_queue", lambda *_a, **_kw: follow_ups)
     result = CliRunner().invoke(cli, ["sync", "--store", str(store_id), "--poll", "0"])
     assert result.exit_code == 0, result.output
     head, _, counts = result.stdout.strip().partition(" done ")
@@ -294,7 +296,9 @@ def test_cli_sync_runs_in_the_foreground_with_progress(
     assert "products" in result.stderr
     result = CliRunner().invoke(cli, ["sync", "--store", "424242"])
     assert result.exit_code == 1
-    assert "store 424242 is not a Shopify store" in result.output
+    assert result.output == "Error: store 424242 not found\n"
+    recompute = ("jobs.stock.recompute_dirty", (store_id,), f"recompute-dirty-{store_id}")
+    assert [(j.func, j.args, j.job_id) for j in follow_ups.specs] == [recompute]
     get_settings.cache_clear()
     set_runtime(None)
 

@@ -10,10 +10,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
+from app.models import SyncRun, SyncRunStatus
 from app.platforms import registry
 from app.services.merchant import dashboard
 from app.services.merchant.stock_views import (
@@ -27,7 +29,8 @@ from app.services.merchant.stock_views import (
     variant_events,
 )
 from app.web.admin.auth import admin, admin_required
-from app.web.deps import db_session
+from app.web.admin.shell import admin_url
+from app.web.deps import db_session, runtime
 from app.web.params import MAX_ID
 
 bp = Blueprint("admin_dashboard", __name__, url_prefix="/admin")
@@ -86,6 +89,28 @@ def index() -> ResponseReturnValue:
         demand=demand,
         **_helpers(),
     )
+
+
+@bp.post("/sync")
+@admin_required
+def sync_now() -> ResponseReturnValue:
+    """Start a reconciliation of the signed-in store's catalog, or leave the running sync alone (no second run)."""
+    ctx = admin()
+    store = ctx.store
+    session = db_session()
+    platform = registry.of(store)
+    running = session.execute(
+        select(SyncRun.id).where(SyncRun.store_id == store.id, SyncRun.status == SyncRunStatus.RUNNING).limit(1)
+    ).scalar_one_or_none()
+    run = platform.start_sync(session, runtime().jobs, store.id, "reconcile")
+    session.commit()  # the run's job is enqueued after this commit
+    if run is None:
+        flash(f"Nothing to sync for {platform.label}: its catalog is not read from a store.", "info")
+    elif running is not None and run.id == running:
+        flash(f"A sync from {platform.label} is already running; its progress is shown below.", "info")
+    else:
+        flash(f"Sync from {platform.label} started: changes since the last sync are being read.", "success")
+    return redirect(admin_url(ctx, "admin_dashboard.index", _anchor="sync"))
 
 
 _TREND_LABELS = {
