@@ -321,10 +321,11 @@
         return w.say(live, res[1].confirm ? s.confirm : s.ok, false);
       }
       // A 4xx refusal carries the API's own words in the shopper's language (in_stock, consent_required...):
-      // show them. The widget's words only for what it knows better, generic only for 5xx, network and
-      // malformed requests (invalid_request, whose text is for developers).
+      // show them. The widget's words only for what it knows better, generic for 5xx, network errors and
+      // the answers whose text is English for developers (invalid_request, not_found).
       w.fail(f, btn, live, code === 'invalid_email' ? s.invalid : res[0] === 429 ? s.rate
-        : res[0] < 500 && code !== 'invalid_request' && typeof m === 'string' && m ? m : s.error,
+        : res[0] < 500 && code !== 'invalid_request' && code !== 'not_found' && typeof m === 'string' && m ? m
+          : s.error,
       code === 'invalid_email' ? email : null);
     }, function () { w.fail(f, btn, live, s.error, null); });
   };

@@ -284,7 +284,7 @@ def test_client_side_checks_send_nothing(page: Any, live_server: LiveServer, sho
         (429, "too_many_requests", "Too many attempts. Please try again later."),
         (409, "in_stock", "server words"),  # a refusal the shopper can act on: the API's own words
         (400, "consent_required", "server words"),
-        (404, "not_found", "server words"),
+        (404, "not_found", "Something went wrong. Please try again."),  # English words for developers
         (500, "internal_error", "Something went wrong. Please try again."),
         (503, "unavailable", "Something went wrong. Please try again."),
     ],
