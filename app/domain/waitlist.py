@@ -175,6 +175,10 @@ def signup_refusal(status: str | None, restock_eta_known: bool) -> str | None:
     including a backorder with a known ship date, where the widget shows "Ships around <date>" instead of a form.
     A merchant expects the waitlist to hold people who could not buy, so the widget can answer "it's back: buy it
     now" when a cached page offered the form for a variant that has just been restocked.
+
+    The page a shopper signs up from may be older than our state (a cached page) or newer (the platform's own page
+    after a sale whose webhook we have not applied yet); nothing in a signup says which, so our state decides and
+    the refusal tells the shopper what it says: available, refresh the page to buy (``message(locale, "in_stock")``).
     """
     if status is None or status == Status.OUT_OF_STOCK:
         return None
@@ -189,7 +193,7 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
     "en": {
         "subscribed": "Thanks! We'll email you once when it's back in stock.",
         "confirm_sent": "Almost done: check your inbox and confirm your address to join the waitlist.",
-        "in_stock": "Good news: this item can be ordered right now.",
+        "in_stock": "This item is available again — refresh the page to buy it.",
         "invalid_email": "Please enter a valid email address.",
         "consent_required": "Please tick the box to agree to be emailed.",
         "consent_changed": "The consent text changed; please reload the page and agree again.",
@@ -211,7 +215,7 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
     "nl": {
         "subscribed": "Bedankt! We mailen je één keer zodra het weer op voorraad is.",
         "confirm_sent": "Bijna klaar: bevestig je adres via de mail in je inbox om op de wachtlijst te komen.",
-        "in_stock": "Goed nieuws: dit artikel kun je nu al bestellen.",
+        "in_stock": "Dit artikel is weer beschikbaar — vernieuw de pagina om het te kopen.",
         "invalid_email": "Vul een geldig e-mailadres in.",
         "consent_required": "Vink het vakje aan om akkoord te gaan met de e-mail.",
         "consent_changed": "De toestemmingstekst is gewijzigd; laad de pagina opnieuw en ga opnieuw akkoord.",
@@ -233,7 +237,7 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
     "fr": {
         "subscribed": "Merci ! Nous vous écrirons une fois dès que l'article sera de retour.",
         "confirm_sent": "Presque fini : confirmez votre adresse depuis votre boîte mail pour rejoindre la liste.",
-        "in_stock": "Bonne nouvelle : cet article peut être commandé dès maintenant.",
+        "in_stock": "Cet article est de nouveau disponible — actualisez la page pour l'acheter.",
         "invalid_email": "Veuillez saisir une adresse e-mail valide.",
         "consent_required": "Veuillez cocher la case pour accepter de recevoir l'e-mail.",
         "consent_changed": "Le texte de consentement a changé ; rechargez la page et acceptez à nouveau.",
@@ -255,7 +259,7 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
     "de": {
         "subscribed": "Danke! Wir schreiben dir einmal, sobald der Artikel wieder da ist.",
         "confirm_sent": "Fast geschafft: Bestätige deine Adresse über die E-Mail in deinem Postfach.",
-        "in_stock": "Gute Nachricht: Dieser Artikel ist jetzt bestellbar.",
+        "in_stock": "Dieser Artikel ist wieder verfügbar – lade die Seite neu, um ihn zu kaufen.",
         "invalid_email": "Bitte gib eine gültige E-Mail-Adresse ein.",
         "consent_required": "Bitte setze das Häkchen, um der E-Mail zuzustimmen.",
         "consent_changed": "Der Einwilligungstext hat sich geändert; lade die Seite neu und stimme erneut zu.",

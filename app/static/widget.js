@@ -315,13 +315,18 @@
     }).then(function (r) {
       return r.json().then(function (d) { return [r.status, d]; }, function () { return [r.status, {}]; });
     }).then(function (res) {
-      var code = res[1] && res[1].error ? res[1].error.code : '';
+      var e = res[1] && res[1].error || {}, code = e.code, m = e.message;
       if (res[0] >= 200 && res[0] < 300) {
         f.hidden = true;
         return w.say(live, res[1].confirm ? s.confirm : s.ok, false);
       }
-      w.fail(f, btn, live, code === 'invalid_email' ? s.invalid : code === 'consent_required' ? s.consent
-        : res[0] === 429 ? s.rate : s.error, code === 'invalid_email' ? email : null);
+      // A 4xx refusal carries the API's own words in the shopper's language (in_stock, consent_required...):
+      // show them. The widget's words only for what it knows better, generic for 5xx, network errors and
+      // the answers whose text is English for developers (invalid_request, not_found).
+      w.fail(f, btn, live, code === 'invalid_email' ? s.invalid : res[0] === 429 ? s.rate
+        : res[0] < 500 && code !== 'invalid_request' && code !== 'not_found' && typeof m === 'string' && m ? m
+          : s.error,
+      code === 'invalid_email' ? email : null);
     }, function () { w.fail(f, btn, live, s.error, null); });
   };
 

@@ -11,10 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from app.domain.waitlist import consent as consent_for_locale
 from app.models import Product, StockState, Store, Variant
+from app.models.waitlist import ConsentRecord, Subscription
 from tests.e2e.conftest import LiveServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -281,6 +282,11 @@ def test_client_side_checks_send_nothing(page: Any, live_server: LiveServer, sho
         (400, "invalid_email", "Please enter a valid email address."),
         (400, "invalid_request", "Something went wrong. Please try again."),
         (429, "too_many_requests", "Too many attempts. Please try again later."),
+        (409, "in_stock", "server words"),  # a refusal the shopper can act on: the API's own words
+        (400, "consent_required", "server words"),
+        (404, "not_found", "Something went wrong. Please try again."),  # English words for developers
+        (500, "internal_error", "Something went wrong. Please try again."),
+        (503, "unavailable", "Something went wrong. Please try again."),
     ],
 )
 def test_error_state_from_the_api(
@@ -297,6 +303,50 @@ def test_error_state_from_the_api(
     assert page.locator(".bs-form").is_visible()
     assert page.locator(".bs-submit").is_enabled()
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", "This item is available again — refresh the page to buy it."),
+        ("nl", "Dit artikel is weer beschikbaar — vernieuw de pagina om het te kopen."),
+        ("fr", "Cet article est de nouveau disponible — actualisez la page pour l'acheter."),
+        ("de", "Dieser Artikel ist wieder verfügbar – lade die Seite neu, um ihn zu kaufen."),
+    ],
+)
+def test_signup_against_a_page_that_disagrees_with_our_state_shows_the_servers_refusal(
+    page: Any, live_server: LiveServer, shop: Shop, lang: str, expected: str
+) -> None:
+    """The page shows the item sold out, our state says it can be bought: the real API refuses (409 in_stock) and
+    the shopper reads its localised words, not the generic error; no row is stored."""
+    page.goto(_landing_url(live_server, shop, lang, "out"))
+    page.wait_for_selector(".bs-panel")
+    store_id = shop.demo if lang == "en" else shop.stores[lang]
+    with live_server.db.session() as s:
+        variant = s.scalars(
+            select(Variant).where(Variant.store_id == store_id, Variant.external_id == shop.vid("out"))
+        ).one()
+        state = s.get(StockState, variant.id)
+        assert state is not None
+        state.status, state.restock_eta, state.eta_source = "in_stock", None, None
+        s.commit()
+        variant_id = variant.id
+        consents_before = len(s.scalars(select(ConsentRecord.id).where(ConsentRecord.store_id == store_id)).all())
+    page.locator(".bs-email").fill("shopper@example.com")
+    page.locator(".bs-consent input").check()
+    with page.expect_response(lambda r: r.url.endswith("/subscriptions")) as answer:
+        page.locator(".bs-submit").click()
+    page.locator(".bs-status--error").filter(has_text=expected).wait_for()
+    assert page.locator(".bs-status").inner_text() == expected
+    assert (answer.value.status, answer.value.json()) == (409, {"error": {"code": "in_stock", "message": expected}})
+    assert page.locator(".bs-form").is_visible()
+    assert page.locator(".bs-submit").is_enabled()
+    with live_server.db.session() as s:
+        assert s.scalars(select(Subscription).where(Subscription.variant_id == variant_id)).all() == []
+        # The demo store has seeded signups of its own: none was added.
+        assert len(s.scalars(select(ConsentRecord.id).where(ConsentRecord.store_id == store_id)).all()) == (
+            consents_before
+        )
 
 
 def test_variant_switch_on_the_demo_page(page: Any, live_server: LiveServer, shop: Shop) -> None:

@@ -244,9 +244,35 @@ def test_refused_signups_store_and_send_nothing(env: Env, payload: Any, status: 
     assert env.subs() == [] and env.consents() == [] and env.jobs.specs == []
 
 
-def test_in_stock_message_is_localised(env: Env) -> None:
-    resp = env.post(body(variant_id="instock", locale="fr"))
-    assert resp.get_json()["error"] == {"code": "in_stock", "message": rules.message("fr", "in_stock")}
+@pytest.mark.parametrize(
+    ("locale", "message"),
+    [
+        ("en", "This item is available again — refresh the page to buy it."),
+        ("nl", "Dit artikel is weer beschikbaar — vernieuw de pagina om het te kopen."),
+        ("fr", "Cet article est de nouveau disponible — actualisez la page pour l'acheter."),
+        ("de", "Dieser Artikel ist wieder verfügbar – lade die Seite neu, um ihn zu kaufen."),
+    ],
+)
+def test_in_stock_refusal_is_localised_and_stores_nothing(env: Env, locale: str, message: str) -> None:
+    resp = env.post(body(variant_id="instock", locale=locale))
+    assert resp.status_code == 409
+    assert resp.get_json() == {"error": {"code": "in_stock", "message": message}}
+    assert env.subs() == [] and env.consents() == [] and env.jobs.specs == []
+
+
+def test_stale_in_stock_state_refuses_with_the_refresh_message(env: Env) -> None:
+    """The platform sold the item out (its page says so) before we applied that delivery: our state decides."""
+    with env.db.session() as s:
+        store = s.get(Store, env.store_id)
+        assert store is not None
+        stale = make_variant(s, store, qty=0, external_id="stale")  # the row already reads 0 ...
+        _state(s, stale, "in_stock")  # ... but the computed state still says in stock
+        s.commit()
+    resp = env.post(body(variant_id="stale", locale="nl"))
+    assert resp.status_code == 409
+    message = "Dit artikel is weer beschikbaar — vernieuw de pagina om het te kopen."
+    assert resp.get_json() == {"error": {"code": "in_stock", "message": message}}
+    assert env.subs() == [] and env.consents() == [] and env.jobs.specs == []
 
 
 def test_current_consent_version_is_accepted(env: Env) -> None:

@@ -88,6 +88,20 @@ def test_signup_refusal(status: str | None, eta_known: bool, expected: str | Non
     assert rules.signup_refusal(status, eta_known) == expected
 
 
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", "This item is available again — refresh the page to buy it."),
+        ("nl", "Dit artikel is weer beschikbaar — vernieuw de pagina om het te kopen."),
+        ("fr", "Cet article est de nouveau disponible — actualisez la page pour l'acheter."),
+        ("de", "Dieser Artikel ist wieder verfügbar – lade die Seite neu, um ihn zu kaufen."),
+        ("es", "This item is available again — refresh the page to buy it."),  # unknown language: English
+    ],
+)
+def test_in_stock_refusal_tells_the_shopper_to_refresh_and_buy(locale: str, expected: str) -> None:
+    assert rules.message(locale, "in_stock") == expected
+
+
 def test_messages_per_language() -> None:
     assert rules.message("en", "subscribed") == "Thanks! We'll email you once when it's back in stock."
     assert rules.message("nl", "subscribed") == "Bedankt! We mailen je één keer zodra het weer op voorraad is."
