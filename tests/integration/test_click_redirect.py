@@ -141,11 +141,18 @@ def test_shopify_links_lead_back_under_the_shoppers_storefront_root(
     assert _clicks(db, did)[0] == 1
 
 
+def _tampered(token: str) -> str:
+    # One character inside the signature changed: its last character carries spare bits of the base64 encoding, and
+    # replacing the tail with fixed text gives back the very token whenever it already ended that way.
+    i = len(token) - 5
+    return token[:i] + ("B" if token[i] == "A" else "A") + token[i + 1 :]
+
+
 @pytest.mark.parametrize("kind", ["forged", "other_secret", "unsubscribe_token", "unknown_delivery", "garbage"])
 def test_bad_tokens_are_a_404_page_and_record_nothing(client: FlaskClient, db: Database, kind: str) -> None:
     did = _delivery(db, "demo")
     token = {
-        "forged": buy_token(SECRET, did)[:-2] + "xx",
+        "forged": _tampered(buy_token(SECRET, did)),
         "other_secret": buy_token("another-secret", did),
         "unsubscribe_token": unsubscribe_token(SECRET, did),
         "unknown_delivery": buy_token(SECRET, did + 1000),
