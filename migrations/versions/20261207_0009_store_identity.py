@@ -27,6 +27,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('reported_identity', _JSON, nullable=True))
         batch_op.add_column(sa.Column('identity_overrides', _JSON, nullable=True))
         batch_op.add_column(sa.Column('identity_read_at', sa.DateTime(timezone=True), nullable=True))
+    # Until now an admin email got there only by being typed (the WooCommerce paste-keys form): it is the merchant's
+    # own value, so a platform that reports another address later must not replace it.
+    build = 'jsonb_build_object' if op.get_bind().dialect.name == 'postgresql' else 'json_object'
+    op.execute(
+        f"UPDATE stores SET identity_overrides = {build}('admin_email', admin_email) WHERE admin_email IS NOT NULL"
+    )
 
 
 def downgrade() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,3 +69,32 @@ def test_0007_ends_each_sell_out_span_at_its_variants_next_event(tmp_path: Path)
         5: "2026-11-04 12:00:00",
         6: None,
     }
+
+
+def test_0009_keeps_a_typed_admin_email_as_the_merchants_own_value(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'identity.db'}"
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = url
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "0008")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for sid, email in ((1, "owner@myshop.example.com"), (2, None)):
+            conn.execute(
+                text(
+                    "INSERT INTO stores (id, platform, domain, name, scopes, timezone, currency, locale, status,"
+                    " installed_at, created_at, updated_at, admin_email) VALUES (:i, 'woocommerce', :d, 'shop', '',"
+                    " 'UTC', 'USD', 'en', 'active', :t, :t, :t, :e)"
+                ),
+                {"i": sid, "d": f"https://shop{sid}.example", "t": datetime(2026, 12, 1, tzinfo=UTC), "e": email},
+            )
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, admin_email, identity_overrides, reported_identity FROM stores ORDER BY id")
+        ).all()
+    engine.dispose()
+    assert [(r[0], r[1], None if r[2] is None else json.loads(r[2]), r[3]) for r in rows] == [
+        (1, "owner@myshop.example.com", {"admin_email": "owner@myshop.example.com"}, None),
+        (2, None, None, None),
+    ]

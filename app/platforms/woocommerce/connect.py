@@ -38,7 +38,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.infra.crypto import cipher_for
 from app.models import Store, StoreStatus
-from app.platforms.woocommerce import identity as woo_identity
+from app.services.merchant.identity import record_reported
 from integrations.base import AuthRevoked, InvalidRequest, NotFound, PlatformError, StoreInfo, TransientError
 from integrations.woocommerce.client import Resolver, WooClient, check_public_url
 from integrations.woocommerce.identity import read_store_info
@@ -423,6 +423,6 @@ def connect_with_keys(
         store.webhook_secret_encrypted = _new_webhook_secret(settings)
     _activate(store, cipher_for(settings).encrypt_json({"consumer_key": key, "consumer_secret": secret}))
     if info is not None:
-        woo_identity.record(store, info, utcnow())
+        record_reported(store, info.identity(), utcnow())
     session.flush()
     return store

@@ -16,29 +16,19 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app import job_specs
-from app.domain.store_identity import FIELDS
 from app.models import Store, StoreStatus
 from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.queue import JobQueue, enqueue_after_commit
-from app.services.merchant.identity import record_reported, set_overrides
-from integrations.base import StoreInfo
+from app.services.merchant.identity import record_reported
 from integrations.woocommerce.client import WooClient
 from integrations.woocommerce.identity import read_store_info
 
-__all__ = ["REFRESH_EVERY", "due_for_refresh", "record", "refresh_identity", "schedule_refresh"]
+__all__ = ["REFRESH_EVERY", "due_for_refresh", "refresh_identity", "schedule_refresh"]
 
 log = logging.getLogger(__name__)
 
 REFRESH_EVERY = timedelta(days=1)
 """How old the last read of a store's settings may get before the reconciliation reads them again."""
-
-
-def record(store: Store, info: StoreInfo, now: datetime) -> list[str]:
-    """Record what the store reported (what it did not say keeps its last value); the fields whose value changed."""
-    before = {field: getattr(store, field) for field in FIELDS}
-    _keep_typed_admin_email(store)
-    record_reported(store, info.identity(), now)
-    return [field for field in FIELDS if getattr(store, field) != before[field]]
 
 
 def refresh_identity(session: Session, store_id: int, client: WooClient, now: datetime) -> list[str] | None:
@@ -52,7 +42,7 @@ def refresh_identity(session: Session, store_id: int, client: WooClient, now: da
     store = session.get(Store, store_id)
     if store is None or store.platform != WOOCOMMERCE.name:
         return None
-    changed = record(store, info, now)
+    changed = record_reported(store, info.identity(), now)
     session.flush()
     if changed:
         log.info("WooCommerce store %s: identity changed: %s", store_id, ", ".join(changed))
@@ -76,12 +66,3 @@ def due_for_refresh(session: Session, now: datetime) -> list[int]:
         .order_by(Store.id)
     )
     return list(session.execute(query).scalars())
-
-
-def _keep_typed_admin_email(store: Store) -> None:
-    # Before identities were read, the paste-keys form wrote the merchant's email straight into admin_email. On the
-    # first read it becomes the merchant's own value: otherwise the store's (or no) email would replace it, and the
-    # merchant's sign-in links would go elsewhere or nowhere.
-    overrides = store.identity_overrides or {}
-    if store.reported_identity is None and store.admin_email and "admin_email" not in overrides:
-        set_overrides(store, {"admin_email": store.admin_email})
