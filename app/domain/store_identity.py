@@ -52,9 +52,9 @@ class IdentityField:
 def normalize(field: str, raw: Any, known_zones: frozenset[str] | set[str]) -> str | None:
     """The field's value in BackSoon's form, or None when the raw value is missing or not valid for that field.
 
-    Timezones must be one of ``known_zones`` (IANA names); currencies ISO 4217 codes (upper-cased); countries ISO 3166
-    alpha-2 codes (upper-cased; WooCommerce's "NL:NH" country:state form gives "NL"); locales a language with an
-    optional region ("nl", "pt-BR"; "nl_NL" and "pt-br" are accepted); emails lower-cased.
+    Timezones must be one of ``known_zones`` (IANA names); currencies ISO 4217 codes and countries ISO 3166 alpha-2
+    codes (upper-cased; a platform's own forms, like WooCommerce's "NL:NH", are mapped by its reader); locales a
+    language with an optional region ("nl", "pt-BR"; "nl_NL" and "pt-br" are accepted); emails lower-cased.
     """
     if not isinstance(raw, str):
         return None
@@ -67,7 +67,7 @@ def normalize(field: str, raw: Any, known_zones: frozenset[str] | set[str]) -> s
         code = text.upper()
         return code if _CURRENCY.fullmatch(code) else None
     if field == "country":
-        code = text.split(":", 1)[0].upper()
+        code = text.upper()
         return code if _COUNTRY.fullmatch(code) else None
     if field == "locale":
         tag = text.replace("_", "-")
