@@ -82,6 +82,11 @@ def normalize(field: str, raw: Any, known_zones: frozenset[str] | set[str]) -> s
     raise ValueError(f"unknown identity field {field!r}")
 
 
+def default_value(field: str, domain: str) -> str | None:
+    """What a field is when neither the merchant nor the platform gave a value (a store's name is its domain)."""
+    return domain if field == "name" else DEFAULTS[field]
+
+
 def effective_identity(
     reported: Mapping[str, Any] | None,
     overrides: Mapping[str, Any] | None,
@@ -98,6 +103,5 @@ def effective_identity(
         elif theirs is not None:
             out[field] = IdentityField(field, theirs, Source.PLATFORM, theirs)
         else:
-            default = domain if field == "name" else DEFAULTS[field]
-            out[field] = IdentityField(field, default, Source.DEFAULT, None)
+            out[field] = IdentityField(field, default_value(field, domain), Source.DEFAULT, None)
     return out

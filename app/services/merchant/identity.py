@@ -1,20 +1,22 @@
 """The store's identity as BackSoon uses it: what the platform reports, what the merchant set here, and the result.
 
 Platforms call ``record_reported`` whenever they read the store's own settings (at install or connect, on Shopify's
-shop/update, on WooCommerce's daily re-read); the settings page calls ``set_overrides``. Both leave the store's
-columns (name, admin_email, timezone, currency, country, locale) at the effective values that
-app.domain.store_identity decides, which is what every email, digest, date, price and feed reads.
+shop/update, on WooCommerce's daily re-read); the settings page shows ``identity_views`` and calls
+``set_overrides`` with ``form_values``. Both leave the store's columns (name, admin_email, timezone, currency,
+country, locale) at the effective values that app.domain.store_identity decides, which is what every email, digest,
+date, price and feed reads.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import available_timezones
 
-from app.domain.store_identity import FIELDS, IdentityField, effective_identity, normalize
+from app.domain.store_identity import FIELDS, IdentityField, Source, default_value, effective_identity, normalize
 from app.models import Store
 
 
@@ -77,3 +79,98 @@ def _apply(store: Store) -> list[str]:
             setattr(store, column, value.value)
             changed.append(field)
     return changed
+
+
+# Each identity field's label, help text, and the example its error message ends with.
+LABELS: dict[str, tuple[str, str, str]] = {
+    "name": ("Store name", "The name customers see in restock emails and on the storefront.", "any text"),
+    "admin_email": (
+        "Admin email",
+        "Where digests and alerts go, and the only address admin sign-in links are sent to.",
+        "an address such as owner@example.com",
+    ),
+    "timezone": (
+        "Timezone",
+        "An IANA timezone such as Europe/Amsterdam: it decides when a store day starts.",
+        "an IANA name such as Europe/Amsterdam",
+    ),
+    "currency": ("Currency", "A three-letter ISO 4217 code such as EUR.", "a three-letter code such as EUR"),
+    "country": ("Country", "A two-letter ISO 3166 code such as NL.", "a two-letter code such as NL"),
+    "locale": (
+        "Language",
+        "A language code with an optional region, such as nl or pt-BR.",
+        "a code such as nl or pt-BR",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityView:
+    """One identity field as the Store section shows it."""
+
+    name: str  # the form field: identity_<field>
+    label: str
+    help: str
+    current: str  # "EUR — from WooCommerce"
+    reported: str | None  # "WooCommerce says EUR", beside a value set here
+    value: str  # the input: the merchant's own value (empty: the store's value applies)
+    placeholder: str  # what applies when the input is empty
+    overridden: bool
+    reset_label: str  # "Use WooCommerce's value (EUR)"
+    reset: bool  # that box is ticked
+    error: str | None
+
+
+def identity_views(
+    store: Store, platform: str, submitted: Mapping[str, str] | None, errors: Mapping[str, str]
+) -> list[IdentityView]:
+    """Each identity field for the settings form: value and source, the platform's value, the input, its error.
+
+    ``platform`` names the store's platform in a sentence ("from WooCommerce"); ``submitted`` is the form just
+    refused, whose values are shown again.
+    """
+    sources = {Source.MERCHANT: "set here", Source.PLATFORM: f"from {platform}", Source.DEFAULT: "default"}
+    views = []
+    for field, current in identity(store).items():
+        label, help_text, _ = LABELS[field]
+        key = f"identity_{field}"
+        overridden = current.source is Source.MERCHANT
+        fallback = current.reported or default_value(field, store.domain) or ""
+        views.append(
+            IdentityView(
+                name=key,
+                label=label,
+                help=help_text,
+                current=f"{current.value or 'not set'} — {sources[current.source]}",
+                reported=f"{platform} says {current.reported}" if overridden and current.reported else None,
+                value=submitted.get(key, "")
+                if submitted is not None
+                else ((current.value or "") if overridden else ""),
+                placeholder=fallback,
+                overridden=overridden,
+                reset_label=(
+                    f"Use {platform}'s value ({current.reported})"
+                    if current.reported
+                    else f"Use the default ({fallback or 'none'})"
+                ),
+                reset=bool(submitted.get(f"{key}_reset")) if submitted is not None else False,
+                error=errors.get(field),
+            )
+        )
+    return views
+
+
+def error_messages(found: Mapping[str, str]) -> dict[str, str]:
+    """set_overrides' errors ("not a valid timezone") as the form shows them, with what would be right."""
+    return {field: f"{error[:1].upper()}{error[1:]}: use {LABELS[field][2]}." for field, error in found.items()}
+
+
+def form_values(form: Mapping[str, str]) -> dict[str, str | None]:
+    """The overrides a submitted form asks for: a value, or None to clear (an empty input or a ticked reset)."""
+    # Only fields the form carries are touched.
+    values: dict[str, str | None] = {}
+    for field in FIELDS:
+        key = f"identity_{field}"
+        if key in form or f"{key}_reset" in form:
+            values[field] = None if form.get(f"{key}_reset") else (form.get(key, "").strip() or None)
+    return values

@@ -6,7 +6,6 @@ each value comes from, and takes the merchant's own values (app.services.merchan
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request
@@ -14,8 +13,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from app.domain.settings import DEFAULT_SETTINGS
-from app.domain.store_identity import DEFAULTS, FIELDS, Source
-from app.models import Product, Store, Variant
+from app.models import Product, Variant
 from app.platforms import registry
 from app.services.merchant import identity as identity_service
 from app.services.merchant import settings as service
@@ -27,95 +25,6 @@ bp = Blueprint("admin_settings", __name__, url_prefix="/admin")
 
 _SAVED = "Settings saved. Stock states and the storefront update within a minute."
 _IDENTITY_SAVED = "Store details saved. Dates, prices and feeds use them from now on."
-
-# Each identity field's label, help text, and the example its error message ends with.
-_IDENTITY_LABELS: dict[str, tuple[str, str, str]] = {
-    "name": ("Store name", "The name customers see in restock emails and on the storefront.", "any text"),
-    "admin_email": (
-        "Admin email",
-        "Where digests and alerts go, and the only address admin sign-in links are sent to.",
-        "an address such as owner@example.com",
-    ),
-    "timezone": (
-        "Timezone",
-        "An IANA timezone such as Europe/Amsterdam: it decides when a store day starts.",
-        "an IANA name such as Europe/Amsterdam",
-    ),
-    "currency": ("Currency", "A three-letter ISO 4217 code such as EUR.", "a three-letter code such as EUR"),
-    "country": ("Country", "A two-letter ISO 3166 code such as NL.", "a two-letter code such as NL"),
-    "locale": (
-        "Language",
-        "A language code with an optional region, such as nl or pt-BR.",
-        "a code such as nl or pt-BR",
-    ),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class IdentityView:
-    """One identity field as the Store section shows it."""
-
-    name: str  # the form field: identity_<field>
-    label: str
-    help: str
-    current: str  # "EUR — from WooCommerce"
-    reported: str | None  # "WooCommerce says EUR", beside a value set here
-    value: str  # the input: the merchant's own value (empty: the store's value applies)
-    placeholder: str  # what applies when the input is empty
-    overridden: bool
-    reset_label: str  # "Use WooCommerce's value (EUR)"
-    reset: bool  # that box is ticked
-    error: str | None
-
-
-def _identity_views(store: Store, submitted: dict[str, str] | None, errors: dict[str, str]) -> list[IdentityView]:
-    platform = registry.of(store).label
-    sources = {Source.MERCHANT: "set here", Source.PLATFORM: f"from {platform}", Source.DEFAULT: "default"}
-    views = []
-    for field, current in identity_service.identity(store).items():
-        label, help_text, _ = _IDENTITY_LABELS[field]
-        key = f"identity_{field}"
-        overridden = current.source is Source.MERCHANT
-        fallback = current.reported or (store.domain if field == "name" else DEFAULTS[field]) or ""
-        views.append(
-            IdentityView(
-                name=key,
-                label=label,
-                help=help_text,
-                current=f"{current.value or 'not set'} — {sources[current.source]}",
-                reported=f"{platform} says {current.reported}" if overridden and current.reported else None,
-                value=submitted.get(key, "")
-                if submitted is not None
-                else ((current.value or "") if overridden else ""),
-                placeholder=fallback,
-                overridden=overridden,
-                reset_label=(
-                    f"Use {platform}'s value ({current.reported})"
-                    if current.reported
-                    else f"Use the default ({fallback or 'none'})"
-                ),
-                reset=bool(submitted.get(f"{key}_reset")) if submitted is not None else False,
-                error=errors.get(field),
-            )
-        )
-    return views
-
-
-def _identity_errors(found: dict[str, str]) -> dict[str, str]:
-    # set_overrides says what is wrong ("not a valid timezone"); the page adds what would be right.
-    return {
-        field: f"{error[:1].upper()}{error[1:]}: use {_IDENTITY_LABELS[field][2]}." for field, error in found.items()
-    }
-
-
-def _identity_values(form: dict[str, str]) -> dict[str, str | None]:
-    # Only fields the form carries are touched; an empty input or a ticked "use the store's value" clears the override.
-    values: dict[str, str | None] = {}
-    for field in FIELDS:
-        key = f"identity_{field}"
-        if key in form or f"{key}_reset" in form:
-            values[field] = None if form.get(f"{key}_reset") else (form.get(key, "").strip() or None)
-    return values
 
 
 def _form() -> dict[str, str]:
@@ -152,10 +61,10 @@ def store_identity() -> ResponseReturnValue:
     session = db_session()
     submitted = _form()
     before = dict(ctx.store.identity_overrides or {})
-    field_errors = identity_service.set_overrides(ctx.store, _identity_values(submitted))
+    field_errors = identity_service.set_overrides(ctx.store, identity_service.form_values(submitted))
     if field_errors:
         session.rollback()
-        errors = _identity_errors(field_errors)
+        errors = identity_service.error_messages(field_errors)
         return _settings_page(ctx, session, None, {}, identity_submitted=submitted, identity_errors=errors)
     changed = dict(ctx.store.identity_overrides or {}) != before
     session.commit()
@@ -177,7 +86,9 @@ def _settings_page(
     texts = service.texts_view(saved, ctx.store.name or ctx.store.domain)
     identity_errors = identity_errors or {}
     page: dict[str, Any] = {
-        "identity": _identity_views(ctx.store, identity_submitted, identity_errors),
+        "identity": identity_service.identity_views(
+            ctx.store, registry.of(ctx.store).label, identity_submitted, identity_errors
+        ),
         "identity_errors": identity_errors,
         "zones": sorted(identity_service.known_zones()),
         "fields": service.field_views(saved, DEFAULT_SETTINGS, submitted=submitted, errors=errors),
