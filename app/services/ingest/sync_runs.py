@@ -23,15 +23,20 @@ MAX_FAILED_STEPS = 30
 MAX_INTERRUPTED_STEPS = 5
 
 
-def open_run(
-    session: Session, jobs: JobQueue, store_id: int, kind: str, first_phase: str, job: Callable[[int], JobSpec]
-) -> SyncRun:
-    """Create a run (or return the one already running for the store) and enqueue its job after commit."""
-    running = session.execute(
+def running_run(session: Session, store_id: int) -> SyncRun | None:
+    """The store's sync run in progress, if any (a store has at most one)."""
+    return session.execute(
         select(SyncRun)
         .where(SyncRun.store_id == store_id, SyncRun.status == SyncRunStatus.RUNNING)
         .order_by(SyncRun.id)
     ).scalar_one_or_none()
+
+
+def open_run(
+    session: Session, jobs: JobQueue, store_id: int, kind: str, first_phase: str, job: Callable[[int], JobSpec]
+) -> SyncRun:
+    """Create a run (or return the one already running for the store) and enqueue its job after commit."""
+    running = running_run(session, store_id)
     if running is not None:
         return running
     now = datetime.now(UTC)

@@ -1,6 +1,6 @@
 """Merchant admin — the dashboard: sync state, headline figures, the at-risk and waitlist-demand tables, a variant.
 
-Thin handlers: the listings reuse app.web.api's queries (the same figures the JSON API serves), the trends and
+Thin handlers: the listings use app.services.merchant.stock_views (the same queries the JSON API serves), the trends and
 daily series come from app.services.merchant.dashboard, and the charts are inline SVG from app.domain.charts.
 """
 
@@ -12,11 +12,10 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
-from app.models import SyncRun, SyncRunStatus
 from app.platforms import registry
+from app.services.ingest import sync_runs
 from app.services.merchant import dashboard
 from app.services.merchant.stock_views import (
     SIGNALS,
@@ -99,14 +98,12 @@ def sync_now() -> ResponseReturnValue:
     store = ctx.store
     session = db_session()
     platform = registry.of(store)
-    running = session.execute(
-        select(SyncRun.id).where(SyncRun.store_id == store.id, SyncRun.status == SyncRunStatus.RUNNING).limit(1)
-    ).scalar_one_or_none()
+    running = sync_runs.running_run(session, store.id)
     run = platform.start_sync(session, runtime().jobs, store.id, "reconcile")
     session.commit()  # the run's job is enqueued after this commit
     if run is None:
         flash(f"Nothing to sync for {platform.label}: its catalog is not read from a store.", "info")
-    elif running is not None and run.id == running:
+    elif run is running:
         flash(f"A sync from {platform.label} is already running; its progress is shown below.", "info")
     else:
         flash(f"Sync from {platform.label} started: changes since the last sync are being read.", "success")
