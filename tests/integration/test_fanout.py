@@ -15,9 +15,10 @@ from app.config import Settings
 from app.db import Database
 from app.infra import links
 from app.infra.mail import Mailer
-from app.models import Delivery, Order, OrderLine, StockEvent, StoreSetting, Subscription, Variant
+from app.models import Delivery, Order, OrderLine, StockEvent, Store, StoreSetting, Subscription, Variant
 from app.runtime import Runtime, set_runtime
 from app.services.ingest import sweeper
+from app.services.merchant import identity
 from app.services.notify import fanout
 from app.services.notify import sender as notify_sender
 from tests.factories import NOW, RecordingQueue, make_store, make_variant
@@ -548,6 +549,32 @@ def test_wave_over_forked_connections_sends_each_once(world: World, pg_url: str)
     assert statuses == {"sent": 400, "failed": 1}
     assert notified == 400
     assert world.subs()["gone@x.test"] == ("active", None)
+
+
+@SENDS
+def test_replies_go_to_the_email_the_platform_reported_when_the_merchant_set_no_reply_to(world: World) -> None:
+    # A real install: no settings row, the admin email only from the store's identity read.
+    with world.db.session() as s:
+        store = s.get(Store, world.store_id)
+        assert store is not None and store.admin_email is None
+        identity.record_reported(store, {"name": "Linen & Co", "admin_email": "Owner@Linen.example"}, NOW)
+    world.subscribe("a@x.test", 10)
+    world.run()
+    pending = world.subscribe("b@x.test", 5, state="pending_confirmation")
+    assert fanout.send_confirmation(world.db, world.settings, pending, clock=lambda: NOW) is True
+    restock, confirm = (r.message for r in world.smtp.received)
+    for msg in (restock, confirm):
+        assert msg["From"] == "Linen & Co <bs@mail.test>"
+        assert msg["Reply-To"] == "owner@linen.example"
+
+
+@SENDS
+def test_a_store_with_no_email_at_all_sends_without_reply_to(world: World) -> None:
+    world.subscribe("a@x.test", 10)
+    world.run()
+    (restock,) = (r.message for r in world.smtp.received)
+    assert restock["From"] == "Linen & Co <bs@mail.test>"
+    assert restock["Reply-To"] is None
 
 
 @SENDS

@@ -243,3 +243,21 @@ def test_store_sender_reads_saved_values() -> None:
     )
     assert emails.store_sender({"sender_name": " ", "reply_to": 5}) == (None, None)
     assert emails.store_sender(None) == (None, None)
+
+
+def test_store_sender_replies_go_to_the_store_email_unless_the_merchant_chose_one() -> None:
+    assert emails.store_sender({}, "owner@bakery.test") == (None, "owner@bakery.test")
+    assert emails.store_sender(None, "owner@bakery.test") == (None, "owner@bakery.test")
+    assert emails.store_sender({"reply_to": " "}, "owner@bakery.test") == (None, "owner@bakery.test")
+    assert emails.store_sender({"reply_to": "help@bakery.test"}, "owner@bakery.test") == (None, "help@bakery.test")
+    assert emails.store_sender({}, " ") == (None, None)
+
+
+def test_a_simple_woocommerce_products_variant_named_as_its_product_is_named_once() -> None:
+    msg = parse(emails.build_restock(ctx(product_title="Stoneware Mug", variant_title="Stoneware Mug")).as_bytes())
+    text = cast("EmailMessage", msg.get_body(("plain",))).get_content()
+    html = cast("EmailMessage", msg.get_body(("html",))).get_content()
+    assert "\nStoneware Mug\n" in text
+    assert text.count("Stoneware Mug") == 1
+    assert "<strong>Stoneware Mug</strong></td>" in html
+    assert "<br><span" not in html

@@ -22,6 +22,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from app.domain.naming import variant_label
+
 __all__ = [
     "LOCALES",
     "TEMPLATES",
@@ -123,10 +125,9 @@ _TEXT: dict[str, dict[str, dict[str, str]]] = {
 }
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
 # Variant titles platforms give single-variant products; showing them would only add noise.
-_DEFAULT_VARIANT_TITLES = frozenset({"", "default title", "default"})
-
-
 def normalise_locale(locale: str | None) -> str:
     """The supported language for a locale tag ('nl-BE' → 'nl'); English when unsupported."""
     lang = (locale or "").strip().lower().replace("_", "-").split("-", 1)[0]
@@ -160,13 +161,16 @@ def _reply_to(value: str | None) -> Address | None:
         return None
 
 
-def store_sender(store_values: object) -> tuple[str | None, str | None]:
-    """(sender_name, reply_to) from a store's saved settings values, each None when unset."""
+def store_sender(store_values: object, store_email: str | None = None) -> tuple[str | None, str | None]:
+    """(sender_name, reply_to) from a store's saved settings values; replies go to the store's email when unset."""
+    # Mail is sent from MAIL_FROM's domain (sending as the store's would fail DMARC), so a shopper's reply reaches
+    # the merchant only through Reply-To: the store's own email unless the merchant chose another address.
+    fallback = store_email if isinstance(store_email, str) and store_email.strip() else None
     if not isinstance(store_values, dict):
-        return None, None
+        return None, fallback
     name, reply = store_values.get("sender_name"), store_values.get("reply_to")
     return (name if isinstance(name, str) and name.strip() else None), (
-        reply if isinstance(reply, str) and reply.strip() else None
+        reply if isinstance(reply, str) and reply.strip() else fallback
     )
 
 
@@ -217,9 +221,7 @@ def _restock_parts(ctx: RestockContext) -> tuple[str, str, str]:
     locale = normalise_locale(ctx.locale)
     product = _clean(ctx.product_title)
     store = _clean(ctx.store_name)
-    variant = _clean(ctx.variant_title)
-    if variant.lower() in _DEFAULT_VARIANT_TITLES:
-        variant = ""
+    variant = _clean(variant_label(ctx.product_title, ctx.variant_title))
     raw = _TEXT["restock"][locale]
     t = {k: v.format(product=product, store=store) for k, v in raw.items()}
     values: dict[str, Any] = {
@@ -347,9 +349,7 @@ def build_confirmation(ctx: ConfirmContext) -> EmailMessage:
     """The double-opt-in confirmation: no advertising, no List-Unsubscribe-Post (nothing to unsubscribe from yet)."""
     locale = normalise_locale(ctx.locale)
     store = _clean(ctx.store_name)
-    variant = _clean(ctx.variant_title)
-    if variant.lower() in _DEFAULT_VARIANT_TITLES:
-        variant = ""
+    variant = _clean(variant_label(ctx.product_title, ctx.variant_title))
     t = {k: v.format(store=store) for k, v in _TEXT["confirm"][locale].items()}
     values: dict[str, Any] = {
         "locale": locale,

@@ -134,7 +134,7 @@ def _load(session: Session, event_id: int) -> WaveContext | None:
     if row is None:
         return None
     ev, variant, product, store = row
-    sender_name, reply_to = emails.store_sender(waitlist.store_values(session, store))
+    sender_name, reply_to = emails.store_sender(waitlist.store_values(session, store), store.admin_email)
     return WaveContext(
         event_id=ev.id,
         store_id=ev.store_id,
@@ -500,7 +500,7 @@ def send_confirmation(
         sub, variant, product, store = row
         if sub.state != SubscriptionState.PENDING_CONFIRMATION or sub.confirm_sent_at is not None:
             return False
-        sender_name, reply_to = emails.store_sender(waitlist.store_values(session, store))
+        sender_name, reply_to = emails.store_sender(waitlist.store_values(session, store), store.admin_email)
         email, locale = sub.email, sub.locale
         store_name, product_title, variant_title = store.name or store.domain, product.title, variant.title
     if not settings.smtp_url and mailer is None:
