@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.infra.links import new_confirm_token, unsubscribe_url
+from app.models import Product, Variant
 from app.models.waitlist import ConsentRecord, Subscription
 from app.services.notify.waitlist import hash_ip
 from tests.factories import RecordingQueue, make_store, make_variant
@@ -147,3 +148,23 @@ def test_unsubscribe_forged_or_other_purpose_token(env: Any) -> None:
     other = unsubscribe_url("https://app.example", "another-secret", sid).removeprefix("https://app.example")
     assert client.post(other).status_code == 404
     assert _sub(db, sid).state == "pending_confirmation"
+
+
+def test_confirmed_page_names_a_variant_beside_its_product_and_a_simple_product_once(env: Any) -> None:
+    client, db, sid, raw = env
+    with db.session() as s:
+        variant = s.get(Variant, _sub(db, sid).variant_id)
+        assert variant is not None
+        product = s.get(Product, variant.product_id)
+        assert product is not None
+        product.title = "Stenen mok"
+        s.commit()
+    shown = client.get(f"/c/{raw}").get_data(as_text=True)
+    assert "Stenen mok (Rood)" in shown
+    with db.session() as s:
+        variant = s.get(Variant, _sub(db, sid).variant_id)
+        assert variant is not None
+        variant.title = "Stenen mok"  # WooCommerce names a simple product's one variant as the product
+        s.commit()
+    page = client.post(f"/c/{raw}").get_data(as_text=True)
+    assert "Stenen mok" in page and "Stenen mok (" not in page

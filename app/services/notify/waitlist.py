@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app import job_specs
 from app.domain import waitlist as rules
+from app.domain.naming import variant_label
 from app.domain.stock import BadgeKind, Status
 from app.infra.links import hash_token
 from app.models import Product, StockState, Store, StoreStatus, Variant
@@ -469,11 +470,8 @@ def subscription_context(session: Session, sub: Subscription) -> dict[str, str]:
     if row is None:
         return {"store": "", "product": ""}
     store_name, product_title, variant_title = row
-    product = (
-        product_title
-        if not variant_title or variant_title == "Default Title"
-        else (f"{product_title} ({variant_title})")
-    )
+    label = variant_label(product_title, variant_title)
+    product = f"{product_title} ({label})" if label else product_title
     return {"store": store_name or "", "product": product or ""}
 
 

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from app.domain.naming import variant_label
 from app.services.merchant import login as admin_login
 from app.web.admin.auth import (
     APP_BRIDGE_URL,
@@ -59,7 +60,9 @@ NAV: tuple[tuple[str, str], ...] = (
 
 def init_app(app: Flask) -> None:
     """Template globals for admin pages and the security headers on every admin response."""
-    app.jinja_env.globals.update(csrf_token=csrf_token, admin_url=admin_url, app_bridge_url=APP_BRIDGE_URL)
+    app.jinja_env.globals.update(
+        csrf_token=csrf_token, admin_url=admin_url, app_bridge_url=APP_BRIDGE_URL, variant_label=variant_label
+    )
 
     @app.context_processor
     def _admin_context() -> dict[str, Any]:
