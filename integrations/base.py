@@ -162,10 +162,12 @@ class StoreInfo:
     locale: str | None = None
     country: str | None = None
     email: str | None = None  # where the store's admin is reached (sign-in links, digests)
+    # How the store writes amounts, as {pattern ("€ {amount}"), thousands, decimal, decimals}: app.domain.money.
+    money_format: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def identity(self) -> dict[str, str | None]:
-        """The reported identity under BackSoon's field names (app.domain.store_identity.FIELDS)."""
+    def identity(self) -> dict[str, Any]:
+        """The reported identity under BackSoon's field names (app.domain.store_identity.FIELDS, money_format)."""
         return {
             "name": self.name,
             "admin_email": self.email,
@@ -173,6 +175,7 @@ class StoreInfo:
             "currency": self.currency,
             "country": self.country,
             "locale": self.locale,
+            "money_format": self.money_format,
         }
 
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import requests
 import responses
 
+from integrations.woocommerce.identity import SYSTEM_STATUS_FIELDS
 from tests.conftest import FIXTURES
 
 LIVE = FIXTURES / "woocommerce" / "live-9.4.3"
@@ -31,7 +32,7 @@ IDENTITY: dict[str, tuple[str, dict[str, str]]] = {
         {"role": "administrator", "orderby": "id", "order": "asc", "per_page": "1", "_fields": "id,email"},
     ),
     "/wp-json/wc/v3/settings/email": ("wc-settings-email", {"_fields": "id,value,default"}),
-    "/wp-json/wc/v3/system_status": ("wc-system-status", {"_fields": "environment.language"}),
+    "/wp-json/wc/v3/system_status": ("wc-system-status", {"_fields": ",".join(SYSTEM_STATUS_FIELDS)}),
 }
 
 

@@ -29,6 +29,7 @@ from integrations.base import (
     StoreInfo,
     VariantRecord,
 )
+from integrations.shopify.shop import money_format as shop_money_format
 from integrations.shopify.verify import is_valid_shop_domain
 
 __all__ = [
@@ -602,6 +603,7 @@ def parse_shop_update(data: _Obj) -> StoreInfo:
         locale=_opt_str(data, "primary_locale"),
         country=_opt_str(data, "country_code"),
         email=_email(data, "email"),
+        money_format=shop_money_format(data.get("money_in_emails_format")),
         extra={k: v for k, v in extra.items() if v is not None},
     )
 

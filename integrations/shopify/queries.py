@@ -336,6 +336,7 @@ SHOP_IDENTITY = """query ShopIdentity($withLocales: Boolean!) {
     myshopifyDomain
     primaryDomain { host url }
     shopAddress { countryCodeV2 }
+    currencyFormats { moneyInEmailsFormat }
   }
   shopLocales(published: true) @include(if: $withLocales) { locale primary }
 }
@@ -347,6 +348,7 @@ before BackSoon asked for it have not granted until the merchant approves the ne
 scope gets an access-denied error, and GraphQLClient refuses any answer with errors, so such stores read everything
 but the language. ``email`` is the
 owner's address (Shopify writes to it); ``contactEmail`` is the one shown to customers. ``shopAddress`` replaces the
-deprecated ``billingAddress``. Cost: shop 1 + primaryDomain 1 + shopAddress 1 + shopLocales 1 (a plain list of
-objects, costed once) = 4.
+deprecated ``billingAddress``. ``currencyFormats.moneyInEmailsFormat`` is how the shop writes amounts, as plain text
+(``moneyFormat`` is the same in HTML). Cost: shop 1 + primaryDomain 1 + shopAddress 1 + currencyFormats 1 +
+shopLocales 1 (a plain list of objects, costed once) = 5.
 """

@@ -7,6 +7,8 @@ Values are passed on as Shopify wrote them: app.domain.store_identity decides wh
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,10 +19,40 @@ from integrations.shopify.graphql import GraphQLClient
 from integrations.shopify.queries import SHOP_IDENTITY
 from integrations.shopify.verify import is_valid_shop_domain
 
-__all__ = ["LOCALE_SCOPES", "can_read_locales", "map_shop_identity", "read_shop_identity"]
+__all__ = ["LOCALE_SCOPES", "can_read_locales", "map_shop_identity", "money_format", "read_shop_identity"]
 
 LOCALE_SCOPES = ("read_locales", "read_markets_home")
 """Either grants ``shopLocales`` (the pinned schema's requiredAccess for it)."""
+
+
+# Shopify's money-format placeholders: (decimals, thousands separator, decimal separator), as Shopify's own
+# formatMoney (option_selection.js) and its help centre's "Currency formatting" table define them.
+_AMOUNTS: Mapping[str, tuple[int, str, str]] = {
+    "amount": (2, ",", "."),
+    "amount_no_decimals": (0, ",", "."),
+    "amount_with_comma_separator": (2, ".", ","),
+    "amount_no_decimals_with_comma_separator": (0, ".", ","),
+    "amount_with_apostrophe_separator": (2, "'", "."),
+    "amount_no_decimals_with_apostrophe_separator": (0, "'", "."),
+    "amount_with_space_separator": (2, " ", ","),
+    "amount_no_decimals_with_space_separator": (0, " ", ","),
+    "amount_with_period_and_space_separator": (2, " ", "."),
+}
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def money_format(template: object) -> dict[str, Any] | None:
+    """A shop money format ("€{{amount_with_comma_separator}}") as {pattern, thousands, decimal, decimals}."""
+    if not isinstance(template, str):
+        return None
+    text = html.unescape(_TAG.sub("", template)).strip()
+    found = _PLACEHOLDER.search(text)
+    if found is None or found.group(1) not in _AMOUNTS:
+        return None
+    decimals, thousands, decimal = _AMOUNTS[found.group(1)]
+    pattern = text[: found.start()] + "{amount}" + text[found.end() :]
+    return {"pattern": pattern, "thousands": thousands, "decimal": decimal, "decimals": decimals}
 
 
 def can_read_locales(granted: str) -> bool:
@@ -46,6 +78,7 @@ def map_shop_identity(data: Mapping[str, Any]) -> StoreInfo:
         raise ShopifyDataError(f"shop.myshopifyDomain: not a myshopify.com domain: {domain!r}")
     address = shop.get("shopAddress")
     primary_domain = shop.get("primaryDomain")
+    formats = shop.get("currencyFormats")
     extra = {
         "shop_id": _numeric_id(_opt_str(shop, "id")),
         "contact_email": _opt_str(shop, "contactEmail"),
@@ -59,6 +92,7 @@ def map_shop_identity(data: Mapping[str, Any]) -> StoreInfo:
         locale=_primary_locale(data.get("shopLocales")),
         country=_opt_str(address, "countryCodeV2") if isinstance(address, Mapping) else None,
         email=_opt_str(shop, "email"),
+        money_format=money_format(formats.get("moneyInEmailsFormat")) if isinstance(formats, Mapping) else None,
         extra={k: v for k, v in extra.items() if v is not None},
     )
 

@@ -10,7 +10,9 @@ Where each comes from (tests/fixtures/woocommerce/live-9.4.3/README.md, "1. Stor
 - admin email: the first administrator's ``email`` from ``wc/v3/customers?role=administrator``, else
   ``wc/v3/settings/email``'s ``woocommerce_email_from_address`` (its value, else its default, which WooCommerce
   takes from WordPress's admin_email).
-- language: ``wc/v3/system_status``' ``environment.language``, WordPress's locale ("nl_NL").
+- language: ``wc/v3/system_status``' ``environment.language``, WordPress's locale ("nl_NL"); from the same answer,
+  how prices are written: ``settings``' ``currency_symbol`` (an HTML entity, "&euro;"), ``currency_position``,
+  ``thousand_separator``, ``decimal_separator`` and ``number_of_decimals``.
 
 Each source may fail on its own (a 401 on customers for a key whose user may not list users, a site index a
 security plugin turns into HTML): what the others said is still returned and the rest is None. Only when the key
@@ -28,16 +30,26 @@ from typing import Any
 from integrations.base import AuthRevoked, PlatformError, StoreInfo
 from integrations.woocommerce.client import WooClient
 
-__all__ = ["SITE_INDEX_FIELDS", "read_store_info"]
+__all__ = ["SITE_INDEX_FIELDS", "SYSTEM_STATUS_FIELDS", "money_format", "read_store_info"]
 
 log = logging.getLogger(__name__)
 
 SITE_INDEX_FIELDS = ("name", "gmt_offset", "timezone_string")
 """What is asked of the site index (the whole index is 1.3 MB, nearly all of it the routes map)."""
 
+SYSTEM_STATUS_FIELDS = (
+    "environment.language",
+    "settings.currency_symbol",
+    "settings.currency_position",
+    "settings.thousand_separator",
+    "settings.decimal_separator",
+    "settings.number_of_decimals",
+)
+"""What is asked of system_status: the language and how the store writes prices."""
+
 _REGION = re.compile(r"[A-Za-z]{2}|[0-9]{3}")
 
-Values = dict[str, str | None]
+Values = dict[str, Any]
 
 
 def read_store_info(client: WooClient) -> StoreInfo:
@@ -50,7 +62,7 @@ def read_store_info(client: WooClient) -> StoreInfo:
         ("settings/general", True, _general),
         ("customers", True, _administrator),
         ("settings/email", True, _email_setting),
-        ("system_status", True, _language),
+        ("system_status", True, _system_status),
     )
     for name, needs_key, source in sources:
         if name == "settings/email" and values.get("email"):
@@ -77,6 +89,7 @@ def read_store_info(client: WooClient) -> StoreInfo:
         locale=values.get("locale"),
         country=values.get("country"),
         email=values.get("email"),
+        money_format=values.get("money_format"),
     )
 
 
@@ -129,11 +142,43 @@ def _email_setting(client: WooClient) -> Values:
     return {"email": _text(sender.get("value")) or _text(sender.get("default"))}
 
 
-def _language(client: WooClient) -> Values:
-    # Only environment.language: the full report also runs the store's outbound HTTP self-tests (up to 10 s each).
-    status = client.get("system_status", {"_fields": "environment.language"})
+def _system_status(client: WooClient) -> Values:
+    # Only these fields: the full report also runs the store's outbound HTTP self-tests (up to 10 s each).
+    status = client.get("system_status", {"_fields": SYSTEM_STATUS_FIELDS})
     environment = status.get("environment") if isinstance(status, dict) else None
-    return {"locale": _wp_locale(environment.get("language") if isinstance(environment, dict) else None)}
+    settings = status.get("settings") if isinstance(status, dict) else None
+    return {
+        "locale": _wp_locale(environment.get("language") if isinstance(environment, dict) else None),
+        "money_format": money_format(settings) if isinstance(settings, Mapping) else None,
+    }
+
+
+# WooCommerce's currency position: where the symbol goes around the amount.
+_POSITIONS: Mapping[str, str] = {
+    "left": "{symbol}{amount}",
+    "right": "{amount}{symbol}",
+    "left_space": "{symbol}\u00a0{amount}",
+    "right_space": "{amount}\u00a0{symbol}",
+}
+
+
+def money_format(settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """system_status' price settings as {pattern, thousands, decimal, decimals}; None when one is missing."""
+    layout = _POSITIONS.get(str(settings.get("currency_position")))
+    symbol = settings.get("currency_symbol")
+    thousands, decimal = settings.get("thousand_separator"), settings.get("decimal_separator")
+    decimals = settings.get("number_of_decimals")
+    if layout is None or not isinstance(symbol, str) or not symbol.strip():
+        return None
+    if not isinstance(thousands, str) or not isinstance(decimal, str):
+        return None
+    if isinstance(decimals, str) and decimals.strip().isdigit():
+        decimals = int(decimals)
+    if not isinstance(decimals, int) or isinstance(decimals, bool):
+        return None
+    # The symbol is an HTML entity ("&euro;"), as WooCommerce prints it into pages.
+    pattern = layout.replace("{symbol}", html.unescape(symbol).strip())
+    return {"pattern": pattern, "thousands": thousands, "decimal": decimal, "decimals": decimals}
 
 
 def _wp_locale(value: Any) -> str | None:

@@ -29,7 +29,7 @@ from app.models import (
     SyncRun,
     Variant,
 )
-from app.services.merchant import dashboard
+from app.services.merchant import dashboard, identity
 from app.services.stock.recompute import store_today
 from app.web.admin import dashboard as admin_dashboard
 from app.web.admin.auth import SESSION_STORE_KEY
@@ -371,6 +371,37 @@ def test_variant_series_nets_refunds_drops_cancellations_and_buckets_by_store_da
 # ---------------------------------------------------------------------------------------------
 # Pages
 # ---------------------------------------------------------------------------------------------
+
+
+def test_the_dashboard_writes_money_as_the_store_does_and_times_on_the_stores_clock(shop: Shop) -> None:
+    with shop.db.session() as s:
+        store = s.get(Store, shop.a)
+        assert store is not None
+        # What the Shopify read reports for a Dutch shop (moneyInEmailsFormat "€{{amount_with_comma_separator}}").
+        identity.record_reported(
+            store,
+            {
+                "name": "Alpha Shop",
+                "timezone": "Europe/Amsterdam",
+                "currency": "EUR",
+                "money_format": {"pattern": "€{amount}", "thousands": ".", "decimal": ",", "decimals": 2},
+            },
+            shop.now,
+        )
+        store.last_recomputed_at = datetime(2026, 7, 1, 12, 5, tzinfo=UTC)
+        s.commit()
+    shop.sign_in(shop.a)
+    html = shop.client.get("/admin/").get_data(as_text=True)
+    assert 'id="stat-revenue">€40,00<' in html
+    assert "Figures computed 2026-07-01 14:05 CEST." in html
+    assert "EUR" not in html.split('id="stat-revenue">', 1)[1].split("</dd>", 1)[0]
+    # A currency set here that is not the one the store reported: the store's format does not apply to it.
+    with shop.db.session() as s:
+        store = s.get(Store, shop.a)
+        assert store is not None
+        identity.set_overrides(store, {"currency": "USD"})
+        s.commit()
+    assert 'id="stat-revenue">40.00 USD<' in shop.client.get("/admin/").get_data(as_text=True)
 
 
 def test_the_dashboard_shows_the_figures_sync_progress_and_both_tables(shop: Shop) -> None:

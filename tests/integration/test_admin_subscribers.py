@@ -70,7 +70,9 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def world(db: Database, make_app: AppFactory) -> Iterator[World]:
     with db.session() as s:
-        a = make_store(s, name="Alpha Shop", platform="woocommerce", domain="alpha.example")
+        a = make_store(
+            s, name="Alpha Shop", platform="woocommerce", domain="alpha.example", timezone="Europe/Amsterdam"
+        )
         b = make_store(s, name="Beta Shop", platform="woocommerce", domain="beta.example")
         va = make_variant(s, a, qty=0, sku="A-RED", title="Red")
         vb = make_variant(s, b, qty=0, sku="B-BLUE", title="Blue")
@@ -185,11 +187,12 @@ def test_list_shows_state_reason_last_email_and_consent_of_this_store_only(world
     assert [r[2] for r in rows] == ["active", "pending confirmation", "unsubscribed"]
     assert [r[4] for r in rows] == ["failed", "–", "skipped (unsubscribed)"]
     assert [r[3] for r in rows] == ["–", "–", "–"]
-    assert [r[5] for r in rows] == ["2026-03-01 09:50", "2026-03-01 09:40", "2026-03-01 09:30"]
+    # Stored in UTC, shown on the Amsterdam store's clock (CET in March).
+    assert [r[5] for r in rows] == ["2026-03-01 10:50 CET", "2026-03-01 10:40 CET", "2026-03-01 10:30 CET"]
     assert [r[6] for r in rows] == [
-        "vabc123def456, 2026-03-01 09:50",
-        "vabc123def456, 2026-03-01 09:40",
-        "vabc123def456, 2026-03-01 09:30",
+        "vabc123def456, 2026-03-01 10:50 CET",
+        "vabc123def456, 2026-03-01 10:40 CET",
+        "vabc123def456, 2026-03-01 10:30 CET",
     ]
     assert "B-BLUE" not in html
     counts = dict(re.findall(r'data-state="(\w+)">(\d+)<', html))

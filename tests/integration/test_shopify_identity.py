@@ -61,6 +61,8 @@ DUTCH_REPORTED = {
     "currency": "EUR",
     "country": "NL",
     "locale": "nl",
+    # currencyFormats.moneyInEmailsFormat "€{{amount_with_comma_separator}}"
+    "money_format": {"pattern": "€{amount}", "thousands": ".", "decimal": ",", "decimals": 2},
 }
 # What the install code leaves before anything is read: the handle as name, BackSoon's defaults.
 INSTALLED = {
@@ -180,10 +182,23 @@ def dutch_body(**changes: Any) -> dict[str, Any]:
         iana_timezone="Europe/Amsterdam",
         timezone="(GMT+01:00) Amsterdam",
         currency="EUR",
+        money_format="&euro;{{amount_with_comma_separator}}",
+        money_with_currency_format="&euro;{{amount_with_comma_separator}} EUR",
+        money_in_emails_format="€{{amount_with_comma_separator}}",
+        money_with_currency_in_emails_format="€{{amount_with_comma_separator}} EUR",
         primary_locale="nl",
     )
     body.update(changes)
     return body
+
+
+POUNDS = {
+    "money_format": "&pound;{{amount}}",
+    "money_with_currency_format": "&pound;{{amount}} GBP",
+    "money_in_emails_format": "£{{amount}}",
+    "money_with_currency_in_emails_format": "£{{amount}} GBP",
+}
+POUNDS_REPORTED = {"pattern": "£{amount}", "thousands": ",", "decimal": ".", "decimals": 2}
 
 
 # --- install → job → the shop's settings -----------------------------------------------------------------------
@@ -259,7 +274,7 @@ def test_shop_update_changes_the_currency_and_timezone(harness: Harness) -> None
     read_before = h.row(store_id)["identity_read_at"]
 
     # The merchant moves the shop to London prices and hours in Shopify's settings.
-    resp = h.deliver(dutch_body(currency="GBP", iana_timezone="Europe/London"), shop=DUTCH)
+    resp = h.deliver(dutch_body(currency="GBP", iana_timezone="Europe/London", **POUNDS), shop=DUTCH)
     assert resp.status_code == 200
     assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
     h.work("high")
@@ -272,7 +287,12 @@ def test_shop_update_changes_the_currency_and_timezone(harness: Harness) -> None
         "currency": "GBP",
         "country": "NL",
         "locale": "nl",
-        "reported_identity": {**DUTCH_REPORTED, "currency": "GBP", "timezone": "Europe/London"},
+        "reported_identity": {
+            **DUTCH_REPORTED,
+            "currency": "GBP",
+            "timezone": "Europe/London",
+            "money_format": POUNDS_REPORTED,
+        },
         "identity_overrides": None,
     }
     assert row["identity_read_at"] > read_before
@@ -292,13 +312,18 @@ def test_a_merchant_override_survives_shop_update(harness: Harness) -> None:
         # The merchant keeps Amsterdam hours for BackSoon's digests whatever Shopify says.
         assert store_identity.set_overrides(store, {"timezone": "Europe/Amsterdam"}) == {}
 
-    assert h.deliver(dutch_body(currency="GBP", iana_timezone="Europe/London"), shop=DUTCH).status_code == 200
+    assert h.deliver(dutch_body(currency="GBP", iana_timezone="Europe/London", **POUNDS), shop=DUTCH).status_code == 200
     h.work("high")
 
     row = h.row(store_id)
     assert (row["timezone"], row["currency"]) == ("Europe/Amsterdam", "GBP")
     assert row["identity_overrides"] == {"timezone": "Europe/Amsterdam"}
-    assert row["reported_identity"] == {**DUTCH_REPORTED, "currency": "GBP", "timezone": "Europe/London"}
+    assert row["reported_identity"] == {
+        **DUTCH_REPORTED,
+        "currency": "GBP",
+        "timezone": "Europe/London",
+        "money_format": POUNDS_REPORTED,
+    }
     with h.db.session() as s:
         store = s.get(Store, store_id)
         assert store is not None
@@ -332,6 +357,8 @@ def test_the_fixture_delivery_replaces_the_defaults_of_a_fresh_install(harness: 
             "currency": "USD",
             "country": "US",
             "locale": "en",
+            # money_in_emails_format "${{amount}}"
+            "money_format": {"pattern": "${amount}", "thousands": ",", "decimal": ".", "decimals": 2},
         },
         "identity_overrides": None,
     }
@@ -404,7 +431,7 @@ def test_a_delivery_describing_another_shop_changes_nothing(harness: Harness) ->
     h = harness
     store_id = h.install()
     # Signed by Shopify for the Dutch shop's header, but the body is another shop's: refused, kept for a retry.
-    resp = h.deliver(dutch_body(myshopify_domain=DEMO, currency="GBP"), shop=DUTCH)
+    resp = h.deliver(dutch_body(myshopify_domain=DEMO, currency="GBP", **POUNDS), shop=DUTCH)
     assert resp.get_json() == {"received": True, "duplicate": False, "processed": True}
     h.work("high")
     ((topic, event_store, status, error),) = h.events()

@@ -52,6 +52,8 @@ LIVE_REPORTED = {
     "currency": "EUR",
     "country": "NL",
     "locale": "en_US",
+    # system_status' settings: currency_symbol "&euro;", currency_position "left", separators "," and ".", 2 decimals
+    "money_format": {"pattern": "€{amount}", "thousands": ",", "decimal": ".", "decimals": 2},
 }
 # name, timezone, currency, country, admin_email, locale: the store's columns every email, date and price reads.
 LIVE_COLUMNS = ("Live Test Shop", "Europe/Amsterdam", "EUR", "NL", "admin@shop.example", "en-US")

@@ -452,6 +452,8 @@ def test_shop_update() -> None:
         locale="en",
         country="US",
         email="owner@example.com",  # the owner; customer_email is what customers see
+        # money_in_emails_format "${{amount}}"
+        money_format={"pattern": "${amount}", "thousands": ",", "decimal": ".", "decimals": 2},
         extra={"shop_id": "68231794771", "contact_email": "support@example.com", "primary_domain": SHOP},
     )
     assert info.identity() == {
@@ -461,6 +463,7 @@ def test_shop_update() -> None:
         "currency": "USD",
         "country": "US",
         "locale": "en",
+        "money_format": {"pattern": "${amount}", "thousands": ",", "decimal": ".", "decimals": 2},
     }
 
 

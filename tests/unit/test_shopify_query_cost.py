@@ -169,5 +169,5 @@ def test_the_one_off_documents_are_cheap() -> None:
     assert requested_cost(queries.BULK_OPERATION_RUN_QUERY, {"query": "", "groupObjects": True}) == 12
     assert requested_cost(queries.BULK_OPERATION_BY_ID, {"id": "x"}) == 1
     assert requested_cost(queries.BULK_OPERATION_NODE, {"id": "x"}) == 1
-    # shop 1 + primaryDomain 1 + shopAddress 1 + shopLocales (a plain list of objects, costed once) 1 → 4
-    assert requested_cost(queries.SHOP_IDENTITY, {"withLocales": True}) == 4
+    # shop 1 + primaryDomain 1 + shopAddress 1 + currencyFormats 1 + shopLocales (a plain list, costed once) 1 → 5
+    assert requested_cost(queries.SHOP_IDENTITY, {"withLocales": True}) == 5

@@ -30,6 +30,7 @@ DUTCH = StoreInfo(
     locale="nl",
     country="NL",
     email="eva.dekker@amsterdam-linen.example",
+    money_format={"pattern": "€{amount}", "thousands": ".", "decimal": ",", "decimals": 2},
     extra={
         "shop_id": "71029384756",
         "contact_email": "klantenservice@amsterdam-linen.example",
@@ -55,6 +56,7 @@ def test_the_fixture_maps_to_the_dutch_shop() -> None:
         "currency": "EUR",
         "country": "NL",
         "locale": "nl",  # the primary locale, though English is listed first
+        "money_format": {"pattern": "€{amount}", "thousands": ".", "decimal": ",", "decimals": 2},
     }
 
 

@@ -27,6 +27,8 @@ LIVE_STORE_INFO = StoreInfo(
     locale="en_US",
     country="NL",
     email="admin@shop.example",
+    # system_status' settings: "&euro;", position "left", "," and ".", 2 decimals
+    money_format={"pattern": "€{amount}", "thousands": ",", "decimal": ".", "decimals": 2},
 )
 REFUSED = (401, live("error-401-oauth1-comma-not-double-encoded")[2])
 
@@ -122,7 +124,7 @@ def test_country_state_and_an_escaped_blogname() -> None:
 @responses.activate
 def test_one_source_down_the_others_still_read() -> None:
     serve_identity(STORE, **KEY, replace={"/wp-json/wc/v3/system_status": (500, b"")})
-    assert read_store_info(client()) == replace(LIVE_STORE_INFO, locale=None)
+    assert read_store_info(client()) == replace(LIVE_STORE_INFO, locale=None, money_format=None)
 
 
 @responses.activate

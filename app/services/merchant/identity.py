@@ -4,7 +4,8 @@ Platforms call ``record_reported`` whenever they read the store's own settings (
 shop/update, on WooCommerce's daily re-read); the settings page shows ``identity_views`` and calls
 ``set_overrides`` with ``form_values``. Both leave the store's columns (name, admin_email, timezone, currency,
 country, locale) at the effective values that app.domain.store_identity decides, which is what every email, digest,
-date, price and feed reads.
+date, price and feed reads. ``format_amount`` writes an amount the way the store does, from the money format its
+platform reported.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from typing import Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from app.domain import money
 from app.domain.store_identity import FIELDS, IdentityField, Source, default_value, effective_identity, normalize
 from app.models import Store
 
@@ -39,9 +42,40 @@ def record_reported(store: Store, reported: Mapping[str, Any], now: datetime) ->
     """
     merged = dict(store.reported_identity or {})
     merged.update({k: v for k, v in reported.items() if k in FIELDS and v is not None})
+    written = money.from_dict(reported.get("money_format"))
+    if written is not None:
+        merged["money_format"] = written.as_dict()
     store.reported_identity = merged
     store.identity_read_at = now
     return _apply(store)
+
+
+def money_format(store: Store) -> money.MoneyFormat | None:
+    """How the store writes amounts of its currency, None when unknown (or the merchant set another currency)."""
+    reported = store.reported_identity or {}
+    if reported.get("currency") != store.currency:
+        return None  # the store's format is for the currency it reported, not for one set here
+    return money.from_dict(reported.get("money_format"))
+
+
+def format_amount(store: Store, amount: Decimal | float | int) -> str:
+    """An amount of the store's currency as the store writes it ("€ 1.234,56"), else "1,234.56 EUR"."""
+    return money.format_money(amount, money_format(store), store.currency)
+
+
+def local_time(store: Store, moment: datetime | str | None) -> str:
+    """A moment as the store's clock showed it, with the zone: "2026-12-07 17:36 CET" ("" for none)."""
+    if moment is None or moment == "":
+        return ""
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # stored times are UTC
+    try:
+        zone: tzinfo = ZoneInfo(store.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    local = when.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
 
 
 def set_overrides(store: Store, values: Mapping[str, str | None]) -> dict[str, str]:

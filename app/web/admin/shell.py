@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from app.domain.naming import variant_label
+from app.services.merchant import identity as store_identity
 from app.services.merchant import login as admin_login
 from app.web.admin.auth import (
     APP_BRIDGE_URL,
@@ -61,7 +62,12 @@ NAV: tuple[tuple[str, str], ...] = (
 def init_app(app: Flask) -> None:
     """Template globals for admin pages and the security headers on every admin response."""
     app.jinja_env.globals.update(
-        csrf_token=csrf_token, admin_url=admin_url, app_bridge_url=APP_BRIDGE_URL, variant_label=variant_label
+        csrf_token=csrf_token,
+        admin_url=admin_url,
+        app_bridge_url=APP_BRIDGE_URL,
+        variant_label=variant_label,
+        store_money=store_identity.format_amount,
+        store_time=store_identity.local_time,
     )
 
     @app.context_processor
