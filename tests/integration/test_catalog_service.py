@@ -273,7 +273,7 @@ def test_stale_guard_is_enforced_in_sql(db: Database) -> None:
             catalog_products._PRODUCTS,
             [row],
             keys=("store_id", "external_id"),
-            compare=catalog_products._PRODUCT_FIELDS,
+            compare=catalog_products.PRODUCT_FIELDS,
             returning=("id",),
             watermark=True,
         )
@@ -283,7 +283,7 @@ def test_stale_guard_is_enforced_in_sql(db: Database) -> None:
             catalog_products._PRODUCTS,
             [{**row, "external_updated_at": T3}],
             keys=("store_id", "external_id"),
-            compare=catalog_products._PRODUCT_FIELDS,
+            compare=catalog_products.PRODUCT_FIELDS,
             returning=("id",),
             watermark=True,
         )

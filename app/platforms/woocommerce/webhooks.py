@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from app.models import Product, Store, Variant, WebhookEvent
 from app.queue import JobQueue
 from app.services import catalog
-from app.services.ingest.inbox import Handler
+from app.services.ingest.inbox import ECHO, Handler
 from integrations.base import InventoryRecord
 from integrations.woocommerce import payloads as w
 
@@ -49,10 +49,18 @@ def _parent_stock_levels(session: Session, store_id: int, update: w.ProductUpdat
 
 
 def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
-    """Upsert a product (or one variation) and its stock."""
+    """Upsert a product (or one variation) and its stock; a delivery that changes nothing we sync is an echo.
+
+    Every storefront write-back (``_backsoon_state`` meta) makes WooCommerce send product.updated for the item
+    written, with only its meta and ``date_modified`` new. X-WC-Webhook-Delivery-ID cannot tell such a delivery
+    apart (it repeats across deliveries), so the payload is compared with what is stored instead.
+    """
     store_id = _store_id(session, event)
     payload = _parse(event)
     if isinstance(payload, w.VariationUpdate):
+        variant = [(payload.parent_external_id, payload.variant)]
+        if catalog.catalog_unchanged(session, store_id, variants=variant, levels=[payload.inventory]):
+            return ECHO
         result = catalog.apply_variants(session, jobs, store_id, payload.parent_external_id, [payload.variant])
         if result.children.skipped_unknown:
             # The parent is not synced yet; reconciliation brings it with all its variations.
@@ -60,8 +68,10 @@ def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
         catalog.apply_inventory(session, jobs, store_id, [payload.inventory])
         return "applied_variation"
     assert isinstance(payload, w.ProductUpdate)
-    result = catalog.apply_products(session, jobs, store_id, [payload.product])
     levels = list(payload.inventory) + _parent_stock_levels(session, store_id, payload)
+    if catalog.catalog_unchanged(session, store_id, products=[payload.product], levels=levels):
+        return ECHO
+    result = catalog.apply_products(session, jobs, store_id, [payload.product])
     if levels:
         catalog.apply_inventory(session, jobs, store_id, levels)
     return "stale" if result.skipped_stale else "applied"
