@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Product, Store, Variant, WebhookEvent
+from app.platforms.woocommerce import refunds as woo_refunds
 from app.queue import JobQueue
 from app.services import catalog
 from app.services.ingest.inbox import ECHO, Handler
@@ -86,11 +87,17 @@ def on_product_deleted(session: Session, jobs: JobQueue, event: WebhookEvent) ->
 
 
 def on_order(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
-    """Upsert an order's current state (order.created and order.updated may carry identical bodies)."""
+    """Upsert an order's current state (order.created and order.updated may carry identical bodies).
+
+    The body lists refunds by id only; when those differ from the stored ones, a job reads them in full.
+    """
     payload = _parse(event)
     assert isinstance(payload, w.OrderUpdate)
-    result = catalog.apply_orders(session, jobs, _store_id(session, event), [payload.order])
-    return "stale" if result.skipped_stale else "applied"
+    store_id = _store_id(session, event)
+    result = catalog.apply_orders(session, jobs, store_id, [payload.order])
+    if result.skipped_stale:
+        return "stale"
+    return "applied:read_refunds" if woo_refunds.read_after_commit(session, jobs, store_id, payload) else "applied"
 
 
 def on_order_deleted(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
