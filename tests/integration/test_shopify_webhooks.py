@@ -28,6 +28,8 @@ from app.models import (
     Order,
     OrderLine,
     Product,
+    Refund,
+    RefundLine,
     StockState,
     Store,
     Subscription,
@@ -401,3 +403,36 @@ def test_a_products_update_that_changes_nothing_we_sync_is_an_echo(harness: Harn
             select(Variant.price).where(Variant.external_id == str(body["variants"][0]["id"]))
         ).scalar_one()
         assert price == Decimal("79.00")
+
+
+@FRONT
+def test_a_refund_from_refunds_create_and_again_in_orders_updated_counts_once(harness: Harness) -> None:
+    # Shopify sends refunds/create and an orders/updated whose `refunds` embeds the same refund object.
+    h = harness
+    for name in ("products-create", "orders-create", "orders-paid", "refunds-create"):
+        assert h.post(name).status_code == 200
+    h.work()
+    order = json.loads(fixture("orders-paid")["body_text"])
+    order["refunds"] = [json.loads(fixture("refunds-create")["body_text"])]
+    order["updated_at"] = "2026-10-14T11:20:00-04:00"
+    raw = json.dumps(order).encode()
+    sig = base64.b64encode(hmac.new(SECRET.encode(), raw, hashlib.sha256).digest()).decode()
+    headers = {
+        **fixture("orders-paid")["headers"],
+        "X-Shopify-Topic": "orders/updated",
+        "X-Shopify-Hmac-Sha256": sig,
+        "X-Shopify-Webhook-Id": "orders-updated-with-refund-1",
+    }
+    assert h.client.post("/webhooks/shopify", data=raw, headers=headers).status_code == 200
+    h.work()
+    with h.db.session() as s:
+        status = s.execute(
+            select(WebhookEvent.status).where(WebhookEvent.dedupe_key == "orders-updated-with-refund-1")
+        ).scalar_one()
+        assert status == "processed"
+        lines = s.execute(
+            select(OrderLine.external_id, OrderLine.quantity, OrderLine.refunded_quantity).order_by(OrderLine.id)
+        ).all()
+        assert [tuple(r) for r in lines] == [("15234567890125", 1, 1), ("15234567922893", 2, 1)]
+        assert s.scalar(select(func.count()).select_from(Refund)) == 1
+        assert s.scalar(select(func.count()).select_from(RefundLine)) == 2
