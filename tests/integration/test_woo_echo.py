@@ -42,7 +42,8 @@ pytestmark = pytest.mark.integration
 SETTINGS = Settings(env="test")
 STORE_URL = "https://shop.example"
 SECRET = "wc-fixture-secret"
-# The captured product.updated deliveries: two simple products and two variations of the Merino Beanie (23).
+# The captured product.updated deliveries: two simple products and two variations of the Merino Beanie (23). The
+# deliveries for 15 and 25 share one X-WC-Webhook-Delivery-ID, as WooCommerce sent them: nothing here relies on it.
 CAPTURES = (
     "webhook-delivery-product-updated-simple-15-to-0-outofstock",
     "webhook-delivery-product-updated-after-refund-no-restock",
