@@ -24,6 +24,7 @@ WOO_CHECK_WEBHOOKS = "jobs.woocommerce.check_webhooks"
 WOO_CHECK_ALL_WEBHOOKS = "jobs.woocommerce.check_all_webhooks"
 WOO_RECONCILE_ALL = "jobs.woocommerce.reconcile_all"
 WOO_REFRESH_IDENTITY = "jobs.woocommerce.refresh_identity"
+WOO_READ_REFUNDS = "jobs.woocommerce.read_refunds"
 RECOMPUTE_DIRTY = "jobs.stock.recompute_dirty"
 RECOMPUTE_STORE = "jobs.stock.recompute_store"
 RECOMPUTE_ALL = "jobs.stock.recompute_all"
@@ -100,6 +101,13 @@ def woo_check_webhooks(store_id: int) -> JobSpec:
 def woo_refresh_identity(store_id: int) -> JobSpec:
     """Read a WooCommerce store's name, timezone, currency, country, language and admin email from its settings."""
     return JobSpec(WOO_REFRESH_IDENTITY, (store_id,), job_id=f"woo-identity-{store_id}")
+
+
+def woo_read_refunds(store_id: int, order_external_id: str) -> JobSpec:
+    """Read a WooCommerce order's refunds after an order.updated listing new ones; collapses per order."""
+    return JobSpec(
+        WOO_READ_REFUNDS, (store_id, order_external_id), job_id=f"woo-refunds-{store_id}-{order_external_id}"
+    )
 
 
 def recompute_dirty(store_id: int, suffix: str = "") -> JobSpec:
@@ -193,6 +201,7 @@ ALL_JOBS: tuple[str, ...] = (
     WOO_CHECK_ALL_WEBHOOKS,
     WOO_RECONCILE_ALL,
     WOO_REFRESH_IDENTITY,
+    WOO_READ_REFUNDS,
     RECOMPUTE_DIRTY,
     RECOMPUTE_STORE,
     RECOMPUTE_ALL,

@@ -10,6 +10,7 @@ from app.infra.crypto import DecryptionError
 from app.models import Store, SyncRun, SyncRunStatus
 from app.platforms.base import active_store, active_store_ids
 from app.platforms.woocommerce import identity as woo_identity
+from app.platforms.woocommerce import refunds as woo_refunds
 from app.platforms.woocommerce import storefront as woo_storefront
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.platform import WOOCOMMERCE
@@ -149,3 +150,27 @@ def publish_storefront(store_id: int) -> dict[str, int]:
         if result.auth_revoked:
             woo_sync.disconnect(rt.db, store_id, "WooCommerce rejected the API key")
     return {"sent": result.sent, "failed": result.failed, "batches": result.batches}
+
+
+def read_refunds(store_id: int, order_external_id: str) -> str:
+    """Read an order's refunds from the store (its order.updated listed refunds we do not hold) and apply them."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            store = active_store(session, store_id, WOOCOMMERCE.name)
+            if store is None:
+                return "skipped"
+            try:
+                client = woo_sync.client_for(rt.settings, store)
+            except (AuthRevoked, DecryptionError):
+                client = None
+            except InvalidRequest:  # the store URL is not a public http(s) address: nothing can be read
+                return "skipped"
+        if client is None:
+            woo_sync.disconnect(rt.db, store_id, "no usable WooCommerce API key")
+            return "skipped"
+        # A store that answers nothing (TransientError) fails the job; the reconciliation reads the refunds too.
+        try:
+            return woo_refunds.read_refunds(rt.db, rt.jobs, store_id, order_external_id, client)
+        except AuthRevoked:
+            woo_sync.disconnect(rt.db, store_id, "WooCommerce rejected the API key")
+            return "skipped"

@@ -19,6 +19,7 @@ class WebhookEventStatus(StrEnum):
     RECEIVED = "received"  # stored, to be processed (also after a failed attempt: the sweeper retries it)
     PROCESSED = "processed"
     IGNORED = "ignored"  # from an unknown or uninstalled shop, or a topic without a handler
+    ECHO = "echo"  # changed nothing BackSoon syncs (mostly our own write-back coming back): read, not applied
     FAILED = "failed"
 
 

@@ -452,6 +452,13 @@ class WooClient:
             params.update(modified_after=_gmt(modified_after), dates_are_gmt=True)
         return self.iter_pages("orders", params)
 
+    def get_order(self, order_id: int | str) -> dict[str, Any]:
+        """One order (raw JSON, the same body its order.* webhooks carry); NotFound when it is gone."""
+        body = self.get(f"orders/{_path_id(order_id)}")
+        if not isinstance(body, dict):
+            raise PlatformError(f"GET orders/{order_id}: expected a JSON object")
+        return body
+
     def iter_refunds(self, order_id: int | str) -> Iterator[dict[str, Any]]:
         """Every refund of an order (raw JSON, line quantities negative)."""
         return self.iter_pages(f"orders/{_path_id(order_id)}/refunds")

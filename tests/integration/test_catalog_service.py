@@ -273,7 +273,7 @@ def test_stale_guard_is_enforced_in_sql(db: Database) -> None:
             catalog_products._PRODUCTS,
             [row],
             keys=("store_id", "external_id"),
-            compare=catalog_products._PRODUCT_FIELDS,
+            compare=catalog_products.PRODUCT_FIELDS,
             returning=("id",),
             watermark=True,
         )
@@ -283,7 +283,7 @@ def test_stale_guard_is_enforced_in_sql(db: Database) -> None:
             catalog_products._PRODUCTS,
             [{**row, "external_updated_at": T3}],
             keys=("store_id", "external_id"),
-            compare=catalog_products._PRODUCT_FIELDS,
+            compare=catalog_products.PRODUCT_FIELDS,
             returning=("id",),
             watermark=True,
         )
@@ -760,3 +760,48 @@ def test_apply_variants_upserts_one_variant_and_leaves_its_siblings(db: Database
         title = s.execute(select(Product.title).where(Product.store_id == sid)).scalar_one()
     assert [tuple(r) for r in rows] == [("15", Decimal("45.00"), True), ("16", Decimal("0.00"), True)]
     assert title == "Hoodie"
+
+
+# --------------------------------------------------------------------------------------------------
+# catalog_unchanged: what a product delivery would change, read without writing
+
+
+def test_catalog_unchanged_sees_every_compared_field_and_writes_nothing(db: Database) -> None:
+    sid = new_store(db)
+    stored = product("p1", (variant("v1", inventory_item_id="ii1"), variant("v2")), supplier="Acme Mills")
+    run(db, catalog.apply_products, sid, [stored])
+    level = InventoryRecord(
+        variant_external_id="v1", location_external_id="loc1", available=4, on_hand=5, updated_at=T1
+    )
+    run(db, catalog.apply_inventory, sid, [level])
+    clear_dirty(db)
+
+    def unchanged(**kw: Any) -> bool:
+        with db.session() as s:
+            return catalog.catalog_unchanged(s, sid, **kw)
+
+    later = T2
+    assert unchanged(products=[product("p1", stored.variants, at=later, supplier="Acme Mills")]) is True
+    assert unchanged(variants=[("p1", variant("v1", inventory_item_id="ii1", updated_at=later))]) is True
+    assert unchanged(levels=[InventoryRecord("v1", "loc1", available=4, on_hand=None, updated_at=later)]) is True
+    # Any compared value, a dropped variant, a new supplier, product or level, a level's quantity: a change.
+    assert unchanged(products=[product("p1", stored.variants, supplier="Acme Mills", title="New")]) is False
+    assert (
+        unchanged(products=[product("p1", (variant("v1", inventory_item_id="ii1"),), supplier="Acme Mills")]) is False
+    )
+    assert unchanged(products=[product("p1", stored.variants, supplier="Other Mills")]) is False
+    assert unchanged(products=[product("p2")]) is False
+    assert unchanged(variants=[("p1", variant("v2", price=Decimal("21.00")))]) is False
+    assert unchanged(variants=[("p9", variant("v2"))]) is False  # not under that product
+    assert unchanged(levels=[InventoryRecord("v1", "loc1", available=3, updated_at=later)]) is False
+    assert unchanged(levels=[InventoryRecord("v1", "loc1", available=4, on_hand=6, updated_at=later)]) is False
+    assert unchanged(levels=[InventoryRecord("v2", "loc1", available=4, updated_at=later)]) is False
+    # Fields a payload does not carry (kept as stored when applied) are not compared.
+    untracked = variant("v1", inventory_item_id="ii1", tracked=False)
+    assert unchanged(variants=[("p1", untracked)]) is False
+    assert unchanged(variants=[("p1", untracked)], preserve={"tracked"}) is True
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Supplier).where(Supplier.store_id == sid)) == 1
+        watermarks = s.execute(select(Product.external_updated_at).where(Product.store_id == sid)).scalars().all()
+    assert watermarks == [T1]
+    assert dirty(db, sid) == set()

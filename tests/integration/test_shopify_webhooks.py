@@ -23,9 +23,13 @@ from app.config import Settings
 from app.db import Database
 from app.models import (
     ComplianceRequest,
+    DirtyVariant,
     InventoryLevel,
     Order,
     OrderLine,
+    Product,
+    Refund,
+    RefundLine,
     StockState,
     Store,
     Subscription,
@@ -352,3 +356,83 @@ def test_compliance_topics_export_redact_and_erase(harness: Harness) -> None:
         ("customers/redact", None),
         ("shop/redact", None),
     ]
+
+
+def _resent(body: dict[str, Any], webhook_id: str) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    sig = base64.b64encode(hmac.new(SECRET.encode(), raw, hashlib.sha256).digest()).decode()
+    return raw, {
+        **fixture("products-update")["headers"],
+        "X-Shopify-Hmac-Sha256": sig,
+        "X-Shopify-Webhook-Id": webhook_id,
+    }
+
+
+@FRONT
+def test_a_products_update_that_changes_nothing_we_sync_is_an_echo(harness: Harness) -> None:
+    # A metafield write (our storefront write-back) sends products/update with only updated_at new.
+    h = harness
+    h.post("products-update")
+    h.work()
+    snapshot = select(Product.__table__).order_by(Product.id), select(Variant.__table__).order_by(Variant.id)
+    with h.db.session() as s:
+        before = [[tuple(r) for r in s.execute(q)] for q in snapshot]
+        s.execute(DirtyVariant.__table__.delete())
+    body = json.loads(fixture("products-update")["body_text"])
+    echo = {**body, "updated_at": "2026-10-14T10:43:05-04:00"}
+    raw, headers = _resent(echo, "echo-delivery-1")
+    assert h.client.post("/webhooks/shopify", data=raw, headers=headers).status_code == 200
+    h.work()
+    with h.db.session() as s:
+        assert [[tuple(r) for r in s.execute(q)] for q in snapshot] == before
+        assert s.scalar(select(func.count()).select_from(DirtyVariant)) == 0
+        statuses = s.execute(select(WebhookEvent.dedupe_key, WebhookEvent.status).order_by(WebhookEvent.id)).all()
+        assert [tuple(r) for r in statuses] == [
+            (fixture("products-update")["headers"]["X-Shopify-Webhook-Id"], "processed"),
+            ("echo-delivery-1", "echo"),
+        ]
+    # The same save with a real price change is applied.
+    variants = [{**v, "price": "79.00"} if i == 0 else v for i, v in enumerate(body["variants"])]
+    raw, headers = _resent({**echo, "updated_at": "2026-10-14T10:44:00-04:00", "variants": variants}, "real-change-1")
+    assert h.client.post("/webhooks/shopify", data=raw, headers=headers).status_code == 200
+    h.work()
+    with h.db.session() as s:
+        status = s.execute(select(WebhookEvent.status).where(WebhookEvent.dedupe_key == "real-change-1")).scalar_one()
+        assert status == "processed"
+        price = s.execute(
+            select(Variant.price).where(Variant.external_id == str(body["variants"][0]["id"]))
+        ).scalar_one()
+        assert price == Decimal("79.00")
+
+
+@FRONT
+def test_a_refund_from_refunds_create_and_again_in_orders_updated_counts_once(harness: Harness) -> None:
+    # Shopify sends refunds/create and an orders/updated whose `refunds` embeds the same refund object.
+    h = harness
+    for name in ("products-create", "orders-create", "orders-paid", "refunds-create"):
+        assert h.post(name).status_code == 200
+    h.work()
+    order = json.loads(fixture("orders-paid")["body_text"])
+    order["refunds"] = [json.loads(fixture("refunds-create")["body_text"])]
+    order["updated_at"] = "2026-10-14T11:20:00-04:00"
+    raw = json.dumps(order).encode()
+    sig = base64.b64encode(hmac.new(SECRET.encode(), raw, hashlib.sha256).digest()).decode()
+    headers = {
+        **fixture("orders-paid")["headers"],
+        "X-Shopify-Topic": "orders/updated",
+        "X-Shopify-Hmac-Sha256": sig,
+        "X-Shopify-Webhook-Id": "orders-updated-with-refund-1",
+    }
+    assert h.client.post("/webhooks/shopify", data=raw, headers=headers).status_code == 200
+    h.work()
+    with h.db.session() as s:
+        status = s.execute(
+            select(WebhookEvent.status).where(WebhookEvent.dedupe_key == "orders-updated-with-refund-1")
+        ).scalar_one()
+        assert status == "processed"
+        lines = s.execute(
+            select(OrderLine.external_id, OrderLine.quantity, OrderLine.refunded_quantity).order_by(OrderLine.id)
+        ).all()
+        assert [tuple(r) for r in lines] == [("15234567890125", 1, 1), ("15234567922893", 2, 1)]
+        assert s.scalar(select(func.count()).select_from(Refund)) == 1
+        assert s.scalar(select(func.count()).select_from(RefundLine)) == 2

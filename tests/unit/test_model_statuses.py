@@ -55,7 +55,7 @@ COLUMNS: list[tuple[InstrumentedAttribute[str] | InstrumentedAttribute[str | Non
         SubscriptionState,
         {"pending_confirmation", "active", "notified", "converted", "unsubscribed", "redacted"},
     ),
-    (WebhookEvent.status, WebhookEventStatus, {"received", "processed", "ignored", "failed"}),
+    (WebhookEvent.status, WebhookEventStatus, {"received", "processed", "ignored", "echo", "failed"}),
     (StockState.status, Status, {"in_stock", "low_stock", "out_of_stock", "backorder", "untracked"}),
     (StockStateHistory.status, Status, {"in_stock", "low_stock", "out_of_stock", "backorder", "untracked"}),
     (StockState.signal, Signal, {"ok", "throttle", "pause"}),

@@ -15,7 +15,7 @@ from app.platforms.shopify import identity as shopify_identity
 from app.platforms.shopify import sync as shopify_sync
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import catalog
-from app.services.ingest.inbox import Handler
+from app.services.ingest.inbox import ECHO, Handler
 from app.services.merchant import compliance
 from integrations.base import InventoryRecord, OrderRecord, ProductRecord, StoreInfo
 from integrations.shopify import payloads as p
@@ -55,6 +55,10 @@ def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     store_id = _store(session, event).id
     unknown = p.PRODUCT_WEBHOOK_UNKNOWN_VARIANT_FIELDS
     if len(record.variants) < PARTIAL_VARIANTS_AT and not _lists_more_variants(event, record):
+        # A metafield write (our storefront write-back) also sends products/update; one that changes nothing
+        # we sync is skipped.
+        if catalog.catalog_unchanged(session, store_id, products=[record], preserve=unknown):
+            return ECHO
         result = catalog.apply_products(session, jobs, store_id, [record], preserve=unknown)
         return "stale" if result.skipped_stale else "applied"
     # Possibly partial: the product itself, then its listed variants with partial semantics (siblings untouched).

@@ -6,9 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Product, Store, Variant, WebhookEvent
+from app.platforms.woocommerce import refunds as woo_refunds
 from app.queue import JobQueue
 from app.services import catalog
-from app.services.ingest.inbox import Handler
+from app.services.ingest.inbox import ECHO, Handler
 from integrations.base import InventoryRecord
 from integrations.woocommerce import payloads as w
 
@@ -49,10 +50,18 @@ def _parent_stock_levels(session: Session, store_id: int, update: w.ProductUpdat
 
 
 def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
-    """Upsert a product (or one variation) and its stock."""
+    """Upsert a product (or one variation) and its stock; a delivery that changes nothing we sync is an echo.
+
+    Every storefront write-back (``_backsoon_state`` meta) makes WooCommerce send product.updated for the item
+    written, with only its meta and ``date_modified`` new. X-WC-Webhook-Delivery-ID cannot tell such a delivery
+    apart (it repeats across deliveries), so the payload is compared with what is stored instead.
+    """
     store_id = _store_id(session, event)
     payload = _parse(event)
     if isinstance(payload, w.VariationUpdate):
+        variant = [(payload.parent_external_id, payload.variant)]
+        if catalog.catalog_unchanged(session, store_id, variants=variant, levels=[payload.inventory]):
+            return ECHO
         result = catalog.apply_variants(session, jobs, store_id, payload.parent_external_id, [payload.variant])
         if result.children.skipped_unknown:
             # The parent is not synced yet; reconciliation brings it with all its variations.
@@ -60,8 +69,10 @@ def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
         catalog.apply_inventory(session, jobs, store_id, [payload.inventory])
         return "applied_variation"
     assert isinstance(payload, w.ProductUpdate)
-    result = catalog.apply_products(session, jobs, store_id, [payload.product])
     levels = list(payload.inventory) + _parent_stock_levels(session, store_id, payload)
+    if catalog.catalog_unchanged(session, store_id, products=[payload.product], levels=levels):
+        return ECHO
+    result = catalog.apply_products(session, jobs, store_id, [payload.product])
     if levels:
         catalog.apply_inventory(session, jobs, store_id, levels)
     return "stale" if result.skipped_stale else "applied"
@@ -76,11 +87,17 @@ def on_product_deleted(session: Session, jobs: JobQueue, event: WebhookEvent) ->
 
 
 def on_order(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
-    """Upsert an order's current state (order.created and order.updated may carry identical bodies)."""
+    """Upsert an order's current state (order.created and order.updated may carry identical bodies).
+
+    The body lists refunds by id only; when those differ from the stored ones, a job reads them in full.
+    """
     payload = _parse(event)
     assert isinstance(payload, w.OrderUpdate)
-    result = catalog.apply_orders(session, jobs, _store_id(session, event), [payload.order])
-    return "stale" if result.skipped_stale else "applied"
+    store_id = _store_id(session, event)
+    result = catalog.apply_orders(session, jobs, store_id, [payload.order])
+    if result.skipped_stale:
+        return "stale"
+    return "applied:read_refunds" if woo_refunds.read_after_commit(session, jobs, store_id, payload) else "applied"
 
 
 def on_order_deleted(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:

@@ -8,9 +8,10 @@ is only rewritten when one of its values differs, so a replay writes nothing and
 dirty. Variants whose stock inputs changed are marked for the collapsed recompute job.
 """
 
+from app.services.catalog.changes import catalog_unchanged
 from app.services.catalog.common import ApplyResult, Counts
 from app.services.catalog.inventory import apply_inventory, apply_locations, set_tracking
-from app.services.catalog.orders import apply_orders, apply_refund, delete_order
+from app.services.catalog.orders import apply_orders, apply_refund, delete_order, refund_ids, remove_refunds
 from app.services.catalog.products import apply_products, apply_variants, delete_product
 
 __all__ = [
@@ -22,7 +23,10 @@ __all__ = [
     "apply_products",
     "apply_refund",
     "apply_variants",
+    "catalog_unchanged",
     "delete_order",
     "delete_product",
+    "refund_ids",
+    "remove_refunds",
     "set_tracking",
 ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     Table,
+    delete,
     func,
     select,
     update,
@@ -372,3 +373,41 @@ def apply_refund(session: Session, jobs: JobQueue, store_id: int, order_external
     after = _line_snapshot(session, store_id, [order_id])
     mark(session, jobs, store_id, Acc(), _velocity_dirty(before, after), "refund")
     return True
+
+
+def refund_ids(session: Session, store_id: int, order_external_id: str) -> set[str] | None:
+    """External ids of the refunds stored for an order; None when the order is unknown."""
+    order_id = session.execute(
+        select(Order.id).where(Order.store_id == store_id, Order.external_id == order_external_id)
+    ).scalar_one_or_none()
+    if order_id is None:
+        return None
+    return set(session.execute(select(Refund.external_id).where(Refund.order_id == order_id)).scalars())
+
+
+def remove_refunds(
+    session: Session, jobs: JobQueue, store_id: int, order_external_id: str, keep: Collection[str]
+) -> int:
+    """Delete an order's stored refunds the platform no longer lists (a deleted refund); returns how many."""
+    order_id = session.execute(
+        select(Order.id).where(Order.store_id == store_id, Order.external_id == order_external_id)
+    ).scalar_one_or_none()
+    if order_id is None:
+        return 0
+    before = _line_snapshot(session, store_id, [order_id])
+    gone = list(
+        session.execute(
+            select(Refund.id).where(
+                Refund.store_id == store_id, Refund.order_id == order_id, Refund.external_id.not_in(list(keep))
+            )
+        ).scalars()
+    )
+    if not gone:
+        return 0
+    # Lines first: the foreign key's cascade is not enforced on every database (SQLite without its pragma).
+    session.execute(delete(_REFUND_LINES).where(_REFUND_LINES.c.refund_id.in_(gone)))
+    session.execute(delete(_REFUNDS).where(_REFUNDS.c.id.in_(gone)))
+    _recompute_refunded(session, store_id, [order_id])
+    after = _line_snapshot(session, store_id, [order_id])
+    mark(session, jobs, store_id, Acc(), _velocity_dirty(before, after), "refund_deleted")
+    return len(gone)

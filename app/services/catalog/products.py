@@ -35,7 +35,7 @@ _PRODUCTS = cast(Table, Product.__table__)
 _VARIANTS = cast(Table, Variant.__table__)
 _SUPPLIERS = cast(Table, Supplier.__table__)
 
-_PRODUCT_FIELDS = (
+PRODUCT_FIELDS = (
     "title",
     "handle",
     "description",
@@ -53,7 +53,7 @@ _PRODUCT_FIELDS = (
 )
 # Product fields the recompute reads (publication, campaign collections, supplier lead time).
 _PRODUCT_STOCK_FIELDS = ("published", "collections", "supplier_id", "deleted_at")
-_VARIANT_FIELDS = (
+VARIANT_FIELDS = (
     "product_id",
     "inventory_item_external_id",
     "sku",
@@ -74,6 +74,46 @@ _VARIANT_RECORD_COLUMNS = {"inventory_item_id": "inventory_item_external_id"}
 _VARIANT_STOCK_FIELDS = ("product_id", "tracked", "inventory_policy", "backorder", "published", "price", "deleted_at")
 
 
+def product_values(p: ProductRecord, supplier_id: int | None) -> dict[str, Any]:
+    """The compared columns (``PRODUCT_FIELDS``) a product record sets."""
+    return {
+        "title": p.title,
+        "handle": p.handle,
+        "description": p.description,
+        "vendor": p.vendor,
+        "product_type": p.product_type,
+        "kind": p.kind,
+        "image_url": p.image_url,
+        "url": p.url,
+        "status": p.status,
+        "published": p.published,
+        "collections": list(p.collections),
+        "tags": list(p.tags),
+        "supplier_id": supplier_id,
+        "deleted_at": None,
+    }
+
+
+def variant_values(v: VariantRecord, product_id: int) -> dict[str, Any]:
+    """The compared columns (``VARIANT_FIELDS``) a variant record sets under its product."""
+    return {
+        "product_id": product_id,
+        "inventory_item_external_id": v.inventory_item_id,
+        "sku": v.sku,
+        "title": v.title,
+        "options": dict(v.options),
+        "price": money(v.price),
+        "tracked": v.tracked,
+        "inventory_policy": v.inventory_policy,
+        "backorder": v.backorder,
+        "stock_from_parent": v.stock_from_parent,
+        "published": v.published,
+        "position": v.position,
+        "image_url": v.image_url,
+        "deleted_at": None,
+    }
+
+
 def _product_batches(products: Iterable[ProductRecord]) -> Iterator[list[ProductRecord]]:
     batch: list[ProductRecord] = []
     variants = 0
@@ -87,9 +127,9 @@ def _product_batches(products: Iterable[ProductRecord]) -> Iterator[list[Product
         yield batch
 
 
-def _preserved_columns(preserve: Collection[str]) -> frozenset[str]:
+def preserved_columns(preserve: Collection[str]) -> frozenset[str]:
     columns = frozenset(_VARIANT_RECORD_COLUMNS.get(name, name) for name in preserve)
-    if not columns <= set(_VARIANT_FIELDS) - {"product_id", "deleted_at"}:
+    if not columns <= set(VARIANT_FIELDS) - {"product_id", "deleted_at"}:
         raise ValueError(f"cannot preserve variant fields {sorted(preserve)}")
     return columns
 
@@ -105,7 +145,7 @@ def apply_products(
     """Upsert products and their variants; soft-delete variants missing from a product's full variant list."""
     # `preserve` names VariantRecord fields the payload does not really carry (Shopify product webhooks
     # have no tracking since API 2024-07): an existing variant keeps its stored value, a new one takes the record's.
-    keep = _preserved_columns(preserve)
+    keep = preserved_columns(preserve)
     acc = Acc()
     for batch in _product_batches(products):
         _apply_product_batch(session, jobs, store_id, batch, acc, keep)
@@ -122,7 +162,7 @@ def apply_variants(
     preserve: Collection[str] = frozenset(),
 ) -> ApplyResult:
     """Upsert some variants of a known product without touching the product or its other variants."""
-    keep = _preserved_columns(preserve)  # as in apply_products
+    keep = preserved_columns(preserve)  # as in apply_products
     product_id = session.execute(
         select(Product.id).where(Product.store_id == store_id, Product.external_id == product_external_id)
     ).scalar_one_or_none()
@@ -177,7 +217,7 @@ def _apply_product_batch(
                 Product.id,
                 Product.external_id,
                 Product.external_updated_at,
-                *(getattr(Product, f) for f in _PRODUCT_FIELDS),
+                *(getattr(Product, f) for f in PRODUCT_FIELDS),
             ).where(Product.store_id == store_id),
             Product.external_id,
             products,
@@ -196,22 +236,9 @@ def _apply_product_batch(
         row = {
             "store_id": store_id,
             "external_id": ext,
-            "title": p.title,
-            "handle": p.handle,
-            "description": p.description,
-            "vendor": p.vendor,
-            "product_type": p.product_type,
-            "kind": p.kind,
-            "image_url": p.image_url,
-            "url": p.url,
-            "status": p.status,
-            "published": p.published,
-            "collections": list(p.collections),
-            "tags": list(p.tags),
-            "supplier_id": supplier_id,
+            **product_values(p, supplier_id),
             # No timestamp: keep the stored one so later stale checks still have a reference.
             "external_updated_at": ts if ts is not None else (old.external_updated_at if old else None),
-            "deleted_at": None,
             "created_at": now,
             "updated_at": now,
         }
@@ -224,7 +251,7 @@ def _apply_product_batch(
             _PRODUCTS,
             rows,
             keys=("store_id", "external_id"),
-            compare=_PRODUCT_FIELDS,
+            compare=PRODUCT_FIELDS,
             returning=("id", "external_id"),
             watermark=True,
         )
@@ -234,7 +261,7 @@ def _apply_product_batch(
     for row in rows:
         ext = row["external_id"]
         old = old_products.get(ext)
-        outcome = count_row(acc.top, old, row, ext in written, _PRODUCT_FIELDS)
+        outcome = count_row(acc.top, old, row, ext in written, PRODUCT_FIELDS)
         if outcome == "skipped_stale":
             del applied[ext]
             continue
@@ -249,7 +276,7 @@ _VARIANT_COLUMNS = (
     Variant.id,
     Variant.external_id,
     Variant.external_updated_at,
-    *(getattr(Variant, f) for f in _VARIANT_FIELDS),
+    *(getattr(Variant, f) for f in VARIANT_FIELDS),
 )
 
 
@@ -287,23 +314,10 @@ def _apply_variants(
             continue
         row = {
             "store_id": store_id,
-            "product_id": product_ids[p.external_id],
             "external_id": ext,
-            "inventory_item_external_id": v.inventory_item_id,
-            "sku": v.sku,
-            "title": v.title,
-            "options": dict(v.options),
-            "price": money(v.price),
-            "tracked": v.tracked,
-            "inventory_policy": v.inventory_policy,
-            "backorder": v.backorder,
-            "stock_from_parent": v.stock_from_parent,
-            "published": v.published,
-            "position": v.position,
-            "image_url": v.image_url,
+            **variant_values(v, product_ids[p.external_id]),
             "sellable_quantity": 0,
             "external_updated_at": ts if ts is not None else (old.external_updated_at if old else None),
-            "deleted_at": None,
             "created_at": now,
             "updated_at": now,
         }
@@ -318,7 +332,7 @@ def _apply_variants(
             rows,
             keys=("store_id", "external_id"),
             # Preserved columns are left out of the update so they are never rewritten, even concurrently.
-            compare=[f for f in _VARIANT_FIELDS if f not in keep],
+            compare=[f for f in VARIANT_FIELDS if f not in keep],
             returning=("id", "external_id"),
             watermark=True,
         )
@@ -327,7 +341,7 @@ def _apply_variants(
     for row in rows:
         ext = row["external_id"]
         old = old_by_ext.get(ext)
-        outcome = count_row(acc.children, old, row, ext in written, _VARIANT_FIELDS)
+        outcome = count_row(acc.children, old, row, ext in written, VARIANT_FIELDS)
         if outcome == "created" or (
             old is not None and outcome == "updated" and bulk.differs(old, row, _VARIANT_STOCK_FIELDS)
         ):

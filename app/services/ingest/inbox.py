@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # A handler applies one delivery and says what it did ("applied", "stale", …) for the log.
 Handler = Callable[[Session, JobQueue, WebhookEvent], str]
+ECHO = "echo"
+"""What a handler returns for a delivery that changes nothing it syncs: the row is kept with status 'echo'."""
 # How the inbox finds a delivery's handler: (platform, topic) → handler, or None for a topic nobody handles.
 # The platform registry provides it (app.platforms.registry.handler_for); the inbox never lists platforms.
 HandlerLookup = Callable[[str, str], Handler | None]
@@ -404,6 +406,9 @@ def pending_events(session: Session, store_id: int, limit: int = 200) -> list[in
     )
 
 
+_FINISHED = (WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED, WebhookEventStatus.ECHO)
+
+
 def process_event(session: Session, jobs: JobQueue, event_id: int, handlers: HandlerLookup) -> str:
     """Apply one inbox row through its topic handler; safe to run twice or after a killed worker."""
     q = select(WebhookEvent).where(WebhookEvent.id == event_id)
@@ -413,7 +418,7 @@ def process_event(session: Session, jobs: JobQueue, event_id: int, handlers: Han
     event = session.execute(q).scalar_one_or_none()
     if event is None:
         return "busy_or_missing"
-    if event.status in (WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED):
+    if event.status in _FINISHED:
         return f"already_{event.status}"
     event.attempts += 1
     handler = handlers(event.platform, event.topic)
@@ -423,7 +428,8 @@ def process_event(session: Session, jobs: JobQueue, event_id: int, handlers: Han
         event.processed_at = datetime.now(UTC)
         return "ignored"
     outcome = handler(session, jobs, event)
-    event.status = WebhookEventStatus.PROCESSED
+    # An echo is counted apart, so how many deliveries our own write-back causes can be seen.
+    event.status = WebhookEventStatus.ECHO if outcome == ECHO else WebhookEventStatus.PROCESSED
     event.error = None
     event.processed_at = datetime.now(UTC)
     log.info("webhook %s %s: %s", event.platform, event.topic, outcome, extra={"data": {"webhook_id": event.id}})
@@ -445,7 +451,7 @@ def purge(session: Session, now: datetime, retention: timedelta = INBOX_RETENTIO
     """Delete finished deliveries older than the retention: their raw bodies carry shoppers' personal data."""
     result = session.execute(
         delete(WebhookEvent).where(
-            WebhookEvent.status.in_((WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED)),
+            WebhookEvent.status.in_(_FINISHED),
             WebhookEvent.received_at < now - retention,
         )
     )

@@ -1,0 +1,132 @@
+"""Whether current-state catalog records would change anything stored, read without writing.
+
+A platform sends a product delivery for every save of the product, including the saves our own storefront
+write-back makes (WooCommerce product meta, Shopify metafields). Such a delivery carries exactly what is stored
+already, with only a newer modification time. Applying it would rewrite rows for their watermark alone; a handler
+asks here first and skips it. The comparison covers every column the apply functions compare, so a delivery found
+unchanged is one whose apply would have marked nothing dirty and changed no figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, select
+from sqlalchemy.orm import Session
+
+from app.infra import bulk
+from app.models import InventoryLevel, Location, Product, Supplier, Variant
+from app.services.catalog.products import (
+    PRODUCT_FIELDS,
+    VARIANT_FIELDS,
+    preserved_columns,
+    product_values,
+    variant_values,
+)
+from integrations.base import InventoryRecord, ProductRecord, VariantRecord
+
+_PRODUCTS = cast(Table, Product.__table__)
+_VARIANTS = cast(Table, Variant.__table__)
+
+
+def catalog_unchanged(
+    session: Session,
+    store_id: int,
+    *,
+    products: Sequence[ProductRecord] = (),
+    variants: Sequence[tuple[str, VariantRecord]] = (),
+    levels: Iterable[InventoryRecord] = (),
+    preserve: Collection[str] = frozenset(),
+) -> bool:
+    """True when applying these records would change no stored value (only their modification time is newer).
+
+    ``products`` are applied as apply_products would (a record listing variants is the full list), ``variants``
+    as apply_variants would (``(parent external id, variant)``, a partial list), ``levels`` keyed by variant.
+    Anything unknown (a new product, variant, location or level) counts as a change.
+    """
+    keep = preserved_columns(preserve)
+    return (
+        all(_product_unchanged(session, store_id, p, keep) for p in products)
+        and all(_variant_unchanged(session, store_id, parent, v, keep) for parent, v in variants)
+        and _levels_unchanged(session, store_id, list(levels))
+    )
+
+
+def _product_unchanged(session: Session, store_id: int, p: ProductRecord, keep: frozenset[str]) -> bool:
+    old = session.execute(
+        select(Product.id, *(getattr(Product, f) for f in PRODUCT_FIELDS)).where(
+            Product.store_id == store_id, Product.external_id == p.external_id
+        )
+    ).one_or_none()
+    if old is None:
+        return False
+    supplier_id = old.supplier_id
+    if p.supplier:
+        supplier_id = session.execute(
+            select(Supplier.id).where(Supplier.store_id == store_id, Supplier.name == p.supplier[:255])
+        ).scalar_one_or_none()
+        if supplier_id is None:
+            return False
+    row = bulk.fit(_PRODUCTS, product_values(p, supplier_id))
+    if bulk.differs(old, row, PRODUCT_FIELDS):
+        return False
+    stored = {
+        r.external_id: r
+        for r in session.execute(
+            select(Variant.external_id, *(getattr(Variant, f) for f in VARIANT_FIELDS)).where(
+                Variant.store_id == store_id, Variant.product_id == old.id
+            )
+        )
+    }
+    if p.variants:
+        # The full list: a live variant it no longer names would be deleted.
+        named = {v.external_id for v in p.variants}
+        if any(ext not in named and r.deleted_at is None for ext, r in stored.items()):
+            return False
+    return all(_same_variant(stored.get(v.external_id), v, int(old.id), keep) for v in p.variants)
+
+
+def _variant_unchanged(session: Session, store_id: int, parent: str, v: VariantRecord, keep: frozenset[str]) -> bool:
+    old = session.execute(
+        select(Variant.external_id, *(getattr(Variant, f) for f in VARIANT_FIELDS))
+        .join(Product, Product.id == Variant.product_id)
+        .where(Variant.store_id == store_id, Variant.external_id == v.external_id, Product.external_id == parent)
+    ).one_or_none()
+    return old is not None and _same_variant(old, v, int(old.product_id), keep)
+
+
+def _same_variant(old: Row[Any] | None, v: VariantRecord, product_id: int, keep: frozenset[str]) -> bool:
+    if old is None:
+        return False
+    row = bulk.fit(_VARIANTS, variant_values(v, product_id))
+    # Fields the payload does not really carry keep their stored value when applied: not a change.
+    return not bulk.differs(old, row, [f for f in VARIANT_FIELDS if f not in keep])
+
+
+def _levels_unchanged(session: Session, store_id: int, levels: list[InventoryRecord]) -> bool:
+    if not levels:
+        return True
+    stored = {
+        (str(r.external_id), str(r.location)): (r.available, r.on_hand)
+        for r in bulk.select_in(
+            session,
+            select(
+                Variant.external_id,
+                Location.external_id.label("location"),
+                InventoryLevel.available,
+                InventoryLevel.on_hand,
+            )
+            .join(InventoryLevel, InventoryLevel.variant_id == Variant.id)
+            .join(Location, Location.id == InventoryLevel.location_id)
+            .where(Variant.store_id == store_id),
+            Variant.external_id,
+            {lv.variant_external_id for lv in levels},
+        )
+    }
+    for lv in levels:
+        found = stored.get((lv.variant_external_id, lv.location_external_id))
+        # An absent on_hand keeps the stored one when applied (Shopify level webhooks carry `available` only).
+        if found is None or found[0] != lv.available or (lv.on_hand is not None and found[1] != lv.on_hand):
+            return False
+    return True
