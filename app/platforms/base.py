@@ -78,6 +78,10 @@ class Platform(Protocol):
         """The job that writes changed stock states back to the store (None: the storefront reads our API)."""
         ...
 
+    def identity_job(self, store_id: int) -> JobSpec | None:
+        """The job that reads the store's own settings again (None: no platform to read them from)."""
+        ...
+
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """Where a restock email's buy link leads: the product page with the variant selected where it can be."""
         ...

@@ -142,14 +142,27 @@ def flashes(client: FlaskClient) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("platform", "job", "job_prefix", "label"),
+    ("platform", "job", "job_prefix", "label", "identity"),
     [
-        ("woocommerce", "jobs.woocommerce.run_sync", "woo-sync", "WooCommerce"),
-        ("shopify", "jobs.shopify.run_sync", "sync", "Shopify"),
+        (
+            "woocommerce",
+            "jobs.woocommerce.run_sync",
+            "woo-sync",
+            "WooCommerce",
+            ("jobs.woocommerce.refresh_identity", "woo-identity"),
+        ),
+        ("shopify", "jobs.shopify.run_sync", "sync", "Shopify", ("jobs.shopify.read_identity", "shopify-identity")),
     ],
 )
 def test_sync_now_starts_one_reconciliation_and_a_second_click_adds_nothing(
-    db: Database, make_app: AppFactory, recording: RecordingQueue, platform: str, job: str, job_prefix: str, label: str
+    db: Database,
+    make_app: AppFactory,
+    recording: RecordingQueue,
+    platform: str,
+    job: str,
+    job_prefix: str,
+    label: str,
+    identity: tuple[str, str],
 ) -> None:
     client = make_app(jobs=recording).test_client()
     with db.session() as s:
@@ -160,13 +173,17 @@ def test_sync_now_starts_one_reconciliation_and_a_second_click_adds_nothing(
     assert resp.status_code == 302 and resp.headers["Location"] == "/admin/#sync"
     with db.session() as s:
         run_id = s.execute(select(SyncRun.id)).scalar_one()
-    assert [(j.func, j.args, j.job_id) for j in recording.specs] == [(job, (run_id,), f"{job_prefix}-{run_id}")]
+    # The store's own settings are read again too (WooCommerce has no webhook for them).
+    assert [(j.func, j.args, j.job_id) for j in recording.specs] == [
+        (job, (run_id,), f"{job_prefix}-{run_id}"),
+        (identity[0], (store_id,), f"{identity[1]}-{store_id}"),
+    ]
     assert sync_runs(db) == [(store_id, "reconcile", "running")]
     assert flashes(client) == [f"Sync from {label} started: changes since the last sync are being read."]
 
     resp = client.post("/admin/sync", data={"csrf_token": token})
     assert resp.status_code == 302
-    assert len(recording.specs) == 1
+    assert len(recording.specs) == 2
     assert sync_runs(db) == [(store_id, "reconcile", "running")]
     assert flashes(client) == [f"A sync from {label} is already running; its progress is shown below."]
 

@@ -50,6 +50,10 @@ class WooCommerce:
         """Product and variation meta that the companion plugin reads."""
         return job_specs.woo_publish(store_id)
 
+    def identity_job(self, store_id: int) -> JobSpec | None:
+        """The site index, general settings, administrator and system status (WooCommerce has no settings webhook)."""
+        return job_specs.woo_refresh_identity(store_id)
+
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """The product's permalink, else WordPress's ``?p=<id>`` address."""
         return permalink(product) or f"https://{store.domain}/?{urlencode({'p': product.external_id})}"

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
 from app.platforms import registry
+from app.queue import enqueue_after_commit
 from app.services.ingest import sync_runs
 from app.services.merchant import dashboard
 from app.services.merchant.stock_views import (
@@ -100,6 +101,10 @@ def sync_now() -> ResponseReturnValue:
     platform = registry.of(store)
     running = sync_runs.running_run(session, store.id)
     run = platform.start_sync(session, runtime().jobs, store.id, "reconcile")
+    identity_job = platform.identity_job(store.id)
+    if run is not None and run is not running and identity_job is not None:
+        # The store's own settings too: WooCommerce sends no webhook when the merchant changes them.
+        enqueue_after_commit(session, runtime().jobs, identity_job)
     session.commit()  # the run's job is enqueued after this commit
     if run is None:
         flash(f"Nothing to sync for {platform.label}: its catalog is not read from a store.", "info")
