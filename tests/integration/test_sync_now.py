@@ -90,7 +90,7 @@ def test_cli_reconciles_a_woocommerce_store_in_the_foreground(
         "inventory_levels": 6,
         "orders": 4,
         "refunds": 1,
-        "webhooks_created": 7,
+        "webhooks_repaired": 7,
     }
     # The run is not handed to a worker; what it changed is, to be recomputed (once per phase that changed stock).
     recompute = ("jobs.stock.recompute_dirty", (store_id,), f"recompute-dirty-{store_id}")

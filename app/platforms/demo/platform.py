@@ -47,6 +47,10 @@ class Demo:
         """Nothing to write back: the demo shop reads the storefront API."""
         return None
 
+    def fresh_pass_job(self, store_id: int) -> JobSpec | None:
+        """None: the demo store changes only through the app itself."""
+        return None
+
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """The demo shop's product page, with the variant selected."""
         return (
