@@ -121,7 +121,10 @@ def test_an_unchanged_store_costs_two_requests_and_changes_nothing(env: Env) -> 
 
     # The next pass asks from the start of this one (minus the overlap).
     env.woo.requests.clear()
+    clock = time.perf_counter()
     assert woo_jobs.fresh_pass(env.store_id) == "ok"
+    print(f"the next pass: {(time.perf_counter() - clock) * 1000:.1f} ms")
+    assert len(env.woo.requests) == 2
     started = row.checked_through
     assert started is not None
     expected = (started - freshness.OVERLAP).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -283,6 +286,20 @@ def test_a_rejected_key_disconnects_the_store_and_the_admin_says_so(env: Env) ->
     env.woo.requests.clear()
     assert woo_jobs.fresh_pass(env.store_id) == "inactive"
     assert env.woo.requests == []
+
+
+def test_a_store_without_our_webhook_secret_is_checked_for_changes_but_bannered(env: Env) -> None:
+    with env.db.session() as s:
+        store = s.get(Store, env.store_id)
+        assert store is not None
+        store.webhook_secret_encrypted = None  # deliveries cannot be verified, so no webhook can be put back
+
+    assert woo_jobs.fresh_pass(env.store_id) == "ok"
+
+    assert [(m, p) for m, p, _, _ in env.woo.requests] == [("GET", "products")]
+    row = env.row()
+    assert (row.webhook_actions, row.webhooks_broken) == ([], list(woo_sync.WEBHOOK_TOPICS))
+    assert 'id="webhooks-broken"' in env.page()
 
 
 def test_a_healthy_store_shows_no_banner(env: Env) -> None:
