@@ -9,7 +9,8 @@ variation queues its parent (``WC_Product::maybe_defer_product_sync``), which is
 request (``WC_Post_Data::do_deferred_product_sync`` → ``WC_Product_Variable::sync($product, true)`` → ``save()``), and
 a save without changed post fields still sets the parent's ``post_modified_gmt`` ("Only update post modified time to
 record this save event", ``WC_Product_Data_Store_CPT::update``). So ``products?modified_after`` lists the parent, and
-its variations are read in full, as the sync does; no request per variation is needed.
+its variations are read in full, as the sync does; no request per variation is needed. A stock change by an order
+(``wc_update_product_stock``) saves the product or variation as well, so it moves the same dates.
 """
 
 from __future__ import annotations
