@@ -129,6 +129,9 @@ def fresh_pass(store_id: int) -> str:
     A failed pass is recorded, not raised: the next one, minutes later, is its retry and reads from the same point.
     """
     with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            if active_store(session, store_id, WOOCOMMERCE.name) is None:
+                return "inactive"
         started, clock = utcnow(), time.monotonic()
         since = freshness.claim(rt.db, store_id, started)
         if since is None:

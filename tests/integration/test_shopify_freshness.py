@@ -21,6 +21,7 @@ from app.db import Database
 from app.models import Product, Store, StoreFreshness, Variant
 from app.platforms.shopify import sync as shopify_sync
 from app.runtime import Runtime, set_runtime
+from app.services.ingest import freshness
 from integrations.shopify.graphql import GraphQLClient
 from jobs import shopify as shopify_jobs
 from tests.factories import RecordingQueue
@@ -116,7 +117,7 @@ def env(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     set_runtime(Runtime(Settings(env="test"), db, jobs))
     admin = FakeAdmin()
     try:
-        with responses.RequestsMock() as mock:
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
             mock.add_callback(responses.POST, GRAPHQL, callback=admin)
             yield Env(db, admin, jobs, store_id)
     finally:
@@ -211,3 +212,18 @@ def test_a_revoked_token_disconnects_the_shop_and_queues_nothing(env: Env) -> No
     row = env.row()
     assert (row.running_since, row.failures_in_a_row, row.checked_through) == (None, 0, None)
     assert env.jobs.specs == []
+
+
+def test_a_pass_for_an_erased_or_uninstalled_shop_does_nothing(env: Env) -> None:
+    with env.db.session() as s:
+        store = s.get(Store, env.store_id)
+        assert store is not None
+        store.status = "uninstalled"
+    assert shopify_jobs.fresh_pass(env.store_id) == "inactive"
+    assert shopify_jobs.fresh_pass(env.store_id + 1000) == "inactive"  # erased by shop/redact, a pass still queued
+    assert env.admin.calls == []
+    # Claimed directly, an erased store's pass is refused rather than failing on its missing row.
+    assert freshness.claim(env.db, env.store_id + 1000, datetime.now(UTC)) is None
+    with env.db.session() as s:
+        assert s.get(StoreFreshness, env.store_id) is None
+        assert s.get(StoreFreshness, env.store_id + 1000) is None

@@ -54,8 +54,11 @@ def due_stores(session: Session, now: datetime, every_seconds: int) -> list[tupl
 
 
 def claim(db: Database, store_id: int, now: datetime) -> datetime | None:
-    """Mark the store's pass as running; the time to read changes after, or None when a pass already runs."""
+    """Mark the store's pass as running; the time to read changes after, or None when a pass already runs (or the
+    store is gone: a store erased by shop/redact may still have a pass queued)."""
     with db.session() as s:
+        if s.get(Store, store_id) is None:
+            return None
         insert = pg_insert if dialect(s) == "postgresql" else sqlite_insert
         s.execute(
             insert(StoreFreshness)
