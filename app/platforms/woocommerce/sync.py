@@ -287,8 +287,10 @@ def repair_webhooks(client: WooClient, url: str, secret: str) -> WebhookRepair:
     repair = WebhookRepair()
     plan = freshness_rules.plan_webhooks(client.list_webhooks(), url, WEBHOOK_TOPICS)
     for hook_id, topic in plan.enable:
-        # Re-enabled rather than replaced, so disabled copies do not pile up in the merchant's webhook list. The
-        # REST resource has no failure count; WooCommerce zeroes it on the next delivery answered 2xx-302.
+        # Re-enabled rather than replaced, so disabled copies do not pile up in the merchant's webhook list. Setting
+        # the status keeps WooCommerce's failure count (6, hidden from REST) until a delivery is answered 2xx-302,
+        # so one more failed delivery before that disables it again (WC_Webhook::failed_delivery: count > 5); the
+        # next pass then re-enables it again, and reads what that delivery carried meanwhile.
         try:
             hook = client.set_webhook_status(hook_id, "active")
         except (AuthRevoked, TransientError):
