@@ -56,6 +56,7 @@ class FakeWoo:
         self.modified: list[dict[str, Any]] | None = None
         self.variations: list[dict[str, Any]] | None = None
         self.listed_only: list[dict[str, Any]] = []  # webhooks listed, though gone by the time they are asked for
+        self.trashed: list[dict[str, Any]] = []  # what `products?status=trash` lists
         self.requests: list[tuple[str, str, dict[str, list[str]], dict[str, Any]]] = []
 
     def install(self) -> None:
@@ -85,6 +86,9 @@ class FakeWoo:
             return 500, {"Content-Type": "text/plain"}, ""
         if path in self.hanging:
             time.sleep(120)
+        if request.method == "GET" and path == "products" and query.get("status") == ["trash"]:
+            pages = {"X-WP-Total": str(len(self.trashed)), "X-WP-TotalPages": "1" if self.trashed else "0"}
+            return 200, {**pages, "Content-Type": "application/json"}, json.dumps(self.trashed)
         if request.method == "GET" and path == "products":
             if "modified_after" in query and self.modified is not None:
                 pages = {"X-WP-Total": str(len(self.modified)), "X-WP-TotalPages": "1" if self.modified else "0"}
@@ -284,6 +288,9 @@ def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_re_enables_a_dis
         store.last_synced_at = last_synced
     # WooCommerce disabled one webhook after failed deliveries.
     woo.webhooks[1]["status"] = "disabled"
+    # The Wool Beanie (13) was trashed meanwhile, and its product.deleted delivery lost.
+    beanie = next(p for p in fixture("products-modified-after-gmt.json")["body"] if p["id"] == 13)
+    woo.trashed = [{**beanie, "status": "trash", "date_modified_gmt": "2026-11-22T02:04:10"}]
     woo.requests.clear()
 
     jobs = RecordingQueue()
@@ -291,11 +298,13 @@ def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_re_enables_a_dis
         run_id = woo_sync.start_sync(s, jobs, store_id, kind="reconcile").id
     assert woo_sync.step(db, jobs, run_id, client(), settings=SETTINGS) == "done"
 
-    for endpoint in ("products", "orders"):
-        (query, _), *more = woo.calls("GET", endpoint)
-        assert not more
+    (changed, _), (trashed, _) = woo.calls("GET", "products")
+    (orders, _), *more = woo.calls("GET", "orders")
+    assert not more
+    for query in (changed, trashed, orders):
         assert query["modified_after"] == ["2026-11-22T01:50:23"]  # last sync minus the 5 minute overlap, in UTC
         assert query["dates_are_gmt"] == ["true"]
+    assert ("status" not in changed, trashed["status"]) == (True, ["trash"])
     # Re-enabled in place (a fresh copy would leave the disabled one behind in the merchant's list).
     assert woo.calls("POST", "webhooks") == []
     assert woo.calls("PUT", "webhooks/2") == [({}, {"status": "active"})]
@@ -305,8 +314,12 @@ def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_re_enables_a_dis
         assert run is not None
         assert run.status == "done" and run.kind == "reconcile"
         assert run.counts["products"] == 4 and run.counts["webhooks_repaired"] == 1
+        assert run.counts["products_trashed"] == 1
         store = s.get(Store, store_id)
         assert store is not None and store.last_synced_at == run.started_at
+        deleted = {v.external_id: v.deleted_at for v in s.scalars(select(Variant).where(Variant.store_id == store_id))}
+        assert deleted["13"] == datetime(2026, 11, 22, 2, 4, 10, tzinfo=UTC)
+        assert [v for v, at in deleted.items() if at is not None] == ["13"]
 
 
 def test_client_for_decrypts_the_stored_key(db: Database, store_id: int) -> None:

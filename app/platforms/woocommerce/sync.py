@@ -234,6 +234,30 @@ def _products(ctx: _Ctx, cursor: dict[str, Any]) -> None:
         if len(batch) >= PRODUCT_BATCH:
             flush()
     flush()
+    if ctx.kind == "reconcile":
+        _trashed_products(ctx)
+
+
+def _trashed_products(ctx: _Ctx) -> None:
+    """Soft-delete the products trashed since the last sync, as their product.deleted delivery would have.
+
+    The products list leaves trashed ones out unless asked for ``status=trash`` (its default, ``any``, excludes
+    them), and trashing saves the post, so ``modified_after`` finds those trashed since. A product deleted for good
+    leaves nothing to list.
+    """
+    deleted = 0
+    for data in ctx.client.iter_products(modified_after=_modified_after(ctx), status="trash"):
+        product = parse_product(data).product
+        with ctx.db.session() as s:
+            if catalog.delete_product(s, ctx.jobs, ctx.store_id, product.external_id, product.updated_at):
+                deleted += 1
+    if deleted:
+        with ctx.db.session() as s:
+            run = s.get(SyncRun, ctx.run_id)
+            assert run is not None
+            counts = dict(run.counts or {})
+            counts["products_trashed"] = int(counts.get("products_trashed", 0)) + deleted
+            run.counts = counts
 
 
 def _order_records(ctx: _Ctx, after_id: int) -> Iterator[tuple[int, OrderRecord]]:
