@@ -38,6 +38,11 @@ class Settings:
     sweep_after_seconds: int = 60
     # SMTP connections (each with its own database connection) a restock fan-out wave is sent over.
     fanout_connections: int = 1
+    # The freshness pass per store (app.services.ingest.freshness): every this many seconds, so a change whose
+    # webhook was lost lands within 5 minutes even with WooCommerce's 14-23 s delivery delay; and how many failed
+    # passes in a row make the admin say the sync is failing.
+    fresh_pass_seconds: int = 240
+    sync_failing_after: int = 3
     demo: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -102,6 +107,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         fanout_connections = max(1, int(env.get("FANOUT_CONNECTIONS", "1")))
     except ValueError as exc:
         raise ConfigError("FANOUT_CONNECTIONS must be an integer") from exc
+    try:
+        fresh_pass_seconds = int(env.get("FRESH_PASS_SECONDS", "240"))
+        sync_failing_after = int(env.get("SYNC_FAILING_AFTER", "3"))
+    except ValueError as exc:
+        raise ConfigError("FRESH_PASS_SECONDS and SYNC_FAILING_AFTER must be integers") from exc
+    if not 60 <= fresh_pass_seconds <= 3600:
+        raise ConfigError(f"FRESH_PASS_SECONDS must be between 60 and 3600, not {fresh_pass_seconds}")
+    if sync_failing_after < 1:
+        raise ConfigError(f"SYNC_FAILING_AFTER must be at least 1, not {sync_failing_after}")
     keys = tuple(k.strip() for k in env.get("TOKEN_ENCRYPTION_KEYS", "").split(",") if k.strip())
     return Settings(
         env=mode,
@@ -120,6 +134,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_json=_bool(env.get("LOG_JSON"), default=mode == "production"),
         sweep_after_seconds=sweep_after,
         fanout_connections=fanout_connections,
+        fresh_pass_seconds=fresh_pass_seconds,
+        sync_failing_after=sync_failing_after,
         demo=_bool(env.get("BACKSOON_DEMO")),
         extra={name: env[var].strip() for var, name in _RATE_LIMIT_ENV.items() if env.get(var, "").strip()},
     )

@@ -21,10 +21,12 @@ SHOPIFY_READ_IDENTITY = "jobs.shopify.read_identity"
 WOO_SYNC = "jobs.woocommerce.run_sync"
 WOO_PUBLISH = "jobs.woocommerce.publish_storefront"
 WOO_CHECK_WEBHOOKS = "jobs.woocommerce.check_webhooks"
-WOO_CHECK_ALL_WEBHOOKS = "jobs.woocommerce.check_all_webhooks"
 WOO_RECONCILE_ALL = "jobs.woocommerce.reconcile_all"
 WOO_REFRESH_IDENTITY = "jobs.woocommerce.refresh_identity"
 WOO_READ_REFUNDS = "jobs.woocommerce.read_refunds"
+WOO_FRESHNESS = "jobs.woocommerce.fresh_pass"
+SHOPIFY_FRESHNESS = "jobs.shopify.fresh_pass"
+FRESHNESS_DUE = "jobs.freshness.pass_due"
 RECOMPUTE_DIRTY = "jobs.stock.recompute_dirty"
 RECOMPUTE_STORE = "jobs.stock.recompute_store"
 RECOMPUTE_ALL = "jobs.stock.recompute_all"
@@ -44,6 +46,8 @@ PURGE_INBOX = "jobs.maintenance.purge_inbox"
 
 # One job runs a whole WooCommerce sync (REST has no bulk export to wait on), so it gets more than the default 10 min.
 WOO_SYNC_TIMEOUT = 60 * 60
+# A freshness pass reads a few minutes of changes; one that takes longer is stuck on a slow store.
+FRESHNESS_TIMEOUT = 5 * 60
 
 
 def _id(base: str, suffix: str) -> str:
@@ -110,6 +114,16 @@ def woo_read_refunds(store_id: int, order_external_id: str) -> JobSpec:
     )
 
 
+def woo_fresh_pass(store_id: int) -> JobSpec:
+    """Read a WooCommerce store's products modified since its last freshness pass and repair our webhooks."""
+    return JobSpec(WOO_FRESHNESS, (store_id,), job_id=f"fresh-{store_id}", timeout=FRESHNESS_TIMEOUT)
+
+
+def shopify_fresh_pass(store_id: int) -> JobSpec:
+    """Find a Shopify store's products and inventory levels updated since its last freshness pass and re-read them."""
+    return JobSpec(SHOPIFY_FRESHNESS, (store_id,), job_id=f"fresh-{store_id}", timeout=FRESHNESS_TIMEOUT)
+
+
 def recompute_dirty(store_id: int, suffix: str = "") -> JobSpec:
     """Recompute a store's dirty variants; one collapsed job per store."""
     return JobSpec(RECOMPUTE_DIRTY, (store_id,), job_id=_id(f"recompute-dirty-{store_id}", suffix), queue="high")
@@ -172,12 +186,14 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(RUN_DUE_WAVES, 30, queue="default", timeout=120),
     Periodic(RECOMPUTE_ALL, 15 * 60),
     Periodic(PURGE_INBOX, 60 * 60),
-    # Shopify does not guarantee delivery: a missed webhook heals within this interval.
+    # Neither platform guarantees delivery (WooCommerce never retries and disables a webhook after repeated
+    # failures): each store's freshness pass, due every FRESH_PASS_SECONDS at its own offset, reads what changed
+    # since its last one and puts our webhooks back. Checking every minute starts each within a minute of its slot.
+    Periodic(FRESHNESS_DUE, 60, timeout=120),
+    # The full reconciliation also re-reads orders (order webhooks lost: attribution and velocity heal here). The
+    # WooCommerce one re-reads each store's settings once a day: no webhook tells of a new name, timezone or currency.
     Periodic(SHOPIFY_RECONCILE_ALL, 30 * 60),
-    # WooCommerce never retries a failed delivery and disables a webhook after repeated failures. The same pass
-    # re-reads each store's settings once a day: no webhook tells of a new name, timezone or currency.
     Periodic(WOO_RECONCILE_ALL, 30 * 60),
-    Periodic(WOO_CHECK_ALL_WEBHOOKS, 6 * 60 * 60),
     # Orders arriving outside a recompute are attributed to restock emails within this interval.
     Periodic(ATTRIBUTE_ALL, 15 * 60),
     # Retries of the merchant's signal webhook are due by the minute (exponential backoff from 1 min).
@@ -198,10 +214,12 @@ ALL_JOBS: tuple[str, ...] = (
     WOO_SYNC,
     WOO_PUBLISH,
     WOO_CHECK_WEBHOOKS,
-    WOO_CHECK_ALL_WEBHOOKS,
     WOO_RECONCILE_ALL,
     WOO_REFRESH_IDENTITY,
     WOO_READ_REFUNDS,
+    WOO_FRESHNESS,
+    SHOPIFY_FRESHNESS,
+    FRESHNESS_DUE,
     RECOMPUTE_DIRTY,
     RECOMPUTE_STORE,
     RECOMPUTE_ALL,

@@ -86,6 +86,30 @@ class Store(IdMixin, Timestamps, Base):
     instant_alert_cursor: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
 
 
+class StoreFreshness(Base):
+    """A store's freshness pass (app.services.ingest.freshness): whether one runs, how the last ones went, and what
+    it found of our webhooks. One row per store, written by the pass only."""
+
+    __tablename__ = "store_freshness"
+
+    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    # Set while a pass runs (a pass whose worker died is taken over once this is old, see STALE_AFTER).
+    running_since: Mapped[datetime | None]
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+    # Our clock when the last successful pass started: the next one asks for what changed since (minus an overlap).
+    checked_through: Mapped[datetime | None]
+    failures_in_a_row: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    # What the last finished pass cost: requests to the store and wall-clock milliseconds.
+    last_requests: Mapped[int | None]
+    last_duration_ms: Mapped[int | None]
+    # Our webhooks as the last pass left them: what it did ("re-enabled product.updated (#2)") and the topics whose
+    # webhook is still not active afterwards (the admin shows a banner while this is not empty).
+    webhook_actions: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    webhooks_broken: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+
+
 class StoreSetting(IdMixin, StoreScoped, Timestamps, Base):
     """Setting overrides: one row for the store, optionally one per product or variant."""
 

@@ -82,6 +82,10 @@ class Platform(Protocol):
         """The job that reads the store's own settings again (None: no platform to read them from)."""
         ...
 
+    def fresh_pass_job(self, store_id: int) -> JobSpec | None:
+        """The job that reads what changed since the store's last freshness pass (None: nothing can be missed)."""
+        ...
+
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """Where a restock email's buy link leads: the product page with the variant selected where it can be."""
         ...

@@ -109,6 +109,8 @@ class GraphQLClient:
         self.throttle: ThrottleStatus | None = None
         # requestedQueryCost last seen per document: the estimate for its next call (pages of one query cost alike).
         self._estimates: dict[str, float] = {}
+        # Every HTTP request sent (retries included): what a caller's pass cost the shop.
+        self.requests_sent = 0
 
     # --- public -----------------------------------------------------------------------------------------------
 
@@ -220,6 +222,7 @@ class GraphQLClient:
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
+        self.requests_sent += 1
         return self._session.post(self.url, json=payload, headers=headers, timeout=self._timeout)
 
     def _pace(self, query: str) -> None:

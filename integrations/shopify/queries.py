@@ -15,6 +15,9 @@ __all__ = [
     "BULK_OPERATION_RUN_QUERY",
     "BULK_ORDERS_QUERY",
     "BULK_PRODUCTS_QUERY",
+    "CHANGED_LEVELS_PAGE",
+    "CHANGED_PRODUCTS_PAGE",
+    "FRESHNESS_CHECK",
     "INVENTORY_ITEM_LEVELS_PAGE",
     "LOCATIONS_PAGE",
     "METAFIELDS_SET",
@@ -352,3 +355,59 @@ deprecated ``billingAddress``. ``currencyFormats.moneyInEmailsFormat`` is how th
 (``moneyFormat`` is the same in HTML). Cost: shop 1 + primaryDomain 1 + shopAddress 1 + currencyFormats 1 +
 shopLocales 1 (a plain list of objects, costed once) = 5.
 """
+
+# The freshness pass (app.platforms.shopify.freshness). A lost products/update is found by the product's updatedAt;
+# a lost inventory_levels/update by the level's own updatedAt, through Location.inventoryLevels(query:
+# "updated_at:>…") (InventoryItem.inventoryLevels has the filter too, but per item). A level names its inventory
+# item only: InventoryItem.variant is deprecated, and the item's variant is known from the sync anyway.
+FRESHNESS_PRODUCTS = 50
+"""products(first:) in FRESHNESS_CHECK: changed products listed per page."""
+FRESHNESS_LOCATIONS = 10
+"""locations(first:) in FRESHNESS_CHECK."""
+FRESHNESS_LEVELS = 40
+"""inventoryLevels(first:) per location in FRESHNESS_CHECK."""
+
+FRESHNESS_CHECK = """query FreshnessCheck(
+  $query: String!, $products: Int!, $locations: Int!, $levels: Int!, $after: String
+) {
+  products(first: $products, query: $query) {
+    nodes { id }
+    pageInfo { hasNextPage endCursor }
+  }
+  locations(first: $locations, after: $after) {
+    nodes {
+      id
+      inventoryLevels(first: $levels, query: $query) {
+        nodes { item { id } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+"""Products and inventory levels updated after a time, in one request for a store with up to 10 locations.
+
+Variables: query (``updated_at:>'<UTC time>'``), products, locations, levels, after (further locations). Cost:
+products 2 + 50 = 52; locations 2 + 10 × (1 + 2 + 40 × (level 1 + item 1)) = 832; 884 in all.
+"""
+
+CHANGED_PRODUCTS_PAGE = """query ChangedProductsPage($query: String!, $first: Int!, $after: String) {
+  products(first: $first, after: $after, query: $query) {
+    nodes { id }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+"""The changed products after FRESHNESS_CHECK's first page. Variables: query, first, after."""
+
+CHANGED_LEVELS_PAGE = """query ChangedLevelsPage($id: ID!, $query: String!, $first: Int!, $after: String) {
+  location(id: $id) {
+    inventoryLevels(first: $first, after: $after, query: $query) {
+      nodes { item { id } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+"""One location's changed levels after FRESHNESS_CHECK's first page of them. Variables: id, query, first, after."""

@@ -271,6 +271,8 @@ class WooClient:
         self.get_retries = get_retries
         self._sleep = sleep
         self._one_at_a_time = threading.Lock()
+        # Every HTTP request sent (retries included): what a caller's pass cost the store.
+        self.requests_sent = 0
         # Retries are ours (GET only, typed errors); the session's own would retry PUTs and hide statuses.
         self._api = _SessionAPI(
             self.store_url,
@@ -304,6 +306,7 @@ class WooClient:
         try:
             # One request to the merchant's host at a time, also when a page is read ahead on a helper thread.
             with self._one_at_a_time:
+                self.requests_sent += 1
                 if public:
                     response = self._send_public(method, endpoint, query)
                 else:
@@ -468,6 +471,16 @@ class WooClient:
         return list(self.iter_pages("webhooks"))
 
     # --- writes ---
+
+    def set_webhook_status(self, webhook_id: int | str, status: str) -> dict[str, Any]:
+        """Set one webhook's status (active, paused or disabled) and return the webhook as WooCommerce now has it."""
+        if status not in ("active", "paused", "disabled"):
+            raise ValueError(f"unknown webhook status {status!r}")
+        endpoint = f"webhooks/{_path_id(webhook_id)}"
+        body = self._json(self._request("PUT", endpoint, data={"status": status}), f"PUT {endpoint}")
+        if not isinstance(body, dict):
+            raise PlatformError(f"PUT {endpoint}: expected a JSON object")
+        return body
 
     def batch_update_products(self, updates: Sequence[Mapping[str, Any]]) -> list[BatchItemError]:
         """Apply product updates in /products/batch calls of ≤100; return the items WooCommerce refused."""

@@ -52,11 +52,16 @@ class FakeWoo:
         self.unauthorized = unauthorized
         self.failing: set[str] = set()  # paths answered with a 500, as a store that is down answers
         self.hanging: set[str] = set()  # paths that never answer (the worker is killed while it waits)
+        # What `products?modified_after=` lists (None: the captured answer) and variations to answer instead.
+        self.modified: list[dict[str, Any]] | None = None
+        self.variations: list[dict[str, Any]] | None = None
+        self.listed_only: list[dict[str, Any]] = []  # webhooks listed, though gone by the time they are asked for
+        self.trashed: list[dict[str, Any]] = []  # what `products?status=trash` lists
         self.requests: list[tuple[str, str, dict[str, list[str]], dict[str, Any]]] = []
 
     def install(self) -> None:
         """Register the callback for every method under the API root."""
-        for method in (responses.GET, responses.POST):
+        for method in (responses.GET, responses.POST, responses.PUT):
             responses.add_callback(method, re.compile(re.escape(API) + ".*"), callback=self)
 
     def calls(self, method: str, path: str) -> list[tuple[dict[str, list[str]], Any]]:
@@ -81,10 +86,18 @@ class FakeWoo:
             return 500, {"Content-Type": "text/plain"}, ""
         if path in self.hanging:
             time.sleep(120)
+        if request.method == "GET" and path == "products" and query.get("status") == ["trash"]:
+            pages = {"X-WP-Total": str(len(self.trashed)), "X-WP-TotalPages": "1" if self.trashed else "0"}
+            return 200, {**pages, "Content-Type": "application/json"}, json.dumps(self.trashed)
         if request.method == "GET" and path == "products":
+            if "modified_after" in query and self.modified is not None:
+                pages = {"X-WP-Total": str(len(self.modified)), "X-WP-TotalPages": "1" if self.modified else "0"}
+                return 200, {**pages, "Content-Type": "application/json"}, json.dumps(self.modified)
             if "modified_after" in query:
                 return self._reply(fixture("products-modified-after-gmt.json"))
             return self._reply(fixture(f"products-list-orderby-id-page{query['page'][0]}.json"))
+        if request.method == "GET" and path == "products/14/variations" and self.variations is not None:
+            return 200, {"X-WP-TotalPages": "1", "Content-Type": "application/json"}, json.dumps(self.variations)
         if request.method == "GET" and path == "products/14/variations":
             return self._reply(fixture("product-variations-list.json"))
         if request.method == "GET" and path == "orders":
@@ -93,7 +106,8 @@ class FakeWoo:
             refund = fixture("order-refund-get.json")
             return self._reply({**refund, "body": [refund["body"]], "headers": {"X-WP-TotalPages": "1"}})
         if request.method == "GET" and path == "webhooks":
-            return 200, {"X-WP-TotalPages": "1", "Content-Type": "application/json"}, json.dumps(self.webhooks)
+            listed = self.webhooks + self.listed_only
+            return 200, {"X-WP-TotalPages": "1", "Content-Type": "application/json"}, json.dumps(listed)
         if request.method == "POST" and path == "webhooks":
             created = dict(fixture("webhook-create.json")["body"])
             created.update(
@@ -101,6 +115,17 @@ class FakeWoo:
             )
             self.webhooks.append(created)
             return 201, {"Content-Type": "application/json"}, json.dumps(created)
+        if request.method == "PUT" and path.startswith("webhooks/"):
+            hook = next((h for h in self.webhooks if str(h["id"]) == path.removeprefix("webhooks/")), None)
+            if hook is None:  # deleted meanwhile: WooCommerce's webhooks controller answers a 404 by this code
+                missing = {
+                    "code": "woocommerce_rest_shop_webhook_invalid_id",
+                    "message": "Invalid ID.",
+                    "data": {"status": 404},
+                }
+                return 404, {"Content-Type": "application/json"}, json.dumps(missing)
+            hook.update(status=body["status"])
+            return 200, {"Content-Type": "application/json"}, json.dumps(hook)
         raise AssertionError(f"unexpected {request.method} {path}")
 
     @staticmethod
@@ -174,7 +199,7 @@ def test_initial_sync_loads_products_orders_refunds_and_creates_webhooks(db: Dat
             "inventory_levels": 7,
             "orders": 4,
             "refunds": 1,
-            "webhooks_created": 7,
+            "webhooks_repaired": 7,
         }
         assert run.cursor["products_last_id"] == 14 and run.cursor["orders_last_id"] == 21
         products = s.scalars(select(Product.external_id).where(Product.store_id == store_id)).all()
@@ -250,7 +275,7 @@ def test_unauthorized_fails_the_run_and_disconnects_the_store(db: Database, stor
 
 
 @responses.activate
-def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_revives_a_disabled_webhook(
+def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_re_enables_a_disabled_webhook(
     db: Database, store_id: int
 ) -> None:
     woo = FakeWoo()
@@ -263,6 +288,9 @@ def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_revives_a_disabl
         store.last_synced_at = last_synced
     # WooCommerce disabled one webhook after failed deliveries.
     woo.webhooks[1]["status"] = "disabled"
+    # The Wool Beanie (13) was trashed meanwhile, and its product.deleted delivery lost.
+    beanie = next(p for p in fixture("products-modified-after-gmt.json")["body"] if p["id"] == 13)
+    woo.trashed = [{**beanie, "status": "trash", "date_modified_gmt": "2026-11-22T02:04:10"}]
     woo.requests.clear()
 
     jobs = RecordingQueue()
@@ -270,19 +298,28 @@ def test_reconcile_reads_changes_since_the_last_sync_in_gmt_and_revives_a_disabl
         run_id = woo_sync.start_sync(s, jobs, store_id, kind="reconcile").id
     assert woo_sync.step(db, jobs, run_id, client(), settings=SETTINGS) == "done"
 
-    for endpoint in ("products", "orders"):
-        (query, _), *more = woo.calls("GET", endpoint)
-        assert not more
+    (changed, _), (trashed, _) = woo.calls("GET", "products")
+    (orders, _), *more = woo.calls("GET", "orders")
+    assert not more
+    for query in (changed, trashed, orders):
         assert query["modified_after"] == ["2026-11-22T01:50:23"]  # last sync minus the 5 minute overlap, in UTC
         assert query["dates_are_gmt"] == ["true"]
-    assert [b["topic"] for _, b in woo.calls("POST", "webhooks")] == ["product.updated"]
+    assert ("status" not in changed, trashed["status"]) == (True, ["trash"])
+    # Re-enabled in place (a fresh copy would leave the disabled one behind in the merchant's list).
+    assert woo.calls("POST", "webhooks") == []
+    assert woo.calls("PUT", "webhooks/2") == [({}, {"status": "active"})]
+    assert woo.webhooks[1]["status"] == "active"
     with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None
         assert run.status == "done" and run.kind == "reconcile"
-        assert run.counts["products"] == 4 and run.counts["webhooks_created"] == 1
+        assert run.counts["products"] == 4 and run.counts["webhooks_repaired"] == 1
+        assert run.counts["products_trashed"] == 1
         store = s.get(Store, store_id)
         assert store is not None and store.last_synced_at == run.started_at
+        deleted = {v.external_id: v.deleted_at for v in s.scalars(select(Variant).where(Variant.store_id == store_id))}
+        assert deleted["13"] == datetime(2026, 11, 22, 2, 4, 10, tzinfo=UTC)
+        assert [v for v, at in deleted.items() if at is not None] == ["13"]
 
 
 def test_client_for_decrypts_the_stored_key(db: Database, store_id: int) -> None:

@@ -55,3 +55,17 @@ def test_bad_values_are_clear_errors() -> None:
         load_settings({"PORT": "abc"})
     with pytest.raises(ConfigError, match="BACKSOON_ENV must be development, production or test"):
         load_settings({"BACKSOON_ENV": "staging"})
+
+
+def test_the_freshness_pass_interval_and_failing_threshold_are_read_and_bounded() -> None:
+    defaults = load_settings({})
+    # Every 4 minutes by default: with WooCommerce's 14-23 s delivery delay a missed change lands within 5 minutes.
+    assert (defaults.fresh_pass_seconds, defaults.sync_failing_after) == (240, 3)
+    custom = load_settings({"FRESH_PASS_SECONDS": "120", "SYNC_FAILING_AFTER": "5"})
+    assert (custom.fresh_pass_seconds, custom.sync_failing_after) == (120, 5)
+    with pytest.raises(ConfigError, match="FRESH_PASS_SECONDS must be between 60 and 3600, not 30"):
+        load_settings({"FRESH_PASS_SECONDS": "30"})
+    with pytest.raises(ConfigError, match="FRESH_PASS_SECONDS and SYNC_FAILING_AFTER must be integers"):
+        load_settings({"FRESH_PASS_SECONDS": "4m"})
+    with pytest.raises(ConfigError, match="SYNC_FAILING_AFTER must be at least 1, not 0"):
+        load_settings({"SYNC_FAILING_AFTER": "0"})

@@ -20,7 +20,7 @@ def test_every_named_job_is_a_function_of_jobs() -> None:
         fn = resolve(name)
         assert inspect.isfunction(fn), name
         assert fn.__module__ + "." + fn.__name__ == name
-    assert len(set(job_specs.ALL_JOBS)) == len(job_specs.ALL_JOBS) == 29
+    assert len(set(job_specs.ALL_JOBS)) == len(job_specs.ALL_JOBS) == 31
 
 
 def test_every_job_function_of_jobs_is_named_once() -> None:
@@ -41,6 +41,7 @@ def test_the_worker_preloads_exactly_the_modules_that_hold_jobs() -> None:
     assert job_specs.job_modules() == (
         "jobs.admin",
         "jobs.attribution",
+        "jobs.freshness",
         "jobs.maintenance",
         "jobs.notify",
         "jobs.shopify",
@@ -72,6 +73,7 @@ def test_in_process_scheduler_enqueues_each_periodic_job_when_due(monkeypatch: p
         job_specs.SWEEP,
         job_specs.RUN_DUE_WAVES,
         job_specs.RECOMPUTE_ALL,
+        job_specs.FRESHNESS_DUE,
         job_specs.ATTRIBUTE_ALL,
         job_specs.DELIVER_ALL_WEBHOOKS,
         job_specs.DIGEST_ALL,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.platforms.shopify import freshness as shopify_freshness
 from app.platforms.shopify import sync as shopify_sync
 from integrations.shopify import queries
 from integrations.shopify.cost import MAX_QUERY_COST, requested_cost
@@ -113,6 +114,20 @@ def test_the_old_reconcile_pages_were_far_above_the_ceiling() -> None:
 
 
 PAGED = [
+    # products 2 + 250 × 1 → 252
+    (
+        "CHANGED_PRODUCTS_PAGE",
+        queries.CHANGED_PRODUCTS_PAGE,
+        {"query": "q", "first": shopify_freshness.PRODUCTS_PAGE},
+        252,
+    ),
+    # location 1 + inventoryLevels 2 + 250 × (level 1 + item 1) → 503
+    (
+        "CHANGED_LEVELS_PAGE",
+        queries.CHANGED_LEVELS_PAGE,
+        {"id": "gid://shopify/Location/1", "query": "q", "first": shopify_freshness.LEVELS_PAGE},
+        503,
+    ),
     ("LOCATIONS_PAGE", queries.LOCATIONS_PAGE, {"first": shopify_sync.PAGE_SIZE}, 52),
     ("PRODUCTS_PAGE", queries.PRODUCTS_PAGE, {"first": shopify_sync.PRODUCTS_PAGE_SIZE, "query": "q"}, 826),
     (
@@ -163,6 +178,17 @@ def test_every_paged_document_is_checked() -> None:
     documents = {name: getattr(queries, name) for name in queries.__all__}
     paged = {name for name, doc in documents.items() if isinstance(doc, str) and "$first" in doc}
     assert paged == {p[0] for p in PAGED}
+
+
+def test_the_freshness_check_fits_in_one_query() -> None:
+    variables = {
+        "query": "q",
+        "products": queries.FRESHNESS_PRODUCTS,
+        "locations": queries.FRESHNESS_LOCATIONS,
+        "levels": queries.FRESHNESS_LEVELS,
+    }
+    # products 2 + 50 × 1 = 52; locations 2 + 10 × (1 + inventoryLevels 2 + 40 × (level 1 + item 1)) = 832 → 884
+    assert requested_cost(queries.FRESHNESS_CHECK, variables) == 884 <= MAX_QUERY_COST
 
 
 def test_the_one_off_documents_are_cheap() -> None:

@@ -526,3 +526,25 @@ def test_site_index_is_guarded_and_not_redirected() -> None:
     with pytest.raises(InvalidRequest):
         private.get_site_index(("name",))
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_disabled_webhook_is_set_active_again_and_each_request_is_counted() -> None:
+    # The webhook resource as WooCommerce 9.4.3 returns it (live capture of webhook 12 while active).
+    active = json.loads((ROOT.parent / "live-9.4.3" / "webhook-12-active-before-failures.json").read_text())
+    responses.add(
+        "PUT",
+        LIVE_STORE + "/wp-json/wc/v3/webhooks/12",
+        json=active,
+        match=[matchers.json_params_matcher({"status": "active"})],
+    )
+    c = live_client()
+    assert c.requests_sent == 0
+    hook = c.set_webhook_status(12, "active")
+    assert (hook["id"], hook["status"], hook["topic"]) == (12, "active", "product.updated")
+    assert c.requests_sent == 1
+    with pytest.raises(ValueError, match="unknown webhook status 'deleted'"):
+        c.set_webhook_status(12, "deleted")
+    with pytest.raises(ValueError, match="not a numeric id"):
+        c.set_webhook_status("12/../../products", "active")
+    assert (len(responses.calls), c.requests_sent) == (1, 1)  # refused before anything was sent

@@ -51,6 +51,10 @@ class Demo:
         """Nothing to read: the demo store's settings are seeded."""
         return None
 
+    def fresh_pass_job(self, store_id: int) -> JobSpec | None:
+        """None: the demo store changes only through the app itself."""
+        return None
+
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """The demo shop's product page, with the variant selected."""
         return (

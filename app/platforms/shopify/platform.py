@@ -56,6 +56,10 @@ class Shopify:
         """The shop query (shop/update keeps it fresh; a re-read catches a lost delivery)."""
         return job_specs.shopify_read_identity(store_id)
 
+    def fresh_pass_job(self, store_id: int) -> JobSpec | None:
+        """Products and inventory levels updated since the last pass, each product re-read in full."""
+        return job_specs.shopify_fresh_pass(store_id)
+
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """The product page with ``?variant=<id>`` (themes preselect it), under the shopper's locale or market root
         (/nl/products/…) so the page is in the language of the email."""

@@ -144,14 +144,20 @@ def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
         sync_runs.fail_run(db, run_id, f"{exc.__class__.__name__}: {exc}")
         return SyncRunStatus.FAILED
     except AuthRevoked as exc:
-        with db.session() as s:
-            sync_runs.mark_failed(s, run_id, f"access revoked: {exc}")
-            s.execute(
-                update(Store)
-                .where(Store.id == store_id)
-                .values(status=StoreStatus.DISCONNECTED, status_reason="Shopify rejected the access token")
-            )
+        disconnect(db, store_id, run_id=run_id, error=f"access revoked: {exc}")
         return SyncRunStatus.FAILED
+
+
+def disconnect(db: Database, store_id: int, *, run_id: int | None = None, error: str = "") -> None:
+    """Mark the store disconnected (Shopify refused our token) and fail the run, if any."""
+    with db.session() as s:
+        if run_id is not None:
+            sync_runs.mark_failed(s, run_id, error)
+        s.execute(
+            update(Store)
+            .where(Store.id == store_id)
+            .values(status=StoreStatus.DISCONNECTED, status_reason="Shopify rejected the access token")
+        )
 
 
 def _save(db: Database, run_id: int, **changes: Any) -> None:

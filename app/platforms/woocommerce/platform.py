@@ -54,6 +54,10 @@ class WooCommerce:
         """The site index, general settings, administrator and system status (WooCommerce has no settings webhook)."""
         return job_specs.woo_refresh_identity(store_id)
 
+    def fresh_pass_job(self, store_id: int) -> JobSpec | None:
+        """Products modified since the last pass, and our webhooks re-enabled or re-created."""
+        return job_specs.woo_fresh_pass(store_id)
+
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """The product's permalink, else WordPress's ``?p=<id>`` address."""
         return permalink(product) or f"https://{store.domain}/?{urlencode({'p': product.external_id})}"

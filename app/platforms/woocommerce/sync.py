@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app import job_specs
 from app.config import Settings, get_settings
 from app.db import Database
+from app.domain import freshness as freshness_rules
 from app.infra.crypto import cipher_for
 from app.infra.prefetch import prefetched
 from app.infra.sql import dialect
@@ -29,7 +30,7 @@ from app.queue import JobQueue
 from app.services import catalog
 from app.services.ingest import sync_runs
 from app.services.stock.recompute import recompute
-from integrations.base import AuthRevoked, InvalidRequest, NotFound, OrderRecord
+from integrations.base import AuthRevoked, InvalidRequest, NotFound, OrderRecord, PlatformError, TransientError
 from integrations.woocommerce.client import MAX_PAGE_SIZE, Resolver, WooClient
 from integrations.woocommerce.payloads import PayloadError, ProductUpdate, parse_order, parse_product
 
@@ -233,6 +234,30 @@ def _products(ctx: _Ctx, cursor: dict[str, Any]) -> None:
         if len(batch) >= PRODUCT_BATCH:
             flush()
     flush()
+    if ctx.kind == "reconcile":
+        _trashed_products(ctx)
+
+
+def _trashed_products(ctx: _Ctx) -> None:
+    """Soft-delete the products trashed since the last sync, as their product.deleted delivery would have.
+
+    The products list leaves trashed ones out unless asked for ``status=trash`` (its default, ``any``, excludes
+    them), and trashing saves the post, so ``modified_after`` finds those trashed since. A product deleted for good
+    leaves nothing to list.
+    """
+    deleted = 0
+    for data in ctx.client.iter_products(modified_after=_modified_after(ctx), status="trash"):
+        product = parse_product(data).product
+        with ctx.db.session() as s:
+            if catalog.delete_product(s, ctx.jobs, ctx.store_id, product.external_id, product.updated_at):
+                deleted += 1
+    if deleted:
+        with ctx.db.session() as s:
+            run = s.get(SyncRun, ctx.run_id)
+            assert run is not None
+            counts = dict(run.counts or {})
+            counts["products_trashed"] = int(counts.get("products_trashed", 0)) + deleted
+            run.counts = counts
 
 
 def _order_records(ctx: _Ctx, after_id: int) -> Iterator[tuple[int, OrderRecord]]:
@@ -272,33 +297,74 @@ def _orders(ctx: _Ctx, cursor: dict[str, Any]) -> None:
     flush()
 
 
+@dataclass(slots=True)
+class WebhookRepair:
+    """What a webhook check did (``actions``, for the log and the admin), and the topics still not delivered."""
+
+    actions: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
+    changed: int = 0  # webhooks re-enabled or created
+
+
+def repair_webhooks(client: WooClient, url: str, secret: str) -> WebhookRepair:
+    """Re-enable our webhooks WooCommerce disabled and create missing ones, one per topic, for our delivery URL."""
+    repair = WebhookRepair()
+    plan = freshness_rules.plan_webhooks(client.list_webhooks(), url, WEBHOOK_TOPICS)
+    for hook_id, topic in plan.enable:
+        # Re-enabled rather than replaced, so disabled copies do not pile up in the merchant's webhook list. Setting
+        # the status keeps WooCommerce's failure count (6, hidden from REST) until a delivery is answered 2xx-302,
+        # so one more failed delivery before that disables it again (WC_Webhook::failed_delivery: count > 5); the
+        # next pass then re-enables it again, and reads what that delivery carried meanwhile.
+        try:
+            hook = client.set_webhook_status(hook_id, "active")
+        except (AuthRevoked, TransientError):
+            raise  # the key was revoked or the store is down: the caller fails as a whole
+        except PlatformError as exc:  # refused (deleted meanwhile, say): the admin hears of it
+            repair.actions.append(f"could not re-enable {topic} (#{hook_id}): {exc}")
+            repair.broken.append(topic)
+            continue
+        if hook.get("status") == "active":
+            repair.actions.append(f"re-enabled {topic} (#{hook_id})")
+            repair.changed += 1
+        else:
+            repair.actions.append(f"could not re-enable {topic} (#{hook_id}): still {hook.get('status')}")
+            repair.broken.append(topic)
+    for topic in plan.create:
+        try:
+            created = client.create_webhook(topic, url, secret)
+        except (AuthRevoked, TransientError):
+            raise
+        except PlatformError as exc:
+            repair.actions.append(f"could not create {topic}: {exc}")
+            repair.broken.append(topic)
+            continue
+        repair.actions.append(f"created {topic} (#{created.get('id')})")
+        repair.changed += 1
+    for topic in plan.paused:
+        # Only the merchant pauses a webhook: theirs to resume (the admin asks them to).
+        repair.actions.append(f"left {topic} paused")
+        repair.broken.append(topic)
+    if repair.actions:
+        log.info("webhooks of %s: %s", url, "; ".join(repair.actions))
+    return repair
+
+
 def ensure_webhooks(client: WooClient, url: str, secret: str) -> int:
-    """Create every topic's webhook that is missing or not active for our delivery URL; return how many."""
-    active = {
-        str(hook.get("topic"))
-        for hook in client.list_webhooks()
-        if hook.get("delivery_url") == url and hook.get("status") == "active"
-    }
-    created = 0
-    for topic in WEBHOOK_TOPICS:
-        if topic not in active:
-            # A webhook WooCommerce disabled after failed deliveries stays behind, inert; a fresh one replaces it.
-            client.create_webhook(topic, url, secret)
-            created += 1
-    return created
+    """Put back every topic's webhook for our delivery URL (see repair_webhooks); return how many were changed."""
+    return repair_webhooks(client, url, secret).changed
 
 
 def _webhooks(ctx: _Ctx, cursor: dict[str, Any]) -> None:
     with ctx.db.session() as s:
         store = s.get(Store, ctx.store_id)
         secret = webhook_secret_for(ctx.settings, store) if store is not None else None
-    created = 0
+    repaired = 0
     if secret:
-        created = ensure_webhooks(ctx.client, delivery_url(ctx.settings, ctx.store_id), secret)
+        repaired = ensure_webhooks(ctx.client, delivery_url(ctx.settings, ctx.store_id), secret)
     else:
         log.warning("store %s has no webhook secret; webhooks not checked", ctx.store_id)
     with ctx.db.session() as s:
-        _commit_batch(s, ctx.run_id, {}, len(WEBHOOK_TOPICS), {"webhooks_created": created})
+        _commit_batch(s, ctx.run_id, {}, len(WEBHOOK_TOPICS), {"webhooks_repaired": repaired})
 
 
 def _finalize(ctx: _Ctx, cursor: dict[str, Any]) -> None:

@@ -14,7 +14,10 @@ from flask import Blueprint, Flask, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from app.domain.freshness import Banner
 from app.domain.naming import variant_label
+from app.platforms import registry
+from app.services.ingest import freshness
 from app.services.merchant import identity as store_identity
 from app.services.merchant import login as admin_login
 from app.web.admin.auth import (
@@ -74,10 +77,12 @@ def init_app(app: Flask) -> None:
     def _admin_context() -> dict[str, Any]:
         if not request.path.startswith("/admin"):
             return {}
+        ctx: AdminContext | None = g.get("admin")
         return {
-            "ctx": g.get("admin"),
+            "ctx": ctx,
             "admin_nav": [(e, label) for e, label in NAV if e in app.view_functions],
             "shopify_api_key": runtime().settings.shopify_api_key or "",
+            "health_banners": _health_banners(ctx),
         }
 
     @app.after_request
@@ -85,6 +90,16 @@ def init_app(app: Flask) -> None:
         if request.path.startswith("/admin"):
             return security_headers(resp)
         return resp
+
+
+def _health_banners(ctx: AdminContext | None) -> list[Banner]:
+    """Sync failing or webhooks not delivering: shown on every admin page until a pass finds the store healthy."""
+    if ctx is None:
+        return []
+    store = ctx.store
+    found = registry.PLATFORMS.get(store.platform)
+    label = found.label if found is not None else store.platform
+    return freshness.banners_for(db_session(), store, runtime().settings, label)
 
 
 def _now() -> datetime:

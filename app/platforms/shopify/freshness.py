@@ -1,0 +1,164 @@
+"""Shopify's freshness pass: the products and inventory levels updated since the last pass, each product re-read.
+
+Shopify retries a failed delivery 8 times over 4 hours, so a delivery lost for good is rare but a late one is not:
+this pass finds either within minutes. One query (queries.FRESHNESS_CHECK) asks for both the products whose
+``updated_at`` is later (a lost products/update) and, per location, the inventory levels whose own ``updated_at`` is
+later (a lost inventory_levels/update: the level's time is the one its change sets for certain, whatever it does to
+the product's); a level's inventory item leads to its product through the variants the sync stored. For a store
+where nothing changed that is one request (stores with more than queries.FRESHNESS_LOCATIONS locations: one more per
+further page of locations). Each changed product is then re-read in full by the same job a product webhook queues
+(shopify_refresh_product, collapsed per product).
+
+Our webhooks are app-specific subscriptions in shopify.app.toml, which Shopify keeps up to date itself (and which
+``webhookSubscriptions`` does not list), so this pass has none to check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import job_specs
+from app.models import Product, Variant
+from app.platforms.shopify.sync import product_gid
+from app.queue import JobQueue, enqueue_after_commit
+from app.services.ingest.freshness import PassResult
+from integrations.base import InvalidRequest
+from integrations.shopify import queries
+from integrations.shopify.graphql import GraphQLClient
+
+# Follow-up page sizes, within the 1,000-point ceiling (tests/unit/test_shopify_query_cost.py).
+PRODUCTS_PAGE = 250  # 2 + 250 × 1 = 252 points
+LEVELS_PAGE = 250  # location 1 + 2 + 250 × (level 1 + item 1) = 503 points
+_ITEM_GID = "gid://shopify/InventoryItem/"
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a store reported as updated: product GIDs, and numeric ids of inventory items whose levels changed."""
+
+    products: set[str] = field(default_factory=set)
+    inventory_items: set[str] = field(default_factory=set)
+
+
+def updated_after(since: datetime) -> str:
+    """The search query for records updated after an aware time, in UTC as Shopify's search syntax takes it."""
+    return f"updated_at:>'{since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+
+
+def find_changes(graphql: GraphQLClient, since: datetime) -> Changes:
+    """The products, and the inventory items with a level, updated after ``since``."""
+    query = updated_after(since)
+    variables: dict[str, Any] = {
+        "query": query,
+        "products": queries.FRESHNESS_PRODUCTS,
+        "locations": queries.FRESHNESS_LOCATIONS,
+        "levels": queries.FRESHNESS_LEVELS,
+    }
+    found = Changes()
+    data = graphql.execute(queries.FRESHNESS_CHECK, variables)
+    products = _connection(data, "products")
+    found.products.update(_ids(products["nodes"]))
+    if _has_next(products):
+        more = {"query": query, "first": PRODUCTS_PAGE, "after": _cursor(products)}
+        found.products.update(_ids(graphql.paginate(queries.CHANGED_PRODUCTS_PAGE, more, ("products",))))
+    seen_cursors: set[str] = set()
+    while True:
+        locations = _connection(data, "locations")
+        for location in locations["nodes"]:
+            levels = _connection(location, "inventoryLevels")
+            found.inventory_items.update(_level_items(levels["nodes"]))
+            if _has_next(levels):
+                found.inventory_items.update(_more_levels(graphql, str(location.get("id")), query, _cursor(levels)))
+        if not _has_next(locations):
+            return found
+        cursor = _cursor(locations)
+        if cursor in seen_cursors:  # a repeated cursor would loop forever on the same page
+            raise InvalidRequest("FreshnessCheck locations returned no new endCursor")
+        seen_cursors.add(cursor)
+        # The products part is asked again with the next locations: its answer is already known and deduplicated.
+        data = graphql.execute(queries.FRESHNESS_CHECK, {**variables, "after": cursor})
+
+
+def queue_refreshes(session: Session, jobs: JobQueue, store_id: int, changes: Changes) -> PassResult:
+    """Queue (after commit) the full re-read of each changed product; a refresh already waiting absorbs its twin.
+
+    A changed level's product is the one the sync stored for its inventory item. An item we do not know yet belongs
+    to a product created since the last sync, and that product's own ``updated_at`` has brought it here already.
+    """
+    gids = set(changes.products)
+    if changes.inventory_items:
+        held = session.execute(
+            select(Product.external_id)
+            .join(Variant, Variant.product_id == Product.id)
+            .where(
+                Variant.store_id == store_id,
+                Variant.inventory_item_external_id.in_(sorted(changes.inventory_items)),
+            )
+            .distinct()
+        ).scalars()
+        gids.update(product_gid(external_id) for external_id in held)
+    result = PassResult()
+    for gid in sorted(gids):
+        enqueue_after_commit(session, jobs, job_specs.shopify_refresh_product(store_id, gid))
+        result.products += 1
+    return result
+
+
+def _more_levels(graphql: GraphQLClient, location_gid: str, query: str, after: str) -> set[str]:
+    found: set[str] = set()
+    seen: set[str] = set()
+    cursor: str | None = after
+    while cursor is not None:
+        if cursor in seen:
+            raise InvalidRequest(f"changed levels of {location_gid} returned no new endCursor")
+        seen.add(cursor)
+        variables = {"id": location_gid, "query": query, "first": LEVELS_PAGE, "after": cursor}
+        location = graphql.execute(queries.CHANGED_LEVELS_PAGE, variables).get("location")
+        if not isinstance(location, dict):  # the location was deleted meanwhile: its levels went with it
+            break
+        levels = _connection(location, "inventoryLevels")
+        found.update(_level_items(levels["nodes"]))
+        cursor = _cursor(levels) if _has_next(levels) else None
+    return found
+
+
+def _connection(parent: Any, name: str) -> dict[str, Any]:
+    conn = parent.get(name) if isinstance(parent, dict) else None
+    if not isinstance(conn, dict) or not isinstance(conn.get("nodes"), list):
+        raise InvalidRequest(f"FreshnessCheck: {name} is not a connection with nodes")
+    return conn
+
+
+def _has_next(conn: dict[str, Any]) -> bool:
+    info = conn.get("pageInfo")
+    return isinstance(info, dict) and info.get("hasNextPage") is True
+
+
+def _cursor(conn: dict[str, Any]) -> str:
+    info = conn.get("pageInfo")
+    cursor = info.get("endCursor") if isinstance(info, dict) else None
+    if not isinstance(cursor, str) or not cursor:
+        raise InvalidRequest("FreshnessCheck: a page says it has a next one but gives no endCursor")
+    return cursor
+
+
+def _ids(nodes: Iterable[Any]) -> set[str]:
+    return {str(node["id"]) for node in nodes if isinstance(node, dict) and isinstance(node.get("id"), str)}
+
+
+def _level_items(nodes: Iterable[Any]) -> set[str]:
+    """Numeric inventory item ids (as the sync stores them) of level nodes."""
+    found: set[str] = set()
+    for node in nodes:
+        item = node.get("item") if isinstance(node, dict) else None
+        gid = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(gid, str) or not gid.startswith(_ITEM_GID) or not gid[len(_ITEM_GID) :].isdigit():
+            raise InvalidRequest(f"FreshnessCheck: an inventory level's item is not an InventoryItem GID: {gid!r}")
+        found.add(str(int(gid[len(_ITEM_GID) :])))
+    return found

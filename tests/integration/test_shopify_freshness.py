@@ -1,0 +1,229 @@
+"""Shopify's freshness pass (jobs.shopify.fresh_pass) against a simulated Admin API (responses), on real PostgreSQL:
+one request for an unchanged shop, a lost inventory_levels/update found through the level's own updated_at, paging,
+and a revoked token."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from app import job_specs
+from app.config import Settings
+from app.db import Database
+from app.models import Product, Store, StoreFreshness, Variant
+from app.platforms.shopify import sync as shopify_sync
+from app.runtime import Runtime, set_runtime
+from app.services.ingest import freshness
+from integrations.shopify.graphql import GraphQLClient
+from jobs import shopify as shopify_jobs
+from tests.factories import RecordingQueue
+
+pytestmark = pytest.mark.integration
+
+SHOP = "backsoon-demo.myshopify.com"
+GRAPHQL = f"https://{SHOP}/admin/api/2026-10/graphql.json"
+LAST_SYNC = datetime(2026, 10, 14, 14, 0, 0, tzinfo=UTC)
+HQ = "gid://shopify/Location/79432187993"
+OVERFLOW = "gid://shopify/Location/79432220761"
+# The sweater of tests/fixtures/shopify (graphql/products_page.json): size M's inventory item is the one whose
+# inventory_levels/update is in webhooks/inventory_levels-update-available_7.json.
+SWEATER = "gid://shopify/Product/9587413528877"
+SWEATER_M_ITEM = "gid://shopify/InventoryItem/51823456822069"
+COST = {
+    "cost": {
+        "requestedQueryCost": 884,
+        "actualQueryCost": 6,
+        "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 1994, "restoreRate": 100.0},
+    }
+}
+
+
+def connection(nodes: list[dict[str, Any]], cursor: str | None = None) -> dict[str, Any]:
+    return {"nodes": nodes, "pageInfo": {"hasNextPage": cursor is not None, "endCursor": cursor}}
+
+
+def level(item_gid: str) -> dict[str, Any]:
+    return {"item": {"id": item_gid}}
+
+
+class FakeAdmin:
+    """Answers the pass's documents from what a test sets; records each operation and its variables."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, list[dict[str, Any]]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.status = 200
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        payload = json.loads(request.body)
+        name = payload["query"].split("(")[0].split("{")[0].split()[-1]
+        self.calls.append((name, payload.get("variables", {})))
+        if self.status == 401:
+            return 401, {"Content-Type": "application/json"}, json.dumps({"errors": "[API] Invalid API key"})
+        data = self.answers[name].pop(0)
+        return 200, {"Content-Type": "application/json"}, json.dumps({"data": data, "extensions": COST})
+
+
+@dataclass
+class Env:
+    db: Database
+    admin: FakeAdmin
+    jobs: RecordingQueue
+    store_id: int
+
+    def row(self) -> StoreFreshness:
+        with self.db.session() as s:
+            row = s.get(StoreFreshness, self.store_id)
+            assert row is not None
+            s.expunge(row)
+            return row
+
+
+@pytest.fixture
+def env(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    with db.session() as s:
+        store = Store(platform="shopify", domain=SHOP, name="Demo", timezone="UTC", last_synced_at=LAST_SYNC)
+        s.add(store)
+        s.flush()
+        product = Product(store_id=store.id, external_id="9587413528877", title="Merino Crew Sweater")
+        s.add(product)
+        s.flush()
+        s.add(
+            Variant(
+                store_id=store.id,
+                product_id=product.id,
+                external_id="49712345710893",
+                inventory_item_external_id="51823456822069",
+                sku="MCS-M",
+                title="M",
+            )
+        )
+        store_id = store.id
+
+    def offline_clients(_rt: Runtime, _store_id: int) -> shopify_sync.Clients:
+        graphql = GraphQLClient(SHOP, lambda: "shpat_test", sleep=lambda _s: None)
+        return shopify_sync.Clients(graphql=graphql, http=requests.Session())
+
+    monkeypatch.setattr(shopify_jobs, "clients_for", offline_clients)
+    jobs = RecordingQueue()
+    set_runtime(Runtime(Settings(env="test"), db, jobs))
+    admin = FakeAdmin()
+    try:
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            mock.add_callback(responses.POST, GRAPHQL, callback=admin)
+            yield Env(db, admin, jobs, store_id)
+    finally:
+        set_runtime(None)
+
+
+def check(products: dict[str, Any], locations: dict[str, Any]) -> dict[str, Any]:
+    return {"products": products, "locations": locations}
+
+
+def test_an_unchanged_shop_costs_one_request(env: Env) -> None:
+    env.admin.answers["FreshnessCheck"] = [
+        check(connection([]), connection([{"id": HQ, "inventoryLevels": connection([])}]))
+    ]
+
+    clock = time.perf_counter()
+    assert shopify_jobs.fresh_pass(env.store_id) == "ok"
+    elapsed_ms = (time.perf_counter() - clock) * 1000
+    print(f"\nunchanged Shopify store: 1 request, {elapsed_ms:.1f} ms against responses mocks")
+
+    assert env.admin.calls == [
+        (
+            "FreshnessCheck",
+            {"query": "updated_at:>'2026-10-14T13:58:00Z'", "products": 50, "locations": 10, "levels": 40},
+        )
+    ]
+    assert env.jobs.specs == []
+    row = env.row()
+    assert (row.last_requests, row.failures_in_a_row, row.webhook_actions, row.webhooks_broken) == (1, 0, [], [])
+
+
+def test_a_lost_inventory_level_update_re_reads_its_product(env: Env) -> None:
+    # Size M at HQ went to 7 (an order); the delivery never came. Its level's updated_at moved, the product's need not.
+    unknown_item = "gid://shopify/InventoryItem/51823456999999"  # a product created since the sync: not ours yet
+    env.admin.answers["FreshnessCheck"] = [
+        check(
+            connection([]),
+            connection(
+                [
+                    {"id": HQ, "inventoryLevels": connection([level(SWEATER_M_ITEM)])},
+                    {"id": OVERFLOW, "inventoryLevels": connection([level(unknown_item)])},
+                ]
+            ),
+        )
+    ]
+
+    assert shopify_jobs.fresh_pass(env.store_id) == "ok"
+
+    assert [name for name, _ in env.admin.calls] == ["FreshnessCheck"]
+    assert [(spec.func, spec.args, spec.job_id) for spec in env.jobs.specs] == [
+        (job_specs.SHOPIFY_REFRESH_PRODUCT, (env.store_id, SWEATER), f"shopify-product-{env.store_id}-9587413528877")
+    ]
+
+
+def test_every_page_of_changes_is_read(env: Env) -> None:
+    other = "gid://shopify/Product/9587413594413"
+    env.admin.answers["FreshnessCheck"] = [
+        check(
+            connection([{"id": other}], cursor="products-1"),
+            connection([{"id": HQ, "inventoryLevels": connection([], cursor="levels-1")}], cursor="locations-1"),
+        ),
+        check(
+            connection([{"id": other}], cursor="products-1"),
+            connection([{"id": OVERFLOW, "inventoryLevels": connection([])}]),
+        ),
+    ]
+    env.admin.answers["ChangedProductsPage"] = [{"products": connection([{"id": SWEATER}])}]
+    env.admin.answers["ChangedLevelsPage"] = [{"location": {"inventoryLevels": connection([level(SWEATER_M_ITEM)])}}]
+
+    assert shopify_jobs.fresh_pass(env.store_id) == "ok"
+
+    since = "updated_at:>'2026-10-14T13:58:00Z'"
+    assert env.admin.calls == [
+        ("FreshnessCheck", {"query": since, "products": 50, "locations": 10, "levels": 40}),
+        ("ChangedProductsPage", {"query": since, "first": 250, "after": "products-1"}),
+        ("ChangedLevelsPage", {"id": HQ, "query": since, "first": 250, "after": "levels-1"}),
+        ("FreshnessCheck", {"query": since, "products": 50, "locations": 10, "levels": 40, "after": "locations-1"}),
+    ]
+    assert sorted(spec.args[1] for spec in env.jobs.specs) == [SWEATER, other]
+    assert env.row().last_requests == 4
+
+
+def test_a_revoked_token_disconnects_the_shop_and_queues_nothing(env: Env) -> None:
+    env.admin.status = 401
+
+    assert shopify_jobs.fresh_pass(env.store_id) == "disconnected"
+
+    with env.db.session() as s:
+        store = s.get(Store, env.store_id)
+        assert store is not None
+        assert (store.status, store.status_reason) == ("disconnected", "Shopify rejected the access token")
+    row = env.row()
+    assert (row.running_since, row.failures_in_a_row, row.checked_through) == (None, 0, None)
+    assert env.jobs.specs == []
+
+
+def test_a_pass_for_an_erased_or_uninstalled_shop_does_nothing(env: Env) -> None:
+    with env.db.session() as s:
+        store = s.get(Store, env.store_id)
+        assert store is not None
+        store.status = "uninstalled"
+    assert shopify_jobs.fresh_pass(env.store_id) == "inactive"
+    assert shopify_jobs.fresh_pass(env.store_id + 1000) == "inactive"  # erased by shop/redact, a pass still queued
+    assert env.admin.calls == []
+    # Claimed directly, an erased store's pass is refused rather than failing on its missing row.
+    assert freshness.claim(env.db, env.store_id + 1000, datetime.now(UTC)) is None
+    with env.db.session() as s:
+        assert s.get(StoreFreshness, env.store_id) is None
+        assert s.get(StoreFreshness, env.store_id + 1000) is None
