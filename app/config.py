@@ -39,6 +39,8 @@ class Settings:
     # SMTP connections (each with its own database connection) a restock fan-out wave is sent over.
     fanout_connections: int = 1
     demo: bool = False
+    # Development only (refused in production): lets a store live on loopback or a private network.
+    allow_private_stores: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -90,6 +92,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         if env["SECRET_KEY"] == DEV_SECRET_KEY:
             raise ConfigError("SECRET_KEY is the development default; set a real secret in production.")
+    allow_private_stores = _bool(env.get("BACKSOON_ALLOW_PRIVATE_STORES"))
+    if allow_private_stores and mode == "production":
+        # The address guard is what stops a merchant-typed URL from reaching our internal network.
+        raise ConfigError(
+            "BACKSOON_ALLOW_PRIVATE_STORES is for developing against a local store and is refused in production: "
+            "it would let store addresses reach loopback and private networks. Unset it, or run with "
+            "BACKSOON_ENV=development."
+        )
     try:
         port = int(env.get("PORT", "5000"))
     except ValueError as exc:
@@ -121,6 +131,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sweep_after_seconds=sweep_after,
         fanout_connections=fanout_connections,
         demo=_bool(env.get("BACKSOON_DEMO")),
+        allow_private_stores=allow_private_stores,
         extra={name: env[var].strip() for var, name in _RATE_LIMIT_ENV.items() if env.get(var, "").strip()},
     )
 

@@ -55,3 +55,22 @@ def test_bad_values_are_clear_errors() -> None:
         load_settings({"PORT": "abc"})
     with pytest.raises(ConfigError, match="BACKSOON_ENV must be development, production or test"):
         load_settings({"BACKSOON_ENV": "staging"})
+
+
+@pytest.mark.parametrize("mode", ["development", "test"])
+def test_private_stores_are_allowed_outside_production_when_asked(mode: str) -> None:
+    assert load_settings({"BACKSOON_ENV": mode, "BACKSOON_ALLOW_PRIVATE_STORES": "1"}).allow_private_stores is True
+    assert load_settings({"BACKSOON_ENV": mode}).allow_private_stores is False
+    assert load_settings({"BACKSOON_ENV": mode, "BACKSOON_ALLOW_PRIVATE_STORES": "0"}).allow_private_stores is False
+
+
+def test_production_refuses_to_start_with_private_stores_allowed() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({**PROD, "BACKSOON_ALLOW_PRIVATE_STORES": "true"})
+    assert str(info.value) == (
+        "BACKSOON_ALLOW_PRIVATE_STORES is for developing against a local store and is refused in production: "
+        "it would let store addresses reach loopback and private networks. Unset it, or run with "
+        "BACKSOON_ENV=development."
+    )
+    # Explicitly off is not an error.
+    assert load_settings({**PROD, "BACKSOON_ALLOW_PRIVATE_STORES": "0"}).allow_private_stores is False
