@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -86,3 +88,16 @@ def test_the_command_writes_the_zip(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert target.read_bytes() == build_plugin_zip()
     assert capsys.readouterr().out == f"wrote {target} ({target.stat().st_size} bytes)\n"
     assert plugin_zip.main([str(target), "extra"]) == 2
+
+
+def test_python_dash_m_writes_the_zip_as_make_plugin_zip_does(tmp_path: Path) -> None:
+    target = tmp_path / "backsoon-woocommerce.zip"
+    done = subprocess.run(
+        [sys.executable, "-m", "app.services.merchant.plugin_zip", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,  # the plugin is found from the package, not the working directory
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert target.read_bytes() == build_plugin_zip()
