@@ -120,6 +120,35 @@ def test_export_of_an_unknown_shopper_is_empty(client: FlaskClient, world: World
     assert resp.get_json() == {"email": "nobody@example.com", "waitlist_subscriptions": [], "orders": []}
 
 
+@pytest.mark.parametrize("email", ["shopper@localhost", "Shopper@Shop.TEST"])
+def test_an_address_signup_would_refuse_is_answered_as_nothing_held(
+    client: FlaskClient, db: Database, world: World, email: str
+) -> None:
+    # WordPress may hold such addresses; its privacy tool needs an answer, not an error that stops the request.
+    export = _post(client, world.store_id, "export", {"email": email})
+    assert (export.status_code, export.get_json()) == (
+        200,
+        {"email": email.lower(), "waitlist_subscriptions": [], "orders": []},
+    )
+    erase = _post(client, world.store_id, "erase", {"email": email})
+    assert (erase.status_code, erase.get_json()) == (
+        200,
+        {"email": email.lower(), "subscriptions_removed": 0, "orders_anonymised": 0},
+    )
+    assert _counts(db) == (3, 3, 1, 2)  # only the two audit rows
+
+
+def test_an_internationalised_domain_finds_the_address_as_signup_stored_it(
+    client: FlaskClient, db: Database, world: World
+) -> None:
+    with db.session() as s:
+        variant = s.scalars(select(Variant).where(Variant.store_id == world.store_id)).first()
+        assert variant is not None
+        _subscribe(s, variant, "jonas@bücher.example")  # as normalise_email stores it
+    resp = _post(client, world.store_id, "erase", {"email": "Jonas@xn--bcher-kva.example"})
+    assert resp.get_json() == {"email": "jonas@bücher.example", "subscriptions_removed": 1, "orders_anonymised": 0}
+
+
 def test_erase_removes_only_this_shopper_in_this_store_and_is_idempotent(
     client: FlaskClient, db: Database, world: World
 ) -> None:
@@ -176,6 +205,8 @@ def test_a_store_without_a_key_refuses_every_key(client: FlaskClient, db: Databa
     [
         ({"email": "not-an-address"}, "invalid_email"),
         ({"email": ""}, "invalid_email"),
+        ({"email": "maya.chen@example.com\r\nBcc: x@evil.example"}, "invalid_email"),
+        ({"email": "m@" + "x" * 260 + ".example"}, "invalid_email"),
         ({"email": 42}, "invalid_email"),
         ({}, "invalid_email"),
         (["maya.chen@example.com"], "invalid_body"),
