@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 5000
 
-.PHONY: help install demo test test-unit test-plugin test-integration lint format typecheck check bench migrate worker cron clean
+.PHONY: help install demo test test-unit test-plugin plugin-zip test-integration lint format typecheck check bench migrate worker cron clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "BackSoon make targets:\n"} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,6 +31,9 @@ test-unit: $(STAMP) ## Run only the unit tests (no services needed)
 
 test-plugin: ## Lint (php -l) and test the WordPress companion plugin (needs php-cli)
 	bash integrations/woocommerce/wordpress-plugin/tests/run.sh
+
+plugin-zip: $(STAMP) ## Build dist/backsoon-woocommerce.zip, the WordPress plugin to upload (no tests, same bytes each build)
+	$(BIN)/python -m app.services.merchant.plugin_zip dist/backsoon-woocommerce.zip
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .

@@ -44,6 +44,8 @@ class Settings:
     fresh_pass_seconds: int = 240
     sync_failing_after: int = 3
     demo: bool = False
+    # Development only (refused in production): lets a store live on loopback or a private network.
+    allow_private_stores: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -95,6 +97,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         if env["SECRET_KEY"] == DEV_SECRET_KEY:
             raise ConfigError("SECRET_KEY is the development default; set a real secret in production.")
+    allow_private_stores = _bool(env.get("BACKSOON_ALLOW_PRIVATE_STORES"))
+    if allow_private_stores and mode == "production":
+        # The address guard is what stops a merchant-typed URL from reaching our internal network.
+        raise ConfigError(
+            "BACKSOON_ALLOW_PRIVATE_STORES is for developing against a local store and is refused in production: "
+            "it would let store addresses reach loopback and private networks. Unset it, or run with "
+            "BACKSOON_ENV=development."
+        )
     try:
         port = int(env.get("PORT", "5000"))
     except ValueError as exc:
@@ -137,6 +147,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         fresh_pass_seconds=fresh_pass_seconds,
         sync_failing_after=sync_failing_after,
         demo=_bool(env.get("BACKSOON_DEMO")),
+        allow_private_stores=allow_private_stores,
         extra={name: env[var].strip() for var, name in _RATE_LIMIT_ENV.items() if env.get(var, "").strip()},
     )
 

@@ -54,6 +54,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         limits,
         openapi,
         pages,
+        privacy,
         read_cache,
         shop,
         shopify,
@@ -76,12 +77,13 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(shop.bp)
     app.register_blueprint(demo_mail.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(privacy.bp)
     limits.init_app(app, settings)
     read_cache.install_read_cache(app)
     webhooks.install_front(app, registry.PLATFORMS.values())
     admin.register(app)
     document = ApiDocument()
-    for described in (openapi, api, storefront, woocommerce, attribution, feeds):
+    for described in (openapi, api, storefront, woocommerce, attribution, feeds, privacy):
         document.add(described.OPENAPI)
     document.add(webhooks.openapi(registry.PLATFORMS.values()))
     app.extensions[openapi.EXTENSION] = document

@@ -69,3 +69,22 @@ def test_the_freshness_pass_interval_and_failing_threshold_are_read_and_bounded(
         load_settings({"FRESH_PASS_SECONDS": "4m"})
     with pytest.raises(ConfigError, match="SYNC_FAILING_AFTER must be at least 1, not 0"):
         load_settings({"SYNC_FAILING_AFTER": "0"})
+
+
+@pytest.mark.parametrize("mode", ["development", "test"])
+def test_private_stores_are_allowed_outside_production_when_asked(mode: str) -> None:
+    assert load_settings({"BACKSOON_ENV": mode, "BACKSOON_ALLOW_PRIVATE_STORES": "1"}).allow_private_stores is True
+    assert load_settings({"BACKSOON_ENV": mode}).allow_private_stores is False
+    assert load_settings({"BACKSOON_ENV": mode, "BACKSOON_ALLOW_PRIVATE_STORES": "0"}).allow_private_stores is False
+
+
+def test_production_refuses_to_start_with_private_stores_allowed() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({**PROD, "BACKSOON_ALLOW_PRIVATE_STORES": "true"})
+    assert str(info.value) == (
+        "BACKSOON_ALLOW_PRIVATE_STORES is for developing against a local store and is refused in production: "
+        "it would let store addresses reach loopback and private networks. Unset it, or run with "
+        "BACKSOON_ENV=development."
+    )
+    # Explicitly off is not an error.
+    assert load_settings({**PROD, "BACKSOON_ALLOW_PRIVATE_STORES": "0"}).allow_private_stores is False

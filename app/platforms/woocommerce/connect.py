@@ -305,7 +305,12 @@ def _check_format(key: str, secret: str) -> None:
 
 
 def check_keys(
-    store_url: str, key: str, secret: str, client_factory: Callable[..., WooClient] = WooClient
+    store_url: str,
+    key: str,
+    secret: str,
+    client_factory: Callable[..., WooClient] = WooClient,
+    *,
+    allow_private: bool = False,
 ) -> WooClient:
     """Call the store's REST API with these keys once and return the client; ConnectError, plainly, if it fails."""
     base = normalise_store_url(store_url)
@@ -313,7 +318,7 @@ def check_keys(
     _check_format(key, secret)
     host = _host(base)
     try:
-        check_public_url(base, RESOLVER)
+        check_public_url(base, RESOLVER, allow_private=allow_private)
     except InvalidRequest as exc:
         if "does not resolve" in str(exc):
             raise ConnectError(
@@ -328,7 +333,9 @@ def check_keys(
             field="url",
         ) from None
     try:
-        client = client_factory(base, key, secret, resolver=RESOLVER, timeout=CHECK_TIMEOUT, get_retries=0)
+        client = client_factory(
+            base, key, secret, resolver=RESOLVER, timeout=CHECK_TIMEOUT, get_retries=0, allow_private=allow_private
+        )
         items = client.get("products", {"per_page": 1})
     except AuthRevoked as exc:
         if exc.code == "woocommerce_rest_cannot_view":
@@ -412,7 +419,7 @@ def connect_with_keys(
     """Check pasted keys against the store and read its settings, then store the keys encrypted on an active row."""
     base = normalise_store_url(store_url)
     key, secret = key.strip(), secret.strip()
-    client = check_keys(base, key, secret, client_factory)
+    client = check_keys(base, key, secret, client_factory, allow_private=settings.allow_private_stores)
     # Read before any row is written or locked: the merchant's host may be slow.
     info = _read_identity(client)
     store = find_store(session, base)

@@ -73,7 +73,15 @@ def client_for(
     key, secret = creds.get("consumer_key"), creds.get("consumer_secret")
     if not isinstance(key, str) or not isinstance(secret, str) or not key or not secret:
         raise AuthRevoked("stored WooCommerce credentials are incomplete")
-    return WooClient(store.domain, key, secret, session=session, page_size=page_size, resolver=resolver)
+    return WooClient(
+        store.domain,
+        key,
+        secret,
+        session=session,
+        page_size=page_size,
+        resolver=resolver,
+        allow_private=settings.allow_private_stores,
+    )
 
 
 def webhook_secret_for(settings: Settings, store: Store) -> str | None:

@@ -1,11 +1,13 @@
 """Privacy: export what we hold about a shopper, erase a shopper, erase a whole shop.
 
-Used by Shopify's mandatory compliance webhooks and by the admin's GDPR removal alike.
+Used by Shopify's mandatory compliance webhooks, the admin's GDPR removal, and a WooCommerce store's own privacy
+tools through the companion plugin (app/web/privacy.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -178,3 +180,42 @@ def record_request(
     session.add(req)
     session.flush()
     return req
+
+
+# --- asked by the store's own privacy tools (the WordPress plugin's personal-data exporter and eraser) -----------
+
+PRIVACY_EXPORT = "privacy/export"
+PRIVACY_ERASE = "privacy/erase"
+
+
+def export_shopper(session: Session, store: Store, email: str) -> dict[str, Any]:
+    """What we hold about one shopper of the store, for the store's privacy tools; the audit row keeps only counts."""
+    export = export_customer(session, store.id, email, None)
+    record_request(
+        session,
+        store_id=store.id,
+        platform=store.platform,
+        shop_domain=store.domain,
+        kind=PRIVACY_EXPORT,
+        external_id=uuid.uuid4().hex,
+        email=email,
+        # The document goes back to the store in the answer; keeping a copy here would be one more to erase.
+        counts={k: len(v) for k, v in export.items()},
+    )
+    return export
+
+
+def erase_shopper(session: Session, store: Store, email: str) -> Redacted:
+    """Erase one shopper of the store when its privacy tools ask; asking again removes nothing more."""
+    result = redact_customer(session, store.id, email, None)
+    record_request(
+        session,
+        store_id=store.id,
+        platform=store.platform,
+        shop_domain=store.domain,
+        kind=PRIVACY_ERASE,
+        external_id=uuid.uuid4().hex,
+        email=email,
+        counts={"subscriptions": result.subscriptions, "orders": result.orders},
+    )
+    return result

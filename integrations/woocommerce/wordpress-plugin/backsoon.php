@@ -25,6 +25,7 @@ define( 'BACKSOON_FILE', __FILE__ );
 require_once __DIR__ . '/includes/class-backsoon-state.php';
 require_once __DIR__ . '/includes/class-backsoon-settings.php';
 require_once __DIR__ . '/includes/class-backsoon-frontend.php';
+require_once __DIR__ . '/includes/class-backsoon-privacy.php';
 require_once __DIR__ . '/includes/class-backsoon-plugin.php';
 
 // The plugin only reads post meta and uses hooks, so it is compatible with HPOS (custom order tables).

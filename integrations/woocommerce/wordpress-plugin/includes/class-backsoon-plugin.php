@@ -1,6 +1,6 @@
 <?php
 /**
- * Wires the settings page and the storefront hooks.
+ * Wires the settings page, the storefront hooks and the privacy exporter and eraser.
  *
  * @package BackSoon
  */
@@ -23,6 +23,9 @@ class BackSoon_Plugin {
 	/** @var BackSoon_Frontend */
 	public $frontend;
 
+	/** @var BackSoon_Privacy */
+	public $privacy;
+
 	/** @var bool */
 	private $registered = false;
 
@@ -44,6 +47,7 @@ class BackSoon_Plugin {
 	public function __construct() {
 		$this->settings = new BackSoon_Settings();
 		$this->frontend = new BackSoon_Frontend( $this->settings );
+		$this->privacy  = new BackSoon_Privacy( $this->settings );
 	}
 
 	/**
@@ -58,6 +62,7 @@ class BackSoon_Plugin {
 		add_action( 'init', array( $this, 'load_textdomain' ) );
 		$this->settings->register_hooks();
 		$this->frontend->register_hooks();
+		$this->privacy->register_hooks();
 	}
 
 	/**

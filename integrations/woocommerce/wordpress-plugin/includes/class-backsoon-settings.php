@@ -1,6 +1,6 @@
 <?php
 /**
- * Settings → BackSoon: backend URL, store key and the "Back soon" text.
+ * Settings → BackSoon: backend URL, store key, API key and the "Back soon" text.
  *
  * @package BackSoon
  */
@@ -35,6 +35,7 @@ class BackSoon_Settings {
 		return array(
 			'backend_url'    => '',
 			'store_key'      => '',
+			'api_key'        => '',
 			'back_soon_text' => '',
 		);
 	}
@@ -73,6 +74,16 @@ class BackSoon_Settings {
 	}
 
 	/**
+	 * The store's BackSoon admin API key (the privacy exporter and eraser send it; never printed on the storefront).
+	 *
+	 * @return string
+	 */
+	public function api_key() {
+		$all = $this->all();
+		return (string) $all['api_key'];
+	}
+
+	/**
 	 * The merchant's "Back soon" words, or the translated default. Unescaped.
 	 *
 	 * @return string
@@ -103,6 +114,7 @@ class BackSoon_Settings {
 		$fields = array(
 			'backend_url'    => array( __( 'Backend URL', 'backsoon' ), 'url', __( 'Base URL of your BackSoon backend, e.g. https://backsoon.example.com. The widget is loaded from {backend}/static/widget.js.', 'backsoon' ) ),
 			'store_key'      => array( __( 'Store key', 'backsoon' ), 'text', __( 'The id of this store in BackSoon.', 'backsoon' ) ),
+			'api_key'        => array( __( 'API key', 'backsoon' ), 'password', __( 'The store\'s BackSoon admin API key (backsoon create-api-key --store <id>). Lets Tools → Export/Erase Personal Data include BackSoon\'s waitlist data. Leave empty to keep the saved key.', 'backsoon' ) ),
 			'back_soon_text' => array( __( '"Back soon" text', 'backsoon' ), 'text', __( 'Replaces "Out of stock" when BackSoon expects a restock. Leave empty for "Back soon".', 'backsoon' ) ),
 		);
 		foreach ( $fields as $key => $field ) {
@@ -138,6 +150,11 @@ class BackSoon_Settings {
 		if ( isset( $input['store_key'] ) ) {
 			$out['store_key'] = sanitize_text_field( (string) $input['store_key'] );
 		}
+		// The key is never printed back into the form, so an empty field means "keep the saved one".
+		$out['api_key'] = $this->api_key();
+		if ( isset( $input['api_key'] ) && '' !== trim( (string) $input['api_key'] ) ) {
+			$out['api_key'] = sanitize_text_field( (string) $input['api_key'] );
+		}
 		if ( isset( $input['back_soon_text'] ) ) {
 			$out['back_soon_text'] = sanitize_text_field( (string) $input['back_soon_text'] );
 		}
@@ -166,6 +183,17 @@ class BackSoon_Settings {
 		$all   = $this->all();
 		$key   = $args['key'];
 		$value = isset( $all[ $key ] ) ? $all[ $key ] : '';
+		if ( 'password' === $args['type'] ) {
+			// A secret: say whether one is saved, never echo it into the page.
+			printf(
+				'<input type="password" class="regular-text" id="%1$s" name="%2$s" value="" autocomplete="off" placeholder="%3$s" />',
+				esc_attr( 'backsoon_' . $key ),
+				esc_attr( self::OPTION . '[' . $key . ']' ),
+				esc_attr( '' !== $value ? __( 'saved (type a new key to replace it)', 'backsoon' ) : '' )
+			);
+			printf( '<p class="description">%s</p>', esc_html( $args['description'] ) );
+			return;
+		}
 		printf(
 			'<input type="%1$s" class="regular-text" id="%2$s" name="%3$s" value="%4$s" />',
 			esc_attr( $args['type'] ),

@@ -1,8 +1,14 @@
 <?php
 /**
  * Minimal WordPress / WooCommerce stand-ins so the plugin can be exercised without WordPress.
- * Only what the plugin calls; behaviour mirrors core where output depends on it (escaping, sanitising).
+ * Only what the plugin calls; behaviour mirrors core where output depends on it (escaping, sanitising, HTTP API).
  */
+
+// Tests run from the command line only: a copy of this folder on a web server must not run anything.
+if ( 'cli' !== PHP_SAPI ) {
+	http_response_code( 404 );
+	exit;
+}
 
 define( 'ABSPATH', __DIR__ . '/' );
 
@@ -14,6 +20,8 @@ $GLOBALS['bs_scripts']  = array();
 $GLOBALS['bs_is_product'] = false;
 $GLOBALS['bs_queried_id'] = 0;
 $GLOBALS['bs_settings_registered'] = array();
+$GLOBALS['bs_http_requests']  = array();
+$GLOBALS['bs_http_responses'] = array();
 
 function add_filter( $tag, $cb, $priority = 10, $args = 1 ) {
 	$GLOBALS['bs_hooks'][ $tag ][] = array( 'cb' => $cb, 'priority' => $priority, 'args' => $args );
@@ -104,6 +112,46 @@ function add_options_page() { return 'settings_page_backsoon'; }
 function current_user_can() { return true; }
 
 /**
+ * WordPress's error object: a code and a message.
+ */
+class WP_Error {
+	public $code; public $message;
+	public function __construct( $code = '', $message = '' ) { $this->code = $code; $this->message = $message; }
+	public function get_error_code() { return $this->code; }
+	public function get_error_message() { return $this->message; }
+}
+function is_wp_error( $thing ) { return $thing instanceof WP_Error; }
+
+// HTTP API: requests are recorded; answers are queued by the test, in WP_Http's response shape.
+function wp_remote_post( $url, $args = array() ) {
+	$GLOBALS['bs_http_requests'][] = array( 'method' => 'POST', 'url' => $url, 'args' => $args );
+	if ( ! $GLOBALS['bs_http_responses'] ) {
+		return new WP_Error( 'http_request_failed', 'no fake response queued for ' . $url );
+	}
+	return array_shift( $GLOBALS['bs_http_responses'] );
+}
+function bs_http_response( $status, $body, $message = '' ) {
+	return array(
+		'headers'  => array( 'content-type' => 'application/json' ),
+		'body'     => $body,
+		'response' => array( 'code' => $status, 'message' => $message ),
+		'cookies'  => array(),
+	);
+}
+function wp_remote_retrieve_response_code( $response ) {
+	if ( is_wp_error( $response ) || ! isset( $response['response'] ) || ! is_array( $response['response'] ) ) {
+		return '';
+	}
+	return $response['response']['code'];
+}
+function wp_remote_retrieve_body( $response ) {
+	if ( is_wp_error( $response ) || ! isset( $response['body'] ) ) {
+		return '';
+	}
+	return $response['body'];
+}
+
+/**
  * Fake product: just the WC_Product methods the plugin calls.
  */
 class BS_Fake_Product {
@@ -128,6 +176,8 @@ function bs_reset_world() {
 	$GLOBALS['bs_is_product'] = false;
 	$GLOBALS['bs_queried_id'] = 0;
 	$GLOBALS['product'] = null;
+	$GLOBALS['bs_http_requests']  = array();
+	$GLOBALS['bs_http_responses'] = array();
 }
 
 require dirname( __DIR__ ) . '/backsoon.php';

@@ -4,23 +4,12 @@
  * Products mirror the captured WooCommerce pages in the repository's tests/fixtures/woocommerce/html.
  */
 
-require __DIR__ . '/bootstrap.php';
+if ( 'cli' !== PHP_SAPI ) { // Command line only, even if this file is ever served.
+	exit;
+}
 
-$bs_failures = 0;
-$bs_count    = 0;
-function check( $cond, $name, $detail = '' ) {
-	global $bs_failures, $bs_count;
-	$bs_count++;
-	if ( $cond ) {
-		echo "ok   - $name\n";
-		return;
-	}
-	$bs_failures++;
-	echo "FAIL - $name\n" . ( '' !== $detail ? "       $detail\n" : '' );
-}
-function check_same( $expected, $actual, $name ) {
-	check( $expected === $actual, $name, "expected: " . var_export( $expected, true ) . "\n       actual:   " . var_export( $actual, true ) );
-}
+require __DIR__ . '/bootstrap.php';
+require __DIR__ . '/check.php';
 
 do_action( 'plugins_loaded' );
 $plugin   = BackSoon_Plugin::instance();
@@ -210,7 +199,7 @@ $avail = apply_filters( 'woocommerce_get_availability_text', 'Out of stock', wc_
 check_same( '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#039;soon&#039;', $avail, 'hostile settings: availability text escaped' );
 
 $clean = $settings->sanitize( array( 'backend_url' => 'javascript:alert(1)', 'store_key' => ' <b>st</b>ore ', 'back_soon_text' => '<script>alert(1)</script>Back <em>soon</em>' ) );
-check_same( array( 'backend_url' => '', 'store_key' => 'store', 'back_soon_text' => 'alert(1)Back soon' ), $clean, 'sanitize: javascript: URL dropped, tags stripped (esc_url_raw / sanitize_text_field)' );
+check_same( array( 'backend_url' => '', 'store_key' => 'store', 'api_key' => '', 'back_soon_text' => 'alert(1)Back soon' ), $clean, 'sanitize: javascript: URL dropped, tags stripped (esc_url_raw / sanitize_text_field)' );
 $clean = $settings->sanitize( array( 'backend_url' => ' https://backsoon.example.com/ ', 'store_key' => 'store-7', 'back_soon_text' => 'Back soon' ) );
 check_same( 'https://backsoon.example.com', $clean['backend_url'], 'sanitize: backend URL kept, trailing slash trimmed' );
 $plugin->settings->register_setting();
@@ -237,5 +226,4 @@ bs_view( 11 );
 do_action( 'wp_enqueue_scripts' );
 check( ! isset( $GLOBALS['bs_scripts']['backsoon-widget'] ), 'no widget script until a backend URL is set' );
 
-echo "\n" . ( $bs_count - $bs_failures ) . " passed, $bs_failures failed\n";
-exit( $bs_failures ? 1 : 0 );
+bs_finish();
