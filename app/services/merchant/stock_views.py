@@ -259,6 +259,13 @@ def badge_text(kind: str, quantity: int | None) -> str | None:
     return None
 
 
+def sales_basis(sales_days: int | None) -> str:
+    """What a velocity is based on, as the admin says it: "from 41 days of sales", or that there are none yet."""
+    if sales_days is None:
+        return "no days of sales yet"
+    return f"from {sales_days} day{'' if sales_days == 1 else 's'} of sales"
+
+
 def variant_item(variant: Variant, product: Product, state: StockState) -> JsonDict:
     """A variant with every computed figure of its stock state and the reasons behind them."""
     return {
@@ -274,6 +281,7 @@ def variant_item(variant: Variant, product: Product, state: StockState) -> JsonD
         "sellable_quantity": state.sellable_quantity,
         "velocity": state.velocity,
         "velocity_windows": list(state.velocity_windows or []),
+        "sales_days": state.sales_days,
         "days_on_hand": state.days_on_hand,
         "stockout_on": iso(state.stockout_on),
         "reorder_by": iso(state.reorder_by),
