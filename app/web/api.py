@@ -472,6 +472,12 @@ OPENAPI = ApiDoc(
                                         "after": {"type": "integer"},
                                         "occurred_at": {"type": "string", "format": "date-time"},
                                         "source": {"type": "string"},
+                                        "since": {
+                                            "type": ["string", "null"],
+                                            "enum": ["last_sale", "inventory_update", "connect", None],
+                                            "description": "A span for a variant found sold out (source 'found'):"
+                                            " the fact it starts from",
+                                        },
                                     },
                                 },
                             },

@@ -185,8 +185,29 @@ def test_the_admin_says_how_many_days_of_sales_a_figure_is_based_on(db: Database
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert '0.17 units <span class="reason" id="sales-basis">from 60 days of sales</span>' in html
+    # The span it relies on says where it starts.
+    assert 'sell-out <span class="reason">found sold out, counted from its last sale</span>' in html
     at_risk = client.get("/admin/at-risk").get_data(as_text=True)
     assert '<span class="reason">from 60 days of sales</span>' in at_risk
     none_yet = client.get(f"/admin/variants/{fresh_id}").get_data(as_text=True)
     assert '<span class="reason" id="sales-basis">no days of sales yet</span>' in none_yet
     assert "days of sales</span>" not in none_yet.replace("no days of sales yet</span>", "")
+    # An in-stock variant has no found span, and the API says where a found one starts.
+    assert "found sold out" not in none_yet
+
+
+def test_variant_events_say_which_fact_a_found_span_starts_from(db: Database) -> None:
+    from app.services.merchant.stock_views import variant_events
+
+    vid = found_sold_out(db, sales=(), level_days_ago=12)
+    with db.session() as s:
+        sid = s.get(Variant, vid).store_id  # type: ignore[union-attr]
+        s.execute(Variant.__table__.update().where(Variant.id == vid).values(sellable_quantity=4))
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW + timedelta(hours=1))
+    with db.session() as s:
+        events = variant_events(s, sid, vid)
+    assert [(e["kind"], e["source"], e["since"]) for e in events] == [
+        ("restock", "recompute", None),
+        ("sellout", "found", "inventory_update"),
+    ]

@@ -23,7 +23,7 @@ from app.models import (
     Store,
     Variant,
 )
-from app.services.stock.recompute import at_risk_condition, live_variant_filters, store_today
+from app.services.stock.recompute import FOUND_SOLD_OUT, at_risk_condition, live_variant_filters, store_today
 
 STATUSES = tuple(s.value for s in Status)
 SIGNALS = tuple(s.value for s in Signal)
@@ -182,6 +182,8 @@ def variant_events(session: Session, store_id: int, variant_id: int) -> list[Jso
             "after": e.quantity_after,
             "occurred_at": iso(e.occurred_at),
             "source": e.source,
+            # A span recorded for a variant found sold out: which fact it starts from (app.domain.history).
+            "since": (e.details or {}).get("since") if e.source == FOUND_SOLD_OUT else None,
         }
         for e in rows
     ]
