@@ -211,3 +211,24 @@ def test_variant_events_say_which_fact_a_found_span_starts_from(db: Database) ->
         ("restock", "recompute", None),
         ("sellout", "found", "inventory_update"),
     ]
+
+
+def test_an_instant_alert_leaves_found_spans_out_but_tells_a_real_sell_out(db: Database) -> None:
+    from app.services.notify.alerts import build_instant_alert
+
+    found = found_sold_out(db, sales=(), level_days_ago=None)
+    with db.session() as s:
+        store = s.get(Store, s.get(Variant, found).store_id)  # type: ignore[union-attr]
+        assert store is not None
+        selling = make_variant(s, store, qty=2)
+        sid, sold_id = store.id, selling.id
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW + timedelta(minutes=1))
+        s.execute(Variant.__table__.update().where(Variant.id == sold_id).values(sellable_quantity=0))
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW + timedelta(minutes=2))
+    with db.session() as s:
+        store = s.get(Store, sid)
+        assert store is not None
+        alert = build_instant_alert(s, store, NOW + timedelta(minutes=3))
+    assert [item.variant_id for item in alert.sold_out] == [sold_id]
