@@ -79,8 +79,13 @@ def sales_days(windows: Sequence[WindowSales], rates: Sequence[float | None]) ->
     The longest window with a rate is the widest history the figure drew on; None when no window had a rate
     (the velocity is then 0 for want of history, not from it).
     """
-    used = [w for w, rate in zip(windows, rates, strict=True) if rate is not None]
-    if not used:
+    # One pass without intermediate lists: this runs for every variant the recompute assesses.
+    longest = None
+    for window, rate in zip(windows, rates, strict=True):
+        if rate is not None and (longest is None or window.days > longest.days):
+            longest = window
+    if longest is None:
         return None
-    longest = max(used, key=lambda w: w.days)
-    return math.floor(min(longest.sellable_days, longest.days))
+    sellable, days = longest.sellable_days, longest.days
+    # Never negative (WindowSales checks), so truncation is the floor.
+    return int(sellable if sellable < days else days)

@@ -293,8 +293,10 @@ def recompute(
     if found_sold_out and _record_found_sold_out(session, store_id, found_sold_out, now):
         # Their states were assessed without the span just recorded: assessed again with it, in this run.
         again = changed_inputs(session, store_id, plan.windows, now, found_sold_out, plan.contexts, plan.known)
-        redo = [{**assessor.state(row), **_written(row, assessor.tail, now)} for row in again]
-        writer.BatchWriter(session, store_id, today, threaded=False).write(redo)
+        inline = writer.BatchWriter(session, store_id, today, threaded=False)
+        for start in range(0, len(again), writer.WRITE_BATCH):
+            batch = again[start : start + writer.WRITE_BATCH]
+            inline.write([{**assessor.state(row), **_written(row, assessor.tail, now)} for row in batch])
     restock_ids: list[int] = []
     if events:
         _end_sellout_spans(session, store_id, [ev["variant_id"] for ev in events], now)
