@@ -140,6 +140,13 @@ def test_a_reconciliation_due_a_history_run_is_one_unless_the_last_failed(db: Da
         run.status = "failed"
     with db.session() as s:
         # A failed history run is not retried at every reconciliation: reconciling goes on.
-        assert shopify_sync.start_sync(s, jobs, store_id, "reconcile").kind == "reconcile"
+        run = shopify_sync.start_sync(s, jobs, store_id, "reconcile")
+        assert run.kind == "reconcile"
+        run.status = "done"
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.store_id == store_id)) == 2
+    # The merchant grants the scope again: that is worth another try.
+    granted = [*SCOPES.split(","), "read_all_orders"]
+    with db.session() as s:
+        assert shopify_webhooks.on_scopes_update(s, jobs, scopes_update(store_id, granted)) == "applied:read_history"
+    assert runs(db, store_id) == [("history", "failed"), ("reconcile", "done"), ("history", "running")]

@@ -123,11 +123,14 @@ def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "ini
     return run
 
 
-def history_due(session: Session, store_id: int) -> bool:
-    """True when the store's orders stop at a horizon, its scopes read all orders and no history run failed since."""
+def history_due(session: Session, store_id: int, *, after_failure: bool = False) -> bool:
+    """True when the store's orders stop at a horizon, its scopes read all orders and its last history run did not
+    fail (or ``after_failure``: a new grant is worth another try)."""
     store = session.get(Store, store_id)
     if store is None or store.orders_history_from is None or visible_order_days(store.scopes) is not None:
         return False
+    if after_failure:
+        return True
     last = session.execute(
         select(SyncRun.status).where(SyncRun.store_id == store_id, SyncRun.kind == HISTORY).order_by(SyncRun.id.desc())
     ).first()

@@ -156,7 +156,7 @@ def on_scopes_update(session: Session, jobs: JobQueue, event: WebhookEvent) -> s
         # A store installed before read_locales was asked for had its settings read without the language.
         shopify_identity.read_after_commit(session, jobs, store.id)
         done.append("read_identity")
-    if shopify_sync.history_due(session, store.id):
+    if shopify_sync.history_due(session, store.id, after_failure=True):
         # One run per store at a time (open_run): a repeated delivery finds this one running and starts nothing.
         shopify_sync.start_sync(session, jobs, store.id, shopify_sync.HISTORY)
         done.append("read_history")
