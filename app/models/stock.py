@@ -39,6 +39,8 @@ class StockState(StoreScoped, Base):
     sellable_quantity: Mapped[int] = mapped_column(default=0)
     velocity: Mapped[float] = mapped_column(Float, default=0.0)
     velocity_windows: Mapped[list[float | None]] = mapped_column(JsonDoc, default=list)
+    # The days of sales the velocity is based on (app.domain.history.sales_days); None: no window had a rate.
+    sales_days: Mapped[int | None]
     days_on_hand: Mapped[float | None] = mapped_column(Float)
     stockout_on: Mapped[date | None]
     reorder_by: Mapped[date | None]

@@ -73,6 +73,9 @@ class Store(IdMixin, Timestamps, Base):
     last_synced_at: Mapped[datetime | None]
     last_reconciled_at: Mapped[datetime | None]
     last_recomputed_at: Mapped[datetime | None]
+    # Orders before this moment were never visible to BackSoon (Shopify without read_all_orders shows 60 days):
+    # the figures leave those days out instead of reading them as days without sales. None: no such horizon.
+    orders_history_from: Mapped[datetime | None]
     # Merchant admin (#6): where sign-in links and alerts go, the secret of the marketing-signal feed URL,
     # and the optional outbound webhook for signal changes (its signing secret encrypted like the others).
     admin_email: Mapped[str | None] = mapped_column(String(320))

@@ -173,7 +173,7 @@ OPENAPI = ApiDoc(
                                     "type": ["object", "null"],
                                     "properties": {
                                         "id": {"type": "integer"},
-                                        "kind": {"type": "string", "enum": ["initial", "reconcile"]},
+                                        "kind": {"type": "string", "enum": ["initial", "reconcile", "history"]},
                                         "status": {
                                             "type": "string",
                                             "enum": [
@@ -378,6 +378,11 @@ OPENAPI = ApiDoc(
                     "sellable_quantity": {"type": "integer"},
                     "velocity": {"type": "number", "description": "Units per day, blended over the windows"},
                     "velocity_windows": {"type": "array", "items": {"type": ["number", "null"]}},
+                    "sales_days": {
+                        "type": ["integer", "null"],
+                        "description": "Days of sales the velocity is based on: the sellable days with known orders of"
+                        " the longest window that had a rate (null when none had one)",
+                    },
                     "days_on_hand": {"type": ["number", "null"]},
                     "stockout_on": _NULLABLE_DATE,
                     "reorder_by": _NULLABLE_DATE,
@@ -467,6 +472,12 @@ OPENAPI = ApiDoc(
                                         "after": {"type": "integer"},
                                         "occurred_at": {"type": "string", "format": "date-time"},
                                         "source": {"type": "string"},
+                                        "since": {
+                                            "type": ["string", "null"],
+                                            "enum": ["last_sale", "inventory_update", "connect", None],
+                                            "description": "A span for a variant found sold out (source 'found'):"
+                                            " the fact it starts from",
+                                        },
                                     },
                                 },
                             },

@@ -41,7 +41,13 @@ __all__ = [
     "TokenRejected",
     "granted_scopes",
     "missing_scopes",
+    "visible_order_days",
 ]
+
+ALL_ORDERS_SCOPE = "read_all_orders"
+DEFAULT_VISIBLE_ORDER_DAYS = 60
+"""Shopify's Order docs: "Only the last 60 days' worth of orders from a store are accessible from the Order object by
+default"; older ones need the read_all_orders scope (granted to an app only after Shopify approves its request)."""
 
 # OAuth URNs (RFC 8693 and Shopify's), not secrets.
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
@@ -118,6 +124,11 @@ class AccessToken:
             refresh_token=refresh if isinstance(refresh, str) and refresh else None,
             refresh_token_expires_at=_parse_iso(data.get("refresh_token_expires_at")),
         )
+
+
+def visible_order_days(granted: str | Iterable[str]) -> int | None:
+    """How many days back the granted scopes let the app read orders; None when all of them (read_all_orders)."""
+    return None if ALL_ORDERS_SCOPE in granted_scopes(granted) else DEFAULT_VISIBLE_ORDER_DAYS
 
 
 def granted_scopes(scope: str | Iterable[str]) -> frozenset[str]:

@@ -116,6 +116,7 @@ def _build(db: Database) -> tuple[int, int, dict[str, int], date, datetime]:
                     v["A-LOW"],
                     sellable_quantity=8,
                     velocity=2.0,
+                    sales_days=41,
                     days_on_hand=4.0,
                     status="low_stock",
                     signal="throttle",
@@ -453,7 +454,8 @@ def test_the_at_risk_table_explains_days_on_hand_and_the_signal(shop: Shop) -> N
     assert row is not None
     cells = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row.group(0)))
     stockout = (shop.today + timedelta(days=4)).isoformat()
-    assert f"8 2 4 / 14 below lead time {stockout} {shop.today.isoformat()} 36 throttle" in cells
+    # The velocity says what it is based on.
+    assert f"8 2 from 41 days of sales 4 / 14 below lead time {stockout} {shop.today.isoformat()} 36 throttle" in cells
     assert "stock runs out before a reorder placed today could arrive" in cells
     assert "B-SECRET" not in html
 

@@ -89,13 +89,24 @@ def _send(sink: MailSink) -> None:
 
 
 def _events(db: Database, variant_id: int) -> list[tuple[str, int, int]]:
+    """The variant's edges: the span the fixture's first recompute records for a variant found sold out is left out
+    (test_sold_out_variant_has_its_found_span checks it)."""
     with db.session() as s:
         rows = s.execute(
             select(StockEvent.kind, StockEvent.quantity_before, StockEvent.quantity_after)
-            .where(StockEvent.variant_id == variant_id)
+            .where(StockEvent.variant_id == variant_id, StockEvent.source != "found")
             .order_by(StockEvent.id)
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_sold_out_variant_has_its_found_span(db: Database, shop: Shop) -> None:
+    with db.session() as s:
+        rows = s.execute(
+            select(StockEvent.kind, StockEvent.source, StockEvent.details).where(StockEvent.variant_id == shop.sold_out)
+        ).all()
+    # The fixture has no sale for it and its level no update time: sold out since it was first seen.
+    assert [tuple(r) for r in rows] == [("sellout", "found", {"since": "connect"})]
 
 
 def test_sink_receives_smtp_and_the_inbox_shows_it(client: FlaskClient, shop: Shop, sink: MailSink) -> None:
@@ -148,7 +159,9 @@ def test_restock_creates_a_restock_event_and_queues_the_fanout(
     events = _events(db, shop.sold_out)
     assert events == [("restock", 0, 5)]
     with db.session() as s:
-        event_id = s.execute(select(StockEvent.id).where(StockEvent.variant_id == shop.sold_out)).scalar_one()
+        event_id = s.execute(
+            select(StockEvent.id).where(StockEvent.variant_id == shop.sold_out, StockEvent.kind == "restock")
+        ).scalar_one()
         assert s.execute(select(StockEvent.fanout_status).where(StockEvent.id == event_id)).scalar_one() == "pending"
         v = s.get(Variant, shop.sold_out)
         assert v is not None and v.sellable_quantity == 5

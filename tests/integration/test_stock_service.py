@@ -192,10 +192,12 @@ def test_edges_create_one_event_each_and_a_rerun_changes_nothing(db: Database) -
         sid, aid, bid, uid = store.id, a.id, b.id, untracked.id
     with db.session() as s:
         first = stock.recompute(s, sid, now=NOW)
-    # The first computation sets the baseline: no edge without a previous state.
+    # The first computation sets the baseline: no edge without a previous state. The tracked variant found sold out
+    # gets a span (history, not a sell-out BackSoon saw): nothing says it ever sold, so it starts at this run.
     assert (first.changed, first.restocks, first.sellouts) == (3, 0, 0)
     assert state(db, aid).status == "out_of_stock"
     assert state(db, uid).status == "untracked"
+    assert events(db, sid) == [(aid, "sellout", 0, 0, None)]
 
     with db.session() as s:
         s.execute(stock.Variant.__table__.update().where(stock.Variant.id == aid).values(sellable_quantity=6))
@@ -204,13 +206,28 @@ def test_edges_create_one_event_each_and_a_rerun_changes_nothing(db: Database) -
     with db.session() as s:
         second = stock.recompute(s, sid, now=NOW + timedelta(minutes=5))
     assert (second.restocks, second.sellouts) == (1, 1)
-    assert events(db, sid) == [(aid, "restock", 0, 6, "pending"), (bid, "sellout", 5, 0, None)]
+    assert events(db, sid) == [
+        (aid, "sellout", 0, 0, None),
+        (aid, "restock", 0, 6, "pending"),
+        (bid, "sellout", 5, 0, None),
+    ]
     assert second.restock_event_ids == (events_ids(db, sid, "restock")[0],)
+    with db.session() as s:
+        found = s.execute(
+            select(StockEvent).where(StockEvent.variant_id == aid, StockEvent.kind == "sellout")
+        ).scalar_one()
+        # The restock ended the found span like any other.
+        assert (found.source, found.details, found.occurred_at, found.ended_at) == (
+            "found",
+            {"since": "connect"},
+            NOW,
+            NOW + timedelta(minutes=5),
+        )
 
     with db.session() as s:
         third = stock.recompute(s, sid, now=NOW + timedelta(minutes=10))
     assert (third.changed, third.restocks, third.sellouts) == (0, 0, 0)
-    assert len(events(db, sid)) == 2
+    assert len(events(db, sid)) == 3
 
 
 def events_ids(db: Database, store_id: int, kind: str) -> list[int]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app import job_specs
 from app.db import Database
+from app.domain.history import earliest_horizon, order_horizon
 from app.infra.sql import dialect
 from app.models import Store, StoreStatus, SyncRun, SyncRunStatus
 from app.platforms.shopify import identity as shopify_identity
@@ -39,6 +40,7 @@ from integrations.base import (
     VariantRecord,
 )
 from integrations.shopify import queries
+from integrations.shopify.auth import visible_order_days
 from integrations.shopify.bulk import (
     IncompleteConnection,
     LevelsContinuation,
@@ -66,6 +68,11 @@ log = logging.getLogger(__name__)
 
 INITIAL_PHASES = ("locations", "products", "orders", "finalize")
 RECONCILE_PHASES = ("locations", "products_changed", "orders_changed", "finalize")
+# A history run reads every order the granted scopes show (once read_all_orders is granted: the older ones too).
+HISTORY_PHASES = ("orders", "finalize")
+HISTORY = "history"
+# The orders phase records in its cursor how far back its bulk read could see: this, or an ISO moment.
+_ALL_ORDERS = "all"
 PRODUCT_BATCH = 200
 ORDER_BATCH = 500
 # Page sizes of the paged documents. Shopify refuses a query whose requested cost exceeds 1,000 points and nested
@@ -96,22 +103,44 @@ class Clients:
     http: requests.Session
 
 
+def _phases(kind: str) -> tuple[str, ...]:
+    return {"initial": INITIAL_PHASES, HISTORY: HISTORY_PHASES}.get(kind, RECONCILE_PHASES)
+
+
 def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "initial") -> SyncRun:
     """Create a sync run (or return the one already running for the store) and enqueue it after commit.
 
     A store whose own settings were never read also has them read: those installed before BackSoon read them at
     install get them with their next sync (the periodic reconciliation included), instead of UTC and USD forever.
+    A reconciliation of a store whose order history stops at a horizon its scopes now read past is a history run
+    instead (app/scopes_update starts one, but not while another run was going), unless its last one failed.
     """
-    phases = INITIAL_PHASES if kind == "initial" else RECONCILE_PHASES
-    run = sync_runs.open_run(session, jobs, store_id, kind, phases[0], job_specs.shopify_sync)
+    if kind == "reconcile" and history_due(session, store_id):
+        kind = HISTORY
+    run = sync_runs.open_run(session, jobs, store_id, kind, _phases(kind)[0], job_specs.shopify_sync)
     if session.execute(select(Store.identity_read_at).where(Store.id == store_id)).scalar_one_or_none() is None:
         shopify_identity.read_after_commit(session, jobs, store_id)
     return run
 
 
+def history_due(session: Session, store_id: int, *, after_failure: bool = False) -> bool:
+    """True when the store's orders stop at a horizon, its scopes read all orders and its last history run did not
+    fail (or ``after_failure``: a new grant is worth another try)."""
+    store = session.get(Store, store_id)
+    if store is None or store.orders_history_from is None or visible_order_days(store.scopes) is not None:
+        return False
+    if after_failure:
+        return True
+    last = session.execute(
+        select(SyncRun.status).where(SyncRun.store_id == store_id, SyncRun.kind == HISTORY).order_by(SyncRun.id.desc())
+    ).first()
+    # A history run that failed is not retried every reconciliation: reconciling must go on.
+    return last is None or last[0] != SyncRunStatus.FAILED
+
+
 def progress(run: SyncRun) -> dict[str, Any]:
     """What the admin API and the CLI show of a run."""
-    return sync_runs.describe(run, INITIAL_PHASES if run.kind == "initial" else RECONCILE_PHASES)
+    return sync_runs.describe(run, _phases(run.kind))
 
 
 def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
@@ -123,7 +152,7 @@ def step(db: Database, jobs: JobQueue, run_id: int, clients: Clients) -> str:
         if run.status != SyncRunStatus.RUNNING:
             return run.status
         store_id, kind = run.store_id, run.kind
-    phases = INITIAL_PHASES if kind == "initial" else RECONCILE_PHASES
+    phases = _phases(kind)
     try:
         while True:
             with db.session() as s:
@@ -274,11 +303,45 @@ def _apply_catalog_stream(
 
 
 def _orders(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients) -> str:
+    if "orders_op" not in cursor:
+        # How far back the bulk read about to start can see, decided before it starts: Shopify counts its 60 days
+        # back from the read, so a horizon taken earlier is on the safe side of it.
+        seen_from = _seen_from(db, store_id)
+        _save(db, run_id, cursor={"orders_seen_from": seen_from})
+        cursor = {**cursor, "orders_seen_from": seen_from}
     state, lines, skip = _bulk_lines(db, run_id, cursor, "orders", queries.BULK_ORDERS_QUERY, c)
-    if state == "waiting" or lines is None:
+    if state == "waiting":
         return state
-    _apply_orders_stream(db, jobs, run_id, store_id, iter_bulk_orders(lines), skip, "orders")
+    if lines is not None:
+        _apply_orders_stream(db, jobs, run_id, store_id, iter_bulk_orders(lines), skip, "orders")
+    _record_horizon(db, store_id, cursor.get("orders_seen_from"))
     return "next"
+
+
+def _seen_from(db: Database, store_id: int) -> str:
+    with db.session() as s:
+        scopes = s.execute(select(Store.scopes).where(Store.id == store_id)).scalar_one_or_none() or ""
+    horizon = order_horizon(datetime.now(UTC), visible_order_days(scopes))
+    return _ALL_ORDERS if horizon is None else horizon.isoformat()
+
+
+def _record_horizon(db: Database, store_id: int, seen_from: str | None) -> None:
+    """Set the store's order horizon from what a finished orders read could see.
+
+    A read of every order leaves none. A read of the last 60 days sets one at a store's first sync, or moves an
+    existing one back if it reaches further; a store that once read every order keeps them all.
+    """
+    if seen_from is None:  # a run started before its cursor recorded this: nothing known
+        return
+    with db.session() as s:
+        store = s.execute(select(Store).where(Store.id == store_id).with_for_update()).scalar_one_or_none()
+        if store is None:
+            return
+        if seen_from == _ALL_ORDERS:
+            store.orders_history_from = None
+        elif store.orders_history_from is not None or store.last_synced_at is None:
+            seen = datetime.fromisoformat(seen_from)
+            store.orders_history_from = earliest_horizon(store.orders_history_from, seen)
 
 
 def _apply_orders_stream(

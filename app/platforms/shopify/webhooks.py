@@ -148,17 +148,23 @@ def on_uninstalled(session: Session, jobs: JobQueue, event: WebhookEvent) -> str
 
 
 def on_scopes_update(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
-    """Remember the scopes the merchant granted now; read the shop's language once they allow it."""
+    """Remember the scopes the merchant granted now; read the shop's language once they allow it, and its older
+    orders once read_all_orders lets them be read (a history run, which lifts the store's order horizon)."""
     update = _parse(event)
     assert isinstance(update, p.AppScopesUpdate)
     store = _store(session, event)
     could_read_locales = can_read_locales(store.scopes)
     store.scopes = ",".join(update.current)
+    done = []
     if can_read_locales(store.scopes) and not could_read_locales:
         # A store installed before read_locales was asked for had its settings read without the language.
         shopify_identity.read_after_commit(session, jobs, store.id)
-        return "applied:read_identity"
-    return "applied"
+        done.append("read_identity")
+    if shopify_sync.history_due(session, store.id, after_failure=True):
+        # One run per store at a time (open_run): a repeated delivery finds this one running and starts nothing.
+        shopify_sync.start_sync(session, jobs, store.id, shopify_sync.HISTORY)
+        done.append("read_history")
+    return ":".join(["applied", *done])
 
 
 def on_shop_update(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:

@@ -167,7 +167,8 @@ def advance(db: Database, run_id: int, store_id: int, phases: Sequence[str], pha
         if next_index >= len(phases):
             run.status, run.finished_at = SyncRunStatus.DONE, datetime.now(UTC)
             store = s.get(Store, store_id)
-            if store is not None:
+            # A history run reads old orders only: changes since the last sync are still the next one's to read.
+            if store is not None and run.kind != "history":
                 store.last_synced_at = run.started_at
             return True
         run.phase, run.done, run.total = phases[next_index], 0, None

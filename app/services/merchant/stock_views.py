@@ -23,7 +23,7 @@ from app.models import (
     Store,
     Variant,
 )
-from app.services.stock.recompute import at_risk_condition, live_variant_filters, store_today
+from app.services.stock.recompute import FOUND_SOLD_OUT, at_risk_condition, live_variant_filters, store_today
 
 STATUSES = tuple(s.value for s in Status)
 SIGNALS = tuple(s.value for s in Signal)
@@ -182,6 +182,8 @@ def variant_events(session: Session, store_id: int, variant_id: int) -> list[Jso
             "after": e.quantity_after,
             "occurred_at": iso(e.occurred_at),
             "source": e.source,
+            # A span recorded for a variant found sold out: which fact it starts from (app.domain.history).
+            "since": (e.details or {}).get("since") if e.source == FOUND_SOLD_OUT else None,
         }
         for e in rows
     ]
@@ -259,6 +261,13 @@ def badge_text(kind: str, quantity: int | None) -> str | None:
     return None
 
 
+def sales_basis(sales_days: int | None) -> str:
+    """What a velocity is based on, as the admin says it: "from 41 days of sales", or that there are none yet."""
+    if sales_days is None:
+        return "no days of sales yet"
+    return f"from {sales_days} day{'' if sales_days == 1 else 's'} of sales"
+
+
 def variant_item(variant: Variant, product: Product, state: StockState) -> JsonDict:
     """A variant with every computed figure of its stock state and the reasons behind them."""
     return {
@@ -274,6 +283,7 @@ def variant_item(variant: Variant, product: Product, state: StockState) -> JsonD
         "sellable_quantity": state.sellable_quantity,
         "velocity": state.velocity,
         "velocity_windows": list(state.velocity_windows or []),
+        "sales_days": state.sales_days,
         "days_on_hand": state.days_on_hand,
         "stockout_on": iso(state.stockout_on),
         "reorder_by": iso(state.reorder_by),

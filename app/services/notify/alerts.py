@@ -47,7 +47,7 @@ from app.services.notify import outbound_webhooks
 from app.services.notify.emails import MESSAGE_POLICY, TEMPLATES, mail_domain, sender_address
 from app.services.stock import recompute as stock
 from app.services.stock.inputs import OPEN_WAITLIST_STATES
-from app.services.stock.recompute import store_today, store_zone
+from app.services.stock.recompute import FOUND_SOLD_OUT, store_today, store_zone
 
 log = logging.getLogger(__name__)
 
@@ -339,6 +339,8 @@ def build_instant_alert(session: Session, store: Store, now: datetime) -> Instan
             StockEvent.store_id == store.id,
             Variant.store_id == store.id,
             StockEvent.kind == "sellout",
+            # A span recorded for a variant found sold out at connect is history, not a sell-out to alert about.
+            StockEvent.source != FOUND_SOLD_OUT,
             StockEvent.id > after,
             StockEvent.id <= top,
             Variant.deleted_at.is_(None),

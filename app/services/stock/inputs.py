@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,15 +20,27 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
+from app.domain.history import known_days
 from app.domain.settings import StockSettings, resolve_settings
 from app.domain.stock import CampaignWindow, IncomingStock
 from app.infra.sql import PgArray, bind_ids, dialect, epoch, greatest, id_in, least
-from app.models import Campaign, CampaignStatus, Product, PurchaseOrderStatus, StoreSetting, SubscriptionState, Variant
+from app.models import (
+    Campaign,
+    CampaignStatus,
+    Product,
+    PurchaseOrderStatus,
+    Store,
+    StoreSetting,
+    SubscriptionState,
+    Variant,
+)
 
 # Part of every input fingerprint: bump it when the engine's rules change, so every state is recomputed.
 # 2: a restock date comes only from a dated open purchase order or an entered lead time the merchant shows, and
 # no lead time follows a purchase order that closed while the variant was sold out.
-ENGINE_VERSION = 2
+# 3: each window counts only the days whose orders are known (the store's orders_history_from), and a variant found
+# sold out has a sell-out span from its last sale, its stock level's last update or when it was found.
+ENGINE_VERSION = 3
 
 
 # Sold-out time counts in whole steps of this many hours (under a step short at most), so a variant's sold-out time
@@ -84,7 +96,12 @@ def load_overrides(session: Session, store_id: int) -> Overrides:
 
 
 def _inputs_sql(
-    session: Session, windows: Sequence[int], scoped: bool, product_keys: bool = False, variant_keys: bool = False
+    session: Session,
+    windows: Sequence[int],
+    scoped: bool,
+    product_keys: bool = False,
+    variant_keys: bool = False,
+    known: Mapping[int, int] | None = None,
 ) -> str:
     """One statement for every input of every variant (or of :vids), with its input fingerprint, that returns
     only the variants whose fingerprint differs from the stored one (or that have no state yet).
@@ -93,13 +110,17 @@ def _inputs_sql(
     steps of SOLD_OUT_STEP_HOURS, see there), open incoming stock, open waitlist size, the resolved supplier
     lead time and the variant's context key (engine version, store day, effective settings, campaigns: see
     _context_keys) are hashed together in the database, so an unchanged variant never reaches Python.
+    Window w starts at :w{w}, ``known[w]`` days back (its known days, see app.domain.history.known_days).
     """
+    known = known or {w: w for w in windows}
     pg = dialect(session) == "postgresql"
     vscope = f" AND {id_in(session, 'variant_id', 'vids')}" if scoped else ""
     sales = ", ".join(
         f"SUM(CASE WHEN ordered_at >= :w{w} THEN quantity - refunded_quantity ELSE 0 END) AS u{w}" for w in windows
     )
-    hours = [f"{least(session, _soldout_steps_sql(session, w), str(w * STEPS_PER_DAY))} AS o{w}" for w in windows]
+    hours = [
+        f"{least(session, _soldout_steps_sql(session, w), str(known[w] * STEPS_PER_DAY))} AS o{w}" for w in windows
+    ]
     # The literal, not a parameter, as before: the planner sees the same statement (a hot path).
     open_po = (
         f"store_id = :sid AND status = '{PurchaseOrderStatus.OPEN.value}' AND quantity - received_quantity > 0{vscope}"
@@ -205,13 +226,19 @@ def changed_inputs(
     now: datetime,
     variant_ids: Sequence[int] | None,
     contexts: tuple[str, dict[str, str], dict[str, str]],
+    known: Mapping[int, int] | None = None,
 ) -> Sequence[Any]:
-    """The rows of _inputs_sql: variants whose inputs changed since their state was computed."""
+    """The rows of _inputs_sql: variants whose inputs changed since their state was computed.
+
+    ``known`` gives each window's known days (all of it when absent): its start moves to that many days back, so
+    the days before the store's order horizon are neither counted as sales-less nor as sold out.
+    """
     default_ctx, product_ctx, variant_ctx = contexts
+    known = known or {w: w for w in windows}
     now_s = now.timestamp()
     params: dict[str, Any] = {
         "sid": store_id,
-        "since": now - timedelta(days=max(windows)),
+        "since": now - timedelta(days=max(known[w] for w in windows)),
         "now": now,
         "now_s": now_s,
         "false": False,
@@ -227,11 +254,11 @@ def changed_inputs(
         elif keys:
             params[name] = json.dumps(keys)
     for w in windows:
-        params[f"w{w}"] = now - timedelta(days=w)
-        params[f"ws{w}"] = now_s - w * 86400.0
-    sql = text(_inputs_sql(session, windows, variant_ids is not None, bool(product_ctx), bool(variant_ctx))).bindparams(
-        _expanding("open_states")
-    )
+        # Bounds computed here, not joined in: the statement is the recompute's hot path.
+        params[f"w{w}"] = now - timedelta(days=known[w])
+        params[f"ws{w}"] = now_s - known[w] * 86400.0
+    statement = _inputs_sql(session, windows, variant_ids is not None, bool(product_ctx), bool(variant_ctx), known)
+    sql = text(statement).bindparams(_expanding("open_states"))
     if variant_ids is not None:
         sql, params["vids"] = bind_ids(session, sql, "vids", variant_ids)
     if not pg:
@@ -266,19 +293,26 @@ def parse_incoming(items: str | None) -> tuple[IncomingStock, ...]:
 
 
 def _context_keys(
-    session: Session, store_id: int, overrides: Overrides, campaigns: dict[int, list[CampaignWindow]], today: date
+    session: Session,
+    store_id: int,
+    overrides: Overrides,
+    campaigns: dict[int, list[CampaignWindow]],
+    today: date,
+    known: Mapping[int, int] | None = None,
 ) -> tuple[str, dict[str, str], dict[str, str]]:
     """The part of each variant's input fingerprint that is not a column: engine version, the store's day, the
-    effective settings (and whether they override the supplier's lead time) and the product's campaigns.
+    effective settings (and whether they override the supplier's lead time), the product's campaigns and the
+    windows' known days (a moved order horizon changes the figures without changing any column).
 
     Returned as the store default plus the products and variants that differ from it, keyed by id as text.
     """
+    history = tuple(sorted((known or {}).items()))
 
     def key(product: dict[str, Any] | None, variant: dict[str, Any] | None, pid: int | None) -> str:
         settings = resolve_settings(overrides.store, product, variant)
         own_lead_time = "lead_time_days" in (variant or {}) or "lead_time_days" in (product or {})
         windows = tuple((c.campaign_id, c.starts_on, c.ends_on, c.uplift_pct) for c in campaigns.get(pid or 0, ()))
-        return fingerprint((ENGINE_VERSION, today, repr(settings), own_lead_time, windows))
+        return fingerprint((ENGINE_VERSION, today, repr(settings), own_lead_time, windows, history))
 
     default = key(None, None, None)
     products = {str(pid): key(overrides.product.get(pid), None, pid) for pid in {*overrides.product, *campaigns}}
@@ -342,13 +376,21 @@ class Plan:
     windows: list[int]
     campaigns: dict[int, list[CampaignWindow]]
     contexts: tuple[str, dict[str, str], dict[str, str]]
+    # Each window's known days (app.domain.history.known_days): the whole window without an order horizon.
+    known: dict[int, int] = field(default_factory=dict)
 
 
-def plan_for(session: Session, store_id: int, today: date) -> Plan:
+def plan_for(session: Session, store_id: int, today: date, now: datetime | None = None) -> Plan:
+    """What a recompute at ``now`` reads once; without ``now`` every window's days are taken as known."""
     overrides = load_overrides(session, store_id)
     windows = sorted({w for st in _settings_variants(overrides) for w in st.velocity_windows})
     campaigns = _campaigns_by_product(session, store_id, today)
-    return Plan(overrides, windows, campaigns, _context_keys(session, store_id, overrides, campaigns, today))
+    horizon = None
+    if now is not None:
+        horizon = session.execute(select(Store.orders_history_from).where(Store.id == store_id)).scalar_one_or_none()
+    known = {w: w if now is None else known_days(w, now, horizon) for w in windows}
+    contexts = _context_keys(session, store_id, overrides, campaigns, today, known)
+    return Plan(overrides, windows, campaigns, contexts, known)
 
 
 def fingerprint(values: Sequence[Any]) -> str:

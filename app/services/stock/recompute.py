@@ -9,7 +9,7 @@ records one row per variant per day of history, and turns edges in sellable quan
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import ColumnElement, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
+from app.domain.history import sales_days, sold_out_start
 from app.domain.settings import StockSettings, resolve_settings
 from app.domain.stock import CampaignWindow, Signal, Status, StockAssessment, VariantFacts, assess
 from app.domain.velocity import WindowSales, blended_velocity
@@ -104,8 +105,17 @@ def store_values(session: Session, store_id: int) -> dict[str, Any]:
     return dict(values) if isinstance(values, dict) else {}
 
 
+# stock_events.source of a sell-out span recorded for a variant first seen sold out (not an edge BackSoon saw).
+FOUND_SOLD_OUT = "found"
+
+
 def _state_values(
-    variant_id: int, store_id: int, facts: VariantFacts, a: StockAssessment, windows: Sequence[float | None]
+    variant_id: int,
+    store_id: int,
+    facts: VariantFacts,
+    a: StockAssessment,
+    windows: Sequence[float | None],
+    based_on_days: int | None = None,
 ) -> dict[str, Any]:
     incoming_total = sum(i.quantity for i in facts.incoming)
     values: dict[str, Any] = {
@@ -114,6 +124,7 @@ def _state_values(
         "sellable_quantity": facts.sellable_quantity,
         "velocity": facts.velocity,
         "velocity_windows": list(windows),
+        "sales_days": based_on_days,
         "days_on_hand": a.days_on_hand,
         "stockout_on": a.stockout_on,
         "reorder_by": a.reorder_by,
@@ -148,8 +159,11 @@ class StateAssessor:
         campaigns: dict[int, list[CampaignWindow]],
         windows: Sequence[int],
         today: date,
+        known: Mapping[int, int] | None = None,
     ) -> None:
         self.store_id, self.overrides, self.campaigns, self.today = store_id, overrides, campaigns, today
+        # Each window's known days (Plan.known); the whole window when there is no order horizon.
+        self.known = {w: (known or {}).get(w, w) for w in windows}
         n = len(windows)
         self.u_at = {w: 10 + i for i, w in enumerate(windows)}
         self.o_at = {w: 10 + n + i for i, w in enumerate(windows)}
@@ -172,11 +186,13 @@ class StateAssessor:
         )
         use_supplier = supplier_lead is not None and not own_lead
         lead_time = int(supplier_lead) if use_supplier else settings.lead_time_days
+        known = self.known
+        # A window with no known day keeps one day of length (its minimum) and no sellable time: it gets no rate.
         window_sales = [
             WindowSales(
-                days=w,
+                days=known[w] or 1,
                 units_net=int(row[self.u_at[w]] or 0),
-                sellable_days=max(0.0, w - int(row[self.o_at[w]] or 0) / STEPS_PER_DAY),
+                sellable_days=max(0.0, known[w] - int(row[self.o_at[w]] or 0) / STEPS_PER_DAY),
             )
             for w in settings.velocity_windows
         ]
@@ -197,7 +213,8 @@ class StateAssessor:
             lead_time_entered=own_lead or supplier_lead is not None,
             po_closed_while_sold_out=bool(closed_pos),
         )
-        return _state_values(vid, self.store_id, facts, assess(facts, settings, self.today), vel.by_window)
+        a = assess(facts, settings, self.today)
+        return _state_values(vid, self.store_id, facts, a, vel.by_window, sales_days(window_sales, vel.by_window))
 
 
 def _lock_store(session: Session, store_id: int) -> None:
@@ -224,7 +241,7 @@ def recompute(
     if ids is not None and not ids:
         return RecomputeResult(store_id, 0, 0, 0, 0)
 
-    plan = plan_for(session, store_id, today)
+    plan = plan_for(session, store_id, today, now)
     counted = (
         select(func.count())
         .select_from(Variant)
@@ -234,15 +251,16 @@ def recompute(
     if ids is not None:
         counted = counted.where(Variant.id.in_(ids))
     n_variants = int(session.execute(counted).scalar_one())
-    rows = changed_inputs(session, store_id, plan.windows, now, ids, plan.contexts)
+    rows = changed_inputs(session, store_id, plan.windows, now, ids, plan.contexts, plan.known)
 
-    assessor = StateAssessor(store_id, plan.overrides, plan.campaigns, plan.windows, today)
+    assessor = StateAssessor(store_id, plan.overrides, plan.campaigns, plan.windows, today, plan.known)
     # More than one batch on PostgreSQL: the database writes each batch while the engine assesses the next.
     threaded = dialect(session) == "postgresql" and len(rows) > writer.WRITE_BATCH
     out = writer.BatchWriter(session, store_id, today, threaded=threaded)
     upserts: list[dict[str, Any]] = []
     changed_ids: list[int] = []
     events: list[dict[str, Any]] = []
+    found_sold_out: list[int] = []
     try:
         for row in rows:
             vid, qty, tracked = row[0], row[2], row[3]
@@ -259,7 +277,9 @@ def recompute(
                 # Written in batches so memory stays flat however large the store is.
                 out.write(upserts)
                 upserts = []
-            if tracked and prev_qty is not None:
+            if tracked and prev_qty is None and qty <= 0:
+                found_sold_out.append(vid)
+            elif tracked and prev_qty is not None:
                 if prev_qty <= 0 < qty:
                     events.append(_event(store_id, vid, "restock", int(prev_qty), int(qty), now))
                 elif prev_qty > 0 >= qty:
@@ -270,6 +290,13 @@ def recompute(
         raise
     out.write(upserts)
     out.close()
+    if found_sold_out and _record_found_sold_out(session, store_id, found_sold_out, now):
+        # Their states were assessed without the span just recorded: assessed again with it, in this run.
+        again = changed_inputs(session, store_id, plan.windows, now, found_sold_out, plan.contexts, plan.known)
+        inline = writer.BatchWriter(session, store_id, today, threaded=False)
+        for start in range(0, len(again), writer.WRITE_BATCH):
+            batch = again[start : start + writer.WRITE_BATCH]
+            inline.write([{**assessor.state(row), **_written(row, assessor.tail, now)} for row in batch])
     restock_ids: list[int] = []
     if events:
         _end_sellout_spans(session, store_id, [ev["variant_id"] for ev in events], now)
@@ -301,6 +328,51 @@ def recompute(
         extra={"data": {"store_id": store_id}},
     )
     return result
+
+
+def _written(row: Sequence[Any], tail: int, now: datetime) -> dict[str, Any]:
+    _prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[tail + 3 :]
+    return {"input_fingerprint": input_fp, "published_fingerprint": published_fp, "computed_at": now, "changed_at": now}
+
+
+def _record_found_sold_out(session: Session, store_id: int, variant_ids: Sequence[int], now: datetime) -> int:
+    """Record a sell-out span for each variant first seen sold out (none yet open), from app.domain.history's
+    start: its last sale, else its stock level's last update, else when it was first seen (its row's creation: the
+    connect for every variant there then, and no later than this run). How many were recorded.
+    """
+    scope = id_in(session, "v.id", "vids")
+    sql, ids = bind_ids(
+        session,
+        text(
+            "SELECT v.id, v.sellable_quantity, v.created_at,"  # noqa: S608 - ids bound
+            " (SELECT MAX(ol.ordered_at) FROM order_lines ol WHERE ol.store_id = :sid AND ol.variant_id = v.id"
+            "  AND ol.cancelled = :false AND ol.quantity > 0),"
+            " (SELECT MAX(l.external_updated_at) FROM inventory_levels l JOIN locations loc ON loc.id = l.location_id"
+            "  WHERE l.variant_id = v.id AND loc.active = :true AND loc.fulfills_online = :true)"
+            f" FROM variants v WHERE v.store_id = :sid AND {scope} AND NOT EXISTS (SELECT 1 FROM stock_events se"
+            "  WHERE se.store_id = :sid AND se.variant_id = v.id AND se.kind = :sellout AND se.ended_at IS NULL)"
+        ),
+        "vids",
+        sorted(set(variant_ids)),
+    )
+    params = {"sid": store_id, "vids": ids, "false": False, "true": True, "sellout": "sellout"}
+    spans = []
+    for vid, qty, first_seen, last_sale, level_updated in session.execute(sql, params):
+        start = sold_out_start(min(_utc(first_seen), now), _utc(last_sale), _utc(level_updated))
+        span = _event(store_id, vid, "sellout", int(qty), int(qty), start.at)
+        spans.append({**span, "source": FOUND_SOLD_OUT, "details": {"since": str(start.since)}})
+    if spans:
+        session.execute(insert(StockEvent), spans)
+    return len(spans)
+
+
+def _utc(value: Any) -> Any:
+    # SQLite hands back naive datetimes for what was written in UTC.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _end_sellout_spans(session: Session, store_id: int, variant_ids: Sequence[int], now: datetime) -> None:

@@ -83,6 +83,7 @@ STATE_COLUMNS = (
     "sellable_quantity",
     "velocity",
     "velocity_windows",
+    "sales_days",
     "days_on_hand",
     "stockout_on",
     "reorder_by",

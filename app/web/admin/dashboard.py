@@ -25,6 +25,7 @@ from app.services.merchant.stock_views import (
     VariantQuery,
     get_variant,
     list_variants,
+    sales_basis,
     store_counts,
     variant_events,
 )
@@ -42,7 +43,7 @@ _INTEGER = re.compile(r"[0-9]{1,9}")
 
 
 def _helpers() -> dict[str, Any]:
-    return {"fmt": fmt_number, "signal_reasons": dashboard.SIGNAL_REASONS}
+    return {"fmt": fmt_number, "signal_reasons": dashboard.SIGNAL_REASONS, "sales_basis": sales_basis}
 
 
 def _page_param(errors: dict[str, str]) -> int:
