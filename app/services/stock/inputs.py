@@ -28,7 +28,8 @@ from app.models import Campaign, CampaignStatus, Product, PurchaseOrderStatus, S
 # Part of every input fingerprint: bump it when the engine's rules change, so every state is recomputed.
 # 2: a restock date comes only from a dated open purchase order or an entered lead time the merchant shows, and
 # no lead time follows a purchase order that closed while the variant was sold out.
-ENGINE_VERSION = 2
+# 3: a backorder ship date counts the units already owed.
+ENGINE_VERSION = 3
 
 
 # Sold-out time counts in whole steps of this many hours (under a step short at most), so a variant's sold-out time
