@@ -320,15 +320,43 @@ def _safe_return_path(value: str | None) -> str | None:
     return value[:_MAX_FIELD]
 
 
+# What the theme's form may carry through the consent page; anything else is dropped.
+_AGREE_FIELDS = ("email", "variant_id", "product_id", "product_handle", "locale", "return_to")
+
+
+def _agree_page(store: Store, data: Mapping[str, str]) -> Response:
+    """The consent text, its version and a checkbox, for a form that sent no version: nothing is stored yet."""
+    locale = _request_locale(store, data.get("locale"))
+    agreed = service.store_consent(db_session(), store, locale)
+    prefix = _safe_return_path(request.args.get("path_prefix")) or "/apps/backsoon"
+    fields = [(name, data[name][:_MAX_FIELD]) for name in _AGREE_FIELDS if data.get(name)]
+    page = render_template(
+        "storefront_pages/agree.html",
+        lang=locale,
+        title=rules.message(locale, "agree_title"),
+        button=rules.message(locale, "agree_button"),
+        action=f"{prefix.rstrip('/')}/subscribe",
+        fields=fields,
+        consent_text=agreed.text,
+        consent_version=agreed.version,
+    )
+    return Response(page, status=200, mimetype="text/html")
+
+
 @bp.post("/storefront/proxy/subscribe")
 def proxy_form_subscribe() -> Response:
-    """The theme block's plain form POST (email, variant_id, product_id): redirect back to the page, or a page."""
+    """The theme block's plain form POST (email, variant_id, product_id): redirect back to the page, or a page.
+
+    Without a consent_version (the form without JavaScript cannot know our text) it answers the consent page first.
+    """
     store, customer = _proxy_store()
     form = request.form
     back = _safe_return_path(form.get("return_to")) or _safe_return_path(
         f"/products/{form.get('product_handle')}" if form.get("product_handle") else None
     )
     data = {**form.to_dict(), "source": "app_proxy"}
+    if not (form.get("consent_version") or "").strip():
+        return _agree_page(store, data)
     status, key = "subscribed", "subscribed"
     try:
         body = _signup(store, data, "app_proxy", customer)
@@ -634,12 +662,18 @@ OPENAPI = ApiDoc(
             },
             "StorefrontSignup": {
                 "type": "object",
-                "required": ["email", "variant_id", "consent"],
+                "required": ["email", "variant_id", "consent", "consent_version"],
                 "properties": {
                     "email": {"type": "string", "maxLength": 254},
                     "variant_id": {"type": "string", "description": "The variant's external id"},
                     "consent": {"type": "boolean"},
-                    "consent_version": {"type": "string", "description": "The consent version the form showed"},
+                    "consent_version": {
+                        "type": "string",
+                        "description": (
+                            "The version of the consent text the form showed (store.consent.version of the product "
+                            "document); missing or not the current one: 400 consent_required, nothing stored"
+                        ),
+                    },
                     "root": {
                         "type": "string",
                         "description": (

@@ -462,3 +462,61 @@ def test_the_merchants_own_words_replace_the_built_in_ones(page: Any, live_serve
     page.goto(_landing_url(live_server, shop, "nl", "outnodate"))
     page.wait_for_selector(".bs-panel")
     assert page.locator(".bs-title").inner_text() == "Binnenkort terug"
+
+
+def test_consent_box_waits_for_its_text_and_the_signup_records_the_words_shown(
+    page: Any, live_server: LiveServer, shop: Shop
+) -> None:
+    """A mount like the Shopify block's: variant states on the page, the consent text from the API. While the text
+    is on its way the box is empty and cannot be ticked; once it is there the form carries its version, and the
+    stored consent is exactly the label the shopper read."""
+    held: list[Any] = []
+    page.route(f"**/storefront/v1/stores/{shop.demo}/products/{shop.product}?locale=en", lambda r: held.append(r))
+    page.goto(f"{live_server.url}/demo/shop/")
+    states = {shop.vid("outnodate"): {"status": "out_of_stock", "badge": {"kind": "none", "quantity": None},
+                                      "restock_eta": None, "back_soon": True, "v": 1}}  # fmt: skip
+    page.evaluate(
+        """([store, product, variant, states]) => {
+          document.querySelectorAll('script[src*="widget.js"], #backsoon-root').forEach(e => e.remove());
+          const m = document.createElement('div');
+          m.id = 'backsoon-root';
+          m.dataset.store = store;
+          m.dataset.product = product;
+          m.dataset.variant = variant;
+          m.dataset.locale = 'en';
+          m.dataset.states = JSON.stringify(states);
+          document.querySelector('main').prepend(m);
+        }""",
+        [str(shop.demo), shop.product, shop.vid("outnodate"), states],
+    )
+    page.add_script_tag(url=f"{live_server.url}/static/widget.js")
+    page.wait_for_selector(".bs-panel")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1  # the product document (with the consent text) is still on its way
+    box = page.locator(".bs-consent input")
+    assert page.locator(".bs-consent").inner_text() == ""
+    assert box.is_disabled()
+    assert page.locator(".bs-form").get_attribute("data-consent-version") == ""
+    held[0].continue_()
+    page.wait_for_selector(".bs-consent input:not([disabled])")
+    shown = page.locator(".bs-consent").inner_text()
+    expected = consent_for_locale("en", "Northwind Goods (demo)")
+    assert shown == expected.text
+    assert page.locator(".bs-form").get_attribute("data-consent-version") == expected.version
+
+    page.locator(".bs-email").fill("shown-equals-recorded@example.com")
+    box.check()
+    with page.expect_response(lambda r: r.url.endswith("/subscriptions")) as answer:
+        page.locator(".bs-submit").click()
+    assert answer.value.status == 202
+    with live_server.db.session() as s:
+        sub = s.scalars(
+            select(Subscription).where(
+                Subscription.store_id == shop.demo, Subscription.email == "shown-equals-recorded@example.com"
+            )
+        ).one()
+        [record] = s.scalars(select(ConsentRecord).where(ConsentRecord.subscription_id == sub.id)).all()
+        assert (record.text, record.text_version) == (shown, expected.version)

@@ -12,12 +12,13 @@ from urllib.parse import urlencode
 
 import pytest
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import select
 
 from app.db import Database
 from app.domain import waitlist as rules
 from app.models import Product, StockState, Store
-from app.models.waitlist import Subscription
+from app.models.waitlist import ConsentRecord, Subscription
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store, make_variant
 
@@ -227,7 +228,12 @@ def test_app_proxy_reads_and_signup(seeded: Any) -> None:
     assert client.get(f"/storefront/proxy/v1/products/sp1?{_proxy_query()}").get_json()["product"]["id"] == "sp1"
     resp = client.post(
         f"/storefront/proxy/v1/subscriptions?{_proxy_query()}",
-        json={"email": "eve@example.com", "variant_id": "sv1", "consent": True},
+        json={
+            "email": "eve@example.com",
+            "variant_id": "sv1",
+            "consent": True,
+            "consent_version": rules.consent("en", "Shop").version,
+        },
         headers={"X-Forwarded-For": "198.51.100.9, 10.0.0.1"},
     )
     assert resp.status_code == 202 and resp.get_json()["ok"] is True
@@ -245,6 +251,7 @@ def test_app_proxy_form_post_redirects_back(seeded: Any) -> None:
             "variant_id": "sv1",
             "product_id": "sp1",
             "consent": "on",
+            "consent_version": rules.consent("en", "Shop").version,
             "return_to": "/products/shop-hat?variant=sv1",
         },
     )
@@ -252,11 +259,45 @@ def test_app_proxy_form_post_redirects_back(seeded: Any) -> None:
     assert resp.headers["Location"] == "/products/shop-hat?variant=sv1&backsoon=subscribed&backsoon_reason=subscribed"
     bad = client.post(
         f"/storefront/proxy/subscribe?{_proxy_query()}",
-        data={"email": "nope", "variant_id": "sv1", "consent": "on", "return_to": "//evil.example/"},
+        data={
+            "email": "nope",
+            "variant_id": "sv1",
+            "consent": "on",
+            "consent_version": rules.consent("en", "Shop").version,
+            "return_to": "//evil.example/",
+        },
     )
     assert bad.status_code == 400 and bad.mimetype == "text/html"
     with db.session() as s:
         assert [x.email for x in s.scalars(select(Subscription))] == ["f@example.com"]
+
+
+def test_app_proxy_form_without_a_consent_version_shows_the_consent_text_first(seeded: Any) -> None:
+    # The theme's form without JavaScript cannot know our consent text: a page shows it before anything is stored.
+    client, _ids, db = seeded
+    form = {"email": "g@example.com", "variant_id": "sv1", "product_id": "sp1", "consent": "on", "locale": "fr"}
+    resp = client.post(f"/storefront/proxy/subscribe?{_proxy_query()}", data={**form, "evil": "x"})
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    page = resp.get_data(as_text=True)
+    french = rules.consent("fr", "Shop")
+    assert f'<span class="bs-consent-text">{escape(french.text)}</span>' in page
+    assert f'<input type="hidden" name="consent_version" value="{french.version}">' in page
+    assert '<form method="post" action="/apps/backsoon/subscribe"' in page
+    assert '<input type="hidden" name="email" value="g@example.com">' in page
+    assert 'name="evil"' not in page
+    assert f'<h1 id="page-title">{escape(rules.message("fr", "agree_title"))}</h1>' in page
+    with db.session() as s:
+        assert s.scalars(select(Subscription)).all() == []
+        assert s.scalars(select(ConsentRecord)).all() == []
+    # Agreeing on that page signs up with exactly the text it showed.
+    agreed = client.post(
+        f"/storefront/proxy/subscribe?{_proxy_query()}",
+        data={**form, "consent": "true", "consent_version": french.version, "return_to": "/products/shop-hat"},
+    )
+    assert agreed.status_code == 303
+    with db.session() as s:
+        [record] = s.scalars(select(ConsentRecord)).all()
+        assert (record.text, record.text_version) == (french.text, french.version)
 
 
 @pytest.mark.parametrize(

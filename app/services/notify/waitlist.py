@@ -253,8 +253,9 @@ def subscribe(
 
     - Unknown, deleted or unpublished variant of this store: SignupError 404 ``not_found``.
     - A variant that can be bought now (see :func:`app.domain.waitlist.signup_refusal`): 409 ``in_stock``.
-    - Bad address: 400 ``invalid_email``; consent not given: 400 ``consent_required``; a ``consent_version`` other
-      than the current text's: 400 ``consent_required`` (the shopper agreed to words we no longer show).
+    - Bad address: 400 ``invalid_email``; consent not given: 400 ``consent_required``; no ``consent_version``, or one
+      other than the current text's: 400 ``consent_required`` (we cannot tell which words were agreed to, or the
+      shopper agreed to words we no longer show).
     - New address: a row (``pending_confirmation`` with double opt-in, else ``active``) and a signup consent record.
     - Already ``active``: nothing changes. Unsubscribed, notified or converted: started again with a new consent
       record (the shopper asked again, so the old refusal or the spent notification no longer applies).
@@ -278,13 +279,22 @@ def subscribe(
     agreed = rules.consent(req.locale, store.name, rules.saved_texts(saved, req.locale).get("consent"))
     if not req.consent:
         raise SignupError(400, "consent_required", rules.message(req.locale, "consent_required"))
-    if req.consent_version and req.consent_version != agreed.version:
+    if not req.consent_version:
+        # Without the version we cannot know which words were ticked: a form drawn before its text arrived would be
+        # recorded as agreeing to the full text.
+        raise SignupError(
+            400,
+            "consent_required",
+            rules.message(req.locale, "consent_unversioned"),
+            {"consent_version": "required: the version of the consent text the form showed"},
+        )
+    if req.consent_version != agreed.version:
         # Widgets deployed before they asked for ?locale= (cached copies, theme extensions not yet redeployed) show
         # a Dutch shopper on an English store the English consent: that is the text ticked, so it is recorded.
         shown = rules.consent(store.locale, store.name, rules.saved_texts(saved, store.locale).get("consent"))
         if req.consent_version == shown.version:
             agreed = shown
-    if req.consent_version and req.consent_version != agreed.version:
+    if req.consent_version != agreed.version:
         raise SignupError(
             400,
             "consent_required",

@@ -193,7 +193,7 @@
 
   Widget.prototype.hide = function () {
     var w = this;
-    if (w.panel) { w.panel.remove(); w.panel = null; }
+    if (w.panel) { w.panel.remove(); w.panel = w.form = null; }
     if (w.ro) { w.ro.disconnect(); w.ro = null; }
     if (w.buy) {
       w.buy.style.visibility = '';
@@ -211,9 +211,18 @@
     p.style.minHeight = b.offsetHeight + 'px';
   };
 
+  // The consent words go into the form with their version; until they are there the box cannot be ticked.
+  Widget.prototype.agree = function () {
+    var w = this, f = w.form, text = w.consent || '';
+    if (!f) return;
+    f.querySelector('.bs-consent span').textContent = text;
+    f.querySelector('.bs-consent input').disabled = !text;
+    f.setAttribute('data-consent-version', text ? w.version : '');
+  };
+
   Widget.prototype.show = function (state) {
     var w = this, s = w.s;
-    if (w.panel && w.panel.getAttribute('data-variant') === w.variant) return;
+    if (w.panel && w.panel.getAttribute('data-variant') === w.variant) return w.agree();
     w.hide();
     var n = ++uid;
     var p = w.panel = el('div', 'bs-panel');
@@ -226,7 +235,7 @@
     title.id = 'bs-title-' + n;
     p.appendChild(title);
     if (eta && !dated) p.appendChild(el('p', 'bs-eta', s.eta.replace('{d}', eta)));
-    var f = el('form', 'bs-form');
+    var f = w.form = el('form', 'bs-form');
     f.noValidate = true;
     var label = el('label', 'bs-label', s.email);
     label.htmlFor = 'bs-email-' + n;
@@ -242,7 +251,7 @@
     box.name = 'consent';
     box.required = true;
     cl.appendChild(box);
-    cl.appendChild(el('span', null, w.consent || ''));
+    cl.appendChild(el('span'));
     // Honeypot: humans and screen readers never reach it; bots that fill every field do.
     var hp = el('div', 'bs-hp');
     hp.setAttribute('aria-hidden', 'true');
@@ -261,6 +270,7 @@
     [label, email, cl, hp, btn].forEach(function (x) { f.appendChild(x); });
     p.appendChild(f);
     p.appendChild(live);
+    w.agree();
     f.addEventListener('submit', function (e) {
       e.preventDefault();
       w.submit(f, email, box, trap, btn, live);
@@ -296,7 +306,8 @@
       email.focus();
       return w.say(live, s.invalid, true);
     }
-    if (!box.checked) {
+    var version = f.getAttribute('data-consent-version');
+    if (!box.checked || !version) {
       box.setAttribute('aria-invalid', 'true');
       box.focus();
       return w.say(live, s.consent, true);
@@ -305,7 +316,7 @@
     f.setAttribute('aria-busy', 'true');
     w.say(live, s.sending, false);
     var body = {
-      email: addr, variant_id: w.variant, consent: true, consent_version: w.version, locale: s.lang,
+      email: addr, variant_id: w.variant, consent: true, consent_version: version, locale: s.lang,
       source: w.root.getAttribute('data-source') || 'widget', website: trap.value,
       root: w.root.getAttribute('data-root') || undefined
     };
