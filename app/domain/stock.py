@@ -1101,3 +1101,50 @@ def assess(facts: VariantFacts, settings: StockSettings, today: date) -> StockAs
         risk,
         tuple(reasons),
     )
+
+
+# --- the product on a listing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListingVariant:
+    """One published variant of a product as a listing or collection card sums it: its state and what it sells."""
+
+    status: Status
+    sellable_quantity: int
+    velocity: float
+    oversellable: bool
+
+
+_PURCHASABLE = frozenset({Status.IN_STOCK, Status.LOW_STOCK, Status.UNTRACKED})
+
+
+def product_listing(variants: Sequence[ListingVariant], settings: StockSettings) -> tuple[Status, Badge]:
+    """The status and badge of a whole product (its published variants), true for the card they sit on.
+
+    Status: sold out only when no variant can be bought (backorder when one can still be ordered, else
+    out_of_stock; out_of_stock too when there is no variant); untracked when a purchasable variant is untracked;
+    else low_stock when the total sellable of the purchasable variants is ≤ low_stock_threshold, in_stock
+    otherwise. Badge: only_n_left with that total, when 0 < total ≤ threshold and no variant can be sold beyond
+    its stock (none untracked, none oversellable); else selling_fast when every purchasable variant is tracked,
+    the summed velocity is > 0 and ≥ selling_fast_min_velocity, and the total lasts ≤ selling_fast_days at it;
+    else none. One variant's "Only 5 left" never speaks for a product with 409 units.
+    """
+    buyable = [v for v in variants if v.status in _PURCHASABLE]
+    if not buyable:
+        sold_out = _BACKORDER if any(v.status is _BACKORDER for v in variants) else _OUT_OF_STOCK
+        return sold_out, NO_BADGE
+    if any(v.status is _UNTRACKED for v in buyable):
+        return _UNTRACKED, NO_BADGE
+    total = sum(v.sellable_quantity for v in buyable if v.sellable_quantity > 0)
+    threshold = settings.low_stock_threshold
+    status = _LOW_STOCK if total <= threshold else _IN_STOCK
+    if 0 < total <= threshold and not any(v.oversellable for v in variants):
+        return status, _only_n_left(total)
+    velocity = sum(v.velocity for v in buyable if v.velocity > 0)
+    if velocity > 0 and velocity >= settings.selling_fast_min_velocity:
+        num, den = _rate(velocity)
+        doh = _tenths(total, num, den) if total > 0 and num else 0.0
+        if doh <= settings.selling_fast_days:
+            return status, _SELLING_FAST
+    return status, NO_BADGE

@@ -631,12 +631,32 @@ OPENAPI = ApiDoc(
                     },
                     "product": {
                         "type": "object",
-                        "required": ["id", "title", "url", "image_url"],
+                        "required": ["id", "title", "url", "image_url", "listing"],
                         "properties": {
                             "id": {"type": "string"},
                             "title": {"type": "string"},
                             "url": {"type": ["string", "null"]},
                             "image_url": {"type": ["string", "null"]},
+                            "listing": {
+                                "type": "object",
+                                "description": (
+                                    "The whole product as a listing or collection card shows it, over its published "
+                                    "variants: only_n_left with the product's total sellable quantity, sold out only "
+                                    "when every variant is"
+                                ),
+                                "required": ["status", "badge"],
+                                "properties": {
+                                    "status": {"type": "string", "enum": [s.value for s in Status]},
+                                    "badge": {
+                                        "type": "object",
+                                        "required": ["kind", "quantity"],
+                                        "properties": {
+                                            "kind": {"type": "string", "enum": [k.value for k in BadgeKind]},
+                                            "quantity": {"type": ["integer", "null"]},
+                                        },
+                                    },
+                                },
+                            },
                         },
                     },
                     "variants": {

@@ -68,7 +68,12 @@ def seeded(db: Database, redis_conn: object, client: FlaskClient) -> Iterator[tu
         )
         s.add(
             StockState(
-                store_id=store.id, variant_id=b.id, status="low_stock", badge_kind="only_n_left", badge_quantity=3
+                store_id=store.id,
+                variant_id=b.id,
+                status="low_stock",
+                badge_kind="only_n_left",
+                badge_quantity=3,
+                sellable_quantity=3,
             )
         )
         sp = Product(store_id=shop.id, external_id="sp1", title="Shop hat")
@@ -113,6 +118,7 @@ def test_product_document(seeded: Any) -> None:
             "title": "Hat",
             "url": "https://acme.example/hat",
             "image_url": "https://acme.example/hat.png",
+            "listing": {"status": "low_stock", "badge": {"kind": "only_n_left", "quantity": 3}},
         },
         "variants": {
             "v1": {**_state("out_of_stock", eta="2026-12-03", source="incoming"), "title": "Red"},
@@ -124,6 +130,74 @@ def test_product_document(seeded: Any) -> None:
     assert "Origin" in resp.headers["Vary"]
     fr = client.get(f"/storefront/v1/stores/{ids['store']}/products/p1?locale=fr-BE").get_json()
     assert fr["store"]["locale"] == "fr" and fr["store"]["consent"]["text"] == rules.consent("fr", "Acme").text
+
+
+def _listing_product(db: Database, store_id: int, ref: str, states: list[dict[str, Any]]) -> None:
+    with db.session() as s:
+        store = s.get(Store, store_id)
+        assert store is not None
+        product = Product(store_id=store_id, external_id=ref, title=ref)
+        s.add(product)
+        s.flush()
+        for i, values in enumerate(states):
+            qty = values.get("sellable_quantity", 0)
+            v = make_variant(s, store, product=product, qty=qty, external_id=f"{ref}-{i}", position=i)
+            s.add(StockState(store_id=store_id, variant_id=v.id, **values))
+        s.commit()
+
+
+@pytest.mark.parametrize(
+    ("states", "listing"),
+    [
+        # One variant's "Only 5 left" does not speak for a product with 409 units.
+        (
+            [
+                {"status": "low_stock", "badge_kind": "only_n_left", "badge_quantity": 5, "sellable_quantity": 5},
+                {"status": "in_stock", "sellable_quantity": 404},
+            ],
+            {"status": "in_stock", "badge": {"kind": "none", "quantity": None}},
+        ),
+        (
+            [
+                {"status": "low_stock", "badge_kind": "only_n_left", "badge_quantity": 2, "sellable_quantity": 2},
+                {"status": "low_stock", "badge_kind": "only_n_left", "badge_quantity": 1, "sellable_quantity": 1},
+            ],
+            {"status": "low_stock", "badge": {"kind": "only_n_left", "quantity": 3}},
+        ),
+        (
+            [{"status": "out_of_stock"}, {"status": "out_of_stock", "sellable_quantity": -2}],
+            {"status": "out_of_stock", "badge": {"kind": "none", "quantity": None}},
+        ),
+    ],
+)
+def test_product_listing_is_true_for_the_whole_product(
+    seeded: Any, states: list[dict[str, Any]], listing: dict[str, Any]
+) -> None:
+    client, ids, db = seeded
+    _listing_product(db, ids["store"], "lp", states)
+    doc = client.get(f"/storefront/v1/stores/{ids['store']}/products/lp").get_json()
+    assert doc["product"]["listing"] == listing
+
+
+def test_product_listing_threshold_is_the_products_setting(seeded: Any) -> None:
+    from app.models import StoreSetting
+
+    client, ids, db = seeded
+    states = [{"status": "low_stock", "sellable_quantity": 4}, {"status": "low_stock", "sellable_quantity": 3}]
+    _listing_product(db, ids["store"], "own", states)
+    _listing_product(db, ids["store"], "default", states)
+    with db.session() as s:
+        pid = s.scalars(select(Product.id).where(Product.external_id == "own")).one()
+        s.add(StoreSetting(store_id=ids["store"], scope="product", product_id=pid, values={"low_stock_threshold": 8}))
+        s.commit()
+    assert client.get(f"/storefront/v1/stores/{ids['store']}/products/own").get_json()["product"]["listing"] == {
+        "status": "low_stock",
+        "badge": {"kind": "only_n_left", "quantity": 7},
+    }
+    assert client.get(f"/storefront/v1/stores/{ids['store']}/products/default").get_json()["product"]["listing"] == {
+        "status": "in_stock",
+        "badge": {"kind": "none", "quantity": None},
+    }
 
 
 def test_etag_and_304(seeded: Any) -> None:

@@ -20,6 +20,7 @@ from app.domain.stock import (
     CampaignWindow,
     IncomingStock,
     LeadTimeEta,
+    ListingVariant,
     Signal,
     Status,
     VariantFacts,
@@ -30,6 +31,7 @@ from app.domain.stock import (
     lead_time_eta,
     marketing_signal,
     priority_score,
+    product_listing,
     reorder_by_date,
     reorder_due,
     restock_eta,
@@ -937,3 +939,48 @@ def test_assess_oversold_deny_variant_is_back_only_after_the_owed_units() -> Non
     assert _eta_reasons(result.reasons) == [
         "Back in stock 2025-03-09: incoming stock then totals 10 units, covering the 2 owed + 1"
     ]
+
+
+# --- the product on a listing ------------------------------------------------------------------------------------
+
+
+def lv(status: Status, qty: int, velocity: float = 0.0, oversellable: bool = False) -> ListingVariant:
+    return ListingVariant(status, qty, velocity, oversellable)
+
+
+IN, LOW, OUT, BACK, UNT = Status.IN_STOCK, Status.LOW_STOCK, Status.OUT_OF_STOCK, Status.BACKORDER, Status.UNTRACKED
+
+
+@pytest.mark.parametrize(
+    ("variants", "expected"),
+    [
+        # The product: one variant's "Only 5 left" must not stand for 409 units.
+        ((lv(LOW, 5), lv(IN, 404)), (IN, NONE)),
+        ((lv(LOW, 2), lv(LOW, 1)), (LOW, Badge(BadgeKind.ONLY_N_LEFT, 3))),
+        ((lv(LOW, 3), lv(OUT, 0)), (LOW, Badge(BadgeKind.ONLY_N_LEFT, 3))),
+        ((lv(LOW, 3), lv(OUT, -2)), (LOW, Badge(BadgeKind.ONLY_N_LEFT, 3))),  # owed units are no stock
+        ((lv(LOW, 4), lv(LOW, 1)), (LOW, Badge(BadgeKind.ONLY_N_LEFT, 5))),  # exactly the threshold
+        ((lv(LOW, 4), lv(LOW, 2)), (IN, NONE)),
+        # More can be ordered than is left: no "only N left" for the product.
+        ((lv(LOW, 2), lv(BACK, 0, oversellable=True)), (LOW, NONE)),
+        ((lv(LOW, 2, oversellable=True),), (LOW, NONE)),
+        ((lv(LOW, 2), lv(UNT, 0)), (UNT, NONE)),
+        # Sold out only when every variant is.
+        ((lv(OUT, 0), lv(OUT, -1)), (OUT, NONE)),
+        ((lv(OUT, 0), lv(BACK, -3, oversellable=True)), (BACK, NONE)),
+        ((), (OUT, NONE)),
+        # Selling fast on the product's totals: 30 units at 5/day last 6 days.
+        ((lv(IN, 20, 3.0), lv(IN, 10, 2.0)), (IN, Badge(BadgeKind.SELLING_FAST))),
+        ((lv(IN, 20, 3.0), lv(IN, 30, 2.0)), (IN, NONE)),  # 50 units at 5/day: 10 days
+        ((lv(IN, 20, 0.5), lv(IN, 2, 0.4)), (IN, NONE)),  # 0.9/day is under the 1/day minimum
+        ((lv(IN, 30, 3.0), lv(OUT, 0, 9.0)), (IN, NONE)),  # a sold-out variant's sales move nothing
+    ],
+)
+def test_product_listing(variants: tuple[ListingVariant, ...], expected: tuple[Status, Badge]) -> None:
+    assert product_listing(variants, S) == expected
+
+
+def test_product_listing_threshold_is_the_settings() -> None:
+    three = StockSettings(low_stock_threshold=3)
+    assert product_listing((lv(LOW, 2), lv(LOW, 1)), three) == (LOW, Badge(BadgeKind.ONLY_N_LEFT, 3))
+    assert product_listing((lv(LOW, 2), lv(LOW, 2)), three) == (IN, NONE)

@@ -28,6 +28,7 @@ from app.models import Product, StockState, Store, StoreStatus, Variant
 from app.models.waitlist import ConsentRecord, Subscription, SubscriptionState
 from app.queue import JobQueue, enqueue_after_commit
 from app.services.stock import recompute as stock
+from app.services.stock.storefront_state import listing_value, product_listings
 from integrations.shopify.storefront import state_value
 
 __all__ = [
@@ -533,6 +534,8 @@ def product_view(session: Session, store: Store, product_ref: str, locale: str) 
             "title": product.title,
             "url": product.url,
             "image_url": product.image_url,
+            # The whole product as a listing or collection card shows it, never one variant's badge.
+            "listing": listing_value(*product_listings(session, store.id, [product.id])[product.id]),
         },
         "variants": {v.external_id: {**_state_of(s, v), "title": v.title} for v, s in rows},
     }

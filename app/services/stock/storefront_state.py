@@ -9,7 +9,10 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from app.domain.settings import resolve_settings
+from app.domain.stock import Badge, ListingVariant, Status, is_oversellable, product_listing
 from app.models import Product, StockState, Variant
+from app.services.stock.inputs import load_overrides
 
 # The figures of a stock state that reach the storefront; its fingerprint covers exactly these.
 PUBLISHED_FIELDS = ("status", "badge_kind", "badge_quantity", "restock_eta", "eta_source")
@@ -75,3 +78,50 @@ def mark_published(session: Session, sent: Iterable[tuple[int, str]]) -> int:
     )
     # Core executemany: the compare-and-set stays in the WHERE, and no ORM bookkeeping for rows never loaded.
     return int(session.connection().execute(stmt, params).rowcount or 0)
+
+
+def _listing_variant(variant: Variant, state: StockState | None) -> ListingVariant:
+    oversellable = is_oversellable(variant.inventory_policy, variant.backorder)
+    if state is not None:
+        return ListingVariant(Status(state.status), state.sellable_quantity, float(state.velocity or 0), oversellable)
+    # Not computed yet: only what the row itself supports (as the variant's own storefront state does).
+    qty = variant.sellable_quantity
+    if not variant.tracked:
+        status = Status.UNTRACKED
+    elif qty <= 0:
+        status = Status.BACKORDER if oversellable else Status.OUT_OF_STOCK
+    else:
+        status = Status.IN_STOCK
+    return ListingVariant(status, qty, 0.0, oversellable)
+
+
+def product_listings(session: Session, store_id: int, product_ids: Iterable[int]) -> dict[int, tuple[Status, Badge]]:
+    """The listing status and badge of each given product, over its live published variants (see product_listing)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Variant, StockState)
+        .outerjoin(StockState, StockState.variant_id == Variant.id)
+        .where(
+            Variant.store_id == store_id,
+            Variant.product_id.in_(ids),
+            Variant.deleted_at.is_(None),
+            Variant.published.is_(True),
+        )
+        .order_by(Variant.product_id, Variant.id)
+    ).all()
+    by_product: dict[int, list[ListingVariant]] = {pid: [] for pid in ids}
+    for variant, state in rows:
+        by_product[variant.product_id].append(_listing_variant(variant, state))
+    overrides = load_overrides(session, store_id)
+    return {
+        pid: product_listing(variants, resolve_settings(overrides.store, overrides.product.get(pid), None))
+        for pid, variants in by_product.items()
+    }
+
+
+def listing_value(status: Status, badge: Badge) -> dict[str, Any]:
+    """The listing document of a product: its status and badge, as a card shows them."""
+    quantity = badge.quantity if badge.kind == "only_n_left" else None
+    return {"status": str(status), "badge": {"kind": str(badge.kind), "quantity": quantity}}
