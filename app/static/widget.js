@@ -8,18 +8,18 @@
       'Email me when it\u2019s back', 'Sending\u2026', 'Thanks! We\u2019ll email you when it\u2019s back.',
       'Almost done: please confirm with the link we just emailed you.', 'Please enter a valid email address.',
       'Please tick the box to agree.', 'Too many attempts. Please try again later.',
-      'Something went wrong. Please try again.', 'en-GB'],
+      'Something went wrong. Please try again.'],
     nl: ['Nog {n} op voorraad', 'Gaat hard', 'Binnenkort terug', 'Verwacht terug rond {d}', 'Verzonden rond {d}',
       'E-mailadres', 'Mail me als het terug is', 'Bezig met versturen\u2026',
       'Bedankt! We mailen je zodra het terug is.', 'Bijna klaar: bevestig via de link die we je net hebben gemaild.',
       'Vul een geldig e-mailadres in.', 'Vink het vakje aan om akkoord te gaan.',
-      'Te veel pogingen. Probeer het later opnieuw.', 'Er ging iets mis. Probeer het opnieuw.', 'nl-NL'],
+      'Te veel pogingen. Probeer het later opnieuw.', 'Er ging iets mis. Probeer het opnieuw.'],
     fr: ['Plus que {n} en stock', 'Se vend vite', 'Bient\u00f4t de retour', 'Retour pr\u00e9vu vers le {d}',
       'Exp\u00e9di\u00e9 vers le {d}', 'Adresse e-mail', 'Pr\u00e9venez-moi de son retour', 'Envoi\u2026',
       'Merci\u00a0! Nous vous \u00e9crirons d\u00e8s son retour.',
       'Presque fini\u00a0: confirmez avec le lien que nous venons de vous envoyer.',
       'Saisissez une adresse e-mail valide.', 'Cochez la case pour accepter.',
-      'Trop de tentatives. R\u00e9essayez plus tard.', 'Une erreur est survenue. Veuillez r\u00e9essayer.', 'fr-FR'],
+      'Trop de tentatives. R\u00e9essayez plus tard.', 'Une erreur est survenue. Veuillez r\u00e9essayer.'],
     de: ['Nur noch {n} verf\u00fcgbar', 'Verkauft sich schnell', 'Bald wieder da',
       'Voraussichtlich wieder da um den {d}', 'Versand um den {d}', 'E-Mail-Adresse',
       'Benachrichtigen, wenn verf\u00fcgbar', 'Wird gesendet\u2026',
@@ -27,10 +27,17 @@
       'Fast geschafft: Bitte best\u00e4tigen Sie mit dem Link, den wir Ihnen gerade gemailt haben.',
       'Bitte geben Sie eine g\u00fcltige E-Mail-Adresse ein.', 'Bitte setzen Sie das H\u00e4kchen, um zuzustimmen.',
       'Zu viele Versuche. Bitte sp\u00e4ter erneut versuchen.',
-      'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.', 'de-DE']
+      'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.']
   };
   var K = ['only', 'fast', 'soon', 'eta', 'ships', 'email', 'submit', 'sending', 'ok', 'confirm', 'invalid',
-    'consent', 'rate', 'error', 'tag'];
+    'consent', 'rate', 'error'];
+  // Month names: the same tables as app/domain/dates.py and the WordPress plugin, so a date reads one way.
+  var M = {
+    en: 'January February March April May June July August September October November December',
+    nl: 'januari februari maart april mei juni juli augustus september oktober november december',
+    fr: 'janvier f\u00e9vrier mars avril mai juin juillet ao\u00fbt septembre octobre novembre d\u00e9cembre',
+    de: 'Januar Februar M\u00e4rz April Mai Juni Juli August September Oktober November Dezember'
+  };
   var script = document.currentScript;
   var scriptSrc = script && script.src ? script.src : '';
   var uid = 0;
@@ -54,13 +61,13 @@
     return s;
   }
 
-  function day(iso, tag) {
+  // "21 December" (de "21. Dezember"), with the year when it is not the store's (data-today) or the browser's.
+  function day(iso, lang, today) {
     var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || '');
     if (!m) return null;
-    var when = new Date(Date.UTC(+m[1], m[2] - 1, +m[3]));
-    var opts = { day: 'numeric', month: 'long', timeZone: 'UTC' };
-    if (+m[1] !== new Date().getFullYear()) opts.year = 'numeric';
-    try { return new Intl.DateTimeFormat(tag, opts).format(when); } catch (e) { return iso.slice(0, 10); }
+    var t = /^\d{4}/.exec(today || '');
+    var d = +m[3] + (lang === 'de' ? '. ' : ' ') + M[lang].split(' ')[m[2] - 1];
+    return +m[1] === (t ? +t[0] : new Date().getFullYear()) ? d : d + ' ' + m[1];
   }
 
   // WooCommerce's plugin prints {id, stock_status, back_soon, restock_eta, badge(text)} per variation; its own
@@ -82,6 +89,7 @@
     w.api = (root.getAttribute('data-api') || base + '/storefront/v1/stores/' + encodeURIComponent(store))
       .replace(/\/$/, '');
     w.product = root.getAttribute('data-product') || '';
+    w.today = root.getAttribute('data-today');
     w.states = json(root.getAttribute('data-states'), {});
     var tag = root.querySelector('script[data-backsoon-states]');
     if (tag) w.states = json(tag.textContent, {});
@@ -175,7 +183,7 @@
     w.badge.textContent = text;
     w.badge.className = 'bs-badge bs-badge--' + (b.kind || 'none');
     w.badge.hidden = !text;
-    var ships = status === 'backorder' && day(state.restock_eta, s.tag);
+    var ships = status === 'backorder' && day(state.restock_eta, s.lang, w.today);
     w.note.textContent = ships ? s.ships.replace('{d}', ships) : '';
     w.note.hidden = !ships;
     if (status === 'out_of_stock') {
@@ -228,13 +236,19 @@
     var p = w.panel = el('div', 'bs-panel');
     p.setAttribute('data-variant', w.variant);
     p.setAttribute('role', 'region');
-    p.setAttribute('aria-labelledby', 'bs-title-' + n);
-    var eta = day(state.restock_eta, s.tag);
+    var eta = day(state.restock_eta, s.lang, w.today);
     var dated = !!(eta && s.dated);
-    var title = el('p', 'bs-title', dated ? s.dated.replace('[date]', eta) : s.soon);
-    title.id = 'bs-title-' + n;
-    p.appendChild(title);
-    if (eta && !dated) p.appendChild(el('p', 'bs-eta', s.eta.replace('{d}', eta)));
+    // The WordPress plugin already says "Back soon" (and the date) in WooCommerce's stock line: one message a page.
+    var said = w.root.getAttribute('data-back-soon-text');
+    if (said) {
+      p.setAttribute('aria-label', said);
+    } else {
+      p.setAttribute('aria-labelledby', 'bs-title-' + n);
+      var title = el('p', 'bs-title', dated ? s.dated.replace('[date]', eta) : s.soon);
+      title.id = 'bs-title-' + n;
+      p.appendChild(title);
+      if (eta && !dated) p.appendChild(el('p', 'bs-eta', s.eta.replace('{d}', eta)));
+    }
     var f = w.form = el('form', 'bs-form');
     f.noValidate = true;
     var label = el('label', 'bs-label', s.email);

@@ -405,8 +405,11 @@ def test_woocommerce_plugin_and_storefront_api(page: Any, surfaces: Surfaces) ->
         shopper_page.goto(f"{x.shop.origin}/product/hoodie/")
         shopper_page.locator("#pa_size").select_option("s")
         panel = shopper_page.locator("#backsoon-root .bs-panel")
-        panel.get_by_text("Bald wieder da").wait_for()
+        panel.get_by_label("E-Mail-Adresse").wait_for()
         assert panel.count() == 1
+        # WooCommerce's stock line (the plugin's availability text) says "Back soon": the form adds no second one.
+        assert panel.locator(".bs-title, .bs-eta").count() == 0
+        assert panel.get_attribute("aria-label") == "Back soon"
         assert shopper_page.locator("#backsoon-root").get_attribute("data-variation-id") == HOODIE_S
         shopper_page.get_by_label("E-Mail-Adresse").fill(shopper)
         shopper_page.locator(".bs-consent input[type=checkbox]").check()

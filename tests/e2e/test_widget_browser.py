@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from app.domain.dates import shopper_date
 from app.domain.waitlist import consent as consent_for_locale
 from app.models import Product, StockState, Store, Variant
 from app.models.waitlist import ConsentRecord, Subscription
 from tests.e2e.conftest import LiveServer
+from tests.unit.test_domain_dates import CASES as DATE_CASES
+from tests.unit.test_domain_dates import TODAY as DATE_TODAY
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -520,3 +523,36 @@ def test_consent_box_waits_for_its_text_and_the_signup_records_the_words_shown(
         ).one()
         [record] = s.scalars(select(ConsentRecord).where(ConsentRecord.subscription_id == sub.id)).all()
         assert (record.text, record.text_version) == (shown, expected.version)
+
+
+SHIPS_AROUND = {"en": "Ships around ", "nl": "Verzonden rond ", "fr": "Expédié vers le ", "de": "Versand um den "}
+
+
+def test_the_widget_spells_dates_as_the_python_side_does(page: Any, live_server: LiveServer) -> None:
+    """The widget and app.domain.dates.shopper_date share one format per language; the year follows the store's
+    today (data-today), not the browser's clock."""
+    page.goto(f"{live_server.url}/demo/shop/")
+    cases = [*DATE_CASES, ("en", date(2027, 1, 2), "2 January")]
+    for lang, day, expected in cases:
+        today = "2027-01-01" if day == date(2027, 1, 2) else DATE_TODAY.isoformat()
+        page.evaluate(
+            """([lang, eta, today]) => {
+              document.querySelectorAll('#backsoon-root').forEach(e => e.remove());
+              const m = document.createElement('div');
+              m.id = 'backsoon-root';
+              m.dataset.variant = 'x';
+              m.dataset.locale = lang;
+              m.dataset.today = today;
+              m.dataset.states = JSON.stringify({x: {status: 'backorder', badge: {kind: 'none', quantity: null},
+                restock_eta: eta, back_soon: false, v: 1}});
+              document.querySelector('main').prepend(m);
+              if (window.BackSoonWidget) window.BackSoonWidget.start();
+            }""",
+            [lang, day.isoformat(), today],
+        )
+        if not page.evaluate("!!window.BackSoonWidget"):
+            page.add_script_tag(url=f"{live_server.url}/static/widget.js")
+        page.wait_for_selector(".bs-note:not([hidden])")
+        python = shopper_date(day, lang, date.fromisoformat(today))
+        assert python == expected
+        assert page.locator(".bs-note").inner_text() == SHIPS_AROUND.get(lang, SHIPS_AROUND["en"]) + python

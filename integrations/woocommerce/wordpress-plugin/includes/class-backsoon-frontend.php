@@ -130,7 +130,9 @@ class BackSoon_Frontend {
 	}
 
 	/**
-	 * Badge (when the stored state has one) followed by the widget's mount point.
+	 * Badge (when the stored state has one) followed by the widget's mount point. The mount carries the "Back soon"
+	 * text that WooCommerce's stock line already shows (filter_availability_text), so the widget draws the form
+	 * without a second heading or date: one message per page.
 	 *
 	 * @param WC_Product $product Product.
 	 * @return string
@@ -157,12 +159,14 @@ class BackSoon_Frontend {
 
 		$html  = $this->badge_html( $product );
 		$html .= sprintf(
-			'<div id="backsoon-root" data-store="%1$s" data-product="%2$s" data-stock-status="%3$s" data-variations="%4$s" data-back-soon-text="%5$s"></div>',
+			'<div id="backsoon-root" data-store="%1$s" data-product="%2$s" data-stock-status="%3$s" data-variations="%4$s" data-back-soon-text="%5$s" data-today="%6$s"></div>',
 			esc_attr( $this->settings->store_key() ),
 			esc_attr( (string) $product->get_id() ),
 			esc_attr( (string) $product->get_stock_status() ),
 			esc_attr( (string) wp_json_encode( $variations ) ),
-			esc_attr( $this->settings->back_soon_text() )
+			esc_attr( $this->settings->back_soon_text() ),
+			// The site's own day: the widget names a date's year only when it is not the site's current one.
+			esc_attr( (string) current_time( 'Y-m-d' ) )
 		);
 		return $html;
 	}
