@@ -892,6 +892,16 @@ def _restock_eta(
     return eta, _ETA_LEAD_TIME
 
 
+def on_its_way(status: Status, restock_eta: date | None, platform_incoming: int) -> bool:
+    """Whether a sold-out variant may say "on its way": the platform reports incoming stock, and no date is known.
+
+    The platform's incoming quantity (Shopify's "incoming" inventory state) carries no date, so it never dates a
+    restock; it only lets the page say that stock is coming. Never for a variant that can be bought now, and not
+    when a dated promise (the restock date) already says more.
+    """
+    return status in _ETA_STATUSES and restock_eta is None and platform_incoming > 0
+
+
 def lead_time_eta(
     lead_time_entered: bool, show_lead_time_eta: bool, po_closed_while_sold_out: bool = False
 ) -> LeadTimeEta:

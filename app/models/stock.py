@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc, utcnow
@@ -53,6 +53,8 @@ class StockState(StoreScoped, Base):
     priority: Mapped[float] = mapped_column(Float, default=0.0)
     waitlist_open: Mapped[int] = mapped_column(default=0)
     incoming_quantity: Mapped[int] = mapped_column(default=0)
+    # Sold out with no restock date, while the platform reports stock on its way (Shopify's undated "incoming").
+    on_its_way: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     lead_time_days: Mapped[int] = mapped_column(default=0)
     campaign_id: Mapped[int | None] = mapped_column(BigId)
     campaign_stockout_on: Mapped[date | None]

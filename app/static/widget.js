@@ -8,18 +8,18 @@
       'Email me when it\u2019s back', 'Sending\u2026', 'Thanks! We\u2019ll email you when it\u2019s back.',
       'Almost done: please confirm with the link we just emailed you.', 'Please enter a valid email address.',
       'Please tick the box to agree.', 'Too many attempts. Please try again later.',
-      'Something went wrong. Please try again.'],
+      'Something went wrong. Please try again.', 'On its way'],
     nl: ['Nog {n} op voorraad', 'Gaat hard', 'Binnenkort terug', 'Verwacht terug rond {d}', 'Verzonden rond {d}',
       'E-mailadres', 'Mail me als het terug is', 'Bezig met versturen\u2026',
       'Bedankt! We mailen je zodra het terug is.', 'Bijna klaar: bevestig via de link die we je net hebben gemaild.',
       'Vul een geldig e-mailadres in.', 'Vink het vakje aan om akkoord te gaan.',
-      'Te veel pogingen. Probeer het later opnieuw.', 'Er ging iets mis. Probeer het opnieuw.'],
+      'Te veel pogingen. Probeer het later opnieuw.', 'Er ging iets mis. Probeer het opnieuw.', 'Onderweg'],
     fr: ['Plus que {n} en stock', 'Se vend vite', 'Bient\u00f4t de retour', 'Retour pr\u00e9vu vers le {d}',
       'Exp\u00e9di\u00e9 vers le {d}', 'Adresse e-mail', 'Pr\u00e9venez-moi de son retour', 'Envoi\u2026',
       'Merci\u00a0! Nous vous \u00e9crirons d\u00e8s son retour.',
       'Presque fini\u00a0: confirmez avec le lien que nous venons de vous envoyer.',
       'Saisissez une adresse e-mail valide.', 'Cochez la case pour accepter.',
-      'Trop de tentatives. R\u00e9essayez plus tard.', 'Une erreur est survenue. Veuillez r\u00e9essayer.'],
+      'Trop de tentatives. R\u00e9essayez plus tard.', 'Une erreur est survenue. Veuillez r\u00e9essayer.', 'En cours d\u2019acheminement'],
     de: ['Nur noch {n} verf\u00fcgbar', 'Verkauft sich schnell', 'Bald wieder da',
       'Voraussichtlich wieder da um den {d}', 'Versand um den {d}', 'E-Mail-Adresse',
       'Benachrichtigen, wenn verf\u00fcgbar', 'Wird gesendet\u2026',
@@ -27,10 +27,10 @@
       'Fast geschafft: Bitte best\u00e4tigen Sie mit dem Link, den wir Ihnen gerade gemailt haben.',
       'Bitte geben Sie eine g\u00fcltige E-Mail-Adresse ein.', 'Bitte setzen Sie das H\u00e4kchen, um zuzustimmen.',
       'Zu viele Versuche. Bitte sp\u00e4ter erneut versuchen.',
-      'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.']
+      'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.', 'Unterwegs']
   };
   var K = ['only', 'fast', 'soon', 'eta', 'ships', 'email', 'submit', 'sending', 'ok', 'confirm', 'invalid',
-    'consent', 'rate', 'error'];
+    'consent', 'rate', 'error', 'way'];
   // Month names: the same tables as app/domain/dates.py and the WordPress plugin, so a date reads one way.
   var M = {
     en: 'January February March April May June July August September October November December',
@@ -184,8 +184,10 @@
     w.badge.className = 'bs-badge bs-badge--' + (b.kind || 'none');
     w.badge.hidden = !text;
     var ships = status === 'backorder' && day(state.restock_eta, s.lang, w.today);
-    w.note.textContent = ships ? s.ships.replace('{d}', ships) : '';
-    w.note.hidden = !ships;
+    // Stock on its way has no date (Shopify's incoming): the page may say it is coming, never when.
+    var note = ships ? s.ships.replace('{d}', ships) : status === 'backorder' && state.on_its_way ? s.way : '';
+    w.note.textContent = note;
+    w.note.hidden = !note;
     if (status === 'out_of_stock') {
       if (w.consent == null && !w.loaded) w.fetch();
       w.show(state);
@@ -248,6 +250,7 @@
       title.id = 'bs-title-' + n;
       p.appendChild(title);
       if (eta && !dated) p.appendChild(el('p', 'bs-eta', s.eta.replace('{d}', eta)));
+      else if (!eta && state.on_its_way) p.appendChild(el('p', 'bs-eta bs-way', s.way));
     }
     var f = w.form = el('form', 'bs-form');
     f.noValidate = true;

@@ -96,6 +96,7 @@ def _variants(session: Session, store_id: int, product_id: int) -> list[VariantV
                     "badge_quantity": state.badge_quantity,
                     "restock_eta": state.restock_eta,
                     "eta_source": state.eta_source,
+                    "on_its_way": state.on_its_way,
                 }
             )
         views.append(

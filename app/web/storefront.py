@@ -320,26 +320,18 @@ def _safe_return_path(value: str | None) -> str | None:
     return value[:_MAX_FIELD]
 
 
-# What the theme's form may carry through the consent page; anything else is dropped.
-_AGREE_FIELDS = ("email", "variant_id", "product_id", "product_handle", "locale", "return_to")
+_AGREE_FIELDS = ("email", "variant_id", "product_id", "product_handle", "locale", "return_to")  # all else dropped
 
 
 def _agree_page(store: Store, data: Mapping[str, str]) -> Response:
     """The consent text, its version and a checkbox, for a form that sent no version: nothing is stored yet."""
     locale = _request_locale(store, data.get("locale"))
     agreed = service.store_consent(db_session(), store, locale)
-    prefix = _safe_return_path(request.args.get("path_prefix")) or "/apps/backsoon"
+    prefix = f"{(_safe_return_path(request.args.get('path_prefix')) or '/apps/backsoon').rstrip('/')}/subscribe"
     fields = [(name, data[name][:_MAX_FIELD]) for name in _AGREE_FIELDS if data.get(name)]
-    page = render_template(
-        "storefront_pages/agree.html",
-        lang=locale,
-        title=rules.message(locale, "agree_title"),
-        button=rules.message(locale, "agree_button"),
-        action=f"{prefix.rstrip('/')}/subscribe",
-        fields=fields,
-        consent_text=agreed.text,
-        consent_version=agreed.version,
-    )
+    title, button, action = rules.message(locale, "agree_title"), rules.message(locale, "agree_button"), prefix
+    page = render_template("storefront_pages/agree.html", lang=locale, title=title, button=button, action=action,
+                           fields=fields, consent_text=agreed.text, consent_version=agreed.version)  # fmt: skip
     return Response(page, status=200, mimetype="text/html")
 
 
@@ -474,21 +466,27 @@ def _signup_op(op_id: str, summary: str, params: list[JsonDict], proxy: bool = F
 _HTML_PAGE: JsonDict = {"description": "An HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
 _TOKEN: JsonDict = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
+_STATUS: JsonDict = {"type": "string", "enum": [s.value for s in Status]}
+_BADGE: JsonDict = {
+    "type": "object",
+    "required": ["kind", "quantity"],
+    "properties": {
+        "kind": {"type": "string", "enum": [b.value for b in BadgeKind]},
+        "quantity": {"type": ["integer", "null"]},
+    },
+}
+_CONSENT_VERSION = "The consent version the form showed; missing or not current: 400 consent_required"
+_WAY = "Only when true: sold out with no date, the platform reports stock on its way (undated): never say when"
+
 _STATE_SCHEMA: JsonDict = {
     "type": "object",
     "required": ["status", "badge", "restock_eta", "eta_source", "back_soon", "v"],
     "properties": {
-        "status": {"type": "string", "enum": [s.value for s in Status]},
-        "badge": {
-            "type": "object",
-            "required": ["kind", "quantity"],
-            "properties": {
-                "kind": {"type": "string", "enum": [b.value for b in BadgeKind]},
-                "quantity": {"type": ["integer", "null"]},
-            },
-        },
+        "status": _STATUS,
+        "badge": _BADGE,
         "restock_eta": {"type": ["string", "null"], "format": "date"},
         "eta_source": {"type": ["string", "null"]},
+        "on_its_way": {"type": "boolean", "const": True, "description": _WAY},
         "back_soon": {"type": "boolean", "description": "true when the back-soon form should be offered"},
         "v": {"type": "integer", "const": 1},
     },
@@ -639,23 +637,9 @@ OPENAPI = ApiDoc(
                             "image_url": {"type": ["string", "null"]},
                             "listing": {
                                 "type": "object",
-                                "description": (
-                                    "The whole product as a listing or collection card shows it, over its published "
-                                    "variants: only_n_left with the product's total sellable quantity, sold out only "
-                                    "when every variant is"
-                                ),
+                                "description": "The whole product as a listing card shows it (its published variants)",
                                 "required": ["status", "badge"],
-                                "properties": {
-                                    "status": {"type": "string", "enum": [s.value for s in Status]},
-                                    "badge": {
-                                        "type": "object",
-                                        "required": ["kind", "quantity"],
-                                        "properties": {
-                                            "kind": {"type": "string", "enum": [k.value for k in BadgeKind]},
-                                            "quantity": {"type": ["integer", "null"]},
-                                        },
-                                    },
-                                },
+                                "properties": {"status": _STATUS, "badge": _BADGE},
                             },
                         },
                     },
@@ -687,13 +671,7 @@ OPENAPI = ApiDoc(
                     "email": {"type": "string", "maxLength": 254},
                     "variant_id": {"type": "string", "description": "The variant's external id"},
                     "consent": {"type": "boolean"},
-                    "consent_version": {
-                        "type": "string",
-                        "description": (
-                            "The version of the consent text the form showed (store.consent.version of the product "
-                            "document); missing or not the current one: 400 consent_required, nothing stored"
-                        ),
-                    },
+                    "consent_version": {"type": "string", "description": _CONSENT_VERSION},
                     "root": {
                         "type": "string",
                         "description": (

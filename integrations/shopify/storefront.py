@@ -69,6 +69,9 @@ def state_value(state: Mapping[str, Any]) -> dict[str, Any]:
         "eta_source": state.get("eta_source"),
         "back_soon": status == "out_of_stock",
         "v": SCHEMA_VERSION,
+        # Only when true (older readers never see the key): sold out, no date, but the platform reports stock on
+        # its way. Such stock has no date, so the page may say "on its way" and never when.
+        **({"on_its_way": True} if state.get("on_its_way") else {}),
     }
 
 

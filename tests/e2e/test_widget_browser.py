@@ -556,3 +556,41 @@ def test_the_widget_spells_dates_as_the_python_side_does(page: Any, live_server:
         python = shopper_date(day, lang, date.fromisoformat(today))
         assert python == expected
         assert page.locator(".bs-note").inner_text() == SHIPS_AROUND.get(lang, SHIPS_AROUND["en"]) + python
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("en", "On its way"), ("nl", "Onderweg"), ("fr", "En cours d’acheminement"), ("de", "Unterwegs")],
+)
+def test_stock_on_its_way_is_said_without_a_date(page: Any, live_server: LiveServer, lang: str, words: str) -> None:
+    """Shopify's incoming quantity has no date: the form and the backorder note say it is coming, never when."""
+    page.goto(f"{live_server.url}/demo/shop/")
+    states = {
+        "out": {"status": "out_of_stock", "badge": {"kind": "none", "quantity": None}, "restock_eta": None,
+                "eta_source": None, "back_soon": True, "v": 1, "on_its_way": True},
+        "back": {"status": "backorder", "badge": {"kind": "none", "quantity": None}, "restock_eta": None,
+                 "eta_source": None, "back_soon": False, "v": 1, "on_its_way": True},
+    }  # fmt: skip
+    page.evaluate(
+        """([lang, states]) => {
+          document.querySelectorAll('#backsoon-root').forEach(e => e.remove());
+          const m = document.createElement('div');
+          m.id = 'backsoon-root';
+          m.dataset.variant = 'out';
+          m.dataset.locale = lang;
+          m.dataset.consentText = 'ok';
+          m.dataset.consentVersion = 'c1';
+          m.dataset.states = JSON.stringify(states);
+          document.querySelector('main').prepend(m);
+        }""",
+        [lang, states],
+    )
+    page.add_script_tag(url=f"{live_server.url}/static/widget.js")
+    page.wait_for_selector(".bs-panel")
+    assert page.locator(".bs-panel .bs-way").inner_text() == words
+    assert page.locator(".bs-panel .bs-eta").count() == 1
+    page.evaluate("document.getElementById('backsoon-root').dispatchEvent(new CustomEvent('backsoon:variant', "
+                  "{detail: {variantId: 'back'}}))")  # fmt: skip
+    page.wait_for_selector(".bs-note:not([hidden])")
+    assert page.locator(".bs-note").inner_text() == words
+    assert page.locator(".bs-panel").count() == 0

@@ -30,6 +30,7 @@ from app.domain.stock import (
     is_oversellable,
     lead_time_eta,
     marketing_signal,
+    on_its_way,
     priority_score,
     product_listing,
     reorder_by_date,
@@ -984,3 +985,19 @@ def test_product_listing_threshold_is_the_settings() -> None:
     three = StockSettings(low_stock_threshold=3)
     assert product_listing((lv(LOW, 2), lv(LOW, 1)), three) == (LOW, Badge(BadgeKind.ONLY_N_LEFT, 3))
     assert product_listing((lv(LOW, 2), lv(LOW, 2)), three) == (IN, NONE)
+
+
+@pytest.mark.parametrize(
+    ("status", "eta", "incoming", "expected"),
+    [
+        (Status.OUT_OF_STOCK, None, 12, True),
+        (Status.BACKORDER, None, 1, True),
+        (Status.OUT_OF_STOCK, None, 0, False),
+        (Status.OUT_OF_STOCK, day(9), 12, False),  # a dated promise says more
+        (Status.IN_STOCK, None, 12, False),
+        (Status.LOW_STOCK, None, 12, False),
+        (Status.UNTRACKED, None, 12, False),
+    ],
+)
+def test_on_its_way(status: Status, eta: date | None, incoming: int, expected: bool) -> None:
+    assert on_its_way(status, eta, incoming) is expected

@@ -187,6 +187,7 @@ def _fallback_state(variant: Variant) -> dict[str, Any]:
         "badge_quantity": None,
         "restock_eta": None,
         "eta_source": None,
+        "on_its_way": False,
     }
 
 
@@ -200,6 +201,7 @@ def _state_of(state: StockState | None, variant: Variant) -> dict[str, Any]:
             "badge_quantity": state.badge_quantity,
             "restock_eta": state.restock_eta,
             "eta_source": state.eta_source,
+            "on_its_way": state.on_its_way,
         }
     )
 

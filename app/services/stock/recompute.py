@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.domain.settings import StockSettings, resolve_settings
-from app.domain.stock import CampaignWindow, Signal, Status, StockAssessment, VariantFacts, assess
+from app.domain.stock import CampaignWindow, Signal, Status, StockAssessment, VariantFacts, assess, on_its_way
 from app.domain.velocity import WindowSales, blended_velocity
 from app.infra.sql import bind_ids, dialect, id_in
 from app.models import (
@@ -105,7 +105,12 @@ def store_values(session: Session, store_id: int) -> dict[str, Any]:
 
 
 def _state_values(
-    variant_id: int, store_id: int, facts: VariantFacts, a: StockAssessment, windows: Sequence[float | None]
+    variant_id: int,
+    store_id: int,
+    facts: VariantFacts,
+    a: StockAssessment,
+    windows: Sequence[float | None],
+    level_incoming: int = 0,
 ) -> dict[str, Any]:
     incoming_total = sum(i.quantity for i in facts.incoming)
     values: dict[str, Any] = {
@@ -128,6 +133,7 @@ def _state_values(
         "priority": a.priority,
         "waitlist_open": facts.waitlist_open,
         "incoming_quantity": incoming_total,
+        "on_its_way": on_its_way(a.status, a.restock_eta, level_incoming),
         "lead_time_days": facts.lead_time_days,
         "campaign_id": a.campaign_stockout.campaign_id if a.campaign_stockout else None,
         "campaign_stockout_on": a.campaign_stockout.stockout_on if a.campaign_stockout else None,
@@ -160,7 +166,7 @@ class StateAssessor:
         """The state values of one variant (without its fingerprints and timestamps)."""
         overrides = self.overrides
         vid, pid, qty, tracked, policy, backorder, v_pub, p_pub, price, supplier_lead = row[:10]
-        items, waitlist, closed_pos = row[self.tail : self.tail + 3]
+        items, waitlist, closed_pos, level_incoming = row[self.tail : self.tail + 4]
         key = (pid if pid in overrides.product else None, vid if vid in overrides.variant else None)
         settings = self.settings_cache.get(key)
         if settings is None:
@@ -197,7 +203,8 @@ class StateAssessor:
             lead_time_entered=own_lead or supplier_lead is not None,
             po_closed_while_sold_out=bool(closed_pos),
         )
-        return _state_values(vid, self.store_id, facts, assess(facts, settings, self.today), vel.by_window)
+        assessment = assess(facts, settings, self.today)
+        return _state_values(vid, self.store_id, facts, assessment, vel.by_window, int(level_incoming or 0))
 
 
 def _lock_store(session: Session, store_id: int) -> None:
@@ -246,7 +253,7 @@ def recompute(
     try:
         for row in rows:
             vid, qty, tracked = row[0], row[2], row[3]
-            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[assessor.tail + 3 :]
+            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[assessor.tail + 4 :]
             values = assessor.state(row)
             # Only variants whose inputs changed come back from the database: each gets its new state written.
             values["input_fingerprint"] = input_fp

@@ -15,7 +15,7 @@ from app.models import Product, StockState, Variant
 from app.services.stock.inputs import load_overrides
 
 # The figures of a stock state that reach the storefront; its fingerprint covers exactly these.
-PUBLISHED_FIELDS = ("status", "badge_kind", "badge_quantity", "restock_eta", "eta_source")
+PUBLISHED_FIELDS = ("status", "badge_kind", "badge_quantity", "restock_eta", "eta_source", "on_its_way")
 
 
 @dataclass(frozen=True, slots=True)
