@@ -69,6 +69,21 @@ class StockState(StoreScoped, Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ProductListing(StoreScoped, Base):
+    """A product's status and badge over its published variants, as listing and collection cards show it."""
+
+    __tablename__ = "product_listings"
+
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default=Status.IN_STOCK)
+    badge_kind: Mapped[str] = mapped_column(String(20), default=BadgeKind.NONE)
+    badge_quantity: Mapped[int | None]
+    # Hash of (status, badge): the write-back sends products whose published fingerprint differs.
+    fingerprint: Mapped[str] = mapped_column(String(32), default="")
+    published_fingerprint: Mapped[str | None] = mapped_column(String(32))
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class StockStateHistory(StoreScoped, Base):
     """One row per variant per day: the figures charts and trends are drawn from."""
 

@@ -24,6 +24,7 @@ from app.models import (
     StoreSetting,
     Subscription,
     Supplier,
+    Variant,
 )
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime, set_runtime
@@ -774,3 +775,39 @@ def test_undated_incoming_stock_says_on_its_way_and_never_dates_a_restock(db: Da
     with db.session() as s:
         stock.recompute(s, sid, now=NOW)
     assert state(db, ids[0]).on_its_way is False
+
+
+def test_recompute_keeps_each_products_listing_true_for_the_whole_product(db: Database) -> None:
+    from app.models import Product, ProductListing
+
+    with db.session() as s:
+        store = make_store(s)
+        big, small = (Product(store_id=store.id, external_id=ref, title=ref) for ref in ("big", "small"))
+        s.add_all([big, small])
+        s.flush()
+        make_variant(s, store, product=big, qty=5)
+        make_variant(s, store, product=big, qty=404)
+        make_variant(s, store, product=small, qty=2)
+        last = make_variant(s, store, product=small, qty=1)
+        sid, ids, last_id = store.id, (big.id, small.id), last.id
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+
+    def listings() -> dict[int, tuple[str, str, int | None, bool]]:
+        with db.session() as s:
+            rows = s.scalars(select(ProductListing).where(ProductListing.store_id == sid)).all()
+            return {
+                r.product_id: (r.status, r.badge_kind, r.badge_quantity, r.published_fingerprint is None) for r in rows
+            }
+
+    assert listings() == {
+        ids[0]: ("in_stock", "none", None, True),  # 409 units: one variant's "Only 5 left" is not the card's
+        ids[1]: ("low_stock", "only_n_left", 3, True),
+    }
+    # The last unit of one variant sells: only that product's listing changes.
+    with db.session() as s:
+        s.get(Variant, last_id).sellable_quantity = 0  # type: ignore[union-attr]
+        s.commit()
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    assert listings()[ids[1]] == ("low_stock", "only_n_left", 2, True)

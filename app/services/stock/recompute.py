@@ -32,7 +32,7 @@ from app.models import (
     StoreStatus,
     Variant,
 )
-from app.services.stock import writer
+from app.services.stock import storefront_state, writer
 from app.services.stock.inputs import (
     STEPS_PER_DAY,
     Overrides,
@@ -277,6 +277,8 @@ def recompute(
         raise
     out.write(upserts)
     out.close()
+    # A variant's new state can change what its product's card says: those products' listings are redone.
+    storefront_state.refresh_listings(session, store_id, {int(row[1]) for row in rows}, now)
     restock_ids: list[int] = []
     if events:
         _end_sellout_spans(session, store_id, [ev["variant_id"] for ev in events], now)

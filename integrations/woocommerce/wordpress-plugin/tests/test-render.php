@@ -195,6 +195,22 @@ bs_world();
 bs_meta( 15, array( 'back_soon' => true, 'restock_eta' => '2026-12-04' ) );
 check_same( 'Back soon — expected around 4 December', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', wc_get_product( 15 ) ), 'availability: out-of-stock variation (Hoodie S)' );
 
+// ---- Listing badge: true for the whole product ----
+bs_world();
+check_same( 15, $GLOBALS['bs_hooks']['woocommerce_after_shop_loop_item_title'][0]['priority'], 'listing badge hook on shop loop cards' );
+$GLOBALS['bs_meta'][ 14 ]['_backsoon_listing'] = '{"badge":{"kind":"none","quantity":null},"status":"in_stock","v":1}';
+bs_meta( 16, array( 'status' => 'low_stock', 'badge' => array( 'kind' => 'only_n_left', 'quantity' => 5 ) ) );
+check_same( '', $frontend->listing_badge_html( wc_get_product( 14 ) ), 'listing: a variation\'s "Only 5 left" does not stand for the product' );
+$GLOBALS['bs_meta'][ 14 ]['_backsoon_listing'] = '{"badge":{"kind":"only_n_left","quantity":3},"status":"low_stock","v":1}';
+check_same( '<p class="backsoon-badge backsoon-badge--only_n_left">Only 3 left</p>', $frontend->listing_badge_html( wc_get_product( 14 ) ), 'listing: the product\'s own total' );
+$GLOBALS['product'] = wc_get_product( 14 );
+ob_start();
+do_action( 'woocommerce_after_shop_loop_item_title' );
+check_same( '<p class="backsoon-badge backsoon-badge--only_n_left">Only 3 left</p>', ob_get_clean(), 'listing: printed on the loop card' );
+$GLOBALS['bs_meta'][ 11 ]['_backsoon_listing'] = '{"badge":{"kind":"only_n_left","quantity":2},"status":"low_stock","v":1}';
+check_same( '', $frontend->listing_badge_html( wc_get_product( 11 ) ), 'listing: nothing on a product that cannot be bought now' );
+check_same( '', $frontend->listing_badge_html( wc_get_product( 10 ) ), 'listing: nothing without the meta' );
+
 // ---- One date format: the same spelling as BackSoon's app/domain/dates.py and its widget ----
 $bs_date_cases = array(
 	array( 'en', '2026-12-21', '21 December' ),
