@@ -516,3 +516,22 @@ def test_shopify_app_embed_alone_mounts_by_the_product_form(page: Any, surfaces:
             shop.store_id,
         )
     assert x.mail_to(shopper, "Bevestig je e-mailadres voor Merino & Co")["To"] == shopper
+
+
+def test_shopify_block_and_embed_both_on_say_back_soon_once(page: Any, surfaces: Surfaces) -> None:
+    """The merchant placed the block and left the embed's auto-mount on: the page still has one message and form."""
+    x = surfaces
+    shop = _shopify_shop(x, embed_settings={"auto_mount": True}, with_block=True)
+    ctx = page.context.browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(10_000)
+    shopper_page = ctx.new_page()
+    try:
+        shopper_page.goto(f"{x.shop.origin}/nl/products/{shop.product['handle']}?variant={SIZE_S}")
+        assert shopper_page.locator("#backsoon-embed").count() == 1  # both mounts are on the page
+        shopper_page.locator(".bs-panel").get_by_text("Binnenkort terug").wait_for()
+        assert shopper_page.locator(".bs-panel").count() == 1
+        assert shopper_page.get_by_text("Binnenkort terug").count() == 1
+        assert shopper_page.locator("#backsoon-embed .bs-badge, #backsoon-embed .bs-panel").count() == 0
+        assert shopper_page.locator("#backsoon-embed").get_attribute("data-backsoon-ready") is None
+    finally:
+        ctx.close()

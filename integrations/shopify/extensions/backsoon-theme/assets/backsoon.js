@@ -376,8 +376,10 @@
 
   function start() {
     var roots = document.querySelectorAll('#backsoon-root, [data-backsoon-mount]');
+    // A placed "Back soon" block beats the app embed's own mount: one message per page even if both are on.
+    var block = document.querySelector('[data-backsoon-mount]:not(#backsoon-embed)');
     for (var i = 0; i < roots.length; i++) {
-      if (roots[i].getAttribute('data-backsoon-ready')) continue;
+      if (roots[i].getAttribute('data-backsoon-ready') || block && roots[i].id === 'backsoon-embed') continue;
       roots[i].setAttribute('data-backsoon-ready', '1');
       widgets.push(new Widget(roots[i]));
     }
