@@ -811,3 +811,12 @@ def test_recompute_keeps_each_products_listing_true_for_the_whole_product(db: Da
     with db.session() as s:
         stock.recompute(s, sid, now=NOW)
     assert listings()[ids[1]] == ("low_stock", "only_n_left", 2, True)
+    # The 404-unit variant is deleted: the product's card now has 5 units, and it says so.
+    with db.session() as s:
+        gone = s.scalars(select(Variant).where(Variant.product_id == ids[0], Variant.sellable_quantity == 404)).one()
+        gone.deleted_at = NOW
+        s.commit()
+        gone_id = gone.id
+    with db.session() as s:
+        stock.recompute(s, sid, [gone_id], now=NOW)
+    assert listings()[ids[0]] == ("low_stock", "only_n_left", 5, True)

@@ -207,6 +207,10 @@ class StateAssessor:
         return _state_values(vid, self.store_id, facts, assessment, vel.by_window, int(level_incoming or 0))
 
 
+# Variant ids per statement when finding the products of a scoped recompute (well under any bind-parameter limit).
+_LISTING_CHUNK = 10_000
+
+
 def _lock_store(session: Session, store_id: int) -> None:
     # Two recomputes of one store must not both see the same edge and record it twice.
     if dialect(session) == "postgresql":
@@ -277,8 +281,15 @@ def recompute(
         raise
     out.write(upserts)
     out.close()
-    # A variant's new state can change what its product's card says: those products' listings are redone.
-    storefront_state.refresh_listings(session, store_id, {int(row[1]) for row in rows}, now)
+    # A variant's new state can change what its product's card says: those products' listings are redone, and so
+    # are those of the variants asked for that have no state to compute any more (deleted since).
+    touched = {int(row[1]) for row in rows}
+    for chunk in range(0, len(ids or ()), _LISTING_CHUNK):
+        part = (ids or [])[chunk : chunk + _LISTING_CHUNK]
+        touched.update(
+            session.scalars(select(Variant.product_id).where(Variant.store_id == store_id, Variant.id.in_(part)))
+        )
+    storefront_state.refresh_listings(session, store_id, touched, now)
     restock_ids: list[int] = []
     if events:
         _end_sellout_spans(session, store_id, [ev["variant_id"] for ev in events], now)
