@@ -69,6 +69,9 @@ class InventoryRecord:
     available: int | None
     on_hand: int | None = None
     updated_at: datetime | None = None
+    # Shopify's "incoming" state (transfers and purchase orders on their way to the location): a quantity with no
+    # date. None when the source does not report it (level webhooks, WooCommerce).
+    incoming: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

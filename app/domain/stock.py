@@ -820,6 +820,33 @@ def marketing_signal(
 _ETA_STATUSES = (Status.OUT_OF_STOCK, Status.BACKORDER)
 
 
+def _owed_restock(
+    status: Status, incoming: Sequence[IncomingStock], owed: int, today: date, reasons: list[str]
+) -> tuple[date | None, str | None]:
+    # Orders already taken are filled first, so the next shopper's unit is the one after those owed.
+    ships = status is _BACKORDER
+    needed = owed + 1
+    by_day: dict[date, int] = {}
+    for item in incoming:
+        if item.quantity > 0:
+            by_day[item.expected_on] = by_day.get(item.expected_on, 0) + item.quantity
+    covered = 0
+    for expected, quantity in sorted(by_day.items()):
+        covered += quantity
+        if covered >= needed:
+            if expected < today:
+                reasons.append(_OVERDUE)
+                return None, _ETA_OVERDUE
+            reasons.append(
+                f"{'Ships' if ships else 'Back in stock'} {_iso(expected)}: incoming stock then totals"
+                f" {covered} units, covering the {owed} owed + 1"
+            )
+            return expected, _ETA_INCOMING
+    what = "No ship date" if ships else "No restock date"
+    reasons.append(f"{what}: open incoming stock ({covered} units) does not cover the {owed} owed + 1")
+    return None, None
+
+
 def _restock_eta(
     status: Status,
     incoming: Sequence[IncomingStock],
@@ -828,9 +855,12 @@ def _restock_eta(
     today: date,
     lead_time: LeadTimeEta,
     reasons: list[str],
+    owed: int = 0,
 ) -> tuple[date | None, str | None]:
     if status not in _ETA_STATUSES:
         return None, None
+    if owed > 0 and any(item.quantity > 0 for item in incoming):
+        return _owed_restock(status, incoming, owed, today, reasons)
     eta = None
     open_items = False
     for item in incoming:
@@ -862,6 +892,16 @@ def _restock_eta(
     return eta, _ETA_LEAD_TIME
 
 
+def on_its_way(status: Status, restock_eta: date | None, platform_incoming: int) -> bool:
+    """Whether a sold-out variant may say "on its way": the platform reports incoming stock, and no date is known.
+
+    The platform's incoming quantity (Shopify's "incoming" inventory state) carries no date, so it never dates a
+    restock; it only lets the page say that stock is coming. Never for a variant that can be bought now, and not
+    when a dated promise (the restock date) already says more.
+    """
+    return status in _ETA_STATUSES and restock_eta is None and platform_incoming > 0
+
+
 def lead_time_eta(
     lead_time_entered: bool, show_lead_time_eta: bool, po_closed_while_sold_out: bool = False
 ) -> LeadTimeEta:
@@ -880,8 +920,15 @@ def restock_eta(
     reorder_due: bool,
     today: date,
     lead_time: LeadTimeEta = LeadTimeEta.DEFAULT,
+    owed: int = 0,
 ) -> tuple[date | None, str | None]:
-    """When an out-of-stock or backordered variant is expected back, and on what evidence.
+    """When an out-of-stock or backordered variant is expected back (or a new backorder ships), and on what evidence.
+
+    A variant that owes units (``owed`` > 0: sold below zero) and has open incoming ships a new backorder, or is
+    back for a new shopper, with the unit after the owed ones: the expected date of the first open incoming, in
+    date order, whose running total covers owed + 1 ("incoming_stock"); no date when that one is overdue
+    ("incoming_stock_overdue") or when none covers it (nor a lead-time guess: earlier orders take those arrivals).
+    Without open incoming, owed units change nothing below (a reorder's quantity already includes them).
 
     The earliest open incoming dated today or later ("incoming_stock"); if the only open incoming is
     overdue, no date ("incoming_stock_overdue": it is late and we do not guess by how much, nor
@@ -890,7 +937,7 @@ def restock_eta(
     sold out), today + lead time ("lead_time"); else nothing: the store's default lead time never dates
     a restock. In-stock, low-stock and untracked variants get no ETA.
     """
-    return _restock_eta(status, incoming, lead_time_days, reorder_due, today, lead_time, [])
+    return _restock_eta(status, incoming, lead_time_days, reorder_due, today, lead_time, [], owed)
 
 
 def _priority(
@@ -1042,7 +1089,8 @@ def assess(facts: VariantFacts, settings: StockSettings, today: date) -> StockAs
     )
     due = reorder_due(suggested, qty, reorder_by, today)
     lead_eta = lead_time_eta(facts.lead_time_entered, settings.show_lead_time_eta, facts.po_closed_while_sold_out)
-    eta, eta_source = _restock_eta(status, incoming, lead, due, today, lead_eta, reasons)
+    owed = -qty if qty < 0 else 0
+    eta, eta_source = _restock_eta(status, incoming, lead, due, today, lead_eta, reasons, owed)
     priority = _priority(waitlist, velocity, doh, lead, facts.price, velocity_text, reasons)
     if waitlist >= settings.high_demand_waitlist:
         reasons.append(f"High demand: {waitlist} waiting ≥ {settings.high_demand_waitlist}")
@@ -1063,3 +1111,50 @@ def assess(facts: VariantFacts, settings: StockSettings, today: date) -> StockAs
         risk,
         tuple(reasons),
     )
+
+
+# --- the product on a listing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListingVariant:
+    """One published variant of a product as a listing or collection card sums it: its state and what it sells."""
+
+    status: Status
+    sellable_quantity: int
+    velocity: float
+    oversellable: bool
+
+
+_PURCHASABLE = frozenset({Status.IN_STOCK, Status.LOW_STOCK, Status.UNTRACKED})
+
+
+def product_listing(variants: Sequence[ListingVariant], settings: StockSettings) -> tuple[Status, Badge]:
+    """The status and badge of a whole product (its published variants), true for the card they sit on.
+
+    Status: sold out only when no variant can be bought (backorder when one can still be ordered, else
+    out_of_stock; out_of_stock too when there is no variant); untracked when a purchasable variant is untracked;
+    else low_stock when the total sellable of the purchasable variants is ≤ low_stock_threshold, in_stock
+    otherwise. Badge: only_n_left with that total, when 0 < total ≤ threshold and no variant can be sold beyond
+    its stock (none untracked, none oversellable); else selling_fast when every purchasable variant is tracked,
+    the summed velocity is > 0 and ≥ selling_fast_min_velocity, and the total lasts ≤ selling_fast_days at it;
+    else none. One variant's "Only 5 left" never speaks for a product with 409 units.
+    """
+    buyable = [v for v in variants if v.status in _PURCHASABLE]
+    if not buyable:
+        sold_out = _BACKORDER if any(v.status is _BACKORDER for v in variants) else _OUT_OF_STOCK
+        return sold_out, NO_BADGE
+    if any(v.status is _UNTRACKED for v in buyable):
+        return _UNTRACKED, NO_BADGE
+    total = sum(v.sellable_quantity for v in buyable if v.sellable_quantity > 0)
+    threshold = settings.low_stock_threshold
+    status = _LOW_STOCK if total <= threshold else _IN_STOCK
+    if 0 < total <= threshold and not any(v.oversellable for v in variants):
+        return status, _only_n_left(total)
+    velocity = sum(v.velocity for v in buyable if v.velocity > 0)
+    if velocity > 0 and velocity >= settings.selling_fast_min_velocity:
+        num, den = _rate(velocity)
+        doh = _tenths(total, num, den) if total > 0 and num else 0.0
+        if doh <= settings.selling_fast_days:
+            return status, _SELLING_FAST
+    return status, NO_BADGE

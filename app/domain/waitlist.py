@@ -197,6 +197,9 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "invalid_email": "Please enter a valid email address.",
         "consent_required": "Please tick the box to agree to be emailed.",
         "consent_changed": "The consent text changed; please reload the page and agree again.",
+        "consent_unversioned": (
+            "We could not tell which consent text you agreed to; please reload the page and agree again."
+        ),
         "confirm_title": "Confirm your email",
         "confirm_body": "Confirm that you want one email from {store} when {product} is back in stock.",
         "confirm_button": "Confirm",
@@ -211,6 +214,8 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "unsubscribed_title": "You're unsubscribed",
         "unsubscribed_body": "You will get no back-in-stock email from {store} for {product}.",
         "error_title": "Something is not right",
+        "agree_title": "Agree to be emailed",
+        "agree_button": "Email me when it's back",
     },
     "nl": {
         "subscribed": "Bedankt! We mailen je één keer zodra het weer op voorraad is.",
@@ -219,6 +224,9 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "invalid_email": "Vul een geldig e-mailadres in.",
         "consent_required": "Vink het vakje aan om akkoord te gaan met de e-mail.",
         "consent_changed": "De toestemmingstekst is gewijzigd; laad de pagina opnieuw en ga opnieuw akkoord.",
+        "consent_unversioned": (
+            "We weten niet met welke toestemmingstekst je akkoord ging; laad de pagina opnieuw en ga opnieuw akkoord."
+        ),
         "confirm_title": "Bevestig je e-mailadres",
         "confirm_body": "Bevestig dat je één e-mail van {store} wilt wanneer {product} weer op voorraad is.",
         "confirm_button": "Bevestigen",
@@ -233,6 +241,8 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "unsubscribed_title": "Je bent afgemeld",
         "unsubscribed_body": "Je krijgt geen voorraadmail meer van {store} voor {product}.",
         "error_title": "Er klopt iets niet",
+        "agree_title": "Ga akkoord met de e-mail",
+        "agree_button": "Mail me als het terug is",
     },
     "fr": {
         "subscribed": "Merci ! Nous vous écrirons une fois dès que l'article sera de retour.",
@@ -241,6 +251,9 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "invalid_email": "Veuillez saisir une adresse e-mail valide.",
         "consent_required": "Veuillez cocher la case pour accepter de recevoir l'e-mail.",
         "consent_changed": "Le texte de consentement a changé ; rechargez la page et acceptez à nouveau.",
+        "consent_unversioned": (
+            "Nous ne savons pas quel texte de consentement vous avez accepté ; rechargez la page et acceptez à nouveau."
+        ),
         "confirm_title": "Confirmez votre adresse",
         "confirm_body": "Confirmez que vous souhaitez un e-mail de {store} quand {product} sera de retour en stock.",
         "confirm_button": "Confirmer",
@@ -255,6 +268,8 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "unsubscribed_title": "Vous êtes désinscrit",
         "unsubscribed_body": "Vous ne recevrez plus d'e-mail de retour en stock de {store} pour {product}.",
         "error_title": "Un problème est survenu",
+        "agree_title": "Acceptez d'être prévenu par e-mail",
+        "agree_button": "Prévenez-moi de son retour",
     },
     "de": {
         "subscribed": "Danke! Wir schreiben dir einmal, sobald der Artikel wieder da ist.",
@@ -263,6 +278,9 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "invalid_email": "Bitte gib eine gültige E-Mail-Adresse ein.",
         "consent_required": "Bitte setze das Häkchen, um der E-Mail zuzustimmen.",
         "consent_changed": "Der Einwilligungstext hat sich geändert; lade die Seite neu und stimme erneut zu.",
+        "consent_unversioned": (
+            "Wir wissen nicht, welchem Einwilligungstext du zugestimmt hast; lade die Seite neu und stimme erneut zu."
+        ),
         "confirm_title": "E-Mail-Adresse bestätigen",
         "confirm_body": "Bestätige, dass du eine E-Mail von {store} möchtest, sobald {product} wieder vorrätig ist.",
         "confirm_button": "Bestätigen",
@@ -277,6 +295,8 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "unsubscribed_title": "Du bist abgemeldet",
         "unsubscribed_body": "Du bekommst keine Wieder-da-E-Mail von {store} für {product} mehr.",
         "error_title": "Etwas stimmt nicht",
+        "agree_title": "Der E-Mail zustimmen",
+        "agree_button": "Benachrichtigen, wenn verfügbar",
     },
 }
 

@@ -5,7 +5,14 @@ from app.models.compliance import ComplianceRequest, ComplianceStatus
 from app.models.notifications import Delivery, DeliveryStatus
 from app.models.orders import Order, OrderLine, OrderStatus, Refund, RefundLine
 from app.models.planning import Campaign, CampaignStatus, PurchaseOrder, PurchaseOrderStatus
-from app.models.stock import DirtyVariant, FanoutStatus, StockEvent, StockState, StockStateHistory
+from app.models.stock import (
+    DirtyVariant,
+    FanoutStatus,
+    ProductListing,
+    StockEvent,
+    StockState,
+    StockStateHistory,
+)
 from app.models.store import (
     AdminLoginToken,
     OutboundWebhookDelivery,
@@ -39,6 +46,7 @@ __all__ = [
     "OutboundWebhookDelivery",
     "OutboundWebhookStatus",
     "Product",
+    "ProductListing",
     "ProductStatus",
     "PurchaseOrder",
     "PurchaseOrderStatus",

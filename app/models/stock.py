@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc, utcnow
@@ -55,6 +55,8 @@ class StockState(StoreScoped, Base):
     priority: Mapped[float] = mapped_column(Float, default=0.0)
     waitlist_open: Mapped[int] = mapped_column(default=0)
     incoming_quantity: Mapped[int] = mapped_column(default=0)
+    # Sold out with no restock date, while the platform reports stock on its way (Shopify's undated "incoming").
+    on_its_way: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     lead_time_days: Mapped[int] = mapped_column(default=0)
     campaign_id: Mapped[int | None] = mapped_column(BigId)
     campaign_stockout_on: Mapped[date | None]
@@ -67,6 +69,21 @@ class StockState(StoreScoped, Base):
     published_fingerprint: Mapped[str | None] = mapped_column(String(32))
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProductListing(StoreScoped, Base):
+    """A product's status and badge over its published variants, as listing and collection cards show it."""
+
+    __tablename__ = "product_listings"
+
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default=Status.IN_STOCK)
+    badge_kind: Mapped[str] = mapped_column(String(20), default=BadgeKind.NONE)
+    badge_quantity: Mapped[int | None]
+    # Hash of (status, badge): the write-back sends products whose published fingerprint differs.
+    fingerprint: Mapped[str] = mapped_column(String(32), default="")
+    published_fingerprint: Mapped[str | None] = mapped_column(String(32))
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StockStateHistory(StoreScoped, Base):

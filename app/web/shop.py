@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from app.domain.stock import BadgeKind, Status
 from app.models import OrderLine, Product, StockEvent, StockState, Store, StoreStatus, Variant
 from app.services.notify import waitlist
+from app.services.stock.recompute import store_today
 from app.web.deps import db_session, runtime
 from app.web.pages import demo_store
 from integrations.shopify.storefront import state_value
@@ -95,6 +96,7 @@ def _variants(session: Session, store_id: int, product_id: int) -> list[VariantV
                     "badge_quantity": state.badge_quantity,
                     "restock_eta": state.restock_eta,
                     "eta_source": state.eta_source,
+                    "on_its_way": state.on_its_way,
                 }
             )
         views.append(
@@ -203,6 +205,8 @@ def _page_context(session: Session, store: Store, product: Product) -> dict[str,
         "badge_text": badge_text,
         "api_base": f"{request.script_root}/storefront/v1/stores/{store.id}",
         "source": "widget",
+        # The store's own day: the widget names a date's year only when it is not the store's current one.
+        "today": store_today(store, datetime.now(UTC)).isoformat(),
     }
 
 

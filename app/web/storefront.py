@@ -320,15 +320,35 @@ def _safe_return_path(value: str | None) -> str | None:
     return value[:_MAX_FIELD]
 
 
+_AGREE_FIELDS = ("email", "variant_id", "product_id", "product_handle", "locale", "return_to")  # all else dropped
+
+
+def _agree_page(store: Store, data: Mapping[str, str]) -> Response:
+    """The consent text, its version and a checkbox, for a form that sent no version: nothing is stored yet."""
+    locale = _request_locale(store, data.get("locale"))
+    agreed = service.store_consent(db_session(), store, locale)
+    prefix = f"{(_safe_return_path(request.args.get('path_prefix')) or '/apps/backsoon').rstrip('/')}/subscribe"
+    fields = [(name, data[name][:_MAX_FIELD]) for name in _AGREE_FIELDS if data.get(name)]
+    title, button, action = rules.message(locale, "agree_title"), rules.message(locale, "agree_button"), prefix
+    page = render_template("storefront_pages/agree.html", lang=locale, title=title, button=button, action=action,
+                           fields=fields, consent_text=agreed.text, consent_version=agreed.version)  # fmt: skip
+    return Response(page, status=200, mimetype="text/html")
+
+
 @bp.post("/storefront/proxy/subscribe")
 def proxy_form_subscribe() -> Response:
-    """The theme block's plain form POST (email, variant_id, product_id): redirect back to the page, or a page."""
+    """The theme block's plain form POST (email, variant_id, product_id): redirect back to the page, or a page.
+
+    Without a consent_version (the form without JavaScript cannot know our text) it answers the consent page first.
+    """
     store, customer = _proxy_store()
     form = request.form
     back = _safe_return_path(form.get("return_to")) or _safe_return_path(
         f"/products/{form.get('product_handle')}" if form.get("product_handle") else None
     )
     data = {**form.to_dict(), "source": "app_proxy"}
+    if not (form.get("consent_version") or "").strip():
+        return _agree_page(store, data)
     status, key = "subscribed", "subscribed"
     try:
         body = _signup(store, data, "app_proxy", customer)
@@ -446,21 +466,27 @@ def _signup_op(op_id: str, summary: str, params: list[JsonDict], proxy: bool = F
 _HTML_PAGE: JsonDict = {"description": "An HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
 _TOKEN: JsonDict = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
+_STATUS: JsonDict = {"type": "string", "enum": [s.value for s in Status]}
+_BADGE: JsonDict = {
+    "type": "object",
+    "required": ["kind", "quantity"],
+    "properties": {
+        "kind": {"type": "string", "enum": [b.value for b in BadgeKind]},
+        "quantity": {"type": ["integer", "null"]},
+    },
+}
+_CONSENT_VERSION = "The consent version the form showed; missing or not current: 400 consent_required"
+_WAY = "Only when true: sold out with no date, the platform reports stock on its way (undated): never say when"
+
 _STATE_SCHEMA: JsonDict = {
     "type": "object",
     "required": ["status", "badge", "restock_eta", "eta_source", "back_soon", "v"],
     "properties": {
-        "status": {"type": "string", "enum": [s.value for s in Status]},
-        "badge": {
-            "type": "object",
-            "required": ["kind", "quantity"],
-            "properties": {
-                "kind": {"type": "string", "enum": [b.value for b in BadgeKind]},
-                "quantity": {"type": ["integer", "null"]},
-            },
-        },
+        "status": _STATUS,
+        "badge": _BADGE,
         "restock_eta": {"type": ["string", "null"], "format": "date"},
         "eta_source": {"type": ["string", "null"]},
+        "on_its_way": {"type": "boolean", "const": True, "description": _WAY},
         "back_soon": {"type": "boolean", "description": "true when the back-soon form should be offered"},
         "v": {"type": "integer", "const": 1},
     },
@@ -603,12 +629,18 @@ OPENAPI = ApiDoc(
                     },
                     "product": {
                         "type": "object",
-                        "required": ["id", "title", "url", "image_url"],
+                        "required": ["id", "title", "url", "image_url", "listing"],
                         "properties": {
                             "id": {"type": "string"},
                             "title": {"type": "string"},
                             "url": {"type": ["string", "null"]},
                             "image_url": {"type": ["string", "null"]},
+                            "listing": {
+                                "type": "object",
+                                "description": "The whole product as a listing card shows it (its published variants)",
+                                "required": ["status", "badge"],
+                                "properties": {"status": _STATUS, "badge": _BADGE},
+                            },
                         },
                     },
                     "variants": {
@@ -634,12 +666,12 @@ OPENAPI = ApiDoc(
             },
             "StorefrontSignup": {
                 "type": "object",
-                "required": ["email", "variant_id", "consent"],
+                "required": ["email", "variant_id", "consent", "consent_version"],
                 "properties": {
                     "email": {"type": "string", "maxLength": 254},
                     "variant_id": {"type": "string", "description": "The variant's external id"},
                     "consent": {"type": "boolean"},
-                    "consent_version": {"type": "string", "description": "The consent version the form showed"},
+                    "consent_version": {"type": "string", "description": _CONSENT_VERSION},
                     "root": {
                         "type": "string",
                         "description": (

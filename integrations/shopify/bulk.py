@@ -464,6 +464,7 @@ def map_level(
         available=quantities["available"] if tracked else None,
         on_hand=quantities.get("on_hand"),
         updated_at=_opt_datetime(node, "updatedAt", where),
+        incoming=quantities.get("incoming"),
     )
 
 

@@ -14,11 +14,13 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 __all__ = [
+    "LISTING_KEY",
     "MAX_METAFIELDS_PER_CALL",
     "METAFIELD_KEY",
     "METAFIELD_NAMESPACE",
     "SCHEMA_VERSION",
     "chunks",
+    "listing_inputs",
     "metafield_inputs",
     "state_value",
     "variant_gid",
@@ -26,11 +28,15 @@ __all__ = [
 
 METAFIELD_NAMESPACE = "$app:backsoon"
 METAFIELD_KEY = "state"
+# On the product: {"status", "badge": {"kind", "quantity"}} over its published variants, for listing and collection
+# cards (product.metafields['$app:backsoon'].listing in the app's own blocks, app--<id>--backsoon in theme code).
+LISTING_KEY = "listing"
 SCHEMA_VERSION = 1
 # metafieldsSet "allows a maximum of 25 metafields to be set at a time" (GraphQL Admin reference, 2025-07..2027-01).
 MAX_METAFIELDS_PER_CALL = 25
 
 _GID_PREFIX = "gid://shopify/ProductVariant/"
+_PRODUCT_PREFIX = "gid://shopify/Product/"
 _T = TypeVar("_T")
 
 
@@ -69,6 +75,9 @@ def state_value(state: Mapping[str, Any]) -> dict[str, Any]:
         "eta_source": state.get("eta_source"),
         "back_soon": status == "out_of_stock",
         "v": SCHEMA_VERSION,
+        # Only when true (older readers never see the key): sold out, no date, but the platform reports stock on
+        # its way. Such stock has no date, so the page may say "on its way" and never when.
+        **({"on_its_way": True} if state.get("on_its_way") else {}),
     }
 
 
@@ -82,6 +91,23 @@ def metafield_inputs(variant_gid_or_id: str | int, state: Mapping[str, Any]) -> 
             "key": METAFIELD_KEY,
             "type": "json",
             "value": value,
+        }
+    ]
+
+
+def listing_inputs(product_gid_or_id: str | int, value: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The MetafieldsSetInput list (one app-owned JSON metafield on the product) for a product's listing."""
+    text = str(product_gid_or_id).strip().removeprefix(_PRODUCT_PREFIX)
+    if not text.isdigit():
+        raise ValueError(f"not a Shopify product id: {product_gid_or_id!r}")
+    document = {"status": str(value["status"]), "badge": dict(value["badge"]), "v": SCHEMA_VERSION}
+    return [
+        {
+            "ownerId": _PRODUCT_PREFIX + text,
+            "namespace": METAFIELD_NAMESPACE,
+            "key": LISTING_KEY,
+            "type": "json",
+            "value": json.dumps(document, separators=(",", ":"), sort_keys=True),
         }
     ]
 

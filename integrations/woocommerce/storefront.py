@@ -17,9 +17,21 @@ from typing import Any
 
 from integrations.shopify.storefront import chunks, state_value
 
-__all__ = ["MAX_UPDATES_PER_CALL", "META_KEY", "chunks", "meta_update", "meta_value", "woo_id"]
+__all__ = [
+    "LISTING_META_KEY",
+    "MAX_UPDATES_PER_CALL",
+    "META_KEY",
+    "chunks",
+    "listing_update",
+    "meta_update",
+    "meta_value",
+    "woo_id",
+]
 
 META_KEY = "_backsoon_state"
+# On the product (simple or variable): {"status", "badge": {"kind", "quantity"}, "v"} over its published variants, for
+# the shop's listing and category cards.
+LISTING_META_KEY = "_backsoon_listing"
 # A WooCommerce /batch request takes at most 100 objects (create + update + delete together).
 MAX_UPDATES_PER_CALL = 100
 
@@ -40,3 +52,10 @@ def meta_value(state: Mapping[str, Any]) -> str:
 def meta_update(item_id: str | int, state: Mapping[str, Any]) -> dict[str, Any]:
     """One ``update`` entry of a products/variations batch call writing the state of one item."""
     return {"id": woo_id(item_id), "meta_data": [{"key": META_KEY, "value": meta_value(state)}]}
+
+
+def listing_update(product_id: str | int, value: Mapping[str, Any]) -> dict[str, Any]:
+    """One ``update`` entry of a products batch call writing a product's listing (status and badge)."""
+    document = {"status": str(value["status"]), "badge": dict(value["badge"]), "v": 1}
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True)
+    return {"id": woo_id(product_id), "meta_data": [{"key": LISTING_META_KEY, "value": text}]}

@@ -405,8 +405,11 @@ def test_woocommerce_plugin_and_storefront_api(page: Any, surfaces: Surfaces) ->
         shopper_page.goto(f"{x.shop.origin}/product/hoodie/")
         shopper_page.locator("#pa_size").select_option("s")
         panel = shopper_page.locator("#backsoon-root .bs-panel")
-        panel.get_by_text("Bald wieder da").wait_for()
+        panel.get_by_label("E-Mail-Adresse").wait_for()
         assert panel.count() == 1
+        # WooCommerce's stock line (the plugin's availability text) says "Back soon": the form adds no second one.
+        assert panel.locator(".bs-title, .bs-eta").count() == 0
+        assert panel.get_attribute("aria-label") == "Back soon"
         assert shopper_page.locator("#backsoon-root").get_attribute("data-variation-id") == HOODIE_S
         shopper_page.get_by_label("E-Mail-Adresse").fill(shopper)
         shopper_page.locator(".bs-consent input[type=checkbox]").check()
@@ -513,3 +516,22 @@ def test_shopify_app_embed_alone_mounts_by_the_product_form(page: Any, surfaces:
             shop.store_id,
         )
     assert x.mail_to(shopper, "Bevestig je e-mailadres voor Merino & Co")["To"] == shopper
+
+
+def test_shopify_block_and_embed_both_on_say_back_soon_once(page: Any, surfaces: Surfaces) -> None:
+    """The merchant placed the block and left the embed's auto-mount on: the page still has one message and form."""
+    x = surfaces
+    shop = _shopify_shop(x, embed_settings={"auto_mount": True}, with_block=True)
+    ctx = page.context.browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(10_000)
+    shopper_page = ctx.new_page()
+    try:
+        shopper_page.goto(f"{x.shop.origin}/nl/products/{shop.product['handle']}?variant={SIZE_S}")
+        assert shopper_page.locator("#backsoon-embed").count() == 1  # both mounts are on the page
+        shopper_page.locator(".bs-panel").get_by_text("Binnenkort terug").wait_for()
+        assert shopper_page.locator(".bs-panel").count() == 1
+        assert shopper_page.get_by_text("Binnenkort terug").count() == 1
+        assert shopper_page.locator("#backsoon-embed .bs-badge, #backsoon-embed .bs-panel").count() == 0
+        assert shopper_page.locator("#backsoon-embed").get_attribute("data-backsoon-ready") is None
+    finally:
+        ctx.close()

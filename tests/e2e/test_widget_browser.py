@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from app.domain.dates import shopper_date
 from app.domain.waitlist import consent as consent_for_locale
 from app.models import Product, StockState, Store, Variant
 from app.models.waitlist import ConsentRecord, Subscription
 from tests.e2e.conftest import LiveServer
+from tests.unit.test_domain_dates import CASES as DATE_CASES
+from tests.unit.test_domain_dates import TODAY as DATE_TODAY
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -462,3 +465,132 @@ def test_the_merchants_own_words_replace_the_built_in_ones(page: Any, live_serve
     page.goto(_landing_url(live_server, shop, "nl", "outnodate"))
     page.wait_for_selector(".bs-panel")
     assert page.locator(".bs-title").inner_text() == "Binnenkort terug"
+
+
+def test_consent_box_waits_for_its_text_and_the_signup_records_the_words_shown(
+    page: Any, live_server: LiveServer, shop: Shop
+) -> None:
+    """A mount like the Shopify block's: variant states on the page, the consent text from the API. While the text
+    is on its way the box is empty and cannot be ticked; once it is there the form carries its version, and the
+    stored consent is exactly the label the shopper read."""
+    held: list[Any] = []
+    page.route(f"**/storefront/v1/stores/{shop.demo}/products/{shop.product}?locale=en", lambda r: held.append(r))
+    page.goto(f"{live_server.url}/demo/shop/")
+    states = {shop.vid("outnodate"): {"status": "out_of_stock", "badge": {"kind": "none", "quantity": None},
+                                      "restock_eta": None, "back_soon": True, "v": 1}}  # fmt: skip
+    page.evaluate(
+        """([store, product, variant, states]) => {
+          document.querySelectorAll('script[src*="widget.js"], #backsoon-root').forEach(e => e.remove());
+          const m = document.createElement('div');
+          m.id = 'backsoon-root';
+          m.dataset.store = store;
+          m.dataset.product = product;
+          m.dataset.variant = variant;
+          m.dataset.locale = 'en';
+          m.dataset.states = JSON.stringify(states);
+          document.querySelector('main').prepend(m);
+        }""",
+        [str(shop.demo), shop.product, shop.vid("outnodate"), states],
+    )
+    page.add_script_tag(url=f"{live_server.url}/static/widget.js")
+    page.wait_for_selector(".bs-panel")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1  # the product document (with the consent text) is still on its way
+    box = page.locator(".bs-consent input")
+    assert page.locator(".bs-consent").inner_text() == ""
+    assert box.is_disabled()
+    assert page.locator(".bs-form").get_attribute("data-consent-version") == ""
+    held[0].continue_()
+    page.wait_for_selector(".bs-consent input:not([disabled])")
+    shown = page.locator(".bs-consent").inner_text()
+    expected = consent_for_locale("en", "Northwind Goods (demo)")
+    assert shown == expected.text
+    assert page.locator(".bs-form").get_attribute("data-consent-version") == expected.version
+
+    page.locator(".bs-email").fill("shown-equals-recorded@example.com")
+    box.check()
+    with page.expect_response(lambda r: r.url.endswith("/subscriptions")) as answer:
+        page.locator(".bs-submit").click()
+    assert answer.value.status == 202
+    with live_server.db.session() as s:
+        sub = s.scalars(
+            select(Subscription).where(
+                Subscription.store_id == shop.demo, Subscription.email == "shown-equals-recorded@example.com"
+            )
+        ).one()
+        [record] = s.scalars(select(ConsentRecord).where(ConsentRecord.subscription_id == sub.id)).all()
+        assert (record.text, record.text_version) == (shown, expected.version)
+
+
+SHIPS_AROUND = {"en": "Ships around ", "nl": "Verzonden rond ", "fr": "Expédié vers le ", "de": "Versand um den "}
+
+
+def test_the_widget_spells_dates_as_the_python_side_does(page: Any, live_server: LiveServer) -> None:
+    """The widget and app.domain.dates.shopper_date share one format per language; the year follows the store's
+    today (data-today), not the browser's clock."""
+    page.goto(f"{live_server.url}/demo/shop/")
+    cases = [*DATE_CASES, ("en", date(2027, 1, 2), "2 January")]
+    for lang, day, expected in cases:
+        today = "2027-01-01" if day == date(2027, 1, 2) else DATE_TODAY.isoformat()
+        page.evaluate(
+            """([lang, eta, today]) => {
+              document.querySelectorAll('#backsoon-root').forEach(e => e.remove());
+              const m = document.createElement('div');
+              m.id = 'backsoon-root';
+              m.dataset.variant = 'x';
+              m.dataset.locale = lang;
+              m.dataset.today = today;
+              m.dataset.states = JSON.stringify({x: {status: 'backorder', badge: {kind: 'none', quantity: null},
+                restock_eta: eta, back_soon: false, v: 1}});
+              document.querySelector('main').prepend(m);
+              if (window.BackSoonWidget) window.BackSoonWidget.start();
+            }""",
+            [lang, day.isoformat(), today],
+        )
+        if not page.evaluate("!!window.BackSoonWidget"):
+            page.add_script_tag(url=f"{live_server.url}/static/widget.js")
+        page.wait_for_selector(".bs-note:not([hidden])")
+        python = shopper_date(day, lang, date.fromisoformat(today))
+        assert python == expected
+        assert page.locator(".bs-note").inner_text() == SHIPS_AROUND.get(lang, SHIPS_AROUND["en"]) + python
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("en", "On its way"), ("nl", "Onderweg"), ("fr", "En cours d’acheminement"), ("de", "Unterwegs")],
+)
+def test_stock_on_its_way_is_said_without_a_date(page: Any, live_server: LiveServer, lang: str, words: str) -> None:
+    """Shopify's incoming quantity has no date: the form and the backorder note say it is coming, never when."""
+    page.goto(f"{live_server.url}/demo/shop/")
+    states = {
+        "out": {"status": "out_of_stock", "badge": {"kind": "none", "quantity": None}, "restock_eta": None,
+                "eta_source": None, "back_soon": True, "v": 1, "on_its_way": True},
+        "back": {"status": "backorder", "badge": {"kind": "none", "quantity": None}, "restock_eta": None,
+                 "eta_source": None, "back_soon": False, "v": 1, "on_its_way": True},
+    }  # fmt: skip
+    page.evaluate(
+        """([lang, states]) => {
+          document.querySelectorAll('#backsoon-root').forEach(e => e.remove());
+          const m = document.createElement('div');
+          m.id = 'backsoon-root';
+          m.dataset.variant = 'out';
+          m.dataset.locale = lang;
+          m.dataset.consentText = 'ok';
+          m.dataset.consentVersion = 'c1';
+          m.dataset.states = JSON.stringify(states);
+          document.querySelector('main').prepend(m);
+        }""",
+        [lang, states],
+    )
+    page.add_script_tag(url=f"{live_server.url}/static/widget.js")
+    page.wait_for_selector(".bs-panel")
+    assert page.locator(".bs-panel .bs-way").inner_text() == words
+    assert page.locator(".bs-panel .bs-eta").count() == 1
+    page.evaluate("document.getElementById('backsoon-root').dispatchEvent(new CustomEvent('backsoon:variant', "
+                  "{detail: {variantId: 'back'}}))")  # fmt: skip
+    page.wait_for_selector(".bs-note:not([hidden])")
+    assert page.locator(".bs-note").inner_text() == words
+    assert page.locator(".bs-panel").count() == 0

@@ -435,6 +435,47 @@ def test_inventory_by_variant_sums_two_locations(db: Database) -> None:
     assert dirty(db, sid) == {"v1"}
 
 
+def _incoming(db: Database, sid: int) -> dict[tuple[str, str], int | None]:
+    with db.session() as s:
+        rows = s.execute(
+            select(Variant.external_id, Location.external_id, InventoryLevel.incoming)
+            .join(Variant, Variant.id == InventoryLevel.variant_id)
+            .join(Location, Location.id == InventoryLevel.location_id)
+            .where(InventoryLevel.store_id == sid)
+        ).all()
+    return {(v, loc): n for v, loc, n in rows}
+
+
+def test_incoming_is_stored_kept_when_absent_and_marks_its_variant(db: Database) -> None:
+    sid = new_store(db)
+    _catalog_with_items(db, sid)
+    # A sync reads Shopify's "incoming" quantity: 12 on their way to L1, none to L2.
+    result, _ = run(
+        db,
+        catalog.apply_inventory,
+        sid,
+        [InventoryRecord("v1", "L1", 0, on_hand=0, updated_at=T1, incoming=12), InventoryRecord("v1", "L2", 0)],
+    )
+    assert result == ApplyResult(created=2, dirty=1)
+    assert _incoming(db, sid) == {("v1", "L1"): 12, ("v1", "L2"): None}
+    clear_dirty(db)
+    # A level webhook carries `available` only: the stored incoming stays, and nothing is marked.
+    result, _ = run(db, catalog.apply_inventory, sid, [InventoryRecord("v1", "L1", 0, updated_at=T2)])
+    assert result == ApplyResult(unchanged=1)
+    assert _incoming(db, sid)[("v1", "L1")] == 12
+    assert dirty(db, sid) == set()
+    # Only the incoming quantity changes (the stock arrived elsewhere, sellable stays 0): the variant is recomputed.
+    result, _ = run(
+        db,
+        catalog.apply_inventory,
+        sid,
+        [InventoryRecord("v1", "L1", 0, updated_at=T2 + timedelta(hours=1), incoming=0)],
+    )
+    assert result == ApplyResult(updated=1, dirty=1)
+    assert dirty(db, sid) == {"v1"}
+    assert variants_by_ext(db, sid)["v1"].sellable_quantity == 0
+
+
 def test_inventory_by_inventory_item_with_null_available(db: Database) -> None:
     sid = new_store(db)
     _catalog_with_items(db, sid)

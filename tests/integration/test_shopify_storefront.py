@@ -194,3 +194,49 @@ def test_other_stores_states_are_not_sent(db: Database) -> None:
     with db.session() as s:
         assert publish_changed(s, client(), store_id).sent == 2
     assert all("/123" not in i["ownerId"] for call in admin.calls for i in call)
+
+
+@responses.activate
+def test_product_listings_are_published_as_product_metafields_true_for_the_whole_product(db: Database) -> None:
+    from app.models import Product, ProductListing
+    from app.services.stock.storefront_state import refresh_listings
+
+    with db.session() as s:
+        store = make_store(s, platform="shopify", domain=SHOP)
+        many = Product(store_id=store.id, external_id="9587413528877", title="Merino Crew Sweater")
+        few = Product(store_id=store.id, external_id="9587413561645", title="Linen Apron")
+        s.add_all([many, few])
+        s.flush()
+        quantities = [(many, 5, "low_stock"), (many, 404, "in_stock"), (few, 2, "low_stock"), (few, 1, "low_stock")]
+        for i, (product, qty, status) in enumerate(quantities):
+            v = make_variant(s, store, product=product, qty=qty, external_id=str(FIRST_VARIANT + i))
+            s.add(StockState(store_id=store.id, variant_id=v.id, status=status, sellable_quantity=qty))
+        s.flush()
+        assert refresh_listings(s, store.id, [many.id, few.id], datetime(2026, 12, 7, tzinfo=UTC)) == 2
+        assert refresh_listings(s, store.id, [many.id, few.id], datetime(2026, 12, 7, tzinfo=UTC)) == 0
+        store_id, ids = store.id, (many.id, few.id)
+    admin = FakeAdmin()
+    responses.add_callback(responses.POST, GRAPHQL, callback=admin)
+    with db.session() as s:
+        result = publish_changed(s, client(), store_id)
+    assert (result.sent, result.failed, result.batches) == (6, 0, 1)  # four variant states and two listings
+    listings = {i["ownerId"]: json.loads(i["value"]) for i in admin.calls[0] if i["key"] == "listing"}
+    assert listings == {
+        # One variant's "Only 5 left" does not stand for 409 units.
+        "gid://shopify/Product/9587413528877": {
+            "status": "in_stock",
+            "badge": {"kind": "none", "quantity": None},
+            "v": 1,
+        },
+        "gid://shopify/Product/9587413561645": {
+            "status": "low_stock",
+            "badge": {"kind": "only_n_left", "quantity": 3},
+            "v": 1,
+        },
+    }
+    assert {(i["namespace"], i["type"]) for i in admin.calls[0]} == {("$app:backsoon", "json")}
+    with db.session() as s:
+        rows = s.execute(select(ProductListing.product_id, ProductListing.published_fingerprint)).all()
+        assert all(fp for _pid, fp in rows) and {pid for pid, _fp in rows} == set(ids)
+        again = publish_changed(s, client(), store_id)
+    assert (again.sent, again.batches) == (0, 0)

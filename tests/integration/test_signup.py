@@ -86,9 +86,12 @@ def env(db: Database, redis_conn: object, app: Flask, job_queue: RecordingQueue)
     yield Env(app, job_queue, db, ids[0], ids[1], {})
 
 
-def body(**kw: Any) -> dict[str, Any]:
+def body(store_name: str = "Acme", **kw: Any) -> dict[str, Any]:
+    """A signup as the widget sends it: the version of the default consent text it showed in the shopper's language."""
     values: dict[str, Any] = {"email": "Ann@Example.COM", "variant_id": "sold", "consent": True, "locale": "en"}
     values.update(kw)
+    if "consent_version" not in kw:
+        values["consent_version"] = rules.consent(rules.pick_locale([str(values["locale"])]), store_name).version
     return values
 
 
@@ -122,7 +125,13 @@ def test_same_answer_and_one_row_for_a_repeat(env: Env) -> None:
 def test_form_encoded_and_per_variant(env: Env) -> None:
     resp = env.client.post(
         f"/storefront/v1/stores/{env.store_id}/subscriptions",
-        data={"email": "bob@example.com", "variant_id": "bo", "consent": "on", "source": "landing"},
+        data={
+            "email": "bob@example.com",
+            "variant_id": "bo",
+            "consent": "on",
+            "consent_version": rules.consent("en", "Acme").version,
+            "source": "landing",
+        },
     )
     assert resp.status_code == 202
     assert env.post(body(email="bob@example.com", variant_id="coming")).status_code == 202
@@ -132,14 +141,14 @@ def test_form_encoded_and_per_variant(env: Env) -> None:
 
 
 def test_double_opt_in_for_eu_store_enqueues_confirmation(env: Env) -> None:
-    resp = env.post(body(variant_id="eu-sold", locale="nl-BE"), store_id=env.eu_id)
+    resp = env.post(body("Winkel", variant_id="eu-sold", locale="nl-BE"), store_id=env.eu_id)
     assert resp.status_code == 202
     assert resp.get_json() == {"ok": True, "confirm": True, "message": rules.message("nl", "confirm_sent")}
     [sub] = env.subs()
     assert (sub.state, sub.locale) == ("pending_confirmation", "nl")
     assert env.jobs.specs == [JobSpec(job_specs.SEND_CONFIRMATION, (sub.id,), job_id=f"confirm-{sub.id}")]
     # Again at once: same answer, no second email.
-    assert env.post(body(variant_id="eu-sold"), store_id=env.eu_id).get_json()["confirm"] is True
+    assert env.post(body("Winkel", variant_id="eu-sold"), store_id=env.eu_id).get_json()["confirm"] is True
     assert len(env.jobs.specs) == 1
     # Once the email went out more than ten minutes ago, a new signup asks for another one.
     with env.db.session() as s:
@@ -148,14 +157,14 @@ def test_double_opt_in_for_eu_store_enqueues_confirmation(env: Env) -> None:
         row.confirm_sent_at = datetime.now(UTC) - timedelta(minutes=9)
         row.confirm_token_hash = "x" * 64
         s.commit()
-    env.post(body(variant_id="eu-sold"), store_id=env.eu_id)
+    env.post(body("Winkel", variant_id="eu-sold"), store_id=env.eu_id)
     assert len(env.jobs.specs) == 1  # nine minutes: too soon
     with env.db.session() as s:
         row = s.get(Subscription, sub.id)
         assert row is not None
         row.confirm_sent_at = datetime.now(UTC) - timedelta(minutes=11)
         s.commit()
-    env.post(body(variant_id="eu-sold"), store_id=env.eu_id)
+    env.post(body("Winkel", variant_id="eu-sold"), store_id=env.eu_id)
     assert len(env.jobs.specs) == 2
     [sub] = env.subs()
     assert sub.confirm_sent_at is None and sub.confirm_token_hash is None
@@ -167,7 +176,7 @@ def test_store_setting_turns_double_opt_in_off_and_on(env: Env) -> None:
         s.add(StoreSetting(store_id=env.eu_id, scope="store", values={"double_opt_in": False}))
         s.add(StoreSetting(store_id=env.store_id, scope="store", values={"double_opt_in": "true"}))
         s.commit()
-    assert env.post(body(variant_id="eu-sold"), store_id=env.eu_id).get_json()["confirm"] is False
+    assert env.post(body("Winkel", variant_id="eu-sold"), store_id=env.eu_id).get_json()["confirm"] is False
     assert env.post(body()).get_json()["confirm"] is True
     assert [s.state for s in env.subs()] == ["active", "pending_confirmation"]
 
@@ -226,12 +235,15 @@ def test_honeypot_same_answer_nothing_stored(env: Env) -> None:
         (body(consent=False), 400, "consent_required"),
         (body(consent="nope"), 400, "consent_required"),
         (body(consent_version="0000deadbeef"), 400, "consent_required"),
+        (body(consent_version=""), 400, "consent_required"),
+        (body(consent_version=None), 400, "consent_required"),
+        ({k: v for k, v in body().items() if k != "consent_version"}, 400, "consent_required"),
         (body(variant_id=""), 400, "invalid_request"),
         (body(variant_id=["sold"]), 400, "invalid_request"),
         (body(locale="e\x00n"), 400, "invalid_request"),
         (body(variant_id="nope"), 404, "not_found"),
         (body(variant_id="gone"), 404, "not_found"),
-        (body(variant_id="eu-sold"), 404, "not_found"),  # another store's variant
+        (body("Winkel", variant_id="eu-sold"), 404, "not_found"),  # another store's variant
         (body(variant_id="instock"), 409, "in_stock"),
         (body(variant_id="bo-eta"), 409, "in_stock"),
         ([1, 2], 400, "invalid_request"),
@@ -346,7 +358,9 @@ def test_concurrent_duplicate_signups_make_one_row(env: Env) -> None:
     def go() -> None:
         client = env.app.test_client()
         barrier.wait()
-        resp = client.post(f"/storefront/v1/stores/{env.eu_id}/subscriptions", json=body(variant_id="eu-sold"))
+        resp = client.post(
+            f"/storefront/v1/stores/{env.eu_id}/subscriptions", json=body("Winkel", variant_id="eu-sold")
+        )
         codes.append(resp.status_code)
 
     threads = [threading.Thread(target=go) for _ in range(8)]
@@ -370,7 +384,9 @@ def test_signup_on_sqlite_is_idempotent_too(sqlite_db: Database) -> None:
         store = make_store(s, name="Embedded")
         variant = make_variant(s, store, qty=0, external_id="sq")
         _state(s, variant, "out_of_stock")
-        req = service.SignupRequest("sq", "Zed@Example.com", True, None, "en", "widget", "127.0.0.1", "UA")
+        req = service.SignupRequest(
+            "sq", "Zed@Example.com", True, rules.consent("en", "Embedded").version, "en", "widget", "127.0.0.1", "UA"
+        )
         first = service.subscribe(s, jobs, SECRET, store, req)
         second = service.subscribe(s, jobs, SECRET, store, req)
         s.commit()
@@ -405,3 +421,38 @@ def test_the_stores_own_consent_text_is_recorded_and_versioned(env: Env) -> None
         ).status_code
         == 202
     )
+
+
+@pytest.mark.parametrize(
+    ("locale", "message"),
+    [
+        ("en", "We could not tell which consent text you agreed to; please reload the page and agree again."),
+        (
+            "nl",
+            "We weten niet met welke toestemmingstekst je akkoord ging; laad de pagina opnieuw en ga opnieuw akkoord.",
+        ),
+        (
+            "fr",
+            "Nous ne savons pas quel texte de consentement vous avez accepté ;"
+            " rechargez la page et acceptez à nouveau.",
+        ),
+        (
+            "de",
+            "Wir wissen nicht, welchem Einwilligungstext du zugestimmt hast; lade die Seite neu und stimme erneut zu.",
+        ),
+    ],
+)
+def test_a_signup_without_a_consent_version_is_refused_in_the_shoppers_language(
+    env: Env, locale: str, message: str
+) -> None:
+    # A form drawn before its consent text arrived sends no version: nothing it shows may be recorded as agreed to.
+    resp = env.post({k: v for k, v in body(locale=locale).items() if k != "consent_version"})
+    assert resp.status_code == 400
+    assert resp.get_json() == {
+        "error": {
+            "code": "consent_required",
+            "message": message,
+            "details": {"consent_version": "required: the version of the consent text the form showed"},
+        }
+    }
+    assert env.subs() == [] and env.consents() == [] and env.jobs.specs == []

@@ -16,6 +16,7 @@ from app.db import Database
 from app.models import (
     Campaign,
     DirtyVariant,
+    InventoryLevel,
     PurchaseOrder,
     StockEvent,
     StockState,
@@ -23,13 +24,16 @@ from app.models import (
     StoreSetting,
     Subscription,
     Supplier,
+    Variant,
 )
 from app.queue import InProcessJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services.stock import dirty, inputs
 from app.services.stock import recompute as stock
 from app.services.stock import writer as stock_writer
-from tests.factories import NOW, RecordingQueue, add_sale, make_store, make_variant
+from app.services.stock.storefront_state import unpublished_states
+from integrations.shopify.storefront import state_value
+from tests.factories import NOW, RecordingQueue, add_sale, make_location, make_store, make_variant
 
 pytestmark = pytest.mark.integration
 
@@ -742,3 +746,94 @@ def test_no_lead_time_date_follows_a_purchase_order_closed_while_sold_out(
     after = state(db, ids[0])
     assert (after.restock_eta, after.eta_source, after.incoming_quantity) == (None, None, 0)
     assert reason in after.reasons
+
+
+def test_undated_incoming_stock_says_on_its_way_and_never_dates_a_restock(db: Database) -> None:
+    """Shopify's incoming quantity has no date: a sold-out variant may say it is on its way, and nothing more."""
+    with db.session() as s:
+        store = make_store(s)
+        online = make_location(s, store)
+        wholesale = make_location(s, store, fulfills_online=False)
+        coming = make_variant(s, store, qty=0)
+        elsewhere = make_variant(s, store, qty=0)
+        dated = make_variant(s, store, qty=0)
+        shelf = make_variant(s, store, qty=8)
+        for v, loc in ((coming, online), (elsewhere, wholesale), (dated, online), (shelf, online)):
+            s.add(InventoryLevel(store_id=store.id, variant_id=v.id, location_id=loc.id, available=0, incoming=12))
+        s.add(PurchaseOrder(store_id=store.id, variant_id=dated.id, quantity=5, expected_on=date(2026, 12, 3)))
+        sid = store.id
+        ids = (coming.id, elsewhere.id, dated.id, shelf.id)
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    got = {vid: (state(db, vid).status, state(db, vid).restock_eta, state(db, vid).on_its_way) for vid in ids}
+    assert got == {
+        ids[0]: ("out_of_stock", None, True),
+        ids[1]: ("out_of_stock", None, False),  # on its way to a location that does not sell online
+        ids[2]: ("out_of_stock", date(2026, 12, 3), False),  # a dated order says more
+        ids[3]: ("in_stock", None, False),
+    }
+    with db.session() as s:
+        docs = {u.variant_id: state_value(u.state) for u in unpublished_states(s, sid, 10)}
+    assert docs[ids[0]] == {
+        "status": "out_of_stock",
+        "badge": {"kind": "none", "quantity": None},
+        "restock_eta": None,
+        "eta_source": None,
+        "back_soon": True,
+        "v": 1,
+        "on_its_way": True,
+    }
+    assert "on_its_way" not in docs[ids[1]]
+    # The stock arrives elsewhere: incoming drops to 0, the variant is recomputed and no longer says it.
+    with db.session() as s:
+        level = s.scalars(select(InventoryLevel).where(InventoryLevel.variant_id == ids[0])).one()
+        level.incoming = 0
+        s.commit()
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    assert state(db, ids[0]).on_its_way is False
+
+
+def test_recompute_keeps_each_products_listing_true_for_the_whole_product(db: Database) -> None:
+    from app.models import Product, ProductListing
+
+    with db.session() as s:
+        store = make_store(s)
+        big, small = (Product(store_id=store.id, external_id=ref, title=ref) for ref in ("big", "small"))
+        s.add_all([big, small])
+        s.flush()
+        make_variant(s, store, product=big, qty=5)
+        make_variant(s, store, product=big, qty=404)
+        make_variant(s, store, product=small, qty=2)
+        last = make_variant(s, store, product=small, qty=1)
+        sid, ids, last_id = store.id, (big.id, small.id), last.id
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+
+    def listings() -> dict[int, tuple[str, str, int | None, bool]]:
+        with db.session() as s:
+            rows = s.scalars(select(ProductListing).where(ProductListing.store_id == sid)).all()
+            return {
+                r.product_id: (r.status, r.badge_kind, r.badge_quantity, r.published_fingerprint is None) for r in rows
+            }
+
+    assert listings() == {
+        ids[0]: ("in_stock", "none", None, True),  # 409 units: one variant's "Only 5 left" is not the card's
+        ids[1]: ("low_stock", "only_n_left", 3, True),
+    }
+    # The last unit of one variant sells: only that product's listing changes.
+    with db.session() as s:
+        s.get(Variant, last_id).sellable_quantity = 0  # type: ignore[union-attr]
+        s.commit()
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+    assert listings()[ids[1]] == ("low_stock", "only_n_left", 2, True)
+    # The 404-unit variant is deleted: the product's card now has 5 units, and it says so.
+    with db.session() as s:
+        gone = s.scalars(select(Variant).where(Variant.product_id == ids[0], Variant.sellable_quantity == 404)).one()
+        gone.deleted_at = NOW
+        s.commit()
+        gone_id = gone.id
+    with db.session() as s:
+        stock.recompute(s, sid, [gone_id], now=NOW)
+    assert listings()[ids[0]] == ("low_stock", "only_n_left", 5, True)

@@ -12,12 +12,13 @@ from urllib.parse import urlencode
 
 import pytest
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import select
 
 from app.db import Database
 from app.domain import waitlist as rules
 from app.models import Product, StockState, Store
-from app.models.waitlist import Subscription
+from app.models.waitlist import ConsentRecord, Subscription
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store, make_variant
 
@@ -67,7 +68,12 @@ def seeded(db: Database, redis_conn: object, client: FlaskClient) -> Iterator[tu
         )
         s.add(
             StockState(
-                store_id=store.id, variant_id=b.id, status="low_stock", badge_kind="only_n_left", badge_quantity=3
+                store_id=store.id,
+                variant_id=b.id,
+                status="low_stock",
+                badge_kind="only_n_left",
+                badge_quantity=3,
+                sellable_quantity=3,
             )
         )
         sp = Product(store_id=shop.id, external_id="sp1", title="Shop hat")
@@ -112,6 +118,7 @@ def test_product_document(seeded: Any) -> None:
             "title": "Hat",
             "url": "https://acme.example/hat",
             "image_url": "https://acme.example/hat.png",
+            "listing": {"status": "low_stock", "badge": {"kind": "only_n_left", "quantity": 3}},
         },
         "variants": {
             "v1": {**_state("out_of_stock", eta="2026-12-03", source="incoming"), "title": "Red"},
@@ -123,6 +130,74 @@ def test_product_document(seeded: Any) -> None:
     assert "Origin" in resp.headers["Vary"]
     fr = client.get(f"/storefront/v1/stores/{ids['store']}/products/p1?locale=fr-BE").get_json()
     assert fr["store"]["locale"] == "fr" and fr["store"]["consent"]["text"] == rules.consent("fr", "Acme").text
+
+
+def _listing_product(db: Database, store_id: int, ref: str, states: list[dict[str, Any]]) -> None:
+    with db.session() as s:
+        store = s.get(Store, store_id)
+        assert store is not None
+        product = Product(store_id=store_id, external_id=ref, title=ref)
+        s.add(product)
+        s.flush()
+        for i, values in enumerate(states):
+            qty = values.get("sellable_quantity", 0)
+            v = make_variant(s, store, product=product, qty=qty, external_id=f"{ref}-{i}", position=i)
+            s.add(StockState(store_id=store_id, variant_id=v.id, **values))
+        s.commit()
+
+
+@pytest.mark.parametrize(
+    ("states", "listing"),
+    [
+        # One variant's "Only 5 left" does not speak for a product with 409 units.
+        (
+            [
+                {"status": "low_stock", "badge_kind": "only_n_left", "badge_quantity": 5, "sellable_quantity": 5},
+                {"status": "in_stock", "sellable_quantity": 404},
+            ],
+            {"status": "in_stock", "badge": {"kind": "none", "quantity": None}},
+        ),
+        (
+            [
+                {"status": "low_stock", "badge_kind": "only_n_left", "badge_quantity": 2, "sellable_quantity": 2},
+                {"status": "low_stock", "badge_kind": "only_n_left", "badge_quantity": 1, "sellable_quantity": 1},
+            ],
+            {"status": "low_stock", "badge": {"kind": "only_n_left", "quantity": 3}},
+        ),
+        (
+            [{"status": "out_of_stock"}, {"status": "out_of_stock", "sellable_quantity": -2}],
+            {"status": "out_of_stock", "badge": {"kind": "none", "quantity": None}},
+        ),
+    ],
+)
+def test_product_listing_is_true_for_the_whole_product(
+    seeded: Any, states: list[dict[str, Any]], listing: dict[str, Any]
+) -> None:
+    client, ids, db = seeded
+    _listing_product(db, ids["store"], "lp", states)
+    doc = client.get(f"/storefront/v1/stores/{ids['store']}/products/lp").get_json()
+    assert doc["product"]["listing"] == listing
+
+
+def test_product_listing_threshold_is_the_products_setting(seeded: Any) -> None:
+    from app.models import StoreSetting
+
+    client, ids, db = seeded
+    states = [{"status": "low_stock", "sellable_quantity": 4}, {"status": "low_stock", "sellable_quantity": 3}]
+    _listing_product(db, ids["store"], "own", states)
+    _listing_product(db, ids["store"], "default", states)
+    with db.session() as s:
+        pid = s.scalars(select(Product.id).where(Product.external_id == "own")).one()
+        s.add(StoreSetting(store_id=ids["store"], scope="product", product_id=pid, values={"low_stock_threshold": 8}))
+        s.commit()
+    assert client.get(f"/storefront/v1/stores/{ids['store']}/products/own").get_json()["product"]["listing"] == {
+        "status": "low_stock",
+        "badge": {"kind": "only_n_left", "quantity": 7},
+    }
+    assert client.get(f"/storefront/v1/stores/{ids['store']}/products/default").get_json()["product"]["listing"] == {
+        "status": "in_stock",
+        "badge": {"kind": "none", "quantity": None},
+    }
 
 
 def test_etag_and_304(seeded: Any) -> None:
@@ -227,7 +302,12 @@ def test_app_proxy_reads_and_signup(seeded: Any) -> None:
     assert client.get(f"/storefront/proxy/v1/products/sp1?{_proxy_query()}").get_json()["product"]["id"] == "sp1"
     resp = client.post(
         f"/storefront/proxy/v1/subscriptions?{_proxy_query()}",
-        json={"email": "eve@example.com", "variant_id": "sv1", "consent": True},
+        json={
+            "email": "eve@example.com",
+            "variant_id": "sv1",
+            "consent": True,
+            "consent_version": rules.consent("en", "Shop").version,
+        },
         headers={"X-Forwarded-For": "198.51.100.9, 10.0.0.1"},
     )
     assert resp.status_code == 202 and resp.get_json()["ok"] is True
@@ -245,6 +325,7 @@ def test_app_proxy_form_post_redirects_back(seeded: Any) -> None:
             "variant_id": "sv1",
             "product_id": "sp1",
             "consent": "on",
+            "consent_version": rules.consent("en", "Shop").version,
             "return_to": "/products/shop-hat?variant=sv1",
         },
     )
@@ -252,11 +333,45 @@ def test_app_proxy_form_post_redirects_back(seeded: Any) -> None:
     assert resp.headers["Location"] == "/products/shop-hat?variant=sv1&backsoon=subscribed&backsoon_reason=subscribed"
     bad = client.post(
         f"/storefront/proxy/subscribe?{_proxy_query()}",
-        data={"email": "nope", "variant_id": "sv1", "consent": "on", "return_to": "//evil.example/"},
+        data={
+            "email": "nope",
+            "variant_id": "sv1",
+            "consent": "on",
+            "consent_version": rules.consent("en", "Shop").version,
+            "return_to": "//evil.example/",
+        },
     )
     assert bad.status_code == 400 and bad.mimetype == "text/html"
     with db.session() as s:
         assert [x.email for x in s.scalars(select(Subscription))] == ["f@example.com"]
+
+
+def test_app_proxy_form_without_a_consent_version_shows_the_consent_text_first(seeded: Any) -> None:
+    # The theme's form without JavaScript cannot know our consent text: a page shows it before anything is stored.
+    client, _ids, db = seeded
+    form = {"email": "g@example.com", "variant_id": "sv1", "product_id": "sp1", "consent": "on", "locale": "fr"}
+    resp = client.post(f"/storefront/proxy/subscribe?{_proxy_query()}", data={**form, "evil": "x"})
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    page = resp.get_data(as_text=True)
+    french = rules.consent("fr", "Shop")
+    assert f'<span class="bs-consent-text">{escape(french.text)}</span>' in page
+    assert f'<input type="hidden" name="consent_version" value="{french.version}">' in page
+    assert '<form method="post" action="/apps/backsoon/subscribe"' in page
+    assert '<input type="hidden" name="email" value="g@example.com">' in page
+    assert 'name="evil"' not in page
+    assert f'<h1 id="page-title">{escape(rules.message("fr", "agree_title"))}</h1>' in page
+    with db.session() as s:
+        assert s.scalars(select(Subscription)).all() == []
+        assert s.scalars(select(ConsentRecord)).all() == []
+    # Agreeing on that page signs up with exactly the text it showed.
+    agreed = client.post(
+        f"/storefront/proxy/subscribe?{_proxy_query()}",
+        data={**form, "consent": "true", "consent_version": french.version, "return_to": "/products/shop-hat"},
+    )
+    assert agreed.status_code == 303
+    with db.session() as s:
+        [record] = s.scalars(select(ConsentRecord)).all()
+        assert (record.text, record.text_version) == (french.text, french.version)
 
 
 @pytest.mark.parametrize(

@@ -283,3 +283,54 @@ def test_publish_storefront_job_writes_and_disconnects_on_a_rejected_key(
         assert woo_jobs.publish_storefront(store_id) == {"sent": 0, "failed": 0, "batches": 0}
     finally:
         set_runtime(None)
+
+
+@responses.activate
+def test_product_listings_go_to_the_product_meta_in_calls_of_their_own(db: Database) -> None:
+    from datetime import UTC, datetime
+
+    from app.models import ProductListing
+    from app.services.stock.storefront_state import refresh_listings
+
+    store_id, vids = seed_mixed(db)
+    with db.session() as s:
+        # The hoodie: S sold out, M with 2 left: the card says "Only 2 left" for the whole product.
+        s.execute(select(StockState).where(StockState.variant_id == vids["16"])).scalar_one().sellable_quantity = 2
+        pids = s.scalars(select(Product.id).where(Product.store_id == store_id).order_by(Product.id)).all()
+        assert refresh_listings(s, store_id, pids, datetime(2026, 12, 7, tzinfo=UTC)) == 2
+        s.commit()
+    woo = FakeWoo(refuse={10})
+    woo.install()
+    with db.session() as s:
+        result = publish_changed(s, client(), store_id)
+    listing_call = woo.calls[-1]
+    assert listing_call == (
+        "products/batch",
+        {
+            "update": [
+                {
+                    "id": 10,
+                    "meta_data": [
+                        {
+                            "key": "_backsoon_listing",
+                            "value": '{"badge":{"kind":"none","quantity":null},"status":"out_of_stock","v":1}',
+                        }
+                    ],
+                },
+                {
+                    "id": 14,
+                    "meta_data": [
+                        {
+                            "key": "_backsoon_listing",
+                            "value": '{"badge":{"kind":"only_n_left","quantity":2},"status":"low_stock","v":1}',
+                        }
+                    ],
+                },
+            ]
+        },
+    )
+    # Product 10 was refused (in both calls): its state and its listing stay unpublished, the hoodie's goes out.
+    assert (result.sent, result.failed, result.batches) == (3, 2, 3)
+    with db.session() as s:
+        marks = dict(s.execute(select(ProductListing.product_id, ProductListing.published_fingerprint)).all())
+    assert marks[pids[0]] is None and marks[pids[1]] is not None

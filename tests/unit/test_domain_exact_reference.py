@@ -326,7 +326,22 @@ def ref_assess(f: VariantFacts, s: StockSettings) -> tuple[object, ...]:
     if status in ("out_of_stock", "backorder"):
         open_items = [item for item in f.incoming if item.quantity > 0]
         upcoming = [item.expected_on for item in open_items if item.expected_on >= TODAY]
-        if upcoming:
+        owed = max(-qty, 0)
+        # Owed units with stock on order: the first arrival whose running total reaches owed + 1, counted unit by unit.
+        arrivals = sorted(day for item in open_items for day in [item.expected_on] * item.quantity)
+        what = ("Ships", "No ship date") if status == "backorder" else ("Back in stock", "No restock date")
+        if owed and open_items and len(arrivals) <= owed:
+            reasons.append(f"{what[1]}: open incoming stock ({len(arrivals)} units) does not cover the {owed} owed + 1")
+        elif owed and open_items and arrivals[owed] < TODAY:
+            eta_source = "incoming_stock_overdue"
+            reasons.append("Incoming stock is overdue: no restock date")
+        elif owed and open_items:
+            eta, eta_source = arrivals[owed], "incoming_stock"
+            total = sum(item.quantity for item in open_items if item.expected_on <= eta)
+            reasons.append(
+                f"{what[0]} {eta.isoformat()}: incoming stock then totals {total} units, covering the {owed} owed + 1"
+            )
+        elif upcoming:
             eta, eta_source = min(upcoming), "incoming_stock"
             reasons.append(f"Back in stock {eta.isoformat()}: incoming stock expected")
         elif open_items:

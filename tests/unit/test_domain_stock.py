@@ -20,6 +20,7 @@ from app.domain.stock import (
     CampaignWindow,
     IncomingStock,
     LeadTimeEta,
+    ListingVariant,
     Signal,
     Status,
     VariantFacts,
@@ -29,7 +30,9 @@ from app.domain.stock import (
     is_oversellable,
     lead_time_eta,
     marketing_signal,
+    on_its_way,
     priority_score,
+    product_listing,
     reorder_by_date,
     reorder_due,
     restock_eta,
@@ -620,7 +623,8 @@ SHOW = StockSettings(show_lead_time_eta=True)
 
 
 def _eta_reasons(reasons: tuple[str, ...]) -> list[str]:
-    return [r for r in reasons if r.startswith(("Back in stock", "No restock date", "Incoming stock"))]
+    prefixes = ("Back in stock", "No restock date", "Incoming stock", "Ships", "No ship date")
+    return [r for r in reasons if r.startswith(prefixes)]
 
 
 def test_assess_sold_out_on_the_default_lead_time_shows_no_date_even_when_showing_is_on() -> None:
@@ -867,3 +871,133 @@ def test_assess_agrees_with_the_public_rule_functions(seed: int) -> None:
         lead_eta = lead_time_eta(f.lead_time_entered, settings.show_lead_time_eta, f.po_closed_while_sold_out)
         assert (a.restock_eta, a.eta_source) == restock_eta(status, f.incoming, lead, due, TODAY, lead_eta)
         assert a.campaign_stockout == campaign_risk(qty, velocity, f.incoming, f.campaigns, TODAY)
+
+
+# --- backorder ship dates count the units already owed ----------------------------------------------------------
+
+
+def test_assess_backorder_owing_30_does_not_promise_the_20_arriving_first() -> None:
+    # The case: 30 owed, 20 arriving on 20 March, 40 more on 5 April: a new order ships with the second.
+    f = facts(policy="continue", sellable_quantity=-30, velocity=1.0, incoming=(po(20, 19), po(40, 35)))
+    result = assess(f, S, TODAY)
+    assert result.status is Status.BACKORDER
+    assert (result.restock_eta, result.eta_source) == (date(2025, 4, 5), "incoming_stock")
+    assert _eta_reasons(result.reasons) == [
+        "Ships 2025-04-05: incoming stock then totals 60 units, covering the 30 owed + 1"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("owed", "incoming", "expected"),
+    [
+        (30, (po(20, 19),), (None, None)),  # 20 < 31: nothing covers the next order
+        (30, (po(30, 19),), (None, None)),  # exactly the owed units: the new order is the 31st
+        (30, (po(31, 19),), (day(19), "incoming_stock")),
+        (30, (po(40, 35), po(20, 19)), (day(35), "incoming_stock")),  # counted in date order, not listed order
+        (30, (po(10, 5), po(10, 6), po(11, 7)), (day(7), "incoming_stock")),
+        (5, (po(10, -2),), (None, "incoming_stock_overdue")),  # the covering order is late: no date
+        (5, (po(3, -2), po(10, 4)), (day(4), "incoming_stock")),  # overdue units count toward the owed ones
+        (5, (po(0, 3), po(-4, 4), po(6, 9)), (day(9), "incoming_stock")),  # empty lines are ignored
+        (5, (), (day(14), "lead_time")),  # nothing on order: a fresh order (which includes the owed) dates it
+    ],
+)
+def test_restock_eta_backorder_counts_owed_units(
+    owed: int, incoming: tuple[IncomingStock, ...], expected: tuple[date | None, str | None]
+) -> None:
+    assert restock_eta(Status.BACKORDER, incoming, 14, True, TODAY, LeadTimeEta.SHOWN, owed=owed) == expected
+
+
+def test_assess_backorder_owing_units_with_short_orders_takes_no_lead_time_date() -> None:
+    # Earlier orders take the next arrivals: a shown lead time is no ship date for a new one either.
+    f = facts(
+        policy="continue",
+        sellable_quantity=-3,
+        velocity=1.0,
+        lead_time_days=10,
+        lead_time_entered=True,
+        incoming=(po(2, 5),),
+    )
+    result = assess(f, SHOW, TODAY)
+    assert (result.restock_eta, result.eta_source) == (None, None)
+    assert _eta_reasons(result.reasons) == ["No ship date: open incoming stock (2 units) does not cover the 3 owed + 1"]
+
+
+def test_assess_backorder_short_purchase_orders_give_no_date() -> None:
+    f = facts(policy="continue", sellable_quantity=-30, velocity=1.0, incoming=(po(20, 19),))
+    result = assess(f, S, TODAY)
+    assert (result.restock_eta, result.eta_source) == (None, None)
+    assert _eta_reasons(result.reasons) == [
+        "No ship date: open incoming stock (20 units) does not cover the 30 owed + 1"
+    ]
+
+
+def test_assess_oversold_deny_variant_is_back_only_after_the_owed_units() -> None:
+    # Two units oversold: the first arrival pays one of them off and the variant is still sold out.
+    f = facts(policy="deny", sellable_quantity=-2, velocity=1.0, incoming=(po(1, 4), po(9, 8)))
+    result = assess(f, S, TODAY)
+    assert result.status is Status.OUT_OF_STOCK
+    assert (result.restock_eta, result.eta_source) == (day(8), "incoming_stock")
+    assert _eta_reasons(result.reasons) == [
+        "Back in stock 2025-03-09: incoming stock then totals 10 units, covering the 2 owed + 1"
+    ]
+
+
+# --- the product on a listing ------------------------------------------------------------------------------------
+
+
+def lv(status: Status, qty: int, velocity: float = 0.0, oversellable: bool = False) -> ListingVariant:
+    return ListingVariant(status, qty, velocity, oversellable)
+
+
+IN, LOW, OUT, BACK, UNT = Status.IN_STOCK, Status.LOW_STOCK, Status.OUT_OF_STOCK, Status.BACKORDER, Status.UNTRACKED
+
+
+@pytest.mark.parametrize(
+    ("variants", "expected"),
+    [
+        # The product: one variant's "Only 5 left" must not stand for 409 units.
+        ((lv(LOW, 5), lv(IN, 404)), (IN, NONE)),
+        ((lv(LOW, 2), lv(LOW, 1)), (LOW, Badge(BadgeKind.ONLY_N_LEFT, 3))),
+        ((lv(LOW, 3), lv(OUT, 0)), (LOW, Badge(BadgeKind.ONLY_N_LEFT, 3))),
+        ((lv(LOW, 3), lv(OUT, -2)), (LOW, Badge(BadgeKind.ONLY_N_LEFT, 3))),  # owed units are no stock
+        ((lv(LOW, 4), lv(LOW, 1)), (LOW, Badge(BadgeKind.ONLY_N_LEFT, 5))),  # exactly the threshold
+        ((lv(LOW, 4), lv(LOW, 2)), (IN, NONE)),
+        # More can be ordered than is left: no "only N left" for the product.
+        ((lv(LOW, 2), lv(BACK, 0, oversellable=True)), (LOW, NONE)),
+        ((lv(LOW, 2, oversellable=True),), (LOW, NONE)),
+        ((lv(LOW, 2), lv(UNT, 0)), (UNT, NONE)),
+        # Sold out only when every variant is.
+        ((lv(OUT, 0), lv(OUT, -1)), (OUT, NONE)),
+        ((lv(OUT, 0), lv(BACK, -3, oversellable=True)), (BACK, NONE)),
+        ((), (OUT, NONE)),
+        # Selling fast on the product's totals: 30 units at 5/day last 6 days.
+        ((lv(IN, 20, 3.0), lv(IN, 10, 2.0)), (IN, Badge(BadgeKind.SELLING_FAST))),
+        ((lv(IN, 20, 3.0), lv(IN, 30, 2.0)), (IN, NONE)),  # 50 units at 5/day: 10 days
+        ((lv(IN, 20, 0.5), lv(IN, 2, 0.4)), (IN, NONE)),  # 0.9/day is under the 1/day minimum
+        ((lv(IN, 30, 3.0), lv(OUT, 0, 9.0)), (IN, NONE)),  # a sold-out variant's sales move nothing
+    ],
+)
+def test_product_listing(variants: tuple[ListingVariant, ...], expected: tuple[Status, Badge]) -> None:
+    assert product_listing(variants, S) == expected
+
+
+def test_product_listing_threshold_is_the_settings() -> None:
+    three = StockSettings(low_stock_threshold=3)
+    assert product_listing((lv(LOW, 2), lv(LOW, 1)), three) == (LOW, Badge(BadgeKind.ONLY_N_LEFT, 3))
+    assert product_listing((lv(LOW, 2), lv(LOW, 2)), three) == (IN, NONE)
+
+
+@pytest.mark.parametrize(
+    ("status", "eta", "incoming", "expected"),
+    [
+        (Status.OUT_OF_STOCK, None, 12, True),
+        (Status.BACKORDER, None, 1, True),
+        (Status.OUT_OF_STOCK, None, 0, False),
+        (Status.OUT_OF_STOCK, day(9), 12, False),  # a dated promise says more
+        (Status.IN_STOCK, None, 12, False),
+        (Status.LOW_STOCK, None, 12, False),
+        (Status.UNTRACKED, None, 12, False),
+    ],
+)
+def test_on_its_way(status: Status, eta: date | None, incoming: int, expected: bool) -> None:
+    assert on_its_way(status, eta, incoming) is expected

@@ -158,15 +158,21 @@ TOTE = ProductRecord(
 )
 
 
-def _level(variant: str, location: str, available: int | None, on_hand: int | None) -> InventoryRecord:
+def _level(
+    variant: str, location: str, available: int | None, on_hand: int | None, incoming: int | None = 0
+) -> InventoryRecord:
     return InventoryRecord(
-        variant_external_id=variant, location_external_id=location, available=available, on_hand=on_hand
+        variant_external_id=variant,
+        location_external_id=location,
+        available=available,
+        on_hand=on_hand,
+        incoming=incoming,
     )
 
 
 SWEATER_LEVELS = [
     _level("49712345678125", HQ, 0, 0),
-    _level("49712345678125", OVERFLOW, 0, 0),
+    _level("49712345678125", OVERFLOW, 0, 0, 12),  # sold out here, 12 on their way (no date)
     _level("49712345710893", HQ, 7, 8),
     _level("49712345743661", HQ, 3, 3),
 ]
@@ -178,7 +184,7 @@ EXPECTED: list[Record] = [
     *APRON_LEVELS,
     BEANIE,
     _level("49712345809197", HQ, 5, 5),
-    _level("49712345841965", HQ, 0, 0),
+    _level("49712345841965", HQ, 0, 0, 24),
     _level("49712345841965", OVERFLOW, 0, 0),
     TOTE,
     _level("49712345874733", OVERFLOW, 40, 40),
@@ -326,7 +332,7 @@ def test_extra_selected_fields_map_like_webhooks() -> None:
     assert product.published is False
     assert product.image_url == "https://cdn.shopify.com/s/files/sweater.jpg"
     assert (product.variants[0].position, product.variants[0].options) == (1, {"Size": "S"})
-    assert records[1] == InventoryRecord("49712345678125", HQ, 0, 0, _utc(2026, 10, 14, 14, 15, 27))
+    assert records[1] == InventoryRecord("49712345678125", HQ, 0, 0, _utc(2026, 10, 14, 14, 15, 27), 0)
 
 
 def _big_product_lines(variants: int) -> Iterator[bytes]:
@@ -380,7 +386,7 @@ def test_a_2000_variant_product_streams_without_truncation() -> None:
     )
     levels = records[1:2001]
     assert all(isinstance(r, InventoryRecord) for r in levels)
-    assert levels[1999] == _level("49800000001999", HQ, 1999 % 7, 1999 % 7 + 1)
+    assert levels[1999] == _level("49800000001999", HQ, 1999 % 7, 1999 % 7 + 1, None)  # no incoming selected
     assert records[2001] == ProductRecord(
         external_id="9587413528877",
         title="Merino Crew Sweater",

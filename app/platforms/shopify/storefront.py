@@ -1,4 +1,5 @@
-"""Shopify storefront write-back: publish changed stock states as app-owned variant metafields.
+"""Shopify storefront write-back: publish changed stock states as app-owned variant metafields, and changed product
+listings (status and badge over the product's variants) as app-owned product metafields.
 
 Only states whose ``fingerprint`` differs from ``published_fingerprint`` are sent, 25 per metafieldsSet call (its
 documented maximum). metafieldsSet is atomic per call, so a chunk is either all written or not at all: on
@@ -18,10 +19,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.services.stock.storefront_state import mark_published, unpublished_states
+from app.services.stock.storefront_state import (
+    mark_listings_published,
+    mark_published,
+    unpublished_listings,
+    unpublished_states,
+)
 from integrations.shopify import queries
 from integrations.shopify.graphql import GraphQLClient
-from integrations.shopify.storefront import MAX_METAFIELDS_PER_CALL, chunks, metafield_inputs
+from integrations.shopify.storefront import MAX_METAFIELDS_PER_CALL, chunks, listing_inputs, metafield_inputs
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +46,15 @@ class PublishResult:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    variant_id: int
+    row_id: int  # the variant's id, or the product's for a listing
     fingerprint: str
     inputs: list[dict[str, Any]]
 
+    product: bool = False  # a product's listing metafield, not a variant's state
+
 
 def _pending(session: Session, store_id: int, limit: int) -> tuple[list[_Pending], list[str]]:
-    """States not published yet, with their metafield inputs."""
+    """States, then product listings, not published yet, with their metafield inputs."""
     pending: list[_Pending] = []
     errors: list[str] = []
     for u in unpublished_states(session, store_id, limit):
@@ -55,6 +63,11 @@ def _pending(session: Session, store_id: int, limit: int) -> tuple[list[_Pending
         except ValueError as exc:
             # A non-numeric external id cannot be a Shopify variant; sending it would fail the whole chunk.
             errors.append(f"variant {u.variant_id}: {exc}")
+    for p in unpublished_listings(session, store_id, limit):
+        try:
+            pending.append(_Pending(p.product_id, p.fingerprint, listing_inputs(p.external_id, p.value), product=True))
+        except ValueError as exc:
+            errors.append(f"product {p.product_id}: {exc}")
     return pending, errors
 
 
@@ -66,7 +79,8 @@ def _user_errors(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _mark_published(session: Session, batch: Sequence[_Pending]) -> int:
     """Compare-and-set published_fingerprint for a chunk that was written; returns rows marked."""
-    return mark_published(session, [(p.variant_id, p.fingerprint) for p in batch])
+    states = mark_published(session, [(p.row_id, p.fingerprint) for p in batch if not p.product])
+    return states + mark_listings_published(session, [(p.row_id, p.fingerprint) for p in batch if p.product])
 
 
 def publish_changed(session: Session, client: GraphQLClient, store_id: int, limit: int = 1000) -> PublishResult:

@@ -18,10 +18,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from app.services.stock.storefront_state import mark_published, unpublished_states
+from app.services.stock.storefront_state import (
+    mark_listings_published,
+    mark_published,
+    unpublished_listings,
+    unpublished_states,
+)
 from integrations.base import AuthRevoked, PlatformError
 from integrations.woocommerce.client import WooClient
-from integrations.woocommerce.storefront import MAX_UPDATES_PER_CALL, chunks, meta_update, woo_id
+from integrations.woocommerce.storefront import MAX_UPDATES_PER_CALL, chunks, listing_update, meta_update, woo_id
+
+# The group of the products' listing updates: products/batch, in calls of their own (a simple product's state goes
+# to the same product, and one call naming an id twice could not tell which update was refused).
+_LISTINGS = 0
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +50,10 @@ class PublishResult:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    variant_id: int
+    row_id: int  # the variant's id, or the product's for a listing
     fingerprint: str
-    parent_id: int | None  # the variable product's WooCommerce id for a variation; None for a simple product
+    # The variable product's WooCommerce id for a variation; None for a simple product; _LISTINGS for a listing.
+    parent_id: int | None
     item_id: int
     update: dict[str, object]
 
@@ -61,6 +71,13 @@ def _pending(session: Session, store_id: int, limit: int) -> tuple[list[_Pending
             errors.append(f"variant {u.variant_id}: {exc}")
             continue
         pending.append(_Pending(u.variant_id, u.fingerprint, parent, int(item["id"]), item))
+    for p in unpublished_listings(session, store_id, limit):
+        try:
+            item = listing_update(p.external_id, p.value)
+        except ValueError as exc:
+            errors.append(f"product {p.product_id}: {exc}")
+            continue
+        pending.append(_Pending(p.product_id, p.fingerprint, _LISTINGS, int(item["id"]), item))
     return pending, errors
 
 
@@ -74,7 +91,9 @@ def _calls(pending: Sequence[_Pending]) -> list[tuple[int | None, list[_Pending]
 
 def _mark_published(session: Session, batch: Sequence[_Pending]) -> int:
     """Compare-and-set published_fingerprint for the items that were written; returns rows marked."""
-    return mark_published(session, [(p.variant_id, p.fingerprint) for p in batch])
+    states = mark_published(session, [(p.row_id, p.fingerprint) for p in batch if p.parent_id != _LISTINGS])
+    listings = [(p.row_id, p.fingerprint) for p in batch if p.parent_id == _LISTINGS]
+    return states + mark_listings_published(session, listings)
 
 
 def publish_changed(session: Session, client: WooClient, store_id: int, limit: int = 1000) -> PublishResult:
@@ -87,11 +106,11 @@ def publish_changed(session: Session, client: WooClient, store_id: int, limit: i
     revoked = False
     calls = _calls(pending)
     for index, (parent, batch) in enumerate(calls):
-        endpoint = "products/batch" if parent is None else f"products/{parent}/variations/batch"
+        endpoint = "products/batch" if parent in (None, _LISTINGS) else f"products/{parent}/variations/batch"
         updates = [p.update for p in batch]
         batches += 1
         try:
-            if parent is None:
+            if parent is None or parent == _LISTINGS:
                 item_errors = client.batch_update_products(updates)
             else:
                 item_errors = client.batch_update_variations(parent, updates)

@@ -178,6 +178,7 @@ def _apply_level_batch(
                 InventoryLevel.location_id,
                 InventoryLevel.available,
                 InventoryLevel.on_hand,
+                InventoryLevel.incoming,
                 InventoryLevel.external_updated_at,
             ).where(InventoryLevel.store_id == store_id),
             InventoryLevel.variant_id,
@@ -199,6 +200,8 @@ def _apply_level_batch(
                 "available": rec.available,
                 # Shopify's level webhooks carry `available` only: an absent on_hand keeps the stored one.
                 "on_hand": rec.on_hand if rec.on_hand is not None or prev is None else prev.on_hand,
+                # Likewise `incoming` (a full or paged sync reads it): absent keeps the stored one.
+                "incoming": rec.incoming if rec.incoming is not None or prev is None else prev.incoming,
                 "external_updated_at": ts if ts is not None else (prev.external_updated_at if prev else None),
                 "updated_at": now,
             }
@@ -210,15 +213,21 @@ def _apply_level_batch(
             _LEVELS,
             rows,
             keys=("variant_id", "location_id"),
-            compare=("available", "on_hand"),
+            compare=("available", "on_hand", "incoming"),
             returning=("variant_id", "location_id"),
             watermark=True,
         )
     }
     for row in rows:
         k = (row["variant_id"], row["location_id"])
-        count_row(acc.top, old.get(k), row, k in written, ("available", "on_hand"))
+        count_row(acc.top, old.get(k), row, k in written, ("available", "on_hand", "incoming"))
     changed = refresh_sellable(session, store_id, {k[0] for k in written})
+    # Stock on its way changes what a sold-out variant's page says, though not its sellable quantity.
+    for row in rows:
+        at = (row["variant_id"], row["location_id"])
+        before = old[at].incoming if at in old else None
+        if at in written and (before or 0) != (row["incoming"] or 0):
+            changed.add(row["variant_id"])
     mark(session, jobs, store_id, acc, changed, "inventory")
 
 

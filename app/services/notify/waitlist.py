@@ -29,6 +29,7 @@ from app.models import Product, StockState, Store, StoreStatus, Variant
 from app.models.waitlist import ConsentRecord, Subscription, SubscriptionState
 from app.queue import JobQueue, enqueue_after_commit
 from app.services.stock import recompute as stock
+from app.services.stock.storefront_state import listing_value, product_listings
 from integrations.shopify.storefront import state_value
 
 __all__ = [
@@ -187,6 +188,7 @@ def _fallback_state(variant: Variant) -> dict[str, Any]:
         "badge_quantity": None,
         "restock_eta": None,
         "eta_source": None,
+        "on_its_way": False,
     }
 
 
@@ -200,6 +202,7 @@ def _state_of(state: StockState | None, variant: Variant) -> dict[str, Any]:
             "badge_quantity": state.badge_quantity,
             "restock_eta": state.restock_eta,
             "eta_source": state.eta_source,
+            "on_its_way": state.on_its_way,
         }
     )
 
@@ -254,8 +257,9 @@ def subscribe(
 
     - Unknown, deleted or unpublished variant of this store: SignupError 404 ``not_found``.
     - A variant that can be bought now (see :func:`app.domain.waitlist.signup_refusal`): 409 ``in_stock``.
-    - Bad address: 400 ``invalid_email``; consent not given: 400 ``consent_required``; a ``consent_version`` other
-      than the current text's: 400 ``consent_required`` (the shopper agreed to words we no longer show).
+    - Bad address: 400 ``invalid_email``; consent not given: 400 ``consent_required``; no ``consent_version``, or one
+      other than the current text's: 400 ``consent_required`` (we cannot tell which words were agreed to, or the
+      shopper agreed to words we no longer show).
     - New address: a row (``pending_confirmation`` with double opt-in, else ``active``) and a signup consent record.
     - Already ``active``: nothing changes. Unsubscribed, notified or converted: started again with a new consent
       record (the shopper asked again, so the old refusal or the spent notification no longer applies).
@@ -279,13 +283,22 @@ def subscribe(
     agreed = rules.consent(req.locale, store.name, rules.saved_texts(saved, req.locale).get("consent"))
     if not req.consent:
         raise SignupError(400, "consent_required", rules.message(req.locale, "consent_required"))
-    if req.consent_version and req.consent_version != agreed.version:
+    if not req.consent_version:
+        # Without the version we cannot know which words were ticked: a form drawn before its text arrived would be
+        # recorded as agreeing to the full text.
+        raise SignupError(
+            400,
+            "consent_required",
+            rules.message(req.locale, "consent_unversioned"),
+            {"consent_version": "required: the version of the consent text the form showed"},
+        )
+    if req.consent_version != agreed.version:
         # Widgets deployed before they asked for ?locale= (cached copies, theme extensions not yet redeployed) show
         # a Dutch shopper on an English store the English consent: that is the text ticked, so it is recorded.
         shown = rules.consent(store.locale, store.name, rules.saved_texts(saved, store.locale).get("consent"))
         if req.consent_version == shown.version:
             agreed = shown
-    if req.consent_version and req.consent_version != agreed.version:
+    if req.consent_version != agreed.version:
         raise SignupError(
             400,
             "consent_required",
@@ -521,6 +534,8 @@ def product_view(session: Session, store: Store, product_ref: str, locale: str) 
             "title": product.title,
             "url": product.url,
             "image_url": product.image_url,
+            # The whole product as a listing or collection card shows it, never one variant's badge.
+            "listing": listing_value(*product_listings(session, store.id, [product.id])[product.id]),
         },
         "variants": {v.external_id: {**_state_of(s, v), "title": v.title} for v, s in rows},
     }

@@ -40,7 +40,9 @@ from app.models import (
 # no lead time follows a purchase order that closed while the variant was sold out.
 # 3: each window counts only the days whose orders are known (the store's orders_history_from), and a variant found
 # sold out has a sell-out span from its last sale, its stock level's last update or when it was found.
-ENGINE_VERSION = 3
+# 4: a backorder ship date counts the units already owed.
+# 5: a sold-out variant without a date says whether the platform reports stock on its way (on_its_way).
+ENGINE_VERSION = 5
 
 
 # Sold-out time counts in whole steps of this many hours (under a step short at most), so a variant's sold-out time
@@ -160,7 +162,7 @@ def _inputs_sql(
         "v.sellable_quantity", "v.tracked", "v.inventory_policy", "v.backorder", "v.published", "p.published",
         "v.price", "su.lead_time_days",
         *[f"COALESCE(s.u{w}, 0)" for w in windows], *[f"COALESCE(so.o{w}, 0)" for w in windows],
-        "COALESCE(inc.items, '')", "COALESCE(wl.n, 0)", "COALESCE(sh.n, 0)",
+        "COALESCE(inc.items, '')", "COALESCE(wl.n, 0)", "COALESCE(sh.n, 0)", "COALESCE(lin.n, 0)",
     ]  # fmt: skip
     if pg:
         # A 64-bit hash of the typed values: a third of the cost of casting each to text for md5, on every variant.
@@ -180,11 +182,17 @@ def _inputs_sql(
         " SELECT variant_id, COUNT(*) AS n FROM subscriptions"
         f" WHERE store_id = :sid AND state IN :open_states{vscope} GROUP BY variant_id"
         f"), sh AS ({shut}"
+        # The platform's undated incoming stock at the locations that sell online (as the sellable quantity counts).
+        "), lin AS (SELECT l.variant_id, SUM(l.incoming) AS n FROM inventory_levels l"
+        " JOIN locations loc ON loc.id = l.location_id"
+        " WHERE l.store_id = :sid AND l.incoming > 0 AND loc.active = :true AND loc.fulfills_online = :true"
+        + (f" AND {id_in(session, 'l.variant_id', 'vids')}" if scoped else "")
+        + " GROUP BY l.variant_id"
         "), x AS ("
         " SELECT v.id AS vid, v.product_id AS pid, v.sellable_quantity AS qty, v.tracked, v.inventory_policy,"
         " v.backorder, v.published AS v_pub, p.published AS p_pub, v.price, su.lead_time_days AS supplier_lead, "
         + ", ".join([*(f"s.u{w}" for w in windows), *(f"so.o{w}" for w in windows)])
-        + ", inc.items, wl.n AS waitlist, sh.n AS closed_pos,"
+        + ", inc.items, wl.n AS waitlist, sh.n AS closed_pos, lin.n AS level_incoming,"
         " st.sellable_quantity AS prev_qty, st.fingerprint AS prev_fp,"
         " st.published_fingerprint AS published_fp, st.input_fingerprint AS prev_input_fp,"
         f" {fingerprint} AS input_fp"
@@ -196,6 +204,7 @@ def _inputs_sql(
         " LEFT JOIN inc ON inc.variant_id = v.id"
         " LEFT JOIN wl ON wl.variant_id = v.id"
         " LEFT JOIN sh ON sh.variant_id = v.id"
+        " LEFT JOIN lin ON lin.variant_id = v.id"
         + (f" LEFT JOIN {keyed.format('pk', 'v.product_id')}" if product_keys else "")
         + (f" LEFT JOIN {keyed.format('vk', 'v.id')}" if variant_keys else "")
         + " WHERE v.store_id = :sid AND v.deleted_at IS NULL AND p.deleted_at IS NULL"
@@ -242,6 +251,7 @@ def changed_inputs(
         "now": now,
         "now_s": now_s,
         "false": False,
+        "true": True,
         "sellout": "sellout",
         "open_states": list(OPEN_WAITLIST_STATES),
         "ctx": default_ctx,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.history import sales_days, sold_out_start
 from app.domain.settings import StockSettings, resolve_settings
-from app.domain.stock import CampaignWindow, Signal, Status, StockAssessment, VariantFacts, assess
+from app.domain.stock import CampaignWindow, Signal, Status, StockAssessment, VariantFacts, assess, on_its_way
 from app.domain.velocity import WindowSales, blended_velocity
 from app.infra.sql import bind_ids, dialect, id_in
 from app.models import (
@@ -33,7 +33,7 @@ from app.models import (
     StoreStatus,
     Variant,
 )
-from app.services.stock import writer
+from app.services.stock import storefront_state, writer
 from app.services.stock.inputs import (
     STEPS_PER_DAY,
     Overrides,
@@ -116,6 +116,7 @@ def _state_values(
     a: StockAssessment,
     windows: Sequence[float | None],
     based_on_days: int | None = None,
+    level_incoming: int = 0,
 ) -> dict[str, Any]:
     incoming_total = sum(i.quantity for i in facts.incoming)
     values: dict[str, Any] = {
@@ -139,6 +140,7 @@ def _state_values(
         "priority": a.priority,
         "waitlist_open": facts.waitlist_open,
         "incoming_quantity": incoming_total,
+        "on_its_way": on_its_way(a.status, a.restock_eta, level_incoming),
         "lead_time_days": facts.lead_time_days,
         "campaign_id": a.campaign_stockout.campaign_id if a.campaign_stockout else None,
         "campaign_stockout_on": a.campaign_stockout.stockout_on if a.campaign_stockout else None,
@@ -168,13 +170,15 @@ class StateAssessor:
         self.u_at = {w: 10 + i for i, w in enumerate(windows)}
         self.o_at = {w: 10 + n + i for i, w in enumerate(windows)}
         self.tail = 10 + 2 * n
+        # After the tail's inputs (items, waitlist, closed_pos, level_incoming): the stored state's columns.
+        self.stored = self.tail + 4
         self.settings_cache: dict[tuple[int | None, int | None], StockSettings] = {}
 
     def state(self, row: Sequence[Any]) -> dict[str, Any]:
         """The state values of one variant (without its fingerprints and timestamps)."""
         overrides = self.overrides
         vid, pid, qty, tracked, policy, backorder, v_pub, p_pub, price, supplier_lead = row[:10]
-        items, waitlist, closed_pos = row[self.tail : self.tail + 3]
+        items, waitlist, closed_pos, level_incoming = row[self.tail : self.stored]
         key = (pid if pid in overrides.product else None, vid if vid in overrides.variant else None)
         settings = self.settings_cache.get(key)
         if settings is None:
@@ -213,8 +217,20 @@ class StateAssessor:
             lead_time_entered=own_lead or supplier_lead is not None,
             po_closed_while_sold_out=bool(closed_pos),
         )
-        a = assess(facts, settings, self.today)
-        return _state_values(vid, self.store_id, facts, a, vel.by_window, sales_days(window_sales, vel.by_window))
+        assessment = assess(facts, settings, self.today)
+        return _state_values(
+            vid,
+            self.store_id,
+            facts,
+            assessment,
+            vel.by_window,
+            sales_days(window_sales, vel.by_window),
+            int(level_incoming or 0),
+        )
+
+
+# Variant ids per statement when finding the products of a scoped recompute (well under any bind-parameter limit).
+_LISTING_CHUNK = 10_000
 
 
 def _lock_store(session: Session, store_id: int) -> None:
@@ -264,7 +280,7 @@ def recompute(
     try:
         for row in rows:
             vid, qty, tracked = row[0], row[2], row[3]
-            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[assessor.tail + 3 :]
+            prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[assessor.stored :]
             values = assessor.state(row)
             # Only variants whose inputs changed come back from the database: each gets its new state written.
             values["input_fingerprint"] = input_fp
@@ -296,7 +312,16 @@ def recompute(
         inline = writer.BatchWriter(session, store_id, today, threaded=False)
         for start in range(0, len(again), writer.WRITE_BATCH):
             batch = again[start : start + writer.WRITE_BATCH]
-            inline.write([{**assessor.state(row), **_written(row, assessor.tail, now)} for row in batch])
+            inline.write([{**assessor.state(row), **_written(row, assessor.stored, now)} for row in batch])
+    # A variant's new state can change what its product's card says: those products' listings are redone, and so
+    # are those of the variants asked for that have no state to compute any more (deleted since).
+    touched = {int(row[1]) for row in rows}
+    for chunk in range(0, len(ids or ()), _LISTING_CHUNK):
+        part = (ids or [])[chunk : chunk + _LISTING_CHUNK]
+        touched.update(
+            session.scalars(select(Variant.product_id).where(Variant.store_id == store_id, Variant.id.in_(part)))
+        )
+    storefront_state.refresh_listings(session, store_id, touched, now)
     restock_ids: list[int] = []
     if events:
         _end_sellout_spans(session, store_id, [ev["variant_id"] for ev in events], now)
@@ -330,8 +355,8 @@ def recompute(
     return result
 
 
-def _written(row: Sequence[Any], tail: int, now: datetime) -> dict[str, Any]:
-    _prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[tail + 3 :]
+def _written(row: Sequence[Any], stored: int, now: datetime) -> dict[str, Any]:
+    _prev_qty, _prev_fp, published_fp, _prev_input_fp, input_fp = row[stored:]
     return {"input_fingerprint": input_fp, "published_fingerprint": published_fp, "computed_at": now, "changed_at": now}
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Product, StockState, Variant
+from app.domain.settings import resolve_settings
+from app.domain.stock import Badge, ListingVariant, Status, is_oversellable, product_listing
+from app.models import Product, ProductListing, StockState, Variant
+from app.services.stock.inputs import fingerprint, load_overrides
 
 # The figures of a stock state that reach the storefront; its fingerprint covers exactly these.
-PUBLISHED_FIELDS = ("status", "badge_kind", "badge_quantity", "restock_eta", "eta_source")
+PUBLISHED_FIELDS = ("status", "badge_kind", "badge_quantity", "restock_eta", "eta_source", "on_its_way")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,4 +78,131 @@ def mark_published(session: Session, sent: Iterable[tuple[int, str]]) -> int:
         .values(published_fingerprint=bindparam("b_fp"))
     )
     # Core executemany: the compare-and-set stays in the WHERE, and no ORM bookkeeping for rows never loaded.
+    return int(session.connection().execute(stmt, params).rowcount or 0)
+
+
+def _listing_variant(variant: Variant, state: StockState | None) -> ListingVariant:
+    oversellable = is_oversellable(variant.inventory_policy, variant.backorder)
+    if state is not None:
+        return ListingVariant(Status(state.status), state.sellable_quantity, float(state.velocity or 0), oversellable)
+    # Not computed yet: only what the row itself supports (as the variant's own storefront state does).
+    qty = variant.sellable_quantity
+    if not variant.tracked:
+        status = Status.UNTRACKED
+    elif qty <= 0:
+        status = Status.BACKORDER if oversellable else Status.OUT_OF_STOCK
+    else:
+        status = Status.IN_STOCK
+    return ListingVariant(status, qty, 0.0, oversellable)
+
+
+def product_listings(session: Session, store_id: int, product_ids: Iterable[int]) -> dict[int, tuple[Status, Badge]]:
+    """The listing status and badge of each given product, over its live published variants (see product_listing)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Variant, StockState)
+        .outerjoin(StockState, StockState.variant_id == Variant.id)
+        .where(
+            Variant.store_id == store_id,
+            Variant.product_id.in_(ids),
+            Variant.deleted_at.is_(None),
+            Variant.published.is_(True),
+        )
+        .order_by(Variant.product_id, Variant.id)
+    ).all()
+    by_product: dict[int, list[ListingVariant]] = {pid: [] for pid in ids}
+    for variant, state in rows:
+        by_product[variant.product_id].append(_listing_variant(variant, state))
+    overrides = load_overrides(session, store_id)
+    return {
+        pid: product_listing(variants, resolve_settings(overrides.store, overrides.product.get(pid), None))
+        for pid, variants in by_product.items()
+    }
+
+
+def listing_value(status: Status, badge: Badge) -> dict[str, Any]:
+    """The listing document of a product: its status and badge, as a card shows them."""
+    quantity = badge.quantity if badge.kind == "only_n_left" else None
+    return {"status": str(status), "badge": {"kind": str(badge.kind), "quantity": quantity}}
+
+
+def refresh_listings(session: Session, store_id: int, product_ids: Iterable[int], now: datetime) -> int:
+    """Recompute these products' listing rows; the number whose status or badge changed (to be published)."""
+    listings = product_listings(session, store_id, product_ids)
+    if not listings:
+        return 0
+    stored = {
+        row.product_id: row
+        for row in session.scalars(select(ProductListing).where(ProductListing.product_id.in_(list(listings))))
+    }
+    changed = 0
+    for pid, (status, badge) in listings.items():
+        value = listing_value(status, badge)
+        fp = fingerprint([value["status"], value["badge"]["kind"], value["badge"]["quantity"]])
+        row = stored.get(pid)
+        if row is not None and row.fingerprint == fp:
+            continue
+        if row is None:
+            row = ProductListing(store_id=store_id, product_id=pid)
+            session.add(row)
+        row.status, row.badge_kind, row.badge_quantity = (
+            value["status"],
+            value["badge"]["kind"],
+            value["badge"]["quantity"],
+        )
+        row.fingerprint, row.computed_at = fp, now
+        changed += 1
+    session.flush()
+    return changed
+
+
+@dataclass(frozen=True, slots=True)
+class UnpublishedListing:
+    """A product's listing whose fingerprint the storefront has not received yet."""
+
+    product_id: int
+    external_id: str
+    kind: str
+    fingerprint: str
+    value: dict[str, Any]
+
+
+def unpublished_listings(session: Session, store_id: int, limit: int) -> list[UnpublishedListing]:
+    """Listings of the store's live products whose fingerprint was not published yet, oldest product first."""
+    rows = session.execute(
+        select(ProductListing, Product.external_id, Product.kind)
+        .join(Product, Product.id == ProductListing.product_id)
+        .where(
+            ProductListing.store_id == store_id,
+            Product.store_id == store_id,
+            Product.deleted_at.is_(None),
+            ProductListing.published_fingerprint.is_distinct_from(ProductListing.fingerprint),
+        )
+        .order_by(ProductListing.product_id)
+        .limit(limit)
+    ).all()
+    return [
+        UnpublishedListing(
+            product_id=row.product_id,
+            external_id=external_id,
+            kind=kind,
+            fingerprint=row.fingerprint,
+            value={"status": row.status, "badge": {"kind": row.badge_kind, "quantity": row.badge_quantity}},
+        )
+        for row, external_id, kind in rows
+    ]
+
+
+def mark_listings_published(session: Session, sent: Iterable[tuple[int, str]]) -> int:
+    """Set published_fingerprint to the (product id, fingerprint) sent, where the listing still has that fingerprint."""
+    params = [{"b_pid": pid, "b_fp": fp} for pid, fp in sent]
+    if not params:
+        return 0
+    stmt = (
+        update(ProductListing)
+        .where(ProductListing.product_id == bindparam("b_pid"), ProductListing.fingerprint == bindparam("b_fp"))
+        .values(published_fingerprint=bindparam("b_fp"))
+    )
     return int(session.connection().execute(stmt, params).rowcount or 0)

@@ -98,6 +98,7 @@ STATE_COLUMNS = (
     "priority",
     "waitlist_open",
     "incoming_quantity",
+    "on_its_way",
     "lead_time_days",
     "campaign_id",
     "campaign_stockout_on",

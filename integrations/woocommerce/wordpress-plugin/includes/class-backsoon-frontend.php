@@ -24,6 +24,8 @@ if ( ! defined( 'ABSPATH' ) ) {
  */
 class BackSoon_Frontend {
 
+	const LISTING_META_KEY = '_backsoon_listing';
+
 	/** @var BackSoon_Settings */
 	private $settings;
 
@@ -45,6 +47,39 @@ class BackSoon_Frontend {
 		add_action( 'woocommerce_single_product_summary', array( $this, 'print_mount_classic' ), 31 );
 		add_filter( 'render_block_woocommerce/add-to-cart-form', array( $this, 'filter_add_to_cart_block' ), 10, 3 );
 		add_filter( 'woocommerce_get_availability_text', array( $this, 'filter_availability_text' ), 10, 2 );
+		add_action( 'woocommerce_after_shop_loop_item_title', array( $this, 'print_listing_badge' ), 15 );
+	}
+
+	/**
+	 * Classic shop and category loops: the card's badge, true for the whole product.
+	 */
+	public function print_listing_badge() {
+		global $product;
+		echo $this->listing_badge_html( $product ); // phpcs:ignore WordPress.Security.EscapeOutput -- built from escaped parts.
+	}
+
+	/**
+	 * The badge of a product card from the `_backsoon_listing` meta BackSoon writes on the product: its status and
+	 * badge over all its published variations ("Only 3 left" counts them all; one variation's never stands for the
+	 * product). '' when there is none, or the product cannot be bought now.
+	 *
+	 * @param WC_Product|null $product Product.
+	 * @return string
+	 */
+	public function listing_badge_html( $product ) {
+		if ( ! is_object( $product ) || ! $product->is_in_stock() ) {
+			return '';
+		}
+		$listing = BackSoon_State::from_raw( get_post_meta( $product->get_id(), self::LISTING_META_KEY, true ) );
+		$text    = $listing ? $listing->badge_text() : null;
+		if ( null === $text ) {
+			return '';
+		}
+		return sprintf(
+			'<p class="backsoon-badge backsoon-badge--%1$s">%2$s</p>',
+			esc_attr( $listing->badge_kind ),
+			esc_html( $text )
+		);
 	}
 
 	/**
@@ -130,7 +165,9 @@ class BackSoon_Frontend {
 	}
 
 	/**
-	 * Badge (when the stored state has one) followed by the widget's mount point.
+	 * Badge (when the stored state has one) followed by the widget's mount point. The mount carries the "Back soon"
+	 * text that WooCommerce's stock line already shows (filter_availability_text), so the widget draws the form
+	 * without a second heading or date: one message per page.
 	 *
 	 * @param WC_Product $product Product.
 	 * @return string
@@ -157,12 +194,14 @@ class BackSoon_Frontend {
 
 		$html  = $this->badge_html( $product );
 		$html .= sprintf(
-			'<div id="backsoon-root" data-store="%1$s" data-product="%2$s" data-stock-status="%3$s" data-variations="%4$s" data-back-soon-text="%5$s"></div>',
+			'<div id="backsoon-root" data-store="%1$s" data-product="%2$s" data-stock-status="%3$s" data-variations="%4$s" data-back-soon-text="%5$s" data-today="%6$s"></div>',
 			esc_attr( $this->settings->store_key() ),
 			esc_attr( (string) $product->get_id() ),
 			esc_attr( (string) $product->get_stock_status() ),
 			esc_attr( (string) wp_json_encode( $variations ) ),
-			esc_attr( $this->settings->back_soon_text() )
+			esc_attr( $this->settings->back_soon_text() ),
+			// The site's own day: the widget names a date's year only when it is not the site's current one.
+			esc_attr( (string) current_time( 'Y-m-d' ) )
 		);
 		return $html;
 	}

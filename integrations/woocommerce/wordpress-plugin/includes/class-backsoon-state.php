@@ -108,8 +108,37 @@ class BackSoon_State {
 	}
 
 	/**
-	 * The restock ETA in the site's date format, or null.
-	 * The date is a calendar date, so it is formatted as-is (midnight UTC timestamp; date_i18n adds no offset).
+	 * Month names per language: the same tables as BackSoon's app/domain/dates.py and its widget, so a page reads
+	 * a date one way.
+	 */
+	const MONTHS = array(
+		'en' => array( 'January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December' ),
+		'nl' => array( 'januari', 'februari', 'maart', 'april', 'mei', 'juni', 'juli', 'augustus', 'september', 'oktober', 'november', 'december' ),
+		'fr' => array( 'janvier', 'février', 'mars', 'avril', 'mai', 'juin', 'juillet', 'août', 'septembre', 'octobre', 'novembre', 'décembre' ),
+		'de' => array( 'Januar', 'Februar', 'März', 'April', 'Mai', 'Juni', 'Juli', 'August', 'September', 'Oktober', 'November', 'Dezember' ),
+	);
+
+	/**
+	 * A calendar date as a shopper reads it: "21 December" (nl "21 december", fr "21 décembre", de "21. Dezember"),
+	 * with the year only when it is not this one; English for a language BackSoon does not speak.
+	 *
+	 * @param string     $ymd       YYYY-MM-DD.
+	 * @param string     $lang      Two-letter language.
+	 * @param int|string $this_year The store's current year.
+	 * @return string|null
+	 */
+	public static function shopper_date( $ymd, $lang, $this_year ) {
+		if ( ! preg_match( '/^(\d{4})-(\d{2})-(\d{2})$/', (string) $ymd, $m ) ) {
+			return null;
+		}
+		$lang = isset( self::MONTHS[ $lang ] ) ? $lang : 'en';
+		$text = (int) $m[3] . ( 'de' === $lang ? '. ' : ' ' ) . self::MONTHS[ $lang ][ (int) $m[2] - 1 ];
+		return (int) $m[1] === (int) $this_year ? $text : $text . ' ' . $m[1];
+	}
+
+	/**
+	 * The restock ETA as the shopper reads it (shopper_date in the site's language and the site's current year), or
+	 * null. The date is a calendar date at the store, so it is spelled as-is.
 	 *
 	 * @return string|null
 	 */
@@ -117,11 +146,7 @@ class BackSoon_State {
 		if ( null === $this->restock_eta ) {
 			return null;
 		}
-		$ts = strtotime( $this->restock_eta . ' 00:00:00 UTC' );
-		if ( false === $ts ) {
-			return null;
-		}
-		$format = get_option( 'date_format' );
-		return date_i18n( $format ? $format : 'F j, Y', $ts );
+		$locale = function_exists( 'determine_locale' ) ? determine_locale() : get_locale();
+		return self::shopper_date( $this->restock_eta, strtolower( substr( (string) $locale, 0, 2 ) ), current_time( 'Y' ) );
 	}
 }

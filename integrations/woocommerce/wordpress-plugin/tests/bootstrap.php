@@ -94,6 +94,8 @@ function wp_json_encode( $data, $options = 0, $depth = 512 ) { return json_encod
 function date_i18n( $format, $timestamp = false, $gmt = false ) {
 	return gmdate( $format, false === $timestamp ? time() : $timestamp );
 }
+function determine_locale() { return isset( $GLOBALS['bs_locale'] ) ? $GLOBALS['bs_locale'] : 'en_US'; }
+function current_time( $type, $gmt = 0 ) { return isset( $GLOBALS['bs_now'] ) ? gmdate( $type, $GLOBALS['bs_now'] ) : gmdate( $type ); }
 
 function wp_enqueue_script( $handle, $src = '', $deps = array(), $ver = false, $in_footer = false ) {
 	$GLOBALS['bs_scripts'][ $handle ] = array( 'src' => $src, 'deps' => $deps, 'ver' => $ver, 'in_footer' => $in_footer );
@@ -178,6 +180,8 @@ function bs_reset_world() {
 	$GLOBALS['product'] = null;
 	$GLOBALS['bs_http_requests']  = array();
 	$GLOBALS['bs_http_responses'] = array();
+	$GLOBALS['bs_locale'] = 'en_US';
+	$GLOBALS['bs_now'] = gmmktime( 12, 0, 0, 12, 7, 2026 ); // the site's "now": 7 December 2026
 }
 
 require dirname( __DIR__ ) . '/backsoon.php';

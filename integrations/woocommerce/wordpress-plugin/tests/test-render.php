@@ -92,7 +92,7 @@ bs_view( 11 );
 $out = bs_block( 11 );
 check_same(
 	'<div data-block-name="woocommerce/add-to-cart-form"><p class="stock out-of-stock">Out of stock</p></div>'
-	. '<div id="backsoon-root" data-store="store-7" data-product="11" data-stock-status="outofstock" data-variations="[]" data-back-soon-text="Back soon"></div>',
+	. '<div id="backsoon-root" data-store="store-7" data-product="11" data-stock-status="outofstock" data-variations="[]" data-back-soon-text="Back soon" data-today="2026-12-07"></div>',
 	$out,
 	'simple out-of-stock: exact mount point after the add-to-cart-form block'
 );
@@ -103,7 +103,7 @@ check_same( '<x></x>', apply_filters( 'render_block_woocommerce/add-to-cart-form
 bs_world();
 bs_view( 11 );
 check_same(
-	'<div id="backsoon-root" data-store="store-7" data-product="11" data-stock-status="outofstock" data-variations="[]" data-back-soon-text="Back soon"></div>',
+	'<div id="backsoon-root" data-store="store-7" data-product="11" data-stock-status="outofstock" data-variations="[]" data-back-soon-text="Back soon" data-today="2026-12-07"></div>',
 	bs_summary(),
 	'classic theme: mount point from woocommerce_single_product_summary'
 );
@@ -128,7 +128,7 @@ $vars = '[{"id":15,"attributes":{"attribute_pa_size":"s"},"stock_status":"outofs
 $out = bs_block( 14, '<form class="variations_form cart"></form>' );
 check_same(
 	'<div data-block-name="woocommerce/add-to-cart-form"><form class="variations_form cart"></form></div>'
-	. '<div id="backsoon-root" data-store="store-7" data-product="14" data-stock-status="instock" data-variations="' . htmlspecialchars( $vars, ENT_QUOTES ) . '" data-back-soon-text="Back soon"></div>',
+	. '<div id="backsoon-root" data-store="store-7" data-product="14" data-stock-status="instock" data-variations="' . htmlspecialchars( $vars, ENT_QUOTES ) . '" data-back-soon-text="Back soon" data-today="2026-12-07"></div>',
 	$out,
 	'variable: exact mount point with per-variation data'
 );
@@ -168,11 +168,11 @@ check_same( 'Out of stock', apply_filters( 'woocommerce_get_availability_text', 
 bs_meta( 11, array( 'status' => 'out_of_stock', 'badge' => array( 'kind' => 'none' ), 'restock_eta' => null, 'back_soon' => true ) );
 check_same( 'Back soon', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', $p11 ), 'availability: "Back soon" without ETA' );
 bs_meta( 11, array( 'status' => 'out_of_stock', 'restock_eta' => '2026-12-04', 'back_soon' => true ) );
-check_same( 'Back soon — expected around December 4, 2026', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', $p11 ), 'availability: with ETA (date_i18n, site date format)' );
+check_same( 'Back soon — expected around 4 December', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', $p11 ), 'availability: with ETA (shopper_date: this year, no year)' );
 bs_meta( 11, array( 'restock_eta' => array( 'date' => '2026-12-04', 'source' => 'lead_time' ), 'back_soon' => true ) );
-check_same( 'Back soon — expected around December 4, 2026', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', $p11 ), 'availability: ETA in the API\'s {date, source} shape' );
+check_same( 'Back soon — expected around 4 December', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', $p11 ), 'availability: ETA in the API\'s {date, source} shape' );
 $GLOBALS['bs_options']['backsoon_settings']['back_soon_text'] = 'Returning shortly';
-check_same( 'Returning shortly — expected around December 4, 2026', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', $p11 ), 'availability: merchant\'s own text' );
+check_same( 'Returning shortly — expected around 4 December', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', $p11 ), 'availability: merchant\'s own text' );
 $GLOBALS['bs_options']['backsoon_settings']['back_soon_text'] = '';
 bs_meta( 11, array( 'back_soon' => true ) );
 check_same( 'Back soon', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', $p11 ), 'availability: default text when the setting is empty' );
@@ -182,7 +182,48 @@ bs_meta( 10, array( 'back_soon' => true ) );
 check_same( '12 in stock', apply_filters( 'woocommerce_get_availability_text', '12 in stock', wc_get_product( 10 ) ), 'availability: in-stock product untouched' );
 bs_world();
 bs_meta( 15, array( 'back_soon' => true, 'restock_eta' => '2026-12-04' ) );
-check_same( 'Back soon — expected around December 4, 2026', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', wc_get_product( 15 ) ), 'availability: out-of-stock variation (Hoodie S)' );
+check_same( 'Back soon — expected around 4 December', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', wc_get_product( 15 ) ), 'availability: out-of-stock variation (Hoodie S)' );
+
+// ---- Listing badge: true for the whole product ----
+bs_world();
+check_same( 15, $GLOBALS['bs_hooks']['woocommerce_after_shop_loop_item_title'][0]['priority'], 'listing badge hook on shop loop cards' );
+$GLOBALS['bs_meta'][ 14 ]['_backsoon_listing'] = '{"badge":{"kind":"none","quantity":null},"status":"in_stock","v":1}';
+bs_meta( 16, array( 'status' => 'low_stock', 'badge' => array( 'kind' => 'only_n_left', 'quantity' => 5 ) ) );
+check_same( '', $frontend->listing_badge_html( wc_get_product( 14 ) ), 'listing: a variation\'s "Only 5 left" does not stand for the product' );
+$GLOBALS['bs_meta'][ 14 ]['_backsoon_listing'] = '{"badge":{"kind":"only_n_left","quantity":3},"status":"low_stock","v":1}';
+check_same( '<p class="backsoon-badge backsoon-badge--only_n_left">Only 3 left</p>', $frontend->listing_badge_html( wc_get_product( 14 ) ), 'listing: the product\'s own total' );
+$GLOBALS['product'] = wc_get_product( 14 );
+ob_start();
+do_action( 'woocommerce_after_shop_loop_item_title' );
+check_same( '<p class="backsoon-badge backsoon-badge--only_n_left">Only 3 left</p>', ob_get_clean(), 'listing: printed on the loop card' );
+$GLOBALS['bs_meta'][ 11 ]['_backsoon_listing'] = '{"badge":{"kind":"only_n_left","quantity":2},"status":"low_stock","v":1}';
+check_same( '', $frontend->listing_badge_html( wc_get_product( 11 ) ), 'listing: nothing on a product that cannot be bought now' );
+check_same( '', $frontend->listing_badge_html( wc_get_product( 10 ) ), 'listing: nothing without the meta' );
+
+// ---- One date format: the same spelling as BackSoon's app/domain/dates.py and its widget ----
+$bs_date_cases = array(
+	array( 'en', '2026-12-21', '21 December' ),
+	array( 'nl', '2026-12-21', '21 december' ),
+	array( 'fr', '2026-12-21', '21 décembre' ),
+	array( 'de', '2026-12-21', '21. Dezember' ),
+	array( 'en', '2027-03-01', '1 March 2027' ),
+	array( 'nl', '2027-03-01', '1 maart 2027' ),
+	array( 'fr', '2027-08-01', '1 août 2027' ),
+	array( 'de', '2027-03-01', '1. März 2027' ),
+	array( 'es', '2026-12-21', '21 December' ),
+);
+foreach ( $bs_date_cases as $c ) {
+	check_same( $c[2], BackSoon_State::shopper_date( $c[1], $c[0], 2026 ), "shopper_date: {$c[0]} {$c[1]}" );
+}
+check_same( null, BackSoon_State::shopper_date( 'soon', 'en', 2026 ), 'shopper_date: not a date' );
+bs_world();
+bs_meta( 11, array( 'back_soon' => true, 'restock_eta' => '2026-12-04' ) );
+$GLOBALS['bs_locale'] = 'nl_NL';
+check_same( 'Back soon — expected around 4 december', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', wc_get_product( 11 ) ), 'availability: the site\'s language spells the date' );
+$GLOBALS['bs_locale'] = 'de_DE';
+bs_meta( 11, array( 'back_soon' => true, 'restock_eta' => '2027-03-01' ) );
+check_same( 'Back soon — expected around 1. März 2027', apply_filters( 'woocommerce_get_availability_text', 'Out of stock', wc_get_product( 11 ) ), 'availability: another year names it' );
+$GLOBALS['bs_locale'] = 'en_US';
 
 // ---- Hostile text ----
 bs_world( array( 'store_key' => '"><script>alert(1)</script>', 'back_soon_text' => '<script>alert("x")</script> & \'soon\'' ) );
@@ -191,7 +232,7 @@ bs_view( 11 );
 $out = bs_block( 11, '' );
 check( false === strpos( $out, '<script' ), 'hostile settings: no <script> in the mount point', $out );
 check_same(
-	'<div data-block-name="woocommerce/add-to-cart-form"></div><div id="backsoon-root" data-store="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" data-product="11" data-stock-status="outofstock" data-variations="[]" data-back-soon-text="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#039;soon&#039;"></div>',
+	'<div data-block-name="woocommerce/add-to-cart-form"></div><div id="backsoon-root" data-store="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" data-product="11" data-stock-status="outofstock" data-variations="[]" data-back-soon-text="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#039;soon&#039;" data-today="2026-12-07"></div>',
 	$out,
 	'hostile settings: attributes escaped exactly'
 );

@@ -8,18 +8,18 @@
       'Email me when it\u2019s back', 'Sending\u2026', 'Thanks! We\u2019ll email you when it\u2019s back.',
       'Almost done: please confirm with the link we just emailed you.', 'Please enter a valid email address.',
       'Please tick the box to agree.', 'Too many attempts. Please try again later.',
-      'Something went wrong. Please try again.', 'en-GB'],
+      'Something went wrong. Please try again.', 'On its way'],
     nl: ['Nog {n} op voorraad', 'Gaat hard', 'Binnenkort terug', 'Verwacht terug rond {d}', 'Verzonden rond {d}',
       'E-mailadres', 'Mail me als het terug is', 'Bezig met versturen\u2026',
       'Bedankt! We mailen je zodra het terug is.', 'Bijna klaar: bevestig via de link die we je net hebben gemaild.',
       'Vul een geldig e-mailadres in.', 'Vink het vakje aan om akkoord te gaan.',
-      'Te veel pogingen. Probeer het later opnieuw.', 'Er ging iets mis. Probeer het opnieuw.', 'nl-NL'],
+      'Te veel pogingen. Probeer het later opnieuw.', 'Er ging iets mis. Probeer het opnieuw.', 'Onderweg'],
     fr: ['Plus que {n} en stock', 'Se vend vite', 'Bient\u00f4t de retour', 'Retour pr\u00e9vu vers le {d}',
       'Exp\u00e9di\u00e9 vers le {d}', 'Adresse e-mail', 'Pr\u00e9venez-moi de son retour', 'Envoi\u2026',
       'Merci\u00a0! Nous vous \u00e9crirons d\u00e8s son retour.',
       'Presque fini\u00a0: confirmez avec le lien que nous venons de vous envoyer.',
       'Saisissez une adresse e-mail valide.', 'Cochez la case pour accepter.',
-      'Trop de tentatives. R\u00e9essayez plus tard.', 'Une erreur est survenue. Veuillez r\u00e9essayer.', 'fr-FR'],
+      'Trop de tentatives. R\u00e9essayez plus tard.', 'Une erreur est survenue. Veuillez r\u00e9essayer.', 'En cours d\u2019acheminement'],
     de: ['Nur noch {n} verf\u00fcgbar', 'Verkauft sich schnell', 'Bald wieder da',
       'Voraussichtlich wieder da um den {d}', 'Versand um den {d}', 'E-Mail-Adresse',
       'Benachrichtigen, wenn verf\u00fcgbar', 'Wird gesendet\u2026',
@@ -27,10 +27,17 @@
       'Fast geschafft: Bitte best\u00e4tigen Sie mit dem Link, den wir Ihnen gerade gemailt haben.',
       'Bitte geben Sie eine g\u00fcltige E-Mail-Adresse ein.', 'Bitte setzen Sie das H\u00e4kchen, um zuzustimmen.',
       'Zu viele Versuche. Bitte sp\u00e4ter erneut versuchen.',
-      'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.', 'de-DE']
+      'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.', 'Unterwegs']
   };
   var K = ['only', 'fast', 'soon', 'eta', 'ships', 'email', 'submit', 'sending', 'ok', 'confirm', 'invalid',
-    'consent', 'rate', 'error', 'tag'];
+    'consent', 'rate', 'error', 'way'];
+  // Month names: the same tables as app/domain/dates.py and the WordPress plugin, so a date reads one way.
+  var M = {
+    en: 'January February March April May June July August September October November December',
+    nl: 'januari februari maart april mei juni juli augustus september oktober november december',
+    fr: 'janvier f\u00e9vrier mars avril mai juin juillet ao\u00fbt septembre octobre novembre d\u00e9cembre',
+    de: 'Januar Februar M\u00e4rz April Mai Juni Juli August September Oktober November Dezember'
+  };
   var script = document.currentScript;
   var scriptSrc = script && script.src ? script.src : '';
   var uid = 0;
@@ -54,13 +61,13 @@
     return s;
   }
 
-  function day(iso, tag) {
+  // "21 December" (de "21. Dezember"), with the year when it is not the store's (data-today) or the browser's.
+  function day(iso, lang, today) {
     var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || '');
     if (!m) return null;
-    var when = new Date(Date.UTC(+m[1], m[2] - 1, +m[3]));
-    var opts = { day: 'numeric', month: 'long', timeZone: 'UTC' };
-    if (+m[1] !== new Date().getFullYear()) opts.year = 'numeric';
-    try { return new Intl.DateTimeFormat(tag, opts).format(when); } catch (e) { return iso.slice(0, 10); }
+    var t = /^\d{4}/.exec(today || '');
+    var d = +m[3] + (lang === 'de' ? '. ' : ' ') + M[lang].split(' ')[m[2] - 1];
+    return +m[1] === (t ? +t[0] : new Date().getFullYear()) ? d : d + ' ' + m[1];
   }
 
   // WooCommerce's plugin prints {id, stock_status, back_soon, restock_eta, badge(text)} per variation; its own
@@ -82,6 +89,7 @@
     w.api = (root.getAttribute('data-api') || base + '/storefront/v1/stores/' + encodeURIComponent(store))
       .replace(/\/$/, '');
     w.product = root.getAttribute('data-product') || '';
+    w.today = root.getAttribute('data-today');
     w.states = json(root.getAttribute('data-states'), {});
     var tag = root.querySelector('script[data-backsoon-states]');
     if (tag) w.states = json(tag.textContent, {});
@@ -175,9 +183,11 @@
     w.badge.textContent = text;
     w.badge.className = 'bs-badge bs-badge--' + (b.kind || 'none');
     w.badge.hidden = !text;
-    var ships = status === 'backorder' && day(state.restock_eta, s.tag);
-    w.note.textContent = ships ? s.ships.replace('{d}', ships) : '';
-    w.note.hidden = !ships;
+    var ships = status === 'backorder' && day(state.restock_eta, s.lang, w.today);
+    // Stock on its way has no date (Shopify's incoming): the page may say it is coming, never when.
+    var note = ships ? s.ships.replace('{d}', ships) : status === 'backorder' && state.on_its_way ? s.way : '';
+    w.note.textContent = note;
+    w.note.hidden = !note;
     if (status === 'out_of_stock') {
       if (w.consent == null && !w.loaded) w.fetch();
       w.show(state);
@@ -193,7 +203,7 @@
 
   Widget.prototype.hide = function () {
     var w = this;
-    if (w.panel) { w.panel.remove(); w.panel = null; }
+    if (w.panel) { w.panel.remove(); w.panel = w.form = null; }
     if (w.ro) { w.ro.disconnect(); w.ro = null; }
     if (w.buy) {
       w.buy.style.visibility = '';
@@ -211,22 +221,38 @@
     p.style.minHeight = b.offsetHeight + 'px';
   };
 
+  // The consent words go into the form with their version; until they are there the box cannot be ticked.
+  Widget.prototype.agree = function () {
+    var w = this, f = w.form, text = w.consent || '';
+    if (!f) return;
+    f.querySelector('.bs-consent span').textContent = text;
+    f.querySelector('.bs-consent input').disabled = !text;
+    f.setAttribute('data-consent-version', text ? w.version : '');
+  };
+
   Widget.prototype.show = function (state) {
     var w = this, s = w.s;
-    if (w.panel && w.panel.getAttribute('data-variant') === w.variant) return;
+    if (w.panel && w.panel.getAttribute('data-variant') === w.variant) return w.agree();
     w.hide();
     var n = ++uid;
     var p = w.panel = el('div', 'bs-panel');
     p.setAttribute('data-variant', w.variant);
     p.setAttribute('role', 'region');
-    p.setAttribute('aria-labelledby', 'bs-title-' + n);
-    var eta = day(state.restock_eta, s.tag);
+    var eta = day(state.restock_eta, s.lang, w.today);
     var dated = !!(eta && s.dated);
-    var title = el('p', 'bs-title', dated ? s.dated.replace('[date]', eta) : s.soon);
-    title.id = 'bs-title-' + n;
-    p.appendChild(title);
-    if (eta && !dated) p.appendChild(el('p', 'bs-eta', s.eta.replace('{d}', eta)));
-    var f = el('form', 'bs-form');
+    // The WordPress plugin already says "Back soon" (and the date) in WooCommerce's stock line: one message a page.
+    var said = w.root.getAttribute('data-back-soon-text');
+    if (said) {
+      p.setAttribute('aria-label', said);
+    } else {
+      p.setAttribute('aria-labelledby', 'bs-title-' + n);
+      var title = el('p', 'bs-title', dated ? s.dated.replace('[date]', eta) : s.soon);
+      title.id = 'bs-title-' + n;
+      p.appendChild(title);
+      if (eta && !dated) p.appendChild(el('p', 'bs-eta', s.eta.replace('{d}', eta)));
+      else if (!eta && state.on_its_way) p.appendChild(el('p', 'bs-eta bs-way', s.way));
+    }
+    var f = w.form = el('form', 'bs-form');
     f.noValidate = true;
     var label = el('label', 'bs-label', s.email);
     label.htmlFor = 'bs-email-' + n;
@@ -242,7 +268,7 @@
     box.name = 'consent';
     box.required = true;
     cl.appendChild(box);
-    cl.appendChild(el('span', null, w.consent || ''));
+    cl.appendChild(el('span'));
     // Honeypot: humans and screen readers never reach it; bots that fill every field do.
     var hp = el('div', 'bs-hp');
     hp.setAttribute('aria-hidden', 'true');
@@ -261,6 +287,7 @@
     [label, email, cl, hp, btn].forEach(function (x) { f.appendChild(x); });
     p.appendChild(f);
     p.appendChild(live);
+    w.agree();
     f.addEventListener('submit', function (e) {
       e.preventDefault();
       w.submit(f, email, box, trap, btn, live);
@@ -296,7 +323,8 @@
       email.focus();
       return w.say(live, s.invalid, true);
     }
-    if (!box.checked) {
+    var version = f.getAttribute('data-consent-version');
+    if (!box.checked || !version) {
       box.setAttribute('aria-invalid', 'true');
       box.focus();
       return w.say(live, s.consent, true);
@@ -305,7 +333,7 @@
     f.setAttribute('aria-busy', 'true');
     w.say(live, s.sending, false);
     var body = {
-      email: addr, variant_id: w.variant, consent: true, consent_version: w.version, locale: s.lang,
+      email: addr, variant_id: w.variant, consent: true, consent_version: version, locale: s.lang,
       source: w.root.getAttribute('data-source') || 'widget', website: trap.value,
       root: w.root.getAttribute('data-root') || undefined
     };
@@ -348,8 +376,10 @@
 
   function start() {
     var roots = document.querySelectorAll('#backsoon-root, [data-backsoon-mount]');
+    // A placed "Back soon" block beats the app embed's own mount: one message per page even if both are on.
+    var block = document.querySelector('[data-backsoon-mount]:not(#backsoon-embed)');
     for (var i = 0; i < roots.length; i++) {
-      if (roots[i].getAttribute('data-backsoon-ready')) continue;
+      if (roots[i].getAttribute('data-backsoon-ready') || block && roots[i].id === 'backsoon-embed') continue;
       roots[i].setAttribute('data-backsoon-ready', '1');
       widgets.push(new Widget(roots[i]));
     }
