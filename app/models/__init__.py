@@ -7,6 +7,7 @@ from app.models.orders import Order, OrderLine, OrderStatus, Refund, RefundLine
 from app.models.planning import Campaign, CampaignStatus, PurchaseOrder, PurchaseOrderStatus
 from app.models.stock import DirtyVariant, FanoutStatus, StockEvent, StockState, StockStateHistory
 from app.models.store import (
+    AdminEmailConfirmation,
     AdminLoginToken,
     OutboundWebhookDelivery,
     OutboundWebhookStatus,
@@ -15,11 +16,13 @@ from app.models.store import (
     StoreStatus,
     SyncRun,
     SyncRunStatus,
+    WooConnectAttempt,
 )
 from app.models.waitlist import ConsentRecord, Subscription, SubscriptionState
 from app.models.webhooks import WebhookEvent, WebhookEventStatus
 
 __all__ = [
+    "AdminEmailConfirmation",
     "AdminLoginToken",
     "Campaign",
     "CampaignStatus",
@@ -57,4 +60,5 @@ __all__ = [
     "Variant",
     "WebhookEvent",
     "WebhookEventStatus",
+    "WooConnectAttempt",
 ]

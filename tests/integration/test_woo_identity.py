@@ -221,10 +221,11 @@ def test_wc_auth_callback_calls_nobody_and_the_queued_job_reads_the_identity(env
 
     serve_identity(STORE, **CREDENTIALS)
     resp = env.client.post("/woocommerce/connect", data={"url": STORE, "csrf_token": env.csrf()})
-    store_id = int(dict(parse_qsl(urlsplit(resp.headers["Location"]).query))["user_id"])
+    attempt = dict(parse_qsl(urlsplit(resp.headers["Location"]).query))["user_id"]
+    store_id = env.store().id
     payload = {
         "key_id": 7,
-        "user_id": str(store_id),
+        "user_id": attempt,
         "consumer_key": KEY,
         "consumer_secret": SECRET,
         "key_permissions": "read_write",

@@ -9,8 +9,9 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from app import job_specs
+from app.config import Settings
 from app.models import Product, Store, SyncRun, Variant
-from app.platforms.base import WebhookIntake, permalink
+from app.platforms.base import NextStep, WebhookIntake, permalink
 from app.platforms.woocommerce import intake, sync, webhooks
 from app.queue import JobQueue, JobSpec
 from app.services.ingest.inbox import Handler
@@ -57,6 +58,10 @@ class WooCommerce:
     def storefront_origins(self, store: Store, app_url: str) -> set[str]:
         """None besides the store's own address."""
         return set()
+
+    def next_step(self, store: Store, settings: Settings) -> NextStep | None:
+        """Install the companion plugin: it sends the store key (our store id) with every storefront call."""
+        return NextStep(self.name, store_key=str(store.id), backend_url=settings.app_url.rstrip("/"))
 
 
 WOOCOMMERCE = WooCommerce()
