@@ -24,6 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from app.db import utcnow
 from app.infra.openapi import ApiDoc, error_response, json_response
 from app.models import Store, StoreStatus
 from app.platforms import registry
@@ -32,6 +33,7 @@ from app.platforms.woocommerce import identity as woo_identity
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.connect import ConnectError
 from app.platforms.woocommerce.platform import WOOCOMMERCE
+from app.services.merchant import email_confirm
 from app.services.merchant.identity import set_overrides
 from app.web.admin.auth import SESSION_STORE_KEY, sign_in
 from app.web.deps import abort_json, db_session, runtime
@@ -137,14 +139,20 @@ def connect_keys() -> Response:
     db = db_session()
     try:
         store = woo_connect.connect_with_keys(db, runtime().settings, url, key, secret, jobs=runtime().jobs)
-        # The merchant's own address wins over the one the store reports, now and on every later re-read.
-        if admin_email and set_overrides(store, {"admin_email": admin_email}):
+        # A typed address is the merchant's own value only once a link sent to it is clicked (it will receive
+        # sign-in links); the address the store reports needs no link.
+        link = None
+        if admin_email and email_confirm.needs_confirmation(store, admin_email):
+            link = email_confirm.request_confirmation(db, runtime().settings, store, admin_email, utcnow())
+        elif admin_email and set_overrides(store, {"admin_email": admin_email}):
             raise ConnectError("invalid_email", _INVALID_EMAIL, field="admin_email")
         woo_sync.start_sync(db, runtime().jobs, store.id)
         db.commit()
     except ConnectError as exc:
         db.rollback()
         return _form(400, form="keys", values=values, errors={exc.field or "form": exc.message})
+    if link is not None:
+        email_confirm.send(runtime().settings, link)
     # Keys the store just accepted prove this browser administers it: sign it in to the merchant admin. (A wc-auth
     # approval reaches us server to server; there only the browser that started that very attempt is signed in.)
     sign_in(store.id)
@@ -218,6 +226,7 @@ def connected() -> Response:
         store=store,
         warning=woo_connect.http_warning(store.domain),
         signed_in=signed_in,
+        pending_email=email_confirm.pending(db_session(), store.id, utcnow()) if signed_in else None,
         # The store key is for the merchant only: shown once this browser is signed in to the store's admin.
         next_step=WOOCOMMERCE.next_step(store, runtime().settings) if signed_in and state == "connected" else None,
     )

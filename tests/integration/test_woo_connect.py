@@ -23,7 +23,7 @@ from app.config import Settings
 from app.db import Database, utcnow
 from app.infra.crypto import cipher_for
 from app.infra.links import hash_token
-from app.models import AdminLoginToken, Store, WooConnectAttempt
+from app.models import AdminEmailConfirmation, AdminLoginToken, Store, WooConnectAttempt
 from app.platforms.woocommerce import connect as woo_connect
 from app.platforms.woocommerce.connect import ConnectError
 from tests.conftest import FIXTURES
@@ -444,9 +444,16 @@ def test_pasted_keys_sign_the_browser_in_to_the_admin_with_its_email(env: Env) -
     )
     assert resp.status_code == 303
     (store,) = env.stores()
-    assert store.admin_email == "owner@myshop.example.com"
+    # A typed address receives sign-in links only once the link sent to it is clicked (test_admin_email_confirm).
+    assert (store.admin_email, store.identity_overrides) == (None, None)
+    with env.db.session() as s:
+        pending = s.scalars(select(AdminEmailConfirmation)).all()
+        assert [(p.store_id, p.email, p.confirmed_at) for p in pending] == [
+            (store.id, "owner@myshop.example.com", None)
+        ]
     page = env.client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Open your BackSoon admin" in page
+    assert 'data-pending-email="owner@myshop.example.com"' in page
     admin = env.client.get("/admin/")
     assert admin.status_code == 200 and store.domain.split("//")[1] in admin.get_data(as_text=True)
 
