@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import socket
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import responses
@@ -19,10 +21,13 @@ from sqlalchemy import select
 from app import job_specs
 from app.config import Settings
 from app.db import Database
+from app.infra.crypto import cipher_for
 from app.models import Store
 from app.platforms.woocommerce import connect as woo_connect
 from app.platforms.woocommerce import sync as woo_sync
+from app.services.merchant import plugin_zip
 from integrations.woocommerce.client import WooClient
+from jobs import woocommerce as woo_jobs
 from tests.conftest import FIXTURES
 from tests.factories import RecordingQueue
 
@@ -155,8 +160,6 @@ def test_replace_webhooks_deletes_only_ours_made_before_the_new_key_and_creates_
 
 @responses.activate
 def test_the_plugin_zip_is_served_to_the_signed_in_merchant_only(env: Env) -> None:
-    from app.services.merchant import plugin_zip
-
     anonymous = env.client.application.test_client()
     assert anonymous.get("/admin/plugin/backsoon-woocommerce.zip").status_code == 302
     env.paste(OLD_KEY)  # pasted keys sign this browser in
@@ -167,3 +170,56 @@ def test_the_plugin_zip_is_served_to_the_signed_in_merchant_only(env: Env) -> No
     assert resp.data == plugin_zip.build_zip()
     page = env.client.get("/admin/").get_data(as_text=True)
     assert f"<code data-store-key>{env.store().id}</code>" in page
+
+
+def test_a_wc_auth_reconnect_of_a_disconnected_store_replaces_the_key_the_same_way(env: Env) -> None:
+    with env.db.session() as s:
+        old = cipher_for(SETTINGS).encrypt_json({"consumer_key": OLD_KEY, "consumer_secret": SECRET})
+        s.add(
+            Store(platform="woocommerce", domain=STORE, name="Shop", status="disconnected", credentials_encrypted=old)
+        )
+    with env.client.session_transaction() as sess:
+        sess["woo_csrf"] = "t" * 32
+    resp = env.client.post("/woocommerce/connect", data={"url": STORE, "csrf_token": "t" * 32})
+    assert resp.status_code == 302
+    user_id = dict(parse_qsl(urlsplit(resp.headers["Location"]).query))["user_id"]
+    payload = {
+        "key_id": 9,
+        "user_id": user_id,
+        "consumer_key": NEW_KEY,
+        "consumer_secret": SECRET,
+        "key_permissions": "read_write",
+    }
+    assert env.client.post("/woocommerce/callback", json=payload).status_code == 200
+    store = env.store()
+    assert (store.status, store.replaced_key_suffix) == ("active", OLD_KEY[-7:])
+    assert [s.job_id for s in env.jobs.specs] == [
+        f"woo-replace-hooks-{store.id}",
+        "woo-sync-1",
+        f"woo-identity-{store.id}",
+    ]
+
+
+@responses.activate
+def test_the_replace_webhooks_job_uses_the_new_key(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_client_for = woo_sync.client_for
+    monkeypatch.setattr(
+        woo_sync, "client_for", lambda settings, store, **kw: real_client_for(settings, store, resolver=fake_resolver)
+    )
+    env.paste(OLD_KEY)
+    env.paste(NEW_KEY)
+    store = env.store()
+    (spec,) = [s for s in env.jobs.specs if s.func == job_specs.WOO_REPLACE_WEBHOOKS]
+    url = f"https://backsoon.example/webhooks/woocommerce/{store.id}"
+    _, ours = live_webhooks()
+    responses.add(responses.GET, f"{API}/webhooks", json=[{**ours, "delivery_url": url}])
+    delete = responses.add(
+        responses.DELETE, f"{API}/webhooks/2", json=ours, match=[matchers.query_param_matcher({"force": "true"})]
+    )
+    responses.add(responses.GET, f"{API}/webhooks", json=[])
+    created = json.loads((LIVE / "webhook-create-product-updated.json").read_text())
+    responses.add(responses.POST, f"{API}/webhooks", json=created, status=201)
+
+    assert woo_jobs.replace_webhooks(*spec.args) == {"deleted": 1, "created": len(woo_sync.WEBHOOK_TOPICS)}
+    auth = delete.calls[0].request.headers["Authorization"]
+    assert base64.b64decode(auth.removeprefix("Basic ")).decode() == f"{NEW_KEY}:{SECRET}"
