@@ -52,6 +52,7 @@ from integrations.woocommerce.client import Resolver, WooClient, check_public_ur
 from integrations.woocommerce.identity import read_store_info
 
 __all__ = [
+    "ATTEMPT_RE",
     "PENDING_MAX_AGE",
     "PLATFORM",
     "ConnectError",
