@@ -128,6 +128,20 @@ def test_a_newer_address_supersedes_the_pending_one(shop: Shop) -> None:
     assert shop.store().admin_email == "second@tulpen.example"
 
 
+def test_clearing_the_admin_email_voids_the_pending_address(shop: Shop) -> None:
+    shop.save_email("typo@tulpen.exmaple")
+    link = shop.link()
+    match = _CSRF.search(shop.client.get("/admin/settings").get_data(as_text=True))
+    assert match is not None
+    data = {"csrf_token": match.group(1), "identity_admin_email": "", "identity_admin_email_reset": "1"}
+    assert shop.client.post("/admin/settings/store", data=data).status_code == 302
+    assert shop.client.post(link).status_code == 410
+    assert shop.store().admin_email == "owner@tulpen.example"
+    assert [r.superseded_at is not None for r in shop.confirmations()] == [True]
+    assert "data-pending-email" not in shop.client.get("/admin/settings").get_data(as_text=True)
+    assert len(shop.mail.received) == 1
+
+
 def test_the_address_the_store_reports_applies_at_once_without_a_link(shop: Shop) -> None:
     assert shop.save_email("Owner@Tulpen.example").status_code == 302
     assert shop.store().identity_overrides == {"admin_email": "owner@tulpen.example"}

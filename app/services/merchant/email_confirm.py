@@ -24,7 +24,18 @@ from app.infra.mail import Mailer
 from app.models import AdminEmailConfirmation, Store
 from app.services.merchant.identity import set_overrides
 
-__all__ = ["LINK_LIFETIME", "ConfirmLink", "confirm", "is_live", "pending", "request_confirmation", "send"]
+__all__ = [
+    "LINK_LIFETIME",
+    "ConfirmLink",
+    "cancel_pending",
+    "confirm",
+    "is_live",
+    "message",
+    "needs_confirmation",
+    "pending",
+    "request_confirmation",
+    "send",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +58,22 @@ def needs_confirmation(store: Store, email: str) -> bool:
     return email != reported and email != store.admin_email
 
 
-def request_confirmation(session: Session, settings: Settings, store: Store, email: str, now: datetime) -> ConfirmLink:
-    """Make ``email`` (normalised) the store's pending admin email and issue its link; older pending ones lapse."""
+def cancel_pending(session: Session, store_id: int, now: datetime) -> None:
+    """Void the store's pending address: its link stops working (a newer address, or the merchant cleared it)."""
     session.execute(
         update(AdminEmailConfirmation)
         .where(
-            AdminEmailConfirmation.store_id == store.id,
+            AdminEmailConfirmation.store_id == store_id,
             AdminEmailConfirmation.confirmed_at.is_(None),
             AdminEmailConfirmation.superseded_at.is_(None),
         )
         .values(superseded_at=now)
     )
+
+
+def request_confirmation(session: Session, settings: Settings, store: Store, email: str, now: datetime) -> ConfirmLink:
+    """Make ``email`` (normalised) the store's pending admin email and issue its link; older pending ones lapse."""
+    cancel_pending(session, store.id, now)
     raw, digest = new_confirm_token()
     session.add(
         AdminEmailConfirmation(

@@ -76,6 +76,8 @@ def store_identity() -> ResponseReturnValue:
         errors = identity_service.error_messages(field_errors)
         return _settings_page(ctx, session, None, {}, identity_submitted=submitted, identity_errors=errors)
     link = None
+    if "admin_email" in values:  # cleared: the store's own address applies, and a typo'd pending one must not
+        email_confirm.cancel_pending(session, ctx.store.id, _now())
     if email is not None:
         if email_confirm.needs_confirmation(ctx.store, email):
             live = email_confirm.pending(session, ctx.store.id, _now())
