@@ -22,7 +22,7 @@ def connect_woocommerce_cmd(store_url: str, key: str, secret: str | None, sync: 
     rt = get_runtime()
     try:
         with rt.db.session() as session:
-            store = woo_connect.connect_with_keys(session, rt.settings, store_url, key, secret)
+            store = woo_connect.connect_with_keys(session, rt.settings, store_url, key, secret, jobs=rt.jobs)
             store_id, domain = store.id, store.domain
             if sync:
                 woo_sync.start_sync(session, rt.jobs, store_id)

@@ -21,6 +21,7 @@ SHOPIFY_READ_IDENTITY = "jobs.shopify.read_identity"
 WOO_SYNC = "jobs.woocommerce.run_sync"
 WOO_PUBLISH = "jobs.woocommerce.publish_storefront"
 WOO_CHECK_WEBHOOKS = "jobs.woocommerce.check_webhooks"
+WOO_REPLACE_WEBHOOKS = "jobs.woocommerce.replace_webhooks"
 WOO_RECONCILE_ALL = "jobs.woocommerce.reconcile_all"
 WOO_REFRESH_IDENTITY = "jobs.woocommerce.refresh_identity"
 WOO_READ_REFUNDS = "jobs.woocommerce.read_refunds"
@@ -100,6 +101,11 @@ def woo_publish(store_id: int) -> JobSpec:
 def woo_check_webhooks(store_id: int) -> JobSpec:
     """Check a WooCommerce store's webhooks and re-create missing or disabled ones."""
     return JobSpec(WOO_CHECK_WEBHOOKS, (store_id,), job_id=f"woo-hooks-{store_id}", queue="low")
+
+
+def woo_replace_webhooks(store_id: int, replaced_at: str) -> JobSpec:
+    """After new keys replaced old ones: delete the webhooks created before ``replaced_at`` and create fresh ones."""
+    return JobSpec(WOO_REPLACE_WEBHOOKS, (store_id, replaced_at), job_id=f"woo-replace-hooks-{store_id}")
 
 
 def woo_refresh_identity(store_id: int) -> JobSpec:
@@ -214,6 +220,7 @@ ALL_JOBS: tuple[str, ...] = (
     WOO_SYNC,
     WOO_PUBLISH,
     WOO_CHECK_WEBHOOKS,
+    WOO_REPLACE_WEBHOOKS,
     WOO_RECONCILE_ALL,
     WOO_REFRESH_IDENTITY,
     WOO_READ_REFUNDS,

@@ -17,6 +17,8 @@ class VariantRecord:
     sku: str = ""
     title: str = ""
     options: dict[str, str] = field(default_factory=dict)
+    # Query parameters that make the product page preselect this variant (WooCommerce: attribute_<slug>=<option>).
+    link_params: dict[str, str] = field(default_factory=dict)
     price: Decimal = Decimal("0")
     tracked: bool = True
     inventory_policy: str = "deny"  # deny | continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -168,6 +169,35 @@ def fresh_pass(store_id: int) -> str:
 
 def _ms_since(clock: float) -> int:
     return int((time.monotonic() - clock) * 1000)
+
+
+def replace_webhooks(store_id: int, replaced_at: str) -> dict[str, int]:
+    """After a reconnect: delete the webhooks created with the old key (using the new one) and create fresh ones."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            store = active_store(session, store_id, WOOCOMMERCE.name)
+            if store is None:
+                return {"deleted": 0, "created": 0}
+            secret = woo_sync.webhook_secret_for(rt.settings, store)
+            try:
+                client = woo_sync.client_for(rt.settings, store)
+            except (AuthRevoked, DecryptionError):
+                client = None
+            except InvalidRequest:  # the store URL is not a public http(s) address: nothing can be reached
+                return {"deleted": 0, "created": 0}
+        if client is None:
+            woo_sync.disconnect(rt.db, store_id, "no usable WooCommerce API key")
+            return {"deleted": 0, "created": 0}
+        if not secret:
+            return {"deleted": 0, "created": 0}
+        try:
+            deleted, created = woo_sync.replace_webhooks(
+                client, woo_sync.delivery_url(rt.settings, store_id), secret, datetime.fromisoformat(replaced_at)
+            )
+        except AuthRevoked:
+            woo_sync.disconnect(rt.db, store_id, "WooCommerce rejected the API key")
+            return {"deleted": 0, "created": 0}
+    return {"deleted": deleted, "created": created}
 
 
 def publish_storefront(store_id: int) -> dict[str, int]:

@@ -14,6 +14,7 @@ from app.models.stock import (
     StockStateHistory,
 )
 from app.models.store import (
+    AdminEmailConfirmation,
     AdminLoginToken,
     OutboundWebhookDelivery,
     OutboundWebhookStatus,
@@ -23,11 +24,13 @@ from app.models.store import (
     StoreStatus,
     SyncRun,
     SyncRunStatus,
+    WooConnectAttempt,
 )
 from app.models.waitlist import ConsentRecord, Subscription, SubscriptionState
 from app.models.webhooks import WebhookEvent, WebhookEventStatus
 
 __all__ = [
+    "AdminEmailConfirmation",
     "AdminLoginToken",
     "Campaign",
     "CampaignStatus",
@@ -67,4 +70,5 @@ __all__ = [
     "Variant",
     "WebhookEvent",
     "WebhookEventStatus",
+    "WooConnectAttempt",
 ]

@@ -74,6 +74,8 @@ class Variant(IdMixin, StoreScoped, Timestamps, Base):
     sku: Mapped[str] = mapped_column(String(255), default="")
     title: Mapped[str] = mapped_column(String(500), default="")
     options: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    # WooCommerce: the product page's query parameters that preselect this variation ({"attribute_pa_size": "L"}).
+    link_params: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     price: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
     tracked: Mapped[bool] = mapped_column(Boolean, default=True)
     inventory_policy: Mapped[str] = mapped_column(String(10), default="deny")  # deny | continue

@@ -87,6 +87,9 @@ class Store(IdMixin, Timestamps, Base):
     # ({"event_id": highest stock event seen, "signals": {variant id: non-ok signal}}).
     instant_alert_at: Mapped[datetime | None]
     instant_alert_cursor: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    # WooCommerce: the last 7 characters of a consumer key that new keys replaced. REST cannot revoke a key, so the
+    # admin asks the merchant to revoke it by hand (WooCommerce lists keys by these characters) until dismissed.
+    replaced_key_suffix: Mapped[str | None] = mapped_column(String(7))
 
 
 class StoreFreshness(Base):
@@ -181,3 +184,33 @@ class OutboundWebhookDelivery(IdMixin, StoreScoped, Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class WooConnectAttempt(IdMixin, StoreScoped, Base):
+    """One wc-auth connect started by one browser: its key is bound here, and only that browser is signed in."""
+
+    __tablename__ = "woo_connect_attempts"
+
+    # sha256 of the attempt id; the raw id is wc-auth's user_id and sits in the starting browser's signed cookie.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when a newer attempt for the same store starts: its callback and sign-in are refused from then on.
+    invalidated_at: Mapped[datetime | None]
+    key_id: Mapped[str | None] = mapped_column(String(32))  # the wc-auth key bound to this attempt
+    consumer_key_hash: Mapped[str | None] = mapped_column(String(64))
+    keys_bound_at: Mapped[datetime | None]
+    signed_in_at: Mapped[datetime | None]
+
+
+class AdminEmailConfirmation(IdMixin, StoreScoped, Base):
+    """A typed admin email waiting for its owner to click the link sent to it; only then does it take effect."""
+
+    __tablename__ = "admin_email_confirmations"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    # A newer address typed for the store supersedes this one: its link stops working.
+    superseded_at: Mapped[datetime | None]

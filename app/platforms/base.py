@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.infra.http import Answer
 from app.models import Product, Store, StoreStatus, SyncRun, Variant
 from app.queue import JobQueue, JobSpec
@@ -27,6 +28,20 @@ class WebhookIntake:
     receive: Callable[[Runtime, dict[str, Any], bytes, Mapping[str, Any]], Answer]
     # The OpenAPI path item of the rule.
     openapi: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NextStep:
+    """What a newly connected store's merchant does next so shoppers see BackSoon (the connected page, dashboard).
+
+    WooCommerce: install the companion plugin and enter BackSoon's address and the store key; Shopify: switch on the
+    theme app extension's app embed through the theme editor deep link.
+    """
+
+    platform: str  # woocommerce | shopify
+    store_key: str | None = None
+    backend_url: str | None = None
+    theme_editor_url: str | None = None
 
 
 class Platform(Protocol):
@@ -92,6 +107,10 @@ class Platform(Protocol):
 
     def storefront_origins(self, store: Store, app_url: str) -> set[str]:
         """Browser origins besides the store's own domain that may call the storefront API for this store."""
+        ...
+
+    def next_step(self, store: Store, settings: Settings) -> NextStep | None:
+        """The store's next setup step, or None when it needs none."""
         ...
 
 

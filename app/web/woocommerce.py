@@ -5,10 +5,12 @@
 - ``POST /woocommerce/keys``: check pasted keys with a real API call; store them only if the call works.
 - ``POST /woocommerce/callback``: WooCommerce posts the new key here (server to server). Exactly 200 keeps it;
   any other status makes WooCommerce delete the key, so a refused payload answers 400 and stores nothing.
-- ``GET /woocommerce/connected``: where wc-auth returns the merchant (``success=1|0&user_id=…`` appended).
+- ``GET /woocommerce/connected``: where wc-auth returns the merchant (``success=1|0&user_id=…`` appended); the
+  browser that started the attempt the key was bound to is signed in to the admin here, once.
 
-The merchant forms carry a CSRF token kept in Flask's signed session cookie; the callback has no cookie and is
-accepted only for a pending store whose id is the wc-auth ``user_id``.
+The merchant forms carry a CSRF token kept in Flask's signed session cookie, and so does the raw id of the wc-auth
+attempt this browser started (see connect.py); the callback has no cookie and is accepted only for a live attempt
+whose id is the wc-auth ``user_id``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from app.db import utcnow
 from app.infra.openapi import ApiDoc, error_response, json_response
 from app.models import Store, StoreStatus
 from app.platforms import registry
@@ -30,6 +33,7 @@ from app.platforms.woocommerce import identity as woo_identity
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.connect import ConnectError
 from app.platforms.woocommerce.platform import WOOCOMMERCE
+from app.services.merchant import email_confirm
 from app.services.merchant.identity import set_overrides
 from app.web.admin.auth import SESSION_STORE_KEY, sign_in
 from app.web.deps import abort_json, db_session, runtime
@@ -40,6 +44,7 @@ bp = Blueprint("woocommerce", __name__, url_prefix="/woocommerce")
 
 _CSRF_KEY = "woo_csrf"
 _MINE_KEY = "woo_stores"  # store ids this browser started connecting, for the return page
+_ATTEMPT_KEY = "woo_attempt"  # {"store": id, "attempt": raw id} of the wc-auth attempt this browser started last
 
 
 def csrf_token() -> str:
@@ -90,13 +95,14 @@ def connect_start() -> Response:
         return _form(400, form="authorize", values={"url": url}, errors={"form": _EXPIRED})
     db = db_session()
     try:
-        store, target = woo_connect.start_connection(db, runtime().settings, url)
+        started = woo_connect.start_connection(db, runtime().settings, url)
         db.commit()
     except ConnectError as exc:
         db.rollback()
         return _form(400, form="authorize", values={"url": url}, errors={exc.field or "form": exc.message})
-    _remember(store.id)
-    resp = redirect(target, 302)
+    _remember(started.store.id)
+    session[_ATTEMPT_KEY] = {"store": started.store.id, "attempt": started.attempt}
+    resp = redirect(started.url, 302)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
@@ -132,18 +138,23 @@ def connect_keys() -> Response:
         return _form(400, form="keys", values=values, errors=errors)
     db = db_session()
     try:
-        store = woo_connect.connect_with_keys(db, runtime().settings, url, key, secret)
-        # The merchant's own address wins over the one the store reports, now and on every later re-read.
-        if admin_email and set_overrides(store, {"admin_email": admin_email}):
+        store = woo_connect.connect_with_keys(db, runtime().settings, url, key, secret, jobs=runtime().jobs)
+        # A typed address is the merchant's own value only once a link sent to it is clicked (it will receive
+        # sign-in links); the address the store reports needs no link.
+        link = None
+        if admin_email and email_confirm.needs_confirmation(store, admin_email):
+            link = email_confirm.request_confirmation(db, runtime().settings, store, admin_email, utcnow())
+        elif admin_email and set_overrides(store, {"admin_email": admin_email}):
             raise ConnectError("invalid_email", _INVALID_EMAIL, field="admin_email")
         woo_sync.start_sync(db, runtime().jobs, store.id)
         db.commit()
     except ConnectError as exc:
         db.rollback()
         return _form(400, form="keys", values=values, errors={exc.field or "form": exc.message})
-    # Keys the store just accepted prove this browser administers it: sign it in to the merchant admin.
-    # (The wc-auth flow does not: its approval reaches us server to server, so a browser that merely started
-    # a flow proves nothing; that merchant signs in with an emailed link.)
+    if link is not None:
+        email_confirm.send(runtime().settings, link)
+    # Keys the store just accepted prove this browser administers it: sign it in to the merchant admin. (A wc-auth
+    # approval reaches us server to server; there only the browser that started that very attempt is signed in.)
     sign_in(store.id)
     _remember(store.id)
     return redirect(url_for(".connected", store=store.id), 303)
@@ -151,25 +162,39 @@ def connect_keys() -> Response:
 
 @bp.post("/callback")
 def callback() -> tuple[Response, int]:
-    """Receive the key WooCommerce created (JSON); exactly 200 when stored, 400 JSON and nothing stored otherwise."""
+    """Receive the key WooCommerce created (JSON); exactly 200 when stored, a 4xx JSON and nothing stored otherwise."""
     payload = request.get_json(force=True, silent=True)
     user_id = payload.get("user_id") if isinstance(payload, dict) else None
-    raw_id = str(user_id).strip() if isinstance(user_id, int | str) and not isinstance(user_id, bool) else ""
-    if not raw_id.isdigit() or not 0 < int(raw_id) <= 2**63 - 1:
-        abort_json(400, "invalid_user_id", "user_id must be the id of a store waiting for its key.")
+    if not isinstance(user_id, str) or not woo_connect.ATTEMPT_RE.fullmatch(user_id):
+        abort_json(400, "invalid_user_id", "user_id must be the id of a connect attempt waiting for its key.")
     db = db_session()
     try:
-        store = woo_connect.accept_keys(db, runtime().settings, int(raw_id), payload)
-        woo_sync.start_sync(db, runtime().jobs, store.id)
-        # Not read here: WooCommerce waits on this answer (see connect.py); a job reads it after the commit.
-        woo_identity.schedule_refresh(db, runtime().jobs, store.id)
+        store, new = woo_connect.accept_keys(db, runtime().settings, payload, jobs=runtime().jobs)
+        if new:
+            woo_sync.start_sync(db, runtime().jobs, store.id)
+            # Not read here: WooCommerce waits on this answer (see connect.py); a job reads it after the commit.
+            woo_identity.schedule_refresh(db, runtime().jobs, store.id)
         db.commit()
     except ConnectError as exc:
         db.rollback()
-        log.info("wc-auth callback for store %s refused: %s", raw_id, exc.code)
-        abort_json(400, exc.code, exc.message)
+        log.info("wc-auth callback refused: %s", exc.code)
+        abort_json(exc.status, exc.code, exc.message)
     log.info("wc-auth callback stored a key for store %s", store.id)
     return jsonify({"ok": True}), 200
+
+
+def _sign_in_attempt(store: Store) -> None:
+    """Sign this browser in when it started the attempt the store's key was bound to (once, latest attempt only)."""
+    mine = session.get(_ATTEMPT_KEY)
+    if not isinstance(mine, dict) or mine.get("store") != store.id or not isinstance(mine.get("attempt"), str):
+        return
+    db = db_session()
+    if not woo_connect.sign_in_attempt(db, store.id, mine["attempt"]):
+        db.rollback()
+        return
+    db.commit()
+    sign_in(store.id)  # a fresh session: the spent attempt id goes with the old one
+    _remember(store.id)
 
 
 @bp.get("/connected")
@@ -189,6 +214,7 @@ def connected() -> Response:
         state = "declined"
     elif store.status == StoreStatus.ACTIVE:
         state = "connected"
+        _sign_in_attempt(store)
     elif store.status == StoreStatus.PENDING:
         state = "waiting"
     else:
@@ -200,6 +226,9 @@ def connected() -> Response:
         store=store,
         warning=woo_connect.http_warning(store.domain),
         signed_in=signed_in,
+        pending_email=email_confirm.pending(db_session(), store.id, utcnow()) if signed_in else None,
+        # The store key is for the merchant only: shown once this browser is signed in to the store's admin.
+        next_step=WOOCOMMERCE.next_step(store, runtime().settings) if signed_in and state == "connected" else None,
     )
 
 
@@ -210,9 +239,10 @@ OPENAPI = ApiDoc(
                 "operationId": "wooCommerceAuthCallback",
                 "summary": "Receive the API keys WooCommerce's wc-auth flow posts after the merchant approves",
                 "description": (
-                    "Server-to-server JSON from the store: key_id, user_id (our pending store id), consumer_key, "
-                    "consumer_secret, key_permissions (must be read_write). Answered exactly 200 on success, "
-                    "because WooCommerce deletes the key on any other status."
+                    "Server-to-server JSON from the store: key_id, user_id (the id of our connect attempt), "
+                    "consumer_key, consumer_secret, key_permissions (must be read_write). Answered exactly 200 on "
+                    "success, because WooCommerce deletes the key on any other status; a superseded or already "
+                    "used attempt answers 409."
                 ),
                 "tags": ["woocommerce"],
                 "security": [],
@@ -225,7 +255,7 @@ OPENAPI = ApiDoc(
                                 "required": ["key_id", "user_id", "consumer_key", "consumer_secret", "key_permissions"],
                                 "properties": {
                                     "key_id": {"type": "integer"},
-                                    "user_id": {"type": ["string", "integer"]},
+                                    "user_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{32,64}$"},
                                     "consumer_key": {"type": "string"},
                                     "consumer_secret": {"type": "string"},
                                     "key_permissions": {"type": "string", "enum": ["read_write"]},
@@ -236,7 +266,8 @@ OPENAPI = ApiDoc(
                 },
                 "responses": {
                     "200": json_response("Keys stored; the first sync starts", {"type": "object"}),
-                    "400": error_response("Missing or invalid fields, or no matching pending store; nothing stored"),
+                    "400": error_response("Missing or invalid fields, or no such attempt; nothing stored"),
+                    "409": error_response("Attempt superseded by a newer one, or already used; nothing stored"),
                 },
             }
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 API_VERSION = "2026-10"
 # write_products: metafieldsSet on a variant needs write access to its owner, even in our own $app namespace.
 # read_locales: the shop's primary language (shopLocales), the default language of its restock emails.
@@ -23,8 +25,21 @@ WEBHOOK_TOPICS = (
     "shop/update",
 )
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
+# The theme app extension's app embed block (extensions/backsoon-theme/blocks/app-embed.liquid): its file name.
+APP_EMBED_HANDLE = "app-embed"
 PROXY_PREFIX = "apps"
 PROXY_SUBPATH = "backsoon"
+
+
+def app_embed_editor_url(shop: str, api_key: str, handle: str = APP_EMBED_HANDLE) -> str:
+    """The theme editor of the shop's live theme, opened on App embeds with BackSoon's embed ready to switch on.
+
+    Shopify's documented deep link for app embed blocks:
+    ``https://<myshopify domain>/admin/themes/current/editor?context=apps&activateAppId=<api key>/<embed handle>``.
+    """
+    return f"https://{shop}/admin/themes/current/editor?" + urlencode(
+        {"context": "apps", "activateAppId": f"{api_key}/{handle}"}, safe="/"
+    )
 
 
 def _list(items: tuple[str, ...]) -> str:

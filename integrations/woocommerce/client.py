@@ -530,6 +530,10 @@ class WooClient:
             raise PlatformError("POST webhooks: expected a JSON object")
         return body
 
+    def delete_webhook(self, webhook_id: int | str) -> None:
+        """Delete a webhook for good (``force=true``: webhooks have no trash, WooCommerce refuses without it)."""
+        self._request("DELETE", f"webhooks/{_path_id(webhook_id)}", params={"force": "true"})
+
 
 def _path_id(value: int | str) -> str:
     text = str(value)

@@ -318,12 +318,39 @@ def _options(data: _Obj, prefix: str) -> dict[str, str]:
     return options
 
 
-def _variant(data: _Obj, prefix: str, stock: _Stock, *, title: str, options: Mapping[str, str]) -> VariantRecord:
+def _link_params(data: _Obj, prefix: str) -> dict[str, str]:
+    """The product page's query that preselects this variation: ``attribute_<slug>=<option>`` per chosen attribute.
+
+    WooCommerce's variation form takes each select's value from ``$_REQUEST['attribute_' . sanitize_title($name)]``
+    before the default; ``slug`` is that sanitized name (``pa_size`` for a global attribute, ``color`` for a custom
+    one). A global attribute's option is its term name, which the form sanitizes before comparing with the term
+    slug; a custom one's is matched as written. An "Any …" attribute has no option and is left to the shopper.
+    """
+    params: dict[str, str] = {}
+    for where, attribute in _objects(data, "attributes", prefix):
+        slug, option = attribute.get("slug"), attribute.get("option")
+        if isinstance(slug, str) and slug and isinstance(option, str) and option:
+            params[f"attribute_{slug}"] = option
+        elif "option" in attribute:
+            _text(attribute, "option", where)  # a malformed option fails the payload as it does for the options
+    return params
+
+
+def _variant(
+    data: _Obj,
+    prefix: str,
+    stock: _Stock,
+    *,
+    title: str,
+    options: Mapping[str, str],
+    link_params: Mapping[str, str] | None = None,
+) -> VariantRecord:
     return VariantRecord(
         external_id=_id(data, "id", prefix),
         sku=_text(data, "sku", prefix),
         title=title,
         options=dict(options),
+        link_params=dict(link_params or {}),
         price=_decimal(data, "price", prefix, blank_is_zero=True),
         tracked=stock.tracked,
         inventory_policy=stock.policy,
@@ -356,7 +383,7 @@ def _variation(data: _Obj, prefix: str = "", parent_stock: int | None = None) ->
     options = _options(data, prefix)
     # The title is built from the options so both sources agree: webhooks say "Hoodie - S", the REST list says "S".
     title = " / ".join(options.values()) if options else _text(data, "name", prefix)
-    variant = _variant(data, prefix, stock, title=title, options=options)
+    variant = _variant(data, prefix, stock, title=title, options=options, link_params=_link_params(data, prefix))
     return VariationUpdate(
         parent_external_id=parent, variant=variant, inventory=_inventory(variant, stock), stock_status=stock.status
     )

@@ -440,7 +440,8 @@ def test_woocommerce_plugin_and_storefront_api(page: Any, surfaces: Surfaces) ->
     email = x.mail_to(shopper, "Wieder auf Lager: Hoodie")
     x.settle()
     assert _variant_state(x.live, store_id, HOODIE_S) == "low_stock"  # 4 units
-    assert x.buy_link_target(email) == "http://127.0.0.1:8091/product/hoodie/"
+    # The buy link opens the product page with the very variation (size S) selected.
+    assert x.buy_link_target(email) == "http://127.0.0.1:8091/product/hoodie/?attribute_pa_size=S"
 
     # 4. The same delivery again: a duplicate, nothing more is sent.
     before = len(x.mail.received)

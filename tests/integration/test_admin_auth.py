@@ -163,6 +163,10 @@ def test_an_embedded_page_load_is_authenticated_by_its_session_token(harness: Ha
     assert resp.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com"
     # The app's menu goes to the Shopify admin's own navigation (App Bridge), links keeping shop and host.
     assert f'<a href="/admin/?shop={SHOP}&amp;host={HOST}&amp;embedded=1" rel="home">Dashboard</a>' in body
+    # The next step after installing: the theme editor deep link that switches on the app embed, out of the iframe.
+    editor = f"https://{SHOP}/admin/themes/current/editor?context=apps&amp;activateAppId={API_KEY}/app-embed"
+    assert f'<a href="{editor}" target="_top" rel="noopener" data-theme-editor>' in body
+    assert "data-plugin-zip" not in body and "data-revoke-key" not in body
     # No cookie session was created: the next load without a token bounces through App Bridge again.
     bounce = harness.client.get(f"/admin/?shop={SHOP}&host={HOST}&embedded=1")
     assert bounce.status_code == 200 and 'id="backsoon-bounce"' in bounce.get_data(as_text=True)

@@ -17,13 +17,22 @@ pytestmark = pytest.mark.integration
 SECRET = "test-secret-for-buy-links"
 
 
-def _delivery(db: Database, platform: str, url: str | None = None, handle: str = "", root: str | None = None) -> int:
+def _delivery(
+    db: Database,
+    platform: str,
+    url: str | None = None,
+    handle: str = "",
+    root: str | None = None,
+    *,
+    domain: str | None = None,
+    link_params: dict[str, str] | None = None,
+) -> int:
     with db.session() as s:
-        store = make_store(s, platform=platform, domain=f"{platform}-shop.example")
+        store = make_store(s, platform=platform, domain=domain or f"{platform}-shop.example")
         product = Product(store_id=store.id, external_id="8001", title="Tee", url=url, handle=handle)
         s.add(product)
         s.flush()
-        v = make_variant(s, store, product=product, external_id="4242")
+        v = make_variant(s, store, product=product, external_id="4242", link_params=link_params or {})
         sub = Subscription(
             store_id=store.id, variant_id=v.id, email="ann@example.com", state="notified", storefront_root=root
         )
@@ -91,6 +100,35 @@ def test_platform_links_lead_to_the_product_page(
     resp = client.get(f"/r/{buy_token(SECRET, did)}")
     assert (resp.status_code, resp.headers["Location"]) == (302, location)
     assert _clicks(db, did)[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "location"),
+    [
+        (
+            "https://woo.example/product/hoodie/",
+            "https://woo.example/product/hoodie/?attribute_color=Grey&attribute_pa_size=L",
+        ),
+        # Plain permalinks keep their own query; a stale attribute in it is replaced.
+        (
+            "https://woo.example/?product=hoodie&attribute_pa_size=S",
+            "https://woo.example/?product=hoodie&attribute_color=Grey&attribute_pa_size=L",
+        ),
+        (None, "https://woo.example/wp/?p=8001&attribute_color=Grey&attribute_pa_size=L"),
+    ],
+)
+def test_a_woocommerce_buy_link_opens_the_exact_variation(
+    client: FlaskClient, db: Database, url: str | None, location: str
+) -> None:
+    did = _delivery(
+        db,
+        "woocommerce",
+        url=url,
+        domain="https://woo.example/wp",
+        link_params={"attribute_pa_size": "L", "attribute_color": "Grey"},
+    )
+    resp = client.get(f"/r/{buy_token(SECRET, did)}")
+    assert (resp.status_code, resp.headers["Location"]) == (302, location)
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,14 @@ import requests
 import responses
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from app.cli_woo import connect_woocommerce_cmd
 from app.config import Settings
-from app.db import Database
+from app.db import Database, utcnow
 from app.infra.crypto import cipher_for
-from app.models import Store
+from app.infra.links import hash_token
+from app.models import AdminEmailConfirmation, AdminLoginToken, Store, WooConnectAttempt
 from app.platforms.woocommerce import connect as woo_connect
 from app.platforms.woocommerce.connect import ConnectError
 from tests.conftest import FIXTURES
@@ -90,22 +91,50 @@ def env(db: Database, client: FlaskClient, job_queue: RecordingQueue, monkeypatc
     yield Env(client, db, job_queue)
 
 
-def start(env: Env, url: str = STORE) -> int:
-    resp = env.client.post("/woocommerce/connect", data={"url": url, "csrf_token": env.csrf()})
+@dataclass(frozen=True)
+class Attempt:
+    store_id: int
+    user_id: str  # the raw attempt id wc-auth echoes back
+
+
+def start(env: Env, url: str = STORE, client: FlaskClient | None = None) -> Attempt:
+    browser = client or env.client
+    with browser.session_transaction() as sess:
+        sess["woo_csrf"] = "test-csrf-token"
+    resp = browser.post("/woocommerce/connect", data={"url": url, "csrf_token": "test-csrf-token"})
     assert resp.status_code == 302, resp.get_data(as_text=True)
-    return int(dict(parse_qsl(urlsplit(resp.headers["Location"]).query))["user_id"])
+    query = dict(parse_qsl(urlsplit(resp.headers["Location"]).query))
+    store_id = int(dict(parse_qsl(urlsplit(query["return_url"]).query))["store"])
+    return Attempt(store_id, query["user_id"])
 
 
-def callback_payload(store_id: int | str, **override: Any) -> dict[str, Any]:
+def callback_payload(attempt: Attempt | str, **override: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "key_id": 7,
-        "user_id": str(store_id),
+        "user_id": attempt.user_id if isinstance(attempt, Attempt) else attempt,
         "consumer_key": KEY,
         "consumer_secret": SECRET,
         "key_permissions": "read_write",
     }
     payload.update(override)
     return {k: v for k, v in payload.items() if v is not None}
+
+
+def signed_in_store(browser: FlaskClient) -> object:
+    with browser.session_transaction() as sess:
+        return sess.get("admin_store_id")
+
+
+def attempts(env: Env) -> list[WooConnectAttempt]:
+    with env.db.session() as s:
+        rows = list(s.scalars(select(WooConnectAttempt).order_by(WooConnectAttempt.id)))
+        s.expunge_all()
+    return rows
+
+
+def login_rows(env: Env) -> int:
+    with env.db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(AdminLoginToken)) or 0)
 
 
 # --- URLs --------------------------------------------------------------------------------------------------------
@@ -140,9 +169,9 @@ def test_normalise_store_url_refuses(raw: str) -> None:
 
 
 def test_authorize_url_is_exact() -> None:
-    url = woo_connect.authorize_url("https://shop.example.com/wp/", 42, "https://backsoon.example/")
+    url = woo_connect.authorize_url("https://shop.example.com/wp/", 42, "A" * 43, "https://backsoon.example/")
     assert url == (
-        "https://shop.example.com/wp/wc-auth/v1/authorize?app_name=BackSoon&scope=read_write&user_id=42"
+        "https://shop.example.com/wp/wc-auth/v1/authorize?app_name=BackSoon&scope=read_write&user_id=" + "A" * 43 + ""
         "&return_url=https%3A%2F%2Fbacksoon.example%2Fwoocommerce%2Fconnected%3Fstore%3D42"
         "&callback_url=https%3A%2F%2Fbacksoon.example%2Fwoocommerce%2Fcallback"
     )
@@ -150,34 +179,42 @@ def test_authorize_url_is_exact() -> None:
 
 def test_callback_must_be_https(env: Env) -> None:
     with pytest.raises(ConnectError) as info:
-        woo_connect.authorize_url(STORE, 1, "http://backsoon.example")
+        woo_connect.authorize_url(STORE, 1, "A" * 43, "http://backsoon.example")
     assert info.value.code == "callback_not_https"
     assert "https" in info.value.message
     plain = Settings(env="test", app_url="http://127.0.0.1:5000")
     with env.db.session() as s, pytest.raises(ConnectError):
         woo_connect.start_connection(s, plain, STORE)
     assert env.stores() == []
+    assert attempts(env) == []
 
 
 # --- wc-auth -----------------------------------------------------------------------------------------------------
 
 
-def test_connect_redirects_to_wc_auth_with_a_pending_store(env: Env) -> None:
+def test_connect_redirects_to_wc_auth_with_a_pending_store_and_a_hashed_attempt(env: Env) -> None:
     page = env.client.get("/woocommerce/connect")
     assert page.status_code == 200 and 'name="csrf_token"' in page.get_data(as_text=True)
-    store_id = start(env)
+    attempt = start(env)
     (store,) = env.stores()
-    assert (store.id, store.platform, store.domain, store.status) == (store_id, "woocommerce", STORE, "pending")
+    assert (store.id, store.platform, store.domain, store.status) == (attempt.store_id, "woocommerce", STORE, "pending")
     assert store.credentials_encrypted is None
     assert store.webhook_secret_encrypted is not None
     assert len(cipher_for(SETTINGS).decrypt(store.webhook_secret_encrypted)) >= 32
+    (row,) = attempts(env)
+    # Only the hash is stored; the raw id is wc-auth's user_id and sits in this browser's signed cookie.
+    assert (row.store_id, row.token_hash) == (store.id, hash_token(attempt.user_id))
+    assert len(attempt.user_id) == 43 and attempt.user_id != str(store.id)
+    assert (row.invalidated_at, row.keys_bound_at, row.signed_in_at) == (None, None, None)
+    with env.client.session_transaction() as sess:
+        assert sess["woo_attempt"] == {"store": store.id, "attempt": attempt.user_id}
 
 
-def test_callback_stores_keys_encrypted_and_answers_200(env: Env) -> None:
-    store_id = start(env)
+def test_callback_stores_keys_and_the_starting_browser_is_signed_in_once(env: Env) -> None:
+    attempt = start(env)
     resp = env.client.post(
         "/woocommerce/callback",
-        data=json.dumps(callback_payload(store_id)),
+        data=json.dumps(callback_payload(attempt)),
         headers={"Content-Type": "application/json;charset=UTF-8"},
     )
     assert resp.status_code == 200
@@ -188,17 +225,96 @@ def test_callback_stores_keys_encrypted_and_answers_200(env: Env) -> None:
     assert cipher_for(SETTINGS).decrypt_json(raw) == {"consumer_key": KEY, "consumer_secret": SECRET, "key_id": "7"}
     # The store's settings are read by a job after the commit: WooCommerce is waiting on this answer.
     assert [spec.job_id for spec in env.jobs.specs] == ["woo-sync-1", "woo-identity-1"]
-    # The same delivery again (a proxy retry) is still a 200; the browser then lands on the return page.
-    again = env.client.post("/woocommerce/callback", json=callback_payload(store_id))
+    # The same delivery again (a proxy retry) is still a 200 and changes nothing.
+    again = env.client.post("/woocommerce/callback", json=callback_payload(attempt))
     assert again.status_code == 200
-    page = env.client.get(f"/woocommerce/connected?store={store_id}&success=1&user_id={store_id}")
-    assert "Connected, syncing" in page.get_data(as_text=True)
+    assert [spec.job_id for spec in env.jobs.specs] == ["woo-sync-1", "woo-identity-1"]
+    (row,) = attempts(env)
+    assert (row.key_id, row.consumer_key_hash, row.signed_in_at) == ("7", hash_token(KEY), None)
+    assert row.keys_bound_at is not None
+
+    page = env.client.get(f"/woocommerce/connected?store={store.id}&success=1&user_id={attempt.user_id}")
+    html = page.get_data(as_text=True)
+    assert "Connected, syncing" in html and "data-signed-in" in html
+    assert signed_in_store(env.client) == store.id
+    assert attempts(env)[0].signed_in_at is not None
+    # The next step: the plugin, with the store key it needs and where to download it.
+    assert 'data-next-step="woocommerce"' in html
+    assert f"<code data-store-key>{store.id}</code>" in html
+    assert "<code data-backend-url>https://backsoon.example</code>" in html
+    assert 'href="/admin/plugin/backsoon-woocommerce.zip"' in html
+    assert login_rows(env) == 0
+
+
+def test_a_second_browser_that_started_earlier_is_not_signed_in(env: Env) -> None:
+    intruder = build_client(env)
+    theirs = start(env, client=intruder)
+    mine = start(env)  # the real merchant starts later: the intruder's attempt is worthless from now on
+    assert theirs.store_id == mine.store_id and theirs.user_id != mine.user_id
+    first, second = attempts(env)
+    assert first.invalidated_at is not None and second.invalidated_at is None
+    assert env.client.post("/woocommerce/callback", json=callback_payload(mine)).status_code == 200
+
+    page = intruder.get(f"/woocommerce/connected?store={mine.store_id}&success=1&user_id={mine.user_id}")
+    assert page.status_code == 200 and "data-signed-in" not in page.get_data(as_text=True)
+    assert "data-store-key" not in page.get_data(as_text=True)
+    assert signed_in_store(intruder) is None
+    assert intruder.get("/admin/").status_code == 302  # to the sign-in page
+    assert login_rows(env) == 0
+    assert [a.signed_in_at for a in attempts(env)] == [None, None]
+
+    env.client.get(f"/woocommerce/connected?store={mine.store_id}&success=1&user_id={mine.user_id}")
+    assert signed_in_store(env.client) == mine.store_id
+
+
+def test_a_second_browser_that_started_later_supersedes_the_older_attempt(env: Env) -> None:
+    mine = start(env)
+    intruder = build_client(env)
+    theirs = start(env, client=intruder)
+    # The merchant approves the older attempt: refused, so WooCommerce deletes that key; nothing is stored.
+    resp = env.client.post("/woocommerce/callback", json=callback_payload(mine))
+    assert resp.status_code == 409
+    assert resp.get_json()["error"]["code"] == "attempt_superseded"
+    (store,) = env.stores()
+    assert (store.status, store.credentials_encrypted) == ("pending", None)
+    assert env.jobs.specs == []
+    assert [a.keys_bound_at for a in attempts(env)] == [None, None]
+    for browser, attempt in ((env.client, mine), (intruder, theirs)):
+        browser.get(f"/woocommerce/connected?store={store.id}&success=1&user_id={attempt.user_id}")
+        assert signed_in_store(browser) is None
+    assert login_rows(env) == 0
+
+
+def test_replays_are_refused(env: Env) -> None:
+    attempt = start(env)
+    assert env.client.post("/woocommerce/callback", json=callback_payload(attempt)).status_code == 200
+    before = env.stores()[0]
+    # Another key for an attempt that already has one: refused, the stored key stays.
+    other = callback_payload(attempt, key_id=8, consumer_key="ck_" + "c3" * 20)
+    resp = env.client.post("/woocommerce/callback", json=other)
+    assert (resp.status_code, resp.get_json()["error"]["code"]) == (409, "attempt_used")
+    assert env.stores()[0].credentials_encrypted == before.credentials_encrypted
+    assert [spec.job_id for spec in env.jobs.specs] == ["woo-sync-1", "woo-identity-1"]
+    # The return URL replayed by another browser signs nobody in.
+    stranger = build_client(env)
+    stranger.get(f"/woocommerce/connected?store={attempt.store_id}&success=1&user_id={attempt.user_id}")
+    assert signed_in_store(stranger) is None
+    # The starting browser's cookie works once: a copy of it replayed after the sign-in does not work again.
+    env.client.get(f"/woocommerce/connected?store={attempt.store_id}&success=1&user_id={attempt.user_id}")
+    assert signed_in_store(env.client) == attempt.store_id
+    copy = build_client(env)
+    with copy.session_transaction() as sess:
+        sess["woo_stores"] = [attempt.store_id]
+        sess["woo_attempt"] = {"store": attempt.store_id, "attempt": attempt.user_id}
+    copy.get(f"/woocommerce/connected?store={attempt.store_id}&success=1&user_id={attempt.user_id}")
+    assert signed_in_store(copy) is None
+    assert login_rows(env) == 0
 
 
 @pytest.mark.parametrize(
     ("override", "code"),
     [
-        ({"user_id": "999"}, "unknown_store"),
+        ({"user_id": "Z" * 43}, "unknown_attempt"),
         ({"consumer_secret": None}, "missing_field"),
         ({"consumer_key": None}, "missing_field"),
         ({"key_id": None}, "missing_field"),
@@ -207,9 +323,9 @@ def test_callback_stores_keys_encrypted_and_answers_200(env: Env) -> None:
     ],
 )
 def test_callback_refuses_bad_payloads_and_stores_nothing(env: Env, override: dict[str, Any], code: str) -> None:
-    store_id = start(env)
+    attempt = start(env)
     before = env.stores()
-    resp = env.client.post("/woocommerce/callback", json=callback_payload(store_id, **override))
+    resp = env.client.post("/woocommerce/callback", json=callback_payload(attempt, **override))
     assert resp.status_code == 400
     assert resp.get_json()["error"]["code"] == code
     (store,) = env.stores()
@@ -218,36 +334,36 @@ def test_callback_refuses_bad_payloads_and_stores_nothing(env: Env, override: di
         None,
         before[0].updated_at,
     )
+    assert [a.keys_bound_at for a in attempts(env)] == [None]
     assert env.jobs.specs == []
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"user_id": "abc"}', b"{}"])
-def test_callback_refuses_non_object_bodies(env: Env, body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[1, 2]", b'{"user_id": "abc"}', b"{}", b'{"user_id": 1}', b'{"user_id": "1"}']
+)
+def test_callback_refuses_non_object_bodies_and_store_ids(env: Env, body: bytes) -> None:
     start(env)
     resp = env.client.post("/woocommerce/callback", data=body, headers={"Content-Type": "application/json"})
-    assert resp.status_code == 400 and "error" in resp.get_json()
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_user_id"
     assert env.stores()[0].credentials_encrypted is None
 
 
-def test_accept_keys_checks_user_id_and_pending_status(env: Env) -> None:
-    store_id = start(env)
+def test_an_expired_attempt_is_refused(env: Env) -> None:
+    attempt = start(env)
     with env.db.session() as s:
-        with pytest.raises(ConnectError) as info:
-            woo_connect.accept_keys(s, SETTINGS, store_id, callback_payload(store_id + 1))
-        assert info.value.code == "user_id_mismatch"
-        woo_connect.accept_keys(s, SETTINGS, store_id, callback_payload(store_id))
-    with env.db.session() as s, pytest.raises(ConnectError) as info:
-        # An active store never takes a different key from the unauthenticated callback.
-        woo_connect.accept_keys(s, SETTINGS, store_id, callback_payload(store_id, consumer_key="ck_" + "c3" * 20))
-    assert info.value.code == "not_pending"
+        s.execute(update(WooConnectAttempt).values(created_at=utcnow() - woo_connect.PENDING_MAX_AGE * 2))
+    resp = env.client.post("/woocommerce/callback", json=callback_payload(attempt))
+    assert (resp.status_code, resp.get_json()["error"]["code"]) == (400, "expired")
+    assert env.stores()[0].credentials_encrypted is None and env.jobs.specs == []
 
 
 def test_declined_and_foreign_return_pages(env: Env) -> None:
-    store_id = start(env)
-    declined = env.client.get(f"/woocommerce/connected?store={store_id}&success=0&user_id={store_id}")
+    attempt = start(env)
+    declined = env.client.get(f"/woocommerce/connected?store={attempt.store_id}&success=0&user_id={attempt.user_id}")
     assert 'data-state="declined"' in declined.get_data(as_text=True)
+    assert signed_in_store(env.client) is None
     other = build_client(env)
-    page = other.get(f"/woocommerce/connected?store={store_id}&success=1")
+    page = other.get(f"/woocommerce/connected?store={attempt.store_id}&success=1")
     assert 'data-state="unknown"' in page.get_data(as_text=True) and STORE not in page.get_data(as_text=True)
 
 
@@ -328,9 +444,16 @@ def test_pasted_keys_sign_the_browser_in_to_the_admin_with_its_email(env: Env) -
     )
     assert resp.status_code == 303
     (store,) = env.stores()
-    assert store.admin_email == "owner@myshop.example.com"
+    # A typed address receives sign-in links only once the link sent to it is clicked (test_admin_email_confirm).
+    assert (store.admin_email, store.identity_overrides) == (None, None)
+    with env.db.session() as s:
+        pending = s.scalars(select(AdminEmailConfirmation)).all()
+        assert [(p.store_id, p.email, p.confirmed_at) for p in pending] == [
+            (store.id, "owner@myshop.example.com", None)
+        ]
     page = env.client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Open your BackSoon admin" in page
+    assert 'data-pending-email="owner@myshop.example.com"' in page
     admin = env.client.get("/admin/")
     assert admin.status_code == 200 and store.domain.split("//")[1] in admin.get_data(as_text=True)
 

@@ -182,10 +182,17 @@ def test_pasted_keys_connect_records_the_live_store_identity(env: Env) -> None:
 
 
 @responses.activate
-def test_the_merchants_typed_email_wins_at_connect_and_after_a_refresh(env: Env) -> None:
+def test_the_merchants_typed_email_wins_once_confirmed_and_after_a_refresh(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
     serve_products()
     serve_identity(STORE, **CREDENTIALS)
     connect(env, admin_email=" Owner@MyShop.example.com ")
+    # Until its link is clicked the address the store reports stays the admin email.
+    assert (env.store().admin_email, env.store().identity_overrides) == ("admin@shop.example", None)
+    # No SMTP_URL here: the link is logged instead of mailed.
+    (link,) = [m.split(": ", 1)[1] for m in caplog.messages if "admin email confirmation link" in m]
+    assert env.client.post(link.removeprefix(SETTINGS.app_url)).status_code == 200
     store = env.store()
     assert store.admin_email == "owner@myshop.example.com"
     assert store.identity_overrides == {"admin_email": "owner@myshop.example.com"}
@@ -223,10 +230,11 @@ def test_wc_auth_callback_calls_nobody_and_the_queued_job_reads_the_identity(env
 
     serve_identity(STORE, **CREDENTIALS)
     resp = env.client.post("/woocommerce/connect", data={"url": STORE, "csrf_token": env.csrf()})
-    store_id = int(dict(parse_qsl(urlsplit(resp.headers["Location"]).query))["user_id"])
+    attempt = dict(parse_qsl(urlsplit(resp.headers["Location"]).query))["user_id"]
+    store_id = env.store().id
     payload = {
         "key_id": 7,
-        "user_id": str(store_id),
+        "user_id": attempt,
         "consumer_key": KEY,
         "consumer_secret": SECRET,
         "key_permissions": "read_write",

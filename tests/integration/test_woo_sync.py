@@ -207,6 +207,13 @@ def test_initial_sync_loads_products_orders_refunds_and_creates_webhooks(db: Dat
         variants = {v.external_id: v for v in s.scalars(select(Variant).where(Variant.store_id == store_id))}
         assert sorted(variants, key=int) == ["10", "11", "12", "13", "15", "16", "17"]
         assert variants["17"].stock_from_parent is True
+        # What a buy link needs to open the exact variation is stored at sync; a simple product needs nothing.
+        assert [variants[v].link_params for v in ("15", "16", "17")] == [
+            {"attribute_pa_size": "S"},
+            {"attribute_pa_size": "M"},
+            {"attribute_pa_size": "L"},
+        ]
+        assert variants["10"].link_params == {}
         levels = dict(
             s.execute(
                 select(Variant.external_id, InventoryLevel.available).join(

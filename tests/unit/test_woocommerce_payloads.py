@@ -98,6 +98,8 @@ def test_03_variation_webhook() -> None:
     assert update.variant.sku == "WCF-HOODIE-S"
     assert update.variant.title == "S"  # from the options, not the webhook name "Hoodie - S"
     assert update.variant.options == {"Size": "S"}
+    # The global attribute's slug names the product page's query parameter that preselects the variation.
+    assert update.variant.link_params == {"attribute_pa_size": "S"}
     assert update.variant.price == Decimal("45.00")
     assert not update.variant.stock_from_parent
     assert update.inventory.available == 4
@@ -201,6 +203,11 @@ def test_rest_variable_with_variations() -> None:
     s, m, large = product.variants
     assert [v.title for v in product.variants] == ["S", "M", "L"]
     assert [v.options for v in product.variants] == [{"Size": "S"}, {"Size": "M"}, {"Size": "L"}]
+    assert [v.link_params for v in product.variants] == [
+        {"attribute_pa_size": "S"},
+        {"attribute_pa_size": "M"},
+        {"attribute_pa_size": "L"},
+    ]
     assert [v.price for v in product.variants] == [Decimal("45.00"), Decimal("45.00"), Decimal("49.00")]
     assert [v.sku for v in product.variants] == ["WCF-HOODIE-S", "WCF-HOODIE-M", "WCF-HOODIE-L"]
     assert not s.stock_from_parent and not m.stock_from_parent
@@ -320,3 +327,17 @@ def test_mutated_fixture_fields_refused() -> None:
     order = rest("order-single.json")
     with pytest.raises(PayloadError):
         parse_order(dict(order, date_created_gmt=None))
+
+
+def test_live_custom_attribute_variation_links_by_its_own_slug() -> None:
+    body = json.loads((ROOT / "live-9.4.3" / "variation-27-stock-update.json").read_text())
+    update = parse_variation(body)
+    # A custom (local) attribute: id 0, slug "color", matched by the variation form as written.
+    assert update.variant.options == {"Color": "Grey"}
+    assert update.variant.link_params == {"attribute_color": "Grey"}
+
+
+def test_any_attribute_is_left_out_of_the_link() -> None:
+    body = json.loads((ROOT / "live-9.4.3" / "variation-27-stock-update.json").read_text())
+    body["attributes"] = [*body["attributes"], {"id": 2, "name": "Size", "slug": "pa_size", "option": ""}]
+    assert parse_variation(body).variant.link_params == {"attribute_color": "Grey"}

@@ -9,7 +9,9 @@ from urllib.parse import quote, urlencode, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.models import Product, Store, SyncRun, Variant
+from app.platforms.base import NextStep
 from app.queue import JobQueue, JobSpec
 from app.services.ingest import sync_runs
 from app.services.ingest.inbox import Handler
@@ -65,6 +67,10 @@ class Demo:
         """The demo shop is served by BackSoon itself."""
         parts = urlsplit(app_url)
         return {f"{parts.scheme}://{parts.netloc.lower()}"}
+
+    def next_step(self, store: Store, settings: Settings) -> NextStep | None:
+        """Nothing: the demo shop shows BackSoon already."""
+        return None
 
 
 DEMO = Demo()

@@ -9,12 +9,14 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from sqlalchemy.orm import Session
 
 from app import job_specs
+from app.config import Settings
 from app.domain.waitlist import storefront_root as valid_root
 from app.models import Product, Store, SyncRun, Variant
-from app.platforms.base import WebhookIntake, permalink
+from app.platforms.base import NextStep, WebhookIntake, permalink
 from app.platforms.shopify import intake, sync, webhooks
 from app.queue import JobQueue, JobSpec
 from app.services.ingest.inbox import Handler
+from integrations.shopify.app_config import app_embed_editor_url
 
 
 class Shopify:
@@ -82,6 +84,12 @@ class Shopify:
     def storefront_origins(self, store: Store, app_url: str) -> set[str]:
         """None besides the shop's domain (the App Proxy serves the theme from it)."""
         return set()
+
+    def next_step(self, store: Store, settings: Settings) -> NextStep | None:
+        """Switch on the theme app extension's app embed (no link without the app's API key)."""
+        if not settings.shopify_api_key:
+            return None
+        return NextStep(self.name, theme_editor_url=app_embed_editor_url(store.domain, settings.shopify_api_key))
 
 
 SHOPIFY = Shopify()

@@ -6,9 +6,13 @@ Two ways in:
   POSTs ``{key_id, user_id, consumer_key, consumer_secret, key_permissions}`` as JSON to our https ``callback_url``
   (it refuses any other scheme: "The callback_url needs to be over SSL"), then redirects the browser to
   ``return_url`` with ``success=1&user_id=…`` (``success=0`` when the merchant declines). ``user_id`` is ours, not a
-  WordPress user: we send the pending store's id. Any callback answer other than HTTP 200 makes WooCommerce delete
-  the key it just created. The keys are not test-called inside the callback: WooCommerce is blocked waiting for our
-  answer, and a single-worker PHP server would deadlock; the first sync proves them.
+  WordPress user: we send a random **attempt id** (:class:`WooConnectAttempt`), stored only as its sha256 and kept
+  raw in the signed session cookie of the browser that started the attempt. The callback binds the key to that
+  attempt; the return page signs in only the browser holding it, once, and only while it is the store's latest
+  attempt (starting a new one invalidates the older ones, whose callbacks are then refused). Any callback answer
+  other than HTTP 200 makes WooCommerce delete the key it just created. The keys are not test-called inside the
+  callback: WooCommerce is blocked waiting for our answer, and a single-worker PHP server would deadlock; the first
+  sync proves them.
 - **Pasted keys** (form and CLI): checked with a real ``GET products?per_page=1`` before anything is stored; the
   store's own settings (name, timezone, currency, country, language, admin email) are then read with the same
   client, so the merchant sees the real store name at once. A read that fails does not fail the connect: the
@@ -27,26 +31,32 @@ import re
 import secrets
 import socket
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app import job_specs
 from app.config import Settings
 from app.db import utcnow
-from app.infra.crypto import cipher_for
-from app.models import Store, StoreStatus
+from app.infra.crypto import DecryptionError, cipher_for
+from app.infra.links import hash_token
+from app.models import Store, StoreStatus, WooConnectAttempt
+from app.queue import JobQueue, enqueue_after_commit
 from app.services.merchant.identity import record_reported
 from integrations.base import AuthRevoked, InvalidRequest, NotFound, PlatformError, StoreInfo, TransientError
 from integrations.woocommerce.client import Resolver, WooClient, check_public_url
 from integrations.woocommerce.identity import read_store_info
 
 __all__ = [
+    "ATTEMPT_RE",
     "PENDING_MAX_AGE",
     "PLATFORM",
     "ConnectError",
+    "Started",
     "accept_keys",
     "authorize_url",
     "check_keys",
@@ -54,6 +64,7 @@ __all__ = [
     "find_store",
     "http_warning",
     "normalise_store_url",
+    "sign_in_attempt",
     "start_connection",
 ]
 
@@ -80,11 +91,12 @@ _MAX_URL = 255  # stores.domain
 class ConnectError(Exception):
     """A connection attempt that failed for a reason the merchant can act on; ``message`` is plain language."""
 
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(self, code: str, message: str, *, field: str | None = None, status: int = 400) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.status = status
 
 
 # --- URLs --------------------------------------------------------------------------------------------------------
@@ -153,8 +165,8 @@ def http_warning(store_url: str) -> str | None:
     )
 
 
-def authorize_url(store_url: str, store_id: int, app_url: str, app_name: str = "BackSoon") -> str:
-    """The store's wc-auth page asking the merchant to give BackSoon a read/write key for this pending store."""
+def authorize_url(store_url: str, store_id: int, attempt: str, app_url: str, app_name: str = "BackSoon") -> str:
+    """The store's wc-auth page asking the merchant to give BackSoon a read/write key for this connect attempt."""
     app = app_url.strip().rstrip("/")
     if not app.lower().startswith("https://"):
         raise ConnectError(
@@ -167,7 +179,7 @@ def authorize_url(store_url: str, store_id: int, app_url: str, app_name: str = "
         {
             "app_name": app_name,
             "scope": SCOPE,
-            "user_id": str(store_id),
+            "user_id": attempt,
             "return_url": f"{app}/woocommerce/connected?store={store_id}",
             "callback_url": f"{app}/woocommerce/callback",
         }
@@ -193,11 +205,24 @@ def _host(store_url: str) -> str:
     return urlsplit(store_url).hostname or store_url
 
 
-def start_connection(session: Session, settings: Settings, store_url: str) -> tuple[Store, str]:
-    """Create (or reuse) a pending store row with its own webhook secret and return it with its wc-auth URL."""
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A wc-auth attempt just opened: the pending store, the store's approval URL, and the raw attempt id."""
+
+    store: Store
+    url: str
+    attempt: str
+
+
+ATTEMPT_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+"""What an attempt id looks like (``secrets.token_urlsafe(32)``); anything else is refused before a lookup."""
+
+
+def start_connection(session: Session, settings: Settings, store_url: str) -> Started:
+    """Create (or reuse) a pending store row and open a new wc-auth attempt for it, invalidating older attempts."""
     base = normalise_store_url(store_url)
     # Refuse a plain-http APP_URL before anything is written.
-    authorize_url(base, 0, settings.app_url)
+    authorize_url(base, 0, "", settings.app_url)
     store = find_store(session, base)
     if store is not None and store.status == StoreStatus.ACTIVE:
         raise ConnectError(
@@ -215,7 +240,18 @@ def start_connection(session: Session, settings: Settings, store_url: str) -> tu
         # Existing webhooks on a reconnecting store are signed with the old secret: keep it.
         store.webhook_secret_encrypted = _new_webhook_secret(settings)
     session.flush()
-    return store, authorize_url(base, store.id, settings.app_url)
+    now = utcnow()
+    # Another browser starting a connect for the same store makes every earlier attempt worthless, so a merchant
+    # approving later can never sign in a browser that started before theirs.
+    session.execute(
+        update(WooConnectAttempt)
+        .where(WooConnectAttempt.store_id == store.id, WooConnectAttempt.invalidated_at.is_(None))
+        .values(invalidated_at=now)
+    )
+    raw = secrets.token_urlsafe(32)
+    session.add(WooConnectAttempt(store_id=store.id, token_hash=hash_token(raw), created_at=now))
+    session.flush()
+    return Started(store, authorize_url(base, store.id, raw, settings.app_url), raw)
 
 
 def _field(payload: Mapping[str, Any], name: str) -> Any:
@@ -230,17 +266,25 @@ def _as_id(value: Any, name: str) -> str:
     return str(int(str(value).strip()))
 
 
-def accept_keys(session: Session, settings: Settings, store_id: int, payload: Any) -> Store:
-    """Store the key WooCommerce POSTed to the wc-auth callback for a pending store (encrypted), making it active."""
+def _attempt(session: Session, raw: str, *, lock: bool = False) -> WooConnectAttempt | None:
+    if not ATTEMPT_RE.fullmatch(raw):
+        return None
+    stmt = select(WooConnectAttempt).where(WooConnectAttempt.token_hash == hash_token(raw))
+    return session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
+
+
+def accept_keys(session: Session, settings: Settings, payload: Any, jobs: JobQueue | None = None) -> tuple[Store, bool]:
+    """Bind the key WooCommerce POSTed to the wc-auth callback to its attempt and store it encrypted on the store.
+
+    Returns the store and whether the key is new (False for the same delivery again, which changes nothing).
+    """
     if not isinstance(payload, Mapping):
         raise ConnectError("invalid_payload", "The callback body must be a JSON object.")
     key_id = _as_id(_field(payload, "key_id"), "key_id")
-    user_id = _as_id(_field(payload, "user_id"), "user_id")
+    user_id = _field(payload, "user_id")
     key = _field(payload, "consumer_key")
     secret = _field(payload, "consumer_secret")
     permissions = _field(payload, "key_permissions")
-    if user_id != str(store_id):
-        raise ConnectError("user_id_mismatch", "The callback's user_id does not name this store.", field="user_id")
     if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
         raise ConnectError("invalid_field", "consumer_key is not a WooCommerce consumer key.", field="consumer_key")
     if not isinstance(secret, str) or not _SECRET_RE.fullmatch(secret):
@@ -253,25 +297,84 @@ def accept_keys(session: Session, settings: Settings, store_id: int, payload: An
             f"BackSoon needs a read_write key, WooCommerce granted {str(permissions)[:20]!r}.",
             field="key_permissions",
         )
-    store = session.get(Store, store_id) if 0 < store_id <= 2**63 - 1 else None
-    if store is None or store.platform != PLATFORM:
-        raise ConnectError("unknown_store", "No store is waiting for this key.", field="user_id")
-    cipher = cipher_for(settings)
-    if store.status == StoreStatus.ACTIVE and store.credentials_encrypted is not None:
-        stored = cipher.decrypt_json(store.credentials_encrypted)
-        if stored.get("key_id") == key_id and stored.get("consumer_key") == key:
-            return store  # the same delivery again: already stored
-    if store.status != StoreStatus.PENDING:
-        raise ConnectError("not_pending", "This store is not waiting for a key; start connecting again.")
-    if utcnow() - _aware(store.updated_at) > PENDING_MAX_AGE:
+    attempt = _attempt(session, str(user_id), lock=True) if isinstance(user_id, str) else None
+    store = session.get(Store, attempt.store_id) if attempt is not None else None
+    if attempt is None or store is None or store.platform != PLATFORM:
+        raise ConnectError("unknown_attempt", "No connect attempt is waiting for this key.", field="user_id")
+    if attempt.keys_bound_at is not None:
+        if attempt.key_id == key_id and attempt.consumer_key_hash == hash_token(key):
+            return store, False  # the same delivery again (a proxy retry): already stored
+        raise ConnectError(
+            "attempt_used", "This connect attempt already received its key; start connecting again.", status=409
+        )
+    if attempt.invalidated_at is not None:
+        raise ConnectError(
+            "attempt_superseded", "A newer connect attempt was started for this store; approve that one.", status=409
+        )
+    if utcnow() - _aware(attempt.created_at) > PENDING_MAX_AGE:
         raise ConnectError("expired", "This connection request expired; start connecting again.")
-    _activate(store, cipher.encrypt_json({"consumer_key": key, "consumer_secret": secret, "key_id": key_id}))
+    if store.status != StoreStatus.PENDING:
+        raise ConnectError("not_pending", "This store is not waiting for a key; start connecting again.", status=409)
+    now = utcnow()
+    _replace_key(session, settings, jobs, store, key)
+    credentials = {"consumer_key": key, "consumer_secret": secret, "key_id": key_id}
+    _activate(store, cipher_for(settings).encrypt_json(credentials))
+    attempt.key_id = key_id
+    attempt.consumer_key_hash = hash_token(key)
+    attempt.keys_bound_at = now
     session.flush()
-    return store
+    return store, True
+
+
+def sign_in_attempt(session: Session, store_id: int, raw: str) -> bool:
+    """Spend the browser's attempt once: True when its key arrived and it is still the store's latest attempt."""
+    attempt = _attempt(session, raw)
+    if attempt is None or attempt.store_id != store_id:
+        return False
+    if attempt.keys_bound_at is None or attempt.invalidated_at is not None or attempt.signed_in_at is not None:
+        return False
+    if utcnow() - _aware(attempt.created_at) > PENDING_MAX_AGE:
+        return False
+    # One conditional UPDATE: two tabs returning at once cannot both spend it, and an attempt invalidated by a
+    # newer one in the meantime is not spent either.
+    spent = session.execute(
+        update(WooConnectAttempt)
+        .where(
+            WooConnectAttempt.id == attempt.id,
+            WooConnectAttempt.signed_in_at.is_(None),
+            WooConnectAttempt.invalidated_at.is_(None),
+        )
+        .values(signed_in_at=utcnow())
+        .returning(WooConnectAttempt.id)
+    ).scalar_one_or_none()
+    return spent is not None
 
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _key_suffix(settings: Settings, store: Store, new_key: str) -> str | None:
+    """The last 7 characters of the key being replaced (what WooCommerce lists as the key's "ending in"), or None."""
+    if store.credentials_encrypted is None:
+        return None
+    try:
+        old = cipher_for(settings).decrypt_json(store.credentials_encrypted).get("consumer_key")
+    except DecryptionError:
+        return None
+    return old[-7:] if isinstance(old, str) and old and old != new_key else None
+
+
+def _replace_key(session: Session, settings: Settings, jobs: JobQueue | None, store: Store, new_key: str) -> None:
+    """Remember the replaced key for the admin's revoke notice, and queue removing the webhooks made with it."""
+    suffix = _key_suffix(settings, store, new_key)
+    if suffix is None:
+        return
+    store.replaced_key_suffix = suffix
+    if jobs is not None:
+        # After the commit, with the new key: its list holds the webhooks the old key created before now.
+        spec = job_specs.woo_replace_webhooks(store.id, utcnow().isoformat())
+        enqueue_after_commit(session, jobs, spec)
 
 
 def _activate(store: Store, credentials: bytes) -> None:
@@ -415,6 +518,7 @@ def connect_with_keys(
     secret: str,
     *,
     client_factory: Callable[..., WooClient] = WooClient,
+    jobs: JobQueue | None = None,
 ) -> Store:
     """Check pasted keys against the store and read its settings, then store the keys encrypted on an active row."""
     base = normalise_store_url(store_url)
@@ -428,6 +532,7 @@ def connect_with_keys(
         session.add(store)
     if store.webhook_secret_encrypted is None:
         store.webhook_secret_encrypted = _new_webhook_secret(settings)
+    _replace_key(session, settings, jobs, store, key)
     _activate(store, cipher_for(settings).encrypt_json({"consumer_key": key, "consumer_secret": secret}))
     if info is not None:
         record_reported(store, info.identity(), utcnow())

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy.orm import Session
 
 from app import job_specs
+from app.config import Settings
 from app.models import Product, Store, SyncRun, Variant
-from app.platforms.base import WebhookIntake, permalink
+from app.platforms.base import NextStep, WebhookIntake, permalink
 from app.platforms.woocommerce import intake, sync, webhooks
 from app.queue import JobQueue, JobSpec
 from app.services.ingest.inbox import Handler
@@ -59,12 +60,26 @@ class WooCommerce:
         return job_specs.woo_fresh_pass(store_id)
 
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
-        """The product's permalink, else WordPress's ``?p=<id>`` address."""
-        return permalink(product) or f"https://{store.domain}/?{urlencode({'p': product.external_id})}"
+        """The product's permalink (else WordPress's ``?p=<id>`` address) with the variation's attributes in the
+        query, so the product page opens with that variation selected."""
+        # stores.domain is the store's base URL (https://shop.example/wp); older rows hold a bare host.
+        site = store.domain if "://" in store.domain else f"https://{store.domain}"
+        base = permalink(product) or f"{site}/?{urlencode({'p': product.external_id})}"
+        params = variant.link_params if isinstance(variant.link_params, dict) else {}
+        if not params:
+            return base
+        parts = urlsplit(base)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+        query += sorted((str(k), str(v)) for k, v in params.items())  # JSONB keeps no key order: sort for one URL
+        return urlunsplit(parts._replace(query=urlencode(query)))
 
     def storefront_origins(self, store: Store, app_url: str) -> set[str]:
         """None besides the store's own address."""
         return set()
+
+    def next_step(self, store: Store, settings: Settings) -> NextStep | None:
+        """Install the companion plugin: it sends the store key (our store id) with every storefront call."""
+        return NextStep(self.name, store_key=str(store.id), backend_url=settings.app_url.rstrip("/"))
 
 
 WOOCOMMERCE = WooCommerce()

@@ -362,6 +362,32 @@ def ensure_webhooks(client: WooClient, url: str, secret: str) -> int:
     return repair_webhooks(client, url, secret).changed
 
 
+def _created_gmt(hook: dict[str, Any]) -> datetime | None:
+    raw = hook.get("date_created_gmt")
+    try:
+        value = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def replace_webhooks(client: WooClient, url: str, secret: str, replaced_at: datetime) -> tuple[int, int]:
+    """Delete our webhooks created before new keys replaced the old ones, then create fresh ones; both counts.
+
+    WooCommerce's REST API cannot say which key created a webhook, but every webhook BackSoon created with the old
+    key is older than the new key: those at our delivery URL created before ``replaced_at`` go (disabled ones
+    included, which would otherwise stay behind for good).
+    """
+    deleted = 0
+    for hook in client.list_webhooks():
+        created = _created_gmt(hook)
+        if hook.get("delivery_url") != url or created is None or created >= replaced_at:
+            continue
+        client.delete_webhook(str(hook.get("id")))
+        deleted += 1
+    return deleted, ensure_webhooks(client, url, secret)
+
+
 def _webhooks(ctx: _Ctx, cursor: dict[str, Any]) -> None:
     with ctx.db.session() as s:
         store = s.get(Store, ctx.store_id)

@@ -10,14 +10,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request
+from flask import Blueprint, flash, make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
 from app.platforms import registry
 from app.queue import enqueue_after_commit
 from app.services.ingest import sync_runs
-from app.services.merchant import dashboard
+from app.services.merchant import dashboard, plugin_zip, setup
 from app.services.merchant.stock_views import (
     SIGNALS,
     STATUSES,
@@ -88,8 +88,32 @@ def index() -> ResponseReturnValue:
         sync=dashboard.latest_sync(session, store, registry.of(store).sync_progress),
         risk=risk,
         demand=demand,
+        next_step=registry.of(store).next_step(store, runtime().settings),
+        revoke_notice=setup.revoke_notice(store),
         **_helpers(),
     )
+
+
+@bp.get(f"/plugin/{plugin_zip.ZIP_NAME}")
+@admin_required
+def plugin_zip_download() -> ResponseReturnValue:
+    """The WordPress companion plugin, zipped from the plugin folder this BackSoon runs (its tests left out)."""
+    resp = make_response(plugin_zip.build_plugin_zip())
+    resp.headers["Content-Type"] = "application/zip"
+    resp.headers["Content-Disposition"] = f'attachment; filename="{plugin_zip.ZIP_NAME}"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.post("/replaced-key/dismiss")
+@admin_required
+def dismiss_replaced_key() -> ResponseReturnValue:
+    """The merchant revoked the replaced WooCommerce key: stop asking."""
+    ctx = admin()
+    session = db_session()
+    ctx.store.replaced_key_suffix = None
+    session.commit()
+    return redirect(admin_url(ctx, "admin_dashboard.index"))
 
 
 @bp.post("/sync")

@@ -6,6 +6,7 @@ each value comes from, and takes the merchant's own values (app.services.merchan
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request
@@ -13,8 +14,10 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from app.domain.settings import DEFAULT_SETTINGS
+from app.domain.store_identity import normalize
 from app.models import Product, Variant
 from app.platforms import registry
+from app.services.merchant import email_confirm
 from app.services.merchant import identity as identity_service
 from app.services.merchant import settings as service
 from app.web.admin.auth import AdminContext, admin, admin_required
@@ -56,20 +59,48 @@ def index() -> ResponseReturnValue:
 @bp.route("/settings/store", methods=["POST"])
 @admin_required
 def store_identity() -> ResponseReturnValue:
-    """Set or clear the merchant's own store name, admin email, timezone, currency, country and language."""
+    """Set or clear the merchant's own store name, timezone, currency, country and language; a typed admin email
+    waits for the link sent to it (the address the store reports applies at once)."""
     ctx = admin()
     session = db_session()
     submitted = _form()
     before = dict(ctx.store.identity_overrides or {})
-    field_errors = identity_service.set_overrides(ctx.store, identity_service.form_values(submitted))
+    values = identity_service.form_values(submitted)
+    typed = values.pop("admin_email") if values.get("admin_email") else None
+    email = normalize("admin_email", typed, frozenset()) if typed else None
+    field_errors = identity_service.set_overrides(ctx.store, values)
+    if typed and email is None:
+        field_errors["admin_email"] = "not a valid admin email"
     if field_errors:
         session.rollback()
         errors = identity_service.error_messages(field_errors)
         return _settings_page(ctx, session, None, {}, identity_submitted=submitted, identity_errors=errors)
+    link = None
+    if "admin_email" in values:  # cleared: the store's own address applies, and a typo'd pending one must not
+        email_confirm.cancel_pending(session, ctx.store.id, _now())
+    if email is not None:
+        if email_confirm.needs_confirmation(ctx.store, email):
+            live = email_confirm.pending(session, ctx.store.id, _now())
+            if live is None or live.email != email:  # the same address again does not mail it again
+                link = email_confirm.request_confirmation(session, runtime().settings, ctx.store, email, _now())
+        else:
+            identity_service.set_overrides(ctx.store, {"admin_email": email})
     changed = dict(ctx.store.identity_overrides or {}) != before
     session.commit()
-    flash(_IDENTITY_SAVED if changed else "Nothing changed.", "success")
+    if link is not None:
+        email_confirm.send(runtime().settings, link)
+        flash(
+            f"We sent a confirmation link to {link.email}. It becomes the admin email once you click that link"
+            + ("; the other details are saved." if changed else "."),
+            "success",
+        )
+    else:
+        flash(_IDENTITY_SAVED if changed else "Nothing changed.", "success")
     return redirect(admin_url(ctx, "admin_settings.index", _anchor="store"))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _settings_page(
@@ -86,6 +117,7 @@ def _settings_page(
     texts = service.texts_view(saved, ctx.store.name or ctx.store.domain)
     identity_errors = identity_errors or {}
     page: dict[str, Any] = {
+        "pending_email": email_confirm.pending(session, store_id, _now()),
         "identity": identity_service.identity_views(
             ctx.store, registry.of(ctx.store).label, identity_submitted, identity_errors
         ),

@@ -18,6 +18,7 @@ from app.domain.freshness import Banner
 from app.domain.naming import variant_label
 from app.platforms import registry
 from app.services.ingest import freshness
+from app.services.merchant import email_confirm
 from app.services.merchant import identity as store_identity
 from app.services.merchant import login as admin_login
 from app.web.admin.auth import (
@@ -154,6 +155,34 @@ def login_redeem(token: str) -> ResponseReturnValue:
     session.commit()
     sign_in(store_id)
     return redirect(url_for("admin_dashboard.index"))
+
+
+@bp.get("/email/confirm/<token>")
+def email_confirm_page(token: str) -> ResponseReturnValue:
+    """Show a 'Confirm' button for a typed admin email: mail scanners follow GET links, so only the POST spends it."""
+    live = len(token) <= 100 and email_confirm.is_live(db_session(), token, _now())
+    if not live:
+        return render_template("admin/error.html", title="This link expired", message=_CONFIRM_EXPIRED), 410
+    return render_template("admin/email_confirm.html", token=token)
+
+
+_CONFIRM_EXPIRED = (
+    "Confirmation links work once, for 24 hours, and only for the address typed last. Type the address again in "
+    "Settings → Store to get a new one."
+)
+
+
+@bp.post("/email/confirm/<token>")
+def email_confirm_redeem(token: str) -> ResponseReturnValue:
+    """Spend the link: the address becomes the store's admin email (no sign-in: the link proves the inbox only)."""
+    session = db_session()
+    store = email_confirm.confirm(session, token, _now()) if len(token) <= 100 else None
+    if store is None:
+        session.rollback()
+        return render_template("admin/error.html", title="This link expired", message=_CONFIRM_EXPIRED), 410
+    email = store.admin_email
+    session.commit()
+    return render_template("admin/email_confirmed.html", email=email)
 
 
 @bp.post("/logout")
