@@ -48,6 +48,27 @@ class BackSoon_Frontend {
 		add_filter( 'render_block_woocommerce/add-to-cart-form', array( $this, 'filter_add_to_cart_block' ), 10, 3 );
 		add_filter( 'woocommerce_get_availability_text', array( $this, 'filter_availability_text' ), 10, 2 );
 		add_action( 'woocommerce_after_shop_loop_item_title', array( $this, 'print_listing_badge' ), 15 );
+		add_filter( 'render_block_woocommerce/product-price', array( $this, 'filter_card_price_block' ), 10, 3 );
+	}
+
+	/**
+	 * Block themes (archive templates, Product Collection, related products): the card's badge after the price of
+	 * a product in a product loop. The single product's own price block is left alone: its page has the widget.
+	 *
+	 * @param string        $content  Rendered price block.
+	 * @param array         $block    Parsed block (attrs.isDescendentOfQueryLoop marks a card).
+	 * @param WP_Block|null $instance Block instance; its postId context names the card's product.
+	 * @return string
+	 */
+	public function filter_card_price_block( $content, $block, $instance = null ) {
+		if ( empty( $block['attrs']['isDescendentOfQueryLoop'] ) || ! is_object( $instance ) ) {
+			return $content;
+		}
+		$post_id = isset( $instance->context['postId'] ) ? (int) $instance->context['postId'] : 0;
+		if ( $post_id <= 0 ) {
+			return $content;
+		}
+		return $content . $this->listing_badge_html( wc_get_product( $post_id ) );
 	}
 
 	/**

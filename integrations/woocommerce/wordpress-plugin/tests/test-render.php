@@ -199,6 +199,13 @@ check_same( '<p class="backsoon-badge backsoon-badge--only_n_left">Only 3 left</
 $GLOBALS['bs_meta'][ 11 ]['_backsoon_listing'] = '{"badge":{"kind":"only_n_left","quantity":2},"status":"low_stock","v":1}';
 check_same( '', $frontend->listing_badge_html( wc_get_product( 11 ) ), 'listing: nothing on a product that cannot be bought now' );
 check_same( '', $frontend->listing_badge_html( wc_get_product( 10 ) ), 'listing: nothing without the meta' );
+// Block themes: a card's price block in a product loop (attrs as WooCommerce 9.4's templates and related-products pattern write them).
+$bs_card  = array( 'blockName' => 'woocommerce/product-price', 'attrs' => array( 'isDescendentOfQueryLoop' => true, 'textAlign' => 'center' ) );
+$bs_price = '<div class="wc-block-components-product-price">€ 32,00</div>';
+check_same( $bs_price . '<p class="backsoon-badge backsoon-badge--only_n_left">Only 3 left</p>', apply_filters( 'render_block_woocommerce/product-price', $bs_price, $bs_card, (object) array( 'context' => array( 'postId' => 14 ) ) ), 'listing: block theme card gets the product\'s badge after its price' );
+check_same( $bs_price, apply_filters( 'render_block_woocommerce/product-price', $bs_price, $bs_card, (object) array( 'context' => array( 'postId' => 10 ) ) ), 'listing: block theme card without the meta is unchanged' );
+check_same( $bs_price, apply_filters( 'render_block_woocommerce/product-price', $bs_price, array( 'blockName' => 'woocommerce/product-price', 'attrs' => array( 'isDescendentOfSingleProductTemplate' => true ) ), (object) array( 'context' => array( 'postId' => 14 ) ) ), 'listing: the single product\'s own price block is left alone' );
+check_same( $bs_price, apply_filters( 'render_block_woocommerce/product-price', $bs_price, $bs_card, (object) array( 'context' => array() ) ), 'listing: a card without a product is unchanged' );
 
 // ---- One date format: the same spelling as BackSoon's app/domain/dates.py and its widget ----
 $bs_date_cases = array(
