@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,14 +137,13 @@ def create_api_key_cmd(store_id: int) -> None:
     """Issue a new admin API key for a store (replaces the previous one)."""
     from app.models import Store
     from app.runtime import get_runtime
-    from app.web.deps import hash_api_key
+    from app.services.merchant.api_keys import issue_api_key
 
-    key = "bsk_" + secrets.token_urlsafe(32)
     with get_runtime().db.session() as session:
         store = session.get(Store, store_id)
         if store is None:
             raise click.ClickException(f"store {store_id} not found")
-        store.api_key_hash = hash_api_key(key)
+        key = issue_api_key(store)
     click.echo(key)
 
 

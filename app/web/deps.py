@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, NoReturn
 
 from flask import current_app, g, request
@@ -13,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from app.models import Store
 from app.platforms import registry
 from app.runtime import Runtime
+from app.services.merchant.api_keys import hash_api_key
 
 
 class ApiError(HTTPException):
@@ -49,11 +49,6 @@ def close_session(_exc: BaseException | None = None) -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:
         session.close()
-
-
-def hash_api_key(key: str) -> str:
-    """The stored form of an admin API key."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def store_for_request(store_id: int) -> Store:

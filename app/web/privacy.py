@@ -16,8 +16,9 @@ from flask import Blueprint, Response, jsonify, request
 from app.infra.openapi import ApiDoc, error_response, json_response
 from app.models import Store
 from app.services.merchant import compliance
+from app.services.merchant.api_keys import hash_api_key
 from app.services.notify.waitlist import MAX_EMAIL_LENGTH, SignupError, normalise_email
-from app.web.deps import abort_json, db_session, hash_api_key
+from app.web.deps import abort_json, db_session
 from app.web.params import check_id
 
 bp = Blueprint("privacy", __name__, url_prefix="/api/v1")

@@ -15,7 +15,7 @@ from app import job_specs
 from app.db import Database
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, Variant
 from app.queue import InProcessJobQueue, JobSpec
-from app.web.deps import hash_api_key
+from app.services.merchant.api_keys import hash_api_key
 from tests.conftest import AppFactory
 
 pytestmark = pytest.mark.integration

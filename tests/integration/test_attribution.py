@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import Delivery, Order, OrderLine, StockEvent, Store, StoreSetting, Subscription, Variant
+from app.services.merchant.api_keys import hash_api_key
 from app.services.notify.attribution import attribute_orders
-from app.web.deps import hash_api_key
 from tests.factories import NOW, make_store, make_variant
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from app.config import get_settings
 from app.db import Database
 from app.models import StockState, Store, Variant
 from app.runtime import set_runtime
-from app.web.deps import hash_api_key
+from app.services.merchant.api_keys import hash_api_key
 
 
 @pytest.fixture

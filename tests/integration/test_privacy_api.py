@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import ComplianceRequest, ConsentRecord, Order, Product, Subscription, Variant
+from app.services.merchant.api_keys import hash_api_key
 from app.services.merchant.compliance import email_hash
-from app.web.deps import hash_api_key
 from tests.conftest import FIXTURES
 from tests.factories import add_sale, make_store, make_variant
 

@@ -21,9 +21,9 @@ from app import job_specs
 from app.db import Database
 from app.infra.crypto import TokenCipher
 from app.models import Store
+from app.services.merchant.api_keys import hash_api_key
 from app.web import deps
 from app.web import shopify as shopify_web
-from app.web.deps import hash_api_key
 from tests.conftest import AppFactory
 from tests.factories import RecordingQueue
 from tests.unit.test_shopify_auth import (

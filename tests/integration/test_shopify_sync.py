@@ -238,7 +238,7 @@ def test_bulk_finish_webhook_and_sweeper_wake_the_waiting_run(db: Database, stor
 
 
 def test_sync_progress_is_visible_to_the_admin_api(db: Database, store_id: int, client: FlaskClient) -> None:
-    from app.web.deps import hash_api_key
+    from app.services.merchant.api_keys import hash_api_key
 
     with db.session() as s:
         store = s.get(Store, store_id)
@@ -305,7 +305,7 @@ def test_cli_sync_runs_in_the_foreground_with_progress(
 
 def test_sync_progress_of_a_woocommerce_run_uses_its_own_phases(db: Database, client: FlaskClient) -> None:
     from app.platforms.woocommerce import sync as woo_sync
-    from app.web.deps import hash_api_key
+    from app.services.merchant.api_keys import hash_api_key
 
     with db.session() as s:
         store = Store(

@@ -17,7 +17,7 @@ from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
 from app.platforms import registry
 from app.queue import enqueue_after_commit
 from app.services.ingest import sync_runs
-from app.services.merchant import dashboard, plugin_zip, setup
+from app.services.merchant import api_keys, dashboard, plugin_zip, setup
 from app.services.merchant.stock_views import (
     SIGNALS,
     STATUSES,
@@ -102,6 +102,18 @@ def plugin_zip_download() -> ResponseReturnValue:
     resp.headers["Content-Type"] = "application/zip"
     resp.headers["Content-Disposition"] = f'attachment; filename="{plugin_zip.ZIP_NAME}"'
     resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.post("/api-key")
+@admin_required
+def issue_api_key() -> ResponseReturnValue:
+    """Issue the store's admin API key (the plugin's privacy tools use it) and show it this once."""
+    ctx = admin()
+    key = api_keys.issue_api_key(ctx.store)
+    db_session().commit()
+    resp = make_response(render_template("admin/api_key.html", store=ctx.store, api_key=key))
+    resp.headers["Cache-Control"] = "no-store"  # the key is shown once: no copy of the page is kept
     return resp
 
 
