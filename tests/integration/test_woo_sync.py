@@ -199,7 +199,7 @@ def test_initial_sync_loads_products_orders_refunds_and_creates_webhooks(db: Dat
             "inventory_levels": 7,
             "orders": 4,
             "refunds": 1,
-            "webhooks_repaired": 7,
+            "webhooks_created": 7,
         }
         assert run.cursor["products_last_id"] == 14 and run.cursor["orders_last_id"] == 21
         products = s.scalars(select(Product.external_id).where(Product.store_id == store_id)).all()

@@ -398,7 +398,9 @@ def _webhooks(ctx: _Ctx, cursor: dict[str, Any]) -> None:
     else:
         log.warning("store %s has no webhook secret; webhooks not checked", ctx.store_id)
     with ctx.db.session() as s:
-        _commit_batch(s, ctx.run_id, {}, len(WEBHOOK_TOPICS), {"webhooks_repaired": repaired})
+        # An initial sync sets our webhooks up; a later one puts back what was disabled or deleted.
+        key = "webhooks_created" if ctx.kind == "initial" else "webhooks_repaired"
+        _commit_batch(s, ctx.run_id, {}, len(WEBHOOK_TOPICS), {key: repaired})
 
 
 def _finalize(ctx: _Ctx, cursor: dict[str, Any]) -> None:
