@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.settings import resolve_settings
@@ -81,19 +81,26 @@ def mark_published(session: Session, sent: Iterable[tuple[int, str]]) -> int:
     return int(session.connection().execute(stmt, params).rowcount or 0)
 
 
-def _listing_variant(variant: Variant, state: StockState | None) -> ListingVariant:
-    oversellable = is_oversellable(variant.inventory_policy, variant.backorder)
-    if state is not None:
-        return ListingVariant(Status(state.status), state.sellable_quantity, float(state.velocity or 0), oversellable)
+def _listing_variant(
+    tracked: bool,
+    qty: int,
+    policy: str,
+    backorder: bool,
+    status: str | None,
+    state_qty: int | None,
+    velocity: float | None,
+) -> ListingVariant:
+    oversellable = is_oversellable(policy, backorder)
+    if status is not None:
+        return ListingVariant(Status(status), int(state_qty or 0), float(velocity or 0), oversellable)
     # Not computed yet: only what the row itself supports (as the variant's own storefront state does).
-    qty = variant.sellable_quantity
-    if not variant.tracked:
-        status = Status.UNTRACKED
+    if not tracked:
+        listed = Status.UNTRACKED
     elif qty <= 0:
-        status = Status.BACKORDER if oversellable else Status.OUT_OF_STOCK
+        listed = Status.BACKORDER if oversellable else Status.OUT_OF_STOCK
     else:
-        status = Status.IN_STOCK
-    return ListingVariant(status, qty, 0.0, oversellable)
+        listed = Status.IN_STOCK
+    return ListingVariant(listed, qty, 0.0, oversellable)
 
 
 def product_listings(session: Session, store_id: int, product_ids: Iterable[int]) -> dict[int, tuple[Status, Badge]]:
@@ -101,23 +108,41 @@ def product_listings(session: Session, store_id: int, product_ids: Iterable[int]
     ids = sorted(set(product_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        select(Variant, StockState)
-        .outerjoin(StockState, StockState.variant_id == Variant.id)
-        .where(
-            Variant.store_id == store_id,
-            Variant.product_id.in_(ids),
-            Variant.deleted_at.is_(None),
-            Variant.published.is_(True),
-        )
-        .order_by(Variant.product_id, Variant.id)
-    ).all()
     by_product: dict[int, list[ListingVariant]] = {pid: [] for pid in ids}
-    for variant, state in rows:
-        by_product[variant.product_id].append(_listing_variant(variant, state))
+    # Columns, not entities: a store's first run lists every product, and loading 100,000 variants and their
+    # states as ORM objects took most of the recompute (benchmarks/recompute.py).
+    for chunk in range(0, len(ids), _LISTING_CHUNK):
+        rows = session.execute(
+            select(
+                Variant.product_id,
+                Variant.tracked,
+                Variant.sellable_quantity,
+                Variant.inventory_policy,
+                Variant.backorder,
+                StockState.status,
+                StockState.sellable_quantity,
+                StockState.velocity,
+            )
+            .outerjoin(StockState, StockState.variant_id == Variant.id)
+            .where(
+                Variant.store_id == store_id,
+                Variant.product_id.in_(ids[chunk : chunk + _LISTING_CHUNK]),
+                Variant.deleted_at.is_(None),
+                Variant.published.is_(True),
+            )
+            .order_by(Variant.product_id, Variant.id)
+        )
+        for pid, tracked, qty, policy, backorder, status, state_qty, velocity in rows:
+            by_product[pid].append(_listing_variant(tracked, qty, policy, backorder, status, state_qty, velocity))
     overrides = load_overrides(session, store_id)
+    store_settings = resolve_settings(overrides.store, None, None)
     return {
-        pid: product_listing(variants, resolve_settings(overrides.store, overrides.product.get(pid), None))
+        pid: product_listing(
+            variants,
+            resolve_settings(overrides.store, overrides.product[pid], None)
+            if pid in overrides.product
+            else store_settings,
+        )
         for pid, variants in by_product.items()
     }
 
@@ -133,29 +158,41 @@ def refresh_listings(session: Session, store_id: int, product_ids: Iterable[int]
     listings = product_listings(session, store_id, product_ids)
     if not listings:
         return 0
-    stored = {
-        row.product_id: row
-        for row in session.scalars(select(ProductListing).where(ProductListing.product_id.in_(list(listings))))
-    }
-    changed = 0
+    pids = list(listings)
+    stored: dict[int, str] = {}
+    for chunk in range(0, len(pids), _LISTING_CHUNK):
+        rows = session.execute(
+            select(ProductListing.product_id, ProductListing.fingerprint).where(
+                ProductListing.product_id.in_(pids[chunk : chunk + _LISTING_CHUNK])
+            )
+        )
+        stored.update((pid, fp) for pid, fp in rows)
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for pid, (status, badge) in listings.items():
         value = listing_value(status, badge)
         fp = fingerprint([value["status"], value["badge"]["kind"], value["badge"]["quantity"]])
-        row = stored.get(pid)
-        if row is not None and row.fingerprint == fp:
+        if stored.get(pid) == fp:
             continue
-        if row is None:
-            row = ProductListing(store_id=store_id, product_id=pid)
-            session.add(row)
-        row.status, row.badge_kind, row.badge_quantity = (
-            value["status"],
-            value["badge"]["kind"],
-            value["badge"]["quantity"],
-        )
-        row.fingerprint, row.computed_at = fp, now
-        changed += 1
-    session.flush()
-    return changed
+        row = {
+            "product_id": pid,
+            "status": value["status"],
+            "badge_kind": value["badge"]["kind"],
+            "badge_quantity": value["badge"]["quantity"],
+            "fingerprint": fp,
+            "computed_at": now,
+        }
+        (changed if pid in stored else new).append(row)
+    # Bulk statements (executemany), not one ORM object per product: a first run writes every product's row.
+    if new:
+        session.execute(insert(ProductListing), [{**row, "store_id": store_id} for row in new])
+    if changed:
+        session.execute(update(ProductListing), changed)
+    return len(new) + len(changed)
+
+
+# Product ids per statement (well under any bind-parameter limit).
+_LISTING_CHUNK = 10_000
 
 
 @dataclass(frozen=True, slots=True)
