@@ -25,6 +25,7 @@ from flask import Blueprint, jsonify, make_response, redirect, render_template, 
 from werkzeug.wrappers import Response
 
 from app.db import utcnow
+from app.domain.store_identity import normalize
 from app.infra.openapi import ApiDoc, error_response, json_response
 from app.models import Store, StoreStatus
 from app.platforms import registry
@@ -34,7 +35,7 @@ from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.connect import ConnectError
 from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.services.merchant import email_confirm
-from app.services.merchant.identity import set_overrides
+from app.services.merchant.identity import known_zones, set_overrides
 from app.web.admin.auth import SESSION_STORE_KEY, sign_in
 from app.web.deps import abort_json, db_session, runtime
 
@@ -93,9 +94,30 @@ def connect_start() -> Response:
     url = request.form.get("url", "")
     if not csrf_ok():
         return _form(400, form="authorize", values={"url": url}, errors={"form": _EXPIRED})
+    settings = runtime().settings
+    timezone = request.form.get("timezone", "").strip()
+    if "timezone" in request.form:
+        # Asked on the previous page: the store names no timezone, so the merchant's answer is the store's.
+        if normalize("timezone", timezone, known_zones()) is None:
+            values = {"url": url, "timezone": timezone[:64]}
+            return _form(
+                400,
+                form="authorize",
+                values=values,
+                ask_timezone=True,
+                zones=sorted(known_zones()),
+                errors={"timezone": _TIMEZONE},
+            )
+    else:
+        ask, offset = woo_connect.needs_timezone(settings, url)
+        if ask:
+            values = {"url": url, "timezone": woo_connect.offset_zone(offset) or ""}
+            return _form(200, form="authorize", values=values, ask_timezone=True, zones=sorted(known_zones()))
     db = db_session()
     try:
-        started = woo_connect.start_connection(db, runtime().settings, url)
+        started = woo_connect.start_connection(db, settings, url)
+        if timezone:
+            set_overrides(started.store, {"timezone": timezone})
         db.commit()
     except ConnectError as exc:
         db.rollback()
@@ -108,6 +130,7 @@ def connect_start() -> Response:
 
 
 _EXPIRED = "This form expired or was not sent from BackSoon. Reload the page and try again."
+_TIMEZONE = "Choose a time zone from the list, for example Europe/Amsterdam."
 _INVALID_EMAIL = "Enter a valid email address, or leave it empty."
 
 

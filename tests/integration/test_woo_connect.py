@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from app.platforms.woocommerce import connect as woo_connect
 from app.platforms.woocommerce.connect import ConnectError
 from tests.conftest import FIXTURES
 from tests.factories import RecordingQueue
+from tests.woo_live import live
 
 pytestmark = pytest.mark.integration
 
@@ -97,11 +99,21 @@ class Attempt:
     user_id: str  # the raw attempt id wc-auth echoes back
 
 
+def site_index(timezone: str = "Europe/Amsterdam", offset: float = 1) -> bytes:
+    """The public site index as WordPress answers ``_fields=timezone_string,gmt_offset`` (the live store's values)."""
+    captured = json.loads(live("site-index")[2])
+    assert (captured["timezone_string"], captured["gmt_offset"]) == ("Europe/Amsterdam", 1)
+    return json.dumps({"gmt_offset": offset, "timezone_string": timezone}).encode()
+
+
 def start(env: Env, url: str = STORE, client: FlaskClient | None = None) -> Attempt:
     browser = client or env.client
     with browser.session_transaction() as sess:
         sess["woo_csrf"] = "test-csrf-token"
-    resp = browser.post("/woocommerce/connect", data={"url": url, "csrf_token": "test-csrf-token"})
+    # Before redirecting, BackSoon reads the store's public site index (a store with a timezone is asked nothing).
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as store:
+        store.add(responses.GET, f"{url.rstrip('/')}/wp-json/", body=site_index(), content_type="application/json")
+        resp = browser.post("/woocommerce/connect", data={"url": url, "csrf_token": "test-csrf-token"})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     query = dict(parse_qsl(urlsplit(resp.headers["Location"]).query))
     store_id = int(dict(parse_qsl(urlsplit(query["return_url"]).query))["store"])
@@ -589,3 +601,91 @@ def test_a_store_whose_key_was_revoked_tells_its_merchant_in_the_admin(env: Env)
     assert 'id="store-disconnected"' in page
     assert "WooCommerce rejected the API key. Syncing and storefront updates are paused." in page
     assert "Reconnect with a new API key" in page
+
+
+# --- what the store does not say is asked before the approval --------------------------------------------------
+
+
+def _post_start(env: Env, data: dict[str, str], index: tuple[int, bytes] | None) -> tuple[Any, list[Any]]:
+    env.csrf()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as store:
+        if index is not None:
+            store.add(
+                responses.GET, f"{STORE}/wp-json/", status=index[0], body=index[1], content_type="application/json"
+            )
+        resp = env.client.post("/woocommerce/connect", data={"url": STORE, "csrf_token": "test-csrf-token", **data})
+        return resp, list(store.calls)
+
+
+def test_a_store_with_a_timezone_is_asked_nothing_and_its_index_is_read_without_the_key(env: Env) -> None:
+    resp, calls = _post_start(env, {}, (200, site_index()))
+    assert resp.status_code == 302
+    (call,) = calls
+    query = dict(parse_qsl(urlsplit(call.request.url).query))
+    assert query == {"_fields": "timezone_string,gmt_offset"}  # no key, no signature: the index is public
+    (store,) = env.stores()
+    assert (store.identity_overrides, store.timezone) == (None, "UTC")  # the identity read after connect fills it
+
+
+def test_a_store_on_a_manual_offset_is_asked_its_timezone_before_the_approval(env: Env) -> None:
+    resp, calls = _post_start(env, {}, (200, site_index(timezone="", offset=1)))
+    assert resp.status_code == 200 and len(calls) == 1
+    page = resp.get_data(as_text=True)
+    assert 'id="ask-timezone"' in page
+    # UTC+1 all year is Etc/GMT-1 (IANA inverts the sign); the merchant may pick their city instead.
+    assert re.search(r'name="timezone"[^>]*\n?\s*value="Etc/GMT-1"', page)
+    assert '<option value="Europe/Amsterdam">' in page
+    assert env.stores() == [] and attempts(env) == []
+
+    resp, calls = _post_start(env, {"timezone": "Europe/Amsterdam"}, None)
+    assert resp.status_code == 302 and calls == []  # answered: the index is not read again
+    (store,) = env.stores()
+    assert (store.status, store.identity_overrides, store.timezone) == (
+        "pending",
+        {"timezone": "Europe/Amsterdam"},
+        "Europe/Amsterdam",
+    )
+    assert len(attempts(env)) == 1
+
+
+@pytest.mark.parametrize(
+    ("offset", "prefilled"), [("-5", "Etc/GMT+5"), ("5.5", ""), ("", ""), ("nan", ""), ("inf", "")]
+)
+def test_an_offset_stored_as_text_is_read_too(env: Env, offset: str, prefilled: str) -> None:
+    # A real WordPress 6.5 answered "gmt_offset":"1" for an option saved outside its settings page.
+    body = json.dumps({"gmt_offset": offset, "timezone_string": ""}).encode()
+    resp, _ = _post_start(env, {}, (200, body))
+    assert resp.status_code == 200
+    assert re.search(rf'name="timezone"[^>]*\n?\s*value="{re.escape(prefilled)}"', resp.get_data(as_text=True))
+
+
+def test_a_timezone_that_is_not_one_is_refused_and_nothing_is_stored(env: Env) -> None:
+    resp, calls = _post_start(env, {"timezone": "Mars/Olympus"}, None)
+    assert resp.status_code == 400 and calls == []
+    page = resp.get_data(as_text=True)
+    assert "Choose a time zone from the list, for example Europe/Amsterdam." in page
+    assert 'value="Mars/Olympus"' in page
+    assert env.stores() == [] and attempts(env) == []
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        (500, b"<html>error</html>"),
+        (200, b"<!doctype html><p>a security plugin</p>"),
+        (404, b'{"code":"rest_no_route"}'),
+    ],
+)
+def test_a_store_whose_index_cannot_be_read_is_asked_nothing(env: Env, index: tuple[int, bytes]) -> None:
+    resp, calls = _post_start(env, {}, index)
+    assert resp.status_code == 302 and len(calls) == 1
+    (store,) = env.stores()
+    assert store.identity_overrides is None
+
+
+@pytest.mark.parametrize(
+    ("offset", "zone"),
+    [(1, "Etc/GMT-1"), (-5, "Etc/GMT+5"), (0, "Etc/UTC"), (14, "Etc/GMT-14"), (5.5, None), (15, None), (None, None)],
+)
+def test_offset_zone(offset: float | None, zone: str | None) -> None:
+    assert woo_connect.offset_zone(offset) == zone

@@ -218,6 +218,57 @@ ATTEMPT_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 """What an attempt id looks like (``secrets.token_urlsafe(32)``); anything else is refused before a lookup."""
 
 
+SITE_INDEX_TIMEOUT = (3.0, 5.0)
+"""The pre-redirect read of the store's public site index waits no longer than this: it must not hold up connecting."""
+
+
+def needs_timezone(
+    settings: Settings, store_url: str, client_factory: Callable[..., WooClient] = WooClient
+) -> tuple[bool, float | None]:
+    """Whether the store's public site index says it has no timezone (a manual "UTC+1" offset), and that offset.
+
+    Only an answer that names no zone asks the merchant; a store that cannot be read (not public, down, a security
+    plugin) is asked nothing here: the identity read after connecting tries again, and Settings can set it.
+    """
+    try:
+        base = normalise_store_url(store_url)
+        check_public_url(base, RESOLVER, allow_private=settings.allow_private_stores)
+        # The site index is public: no key is sent (the client refuses to sign a public request).
+        client = client_factory(
+            base,
+            "",
+            "",
+            resolver=RESOLVER,
+            timeout=SITE_INDEX_TIMEOUT,
+            get_retries=0,
+            allow_private=settings.allow_private_stores,
+        )
+        index = client.get_site_index(("timezone_string", "gmt_offset"))
+    except (ConnectError, PlatformError, ValueError) as exc:
+        log.info("WooCommerce store %s: site index not read before connecting: %s", store_url, exc)
+        return False, None
+    zone = index.get("timezone_string")
+    if isinstance(zone, str) and zone.strip():
+        return False, None
+    # A number in the captured index, but the option as stored ("1") when it was saved without the settings page.
+    offset = index.get("gmt_offset")
+    if isinstance(offset, bool) or not isinstance(offset, int | float | str):
+        return True, None
+    try:
+        return True, float(offset)
+    except ValueError:
+        return True, None
+
+
+def offset_zone(offset: float | None) -> str | None:
+    """The IANA zone that keeps a whole-hour offset all year ("Etc/GMT-1" for UTC+1: the sign is inverted)."""
+    # "nan" and "inf" parse as floats too: only a finite whole hour in the real range names a zone.
+    if offset is None or not -12 <= offset <= 14 or offset != int(offset):
+        return None
+    hours = int(offset)
+    return "Etc/UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
+
+
 def start_connection(session: Session, settings: Settings, store_url: str) -> Started:
     """Create (or reuse) a pending store row and open a new wc-auth attempt for it, invalidating older attempts."""
     base = normalise_store_url(store_url)
