@@ -231,6 +231,9 @@ def test_wc_auth_callback_calls_nobody_and_the_queued_job_reads_the_identity(env
     serve_identity(STORE, **CREDENTIALS)
     resp = env.client.post("/woocommerce/connect", data={"url": STORE, "csrf_token": env.csrf()})
     attempt = dict(parse_qsl(urlsplit(resp.headers["Location"]).query))["user_id"]
+    # Before the redirect only the public site index was read (it names a timezone: nothing to ask).
+    assert [urlsplit(c.request.url).path for c in responses.calls] == ["/wp-json/"]
+    responses.calls.reset()
     store_id = env.store().id
     payload = {
         "key_id": 7,
