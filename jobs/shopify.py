@@ -4,11 +4,10 @@ the shop's own settings."""
 from __future__ import annotations
 
 import logging
-import time
+from datetime import datetime
 
 from sqlalchemy import select
 
-from app.db import utcnow
 from app.models import Store, SyncRun, SyncRunStatus
 from app.platforms.base import active_store, active_store_ids
 from app.platforms.shopify import auth as shopify_auth
@@ -18,11 +17,13 @@ from app.platforms.shopify import storefront as shopify_storefront
 from app.platforms.shopify import sync as shopify_sync
 from app.platforms.shopify.platform import SHOPIFY
 from app.runtime import Runtime
-from app.services.ingest import freshness, sync_runs
+from app.services.ingest import sync_runs
+from app.services.ingest.freshness import PassResult
 from integrations.base import AuthRevoked, PlatformError
 from integrations.http import make_session
 from integrations.shopify.graphql import GraphQLClient
 from jobs._base import job_context
+from jobs._freshness import Meter, run_pass
 
 log = logging.getLogger(__name__)
 
@@ -106,39 +107,19 @@ def read_identity(store_id: int) -> str:
 
 
 def fresh_pass(store_id: int) -> str:
-    """Queue a re-read of each product of an active Shopify store updated (or restocked) since its last pass.
-
-    A failed pass is recorded, not raised: the next one, minutes later, is its retry and reads from the same point.
-    """
+    """Queue a re-read of each product of an active Shopify store updated (or restocked) since its last pass."""
     with job_context(store_id=store_id) as rt:
-        with rt.db.session() as session:
-            if active_store(session, store_id, SHOPIFY.name) is None:
-                return "inactive"
-        started, clock = utcnow(), time.monotonic()
-        since = freshness.claim(rt.db, store_id, started)
-        if since is None:
-            return "running"
-        graphql: GraphQLClient | None = None
-        try:
-            graphql = clients_for(rt, store_id).graphql
+
+        def read(since: datetime, meter: Meter) -> PassResult:
+            meter.client = graphql = clients_for(rt, store_id).graphql
             changed = shopify_freshness.find_changes(graphql, since)
             with rt.db.session() as session:
-                result = shopify_freshness.queue_refreshes(session, rt.jobs, store_id, changed)
-        except AuthRevoked as exc:
+                return shopify_freshness.queue_refreshes(session, rt.jobs, store_id, changed)
+
+        def disconnect(meter: Meter, exc: Exception) -> None:
             log.warning("freshness pass of store %s: Shopify rejected the access token (%s)", store_id, exc)
             shopify_sync.disconnect(rt.db, store_id)
-            freshness.release(rt.db, store_id)
-            return "disconnected"
-        except Exception as exc:
-            cost = (graphql.requests_sent if graphql is not None else 0, _ms_since(clock))
-            freshness.failed(rt.db, store_id, utcnow(), cost, f"{exc.__class__.__name__}: {exc}")
-            if not isinstance(exc, PlatformError):
-                raise  # a bug, not the shop: also shown among the failed jobs
-            log.warning("freshness pass of store %s failed: %s", store_id, exc)
-            return "failed"
-        freshness.succeeded(rt.db, store_id, started, utcnow(), (graphql.requests_sent, _ms_since(clock)), result)
-    return "ok"
 
-
-def _ms_since(clock: float) -> int:
-    return int((time.monotonic() - clock) * 1000)
+        return run_pass(
+            rt, store_id, SHOPIFY.name, read, revoked=(AuthRevoked,), disconnect=disconnect, expected=(PlatformError,)
+        )

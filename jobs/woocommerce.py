@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,10 +17,12 @@ from app.platforms.woocommerce import refunds as woo_refunds
 from app.platforms.woocommerce import storefront as woo_storefront
 from app.platforms.woocommerce import sync as woo_sync
 from app.platforms.woocommerce.platform import WOOCOMMERCE
-from app.services.ingest import freshness, sync_runs
+from app.services.ingest import sync_runs
+from app.services.ingest.freshness import PassResult
 from integrations.base import AuthRevoked, InvalidRequest, PlatformError
 from integrations.woocommerce.payloads import PayloadError
 from jobs._base import job_context
+from jobs._freshness import Meter, StoreGone, run_pass
 
 log = logging.getLogger(__name__)
 
@@ -126,49 +127,32 @@ def check_webhooks(store_id: int) -> int:
 
 
 def fresh_pass(store_id: int) -> str:
-    """Apply what changed in an active WooCommerce store since its last pass and put our webhooks back; the outcome.
-
-    A failed pass is recorded, not raised: the next one, minutes later, is its retry and reads from the same point.
-    """
+    """Apply what changed in an active WooCommerce store since its last pass and put our webhooks back; the outcome."""
     with job_context(store_id=store_id) as rt:
-        with rt.db.session() as session:
-            if active_store(session, store_id, WOOCOMMERCE.name) is None:
-                return "inactive"
-        started, clock = utcnow(), time.monotonic()
-        since = freshness.claim(rt.db, store_id, started)
-        if since is None:
-            return "running"
-        client = None
-        try:
+
+        def read(since: datetime, meter: Meter) -> PassResult:
             with rt.db.session() as session:
                 store = active_store(session, store_id, WOOCOMMERCE.name)
                 if store is None:
-                    freshness.release(rt.db, store_id)
-                    return "inactive"
-                client = woo_sync.client_for(rt.settings, store)
+                    raise StoreGone
+                meter.client = client = woo_sync.client_for(rt.settings, store)
                 secret = woo_sync.webhook_secret_for(rt.settings, store)
-            result = woo_freshness.run_pass(
-                rt.db, rt.jobs, store_id, client, since, settings=rt.settings, secret=secret
-            )
-        except (AuthRevoked, DecryptionError) as exc:
-            reason = "no usable WooCommerce API key" if client is None else "WooCommerce rejected the API key"
+            return woo_freshness.run_pass(rt.db, rt.jobs, store_id, client, since, settings=rt.settings, secret=secret)
+
+        def disconnect(meter: Meter, exc: Exception) -> None:
+            reason = "no usable WooCommerce API key" if meter.client is None else "WooCommerce rejected the API key"
             log.warning("freshness pass of store %s: %s (%s)", store_id, reason, exc)
             woo_sync.disconnect(rt.db, store_id, reason)
-            freshness.release(rt.db, store_id)
-            return "disconnected"
-        except Exception as exc:
-            cost = (client.requests_sent if client is not None else 0, _ms_since(clock))
-            freshness.failed(rt.db, store_id, utcnow(), cost, f"{exc.__class__.__name__}: {exc}")
-            if not isinstance(exc, PlatformError | PayloadError):
-                raise  # a bug, not the store: also shown among the failed jobs
-            log.warning("freshness pass of store %s failed: %s", store_id, exc)
-            return "failed"
-        freshness.succeeded(rt.db, store_id, started, utcnow(), (client.requests_sent, _ms_since(clock)), result)
-    return "ok"
 
-
-def _ms_since(clock: float) -> int:
-    return int((time.monotonic() - clock) * 1000)
+        return run_pass(
+            rt,
+            store_id,
+            WOOCOMMERCE.name,
+            read,
+            revoked=(AuthRevoked, DecryptionError),
+            disconnect=disconnect,
+            expected=(PlatformError, PayloadError),
+        )
 
 
 def replace_webhooks(store_id: int, replaced_at: str) -> dict[str, int]:
