@@ -20,7 +20,6 @@ SHOPIFY_RECONCILE_ALL = "jobs.shopify.reconcile_all"
 SHOPIFY_READ_IDENTITY = "jobs.shopify.read_identity"
 WOO_SYNC = "jobs.woocommerce.run_sync"
 WOO_PUBLISH = "jobs.woocommerce.publish_storefront"
-WOO_CHECK_WEBHOOKS = "jobs.woocommerce.check_webhooks"
 WOO_REPLACE_WEBHOOKS = "jobs.woocommerce.replace_webhooks"
 WOO_RECONCILE_ALL = "jobs.woocommerce.reconcile_all"
 WOO_REFRESH_IDENTITY = "jobs.woocommerce.refresh_identity"
@@ -96,11 +95,6 @@ def woo_sync(run_id: int, suffix: str = "") -> JobSpec:
 def woo_publish(store_id: int) -> JobSpec:
     """Write a WooCommerce store's changed stock states to its product and variation meta."""
     return JobSpec(WOO_PUBLISH, (store_id,), job_id=f"publish-{store_id}")
-
-
-def woo_check_webhooks(store_id: int) -> JobSpec:
-    """Check a WooCommerce store's webhooks and re-create missing or disabled ones."""
-    return JobSpec(WOO_CHECK_WEBHOOKS, (store_id,), job_id=f"woo-hooks-{store_id}", queue="low")
 
 
 def woo_replace_webhooks(store_id: int, replaced_at: str) -> JobSpec:
@@ -219,7 +213,6 @@ ALL_JOBS: tuple[str, ...] = (
     SHOPIFY_READ_IDENTITY,
     WOO_SYNC,
     WOO_PUBLISH,
-    WOO_CHECK_WEBHOOKS,
     WOO_REPLACE_WEBHOOKS,
     WOO_RECONCILE_ALL,
     WOO_REFRESH_IDENTITY,

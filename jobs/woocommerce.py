@@ -102,30 +102,6 @@ def refresh_identity(store_id: int) -> list[str]:
     return changed or []
 
 
-def check_webhooks(store_id: int) -> int:
-    """Re-create the store's webhooks that are missing or that WooCommerce disabled; return how many."""
-    with job_context(store_id=store_id) as rt:
-        with rt.db.session() as session:
-            store = active_store(session, store_id, WOOCOMMERCE.name)
-            if store is None:
-                return 0
-            secret = woo_sync.webhook_secret_for(rt.settings, store)
-            if not secret:
-                return 0
-            try:
-                client = woo_sync.client_for(rt.settings, store)
-            except (AuthRevoked, DecryptionError):
-                client = None
-        if client is None:
-            woo_sync.disconnect(rt.db, store_id, "no usable WooCommerce API key")
-            return 0
-        try:
-            return woo_sync.ensure_webhooks(client, woo_sync.delivery_url(rt.settings, store_id), secret)
-        except AuthRevoked:
-            woo_sync.disconnect(rt.db, store_id, "WooCommerce rejected the API key")
-            return 0
-
-
 def fresh_pass(store_id: int) -> str:
     """Apply what changed in an active WooCommerce store since its last pass and put our webhooks back; the outcome."""
     with job_context(store_id=store_id) as rt:

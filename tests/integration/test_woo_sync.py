@@ -340,7 +340,7 @@ def test_client_for_decrypts_the_stored_key(db: Database, store_id: int) -> None
 
 
 @responses.activate
-def test_jobs_check_webhooks_and_start_reconciliations(
+def test_jobs_start_reconciliations_and_identity_reads(
     db: Database, store_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.runtime import Runtime, set_runtime
@@ -357,8 +357,6 @@ def test_jobs_check_webhooks_and_start_reconciliations(
     jobs = RecordingQueue()
     set_runtime(Runtime(SETTINGS, db, jobs))
     try:
-        assert woo_jobs.check_webhooks(store_id) == 7
-        assert woo_jobs.check_webhooks(store_id) == 0  # all present and active now
         assert woo_jobs.reconcile_all() == 0  # no initial sync finished yet
         # The store's settings were never read: the pass queues that read, with or without a sync.
         assert [spec.func for spec in jobs.specs] == [job_specs.WOO_REFRESH_IDENTITY]
@@ -368,11 +366,6 @@ def test_jobs_check_webhooks_and_start_reconciliations(
         jobs.specs.clear()
         assert woo_jobs.reconcile_all() == 1
         assert [spec.func for spec in jobs.specs] == [job_specs.WOO_SYNC, job_specs.WOO_REFRESH_IDENTITY]
-        woo.unauthorized = True
-        assert woo_jobs.check_webhooks(store_id) == 0
-        with db.session() as s:
-            store = s.get(Store, store_id)
-            assert store is not None and store.status == "disconnected"
     finally:
         set_runtime(None)
 
