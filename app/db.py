@@ -44,6 +44,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored time as an aware UTC time (SQLite hands back naive ones; every stored time is UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine with the pragmas and pool settings each dialect needs."""
     if url.startswith("sqlite"):

@@ -90,6 +90,9 @@ class Store(IdMixin, Timestamps, Base):
     # WooCommerce: the last 7 characters of a consumer key that new keys replaced. REST cannot revoke a key, so the
     # admin asks the merchant to revoke it by hand (WooCommerce lists keys by these characters) until dismissed.
     replaced_key_suffix: Mapped[str | None] = mapped_column(String(7))
+    # The first storefront call for this store (the plugin's or the app embed's state read): the setup's next step
+    # is done once the storefront asks BackSoon for stock.
+    storefront_seen_at: Mapped[datetime | None]
 
 
 class StoreFreshness(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -42,6 +43,10 @@ class NextStep:
     store_key: str | None = None
     backend_url: str | None = None
     theme_editor_url: str | None = None
+    # When the storefront first asked BackSoon for stock (Store.storefront_seen_at): the step is done from then on.
+    live_since: datetime | None = None
+    # WooCommerce: no admin API key issued yet for the plugin's privacy tools (still offered once the plugin is live).
+    api_key_missing: bool = False
 
 
 class Platform(Protocol):

@@ -26,12 +26,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest
 
+from app.db import utcnow
 from app.domain import waitlist as rules
 from app.domain.stock import BadgeKind, Status
 from app.infra.openapi import ApiDoc, error_response, json_response, schema_ref
 from app.models import Store
 from app.platforms import registry
 from app.platforms.shopify import auth as shopify_auth
+from app.services.merchant import setup
 from app.services.notify import waitlist as service
 from app.web import limits
 from app.web.deps import abort_json, db_session, runtime
@@ -154,6 +156,7 @@ def _state_read(kind: str, store_id: int, ref: str, store: Store | None) -> Resp
     _limit("STATE_IP_LIMIT", _client_ip())
     store = store or _store_or_404(store_id)
     session = db_session()
+    setup.storefront_seen(session, store, utcnow())
     if kind == "product":
         body = service.product_view(session, store, ref, rules.pick_locale([asked or None, store.locale]))
     else:

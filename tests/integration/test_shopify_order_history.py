@@ -150,3 +150,63 @@ def test_a_reconciliation_due_a_history_run_is_one_unless_the_last_failed(db: Da
     with db.session() as s:
         assert shopify_webhooks.on_scopes_update(s, jobs, scopes_update(store_id, granted)) == "applied:read_history"
     assert runs(db, store_id) == [("history", "failed"), ("reconcile", "done"), ("history", "running")]
+
+
+def fail_history(db: Database, store_id: int, hours_ago: float) -> None:
+    with db.session() as s:
+        s.add(
+            SyncRun(
+                store_id=store_id,
+                kind="history",
+                status="failed",
+                phase="orders",
+                finished_at=datetime.now(UTC) - timedelta(hours=hours_ago),
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("failed_hours_ago", "due"),
+    [
+        # One failure: tried again after 6 hours, not before.
+        ([5.9], False),
+        ([6.1], True),
+        # Two in a row: after 12 hours from the last.
+        ([30, 11.9], False),
+        ([30, 12.1], True),
+        # Three in a row: after 24 hours.
+        ([60, 40, 23.9], False),
+        ([60, 40, 24.1], True),
+        # Four in a row: no more tries, however long ago, until the merchant grants the scope again.
+        ([300, 200, 150, 100], False),
+    ],
+)
+def test_a_failed_history_run_is_retried_with_a_growing_back_off_then_left(
+    db: Database, failed_hours_ago: list[float], due: bool
+) -> None:
+    store_id = make_shop(db, SCOPES + ",read_all_orders", orders_history_from=HORIZON, last_synced_at=NOW)
+    for hours in failed_hours_ago:
+        fail_history(db, store_id, hours)
+    jobs = RecordingQueue()
+    with db.session() as s:
+        assert shopify_sync.history_due(s, store_id) is due
+        assert shopify_sync.history_due(s, store_id, after_failure=True) is True
+        run = shopify_sync.start_sync(s, jobs, store_id, "reconcile")
+        assert run.kind == ("history" if due else "reconcile")
+
+
+def test_a_history_run_that_succeeded_after_failures_resets_the_count(db: Database) -> None:
+    store_id = make_shop(db, SCOPES + ",read_all_orders", orders_history_from=HORIZON, last_synced_at=NOW)
+    for hours in (300, 200, 150, 100):
+        fail_history(db, store_id, hours)
+    with db.session() as s:
+        s.add(SyncRun(store_id=store_id, kind="history", status="done", phase="finalize"))
+    fail_history(db, store_id, 1)
+    with db.session() as s:
+        # One failure since the last success: its 6-hour back-off applies, not the end of the tries.
+        assert shopify_sync.history_due(s, store_id) is False
+    with db.session() as s:
+        last = s.execute(select(SyncRun).order_by(SyncRun.id.desc()).limit(1)).scalar_one()
+        last.finished_at = datetime.now(UTC) - timedelta(hours=7)
+    with db.session() as s:
+        assert shopify_sync.history_due(s, store_id) is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.config import Settings
@@ -33,13 +34,20 @@ def test_next_step_per_platform() -> None:
     shop = Store(id=13, platform="shopify", domain="shop-1.myshopify.com")
     demo = Store(id=14, platform="demo", domain="demo.backsoon.localhost")
     assert registry.of(woo).next_step(woo, SETTINGS) == NextStep(
-        "woocommerce", store_key="12", backend_url="https://backsoon.example"
+        "woocommerce", store_key="12", backend_url="https://backsoon.example", api_key_missing=True
     )
     assert registry.of(shop).next_step(shop, SETTINGS) == NextStep(
         "shopify",
         theme_editor_url="https://shop-1.myshopify.com/admin/themes/current/editor?context=apps"
         "&activateAppId=a1b2c3d4e5/app-embed",
     )
+    # Once the storefront called, the step says since when (the page then shows it done).
+    seen = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
+    woo.storefront_seen_at, woo.api_key_hash, shop.storefront_seen_at = seen, "0" * 64, seen
+    assert registry.of(woo).next_step(woo, SETTINGS) == NextStep(
+        "woocommerce", store_key="12", backend_url="https://backsoon.example", live_since=seen
+    )
+    assert registry.of(shop).next_step(shop, SETTINGS).live_since == seen  # type: ignore[union-attr]
     assert registry.of(shop).next_step(shop, Settings(env="test")) is None  # no API key configured: no link to build
     assert registry.of(demo).next_step(demo, SETTINGS) is None
 

@@ -89,7 +89,11 @@ class Shopify:
         """Switch on the theme app extension's app embed (no link without the app's API key)."""
         if not settings.shopify_api_key:
             return None
-        return NextStep(self.name, theme_editor_url=app_embed_editor_url(store.domain, settings.shopify_api_key))
+        return NextStep(
+            self.name,
+            theme_editor_url=app_embed_editor_url(store.domain, settings.shopify_api_key),
+            live_since=store.storefront_seen_at,
+        )
 
 
 SHOPIFY = Shopify()

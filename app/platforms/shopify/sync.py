@@ -18,7 +18,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app import job_specs
-from app.db import Database
+from app.db import Database, as_utc, utcnow
 from app.domain.history import earliest_horizon, order_horizon
 from app.infra.sql import dialect
 from app.models import Store, StoreStatus, SyncRun, SyncRunStatus
@@ -71,6 +71,9 @@ RECONCILE_PHASES = ("locations", "products_changed", "orders_changed", "finalize
 # A history run reads every order the granted scopes show (once read_all_orders is granted: the older ones too).
 HISTORY_PHASES = ("orders", "finalize")
 HISTORY = "history"
+# A failed history run is retried by a reconciliation after 6 hours, then 12, then 24; then it waits for a new grant.
+HISTORY_RETRY_AFTER = timedelta(hours=6)
+HISTORY_ATTEMPTS = 4
 # The orders phase records in its cursor how far back its bulk read could see: this, or an ISO moment.
 _ALL_ORDERS = "all"
 PRODUCT_BATCH = 200
@@ -124,18 +127,33 @@ def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "ini
 
 
 def history_due(session: Session, store_id: int, *, after_failure: bool = False) -> bool:
-    """True when the store's orders stop at a horizon, its scopes read all orders and its last history run did not
-    fail (or ``after_failure``: a new grant is worth another try)."""
+    """True when the store's orders stop at a horizon, its scopes read all orders and its history run is due: never
+    run, or failed and its back-off has passed (or ``after_failure``: a new grant is worth another try at once)."""
     store = session.get(Store, store_id)
     if store is None or store.orders_history_from is None or visible_order_days(store.scopes) is not None:
         return False
     if after_failure:
         return True
-    last = session.execute(
-        select(SyncRun.status).where(SyncRun.store_id == store_id, SyncRun.kind == HISTORY).order_by(SyncRun.id.desc())
-    ).first()
-    # A history run that failed is not retried every reconciliation: reconciling must go on.
-    return last is None or last[0] != SyncRunStatus.FAILED
+    recent = session.execute(
+        select(SyncRun.status, SyncRun.finished_at, SyncRun.heartbeat_at, SyncRun.started_at)
+        .where(SyncRun.store_id == store_id, SyncRun.kind == HISTORY)
+        .order_by(SyncRun.id.desc())
+        .limit(HISTORY_ATTEMPTS)
+    ).all()
+    failures = 0
+    for status, *_ in recent:
+        if status != SyncRunStatus.FAILED:
+            break
+        failures += 1
+    if failures == 0:
+        return True
+    # A failed history run is not retried at every reconciliation (reconciling must go on), nor for ever: after
+    # HISTORY_ATTEMPTS failures in a row only a new grant of read_all_orders tries again.
+    if failures >= HISTORY_ATTEMPTS:
+        return False
+    _, finished, heartbeat, started = recent[0]
+    ended = finished or heartbeat or started
+    return ended is None or utcnow() >= as_utc(ended) + HISTORY_RETRY_AFTER * 2 ** (failures - 1)
 
 
 def progress(run: SyncRun) -> dict[str, Any]:

@@ -79,7 +79,13 @@ class WooCommerce:
 
     def next_step(self, store: Store, settings: Settings) -> NextStep | None:
         """Install the companion plugin: it sends the store key (our store id) with every storefront call."""
-        return NextStep(self.name, store_key=str(store.id), backend_url=settings.app_url.rstrip("/"))
+        return NextStep(
+            self.name,
+            store_key=str(store.id),
+            backend_url=settings.app_url.rstrip("/"),
+            live_since=store.storefront_seen_at,
+            api_key_missing=store.api_key_hash is None,
+        )
 
 
 WOOCOMMERCE = WooCommerce()
