@@ -46,6 +46,9 @@ class Settings:
     demo: bool = False
     # Development only (refused in production): lets a store live on loopback or a private network.
     allow_private_stores: bool = False
+    # Reverse proxies (load balancer, ingress) in front of the app that set X-Forwarded-For/-Proto/-Host: the
+    # client address is read that many hops from the right. 0: those headers are ignored (the peer is the client).
+    trusted_proxy_hops: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -126,6 +129,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"FRESH_PASS_SECONDS must be between 60 and 3600, not {fresh_pass_seconds}")
     if sync_failing_after < 1:
         raise ConfigError(f"SYNC_FAILING_AFTER must be at least 1, not {sync_failing_after}")
+    try:
+        trusted_proxy_hops = int(env.get("TRUSTED_PROXY_HOPS", "0").strip() or "0")
+    except ValueError as exc:
+        raise ConfigError(f"TRUSTED_PROXY_HOPS must be an integer, not {env.get('TRUSTED_PROXY_HOPS')!r}") from exc
+    if not 0 <= trusted_proxy_hops <= 5:
+        raise ConfigError(f"TRUSTED_PROXY_HOPS must be between 0 and 5, not {trusted_proxy_hops}")
     keys = tuple(k.strip() for k in env.get("TOKEN_ENCRYPTION_KEYS", "").split(",") if k.strip())
     return Settings(
         env=mode,
@@ -148,6 +157,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sync_failing_after=sync_failing_after,
         demo=_bool(env.get("BACKSOON_DEMO")),
         allow_private_stores=allow_private_stores,
+        trusted_proxy_hops=trusted_proxy_hops,
         extra={name: env[var].strip() for var, name in _RATE_LIMIT_ENV.items() if env.get(var, "").strip()},
     )
 

@@ -41,6 +41,7 @@ SEND_DIGEST = "jobs.admin.send_digest"
 DIGEST_ALL = "jobs.admin.digest_all"
 SEND_INSTANT_ALERTS = "jobs.admin.send_instant_alerts"
 INSTANT_ALERTS_ALL = "jobs.admin.instant_alerts_all"
+SEND_ADMIN_LOGIN = "jobs.admin.send_login_links"
 SWEEP = "jobs.maintenance.sweep"
 PURGE_INBOX = "jobs.maintenance.purge_inbox"
 
@@ -164,6 +165,11 @@ def send_instant_alerts(store_id: int) -> JobSpec:
     return JobSpec(SEND_INSTANT_ALERTS, (store_id,), job_id=f"instant-alerts-{store_id}", queue="low")
 
 
+def send_admin_login(request_id: int) -> JobSpec:
+    """Mail the sign-in links an admin sign-in request asked for (none for an address no store has)."""
+    return JobSpec(SEND_ADMIN_LOGIN, (request_id,), job_id=f"admin-login-{request_id}", queue="high")
+
+
 @dataclass(frozen=True, slots=True)
 class Periodic:
     """A job run every `every` seconds, with no arguments."""
@@ -234,6 +240,7 @@ ALL_JOBS: tuple[str, ...] = (
     DIGEST_ALL,
     SEND_INSTANT_ALERTS,
     INSTANT_ALERTS_ALL,
+    SEND_ADMIN_LOGIN,
     SWEEP,
     PURGE_INBOX,
 )

@@ -1,11 +1,13 @@
-"""Merchant-admin jobs: outbound signal webhooks, the daily digest and the instant alert."""
+"""Merchant-admin jobs: outbound signal webhooks, the daily digest, the instant alert and sign-in links."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from app import job_specs
 from app.platforms import registry
+from app.services.merchant import login
 from app.services.notify import alerts, outbound_webhooks
 from jobs._base import job_context
 
@@ -56,3 +58,9 @@ def instant_alerts_all() -> int:
     for sid in store_ids:
         rt.jobs.enqueue(job_specs.send_instant_alerts(sid))
     return len(store_ids)
+
+
+def send_login_links(request_id: int) -> int:
+    """Mail the sign-in links of one admin sign-in request; a request already handled sends nothing."""
+    with job_context() as rt:
+        return login.send_requested(rt.db, rt.settings, request_id, datetime.now(UTC))

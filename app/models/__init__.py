@@ -15,6 +15,7 @@ from app.models.stock import (
 )
 from app.models.store import (
     AdminEmailConfirmation,
+    AdminLoginRequest,
     AdminLoginToken,
     OutboundWebhookDelivery,
     OutboundWebhookStatus,
@@ -31,6 +32,7 @@ from app.models.webhooks import WebhookEvent, WebhookEventStatus
 
 __all__ = [
     "AdminEmailConfirmation",
+    "AdminLoginRequest",
     "AdminLoginToken",
     "Campaign",
     "CampaignStatus",

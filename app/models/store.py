@@ -93,6 +93,9 @@ class Store(IdMixin, Timestamps, Base):
     # The first storefront call for this store (the plugin's or the app embed's state read): the setup's next step
     # is done once the storefront asks BackSoon for stock.
     storefront_seen_at: Mapped[datetime | None]
+    # Every standalone admin session carries the generation it started under; signing out moves it on, which ends
+    # every session of this store's admin at once, wherever its cookie is (a stolen one included).
+    admin_session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class StoreFreshness(Base):
@@ -163,6 +166,19 @@ class AdminLoginToken(IdMixin, StoreScoped, Base):
     email: Mapped[str] = mapped_column(String(320))
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AdminLoginRequest(IdMixin, Base):
+    """An address typed into the admin sign-in form, waiting for the job that mails its links (if it has any).
+
+    The form stores one of these whatever the address, so it does the same work for a merchant and a stranger;
+    the job deletes it once done.
+    """
+
+    __tablename__ = "admin_login_requests"
+
+    email: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

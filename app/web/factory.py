@@ -15,6 +15,8 @@ from app.infra.openapi import ApiDocument
 from app.logs import configure_logging, log_context
 from app.platforms import registry
 from app.runtime import Runtime, build_runtime, set_runtime
+from app.web import security
+from app.web.admin.auth import IDLE_LIFETIME
 from app.web.deps import ApiError, close_session
 from app.web.webhooks import MAX_WEBHOOK_BYTES
 
@@ -38,8 +40,10 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         SESSION_COOKIE_SECURE=settings.production,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # The cookie, re-sent on each request, lives as long as an unused admin session (auth.py checks both limits).
+        PERMANENT_SESSION_LIFETIME=IDLE_LIFETIME,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    security.install(app, settings)
     app.session_interface = _StatelessPathsSessionInterface()
     app.extensions["backsoon"] = runtime
     app.teardown_appcontext(close_session)
@@ -119,8 +123,10 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:
         if (
-            request.path.startswith(("/api/", "/webhooks/", "/storefront/", "/healthz", "/openapi.json"))
+            request.path.startswith(JSON_PREFIXES)
             or request.accept_mimetypes.best == "application/json"
+            # A JSON body (the wc-auth callback's, say) gets its errors in JSON wherever it was posted.
+            or request.is_json
         ):
             code = (exc.name or "error").lower().replace(" ", "_")
             return jsonify({"error": {"code": code, "message": exc.description}}), exc.code or 500

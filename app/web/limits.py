@@ -10,7 +10,9 @@ flood of garbage does not fill Redis with junk keys). Limits are strings in the 
 - ``BACKSOON_SIGNUP_EMAIL_LIMIT``: signups per email address, whatever the IP.
 - ``BACKSOON_STATE_IP_LIMIT``: storefront state reads per client IP (generous: a product page makes one).
 
-A storage failure lets the request through (logged): a Redis outage must not take the storefront down.
+While the storage fails (Redis configured but unreachable) the limits count in this process instead: never off,
+never an error for the shopper. The outage is logged once; Redis is tried again every
+:data:`STORAGE_RETRY_SECONDS`, and its counters take over again once it answers.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
 from typing import Any
 
 from flask import Flask, current_app
 from flask_limiter import Limiter
-from limits import parse_many
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 from app.config import Settings
 
@@ -35,6 +40,10 @@ DEFAULT_LIMITS = {
     "STATE_IP_LIMIT": "300/minute",
 }
 _EXTENSION = "backsoon_limiter"
+_FALLBACK = "backsoon_limiter_fallback"
+# How long the per-process counters stand in after the storage failed before it is tried again: a Redis that
+# does not answer costs one request per interval its connect timeout, not every request.
+STORAGE_RETRY_SECONDS = 30.0
 
 
 class RateLimited(Exception):
@@ -62,6 +71,43 @@ def init_app(app: Flask, settings: Settings) -> None:
     limiter.init_app(app)
     _detach_request_hooks(app, limiter)
     app.extensions[_EXTENSION] = limiter
+    app.extensions[_FALLBACK] = Fallback()
+
+
+class Fallback:
+    """Per-process counters that stand in while the limiter's storage fails, and the state of that outage."""
+
+    def __init__(self) -> None:
+        self.strategy: RateLimiter = FixedWindowRateLimiter(MemoryStorage())
+        self.retry_at: float | None = None  # set while the storage is considered down
+        self._lock = threading.Lock()
+
+    def use_storage(self) -> bool:
+        """True when the real storage is to be asked (it is up, or its retry time has come)."""
+        retry_at = self.retry_at
+        return retry_at is None or time.monotonic() >= retry_at
+
+    def failed(self, limit_name: str, exc: Exception) -> None:
+        """The storage failed: count in this process for a while; only the first failure of an outage is logged."""
+        with self._lock:
+            first = self.retry_at is None
+            self.retry_at = time.monotonic() + STORAGE_RETRY_SECONDS
+        if first:
+            log.warning(
+                "rate limit storage unavailable (%s on %s): counting in this process until it answers again",
+                exc.__class__.__name__,
+                limit_name,
+            )
+
+    def recovered(self) -> None:
+        """The storage answered (again)."""
+        if self.retry_at is None:
+            return  # the usual case: no lock taken
+        with self._lock:
+            was_down = self.retry_at is not None
+            self.retry_at = None
+        if was_down:
+            log.info("rate limit storage answers again: counting there")
 
 
 def _detach_request_hooks(app: Flask, limiter: Limiter) -> None:
@@ -97,15 +143,29 @@ def check(limit_name: str, key: str) -> None:
     spec = str(current_app.config.get(f"BACKSOON_{limit_name}") or "")
     if not spec:
         return
-    strategy = limiter.limiter
+    fallback: Fallback = current_app.extensions[_FALLBACK]
     digest = key_of(key)
     for item in parse_many(spec):
+        reset_at = _hit(limiter.limiter, fallback, item, limit_name, digest)
+        if reset_at is not None:
+            raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+def _hit(strategy: RateLimiter, fallback: Fallback, item: RateLimitItem, name: str, digest: str) -> float | None:
+    """Count one hit on the storage, or on the per-process counters while it fails: when over, its reset time."""
+    if fallback.use_storage():
         try:
-            allowed = strategy.hit(item, "backsoon", limit_name, digest)
-            if allowed:
-                continue
-            reset_at, _remaining = strategy.get_window_stats(item, "backsoon", limit_name, digest)
+            over = _count(strategy, item, name, digest)
         except Exception as exc:
-            log.warning("rate limit storage unavailable for %s: %s", limit_name, exc.__class__.__name__)
-            return
-        raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+            fallback.failed(name, exc)
+        else:
+            fallback.recovered()
+            return over
+    return _count(fallback.strategy, item, name, digest)
+
+
+def _count(strategy: RateLimiter, item: RateLimitItem, name: str, digest: str) -> float | None:
+    if strategy.hit(item, "backsoon", name, digest):
+        return None
+    reset_at, _remaining = strategy.get_window_stats(item, "backsoon", name, digest)
+    return float(reset_at)

@@ -54,8 +54,8 @@ JsonDict = dict[str, Any]
 
 
 def _client_ip() -> str:
-    # Through the App Proxy the peer is Shopify; Shopify puts the shopper's address first in X-Forwarded-For.
-    # Elsewhere the peer address is the client (a reverse proxy in front of us is the factory's ProxyFix concern).
+    # Through the App Proxy the peer is Shopify; Shopify puts the shopper's address first in X-Forwarded-For. Elsewhere
+    # remote_addr, which X-Forwarded-For sets only through TRUSTED_PROXY_HOPS (app.web.security's ProxyFix).
     if request.path.startswith("/storefront/proxy/"):
         forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
         if forwarded:

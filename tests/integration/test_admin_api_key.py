@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import Store
 from app.services.merchant.api_keys import hash_api_key
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from tests.factories import make_store
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -19,7 +19,7 @@ _KEY = re.compile(r"<code id=\"api-key\" data-api-key>(bsk_[A-Za-z0-9_-]{43})</c
 
 def _signed_in(client: FlaskClient, store_id: int) -> str:
     with client.session_transaction() as sess:
-        sess[SESSION_STORE_KEY] = store_id
+        sess.update(session_fields(store_id, 0))
     html = client.get("/admin/").get_data(as_text=True)
     # A WooCommerce store's next step offers the key for the plugin's privacy tools.
     assert 'action="/admin/api-key"' in html and ">Create an API key</button>" in html

@@ -32,7 +32,7 @@ from app.models import (
 from app.services.merchant import dashboard, identity
 from app.services.stock.recompute import store_today
 from app.web.admin import dashboard as admin_dashboard
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP, make_session_token
 
 pytestmark = pytest.mark.integration
@@ -53,7 +53,7 @@ class Shop:
 
     def sign_in(self, store_id: int) -> None:
         with self.client.session_transaction() as sess:
-            sess[SESSION_STORE_KEY] = store_id
+            sess.update(session_fields(store_id, 0))
 
 
 def _state(store_id: int, variant_id: int, **values: Any) -> StockState:

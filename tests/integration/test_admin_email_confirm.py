@@ -16,7 +16,7 @@ from app.db import Database
 from app.infra.links import hash_token
 from app.models import AdminEmailConfirmation, AdminLoginToken, Store
 from app.services.merchant.identity import record_reported
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import SESSION_STORE_KEY, session_fields
 from tests.conftest import AppFactory
 from tests.factories import make_store
 from tests.smtpd import Collector, smtp_server
@@ -73,7 +73,7 @@ def shop(db: Database, make_app: AppFactory) -> Iterator[Shop]:
             store_id = store.id
         client = app.test_client()
         with client.session_transaction() as sess:
-            sess[SESSION_STORE_KEY] = store_id
+            sess.update(session_fields(store_id, 0))
         yield Shop(client, db, mail, store_id)
 
 

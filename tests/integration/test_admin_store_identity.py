@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from app.db import Database
 from app.models import Store
 from app.services.merchant.identity import record_reported
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from tests.factories import make_store
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,7 @@ def shop(db: Database, client: FlaskClient) -> Shop:
         s.commit()
         store_id = store.id
     with client.session_transaction() as sess:
-        sess[SESSION_STORE_KEY] = store_id
+        sess.update(session_fields(store_id, 0))
     return Shop(client, db, store_id)
 
 
@@ -170,7 +170,7 @@ def test_a_store_with_nothing_reported_shows_the_defaults(db: Database, client: 
         s.commit()
         store_id = store.id
     with client.session_transaction() as sess:
-        sess[SESSION_STORE_KEY] = store_id
+        sess.update(session_fields(store_id, 0))
     html = client.get("/admin/settings").get_data(as_text=True)
     assert current(html, "name") == "bare.myshopify.com — default"
     assert current(html, "admin_email") == "not set — default"

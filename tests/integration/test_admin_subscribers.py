@@ -18,7 +18,7 @@ from app.db import Database
 from app.models import ComplianceRequest, ConsentRecord, Delivery, StockEvent, Subscription
 from app.queue import InProcessJobQueue
 from app.services.notify import fanout, subscribers
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from tests.conftest import AppFactory
 from tests.factories import make_store, make_variant
 from tests.smtpd import Collector, smtp_server
@@ -151,7 +151,7 @@ def world(db: Database, make_app: AppFactory) -> Iterator[World]:
         )
         client = app.test_client()
         with client.session_transaction() as sess:
-            sess[SESSION_STORE_KEY] = ids[0]
+            sess.update(session_fields(ids[0], 0))
             sess["admin_csrf"] = CSRF
         yield World(client, db, handler, jobs, ids[0], ids[1], ids[2], ids[3], subs, {"first": ids[4]})
 

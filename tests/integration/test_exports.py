@@ -15,7 +15,7 @@ from app.db import Database
 from app.models import ConsentRecord, Store, Subscription
 from app.services.merchant.exports import safe_cell
 from app.services.stock.recompute import recompute
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from tests.factories import add_sale, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ def signed_in(app: Flask, store_id: int) -> FlaskClient:
     """A test client with a standalone admin session for the store and a known CSRF token."""
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess[SESSION_STORE_KEY] = store_id
+        sess.update(session_fields(store_id, 0))
         sess["admin_csrf"] = "t" * 43
     return client
 

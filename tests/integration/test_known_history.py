@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import InventoryLevel, StockEvent, StockState, Store, Variant
 from app.services.stock import recompute as stock
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from tests.factories import NOW, add_sale, make_location, make_store, make_variant
 
 pytestmark = pytest.mark.integration
@@ -180,7 +180,7 @@ def test_the_admin_says_how_many_days_of_sales_a_figure_is_based_on(db: Database
         assert st is not None
         st.sales_days = None  # no window had a rate
     with client.session_transaction() as sess:
-        sess[SESSION_STORE_KEY] = sid
+        sess.update(session_fields(sid, 0))
     page = client.get(f"/admin/variants/{vid}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

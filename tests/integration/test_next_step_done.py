@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import Product, Store
 from app.services.merchant.api_keys import hash_api_key
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import make_store, make_variant
 
@@ -62,7 +62,7 @@ def _proxy_query(secret: str = APP_SECRET) -> str:
 
 def _dashboard(client: FlaskClient, store_id: int) -> str:
     with client.session_transaction() as sess:
-        sess[SESSION_STORE_KEY] = store_id
+        sess.update(session_fields(store_id, 0))
     resp = client.get("/admin/")
     assert resp.status_code == 200
     return resp.get_data(as_text=True)

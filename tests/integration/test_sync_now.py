@@ -21,7 +21,7 @@ from app.infra.crypto import cipher_for
 from app.models import Store, SyncRun
 from app.platforms.woocommerce import sync as woo_sync
 from app.runtime import set_runtime
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from integrations.woocommerce.client import WooClient
 from tests.conftest import AppFactory
 from tests.factories import RecordingQueue, make_store
@@ -126,7 +126,7 @@ def recording() -> RecordingQueue:
 def signed_in(client: FlaskClient, store_id: int) -> str:
     """Sign the client in to the store's admin; the CSRF token of its dashboard's forms."""
     with client.session_transaction() as sess:
-        sess[SESSION_STORE_KEY] = store_id
+        sess.update(session_fields(store_id, 0))
     html = client.get("/admin/").get_data(as_text=True)
     assert 'action="/admin/sync"' in html and ">Sync now</button>" in html
     match = _CSRF.search(html)

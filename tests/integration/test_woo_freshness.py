@@ -24,7 +24,7 @@ from app.db import Database
 from app.models import InventoryLevel, Store, StoreFreshness, Variant
 from app.platforms.woocommerce import sync as woo_sync
 from app.services.ingest import freshness
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from integrations.woocommerce.client import WooClient
 from jobs import woocommerce as woo_jobs
 from tests.conftest import FIXTURES, AppFactory
@@ -87,7 +87,7 @@ def env(db: Database, store_id: int, make_app: AppFactory, monkeypatch: pytest.M
         app = make_app(jobs=jobs, app_url=SETTINGS.app_url)
         admin = app.test_client()
         with admin.session_transaction() as sess:
-            sess[SESSION_STORE_KEY] = store_id
+            sess.update(session_fields(store_id, 0))
         yield Env(db, woo, jobs, store_id, admin)
 
 

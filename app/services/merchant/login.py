@@ -1,7 +1,8 @@
 """Standalone admin sign-in: single-use, expiring links emailed to a store's admin address.
 
 Only the sha256 of a link's token is stored. Asking for a link answers the same whether or not the address belongs
-to a store, so the form tells nobody which addresses are merchants.
+to a store, so the form tells nobody which addresses are merchants: the form only records the request (one row, one
+job, whatever the address), and the job looks the address up, issues the links and mails them.
 """
 
 from __future__ import annotations
@@ -12,19 +13,24 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from app import job_specs
 from app.config import Settings
+from app.db import Database
 from app.infra.links import hash_token, new_confirm_token
 from app.infra.mail import Mailer
-from app.models import AdminLoginToken, Store, StoreStatus
+from app.models import AdminLoginRequest, AdminLoginToken, Store, StoreStatus
+from app.queue import JobQueue, enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
 LINK_LIFETIME = timedelta(minutes=15)
 # A merchant asking again and again gets at most this many live links per store; older ones stay valid.
 MAX_LIVE_LINKS = 5
+# A request whose job never ran (Redis was down) is dropped after this long: the merchant has asked again by then.
+REQUEST_LIFETIME = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,35 @@ class LoginLink:
     store_name: str
     email: str
     url: str
+
+
+def request_links(session: Session, jobs: JobQueue, email: str, now: datetime) -> None:
+    """Record a sign-in request for ``email`` and mail its links from a job once the caller commits.
+
+    The same insert and the same job for every address: whether it belongs to a store is only looked at by the job.
+    """
+    row = AdminLoginRequest(email=email, created_at=now)
+    session.add(row)
+    session.flush()
+    enqueue_after_commit(session, jobs, job_specs.send_admin_login(row.id))
+
+
+def send_requested(db: Database, settings: Settings, request_id: int, now: datetime) -> int:
+    """The job's part of a sign-in request: issue and mail its links, then forget it. Returns emails sent.
+
+    The links are committed before they are mailed (a mailed link must work); the request is deleted only after
+    the mail went out, so a job that dies in between sends fresh links when it runs again.
+    """
+    with db.session() as session:
+        session.execute(delete(AdminLoginRequest).where(AdminLoginRequest.created_at < now - REQUEST_LIFETIME))
+        email = session.scalar(select(AdminLoginRequest.email).where(AdminLoginRequest.id == request_id))
+        links = issue_links(session, settings, email, now) if email is not None else []
+    if email is None:
+        return 0
+    sent = send_links(settings, links)
+    with db.session() as session:
+        session.execute(delete(AdminLoginRequest).where(AdminLoginRequest.id == request_id))
+    return sent
 
 
 def issue_links(session: Session, settings: Settings, email: str, now: datetime) -> list[LoginLink]:

@@ -15,7 +15,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    """Register every admin blueprint, the admin template globals and the admin security headers."""
+    """Register every admin blueprint and the admin template globals."""
     from app.web.admin import dashboard, data, planning, settings, shell, subscribers
 
     for module in (shell, dashboard, settings, planning, data, subscribers):

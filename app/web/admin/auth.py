@@ -10,7 +10,9 @@ name another's data; objects named in a URL (a variant, a purchase order) are th
   these requests need no CSRF token. A page load with ``shop`` and ``host`` but no token gets the bounce page, which
   asks App Bridge for a token and reloads.
 - **Standalone** (WooCommerce and demo stores): a signed, HttpOnly, SameSite=Lax session cookie set by a single-use
-  sign-in link or by the WooCommerce connect flow; every unsafe request must echo the session's CSRF token.
+  sign-in link or by the WooCommerce connect flow; every unsafe request must echo the session's CSRF token. A
+  session ends after 12 hours unused and 7 days after sign-in whatever its use, and carries the store's admin
+  session generation: signing out moves the generation on, which ends every session of that admin, everywhere.
 - **Demo mode** (``make demo``): the seeded demo store is signed in already, CSRF still applies.
 """
 
@@ -19,11 +21,14 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from flask import g, make_response, redirect, render_template, request, session, url_for
+from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -39,12 +44,20 @@ __all__ = [
     "admin",
     "admin_required",
     "csrf_token",
+    "session_fields",
     "sign_in",
     "sign_out",
+    "sign_out_everywhere",
 ]
 
 SESSION_STORE_KEY = "admin_store_id"
 _CSRF_KEY = "admin_csrf"
+_GENERATION_KEY = "admin_generation"
+_SINCE_KEY = "admin_since"  # when the session signed in (Unix seconds)
+_SEEN_KEY = "admin_seen"  # its last admin request (Unix seconds)
+# A session unused this long ends; one this old ends whatever its use (the cookie's own lifetime is the idle one).
+IDLE_LIFETIME = timedelta(hours=12)
+ABSOLUTE_LIFETIME = timedelta(days=7)
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 APP_BRIDGE_URL = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 
@@ -91,15 +104,56 @@ def csrf_token() -> str:
 
 def sign_in(store_id: int) -> None:
     """Start a standalone admin session for a store (a fresh session: no fixation, a new CSRF token)."""
+    store = db_session().get(Store, store_id)
     session.clear()
-    session[SESSION_STORE_KEY] = store_id
+    session.update(session_fields(store_id, store.admin_session_generation if store is not None else 0))
     session.permanent = True
     csrf_token()
 
 
+def session_fields(store_id: int, generation: int) -> dict[str, int]:
+    """What a standalone session signed in now holds: its store, the generation it belongs to, its times."""
+    now = int(time.time())
+    return {SESSION_STORE_KEY: store_id, _GENERATION_KEY: generation, _SINCE_KEY: now, _SEEN_KEY: now}
+
+
 def sign_out() -> None:
-    """End the standalone admin session."""
+    """End this browser's standalone admin session (others of the same admin live on: see sign_out_everywhere)."""
     session.clear()
+
+
+def sign_out_everywhere() -> None:
+    """End every standalone session of this browser's signed-in admin, wherever its cookie is; commits.
+
+    Only a session that is still valid moves the generation on: an expired or revoked cookie cannot sign others out.
+    """
+    store = _session_store()
+    if store is not None:
+        db = db_session()
+        db.execute(
+            update(Store)
+            .where(Store.id == store.id)
+            .values(admin_session_generation=Store.admin_session_generation + 1)
+        )
+        db.commit()
+    session.clear()
+
+
+def _session_store() -> Store | None:
+    """The store of this browser's standalone session while it is valid: right generation, neither idle nor old."""
+    store_id = session.get(SESSION_STORE_KEY)
+    if not isinstance(store_id, int):
+        return None
+    since, seen, generation = session.get(_SINCE_KEY), session.get(_SEEN_KEY), session.get(_GENERATION_KEY)
+    if not (isinstance(since, int) and isinstance(seen, int) and isinstance(generation, int)):
+        return None  # a cookie from before sessions carried these: sign in again
+    now = int(time.time())
+    if now - seen > IDLE_LIFETIME.total_seconds() or now - since > ABSOLUTE_LIFETIME.total_seconds():
+        return None
+    store = db_session().get(Store, store_id)
+    if store is None or store.status == StoreStatus.UNINSTALLED or store.admin_session_generation != generation:
+        return None
+    return store
 
 
 def _token_store(raw: str) -> Store | None:
@@ -149,10 +203,10 @@ def _resolve() -> AdminContext | Response:
     if shop and host and request.method in _SAFE_METHODS:
         # Embedded page load without a token (a link inside the app): App Bridge supplies one and reloads.
         return _bounce(shop)
-    store_id = session.get(SESSION_STORE_KEY)
-    if isinstance(store_id, int):
-        store = db_session().get(Store, store_id)
-        if store is not None and store.status != StoreStatus.UNINSTALLED:
+    if SESSION_STORE_KEY in session:
+        store = _session_store()
+        if store is not None:
+            session[_SEEN_KEY] = int(time.time())
             return AdminContext(store, "cookie")
         sign_out()
     demo = _demo_store()
@@ -222,16 +276,3 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R | Response]:
         return view(*args, **kwargs)
 
     return wrapper
-
-
-def security_headers(resp: Response) -> Response:
-    """CSP frame-ancestors: only the signed-in shop's admin may frame an embedded page; nobody frames the rest."""
-    ctx: AdminContext | None = g.get("admin")
-    if "Content-Security-Policy" not in resp.headers:
-        if ctx is not None and ctx.embedded and ctx.shop:
-            resp.headers["Content-Security-Policy"] = f"frame-ancestors https://{ctx.shop} https://admin.shopify.com"
-        else:
-            resp.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    resp.headers.setdefault("Referrer-Policy", "same-origin")
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    return resp

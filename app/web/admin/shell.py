@@ -12,7 +12,6 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from werkzeug.wrappers import Response
 
 from app.domain.freshness import Banner
 from app.domain.naming import variant_label
@@ -25,9 +24,8 @@ from app.web.admin.auth import (
     APP_BRIDGE_URL,
     AdminContext,
     csrf_token,
-    security_headers,
     sign_in,
-    sign_out,
+    sign_out_everywhere,
 )
 from app.web.deps import db_session, runtime
 
@@ -64,7 +62,7 @@ NAV: tuple[tuple[str, str], ...] = (
 
 
 def init_app(app: Flask) -> None:
-    """Template globals for admin pages and the security headers on every admin response."""
+    """Template globals for admin pages (the security headers are app.web.security's, on every response)."""
     app.jinja_env.globals.update(
         csrf_token=csrf_token,
         admin_url=admin_url,
@@ -85,12 +83,6 @@ def init_app(app: Flask) -> None:
             "shopify_api_key": runtime().settings.shopify_api_key or "",
             "health_banners": _health_banners(ctx),
         }
-
-    @app.after_request
-    def _admin_headers(resp: Response) -> Response:
-        if request.path.startswith("/admin"):
-            return security_headers(resp)
-        return resp
 
 
 def _health_banners(ctx: AdminContext | None) -> list[Banner]:
@@ -125,10 +117,9 @@ def login_request() -> ResponseReturnValue:
             400,
         )
     session = db_session()
-    settings = runtime().settings
-    links = admin_login.issue_links(session, settings, email, _now())
+    # Known address or not, the same insert and the same job: only the job looks the address up and mails.
+    admin_login.request_links(session, runtime().jobs, email, _now())
     session.commit()
-    admin_login.send_links(settings, links)
     return render_template("admin/login_sent.html", email=email)
 
 
@@ -187,6 +178,6 @@ def email_confirm_redeem(token: str) -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    """End the session (a cross-site POST can at worst sign the merchant out)."""
-    sign_out()
+    """End every session of this admin, on every device (a cross-site POST carries no Lax cookie, so cannot)."""
+    sign_out_everywhere()
     return redirect(url_for("admin.login"))
