@@ -39,7 +39,7 @@ SWEATER = "gid://shopify/Product/9587413528877"
 SWEATER_M_ITEM = "gid://shopify/InventoryItem/51823456822069"
 COST = {
     "cost": {
-        "requestedQueryCost": 884,
+        "requestedQueryCost": 948,
         "actualQueryCost": 6,
         "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 1994, "restoreRate": 100.0},
     }
@@ -124,8 +124,31 @@ def env(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         set_runtime(None)
 
 
-def check(products: dict[str, Any], locations: dict[str, Any]) -> dict[str, Any]:
-    return {"products": products, "locations": locations}
+def check(
+    products: dict[str, Any],
+    locations: dict[str, Any],
+    orders: dict[str, Any] | None = None,
+    events: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "products": products,
+        "orders": orders or connection([]),
+        "events": events or connection([]),
+        "locations": locations,
+    }
+
+
+SINCE = "updated_at:>'2026-10-14T13:58:00Z'"
+DELETED = "subject_type:PRODUCT AND action:destroy AND created_at:>'2026-10-14T13:58:00Z'"
+CHECK_VARIABLES = {
+    "query": SINCE,
+    "deleted": DELETED,
+    "products": 50,
+    "locations": 10,
+    "levels": 40,
+    "orders": 50,
+    "deletions": 10,
+}
 
 
 def test_an_unchanged_shop_costs_one_request(env: Env) -> None:
@@ -138,12 +161,7 @@ def test_an_unchanged_shop_costs_one_request(env: Env) -> None:
     elapsed_ms = (time.perf_counter() - clock) * 1000
     print(f"\nunchanged Shopify store: 1 request, {elapsed_ms:.1f} ms against responses mocks")
 
-    assert env.admin.calls == [
-        (
-            "FreshnessCheck",
-            {"query": "updated_at:>'2026-10-14T13:58:00Z'", "products": 50, "locations": 10, "levels": 40},
-        )
-    ]
+    assert env.admin.calls == [("FreshnessCheck", CHECK_VARIABLES)]
     assert env.jobs.specs == []
     row = env.row()
     assert (row.last_requests, row.failures_in_a_row, row.webhook_actions, row.webhooks_broken) == (1, 0, [], [])
@@ -189,12 +207,11 @@ def test_every_page_of_changes_is_read(env: Env) -> None:
 
     assert shopify_jobs.fresh_pass(env.store_id) == "ok"
 
-    since = "updated_at:>'2026-10-14T13:58:00Z'"
     assert env.admin.calls == [
-        ("FreshnessCheck", {"query": since, "products": 50, "locations": 10, "levels": 40}),
-        ("ChangedProductsPage", {"query": since, "first": 250, "after": "products-1"}),
-        ("ChangedLevelsPage", {"id": HQ, "query": since, "first": 250, "after": "levels-1"}),
-        ("FreshnessCheck", {"query": since, "products": 50, "locations": 10, "levels": 40, "after": "locations-1"}),
+        ("FreshnessCheck", CHECK_VARIABLES),
+        ("ChangedProductsPage", {"query": SINCE, "first": 250, "after": "products-1"}),
+        ("ChangedLevelsPage", {"id": HQ, "query": SINCE, "first": 250, "after": "levels-1"}),
+        ("FreshnessCheck", {**CHECK_VARIABLES, "after": "locations-1"}),
     ]
     assert sorted(spec.args[1] for spec in env.jobs.specs) == [SWEATER, other]
     assert env.row().last_requests == 4

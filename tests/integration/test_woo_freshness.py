@@ -100,31 +100,45 @@ def _level(db: Database, store_id: int, variation: str) -> int | None:
         ).scalar_one()
 
 
-def test_an_unchanged_store_costs_two_requests_and_changes_nothing(env: Env) -> None:
+UNCHANGED = [("GET", "products"), ("GET", "orders"), ("GET", "products"), ("GET", "webhooks")]
+
+
+def test_an_unchanged_store_costs_four_requests_and_changes_nothing(env: Env) -> None:
     clock = time.perf_counter()
     assert woo_jobs.fresh_pass(env.store_id) == "ok"
     elapsed_ms = (time.perf_counter() - clock) * 1000
 
-    assert [(m, p) for m, p, _, _ in env.woo.requests] == [("GET", "products"), ("GET", "webhooks")]
-    (query,) = env.product_queries()
+    assert [(m, p) for m, p, _, _ in env.woo.requests] == UNCHANGED
+    query, count = env.product_queries()
     # No pass yet: the last sync, minus the overlap, in GMT.
     assert query["modified_after"] == ["2026-11-22T01:58:00"]
     assert query["dates_are_gmt"] == ["true"]
     assert (query["per_page"], query["orderby"], query["order"], query["page"]) == (["100"], ["id"], ["asc"], ["1"])
+    (orders,) = [q for q, _ in env.woo.calls("GET", "orders")]
+    assert orders == {
+        "modified_after": ["2026-11-22T01:58:00"],
+        "dates_are_gmt": ["true"],
+        "per_page": ["100"],
+        "orderby": ["id"],
+        "order": ["asc"],
+        "page": ["1"],
+    }
+    # The product count: one id asked for, X-WP-Total read (5, as many as we hold), so no listing.
+    assert count == {"per_page": ["1"], "_fields": ["id"]}
     row = env.row()
-    assert (row.last_requests, row.failures_in_a_row, row.last_error, row.running_since) == (2, 0, None, None)
+    assert (row.last_requests, row.failures_in_a_row, row.last_error, row.running_since) == (4, 0, None, None)
     assert (row.webhook_actions, row.webhooks_broken) == ([], [])
     assert row.checked_through == row.last_started_at
     assert row.last_duration_ms is not None and 0 <= row.last_duration_ms <= elapsed_ms + 1
     assert env.jobs.specs == []  # nothing to recompute or publish
-    print(f"\nunchanged WooCommerce store: 2 requests, {elapsed_ms:.1f} ms against responses mocks")
+    print(f"\nunchanged WooCommerce store: 4 requests, {elapsed_ms:.1f} ms against responses mocks")
 
     # The next pass asks from the start of this one (minus the overlap).
     env.woo.requests.clear()
     clock = time.perf_counter()
     assert woo_jobs.fresh_pass(env.store_id) == "ok"
     print(f"the next pass: {(time.perf_counter() - clock) * 1000:.1f} ms")
-    assert len(env.woo.requests) == 2
+    assert len(env.woo.requests) == 4
     started = row.checked_through
     assert started is not None
     expected = (started - freshness.OVERLAP).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -148,12 +162,14 @@ def test_a_lost_variation_delivery_is_caught_through_its_parent(env: Env) -> Non
     assert [(m, p) for m, p, _, _ in env.woo.requests] == [
         ("GET", "products"),
         ("GET", "products/14/variations"),
+        ("GET", "orders"),
+        ("GET", "products"),
         ("GET", "webhooks"),
     ]
     assert _level(env.db, env.store_id, "16") == 8
     assert _level(env.db, env.store_id, "15") == 0  # the others as they were
     assert [spec.func for spec in env.jobs.specs] == [job_specs.RECOMPUTE_DIRTY]
-    assert env.row().last_requests == 3
+    assert env.row().last_requests == 5
 
 
 def test_a_disabled_webhook_is_re_enabled_and_a_missing_one_re_created(env: Env) -> None:
@@ -178,13 +194,13 @@ def test_a_disabled_webhook_is_re_enabled_and_a_missing_one_re_created(env: Env)
     row = env.row()
     assert row.webhook_actions == ["re-enabled product.updated (#2)", "created order.deleted (#8)"]
     assert row.webhooks_broken == []
-    assert row.last_requests == 4
+    assert row.last_requests == 6
     assert 'id="webhooks-broken"' not in env.page()
 
     # Put back, the next pass finds nothing to do.
     env.woo.requests.clear()
     assert woo_jobs.fresh_pass(env.store_id) == "ok"
-    assert [(m, p) for m, p, _, _ in env.woo.requests] == [("GET", "products"), ("GET", "webhooks")]
+    assert [(m, p) for m, p, _, _ in env.woo.requests] == UNCHANGED
     assert env.row().webhook_actions == []
 
 
@@ -252,6 +268,7 @@ def test_a_store_that_keeps_failing_gets_a_banner_that_clears_on_success(env: En
     assert woo_jobs.fresh_pass(env.store_id) == "failed"
     # Every failed pass asked again from the same point.
     assert {q["modified_after"][0] for q in env.product_queries()} == {"2026-11-22T01:58:00"}
+    assert env.woo.calls("GET", "orders") == []
     assert env.woo.calls("GET", "webhooks") == []
     row = env.row()
     assert row.failures_in_a_row == 3
@@ -296,7 +313,7 @@ def test_a_store_without_our_webhook_secret_is_checked_for_changes_but_bannered(
 
     assert woo_jobs.fresh_pass(env.store_id) == "ok"
 
-    assert [(m, p) for m, p, _, _ in env.woo.requests] == [("GET", "products")]
+    assert [(m, p) for m, p, _, _ in env.woo.requests] == UNCHANGED[:3]
     row = env.row()
     assert (row.webhook_actions, row.webhooks_broken) == ([], list(woo_sync.WEBHOOK_TOPICS))
     assert 'id="webhooks-broken"' in env.page()
