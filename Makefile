@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 5000
 
-.PHONY: help install demo test test-unit test-plugin plugin-zip test-integration lint format typecheck check bench migrate worker cron clean
+.PHONY: help install demo test test-unit test-plugin plugin-zip test-integration lint format typecheck check bench migrate worker cron clean \
+	widget widget-check theme-check
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "BackSoon make targets:\n"} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +35,25 @@ test-plugin: ## Lint (php -l) and test the WordPress companion plugin (needs php
 
 plugin-zip: $(STAMP) ## Build dist/backsoon-woocommerce.zip, the WordPress plugin to upload (no tests, same bytes each build)
 	$(BIN)/python -m app.services.merchant.plugin_zip dist/backsoon-woocommerce.zip
+
+# Node tools (esbuild, Theme Check) for the storefront widget only, pinned by package-lock.json. `make demo` and the
+# app never need them: the built files are committed.
+NODE_STAMP := node_modules/.installed-stamp
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+widget: $(NODE_STAMP) ## Rebuild the storefront widget from widget/src (app/static/widget.js, the Shopify extension's assets)
+	node widget/build.mjs
+
+theme-check: $(NODE_STAMP) ## Theme Check (theme-app-extension preset) on the Shopify theme app extension: 0 errors
+	node tools/theme-check.mjs
+
+widget-check: widget theme-check ## CI: the committed widget builds equal a fresh build, and Theme Check passes
+	@git diff --exit-code -- app/static/widget.js integrations/shopify/extensions/backsoon-theme \
+	  && test -z "$$(git status --porcelain -- app/static/widget.js integrations/shopify/extensions/backsoon-theme)" \
+	  || { git status --short -- app/static/widget.js integrations/shopify/extensions/backsoon-theme; \
+	       echo "The built widget differs from the committed one: run make widget and commit the result."; exit 1; }
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -67,5 +87,5 @@ worker: $(STAMP) ## Run an RQ worker (needs REDIS_URL)
 cron: $(STAMP) ## Run the one rq cron process (needs REDIS_URL)
 	$(BIN)/rq cron --url "$$REDIS_URL" jobs.cron
 
-clean: ## Remove the virtualenv, caches and the demo database
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache instance/backsoon.db*
+clean: ## Remove the virtualenv, node_modules, caches and the demo database
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache instance/backsoon.db*

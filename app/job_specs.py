@@ -15,6 +15,7 @@ from app.queue import JobSpec
 DRAIN_INBOX = "jobs.webhooks.drain_inbox"
 SHOPIFY_SYNC = "jobs.shopify.run_sync"
 SHOPIFY_REFRESH_PRODUCT = "jobs.shopify.refresh_product"
+SHOPIFY_REFRESH_ORDER = "jobs.shopify.refresh_order"
 SHOPIFY_PUBLISH = "jobs.shopify.publish_storefront"
 SHOPIFY_RECONCILE_ALL = "jobs.shopify.reconcile_all"
 SHOPIFY_READ_IDENTITY = "jobs.shopify.read_identity"
@@ -78,6 +79,12 @@ def shopify_refresh_product(store_id: int, gid: str) -> JobSpec:
     return JobSpec(SHOPIFY_REFRESH_PRODUCT, (store_id, gid), job_id=f"shopify-product-{store_id}-{numeric}")
 
 
+def shopify_refresh_order(store_id: int, gid: str) -> JobSpec:
+    """Re-read one Shopify order in full (the freshness pass found it changed); collapses per order."""
+    numeric = gid.rsplit("/", 1)[-1]
+    return JobSpec(SHOPIFY_REFRESH_ORDER, (store_id, gid), job_id=f"shopify-order-{store_id}-{numeric}")
+
+
 def shopify_publish(store_id: int) -> JobSpec:
     """Write a Shopify store's changed stock states to its metafields."""
     return JobSpec(SHOPIFY_PUBLISH, (store_id,), job_id=f"publish-{store_id}")
@@ -116,12 +123,14 @@ def woo_read_refunds(store_id: int, order_external_id: str) -> JobSpec:
 
 
 def woo_fresh_pass(store_id: int) -> JobSpec:
-    """Read a WooCommerce store's products modified since its last freshness pass and repair our webhooks."""
+    """Read a WooCommerce store's products and orders modified (or products deleted) since its last freshness pass and
+    repair our webhooks."""
     return JobSpec(WOO_FRESHNESS, (store_id,), job_id=f"fresh-{store_id}", timeout=FRESHNESS_TIMEOUT)
 
 
 def shopify_fresh_pass(store_id: int) -> JobSpec:
-    """Find a Shopify store's products and inventory levels updated since its last freshness pass and re-read them."""
+    """Find a Shopify store's products, inventory levels and orders changed (or products deleted) since its last
+    freshness pass, and re-read (or delete) them."""
     return JobSpec(SHOPIFY_FRESHNESS, (store_id,), job_id=f"fresh-{store_id}", timeout=FRESHNESS_TIMEOUT)
 
 
@@ -214,6 +223,7 @@ ALL_JOBS: tuple[str, ...] = (
     DRAIN_INBOX,
     SHOPIFY_SYNC,
     SHOPIFY_REFRESH_PRODUCT,
+    SHOPIFY_REFRESH_ORDER,
     SHOPIFY_PUBLISH,
     SHOPIFY_RECONCILE_ALL,
     SHOPIFY_READ_IDENTITY,

@@ -1,5 +1,5 @@
-"""Shopify jobs: advance a sync run, start the periodic reconciliation, re-read a big product, publish state, read
-the shop's own settings."""
+"""Shopify jobs: advance a sync run, start the periodic reconciliation, re-read a big product or a changed order,
+publish state, read the shop's own settings, the freshness pass."""
 
 from __future__ import annotations
 
@@ -70,6 +70,17 @@ def refresh_product(store_id: int, product_gid: str) -> str:
         return shopify_sync.refresh_product(rt.db, rt.jobs, store_id, product_gid, graphql)
 
 
+def refresh_order(store_id: int, order_gid: str) -> str:
+    """Re-read one order with its lines and refunds (the freshness pass found it changed) and apply it."""
+    with job_context(store_id=store_id) as rt:
+        with rt.db.session() as session:
+            active = active_store(session, store_id, SHOPIFY.name) is not None
+        if not active:
+            return "skipped"
+        graphql = clients_for(rt, store_id).graphql
+        return shopify_sync.refresh_order(rt.db, rt.jobs, store_id, order_gid, graphql)
+
+
 def reconcile_all() -> int:
     """Start a reconciliation for every active Shopify store that finished its initial sync."""
     started = 0
@@ -107,7 +118,8 @@ def read_identity(store_id: int) -> str:
 
 
 def fresh_pass(store_id: int) -> str:
-    """Queue a re-read of each product of an active Shopify store updated (or restocked) since its last pass."""
+    """Queue a re-read of each product and order of an active Shopify store updated (or restocked) since its last
+    pass, and soft-delete the products deleted since."""
     with job_context(store_id=store_id) as rt:
 
         def read(since: datetime, meter: Meter) -> PassResult:

@@ -1,9 +1,9 @@
 """The one way a shopper reads a date: day and month name in their language, the year only when it is not this one.
 
 en "21 December", nl "21 december", fr "21 décembre", de "21. Dezember"; "21 December 2027" in another year. The
-widget (app/static/widget.js, ``day``) and the WordPress plugin (``BackSoon_State::shopper_date``) spell dates with
-these same tables, so a page never shows two formats. Restock dates are store-local calendar days, and "this year"
-is the year of the store's own today.
+widget (widget/src/widget.js ``day``, its months in widget/src/strings.json) and the WordPress plugin
+(``BackSoon_State::shopper_date``) spell dates with these same tables, so a page never shows two formats. Restock
+dates are store-local calendar days, and "this year" is the year of the store's own today.
 """
 
 from __future__ import annotations

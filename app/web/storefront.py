@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest
 
-from app.db import utcnow
 from app.domain import waitlist as rules
 from app.domain.stock import BadgeKind, Status
 from app.infra.openapi import ApiDoc, error_response, json_response, schema_ref
@@ -151,12 +150,11 @@ def _state_read(kind: str, store_id: int, ref: str, store: Store | None) -> Resp
     cached = read_cache().get(key)
     if cached is not None:
         return _send(cached)
-    # Only what reaches the database counts against the per-IP limit: a cached document costs no more than a
-    # static file, and a shared Redis counter would double its price.
+    # Only database reads count against the per-IP limit: a cache hit costs less than the Redis counter would.
     _limit("STATE_IP_LIMIT", _client_ip())
     store = store or _store_or_404(store_id)
     session = db_session()
-    setup.storefront_seen(session, store, utcnow())
+    setup.storefront_seen(session, store)
     if kind == "product":
         body = service.product_view(session, store, ref, rules.pick_locale([asked or None, store.locale]))
     else:

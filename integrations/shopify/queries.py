@@ -16,7 +16,9 @@ __all__ = [
     "BULK_ORDERS_QUERY",
     "BULK_PRODUCTS_QUERY",
     "CHANGED_LEVELS_PAGE",
+    "CHANGED_ORDERS_PAGE",
     "CHANGED_PRODUCTS_PAGE",
+    "DELETED_PRODUCTS_PAGE",
     "FRESHNESS_CHECK",
     "INVENTORY_ITEM_LEVELS_PAGE",
     "LOCATIONS_PAGE",
@@ -25,6 +27,7 @@ __all__ = [
     "ORDERS_PAGE_LINE_ITEMS",
     "ORDERS_PAGE_REFUNDS",
     "ORDERS_PAGE_REFUND_LINES",
+    "ORDER_BY_ID",
     "ORDER_LINE_ITEMS_PAGE",
     "ORDER_REFUNDS",
     "PRODUCTS_PAGE",
@@ -172,9 +175,7 @@ _LINE_FIELDS = "id quantity currentQuantity sku variant { id } originalUnitPrice
 
 _REFUND_LINE_FIELDS = "lineItem { id } quantity restockType"
 
-ORDERS_PAGE = f"""query OrdersPage($first: Int!, $after: String, $query: String) {{
-  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
-    nodes {{{_ORDER_FIELDS}
+_ORDER_NODE = f"""{_ORDER_FIELDS}
       lineItems(first: {ORDERS_PAGE_LINE_ITEMS}) {{
         nodes {{ {_LINE_FIELDS} }}
         pageInfo {{ hasNextPage endCursor }}
@@ -187,7 +188,11 @@ ORDERS_PAGE = f"""query OrdersPage($first: Int!, $after: String, $query: String)
           nodes {{ {_REFUND_LINE_FIELDS} }}
           pageInfo {{ hasNextPage endCursor }}
         }}
-      }}
+      }}"""
+
+ORDERS_PAGE = f"""query OrdersPage($first: Int!, $after: String, $query: String) {{
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    nodes {{{_ORDER_NODE}
     }}
     pageInfo {{ hasNextPage endCursor }}
   }}
@@ -199,6 +204,15 @@ Cost: 2 + first × 94 (an order: 1 + totalPriceSet 2 + customer 1 + lineItems 2 
 refundLineItems 2 + 10 × 2)), so at most 10 orders per page. An order whose lines, refunds or refund lines continue
 past this page is completed with ORDER_LINE_ITEMS_PAGE, ORDER_REFUNDS and REFUND_LINES_PAGE.
 """
+
+ORDER_BY_ID = f"""query OrderById($id: ID!) {{
+  order(id: $id) {{{_ORDER_NODE}
+  }}
+}}
+"""
+"""One order as ORDERS_PAGE holds it (the freshness pass found it changed). Variables: id (Order GID). Cost: 94, one
+order of ORDERS_PAGE; completed like one with ORDER_LINE_ITEMS_PAGE, ORDER_REFUNDS and REFUND_LINES_PAGE. ``order``
+is null when the order is gone."""
 
 ORDER_LINE_ITEMS_PAGE = f"""query OrderLineItemsPage($id: ID!, $first: Int!, $after: String) {{
   order(id: $id) {{
@@ -359,19 +373,41 @@ shopLocales 1 (a plain list of objects, costed once) = 5.
 # The freshness pass (app.platforms.shopify.freshness). A lost products/update is found by the product's updatedAt;
 # a lost inventory_levels/update by the level's own updatedAt, through Location.inventoryLevels(query:
 # "updated_at:>…") (InventoryItem.inventoryLevels has the filter too, but per item). A level names its inventory
-# item only: InventoryItem.variant is deprecated, and the item's variant is known from the sync anyway.
+# item only: InventoryItem.variant is deprecated, and the item's variant is known from the sync anyway. A lost
+# orders/* or refunds/create is found by the order's updatedAt (a refund, a cancellation or a payment updates its
+# order); a lost products/delete by the product's "destroy" event (QueryRoot.events: deletionEvents is deprecated
+# in 2026-10, "Use `events` instead"; BasicEvent.subjectId is the product's GID).
 FRESHNESS_PRODUCTS = 50
 """products(first:) in FRESHNESS_CHECK: changed products listed per page."""
 FRESHNESS_LOCATIONS = 10
 """locations(first:) in FRESHNESS_CHECK."""
 FRESHNESS_LEVELS = 40
 """inventoryLevels(first:) per location in FRESHNESS_CHECK."""
+FRESHNESS_ORDERS = 50
+"""orders(first:) in FRESHNESS_CHECK: changed orders listed per page."""
+FRESHNESS_DELETIONS = 10
+"""events(first:) in FRESHNESS_CHECK: product deletions listed per page (rare: a few points kept for them)."""
 
 FRESHNESS_CHECK = """query FreshnessCheck(
-  $query: String!, $products: Int!, $locations: Int!, $levels: Int!, $after: String
+  $query: String!,
+  $deleted: String!,
+  $products: Int!,
+  $locations: Int!,
+  $levels: Int!,
+  $orders: Int!,
+  $deletions: Int!,
+  $after: String
 ) {
   products(first: $products, query: $query) {
     nodes { id }
+    pageInfo { hasNextPage endCursor }
+  }
+  orders(first: $orders, query: $query) {
+    nodes { id }
+    pageInfo { hasNextPage endCursor }
+  }
+  events(first: $deletions, query: $deleted) {
+    nodes { ... on BasicEvent { subjectId createdAt } }
     pageInfo { hasNextPage endCursor }
   }
   locations(first: $locations, after: $after) {
@@ -386,10 +422,13 @@ FRESHNESS_CHECK = """query FreshnessCheck(
   }
 }
 """
-"""Products and inventory levels updated after a time, in one request for a store with up to 10 locations.
+"""Products, orders and inventory levels updated after a time, and products deleted after it, in one request for a
+store with up to 10 locations.
 
-Variables: query (``updated_at:>'<UTC time>'``), products, locations, levels, after (further locations). Cost:
-products 2 + 50 = 52; locations 2 + 10 × (1 + 2 + 40 × (level 1 + item 1)) = 832; 884 in all.
+Variables: query (``updated_at:>'<UTC time>'``), deleted (``subject_type:PRODUCT AND action:destroy AND
+created_at:>'<UTC time>'``), products, locations, levels, orders, deletions, after (further locations). Cost:
+products 2 + 50 = 52; orders 2 + 50 = 52; events 2 + 10 × 1 = 12; locations 2 + 10 × (1 + 2 + 40 × (level 1 +
+item 1)) = 832; 948 in all.
 """
 
 CHANGED_PRODUCTS_PAGE = """query ChangedProductsPage($query: String!, $first: Int!, $after: String) {
@@ -400,6 +439,24 @@ CHANGED_PRODUCTS_PAGE = """query ChangedProductsPage($query: String!, $first: In
 }
 """
 """The changed products after FRESHNESS_CHECK's first page. Variables: query, first, after."""
+
+CHANGED_ORDERS_PAGE = """query ChangedOrdersPage($query: String!, $first: Int!, $after: String) {
+  orders(first: $first, after: $after, query: $query) {
+    nodes { id }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+"""The changed orders after FRESHNESS_CHECK's first page. Variables: query, first, after."""
+
+DELETED_PRODUCTS_PAGE = """query DeletedProductsPage($query: String!, $first: Int!, $after: String) {
+  events(first: $first, after: $after, query: $query) {
+    nodes { ... on BasicEvent { subjectId createdAt } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+"""The product deletions after FRESHNESS_CHECK's first page. Variables: query, first, after."""
 
 CHANGED_LEVELS_PAGE = """query ChangedLevelsPage($id: ID!, $query: String!, $first: Int!, $after: String) {
   location(id: $id) {

@@ -444,6 +444,23 @@ class WooClient:
             params.update(modified_after=_gmt(modified_after), dates_are_gmt=True)
         return self.iter_pages("products", params, read_ahead=read_ahead)
 
+    def count_products(self) -> int:
+        """How many products the products list holds (its default ``status=any``: trash left out), from X-WP-Total.
+
+        One product's id is asked for (``per_page=1&_fields=id``): WordPress trims every REST response to
+        ``_fields``, so the answer is a few bytes whatever the catalog's size.
+        """
+        response = self._request("GET", "products", params={"per_page": 1, "_fields": "id"})
+        total = response.headers.get("X-WP-Total", "").strip()
+        if not total.isdigit():
+            raise PlatformError(f"GET products: no X-WP-Total header (got {total!r})")
+        return int(total)
+
+    def iter_product_ids(self) -> Iterator[str]:
+        """The id of every product the products list holds (``_fields=id``, page by page in id order)."""
+        for item in self.iter_pages("products", {"_fields": "id"}):
+            yield str(_raw_product_id(item))
+
     def iter_variations(self, product_id: int | str) -> Iterator[dict[str, Any]]:
         """Every variation of a variable product (raw JSON)."""
         return self.iter_pages(f"products/{_path_id(product_id)}/variations")
@@ -454,6 +471,13 @@ class WooClient:
         if modified_after is not None:
             params.update(modified_after=_gmt(modified_after), dates_are_gmt=True)
         return self.iter_pages("orders", params)
+
+    def get_product(self, product_id: int | str) -> dict[str, Any]:
+        """One product (raw JSON; a trashed one answers with ``status: "trash"``); NotFound when deleted for good."""
+        body = self.get(f"products/{_path_id(product_id)}")
+        if not isinstance(body, dict):
+            raise PlatformError(f"GET products/{product_id}: expected a JSON object")
+        return body
 
     def get_order(self, order_id: int | str) -> dict[str, Any]:
         """One order (raw JSON, the same body its order.* webhooks carry); NotFound when it is gone."""
@@ -533,6 +557,13 @@ class WooClient:
     def delete_webhook(self, webhook_id: int | str) -> None:
         """Delete a webhook for good (``force=true``: webhooks have no trash, WooCommerce refuses without it)."""
         self._request("DELETE", f"webhooks/{_path_id(webhook_id)}", params={"force": "true"})
+
+
+def _raw_product_id(item: Mapping[str, Any]) -> int:
+    value = item.get("id")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PlatformError(f"GET products: expected a numeric id, got {value!r}")
+    return value
 
 
 def _path_id(value: int | str) -> str:

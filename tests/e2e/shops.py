@@ -28,7 +28,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlencode
 
 import requests
-from liquid import Environment
+from liquid import Environment, FileSystemLoader
 from liquid import ast as liquid_ast
 from liquid.exceptions import LiquidSyntaxError
 from liquid.stream import TokenStream
@@ -42,7 +42,8 @@ EXTENSION = ROOT / "integrations" / "shopify" / "extensions" / "backsoon-theme"
 PLUGIN = ROOT / "integrations" / "woocommerce" / "wordpress-plugin"
 # Debian's libjs-jquery: the WooCommerce fixture page loads WordPress's jQuery, which the capture did not keep.
 JQUERY = Path("/usr/share/javascript/jquery/jquery.min.js")
-PROXY_PREFIX = "/apps/backsoon"  # shopify.app.toml: [app_proxy] prefix "apps", subpath "backsoon"
+# shopify.app.toml: [app_proxy] prefix "apps", subpath "backsoon" (a merchant may change both in Shopify's admin).
+PROXY_PREFIX = "/apps/backsoon"
 
 Handler = Callable[[Request], Response]
 
@@ -105,26 +106,37 @@ def proxy_signature(params: Iterable[tuple[str, str]], secret: str) -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def proxied_query(query: str, *, shop: str, secret: str, customer_id: str = "", now: float | None = None) -> str:
+def proxied_query(
+    query: str,
+    *,
+    shop: str,
+    secret: str,
+    customer_id: str = "",
+    now: float | None = None,
+    prefix: str = PROXY_PREFIX,
+) -> str:
     """The shopper's query plus what Shopify appends when forwarding through the App Proxy."""
     params = parse_qsl(query, keep_blank_values=True)
     params += [
         ("shop", shop),
         ("logged_in_customer_id", customer_id),
-        ("path_prefix", PROXY_PREFIX),
+        ("path_prefix", prefix),
         ("timestamp", str(int(time.time() if now is None else now))),
     ]
     params.append(("signature", proxy_signature(params, secret)))
     return urlencode(params)
 
 
-def forward_app_proxy(request: Request, *, app_url: str, proxy_url_path: str, shop: str, secret: str) -> Response:
-    """Forward /apps/backsoon/<rest> to <app>/<proxy path>/<rest> as Shopify does: signed query, body as sent.
+def forward_app_proxy(
+    request: Request, *, app_url: str, proxy_url_path: str, shop: str, secret: str, prefix: str = PROXY_PREFIX
+) -> Response:
+    """Forward <prefix>/<rest> (the shop's App Proxy path) to <app>/<proxy path>/<rest> as Shopify does: signed
+    query, body as sent.
 
     Shopify drops cookies, puts the shopper's address first in X-Forwarded-For and passes the answer back.
     """
-    rest = request.path[len(PROXY_PREFIX) :]
-    query = proxied_query(request.query_string.decode(), shop=shop, secret=secret)
+    rest = request.path[len(prefix) :]
+    query = proxied_query(request.query_string.decode(), shop=shop, secret=secret, prefix=prefix)
     headers = {
         name: request.headers[name]
         for name in ("Content-Type", "Accept", "Accept-Language", "User-Agent")
@@ -241,7 +253,8 @@ def theme_locale(locale: str) -> dict[str, Any]:
 
 def liquid_environment(locale: str, asset_base: str) -> Environment:
     """A Liquid environment with the Shopify tags and filters the BackSoon blocks use, for one storefront language."""
-    env = Environment()
+    # The blocks {% render %} the extension's snippets (snippets/<name>.liquid), as Shopify does.
+    env = Environment(loader=FileSystemLoader(EXTENSION / "snippets", ext=".liquid"))
     env.add_tag(SchemaTag)
     strings = theme_locale(locale)
 
@@ -284,6 +297,7 @@ def shopify_product_page(
     states: Mapping[str, dict[str, Any]],
     asset_base: str,
     embed_settings: Mapping[str, Any],
+    block_settings: Mapping[str, Any] | None = None,
     with_block: bool = True,
     root_url: str = "/",
 ) -> str:
@@ -307,7 +321,7 @@ def shopify_product_page(
         # Dutch is an alternate language of the shop, served under its subfolder (the page is /nl/products/…).
         "routes": {"root_url": root_url},
     }
-    block = render_block(env, "back-soon", context, {}) if with_block else None
+    block = render_block(env, "back-soon", context, block_settings or {}) if with_block else None
     embed = render_block(env, "app-embed", context, embed_settings)
     styles: list[str] = []
     scripts: list[str] = []

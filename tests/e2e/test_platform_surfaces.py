@@ -185,7 +185,10 @@ class ShopifyShop:
     product: dict[str, Any]
 
 
-def _shopify_shop(x: Surfaces, *, embed_settings: dict[str, Any], with_block: bool) -> ShopifyShop:
+def _shopify_shop(
+    x: Surfaces, *, embed_settings: dict[str, Any], with_block: bool, proxy_prefix: str = PROXY_PREFIX
+) -> ShopifyShop:
+    """The shop's App Proxy answers at ``proxy_prefix`` (a merchant may change it; the blocks' settings say so)."""
     # The App Proxy signer used by the stand-in reproduces Shopify's published vectors.
     for vector in _fixture(FIXTURES / "shopify" / "vectors.json")["app_proxy_signature"]:
         params = parse_qsl(vector["inputs"]["query_string"], keep_blank_values=True)
@@ -245,9 +248,14 @@ def _shopify_shop(x: Surfaces, *, embed_settings: dict[str, Any], with_block: bo
             name = request.path.rsplit("/", 1)[1]
             kind = "text/css" if name.endswith(".css") else "text/javascript"
             return file_response(EXTENSION / "assets" / name, kind)
-        if request.path.startswith(f"{PROXY_PREFIX}/"):
+        if request.path.startswith(f"{proxy_prefix}/"):
             return forward_app_proxy(
-                request, app_url=x.live.url, proxy_url_path="/storefront/proxy", shop=SHOP, secret=SHOPIFY_SECRET
+                request,
+                app_url=x.live.url,
+                proxy_url_path="/storefront/proxy",
+                shop=SHOP,
+                secret=SHOPIFY_SECRET,
+                prefix=proxy_prefix,
             )
         return Response("not found", status=404)
 
@@ -460,15 +468,18 @@ def test_woocommerce_plugin_and_storefront_api(page: Any, surfaces: Surfaces) ->
 def test_shopify_app_embed_alone_mounts_by_the_product_form(page: Any, surfaces: Surfaces) -> None:
     """The default install: only the app embed is on (no block placed). It mounts the widget right before the
     theme's product form, hides that form in place for the sold-out size, follows the theme's variant changes and
-    takes the signup through the App Proxy."""
+    takes the signup through the App Proxy. This merchant changed the App Proxy URL in Shopify's admin to
+    /tools/restock (nothing answers at /apps/backsoon) and entered it in the embed's setting."""
     x = surfaces
-    shop = _shopify_shop(x, embed_settings={"auto_mount": True}, with_block=False)
+    embed_settings = {"auto_mount": True, "proxy_path": "tools/restock/"}
+    shop = _shopify_shop(x, embed_settings=embed_settings, with_block=False, proxy_prefix="/tools/restock")
     in_stock = next(vid for vid, st in shop.admin.state_values().items() if not st["back_soon"])
     ctx = page.context.browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
     ctx.set_default_timeout(10_000)
     shopper_page = ctx.new_page()
     try:
         shopper_page.goto(f"{x.shop.origin}/nl/products/{shop.product['handle']}?variant={SIZE_S}")
+        assert shopper_page.locator("#backsoon-embed").get_attribute("data-api") == "/tools/restock/v1"
         panel = shopper_page.locator(".bs-panel")
         panel.get_by_text("Binnenkort terug").wait_for()
         assert panel.count() == 1

@@ -57,6 +57,12 @@ class FakeWoo:
         self.variations: list[dict[str, Any]] | None = None
         self.listed_only: list[dict[str, Any]] = []  # webhooks listed, though gone by the time they are asked for
         self.trashed: list[dict[str, Any]] = []  # what `products?status=trash` lists
+        # What `orders?modified_after=` lists (None: the captured answer).
+        self.orders_modified: list[dict[str, Any]] | None = None
+        # The ids of the products the store lists (`_fields=id`; the captured catalog's by default), and the pages of
+        # that listing answered with a 500.
+        self.catalog_ids: list[int] = [10, 11, 12, 13, 14]
+        self.failing_id_pages: set[int] = set()
         self.requests: list[tuple[str, str, dict[str, list[str]], dict[str, Any]]] = []
 
     def install(self) -> None:
@@ -89,6 +95,10 @@ class FakeWoo:
         if request.method == "GET" and path == "products" and query.get("status") == ["trash"]:
             pages = {"X-WP-Total": str(len(self.trashed)), "X-WP-TotalPages": "1" if self.trashed else "0"}
             return 200, {**pages, "Content-Type": "application/json"}, json.dumps(self.trashed)
+        if request.method == "GET" and path == "products" and query.get("_fields") == ["id"]:
+            return self._ids_page(int(query["page"][0]) if "page" in query else 1, int(query["per_page"][0]))
+        if request.method == "GET" and path.startswith("products/") and path.removeprefix("products/").isdigit():
+            return self._product(int(path.removeprefix("products/")))
         if request.method == "GET" and path == "products":
             if "modified_after" in query and self.modified is not None:
                 pages = {"X-WP-Total": str(len(self.modified)), "X-WP-TotalPages": "1" if self.modified else "0"}
@@ -100,8 +110,15 @@ class FakeWoo:
             return 200, {"X-WP-TotalPages": "1", "Content-Type": "application/json"}, json.dumps(self.variations)
         if request.method == "GET" and path == "products/14/variations":
             return self._reply(fixture("product-variations-list.json"))
+        listed = self.orders_modified
+        if request.method == "GET" and path == "orders" and "modified_after" in query and listed is not None:
+            pages = {"X-WP-Total": str(len(listed)), "X-WP-TotalPages": "1" if listed else "0"}
+            return 200, {**pages, "Content-Type": "application/json"}, json.dumps(listed)
         if request.method == "GET" and path == "orders":
             return self._reply(fixture("orders-list.json"))
+        if request.method == "GET" and path == "orders/21":
+            order = next(o for o in fixture("orders-list.json")["body"] if o["id"] == 21)
+            return 200, {"Content-Type": "application/json"}, json.dumps(order)
         if request.method == "GET" and path == "orders/21/refunds":
             refund = fixture("order-refund-get.json")
             return self._reply({**refund, "body": [refund["body"]], "headers": {"X-WP-TotalPages": "1"}})
@@ -127,6 +144,26 @@ class FakeWoo:
             hook.update(status=body["status"])
             return 200, {"Content-Type": "application/json"}, json.dumps(hook)
         raise AssertionError(f"unexpected {request.method} {path}")
+
+    def _ids_page(self, page: int, per_page: int) -> tuple[int, dict[str, str], str]:
+        """A page of `products?_fields=id`: WordPress trims each product to its id; the headers count them all."""
+        if page in self.failing_id_pages:
+            return 500, {"Content-Type": "text/plain"}, ""
+        ids = sorted(self.catalog_ids)
+        pages = -(-len(ids) // per_page)
+        headers = {"X-WP-Total": str(len(ids)), "X-WP-TotalPages": str(pages), "Content-Type": "application/json"}
+        return 200, headers, json.dumps([{"id": i} for i in ids[(page - 1) * per_page : page * per_page]])
+
+    def _product(self, product_id: int) -> tuple[int, dict[str, str], str]:
+        """`GET products/<id>`: a listed product, a trashed one (status trash), or the captured 404 of a deleted one."""
+        trashed = next((p for p in self.trashed if p["id"] == product_id), None)
+        if trashed is not None:
+            return 200, {"Content-Type": "application/json"}, json.dumps(trashed)
+        if product_id in self.catalog_ids:
+            pages = [fixture(f"products-list-orderby-id-page{n}.json")["body"] for n in (1, 2)]
+            body = next(p for page in pages for p in page if p["id"] == product_id)
+            return 200, {"Content-Type": "application/json"}, json.dumps(body)
+        return self._reply(fixture("error-404-unknown-product.json"))
 
     @staticmethod
     def _reply(captured: dict[str, Any]) -> tuple[int, dict[str, str], str]:

@@ -121,6 +121,20 @@ PAGED = [
         {"query": "q", "first": shopify_freshness.PRODUCTS_PAGE},
         252,
     ),
+    # orders 2 + 250 × 1 → 252
+    (
+        "CHANGED_ORDERS_PAGE",
+        queries.CHANGED_ORDERS_PAGE,
+        {"query": "q", "first": shopify_freshness.ORDERS_PAGE},
+        252,
+    ),
+    # events 2 + 250 × (event 1 + max(BasicEvent: subjectId, createdAt 0)) → 252
+    (
+        "DELETED_PRODUCTS_PAGE",
+        queries.DELETED_PRODUCTS_PAGE,
+        {"query": "q", "first": shopify_freshness.DELETIONS_PAGE},
+        252,
+    ),
     # location 1 + inventoryLevels 2 + 250 × (level 1 + item 1) → 503
     (
         "CHANGED_LEVELS_PAGE",
@@ -183,17 +197,23 @@ def test_every_paged_document_is_checked() -> None:
 def test_the_freshness_check_fits_in_one_query() -> None:
     variables = {
         "query": "q",
+        "deleted": "d",
         "products": queries.FRESHNESS_PRODUCTS,
         "locations": queries.FRESHNESS_LOCATIONS,
         "levels": queries.FRESHNESS_LEVELS,
+        "orders": queries.FRESHNESS_ORDERS,
+        "deletions": queries.FRESHNESS_DELETIONS,
     }
-    # products 2 + 50 × 1 = 52; locations 2 + 10 × (1 + inventoryLevels 2 + 40 × (level 1 + item 1)) = 832 → 884
-    assert requested_cost(queries.FRESHNESS_CHECK, variables) == 884 <= MAX_QUERY_COST
+    # products 2 + 50 × 1 = 52; orders 2 + 50 × 1 = 52; events 2 + 10 × (event 1 + BasicEvent scalars 0) = 12;
+    # locations 2 + 10 × (1 + inventoryLevels 2 + 40 × (level 1 + item 1)) = 832 → 948
+    assert requested_cost(queries.FRESHNESS_CHECK, variables) == 948 <= MAX_QUERY_COST
 
 
 def test_the_one_off_documents_are_cheap() -> None:
     assert requested_cost(queries.BULK_OPERATION_RUN_QUERY, {"query": "", "groupObjects": True}) == 12
     assert requested_cost(queries.BULK_OPERATION_BY_ID, {"id": "x"}) == 1
     assert requested_cost(queries.BULK_OPERATION_NODE, {"id": "x"}) == 1
+    # one order of ORDERS_PAGE: 94
+    assert requested_cost(queries.ORDER_BY_ID, {"id": "x"}) == 94
     # shop 1 + primaryDomain 1 + shopAddress 1 + currencyFormats 1 + shopLocales (a plain list, costed once) 1 → 5
     assert requested_cost(queries.SHOP_IDENTITY, {"withLocales": True}) == 5

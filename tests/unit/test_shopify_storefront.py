@@ -96,7 +96,7 @@ def test_block_schema_parses_and_references_existing_assets() -> None:
         assert (EXTENSION / "assets" / schema[key]).is_file()
     ids = [s["id"] for s in schema["settings"]]
     assert len(ids) == len(set(ids))
-    assert "$app:backsoon" in liquid and "/apps/backsoon/subscribe" in liquid and 'name="variant_id"' in liquid
+    assert "$app:backsoon" in liquid and "{{ bs_proxy | escape }}/subscribe" in liquid and 'name="variant_id"' in liquid
     # Every locale key the block translates exists in the default locale.
     locale = json.loads((EXTENSION / "locales" / "en.default.json").read_text())
     for key in re.findall(r"'(backsoon\.[a-z_.]+)'\s*\|\s*t\b", liquid):
@@ -125,6 +125,6 @@ def test_theme_extension_has_an_app_embed_and_an_app_block_loading_the_widget() 
         assert (schema["javascript"], schema["stylesheet"]) == ("backsoon.js", "backsoon.css")
     embed = (blocks / "app-embed.liquid").read_text()
     # The widget takes consent from BackSoon through the App Proxy, so no block invents a consent version.
-    assert 'data-api="/apps/backsoon/v1"' in embed
+    assert 'data-api="{{ bs_proxy | escape }}/v1"' in embed
     for name in ("app-embed.liquid", "back-soon.liquid"):
         assert "consent_version" not in (blocks / name).read_text()

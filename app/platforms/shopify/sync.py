@@ -495,6 +495,26 @@ def refresh_product(db: Database, jobs: JobQueue, store_id: int, gid: str, graph
     return f"applied:{len(product.variants)}"
 
 
+def refresh_order(db: Database, jobs: JobQueue, store_id: int, gid: str, graphql: GraphQLClient) -> str:
+    """Read one order with all its lines and refunds from Shopify and apply it, as the reconciliation does.
+
+    Used by the freshness pass for an order updated since its last run (an orders/* or refunds/create delivery may
+    have been lost). The catalog upserts by id and skips a state older than the stored one, so a late webhook for the
+    same order, before or after, changes nothing twice. An order Shopify no longer has is left to the reconciliation.
+    """
+    node = graphql.execute(queries.ORDER_BY_ID, {"id": gid}).get("order")
+    if not isinstance(node, dict):
+        return "missing"
+    order = complete_order(graphql, node)  # no transaction is held open during the calls
+    if order is None:
+        return "missing"
+    with db.session() as s:
+        result = catalog.apply_orders(s, jobs, store_id, [order])
+    if result.skipped_stale:
+        return "stale"
+    return f"applied:{len(order.lines)}"
+
+
 def _products_changed(
     db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients
 ) -> str:

@@ -38,6 +38,8 @@ class PassResult:
     products: int = 0
     variants: int = 0
     inventory_levels: int = 0
+    orders: int = 0
+    products_deleted: int = 0
     webhook_actions: list[str] = field(default_factory=list)
     webhooks_broken: list[str] = field(default_factory=list)
 

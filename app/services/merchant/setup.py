@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.models import Store
 
 __all__ = ["revoke_notice", "storefront_seen"]
 
 
-def storefront_seen(session: Session, store: Store, now: datetime) -> None:
+def storefront_seen(session: Session, store: Store) -> None:
     """Record the store's first storefront call: the plugin or the app embed is live, so the next step is done."""
     if store.storefront_seen_at is not None:
         return
     # Only the first call writes: concurrent first calls race to one row update, the earliest time wins.
-    session.execute(
-        update(Store).where(Store.id == store.id, Store.storefront_seen_at.is_(None)).values(storefront_seen_at=now)
-    )
+    first = update(Store).where(Store.id == store.id, Store.storefront_seen_at.is_(None))
+    session.execute(first.values(storefront_seen_at=utcnow()))
     session.commit()
 
 
