@@ -1,0 +1,23 @@
+"""Child processes that die with their parent: a killed worker takes its work horse and its senders with it."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+__all__ = ["die_with_parent"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGKILL this (forked) process when ``parent`` dies; exits at once if it already has (Linux only)."""
+    if not sys.platform.startswith("linux"):  # pragma: no cover - production and CI run Linux
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
