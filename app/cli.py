@@ -234,7 +234,7 @@ def worker_cmd(queues: str, burst: bool) -> None:
 
     from app import job_specs
     from app.config import get_settings
-    from app.infra.procs import die_with_parent
+    from app.infra.procs import children_die_with_this_process
 
     settings = get_settings()
     if not settings.redis_url:
@@ -249,19 +249,10 @@ def worker_cmd(queues: str, burst: bool) -> None:
     connection = Redis.from_url(settings.redis_url)
     names = [q.strip() for q in queues.split(",") if q.strip()]
 
-    class DyingHorseWorker(Worker):
-        """RQ's worker whose work horse dies with it: killing the worker (even -9) stops the horse, and through
-        the senders' own PR_SET_PDEATHSIG every sender process forked under it, so no email leaves after it."""
-
-        def fork_work_horse(self, job: Any, queue: Any) -> None:
-            self._backsoon_worker_pid = os.getpid()
-            super().fork_work_horse(job, queue)
-
-        def main_work_horse(self, job: Any, queue: Any) -> None:
-            die_with_parent(self._backsoon_worker_pid)
-            super().main_work_horse(job, queue)
-
-    worker = DyingHorseWorker([Queue(n, connection=connection) for n in names], connection=connection)
+    # Killing the worker (even -9) stops its work horse and scheduler process, and through the senders' own
+    # PR_SET_PDEATHSIG every sender forked under the horse: no email leaves after the worker is gone.
+    children_die_with_this_process()
+    worker = Worker([Queue(n, connection=connection) for n in names], connection=connection)
     worker.work(with_scheduler=True, burst=burst)
 
 
