@@ -12,6 +12,7 @@ never go out.
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 import threading
 import time
@@ -67,6 +68,8 @@ class SmtpUtf8Cache:
         self.checked_at: float | None = None
         self._lock = threading.Lock()
         self._refreshing = False
+        # The process whose thread is probing: a copy forked meanwhile (gunicorn --preload) must start its own.
+        self._refreshing_pid = 0
 
     def refresh(self) -> bool | None:
         """Probe now (blocking) and keep the answer; None (and nothing kept) when the server cannot be reached."""
@@ -87,9 +90,9 @@ class SmtpUtf8Cache:
     def start(self) -> None:
         """Probe in the background (the app factory calls this at start)."""
         with self._lock:
-            if self._refreshing or not self.smtp_url:
+            if (self._refreshing and self._refreshing_pid == os.getpid()) or not self.smtp_url:
                 return
-            self._refreshing = True
+            self._refreshing, self._refreshing_pid = True, os.getpid()
         threading.Thread(target=self.refresh, name="smtputf8-probe", daemon=True).start()
 
     def offered(self) -> bool:
