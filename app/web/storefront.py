@@ -234,9 +234,7 @@ def _signup(store: Store, data: Mapping[str, Any], source: str, customer_id: str
     if not variant_ref:
         abort_json(400, "invalid_request", "variant_id is required.", {"variant_id": "required"})
     try:
-        # Cached in the process (app.infra.smtp_caps): read only for a non-ASCII address, never an SMTP round trip.
-        utf8 = not (email_raw or "").isascii() and smtp_caps.smtputf8_offered(runtime().settings.smtp_url)
-        email = service.normalise_email(email_raw, smtputf8=utf8)
+        email = service.normalise_email(email_raw, smtputf8=smtp_caps.cache_for(runtime().settings.smtp_url).offered)
     except service.SignupError as exc:
         _signup_error(exc)
     _limit("SIGNUP_EMAIL_LIMIT", f"{store.id}:{email}")
@@ -417,10 +415,7 @@ _READ_ERRORS: JsonDict = {
     "429": error_response("Too many requests from this address (Retry-After says when to retry)"),
 }
 _SIGNUP_ERRORS: JsonDict = {
-    "400": error_response(
-        "invalid_email, email_not_supported (non-ASCII before the @ and a mail server without SMTPUTF8), "
-        "consent_required or invalid_request (bad JSON, wrong field types)"
-    ),
+    "400": error_response("invalid_email, email_not_supported, consent_required or invalid_request (bad JSON, types)"),
     "404": error_response("Unknown or inactive store, or unknown variant"),
     "409": error_response("in_stock: the variant can be bought now, no waitlist needed"),
     "413": error_response("The body is larger than 1 MiB"),

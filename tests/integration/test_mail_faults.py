@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db import Database
 from app.models import Delivery, StockEvent, Subscription, Suppression
 from app.services.ingest import sweeper
-from app.services.notify import fanout
+from app.services.notify import confirmation, fanout
 from tests.factories import NOW, make_store, make_variant
 from tests.smtpd import Collector, free_port, smtp_server
 
@@ -268,7 +268,7 @@ def test_a_run_that_keeps_dying_is_dead_lettered(mail: Mail) -> None:
 
 
 def _confirm(mail: Mail, sid: int, at: datetime = NOW, settings: Settings | None = None) -> bool:
-    return fanout.send_confirmation(mail.db, settings or mail.settings, sid, clock=lambda: at)
+    return confirmation.send_confirmation(mail.db, settings or mail.settings, sid, clock=lambda: at)
 
 
 def _due(mail: Mail, at: datetime) -> list[tuple[str, tuple[object, ...]]]:
@@ -324,7 +324,7 @@ def test_a_confirmation_to_an_unreachable_server_is_retried_until_its_last_attem
         secret_key="k", mail_from="BS <bs@mail.test>",
     )  # fmt: skip
     at = NOW
-    for attempt in range(1, fanout.MAX_CONFIRM_ATTEMPTS):
+    for attempt in range(1, confirmation.MAX_CONFIRM_ATTEMPTS):
         assert _confirm(mail, sid, at, down) is False
         sub = mail.sub(sid)
         assert sub.confirm_attempts == attempt

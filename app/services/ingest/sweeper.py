@@ -118,7 +118,7 @@ def stalled_confirmations(session: Session, now: datetime, stale_before: datetim
 
     Given-up ones (confirm_error set and no retry) and those at their last attempt are left alone.
     """
-    from app.services.notify.fanout import MAX_CONFIRM_ATTEMPTS
+    from app.services.notify.confirmation import MAX_CONFIRM_ATTEMPTS
 
     sub_ids = session.scalars(
         select(Subscription.id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -108,14 +108,15 @@ def hash_ip(secret_key: str, ip: str | None) -> str | None:
     return hmac.new(secret_key.encode("utf-8"), ip.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def normalise_email(raw: object, *, smtputf8: bool = True) -> str:
+def normalise_email(raw: object, *, smtputf8: bool | Callable[[], bool] = True) -> str:
     """The address as stored: validated by email-validator (no DNS), then lowercased; SignupError 400 otherwise.
 
     The whole address is lowercased, local part included: RFC 5321 lets a server treat "Ann" and "ann" apart, but
     no mailbox provider shoppers use does, and two rows for one inbox would mean two emails. An internationalised
     domain is kept in Unicode (the same inbox whether typed as ``exämple.com`` or ``xn--exmple-cua.com``; the
     mailer sends it as punycode). A non-ASCII local part is refused with 400 ``email_not_supported`` unless
-    ``smtputf8`` (the SMTP server offers SMTPUTF8), since it could not be mailed.
+    ``smtputf8`` (the SMTP server offers SMTPUTF8; a callable is asked only for such an address), since it could
+    not be mailed.
     """
     if not isinstance(raw, str) or not raw.strip():
         raise SignupError(400, "invalid_email", "Enter an email address.", {"email": "required"})
@@ -127,7 +128,8 @@ def normalise_email(raw: object, *, smtputf8: bool = True) -> str:
         checked = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
         raise SignupError(400, "invalid_email", "This email address is not valid.", {"email": str(exc)}) from exc
-    if not smtputf8 and not str(checked.local_part).isascii():
+    local_ascii = str(checked.local_part).isascii()
+    if not local_ascii and not (smtputf8() if callable(smtputf8) else smtputf8):
         raise SignupError(
             400,
             "email_not_supported",
