@@ -234,6 +234,7 @@ def worker_cmd(queues: str, burst: bool) -> None:
 
     from app import job_specs
     from app.config import get_settings
+    from app.infra.procs import children_die_with_this_process
 
     settings = get_settings()
     if not settings.redis_url:
@@ -247,6 +248,10 @@ def worker_cmd(queues: str, burst: bool) -> None:
     # connection is ever shared across a fork.
     connection = Redis.from_url(settings.redis_url)
     names = [q.strip() for q in queues.split(",") if q.strip()]
+
+    # Killing the worker (even -9) stops its work horse and scheduler process, and through the senders' own
+    # PR_SET_PDEATHSIG every sender forked under the horse: no email leaves after the worker is gone.
+    children_die_with_this_process()
     worker = Worker([Queue(n, connection=connection) for n in names], connection=connection)
     worker.work(with_scheduler=True, burst=burst)
 

@@ -144,9 +144,9 @@ def recompute_store(store_id: int) -> JobSpec:
     return JobSpec(RECOMPUTE_STORE, (store_id,), job_id=f"recompute-store-{store_id}", queue="low")
 
 
-def send_confirmation(subscription_id: int) -> JobSpec:
+def send_confirmation(subscription_id: int, suffix: str = "") -> JobSpec:
     """Send a subscription's double-opt-in email."""
-    return JobSpec(SEND_CONFIRMATION, (subscription_id,), job_id=f"confirm-{subscription_id}")
+    return JobSpec(SEND_CONFIRMATION, (subscription_id,), job_id=_id(f"confirm-{subscription_id}", suffix))
 
 
 def fanout_event(event_id: int, suffix: str = "") -> JobSpec:

@@ -6,7 +6,7 @@ from typing import Any
 
 from app import job_specs
 from app.db import utcnow
-from app.services.notify import fanout
+from app.services.notify import confirmation, fanout
 from jobs._base import job_context
 
 
@@ -37,4 +37,4 @@ def run_due_waves() -> int:
 def send_confirmation(subscription_id: int) -> bool:
     """Send the double-opt-in confirmation email, once."""
     with job_context(subscription_id=subscription_id) as rt:
-        return fanout.send_confirmation(rt.db, rt.settings, subscription_id)
+        return confirmation.send_confirmation(rt.db, rt.settings, subscription_id)

@@ -36,7 +36,15 @@ class Collector:
     received: list[Received] = field(default_factory=list)
     # recipient → SMTP reply returned at DATA (e.g. "451 try later", "550 no such user").
     replies: dict[str, str] = field(default_factory=dict)
+    # recipient → SMTP reply returned to its RCPT TO (e.g. "550 5.1.1 no such user").
+    rcpt_replies: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         for rcpt in envelope.rcpt_tos:
@@ -65,11 +73,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Collector, str]]:
-    """A running aiosmtpd server and its smtp:// URL."""
+def smtp_server(*, smtputf8: bool = False) -> Iterator[tuple[Collector, str]]:
+    """A running aiosmtpd server and its smtp:// URL; ``smtputf8`` makes it advertise SMTPUTF8."""
     handler = Collector()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
     controller.start()
     try:
         yield handler, f"smtp://127.0.0.1:{port}"

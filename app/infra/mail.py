@@ -3,12 +3,17 @@
 ``SMTP_URL``: ``smtp://[user:pass@]host:port`` (STARTTLS with ``?starttls=1`` or on port 587) or
 ``smtps://[user:pass@]host:port`` (implicit TLS).
 
-Exactly once: ``Mailer.send(data, before_commit_point=hook)`` writes the whole message body, then calls
-``hook`` (which commits the delivery row as 'sent'), and only then writes the final ``.`` that makes the
-server accept the message. A worker killed before the hook leaves the row 'claimed' and a half-sent DATA
-that the server discards when the connection drops, so a resume sends it exactly once; a worker killed
-after the hook has committed 'sent' and is one ``sendall`` of three bytes from completion. If the hook
-refuses (raises), the connection is dropped without the dot, so nothing is delivered.
+Sent means accepted: ``Mailer.send(data, before_commit_point=hook)`` writes the whole message body, then
+calls ``hook`` (which records the attempt, and may refuse it), and only then writes the final ``.``; the
+caller marks the message sent only once ``send`` returns the server's 2xx reply to that dot. A worker killed
+before the dot leaves a half-sent DATA that the server discards when the connection drops; one killed between
+the dot and the recorded reply leaves the row unsent, so a resume sends that one message again: at most one
+duplicate per connection, never a row marked sent that the server did not accept. If the hook refuses
+(raises), the connection is dropped without the dot, so nothing is delivered.
+
+Addresses: the domain always goes out in IDNA (punycode); a non-ASCII local part needs a server that offers
+SMTPUTF8, else ``AddressError`` is raised before any command is written (a permanent failure of that
+recipient alone, the connection stays usable).
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import idna
+
 log = logging.getLogger(__name__)
 
-__all__ = ["DeliveryResult", "Mailer", "SmtpConfig", "parse_smtp_url"]
+__all__ = ["AddressError", "DeliveryResult", "Mailer", "SmtpConfig", "envelope_address", "parse_smtp_url"]
 
 CRLF = b"\r\n"
 DEFAULT_TIMEOUT = 30.0
@@ -66,6 +73,29 @@ def parse_smtp_url(url: str) -> SmtpConfig:
         password=unquote(parts.password) if parts.password else None,
         timeout=timeout,
     )
+
+
+class AddressError(ValueError):
+    """An address that cannot go out: a domain with no IDNA form, or a non-ASCII local part without SMTPUTF8."""
+
+
+def envelope_address(address: str) -> str:
+    """The address as SMTP carries it: the domain in IDNA (punycode), the local part as given."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or any(ch in address for ch in "\r\n\x00<>"):
+        raise AddressError(f"not a mailbox address: {address!r}")
+    if domain.isascii():
+        return address
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise AddressError(f"the domain {domain!r} has no IDNA form: {exc}") from exc
+    return f"{local}@{ascii_domain}"
+
+
+def needs_smtputf8(address: str) -> bool:
+    """True when the local part is not ASCII (only a server offering SMTPUTF8 can take it)."""
+    return not address.rpartition("@")[0].isascii()
 
 
 class CommitPointRefused(Exception):
@@ -185,6 +215,12 @@ class Mailer:
         options: list[str] = []
         if smtp.does_esmtp and smtp.has_extn("size"):
             options.append(f"size={size}")
+        # smtplib switches to UTF-8 commands for an SMTPUTF8 transaction and never back: every envelope says.
+        smtp.command_encoding = "ascii"
+        if any(needs_smtputf8(a) for a in (sender, *recipients)):
+            if not (smtp.does_esmtp and smtp.has_extn("smtputf8")):
+                raise AddressError("the SMTP server does not offer SMTPUTF8, needed for a non-ASCII local part")
+            options.append("SMTPUTF8")
         code, resp = smtp.mail(sender, options)
         if code != 250:
             smtp.rset()
@@ -214,7 +250,8 @@ class Mailer:
 
         A server that hung up between messages is reconnected once, as long as nothing of this
         message's DATA was written yet. After the hook ran, a lost connection is not retried here:
-        the message may have been accepted, and a second send could deliver it twice.
+        the message may have been accepted; the caller, which has not marked it sent, sends it again later.
+        Raises ``AddressError`` (permanent, nothing written) for an address this server cannot carry.
         """
         if isinstance(data, EmailMessage):
             sender = sender or getaddresses([str(data["From"])])[0][1]
@@ -222,6 +259,9 @@ class Mailer:
             data = data.as_bytes(policy=data.policy.clone(linesep="\r\n"))
         if not sender or not recipients:
             raise ValueError("a message needs a sender and at least one recipient")
+        # Encoded before any command, so a bad address fails alone and leaves the connection in step.
+        sender = envelope_address(sender)
+        recipients = [envelope_address(r) for r in recipients]
         hook = before_commit_point or (lambda: None)
         for attempt in (1, 2):
             smtp = self.connection()

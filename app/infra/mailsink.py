@@ -91,7 +91,9 @@ class MailSink:
     def start(self) -> MailSink:
         """Start listening (idempotent)."""
         if self._controller is None:
-            controller = Controller(_Handler(self), hostname=self.host, port=self.port, ready_timeout=5.0)
+            controller = Controller(
+                _Handler(self), hostname=self.host, port=self.port, ready_timeout=5.0, enable_SMTPUTF8=True
+            )
             controller.start()
             self._controller = controller
         return self

@@ -1,4 +1,5 @@
-"""Restock email deliveries: one row per (subscription, restock event), claimed before sending."""
+"""Restock email deliveries (one row per subscription and restock event, claimed before sending) and the
+addresses a store no longer mails after a hard bounce."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"  # not to be sent; skip_reason says why
     DEFERRED = "deferred"
-    FAILED = "failed"
+    FAILED = "failed"  # refused for good, or gave up after MAX_ATTEMPTS: error says why (the dead letter)
 
 
 class Delivery(IdMixin, StoreScoped, Base):
@@ -50,3 +51,14 @@ class Delivery(IdMixin, StoreScoped, Base):
     converted_order_id: Mapped[int | None] = mapped_column(BigId)
     conversion_kind: Mapped[str | None] = mapped_column(String(10))
     revenue: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+
+
+class Suppression(IdMixin, StoreScoped, Base):
+    """An address that hard-bounced (a 5xx "no such mailbox"): the store sends it nothing more."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("store_id", "email"),)
+
+    email: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime]

@@ -21,6 +21,7 @@ class FanoutStatus(StrEnum):
     RUNNING = "running"  # leased by a worker until lease_until
     DONE = "done"
     STOPPED = "stopped"  # sold out again, or nothing left to send
+    FAILED = "failed"  # dead letter: MAX_RUN_FAILURES runs in a row failed or died; last_error says why
 
 
 class StockState(StoreScoped, Base):
@@ -134,6 +135,9 @@ class StockEvent(IdMixin, StoreScoped, Base):
     waves_sent: Mapped[int] = mapped_column(default=0)
     next_wave_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
+    # Runs in a row that failed (SMTP unreachable, ...) or died (lease expired); reset by a run that completes.
+    run_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(1000))
     details: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
 
 

@@ -44,7 +44,13 @@ class Subscription(IdMixin, StoreScoped, Timestamps, Base):
     storefront_root: Mapped[str | None] = mapped_column(String(32))
     confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     confirm_expires_at: Mapped[datetime | None]
+    # Set once the server accepted the confirmation email (not before: a refused one is retried).
     confirm_sent_at: Mapped[datetime | None]
+    # Attempts at the confirmation email, the next retry (4xx, SMTP unreachable) and the last failure; attempts at
+    # MAX_CONFIRM_ATTEMPTS or a permanent failure (5xx, unsendable address) leave no retry: confirm_error says why.
+    confirm_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    confirm_retry_at: Mapped[datetime | None]
+    confirm_error: Mapped[str | None] = mapped_column(String(1000))
     confirmed_at: Mapped[datetime | None]
     notified_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.config import Settings, get_settings
+from app.infra import smtp_caps
 from app.infra.openapi import ApiDocument
 from app.logs import configure_logging, log_context
 from app.platforms import registry
@@ -46,6 +47,8 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     security.install(app, settings)
     app.session_interface = _StatelessPathsSessionInterface()
     app.extensions["backsoon"] = runtime
+    # Signups read whether the SMTP server takes non-ASCII local parts from a cache; it is filled from here.
+    smtp_caps.cache_for(settings.smtp_url).start()
     app.teardown_appcontext(close_session)
 
     from app.web import (

@@ -19,7 +19,7 @@ from app.models import Delivery, Order, OrderLine, StockEvent, Store, StoreSetti
 from app.runtime import Runtime, set_runtime
 from app.services.ingest import sweeper
 from app.services.merchant import identity
-from app.services.notify import fanout
+from app.services.notify import confirmation, fanout
 from app.services.notify import sender as notify_sender
 from tests.factories import NOW, RecordingQueue, make_store, make_variant
 from tests.smtpd import Collector, smtp_server
@@ -483,9 +483,9 @@ def test_run_due_waves_enqueues_due_events(world: World) -> None:
 def test_confirmation_sent_once(world: World) -> None:
     sid = world.subscribe("c@x.test", 1, state="pending_confirmation", locale="de")
     active = world.subscribe("act@x.test", 1)
-    assert fanout.send_confirmation(world.db, world.settings, sid, clock=lambda: NOW) is True
-    assert fanout.send_confirmation(world.db, world.settings, sid, clock=lambda: NOW) is False
-    assert fanout.send_confirmation(world.db, world.settings, active, clock=lambda: NOW) is False
+    assert confirmation.send_confirmation(world.db, world.settings, sid, clock=lambda: NOW) is True
+    assert confirmation.send_confirmation(world.db, world.settings, sid, clock=lambda: NOW) is False
+    assert confirmation.send_confirmation(world.db, world.settings, active, clock=lambda: NOW) is False
     assert world.mailed() == ["c@x.test"]
     msg = world.smtp.received[0].message
     assert msg["Subject"] == "Bitte bestätige deine E-Mail-Adresse für Linen & Co"
@@ -504,7 +504,7 @@ FORKED_WORKER = """
 import sys, threading
 from app.config import Settings
 from app.db import Database
-from app.services.notify import fanout
+from app.services.notify import confirmation, fanout
 assert threading.active_count() == 1
 db = Database(sys.argv[1])
 settings = Settings(env="test", smtp_url=sys.argv[2], app_url="https://app.test", secret_key="k",
@@ -562,7 +562,7 @@ def test_replies_go_to_the_email_the_platform_reported_when_the_merchant_set_no_
     world.subscribe("a@x.test", 10)
     world.run()
     pending = world.subscribe("b@x.test", 5, state="pending_confirmation")
-    assert fanout.send_confirmation(world.db, world.settings, pending, clock=lambda: NOW) is True
+    assert confirmation.send_confirmation(world.db, world.settings, pending, clock=lambda: NOW) is True
     restock, confirm = (r.message for r in world.smtp.received)
     for msg in (restock, confirm):
         assert msg["From"] == "Linen & Co <bs@mail.test>"
@@ -584,7 +584,7 @@ def test_restock_and_confirmation_mail_carry_the_merchants_sender_name_and_reply
     world.subscribe("a@x.test", 10)
     world.run()
     pending = world.subscribe("b@x.test", 5, state="pending_confirmation")
-    assert fanout.send_confirmation(world.db, world.settings, pending, clock=lambda: NOW) is True
+    assert confirmation.send_confirmation(world.db, world.settings, pending, clock=lambda: NOW) is True
     restock, confirm = (r.message for r in world.smtp.received)
     for msg in (restock, confirm):
         # The merchant's name with our sending address (its domain is the one that authenticates the mail).

@@ -1,4 +1,5 @@
-"""10,000 subscribers, worker SIGKILLed mid-fan-out: the sweeper resumes it, none missed, none mailed twice."""
+"""10,000 subscribers, worker SIGKILLed mid-fan-out: the sweeper resumes it, none missed, duplicates within budget
+(at most one per connection: the message between its final dot and the recorded reply)."""
 
 from __future__ import annotations
 
@@ -90,9 +91,18 @@ def test_killed_worker_resumed_by_sweeper(db: Database, pg_url: str) -> None:
             sent_rows = s.execute(
                 select(func.count()).where(Delivery.stock_event_id == event_id, Delivery.status == "sent")
             ).scalar_one()
-        # Every row committed 'sent' was delivered; at most the one in flight was committed but not delivered
-        # (killed between the commit point and the final dot: a three-byte window).
-        assert sent_rows - len(handler.received) in (0, 1)
+        # No row says 'sent' for a message the server did not accept; at most the one in flight was accepted with
+        # its reply not yet recorded.
+        assert len(handler.received) - sent_rows in (0, 1)
+        with db.session() as s:
+            sent_to = set(
+                s.scalars(
+                    select(Subscription.email)
+                    .join(Delivery, Delivery.subscription_id == Subscription.id)
+                    .where(Delivery.stock_event_id == event_id, Delivery.status == "sent")
+                )
+            )
+        assert sent_to <= set(handler.by_rcpt())
 
         # The sweeper (every 30 s from rq cron) picks it up once the 15 s lease has expired.
         settings = Settings(
@@ -112,11 +122,18 @@ def test_killed_worker_resumed_by_sweeper(db: Database, pg_url: str) -> None:
         assert [(j.func, j.args) for j in specs] == [(job_specs.FANOUT_EVENT, (event_id,))]
         result = fanout.run_fanout(db, settings, event_id)
         assert result.status == "done"
+        with db.session() as s:
+            ev_row = s.get(StockEvent, event_id)
+            # The dead run was counted when the resume took the lease over, and cleared when the wave completed.
+            assert ev_row is not None and (ev_row.run_failures, ev_row.last_error) == (
+                0, "the run stopped without finishing (lease expired)",
+            )  # fmt: skip
 
         counts = handler.by_rcpt()
         assert len(counts) == SUBSCRIBERS, "someone was missed"
-        assert set(counts.values()) == {1}, "someone was mailed twice"
-        assert len(handler.received) == SUBSCRIBERS
+        # Budget: one connection, so at most one address mailed twice.
+        assert len(handler.received) - SUBSCRIBERS in (0, 1)
+        assert set(counts.values()) <= {1, 2}
     with db.session() as s:
         assert s.execute(
             select(Delivery.status, func.count()).where(Delivery.stock_event_id == event_id).group_by(Delivery.status)

@@ -456,3 +456,52 @@ def test_a_signup_without_a_consent_version_is_refused_in_the_shoppers_language(
         }
     }
     assert env.subs() == [] and env.consents() == [] and env.jobs.specs == []
+
+
+IDN = "jöhn.dœ@exämple.com"
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_a_non_ascii_local_part_is_taken_only_while_the_smtp_server_offers_smtputf8(
+    env: Env, make_app: Any, smtputf8: bool
+) -> None:
+    from app.infra import smtp_caps
+    from tests.smtpd import smtp_server
+
+    with smtp_server(smtputf8=smtputf8) as (_handler, url):
+        app = make_app(smtp_url=url)  # starts the background probe
+        cache = smtp_caps.cache_for(url)
+        assert cache.refresh() is smtputf8  # the probe's answer, awaited here rather than raced
+        probes: list[str] = []
+        real_probe = cache.probe
+        cache.probe = lambda u: probes.append(u) or real_probe(u)  # type: ignore[func-returns-value]
+        client = app.test_client()
+        resp = client.post(
+            f"/storefront/v1/stores/{env.store_id}/subscriptions", json=body(email=IDN),
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},
+        )  # fmt: skip
+        # A second, ASCII signup with an internationalised domain is always taken.
+        other = client.post(
+            f"/storefront/v1/stores/{env.store_id}/subscriptions", json=body(email="Ann@EXÄMPLE.com"),
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},
+        )  # fmt: skip
+        # The signups read the cached answer: no SMTP connection was opened for them.
+        assert probes == []
+    assert other.status_code == 202
+    if smtputf8:
+        assert (resp.status_code, resp.get_json()) == (202, OK_EN)
+        assert [(s.email, s.state) for s in env.subs()] == [(IDN, "active"), ("ann@exämple.com", "active")]
+    else:
+        assert resp.status_code == 400
+        assert resp.get_json() == {
+            "error": {
+                "code": "email_not_supported",
+                "message": "This store cannot send email to an address with non-ASCII characters before the @. "
+                "Please use another address.",
+                "details": {"email": "non-ASCII characters before the @ are not supported by this store's mail server"},
+            }
+        }
+        # Nothing stored, no consent recorded, no email queued for the refused address.
+        assert [(s.email, s.state) for s in env.subs()] == [("ann@exämple.com", "active")]
+        assert len(env.consents()) == 1
+    assert env.jobs.specs == []

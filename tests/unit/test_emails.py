@@ -175,7 +175,9 @@ def test_template_falls_back_for_unusual_addresses() -> None:
         unsubscribe_url=full.unsubscribe_url,
         unsubscribe_mailto=full.unsubscribe_mailto,
     )
-    assert parse(data)["To"] == "jöran@exämple.test"
+    # The domain in IDNA; the non-ASCII local part as raw UTF-8 (an SMTPUTF8 message), never RFC 2047-encoded.
+    assert parse(data)["To"] == "jöran@xn--exmple-cua.test"
+    assert "To: jöran@xn--exmple-cua.test\r\n".encode() in data
 
 
 def test_sender_name_and_reply_to_from_the_store_settings() -> None:

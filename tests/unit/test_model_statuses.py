@@ -49,7 +49,7 @@ COLUMNS: list[tuple[InstrumentedAttribute[str] | InstrumentedAttribute[str | Non
     (Order.status, OrderStatus, {"open", "cancelled", "deleted"}),
     (PurchaseOrder.status, PurchaseOrderStatus, {"open", "received", "cancelled"}),
     (Campaign.status, CampaignStatus, {"planned", "cancelled"}),
-    (StockEvent.fanout_status, FanoutStatus, {"pending", "running", "done", "stopped"}),
+    (StockEvent.fanout_status, FanoutStatus, {"pending", "running", "done", "stopped", "failed"}),
     (
         Subscription.state,
         SubscriptionState,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import job_specs
@@ -19,6 +19,8 @@ from app.models import (
     FanoutStatus,
     StockEvent,
     Store,
+    Subscription,
+    SubscriptionState,
     SyncRun,
     SyncRunStatus,
     WebhookEvent,
@@ -111,6 +113,35 @@ def stalled_fanouts(session: Session, now: datetime, stale_before: datetime) -> 
     return [job_specs.fanout_event(eid, suffix=f"s{minute}") for eid in event_ids]
 
 
+def stalled_confirmations(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
+    """Double-opt-in emails not yet accepted by the server: a retry that is due, or a job lost or killed.
+
+    Given-up ones (confirm_error set and no retry) and those at their last attempt are left alone.
+    """
+    from app.services.notify.confirmation import MAX_CONFIRM_ATTEMPTS
+
+    sub_ids = session.scalars(
+        select(Subscription.id)
+        .where(
+            Subscription.state == SubscriptionState.PENDING_CONFIRMATION,
+            Subscription.confirm_sent_at.is_(None),
+            Subscription.confirm_attempts < MAX_CONFIRM_ATTEMPTS,
+            or_(
+                Subscription.confirm_retry_at <= now,
+                and_(
+                    Subscription.confirm_retry_at.is_(None),
+                    Subscription.confirm_error.is_(None),
+                    Subscription.updated_at < stale_before,
+                ),
+            ),
+        )
+        .order_by(Subscription.id)
+        .limit(1000)
+    ).all()
+    minute = int(now.timestamp() // 60)
+    return [job_specs.send_confirmation(sid, suffix=f"s{minute}") for sid in sub_ids]
+
+
 def sweep(
     session: Session, jobs: JobQueue, now: datetime, stale_after: timedelta, *, sync_job: SyncJobFor
 ) -> list[JobSpec]:
@@ -121,6 +152,7 @@ def sweep(
         *stalled_recomputes(session, now, stale_before),
         *stalled_syncs(session, now, stale_before, sync_job),
         *stalled_fanouts(session, now, stale_before),
+        *stalled_confirmations(session, now, stale_before),
     ]
     for spec in specs:
         enqueue_after_commit(session, jobs, spec)

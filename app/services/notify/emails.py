@@ -23,6 +23,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app.domain.naming import variant_label
+from app.infra.mail import AddressError, envelope_address
 
 __all__ = [
     "LOCALES",
@@ -53,6 +54,9 @@ TEMPLATES = Environment(
 # expect of it, and placeholders are never moved onto continuation lines.
 MESSAGE_POLICY = policy.default.clone(max_line_length=998)
 SMTP_POLICY = MESSAGE_POLICY.clone(linesep="\r\n")
+# A non-ASCII local part cannot be RFC 2047-encoded: such a message is an SMTPUTF8 one, its headers raw UTF-8.
+UTF8_MESSAGE_POLICY = MESSAGE_POLICY.clone(utf8=True)
+UTF8_SMTP_POLICY = SMTP_POLICY.clone(utf8=True)
 
 _TEXT: dict[str, dict[str, dict[str, str]]] = {
     "restock": {
@@ -161,6 +165,21 @@ def _reply_to(value: str | None) -> Address | None:
         return None
 
 
+def _recipient(to: str) -> tuple[Address | str, bool]:
+    """The To header value (domain in IDNA) and whether the message must be an SMTPUTF8 one."""
+    try:
+        addr = envelope_address(to)
+    except AddressError:
+        return to, False  # the mailer refuses it before anything is written
+    user, _, domain = addr.rpartition("@")
+    return Address(username=user, domain=domain), not user.isascii()
+
+
+def message_bytes(msg: EmailMessage) -> bytes:
+    """The message as SMTP DATA (CRLF), raw UTF-8 headers only when it is an SMTPUTF8 message."""
+    return msg.as_bytes(policy=UTF8_SMTP_POLICY if msg.policy.utf8 else SMTP_POLICY)  # type: ignore[attr-defined]
+
+
 def store_sender(store_values: object, store_email: str | None = None) -> tuple[str | None, str | None]:
     """(sender_name, reply_to) from a store's saved settings values; replies go to the store's email when unset."""
     # Mail is sent from MAIL_FROM's domain (sending as the store's would fail DMARC), so a shopper's reply reaches
@@ -245,13 +264,14 @@ def _restock_parts(ctx: RestockContext) -> tuple[str, str, str]:
 def build_restock(ctx: RestockContext) -> EmailMessage:
     """The restock notification: store, product image, variant, signed buy link, one-click unsubscribe."""
     subject, text_body, html_body = _restock_parts(ctx)
-    msg = EmailMessage(policy=MESSAGE_POLICY)
+    to, utf8 = _recipient(ctx.to)
+    msg = EmailMessage(policy=UTF8_MESSAGE_POLICY if utf8 else MESSAGE_POLICY)
     msg["Subject"] = subject
     msg["From"] = _sender(ctx.mail_from, ctx.store_name, ctx.sender_name)
     reply_to = _reply_to(ctx.reply_to)
     if reply_to is not None:
         msg["Reply-To"] = reply_to
-    msg["To"] = ctx.to
+    msg["To"] = to
     msg["Date"] = format_datetime(ctx.date or datetime.now(UTC))
     msg["Message-ID"] = ctx.message_id
     # RFC 2369 + RFC 8058: https first (one-click POST), mailto for clients that only do mail.
@@ -319,7 +339,7 @@ class RestockTemplate:
                 unsubscribe_url=unsubscribe_url,
                 unsubscribe_mailto=unsubscribe_mailto,
             )
-            return build_restock(full).as_bytes(policy=SMTP_POLICY)
+            return message_bytes(build_restock(full))
         encoded = [values[s].encode("ascii") for s in self.slots]
         out = [self.chunks[0]]
         for value, chunk in zip(encoded, self.chunks[1:], strict=True):
@@ -360,13 +380,14 @@ def build_confirmation(ctx: ConfirmContext) -> EmailMessage:
         "variant_title": variant,
         "confirm_url": ctx.confirm_url,
     }
-    msg = EmailMessage(policy=MESSAGE_POLICY)
+    to, utf8 = _recipient(ctx.to)
+    msg = EmailMessage(policy=UTF8_MESSAGE_POLICY if utf8 else MESSAGE_POLICY)
     msg["Subject"] = t["subject"]
     msg["From"] = _sender(ctx.mail_from, ctx.store_name, ctx.sender_name)
     reply_to = _reply_to(ctx.reply_to)
     if reply_to is not None:
         msg["Reply-To"] = reply_to
-    msg["To"] = ctx.to
+    msg["To"] = to
     msg["Date"] = format_datetime(ctx.date or datetime.now(UTC))
     msg["Message-ID"] = ctx.message_id
     msg["Auto-Submitted"] = "auto-generated"

@@ -1,12 +1,20 @@
-"""Restock fan-out: fair waves of restock emails from one restock event, exactly once per subscriber.
+"""Restock fan-out: fair waves of restock emails from one restock event, once per subscriber (within budget).
 
 One run of ``run_fanout`` leases the event row, finishes any wave a killed worker left half sent,
 otherwise re-reads the stock and sends one wave (oldest subscription first, at most
 ``wave_size(sellable, ratio)`` emails), then schedules the next wave, defers past quiet hours, or ends
 the event (done / stopped). Progress lives in the database: the event row (status, lease, next wave)
 and one delivery row per (subscription, event), inserted and committed as 'claimed' before any email
-of the wave is sent. Each delivery row is committed 'sent' inside SMTP DATA, before the final dot
-(see app.infra.mail), so neither a retried job nor a killed worker mails anyone twice.
+of the wave is sent. A delivery row is committed 'sent' only after the server accepted its message (the reply
+to the final dot, see app.infra.mail and app.services.notify.sender): nobody is missed, and a worker killed
+between a dot and its reply costs at most one duplicate per SMTP connection.
+
+Retries and dead letters: a delivery refused with a 4xx is retried with backoff (sender.retry_delay: 1, 2, 4, 8
+minutes) up to sender.MAX_ATTEMPTS (5) attempts, then 'failed' with "gave up after 5 attempts: ..."; a 5xx or an
+unsendable address fails it at once, and the wave goes on. A run that fails as a whole (SMTP server unreachable,
+connection lost) or dies (its lease expires) counts on the event (run_failures, last_error) and the event is
+retried with the same backoff; after MAX_RUN_FAILURES (8) in a row it is 'failed' (the operator's dead letter),
+its claimed deliveries left as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,8 +34,7 @@ from app.config import Settings
 from app.db import Database, utcnow
 from app.domain.settings import StockSettings, resolve_settings
 from app.domain.waves import in_quiet_hours, wave_size
-from app.infra import links
-from app.infra.mail import CommitPointRefused, Mailer
+from app.infra.mail import Mailer
 from app.models import (
     Delivery,
     DeliveryStatus,
@@ -42,8 +49,16 @@ from app.models import (
     SubscriptionState,
     Variant,
 )
-from app.services.notify import emails, waitlist
-from app.services.notify.sender import CLAIM_CHUNK, LEASE_SECONDS, MAX_ATTEMPTS, Sender, WaveContext, mark_notified_pg
+from app.services.notify import emails, suppressions, waitlist
+from app.services.notify.sender import (
+    CLAIM_CHUNK,
+    LEASE_SECONDS,
+    MAX_ATTEMPTS,
+    Sender,
+    WaveContext,
+    mark_notified_pg,
+    retry_delay,
+)
 from app.services.stock.recompute import zone_named
 
 log = logging.getLogger(__name__)
@@ -55,7 +70,9 @@ __all__ = [
     "run_fanout",
 ]
 
-RETRY_SECONDS = 60
+# Runs of one event in a row that may fail or die before it is dead-lettered ('failed', with last_error).
+MAX_RUN_FAILURES = 8
+_DIED = "the run stopped without finishing (lease expired)"
 # Subscriptions a wave looks at: active ones are mailed, the other two are skipped with a reason.
 CANDIDATE_STATES = (SubscriptionState.ACTIVE, SubscriptionState.PENDING_CONFIRMATION, SubscriptionState.UNSUBSCRIBED)
 SKIP_FOR_STATE = {SubscriptionState.PENDING_CONFIRMATION: "unconfirmed", SubscriptionState.UNSUBSCRIBED: "unsubscribed"}
@@ -102,25 +119,31 @@ def _settings_for(session: Session, store_id: int, product_id: int, variant_id: 
     return resolve_settings(layers["store"], layers["product"], layers["variant"])
 
 
-def _lease(session: Session, event_id: int, now: datetime) -> bool:
+def _lease(session: Session, event_id: int, now: datetime) -> int | None:
+    """Lease the event if it is due; returns its run failures in a row (a taken-over dead run counts), else None."""
     lease = now + timedelta(seconds=LEASE_SECONDS)
+    running = StockEvent.fanout_status == FanoutStatus.RUNNING
     due = or_(
         and_(
             StockEvent.fanout_status == FanoutStatus.PENDING,
             or_(StockEvent.next_wave_at.is_(None), StockEvent.next_wave_at <= now),
         ),
-        and_(
-            StockEvent.fanout_status == FanoutStatus.RUNNING,
-            or_(StockEvent.lease_until.is_(None), StockEvent.lease_until < now),
-        ),
+        and_(running, or_(StockEvent.lease_until.is_(None), StockEvent.lease_until < now)),
     )
-    result = session.execute(
+    row = session.execute(
         update(StockEvent)
         .where(StockEvent.id == event_id, StockEvent.kind == "restock", due)
-        .values(fanout_status=FanoutStatus.RUNNING, lease_until=lease)
+        .values(
+            fanout_status=FanoutStatus.RUNNING,
+            lease_until=lease,
+            # Still 'running' with its lease expired: the run before this one died (a killed worker, a crash).
+            run_failures=case((running, StockEvent.run_failures + 1), else_=StockEvent.run_failures),
+            last_error=case((running, _DIED), else_=StockEvent.last_error),
+        )
+        .returning(StockEvent.run_failures)
         .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    ).one_or_none()
+    return None if row is None else int(row[0])
 
 
 def _load(session: Session, event_id: int) -> WaveContext | None:
@@ -279,11 +302,14 @@ def _claim_wave(session: Session, ctx: WaveContext, size: int, wave: int, now: d
         if not batch:
             break
         bought = _purchased(session, ctx, [sid for sid, state, _, _ in batch if state == SubscriptionState.ACTIVE])
+        bounced = suppressions.suppressed(session, ctx.store_id, [email for _, _, email, _ in batch])
         skips: dict[str, list[int]] = {}
         to_send: list[int] = []
-        for sid, state, _, _ in batch:
+        for sid, state, email, _ in batch:
             if state != SubscriptionState.ACTIVE:
                 skips.setdefault(SKIP_FOR_STATE[state], []).append(sid)
+            elif email in bounced:
+                skips.setdefault("suppressed", []).append(sid)
             elif sid in bought:
                 skips.setdefault("purchased", []).append(sid)
             elif claimed + len(to_send) < size:
@@ -338,8 +364,13 @@ def run_fanout(
 ) -> FanoutResult:
     """Run (or resume) one restock event's fan-out: at most one wave per call."""
     with db.session() as session:
-        if not _lease(session, event_id, clock()):
+        failures = _lease(session, event_id, clock())
+        if failures is None:
             return FanoutResult(event_id, "leased-out")
+        if failures >= MAX_RUN_FAILURES:
+            _finish(session, event_id, FanoutStatus.FAILED, next_wave_at=None)
+            log.error("restock event %s dead-lettered after %s failed runs", event_id, failures)
+            return FanoutResult(event_id, FanoutStatus.FAILED)
         ctx = _load(session, event_id)
     if ctx is None:
         return FanoutResult(event_id, "leased-out")
@@ -403,16 +434,27 @@ def run_fanout(
                     )
             # The claim is committed here, before the first email of the wave leaves.
             result.wave = wave if claimed else ctx.waves_sent
-        if mailer is None:
-            if not settings.smtp_url:
-                with db.session() as session:
-                    retryable, _ = _has_claimed(session, event_id)
-                if retryable:
-                    raise RuntimeError("SMTP_URL is not configured; restock emails cannot be sent")
-            mailer = Mailer(settings.smtp_url or "smtp://127.0.0.1:25")
-        # A mailer handed in is one connection the caller owns: the wave goes over it alone.
-        sender = Sender(db, settings, ctx, mailer, clock, connections=settings.fanout_connections if own_mailer else 1)
-        sender.run()
+        sender: Sender | None = None
+        try:
+            if mailer is None:
+                if not settings.smtp_url:
+                    with db.session() as session:
+                        retryable, _ = _has_claimed(session, event_id)
+                    if retryable:
+                        raise RuntimeError("SMTP_URL is not configured; restock emails cannot be sent")
+                mailer = Mailer(settings.smtp_url or "smtp://127.0.0.1:25")
+            # A mailer handed in is one connection the caller owns: the wave goes over it alone.
+            sender = Sender(
+                db, settings, ctx, mailer, clock, connections=settings.fanout_connections if own_mailer else 1
+            )
+            sender.run()
+        except Exception as exc:
+            # The run as a whole failed (SMTP unreachable, connection lost, a sender process died): whatever
+            # was accepted is recorded; the rest waits for a retry with backoff.
+            if sender is not None:
+                result.sent, result.failed = sender.sent, sender.failed
+            _retry_run(db, ctx, result, clock(), f"{exc.__class__.__name__}: {exc}")
+            return result
         result.sent, result.failed = sender.sent, sender.failed
         _settle(db, ctx, result, clock())
         return result
@@ -421,14 +463,42 @@ def run_fanout(
             mailer.close()
 
 
+def _retry_run(db: Database, ctx: WaveContext, result: FanoutResult, now: datetime, error: str) -> None:
+    """A run that failed as a whole: retried with backoff, or dead-lettered after MAX_RUN_FAILURES in a row."""
+    log.warning("restock event %s: run failed: %s", ctx.event_id, error)
+    with db.session() as session:
+        if db.dialect == "postgresql":
+            mark_notified_pg(session, ctx.event_id, None, None)
+        before = session.execute(select(StockEvent.run_failures).where(StockEvent.id == ctx.event_id)).scalar_one()
+        # A run that got messages through was not stuck on the same fault: the count starts again.
+        failures = 1 if result.sent else int(before) + 1
+        if failures >= MAX_RUN_FAILURES:
+            _finish(session, ctx.event_id, FanoutStatus.FAILED, next_wave_at=None, run_failures=failures,
+                    last_error=error[:1000])  # fmt: skip
+            result.status = FanoutStatus.FAILED
+            log.error("restock event %s dead-lettered after %s failed runs: %s", ctx.event_id, failures, error)
+            return
+        result.next_wave_at = now + retry_delay(failures)
+        _finish(session, ctx.event_id, FanoutStatus.PENDING, next_wave_at=result.next_wave_at, run_failures=failures,
+                last_error=error[:1000])  # fmt: skip
+        result.status = FanoutStatus.PENDING
+
+
 def _settle(db: Database, ctx: WaveContext, result: FanoutResult, now: datetime) -> None:
     """After a wave: retry, next wave, or done."""
     with db.session() as session:
         if db.dialect == "postgresql":
             # Every subscriber mailed for this event shows it, including those of a killed run's last chunk.
             mark_notified_pg(session, ctx.event_id, None, None)
+        session.execute(
+            update(StockEvent)
+            .where(StockEvent.id == ctx.event_id)
+            .values(run_failures=0)
+            .execution_options(synchronize_session=False)
+        )
         retryable, exhausted = _has_claimed(session, ctx.event_id)
         if exhausted:
+            # Cut off after their final dot MAX_ATTEMPTS times (no reply ever read): the dead letter says so.
             session.execute(
                 update(Delivery)
                 .where(
@@ -436,11 +506,28 @@ def _settle(db: Database, ctx: WaveContext, result: FanoutResult, now: datetime)
                     Delivery.status == DeliveryStatus.CLAIMED,
                     Delivery.attempts >= MAX_ATTEMPTS,
                 )
-                .values(status=DeliveryStatus.FAILED)
+                .values(
+                    status=DeliveryStatus.FAILED,
+                    error=func.substr(
+                        literal("gave up after ")
+                        + cast(Delivery.attempts, String)
+                        + " attempts: "
+                        + func.coalesce(Delivery.error, "no reply to the final dot"),
+                        1,
+                        1000,
+                    ),
+                )
                 .execution_options(synchronize_session=False)
             )
         if retryable:
-            result.next_wave_at = now + timedelta(seconds=RETRY_SECONDS)
+            last = session.execute(
+                select(func.max(Delivery.attempts)).where(
+                    Delivery.stock_event_id == ctx.event_id,
+                    Delivery.status == DeliveryStatus.CLAIMED,
+                    Delivery.attempts < MAX_ATTEMPTS,
+                )
+            ).scalar_one()
+            result.next_wave_at = now + retry_delay(int(last or 1))
             _finish(session, ctx.event_id, FanoutStatus.PENDING, next_wave_at=result.next_wave_at)
             result.status = FanoutStatus.PENDING
             return
@@ -470,95 +557,3 @@ def due_events(session: Session, now: datetime) -> list[int]:
             .limit(1000)
         )
     )
-
-
-CONFIRM_TTL = timedelta(hours=48)
-
-
-def send_confirmation(
-    db: Database,
-    settings: Settings,
-    subscription_id: int,
-    *,
-    mailer: Mailer | None = None,
-    clock: Callable[[], datetime] = utcnow,
-) -> bool:
-    """Send the double-opt-in email once: the token is committed inside DATA, right before the final dot.
-
-    Returns False when there is nothing to send (confirmed, unsubscribed, or already sent).
-    """
-    with db.session() as session:
-        row = session.execute(
-            select(Subscription, Variant, Product, Store)
-            .join(Variant, Variant.id == Subscription.variant_id)
-            .join(Product, Product.id == Variant.product_id)
-            .join(Store, Store.id == Subscription.store_id)
-            .where(Subscription.id == subscription_id)
-        ).one_or_none()
-        if row is None:
-            return False
-        sub, variant, product, store = row
-        if sub.state != SubscriptionState.PENDING_CONFIRMATION or sub.confirm_sent_at is not None:
-            return False
-        sender_name, reply_to = emails.store_sender(waitlist.store_values(session, store), store.admin_email)
-        email, locale = sub.email, sub.locale
-        store_name, product_title, variant_title = store.name or store.domain, product.title, variant.title
-    if not settings.smtp_url and mailer is None:
-        raise RuntimeError("SMTP_URL is not configured; the confirmation email cannot be sent")
-    now = clock()
-    raw, digest = links.new_confirm_token()
-    msg = emails.build_confirmation(
-        emails.ConfirmContext(
-            to=email,
-            locale=locale,
-            store_name=store_name,
-            product_title=product_title,
-            variant_title=variant_title,
-            confirm_url=links.confirm_url(settings.app_url, raw),
-            message_id=f"<confirm-{subscription_id}-{int(now.timestamp())}@{emails.mail_domain(settings.mail_from)}>",
-            mail_from=settings.mail_from,
-            date=now,
-            sender_name=sender_name,
-            reply_to=reply_to,
-        )
-    )
-    own = mailer is None
-    m = mailer or Mailer(settings.smtp_url or "")
-    try:
-        with db.engine.connect() as conn:
-
-            def commit_point() -> None:
-                done = conn.execute(
-                    update(Subscription)
-                    .where(
-                        Subscription.id == subscription_id,
-                        Subscription.state == SubscriptionState.PENDING_CONFIRMATION,
-                        Subscription.confirm_sent_at.is_(None),
-                    )
-                    .values(confirm_token_hash=digest, confirm_expires_at=now + CONFIRM_TTL, confirm_sent_at=now)
-                ).rowcount
-                if done != 1:
-                    conn.rollback()
-                    raise CommitPointRefused(f"subscription {subscription_id} needs no confirmation email")
-                conn.commit()
-
-            try:
-                result = m.send(
-                    msg, sender=emails.sender_address(settings.mail_from), recipients=[email],
-                    before_commit_point=commit_point,
-                )  # fmt: skip
-            except CommitPointRefused:
-                return False
-            if not result.accepted:
-                # Refused after the commit point: clear the mark so a retry of the job sends again.
-                conn.execute(
-                    update(Subscription)
-                    .where(Subscription.id == subscription_id, Subscription.confirm_token_hash == digest)
-                    .values(confirm_token_hash=None, confirm_expires_at=None, confirm_sent_at=None)
-                )
-                conn.commit()
-                raise RuntimeError(f"confirmation email refused: {result.code} {result.reply}")
-        return True
-    finally:
-        if own:
-            m.close()

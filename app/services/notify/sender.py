@@ -1,4 +1,15 @@
-"""Sends the claimed deliveries of a restock wave, each committed 'sent' inside SMTP DATA, large waves forked.
+"""Sends the claimed deliveries of a restock wave, each marked 'sent' once the server accepted it; large waves forked.
+
+Per message: right before the final dot its attempt is recorded (attempts + 1, refused when the row is no longer
+'claimed'), and after the server's 2xx reply to the dot the row is committed 'sent'. A worker that dies between
+the dot and that commit leaves the row 'claimed', so the resume sends it again: at most one duplicate per
+connection, never a row 'sent' that the server did not accept.
+
+Failures are per recipient: a 5xx reply to its RCPT or DATA, or an address the server cannot carry, marks that
+delivery 'failed' with its reason (a hard bounce also suppresses the address for the store) and the wave goes on;
+a 4xx reply leaves it 'claimed' for a retry with backoff, until MAX_ATTEMPTS attempts, after which it is 'failed'
+("gave up after N attempts: ..."). A lost connection ends the run (the event is retried with backoff, see
+app.services.notify.fanout).
 
 The forked senders (one process and SMTP connection each) earn their place in the fan-out benchmark
 (benchmarks/fanout.py): a large wave over several connections at once."""
@@ -6,7 +17,6 @@ The forked senders (one process and SMTP connection each) earn their place in th
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -27,14 +37,15 @@ from app.config import Settings
 from app.db import Database
 from app.domain.settings import StockSettings
 from app.infra import links
-from app.infra.mail import CommitPointRefused, Mailer
+from app.infra.mail import AddressError, CommitPointRefused, Mailer
+from app.infra.procs import die_with_parent
 from app.models import (
     Delivery,
     DeliveryStatus,
     Subscription,
     SubscriptionState,
 )
-from app.services.notify import emails
+from app.services.notify import emails, suppressions
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 15
@@ -43,7 +54,16 @@ RENEW_SECONDS = 5
 CLAIM_CHUNK = 1000
 # A wave uses one more SMTP connection (up to Settings.fanout_connections) per this many deliveries.
 PER_CONNECTION_MIN = 50
-MAX_ATTEMPTS = 3
+# Attempts per delivery (each 4xx reply, or a send cut off after its final dot, is one); then it is 'failed'.
+MAX_ATTEMPTS = 5
+# Backoff between retries: 1, 2, 4, 8, 16 minutes, then every 30 minutes.
+RETRY_BASE_SECONDS = 60
+RETRY_MAX_SECONDS = 30 * 60
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """The wait before retry number ``attempt`` (1-based): doubling from a minute, capped at 30 minutes."""
+    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1), RETRY_MAX_SECONDS))
 
 
 @dataclass(slots=True)
@@ -64,23 +84,26 @@ class WaveContext:
     settings: StockSettings
 
 
-# The commit point runs once per message (the hot path): its statements keep the statuses as literals, built from
-# the enums, so each is the same fixed text as ever (prepared once by the driver), with no extra parameters.
+# Both per-message statements run on the hot path: they keep the statuses as literals, built from the enums, so each
+# is the same fixed text as ever (prepared once by the driver), with no extra parameters.
 _SENT, _CLAIMED = DeliveryStatus.SENT.value, DeliveryStatus.CLAIMED.value
 _ACTIVE, _NOTIFIED = SubscriptionState.ACTIVE.value, SubscriptionState.NOTIFIED.value
+# Right before the final dot: the attempt is counted, and refused if another run already finished the row.
+_MARK_ATTEMPT = text(f"UPDATE deliveries SET attempts = attempts + 1 WHERE id = :id AND status = '{_CLAIMED}'")  # noqa: S608
+_MARK_ATTEMPT_PG_RAW = f"UPDATE deliveries SET attempts = attempts + 1 WHERE id = %(id)s AND status = '{_CLAIMED}'"  # noqa: S608
+# After the server's 2xx reply to the dot: only now is the message sent.
 _MARK_SENT = text(
-    f"UPDATE deliveries SET status = '{_SENT}', sent_at = :now, message_id = :mid, attempts = attempts + 1, "  # noqa: S608
+    f"UPDATE deliveries SET status = '{_SENT}', sent_at = :now, message_id = :mid, "  # noqa: S608
     f"error = NULL WHERE id = :id AND status = '{_CLAIMED}'"
 )
 _MARK_NOTIFIED = text(
     f"UPDATE subscriptions SET state = '{_NOTIFIED}', notified_at = :now, skip_reason = NULL "  # noqa: S608
     f"WHERE id = :sid AND state = '{_ACTIVE}'"
 )
-# PostgreSQL: the commit point writes the delivery row only; the subscribers of sent rows are marked notified
-# in bulk (_MARK_NOTIFIED_PG) after each chunk and when the wave settles, which also catches up a killed run.
-# Exactly-once rests on the delivery row alone; the subscription state is what the merchant sees.
+# PostgreSQL: the sent row is written alone; the subscribers of sent rows are marked notified in bulk
+# (_MARK_NOTIFIED_PG) after each chunk and when the wave settles, which also catches up a killed run.
 _MARK_SENT_PG_RAW = (
-    f"UPDATE deliveries SET status = '{_SENT}', sent_at = %(now)s, message_id = %(mid)s, attempts = attempts + 1, "  # noqa: S608
+    f"UPDATE deliveries SET status = '{_SENT}', sent_at = %(now)s, message_id = %(mid)s, "  # noqa: S608
     f"error = NULL WHERE id = %(id)s AND status = '{_CLAIMED}'"
 )
 _MARK_NOTIFIED_PG = text(
@@ -151,36 +174,23 @@ class _Links:
         )
 
 
-_PR_SET_PDEATHSIG = 1
-
-
 def _can_fork() -> bool:
     """Forked senders only on Linux (PR_SET_PDEATHSIG) and from a single-threaded process (an RQ work horse,
     a script): forking a threaded process (a web server running jobs in-process) could copy a held lock."""
     return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
-def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in a forked child
-    """SIGKILL this process when its parent dies, so a killed worker takes its senders with it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 class Sender:
-    """Sends the claimed deliveries of one event, committing each as 'sent' inside DATA.
+    """Sends the claimed deliveries of one event, committing each as 'sent' once the server accepted it.
 
     On PostgreSQL (Linux), with a mailer of its own, in a single-threaded process (an RQ work horse), a large
     wave goes out over up to ``connections`` SMTP connections at once: one forked child process per
     connection, each with its own database and SMTP connection, sending its share of the wave (delivery id
-    modulo the number of children) exactly as a single sender does. Every message keeps its own commit point
-    (its row committed 'sent' right before its final dot). Processes, not threads: a thread whose commit
-    returned may wait milliseconds for the GIL before it can write the dot, which would widen the window in
-    which a killed worker leaves a row 'sent' that never reached the server; a single-threaded child writes it
-    at once. The children die with the parent (PR_SET_PDEATHSIG), so a SIGKILLed worker stops every
-    connection, and the sweeper's resume finds each row 'claimed' (sent again) or 'sent' (done).
+    modulo the number of children) exactly as a single sender does. Processes, not threads: each connection
+    has at most one message between its dot and its recorded reply (the duplicate budget), and a
+    single-threaded child records the reply at once. The children die with the parent (PR_SET_PDEATHSIG), so
+    a SIGKILLed worker stops every connection, and the sweeper's resume finds each row 'claimed' (sent again)
+    or 'sent' (done).
     """
 
     def __init__(
@@ -343,7 +353,7 @@ class Sender:
         code = 1
         report: dict[str, Any] = {}
         try:
-            _die_with_parent(parent)
+            die_with_parent(parent)
             # Fresh connections: the parent's pooled ones are left untouched (and never closed from here).
             self.db = Database(self.db.engine.url.render_as_string(hide_password=False))
             self.mailer = Mailer(self.mailer.config, local_hostname=self.mailer.local_hostname)
@@ -396,23 +406,23 @@ class Sender:
         while_waiting: Callable[[], None] | None = None,
     ) -> None:
         message_id, data = rendered
+        counted = False
 
-        def commit_point() -> None:
+        def before_dot() -> None:
+            nonlocal counted
             now = self.clock()
-            params = {"now": now, "mid": message_id, "id": delivery_id, "sid": sub_id}
             if self.pg:
                 # One autocommitted, prepared statement on the driver's cursor (SQLAlchemy's statement machinery
-                # costs more than the round trip): marks the row sent and the subscriber notified.
+                # costs more than the round trip).
                 with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-                    cur.execute(_MARK_SENT_PG_RAW, params, prepare=True)
+                    cur.execute(_MARK_ATTEMPT_PG_RAW, {"id": delivery_id}, prepare=True)
                     done = cur.rowcount
             else:
-                done = conn.execute(_MARK_SENT, params).rowcount
-                if done == 1:
-                    conn.execute(_MARK_NOTIFIED, params)
+                done = conn.execute(_MARK_ATTEMPT, {"id": delivery_id}).rowcount
             if done != 1:
                 conn.rollback()
                 raise CommitPointRefused(f"delivery {delivery_id} is no longer claimed")
+            counted = True
             if self._renewal_due(now):
                 conn.execute(
                     text("UPDATE stock_events SET lease_until = :lease WHERE id = :id"),
@@ -425,21 +435,43 @@ class Sender:
                 data,
                 sender=self.mail_from_addr,
                 recipients=[email],
-                before_commit_point=commit_point,
+                before_commit_point=before_dot,
                 while_waiting=while_waiting,
             )
         except CommitPointRefused:
             log.info("delivery %s already handled elsewhere; not sent", delivery_id)
             return
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            code = _code(exc)
+        except AddressError as exc:
             conn.rollback()
-            self._failed(conn, delivery_id, sub_id, code, str(exc), reverted=False)
+            self._failed(conn, delivery_id, email, 0, f"address not sendable: {exc}", counted=counted)
+            return
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            conn.rollback()
+            code, reply = smtp_code(exc)
+            self._failed(conn, delivery_id, email, code, reply, counted=counted, at_rcpt=_at_rcpt(exc))
             return
         if not result.accepted:
-            self._failed(conn, delivery_id, sub_id, result.code, result.reply, reverted=True)
+            self._failed(conn, delivery_id, email, result.code, result.reply, counted=counted)
             return
-        self.sent += 1
+        self._mark_sent(conn, delivery_id, sub_id, message_id)
+
+    def _mark_sent(self, conn: Connection, delivery_id: int, sub_id: int, message_id: str) -> None:
+        """The server accepted the message: the row is 'sent' (and on SQLite the subscriber 'notified')."""
+        now = self.clock()
+        params = {"now": now, "mid": message_id, "id": delivery_id, "sid": sub_id}
+        if self.pg:
+            with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+                cur.execute(_MARK_SENT_PG_RAW, params, prepare=True)
+                done = cur.rowcount
+        else:
+            done = conn.execute(_MARK_SENT, params).rowcount
+            if done == 1:
+                conn.execute(_MARK_NOTIFIED, params)
+        conn.commit()
+        if done == 1:
+            self.sent += 1
+        else:  # another run finished the row meanwhile (a stale worker): the message went out twice
+            log.warning("delivery %s was no longer claimed when its message was accepted", delivery_id)
 
     def _renewal_due(self, now: datetime) -> bool:
         """True every RENEW_SECONDS (each forked sender renews on its own)."""
@@ -449,40 +481,51 @@ class Sender:
         return True
 
     def _failed(
-        self, conn: Connection, delivery_id: int, sub_id: int, code: int, reply: str, *, reverted: bool
-    ) -> None:
-        """A refusal: transient ones go back to 'claimed' for a later retry, permanent ones are 'failed'."""
+        self, conn: Connection, delivery_id: int, email: str, code: int, reply: str, *, counted: bool,
+        at_rcpt: bool = False,
+    ) -> None:  # fmt: skip
+        """A refusal or unsendable address: a 4xx stays 'claimed' for a retry (till MAX_ATTEMPTS), the rest 'failed'."""
         transient = 400 <= code < 500
+        err = f"{code} {reply}" if code else reply
         conn.execute(
             text(
-                "UPDATE deliveries SET status = CASE WHEN :transient AND attempts < :max THEN :claimed "
-                "ELSE :failed END, attempts = attempts + :inc, error = :err, sent_at = NULL, message_id = NULL "
-                "WHERE id = :id"
+                "UPDATE deliveries SET attempts = attempts + :inc, sent_at = NULL, message_id = NULL, "
+                "status = CASE WHEN :transient AND attempts + :inc < :max THEN :claimed ELSE :failed END, "
+                "error = CASE WHEN :transient AND attempts + :inc >= :max "
+                "THEN 'gave up after ' || (attempts + :inc) || ' attempts: ' || :err ELSE :err END "
+                "WHERE id = :id AND status = :claimed"
             ),
             {
                 "claimed": DeliveryStatus.CLAIMED,
                 "failed": DeliveryStatus.FAILED,
                 "transient": transient,
-                "max": MAX_ATTEMPTS - (0 if reverted else 1),
-                "inc": 0 if reverted else 1,
-                "err": f"{code} {reply}"[:1000],
+                "max": MAX_ATTEMPTS,
+                "inc": 0 if counted else 1,
+                "err": err[:900],
                 "id": delivery_id,
             },
         )
-        if reverted:
-            conn.execute(
-                text(
-                    "UPDATE subscriptions SET state = :active, notified_at = NULL WHERE id = :sid AND state = :notified"
-                ),
-                {"sid": sub_id, "active": SubscriptionState.ACTIVE, "notified": SubscriptionState.NOTIFIED},
-            )
+        if suppressions.is_hard_bounce(code, reply, at_rcpt=at_rcpt):
+            suppressions.suppress(conn, self.ctx.store_id, email, f"{code} {reply}", self.clock())
         conn.commit()
         self.failed += 1
-        log.warning("delivery %s refused: %s %s", delivery_id, code, reply)
+        log.warning("delivery %s refused: %s", delivery_id, err)
 
 
-def _code(exc: smtplib.SMTPException) -> int:
+def smtp_code(exc: smtplib.SMTPException) -> tuple[int, str]:
+    """The reply code and text of a refusal (the first refused recipient's)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [c for c, _ in exc.recipients.values()]
-        return int(codes[0]) if codes else 550
-    return int(getattr(exc, "smtp_code", 550))
+        replies = list(exc.recipients.values())
+        if not replies:
+            return 550, "recipient refused"
+        code, msg = replies[0]
+        return int(code), _text(msg)
+    return int(getattr(exc, "smtp_code", 550)), _text(getattr(exc, "smtp_error", b""))
+
+
+def _text(msg: object) -> str:
+    return msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+
+
+def _at_rcpt(exc: smtplib.SMTPException) -> bool:
+    return isinstance(exc, smtplib.SMTPRecipientsRefused)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -108,11 +108,15 @@ def hash_ip(secret_key: str, ip: str | None) -> str | None:
     return hmac.new(secret_key.encode("utf-8"), ip.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def normalise_email(raw: object) -> str:
+def normalise_email(raw: object, *, smtputf8: bool | Callable[[], bool] = True) -> str:
     """The address as stored: validated by email-validator (no DNS), then lowercased; SignupError 400 otherwise.
 
     The whole address is lowercased, local part included: RFC 5321 lets a server treat "Ann" and "ann" apart, but
-    no mailbox provider shoppers use does, and two rows for one inbox would mean two emails.
+    no mailbox provider shoppers use does, and two rows for one inbox would mean two emails. An internationalised
+    domain is kept in Unicode (the same inbox whether typed as ``exämple.com`` or ``xn--exmple-cua.com``; the
+    mailer sends it as punycode). A non-ASCII local part is refused with 400 ``email_not_supported`` unless
+    ``smtputf8`` (the SMTP server offers SMTPUTF8; a callable is asked only for such an address), since it could
+    not be mailed.
     """
     if not isinstance(raw, str) or not raw.strip():
         raise SignupError(400, "invalid_email", "Enter an email address.", {"email": "required"})
@@ -124,6 +128,15 @@ def normalise_email(raw: object) -> str:
         checked = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
         raise SignupError(400, "invalid_email", "This email address is not valid.", {"email": str(exc)}) from exc
+    local_ascii = str(checked.local_part).isascii()
+    if not local_ascii and not (smtputf8() if callable(smtputf8) else smtputf8):
+        raise SignupError(
+            400,
+            "email_not_supported",
+            "This store cannot send email to an address with non-ASCII characters before the @. "
+            "Please use another address.",
+            {"email": "non-ASCII characters before the @ are not supported by this store's mail server"},
+        )
     return str(checked.normalized).lower()
 
 
@@ -352,6 +365,7 @@ def subscribe(
         sub.confirm_expires_at = None
         sub.confirm_sent_at = None
         sub.confirmed_at = None
+        _fresh_confirmation(sub)
         sub.created_at = moment  # back of the queue: first come, first served counts from this signup
         session.add(_consent_record(store.id, sub.id, "signup", agreed, ip_hash, ua))
         if double:
@@ -365,11 +379,19 @@ def subscribe(
             sub.confirm_sent_at = None
             sub.confirm_token_hash = None
             sub.confirm_expires_at = None
+            _fresh_confirmation(sub)
             enqueue_after_commit(session, jobs, job_specs.send_confirmation(sub.id))
             return SignupResult(confirm=True, locale=sub.locale, outcome="resent", subscription_id=sub.id)
         return SignupResult(confirm=True, locale=sub.locale, outcome="unchanged", subscription_id=sub.id)
     # Active (or redacted, which is never reopened by a form post): answer as if it had worked.
     return SignupResult(confirm=double, locale=req.locale, outcome="unchanged", subscription_id=sub.id)
+
+
+def _fresh_confirmation(sub: Subscription) -> None:
+    """The shopper asked again: the confirmation email gets its full attempts anew (a suppression still holds)."""
+    sub.confirm_attempts = 0
+    sub.confirm_retry_at = None
+    sub.confirm_error = None
 
 
 # --- confirmation and unsubscribe --------------------------------------------------------------------------------
