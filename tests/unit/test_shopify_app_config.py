@@ -17,7 +17,8 @@ def test_rendered_config_points_everything_at_app_url() -> None:
     assert doc["application_url"] == "https://restock.example.org/shopify/app"
     assert doc["auth"]["redirect_urls"] == ["https://restock.example.org/shopify/callback"]
     assert doc["access_scopes"] == {
-        "scopes": "write_products,read_inventory,read_orders,write_app_proxy,read_locales",
+        "scopes": "write_products,read_inventory,read_locations,read_orders,write_app_proxy,read_locales",
+        "optional_scopes": ["read_all_orders"],
         "use_legacy_install_flow": False,
     }
     assert doc["webhooks"]["api_version"] == "2026-10"
