@@ -16,6 +16,7 @@ from app.models.stock import (
 from app.models.store import (
     AdminEmailConfirmation,
     AdminLoginToken,
+    OrderEmailAccess,
     OutboundWebhookDelivery,
     OutboundWebhookStatus,
     Store,
@@ -44,6 +45,7 @@ __all__ = [
     "InventoryLevel",
     "Location",
     "Order",
+    "OrderEmailAccess",
     "OrderLine",
     "OrderStatus",
     "OutboundWebhookDelivery",
