@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import Store, SyncRun
 from app.platforms.shopify import webhooks as shopify_webhooks
-from app.services.merchant.setup import ORDER_EMAIL_DENIED_NOTICE
+from app.platforms.shopify.access import ORDER_EMAIL_DENIED_NOTICE
 from app.web.admin.auth import SESSION_STORE_KEY
 from tests.factories import RecordingQueue
 from tests.integration.test_shopify_order_history import HORIZON, SCOPES, scopes_update

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
 from app.platforms import registry
+from app.platforms.shopify import access as shopify_access
 from app.queue import enqueue_after_commit
 from app.services.ingest import sync_runs
 from app.services.merchant import api_keys, dashboard, plugin_zip, setup
@@ -90,8 +91,8 @@ def index() -> ResponseReturnValue:
         demand=demand,
         next_step=registry.of(store).next_step(store, runtime().settings),
         revoke_notice=setup.revoke_notice(store),
-        attribution_notice=setup.attribution_notice(store),
-        all_orders=setup.all_orders_prompt(store),
+        attribution_notice=shopify_access.attribution_notice(store),
+        all_orders=shopify_access.all_orders_prompt(store),
         **_helpers(),
     )
 
@@ -135,7 +136,7 @@ def dismiss_replaced_key() -> ResponseReturnValue:
 def all_orders_declined() -> ResponseReturnValue:
     """The merchant declined read_all_orders in Shopify's grant dialog: say what that means instead of asking again."""
     ctx = admin()
-    prompt = setup.all_orders_prompt(ctx.store)
+    prompt = shopify_access.all_orders_prompt(ctx.store)
     if prompt is None:
         # Not a Shopify store, or the scope is granted already: there was nothing to decline.
         return {
