@@ -39,6 +39,13 @@ class OutboundWebhookStatus(StrEnum):
     FAILED = "failed"
 
 
+class OrderEmailAccess(StrEnum):
+    """What Shopify answered when BackSoon read its orders' email (protected data; stores.order_email_access)."""
+
+    GRANTED = "granted"  # an order came with its email: the app is approved for it on this store
+    DENIED = "denied"  # Shopify answered ACCESS_DENIED on Order.email: not approved (yet)
+
+
 class Store(IdMixin, Timestamps, Base):
     """A merchant's store on one platform; the tenant every other row belongs to."""
 
@@ -76,6 +83,13 @@ class Store(IdMixin, Timestamps, Base):
     # Orders before this moment were never visible to BackSoon (Shopify without read_all_orders shows 60 days):
     # the figures leave those days out instead of reading them as days without sales. None: no such horizon.
     orders_history_from: Mapped[datetime | None]
+    # Shopify only: an OrderEmailAccess, None until an order read tells. Attribution matches orders to restock emails
+    # by the order's email, so with "denied" it has nothing to match and the admin says why.
+    order_email_access: Mapped[str | None] = mapped_column(String(10))
+    order_email_checked_at: Mapped[datetime | None]
+    # When the merchant last declined the optional read_all_orders scope in the admin's prompt (None: never, or
+    # granted since): the prompt then says what declining means instead of asking again at once.
+    all_orders_declined_at: Mapped[datetime | None]
     # Merchant admin (#6): where sign-in links and alerts go, the secret of the marketing-signal feed URL,
     # and the optional outbound webhook for signal changes (its signing secret encrypted like the others).
     admin_email: Mapped[str | None] = mapped_column(String(320))

@@ -5,9 +5,37 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 API_VERSION = "2026-10"
-# write_products: metafieldsSet on a variant needs write access to its owner, even in our own $app namespace.
+# The one scope list (tests/unit/test_shopify_schema.py proves every GraphQL document BackSoon sends is covered by it):
+# write_products: metafieldsSet on a variant needs write access to its owner, even in our own $app namespace;
+#   it also covers read_products (products, variants, inventory items).
+# read_inventory: inventory levels and their quantities.
+# read_locations: a location's name and active flag, and its inventory levels (the freshness pass).
+# read_orders: orders, line items and refunds (the last 60 days; see OPTIONAL_SCOPES).
+# write_app_proxy: the storefront App Proxy (the signup form); no GraphQL field names it.
 # read_locales: the shop's primary language (shopLocales), the default language of its restock emails.
-REQUIRED_SCOPES = ("write_products", "read_inventory", "read_orders", "write_app_proxy", "read_locales")
+REQUIRED_SCOPES = (
+    "write_products",
+    "read_inventory",
+    "read_locations",
+    "read_orders",
+    "write_app_proxy",
+    "read_locales",
+)
+# Asked for at run time from the admin (App Bridge shopify.scopes.request), never at install: Shopify grants
+# read_all_orders to an app only after approving its request in the Partner or Dev Dashboard, and a merchant may
+# decline it. Without it Order shows the last 60 days (integrations.shopify.auth.visible_order_days).
+OPTIONAL_SCOPES = ("read_all_orders",)
+# Protected customer data (https://shopify.dev/docs/apps/launch/protected-customer-data) BackSoon selects in GraphQL,
+# each with why. Only these may appear in a document (the schema test fails on any other protected field), and the
+# app works without them: a store whose app is not approved for them answers ACCESS_DENIED on the field, and
+# BackSoon records that and carries on (app.platforms.shopify.sync).
+PROTECTED_FIELDS: dict[tuple[str, str], str] = {
+    ("Order", "email"): "attribution: an order whose email is a waitlist address that was mailed a restock alert "
+    "counts as a sale the alert brought back",
+}
+# Topics whose bodies are orders (customer data): Shopify delivers them only to apps approved for protected customer
+# data (level 1; the order email needs level 2), and `shopify app deploy` refuses to subscribe them before that.
+PROTECTED_DATA_TOPICS = ("orders/cancelled", "orders/create", "orders/paid", "orders/updated", "refunds/create")
 WEBHOOK_TOPICS = (
     "app/scopes_update",
     "app/uninstalled",
@@ -62,6 +90,8 @@ include_config_on_deploy = true
 
 [access_scopes]
 scopes = "{",".join(REQUIRED_SCOPES)}"
+# Requested from the merchant at run time (the admin's "Read all orders" prompt), after Shopify approves the app.
+optional_scopes = {_list(OPTIONAL_SCOPES)}
 # Managed installation: Shopify installs with these scopes, then the app exchanges session tokens.
 use_legacy_install_flow = false
 

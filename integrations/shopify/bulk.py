@@ -658,7 +658,6 @@ def map_order_node(
     """
     if lines is None:
         lines = [_order_line(line, w) for w, line in _connection(node, "lineItems", where)]
-    customer = node.get("customer")
     email = _opt_str(node, "email", where)
     total = _money(node, "totalPriceSet", where)
     currency = _opt_str(node, "currencyCode", where)
@@ -669,11 +668,8 @@ def map_order_node(
         ordered_at=ordered_at,
         name=_text(node, "name", where),
         email=(email.strip().lower() or None) if email else None,
-        customer_external_id=(
-            _gid(_obj(customer, f"{where}.customer").get("id"), "Customer", f"{where}.customer.id")
-            if customer is not None
-            else None
-        ),
+        # No customer id: the documents do not select Order.customer (Customer needs read_customers).
+        customer_external_id=None,
         # PAID, PARTIALLY_REFUNDED, … lower-cased are the webhook's financial_status values.
         financial_status=_text(node, "displayFinancialStatus", where).lower(),
         cancelled_at=_opt_datetime(node, "cancelledAt", where),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_API_VERSION",
     "GraphQLClient",
     "ThrottleStatus",
+    "denied_fields",
     "is_mutation",
 ]
 
@@ -42,6 +43,29 @@ _MUTATION = re.compile(r"\A(?:\s|,|#[^\n]*(?:\n|\Z))*mutation\b")
 _TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 520, 522, 524})
 _TRANSIENT_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
 _MAX_RETRY_AFTER = 60.0
+
+
+def denied_fields(errors: object, tolerated: Collection[str]) -> set[str]:
+    """The tolerated fields a GraphQL ``errors`` list denies, or an empty set when any error is something else.
+
+    Shopify's answer for protected customer data an app is not approved for: the field is null in ``data`` and an
+    error names it, ``{"message": "This app is not approved to access the Order object. See
+    https://shopify.dev/docs/apps/launch/protected-customer-data for more details.", "path": ["orders", "nodes", 0,
+    "email"], "extensions": {"code": "ACCESS_DENIED"}}``.
+    """
+    if not tolerated or not isinstance(errors, list) or not errors:
+        return set()
+    found: set[str] = set()
+    for error in errors:
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        path = error.get("path") if isinstance(error, dict) else None
+        if not isinstance(extensions, dict) or extensions.get("code") != "ACCESS_DENIED":
+            return set()
+        # A denied field inside a node: never the root connection itself (then nothing was read at all).
+        if not isinstance(path, list) or len(path) < 2 or path[-1] not in tolerated:
+            return set()
+        found.add(path[-1])
+    return found
 
 
 def is_mutation(query: str) -> bool:
@@ -111,13 +135,25 @@ class GraphQLClient:
         self._estimates: dict[str, float] = {}
         # Every HTTP request sent (retries included): what a caller's pass cost the shop.
         self.requests_sent = 0
+        # Fields Shopify answered null with ACCESS_DENIED for, among those a caller said it can do without
+        # (execute's tolerate_denied): protected customer data the app is not approved for on this shop.
+        self.denied_fields: set[str] = set()
 
     # --- public -----------------------------------------------------------------------------------------------
 
     def execute(
-        self, query: str, variables: Mapping[str, Any] | None = None, *, idempotent: bool | None = None
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        idempotent: bool | None = None,
+        tolerate_denied: Collection[str] = (),
     ) -> dict[str, Any]:
-        """Run a document and return its ``data``; mutations are not retried after a possible send unless idempotent."""
+        """Run a document and return its ``data``; mutations are not retried after a possible send unless idempotent.
+
+        ``tolerate_denied`` names fields (protected customer data) the caller can do without: an answer whose only
+        errors are ACCESS_DENIED on such fields is returned with them null, and the fields join ``denied_fields``.
+        """
         if idempotent is None:
             idempotent = not is_mutation(query)
         payload: dict[str, Any] = {"query": query}
@@ -183,7 +219,13 @@ class GraphQLClient:
                 if codes & _TRANSIENT_CODES:
                     transient_failures = self._retry_or_raise(transient_failures, idempotent, _messages(errors), status)
                     continue
-                # Partial data with errors is refused too: a sync must never treat half an answer as the whole.
+                denied = denied_fields(errors, tolerate_denied)
+                data = body.get("data")
+                if denied and isinstance(data, dict):
+                    # Shopify answers the rest in full and null for a protected field the app is not approved for.
+                    self.denied_fields |= denied
+                    return data
+                # Partial data with other errors is refused: a sync must never treat half an answer as the whole.
                 code = next(iter(sorted(codes)), None)
                 raise InvalidRequest(f"GraphQL errors: {_messages(errors)}", status=status, code=code)
             data = body.get("data")
@@ -196,12 +238,14 @@ class GraphQLClient:
         query: str,
         variables: Mapping[str, Any] | None = None,
         path: Sequence[str] = ("products",),
+        *,
+        tolerate_denied: Collection[str] = (),
     ) -> Iterator[dict[str, Any]]:
         """Yield every node of the connection at ``path`` in ``data``, following pageInfo via the ``after`` variable."""
         page_vars = dict(variables or {})
         seen_cursors: set[str] = set()
         while True:
-            data = self.execute(query, page_vars)
+            data = self.execute(query, page_vars, tolerate_denied=tolerate_denied)
             connection = _at_path(data, path)
             yield from _connection_nodes(connection, path)
             info = connection.get("pageInfo")

@@ -341,8 +341,9 @@ def decode_session_token(
     if nbf > clock + leeway:
         raise InvalidSessionToken("not_yet_valid", f"nbf {nbf:.0f} is after {clock + leeway:.0f}")
 
-    aud = claims.get("aud")
-    if not (aud == api_key or (isinstance(aud, list) and api_key in aud)):
+    # @shopify/shopify-api's decodeSessionToken compares `payload.aud !== config.apiKey` with no audience option
+    # to jose: only the app's key as a plain string passes; a list, even one holding the key, is refused.
+    if claims.get("aud") != api_key:
         raise InvalidSessionToken("wrong_audience")
 
     dest = claims.get("dest")

@@ -44,7 +44,7 @@ CSP = "frame-ancestors https://backsoon-demo.myshopify.com https://admin.shopify
 RETRY = "X-Shopify-Retry-Invalid-Session-Request"
 APP_BRIDGE = '<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>'
 API_KEY_META = '<meta name="shopify-api-key" content="client-id-123">'
-ALL_SCOPES = "write_products,read_inventory,read_orders,write_app_proxy,read_locales"
+ALL_SCOPES = "write_products,read_inventory,read_locations,read_orders,write_app_proxy,read_locales"
 
 
 @dataclass
@@ -394,7 +394,8 @@ def test_callback_with_missing_scopes_stores_nothing(harness: Harness) -> None:
     resp = callback(harness, state)
     assert resp.status_code == 403
     page = resp.get_data(as_text=True)
-    assert "missing_scopes" in page and "write_products, read_inventory, write_app_proxy, read_locales" in page
+    assert "missing_scopes" in page
+    assert "write_products, read_inventory, read_locations, write_app_proxy, read_locales" in page
     assert harness.stores() == 0 and len(harness.http.calls) == 1
     assert harness.jobs.specs == []  # nothing installed, nothing to read
 

@@ -49,7 +49,7 @@ KEY = "kDm6Qy7CxHqEo3p2S8R0a5sFz1uW9vNcLbTjYgXhKeI="
 WEBHOOK_SECRET = "shpss_fixture_secret"  # the fixtures' signing secret, still accepted as the previous app secret
 DUTCH = "amsterdam-linen.myshopify.com"
 DEMO = "backsoon-demo.myshopify.com"
-ALL_SCOPES = "write_products,read_inventory,read_orders,write_app_proxy,read_locales"
+ALL_SCOPES = "write_products,read_inventory,read_locations,read_orders,write_app_proxy,read_locales"
 OLD_SCOPES = "write_products,read_inventory,read_orders,write_app_proxy"  # granted before read_locales was asked
 GQL = FIXTURES / "shopify" / "graphql"
 SHOP_UPDATE: dict[str, Any] = json.loads((FIXTURES / "shopify" / "webhooks" / "shop-update.json").read_text())

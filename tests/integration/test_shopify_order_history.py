@@ -20,7 +20,7 @@ from tests.integration.test_shopify_sync import FILE_URL, GQL, GRAPHQL, SHOP, Fa
 
 pytestmark = pytest.mark.integration
 
-SCOPES = "write_products,read_inventory,read_orders,write_app_proxy,read_locales"
+SCOPES = "write_products,read_inventory,read_locations,read_orders,write_app_proxy,read_locales"
 HORIZON = NOW - timedelta(days=60)
 
 

@@ -582,3 +582,67 @@ def test_paginate_refuses_a_missing_connection(fake: FakeTime) -> None:
 
     with pytest.raises(InvalidRequest, match="products"):
         list(_client(fake).paginate(ORDERS_PAGE, {"first": 2}, path=("products",)))
+
+
+# --- protected customer data ---------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_a_denied_protected_field_the_caller_tolerates_returns_the_data(fake: FakeTime) -> None:
+    denied = _fixture("orders_page.email_access_denied.json")
+    responses.post(URL, json=denied)
+    client = _client(fake)
+
+    data = client.execute(ORDERS_PAGE, {"first": 10}, tolerate_denied={"email"})
+
+    assert data == denied["data"]
+    assert [node["email"] for node in data["orders"]["nodes"]] == [None, None]
+    assert client.denied_fields == {"email"}
+    assert len(responses.calls) == 1 and fake.sleeps == []  # not retried: the answer is final
+
+
+@responses.activate
+def test_a_denied_field_is_an_error_unless_the_caller_tolerates_that_field(fake: FakeTime) -> None:
+    denied = _fixture("orders_page.email_access_denied.json")
+    responses.post(URL, json=denied)
+    client = _client(fake)
+    with pytest.raises(InvalidRequest) as info:
+        client.execute(ORDERS_PAGE, {"first": 10})
+    assert info.value.code == "ACCESS_DENIED"
+    with pytest.raises(InvalidRequest):
+        client.execute(ORDERS_PAGE, {"first": 10}, tolerate_denied={"phone"})
+    assert client.denied_fields == set()
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        # The Order object itself (no approval for protected customer data at all): nothing was read.
+        [
+            {
+                "message": "This app is not approved to access the Order object.",
+                "path": ["orders"],
+                "extensions": {"code": "ACCESS_DENIED"},
+            }
+        ],
+        # Another error next to the denied email.
+        [
+            {"message": "denied", "path": ["orders", "nodes", 0, "email"], "extensions": {"code": "ACCESS_DENIED"}},
+            {"message": "Internal error", "path": ["orders", "nodes", 1, "name"], "extensions": {"code": "BAD"}},
+        ],
+        # The same path with another code, or no path.
+        [{"message": "x", "path": ["orders", "nodes", 0, "email"], "extensions": {"code": "NOT_FOUND"}}],
+        [{"message": "x", "extensions": {"code": "ACCESS_DENIED"}}],
+    ],
+)
+@responses.activate
+def test_only_access_denied_on_a_tolerated_field_inside_a_node_is_tolerated(
+    fake: FakeTime, errors: list[dict[str, Any]]
+) -> None:
+    body = _fixture("orders_page.email_access_denied.json")
+    body["errors"] = errors
+    responses.post(URL, json=body)
+    client = _client(fake)
+    with pytest.raises(InvalidRequest):
+        client.execute(ORDERS_PAGE, {"first": 10}, tolerate_denied={"email"})
+    assert client.denied_fields == set()

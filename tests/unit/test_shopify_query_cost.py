@@ -106,11 +106,11 @@ def test_the_old_reconcile_pages_were_far_above_the_ceiling() -> None:
         .replace("refundLineItems(first: 10)", "refundLineItems(first: 50)")
     )
     assert old_orders.count("(first: 50)") == 2 and "refunds(first: 20)" in old_orders
-    # order: 1 + totalPriceSet 2 + customer 1 + lineItems (2 + 50 × 4) + refunds (2 + 20 × (1 + 2 + 50 × 2))
-    #      = 4 + 202 + 2,062 = 2,268 → 2 + 50 × 2,268 = 113,402
-    assert requested_cost(old_orders, {"first": 50}) == 113_402
-    # now: 4 + (2 + 10 × 4) + (2 + 2 × (3 + 10 × 2)) = 94 an order → 2 + 10 × 94 = 942
-    assert requested_cost(queries.ORDERS_PAGE, {"first": 1}) == 2 + 94
+    # order: 1 + totalPriceSet 2 + lineItems (2 + 50 × 4) + refunds (2 + 20 × (1 + 2 + 50 × 2))
+    #      = 3 + 202 + 2,062 = 2,267 → 2 + 50 × 2,267 = 113,352
+    assert requested_cost(old_orders, {"first": 50}) == 113_352
+    # now: 3 + (2 + 10 × 4) + (2 + 2 × (3 + 10 × 2)) = 93 an order → 2 + 10 × 93 = 932
+    assert requested_cost(queries.ORDERS_PAGE, {"first": 1}) == 2 + 93
 
 
 PAGED = [
@@ -156,7 +156,7 @@ PAGED = [
         {"id": "gid://shopify/InventoryItem/1", "first": shopify_sync.LEVEL_PAGE_SIZE},
         303,
     ),
-    ("ORDERS_PAGE", queries.ORDERS_PAGE, {"first": shopify_sync.ORDERS_PAGE_SIZE, "query": "q"}, 942),
+    ("ORDERS_PAGE", queries.ORDERS_PAGE, {"first": shopify_sync.ORDERS_PAGE_SIZE, "query": "q"}, 932),
     (
         "ORDER_LINE_ITEMS_PAGE",
         queries.ORDER_LINE_ITEMS_PAGE,

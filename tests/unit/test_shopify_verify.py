@@ -278,13 +278,25 @@ def test_session_token_rejections() -> None:
     assert _reason(_jwt(CLAIMS, header={"alg": "HS512"})) == "unsupported_algorithm"
     assert _reason(_jwt(CLAIMS, header={"typ": "JWT"})) == "unsupported_algorithm"
     assert _reason(_jwt(CLAIMS, header={"alg": "HS256", "crit": ["x"]})) == "malformed"
-    assert decode_session_token(_jwt({**CLAIMS, "aud": ["other", API_KEY]}), API_KEY, SECRET, now=NOW).shop
     assert _reason(_jwt({**CLAIMS, "aud": None})) == "wrong_audience"
     assert _reason(_jwt({k: v for k, v in CLAIMS.items() if k != "exp"})) == "malformed"
     assert _reason(_jwt({**CLAIMS, "nbf": "1591764998"})) == "malformed"
     assert _reason(_jwt({**CLAIMS, "exp": True})) == "malformed"
     head_only = _b64url(b'{"alg":"HS256"}')
     assert _reason(f"{head_only}.{_b64url(b'[1]')}.x") == "bad_signature"
+
+
+def test_session_token_audience_is_compared_as_shopify_api_does() -> None:
+    """@shopify/shopify-api (decodeSessionToken): `if (checkAudience && payload.aud !== config.apiKey) throw
+    InvalidJwtError('Session token had invalid API key')`: a strict comparison with the client id string."""
+    assert decode_session_token(_jwt({**CLAIMS, "aud": API_KEY}), API_KEY, SECRET, now=NOW).claims["aud"] == API_KEY
+    assert _reason(_jwt({**CLAIMS, "aud": [API_KEY]})) == "wrong_audience"
+    assert _reason(_jwt({**CLAIMS, "aud": ["other", API_KEY]})) == "wrong_audience"
+    assert _reason(_jwt({**CLAIMS, "aud": [API_KEY, API_KEY]})) == "wrong_audience"
+    assert _reason(_jwt({k: v for k, v in CLAIMS.items() if k != "aud"})) == "wrong_audience"
+    assert _reason(_jwt({**CLAIMS, "aud": API_KEY.upper()})) == "wrong_audience"
+    assert _reason(_jwt({**CLAIMS, "aud": f" {API_KEY}"})) == "wrong_audience"
+    assert _reason(_jwt({**CLAIMS, "aud": ""})) == "wrong_audience"
 
 
 def test_session_token_claims_array_payload_is_malformed() -> None:

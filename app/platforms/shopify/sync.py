@@ -21,7 +21,7 @@ from app import job_specs
 from app.db import Database, as_utc, utcnow
 from app.domain.history import earliest_horizon, order_horizon
 from app.infra.sql import dialect
-from app.models import Store, StoreStatus, SyncRun, SyncRunStatus
+from app.models import OrderEmailAccess, Store, StoreStatus, SyncRun, SyncRunStatus
 from app.platforms.shopify import identity as shopify_identity
 from app.queue import JobQueue
 from app.services import catalog
@@ -40,6 +40,7 @@ from integrations.base import (
     VariantRecord,
 )
 from integrations.shopify import queries
+from integrations.shopify.app_config import PROTECTED_FIELDS
 from integrations.shopify.auth import visible_order_days
 from integrations.shopify.bulk import (
     IncompleteConnection,
@@ -83,7 +84,7 @@ ORDER_BATCH = 500
 PAGE_SIZE = 50  # locations: 2 + 50 × 1 = 52 points
 # Products with variants(first: 10) × inventoryLevels(first: 5): 206 points each, so 4 a page (826 points).
 PRODUCTS_PAGE_SIZE = 4
-# Orders with lineItems(first: 10), refunds(first: 2) × refundLineItems(first: 10): 94 points each, so 10 (942).
+# Orders with lineItems(first: 10), refunds(first: 2) × refundLineItems(first: 10): 93 points each, so 10 (932).
 ORDERS_PAGE_SIZE = 10
 # Follow-ups of one order whose lines or refunds continue past its ORDERS_PAGE node (see complete_order).
 ORDER_LINE_PAGE_SIZE = 200  # 3 + 4 × 200 = 803 points
@@ -96,6 +97,9 @@ VARIANT_PAGE_SIZE = 40
 LEVEL_PAGE_SIZE = 100
 # Reconciliation re-reads a little before the last sync, so a change made during it is not missed.
 RECONCILE_OVERLAP = timedelta(minutes=5)
+# Protected customer data the order documents select (the order email): a store whose app Shopify has not approved
+# for it answers null with ACCESS_DENIED, and the orders are read without it.
+ORDER_PROTECTED_FIELDS = frozenset(field for type_name, field in PROTECTED_FIELDS if type_name == "Order")
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +253,9 @@ def _bulk_lines(
         _save(db, run_id, total=op.object_count)
         return "waiting", None, 0
     if not op.succeeded:
-        raise _BulkFailed(f"bulk operation {op.id} ended {op.status} ({op.error_code or 'no error code'})")
+        raise _BulkFailed(
+            f"bulk operation {op.id} ended {op.status} ({op.error_code or 'no error code'})", op.error_code
+        )
     _save(db, run_id, total=op.object_count)
     if op.url is None:  # the query matched nothing
         return "ready", None, 0
@@ -258,7 +264,9 @@ def _bulk_lines(
 
 
 class _BulkFailed(RuntimeError):
-    pass
+    def __init__(self, message: str, error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.error_code = error_code
 
 
 def _products(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients) -> str:
@@ -325,15 +333,67 @@ def _orders(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: di
         # How far back the bulk read about to start can see, decided before it starts: Shopify counts its 60 days
         # back from the read, so a horizon taken earlier is on the safe side of it.
         seen_from = _seen_from(db, store_id)
-        _save(db, run_id, cursor={"orders_seen_from": seen_from})
-        cursor = {**cursor, "orders_seen_from": seen_from}
-    state, lines, skip = _bulk_lines(db, run_id, cursor, "orders", queries.BULK_ORDERS_QUERY, c)
+        start = {"orders_seen_from": seen_from, "orders_email": _order_email_readable(db, store_id)}
+        _save(db, run_id, cursor=start)
+        cursor = {**cursor, **start}
+    with_email = cursor.get("orders_email", True) is not False
+    query = queries.BULK_ORDERS_QUERY if with_email else queries.BULK_ORDERS_QUERY_WITHOUT_EMAIL
+    try:
+        state, lines, skip = _bulk_lines(db, run_id, cursor, "orders", query, c)
+    except _BulkFailed as exc:
+        if exc.error_code != "ACCESS_DENIED" or not with_email:
+            raise
+        # A bulk read is refused as a whole where a paged one answers null for the one field: the order email is
+        # the protected customer data it asks for, so remember that and read the orders again without it.
+        record_order_email_access(db, store_id, denied=True, seen_email=False)
+        retry = {"orders_op": None, "orders_applied": 0, "orders_email": False}
+        _save(db, run_id, cursor=retry)
+        return _orders(db, jobs, run_id, store_id, {**cursor, **retry}, c)
     if state == "waiting":
         return state
+    watch = _EmailWatch()
     if lines is not None:
-        _apply_orders_stream(db, jobs, run_id, store_id, iter_bulk_orders(lines), skip, "orders")
+        _apply_orders_stream(db, jobs, run_id, store_id, watch.orders(iter_bulk_orders(lines)), skip, "orders")
+    if with_email:
+        record_order_email_access(db, store_id, denied=False, seen_email=watch.seen)
     _record_horizon(db, store_id, cursor.get("orders_seen_from"))
     return "next"
+
+
+class _EmailWatch:
+    """Notes whether any order of a stream came with its email: proof Shopify lets the app read it."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def orders(self, records: Iterator[OrderRecord]) -> Iterator[OrderRecord]:
+        for record in records:
+            self.seen = self.seen or bool(record.email)
+            yield record
+
+
+def _order_email_readable(db: Database, store_id: int) -> bool:
+    """False once Shopify answered that the app may not read this store's order emails (until it says otherwise)."""
+    with db.session() as s:
+        access = s.execute(select(Store.order_email_access).where(Store.id == store_id)).scalar_one_or_none()
+    return access != OrderEmailAccess.DENIED
+
+
+def record_order_email_access(db: Database, store_id: int, *, denied: bool, seen_email: bool) -> None:
+    """Record what an order read showed of the order email: denied by Shopify, or read; nothing when it cannot tell
+    (no order had an email, which guest and POS orders may lack anyway)."""
+    if denied:
+        access = OrderEmailAccess.DENIED
+    elif seen_email:
+        access = OrderEmailAccess.GRANTED
+    else:
+        return
+    with db.session() as s:
+        s.execute(
+            update(Store)
+            .where(Store.id == store_id)
+            .values(order_email_access=access.value, order_email_checked_at=datetime.now(UTC))
+        )
 
 
 def _seen_from(db: Database, store_id: int) -> str:
@@ -541,13 +601,17 @@ def _orders_changed(
     variables = {"first": ORDERS_PAGE_SIZE, "query": f"updated_at:>'{_since(db, store_id)}'"}
 
     def orders() -> Iterator[OrderRecord]:
-        for node in c.graphql.paginate(queries.ORDERS_PAGE, variables, ("orders",)):
+        pages = c.graphql.paginate(queries.ORDERS_PAGE, variables, ("orders",), tolerate_denied=ORDER_PROTECTED_FIELDS)
+        for node in pages:
             # An order with more lines, refunds or refund lines than the page holds is read to the end first.
             order = complete_order(c.graphql, node)
             if order is not None:  # deleted while being read: orders/delete or the next run handles it
                 yield order
 
-    _apply_orders_stream(db, jobs, run_id, store_id, orders(), 0, "orders_changed")
+    watch = _EmailWatch()
+    _apply_orders_stream(db, jobs, run_id, store_id, watch.orders(orders()), 0, "orders_changed")
+    denied = bool(ORDER_PROTECTED_FIELDS & c.graphql.denied_fields)
+    record_order_email_access(db, store_id, denied=denied, seen_email=watch.seen)
     return "next"
 
 

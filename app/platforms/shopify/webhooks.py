@@ -19,6 +19,7 @@ from app.services.ingest.inbox import ECHO, Handler
 from app.services.merchant import compliance
 from integrations.base import InventoryRecord, OrderRecord, ProductRecord, StoreInfo
 from integrations.shopify import payloads as p
+from integrations.shopify.auth import visible_order_days
 from integrations.shopify.shop import can_read_locales
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,8 @@ def on_scopes_update(session: Session, jobs: JobQueue, event: WebhookEvent) -> s
     store = _store(session, event)
     could_read_locales = can_read_locales(store.scopes)
     store.scopes = ",".join(update.current)
+    if visible_order_days(store.scopes) is None:
+        store.all_orders_declined_at = None  # granted after all: a later revoke starts the prompt afresh
     done = []
     if can_read_locales(store.scopes) and not could_read_locales:
         # A store installed before read_locales was asked for had its settings read without the language.

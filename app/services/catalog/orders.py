@@ -107,7 +107,9 @@ def _apply_order_batch(session: Session, jobs: JobQueue, store_id: int, batch: l
                     "external_id": ext,
                     "name": o.name,
                     "email": email or None,
-                    "customer_external_id": o.customer_external_id,
+                    # Shopify's GraphQL reads carry no customer (it needs read_customers): keep what a webhook gave.
+                    "customer_external_id": o.customer_external_id
+                    or (old.customer_external_id if old is not None else None),
                     "currency": o.currency,
                     "total": money(o.total),
                     "financial_status": o.financial_status,

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
 from app.platforms import registry
+from app.platforms.shopify import access as shopify_access
 from app.queue import enqueue_after_commit
 from app.services.ingest import sync_runs
 from app.services.merchant import api_keys, dashboard, plugin_zip, setup
@@ -90,6 +91,8 @@ def index() -> ResponseReturnValue:
         demand=demand,
         next_step=registry.of(store).next_step(store, runtime().settings),
         revoke_notice=setup.revoke_notice(store),
+        attribution_notice=shopify_access.attribution_notice(store),
+        all_orders=shopify_access.all_orders_prompt(store),
         **_helpers(),
     )
 
@@ -126,6 +129,26 @@ def dismiss_replaced_key() -> ResponseReturnValue:
     ctx.store.replaced_key_suffix = None
     session.commit()
     return redirect(admin_url(ctx, "admin_dashboard.index"))
+
+
+@bp.post("/all-orders/declined")
+@admin_required
+def all_orders_declined() -> ResponseReturnValue:
+    """The merchant declined read_all_orders in Shopify's grant dialog: say what that means instead of asking again."""
+    ctx = admin()
+    prompt = shopify_access.all_orders_prompt(ctx.store)
+    if prompt is None:
+        # Not a Shopify store, or the scope is granted already: there was nothing to decline.
+        return {
+            "error": {"code": "nothing_to_decline", "message": "This store has no pending request for all orders."}
+        }, 409
+    ctx.store.all_orders_declined_at = datetime.now(UTC)
+    db_session().commit()
+    flash(
+        f"BackSoon keeps using the last {prompt.days} days of orders. You can allow all orders here at any time.",
+        "info",
+    )
+    return redirect(admin_url(ctx, "admin_dashboard.index", _anchor="all-orders"))
 
 
 @bp.post("/sync")
