@@ -185,6 +185,7 @@ def _child_write_floor(url: str, sid: int, now_iso: str, out: Any) -> None:
 
 def _child_recompute(url: str, sid: int, now_iso: str, clear: bool, out: Any) -> None:
     from sqlalchemy import text
+    from sqlalchemy.orm import configure_mappers
 
     from app.db import Database
     from app.services.stock.recompute import recompute
@@ -202,6 +203,9 @@ def _child_recompute(url: str, sid: int, now_iso: str, clear: bool, out: Any) ->
             conn.execute(text("VACUUM stock_states, stock_state_history, stock_events"))
     with db.session() as s:
         s.execute(text("SELECT 1"))
+    # As a work horse of `backsoon worker` starts: its modules imported and the ORM's mappers configured before the
+    # fork (app/cli.py), so neither is the recompute's time.
+    configure_mappers()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     with db.session() as s:

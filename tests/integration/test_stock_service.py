@@ -837,3 +837,70 @@ def test_recompute_keeps_each_products_listing_true_for_the_whole_product(db: Da
     with db.session() as s:
         stock.recompute(s, sid, [gone_id], now=NOW)
     assert listings()[ids[0]] == ("low_stock", "only_n_left", 5, True)
+
+
+def test_a_recompute_redoes_only_its_products_listings_and_they_match_a_full_refresh(db: Database) -> None:
+    from app.models import Product, ProductListing
+    from app.services.stock.storefront_state import refresh_listings
+
+    with db.session() as s:
+        store = make_store(s)
+        names = ("pair", "fast", "own_threshold", "oversold", "hidden", "still")
+        products = {n: Product(store_id=store.id, external_id=n, title=n) for n in names}
+        s.add_all(products.values())
+        s.flush()
+        pair_a = make_variant(s, store, product=products["pair"], qty=3)
+        pair_b = make_variant(s, store, product=products["pair"], qty=1)
+        fast = make_variant(s, store, product=products["fast"], qty=8)
+        for days_ago in (0.5, 1.5, 2.5):
+            add_sale(s, fast, 10, days_ago=days_ago)
+        make_variant(s, store, product=products["own_threshold"], qty=4)
+        s.add(StoreSetting(store_id=store.id, scope="product", product_id=products["own_threshold"].id,
+                           values={"low_stock_threshold": 2}))  # fmt: skip
+        make_variant(s, store, product=products["oversold"], qty=0, inventory_policy="continue")
+        make_variant(s, store, product=products["oversold"], qty=2)
+        make_variant(s, store, product=products["hidden"], qty=100, published=False)
+        make_variant(s, store, product=products["hidden"], qty=1)
+        make_variant(s, store, product=products["still"], qty=50)
+        sid, pid = store.id, {n: p.id for n, p in products.items()}
+        pair_b_id, fast_id = pair_b.id, fast.id
+        del pair_a
+    with db.session() as s:
+        stock.recompute(s, sid, now=NOW)
+
+    def listings() -> dict[str, tuple[str, str, int | None, str]]:
+        with db.session() as s:
+            rows = s.scalars(select(ProductListing).where(ProductListing.store_id == sid)).all()
+            by_id = {r.product_id: r for r in rows}
+            return {n: (by_id[p].status, by_id[p].badge_kind, by_id[p].badge_quantity, by_id[p].fingerprint)
+                    for n, p in pid.items()}  # fmt: skip
+
+    first = listings()
+    assert {n: row[:3] for n, row in first.items()} == {
+        "pair": ("low_stock", "only_n_left", 4),
+        "fast": ("in_stock", "selling_fast", None),
+        "own_threshold": ("in_stock", "none", None),  # 4 units, but this product's threshold is 2
+        "oversold": ("low_stock", "none", None),  # a variant sells beyond its stock: no count to promise
+        "hidden": ("low_stock", "only_n_left", 1),  # the unpublished variant's 100 units are not on the card
+        "still": ("in_stock", "none", None),
+    }
+    # A later run: the pair's last unit sells and the fast seller's stock is refilled. Only their variants come back
+    # from the inputs statement, so only their two products' listings are redone.
+    with db.session() as s:
+        s.get(Variant, pair_b_id).sellable_quantity = 0  # type: ignore[union-attr]
+        s.get(Variant, fast_id).sellable_quantity = 500  # type: ignore[union-attr]
+    with db.session() as s:
+        assert stock.recompute(s, sid, now=NOW + timedelta(minutes=15)).changed == 2
+    after = listings()
+    assert {n: row[:3] for n, row in after.items()} == {
+        **{n: row[:3] for n, row in first.items()},
+        "pair": ("low_stock", "only_n_left", 3),
+        "fast": ("in_stock", "none", None),
+    }
+    with db.session() as s:
+        computed = {p: at for p, at in s.execute(select(ProductListing.product_id, ProductListing.computed_at))}
+    assert {n for n, p in pid.items() if computed[p] > NOW} == {"pair", "fast"}
+    # Every product's listing refreshed from scratch comes out exactly as the recompute left them.
+    with db.session() as s:
+        assert refresh_listings(s, sid, pid.values(), NOW + timedelta(minutes=16)) == 0
+    assert listings() == after

@@ -321,7 +321,7 @@ def recompute(
         touched.update(
             session.scalars(select(Variant.product_id).where(Variant.store_id == store_id, Variant.id.in_(part)))
         )
-    storefront_state.refresh_listings(session, store_id, touched, now)
+    storefront_state.refresh_listings(session, store_id, touched, now, plan.overrides)
     restock_ids: list[int] = []
     if events:
         _end_sellout_spans(session, store_id, [ev["variant_id"] for ev in events], now)

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.domain.settings import resolve_settings
 from app.domain.stock import Badge, ListingVariant, Status, is_oversellable, product_listing
+from app.infra.sql import bind_ids, id_in
 from app.models import Product, ProductListing, StockState, Variant
-from app.services.stock.inputs import fingerprint, load_overrides
+from app.services.stock.inputs import Overrides, fingerprint, load_overrides
 
 # The figures of a stock state that reach the storefront; its fingerprint covers exactly these.
 PUBLISHED_FIELDS = ("status", "badge_kind", "badge_quantity", "restock_eta", "eta_source", "on_its_way")
@@ -81,6 +82,10 @@ def mark_published(session: Session, sent: Iterable[tuple[int, str]]) -> int:
     return int(session.connection().execute(stmt, params).rowcount or 0)
 
 
+# Status by its stored value: a dict lookup, not the enum's constructor, for every variant a listing sums.
+_STATUS_OF = {str(status): status for status in Status}
+
+
 def _listing_variant(
     tracked: bool,
     qty: int,
@@ -90,9 +95,10 @@ def _listing_variant(
     state_qty: int | None,
     velocity: float | None,
 ) -> ListingVariant:
-    oversellable = is_oversellable(policy, backorder)
+    # bool(): SQLite hands back booleans of a text() statement as 0 and 1.
+    oversellable = is_oversellable(policy, bool(backorder))
     if status is not None:
-        return ListingVariant(Status(status), int(state_qty or 0), float(velocity or 0), oversellable)
+        return ListingVariant(_STATUS_OF[status], int(state_qty or 0), float(velocity or 0), oversellable)
     # Not computed yet: only what the row itself supports (as the variant's own storefront state does).
     if not tracked:
         listed = Status.UNTRACKED
@@ -103,8 +109,25 @@ def _listing_variant(
     return ListingVariant(listed, qty, 0.0, oversellable)
 
 
-def product_listings(session: Session, store_id: int, product_ids: Iterable[int]) -> dict[int, tuple[Status, Badge]]:
-    """The listing status and badge of each given product, over its live published variants (see product_listing)."""
+# The live published variants of some products with their states, in variant order within each product (a listing's
+# velocity is a float sum). One array of product ids, not an IN list of one parameter each, and no ORM statement to
+# compile: this runs after every recompute that changed a state (benchmarks/recompute.py, periodic).
+_LISTING_VARIANTS_SQL = (
+    "SELECT v.product_id, v.tracked, v.sellable_quantity, v.inventory_policy, v.backorder,"
+    " st.status, st.sellable_quantity, st.velocity"
+    " FROM variants v LEFT JOIN stock_states st ON st.variant_id = v.id"
+    " WHERE v.store_id = :sid AND {scope} AND v.deleted_at IS NULL AND v.published = :true"
+    " ORDER BY v.product_id, v.id"
+)
+
+
+def product_listings(
+    session: Session, store_id: int, product_ids: Iterable[int], overrides: Overrides | None = None
+) -> dict[int, tuple[Status, Badge]]:
+    """The listing status and badge of each given product, over its live published variants (see product_listing).
+
+    ``overrides`` are the store's settings overrides when the caller has them loaded already.
+    """
     ids = sorted(set(product_ids))
     if not ids:
         return {}
@@ -112,29 +135,13 @@ def product_listings(session: Session, store_id: int, product_ids: Iterable[int]
     # Columns, not entities: a store's first run lists every product, and loading 100,000 variants and their
     # states as ORM objects took most of the recompute (benchmarks/recompute.py).
     for chunk in range(0, len(ids), _LISTING_CHUNK):
-        rows = session.execute(
-            select(
-                Variant.product_id,
-                Variant.tracked,
-                Variant.sellable_quantity,
-                Variant.inventory_policy,
-                Variant.backorder,
-                StockState.status,
-                StockState.sellable_quantity,
-                StockState.velocity,
-            )
-            .outerjoin(StockState, StockState.variant_id == Variant.id)
-            .where(
-                Variant.store_id == store_id,
-                Variant.product_id.in_(ids[chunk : chunk + _LISTING_CHUNK]),
-                Variant.deleted_at.is_(None),
-                Variant.published.is_(True),
-            )
-            .order_by(Variant.product_id, Variant.id)
-        )
+        sql = text(_LISTING_VARIANTS_SQL.format(scope=id_in(session, "v.product_id", "pids")))
+        sql, bound = bind_ids(session, sql, "pids", ids[chunk : chunk + _LISTING_CHUNK])
+        rows = session.execute(sql, {"sid": store_id, "pids": bound, "true": True})
         for pid, tracked, qty, policy, backorder, status, state_qty, velocity in rows:
             by_product[pid].append(_listing_variant(tracked, qty, policy, backorder, status, state_qty, velocity))
-    overrides = load_overrides(session, store_id)
+    if overrides is None:
+        overrides = load_overrides(session, store_id)
     store_settings = resolve_settings(overrides.store, None, None)
     return {
         pid: product_listing(
@@ -153,20 +160,20 @@ def listing_value(status: Status, badge: Badge) -> dict[str, Any]:
     return {"status": str(status), "badge": {"kind": str(badge.kind), "quantity": quantity}}
 
 
-def refresh_listings(session: Session, store_id: int, product_ids: Iterable[int], now: datetime) -> int:
+def refresh_listings(
+    session: Session, store_id: int, product_ids: Iterable[int], now: datetime, overrides: Overrides | None = None
+) -> int:
     """Recompute these products' listing rows; the number whose status or badge changed (to be published)."""
-    listings = product_listings(session, store_id, product_ids)
+    listings = product_listings(session, store_id, product_ids, overrides)
     if not listings:
         return 0
     pids = list(listings)
     stored: dict[int, str] = {}
     for chunk in range(0, len(pids), _LISTING_CHUNK):
-        rows = session.execute(
-            select(ProductListing.product_id, ProductListing.fingerprint).where(
-                ProductListing.product_id.in_(pids[chunk : chunk + _LISTING_CHUNK])
-            )
-        )
-        stored.update((pid, fp) for pid, fp in rows)
+        scope = id_in(session, "product_id", "pids")
+        sql = text(f"SELECT product_id, fingerprint FROM product_listings WHERE {scope}")  # noqa: S608 - ids bound
+        sql, bound = bind_ids(session, sql, "pids", pids[chunk : chunk + _LISTING_CHUNK])
+        stored.update((pid, fp) for pid, fp in session.execute(sql, {"pids": bound}))
     new: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     for pid, (status, badge) in listings.items():
