@@ -68,7 +68,7 @@ typecheck: $(STAMP) ## mypy (strict)
 
 check: lint typecheck test ## Everything CI runs
 
-bench: $(STAMP) ## Run the benchmarks (PostgreSQL; BENCH_DATABASE_URL overrides)
+bench: $(STAMP) ## Run the benchmarks (PostgreSQL; BENCH_DATABASE_URL overrides; Lighthouse needs node and chromium)
 	$(BIN)/python benchmarks/recompute.py
 	$(BIN)/python benchmarks/webhook_ingest.py
 	$(BIN)/python benchmarks/bulk_sync.py
@@ -77,6 +77,8 @@ bench: $(STAMP) ## Run the benchmarks (PostgreSQL; BENCH_DATABASE_URL overrides)
 	$(BIN)/python benchmarks/storefront_read.py
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/restock_latency.py
+	test -d benchmarks/lighthouse/node_modules || (cd benchmarks/lighthouse && npm ci --no-audit --no-fund)
+	$(BIN)/python benchmarks/storefront_lighthouse.py
 
 migrate: $(STAMP) ## Apply database migrations to DATABASE_URL
 	$(BIN)/backsoon migrate
