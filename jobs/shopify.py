@@ -13,6 +13,7 @@ from app.platforms.base import active_store, active_store_ids
 from app.platforms.shopify import auth as shopify_auth
 from app.platforms.shopify import freshness as shopify_freshness
 from app.platforms.shopify import identity as shopify_identity
+from app.platforms.shopify import records as shopify_records
 from app.platforms.shopify import storefront as shopify_storefront
 from app.platforms.shopify import sync as shopify_sync
 from app.platforms.shopify.platform import SHOPIFY
@@ -67,7 +68,7 @@ def refresh_product(store_id: int, product_gid: str) -> str:
         if not active:
             return "skipped"
         graphql = clients_for(rt, store_id).graphql
-        return shopify_sync.refresh_product(rt.db, rt.jobs, store_id, product_gid, graphql)
+        return shopify_records.refresh_product(rt.db, rt.jobs, store_id, product_gid, graphql)
 
 
 def refresh_order(store_id: int, order_gid: str) -> str:
@@ -78,7 +79,7 @@ def refresh_order(store_id: int, order_gid: str) -> str:
         if not active:
             return "skipped"
         graphql = clients_for(rt, store_id).graphql
-        return shopify_sync.refresh_order(rt.db, rt.jobs, store_id, order_gid, graphql)
+        return shopify_records.refresh_order(rt.db, rt.jobs, store_id, order_gid, graphql)
 
 
 def reconcile_all() -> int:

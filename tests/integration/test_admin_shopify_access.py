@@ -16,7 +16,7 @@ from app.db import Database
 from app.models import Store, SyncRun
 from app.platforms.shopify import webhooks as shopify_webhooks
 from app.platforms.shopify.access import ORDER_EMAIL_DENIED_NOTICE
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from tests.factories import RecordingQueue
 from tests.integration.test_shopify_order_history import HORIZON, SCOPES, scopes_update
 from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP, make_session_token
@@ -51,7 +51,7 @@ def make_shop(db: Database, scopes: str = SCOPES, **kw: object) -> int:
 
 def dashboard(client: FlaskClient, store_id: int) -> str:
     with client.session_transaction() as sess:
-        sess[SESSION_STORE_KEY] = store_id
+        sess.update(session_fields(store_id, 0))
     resp = client.get("/admin/")
     assert resp.status_code == 200
     return resp.get_data(as_text=True)

@@ -13,13 +13,13 @@ import pytest
 import responses
 from redis import Redis
 from responses import matchers
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.infra.crypto import TokenCipher
-from app.models import Store
+from app.models import Store, SyncRun
 from app.platforms.shopify import auth as shopify_auth
 from app.platforms.shopify.auth import access_token_for, install_from_session_token, save_access_token
 from integrations.base import AuthRevoked, TransientError
@@ -102,6 +102,14 @@ def load(db: Database, store_id: int) -> Store:
         return store
 
 
+def first_run(db: Database, store_id: int) -> int:
+    """The store's one sync run: the initial one, running."""
+    with db.session() as s:
+        (run,) = s.scalars(select(SyncRun).where(SyncRun.store_id == store_id)).all()
+        assert (run.kind, run.status, run.phase) == ("initial", "running", "locations")
+        return run.id
+
+
 # --- install -----------------------------------------------------------------------------------------------------
 
 
@@ -121,9 +129,12 @@ def test_install_creates_the_store_with_encrypted_credentials(db: Database, mock
     jobs = RecordingQueue()
     with db.session() as s:
         store_id = install_from_session_token(s, SETTINGS, token, jobs=jobs, now=NOW).id
-    # Once committed, the shop's own settings are read with the new token (nothing read yet: the defaults stand).
-    assert jobs.specs == [job_specs.shopify_read_identity(store_id)]
+    # Once committed, the shop's own settings are read with the new token (nothing read yet: the defaults stand),
+    # and its catalog is loaded: the first sync starts by itself.
+    run_id = first_run(db, store_id)
+    assert jobs.specs == [job_specs.shopify_read_identity(store_id), job_specs.shopify_sync(run_id)]
     assert jobs.specs[0].func == "jobs.shopify.read_identity" and jobs.specs[0].job_id == f"shopify-identity-{store_id}"
+    assert jobs.specs[1].func == "jobs.shopify.run_sync" and jobs.specs[1].job_id == f"sync-{run_id}"
 
     store = load(db, store_id)
     assert (store.platform, store.domain, store.name, store.status) == ("shopify", SHOP, "backsoon-demo", "active")
@@ -153,19 +164,24 @@ def test_install_again_reuses_healthy_credentials_and_force_exchanges(
     with db.session() as s:
         again = install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW + timedelta(hours=3)).id
     assert again == first and len(mocked.calls) == 1  # no new token pair minted per page load
-    # The settings were never read, so reopening the app asks again (the job id collapses a pending one).
-    assert jobs.specs == [job_specs.shopify_read_identity(first)] * 2
+    # The settings were never read, so reopening the app asks again (the job id collapses a pending one); the
+    # first sync is behind the store already, so no second one starts.
+    run_id = first_run(db, first)
+    identity = job_specs.shopify_read_identity(first)
+    assert jobs.specs == [identity, job_specs.shopify_sync(run_id), identity]
     with db.session() as s:
         store = s.get(Store, first)
         assert store is not None
         store.identity_read_at = NOW
     with db.session() as s:
         install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW + timedelta(hours=4))
-    assert len(jobs.specs) == 2  # read once: a page load with healthy credentials queues nothing
+    assert len(jobs.specs) == 3  # read once: a page load with healthy credentials queues nothing
     with db.session() as s:
         install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW, force=True)
     assert len(mocked.calls) == 2
-    assert jobs.specs[2:] == [job_specs.shopify_read_identity(first)]  # a new token: read again
+    assert jobs.specs[3:] == [identity]  # a new token: read again
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.store_id == first)) == 1
     with db.session() as s:
         assert s.scalar(select(Store.id).where(Store.domain == SHOP)) == first  # still one row
 
@@ -177,11 +193,13 @@ def test_install_reconnects_a_disconnected_or_uninstalled_store(db: Database, mo
         assert store is not None
         store.status, store.status_reason, store.credentials_encrypted = "uninstalled", "app/uninstalled webhook", None
         store.uninstalled_at = NOW - timedelta(minutes=5)
+        store.last_synced_at = NOW - timedelta(days=3)
     mocked.post(TOKEN_URL, json=EXCHANGE)
     jobs = RecordingQueue()
     with db.session() as s:
         assert install_from_session_token(s, SETTINGS, session_token(), jobs=jobs, now=NOW).id == store_id
-    assert jobs.specs == [job_specs.shopify_read_identity(store_id)]  # reconnected: the settings may have changed
+    # Reconnected: the settings may have changed; the catalog was loaded before (reconciliation catches up).
+    assert jobs.specs == [job_specs.shopify_read_identity(store_id)]
     store = load(db, store_id)
     assert (store.status, store.status_reason, store.uninstalled_at, store.installed_at) == ("active", None, None, NOW)
     assert decrypt(store)["access_token"] == "f85632530bf277ec9ac6f649fc327f17"

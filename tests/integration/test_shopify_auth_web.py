@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from app import job_specs
 from app.db import Database
 from app.infra.crypto import TokenCipher
-from app.models import Store
+from app.models import Store, SyncRun
 from app.services.merchant.api_keys import hash_api_key
 from app.web import deps
 from app.web import shopify as shopify_web
@@ -101,6 +101,14 @@ def decrypt(store: Store) -> dict[str, Any]:
     return TokenCipher([KEY]).decrypt_json(store.credentials_encrypted)
 
 
+def first_run(db: Database, store_id: int) -> int:
+    """The store's one sync run: the initial one, started by the install."""
+    with db.session() as s:
+        (run,) = s.scalars(select(SyncRun).where(SyncRun.store_id == store_id)).all()
+        assert (run.kind, run.status) == ("initial", "running")
+        return run.id
+
+
 def install_store(h: Harness, *, status: str = "active") -> int:
     with h.db.session() as s:
         store = Store(
@@ -158,8 +166,11 @@ def test_signed_app_home_with_id_token_installs_and_renders_the_shell(harness: H
         raw = bytes(conn.execute(text("SELECT credentials_encrypted FROM stores")).scalar_one())
     assert b"f85632530bf277ec9ac6f649fc327f17" not in raw and b"shprt_" not in raw
     assert len(harness.http.calls) == 1
-    # After the commit, the shop's own settings are to be read (jobs.shopify.read_identity).
-    assert harness.jobs.specs == [job_specs.shopify_read_identity(store.id)]
+    # Once committed: the shop's settings are read and its catalog loaded (the first sync).
+    assert harness.jobs.specs == [
+        job_specs.shopify_read_identity(store.id),
+        job_specs.shopify_sync(first_run(harness.db, store.id)),
+    ]
 
 
 def test_unsigned_reload_from_the_bounce_page_is_authenticated_by_the_session_token(harness: Harness) -> None:
@@ -335,7 +346,11 @@ def test_code_grant_installs_the_store(harness: Harness) -> None:
     assert store.status == "active"
     assert store.scopes == ALL_SCOPES
     assert decrypt(store)["refresh_token"] == "shprt_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-    assert harness.jobs.specs == [job_specs.shopify_read_identity(store.id)]
+    # Once committed: the shop's settings are read and its catalog loaded (the first sync).
+    assert harness.jobs.specs == [
+        job_specs.shopify_read_identity(store.id),
+        job_specs.shopify_sync(first_run(harness.db, store.id)),
+    ]
     # The state is single use: replaying the same callback is refused before any call to Shopify.
     assert callback(harness, state).status_code == 403
     assert len(harness.http.calls) == 1

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from app.db import Database
 from app.models import Order, OrderLine, Refund, RefundLine, Store, SyncRun
+from app.platforms.shopify import records as shopify_records
 from app.platforms.shopify import sync as shopify_sync
 from integrations.shopify.bulk import map_order_node
 from integrations.shopify.cost import MAX_QUERY_COST, requested_cost
@@ -297,7 +298,7 @@ def test_the_completed_record_is_the_one_a_full_node_maps_to(monkeypatch: pytest
     client = graphql()
     for order in admin.orders:
         page_node = admin.order_node(order, 10, 2, 10)
-        assert shopify_sync.complete_order(client, page_node) == map_order_node(admin.full_node(order))
+        assert shopify_records.complete_order(client, page_node) == map_order_node(admin.full_node(order))
     assert [v["after"] for n, v in admin.calls if n == "OrderLineItemsPage"] == ["10", "60", "110"]
     big_refund_pages = Counter(v["id"] for n, v in admin.calls if n == "RefundLinesPage")
     base = REFUND_BASE + BIG % 1000 * 100
@@ -314,7 +315,7 @@ def test_an_order_deleted_while_its_lines_are_read_is_skipped() -> None:
     admin = BigOrderAdmin()
     admin.gone.add(f"gid://shopify/Order/{BIG}")
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
-    assert shopify_sync.complete_order(graphql(), admin.order_node(admin.orders[0], 10, 2, 10)) is None
+    assert shopify_records.complete_order(graphql(), admin.order_node(admin.orders[0], 10, 2, 10)) is None
 
 
 @responses.activate

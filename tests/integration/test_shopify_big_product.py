@@ -16,6 +16,7 @@ from app import job_specs
 from app.db import Database
 from app.models import InventoryLevel, Product, Store, SyncRun, Variant, WebhookEvent
 from app.platforms import registry
+from app.platforms.shopify import records as shopify_records
 from app.platforms.shopify import sync as shopify_sync
 from app.queue import resolve
 from app.services.ingest import inbox
@@ -281,7 +282,7 @@ def test_reconcile_applies_all_2000_variants_and_every_level(db: Database, store
     assert (run.counts or {})["variants"] == N
     # the first 10 variants came with the products page, the other 1,990 in pages of VARIANT_PAGE_SIZE
     pages = [v for name, v in admin.calls if name == "ProductVariantsPage"]
-    assert len(pages) == -(-(N - 10) // shopify_sync.VARIANT_PAGE_SIZE)
+    assert len(pages) == -(-(N - 10) // shopify_records.VARIANT_PAGE_SIZE)
     assert pages[0]["after"] == "10"
     assert admin.names().count("InventoryItemLevelsPage") == 1
 
@@ -313,7 +314,7 @@ def test_a_webhook_listing_100_of_2000_deletes_none_and_the_refresh_applies_all(
     ]
     assert callable(resolve(refresh[0].func))
 
-    result = shopify_sync.refresh_product(db, RecordingQueue(), store_id, PRODUCT_GID, graphql())
+    result = shopify_records.refresh_product(db, RecordingQueue(), store_id, PRODUCT_GID, graphql())
 
     assert result == f"applied:{N}"
     assert live_variants(db, store_id) == N
@@ -348,7 +349,7 @@ def test_a_real_removal_soft_deletes_exactly_that_variant(db: Database, store_id
     assert outcome == "applied:partial"
     assert deleted_variants(db, store_id) == []  # a cut list never deletes
 
-    assert shopify_sync.refresh_product(db, RecordingQueue(), store_id, PRODUCT_GID, graphql()) == f"applied:{N - 1}"
+    assert shopify_records.refresh_product(db, RecordingQueue(), store_id, PRODUCT_GID, graphql()) == f"applied:{N - 1}"
 
     assert deleted_variants(db, store_id) == [str(VARIANT_BASE + 1234)]
     assert live_variants(db, store_id) == N - 1
@@ -363,4 +364,4 @@ def test_a_real_removal_soft_deletes_exactly_that_variant(db: Database, store_id
 def test_a_product_gone_before_its_refresh_is_left_to_products_delete(db: Database, store_id: int) -> None:
     responses.add(responses.POST, GRAPHQL, json={"data": {"product": None}, "extensions": _cost(10)})
 
-    assert shopify_sync.refresh_product(db, RecordingQueue(), store_id, PRODUCT_GID, graphql()) == "missing"
+    assert shopify_records.refresh_product(db, RecordingQueue(), store_id, PRODUCT_GID, graphql()) == "missing"

@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 from app.config import ConfigError, Settings
 from app.db import utcnow
 from app.infra.crypto import DecryptionError, cipher_for
-from app.models import Store, StoreStatus
+from app.models import Store, StoreStatus, SyncRun
 from app.platforms.shopify import identity as shopify_identity
+from app.platforms.shopify import sync as shopify_sync
 from app.queue import JobQueue
 from integrations.base import AuthRevoked, NotFound, TransientError
 from integrations.shopify.app_config import REQUIRED_SCOPES  # the one list, also rendered into shopify.app.toml
@@ -134,7 +135,7 @@ def save_access_token(
                 session.add(store)
                 _apply_token(store, encrypted, token, now)
                 session.flush()
-            shopify_identity.read_after_commit(session, jobs, store.id)
+            _after_install(session, jobs, store)
             return store
         except IntegrityError:
             store = find_shopify_store(session, shop)
@@ -142,8 +143,24 @@ def save_access_token(
                 raise
     _apply_token(store, encrypted, token, now)
     session.flush()
-    shopify_identity.read_after_commit(session, jobs, store.id)
+    _after_install(session, jobs, store)
     return store
+
+
+def _after_install(session: Session, jobs: JobQueue, store: Store) -> None:
+    """Once committed: read the shop's settings, and load its catalog if it never was."""
+    shopify_identity.read_after_commit(session, jobs, store.id)
+    _first_sync(session, jobs, store)
+
+
+def _first_sync(session: Session, jobs: JobQueue, store: Store) -> None:
+    """Start the store's first sync (after commit) unless it has one behind it.
+
+    A store with a sync run behind it, finished or failed, is left to the periodic reconciliation and "Sync now":
+    an install whose first sync failed is not retried on every page load.
+    """
+    if store.last_synced_at is None and session.scalar(select(SyncRun.id).where(SyncRun.store_id == store.id)) is None:
+        shopify_sync.start_sync(session, jobs, store.id, "initial")
 
 
 def _apply_token(store: Store, encrypted: bytes, token: AccessToken, now: datetime) -> None:
@@ -178,6 +195,7 @@ def install_from_session_token(
     if store is not None and not force and _has_usable_credentials(store, settings, now):
         if store.identity_read_at is None:
             shopify_identity.read_after_commit(session, jobs, store.id)
+        _first_sync(session, jobs, store)
         return store
     client = client or oauth_client(settings, now=now)
     token = client.exchange_session_token(session_token.shop, session_token.token)

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from app import job_specs
 from app.models import Product, Variant
-from app.platforms.shopify.sync import product_gid
+from app.platforms.shopify.records import product_gid
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import catalog
 from app.services.ingest.freshness import PassResult

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app import job_specs
 from app.models import Store, StoreStatus, WebhookEvent
 from app.platforms.shopify import identity as shopify_identity
+from app.platforms.shopify import records as shopify_records
 from app.platforms.shopify import sync as shopify_sync
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import catalog
@@ -68,7 +69,7 @@ def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
         return "stale"
     catalog.apply_variants(session, jobs, store_id, record.external_id, record.variants, preserve=unknown)
     enqueue_after_commit(
-        session, jobs, job_specs.shopify_refresh_product(store_id, shopify_sync.product_gid(record.external_id))
+        session, jobs, job_specs.shopify_refresh_product(store_id, shopify_records.product_gid(record.external_id))
     )
     return "applied:partial"
 
