@@ -20,7 +20,7 @@ def test_every_named_job_is_a_function_of_jobs() -> None:
         fn = resolve(name)
         assert inspect.isfunction(fn), name
         assert fn.__module__ + "." + fn.__name__ == name
-    assert len(set(job_specs.ALL_JOBS)) == len(job_specs.ALL_JOBS) == 31
+    assert len(set(job_specs.ALL_JOBS)) == len(job_specs.ALL_JOBS) == 33
 
 
 def test_every_job_function_of_jobs_is_named_once() -> None:
@@ -77,6 +77,7 @@ def test_in_process_scheduler_enqueues_each_periodic_job_when_due(monkeypatch: p
         job_specs.ATTRIBUTE_ALL,
         job_specs.DELIVER_ALL_WEBHOOKS,
         job_specs.DIGEST_ALL,
+        job_specs.DATA_REQUESTS_ALL,
         job_specs.INSTANT_ALERTS_ALL,
     ]
     assert queue.specs[0] == job_specs.SCHEDULE[0].spec()
