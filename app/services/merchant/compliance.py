@@ -156,9 +156,11 @@ def redact_customer(
         # Orders stay (they are sales history the stock engine needs); only who placed them goes.
         n_orders = _rowcount(session.execute(update(Order).where(clause).values(email=None, customer_external_id=None)))
     n_exports = _erase_exports(session, store_id, email, customer_id)
-    _erase_deliveries(
-        session, store_id, [x for x in (email and email.strip().lower(), customer_id) if x], keep_event_id
-    )
+    needles = {email.strip(), email.strip().lower()} if email else set()
+    # A short id would match inside unrelated numbers; Shopify's customer ids are 13 digits.
+    if customer_id and len(customer_id.strip()) >= 8:
+        needles.add(customer_id.strip())
+    _erase_deliveries(session, store_id, sorted(needles), keep_event_id)
     return Redacted(subscriptions=n_subs, orders=n_orders, exports=n_exports)
 
 
