@@ -209,12 +209,15 @@ def sync_cmd(store_id: int, reconcile: bool, poll: float) -> None:
 def shopify_app_toml_cmd(out: str) -> None:
     """Render shopify.app.toml from APP_URL and SHOPIFY_API_KEY (then run `shopify app deploy`)."""
     from app.config import get_settings
-    from integrations.shopify.app_config import render_app_toml
+    from integrations.shopify.app_config import AppUrlError, render_app_toml
 
     settings = get_settings()
     if not settings.shopify_api_key:
         raise click.ClickException("set SHOPIFY_API_KEY (the app's client id) first")
-    text = render_app_toml(settings.app_url, settings.shopify_api_key)
+    try:
+        text = render_app_toml(settings.app_url, settings.shopify_api_key)
+    except AppUrlError as exc:
+        raise click.ClickException(str(exc)) from exc
     if out == "-":
         click.echo(text, nl=False)
     else:

@@ -39,6 +39,8 @@ ATTRIBUTE_ALL = "jobs.attribution.attribute_all"
 DELIVER_WEBHOOKS = "jobs.admin.deliver_webhooks"
 DELIVER_ALL_WEBHOOKS = "jobs.admin.deliver_all_webhooks"
 SEND_DIGEST = "jobs.admin.send_digest"
+SEND_DATA_REQUEST = "jobs.admin.send_data_request"
+DATA_REQUESTS_ALL = "jobs.admin.data_requests_all"
 DIGEST_ALL = "jobs.admin.digest_all"
 SEND_INSTANT_ALERTS = "jobs.admin.send_instant_alerts"
 INSTANT_ALERTS_ALL = "jobs.admin.instant_alerts_all"
@@ -169,6 +171,11 @@ def send_digest(store_id: int) -> JobSpec:
     return JobSpec(SEND_DIGEST, (store_id,), job_id=f"digest-{store_id}", queue="low")
 
 
+def send_data_request(request_id: int, suffix: str = "") -> JobSpec:
+    """Email a store's admin the signed link to one shopper's data request document."""
+    return JobSpec(SEND_DATA_REQUEST, (request_id,), job_id=_id(f"data-request-{request_id}", suffix), queue="low")
+
+
 def send_instant_alerts(store_id: int) -> JobSpec:
     """Send a store's instant alerts that are due."""
     return JobSpec(SEND_INSTANT_ALERTS, (store_id,), job_id=f"instant-alerts-{store_id}", queue="low")
@@ -215,6 +222,8 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(DELIVER_ALL_WEBHOOKS, 60),
     # Each store's digest goes out once a day from 07:00 its time; checking every 15 min finds it soon after.
     Periodic(DIGEST_ALL, 15 * 60),
+    # A data request notice whose send failed (SMTP down, refused) is sent again on the next check.
+    Periodic(DATA_REQUESTS_ALL, 15 * 60),
     # An instant alert held back by its 15-minute spacing goes out on the next check.
     Periodic(INSTANT_ALERTS_ALL, 60),
 )
@@ -247,6 +256,8 @@ ALL_JOBS: tuple[str, ...] = (
     DELIVER_WEBHOOKS,
     DELIVER_ALL_WEBHOOKS,
     SEND_DIGEST,
+    SEND_DATA_REQUEST,
+    DATA_REQUESTS_ALL,
     DIGEST_ALL,
     SEND_INSTANT_ALERTS,
     INSTANT_ALERTS_ALL,

@@ -1,4 +1,5 @@
-"""Merchant-admin jobs: outbound signal webhooks, the daily digest, the instant alert and sign-in links."""
+"""Merchant-admin jobs: outbound signal webhooks, the daily digest, the instant alert, sign-in links and data
+request notices."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from app import job_specs
 from app.platforms import registry
-from app.services.merchant import login
+from app.services.merchant import data_requests, login
 from app.services.notify import alerts, outbound_webhooks
 from jobs._base import job_context
 
@@ -34,6 +35,24 @@ def send_digest(store_id: int) -> str:
     """Send the store's daily digest (at most once per store-local day)."""
     with job_context(store_id=store_id) as rt:
         return alerts.send_digest(rt.db, rt.settings, store_id)
+
+
+def send_data_request(request_id: int) -> str:
+    """Email the store's admin the signed link to a shopper's data request document (once)."""
+    with job_context() as rt:
+        return data_requests.send_notice(rt.db, rt.settings, request_id)
+
+
+def data_requests_all() -> int:
+    """Enqueue the notice of every recent data request not yet sent (periodic: a failed send is tried again)."""
+    now = datetime.now(UTC)
+    with job_context() as rt, rt.db.session() as session:
+        request_ids = data_requests.unsent_ids(session, now)
+    # The failed job keeps its id: a new one per check, or the enqueue would be refused as its duplicate.
+    suffix = f"r{int(now.timestamp()) // 60}"
+    for request_id in request_ids:
+        rt.jobs.enqueue(job_specs.send_data_request(request_id, suffix=suffix))
+    return len(request_ids)
 
 
 def digest_all() -> int:

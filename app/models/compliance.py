@@ -33,8 +33,13 @@ class ComplianceRequest(IdMixin, Base):
     external_id: Mapped[str] = mapped_column(String(64))
     # sha256 of the normalised email: enough to prove what was erased without keeping it.
     customer_email_hash: Mapped[str | None] = mapped_column(String(64))
+    # sha256 of the platform's customer id, so a later customers/redact that names only the id finds the export.
+    customer_id_hash: Mapped[str | None] = mapped_column(String(64))
+    # A customers/data_request's document for the merchant; erased with the shopper (customers/redact, shop/redact).
     export: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     counts: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     status: Mapped[str] = mapped_column(String(12), default=ComplianceStatus.DONE)  # ComplianceStatus
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]
+    # When the store's admin was emailed the link to the export (claimed before sending, released if it fails).
+    notified_at: Mapped[datetime | None]

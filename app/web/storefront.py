@@ -6,8 +6,9 @@ Routes:
   id>``: public state, ETag + short Cache-Control, CORS for the store's own origins only.
 - ``POST/OPTIONS /storefront/v1/stores/<id>/subscriptions``: waitlist signup (JSON or form-encoded), 202.
 - ``/storefront/proxy/v1/...``: the same three through the Shopify App Proxy (``/apps/backsoon/v1/...`` on the
-  shop's domain), store from the verified ``shop``; ``POST /storefront/proxy/subscribe``: the theme block's plain
-  form (no JavaScript), answered with a redirect back to the page or a small page.
+  shop's domain, or the signed ``path_prefix`` the merchant moved it to), store from the verified ``shop``;
+  ``POST /storefront/proxy/subscribe``: the theme block's plain form (no JavaScript), answered with a redirect back
+  to the page or a small page.
 - ``GET/POST /c/<token>``: double-opt-in confirmation; ``GET/POST /u/<token>``: unsubscribe (RFC 8058 one-click).
 
 A store that is unknown or not active (pending, disconnected, uninstalled) is a 404 everywhere: its shoppers can
@@ -37,7 +38,7 @@ from app.web import limits
 from app.web.deps import abort_json, db_session, runtime
 from app.web.read_cache import CachedRead, read_cache
 from app.web.storefront_openapi import OPENAPI
-from integrations.shopify.proxy import read_proxy_request
+from integrations.shopify.proxy import ProxyRequest, read_proxy_request
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +281,7 @@ def subscribe(store_id: int) -> tuple[Response, int] | Response:
 # --- Shopify App Proxy ----------------------------------------------------------------------------------------------
 
 
-def _proxy_store() -> tuple[Store, str | None]:
+def _proxy_store() -> tuple[Store, ProxyRequest]:
     settings = runtime().settings
     secrets = [s for s in (settings.shopify_api_secret, settings.shopify_api_secret_old) if s]
     if not secrets:
@@ -291,28 +292,28 @@ def _proxy_store() -> tuple[Store, str | None]:
     store = shopify_auth.active_shop(db_session(), verified.shop)
     if store is None:
         abort_json(404, "not_found", "No such store.")
-    return store, verified.customer_id
+    return store, verified
 
 
 @bp.get(f"{PROXY}/products/<product_ref>")
 def proxy_product_state(product_ref: str) -> Response:
     """The product state document through the Shopify App Proxy."""
-    store, _customer = _proxy_store()
+    store, _ = _proxy_store()
     return _state_read("product", store.id, product_ref, store)
 
 
 @bp.get(f"{PROXY}/variants/<variant_ref>")
 def proxy_variant_state(variant_ref: str) -> Response:
     """One variant's state through the Shopify App Proxy."""
-    store, _customer = _proxy_store()
+    store, _ = _proxy_store()
     return _state_read("variant", store.id, variant_ref, store)
 
 
 @bp.post(f"{PROXY}/subscriptions")
 def proxy_subscribe() -> tuple[Response, int]:
     """Waitlist signup through the Shopify App Proxy (same body and answers as the direct API)."""
-    store, customer = _proxy_store()
-    return jsonify(_signup(store, _body(), "app_proxy", customer)), 202
+    store, verified = _proxy_store()
+    return jsonify(_signup(store, _body(), "app_proxy", verified.customer_id)), 202
 
 
 def _safe_return_path(value: str | None) -> str | None:
@@ -325,11 +326,11 @@ def _safe_return_path(value: str | None) -> str | None:
 _AGREE_FIELDS = ("email", "variant_id", "product_id", "product_handle", "locale", "return_to")  # all else dropped
 
 
-def _agree_page(store: Store, data: Mapping[str, str]) -> Response:
+def _agree_page(store: Store, verified: ProxyRequest, data: Mapping[str, str]) -> Response:
     """The consent text, its version and a checkbox, for a form that sent no version: nothing is stored yet."""
     locale = _request_locale(store, data.get("locale"))
     agreed = service.store_consent(db_session(), store, locale)
-    prefix = f"{(_safe_return_path(request.args.get('path_prefix')) or '/apps/backsoon').rstrip('/')}/subscribe"
+    prefix = f"{verified.path_prefix}/subscribe"  # shown on the shop's domain: back through the shop's proxy path
     fields = [(name, data[name][:_MAX_FIELD]) for name in _AGREE_FIELDS if data.get(name)]
     title, button, action = rules.message(locale, "agree_title"), rules.message(locale, "agree_button"), prefix
     page = render_template("storefront_pages/agree.html", lang=locale, title=title, button=button, action=action,
@@ -343,17 +344,17 @@ def proxy_form_subscribe() -> Response:
 
     Without a consent_version (the form without JavaScript cannot know our text) it answers the consent page first.
     """
-    store, customer = _proxy_store()
+    store, verified = _proxy_store()
     form = request.form
     back = _safe_return_path(form.get("return_to")) or _safe_return_path(
         f"/products/{form.get('product_handle')}" if form.get("product_handle") else None
     )
     data = {**form.to_dict(), "source": "app_proxy"}
     if not (form.get("consent_version") or "").strip():
-        return _agree_page(store, data)
+        return _agree_page(store, verified, data)
     status, key = "subscribed", "subscribed"
     try:
-        body = _signup(store, data, "app_proxy", customer)
+        body = _signup(store, data, "app_proxy", verified.customer_id)
         key = "confirm_sent" if body["confirm"] else "subscribed"
     except Exception as exc:
         code = getattr(exc, "error_code", None)

@@ -1,7 +1,8 @@
 """Shopify App Proxy requests: verify the signature and read who the request is for.
 
-Shopify forwards ``https://<shop>/apps/backsoon/...`` to our proxy URL and appends ``shop``,
-``logged_in_customer_id``, ``path_prefix``, ``timestamp`` and ``signature`` to the query. The signature is the
+Shopify forwards ``https://<shop>/<prefix>/<subpath>/...`` (``/apps/backsoon`` unless the merchant changed it) to
+our proxy URL and appends ``shop``, ``logged_in_customer_id``, ``path_prefix`` (that ``/<prefix>/<subpath>``),
+``timestamp`` and ``signature`` to the query. The signature is the
 hex HMAC-SHA256, keyed by the app's client secret, of every other query parameter rendered as ``key=value`` (a
 repeated key's values joined by ",") with those strings sorted and concatenated with no separator (shopify.dev,
 "Authenticate app proxies"; the Ruby reference is ``collect { "#{k}=#{Array(v).join(',')}" }.sort.join``). The
@@ -12,9 +13,11 @@ as trustworthy as any public form post.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from integrations.shopify.app_config import PROXY_PREFIX, PROXY_SUBPATH
 from integrations.shopify.verify import (
     DEFAULT_MAX_AGE,
     QueryInput,
@@ -24,16 +27,30 @@ from integrations.shopify.verify import (
     verify_app_proxy,
 )
 
-__all__ = ["ProxyRequest", "read_proxy_request"]
+__all__ = ["ProxyRequest", "proxy_path", "read_proxy_request"]
+
+# The prefixes a merchant can pick for an app's proxy, and the subpath characters Shopify allows.
+PROXY_PREFIXES = ("apps", "a", "community", "tools")
+DEFAULT_PROXY_PATH = f"/{PROXY_PREFIX}/{PROXY_SUBPATH}"  # shopify.app.toml's, until a merchant moves it
+_PATH_PREFIX = re.compile(r"/(?:" + "|".join(PROXY_PREFIXES) + r")/[A-Za-z0-9_-]{1,100}")
+
+
+def proxy_path(path_prefix: str | None) -> str | None:
+    """The shop's proxy path (``/apps/backsoon``, ``/a/restock``, …) from a path_prefix; None if it is not one."""
+    if path_prefix is None:
+        return None
+    value = path_prefix.rstrip("/")
+    return value if _PATH_PREFIX.fullmatch(value) else None
 
 
 @dataclass(frozen=True, slots=True)
 class ProxyRequest:
-    """A verified App Proxy request: the shop domain (lowercase) and the logged-in customer, if any."""
+    """A verified App Proxy request: the shop domain (lowercase), the logged-in customer, if any, and the shop's
+    proxy path (``path_prefix``: where the merchant mounted the proxy; the configured one if Shopify sent none)."""
 
     shop: str
     customer_id: str | None
-    path_prefix: str | None
+    path_prefix: str
 
 
 def read_proxy_request(
@@ -57,4 +74,5 @@ def read_proxy_request(
     if shop is None or not is_valid_shop_domain(shop):
         return None
     customer = _single(params, "logged_in_customer_id") or None
-    return ProxyRequest(shop=shop.lower(), customer_id=customer, path_prefix=_single(params, "path_prefix"))
+    path = proxy_path(_single(params, "path_prefix")) or DEFAULT_PROXY_PATH
+    return ProxyRequest(shop=shop.lower(), customer_id=customer, path_prefix=path)

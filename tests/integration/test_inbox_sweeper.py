@@ -18,6 +18,7 @@ from app.platforms import registry
 from app.queue import InProcessJobQueue, JobSpec, RedisJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services.ingest import inbox, sweeper
+from app.services.ingest.inbox import INBOX_RETENTION
 from app.services.stock import dirty
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store, make_variant
@@ -166,22 +167,44 @@ def test_stale_dirty_variants_are_swept_into_a_recompute(db: Database) -> None:
         assert s.scalars(select(DirtyVariant.variant_id)).all() == [vid]
 
 
-def test_purge_deletes_only_finished_deliveries_past_retention(db: Database) -> None:
+def test_purge_deletes_every_delivery_past_retention_processed_or_not(db: Database) -> None:
+    # A delivery that never processed (still retried, or given up on) keeps the shopper's data in its raw body as
+    # long as a processed one would: it goes on the same retention.
     jobs = RecordingQueue()
-    old = record(db, jobs, "old-processed")
-    stuck = record(db, jobs, "old-unprocessed")
-    fresh = record(db, jobs, "fresh-processed")
+    sid = a_store(db)
+    body = b'{"id": 1, "email": "maya.chen@example.com", "shipping_address": {"address1": "12 Harbour Lane"}}'
+    keys = ("old-processed", "old-retrying", "old-failed", "old-ignored", "fresh-retrying", "fresh-processed")
+    ids = {}
+    for key in keys:
+        with db.session() as s:
+            ids[key] = inbox.record_delivery(
+                s, jobs, platform="test", topic="orders/create", dedupe_key=key, body=body, headers={}, store_id=sid
+            ).event_id
     now = datetime.now(UTC)
     with db.session() as s:
+        for key, status in (("old-processed", "processed"), ("old-failed", "failed"), ("old-ignored", "ignored")):
+            s.execute(update(WebhookEvent).where(WebhookEvent.id == ids[key]).values(status=status))
+        s.execute(update(WebhookEvent).where(WebhookEvent.id == ids["fresh-processed"]).values(status="processed"))
+        inbox.mark_failed(s, int(ids["old-retrying"] or 0), "boom")
+        inbox.mark_failed(s, int(ids["fresh-retrying"] or 0), "boom")
         s.execute(
-            update(WebhookEvent).where(WebhookEvent.id.in_([old.event_id, fresh.event_id])).values(status="processed")
+            update(WebhookEvent)
+            .where(WebhookEvent.dedupe_key.like("old-%"))
+            .values(received_at=now - INBOX_RETENTION - timedelta(minutes=1))
         )
         s.execute(
             update(WebhookEvent)
-            .where(WebhookEvent.id.in_([old.event_id, stuck.event_id]))
-            .values(received_at=now - timedelta(days=8))
+            .where(WebhookEvent.dedupe_key.like("fresh-%"))
+            .values(received_at=now - INBOX_RETENTION + timedelta(minutes=1))
         )
     with db.session() as s:
-        assert inbox.purge(s, now) == 1
+        assert inbox.purge(s, now) == 4
     with db.session() as s:
-        assert sorted(s.scalars(select(WebhookEvent.dedupe_key))) == ["fresh-processed", "old-unprocessed"]
+        rows = s.execute(select(WebhookEvent.dedupe_key, WebhookEvent.status, WebhookEvent.body)).all()
+    assert sorted((k, st) for k, st, _ in rows) == [("fresh-processed", "processed"), ("fresh-retrying", "received")]
+    # What is left of the shopper is only in deliveries younger than the retention.
+    with db.session() as s:
+        old_bodies = s.scalars(select(WebhookEvent.body).where(WebhookEvent.received_at < now - INBOX_RETENTION))
+        assert [b for b in old_bodies if b"maya.chen@example.com" in b] == []
+    with db.session() as s:
+        assert inbox.purge(s, now) == 0  # running twice removes nothing more

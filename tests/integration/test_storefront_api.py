@@ -282,11 +282,16 @@ def test_inactive_store_is_404(seeded: Any) -> None:
     assert client.get(f"/storefront/v1/stores/{ids['store']}/products/p1").status_code == 404
 
 
-def _proxy_query(shop: str = "acme-shop.myshopify.com", secret: str = APP_SECRET, ts: int | None = None) -> str:
+def _proxy_query(
+    shop: str = "acme-shop.myshopify.com",
+    secret: str = APP_SECRET,
+    ts: int | None = None,
+    path_prefix: str = "/apps/backsoon",
+) -> str:
     pairs = [
         ("shop", shop),
         ("logged_in_customer_id", "77"),
-        ("path_prefix", "/apps/backsoon"),
+        ("path_prefix", path_prefix),
         ("timestamp", str(ts if ts is not None else int(time.time()))),
     ]
     message = "".join(sorted(f"{k}={v}" for k, v in pairs))
@@ -372,6 +377,28 @@ def test_app_proxy_form_without_a_consent_version_shows_the_consent_text_first(s
     with db.session() as s:
         [record] = s.scalars(select(ConsentRecord)).all()
         assert (record.text, record.text_version) == (french.text, french.version)
+
+
+@pytest.mark.parametrize(
+    ("path_prefix", "action"),
+    [
+        ("/a/restock", "/a/restock/subscribe"),
+        ("/tools/back-soon/", "/tools/back-soon/subscribe"),
+        ("/community/bs_1", "/community/bs_1/subscribe"),
+        # Not a proxy path Shopify can send: the configured one, never a foreign path or another host.
+        ("//evil.example/x", "/apps/backsoon/subscribe"),
+        ("/shop/backsoon", "/apps/backsoon/subscribe"),
+    ],
+)
+def test_the_consent_page_posts_back_to_the_shops_own_proxy_path(seeded: Any, path_prefix: str, action: str) -> None:
+    # Merchants can move the App Proxy (prefix apps, a, community or tools; any subpath): Shopify signs where.
+    client, _ids, db = seeded
+    form = {"email": "g@example.com", "variant_id": "sv1", "product_id": "sp1", "consent": "on"}
+    resp = client.post(f"/storefront/proxy/subscribe?{_proxy_query(path_prefix=path_prefix)}", data=form)
+    assert resp.status_code == 200
+    assert f'<form method="post" action="{action}"' in resp.get_data(as_text=True)
+    with db.session() as s:
+        assert s.scalars(select(Subscription)).all() == []
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from integrations.shopify.proxy import ProxyRequest, read_proxy_request
+from integrations.shopify.proxy import ProxyRequest, proxy_path, read_proxy_request
 
 SECRET = "hush"
 TS = 1_317_327_555
@@ -87,3 +87,24 @@ def test_rejections() -> None:
 def test_no_secret_is_a_deployment_error() -> None:
     with pytest.raises(ValueError):
         read_proxy_request(_query(BASE), [], now=TS)
+
+
+@pytest.mark.parametrize(
+    ("path_prefix", "expected"),
+    [
+        ("/apps/backsoon", "/apps/backsoon"),
+        ("/a/restock/", "/a/restock"),
+        ("/community/back-soon", "/community/back-soon"),
+        ("/tools/bs_2", "/tools/bs_2"),
+        ("/apps", None),
+        ("/apps/", None),
+        ("/store/backsoon", None),
+        ("//evil.example/apps", None),
+        ("/apps/back soon", None),
+        ("/apps/backsoon/extra", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_proxy_path_is_only_where_shopify_can_mount_it(path_prefix: str | None, expected: str | None) -> None:
+    assert proxy_path(path_prefix) == expected

@@ -77,6 +77,7 @@ def test_in_process_scheduler_enqueues_each_periodic_job_when_due(monkeypatch: p
         job_specs.ATTRIBUTE_ALL,
         job_specs.DELIVER_ALL_WEBHOOKS,
         job_specs.DIGEST_ALL,
+        job_specs.DATA_REQUESTS_ALL,
         job_specs.INSTANT_ALERTS_ALL,
     ]
     assert queue.specs[0] == job_specs.SCHEDULE[0].spec()

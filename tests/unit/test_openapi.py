@@ -25,7 +25,8 @@ NOT_JSON_ENDPOINTS = (
     "woocommerce.connected",
 )
 # HTML pages: the Shopify install pages (admin iframe, OAuth redirect), the merchant admin (its data API is
-# /api/v1), the demo shop, landing pages and demo inbox.
+# /api/v1) with its data request downloads (a file behind the link emailed to the merchant), the demo shop,
+# landing pages and demo inbox.
 NOT_JSON_BLUEPRINTS = (
     "pages",
     "shopify",
@@ -35,6 +36,7 @@ NOT_JSON_BLUEPRINTS = (
     "admin_planning",
     "admin_data",
     "admin_subscribers",
+    "admin_privacy",
     "demo_mail",
     "shop",
 )

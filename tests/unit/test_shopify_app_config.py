@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from app.cli import cli
+from app.config import get_settings
 from app.platforms.shopify.platform import SHOPIFY
-from integrations.shopify.app_config import PROTECTED_DATA_TOPICS, PROTECTED_FIELDS, render_app_toml
+from integrations.shopify.app_config import PROTECTED_DATA_TOPICS, PROTECTED_FIELDS, AppUrlError, render_app_toml
 
 ROOT = Path(__file__).resolve().parents[2]
+CLI_CHECK = ROOT / "tools" / "shopify-cli-check"
+NODE = shutil.which("node")
 
 
 def test_rendered_config_points_everything_at_app_url() -> None:
@@ -55,3 +65,67 @@ def test_the_topics_that_carry_orders_are_the_ones_readme_says_need_protected_da
         assert f"`{topic}`" in readme, topic
     for type_name, field in PROTECTED_FIELDS:
         assert f"`{field}`" in readme and f"`{type_name}`" in readme
+
+
+def test_the_file_has_no_key_shopify_cli_4_strips() -> None:
+    doc = tomllib.loads(render_app_toml("https://restock.example.org", "abc123"))
+    assert "build" not in doc  # `shopify app deploy` deletes build.include_config_on_deploy
+
+
+@pytest.mark.parametrize(
+    "url", ["http://restock.example.org", "restock.example.org", "https://", "ftp://x.test", "https://x.test/?a=1"]
+)
+def test_a_non_https_app_url_is_refused_with_the_reason(url: str) -> None:
+    with pytest.raises(AppUrlError, match="APP_URL must"):
+        render_app_toml(url, "abc123")
+
+
+def test_the_command_refuses_http_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_URL", "http://localhost:5000")
+    monkeypatch.setenv("SHOPIFY_API_KEY", "abc123")
+    get_settings.cache_clear()
+    out = tmp_path / "shopify.app.toml"
+    try:
+        result = CliRunner().invoke(cli, ["shopify-app-toml", "--out", str(out)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "APP_URL must be the app's public https URL" in result.output
+    assert "'http://localhost:5000'" in result.output
+    assert not out.exists()
+
+
+def _cli_check(app_dir: Path) -> tuple[int, dict[str, object]]:
+    # .ci/run installs the pinned CLI (npm ci); a developer's first run does the same here.
+    if not (CLI_CHECK / "node_modules" / "@shopify" / "cli").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=CLI_CHECK, check=True)
+    proc = subprocess.run(
+        [NODE, "--no-warnings", str(CLI_CHECK / "check-app-config.mjs"), str(app_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return proc.returncode, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_shopify_cli_loads_the_rendered_file(tmp_path: Path) -> None:
+    """Shopify CLI 4.8's own loader and app configuration schema (tools/shopify-cli-check) accept the file."""
+    (tmp_path / "shopify.app.toml").write_text(render_app_toml("https://restock.example.org", "abc123"))
+    code, report = _cli_check(tmp_path)
+    assert (code, report["errors"]) == (0, [])
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_shopify_cli_rejects_what_the_generator_now_refuses(tmp_path: Path) -> None:
+    """The checker is not a rubber stamp: an http base and the stripped build key are what the CLI reports."""
+    text = render_app_toml("https://restock.example.org", "abc123").replace("https://", "http://")
+    text = text.replace("embedded = true\n", "embedded = true\n\n[build]\ninclude_config_on_deploy = true\n", 1)
+    (tmp_path / "shopify.app.toml").write_text(text)
+    code, report = _cli_check(tmp_path)
+    errors = report["errors"]
+    assert code == 1
+    assert isinstance(errors, list)
+    assert "app_proxy.url: URL must be HTTPS URL or start with /" in errors
+    assert "build.include_config_on_deploy: removed by `shopify app deploy` (no longer supported)" in errors

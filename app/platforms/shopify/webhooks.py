@@ -180,22 +180,26 @@ def on_shop_update(session: Session, jobs: JobQueue, event: WebhookEvent) -> str
 
 
 def on_customer_data_request(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
-    """Produce everything stored about one shopper for the merchant (kept on the compliance request row)."""
+    """Produce everything stored about one shopper for the merchant: kept on the compliance request row (listed in
+    the admin), and the store's admin is emailed a signed link to it after commit."""
     req = _parse(event)
     assert isinstance(req, p.CustomersDataRequest)
     store = _store(session, event)
     export = compliance.export_customer(session, store.id, req.email, req.customer_id)
-    compliance.record_request(
+    row = compliance.record_request(
         session,
         store_id=store.id,
         platform="shopify",
         shop_domain=store.domain,
-        kind="customers/data_request",
+        kind=compliance.DATA_REQUEST,
         external_id=req.data_request_id or event.dedupe_key,
         email=req.email,
+        customer_id=req.customer_id,
         export=export,
         counts={k: len(v) for k, v in export.items()},
     )
+    compliance.forget_body(event)
+    enqueue_after_commit(session, jobs, job_specs.send_data_request(row.id))
     return "applied"
 
 
@@ -204,7 +208,10 @@ def on_customer_redact(session: Session, jobs: JobQueue, event: WebhookEvent) ->
     req = _parse(event)
     assert isinstance(req, p.CustomersRedact)
     store = _store(session, event)
-    result = compliance.redact_customer(session, store.id, req.email, req.customer_id, req.orders_to_redact)
+    result = compliance.redact_customer(
+        session, store.id, req.email, req.customer_id, req.orders_to_redact, keep_event_id=event.id
+    )
+    compliance.forget_body(event)
     compliance.record_request(
         session,
         store_id=store.id,
@@ -213,7 +220,8 @@ def on_customer_redact(session: Session, jobs: JobQueue, event: WebhookEvent) ->
         kind="customers/redact",
         external_id=event.dedupe_key,
         email=req.email,
-        counts={"subscriptions": result.subscriptions, "orders": result.orders},
+        customer_id=req.customer_id,
+        counts={"subscriptions": result.subscriptions, "orders": result.orders, "exports": result.exports},
     )
     return "applied"
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import DateTime, LargeBinary, TextClause, bindparam, delete, select, text
+from sqlalchemy import DateTime, LargeBinary, TextClause, bindparam, delete, func, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Session
@@ -448,11 +448,24 @@ INBOX_RETENTION = timedelta(days=7)
 
 
 def purge(session: Session, now: datetime, retention: timedelta = INBOX_RETENTION) -> int:
-    """Delete finished deliveries older than the retention: their raw bodies carry shoppers' personal data."""
-    result = session.execute(
-        delete(WebhookEvent).where(
-            WebhookEvent.status.in_(_FINISHED),
-            WebhookEvent.received_at < now - retention,
+    """Delete every delivery older than the retention, processed or not: raw bodies carry shoppers' personal data.
+
+    One that never processed in all that time (still retried, or given up on) goes too: by then the freshness
+    passes and reconciliation have re-read what it said, and keeping its body would keep the personal data in it.
+    """
+    cutoff = now - retention
+    stuck = session.execute(
+        select(WebhookEvent.platform, WebhookEvent.topic, func.count())
+        .where(WebhookEvent.status.not_in(_FINISHED), WebhookEvent.received_at < cutoff)
+        .group_by(WebhookEvent.platform, WebhookEvent.topic)
+    ).all()
+    for platform, topic, count in stuck:
+        log.warning(
+            "purging %d %s %s deliveries that never processed",
+            count,
+            platform,
+            topic,
+            extra={"data": {"platform": platform, "topic": topic, "count": count}},
         )
-    )
+    result = session.execute(delete(WebhookEvent).where(WebhookEvent.received_at < cutoff))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Result, delete, or_, select, update
+from sqlalchemy import Result, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from app.infra.sql import dialect
 from app.models import (
     ComplianceRequest,
     ComplianceStatus,
@@ -34,9 +35,17 @@ def _rowcount(result: Result[Any]) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+DATA_REQUEST = "customers/data_request"
+
+
 def email_hash(email: str) -> str:
     """sha256 of a normalised email, for audit rows that must not keep the address."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def customer_id_hash(customer_id: str) -> str:
+    """sha256 of a platform customer id, for audit rows that must not keep it."""
+    return hashlib.sha256(f"customer:{customer_id.strip()}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,7 @@ class Redacted:
 
     subscriptions: int
     orders: int
+    exports: int = 0
 
 
 def _customer_orders_clause(store_id: int, email: str | None, customer_id: str | None, order_ids: Sequence[str]) -> Any:
@@ -121,9 +131,16 @@ def export_customer(session: Session, store_id: int, email: str | None, customer
 
 
 def redact_customer(
-    session: Session, store_id: int, email: str | None, customer_id: str | None, order_ids: Sequence[str] = ()
+    session: Session,
+    store_id: int,
+    email: str | None,
+    customer_id: str | None,
+    order_ids: Sequence[str] = (),
+    keep_event_id: int | None = None,
 ) -> Redacted:
-    """Erase a shopper: their subscriptions (with consents and deliveries) and the personal fields of their orders."""
+    """Erase a shopper: their subscriptions (with consents and deliveries), the personal fields of their orders,
+    earlier data request documents about them and the stored webhook deliveries that name them (except the one
+    being processed, ``keep_event_id``, whose body its handler blanks)."""
     n_subs = 0
     if email:
         n_subs = _rowcount(
@@ -138,18 +155,95 @@ def redact_customer(
     if clause is not None:
         # Orders stay (they are sales history the stock engine needs); only who placed them goes.
         n_orders = _rowcount(session.execute(update(Order).where(clause).values(email=None, customer_external_id=None)))
-    return Redacted(subscriptions=n_subs, orders=n_orders)
+    n_exports = _erase_exports(session, store_id, email, customer_id)
+    needles = {email.strip(), email.strip().lower()} if email else set()
+    # A short id would match inside unrelated numbers; Shopify's customer ids are 13 digits.
+    if customer_id and len(customer_id.strip()) >= 8:
+        needles.add(customer_id.strip())
+    _erase_deliveries(session, store_id, sorted(needles), keep_event_id)
+    return Redacted(subscriptions=n_subs, orders=n_orders, exports=n_exports)
+
+
+def _erase_deliveries(session: Session, store_id: int, needles: Sequence[str], keep_event_id: int | None) -> int:
+    # The inbox keeps raw bodies for its retention; those naming the shopper (their orders, their customer record)
+    # go now. A delivery not yet processed goes too: the reconciliation re-reads what it carried, without them.
+    found = 0
+    for needle in needles:
+        if dialect(session) == "postgresql":
+            clause = text("position(CAST(:needle AS bytea) IN webhook_events.body) > 0")
+        else:
+            clause = text("instr(webhook_events.body, CAST(:needle AS BLOB)) > 0")
+        result = session.execute(
+            delete(WebhookEvent)
+            .where(
+                WebhookEvent.store_id == store_id,
+                WebhookEvent.id != (keep_event_id or 0),
+                clause.bindparams(needle=needle.encode()),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        found += _rowcount(result)
+    return found
+
+
+def _erase_exports(session: Session, store_id: int, email: str | None, customer_id: str | None) -> int:
+    # An earlier data request's document is a copy of what was just erased: it goes too (the audit row stays).
+    terms = []
+    if email:
+        terms.append(ComplianceRequest.customer_email_hash == email_hash(email))
+    if customer_id:
+        terms.append(ComplianceRequest.customer_id_hash == customer_id_hash(customer_id))
+    if not terms:
+        return 0
+    return _rowcount(
+        session.execute(
+            update(ComplianceRequest)
+            .where(ComplianceRequest.store_id == store_id, ComplianceRequest.export.is_not(None), or_(*terms))
+            .values(export=None)
+        )
+    )
 
 
 def redact_shop(session: Session, store_id: int, keep_event_id: int | None = None) -> bool:
     """Erase a store and, through the foreign keys, every row that belongs to it.
 
-    Inbox rows hold raw payloads (emails, addresses), so they go too, except the delivery being processed.
+    Inbox rows hold raw payloads (emails, addresses), so they go too, except the delivery being processed (its
+    body names only the shop). The store's privacy requests stay as the audit trail (kind, shop domain, times)
+    without their exports or the hashes of whom they were about.
     """
     session.execute(
         delete(WebhookEvent).where(WebhookEvent.store_id == store_id, WebhookEvent.id != (keep_event_id or 0))
     )
+    store = session.get(Store, store_id)
+    if store is not None:
+        # Deliveries recorded before the store was known to us (store_id null) name it only in their headers.
+        session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(_unowned_events(session, store))))
+    session.execute(
+        update(ComplianceRequest)
+        .where(ComplianceRequest.store_id == store_id)
+        .values(export=None, customer_email_hash=None, customer_id_hash=None)
+    )
     return bool(_rowcount(session.execute(delete(Store).where(Store.id == store_id))))
+
+
+def _unowned_events(session: Session, store: Store) -> list[int]:
+    domain = store.domain.lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+    rows = session.execute(
+        select(WebhookEvent.id, WebhookEvent.headers).where(
+            WebhookEvent.store_id.is_(None), WebhookEvent.platform == store.platform
+        )
+    ).all()
+    out = []
+    for event_id, headers in rows:
+        values = {str(v).lower().removeprefix("https://").removeprefix("http://").rstrip("/") for v in headers.values()}
+        if domain in values:
+            out.append(int(event_id))
+    return out
+
+
+def forget_body(event: WebhookEvent) -> None:
+    """Blank a processed privacy delivery's raw body: it names the shopper, and nothing reads it again."""
+    event.body = b""
 
 
 def record_request(
@@ -161,10 +255,11 @@ def record_request(
     kind: str,
     external_id: str,
     email: str | None = None,
+    customer_id: str | None = None,
     export: dict[str, Any] | None = None,
     counts: dict[str, Any] | None = None,
 ) -> ComplianceRequest:
-    """Keep the audit row of a privacy request (the email only as a hash)."""
+    """Keep the audit row of a privacy request (the email and customer id only as hashes)."""
     req = ComplianceRequest(
         store_id=store_id,
         platform=platform,
@@ -172,6 +267,7 @@ def record_request(
         kind=kind,
         external_id=external_id,
         customer_email_hash=email_hash(email) if email else None,
+        customer_id_hash=customer_id_hash(customer_id) if customer_id else None,
         export=export,
         counts=counts or {},
         status=ComplianceStatus.DONE,

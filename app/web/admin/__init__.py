@@ -7,6 +7,7 @@
 - ``planning``: incoming stock (purchase orders, CSV import) and the campaign calendar.
 - ``data``: CSV exports, the marketing-signal feed and the outbound webhook.
 - ``subscribers``: subscribers per variant, resend and removal, and the notification log.
+- ``privacy``: shoppers' data requests with their documents, and the signed download emailed to the merchant.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every admin blueprint and the admin template globals."""
-    from app.web.admin import dashboard, data, planning, settings, shell, subscribers
+    from app.web.admin import dashboard, data, planning, privacy, settings, shell, subscribers
 
-    for module in (shell, dashboard, settings, planning, data, subscribers):
+    for module in (shell, dashboard, settings, planning, data, subscribers, privacy):
         app.register_blueprint(module.bp)
     shell.init_app(app)

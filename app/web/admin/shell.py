@@ -57,6 +57,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("admin_planning.campaigns", "Campaigns"),
     ("admin_subscribers.index", "Subscribers"),
     ("admin_data.exports", "Exports & feeds"),
+    ("admin_privacy.index", "Data requests"),
     ("admin_settings.index", "Settings"),
 )
 
