@@ -291,8 +291,8 @@ def test_reconcile_applies_all_120_lines_and_7_refunds(db: Database, store_id: i
 @responses.activate
 def test_the_completed_record_is_the_one_a_full_node_maps_to(monkeypatch: pytest.MonkeyPatch) -> None:
     # Small follow-up pages: lines 50 at a time (3 pages), refund lines 7 at a time (several pages per refund).
-    monkeypatch.setattr(shopify_sync, "ORDER_LINE_PAGE_SIZE", 50)
-    monkeypatch.setattr(shopify_sync, "REFUND_LINE_PAGE_SIZE", 7)
+    monkeypatch.setattr(shopify_records, "ORDER_LINE_PAGE_SIZE", 50)
+    monkeypatch.setattr(shopify_records, "REFUND_LINE_PAGE_SIZE", 7)
     admin = BigOrderAdmin()
     responses.add_callback(responses.POST, GRAPHQL, callback=admin)
     client = graphql()

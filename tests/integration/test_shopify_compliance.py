@@ -30,7 +30,7 @@ from app.db import Database
 from app.models import ComplianceRequest, ConsentRecord, Store, Subscription, Variant, WebhookEvent
 from app.queue import RedisJobQueue
 from app.services.merchant import data_requests
-from app.web.admin.auth import SESSION_STORE_KEY
+from app.web.admin.auth import session_fields
 from tests.conftest import FIXTURES, TEST_REDIS_URL
 from tests.factories import make_store
 from tests.smtpd import Collector, smtp_server
@@ -114,7 +114,7 @@ class Shop:
 
     def sign_in(self, store_id: int) -> None:
         with self.client.session_transaction() as sess:
-            sess[SESSION_STORE_KEY] = store_id
+            sess.update(session_fields(store_id, 0))
             sess["admin_csrf"] = "t" * 40
 
 
