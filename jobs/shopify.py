@@ -4,10 +4,12 @@ publish state, read the shop's own settings, the freshness pass."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 
+from app.db import Database
 from app.models import Store, SyncRun, SyncRunStatus
 from app.platforms.base import active_store, active_store_ids
 from app.platforms.shopify import auth as shopify_auth
@@ -17,6 +19,7 @@ from app.platforms.shopify import records as shopify_records
 from app.platforms.shopify import storefront as shopify_storefront
 from app.platforms.shopify import sync as shopify_sync
 from app.platforms.shopify.platform import SHOPIFY
+from app.queue import JobQueue
 from app.runtime import Runtime
 from app.services.ingest import sync_runs
 from app.services.ingest.freshness import PassResult
@@ -62,24 +65,21 @@ def run_sync(run_id: int) -> str:
 
 def refresh_product(store_id: int, product_gid: str) -> str:
     """Re-read one product with all its variants (after a webhook whose variant list may be partial) and apply it."""
-    with job_context(store_id=store_id) as rt:
-        with rt.db.session() as session:
-            active = active_store(session, store_id, SHOPIFY.name) is not None
-        if not active:
-            return "skipped"
-        graphql = clients_for(rt, store_id).graphql
-        return shopify_records.refresh_product(rt.db, rt.jobs, store_id, product_gid, graphql)
+    return _refresh(store_id, product_gid, shopify_records.refresh_product)
 
 
 def refresh_order(store_id: int, order_gid: str) -> str:
     """Re-read one order with its lines and refunds (the freshness pass found it changed) and apply it."""
+    return _refresh(store_id, order_gid, shopify_records.refresh_order)
+
+
+def _refresh(store_id: int, gid: str, read: Callable[[Database, JobQueue, int, str, GraphQLClient], str]) -> str:
     with job_context(store_id=store_id) as rt:
         with rt.db.session() as session:
             active = active_store(session, store_id, SHOPIFY.name) is not None
         if not active:
             return "skipped"
-        graphql = clients_for(rt, store_id).graphql
-        return shopify_records.refresh_order(rt.db, rt.jobs, store_id, order_gid, graphql)
+        return read(rt.db, rt.jobs, store_id, gid, clients_for(rt, store_id).graphql)
 
 
 def reconcile_all() -> int:

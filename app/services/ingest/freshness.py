@@ -9,7 +9,7 @@ a pass still running when the next one is due) never run a store's pass at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import Database
+from app.db import Database, as_utc
 from app.domain import freshness as rules
 from app.infra.sql import dialect
 from app.models import Store, StoreFreshness, StoreStatus
@@ -83,7 +83,7 @@ def claim(db: Database, store_id: int, now: datetime) -> datetime | None:
             since = s.execute(select(Store.last_synced_at).where(Store.id == store_id)).scalar_one_or_none()
         if since is None:
             return now - FIRST_LOOKBACK
-        return _aware(since) - OVERLAP
+        return as_utc(since) - OVERLAP
 
 
 def succeeded(
@@ -145,7 +145,3 @@ def banners_for(session: Session, store: Store, settings: Settings, platform_lab
         webhooks_broken=row.webhooks_broken or [],
         platform_label=platform_label,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
 from app.config import Settings
-from app.db import Database
+from app.db import Database, as_utc
 from app.domain.settings import resolve_settings
 from app.domain.stock import Signal, Status
 from app.infra.mail import Mailer
@@ -326,7 +326,7 @@ def build_instant_alert(session: Session, store: Store, now: datetime) -> Instan
     """Sell-outs, signal changes and waitlist crossings since the store's last instant alert (or the last hour)."""
     cursor = store.instant_alert_cursor or {}
     first = store.instant_alert_at is None
-    since = now - INSTANT_FIRST_LOOKBACK if store.instant_alert_at is None else _aware(store.instant_alert_at)
+    since = now - INSTANT_FIRST_LOOKBACK if store.instant_alert_at is None else as_utc(store.instant_alert_at)
     # The highest event id is read first: events written while this runs are left for the next alert.
     top = session.scalar(select(func.max(StockEvent.id)).where(StockEvent.store_id == store.id)) or 0
     after = int(cursor.get("event_id") or 0)
@@ -361,7 +361,7 @@ def build_instant_alert(session: Session, store: Store, now: datetime) -> Instan
         else:
             signals[str(c.variant_id)] = c.signal
         # A store's first alert has no memory of what it told: only changes of the last hour count as news.
-        if not first or _aware(c.changed_at) >= since:
+        if not first or as_utc(c.changed_at) >= since:
             item = DigestItem(c.variant_id, c.sku, c.product_title, c.variant_title, f"{c.previous} → {c.signal}")
             changed.append(item)
 
@@ -376,12 +376,8 @@ def build_instant_alert(session: Session, store: Store, now: datetime) -> Instan
     )
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _local_time(at: datetime, store: Store) -> str:
-    local = _aware(at).astimezone(store_zone(store))
+    local = as_utc(at).astimezone(store_zone(store))
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or store_zone(store).key}"
 
 
@@ -443,7 +439,7 @@ def send_instant_alert(db: Database, settings: Settings, store_id: int, now: dat
         if not instant_alerts_on(session, store_id):
             return "off"
         previous, cursor = store.instant_alert_at, store.instant_alert_cursor
-        if previous is not None and when < _aware(previous) + INSTANT_SPACING:
+        if previous is not None and when < as_utc(previous) + INSTANT_SPACING:
             return "waiting"  # the periodic sweep sends the batch once the spacing has passed
         alert = build_instant_alert(session, store, when)
         session.expunge(store)

@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app import job_specs
+from app.db import as_utc
 from app.domain import waitlist as rules
 from app.models import (
     ConsentRecord,
@@ -168,7 +169,7 @@ class ResendOutcome:
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return as_utc(value)
 
 
 def redacted_address(subscription_id: int) -> str:

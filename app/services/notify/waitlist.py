@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app import job_specs
+from app.db import as_utc
 from app.domain import waitlist as rules
 from app.domain.naming import variant_label
 from app.domain.stock import BadgeKind, Status
@@ -254,7 +255,7 @@ def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive UTC datetimes.
     if value is None:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return as_utc(value)
 
 
 def subscribe(
