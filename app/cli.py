@@ -315,9 +315,11 @@ def demo_cmd(host: str, reseed: bool) -> None:
 
 
 def _register_platform_commands() -> None:
+    from app.cli_inbox import inbox_cmd
     from app.cli_woo import connect_woocommerce_cmd
 
     cli.add_command(connect_woocommerce_cmd)
+    cli.add_command(inbox_cmd)
 
 
 _register_platform_commands()

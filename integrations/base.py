@@ -212,6 +212,10 @@ class StoreAdapter(Protocol):
         ...
 
 
+class UnreadablePayload(ValueError):
+    """A body that can never be read (not JSON, nested too deeply, a shape the mapping refuses): retrying is futile."""
+
+
 class PlatformError(Exception):
     """Base class for errors talking to a store platform."""
 

@@ -1,4 +1,4 @@
-"""Webhook job: process one inbox row."""
+"""Webhook jobs: drain a store's inbox, or process one stored delivery."""
 
 from __future__ import annotations
 
@@ -14,19 +14,21 @@ log = logging.getLogger(__name__)
 
 
 def process_webhook(event_id: int) -> str:
-    """Process one stored delivery; a failure is recorded and left for the sweeper to retry."""
+    """Process one stored delivery; a failure is recorded on the row (retried later, or dead-lettered)."""
     with job_context(webhook_id=event_id) as rt:
         try:
             with rt.db.session() as session:
                 return inbox.process_event(session, rt.jobs, event_id, registry.handler_for)
         except Exception as exc:
+            # Not re-raised: the row is the record (and the retry), RQ's failed registry would only hold a copy.
+            log.exception("webhook %s failed", event_id)
             with rt.db.session() as session:
-                inbox.mark_failed(session, event_id, f"{exc.__class__.__name__}: {exc}")
-            raise
+                status = inbox.mark_failed(session, event_id, _describe(exc), permanent=inbox.is_permanent(exc))
+            return f"failed:{status}"
 
 
 def drain_inbox(store_id: int) -> int:
-    """Process a store's received deliveries oldest first, until none are left; failures stay for the sweeper."""
+    """Process a store's due deliveries oldest first, until none are left; a failure is retried later or dead."""
     done = 0
     failed: set[int] = set()
     with job_context(store_id=store_id) as rt:
@@ -44,6 +46,10 @@ def drain_inbox(store_id: int) -> int:
                     done += 1
                 except Exception as exc:
                     failed.add(event_id)
-                    log.exception("webhook %s failed; left for the sweeper", event_id)
+                    log.exception("webhook %s failed", event_id)
                     with rt.db.session() as session:
-                        inbox.mark_failed(session, event_id, f"{exc.__class__.__name__}: {exc}")
+                        inbox.mark_failed(session, event_id, _describe(exc), permanent=inbox.is_permanent(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}"

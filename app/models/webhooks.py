@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonDoc, utcnow
@@ -16,11 +16,13 @@ from app.models.base import IdMixin
 class WebhookEventStatus(StrEnum):
     """An inbox row's progress (webhook_events.status)."""
 
-    RECEIVED = "received"  # stored, to be processed (also after a failed attempt: the sweeper retries it)
+    RECEIVED = "received"  # stored, to be processed (also after a failed attempt: retried from retry_at on)
     PROCESSED = "processed"
     IGNORED = "ignored"  # from an unknown or uninstalled shop, or a topic without a handler
     ECHO = "echo"  # changed nothing BackSoon syncs (mostly our own write-back coming back): read, not applied
-    FAILED = "failed"
+    FAILED = (
+        "failed"  # dead letter: unreadable, or every attempt failed; error says why (app.services.ingest.dead_letters)
+    )
 
 
 class WebhookEvent(IdMixin, Base):
@@ -30,6 +32,13 @@ class WebhookEvent(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("platform", "dedupe_key"),
         Index("ix_webhook_events_status_received", "status", "received_at"),
+        # The dead letters of a store: counted on every admin page, so read from a small index of their own.
+        Index(
+            "ix_webhook_events_dead",
+            "store_id",
+            postgresql_where=text("status = 'failed'"),
+            sqlite_where=text("status = 'failed'"),
+        ),
     )
 
     # SET NULL, not CASCADE: the shop/redact delivery that erases a store must outlive it to be marked done.
@@ -48,4 +57,6 @@ class WebhookEvent(IdMixin, Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     enqueued_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
+    # After a failed attempt: not retried before this time (the backoff); null means due now.
+    retry_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]

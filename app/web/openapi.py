@@ -31,7 +31,7 @@ OPENAPI = ApiDoc(
         "/healthz": {
             "get": {
                 "operationId": "healthz",
-                "summary": "Whether the database and the job queue answer",
+                "summary": "Whether the database and the job queue answer, and the dead letters waiting",
                 "tags": ["health"],
                 "security": [],
                 "responses": {
@@ -100,7 +100,21 @@ OPENAPI = ApiDoc(
                             "ok": {"type": "boolean"},
                             "mode": {"type": "string", "enum": ["redis", "in-process"]},
                             "depth": {"type": "object", "additionalProperties": {"type": "integer"}},
+                            "failed_jobs": {
+                                "type": "integer",
+                                "description": "Jobs in RQ's failed job registries (redis mode only)",
+                            },
                             "error": {"type": "string"},
+                        },
+                    },
+                    "dead_letters": {
+                        "type": "object",
+                        "description": "Work given up on, waiting to be looked at and replayed (`backsoon inbox`), "
+                        "absent when the database does not answer",
+                        "required": ["webhooks", "restock_events"],
+                        "properties": {
+                            "webhooks": {"type": "integer", "minimum": 0},
+                            "restock_events": {"type": "integer", "minimum": 0},
                         },
                     },
                 },

@@ -27,6 +27,7 @@ from integrations.base import (
     RefundLineRecord,
     RefundRecord,
     StoreInfo,
+    UnreadablePayload,
     VariantRecord,
 )
 from integrations.shopify.shop import money_format as shop_money_format
@@ -71,7 +72,7 @@ PRODUCT_WEBHOOK_UNKNOWN_VARIANT_FIELDS: frozenset[str] = frozenset({"tracked"})
 """VariantRecord fields a products/* webhook does not carry: keep the stored value on update."""
 
 
-class PayloadError(ValueError):
+class PayloadError(UnreadablePayload):
     """A webhook body or header that cannot be mapped: malformed JSON, a missing or mistyped required field."""
 
     def __init__(self, message: str, *, topic: str | None = None, field: str | None = None) -> None:

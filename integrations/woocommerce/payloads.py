@@ -24,6 +24,7 @@ from integrations.base import (
     ProductRecord,
     RefundLineRecord,
     RefundRecord,
+    UnreadablePayload,
     VariantRecord,
 )
 
@@ -51,7 +52,7 @@ DEFAULT_LOCATION_ID = "default"
 """The one implicit stock location of a WooCommerce store."""
 
 
-class PayloadError(ValueError):
+class PayloadError(UnreadablePayload):
     """A webhook or REST body that cannot be mapped: malformed JSON, a missing or mistyped required field."""
 
     def __init__(self, message: str, *, topic: str | None = None, field: str | None = None) -> None:

@@ -21,7 +21,8 @@ def test_healthz_reports_database_and_redis(make_app: AppFactory, redis_conn: An
     assert resp.get_json() == {
         "status": "ok",
         "database": {"ok": True, "dialect": "postgresql"},
-        "queue": {"ok": True, "mode": "redis", "depth": {"high": 0, "default": 0, "low": 0}},
+        "queue": {"ok": True, "mode": "redis", "depth": {"high": 0, "default": 0, "low": 0}, "failed_jobs": 0},
+        "dead_letters": {"webhooks": 0, "restock_events": 0},
     }
 
 
@@ -43,6 +44,7 @@ def test_healthz_in_process_mode_on_sqlite(make_app: AppFactory, sqlite_db: Data
         "status": "ok",
         "database": {"ok": True, "dialect": "sqlite"},
         "queue": {"ok": True, "mode": "in-process", "depth": {"in-process": 0}},
+        "dead_letters": {"webhooks": 0, "restock_events": 0},
     }
 
 

@@ -37,6 +37,7 @@ NOT_JSON_BLUEPRINTS = (
     "admin_data",
     "admin_subscribers",
     "admin_privacy",
+    "admin_dead_letters",
     "demo_mail",
     "shop",
 )

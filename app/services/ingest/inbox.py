@@ -1,4 +1,11 @@
-"""The webhook inbox: record verified deliveries once, process them by topic, idempotently."""
+"""The webhook inbox: record verified deliveries once, process them by topic, idempotently.
+
+A delivery whose processing fails is retried with a growing delay (retry_delay: 1, 2, 4, … minutes, at most an hour)
+by the next drain or the sweeper, MAX_ATTEMPTS times in all, then set aside as 'failed' with its last error: a dead
+letter (app.services.ingest.dead_letters), replayable by the operator or the merchant. A body that can never be read
+(not JSON, nested too deeply, a shape the platform's mapping refuses) is dead at its first attempt: retrying the same
+poison would only spend workers.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import DateTime, LargeBinary, TextClause, bindparam, delete, func, select, text
+from sqlalchemy import DateTime, LargeBinary, TextClause, bindparam, delete, func, or_, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Session
@@ -22,6 +29,7 @@ from app.infra.group_commit import GroupCommit, Pending, group_for
 from app.infra.sql import dialect
 from app.models import StoreStatus, WebhookEvent, WebhookEventStatus
 from app.queue import JobQueue, enqueue_after_commit
+from integrations.base import UnreadablePayload
 
 log = logging.getLogger(__name__)
 
@@ -394,12 +402,17 @@ def _insert(
     return Recorded(int(event_id), created=True, processed=status == WebhookEventStatus.RECEIVED)
 
 
-def pending_events(session: Session, store_id: int, limit: int = 200) -> list[int]:
-    """Ids of a store's deliveries still to process, oldest first."""
+def pending_events(session: Session, store_id: int, limit: int = 200, now: datetime | None = None) -> list[int]:
+    """Ids of a store's deliveries to process now (a failed one once its retry is due), oldest first."""
+    due = now or datetime.now(UTC)
     return list(
         session.scalars(
             select(WebhookEvent.id)
-            .where(WebhookEvent.store_id == store_id, WebhookEvent.status == WebhookEventStatus.RECEIVED)
+            .where(
+                WebhookEvent.store_id == store_id,
+                WebhookEvent.status == WebhookEventStatus.RECEIVED,
+                or_(WebhookEvent.retry_at.is_(None), WebhookEvent.retry_at <= due),
+            )
             .order_by(WebhookEvent.id)
             .limit(limit)
         )
@@ -418,7 +431,7 @@ def process_event(session: Session, jobs: JobQueue, event_id: int, handlers: Han
     event = session.execute(q).scalar_one_or_none()
     if event is None:
         return "busy_or_missing"
-    if event.status in _FINISHED:
+    if event.status != WebhookEventStatus.RECEIVED:
         return f"already_{event.status}"
     event.attempts += 1
     handler = handlers(event.platform, event.topic)
@@ -436,12 +449,53 @@ def process_event(session: Session, jobs: JobQueue, event_id: int, handlers: Han
     return outcome
 
 
-def mark_failed(session: Session, event_id: int, error: str) -> None:
-    """Record why processing failed; the row stays 'received' so the sweeper retries it."""
-    event = session.get(WebhookEvent, event_id)
-    if event is not None:
-        event.error = error[:2000]
-        event.attempts += 1
+MAX_ATTEMPTS = 8
+"""Attempts a delivery gets before it is a dead letter (about two hours of retries with retry_delay)."""
+_FIRST_RETRY = timedelta(minutes=1)
+_LONGEST_RETRY = timedelta(hours=1)
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long after its n-th failed attempt a delivery is tried again: 1, 2, 4, … minutes, at most an hour."""
+    delay: timedelta = _FIRST_RETRY * 2 ** max(failures - 1, 0)
+    return min(delay, _LONGEST_RETRY)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether a processing error will recur however often it is retried: the body itself cannot be read."""
+    return isinstance(exc, UnreadablePayload | RecursionError)
+
+
+def mark_failed(
+    session: Session, event_id: int, error: str, *, permanent: bool = False, now: datetime | None = None
+) -> str | None:
+    """Record a failed attempt: retried after retry_delay, or dead ('failed') when permanent or out of attempts.
+
+    Returns the row's status then (None for a row that is gone). Only a 'received' row counts an attempt: one that
+    finished meanwhile (a concurrent run) is left as it is.
+    """
+    event = session.get(WebhookEvent, event_id, with_for_update=dialect(session) == "postgresql")
+    if event is None:
+        return None
+    if event.status != WebhookEventStatus.RECEIVED:
+        return event.status
+    at = now or datetime.now(UTC)
+    event.error = error[:2000]
+    event.attempts += 1
+    if permanent or event.attempts >= MAX_ATTEMPTS:
+        event.status = WebhookEventStatus.FAILED
+        event.retry_at = None
+        log.error(
+            "webhook %s %s dead-lettered after %s attempt(s): %s",
+            event.platform,
+            event.topic,
+            event.attempts,
+            event.error,
+            extra={"data": {"webhook_id": event.id, "store_id": event.store_id}},
+        )
+    else:
+        event.retry_at = at + retry_delay(event.attempts)
+    return event.status
 
 
 INBOX_RETENTION = timedelta(days=7)
@@ -450,8 +504,9 @@ INBOX_RETENTION = timedelta(days=7)
 def purge(session: Session, now: datetime, retention: timedelta = INBOX_RETENTION) -> int:
     """Delete every delivery older than the retention, processed or not: raw bodies carry shoppers' personal data.
 
-    One that never processed in all that time (still retried, or given up on) goes too: by then the freshness
-    passes and reconciliation have re-read what it said, and keeping its body would keep the personal data in it.
+    One that never processed in all that time (still retried, or a dead letter nobody replayed) goes too: by then the
+    freshness passes and reconciliation have re-read what it said, and keeping its body would keep the personal data
+    in it.
     """
     cutoff = now - retention
     stuck = session.execute(

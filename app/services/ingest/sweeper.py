@@ -33,11 +33,15 @@ SyncJobFor = Callable[[str, int, str], JobSpec | None]
 
 
 def stalled_webhooks(session: Session, now: datetime, stale_before: datetime) -> list[JobSpec]:
-    """Stores with deliveries received but not processed, last enqueued longer ago than the threshold."""
+    """Stores with deliveries received but not processed, last enqueued longer ago than the threshold.
+
+    A delivery waiting out its retry delay is left until it is due; a dead letter ('failed') is never re-driven.
+    """
     stale = (
         (WebhookEvent.status == WebhookEventStatus.RECEIVED)
         & WebhookEvent.store_id.is_not(None)
         & or_(WebhookEvent.enqueued_at.is_(None), WebhookEvent.enqueued_at < stale_before)
+        & or_(WebhookEvent.retry_at.is_(None), WebhookEvent.retry_at <= now)
     )
     store_ids = (
         session.execute(select(WebhookEvent.store_id).where(stale).group_by(WebhookEvent.store_id)).scalars().all()

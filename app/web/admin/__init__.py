@@ -8,6 +8,7 @@
 - ``data``: CSV exports, the marketing-signal feed and the outbound webhook.
 - ``subscribers``: subscribers per variant, resend and removal, and the notification log.
 - ``privacy``: shoppers' data requests with their documents, and the signed download emailed to the merchant.
+- ``dead_letters``: store updates and restock alerts given up on after every retry, replayable.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every admin blueprint and the admin template globals."""
-    from app.web.admin import dashboard, data, planning, privacy, settings, shell, subscribers
+    from app.web.admin import dashboard, data, dead_letters, planning, privacy, settings, shell, subscribers
 
-    for module in (shell, dashboard, settings, planning, data, subscribers, privacy):
+    for module in (shell, dashboard, settings, planning, data, subscribers, privacy, dead_letters):
         app.register_blueprint(module.bp)
     shell.init_app(app)

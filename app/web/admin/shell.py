@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from app.domain.freshness import Banner
 from app.domain.naming import variant_label
 from app.platforms import registry
-from app.services.ingest import freshness
+from app.services.ingest import dead_letters, freshness
 from app.services.merchant import email_confirm
 from app.services.merchant import identity as store_identity
 from app.services.merchant import login as admin_login
@@ -83,6 +83,8 @@ def init_app(app: Flask) -> None:
             "admin_nav": [(e, label) for e, label in NAV if e in app.view_functions],
             "shopify_api_key": runtime().settings.shopify_api_key or "",
             "health_banners": _health_banners(ctx),
+            # The Failed updates page is in the menu only while there is something on it.
+            "dead_letter_count": sum(dead_letters.counts(db_session(), store_id=ctx.store.id).values()) if ctx else 0,
         }
 
 
