@@ -25,7 +25,7 @@ from app.runtime import Runtime, set_runtime
 from app.services.ingest import dead_letters, inbox, sweeper
 from app.services.ingest.inbox import INBOX_RETENTION, MAX_ATTEMPTS
 from app.web.admin.auth import session_fields
-from jobs.webhooks import drain_inbox
+from jobs.webhooks import drain_inbox, process_webhook
 from tests.conftest import TEST_REDIS_URL, AppFactory
 from tests.factories import RecordingQueue, make_store, make_variant
 
@@ -201,6 +201,18 @@ def test_an_unreadable_body_is_dead_at_its_first_attempt(
     assert (status, attempts, retry_at) == ("failed", 1, None)
     assert stored_error == error
     assert jobs.errors == []
+
+
+def test_the_single_delivery_job_records_poison_without_raising_and_leaves_it_dead(db: Database) -> None:
+    set_runtime(Runtime(Settings(env="test"), db, RecordingQueue()))
+    sid = _store(db, platform="shopify")
+    event_id = _record(db, RecordingQueue(), sid, "one-1", platform="shopify", topic="orders/create", body=b"[1, 2")
+    assert process_webhook(event_id) == "failed:failed"
+    error = "PayloadError: orders/create: body is not valid JSON (JSONDecodeError)"
+    assert _row(db, event_id) == ("failed", 1, error, None)
+    # Run again (a duplicate job, a replay of the job id): a dead letter is not processed, nor counted again.
+    assert process_webhook(event_id) == "already_failed"
+    assert _row(db, event_id) == ("failed", 1, error, None)
 
 
 def _cli(*args: str) -> Any:
