@@ -206,7 +206,13 @@ def sync_cmd(store_id: int, reconcile: bool, poll: float) -> None:
 @click.option(
     "--out", type=click.Path(dir_okay=False), default="-", show_default=True, help="File to write, or - for stdout."
 )
-def shopify_app_toml_cmd(out: str) -> None:
+@click.option(
+    "--without-order-topics",
+    is_flag=True,
+    help="Leave out the orders/* and refunds/create webhooks (deployable before Shopify approves protected customer "
+    "data).",
+)
+def shopify_app_toml_cmd(out: str, without_order_topics: bool) -> None:
     """Render shopify.app.toml from APP_URL and SHOPIFY_API_KEY (then run `shopify app deploy`)."""
     from app.config import get_settings
     from integrations.shopify.app_config import AppUrlError, render_app_toml
@@ -215,7 +221,7 @@ def shopify_app_toml_cmd(out: str) -> None:
     if not settings.shopify_api_key:
         raise click.ClickException("set SHOPIFY_API_KEY (the app's client id) first")
     try:
-        text = render_app_toml(settings.app_url, settings.shopify_api_key)
+        text = render_app_toml(settings.app_url, settings.shopify_api_key, order_topics=not without_order_topics)
     except AppUrlError as exc:
         raise click.ClickException(str(exc)) from exc
     if out == "-":

@@ -125,7 +125,7 @@ def fresh_pass(store_id: int) -> str:
 
         def read(since: datetime, meter: Meter) -> PassResult:
             meter.client = graphql = clients_for(rt, store_id).graphql
-            changed = shopify_freshness.find_changes(graphql, since)
+            changed = shopify_freshness.store_changes(rt.db, rt.jobs, store_id, graphql, since)
             with rt.db.session() as session:
                 return shopify_freshness.queue_refreshes(session, rt.jobs, store_id, changed)
 

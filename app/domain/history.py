@@ -61,6 +61,12 @@ def earliest_horizon(current: datetime | None, new: datetime) -> datetime:
     return new if current is None or new < current else current
 
 
+def known_horizon(stored: datetime | None, now: datetime, orders_readable: bool) -> datetime | None:
+    """The order horizon the figures use: the stored one, or ``now`` while the platform refuses every order read
+    (Shopify without protected customer data approval), when no day's sales are known however long it lasts."""
+    return stored if orders_readable else now
+
+
 def known_days(window_days: int, now: datetime, horizon: datetime | None) -> int:
     """The days of a ``window_days`` window whose orders are known: whole days since the horizon, at most the window.
 

@@ -44,6 +44,9 @@ class OrderEmailAccess(StrEnum):
 
     GRANTED = "granted"  # an order came with its email: the app is approved for it on this store
     DENIED = "denied"  # Shopify answered ACCESS_DENIED on Order.email: not approved (yet)
+    # Shopify refused the Order object itself (no protected customer data approval at all): no order is read, no
+    # day of sales is known, and the read is tried again daily (app.platforms.shopify.order_access).
+    NO_ORDERS = "no_orders"
 
 
 class Store(IdMixin, Timestamps, Base):
@@ -84,7 +87,8 @@ class Store(IdMixin, Timestamps, Base):
     # the figures leave those days out instead of reading them as days without sales. None: no such horizon.
     orders_history_from: Mapped[datetime | None]
     # Shopify only: an OrderEmailAccess, None until an order read tells. Attribution matches orders to restock emails
-    # by the order's email, so with "denied" it has nothing to match and the admin says why.
+    # by the order's email, so with "denied" (or "no_orders": no order at all) it has nothing to match and the admin
+    # says why. order_email_checked_at: when Shopify last answered so.
     order_email_access: Mapped[str | None] = mapped_column(String(10))
     order_email_checked_at: Mapped[datetime | None]
     # When the merchant last declined the optional read_all_orders scope in the admin's prompt (None: never, or

@@ -10,7 +10,8 @@ as HTTP 429 (reported by some), by waiting and retrying a bounded number of time
 Errors map to integrations.base types: 401/403 → AuthRevoked (the caller marks the store disconnected; tried once
 more first if the token provider has meanwhile rotated to another token); 5xx, timeouts and connection errors →
 TransientError after bounded retries (only for idempotent operations); 429 and THROTTLED → RateLimited once retries
-run out; any other GraphQL error → InvalidRequest. ``userErrors`` of a mutation are data: returned, never raised.
+run out; a root field refused as protected customer data → ProtectedDataDenied (an InvalidRequest); any other
+GraphQL error → InvalidRequest. ``userErrors`` of a mutation are data: returned, never raised.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from integrations.shopify.verify import is_valid_shop_domain
 __all__ = [
     "DEFAULT_API_VERSION",
     "GraphQLClient",
+    "ProtectedDataDenied",
     "ThrottleStatus",
     "denied_fields",
     "is_mutation",
+    "protected_roots",
 ]
 
 DEFAULT_API_VERSION = "2026-10"
@@ -66,6 +69,49 @@ def denied_fields(errors: object, tolerated: Collection[str]) -> set[str]:
             return set()
         found.add(path[-1])
     return found
+
+
+# How Shopify says an ACCESS_DENIED is about protected customer data rather than a missing access scope: its message
+# ("This app is not approved to access the Order object. See https://shopify.dev/docs/apps/launch/protected-customer-data
+# for more details.") or its extensions.documentation link names the protected customer data page. A missing scope
+# says "Access denied for orders field. Required access: `read_orders` access scope." and links the scopes page.
+_PROTECTED_DATA_MARKS = ("protected-customer-data", "not approved to access")
+
+
+class ProtectedDataDenied(InvalidRequest):
+    """Shopify refused whole root fields (``orders``) as protected customer data the app is not approved for.
+
+    An app without protected customer data approval is refused the Order object itself: ``{"data": null, "errors":
+    [{"message": "This app is not approved to access the Order object. See https://shopify.dev/docs/apps/launch/
+    protected-customer-data for more details.", "path": ["orders"], "extensions": {"code": "ACCESS_DENIED"}}]}``.
+    ``roots`` names the refused root fields. Still an InvalidRequest: a caller that does not expect it fails as before.
+    """
+
+    def __init__(self, message: str, roots: frozenset[str], *, status: int | None = None) -> None:
+        super().__init__(message, status=status, code="ACCESS_DENIED")
+        self.roots = roots
+
+
+def protected_roots(errors: object) -> frozenset[str]:
+    """The root fields a GraphQL ``errors`` list refuses as protected customer data; empty when any error is
+    something else (another code, a missing scope, a field inside a node, no path)."""
+    if not isinstance(errors, list) or not errors:
+        return frozenset()
+    roots: set[str] = set()
+    for error in errors:
+        if not isinstance(error, dict):
+            return frozenset()
+        extensions = error.get("extensions")
+        path = error.get("path")
+        if not isinstance(extensions, dict) or extensions.get("code") != "ACCESS_DENIED":
+            return frozenset()
+        if not isinstance(path, list) or len(path) != 1 or not isinstance(path[0], str):
+            return frozenset()
+        said = f"{error.get('message', '')} {extensions.get('documentation', '')}".lower()
+        if not any(mark in said for mark in _PROTECTED_DATA_MARKS):
+            return frozenset()
+        roots.add(path[0])
+    return frozenset(roots)
 
 
 def is_mutation(query: str) -> bool:
@@ -225,6 +271,9 @@ class GraphQLClient:
                     # Shopify answers the rest in full and null for a protected field the app is not approved for.
                     self.denied_fields |= denied
                     return data
+                roots = protected_roots(errors)
+                if roots:
+                    raise ProtectedDataDenied(f"GraphQL errors: {_messages(errors)}", roots, status=status)
                 # Partial data with other errors is refused: a sync must never treat half an answer as the whole.
                 code = next(iter(sorted(codes)), None)
                 raise InvalidRequest(f"GraphQL errors: {_messages(errors)}", status=status, code=code)

@@ -28,6 +28,7 @@ __all__ = [
     "ORDERS_PAGE_LINE_ITEMS",
     "ORDERS_PAGE_REFUNDS",
     "ORDERS_PAGE_REFUND_LINES",
+    "ORDER_ACCESS_PROBE",
     "ORDER_BY_ID",
     "ORDER_LINE_ITEMS_PAGE",
     "ORDER_REFUNDS",
@@ -209,6 +210,17 @@ Cost: 2 + first × 93 (an order: 1 + totalPriceSet 2 + lineItems 2 + 10 × 4 + r
 refundLineItems 2 + 10 × 2)), so at most 10 orders per page. An order whose lines, refunds or refund lines continue
 past this page is completed with ORDER_LINE_ITEMS_PAGE, ORDER_REFUNDS and REFUND_LINES_PAGE.
 """
+
+ORDER_ACCESS_PROBE = """query OrderAccessProbe {
+  orders(first: 1) {
+    nodes { id }
+  }
+}
+"""
+"""Whether Shopify lets the app read this store's orders at all (cost 3). An app not approved for protected customer
+data is refused the Order object: ACCESS_DENIED on ``orders`` (integrations.shopify.graphql.ProtectedDataDenied). A
+failed bulk order read is checked with it, as Shopify's BulkOperationErrorCode.ACCESS_DENIED says to ("execute the
+query as a normal non-bulk GraphQL request to see more details"), and a store refused is asked again with it."""
 
 ORDER_BY_ID = f"""query OrderById($id: ID!) {{
   order(id: $id) {{{_ORDER_NODE}
@@ -418,13 +430,14 @@ FRESHNESS_CHECK = """query FreshnessCheck(
   $levels: Int!,
   $orders: Int!,
   $deletions: Int!,
+  $withOrders: Boolean!,
   $after: String
 ) {
   products(first: $products, query: $query) {
     nodes { id }
     pageInfo { hasNextPage endCursor }
   }
-  orders(first: $orders, query: $query) {
+  orders(first: $orders, query: $query) @include(if: $withOrders) {
     nodes { id }
     pageInfo { hasNextPage endCursor }
   }
@@ -448,9 +461,10 @@ FRESHNESS_CHECK = """query FreshnessCheck(
 store with up to 10 locations.
 
 Variables: query (``updated_at:>'<UTC time>'``), deleted (``subject_type:PRODUCT AND action:destroy AND
-created_at:>'<UTC time>'``), products, locations, levels, orders, deletions, after (further locations). Cost:
-products 2 + 50 = 52; orders 2 + 50 = 52; events 2 + 10 × 1 = 12; locations 2 + 10 × (1 + 2 + 40 × (level 1 +
-item 1)) = 832; 948 in all.
+created_at:>'<UTC time>'``), products, locations, levels, orders, deletions, withOrders, after (further locations).
+Cost: products 2 + 50 = 52; orders 2 + 50 = 52; events 2 + 10 × 1 = 12; locations 2 + 10 × (1 + 2 + 40 × (level 1 +
+item 1)) = 832; 948 in all (896 with ``withOrders`` false: a store whose app Shopify has not approved for protected
+customer data is refused ``orders``, and the rest is asked without it).
 """
 
 CHANGED_PRODUCTS_PAGE = """query ChangedProductsPage($query: String!, $first: Int!, $after: String) {

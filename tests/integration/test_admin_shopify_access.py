@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import Store, SyncRun
 from app.platforms.shopify import webhooks as shopify_webhooks
-from app.platforms.shopify.access import ORDER_EMAIL_DENIED_NOTICE
+from app.platforms.shopify.access import ORDER_EMAIL_DENIED_NOTICE, ORDERS_DENIED_NOTICE
 from app.web.admin.auth import session_fields
 from tests.factories import RecordingQueue
 from tests.integration.test_shopify_order_history import HORIZON, SCOPES, scopes_update
@@ -77,6 +77,26 @@ def test_a_store_shopify_refuses_order_emails_to_is_told_why_conversions_are_off
     assert f'<section class="card notice" role="status" id="attribution-off">\n    <p>{notice}</p>' in html
     assert ORDER_EMAIL_DENIED_NOTICE.startswith("Restock-email conversions are off: Shopify has not approved")
     assert 'id="conversions-off">Off until Shopify lets BackSoon read order emails (see above).</p>' in html
+
+
+def test_a_store_shopify_refuses_its_orders_is_told_what_works_and_what_to_request(
+    db: Database, client: FlaskClient
+) -> None:
+    store_id = make_shop(db, order_email_access="no_orders")
+    html = dashboard(client, store_id)
+    notice = escape(ORDERS_DENIED_NOTICE)  # "store's" is written &#39;
+    assert f'<section class="card notice" role="status" id="attribution-off">\n    <p>{notice}</p>' in html
+    assert ORDERS_DENIED_NOTICE == (
+        "BackSoon cannot read this store's orders: Shopify has not approved the app for protected customer data, so "
+        "Shopify refuses it the orders and sends it no order webhooks. Products, stock levels, badges, waitlists and "
+        "restock emails work; stock status runs from inventory only, without sales velocity or stockout dates, and "
+        "restock-email conversions are off. To turn orders on, the app's developer requests access to protected "
+        "customer data in the Shopify Partner Dashboard (API access requests: protected customer data, and the Email "
+        "field for conversions). BackSoon asks Shopify again every day and loads the order history by itself once it "
+        "is approved."
+    )
+    assert 'id="conversions-off">Off until Shopify lets BackSoon read orders (see above).</p>' in html
+    assert 'id="all-orders"' not in html  # older orders are not the question while none can be read
 
 
 @pytest.mark.parametrize("access", [None, "granted"])

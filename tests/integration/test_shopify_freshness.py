@@ -164,6 +164,7 @@ CHECK_VARIABLES = {
     "levels": 40,
     "orders": 50,
     "deletions": 10,
+    "withOrders": True,
 }
 
 

@@ -106,7 +106,7 @@ class HistoryAdmin:
     def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
         name = _name(request)
         self.calls.append(name)
-        variables = json.loads(request.body)["variables"]
+        variables = json.loads(request.body).get("variables", {})
         if name == "BulkOperationRunQuery":
             self.bulk_queries.append(variables["query"])
             body = load("bulk_operation_run_query.success.json")
@@ -122,6 +122,8 @@ class HistoryAdmin:
             if refused:
                 # Shopify's BulkOperationErrorCode for a query the app lacks access for; no file, no partial data.
                 op.update(status="FAILED", errorCode="ACCESS_DENIED", url=None, objectCount="0", fileSize=None)
+        elif name == "OrderAccessProbe":
+            body = load("order_access_probe.json")  # the Order object itself is approved: only the email is not
         else:
             raise AssertionError(f"unexpected operation {name}")
         return 200, {"Content-Type": "application/json"}, json.dumps(body)
@@ -223,23 +225,23 @@ def test_orders_without_any_email_leave_the_access_unknown(db: Database, store_i
 
 
 @responses.activate
-def test_any_other_error_on_the_orders_page_still_fails_the_run(db: Database, store_id: int) -> None:
-    """Only a denied protected field is tolerated: a denied Order object (no level-1 approval) is not read as
-    "no orders", and nothing is written."""
-    refused = {
-        "errors": [
-            {
-                "message": "This app is not approved to access the Order object. See "
-                "https://shopify.dev/docs/apps/launch/protected-customer-data for more details.",
-                "locations": [{"line": 2, "column": 3}],
-                "path": ["orders"],
-                "extensions": {"code": "ACCESS_DENIED"},
-            }
-        ],
-        "data": {"orders": None},
-        "extensions": COST,
-    }
+def test_a_refused_order_object_is_not_taken_for_a_refused_email(db: Database, store_id: int) -> None:
+    """A denied Order object (no level-1 approval) is not read as "no orders" of a store that hides emails: nothing is
+    written and the store is marked as refused its orders (tests/integration/test_shopify_no_order_access.py)."""
+    refused = load("order_access_probe.order_object_denied.json")
+    assert refused["data"] is None and [e["path"] for e in refused["errors"]] == [["orders"]]
     responses.add_callback(responses.POST, GRAPHQL, callback=ReconcileAdmin(refused))
+    run(db, store_id, "reconcile")
+    assert orders(db) == []
+    assert store_access(db, store_id) == ("no_orders", True)
+
+
+@responses.activate
+def test_any_other_error_on_the_orders_page_still_fails_the_run(db: Database, store_id: int) -> None:
+    """Only protected customer data refusals are tolerated: a missing read_orders scope fails the run as before."""
+    responses.add_callback(
+        responses.POST, GRAPHQL, callback=ReconcileAdmin(load("order_access_probe.scope_denied.json"))
+    )
     jobs = RecordingQueue()
     with db.session() as s:
         run_id = shopify_sync.start_sync(s, jobs, store_id, kind="reconcile").id
@@ -247,7 +249,7 @@ def test_any_other_error_on_the_orders_page_still_fails_the_run(db: Database, st
     with db.session() as s:
         sync_run = s.get(SyncRun, run_id)
         assert sync_run is not None and sync_run.error is not None
-        assert sync_run.error.startswith("InvalidRequest: GraphQL errors: This app is not approved")
+        assert sync_run.error.startswith("InvalidRequest: GraphQL errors: Access denied for orders field.")
     assert orders(db) == []
     assert store_access(db, store_id) == (None, False)
 
@@ -260,7 +262,14 @@ def test_a_refused_bulk_read_is_read_again_without_the_email(db: Database, store
     sync_run = run(db, store_id, shopify_sync.HISTORY)
 
     assert admin.bulk_queries == [queries.BULK_ORDERS_QUERY, queries.BULK_ORDERS_QUERY_WITHOUT_EMAIL]
-    assert admin.calls == ["BulkOperationRunQuery", "BulkOperationById"] * 2
+    # The refusal is checked with one paged read: Shopify answers orders, so it is the email it refuses.
+    assert admin.calls == [
+        "BulkOperationRunQuery",
+        "BulkOperationById",
+        "OrderAccessProbe",
+        "BulkOperationRunQuery",
+        "BulkOperationById",
+    ]
     assert sync_run.counts == {"orders": 1}
     assert sync_run.cursor is not None and sync_run.cursor["orders_email"] is False
     assert orders(db) == [("6104827363421", "#1042", None, "open")]

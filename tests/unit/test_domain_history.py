@@ -11,6 +11,7 @@ from app.domain.history import (
     SoldOutStart,
     earliest_horizon,
     known_days,
+    known_horizon,
     order_horizon,
     sales_days,
     sold_out_start,
@@ -81,3 +82,13 @@ def test_sales_days_are_the_sellable_days_of_the_longest_window_with_a_rate() ->
     short = [WindowSales(7, 3, 7.0), WindowSales(90, 0, 0.5)]
     assert sales_days(short, blended_velocity(short, (0.5, 0.5)).by_window) == 7
     assert sales_days(windows[:2], (None, None)) is None
+
+
+def test_while_orders_are_refused_no_day_is_known_however_old_the_stored_horizon() -> None:
+    now = datetime(2026, 12, 7, 22, 0, tzinfo=UTC)
+    stored = now - timedelta(days=100)
+    assert known_horizon(stored, now, orders_readable=True) == stored
+    assert known_horizon(None, now, orders_readable=True) is None
+    assert known_horizon(stored, now, orders_readable=False) == now
+    assert known_horizon(None, now, orders_readable=False) == now
+    assert known_days(28, now, known_horizon(stored, now, orders_readable=False)) == 0

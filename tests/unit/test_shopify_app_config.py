@@ -70,6 +70,40 @@ def test_the_topics_that_carry_orders_are_the_ones_readme_says_need_protected_da
         assert f"`{field}`" in readme and f"`{type_name}`" in readme
 
 
+def test_without_order_topics_the_file_subscribes_everything_else() -> None:
+    """`shopify app deploy` refuses an unapproved app's version that subscribes the order topics; this one deploys."""
+    full = tomllib.loads(render_app_toml("https://x.test", "k"))
+    doc = tomllib.loads(render_app_toml("https://x.test", "k", order_topics=False))
+    topics = doc["webhooks"]["subscriptions"][0]["topics"]
+    assert topics == [t for t in full["webhooks"]["subscriptions"][0]["topics"] if t not in PROTECTED_DATA_TOPICS]
+    assert topics == [
+        "app/scopes_update",
+        "app/uninstalled",
+        "bulk_operations/finish",
+        "inventory_items/update",
+        "inventory_levels/update",
+        "products/create",
+        "products/delete",
+        "products/update",
+        "shop/update",
+    ]
+    assert doc["webhooks"]["subscriptions"][1] == full["webhooks"]["subscriptions"][1]  # compliance topics stay
+    assert {k: v for k, v in doc.items() if k != "webhooks"} == {k: v for k, v in full.items() if k != "webhooks"}
+
+
+def test_the_command_leaves_out_the_order_topics_on_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_URL", "https://restock.example.org")
+    monkeypatch.setenv("SHOPIFY_API_KEY", "abc123")
+    get_settings.cache_clear()
+    out = tmp_path / "shopify.app.toml"
+    try:
+        result = CliRunner().invoke(cli, ["shopify-app-toml", "--without-order-topics", "--out", str(out)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == render_app_toml("https://restock.example.org", "abc123", order_topics=False)
+
+
 def test_the_file_has_no_key_shopify_cli_4_strips() -> None:
     doc = tomllib.loads(render_app_toml("https://restock.example.org", "abc123"))
     assert "build" not in doc  # `shopify app deploy` deletes build.include_config_on_deploy

@@ -13,8 +13,8 @@ import responses
 
 from integrations.base import AuthRevoked, InvalidRequest, NotFound, RateLimited, TransientError
 from integrations.http import DEFAULT_TIMEOUT, USER_AGENT
-from integrations.shopify.graphql import GraphQLClient, ThrottleStatus, is_mutation
-from integrations.shopify.queries import METAFIELDS_SET, ORDERS_PAGE, PRODUCTS_PAGE
+from integrations.shopify.graphql import GraphQLClient, ProtectedDataDenied, ThrottleStatus, is_mutation
+from integrations.shopify.queries import FRESHNESS_CHECK, METAFIELDS_SET, ORDER_ACCESS_PROBE, ORDERS_PAGE, PRODUCTS_PAGE
 
 GRAPHQL = Path(__file__).resolve().parents[1] / "fixtures" / "shopify" / "graphql"
 SHOP = "backsoon-demo.myshopify.com"
@@ -646,3 +646,41 @@ def test_only_access_denied_on_a_tolerated_field_inside_a_node_is_tolerated(
     with pytest.raises(InvalidRequest):
         client.execute(ORDERS_PAGE, {"first": 10}, tolerate_denied={"email"})
     assert client.denied_fields == set()
+
+
+@responses.activate
+def test_a_refused_order_object_is_raised_as_protected_data_naming_the_root(fake: FakeTime) -> None:
+    refused = _fixture("order_access_probe.order_object_denied.json")
+    responses.post(URL, json=refused)
+    client = _client(fake)
+    for query in (ORDER_ACCESS_PROBE, ORDERS_PAGE, FRESHNESS_CHECK):
+        with pytest.raises(ProtectedDataDenied) as info:
+            client.execute(query, {"first": 1}, tolerate_denied={"email"})
+        assert (info.value.roots, info.value.code) == (frozenset({"orders"}), "ACCESS_DENIED")
+        assert isinstance(info.value, InvalidRequest)  # a caller that does not expect it fails as before
+    assert len(responses.calls) == 3 and fake.sleeps == []  # final answers: never retried
+    assert client.denied_fields == set()
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        # A missing scope is an ACCESS_DENIED on the same root, but not protected customer data.
+        _fixture("order_access_probe.scope_denied.json")["errors"],
+        # The protected-data message on a field inside a node, without the caller tolerating it.
+        _fixture("orders_page.email_access_denied.json")["errors"],
+        # Another error beside the refusal.
+        [
+            _fixture("order_access_probe.order_object_denied.json")["errors"][0],
+            {"message": "Internal error", "path": ["products"], "extensions": {"code": "BAD"}},
+        ],
+    ],
+)
+@responses.activate
+def test_other_access_errors_are_plain_invalid_requests(fake: FakeTime, errors: list[dict[str, Any]]) -> None:
+    body = _fixture("order_access_probe.order_object_denied.json")
+    body["errors"] = errors
+    responses.post(URL, json=body)
+    with pytest.raises(InvalidRequest) as info:
+        _client(fake).execute(ORDER_ACCESS_PROBE)
+    assert not isinstance(info.value, ProtectedDataDenied)

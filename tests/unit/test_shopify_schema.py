@@ -43,6 +43,7 @@ def test_the_documents_are_all_found() -> None:
         "LOCATIONS_PAGE",
         "METAFIELDS_SET",
         "ORDERS_PAGE",
+        "ORDER_ACCESS_PROBE",
         "ORDER_BY_ID",
         "ORDER_LINE_ITEMS_PAGE",
         "ORDER_REFUNDS",

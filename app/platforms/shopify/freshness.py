@@ -17,6 +17,11 @@ collapsed per product), each changed order by shopify_refresh_order (collapsed p
 cancellation and refunds, applied as the reconciliation applies it), and each deleted product is soft-deleted as
 products/delete does (catalog.delete_product, at the event's time, so a later update still wins).
 
+A store whose app Shopify has not approved for protected customer data is refused ``orders`` (ACCESS_DENIED on the
+Order object): the pass then asks without the orders part (FRESHNESS_CHECK's ``withOrders``), so products, levels and
+deletions are still found, and asks with it again once a day (app.platforms.shopify.order_access); the first answer
+switches the store back and starts the order history's load.
+
 Our webhooks are app-specific subscriptions in shopify.app.toml, which Shopify keeps up to date itself (and which
 ``webhookSubscriptions`` does not list), so this pass has none to check.
 """
@@ -32,14 +37,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import job_specs
+from app.db import Database
 from app.models import Product, Variant
+from app.platforms.shopify import order_access
+from app.platforms.shopify import sync as shopify_sync
 from app.platforms.shopify.records import product_gid
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import catalog
 from app.services.ingest.freshness import PassResult
 from integrations.base import InvalidRequest
 from integrations.shopify import queries
-from integrations.shopify.graphql import GraphQLClient
+from integrations.shopify.graphql import GraphQLClient, ProtectedDataDenied
 
 # Follow-up page sizes, within the 1,000-point ceiling (tests/unit/test_shopify_query_cost.py).
 PRODUCTS_PAGE = 250  # 2 + 250 × 1 = 252 points
@@ -75,8 +83,30 @@ def deleted_after(since: datetime) -> str:
     return f"subject_type:PRODUCT AND action:destroy AND created_at:>'{_utc(since)}'"
 
 
-def find_changes(graphql: GraphQLClient, since: datetime) -> Changes:
-    """The products, orders and inventory items with a level updated after ``since``, and the products deleted since."""
+def store_changes(db: Database, jobs: JobQueue, store_id: int, graphql: GraphQLClient, since: datetime) -> Changes:
+    """find_changes for one store, with its orders only while Shopify lets the app read them (asked again daily).
+
+    A refusal is recorded and the pass asks again without the orders part; an answer after a refusal is recorded
+    and starts the store's history run (or lets the next reconciliation be one, when a run is going).
+    """
+    with_orders = order_access.order_read_due(db, store_id)
+    was_denied = with_orders and order_access.orders_denied(db, store_id)
+    try:
+        changes = find_changes(graphql, since, with_orders=with_orders)
+    except ProtectedDataDenied as exc:
+        if not with_orders or not order_access.orders_refused(exc):
+            raise
+        order_access.record_denied(db, store_id)
+        return find_changes(graphql, since, with_orders=False)
+    if was_denied and order_access.record_readable(db, store_id):
+        with db.session() as s:
+            shopify_sync.start_sync(s, jobs, store_id, kind="reconcile")  # a history run: history_due
+    return changes
+
+
+def find_changes(graphql: GraphQLClient, since: datetime, *, with_orders: bool = True) -> Changes:
+    """The products, orders and inventory items with a level updated after ``since``, and the products deleted since
+    (no orders when ``with_orders`` is false)."""
     query, deleted = updated_after(since), deleted_after(since)
     variables: dict[str, Any] = {
         "query": query,
@@ -86,6 +116,7 @@ def find_changes(graphql: GraphQLClient, since: datetime) -> Changes:
         "levels": queries.FRESHNESS_LEVELS,
         "orders": queries.FRESHNESS_ORDERS,
         "deletions": queries.FRESHNESS_DELETIONS,
+        "withOrders": with_orders,
     }
     found = Changes()
     data = graphql.execute(queries.FRESHNESS_CHECK, variables)
@@ -94,9 +125,9 @@ def find_changes(graphql: GraphQLClient, since: datetime) -> Changes:
     if _has_next(products):
         more = {"query": query, "first": PRODUCTS_PAGE, "after": _cursor(products)}
         found.products.update(_ids(graphql.paginate(queries.CHANGED_PRODUCTS_PAGE, more, ("products",))))
-    orders = _connection(data, "orders")
+    orders = _connection(data, "orders") if with_orders else {"nodes": []}
     found.orders.update(_ids(orders["nodes"]))
-    if _has_next(orders):
+    if with_orders and _has_next(orders):
         more = {"query": query, "first": ORDERS_PAGE, "after": _cursor(orders)}
         found.orders.update(_ids(graphql.paginate(queries.CHANGED_ORDERS_PAGE, more, ("orders",))))
     events = _connection(data, "events")

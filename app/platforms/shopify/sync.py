@@ -23,6 +23,7 @@ from app.domain.history import earliest_horizon, order_horizon
 from app.infra.sql import dialect
 from app.models import OrderEmailAccess, Store, StoreStatus, SyncRun, SyncRunStatus
 from app.platforms.shopify import identity as shopify_identity
+from app.platforms.shopify import order_access
 from app.platforms.shopify.records import (
     complete_order,
     complete_product,
@@ -43,6 +44,7 @@ from integrations.shopify import queries
 from integrations.shopify.app_config import PROTECTED_FIELDS
 from integrations.shopify.auth import visible_order_days
 from integrations.shopify.bulk import (
+    BulkRejected,
     ShopifyDataError,
     download_lines,
     iter_bulk_orders,
@@ -51,7 +53,7 @@ from integrations.shopify.bulk import (
     poll_bulk,
     start_bulk,
 )
-from integrations.shopify.graphql import GraphQLClient
+from integrations.shopify.graphql import GraphQLClient, ProtectedDataDenied
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +112,15 @@ def start_sync(session: Session, jobs: JobQueue, store_id: int, kind: str = "ini
 
 
 def history_due(session: Session, store_id: int, *, after_failure: bool = False) -> bool:
-    """True when the store's orders stop at a horizon, its scopes read all orders and its history run is due: never
-    run, or failed and its back-off has passed (or ``after_failure``: a new grant is worth another try at once)."""
+    """True when the store's orders stop at a horizon its scopes now read past (all orders granted, or orders just
+    approved after a refusal) and its history run is due: never run, or failed and its back-off has passed (or
+    ``after_failure``: a new grant is worth another try at once)."""
     store = session.get(Store, store_id)
-    if store is None or store.orders_history_from is None or visible_order_days(store.scopes) is not None:
+    if store is None or store.orders_history_from is None or store.order_email_access == OrderEmailAccess.NO_ORDERS:
+        return False
+    days = visible_order_days(store.scopes)
+    # Without read_all_orders a read sees `days` back: a horizon at or before that has nothing left to load.
+    if days is not None and as_utc(store.orders_history_from) <= utcnow() - timedelta(days=days):
         return False
     if after_failure:
         return True
@@ -308,6 +315,8 @@ def _apply_catalog_stream(
 
 
 def _orders(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients) -> str:
+    if "orders_op" not in cursor and order_access.orders_denied(db, store_id) and not _orders_answered(db, store_id, c):
+        return "next"  # still refused: one request, no bulk operation
     if "orders_op" not in cursor:
         # How far back the bulk read about to start can see, decided before it starts: Shopify counts its 60 days
         # back from the read, so a horizon taken earlier is on the safe side of it.
@@ -319,8 +328,14 @@ def _orders(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: di
     query = queries.BULK_ORDERS_QUERY if with_email else queries.BULK_ORDERS_QUERY_WITHOUT_EMAIL
     try:
         state, lines, skip = _bulk_lines(db, run_id, cursor, "orders", query, c)
-    except _BulkFailed as exc:
-        if exc.error_code != "ACCESS_DENIED" or not with_email:
+    except (_BulkFailed, BulkRejected) as exc:
+        if isinstance(exc, _BulkFailed) and exc.error_code != "ACCESS_DENIED":
+            raise
+        if not _orders_answered(db, store_id, c):
+            # Refused the Order object itself: the run goes on without orders (order_access).
+            _save(db, run_id, cursor={"orders_op": None})
+            return "next"
+        if isinstance(exc, BulkRejected) or not with_email:
             raise
         # A bulk read is refused as a whole where a paged one answers null for the one field: the order email is
         # the protected customer data it asks for, so remember that and read the orders again without it.
@@ -337,6 +352,20 @@ def _orders(db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: di
         record_order_email_access(db, store_id, denied=False, seen_email=watch.seen)
     _record_horizon(db, store_id, cursor.get("orders_seen_from"))
     return "next"
+
+
+def _orders_answered(db: Database, store_id: int, c: Clients) -> bool:
+    """Ask Shopify with one paged order read whether it lets the app read orders at all, and record its answer.
+
+    A bulk read refused with ACCESS_DENIED (or rejected at its start) says too little: Shopify's
+    BulkOperationErrorCode.ACCESS_DENIED says to "execute the query as a normal non-bulk GraphQL request to see more
+    details", and that request names the Order object when protected customer data is what is missing.
+    """
+    if order_access.probe(c.graphql):
+        order_access.record_readable(db, store_id)
+        return True
+    order_access.record_denied(db, store_id)
+    return False
 
 
 class _EmailWatch:
@@ -462,6 +491,9 @@ def _products_changed(
 def _orders_changed(
     db: Database, jobs: JobQueue, run_id: int, store_id: int, cursor: dict[str, Any], c: Clients
 ) -> str:
+    if not order_access.order_read_due(db, store_id):
+        return "next"  # refused less than a day ago (order_access.ORDERS_RETRY_AFTER)
+    was_denied = order_access.orders_denied(db, store_id)
     variables = {"first": ORDERS_PAGE_SIZE, "query": f"updated_at:>'{_since(db, store_id)}'"}
 
     def orders() -> Iterator[OrderRecord]:
@@ -473,7 +505,15 @@ def _orders_changed(
                 yield order
 
     watch = _EmailWatch()
-    _apply_orders_stream(db, jobs, run_id, store_id, watch.orders(orders()), 0, "orders_changed")
+    try:
+        _apply_orders_stream(db, jobs, run_id, store_id, watch.orders(orders()), 0, "orders_changed")
+    except ProtectedDataDenied as exc:
+        if not order_access.orders_refused(exc):
+            raise
+        order_access.record_denied(db, store_id)
+        return "next"
+    if was_denied:
+        order_access.record_readable(db, store_id)  # the next reconciliation loads the history (history_due)
     denied = bool(ORDER_PROTECTED_FIELDS & c.graphql.denied_fields)
     record_order_email_access(db, store_id, denied=denied, seen_email=watch.seen)
     return "next"

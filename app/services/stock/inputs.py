@@ -20,13 +20,14 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
-from app.domain.history import known_days
+from app.domain.history import known_days, known_horizon
 from app.domain.settings import StockSettings, resolve_settings
 from app.domain.stock import CampaignWindow, IncomingStock
 from app.infra.sql import PgArray, bind_ids, dialect, epoch, greatest, id_in, least
 from app.models import (
     Campaign,
     CampaignStatus,
+    OrderEmailAccess,
     Product,
     PurchaseOrderStatus,
     Store,
@@ -397,7 +398,11 @@ def plan_for(session: Session, store_id: int, today: date, now: datetime | None 
     campaigns = _campaigns_by_product(session, store_id, today)
     horizon = None
     if now is not None:
-        horizon = session.execute(select(Store.orders_history_from).where(Store.id == store_id)).scalar_one_or_none()
+        row = session.execute(
+            select(Store.orders_history_from, Store.order_email_access).where(Store.id == store_id)
+        ).one_or_none()
+        if row is not None:
+            horizon = known_horizon(row[0], now, orders_readable=row[1] != OrderEmailAccess.NO_ORDERS)
     known = {w: w if now is None else known_days(w, now, horizon) for w in windows}
     contexts = _context_keys(session, store_id, overrides, campaigns, today, known)
     return Plan(overrides, windows, campaigns, contexts, known)

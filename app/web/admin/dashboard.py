@@ -92,6 +92,7 @@ def index() -> ResponseReturnValue:
         next_step=registry.of(store).next_step(store, runtime().settings),
         revoke_notice=setup.revoke_notice(store),
         attribution_notice=shopify_access.attribution_notice(store),
+        orders_refused=shopify_access.orders_refused(store),
         all_orders=shopify_access.all_orders_prompt(store),
         **_helpers(),
     )
