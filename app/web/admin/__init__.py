@@ -8,6 +8,7 @@
 - ``data``: CSV exports, the marketing-signal feed and the outbound webhook.
 - ``subscribers``: subscribers per variant, resend and removal, and the notification log.
 - ``privacy``: shoppers' data requests with their documents, and the signed download emailed to the merchant.
+- ``confirm``: the confirm step every destructive action needs, and the undo of a cancel (no blueprint of its own).
 """
 
 from __future__ import annotations
