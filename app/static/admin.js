@@ -43,3 +43,44 @@
     });
   });
 })();
+
+// Destructive actions: their link leads to a server-rendered confirm page (which works without JavaScript); here
+// that page's content opens in a native <dialog> instead, so the merchant stays where they were. The safe choice
+// has the focus; Escape or "go back" closes the dialog and returns the focus to the link. Embedded in Shopify the
+// links go to the confirm page itself (its GET needs a fresh session token there).
+(function () {
+  'use strict';
+  if (document.body.dataset.embedded === 'true' || typeof HTMLDialogElement !== 'function') return;
+  var dialog = document.createElement('dialog');
+  var opener = null;
+  dialog.className = 'confirm-dialog';
+  dialog.setAttribute('aria-labelledby', 'confirm-heading');
+  document.body.appendChild(dialog);
+  dialog.addEventListener('close', function () {
+    dialog.replaceChildren();
+    if (opener) opener.focus();
+  });
+  document.addEventListener('click', function (event) {
+    var link = event.target.closest ? event.target.closest('a[data-confirm-dialog]') : null;
+    if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    opener = link;
+    fetch(link.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } }).then(function (response) {
+      if (!response.ok) throw new Error('HTTP ' + response.status);
+      return response.text();
+    }).then(function (html) {
+      var body = new DOMParser().parseFromString(html, 'text/html').querySelector('[data-confirm-body]');
+      if (!body) throw new Error('no confirm step');
+      dialog.replaceChildren(document.importNode(body, true));
+      var back = dialog.querySelector('[data-confirm-back]');
+      back.addEventListener('click', function (e) {
+        e.preventDefault();
+        dialog.close();
+      });
+      dialog.showModal();
+      back.focus();
+    }).catch(function () {
+      window.location.href = link.href;  // the confirm page itself says what went wrong, or what to do
+    });
+  });
+})();

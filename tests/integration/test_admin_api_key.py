@@ -21,8 +21,11 @@ def _signed_in(client: FlaskClient, store_id: int) -> str:
     with client.session_transaction() as sess:
         sess.update(session_fields(store_id, 0))
     html = client.get("/admin/").get_data(as_text=True)
-    # A WooCommerce store's next step offers the key for the plugin's privacy tools.
-    assert 'action="/admin/api-key"' in html and ">Create an API key</button>" in html
+    # A WooCommerce store's next step offers the key for the plugin's privacy tools; replacing one goes through the
+    # confirm step (the current key stops working).
+    assert ('action="/admin/api-key"' in html and ">Create an API key</button>" in html) or (
+        'href="/admin/api-key"' in html and ">Replace the API key…</a>" in html
+    )
     match = _CSRF.search(html)
     assert match is not None
     return match.group(1)
@@ -45,8 +48,19 @@ def test_the_key_is_shown_once_stored_as_its_hash_and_replaces_the_previous_one(
             s, platform="woocommerce", domain="https://shop.example.com", api_key_hash=hash_api_key("old")
         ).id
     token = _signed_in(client, store_id)
+    assert ">Replace the API key…</a>" in client.get("/admin/").get_data(as_text=True)
+    step = client.get("/admin/api-key").get_data(as_text=True)
+    assert '<h1 id="confirm-heading">Replace the store&#39;s API key?</h1>' in step
+    assert "The current key stops working at once" in step and "This cannot be undone." in step
 
-    resp = client.post("/admin/api-key", data={"csrf_token": token})
+    # Without the confirmation the current key stays.
+    refused = client.post("/admin/api-key", data={"csrf_token": token})
+    assert refused.status_code == 400 and "bsk_" not in refused.get_data(as_text=True)
+    with db.session() as s:
+        assert s.execute(select(Store.api_key_hash).where(Store.id == store_id)).scalar_one() == hash_api_key("old")
+    assert _export(client, store_id, "old") == 200
+
+    resp = client.post("/admin/api-key", data={"csrf_token": token, "confirm": "yes"})
     assert resp.status_code == 200
     assert resp.headers["Cache-Control"] == "no-store"
     match = _KEY.search(resp.get_data(as_text=True))
@@ -81,3 +95,16 @@ def test_signed_out_no_key_is_issued(db: Database, client: FlaskClient) -> None:
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/admin/login")
     with db.session() as s:
         assert s.execute(select(Store.api_key_hash).where(Store.id == store_id)).scalar_one() is None
+
+
+def test_the_first_key_needs_no_confirmation(db: Database, client: FlaskClient) -> None:
+    with db.session() as s:
+        store_id = make_store(s, platform="woocommerce", domain="https://shop.example.com", api_key_hash=None).id
+    token = _signed_in(client, store_id)
+    assert client.get("/admin/api-key").headers["Location"] == "/admin/#next-step"  # nothing to confirm
+    resp = client.post("/admin/api-key", data={"csrf_token": token})
+    match = _KEY.search(resp.get_data(as_text=True))
+    assert resp.status_code == 200 and match is not None
+    with db.session() as s:
+        stored = s.execute(select(Store.api_key_hash).where(Store.id == store_id)).scalar_one()
+    assert stored == hash_api_key(match.group(1))

@@ -191,9 +191,11 @@ def test_another_stores_purchase_order_or_campaign_is_a_404(recorded: Admin, db:
         s.add_all([po, camp])
         s.flush()
         po_id, camp_id = po.id, camp.id
-    assert recorded.post(f"/admin/incoming/{po_id}/close", {"action": "cancelled"}).status_code == 404
+    assert recorded.post(f"/admin/incoming/{po_id}/close", {"action": "cancelled", "confirm": "yes"}).status_code == 404
+    assert recorded.client.get(f"/admin/incoming/{po_id}/cancel").status_code == 404
     assert recorded.client.get(f"/admin/campaigns/{camp_id}").status_code == 404
-    assert recorded.post(f"/admin/campaigns/{camp_id}/cancel", {}).status_code == 404
+    assert recorded.post(f"/admin/campaigns/{camp_id}/cancel", {"confirm": "yes"}).status_code == 404
+    assert recorded.client.get(f"/admin/campaigns/{camp_id}/cancel").status_code == 404
     with db.session() as s:
         assert s.get(PurchaseOrder, po_id).status == "open"  # type: ignore[union-attr]
         assert s.get(Campaign, camp_id).status == "planned"  # type: ignore[union-attr]
@@ -236,9 +238,9 @@ def test_a_campaign_shows_which_variants_it_would_sell_out_and_when(live: Admin)
     listing = live.client.get("/admin/campaigns").get_data(as_text=True)
     assert "Summer sale" in listing
 
-    assert live.post(f"/admin/campaigns/{camp.id}/cancel", {}).status_code == 302
+    assert live.post(f"/admin/campaigns/{camp.id}/cancel", {"confirm": "yes"}).status_code == 303
     assert live.state(v2).campaign_id is None
-    assert live.post(f"/admin/campaigns/{camp.id}/cancel", {}).status_code == 409
+    assert live.post(f"/admin/campaigns/{camp.id}/cancel", {"confirm": "yes"}).status_code == 409
 
 
 def test_campaign_form_errors_are_shown_and_nothing_is_saved(recorded: Admin) -> None:

@@ -382,7 +382,7 @@ def test_service_refuses_a_purchase_skip(world: World) -> None:
 @OWN_CONNECTIONS
 def test_remove_redacts_and_nothing_is_sent_afterwards(world: World) -> None:
     ann = world.subs["ann@x.test"]
-    resp = world.post(f"/admin/subscribers/{ann}/remove")
+    resp = world.post(f"/admin/subscribers/{ann}/remove", confirm="yes")
     assert resp.status_code == 303
     sub = world.sub("ann@x.test")
     assert (sub.email, sub.state, sub.skip_reason) == (f"removed-{ann}@redacted.invalid", "redacted", "removed")
@@ -425,7 +425,7 @@ def test_remove_redacts_and_nothing_is_sent_afterwards(world: World) -> None:
     # Resend of a removed subscription is refused; removing twice is harmless.
     world.post(f"/admin/subscribers/{ann}/resend")
     assert world.smtp.received == []
-    assert world.post(f"/admin/subscribers/{ann}/remove").status_code == 303
+    assert world.post(f"/admin/subscribers/{ann}/remove", confirm="yes").status_code == 303
     html = world.client.get("/admin/subscribers").get_data(as_text=True)
     assert "This subscriber was already removed." in html
     assert "ann@x.test" not in html
@@ -437,14 +437,15 @@ def test_remove_redacts_and_nothing_is_sent_afterwards(world: World) -> None:
 @pytest.mark.parametrize("action", ["resend", "remove"])
 def test_another_stores_subscription_is_404_and_untouched(world: World, action: str) -> None:
     other = world.subs["b:ann@x.test"]
-    resp = world.post(f"/admin/subscribers/{other}/{action}")
+    resp = world.post(f"/admin/subscribers/{other}/{action}", confirm="yes")
     assert resp.status_code == 404
     with world.db.session() as s:
         row = s.get(Subscription, other)
         assert row is not None and (row.email, row.state) == ("ann@x.test", "active")
         assert s.scalar(select(func.count()).select_from(ComplianceRequest)) == 0
     assert world.smtp.received == []
-    assert world.post("/admin/subscribers/99999999/remove").status_code == 404
+    assert world.post("/admin/subscribers/99999999/remove", confirm="yes").status_code == 404
+    assert world.client.get(f"/admin/subscribers/{other}/remove").status_code == 404
 
 
 @pytest.mark.parametrize("action", ["resend", "remove"])

@@ -74,7 +74,16 @@ def test_no_feed_until_created_then_rotation_kills_the_old_url(feed: Feed) -> No
     assert f"http://localhost/feeds/{first}/signals.csv" in page
     assert feed.app.test_client().get(f"/feeds/{first}/signals.csv").status_code == 200
 
-    client.post("/admin/exports/feed-token", data={"action": "rotate", **CSRF})
+    # Replacing a live URL needs the confirm step: without it nothing changes and the step is shown.
+    refused = client.post("/admin/exports/feed-token", data={"action": "rotate", **CSRF})
+    assert refused.status_code == 400
+    assert '<h1 id="confirm-heading">Replace the feed URL?</h1>' in refused.get_data(as_text=True)
+    assert feed.token() == first
+    step = client.get("/admin/exports/feed-token?action=rotate").get_data(as_text=True)
+    assert (
+        "The current URL stops working at once" in step and '<input type="hidden" name="action" value="rotate">' in step
+    )
+    client.post("/admin/exports/feed-token", data={"action": "rotate", "confirm": "yes", **CSRF})
     second = feed.token()
     assert second not in (None, first)
     old = feed.app.test_client().get(f"/feeds/{first}/signals.csv")
@@ -82,7 +91,9 @@ def test_no_feed_until_created_then_rotation_kills_the_old_url(feed: Feed) -> No
     assert old.get_json() == {"error": {"code": "not_found", "message": "No such feed."}}
     assert feed.app.test_client().get(f"/feeds/{second}/signals.json").status_code == 200
 
-    client.post("/admin/exports/feed-token", data={"action": "disable", **CSRF})
+    assert client.post("/admin/exports/feed-token", data={"action": "disable", **CSRF}).status_code == 400
+    assert feed.token() == second
+    client.post("/admin/exports/feed-token", data={"action": "disable", "confirm": "yes", **CSRF})
     assert feed.token() is None
     assert feed.app.test_client().get(f"/feeds/{second}/signals.csv").status_code == 404
     assert feed.token(feed.other_id) == "o" * 43  # another store's feed is untouched

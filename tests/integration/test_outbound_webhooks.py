@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database
-from app.models import OutboundWebhookDelivery, StockState
+from app.models import OutboundWebhookDelivery, StockState, Store
 from app.platforms import registry
 from app.services.notify import outbound_webhooks as hooks
 from app.services.stock.recompute import recompute
@@ -191,7 +191,18 @@ def test_saving_a_url_shows_the_secret_once_and_removing_it_stops_deliveries(db:
     assert "whsec_" not in client.get("/admin/exports").get_data(as_text=True)
     with db.session() as s:
         assert hooks.record_signal_changes(s, store_id, registry.feed_id_scheme) == 1
-    client.post("/admin/exports/webhook", data={"action": "remove", **CSRF})
+    # Turning it off needs the confirm step: without it nothing changes.
+    for action in ("remove", "rotate_secret"):
+        refused = client.post("/admin/exports/webhook", data={"action": action, **CSRF})
+        assert refused.status_code == 400
+        assert 'name="confirm" value="yes"' in refused.get_data(as_text=True)
+    with db.session() as s:
+        kept = s.get(Store, store_id)
+        assert kept is not None and kept.outbound_webhook_url == "https://93.184.215.14/hook"
+    assert [r.status for r in _rows(db)] == ["pending"]
+    step = client.get("/admin/exports/webhook?action=remove").get_data(as_text=True)
+    assert "BackSoon stops posting signal changes to https://93.184.215.14/hook" in step
+    client.post("/admin/exports/webhook", data={"action": "remove", "confirm": "yes", **CSRF})
     (row,) = _rows(db)
     assert (row.status, row.last_error) == ("failed", "the webhook was turned off")
     with db.session() as s:

@@ -54,12 +54,14 @@ __all__ = [
     "DeliveryView",
     "EventView",
     "NotificationLog",
+    "RemovalPreview",
     "ResendOutcome",
     "SubscriberRow",
     "find_variant",
     "list_subscribers",
     "notification_log",
     "redacted_address",
+    "removal_preview",
     "remove",
     "resend",
     "state_counts",
@@ -509,6 +511,40 @@ def resend(
     return ResendOutcome(
         "queued", "Queued: the restock fan-out will email this shopper in its next wave.", done=True, event_id=event.id
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalPreview:
+    """What removing one subscription would erase and keep, for the confirm step."""
+
+    email: str
+    variant: str  # SKU and product, as the merchant knows them
+    deliveries: int  # restock emails logged for it: they stay, without the address
+    other_signups: int  # the same address's other live subscriptions in the store: not touched
+    removed: bool = False  # erased already: nothing left to confirm
+
+
+def removal_preview(session: Session, store_id: int, subscription_id: int) -> RemovalPreview | None:
+    """What ``remove`` would do to this subscription (None when it is not the store's)."""
+    sub = _subscription(session, store_id, subscription_id)
+    if sub is None:
+        return None
+    if sub.state == SubscriptionState.REDACTED:
+        return RemovalPreview("", "", 0, 0, removed=True)
+    variant = session.get(Variant, sub.variant_id)
+    product = session.get(Product, variant.product_id) if variant is not None else None
+    sku = (variant.sku if variant is not None else "") or f"variant {sub.variant_id}"
+    deliveries = session.scalar(select(func.count()).where(Delivery.subscription_id == sub.id)) or 0
+    others = session.scalar(
+        select(func.count()).where(
+            Subscription.store_id == store_id,
+            func.lower(Subscription.email) == sub.email.lower(),
+            Subscription.id != sub.id,
+            Subscription.state != SubscriptionState.REDACTED,
+        )
+    )
+    label = f"{sku} ({product.title})" if product is not None and product.title else sku
+    return RemovalPreview(sub.email, label, int(deliveries), int(others or 0))
 
 
 def remove(session: Session, store: Store, subscription_id: int, *, now: datetime | None = None) -> bool | None:

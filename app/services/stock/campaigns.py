@@ -209,6 +209,15 @@ def cancel(session: Session, jobs: JobQueue, campaign: Campaign) -> None:
     mark_dirty(session, jobs, campaign.store_id, ids, "campaign")
 
 
+def restore(session: Session, jobs: JobQueue, campaign: Campaign) -> None:
+    """Undo a cancel: the campaign is planned again and its variants' forecasts take its uplift back."""
+    if campaign.status != CampaignStatus.CANCELLED:
+        raise CampaignError({"status": f"This campaign is {campaign.status} now, not cancelled."})
+    campaign.status = CampaignStatus.PLANNED
+    ids = target_variant_ids(session, campaign.store_id, campaign.product_ids or [], campaign.collections or [])
+    mark_dirty(session, jobs, campaign.store_id, ids, "campaign")
+
+
 def get(session: Session, store_id: int, campaign_id: int) -> Campaign | None:
     """The store's campaign with that id (another store's is None)."""
     if not 0 < campaign_id <= 2**63 - 1:

@@ -184,6 +184,15 @@ def close(session: Session, jobs: JobQueue, po: PurchaseOrder, action: str) -> P
     return po
 
 
+def reopen(session: Session, jobs: JobQueue, po: PurchaseOrder) -> PurchaseOrder:
+    """Undo a cancel: the order is open again and counts as incoming (restock dates come back after the recompute)."""
+    if po.status != PurchaseOrderStatus.CANCELLED:
+        raise PoError({"status": f"This purchase order is {po.status} now, not cancelled."})
+    po.status = PurchaseOrderStatus.OPEN
+    mark_dirty(session, jobs, po.store_id, [po.variant_id], "purchase_order")
+    return po
+
+
 def parse_file(session: Session, store_id: int, data: bytes, today: date) -> ParsedCsv:
     """Validate a purchase-order file against the store's SKUs."""
     return parse_po_csv(data, _skus(session, store_id), today)

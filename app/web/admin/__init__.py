@@ -9,6 +9,7 @@
 - ``subscribers``: subscribers per variant, resend and removal, and the notification log.
 - ``privacy``: shoppers' data requests with their documents, and the signed download emailed to the merchant.
 - ``dead_letters``: store updates and restock alerts given up on after every retry, replayable.
+- ``confirm``: the confirm step every destructive action needs, and the undo of a cancel (no blueprint of its own).
 """
 
 from __future__ import annotations

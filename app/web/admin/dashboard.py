@@ -30,6 +30,7 @@ from app.services.merchant.stock_views import (
     store_counts,
     variant_events,
 )
+from app.web.admin import confirm
 from app.web.admin.auth import admin, admin_required
 from app.web.admin.shell import admin_url
 from app.web.deps import db_session, runtime
@@ -109,11 +110,36 @@ def plugin_zip_download() -> ResponseReturnValue:
     return resp
 
 
-@bp.post("/api-key")
+def _replace_key_confirmation() -> confirm.Confirmation:
+    ctx = admin()
+    return confirm.Confirmation(
+        title="Replace the store's API key?",
+        consequences=(
+            "A new API key is made and shown once. The current key stops working at once: WordPress's privacy "
+            "tools (and anything else using it) fail until the new key is pasted in Settings → BackSoon.",
+            "BackSoon keeps only a fingerprint of keys, so the current key cannot be shown or brought back.",
+        ),
+        action_url=admin_url(ctx, "admin_dashboard.issue_api_key"),
+        button="Replace the API key",
+        back_url=admin_url(ctx, "admin_dashboard.index"),
+        final=True,
+        back_label="Keep the current key and go back",
+    )
+
+
+@bp.route("/api-key", methods=["GET", "POST"])
 @admin_required
 def issue_api_key() -> ResponseReturnValue:
-    """Issue the store's admin API key (the plugin's privacy tools use it) and show it this once."""
+    """Issue the store's admin API key (the plugin's privacy tools use it) and show it this once.
+
+    Replacing a key the store has needs the confirm step (GET shows it): the current key stops working.
+    """
     ctx = admin()
+    has_key = bool(ctx.store.api_key_hash)
+    if has_key and (request.method == "GET" or not confirm.confirmed()):
+        return confirm.confirm_page(_replace_key_confirmation(), 200 if request.method == "GET" else 400)
+    if request.method == "GET":
+        return redirect(admin_url(ctx, "admin_dashboard.index", _anchor="next-step"))
     key = api_keys.issue_api_key(ctx.store)
     db_session().commit()
     resp = make_response(render_template("admin/api_key.html", store=ctx.store, api_key=key))

@@ -12,6 +12,7 @@ from app.platforms import registry
 from app.services.merchant import exports as export_service
 from app.services.merchant import feeds
 from app.services.notify import outbound_webhooks
+from app.web.admin import confirm
 from app.web.admin.auth import admin, admin_required
 from app.web.admin.shell import admin_url
 from app.web.deps import db_session, runtime
@@ -84,25 +85,52 @@ def download(kind: str) -> ResponseReturnValue:
     return resp
 
 
-@bp.post("/exports/feed-token")
+_FEED_ACTIONS = ("rotate", "disable")
+
+
+def _feed_confirmation(action: str) -> confirm.Confirmation:
+    ctx = admin()
+    what = (
+        "A new secret feed URL replaces the current one. The current URL stops working at once: Google Merchant "
+        "Center, or anything else reading it, must be given the new one."
+        if action == "rotate"
+        else "The feed is turned off: its URL stops working at once, and ads keep whatever label they read last."
+    )
+    return confirm.Confirmation(
+        title="Replace the feed URL?" if action == "rotate" else "Turn the feed off?",
+        consequences=(what, "The old URL cannot be brought back."),
+        action_url=admin_url(ctx, "admin_data.feed_token"),
+        button="Replace the feed URL" if action == "rotate" else "Turn the feed off",
+        back_url=admin_url(ctx, "admin_data.exports"),
+        final=True,
+        fields={"action": action},
+        back_label="Keep the current URL and go back",
+    )
+
+
+@bp.route("/exports/feed-token", methods=["GET", "POST"])
 @admin_required
 def feed_token() -> ResponseReturnValue:
-    """Create or rotate the feed's secret URL (the old one stops working), or turn the feed off."""
+    """Create the feed's secret URL, or once confirmed (GET shows the step) rotate it or turn the feed off."""
     ctx = admin()
     session = db_session()
     store = ctx.store
-    action = request.form.get("action", "rotate")
+    action = request.values.get("action", "rotate")
+    if action not in _FEED_ACTIONS:
+        abort(400)
+    if store.feed_token and (request.method == "GET" or not confirm.confirmed()):
+        return confirm.confirm_page(_feed_confirmation(action), 200 if request.method == "GET" else 400)
+    if request.method == "GET":
+        return redirect(admin_url(ctx, "admin_data.exports"))  # no feed yet: nothing to confirm
     if action == "disable":
         store.feed_token = None
         session.commit()
         flash("The feed is turned off; its URL no longer works.", "success")
-    elif action == "rotate":
+    else:
         had = bool(store.feed_token)
         feeds.rotate_token(session, store)
         session.commit()
         flash("New feed URL created." + (" The old URL no longer works." if had else ""), "success")
-    else:
-        abort(400)
     return redirect(admin_url(ctx, "admin_data.exports"))
 
 
@@ -125,14 +153,58 @@ def feed_settings() -> ResponseReturnValue:
     return redirect(admin_url(ctx, "admin_data.exports"))
 
 
+_WEBHOOK_CONFIRM = ("remove", "rotate_secret")
+
+
+def _webhook_confirmation(action: str) -> confirm.Confirmation:
+    ctx = admin()
+    url = ctx.store.outbound_webhook_url or ""
+    if action == "remove":
+        title, button = "Turn the webhook off?", "Turn the webhook off"
+        lines = (
+            f"BackSoon stops posting signal changes to {url}, and forgets that URL and its signing secret.",
+            "Deliveries not sent yet are given up. Turning it on again needs the URL and gives a new secret.",
+        )
+    else:
+        title, button = "Make a new signing secret?", "Make a new signing secret"
+        lines = (
+            f"The current secret stops being used at once: {url} must check signatures with the new one, shown once "
+            "on the next page, or it will reject BackSoon's posts.",
+            "The current secret cannot be brought back.",
+        )
+    return confirm.Confirmation(
+        title=title,
+        consequences=lines,
+        action_url=admin_url(ctx, "admin_data.webhook"),
+        button=button,
+        back_url=admin_url(ctx, "admin_data.exports"),
+        final=True,
+        fields={"action": action},
+    )
+
+
+@bp.get("/exports/webhook")
+@admin_required
+def webhook_confirm() -> ResponseReturnValue:
+    """The confirm step before turning the webhook off or replacing its signing secret."""
+    action = request.args.get("action", "")
+    if action not in _WEBHOOK_CONFIRM:
+        abort(400)
+    if not admin().store.outbound_webhook_url:
+        return redirect(admin_url(admin(), "admin_data.exports"))  # no webhook: nothing to confirm
+    return confirm.confirm_page(_webhook_confirmation(action))
+
+
 @bp.post("/exports/webhook")
 @admin_required
 def webhook() -> ResponseReturnValue:
-    """Save, re-key or remove the outbound webhook; a new signing secret is shown once, on this response."""
+    """Save, re-key or remove the outbound webhook (the last two once confirmed); a new secret is shown once."""
     ctx = admin()
     session = db_session()
     store = ctx.store
     action = request.form.get("action", "save")
+    if action in _WEBHOOK_CONFIRM and store.outbound_webhook_url and not confirm.confirmed():
+        return confirm.confirm_page(_webhook_confirmation(action), 400)
     if action == "remove":
         outbound_webhooks.remove(session, store)
         session.commit()

@@ -9,10 +9,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from app.domain.csv_import import MAX_BYTES, LineError
-from app.models import PurchaseOrderStatus
+from app.models import Campaign, CampaignStatus, Product, PurchaseOrder, PurchaseOrderStatus, StockState, Variant
 from app.services.stock import campaigns as campaign_service
 from app.services.stock import purchase_orders as po_service
 from app.services.stock.recompute import store_today
+from app.web.admin import confirm
 from app.web.admin.auth import admin, admin_required
 from app.web.admin.shell import admin_url
 from app.web.deps import db_session, runtime
@@ -51,6 +52,7 @@ def _incoming_page(
         "import_name": import_name,
         "max_kb": MAX_BYTES // 1000,
         "today": _today(),
+        "undo": _po_undo_banner(),
     }
     return render_template("admin/incoming.html", **page), status
 
@@ -95,16 +97,69 @@ def incoming_import() -> ResponseReturnValue:
     return redirect(admin_url(ctx, "admin_planning.incoming"))
 
 
+def _po_or_404(po_id: int) -> PurchaseOrder:
+    po = po_service.get(db_session(), admin().store.id, po_id)
+    if po is None:
+        abort(404)
+    return po
+
+
+def _po_label(po: PurchaseOrder) -> str:
+    return f"purchase order {po.reference}" if po.reference else f"purchase order #{po.id}"
+
+
+def _cancel_po_confirmation(po: PurchaseOrder) -> confirm.Confirmation:
+    ctx = admin()
+    session = db_session()
+    variant = session.get(Variant, po.variant_id)
+    product = session.get(Product, variant.product_id) if variant is not None else None
+    sku = (variant.sku if variant is not None else "") or f"variant {po.variant_id}"
+    what = f"{sku} ({product.title})" if product is not None and product.title else sku
+    state = session.get(StockState, po.variant_id)
+    shown = (
+        f"The restock date for {sku} (now {state.restock_eta.isoformat()}) is worked out again without this "
+        "order; unless another open order brings stock, shoppers no longer see a date."
+        if state is not None and state.restock_eta is not None
+        else f"Restock dates for {sku} are worked out again without this order."
+    )
+    return confirm.Confirmation(
+        title=f"Cancel {_po_label(po)}?",
+        consequences=(
+            f"Its {po.quantity} units of {what}, expected on {po.expected_on.isoformat()}, stop counting as "
+            "incoming stock.",
+            shown,
+            "The marketing signal for this variant no longer counts on this stock.",
+        ),
+        action_url=admin_url(ctx, "admin_planning.incoming_close", po_id=po.id),
+        button=f"Cancel {_po_label(po)}",
+        back_url=admin_url(ctx, "admin_planning.incoming"),
+        final=False,
+        fields={"action": PurchaseOrderStatus.CANCELLED},
+        back_label="Keep the order and go back",
+    )
+
+
+@bp.get("/incoming/<int:po_id>/cancel")
+@admin_required
+def incoming_cancel_confirm(po_id: int) -> ResponseReturnValue:
+    """The confirm step before cancelling a purchase order: what it changes, and that it can be undone a while."""
+    po = _po_or_404(po_id)
+    if po.status != PurchaseOrderStatus.OPEN:
+        back = admin_url(admin(), "admin_planning.incoming")
+        return confirm.refuse(409, "not_open", "Not changed", f"This purchase order is already {po.status}.", back)
+    return confirm.confirm_page(_cancel_po_confirmation(po))
+
+
 @bp.post("/incoming/<int:po_id>/close")
 @admin_required
 def incoming_close(po_id: int) -> ResponseReturnValue:
-    """Mark a purchase order received or cancelled; it stops counting as incoming stock."""
+    """Mark a purchase order received, or cancel it once confirmed; it stops counting as incoming stock."""
     ctx = admin()
     session = db_session()
-    po = po_service.get(session, ctx.store.id, po_id)
-    if po is None:
-        abort(404)
+    po = _po_or_404(po_id)
     action = request.form.get("action", PurchaseOrderStatus.RECEIVED)
+    if action == PurchaseOrderStatus.CANCELLED and po.status == PurchaseOrderStatus.OPEN and not confirm.confirmed():
+        return confirm.confirm_page(_cancel_po_confirmation(po), 400)
     try:
         po_service.close(session, runtime().jobs, po, action)
     except po_service.PoError as exc:
@@ -112,8 +167,50 @@ def incoming_close(po_id: int) -> ResponseReturnValue:
         status = 400 if "action" in exc.errors and action not in po_service.CLOSE_ACTIONS else 409
         return render_template("admin/error.html", title="Not changed", message=next(iter(exc.errors.values()))), status
     session.commit()
-    flash(f"Purchase order {po.reference or po.id} marked {action}. {_RECOMPUTE}", "success")
-    return redirect(admin_url(ctx, "admin_planning.incoming"))
+    if action != PurchaseOrderStatus.CANCELLED:
+        flash(f"Purchase order {po.reference or po.id} marked {action}. {_RECOMPUTE}", "success")
+        return redirect(admin_url(ctx, "admin_planning.incoming"))
+    session.refresh(po)  # the ticket names the version as stored, which is what the undo reads back
+    ticket = confirm.undo_ticket("po", ctx.store.id, po.id, po.updated_at)
+    return redirect(admin_url(ctx, "admin_planning.incoming", undo=ticket), code=303)
+
+
+def _po_undo_banner() -> dict[str, str] | None:
+    raw = request.args.get(confirm.UNDO_FIELD, "")
+    row_id = confirm.ticket_row_id(raw, "po") if raw else None
+    po = po_service.get(db_session(), admin().store.id, row_id) if row_id is not None else None
+    if po is None or po.status != PurchaseOrderStatus.CANCELLED:
+        return None
+    if not confirm.live_ticket(raw, "po", po.store_id, po.id, po.updated_at):
+        return None
+    label = _po_label(po)
+    return {
+        "message": f"{label[:1].upper()}{label[1:]} cancelled. {_RECOMPUTE}",
+        "url": admin_url(admin(), "admin_planning.incoming_undo", po_id=po.id),
+        "ticket": raw,
+        "button": f"Undo: reopen {label}",
+    }
+
+
+@bp.post("/incoming/<int:po_id>/undo-cancel")
+@admin_required
+def incoming_undo(po_id: int) -> ResponseReturnValue:
+    """Undo a cancel: the order is open again, as before, while nothing changed it since (else 409, unchanged)."""
+    ctx = admin()
+    session = db_session()
+    po = _po_or_404(po_id)
+    back = admin_url(ctx, "admin_planning.incoming")
+    try:
+        if po.status != PurchaseOrderStatus.CANCELLED:
+            raise confirm.UndoRefused(409, "not_cancelled", f"This purchase order is {po.status} now: left as it is.")
+        confirm.check_ticket(request.form.get(confirm.UNDO_FIELD, ""), "po", ctx.store.id, po.id, po.updated_at)
+        po_service.reopen(session, runtime().jobs, po)
+    except confirm.UndoRefused as exc:
+        session.rollback()
+        return confirm.refuse(exc.status, exc.code, "Not undone", f"{exc.message} Nothing was changed.", back)
+    session.commit()
+    flash(f"{_po_label(po)[:1].upper()}{_po_label(po)[1:]} is open again. {_RECOMPUTE}", "success")
+    return redirect(back, code=303)
 
 
 def _campaigns_page(
@@ -132,6 +229,7 @@ def _campaigns_page(
             chosen_collections=set(request.form.getlist("collections")) if form is not None else set(),
             errors=errors or {},
             today=_today(),
+            undo=_campaign_undo_banner(),
         ),
         status,
     )
@@ -169,9 +267,7 @@ def campaign(campaign_id: int) -> ResponseReturnValue:
     """One campaign: which of its variants it would sell out, and when."""
     session = db_session()
     store_id = admin().store.id
-    found = campaign_service.get(session, store_id, campaign_id)
-    if found is None:
-        abort(404)
+    found = _campaign_or_404(campaign_id)
     return render_template(
         "admin/campaign.html",
         campaign=found,
@@ -181,20 +277,89 @@ def campaign(campaign_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/campaigns/<int:campaign_id>/cancel")
-@admin_required
-def campaign_cancel(campaign_id: int) -> ResponseReturnValue:
-    """Cancel a planned campaign; the forecasts drop its uplift."""
-    ctx = admin()
-    session = db_session()
-    found = campaign_service.get(session, ctx.store.id, campaign_id)
+def _campaign_or_404(campaign_id: int) -> Campaign:
+    found = campaign_service.get(db_session(), admin().store.id, campaign_id)
     if found is None:
         abort(404)
-    try:
-        campaign_service.cancel(session, runtime().jobs, found)
-    except campaign_service.CampaignError as exc:
-        session.rollback()
-        return render_template("admin/error.html", title="Not changed", message=exc.errors["status"]), 409
+    return found
+
+
+def _cancel_campaign_confirmation(found: Campaign) -> confirm.Confirmation:
+    ctx = admin()
+    session = db_session()
+    targeted = len(
+        campaign_service.target_variant_ids(session, found.store_id, found.product_ids or [], found.collections or [])
+    )
+    sell_outs = len(campaign_service.forecast(session, found.store_id, found).sell_outs)
+    return confirm.Confirmation(
+        title=f"Cancel the campaign {found.name!r}?",
+        consequences=(
+            f"It is planned from {found.starts_on.isoformat()} to {found.ends_on.isoformat()} with "
+            f"{float(found.uplift_pct):g}% more demand on {targeted} variant{'s' if targeted != 1 else ''}; "
+            "their forecasts drop that uplift.",
+            f"Its sell-out forecast ({sell_outs} variant{'s' if sell_outs != 1 else ''} it would sell out) is no "
+            "longer shown or used for the marketing signal.",
+        ),
+        action_url=admin_url(ctx, "admin_planning.campaign_cancel", campaign_id=found.id),
+        button=f"Cancel the campaign {found.name!r}",
+        back_url=admin_url(ctx, "admin_planning.campaign", campaign_id=found.id),
+        final=False,
+        back_label="Keep the campaign and go back",
+    )
+
+
+@bp.route("/campaigns/<int:campaign_id>/cancel", methods=["GET", "POST"])
+@admin_required
+def campaign_cancel(campaign_id: int) -> ResponseReturnValue:
+    """Cancel a planned campaign once confirmed (GET shows the confirm step); the forecasts drop its uplift."""
+    ctx = admin()
+    session = db_session()
+    found = _campaign_or_404(campaign_id)
+    if found.status != CampaignStatus.PLANNED:
+        back = admin_url(ctx, "admin_planning.campaigns")
+        return confirm.refuse(409, "not_planned", "Not changed", f"This campaign is already {found.status}.", back)
+    if request.method == "GET" or not confirm.confirmed():
+        return confirm.confirm_page(_cancel_campaign_confirmation(found), 200 if request.method == "GET" else 400)
+    campaign_service.cancel(session, runtime().jobs, found)
     session.commit()
-    flash(f"Campaign {found.name!r} cancelled.", "success")
-    return redirect(admin_url(ctx, "admin_planning.campaigns"))
+    session.refresh(found)  # the ticket names the version as stored, which is what the undo reads back
+    ticket = confirm.undo_ticket("campaign", ctx.store.id, found.id, found.updated_at)
+    return redirect(admin_url(ctx, "admin_planning.campaigns", undo=ticket), code=303)
+
+
+def _campaign_undo_banner() -> dict[str, str] | None:
+    raw = request.args.get(confirm.UNDO_FIELD, "")
+    row_id = confirm.ticket_row_id(raw, "campaign") if raw else None
+    found = campaign_service.get(db_session(), admin().store.id, row_id) if row_id is not None else None
+    if found is None or found.status != CampaignStatus.CANCELLED:
+        return None
+    if not confirm.live_ticket(raw, "campaign", found.store_id, found.id, found.updated_at):
+        return None
+    return {
+        "message": f"Campaign {found.name!r} cancelled. Its stock forecast updates within a minute.",
+        "url": admin_url(admin(), "admin_planning.campaign_undo", campaign_id=found.id),
+        "ticket": raw,
+        "button": f"Undo: plan {found.name!r} again",
+    }
+
+
+@bp.post("/campaigns/<int:campaign_id>/undo-cancel")
+@admin_required
+def campaign_undo(campaign_id: int) -> ResponseReturnValue:
+    """Undo a cancel: the campaign is planned again, while nothing changed it since (else 409, unchanged)."""
+    ctx = admin()
+    session = db_session()
+    found = _campaign_or_404(campaign_id)
+    back = admin_url(ctx, "admin_planning.campaigns")
+    try:
+        if found.status != CampaignStatus.CANCELLED:
+            raise confirm.UndoRefused(409, "not_cancelled", f"This campaign is {found.status} now: left as it is.")
+        raw = request.form.get(confirm.UNDO_FIELD, "")
+        confirm.check_ticket(raw, "campaign", ctx.store.id, found.id, found.updated_at)
+        campaign_service.restore(session, runtime().jobs, found)
+    except confirm.UndoRefused as exc:
+        session.rollback()
+        return confirm.refuse(exc.status, exc.code, "Not undone", f"{exc.message} Nothing was changed.", back)
+    session.commit()
+    flash(f"Campaign {found.name!r} is planned again. Its stock forecast updates within a minute.", "success")
+    return redirect(admin_url(ctx, "admin_planning.campaign", campaign_id=found.id), code=303)

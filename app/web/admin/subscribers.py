@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from app.services.notify import subscribers as service
+from app.web.admin import confirm
 from app.web.admin.auth import admin, admin_required
 from app.web.admin.shell import admin_url
 from app.web.deps import db_session, runtime
@@ -84,7 +85,7 @@ def log() -> ResponseReturnValue:
 def _back() -> ResponseReturnValue:
     # Back to the log the merchant came from, else the list (only our own endpoints: no open redirect).
     ctx = admin()
-    email = request.form.get("log_email", "").strip()
+    email = request.values.get("log_email", "").strip()
     if email and len(email) <= service.MAX_SEARCH:
         return redirect(admin_url(ctx, "admin_subscribers.log", email=email), code=303)
     return redirect(admin_url(ctx, "admin_subscribers.index"), code=303)
@@ -107,11 +108,54 @@ def resend(subscription_id: int) -> ResponseReturnValue:
     return _back()
 
 
-@bp.post("/subscribers/<int:subscription_id>/remove")
+def _removal_confirmation(subscription_id: int, preview: service.RemovalPreview) -> confirm.Confirmation:
+    ctx = admin()
+    log_email = request.values.get("log_email", "").strip()
+    back_to_log = bool(log_email) and len(log_email) <= service.MAX_SEARCH
+    emails = f"{preview.deliveries} restock email{'s' if preview.deliveries != 1 else ''}"
+    others = preview.other_signups
+    return confirm.Confirmation(
+        title=f"Erase {preview.email} from the waitlist for {preview.variant}?",
+        consequences=(
+            f"The address {preview.email}, the IP fingerprint and browser of their consent, their link to a store "
+            "customer and any pending confirmation link are deleted for good. Nothing is sent to this signup again.",
+            f"The signup stays in your counts as 'removed', and its notification history ({emails}) stays without "
+            "the address. A record of the erasure keeps only a fingerprint of the address.",
+            (
+                f"Their {others} other waitlist signup{'s' if others != 1 else ''} in this store "
+                f"{'are' if others != 1 else 'is'} not touched: remove each one too to erase the address everywhere."
+                if others
+                else "This is their only waitlist signup in this store."
+            ),
+        ),
+        action_url=admin_url(ctx, "admin_subscribers.remove", subscription_id=subscription_id),
+        button=f"Erase {preview.email}",
+        back_url=(
+            admin_url(ctx, "admin_subscribers.log", email=log_email)
+            if back_to_log
+            else admin_url(ctx, "admin_subscribers.index")
+        ),
+        final=True,
+        fields={"log_email": log_email} if back_to_log else {},
+        back_label="Keep this subscriber and go back",
+    )
+
+
+@bp.route("/subscribers/<int:subscription_id>/remove", methods=["GET", "POST"])
 @admin_required
 def remove(subscription_id: int) -> ResponseReturnValue:
-    """GDPR removal: erase the address and the consent's IP hash; nothing is sent to it again."""
+    """GDPR removal once confirmed (GET shows the confirm step): the address and consent IP hash are erased for good."""
     session = db_session()
+    preview = service.removal_preview(session, admin().store.id, subscription_id)
+    if preview is None:
+        abort(404)
+    if preview.removed and request.method == "GET":
+        flash("This subscriber was already removed.", "success")
+        return _back()
+    if not preview.removed and (request.method == "GET" or not confirm.confirmed()):
+        return confirm.confirm_page(
+            _removal_confirmation(subscription_id, preview), 200 if request.method == "GET" else 400
+        )
     removed = service.remove(session, admin().store, subscription_id)
     if removed is None:
         session.rollback()
@@ -119,4 +163,4 @@ def remove(subscription_id: int) -> ResponseReturnValue:
     session.commit()
     message = "Subscriber removed: the address is erased." if removed else "This subscriber was already removed."
     flash(message, "success")
-    return redirect(admin_url(admin(), "admin_subscribers.index"), code=303)
+    return _back()
