@@ -239,12 +239,13 @@ def worker_cmd(queues: str, burst: bool) -> None:
     import importlib
 
     from redis import Redis
-    from rq import Queue, Worker
+    from rq import Queue
     from sqlalchemy.orm import configure_mappers
 
     from app import job_specs
     from app.config import get_settings
     from app.infra.procs import children_die_with_this_process
+    from app.infra.redis_outage import OutageTolerantWorker, run_worker
 
     settings = get_settings()
     if not settings.redis_url:
@@ -264,8 +265,51 @@ def worker_cmd(queues: str, burst: bool) -> None:
     # Killing the worker (even -9) stops its work horse and scheduler process, and through the senders' own
     # PR_SET_PDEATHSIG every sender forked under the horse: no email leaves after the worker is gone.
     children_die_with_this_process()
-    worker = Worker([Queue(n, connection=connection) for n in names], connection=connection)
-    worker.work(with_scheduler=True, burst=burst)
+    # A Redis outage ends RQ's worker loop: a new worker starts in this same process once Redis answers again.
+    run_worker(
+        lambda: OutageTolerantWorker([Queue(n, connection=connection) for n in names], connection=connection),
+        connection.ping,
+        burst=burst,
+    )
+
+
+@cli.command("cron", with_appcontext=False)
+def cron_cmd() -> None:
+    """Enqueue the periodic jobs (the Procfile's cron; run exactly one), through any Redis outage."""
+    import signal
+    import threading
+    import time
+
+    from redis import Redis
+    from rq.cron import CronScheduler
+
+    from app import job_specs
+    from app.config import get_settings
+    from app.infra.redis_outage import run_cron
+    from app.logs import configure_logging
+    from app.queue import RedisJobQueue
+
+    settings = get_settings()
+    if not settings.redis_url:
+        raise click.ClickException("REDIS_URL is not set: without it jobs run in-process and need no cron.")
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    # Short timeouts: a Redis that stops answering is an outage to wait out, not a call to hang in.
+    connection = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=10)
+    scheduler = CronScheduler(connection=connection)
+    scheduler.load_config_from_file("jobs.cron")
+    jobs = RedisJobQueue(settings.redis_url)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    def after_outage() -> None:
+        jobs.enqueue_or_raise(job_specs.sweep_after_outage(int(time.time())))
+
+    run_cron(scheduler, connection.ping, stop, after_outage=after_outage)
 
 
 @cli.command("demo")

@@ -2,7 +2,7 @@
 
 jobs/ imports the services, so a service that queues follow-up work cannot import the job function: it builds
 the job's spec here instead. Nothing else in app/ or jobs/ writes a job's dotted name; a test checks that each
-name below resolves to a function of jobs/, and the periodic jobs' one table (SCHEDULE) is what `rq cron`
+name below resolves to a function of jobs/, and the periodic jobs' one table (SCHEDULE) is what `backsoon cron`
 (jobs/cron.py), the in-process scheduler of the demo and the tests read.
 """
 
@@ -46,6 +46,7 @@ SEND_INSTANT_ALERTS = "jobs.admin.send_instant_alerts"
 INSTANT_ALERTS_ALL = "jobs.admin.instant_alerts_all"
 SEND_ADMIN_LOGIN = "jobs.admin.send_login_links"
 SWEEP = "jobs.maintenance.sweep"
+SWEEP_AFTER_OUTAGE = "jobs.maintenance.sweep_after_outage"
 PURGE_INBOX = "jobs.maintenance.purge_inbox"
 
 # One job runs a whole WooCommerce sync (REST has no bulk export to wait on), so it gets more than the default 10 min.
@@ -186,6 +187,11 @@ def send_admin_login(request_id: int) -> JobSpec:
     return JobSpec(SEND_ADMIN_LOGIN, (request_id,), job_id=f"admin-login-{request_id}", queue="high")
 
 
+def sweep_after_outage(ended_at: int) -> JobSpec:
+    """The sweep `backsoon cron` enqueues when Redis answers again after an outage (ended_at: epoch seconds)."""
+    return JobSpec(SWEEP_AFTER_OUTAGE, (), job_id=f"sweep-after-outage-{ended_at}", queue="high", timeout=120)
+
+
 @dataclass(frozen=True, slots=True)
 class Periodic:
     """A job run every `every` seconds, with no arguments."""
@@ -200,7 +206,7 @@ class Periodic:
         return JobSpec(self.func, (), job_id=self.func.replace(".", "_"), queue=self.queue, timeout=self.timeout)
 
 
-# Run exactly one `rq cron` process over this table: it holds no lock.
+# Run exactly one `backsoon cron` process over this table: it holds no lock.
 SCHEDULE: tuple[Periodic, ...] = (
     # Sweeping twice a minute re-drives stalled work within a minute of the sweeper's 60 s threshold.
     Periodic(SWEEP, 30, queue="high", timeout=120),
@@ -263,6 +269,7 @@ ALL_JOBS: tuple[str, ...] = (
     INSTANT_ALERTS_ALL,
     SEND_ADMIN_LOGIN,
     SWEEP,
+    SWEEP_AFTER_OUTAGE,
     PURGE_INBOX,
 )
 

@@ -77,8 +77,12 @@ class RedisJobQueue:
         from redis import Redis
         from rq import Queue
 
+        from app.infra.redis_outage import OutageLog
+
         # Short timeouts: an unreachable Redis must not hold up a webhook answer.
         self.connection = Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=2)
+        # Every delivery enqueues: an outage is logged when it starts and ends, not once per delivery.
+        self.outage = OutageLog("enqueue", meanwhile="the sweeper enqueues the stored work once it is back")
         self.queues = {name: Queue(name, connection=self.connection) for name in QUEUES}
         self._gate_lock = threading.Lock()
         self._gate_conn: Any = None
@@ -88,6 +92,23 @@ class RedisJobQueue:
     def enqueue(self, spec: JobSpec) -> bool:
         """Enqueue on RQ; duplicates of a pending job id collapse, Redis errors are left to the sweeper."""
         from redis.exceptions import RedisError
+
+        from app.infra.redis_outage import REDIS_DOWN
+
+        try:
+            enqueued = self.enqueue_or_raise(spec)
+        except REDIS_DOWN as exc:
+            self.outage.down(exc)
+            return False
+        except RedisError as exc:
+            log.warning("enqueue of %s failed, the sweeper will retry: %s", spec.func, exc)
+            return False
+        if self.outage.down_since is not None:
+            self.outage.up()
+        return enqueued
+
+    def enqueue_or_raise(self, spec: JobSpec) -> bool:
+        """Enqueue on RQ like enqueue, but a Redis error is raised (for a caller that retries by itself)."""
         from rq.exceptions import DuplicateJobError
 
         _check(spec)
@@ -107,9 +128,6 @@ class RedisJobQueue:
                 failure_ttl=86400,
             )
         except DuplicateJobError:
-            return False
-        except RedisError as exc:
-            log.warning("enqueue of %s failed, the sweeper will retry: %s", spec.func, exc)
             return False
         return True
 

@@ -1,4 +1,4 @@
-"""A tiny in-process stand-in for `rq cron`, used when jobs run in-process (the demo)."""
+"""A tiny in-process stand-in for `backsoon cron`, used when jobs run in-process (the demo)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 class InProcessScheduler:
-    """Enqueues the periodic jobs of the one schedule table (as `rq cron` does) on the in-process queue."""
+    """Enqueues the periodic jobs of the one schedule table (as `backsoon cron` does) on the in-process queue."""
 
     def __init__(self, jobs: JobQueue, schedule: tuple[Periodic, ...] = SCHEDULE) -> None:
         self.jobs = jobs

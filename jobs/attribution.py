@@ -1,4 +1,4 @@
-"""Attribution jobs: match a store's orders to the restock emails sent before them (periodic, from rq cron)."""
+"""Attribution jobs: match a store's orders to the restock emails sent before them (periodic, from the cron)."""
 
 from __future__ import annotations
 

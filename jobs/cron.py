@@ -1,4 +1,4 @@
-"""rq cron configuration: the periodic jobs of app.job_specs.SCHEDULE. Run exactly one `rq cron jobs.cron` process."""
+"""Cron configuration: the periodic jobs of app.job_specs.SCHEDULE, loaded by `backsoon cron` (run exactly one)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def fanout_event(stock_event_id: int) -> dict[str, Any]:
 
 
 def run_due_waves() -> int:
-    """Enqueue the fan-out of every restock event whose next wave is due (every 30 s from rq cron)."""
+    """Enqueue the fan-out of every restock event whose next wave is due (every 30 s from the cron)."""
     with job_context() as rt:
         with rt.db.session() as session:
             event_ids = fanout.due_events(session, utcnow())

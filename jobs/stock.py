@@ -67,7 +67,7 @@ def recompute_dirty(store_id: int) -> dict[str, Any]:
 
 
 def recompute_all() -> int:
-    """Enqueue a full recompute for every active store (periodic, from rq cron)."""
+    """Enqueue a full recompute for every active store (periodic, from the cron)."""
     with job_context() as rt, rt.db.session() as session:
         store_ids = stock.active_store_ids(session)
     for sid in store_ids:

@@ -104,7 +104,7 @@ def test_killed_worker_resumed_by_sweeper(db: Database, pg_url: str) -> None:
             )
         assert sent_to <= set(handler.by_rcpt())
 
-        # The sweeper (every 30 s from rq cron) picks it up once the 15 s lease has expired.
+        # The sweeper (every 30 s from the cron) picks it up once the 15 s lease has expired.
         settings = Settings(
             env="test", smtp_url=url, app_url="https://app.test", secret_key="k", mail_from="BS <bs@mail.test>"
         )

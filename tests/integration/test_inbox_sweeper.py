@@ -208,3 +208,40 @@ def test_purge_deletes_every_delivery_past_retention_processed_or_not(db: Databa
         assert [b for b in old_bodies if b"maya.chen@example.com" in b] == []
     with db.session() as s:
         assert inbox.purge(s, now) == 0  # running twice removes nothing more
+
+
+def test_after_an_outage_fresh_deliveries_and_dirty_variants_are_redriven_at_once_running_syncs_are_not(
+    db: Database,
+) -> None:
+    from app.models import Store, SyncRun
+
+    down = RedisJobQueue("redis://127.0.0.1:1/0")
+    sid = a_store(db)
+    rec = record(db, down, "delivery-outage", store_id=sid)  # stored while Redis was down: its drain never enqueued
+    with db.session() as s:
+        store = s.get(Store, sid)
+        assert store is not None
+        v = make_variant(s, store)
+        dirty.mark_dirty(s, RecordingQueue(), sid, [v.id], "webhook")
+        run = SyncRun(store_id=sid, kind="initial", status="running", heartbeat_at=datetime.now(UTC))
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    jobs = RecordingQueue()
+    with db.session() as s:
+        # A regular sweep leaves all of it alone: nothing is older than the threshold yet.
+        assert sweeper.sweep(s, jobs, now, timedelta(seconds=60), sync_job=registry.sync_job_for) == []
+    with db.session() as s:
+        specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60), sync_job=registry.sync_job_for, after_outage=True)
+    minute = int(now.timestamp() // 60)
+    assert [(sp.func, sp.args, sp.job_id) for sp in specs] == [
+        (job_specs.DRAIN_INBOX, (sid,), f"inbox-{sid}-s{minute}"),
+        (job_specs.RECOMPUTE_DIRTY, (sid,), f"recompute-dirty-{sid}-s{minute}"),
+    ]
+    assert jobs.specs == specs  # enqueued once the sweep committed
+    with db.session() as s:
+        ev = s.get(WebhookEvent, rec.event_id)
+        assert ev is not None and (ev.status, ev.enqueued_at) == ("received", now)
+        found = s.get(SyncRun, run_id)
+        assert found is not None and found.attempts == 0  # a running sync's attempts are not spent by the outage

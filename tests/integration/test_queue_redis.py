@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -49,6 +50,22 @@ def test_jobs_without_id_never_collapse(redis_conn: Any) -> None:
 def test_redis_down_returns_false_instead_of_raising() -> None:
     jobs = RedisJobQueue("redis://127.0.0.1:1/0")
     assert jobs.enqueue(JobSpec("tests.integration.test_queue_redis.add_result", (5,), job_id="x-1")) is False
+
+
+def test_redis_down_is_logged_once_not_once_per_enqueue(caplog: pytest.LogCaptureFixture) -> None:
+    jobs = RedisJobQueue("redis://127.0.0.1:1/0")
+    caplog.set_level(logging.INFO)
+    for n in range(5):
+        spec = JobSpec("tests.integration.test_queue_redis.add_result", (n,), job_id=f"x-{n}", gate=f"g-{n % 2}")
+        assert jobs.enqueue(spec) is False
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "app.infra.redis_outage",
+            "WARNING",
+            "enqueue: Redis is unreachable (Error 111 connecting to 127.0.0.1:1. Connection refused.); "
+            "the sweeper enqueues the stored work once it is back",
+        )
+    ]
 
 
 def test_cron_config_registers_every_periodic_job_of_the_schedule_table(redis_conn: Any) -> None:

@@ -147,13 +147,26 @@ def stalled_confirmations(session: Session, now: datetime, stale_before: datetim
 
 
 def sweep(
-    session: Session, jobs: JobQueue, now: datetime, stale_after: timedelta, *, sync_job: SyncJobFor
+    session: Session,
+    jobs: JobQueue,
+    now: datetime,
+    stale_after: timedelta,
+    *,
+    sync_job: SyncJobFor,
+    after_outage: bool = False,
 ) -> list[JobSpec]:
-    """Find stalled work of every registered kind and enqueue it again after commit."""
+    """Find stalled work of every registered kind and enqueue it again after commit.
+
+    ``after_outage``: Redis was unreachable until just now, so the jobs of deliveries and dirty variants recorded
+    meanwhile were never enqueued (or were lost with Redis): those are re-driven now, not once the threshold has
+    passed. A spare drain or recompute finds nothing to do; the other kinds keep the threshold, which guards work
+    that is running (syncs count their attempts, fan-outs and confirmations send mail).
+    """
     stale_before = now - stale_after
+    recent = now if after_outage else stale_before
     specs = [
-        *stalled_webhooks(session, now, stale_before),
-        *stalled_recomputes(session, now, stale_before),
+        *stalled_webhooks(session, now, recent),
+        *stalled_recomputes(session, now, recent),
         *stalled_syncs(session, now, stale_before, sync_job),
         *stalled_fanouts(session, now, stale_before),
         *stalled_confirmations(session, now, stale_before),
