@@ -126,7 +126,7 @@ def sync_progress(store_id: int) -> Response:
 
 _NULLABLE_DATE: JsonDict = {"type": ["string", "null"], "format": "date"}
 _ERRORS: JsonDict = {
-    "401": error_response("No admin API key was sent"),
+    "401": error_response("No admin API key was sent, or the key is no store's"),
     "404": error_response("Unknown store, another store's key, or unknown variant"),
 }
 
@@ -137,7 +137,8 @@ def _enum_list_param(name: str, values: Sequence[str], description: str) -> Json
         "in": "query",
         "required": False,
         "description": f"{description}; comma-separated for several. One of: {', '.join(values)}.",
-        "schema": {"type": "string"},
+        # One comma-separated value (status=low_stock,out_of_stock); a repeated parameter means the same.
+        "schema": {"type": "array", "items": {"type": "string", "enum": list(values)}, "minItems": 1},
         "style": "form",
         "explode": False,
     }

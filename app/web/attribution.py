@@ -149,7 +149,13 @@ OPENAPI = ApiDoc(
                         "description": "To the product page with the variant selected",
                         "headers": {"Location": {"schema": {"type": "string"}}},
                     },
-                    "404": error_response("Forged, malformed or unknown token"),
+                    "404": {
+                        "description": "Forged, malformed or unknown token: a page, or the JSON error when asked for",
+                        "content": {
+                            **error_response("")["content"],
+                            "text/html": {"schema": {"type": "string"}},
+                        },
+                    },
                 },
             },
         },
@@ -175,7 +181,7 @@ OPENAPI = ApiDoc(
                 "responses": {
                     "200": json_response("The report", schema_ref("AttributionReport")),
                     "400": error_response("A query parameter is invalid"),
-                    "401": error_response("No admin API key was sent"),
+                    "401": error_response("No admin API key was sent, or the key is no store's"),
                     "404": error_response("Unknown store or another store's key"),
                 },
             },

@@ -18,16 +18,38 @@ from app.services.merchant.api_keys import hash_api_key
 class ApiError(HTTPException):
     """An HTTP error rendered as `{"error": {"code", "message", "details"}}`."""
 
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(description=message)
         self.code = status
         self.error_code = code
         self.details = details or {}
+        self.headers = headers or {}
 
 
-def abort_json(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> NoReturn:
-    """Stop the request with a JSON error."""
-    raise ApiError(status, code, message, details)
+def abort_json(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> NoReturn:
+    """Stop the request with a JSON error (and the response headers it needs, e.g. WWW-Authenticate on a 401)."""
+    raise ApiError(status, code, message, details, headers)
+
+
+NO_KEY = "Send the store's admin API key as 'Authorization: Bearer <key>'."
+# RFC 9110 §11.6.1: a 401 names the scheme that would work; RFC 6750 §3.1 adds the error for a key that was sent.
+ASK_FOR_KEY = {"WWW-Authenticate": 'Bearer realm="BackSoon"'}
+BAD_KEY = {"WWW-Authenticate": 'Bearer realm="BackSoon", error="invalid_token"'}
+
+
+def bearer_token() -> str:
+    """The request's bearer token, or "" when it sent none."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
 
 
 def runtime() -> Runtime:
@@ -52,28 +74,32 @@ def close_session(_exc: BaseException | None = None) -> None:
 
 
 def store_for_request(store_id: int) -> Store:
-    """The store named in the URL, if the caller may see it; another store's data is a 404."""
+    """The store named in the URL, if the caller may see it.
+
+    401 without a key or with a key of no store (whether or not the store exists, so it tells nothing); a key of
+    another store, or an unknown store, is a 404.
+    """
     if not 0 < store_id <= 2**63 - 1:
         # Ids beyond BIGINT would make PostgreSQL raise; they can name no store.
         abort_json(404, "not_found", "No such store.")
     session = db_session()
     store = session.get(Store, store_id)
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    if store is not None and token.count(".") == 2:
+    token = bearer_token()
+    if token.count(".") == 2:
         # An App Bridge session token (a JWT; admin API keys have no dots): 401 + retry header if invalid.
         from app.web.shopify import require_session_token  # deferred: app.web.shopify imports this module
 
-        if require_session_token().id == store.id:
+        if store is not None and require_session_token().id == store.id:
             return store
         abort_json(404, "not_found", "No such store.")
-    if store is not None and token:
+    if token:
         owner = session.execute(select(Store.id).where(Store.api_key_hash == hash_api_key(token))).scalar_one_or_none()
-        if owner == store.id:
+        if owner is None:
+            abort_json(401, "unauthorized", "This admin API key is not valid.", headers=BAD_KEY)
+        if store is not None and owner == store.id:
             return store
-    elif store is not None and not token and registry.of(store).public_in_demo_mode and runtime().settings.demo:
+        abort_json(404, "not_found", "No such store.")
+    if store is not None and registry.of(store).public_in_demo_mode and runtime().settings.demo:
         # The seeded demo store is public while the app runs in demo mode, so `make demo` needs no key.
         return store
-    if store is None or token:
-        abort_json(404, "not_found", "No such store.")
-    abort_json(401, "unauthorized", "Send the store's admin API key as 'Authorization: Bearer <key>'.")
+    abort_json(401, "unauthorized", NO_KEY, headers=ASK_FOR_KEY)

@@ -24,7 +24,13 @@ from app.web.webhooks import MAX_WEBHOOK_BYTES
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-JSON_PREFIXES = ("/api/", "/webhooks/", "/storefront/", "/healthz", "/openapi.json")
+# Where machines call: every error here, an unknown path included, is the JSON error whatever the Accept header.
+# (The shopper pages, the admin and the install pages keep their HTML error pages.)
+JSON_PREFIXES = ("/api/", "/webhooks/", "/storefront/", "/feeds/")
+JSON_PATHS = frozenset({"/healthz", "/openapi.json", "/woocommerce/callback"})
+# Response headers an HTTP error must keep when it is rendered as JSON (RFC 9110: Allow on a 405, the scheme on a
+# 401, when to come back on a 429 or 503).
+_KEPT_ERROR_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
 
 
 def build_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -89,11 +95,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     read_cache.install_read_cache(app)
     webhooks.install_front(app, registry.PLATFORMS.values())
     admin.register(app)
-    document = ApiDocument()
-    for described in (openapi, api, storefront, woocommerce, attribution, feeds, privacy):
-        document.add(described.OPENAPI)
-    document.add(webhooks.openapi(registry.PLATFORMS.values()))
-    app.extensions[openapi.EXTENSION] = document
+    app.extensions[openapi.EXTENSION] = api_document()
 
     @app.before_request
     def _request_context() -> None:
@@ -121,18 +123,14 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
                 **({"details": exc.details} if exc.details else {}),
             }
         }
-        return jsonify(body), exc.code or 400
+        resp = jsonify(body)
+        resp.headers.update(exc.headers)
+        return resp, exc.code or 400
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:
-        if (
-            request.path.startswith(JSON_PREFIXES)
-            or request.accept_mimetypes.best == "application/json"
-            # A JSON body (the wc-auth callback's, say) gets its errors in JSON wherever it was posted.
-            or request.is_json
-        ):
-            code = (exc.name or "error").lower().replace(" ", "_")
-            return jsonify({"error": {"code": code, "message": exc.description}}), exc.code or 500
+        if wants_json_errors():
+            return json_error(exc), exc.code or 500
         return exc
 
     @app.errorhandler(OperationalError)
@@ -149,6 +147,39 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         return jsonify({"error": {"code": "internal_error", "message": "Something went wrong on our side."}}), 500
 
     return app
+
+
+def wants_json_errors() -> bool:
+    """Whether this request's errors are the JSON error rather than an HTML page."""
+    path = request.path
+    return (
+        path.startswith(JSON_PREFIXES)
+        or path in JSON_PATHS
+        or request.accept_mimetypes.best == "application/json"
+        # A JSON body (the wc-auth callback's, say) gets its errors in JSON wherever it was posted.
+        or request.is_json
+    )
+
+
+def json_error(exc: HTTPException) -> Response:
+    """werkzeug's HTTP error as the JSON error, keeping the headers the status needs (Allow on a 405, ...)."""
+    code = (exc.name or "error").lower().replace(" ", "_")
+    resp = jsonify({"error": {"code": code, "message": exc.description}})
+    for name, value in exc.get_headers():
+        if name in _KEPT_ERROR_HEADERS:
+            resp.headers[name] = value
+    return resp
+
+
+def api_document() -> ApiDocument:
+    """The OpenAPI document of every JSON endpoint the app serves (what /openapi.json answers)."""
+    from app.web import api, attribution, feeds, openapi, privacy, storefront, webhooks, woocommerce
+
+    document = ApiDocument()
+    for described in (openapi, api, storefront, woocommerce, attribution, feeds, privacy):
+        document.add(described.OPENAPI)
+    document.add(webhooks.openapi(registry.PLATFORMS.values()))
+    return document
 
 
 class _StatelessPathsSessionInterface(SecureCookieSessionInterface):

@@ -18,7 +18,7 @@ from app.models import Store
 from app.services.merchant import compliance
 from app.services.merchant.api_keys import hash_api_key
 from app.services.notify.waitlist import MAX_EMAIL_LENGTH, SignupError, normalise_email
-from app.web.deps import abort_json, db_session
+from app.web.deps import ASK_FOR_KEY, NO_KEY, abort_json, bearer_token, db_session
 from app.web.params import check_id
 
 bp = Blueprint("privacy", __name__, url_prefix="/api/v1")
@@ -27,10 +27,9 @@ bp = Blueprint("privacy", __name__, url_prefix="/api/v1")
 def _store_for_key(store_id: int) -> Store:
     """The store in the URL when the request carries its admin API key: 401 without a key, 403 with another."""
     check_id(store_id, "store")
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    token = bearer_token()
     if not token:
-        abort_json(401, "unauthorized", "Send the store's admin API key as 'Authorization: Bearer <key>'.")
+        abort_json(401, "unauthorized", NO_KEY, headers=ASK_FOR_KEY)
     store = db_session().get(Store, store_id) if store_id > 0 else None
     if store is None:
         abort_json(404, "not_found", "No such store.")

@@ -277,10 +277,10 @@ OPENAPI = ApiDoc(
                                 "type": "object",
                                 "required": ["key_id", "user_id", "consumer_key", "consumer_secret", "key_permissions"],
                                 "properties": {
-                                    "key_id": {"type": "integer"},
+                                    "key_id": {"type": "integer", "minimum": 0},
                                     "user_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{32,64}$"},
-                                    "consumer_key": {"type": "string"},
-                                    "consumer_secret": {"type": "string"},
+                                    "consumer_key": {"type": "string", "pattern": "^ck_[0-9a-f]{40}$"},
+                                    "consumer_secret": {"type": "string", "pattern": "^cs_[0-9a-f]{40}$"},
                                     "key_permissions": {"type": "string", "enum": ["read_write"]},
                                 },
                             }
@@ -289,7 +289,8 @@ OPENAPI = ApiDoc(
                 },
                 "responses": {
                     "200": json_response("Keys stored; the first sync starts", {"type": "object"}),
-                    "400": error_response("Missing or invalid fields, or no such attempt; nothing stored"),
+                    "400": error_response("Missing or invalid fields, or the attempt expired; nothing stored"),
+                    "404": error_response("No connect attempt is waiting under this user_id; nothing stored"),
                     "409": error_response("Attempt superseded by a newer one, or already used; nothing stored"),
                 },
             }

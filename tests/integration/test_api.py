@@ -536,8 +536,16 @@ def test_auth_no_key_401_other_store_key_404(client: FlaskClient, seed: Seed, pa
     other = client.get(url, headers=KEY_B)
     assert other.status_code == 404
     assert other.get_json() == {"error": {"code": "not_found", "message": "No such store."}}
-    wrong = client.get(url, headers={"Authorization": "Bearer nope"})
-    assert wrong.status_code == 404
+    # A key of no store at all is refused as a key (the same 401 for any store id, existing or not).
+    for target in (url, "/api/v1/stores/987654"):
+        wrong = client.get(target, headers={"Authorization": "Bearer nope"})
+        assert (wrong.status_code, wrong.get_json()) == (
+            401,
+            {"error": {"code": "unauthorized", "message": "This admin API key is not valid."}},
+        )
+        assert wrong.headers["WWW-Authenticate"] == 'Bearer realm="BackSoon", error="invalid_token"'
+    assert no_key.headers["WWW-Authenticate"] == 'Bearer realm="BackSoon"'
+    assert "WWW-Authenticate" not in other.headers
     assert client.get(url, headers=KEY_A).status_code == 200
 
 

@@ -338,7 +338,7 @@ def test_callback_refuses_bad_payloads_and_stores_nothing(env: Env, override: di
     attempt = start(env)
     before = env.stores()
     resp = env.client.post("/woocommerce/callback", json=callback_payload(attempt, **override))
-    assert resp.status_code == 400
+    assert resp.status_code == (404 if code == "unknown_attempt" else 400)
     assert resp.get_json()["error"]["code"] == code
     (store,) = env.stores()
     assert (store.status, store.credentials_encrypted, store.updated_at) == (

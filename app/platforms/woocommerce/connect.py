@@ -312,6 +312,8 @@ def _field(payload: Mapping[str, Any], name: str) -> Any:
 
 
 def _as_id(value: Any, name: str) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one number type: 7.0 is the integer 7 (JSON Schema says so too)
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
         raise ConnectError("invalid_field", f"The callback's {name} is not a number.", field=name)
     return str(int(str(value).strip()))
@@ -351,7 +353,9 @@ def accept_keys(session: Session, settings: Settings, payload: Any, jobs: JobQue
     attempt = _attempt(session, str(user_id), lock=True) if isinstance(user_id, str) else None
     store = session.get(Store, attempt.store_id) if attempt is not None else None
     if attempt is None or store is None or store.platform != PLATFORM:
-        raise ConnectError("unknown_attempt", "No connect attempt is waiting for this key.", field="user_id")
+        raise ConnectError(
+            "unknown_attempt", "No connect attempt is waiting for this key.", field="user_id", status=404
+        )
     if attempt.keys_bound_at is not None:
         if attempt.key_id == key_id and attempt.consumer_key_hash == hash_token(key):
             return store, False  # the same delivery again (a proxy retry): already stored
