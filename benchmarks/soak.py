@@ -2,27 +2,29 @@
 
 Outside `make test`, `make bench` and CI: run it by hand (`.venv/bin/python benchmarks/soak.py --minutes 10`).
 
-Everything is a real local process in production mode (BACKSOON_ENV=production), the Procfile's lines: gunicorn
-(two workers of four threads), one `backsoon worker`, one `rq cron jobs.cron`, a redis-server of the soak's own
-(no persistence: a killed Redis comes back empty), PostgreSQL database backsoon_soak, and an aiosmtpd server in a
-process of its own that writes each accepted message down before it replies 250 (tests/smtpd_proc.py), so a kill
-never loses one from the count. benchmarks/soak_procs.py supervises them: kill -9 of the worker (restarted after
-1 s), of one gunicorn web worker (gunicorn forks another), of Redis (down 3-6 s) and of the SMTP server (down
-2-5 s), one every --fault-every seconds on average, the four kinds in shuffled rounds.
+Everything is a real local process in production mode (BACKSOON_ENV=production), the Procfile's lines: gunicorn (two
+workers of four threads), --workers (2) `backsoon worker` processes, one `rq cron jobs.cron`, a redis-server of the
+soak's own (no persistence: a killed Redis comes back empty), PostgreSQL database backsoon_soak, and an aiosmtpd
+server in a process of its own that answers each final dot after --smtp-delay-ms and writes the message down before
+its 250 (tests/smtpd_proc.py), so a kill never loses an accepted message from the count. benchmarks/soak_procs.py
+supervises them: kill -9 of a worker (restarted after 1 s), of one gunicorn web worker (gunicorn forks another), of
+Redis (down 3-6 s) and of the SMTP server (down 2-5 s), one every --fault-every seconds on average, the four kinds
+in shuffled rounds.
 
 Traffic, from one client at --rate operations a second, for a few WooCommerce stores whose URLs are loopback
 addresses (BackSoon refuses to call them, so nothing leaves the machine): signed order.created deliveries (some
-followed by order.updated with the same body), product.updated deliveries that sell each product out and restock
-it every 10-40 s, storefront signups for sold-out products (single opt-in: active at once, each a new address), and
-exact resends of one delivery in ten. A request refused by a 5xx or a dropped connection is sent again, as the
+followed by order.updated with the same body), product.updated deliveries that sell each product out for 10-30 s and
+restock it for 5-15 s, storefront signups for sold-out products (single opt-in: active at once, each a new address),
+and exact resends of one delivery in ten. A request refused by a 5xx or a dropped connection is sent again, as the
 platforms and the widget do. Restocks use wave_ratio 2 and one-minute waves, so later waves go out through cron.
 
 At the end the traffic and the faults stop; every product is sold out and then restocked with 1,000 so that each
-subscriber still waiting gets a wave, and the soak waits for the backlog to drain. It counts (benchmarks/
-soak_budget.py): each distinct delivery stored once and processed, orders and order lines stored as sent, each
-product at the last quantity sent; every subscriber mailed, duplicates within the bound of item 4 (one per SMTP
-connection a worker or SMTP kill could cut); nothing left queued; and the time to drain after the last fault.
-Human-readable lines go to stderr; the last stdout line is JSON, value = messages lost + duplicated beyond budget.
+subscriber still waiting gets a wave, and the soak waits for the backlog to drain. It counts
+(benchmarks/soak_budget.py): each distinct delivery stored once and processed, orders and order lines stored as
+sent, each product at the last quantity sent; every subscriber mailed, duplicates within the bound of item 4 (one
+per SMTP connection a worker or SMTP kill could cut); nothing left queued; and the time to drain after the last
+fault. Human-readable lines go to stderr; the last stdout line is JSON, value = messages lost + duplicated beyond
+budget.
 """
 
 from __future__ import annotations
@@ -418,7 +420,7 @@ def faults(sup: procs.Supervisor, smtp_log: Path, args: Any, rnd: random.Random,
         kind = kinds.pop()
         if kind in ("worker", "smtp"):
             # Aimed at a wave being sent (up to 15 s of waiting): the cut SMTP connection is what item 4 bounds.
-            aim = time.monotonic() + 15
+            aim = min(time.monotonic() + 15, until - 3)
             while time.monotonic() < aim and not (sending := _sending(smtp_log)):
                 pass
         else:
