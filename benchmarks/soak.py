@@ -3,7 +3,7 @@
 Outside `make test`, `make bench` and CI: run it by hand (`.venv/bin/python benchmarks/soak.py --minutes 10`).
 
 Everything is a real local process in production mode (BACKSOON_ENV=production), the Procfile's lines: gunicorn (two
-workers of four threads), --workers (2) `backsoon worker` processes, one `rq cron jobs.cron`, a redis-server of the
+workers of four threads), --workers (2) `backsoon worker` processes, one `backsoon cron`, a redis-server of the
 soak's own (no persistence: a killed Redis comes back empty), PostgreSQL database backsoon_soak, and an aiosmtpd
 server in a process of its own that answers each final dot after --smtp-delay-ms and writes the message down before
 its 250 (tests/smtpd_proc.py), so a kill never loses an accepted message from the count. benchmarks/soak_procs.py
@@ -568,7 +568,7 @@ def main() -> int:
             f"worker{i}": procs.Service(f"worker{i}", procs.worker_argv(), env, logs["worker"])
             for i in range(1, args.workers + 1)
         },
-        "cron": procs.Service("cron", procs.cron_argv(redis_url), env, logs["cron"]),
+        "cron": procs.Service("cron", procs.cron_argv(), env, logs["cron"]),
     }
     sup = procs.Supervisor(services)
     tally = Tally()

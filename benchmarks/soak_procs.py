@@ -199,6 +199,6 @@ def worker_argv() -> list[str]:
     return [str(BIN / "backsoon"), "worker"]
 
 
-def cron_argv(redis_url: str) -> list[str]:
-    """The Procfile's cron line."""
-    return [str(BIN / "rq"), "cron", "--url", redis_url, "jobs.cron"]
+def cron_argv() -> list[str]:
+    """The Procfile's cron line (REDIS_URL comes from the environment)."""
+    return [str(BIN / "backsoon"), "cron"]

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.config import Settings
 from app.db import Database, utcnow
@@ -211,12 +211,33 @@ def _insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> list[tup
 
 
 def _candidates(session: Session, ctx: WaveContext, limit: int, states: Sequence[str] = CANDIDATE_STATES) -> list[Any]:
-    """Subscriptions without a delivery for this event, oldest first."""
+    """Subscriptions without a delivery for this event nor one claimed by another live event, oldest first."""
     delivered = exists().where(Delivery.subscription_id == Subscription.id, Delivery.stock_event_id == ctx.event_id)
+    # A run of an earlier restock that was cut off still owes its claimed subscribers their email and will resume:
+    # claiming them here too would mail them twice. Once that event is done, stopped or dead, they are free again.
+    claimed_elsewhere = (
+        exists()
+        .where(
+            Delivery.subscription_id == Subscription.id,
+            Delivery.stock_event_id != ctx.event_id,
+            Delivery.status == DeliveryStatus.CLAIMED,
+        )
+        .where(
+            exists().where(
+                StockEvent.id == Delivery.stock_event_id,
+                StockEvent.fanout_status.in_((FanoutStatus.PENDING, FanoutStatus.RUNNING)),
+            )
+        )
+    )
     return list(
         session.execute(
             select(Subscription.id, Subscription.state, Subscription.email, Subscription.created_at)
-            .where(Subscription.variant_id == ctx.variant_id, Subscription.state.in_(states), ~delivered)
+            .where(
+                Subscription.variant_id == ctx.variant_id,
+                Subscription.state.in_(states),
+                ~delivered,
+                ~claimed_elsewhere,
+            )
             .order_by(Subscription.created_at, Subscription.id)
             .limit(limit)
         ).all()
@@ -345,6 +366,58 @@ def _finish(session: Session, event_id: int, status: FanoutStatus, **values: Any
     )
 
 
+def _drop_stale_claims(session: Session, event_id: int) -> None:
+    """Skip this event's claimed rows whose subscriber may no longer be mailed by it.
+
+    A resumed run sends what it claimed, but meanwhile the subscriber may have unsubscribed, been erased, or been
+    mailed by a later restock of the same variant: each such row is skipped with the reason, so nobody gets the same
+    news twice or an email after leaving the list.
+    """
+    sub = aliased(Subscription)
+    other = aliased(Delivery)
+    mailed_since = exists().where(
+        other.subscription_id == Delivery.subscription_id,
+        other.stock_event_id != Delivery.stock_event_id,
+        other.status == DeliveryStatus.SENT,
+        other.sent_at >= Delivery.claimed_at,
+    )
+    reason = case(
+        (sub.state == SubscriptionState.UNSUBSCRIBED, literal("unsubscribed")),
+        (sub.state == SubscriptionState.REDACTED, literal("redacted")),
+        else_=literal("notified_by_another_restock"),
+    )
+    gone = sub.state.in_(
+        (
+            SubscriptionState.UNSUBSCRIBED,
+            SubscriptionState.REDACTED,
+            SubscriptionState.NOTIFIED,
+            SubscriptionState.CONVERTED,
+        )
+    )
+    stale = (
+        select(Delivery.id, reason.label("reason"))
+        .join(sub, sub.id == Delivery.subscription_id)
+        .where(Delivery.stock_event_id == event_id, Delivery.status == DeliveryStatus.CLAIMED, or_(gone, mailed_since))
+    )
+    by_reason: dict[str, list[int]] = {}
+    for delivery_id, why in session.execute(stale).all():
+        by_reason.setdefault(str(why), []).append(int(delivery_id))
+    for why, ids in by_reason.items():
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.CLAIMED)
+            .values(status=DeliveryStatus.SKIPPED, skip_reason=why)
+            .execution_options(synchronize_session=False)
+        )
+        log.info(
+            "restock event %s: %d claimed emails skipped on resume (%s)",
+            event_id,
+            len(ids),
+            why,
+            extra={"data": {"event_id": event_id, "skip_reason": why}},
+        )
+
+
 def _has_claimed(session: Session, event_id: int) -> tuple[bool, bool]:
     """(retryable claimed rows left, exhausted claimed rows left)."""
     base = select(func.count()).where(Delivery.stock_event_id == event_id, Delivery.status == DeliveryStatus.CLAIMED)
@@ -378,6 +451,7 @@ def run_fanout(
     result = FanoutResult(event_id, FanoutStatus.PENDING, wave=ctx.waves_sent)
     try:
         with db.session() as session:
+            _drop_stale_claims(session, event_id)
             retryable, _ = _has_claimed(session, event_id)
         if not retryable:
             # A fresh wave: check the gates, then claim.
