@@ -216,6 +216,17 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error_title": "Something is not right",
         "agree_title": "Agree to be emailed",
         "agree_button": "Email me when it's back",
+        "already_confirmed_title": "You're already on the list for {product}",
+        "already_confirmed_body": "Nothing more to do: we'll email you once when it's back in stock at {store}.",
+        "already_unsubscribed_title": "You're already unsubscribed",
+        "expired_title": "This link has expired",
+        "link_unknown_title": "This link doesn't work",
+        "link_unknown_body": (
+            "It may have been cut short when it was copied. Open it again from the email, or sign up again on the "
+            "product page."
+        ),
+        "back_to_store": "Back to {store}",
+        "footer": "Restock alerts by BackSoon",
     },
     "nl": {
         "subscribed": "Bedankt! We mailen je één keer zodra het weer op voorraad is.",
@@ -243,6 +254,19 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error_title": "Er klopt iets niet",
         "agree_title": "Ga akkoord met de e-mail",
         "agree_button": "Mail me als het terug is",
+        "already_confirmed_title": "Je staat al op de lijst voor {product}",
+        "already_confirmed_body": (
+            "Je hoeft niets meer te doen: we mailen je één keer zodra het weer op voorraad is bij {store}."
+        ),
+        "already_unsubscribed_title": "Je bent al afgemeld",
+        "expired_title": "Deze link is verlopen",
+        "link_unknown_title": "Deze link werkt niet",
+        "link_unknown_body": (
+            "Misschien is hij bij het kopiëren afgebroken. Open hem opnieuw vanuit de e-mail, of meld je opnieuw aan "
+            "op de productpagina."
+        ),
+        "back_to_store": "Terug naar {store}",
+        "footer": "Voorraadmeldingen door BackSoon",
     },
     "fr": {
         "subscribed": "Merci ! Nous vous écrirons une fois dès que l'article sera de retour.",
@@ -270,6 +294,17 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error_title": "Un problème est survenu",
         "agree_title": "Acceptez d'être prévenu par e-mail",
         "agree_button": "Prévenez-moi de son retour",
+        "already_confirmed_title": "Vous êtes déjà sur la liste pour {product}",
+        "already_confirmed_body": "Rien d'autre à faire : nous vous écrirons une fois dès son retour chez {store}.",
+        "already_unsubscribed_title": "Vous êtes déjà désinscrit",
+        "expired_title": "Ce lien a expiré",
+        "link_unknown_title": "Ce lien ne fonctionne pas",
+        "link_unknown_body": (
+            "Il a peut-être été coupé lors de la copie. Ouvrez-le à nouveau depuis l'e-mail, ou inscrivez-vous à "
+            "nouveau sur la page du produit."
+        ),
+        "back_to_store": "Retour à {store}",
+        "footer": "Alertes de réassort par BackSoon",
     },
     "de": {
         "subscribed": "Danke! Wir schreiben dir einmal, sobald der Artikel wieder da ist.",
@@ -297,6 +332,19 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error_title": "Etwas stimmt nicht",
         "agree_title": "Der E-Mail zustimmen",
         "agree_button": "Benachrichtigen, wenn verfügbar",
+        "already_confirmed_title": "Du stehst schon auf der Liste für {product}",
+        "already_confirmed_body": (
+            "Du musst nichts mehr tun: Wir schreiben dir einmal, sobald es bei {store} wieder da ist."
+        ),
+        "already_unsubscribed_title": "Du bist schon abgemeldet",
+        "expired_title": "Dieser Link ist abgelaufen",
+        "link_unknown_title": "Dieser Link funktioniert nicht",
+        "link_unknown_body": (
+            "Vielleicht wurde er beim Kopieren abgeschnitten. Öffne ihn erneut aus der E-Mail oder melde dich auf der "
+            "Produktseite erneut an."
+        ),
+        "back_to_store": "Zurück zu {store}",
+        "footer": "Wieder-da-Benachrichtigungen von BackSoon",
     },
 }
 
