@@ -68,13 +68,18 @@ def render_shopper_page(
     return Response(page, status=status, mimetype="text/html")
 
 
-def _frame(session: Session, sub: Subscription | None) -> ShopperFrame | None:
-    store = session.get(Store, sub.store_id) if sub is not None else None
-    return shopper_frame(session, store, sub) if store is not None and sub is not None else None
+def _frame(session: Session, sub: Subscription) -> tuple[ShopperFrame | None, str]:
+    """The page's frame and language: the shopper's, else the store's."""
+    store = session.get(Store, sub.store_id)
+    if store is None:
+        return None, rules.pick_locale([sub.locale])
+    return shopper_frame(session, store, sub), rules.pick_locale([sub.locale, store.locale])
 
 
-def _unknown_link(lang: str = rules.DEFAULT_LOCALE) -> Response:
-    # No store is known from a link that names none: a neutral page, still kind and still saying what to do.
+def _unknown_link() -> Response:
+    # No store is known from a link that names none: a neutral page in the browser's language, still kind and
+    # still saying what to do.
+    lang = rules.pick_locale(rules.accept_language_tags(request.headers.get("Accept-Language")))
     return render_shopper_page(
         "message.html",
         404,
@@ -106,9 +111,8 @@ def confirm_page(token: str) -> Response:
         sub, status = outcome.subscription, outcome.status
     if sub is None or status == "unknown":
         return _unknown_link()
-    locale = rules.pick_locale([sub.locale])
+    frame, locale = _frame(session, sub)
     names = service.subscription_context(session, sub)
-    frame = _frame(session, sub)
     if status == "open":
         return render_shopper_page(
             "confirm.html",
@@ -146,9 +150,8 @@ def unsubscribe_page(token: str) -> Response:
     sub = service.subscription_for_link(session, sid) if sid is not None else None
     if sub is None:
         return _unknown_link()
-    locale = rules.pick_locale([sub.locale])
+    frame, locale = _frame(session, sub)
     names = service.subscription_context(session, sub)
-    frame = _frame(session, sub)
     if sub.state == SubscriptionState.UNSUBSCRIBED:
         # Opened again, or a second one-click POST: already done, and it says so.
         title = rules.message(locale, "already_unsubscribed_title")

@@ -313,3 +313,25 @@ def test_an_unknown_link_is_a_kind_404_without_a_store_to_name(shop: Shop, path:
         assert "data-back-to-store" not in page and "data-store-name" not in page
         assert_no_developer_links(page)
     assert shop.state() == "pending_confirmation"
+
+
+def test_a_shopper_language_without_texts_falls_back_to_the_stores(shop: Shop) -> None:
+    with shop.db.session() as s:
+        sub = s.get(Subscription, shop.sub_id)
+        store = s.get(Store, shop.store_id)
+        assert sub is not None and store is not None
+        sub.locale = "es"  # signed up on a Spanish storefront: no Spanish texts yet
+        record_reported(store, {"locale": "de_DE"}, datetime(2026, 12, 7, 11, 0, tzinfo=UTC))
+        s.commit()
+    page = shop.client.get(f"/c/{shop.confirm_token}").get_data(as_text=True)
+    assert '<html lang="de">' in page
+    assert h1(page) == "E-Mail-Adresse bestätigen"
+    assert _BACK.findall(page) == [(PERMALINK, "Zurück zu Tulpen Winkel")]
+    assert '<div class="shopper-wrap">Wieder-da-Benachrichtigungen von BackSoon</div>' in page
+
+
+def test_an_unknown_link_speaks_the_browsers_language(shop: Shop) -> None:
+    resp = shop.client.get("/u/forged.token", headers={"Accept-Language": "nl-BE,nl;q=0.9,en;q=0.5"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 404 and '<html lang="nl">' in page
+    assert h1(page) == "Deze link werkt niet"
