@@ -169,11 +169,13 @@ class StoreInfo:
     email: str | None = None  # where the store's admin is reached (sign-in links, digests)
     # How the store writes amounts, as {pattern ("€ {amount}"), thousands, decimal, decimals}: app.domain.money.
     money_format: dict[str, Any] | None = None
+    # The store's logo (WooCommerce's site logo): an address, "" when the store said it has none, None when unknown.
+    logo_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
-        """The reported identity under BackSoon's field names (app.domain.store_identity.FIELDS, money_format)."""
-        return {
+        """The reported identity under BackSoon's field names; logo_url only when the platform said anything of one."""
+        reported: dict[str, Any] = {
             "name": self.name,
             "admin_email": self.email,
             "timezone": self.timezone,
@@ -182,6 +184,9 @@ class StoreInfo:
             "locale": self.locale,
             "money_format": self.money_format,
         }
+        if self.logo_url is not None:
+            reported["logo_url"] = self.logo_url
+        return reported
 
 
 @runtime_checkable

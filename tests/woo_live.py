@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
@@ -20,12 +22,13 @@ from integrations.woocommerce.identity import SYSTEM_STATUS_FIELDS
 from tests.conftest import FIXTURES
 
 LIVE = FIXTURES / "woocommerce" / "live-9.4.3"
+CONSTRUCTED = FIXTURES / "woocommerce" / "constructed"
 
 Matcher = Callable[[requests.PreparedRequest], tuple[bool, str]]
 
 # Path → (capture, the exact query the identity reader sends, besides the OAuth parameters).
 IDENTITY: dict[str, tuple[str, dict[str, str]]] = {
-    "/wp-json/": ("site-index", {"_fields": "name,gmt_offset,timezone_string"}),
+    "/wp-json/": ("site-index", {"_fields": "name,gmt_offset,timezone_string,site_logo"}),
     "/wp-json/wc/v3/settings/general": ("wc-settings-general", {"_fields": "id,value"}),
     "/wp-json/wc/v3/customers": (
         "wc-customers-role-administrator",
@@ -124,3 +127,29 @@ def serve_identity(
     for path, (name, query) in IDENTITY.items():
         status, body = (replace or {}).get(path, (None, None))
         serve(base, path, name, query, key=key, secret=secret, body=body, status=status)
+
+
+def constructed(name: str) -> dict[str, Any]:
+    """A hand-written answer of tests/fixtures/woocommerce/constructed: {request, status, headers, body}."""
+    found: dict[str, Any] = json.loads((CONSTRUCTED / f"{name}.json").read_text())
+    return found
+
+
+def serve_constructed(base: str, name: str, *, key: str, secret: str) -> None:
+    """Serve a constructed answer at base + its path, for exactly its query and without the key."""
+    answer = constructed(name)
+    responses.add(
+        answer["request"]["method"],
+        base + answer["request"]["path"],
+        body=json.dumps(answer["body"]),
+        status=answer["status"],
+        content_type=answer["headers"]["Content-Type"],
+        match=[request_matcher(answer["request"]["query"], key=key, secret=secret, signed=False)],
+    )
+
+
+def serve_identity_with_site_logo(base: str, *, key: str, secret: str) -> None:
+    """The live store's identity after a site logo was set: the constructed index, and the logo's attachment."""
+    index = json.dumps(constructed("site-index-site-logo")["body"]).encode()
+    serve_identity(base, key=key, secret=secret, replace={"/wp-json/": (200, index)})
+    serve_constructed(base, "media-site-logo", key=key, secret=secret)

@@ -205,9 +205,7 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "confirm_button": "Confirm",
         "confirmed_title": "You're on the list",
         "confirmed_body": "We'll email you once when {product} is back in stock at {store}.",
-        "confirm_spent": "This link was already used: your address is confirmed.",
         "confirm_expired": "This confirmation link has expired. Sign up again on the product page for a new one.",
-        "link_unknown": "This link is not valid. It may have been copied incompletely.",
         "unsubscribe_title": "Unsubscribe",
         "unsubscribe_body": "Stop the back-in-stock email from {store} for {product}?",
         "unsubscribe_button": "Unsubscribe",
@@ -216,6 +214,17 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error_title": "Something is not right",
         "agree_title": "Agree to be emailed",
         "agree_button": "Email me when it's back",
+        "already_confirmed_title": "You're already on the list for {product}",
+        "already_confirmed_body": "Nothing more to do: we'll email you once when it's back in stock at {store}.",
+        "already_unsubscribed_title": "You're already unsubscribed",
+        "expired_title": "This link has expired",
+        "link_unknown_title": "This link doesn't work",
+        "link_unknown_body": (
+            "It may have been cut short when it was copied. Open it again from the email, or sign up again on the "
+            "product page."
+        ),
+        "back_to_store": "Back to {store}",
+        "footer": "Restock alerts by BackSoon",
     },
     "nl": {
         "subscribed": "Bedankt! We mailen je één keer zodra het weer op voorraad is.",
@@ -232,9 +241,7 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "confirm_button": "Bevestigen",
         "confirmed_title": "Je staat op de lijst",
         "confirmed_body": "We mailen je één keer zodra {product} weer op voorraad is bij {store}.",
-        "confirm_spent": "Deze link is al gebruikt: je adres is bevestigd.",
         "confirm_expired": "Deze bevestigingslink is verlopen. Meld je opnieuw aan op de productpagina.",
-        "link_unknown": "Deze link is ongeldig. Misschien is hij niet volledig gekopieerd.",
         "unsubscribe_title": "Afmelden",
         "unsubscribe_body": "De voorraadmail van {store} voor {product} stoppen?",
         "unsubscribe_button": "Afmelden",
@@ -243,6 +250,19 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error_title": "Er klopt iets niet",
         "agree_title": "Ga akkoord met de e-mail",
         "agree_button": "Mail me als het terug is",
+        "already_confirmed_title": "Je staat al op de lijst voor {product}",
+        "already_confirmed_body": (
+            "Je hoeft niets meer te doen: we mailen je één keer zodra het weer op voorraad is bij {store}."
+        ),
+        "already_unsubscribed_title": "Je bent al afgemeld",
+        "expired_title": "Deze link is verlopen",
+        "link_unknown_title": "Deze link werkt niet",
+        "link_unknown_body": (
+            "Misschien is hij bij het kopiëren afgebroken. Open hem opnieuw vanuit de e-mail, of meld je opnieuw aan "
+            "op de productpagina."
+        ),
+        "back_to_store": "Terug naar {store}",
+        "footer": "Voorraadmeldingen door BackSoon",
     },
     "fr": {
         "subscribed": "Merci ! Nous vous écrirons une fois dès que l'article sera de retour.",
@@ -259,9 +279,7 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "confirm_button": "Confirmer",
         "confirmed_title": "Vous êtes sur la liste",
         "confirmed_body": "Nous vous écrirons une fois quand {product} sera de retour chez {store}.",
-        "confirm_spent": "Ce lien a déjà été utilisé : votre adresse est confirmée.",
         "confirm_expired": "Ce lien de confirmation a expiré. Inscrivez-vous à nouveau sur la page du produit.",
-        "link_unknown": "Ce lien n'est pas valide. Il a peut-être été copié de façon incomplète.",
         "unsubscribe_title": "Se désinscrire",
         "unsubscribe_body": "Arrêter l'e-mail de retour en stock de {store} pour {product} ?",
         "unsubscribe_button": "Se désinscrire",
@@ -270,6 +288,17 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error_title": "Un problème est survenu",
         "agree_title": "Acceptez d'être prévenu par e-mail",
         "agree_button": "Prévenez-moi de son retour",
+        "already_confirmed_title": "Vous êtes déjà sur la liste pour {product}",
+        "already_confirmed_body": "Rien d'autre à faire : nous vous écrirons une fois dès son retour chez {store}.",
+        "already_unsubscribed_title": "Vous êtes déjà désinscrit",
+        "expired_title": "Ce lien a expiré",
+        "link_unknown_title": "Ce lien ne fonctionne pas",
+        "link_unknown_body": (
+            "Il a peut-être été coupé lors de la copie. Ouvrez-le à nouveau depuis l'e-mail, ou inscrivez-vous à "
+            "nouveau sur la page du produit."
+        ),
+        "back_to_store": "Retour à {store}",
+        "footer": "Alertes de réassort par BackSoon",
     },
     "de": {
         "subscribed": "Danke! Wir schreiben dir einmal, sobald der Artikel wieder da ist.",
@@ -286,9 +315,7 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "confirm_button": "Bestätigen",
         "confirmed_title": "Du stehst auf der Liste",
         "confirmed_body": "Wir schreiben dir einmal, sobald {product} bei {store} wieder vorrätig ist.",
-        "confirm_spent": "Dieser Link wurde schon benutzt: deine Adresse ist bestätigt.",
         "confirm_expired": "Dieser Bestätigungslink ist abgelaufen. Melde dich auf der Produktseite erneut an.",
-        "link_unknown": "Dieser Link ist ungültig. Vielleicht wurde er unvollständig kopiert.",
         "unsubscribe_title": "Abmelden",
         "unsubscribe_body": "Die Wieder-da-E-Mail von {store} für {product} abbestellen?",
         "unsubscribe_button": "Abmelden",
@@ -297,6 +324,19 @@ _MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error_title": "Etwas stimmt nicht",
         "agree_title": "Der E-Mail zustimmen",
         "agree_button": "Benachrichtigen, wenn verfügbar",
+        "already_confirmed_title": "Du stehst schon auf der Liste für {product}",
+        "already_confirmed_body": (
+            "Du musst nichts mehr tun: Wir schreiben dir einmal, sobald es bei {store} wieder da ist."
+        ),
+        "already_unsubscribed_title": "Du bist schon abgemeldet",
+        "expired_title": "Dieser Link ist abgelaufen",
+        "link_unknown_title": "Dieser Link funktioniert nicht",
+        "link_unknown_body": (
+            "Vielleicht wurde er beim Kopieren abgeschnitten. Öffne ihn erneut aus der E-Mail oder melde dich auf der "
+            "Produktseite erneut an."
+        ),
+        "back_to_store": "Zurück zu {store}",
+        "footer": "Wieder-da-Benachrichtigungen von BackSoon",
     },
 }
 

@@ -114,6 +114,9 @@ class Store(IdMixin, Timestamps, Base):
     # Every standalone admin session carries the generation it started under; signing out moves it on, which ends
     # every session of this store's admin at once, wherever its cookie is (a stolen one included).
     admin_session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The merchant's look for the shopper pages: {"primary_colour": "#rrggbb", "logo_url": "https://…"}, each
+    # optional (app.domain.brand checks them). A logo the platform reports lives in reported_identity["logo_url"].
+    brand: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
 
 
 class StoreFreshness(Base):

@@ -114,6 +114,15 @@ class Platform(Protocol):
         """Browser origins besides the store's own domain that may call the storefront API for this store."""
         ...
 
+    def home_url(self, store: Store) -> str:
+        """The store's front page: where the shopper pages' "Back to <store>" leads when no product is named."""
+        ...
+
+    @property
+    def brand_note(self) -> str:
+        """What the settings' Brand section says of the platform's own logo and colours (empty: nothing)."""
+        ...
+
     def next_step(self, store: Store, settings: Settings) -> NextStep | None:
         """The store's next setup step, or None when it needs none."""
         ...

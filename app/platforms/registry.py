@@ -47,6 +47,11 @@ def product_url(store: Store, product: Product, variant: Variant, storefront_roo
     return of(store).product_url(store, product, variant, storefront_root)
 
 
+def home_url(store: Store) -> str:
+    """The store's front page."""
+    return of(store).home_url(store)
+
+
 def feed_id_scheme(store: Store) -> str:
     """The product-feed id format the store gets until its merchant picks one."""
     return of(store).feed_id_scheme

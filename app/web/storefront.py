@@ -21,10 +21,11 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest
 
 from app.domain import waitlist as rules
@@ -37,6 +38,7 @@ from app.services.notify import waitlist as service
 from app.web import limits
 from app.web.deps import abort_json, db_session, runtime
 from app.web.read_cache import CachedRead, read_cache
+from app.web.shopper_pages import ShopperFrame, render_shopper_page, shopper_frame
 from app.web.storefront_openapi import OPENAPI
 from integrations.shopify.proxy import ProxyRequest, read_proxy_request
 
@@ -326,16 +328,22 @@ def _safe_return_path(value: str | None) -> str | None:
 _AGREE_FIELDS = ("email", "variant_id", "product_id", "product_handle", "locale", "return_to")  # all else dropped
 
 
-def _agree_page(store: Store, verified: ProxyRequest, data: Mapping[str, str]) -> Response:
+def _proxy_frame(store: Store, back: str | None) -> ShopperFrame:
+    """The store's frame, its way back being the product page the form was on (a path on the shop's domain)."""
+    frame = shopper_frame(db_session(), store)
+    return replace(frame, back_url=back) if back is not None else frame
+
+
+def _agree_page(store: Store, verified: ProxyRequest, data: Mapping[str, str], back: str | None) -> Response:
     """The consent text, its version and a checkbox, for a form that sent no version: nothing is stored yet."""
     locale = _request_locale(store, data.get("locale"))
     agreed = service.store_consent(db_session(), store, locale)
     prefix = f"{verified.path_prefix}/subscribe"  # shown on the shop's domain: back through the shop's proxy path
     fields = [(name, data[name][:_MAX_FIELD]) for name in _AGREE_FIELDS if data.get(name)]
     title, button, action = rules.message(locale, "agree_title"), rules.message(locale, "agree_button"), prefix
-    page = render_template("storefront_pages/agree.html", lang=locale, title=title, button=button, action=action,
-                           fields=fields, consent_text=agreed.text, consent_version=agreed.version)  # fmt: skip
-    return Response(page, status=200, mimetype="text/html")
+    return render_shopper_page("agree.html", 200, locale, _proxy_frame(store, back), title, button=button,
+                               action=action, fields=fields, consent_text=agreed.text,
+                               consent_version=agreed.version)  # fmt: skip
 
 
 @bp.post("/storefront/proxy/subscribe")
@@ -351,7 +359,7 @@ def proxy_form_subscribe() -> Response:
     )
     data = {**form.to_dict(), "source": "app_proxy"}
     if not (form.get("consent_version") or "").strip():
-        return _agree_page(store, verified, data)
+        return _agree_page(store, verified, data, back)
     status, key = "subscribed", "subscribed"
     try:
         body = _signup(store, data, "app_proxy", verified.customer_id)
@@ -367,10 +375,12 @@ def proxy_form_subscribe() -> Response:
         joiner = "&" if "?" in back else "?"
         target = f"{back}{joiner}backsoon={status}&backsoon_reason={key}"
         return Response(status=303, headers={"Location": target})
-    page = render_template(
-        "storefront_pages/message.html",
-        lang=locale,
-        title=rules.message(locale, "confirmed_title" if status != "error" else "error_title"),
+    title = rules.message(locale, "confirmed_title" if status != "error" else "error_title")
+    return render_shopper_page(
+        "message.html",
+        200 if status != "error" else 400,
+        locale,
+        _proxy_frame(store, None),
+        title,
         body=rules.message(locale, key),
     )
-    return Response(page, status=200 if status != "error" else 400, mimetype="text/html")

@@ -387,6 +387,12 @@ class WooClient:
             raise PlatformError("GET /wp-json/: expected a JSON object")
         return body
 
+    def get_public(self, path: str, fields: Sequence[str]) -> Any:
+        """A public WordPress route (``GET /wp-json/<path>``, sent without the key), only the given fields."""
+        # Without the key: WordPress would take a WooCommerce key on a wp/v2 route as a wrong application password.
+        response = self._request("GET", path, params={"_fields": fields}, public=True)
+        return self._json(response, f"GET /wp-json/{path}")
+
     # --- paging ---
 
     def iter_pages(

@@ -5,6 +5,10 @@ Where each comes from (tests/fixtures/woocommerce/live-9.4.3/README.md, "1. Stor
 - name, timezone: WordPress's public site index ``GET /wp-json/`` (``name`` is the blogname, ``timezone_string``
   the zone). No wc/v3 endpoint has the timezone (``system_status``' ``default_timezone`` is PHP's, always UTC) and a
   WooCommerce key cannot read wp/v2, so the index is the only source; it needs no key.
+- logo: the same index's ``site_logo`` (WordPress 5.8+, WP_REST_Server::add_site_logo_to_index): the attachment id
+  of the theme's custom logo, 0 for none. Its address is the public attachment's ``source_url``
+  (``GET /wp-json/wp/v2/media/<id>``, no key either). A store without a logo reports "" (none); a failed media
+  read, or an index without ``site_logo``, reports nothing, so a logo read before is kept.
 - currency, country: ``wc/v3/settings/general`` (``woocommerce_currency``; ``woocommerce_default_country`` is
   "NL" or "NL:NH", country:state).
 - admin email: the first administrator's ``email`` from ``wc/v3/customers?role=administrator``, else
@@ -30,11 +34,11 @@ from typing import Any
 from integrations.base import AuthRevoked, PlatformError, StoreInfo
 from integrations.woocommerce.client import WooClient
 
-__all__ = ["SITE_INDEX_FIELDS", "SYSTEM_STATUS_FIELDS", "money_format", "read_store_info"]
+__all__ = ["MEDIA_FIELDS", "SITE_INDEX_FIELDS", "SYSTEM_STATUS_FIELDS", "money_format", "read_store_info"]
 
 log = logging.getLogger(__name__)
 
-SITE_INDEX_FIELDS = ("name", "gmt_offset", "timezone_string")
+SITE_INDEX_FIELDS = ("name", "gmt_offset", "timezone_string", "site_logo")
 """What is asked of the site index (the whole index is 1.3 MB, nearly all of it the routes map)."""
 
 SYSTEM_STATUS_FIELDS = (
@@ -46,6 +50,9 @@ SYSTEM_STATUS_FIELDS = (
     "settings.number_of_decimals",
 )
 """What is asked of system_status: the language and how the store writes prices."""
+
+MEDIA_FIELDS = ("id", "media_type", "source_url")
+"""What is asked of the site logo's attachment."""
 
 _REGION = re.compile(r"[A-Za-z]{2}|[0-9]{3}")
 
@@ -82,6 +89,7 @@ def read_store_info(client: WooClient) -> StoreInfo:
     if len(failures) == len(signed) + 1:
         raise next(iter(failures.values()))  # nothing answered: nothing learned, try again later
     return StoreInfo(
+        logo_url=_site_logo(client, values.get("logo_id")),
         name=values.get("name"),
         domain=client.store_url,
         timezone=values.get("timezone"),
@@ -110,11 +118,30 @@ def _site_index(client: WooClient) -> Values:
     name = _text(index.get("name"))
     # A manual offset ("UTC+1") leaves timezone_string "" and gmt_offset a bare number, the offset of today: it
     # names no zone and no daylight-saving rule, so the timezone stays unknown rather than a zone made up from it.
+    logo = index.get("site_logo")
     return {
         # WordPress keeps the blogname HTML-escaped ("Tom &amp; Jerry"), and the index serves it as stored.
         "name": html.unescape(name) if name else None,
         "timezone": _text(index.get("timezone_string")),
+        # As text, so "0" (no logo) survives the merge that drops empty values.
+        "logo_id": str(logo) if isinstance(logo, int) and not isinstance(logo, bool) and logo >= 0 else None,
     }
+
+
+def _site_logo(client: WooClient, logo_id: str | None) -> str | None:
+    """The site logo's address, "" for a store without one, None when it could not be told."""
+    if logo_id is None:
+        return None
+    if logo_id == "0":
+        return ""
+    try:
+        media = client.get_public(f"wp/v2/media/{logo_id}", MEDIA_FIELDS)
+    except PlatformError as exc:
+        log.info("WooCommerce store %s: reading its site logo failed: %s", client.store_url, exc)
+        return None
+    if not isinstance(media, dict) or media.get("media_type") != "image":
+        return None
+    return _text(media.get("source_url"))
 
 
 def _general(client: WooClient) -> Values:

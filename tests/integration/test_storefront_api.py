@@ -365,6 +365,11 @@ def test_app_proxy_form_without_a_consent_version_shows_the_consent_text_first(s
     assert '<input type="hidden" name="email" value="g@example.com">' in page
     assert 'name="evil"' not in page
     assert f'<h1 id="page-title">{escape(rules.message("fr", "agree_title"))}</h1>' in page
+    # In the shop's frame, not BackSoon's: its name, the way back to its front page, no developer links.
+    assert '<p class="shopper-store" data-store-name>Shop</p>' in page
+    assert '<a href="https://acme-shop.myshopify.com/" data-back-to-store>Retour à Shop</a>' in page
+    assert "/openapi.json" not in page and "/healthz" not in page
+    assert '<button type="submit" class="shopper-button">' in page
     with db.session() as s:
         assert s.scalars(select(Subscription)).all() == []
         assert s.scalars(select(ConsentRecord)).all() == []
@@ -397,6 +402,9 @@ def test_the_consent_page_posts_back_to_the_shops_own_proxy_path(seeded: Any, pa
     resp = client.post(f"/storefront/proxy/subscribe?{_proxy_query(path_prefix=path_prefix)}", data=form)
     assert resp.status_code == 200
     assert f'<form method="post" action="{action}"' in resp.get_data(as_text=True)
+    back = client.post(f"/storefront/proxy/subscribe?{_proxy_query(path_prefix=path_prefix)}",
+                       data={**form, "product_handle": "shop-hat"}).get_data(as_text=True)  # fmt: skip
+    assert '<a href="/products/shop-hat" data-back-to-store>Back to Shop</a>' in back  # on the shop's own domain
     with db.session() as s:
         assert s.scalars(select(Subscription)).all() == []
 

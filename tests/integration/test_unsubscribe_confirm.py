@@ -75,6 +75,15 @@ def _sub(db: Database, sid: int) -> Subscription:
         return sub
 
 
+def _product_title(db: Database, sid: int) -> str:
+    with db.session() as s:
+        variant = s.get(Variant, _sub(db, sid).variant_id)
+        assert variant is not None
+        product = s.get(Product, variant.product_id)
+        assert product is not None
+        return product.title
+
+
 def test_confirm_get_shows_button_and_changes_nothing(env: Any) -> None:
     client, db, sid, raw = env
     resp = client.get(f"/c/{raw}")
@@ -98,9 +107,12 @@ def test_confirm_post_once(env: Any) -> None:
             ("confirmation", "abc123", "Mail me."),
         ]
         assert records[1].ip_hash == hash_ip(SECRET, "192.0.2.4") and records[1].user_agent == "UA/1"
+    # A second click is harmless: it says what is true, with a 200.
     again = client.post(f"/c/{raw}")
-    assert again.status_code == 409 and "al gebruikt" in again.get_data(as_text=True)
-    assert client.get(f"/c/{raw}").status_code == 409
+    assert again.status_code == 200
+    title = _product_title(db, sid)
+    assert f'<h1 id="page-title">Je staat al op de lijst voor {title} (Rood)</h1>' in again.get_data(as_text=True)
+    assert client.get(f"/c/{raw}").status_code == 200
     with db.session() as s:
         assert len(s.scalars(select(ConsentRecord)).all()) == 2
 
@@ -136,9 +148,10 @@ def test_unsubscribe_one_click_post(env: Any) -> None:
     sub = _sub(db, sid)
     assert sub.state == "unsubscribed" and sub.unsubscribed_at is not None
     first_at = sub.unsubscribed_at
-    assert client.post(path).status_code == 200  # idempotent
+    again = client.post(path)  # idempotent, and says so
+    assert again.status_code == 200 and "Je bent al afgemeld" in again.get_data(as_text=True)
     assert _sub(db, sid).unsubscribed_at == first_at
-    assert "Je bent afgemeld" in client.get(path).get_data(as_text=True)
+    assert "Je bent al afgemeld" in client.get(path).get_data(as_text=True)
 
 
 def test_unsubscribe_forged_or_other_purpose_token(env: Any) -> None:

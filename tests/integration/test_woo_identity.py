@@ -30,13 +30,14 @@ from app.platforms.woocommerce import connect as woo_connect
 from app.platforms.woocommerce import identity as woo_identity
 from app.platforms.woocommerce import sync as woo_sync
 from app.runtime import Runtime, set_runtime
+from app.services.merchant.brand import brand_of
 from app.services.merchant.identity import set_overrides
 from app.web import woocommerce
 from app.web.factory import build_app
 from integrations.base import AuthRevoked, TransientError
 from integrations.woocommerce.client import WooClient
 from tests.factories import RecordingQueue
-from tests.woo_live import IDENTITY, live, serve_identity
+from tests.woo_live import IDENTITY, constructed, live, serve_identity, serve_identity_with_site_logo
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +55,7 @@ LIVE_REPORTED = {
     "locale": "en_US",
     # system_status' settings: currency_symbol "&euro;", currency_position "left", separators "," and ".", 2 decimals
     "money_format": {"pattern": "€{amount}", "thousands": ",", "decimal": ".", "decimals": 2},
+    "logo_url": "",  # the site index's site_logo 0: the store has no logo
 }
 # name, timezone, currency, country, admin_email, locale: the store's columns every email, date and price reads.
 LIVE_COLUMNS = ("Live Test Shop", "Europe/Amsterdam", "EUR", "NL", "admin@shop.example", "en-US")
@@ -393,3 +395,40 @@ def test_an_email_typed_before_identities_were_read_is_kept_as_the_merchants(env
         {"admin_email": "owner@myshop.example.com"},
     )
     assert store.reported_identity == LIVE_REPORTED
+
+
+# --- the site logo ---------------------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_the_site_logo_is_picked_up_by_a_refresh_kept_through_a_failed_read_and_dropped_when_removed(
+    env: Env,
+) -> None:
+    logo = constructed("media-site-logo")["body"]["source_url"]
+    serve_products()
+    serve_identity(STORE, **CREDENTIALS)
+    connect(env)
+    store = env.store()
+    assert store.reported_identity is not None and store.reported_identity["logo_url"] == ""
+    assert brand_of(store).logo_url is None
+    # The merchant sets a logo in WordPress's Customizer: the next daily read finds it.
+    responses.reset()
+    serve_identity_with_site_logo(STORE, **CREDENTIALS)
+    assert refresh(env, store.id, utcnow() + timedelta(days=1)) == []  # no identity column changed
+    store = env.store()
+    assert store.reported_identity == {**LIVE_REPORTED, "logo_url": logo}
+    assert (brand_of(store).logo_url, brand_of(store).logo_source) == (logo, "platform")
+    assert "/wp-json/wp/v2/media/31" in paths()
+    # The attachment cannot be read this time: the logo read before stays.
+    responses.reset()
+    index = json.dumps(constructed("site-index-site-logo")["body"]).encode()
+    serve_identity(STORE, **CREDENTIALS, replace={"/wp-json/": (200, index)})
+    responses.add(responses.GET, f"{STORE}/wp-json/wp/v2/media/31", status=503, body=b"<html>busy</html>")
+    refresh(env, store.id, utcnow() + timedelta(days=2))
+    assert brand_of(env.store()).logo_url == logo
+    # Removed in WordPress (site_logo 0): gone here too, and the pages go back to the store's name alone.
+    responses.reset()
+    serve_identity(STORE, **CREDENTIALS)
+    refresh(env, store.id, utcnow() + timedelta(days=3))
+    assert env.store().reported_identity == LIVE_REPORTED
+    assert brand_of(env.store()).logo_url is None

@@ -15,7 +15,7 @@ import responses
 from integrations.base import AuthRevoked, StoreInfo, TransientError
 from integrations.woocommerce.client import WooClient
 from integrations.woocommerce.identity import _wp_locale, read_store_info
-from tests.woo_live import IDENTITY, live, serve_identity
+from tests.woo_live import IDENTITY, constructed, live, serve_identity, serve_identity_with_site_logo
 
 STORE = "http://11.22.33.44:8080"  # the live store: plain http, so every wc/v3 call is OAuth 1.0a signed
 KEY = {"key": "ck_fixture", "secret": "cs_fixture"}
@@ -29,6 +29,7 @@ LIVE_STORE_INFO = StoreInfo(
     email="admin@shop.example",
     # system_status' settings: "&euro;", position "left", "," and ".", 2 decimals
     money_format={"pattern": "€{amount}", "thousands": ",", "decimal": ".", "decimals": 2},
+    logo_url="",  # the index's site_logo 0: no logo
 )
 REFUSED = (401, live("error-401-oauth1-comma-not-double-encoded")[2])
 
@@ -101,7 +102,7 @@ def test_no_email_anywhere_is_none() -> None:
 @responses.activate
 def test_a_site_index_that_is_not_json_leaves_name_and_timezone_unknown() -> None:
     serve_identity(STORE, **KEY, replace={"/wp-json/": (200, b"<!doctype html><title>Blocked</title>")})
-    assert read_store_info(client()) == replace(LIVE_STORE_INFO, name=None, timezone=None)
+    assert read_store_info(client()) == replace(LIVE_STORE_INFO, name=None, timezone=None, logo_url=None)
 
 
 @responses.activate
@@ -159,3 +160,35 @@ def test_the_capture_holds_what_the_tests_rely_on() -> None:
     status = json.loads(live("wc-system-status")[2])
     assert (status["environment"]["language"], status["environment"]["default_timezone"]) == ("en_US", "UTC")
     assert "timezone" not in json.dumps(status["settings"])
+
+
+# --- the site logo (tests/fixtures/woocommerce/constructed) --------------------------------------------------------
+
+SITE_LOGO = constructed("media-site-logo")["body"]["source_url"]
+
+
+@responses.activate
+def test_a_store_with_a_site_logo_reports_its_address_read_without_the_key() -> None:
+    serve_identity_with_site_logo(STORE, **KEY)
+    assert SITE_LOGO == "https://shop.example.com/wp-content/uploads/2026/11/live-test-shop-logo.png"
+    assert read_store_info(client()) == replace(LIVE_STORE_INFO, logo_url=SITE_LOGO)
+    assert paths()[-1] == "/wp-json/wp/v2/media/31"
+    media = responses.calls[-1].request
+    assert "oauth_signature" not in (media.url or "") and media.headers.get("Authorization") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, b'{"code":"rest_forbidden","message":"Sorry, you are not allowed to do that.","data":{"status":401}}'),
+        (404, b'{"code":"rest_post_invalid_id","message":"Invalid post ID.","data":{"status":404}}'),
+        (200, b'{"id":31,"media_type":"file","source_url":"https://shop.example.com/wp-content/uploads/a.pdf"}'),
+    ],
+)
+@responses.activate
+def test_a_logo_that_cannot_be_read_is_unknown_not_none(status: int, body: bytes) -> None:
+    index = json.dumps(constructed("site-index-site-logo")["body"]).encode()
+    serve_identity(STORE, **KEY, replace={"/wp-json/": (200, index)})
+    responses.add("GET", f"{STORE}/wp-json/wp/v2/media/31", body=body, status=status, content_type="application/json")
+    # None (unknown) keeps a logo read before; "" would say the store has none.
+    assert read_store_info(client()) == replace(LIVE_STORE_INFO, logo_url=None)

@@ -25,6 +25,7 @@ class Demo:
     feed_id_scheme = "sku"
     # `make demo` needs no key: the seeded store is public while the app runs in demo mode.
     public_in_demo_mode = True
+    brand_note = ""
 
     webhook_intake = None  # the demo's changes are applied in-process
 
@@ -62,6 +63,10 @@ class Demo:
         return (
             f"/demo/shop/products/{quote(product.external_id, safe='')}?{urlencode({'variant': variant.external_id})}"
         )
+
+    def home_url(self, store: Store) -> str:
+        """The demo shop BackSoon serves itself."""
+        return "/demo/shop/"
 
     def storefront_origins(self, store: Store, app_url: str) -> set[str]:
         """The demo shop is served by BackSoon itself."""

@@ -27,6 +27,10 @@ class Shopify:
     # Shopify's Google & YouTube channel names its feed items shopify_<COUNTRY>_<product id>_<variant id>.
     feed_id_scheme = "shopify"
     public_in_demo_mode = False
+    brand_note = (
+        "Shopify's Admin API has no brand field, so BackSoon cannot read your logo or colours from Shopify: "
+        "set them here."
+    )
 
     @property
     def webhook_intake(self) -> WebhookIntake:
@@ -80,6 +84,10 @@ class Shopify:
         if root is not None and not (path == root or path.startswith(root + "/")):
             path = root + (path if path.startswith("/") else "/" + path)
         return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), parts.fragment))
+
+    def home_url(self, store: Store) -> str:
+        """The shop's myshopify address, which Shopify forwards to its primary domain."""
+        return f"https://{store.domain}/"
 
     def storefront_origins(self, store: Store, app_url: str) -> set[str]:
         """None besides the shop's domain (the App Proxy serves the theme from it)."""

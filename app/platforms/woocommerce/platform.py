@@ -24,6 +24,10 @@ class WooCommerce:
     label = "WooCommerce"
     feed_id_scheme = "sku"
     public_in_demo_mode = False
+    brand_note = (
+        "Without a logo here, your WordPress site logo (Appearance → Customize → Site Identity, or a block theme's "
+        "Site Logo block) is used; BackSoon reads it with the store's other settings once a day."
+    )
 
     @property
     def webhook_intake(self) -> WebhookIntake:
@@ -72,6 +76,11 @@ class WooCommerce:
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
         query += sorted((str(k), str(v)) for k, v in params.items())  # JSONB keeps no key order: sort for one URL
         return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def home_url(self, store: Store) -> str:
+        """The WordPress site's address (stores.domain is its base URL; older rows hold a bare host)."""
+        site = store.domain if "://" in store.domain else f"https://{store.domain}"
+        return site.rstrip("/") + "/"
 
     def storefront_origins(self, store: Store, app_url: str) -> set[str]:
         """None besides the store's own address."""

@@ -42,6 +42,9 @@ def record_reported(store: Store, reported: Mapping[str, Any], now: datetime) ->
     """
     merged = dict(store.reported_identity or {})
     merged.update({k: v for k, v in reported.items() if k in FIELDS and v is not None})
+    if "logo_url" in reported and reported["logo_url"] is not None:
+        # "" is an answer (the store has no logo) and clears an old one; None is no answer and keeps it.
+        merged["logo_url"] = reported["logo_url"]
     written = money.from_dict(reported.get("money_format"))
     if written is not None:
         merged["money_format"] = written.as_dict()

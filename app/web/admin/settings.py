@@ -2,6 +2,7 @@
 
 The page's Store section shows the store's identity (name, admin email, timezone, currency, country, language), where
 each value comes from, and takes the merchant's own values (app.services.merchant.identity decides what applies).
+Its Brand section takes the primary colour and logo of the shopper pages (app.services.merchant.brand).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
+from app.domain.brand import contrast_ratio
 from app.domain.settings import DEFAULT_SETTINGS
 from app.domain.store_identity import normalize
 from app.models import Product, Variant
 from app.platforms import registry
+from app.services.merchant import brand as brand_service
 from app.services.merchant import email_confirm
 from app.services.merchant import identity as identity_service
 from app.services.merchant import settings as service
@@ -28,6 +31,7 @@ bp = Blueprint("admin_settings", __name__, url_prefix="/admin")
 
 _SAVED = "Settings saved. Stock states and the storefront update within a minute."
 _IDENTITY_SAVED = "Store details saved. Dates, prices and feeds use them from now on."
+_BRAND_SAVED = "Brand saved. The confirmation and unsubscribe pages use it from now on."
 
 
 def _form() -> dict[str, str]:
@@ -99,6 +103,27 @@ def store_identity() -> ResponseReturnValue:
     return redirect(admin_url(ctx, "admin_settings.index", _anchor="store"))
 
 
+@bp.route("/settings/brand", methods=["POST"])
+@admin_required
+def brand() -> ResponseReturnValue:
+    """Set or clear the primary colour and logo of the shopper pages; nothing is saved when either is not valid."""
+    ctx = admin()
+    session = db_session()
+    submitted = _form()
+    before = ctx.store.brand
+    errors = brand_service.set_brand(
+        ctx.store,
+        {"primary_colour": submitted.get("brand_primary_colour"), "logo_url": submitted.get("brand_logo_url")},
+    )
+    if errors:
+        session.rollback()
+        return _settings_page(ctx, session, None, {}, brand_submitted=submitted, brand_errors=errors)
+    changed = ctx.store.brand != before
+    session.commit()
+    flash(_BRAND_SAVED if changed else "Nothing changed.", "success")
+    return redirect(admin_url(ctx, "admin_settings.index", _anchor="brand"))
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -111,6 +136,8 @@ def _settings_page(
     *,
     identity_submitted: dict[str, str] | None = None,
     identity_errors: dict[str, str] | None = None,
+    brand_submitted: dict[str, str] | None = None,
+    brand_errors: dict[str, str] | None = None,
 ) -> ResponseReturnValue:
     store_id = ctx.store.id
     saved = service.values_of(session, store_id, "store")
@@ -129,8 +156,16 @@ def _settings_page(
         "saved": saved,
         "submitted": submitted,
         "errors": errors,
+        "brand": (shown := brand_service.brand_of(ctx.store)),
+        "brand_contrast": f"{contrast_ratio(shown.primary, shown.on_primary):.1f}",
+        "brand_own": ctx.store.brand or {},
+        "brand_reported_logo": brand_service.reported_logo(ctx.store),
+        "brand_note": registry.of(ctx.store).brand_note,
+        "brand_submitted": brand_submitted,
+        "brand_errors": brand_errors or {},
     }
-    return render_template("admin/settings.html", **page), 400 if errors or identity_errors else 200
+    failed = errors or identity_errors or brand_errors
+    return render_template("admin/settings.html", **page), 400 if failed else 200
 
 
 def _override(scope: str, target: Product | Variant, product: Product) -> ResponseReturnValue:
