@@ -1,7 +1,7 @@
 """the store's brand for the shopper pages: the merchant's primary colour and logo
 
 Revision ID: 0015g
-Revises: 0014e
+Revises: 0015b
 Create Date: 2026-12-07 22:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0015g'
-down_revision = "0015b"
+down_revision: str | None = "0015b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
