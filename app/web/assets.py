@@ -113,7 +113,8 @@ def _send(asset: Asset, cache_control: str) -> Response:
     body = asset.gzipped if gzipped and asset.gzipped is not None else asset.body
     # One ETag per representation (RFC 9110 8.8.3): the gzip bytes are not the file's bytes.
     etag = f"{asset.digest}-gz" if gzipped else asset.digest
-    if request.method in ("GET", "HEAD") and etag in request.if_none_match:
+    # Weak comparison (RFC 9110 13.1.2): a proxy that re-compresses may hand back W/"…".
+    if request.method in ("GET", "HEAD") and request.if_none_match.contains_weak(etag):
         resp = Response(status=304)
     else:
         resp = Response(body, mimetype=asset.mimetype)
