@@ -4,24 +4,33 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two installs: the app alone (what `make demo` and an operator need), and the app with its dev tools (tests, lint,
+# mypy, Playwright, schemathesis) for `make install` / `make test`. The dev stamp implies the runtime one.
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 5000
 
-.PHONY: help install demo test test-unit test-plugin plugin-zip test-integration lint format typecheck check bench migrate worker cron clean \
+.PHONY: help install install-app demo test test-unit test-plugin plugin-zip test-integration lint format typecheck check bench migrate worker cron clean \
 	widget widget-check theme-check
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "BackSoon make targets:\n"} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install BackSoon with its dev tools
 
-demo: $(STAMP) ## Run the demo: SQLite, in-process jobs, seeded demo store on http://127.0.0.1:$(PORT)
+install-app: $(RUNTIME_STAMP) ## Create .venv and install BackSoon alone (what the demo and a deployment need)
+
+demo: $(RUNTIME_STAMP) ## Run the demo: SQLite, in-process jobs, seeded demo store on http://127.0.0.1:$(PORT)
 	PORT=$(PORT) BACKSOON_DEMO=1 $(BIN)/backsoon demo
 
 test: $(STAMP) ## Run the whole test suite (PostgreSQL + Redis from TEST_DATABASE_URL / TEST_REDIS_URL)
@@ -33,7 +42,7 @@ test-unit: $(STAMP) ## Run only the unit tests (no services needed)
 test-plugin: ## Lint (php -l) and test the WordPress companion plugin (needs php-cli)
 	bash integrations/woocommerce/wordpress-plugin/tests/run.sh
 
-plugin-zip: $(STAMP) ## Build dist/backsoon-woocommerce.zip, the WordPress plugin to upload (no tests, same bytes each build)
+plugin-zip: $(RUNTIME_STAMP) ## Build dist/backsoon-woocommerce.zip, the WordPress plugin to upload (no tests, same bytes each build)
 	$(BIN)/python -m app.services.merchant.plugin_zip dist/backsoon-woocommerce.zip
 
 # Node tools (esbuild, Theme Check) for the storefront widget only, pinned by package-lock.json. `make demo` and the
@@ -80,13 +89,13 @@ bench: $(STAMP) ## Run the benchmarks (PostgreSQL; BENCH_DATABASE_URL overrides;
 	test -d benchmarks/lighthouse/node_modules || (cd benchmarks/lighthouse && npm ci --no-audit --no-fund)
 	$(BIN)/python benchmarks/storefront_lighthouse.py
 
-migrate: $(STAMP) ## Apply database migrations to DATABASE_URL
+migrate: $(RUNTIME_STAMP) ## Apply database migrations to DATABASE_URL
 	$(BIN)/backsoon migrate
 
-worker: $(STAMP) ## Run an RQ worker (needs REDIS_URL)
+worker: $(RUNTIME_STAMP) ## Run an RQ worker (needs REDIS_URL)
 	$(BIN)/backsoon worker
 
-cron: $(STAMP) ## Run the one rq cron process (needs REDIS_URL)
+cron: $(RUNTIME_STAMP) ## Run the one rq cron process (needs REDIS_URL)
 	$(BIN)/rq cron --url "$$REDIS_URL" jobs.cron
 
 clean: ## Remove the virtualenv, node_modules, caches and the demo database

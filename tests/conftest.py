@@ -17,6 +17,7 @@ building an app of its own:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import warnings
@@ -44,6 +45,13 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # Tests wipe what they use, so they never fall back to DATABASE_URL/REDIS_URL, which may be real.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/backsoon_test")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def hashed_name(name: str) -> str:
+    """The content-hashed name pages must use for app/static/<name>, worked out here from the file's bytes."""
+    digest = hashlib.sha256((ROOT / "app" / "static" / name).read_bytes()).hexdigest()[:12]
+    stem, _, suffix = name.rpartition(".")
+    return f"{stem}.{digest}.{suffix}"
 
 
 def _pg_url() -> str:

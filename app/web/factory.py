@@ -40,7 +40,8 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     runtime = runtime or build_runtime(settings)
     set_runtime(runtime)
 
-    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    # No Flask static view: app.web.assets serves /static/ with hashed names, long caching and gzip.
+    app = Flask(__name__, template_folder="../templates", static_folder=None)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_WEBHOOK_BYTES,
@@ -60,6 +61,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     from app.web import (
         admin,
         api,
+        assets,
         attribution,
         demo_mail,
         feeds,
@@ -77,6 +79,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         woocommerce,
     )
 
+    assets.install(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)

@@ -421,6 +421,8 @@ def woo_product_page(
         "children": children,
         "meta": dict(meta),
         "block_html": html[start:end],
+        # What the plugin's wp_remote_get of the backend's manifest gets: the live backend's own answer.
+        "manifest": requests.get(f"{backend_url}/static/manifest.json", timeout=10).text,
     }
     done = subprocess.run(
         ["php", str(Path(__file__).with_name("woo_render.php"))],
@@ -432,7 +434,8 @@ def woo_product_page(
     )
     rendered = json.loads(done.stdout)
     footer = "".join(
-        f'<script src="{s["src"]}?ver={s["ver"]}" id="{handle}-js"></script>\n'
+        # As WordPress prints them: ?ver= only when the script has a version (the hashed widget has none).
+        f'<script src="{s["src"]}{"" if s["ver"] is None else "?ver=" + s["ver"]}" id="{handle}-js"></script>\n'
         for handle, s in rendered["scripts"].items()
         if s["in_footer"]
     ).replace("http://shop.test", shop_origin)  # the stand-in plugins_url()'s host is the shop's

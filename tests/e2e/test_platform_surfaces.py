@@ -37,7 +37,7 @@ from app.services.stock.storefront_state import unpublished_states
 from integrations.shopify.auth import AccessToken
 from integrations.woocommerce.payloads import parse_product
 from integrations.woocommerce.storefront import meta_value
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, hashed_name
 from tests.e2e.conftest import LiveServer, make_live_server, missing_tool
 from tests.e2e.shops import (
     EXTENSION,
@@ -390,6 +390,8 @@ def test_woocommerce_plugin_and_storefront_api(page: Any, surfaces: Surfaces) ->
         meta=meta,
     )
     assert html.count('id="backsoon-root"') == 1
+    # The plugin asked the backend's manifest and loads the year-cached hashed widget, without ?ver=.
+    assert f'<script src="{x.live.url}/static/{hashed_name("widget.js")}" id="backsoon-widget-js"></script>' in html
 
     def shop_handler(request: Request) -> Response:
         path = request.path

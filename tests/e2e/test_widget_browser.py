@@ -180,7 +180,7 @@ def test_honeypot_is_hidden_from_humans_and_screen_readers(page: Any, live_serve
 
 
 def test_no_layout_shift_when_the_widget_replaces_the_buy_area(page: Any, live_server: LiveServer, shop: Shop) -> None:
-    page.route("**/static/widget.js", lambda route: route.abort())
+    page.route("**/static/widget.*js", lambda route: route.abort())
     page.goto(_product_url(live_server, shop, "out"))
     measure = """() => ['#buy-area', '.demo-tools', '#picker', 'h1'].map(s => {
         const r = document.querySelector(s).getBoundingClientRect();
@@ -188,7 +188,7 @@ def test_no_layout_shift_when_the_widget_replaces_the_buy_area(page: Any, live_s
     })"""
     before = page.evaluate(measure)
     assert page.locator(".bs-panel").count() == 0
-    page.unroute("**/static/widget.js")
+    page.unroute("**/static/widget.*js")
     page.add_script_tag(url=f"{live_server.url}/static/widget.js")
     page.wait_for_selector(".bs-panel")
     after = page.evaluate(measure)
@@ -400,7 +400,7 @@ def test_api_fallback_when_the_page_has_no_state(page: Any, live_server: LiveSer
     page.goto(f"{live_server.url}/demo/shop/")
     page.evaluate(
         """api => {
-          document.querySelectorAll('script[src*="widget.js"]').forEach(s => s.remove());
+          document.querySelectorAll('script[src*="/static/widget."]').forEach(s => s.remove());
           const m = document.createElement('div');
           m.id = 'backsoon-root';
           m.dataset.product = 'p1';
@@ -480,7 +480,7 @@ def test_consent_box_waits_for_its_text_and_the_signup_records_the_words_shown(
                                       "restock_eta": None, "back_soon": True, "v": 1}}  # fmt: skip
     page.evaluate(
         """([store, product, variant, states]) => {
-          document.querySelectorAll('script[src*="widget.js"], #backsoon-root').forEach(e => e.remove());
+          document.querySelectorAll('script[src*="/static/widget."], #backsoon-root').forEach(e => e.remove());
           const m = document.createElement('div');
           m.id = 'backsoon-root';
           m.dataset.store = store;

@@ -4,7 +4,8 @@
  * WordPress (integrations/woocommerce/wordpress-plugin/tests/bootstrap.php), for tests/e2e/shops.py.
  *
  * stdin (JSON): {backend_url, store_key, product_id, product_type, product_stock_status,
- *                children: [{id, stock_status, attributes}], meta: {id: "<_backsoon_state JSON>"}, block_html}
+ *                children: [{id, stock_status, attributes}], meta: {id: "<_backsoon_state JSON>"}, block_html,
+ *                manifest: the backend's /static/manifest.json body}
  * stdout (JSON): {html: the add-to-cart-form block as filtered by the plugin, scripts: what it enqueued}
  */
 
@@ -31,6 +32,8 @@ foreach ( $in['meta'] as $id => $value ) {
 $GLOBALS['bs_is_product'] = true;
 $GLOBALS['bs_queried_id'] = $pid;
 $GLOBALS['product']       = wc_get_product( $pid );
+// The backend's /static/manifest.json, answering the plugin's request for the widget's hashed name.
+$GLOBALS['bs_http_responses'][] = bs_http_response( 200, $in['manifest'], 'OK' );
 
 do_action( 'wp_enqueue_scripts' );
 $block = (object) array( 'context' => array( 'postId' => $pid ) );

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from app.db import Database
 from app.models import Product, StockEvent, StockState, StockStateHistory, Store, Variant
 from app.queue import InProcessJobQueue
-from tests.conftest import AppFactory
+from tests.conftest import AppFactory, hashed_name
 
 pytestmark = pytest.mark.integration
 
@@ -217,7 +217,7 @@ def test_overview_shows_counts_and_tables(db: Database, client: FlaskClient) -> 
     html = resp.get_data(as_text=True)
     assert '<html lang="en">' in html
     assert "<h1>Demo Outfitters</h1>" in html
-    assert 'href="/static/backsoon.css"' in html
+    assert f'href="/static/{hashed_name("backsoon.css")}"' in html
     for stat, value in {
         "at-risk": 2,
         "sold-out": 1,

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from app.db import Database
 from app.domain.waitlist import consent
 from app.models import Product, StockState, Store, Variant
-from tests.conftest import AppFactory
+from tests.conftest import AppFactory, hashed_name
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +116,7 @@ def test_product_page_mounts_the_widget_with_server_rendered_states(db: Database
     assert restock == [(str(ids["v"]["m"]), "v-m", "hidden"), (str(ids["v"]["l"]), "v-l", "")]
     assert 'href="/demo/mail"' in body
     assert f'href="/p/{ids["demo"]}/p-jacket"' in body
-    assert '<script src="/static/widget.js" defer></script>' in body
+    assert f'<script src="/static/{hashed_name("widget.js")}" defer></script>' in body
     assert "EUR 95.00" in body
 
 

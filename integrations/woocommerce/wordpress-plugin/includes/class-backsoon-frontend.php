@@ -26,6 +26,12 @@ class BackSoon_Frontend {
 
 	const LISTING_META_KEY = '_backsoon_listing';
 
+	/** Transient (suffixed with the md5 of the backend URL) holding the widget's file name on that backend. */
+	const WIDGET_TRANSIENT = 'backsoon_widget_';
+
+	/** The widget's unhashed name, which every backend serves. */
+	const FALLBACK_WIDGET = 'widget.js';
+
 	/** @var BackSoon_Settings */
 	private $settings;
 
@@ -111,7 +117,8 @@ class BackSoon_Frontend {
 	}
 
 	/**
-	 * Widget from {backend}/static/widget.js and the variation glue, both in the footer, product pages only.
+	 * The widget (its content-hashed file on the backend, see widget_file()) and the variation glue, both in the
+	 * footer, product pages only.
 	 */
 	public function enqueue() {
 		if ( ! function_exists( 'is_product' ) || ! is_product() ) {
@@ -119,7 +126,10 @@ class BackSoon_Frontend {
 		}
 		$backend = $this->settings->backend_url();
 		if ( '' !== $backend ) {
-			wp_enqueue_script( 'backsoon-widget', $backend . '/static/widget.js', array(), BACKSOON_VERSION, true );
+			$file = $this->widget_file( $backend );
+			// A hashed name is its own version: no ?ver= query, which some CDNs and proxies refuse to cache.
+			$ver = self::FALLBACK_WIDGET === $file ? BACKSOON_VERSION : null;
+			wp_enqueue_script( 'backsoon-widget', $backend . '/static/' . $file, array(), $ver, true );
 		}
 		wp_enqueue_script(
 			'backsoon-variations',
@@ -128,6 +138,60 @@ class BackSoon_Frontend {
 			BACKSOON_VERSION,
 			true
 		);
+	}
+
+	/**
+	 * The widget's file name on the backend: `widget.<hash>.js` from {backend}/static/manifest.json, which the
+	 * backend serves for a year without revalidation, gzipped. The name is kept in a transient for an hour (a
+	 * deploy's new widget reaches the shop within the hour; the backend still answers an earlier hashed name with
+	 * the current file meanwhile). When the backend cannot be asked, `widget.js` (five-minute cache on the backend)
+	 * for five minutes, so a down backend costs one short request per five minutes, not one per product view.
+	 *
+	 * @param string $backend Backend base URL without a trailing slash.
+	 * @return string
+	 */
+	public function widget_file( $backend ) {
+		$key  = self::WIDGET_TRANSIENT . md5( $backend );
+		$file = get_transient( $key );
+		if ( is_string( $file ) && '' !== $file ) {
+			return $file;
+		}
+		$file = $this->fetch_widget_file( $backend );
+		if ( null === $file ) {
+			set_transient( $key, self::FALLBACK_WIDGET, 5 * MINUTE_IN_SECONDS );
+			return self::FALLBACK_WIDGET;
+		}
+		set_transient( $key, $file, HOUR_IN_SECONDS );
+		return $file;
+	}
+
+	/**
+	 * The hashed widget name the backend's manifest gives, or null (unreachable, not a 200, not the expected shape).
+	 *
+	 * @param string $backend Backend base URL.
+	 * @return string|null
+	 */
+	private function fetch_widget_file( $backend ) {
+		// wp_remote_get, not wp_safe_remote_get: the backend URL is the admin's own setting, and a development
+		// backend on a private address is legitimate.
+		$response = wp_remote_get(
+			$backend . '/static/manifest.json',
+			array(
+				'timeout'     => 3,
+				'redirection' => 0,
+				'headers'     => array( 'Accept' => 'application/json' ),
+			)
+		);
+		if ( is_wp_error( $response ) || 200 !== (int) wp_remote_retrieve_response_code( $response ) ) {
+			return null;
+		}
+		$decoded = json_decode( (string) wp_remote_retrieve_body( $response ), true );
+		$file    = isset( $decoded['files']['widget.js'] ) ? $decoded['files']['widget.js'] : null;
+		// Only a name of the shape the backend makes goes into the page's script URL.
+		if ( ! is_string( $file ) || ! preg_match( '/^widget\.[0-9a-f]{12}\.js$/', $file ) ) {
+			return null;
+		}
+		return $file;
 	}
 
 	/**

@@ -112,7 +112,7 @@ class BackSoon_Settings {
 		add_settings_section( 'backsoon_main', __( 'Connection and wording', 'backsoon' ), '__return_false', self::PAGE );
 
 		$fields = array(
-			'backend_url'    => array( __( 'Backend URL', 'backsoon' ), 'url', __( 'Base URL of your BackSoon backend, e.g. https://backsoon.example.com. The widget is loaded from {backend}/static/widget.js.', 'backsoon' ) ),
+			'backend_url'    => array( __( 'Backend URL', 'backsoon' ), 'url', __( 'Base URL of your BackSoon backend, e.g. https://backsoon.example.com. The storefront widget is loaded from this backend.', 'backsoon' ) ),
 			'store_key'      => array( __( 'Store key', 'backsoon' ), 'text', __( 'The id of this store in BackSoon.', 'backsoon' ) ),
 			'api_key'        => array( __( 'API key', 'backsoon' ), 'password', __( 'The store\'s BackSoon admin API key (backsoon create-api-key --store <id>). Lets Tools → Export/Erase Personal Data include BackSoon\'s waitlist data. Leave empty to keep the saved key.', 'backsoon' ) ),
 			'back_soon_text' => array( __( '"Back soon" text', 'backsoon' ), 'text', __( 'Replaces "Out of stock" when BackSoon expects a restock. Leave empty for "Back soon".', 'backsoon' ) ),

@@ -22,6 +22,10 @@ $GLOBALS['bs_queried_id'] = 0;
 $GLOBALS['bs_settings_registered'] = array();
 $GLOBALS['bs_http_requests']  = array();
 $GLOBALS['bs_http_responses'] = array();
+$GLOBALS['bs_transients']     = array();
+
+define( 'MINUTE_IN_SECONDS', 60 );
+define( 'HOUR_IN_SECONDS', 3600 );
 
 function add_filter( $tag, $cb, $priority = 10, $args = 1 ) {
 	$GLOBALS['bs_hooks'][ $tag ][] = array( 'cb' => $cb, 'priority' => $priority, 'args' => $args );
@@ -52,6 +56,18 @@ function do_action( $tag ) {
 
 function get_option( $name, $default = false ) {
 	return array_key_exists( $name, $GLOBALS['bs_options'] ) ? $GLOBALS['bs_options'][ $name ] : $default;
+}
+// Transients: the value and the expiration it was set with (no clock: a test expires one by deleting it).
+function get_transient( $name ) {
+	return isset( $GLOBALS['bs_transients'][ $name ] ) ? $GLOBALS['bs_transients'][ $name ]['value'] : false;
+}
+function set_transient( $name, $value, $expiration = 0 ) {
+	$GLOBALS['bs_transients'][ $name ] = array( 'value' => $value, 'expiration' => $expiration );
+	return true;
+}
+function delete_transient( $name ) {
+	unset( $GLOBALS['bs_transients'][ $name ] );
+	return true;
 }
 function get_post_meta( $id, $key = '', $single = false ) {
 	$v = isset( $GLOBALS['bs_meta'][ $id ][ $key ] ) ? $GLOBALS['bs_meta'][ $id ][ $key ] : null;
@@ -132,6 +148,13 @@ function wp_remote_post( $url, $args = array() ) {
 	}
 	return array_shift( $GLOBALS['bs_http_responses'] );
 }
+function wp_remote_get( $url, $args = array() ) {
+	$GLOBALS['bs_http_requests'][] = array( 'method' => 'GET', 'url' => $url, 'args' => $args );
+	if ( ! $GLOBALS['bs_http_responses'] ) {
+		return new WP_Error( 'http_request_failed', 'no fake response queued for ' . $url );
+	}
+	return array_shift( $GLOBALS['bs_http_responses'] );
+}
 function bs_http_response( $status, $body, $message = '' ) {
 	return array(
 		'headers'  => array( 'content-type' => 'application/json' ),
@@ -180,6 +203,7 @@ function bs_reset_world() {
 	$GLOBALS['product'] = null;
 	$GLOBALS['bs_http_requests']  = array();
 	$GLOBALS['bs_http_responses'] = array();
+	$GLOBALS['bs_transients']     = array();
 	$GLOBALS['bs_locale'] = 'en_US';
 	$GLOBALS['bs_now'] = gmmktime( 12, 0, 0, 12, 7, 2026 ); // the site's "now": 7 December 2026
 }

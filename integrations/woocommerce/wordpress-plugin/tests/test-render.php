@@ -263,9 +263,48 @@ check_same( '', $frontend->badge_html( wc_get_product( 10 ) ), 'hostile badge qu
 // ---- Scripts ----
 bs_world();
 bs_view( 11 );
+$GLOBALS['bs_http_responses'][] = bs_http_response( 200, '{"files": {"admin.js": "admin.0123456789ab.js", "widget.js": "widget.5f3a9c0d2e71.js"}}', 'OK' );
 do_action( 'wp_enqueue_scripts' );
-check_same( array( 'src' => 'https://backsoon.example.com/static/widget.js', 'deps' => array(), 'ver' => BACKSOON_VERSION, 'in_footer' => true ), isset( $GLOBALS['bs_scripts']['backsoon-widget'] ) ? $GLOBALS['bs_scripts']['backsoon-widget'] : null, 'widget.js enqueued from the backend, in footer' );
+check_same( array( 'src' => 'https://backsoon.example.com/static/widget.5f3a9c0d2e71.js', 'deps' => array(), 'ver' => null, 'in_footer' => true ), isset( $GLOBALS['bs_scripts']['backsoon-widget'] ) ? $GLOBALS['bs_scripts']['backsoon-widget'] : null, 'hashed widget enqueued from the backend, no ?ver=, in footer' );
+check_same( array( array( 'method' => 'GET', 'url' => 'https://backsoon.example.com/static/manifest.json', 'args' => array( 'timeout' => 3, 'redirection' => 0, 'headers' => array( 'Accept' => 'application/json' ) ) ) ), $GLOBALS['bs_http_requests'], 'widget name asked once from the backend manifest' );
+$widget_key = 'backsoon_widget_' . md5( 'https://backsoon.example.com' );
+check_same( array( $widget_key => array( 'value' => 'widget.5f3a9c0d2e71.js', 'expiration' => 3600 ) ), $GLOBALS['bs_transients'], 'hashed name kept for an hour' );
 check( isset( $GLOBALS['bs_scripts']['backsoon-variations'] ) && array( 'jquery' ) === $GLOBALS['bs_scripts']['backsoon-variations']['deps'] && true === $GLOBALS['bs_scripts']['backsoon-variations']['in_footer'], 'variation glue enqueued with jquery, in footer' );
+// The next product view: from the transient, no request.
+$GLOBALS['bs_scripts'] = array();
+do_action( 'wp_enqueue_scripts' );
+check_same( 'https://backsoon.example.com/static/widget.5f3a9c0d2e71.js', $GLOBALS['bs_scripts']['backsoon-widget']['src'], 'second view: hashed widget from the transient' );
+check_same( 1, count( $GLOBALS['bs_http_requests'] ), 'second view: no request to the backend' );
+
+// Backend down, or answering something else: the unhashed widget.js (with ?ver=), remembered for five minutes.
+$bad_answers = array(
+	'unreachable'      => null,
+	'500'              => bs_http_response( 500, '{"error": {"code": "internal_error"}}', 'Internal Server Error' ),
+	'not JSON'         => bs_http_response( 200, '<html>', 'OK' ),
+	'no widget.js'     => bs_http_response( 200, '{"files": {"admin.js": "admin.0123456789ab.js"}}', 'OK' ),
+	'hostile name'     => bs_http_response( 200, '{"files": {"widget.js": "../../evil.com/x.js"}}', 'OK' ),
+	'off-shape hash'   => bs_http_response( 200, '{"files": {"widget.js": "widget.5F3A9C0D2E71.js"}}', 'OK' ),
+);
+foreach ( $bad_answers as $case => $answer ) {
+	bs_world();
+	bs_view( 11 );
+	if ( null !== $answer ) {
+		$GLOBALS['bs_http_responses'][] = $answer;
+	}
+	do_action( 'wp_enqueue_scripts' );
+	check_same( array( 'src' => 'https://backsoon.example.com/static/widget.js', 'deps' => array(), 'ver' => BACKSOON_VERSION, 'in_footer' => true ), $GLOBALS['bs_scripts']['backsoon-widget'], "manifest $case: unhashed widget.js enqueued" );
+	check_same( array( $widget_key => array( 'value' => 'widget.js', 'expiration' => 300 ) ), $GLOBALS['bs_transients'], "manifest $case: fallback kept for five minutes" );
+	check_same( 1, count( $GLOBALS['bs_http_requests'] ), "manifest $case: one request" );
+}
+// Another backend URL is asked afresh, not served the first backend's name.
+bs_world( array( 'backend_url' => 'https://other.example.com' ) );
+bs_view( 11 );
+set_transient( $widget_key, 'widget.5f3a9c0d2e71.js', HOUR_IN_SECONDS );
+$GLOBALS['bs_http_responses'][] = bs_http_response( 200, '{"files": {"widget.js": "widget.aaaaaaaaaaaa.js"}}', 'OK' );
+do_action( 'wp_enqueue_scripts' );
+check_same( 'https://other.example.com/static/widget.aaaaaaaaaaaa.js', $GLOBALS['bs_scripts']['backsoon-widget']['src'], 'other backend: its own manifest asked' );
+check_same( 'https://other.example.com/static/manifest.json', $GLOBALS['bs_http_requests'][0]['url'], 'other backend: its manifest URL' );
+
 bs_world();
 do_action( 'wp_enqueue_scripts' );
 check_same( array(), $GLOBALS['bs_scripts'], 'no scripts outside product pages' );
@@ -273,5 +312,6 @@ bs_world( array( 'backend_url' => '' ) );
 bs_view( 11 );
 do_action( 'wp_enqueue_scripts' );
 check( ! isset( $GLOBALS['bs_scripts']['backsoon-widget'] ), 'no widget script until a backend URL is set' );
+check_same( array(), $GLOBALS['bs_http_requests'], 'no backend URL: no request' );
 
 bs_finish();

@@ -1,0 +1,48 @@
+"""`make demo` installs BackSoon alone; the dev tools come with `make install` / `make test` (dry runs, nothing run)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _dry_run(target: str, venv: Path) -> list[str]:
+    done = subprocess.run(
+        ["make", "-n", target, f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout.splitlines()
+
+
+@pytest.fixture
+def venv(tmp_path: Path) -> Path:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    return tmp_path / "venv"
+
+
+def test_demo_installs_the_app_without_dev_tools(venv: Path) -> None:
+    assert _dry_run("demo", venv) == [
+        f"test -x {venv}/bin/python || python3 -m venv {venv}",
+        f"{venv}/bin/python -m pip install --quiet --upgrade pip",
+        f"{venv}/bin/python -m pip install --quiet -e .",
+        f"touch {venv}/.runtime-stamp",
+        f"PORT=5000 BACKSOON_DEMO=1 {venv}/bin/backsoon demo",
+    ]
+
+
+@pytest.mark.parametrize("target", ["install", "test"])
+def test_install_and_test_add_the_dev_tools(venv: Path, target: str) -> None:
+    lines = _dry_run(target, venv)
+    assert lines[:6] == [
+        f"test -x {venv}/bin/python || python3 -m venv {venv}",
+        f"{venv}/bin/python -m pip install --quiet --upgrade pip",
+        f"{venv}/bin/python -m pip install --quiet -e .",
+        f"touch {venv}/.runtime-stamp",
+        f"{venv}/bin/python -m pip install --quiet -e '.[dev]'",
+        f"touch {venv}/.installed-stamp",
+    ]
