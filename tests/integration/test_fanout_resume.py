@@ -208,3 +208,27 @@ def test_mailed_before_the_claim_does_not_count(world: World) -> None:
 
     assert world.run(old).sent == 1
     assert world.mailed() == ["ann@shop.test"]
+
+
+def test_a_new_restock_skips_who_another_event_just_mailed_before_they_are_marked(world: World) -> None:
+    # Event A's sent row is committed; its subscribers are marked notified after the chunk. Event B claiming in
+    # between must not mail them again. A shopper who signed up again since (created_at later) is owed one more.
+    ann, bob = world.subscribe("ann@shop.test", 300), world.subscribe("bob@shop.test", 10)
+    first, second = world.event(60, status="running"), world.event(1)
+    with world.db.session() as s:
+        for sub_id in (ann, bob):
+            s.add(
+                Delivery(
+                    store_id=world.store_id,
+                    subscription_id=sub_id,
+                    stock_event_id=first,
+                    wave=1,
+                    status="sent",
+                    claimed_at=NOW - timedelta(minutes=59),
+                    sent_at=NOW - timedelta(minutes=58),
+                )
+            )
+
+    assert world.run(second).sent == 1
+    assert world.mailed() == ["bob@shop.test"]
+    assert [d for d in world.deliveries() if d[0] == second] == [(second, "bob@shop.test", "sent", None)]

@@ -211,7 +211,7 @@ def _insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> list[tup
 
 
 def _candidates(session: Session, ctx: WaveContext, limit: int, states: Sequence[str] = CANDIDATE_STATES) -> list[Any]:
-    """Subscriptions without a delivery for this event nor one claimed by another live event, oldest first."""
+    """Subscriptions this event may still mail or skip, oldest first: none it has a row for, none owed elsewhere."""
     delivered = exists().where(Delivery.subscription_id == Subscription.id, Delivery.stock_event_id == ctx.event_id)
     # A run of an earlier restock that was cut off still owes its claimed subscribers their email and will resume:
     # claiming them here too would mail them twice. Once that event is done, stopped or dead, they are free again.
@@ -229,6 +229,14 @@ def _candidates(session: Session, ctx: WaveContext, limit: int, states: Sequence
             )
         )
     )
+    # Mailed by another event since signing up, but not marked notified yet (PostgreSQL marks a chunk's subscribers
+    # after the chunk): a signup gets one email.
+    mailed_elsewhere = exists().where(
+        Delivery.subscription_id == Subscription.id,
+        Delivery.stock_event_id != ctx.event_id,
+        Delivery.status == DeliveryStatus.SENT,
+        Delivery.sent_at >= Subscription.created_at,
+    )
     return list(
         session.execute(
             select(Subscription.id, Subscription.state, Subscription.email, Subscription.created_at)
@@ -237,6 +245,7 @@ def _candidates(session: Session, ctx: WaveContext, limit: int, states: Sequence
                 Subscription.state.in_(states),
                 ~delivered,
                 ~claimed_elsewhere,
+                ~mailed_elsewhere,
             )
             .order_by(Subscription.created_at, Subscription.id)
             .limit(limit)
