@@ -387,3 +387,29 @@ def test_dead_stock_and_overstock_from_known_history(db: Database, make_app: App
     assert "SELLING" not in html
     assert f"Order history starts {(now - timedelta(days=120)).date().isoformat()}" in html
     assert client.get("/admin/overstock?page=x").status_code == 400
+
+
+def test_sold_out_since_is_the_day_the_recompute_saw_it_hit_zero(db: Database, make_app: AppFactory) -> None:
+    client = make_app().test_client()
+    now = datetime.now(UTC)
+    with db.session() as s:
+        store = Store(platform="woocommerce", domain="edge.example", name="Edge", installed_at=now - timedelta(days=30))
+        s.add(store)
+        s.flush()
+        variant = make_variant(s, store, qty=4, sku="EDGE")
+        make_variant(s, store, qty=0, sku="FOUND")
+        recompute(s, store.id, now=now - timedelta(days=30))
+        variant.sellable_quantity = 0
+        recompute(s, store.id, now=now - timedelta(days=9))
+        recompute(s, store.id, now=now)
+        store_id = store.id
+    with client.session_transaction() as sess:
+        sess.update(session_fields(store_id, 0))
+    html = client.get("/admin/at-risk?sort=sku").get_data(as_text=True)
+    assert _skus(html) == ["EDGE", "FOUND"]
+    labels = re.findall(r'<span class="sold-out-since">([^<]+)</span>', html)
+    # Not today: the day the edge to zero was recorded; FOUND was sold out when first seen, since nobody knows when.
+    assert labels == [
+        f"Sold out since {(now - timedelta(days=9)).date().isoformat()}",
+        f"Sold out (since before {(now - timedelta(days=30)).date().isoformat()})",
+    ]

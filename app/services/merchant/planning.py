@@ -198,9 +198,11 @@ def _open_sellouts(session: Session, store: Store, variant_ids: Sequence[int]) -
         # the connect: the variant was sold out before that, since when nobody knows.
         guessed = source == FOUND_SOLD_OUT and (details or {}).get("since") == SoldOutSince.CONNECT
         labels[int(variant_id)] = sold_out_label(since, not guessed, since)
-    for variant_id in variant_ids:
+    unrecorded = [vid for vid in variant_ids if vid not in labels]
+    if unrecorded:
         # No span recorded (stock history starts later than the sell-out): bounded by the history start only.
-        labels.setdefault(variant_id, sold_out_label(None, False, history_start(session, store)))
+        bound = sold_out_label(None, False, history_start(session, store))
+        labels.update(dict.fromkeys(unrecorded, bound))
     return labels
 
 
