@@ -36,10 +36,13 @@ def test_the_ads_signal_column_is_visible_at_1366_without_scrolling(
             const scroller = document.querySelector('#at-risk-table').closest('.table-scroll');
             const h = th.getBoundingClientRect(), c = cell.getBoundingClientRect();
             return {thRight: h.right, cellRight: c.right, cellLeft: c.left, scrollLeft: scroller.scrollLeft,
-                    pageScroll: window.scrollX, width: window.innerWidth};
+                    pageScroll: window.scrollX, width: window.innerWidth,
+                    overflows: scroller.scrollWidth > scroller.clientWidth};
         }"""
     )
     assert (box["scrollLeft"], box["pageScroll"], box["width"]) == (0, 0, 1366)
+    # The table is wider than the screen: only a column placed early is seen without scrolling.
+    assert box["overflows"] is True
     assert box["cellLeft"] >= 0
     assert box["thRight"] <= 1366 and box["cellRight"] <= 1366
 
