@@ -31,7 +31,7 @@ from app.models import (
 )
 from app.services.merchant import dashboard, identity
 from app.services.stock.recompute import store_today
-from app.web.admin import dashboard as admin_dashboard
+from app.web.admin import plan as admin_plan
 from app.web.admin.auth import session_fields
 from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP, make_session_token
 
@@ -454,8 +454,12 @@ def test_the_at_risk_table_explains_days_on_hand_and_the_signal(shop: Shop) -> N
     assert row is not None
     cells = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row.group(0)))
     stockout = (shop.today + timedelta(days=4)).isoformat()
-    # The velocity says what it is based on.
-    assert f"8 2 from 41 days of sales 4 / 14 below lead time {stockout} {shop.today.isoformat()} 36 throttle" in cells
+    # The ads signal comes right after the SKU; the velocity says what it is based on; reorder-by today is not overdue.
+    assert cells.startswith(">A-LOW throttle Days on hand below lead time + safety days")
+    assert (
+        f"low stock 8 0 36 {shop.today.isoformat()} 4 / 14 below lead time {stockout} 2 from 41 days of sales" in cells
+    )
+    assert "overdue" not in cells
     assert "stock runs out before a reorder placed today could arrive" in cells
     assert "B-SECRET" not in html
 
@@ -469,7 +473,7 @@ def test_at_risk_filters_and_pages(shop: Shop, monkeypatch: pytest.MonkeyPatch) 
     assert "No variant at risk matches this filter" in shop.client.get("/admin/at-risk?status=in_stock").get_data(
         as_text=True
     )
-    monkeypatch.setattr(admin_dashboard, "PER_PAGE", 1)
+    monkeypatch.setattr(admin_plan, "PER_PAGE", 1)
     first = shop.client.get("/admin/at-risk").get_data(as_text=True)
     assert _skus(first, "at-risk-table") == ["A-OUT"]
     assert 'rel="next" href="/admin/at-risk?page=2"' in first

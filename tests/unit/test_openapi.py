@@ -34,6 +34,7 @@ NOT_JSON_BLUEPRINTS = (
     "admin_dashboard",
     "admin_settings",
     "admin_planning",
+    "admin_plan",
     "admin_data",
     "admin_subscribers",
     "admin_privacy",

@@ -4,6 +4,8 @@
 - ``auth``: who is signed in (cookie session, Shopify session token, or the demo store) and ``@admin_required``.
 - ``dashboard``: sync state, headline figures, the at-risk and waitlist-demand tables, a variant's page.
 - ``settings``: store thresholds and per-product/variant overrides.
+- ``plan``: the buyer's at-risk table (sort, search, supplier filter), overstock and dead stock, draft purchase
+  orders and a supplier's suggestion CSV.
 - ``planning``: incoming stock (purchase orders, CSV import) and the campaign calendar.
 - ``data``: CSV exports, the marketing-signal feed and the outbound webhook.
 - ``subscribers``: subscribers per variant, resend and removal, and the notification log.
@@ -19,8 +21,8 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every admin blueprint and the admin template globals."""
-    from app.web.admin import dashboard, data, dead_letters, planning, privacy, settings, shell, subscribers
+    from app.web.admin import dashboard, data, dead_letters, plan, planning, privacy, settings, shell, subscribers
 
-    for module in (shell, dashboard, settings, planning, data, subscribers, privacy, dead_letters):
+    for module in (shell, dashboard, settings, planning, plan, data, subscribers, privacy, dead_letters):
         app.register_blueprint(module.bp)
     shell.init_app(app)

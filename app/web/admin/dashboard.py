@@ -18,10 +18,8 @@ from app.platforms import registry
 from app.platforms.shopify import access as shopify_access
 from app.queue import enqueue_after_commit
 from app.services.ingest import sync_runs
-from app.services.merchant import api_keys, dashboard, plugin_zip, setup
+from app.services.merchant import api_keys, dashboard, planning, plugin_zip, setup
 from app.services.merchant.stock_views import (
-    SIGNALS,
-    STATUSES,
     VariantPage,
     VariantQuery,
     get_variant,
@@ -30,7 +28,8 @@ from app.services.merchant.stock_views import (
     store_counts,
     variant_events,
 )
-from app.web.admin import confirm
+from app.services.stock.recompute import store_today
+from app.web.admin import confirm, plan
 from app.web.admin.auth import admin, admin_required
 from app.web.admin.shell import admin_url
 from app.web.deps import db_session, runtime
@@ -58,14 +57,6 @@ def _page_param(errors: dict[str, str]) -> int:
     return int(raw)
 
 
-def _choice_param(name: str, allowed: tuple[str, ...], errors: dict[str, str]) -> str:
-    raw = request.args.get(name) or ""
-    if raw and raw not in allowed:
-        errors[name] = f"Unknown {name} {raw[:40]!r}; choose one of {', '.join(allowed)}."
-        return ""
-    return raw
-
-
 @bp.get("/")
 @admin_required
 def index() -> ResponseReturnValue:
@@ -79,7 +70,8 @@ def index() -> ResponseReturnValue:
         name: sparkline(series.values, label=f"{_TREND_LABELS[name]} per day over the last {len(series.days)} days")
         for name, series in trends.items()
     }
-    risk = list_variants(session, store.id, VariantQuery(at_risk=True, sort="priority", per_page=PREVIEW_ROWS))
+    today = store_today(store, datetime.now(UTC))
+    risk = planning.list_plan(session, store, planning.PlanQuery(per_page=PREVIEW_ROWS), today)
     demand = _demand(store.id, 1, PREVIEW_ROWS)
     return render_template(
         "admin/dashboard.html",
@@ -215,35 +207,8 @@ _TREND_LABELS = {
 @bp.get("/at-risk")
 @admin_required
 def at_risk() -> ResponseReturnValue:
-    """Every variant at risk, most urgent first; filter by status and ads signal, 25 a page."""
-    store = admin().store
-    errors: dict[str, str] = {}
-    status = _choice_param("status", STATUSES, errors)
-    signal = _choice_param("signal", SIGNALS, errors)
-    page = _page_param(errors)
-    result = None
-    if not errors:
-        query = VariantQuery(
-            statuses=(status,) if status else (),
-            signals=(signal,) if signal else (),
-            at_risk=True,
-            sort="priority",
-            page=page,
-            per_page=PER_PAGE,
-        )
-        result = list_variants(db_session(), store.id, query)
-    body = render_template(
-        "admin/at_risk.html",
-        store=store,
-        result=result,
-        errors=errors,
-        status=status,
-        signal=signal,
-        statuses=STATUSES,
-        signals=SIGNALS,
-        **_helpers(),
-    )
-    return (body, 400) if errors else body
+    """Every variant at risk: sort by any figure, search, filter by status, signal and supplier, 25 a page."""
+    return plan.at_risk_view()
 
 
 def _demand(store_id: int, page: int, per_page: int) -> VariantPage:

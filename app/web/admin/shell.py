@@ -53,6 +53,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("admin_dashboard.index", "Dashboard"),
     ("admin_dashboard.at_risk", "At risk"),
     ("admin_dashboard.demand", "Waitlist demand"),
+    ("admin_plan.overstock", "Overstock"),
     ("admin_planning.incoming", "Incoming stock"),
     ("admin_planning.campaigns", "Campaigns"),
     ("admin_subscribers.index", "Subscribers"),
