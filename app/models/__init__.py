@@ -2,7 +2,7 @@
 
 from app.models.catalog import InventoryLevel, Location, Product, ProductStatus, Supplier, Variant
 from app.models.compliance import ComplianceRequest, ComplianceStatus
-from app.models.notifications import Delivery, DeliveryStatus, Suppression
+from app.models.notifications import AlertKind, AlertLog, Delivery, DeliveryStatus, Suppression
 from app.models.orders import Order, OrderLine, OrderStatus, Refund, RefundLine
 from app.models.planning import Campaign, CampaignStatus, PurchaseOrder, PurchaseOrderStatus
 from app.models.stock import (
@@ -35,6 +35,8 @@ __all__ = [
     "AdminEmailConfirmation",
     "AdminLoginRequest",
     "AdminLoginToken",
+    "AlertKind",
+    "AlertLog",
     "Campaign",
     "CampaignStatus",
     "ComplianceRequest",

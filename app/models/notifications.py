@@ -62,3 +62,24 @@ class Suppression(IdMixin, StoreScoped, Base):
     email: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime]
+
+
+class AlertKind(StrEnum):
+    """Which merchant alert an alert_log row is about."""
+
+    DIGEST = "digest"
+    INSTANT = "instant"
+
+
+class AlertLog(IdMixin, StoreScoped, Base):
+    """One merchant alert email tried: sent (the server accepted it) or failed (and given back for a retry)."""
+
+    __tablename__ = "alert_log"
+
+    kind: Mapped[str] = mapped_column(String(10))  # AlertKind
+    status: Mapped[str] = mapped_column(String(10))  # "sent" | "failed"
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(500))
+    lines: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime]

@@ -226,3 +226,25 @@ def test_the_settings_page_saves_the_toggle(db: Database, make_app: AppFactory) 
         assert alerts.instant_alerts_on(s, store_id) is True
     assert post({"instant_alerts": "false", "sender_name": "Team"}).status_code == 302
     assert saved() == {"sender_name": "Team"}
+
+
+def test_an_instant_alert_the_server_refuses_is_recorded_failed_and_sent_next_time(db: Database) -> None:
+    from app.models import AlertLog
+
+    store_id = _seed(db)
+    at = NOW - timedelta(minutes=30)
+    _happen(db, store_id, at)
+    with smtp_server() as (mail, url):
+        mail.replies["owner@shop.test"] = "450 4.2.1 mailbox busy"
+        settings = Settings(env="test", app_url="https://app.test", smtp_url=url)
+        with pytest.raises(alerts.AlertRefused, match="450"):
+            alerts.send_instant_alert(db, settings, store_id, now=NOW)
+        assert mail.received == []
+        store = _store(db, store_id)
+        assert (store.instant_alert_at, store.instant_alert_cursor) == (None, None)
+        del mail.replies["owner@shop.test"]
+        assert alerts.send_instant_alert(db, settings, store_id, now=NOW + timedelta(minutes=1)) == "sent"
+        assert [r.rcpt_tos for r in mail.received] == [["owner@shop.test"]]
+    with db.session() as s:
+        rows = [(r.kind, r.status, r.lines) for r in s.scalars(select(AlertLog).order_by(AlertLog.id))]
+    assert rows == [("instant", "failed", 3), ("instant", "sent", 3)]

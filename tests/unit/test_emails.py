@@ -118,7 +118,7 @@ def test_restock_body_has_store_image_variant_buy_and_unsubscribe() -> None:
     buy = links.buy_url(APP, SECRET, 41)
     unsub = links.unsubscribe_url(APP, SECRET, 7)
     assert "Bakery &amp; Co" in html and "Bakery & Co" in text
-    assert '<img src="https://cdn.example.test/shirt.jpg" alt="Linen Shirt"' in html
+    assert '<img src="https://cdn.example.test/shirt.jpg" alt="Linen Shirt - Blue / M"' in html
     assert "Blue / M" in html and "Linen Shirt - Blue / M" in text
     assert f'href="{buy}"' in html and f"Nu kopen: {buy}" in text
     assert f'href="{unsub}"' in html and f"Afmelden: {unsub}" in text
@@ -263,3 +263,58 @@ def test_a_simple_woocommerce_products_variant_named_as_its_product_is_named_onc
     assert text.count("Stoneware Mug") == 1
     assert "<strong>Stoneware Mug</strong></td>" in html
     assert "<br><span" not in html
+
+
+def _bodies(msg: EmailMessage) -> tuple[str, str]:
+    parsed = parse(msg.as_bytes())
+    html = cast("EmailMessage", parsed.get_body(("html",))).get_content()
+    text = cast("EmailMessage", parsed.get_body(("plain",))).get_content()
+    return html, text
+
+
+@pytest.mark.parametrize(
+    ("locale", "line"),
+    [
+        ("en", "Only 3 back in stock"),
+        ("nl", "Slechts 3 weer op voorraad"),
+        ("fr", "Seulement 3 de retour en stock"),
+        ("de", "Nur 3 wieder auf Lager"),
+    ],
+)
+def test_restock_urgency_line_per_language_when_the_count_is_known(locale: str, line: str) -> None:
+    html, text = _bodies(emails.build_restock(ctx(locale, price="€24,95", only_left=3)))
+    assert (
+        f'<td class="urgency" style="padding:12px 24px 0;font-size:15px;font-weight:bold;color:#b91c1c">{line}</td>'
+        in html
+    )
+    assert f"Linen Shirt - Blue / M\n€24,95\n\n{line}\n\n" in text
+    assert '<span class="price" style="font-weight:bold">€24,95</span>' in html
+
+
+def test_restock_without_a_known_count_or_price_says_neither() -> None:
+    html, text = _bodies(emails.build_restock(ctx("en")))
+    assert 'class="urgency"' not in html and "Only" not in text and "Only" not in html
+    assert 'class="price"' not in html
+    assert "Linen Shirt - Blue / M\n\nYou asked us" in text
+
+
+def test_confirmation_shows_product_variant_price_and_image_with_alt() -> None:
+    msg = emails.build_confirmation(
+        emails.ConfirmContext(
+            to="shopper@example.test",
+            locale="nl",
+            store_name="Bakery & Co",
+            product_title="Linen Shirt",
+            variant_title="Blue / M",
+            confirm_url=f"{APP}/c/rawtoken",
+            message_id="<confirm-1@backsoon.test>",
+            mail_from="BackSoon <restock@backsoon.test>",
+            date=NOW,
+            image_url="https://cdn.example.test/shirt.jpg",
+            price="€\u00a024,95",
+        )
+    )
+    html, text = _bodies(msg)
+    assert '<strong>Linen Shirt</strong> - Blue / M<br><span class="price">€\u00a024,95</span>' in html
+    assert '<img src="https://cdn.example.test/shirt.jpg" alt="Linen Shirt - Blue / M" width="256"' in html
+    assert "Linen Shirt - Blue / M\n€\u00a024,95\n\nMijn e-mailadres bevestigen: " in text

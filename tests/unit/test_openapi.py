@@ -39,6 +39,7 @@ NOT_JSON_BLUEPRINTS = (
     "admin_subscribers",
     "admin_privacy",
     "admin_dead_letters",
+    "admin_emails",
     "demo_mail",
     "shop",
 )

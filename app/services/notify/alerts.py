@@ -8,8 +8,10 @@ stock changes rather than its whole catalogue. Waitlist crossings compare the op
 waitlist minus the signups made since that day ended.
 
 Exactly once a day per store: ``stores.last_digest_on`` is claimed with a conditional UPDATE (only the run that moves
-it from the previous value to today proceeds) and committed *before* the email is sent; if sending fails the claim is
-given back so the next run retries. A day with nothing to report claims the day and sends nothing.
+it from the previous value to today proceeds) and committed *before* the email is sent; if sending fails (an error, or
+a server that does not answer 2xx to the message) the claim is given back so the next run retries. A day with nothing
+to report claims the day and sends nothing. Every email tried is recorded in ``alert_log`` (sent or failed, and why),
+which the admin's Alerts page lists. The merchant can turn the digest off (store setting ``daily_digest`` false).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from app.domain.settings import resolve_settings
 from app.domain.stock import Signal, Status
 from app.infra.mail import Mailer
 from app.models import (
+    AlertKind,
+    AlertLog,
     Product,
     StockEvent,
     StockState,
@@ -53,6 +57,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "DIGEST_HOUR",
+    "DIGEST_SETTING",
     "INSTANT_SETTING",
     "INSTANT_SPACING",
     "Digest",
@@ -61,6 +66,7 @@ __all__ = [
     "build_digest",
     "build_instant_alert",
     "digest_message",
+    "digest_on",
     "due_store_ids",
     "instant_alert_message",
     "instant_alerts_on",
@@ -72,6 +78,8 @@ __all__ = [
 # Local hour from which the day's digest goes out: the merchant reads it with the morning coffee, and the night's
 # recomputes have written today's history rows by then.
 DIGEST_HOUR = 7
+# The store-scope setting that turns the daily digest off (on unless it is stored as false).
+DIGEST_SETTING = "daily_digest"
 # The instant alert: the store-scope setting that turns it on, the least time between two of its emails (what happens
 # in between is batched into the next), and how far back a store's very first one looks.
 INSTANT_SETTING = "instant_alerts"
@@ -207,6 +215,49 @@ def digest_message(settings: Settings, store: Store, to: str, digest: Digest) ->
     return msg
 
 
+class AlertRefused(RuntimeError):
+    """The SMTP server answered the alert email with something other than 2xx: it was not sent."""
+
+
+def _send_alert(db: Database, settings: Settings, store_id: int, kind: str, msg: EmailMessage, lines: int) -> None:
+    """Send a merchant alert and record the attempt; raises (after recording a failure) unless the server took it."""
+    recipient, subject = str(msg["To"]), str(msg["Subject"])
+    try:
+        if not settings.smtp_url:
+            raise RuntimeError(f"SMTP_URL is not set: the {kind} alert cannot be sent")
+        with Mailer(settings.smtp_url) as mailer:
+            result = mailer.send(msg)
+        if not result.accepted:
+            raise AlertRefused(f"the SMTP server answered {result.code} {result.reply}".strip())
+    except Exception as exc:
+        _record(db, store_id, kind, "failed", recipient, subject, lines, f"{type(exc).__name__}: {exc}")
+        raise
+    _record(db, store_id, kind, "sent", recipient, subject, lines, None)
+
+
+def _record(
+    db: Database, store_id: int, kind: str, status: str, recipient: str, subject: str, lines: int, error: str | None
+) -> None:
+    with db.session() as session:
+        session.add(
+            AlertLog(
+                store_id=store_id,
+                kind=kind,
+                status=status,
+                recipient=recipient[:320],
+                subject=subject[:500],
+                lines=lines,
+                error=error[:1000] if error else None,
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def digest_on(session: Session, store_id: int) -> bool:
+    """Whether the store gets the daily digest (on unless the merchant turned it off)."""
+    return stock.store_values(session, store_id).get(DIGEST_SETTING) is not False
+
+
 def _claim(db: Database, store_id: int, today: date) -> tuple[Store, date | None] | None:
     with db.session() as session:
         store = session.get(Store, store_id)
@@ -231,12 +282,14 @@ def _release(db: Database, store_id: int, today: date, previous: date | None) ->
 
 
 def send_digest(db: Database, settings: Settings, store_id: int, now: datetime | None = None) -> str:
-    """Send today's digest once: 'sent', 'empty' (nothing to report), or 'skipped' (already claimed, no address)."""
+    """Send today's digest once: 'sent', 'empty' (nothing to report), 'off', or 'skipped' (claimed, no address)."""
     when = now or datetime.now(UTC)
     with db.session() as session:
         store = session.get(Store, store_id)
         if store is None:
             return "skipped"
+        if not digest_on(session, store_id):
+            return "off"
         today = store_today(store, when)
     claimed = _claim(db, store_id, today)
     if claimed is None:
@@ -248,10 +301,8 @@ def send_digest(db: Database, settings: Settings, store_id: int, now: datetime |
             digest = build_digest(session, store, since, today)
         if digest.count == 0:
             return "empty"
-        if not settings.smtp_url:
-            raise RuntimeError("SMTP_URL is not set: the digest cannot be sent")
-        with Mailer(settings.smtp_url) as mailer:
-            mailer.send(digest_message(settings, store, str(store.admin_email), digest))
+        msg = digest_message(settings, store, str(store.admin_email), digest)
+        _send_alert(db, settings, store_id, AlertKind.DIGEST, msg, digest.count)
     except Exception:
         _release(db, store_id, today, previous)
         raise
@@ -260,13 +311,18 @@ def send_digest(db: Database, settings: Settings, store_id: int, now: datetime |
 
 
 def due_store_ids(session: Session, now: datetime | None = None) -> list[int]:
-    """Stores with an admin email whose local day has a digest due (past DIGEST_HOUR, not yet claimed)."""
+    """Stores with an admin email and the digest on whose local day has one due (past DIGEST_HOUR, not yet claimed)."""
     when = now or datetime.now(UTC)
-    stores = session.scalars(
-        select(Store).where(Store.admin_email.is_not(None), Store.status == StoreStatus.ACTIVE).order_by(Store.id)
+    rows = session.execute(
+        select(Store, StoreSetting.values)
+        .outerjoin(StoreSetting, and_(StoreSetting.store_id == Store.id, StoreSetting.scope == "store"))
+        .where(Store.admin_email.is_not(None), Store.status == StoreStatus.ACTIVE)
+        .order_by(Store.id)
     ).all()
     due: list[int] = []
-    for store in stores:
+    for store, values in rows:
+        if values and values.get(DIGEST_SETTING) is False:
+            continue  # the merchant turned the digest off
         today = store_today(store, when)
         local_hour = day_bounds(store, today, 1)[0][1]
         if when < local_hour + timedelta(hours=DIGEST_HOUR):
@@ -451,8 +507,8 @@ def send_instant_alert(db: Database, settings: Settings, store_id: int, now: dat
     if not _claim_instant(db, store_id, previous, alert):
         return "skipped"
     try:
-        with Mailer(settings.smtp_url) as mailer:
-            mailer.send(instant_alert_message(settings, store, str(store.admin_email), alert))
+        msg = instant_alert_message(settings, store, str(store.admin_email), alert)
+        _send_alert(db, settings, store_id, AlertKind.INSTANT, msg, alert.count)
     except Exception:
         _release_instant(db, store_id, alert.at, previous, cursor)
         raise

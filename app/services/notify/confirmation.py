@@ -73,6 +73,7 @@ def send_confirmation(
         sender_name, reply_to = emails.store_sender(waitlist.store_values(session, store), store.admin_email)
         email, locale, seen, store_id = sub.email, sub.locale, sub.confirm_attempts, store.id
         store_name, product_title, variant_title = store.name or store.domain, product.title, variant.title
+        image_url, price = variant.image_url or product.image_url, emails.email_price(store, variant.price)
     now = clock()
     raw, digest = links.new_confirm_token()
     msg = emails.build_confirmation(
@@ -88,6 +89,8 @@ def send_confirmation(
             date=now,
             sender_name=sender_name,
             reply_to=reply_to,
+            image_url=image_url,
+            price=price,
         )
     )
     own = mailer is None

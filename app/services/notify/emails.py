@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -24,6 +25,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from app.domain.naming import variant_label
 from app.infra.mail import AddressError, envelope_address
+from app.models import Store
+from app.services.merchant.identity import format_amount
 
 __all__ = [
     "LOCALES",
@@ -33,6 +36,7 @@ __all__ = [
     "RestockTemplate",
     "build_confirmation",
     "build_restock",
+    "email_price",
     "normalise_locale",
     "restock_message_id",
     "sender_address",
@@ -67,6 +71,7 @@ _TEXT: dict[str, dict[str, dict[str, str]]] = {
             "button": "Buy now",
             "footer": "You receive this email because you joined the waitlist for this item at {store}.",
             "unsubscribe": "Unsubscribe",
+            "urgency": "Only {count} back in stock",
         },
         "nl": {
             "subject": "Weer op voorraad: {product}",
@@ -76,6 +81,7 @@ _TEXT: dict[str, dict[str, dict[str, str]]] = {
             "button": "Nu kopen",
             "footer": "Je ontvangt deze e-mail omdat je je bij {store} op de wachtlijst voor dit artikel hebt gezet.",
             "unsubscribe": "Afmelden",
+            "urgency": "Slechts {count} weer op voorraad",
         },
         "fr": {
             "subject": "De retour en stock : {product}",
@@ -86,6 +92,7 @@ _TEXT: dict[str, dict[str, dict[str, str]]] = {
             "footer": "Vous recevez cet e-mail car vous vous êtes inscrit à la liste d'attente de cet article "
             "chez {store}.",
             "unsubscribe": "Se désabonner",
+            "urgency": "Seulement {count} de retour en stock",
         },
         "de": {
             "subject": "Wieder auf Lager: {product}",
@@ -96,6 +103,7 @@ _TEXT: dict[str, dict[str, dict[str, str]]] = {
             "footer": "Du erhältst diese E-Mail, weil du dich bei {store} auf die Warteliste für diesen Artikel "
             "eingetragen hast.",
             "unsubscribe": "Abmelden",
+            "urgency": "Nur {count} wieder auf Lager",
         },
     },
     "confirm": {
@@ -234,6 +242,22 @@ class RestockContext:
     date: datetime | None = None
     sender_name: str | None = None
     reply_to: str | None = None
+    # The variant's price as the store writes it ("€ 24,95"); "" when unknown.
+    price: str = ""
+    # Units back in stock when that count is known and small (app.domain.urgency); None says nothing.
+    only_left: int | None = None
+
+
+def _image(url: str | None) -> str | None:
+    # Only an absolute web address can load in a mail client; anything else is left out rather than broken.
+    return url if url and url.startswith(("https://", "http://")) and not _CONTROL.search(url) else None
+
+
+def email_price(store: Store, amount: Decimal | None) -> str:
+    """A variant's price for an email, as the store writes it; "" when the platform gave none (0 or missing)."""
+    if amount is None or amount <= 0:
+        return ""  # WooCommerce sends a blank price as 0: showing "€ 0,00" would misstate it
+    return format_amount(store, amount)
 
 
 def _restock_parts(ctx: RestockContext) -> tuple[str, str, str]:
@@ -242,7 +266,7 @@ def _restock_parts(ctx: RestockContext) -> tuple[str, str, str]:
     store = _clean(ctx.store_name)
     variant = _clean(variant_label(ctx.product_title, ctx.variant_title))
     raw = _TEXT["restock"][locale]
-    t = {k: v.format(product=product, store=store) for k, v in raw.items()}
+    t = {k: v.format(product=product, store=store, count=ctx.only_left) for k, v in raw.items()}
     values: dict[str, Any] = {
         "locale": locale,
         "t": t,
@@ -250,7 +274,10 @@ def _restock_parts(ctx: RestockContext) -> tuple[str, str, str]:
         "store_name": store,
         "product_title": product,
         "variant_title": variant,
-        "image_url": ctx.image_url if ctx.image_url and ctx.image_url.startswith(("https://", "http://")) else None,
+        "image_url": _image(ctx.image_url),
+        "image_alt": _clean(" - ".join(p for p in (product, variant) if p)),
+        "price": _clean(ctx.price),
+        "urgency": t["urgency"] if ctx.only_left is not None else "",
         "buy_url": ctx.buy_url,
         "unsubscribe_url": ctx.unsubscribe_url,
     }
@@ -363,6 +390,8 @@ class ConfirmContext:
     date: datetime | None = None
     sender_name: str | None = None
     reply_to: str | None = None
+    image_url: str | None = None
+    price: str = ""
 
 
 def build_confirmation(ctx: ConfirmContext) -> EmailMessage:
@@ -378,6 +407,9 @@ def build_confirmation(ctx: ConfirmContext) -> EmailMessage:
         "store_name": store,
         "product_title": _clean(ctx.product_title),
         "variant_title": variant,
+        "image_url": _image(ctx.image_url),
+        "image_alt": _clean(" - ".join(p for p in (_clean(ctx.product_title), variant) if p)),
+        "price": _clean(ctx.price),
         "confirm_url": ctx.confirm_url,
     }
     to, utf8 = _recipient(ctx.to)

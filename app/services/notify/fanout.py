@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, aliased
 from app.config import Settings
 from app.db import Database, utcnow
 from app.domain.settings import StockSettings, resolve_settings
+from app.domain.urgency import restock_urgency
 from app.domain.waves import in_quiet_hours, wave_size
 from app.infra.mail import Mailer
 from app.models import (
@@ -68,6 +69,7 @@ __all__ = [
     "due_events",
     "quiet_hours_end",
     "run_fanout",
+    "settings_for",
 ]
 
 # Runs of one event in a row that may fail or die before it is dead-lettered ('failed', with last_error).
@@ -102,7 +104,8 @@ def quiet_hours_end(now: datetime, tz_name: str | None, end_hour: int) -> dateti
     return candidate.astimezone(UTC)
 
 
-def _settings_for(session: Session, store_id: int, product_id: int, variant_id: int) -> StockSettings:
+def settings_for(session: Session, store_id: int, product_id: int, variant_id: int) -> StockSettings:
+    """The stock settings that apply to one variant: store values, then its product's, then its own."""
     layers: dict[str, dict[str, Any] | None] = {"store": None, "product": None, "variant": None}
     rows = session.execute(
         select(StoreSetting.scope, StoreSetting.values).where(
@@ -158,6 +161,7 @@ def _load(session: Session, event_id: int) -> WaveContext | None:
         return None
     ev, variant, product, store = row
     sender_name, reply_to = emails.store_sender(waitlist.store_values(session, store), store.admin_email)
+    settings = settings_for(session, store.id, product.id, variant.id)
     return WaveContext(
         event_id=ev.id,
         store_id=ev.store_id,
@@ -174,7 +178,15 @@ def _load(session: Session, event_id: int) -> WaveContext | None:
         ),
         sellable=int(variant.sellable_quantity),
         waves_sent=ev.waves_sent,
-        settings=_settings_for(session, store.id, product.id, variant.id),
+        settings=settings,
+        price=emails.email_price(store, variant.price),
+        only_left=restock_urgency(
+            tracked=variant.tracked,
+            inventory_policy=variant.inventory_policy,
+            backorder=variant.backorder,
+            sellable=int(variant.sellable_quantity),
+            threshold=settings.low_stock_threshold,
+        ),
     )
 
 

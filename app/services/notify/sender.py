@@ -82,6 +82,9 @@ class WaveContext:
     sellable: int
     waves_sent: int
     settings: StockSettings
+    price: str = ""
+    # The urgency count of the email (app.domain.urgency), None when the count is unknown or not small.
+    only_left: int | None = None
 
 
 # Both per-message statements run on the hot path: they keep the statuses as literals, built from the enums, so each
@@ -241,6 +244,8 @@ class Sender:
                         date=self.clock(),
                         sender_name=self.ctx.sender_name,
                         reply_to=self.ctx.reply_to,
+                        price=self.ctx.price,
+                        only_left=self.ctx.only_left,
                     )
                 )
             self.templates[locale] = tpl

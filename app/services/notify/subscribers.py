@@ -403,7 +403,7 @@ def _refused(code: str, message: str) -> ResendOutcome:
 
 def _min_inventory(session: Session, store_id: int, variant: Variant) -> int:
     # The same layered settings the fan-out gates on, so "can send now" here means what it means there.
-    return fanout._settings_for(session, store_id, variant.product_id, variant.id).min_inventory
+    return fanout.settings_for(session, store_id, variant.product_id, variant.id).min_inventory
 
 
 def _fmt(moment: datetime | None) -> str:

@@ -11,6 +11,8 @@
 - ``subscribers``: subscribers per variant, resend and removal, and the notification log.
 - ``privacy``: shoppers' data requests with their documents, and the signed download emailed to the merchant.
 - ``dead_letters``: store updates and restock alerts given up on after every retry, replayable.
+- ``emails``: a preview of every email the store sends, and the Alerts page (digest and instant alert settings,
+  the log of alerts sent).
 - ``confirm``: the confirm step every destructive action needs, and the undo of a cancel (no blueprint of its own).
 """
 
@@ -21,8 +23,19 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every admin blueprint and the admin template globals."""
-    from app.web.admin import dashboard, data, dead_letters, plan, planning, privacy, settings, shell, subscribers
+    from app.web.admin import (
+        dashboard,
+        data,
+        dead_letters,
+        emails,
+        plan,
+        planning,
+        privacy,
+        settings,
+        shell,
+        subscribers,
+    )
 
-    for module in (shell, dashboard, settings, planning, plan, data, subscribers, privacy, dead_letters):
+    for module in (shell, dashboard, settings, planning, plan, data, subscribers, privacy, dead_letters, emails):
         app.register_blueprint(module.bp)
     shell.init_app(app)

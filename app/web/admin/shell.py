@@ -59,6 +59,8 @@ NAV: tuple[tuple[str, str], ...] = (
     ("admin_subscribers.index", "Subscribers"),
     ("admin_data.exports", "Exports & feeds"),
     ("admin_privacy.index", "Data requests"),
+    ("admin_emails.index", "Emails"),
+    ("admin_emails.alerts", "Alerts"),
     ("admin_settings.index", "Settings"),
 )
 
