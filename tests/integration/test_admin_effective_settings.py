@@ -102,7 +102,7 @@ def shop(db: Database, make_app: AppFactory) -> Iterator[Shop]:
         product = Product(store_id=store.id, external_id="p-acme", title="Wool Hat", supplier_id=supplier.id)
         s.add(product)
         s.flush()
-        v1 = make_variant(s, store, qty=2, product=product, sku="HAT-RED")
+        v1 = make_variant(s, store, qty=2, product=product, sku="HAT-RED", title="Red")
         v2 = make_variant(s, store, qty=3, product=product, sku="HAT-BLUE")
         plain = make_variant(s, store, qty=1, sku="SCARF")
         recompute(s, store.id)
@@ -156,6 +156,16 @@ def test_each_level_shows_its_value_and_source_and_the_engine_uses_it(shop: Shop
     # The engine planned with the same values: its stored lead time, and the variant page's figure.
     assert (shop.lead_state(shop.v1), shop.lead_state(shop.v2), shop.lead_state(shop.plain)) == (50, 45, 20)
     assert "<div><dt>Lead time</dt><dd>50 days</dd></div>" in shop.text(f"/admin/variants/{shop.v1}")
+    # The store settings page lists both overrides, linking to their forms.
+    listed = re.search(r'<fieldset class="card" id="overrides">(.*?)</fieldset>', shop.text("/admin/settings"), re.S)
+    assert listed is not None
+    items = [re.sub(r"\s+", " ", li).strip() for li in re.findall(r"<li>(.*?)</li>", listed.group(1), re.S)]
+    assert items == [
+        f'<a href="/admin/settings/products/{shop.supplied}">Wool Hat</a> '
+        '<span class="muted">(product: Supplier lead time (days))</span>',
+        f'<a href="/admin/settings/variants/{shop.v1}">Wool Hat · Red (HAT-RED)</a> '
+        '<span class="muted">(variant: Supplier lead time (days))</span>',
+    ]
     assert shop.rows() == [
         ("store", None, None, {"lead_time_days": 20, "low_stock_threshold": 8}),
         ("product", shop.supplied, None, {"lead_time_days": 45}),

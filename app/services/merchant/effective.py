@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.domain.settings import SETTING_FIELDS, STORE_ONLY, SettingField, layer_settings, planned_lead_time
 from app.domain.waitlist import double_opt_in_source
-from app.models import Product, Store, Supplier, Variant
+from app.models import Product, Store, StoreSetting, Supplier, Variant
 from app.services.merchant.settings import find_product, find_variant, values_of
 
 _UNITS = {
@@ -159,3 +160,42 @@ def of_variant(session: Session, store: Store, variant_id: int) -> list[Effectiv
     if variant is None or product is None:
         return []
     return list(resolve(session, store, product, variant).values())
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideRow:
+    """A product or variant with its own settings, for the list on the store settings page."""
+
+    scope: str
+    target_id: int
+    label: str
+    fields: tuple[str, ...]
+
+
+def overridden(session: Session, store_id: int, limit: int = 200) -> list[OverrideRow]:
+    """The store's live products and variants that override a setting, products first, by title."""
+    labels = {f.name: f.label for f in SETTING_FIELDS}
+    rows = session.execute(
+        select(
+            StoreSetting.scope, StoreSetting.values, Product.id, Product.title, Variant.id, Variant.sku, Variant.title
+        )
+        .outerjoin(Variant, (Variant.id == StoreSetting.variant_id) & Variant.deleted_at.is_(None))
+        .join(
+            Product,
+            (Product.id == func.coalesce(StoreSetting.product_id, Variant.product_id)) & Product.deleted_at.is_(None),
+        )
+        .where(StoreSetting.store_id == store_id, StoreSetting.scope.in_(("product", "variant")))
+        .order_by(StoreSetting.scope, Product.title, Variant.position, Variant.id)
+        .limit(limit)
+    ).all()
+    out = []
+    for scope, values, pid, title, vid, sku, vtitle in rows:
+        names = tuple(labels[k] for k in (values or {}) if k in labels and k not in STORE_ONLY)
+        if not names:
+            continue
+        if scope == "product":
+            out.append(OverrideRow("product", int(pid), str(title), names))
+        else:
+            label = f"{title} · {vtitle}" if vtitle else str(title)
+            out.append(OverrideRow("variant", int(vid), f"{label} ({sku})" if sku else label, names))
+    return out

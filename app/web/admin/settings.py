@@ -127,6 +127,7 @@ def _settings_page(
         "zones": sorted(identity_service.known_zones()),
         "fields": _store_fields(ctx, session, saved, submitted, errors),
         "suppliers": service.suppliers(session, store_id),
+        "overridden": effective.overridden(session, store_id),
         "texts": texts,
         "saved": saved,
         "submitted": submitted,
