@@ -21,6 +21,7 @@ from app.services.notify.waitlist import store_double_opt_in
 from app.services.stock.recompute import recompute
 from app.web.admin.auth import session_fields
 from app.web.admin.settings import safe_next
+from app.web.admin.shell import return_path
 from tests.conftest import AppFactory
 from tests.factories import make_store, make_variant
 
@@ -264,3 +265,10 @@ def test_admin_paths_are_accepted_as_return_addresses() -> None:
     assert safe_next("/admin/at-risk?status=low_stock&page=2") == "/admin/at-risk?status=low_stock&page=2"
     assert safe_next("/admin") == "/admin"
     assert safe_next(None) is None
+
+
+def test_the_return_path_keeps_the_filters_but_not_an_embedded_session_token(shop: Shop) -> None:
+    with shop.app.test_request_context("/admin/at-risk?status=low_stock&id_token=eyJ.x.y&shop=a.myshopify.com&page=2"):
+        assert return_path() == "/admin/at-risk?status=low_stock&shop=a.myshopify.com&page=2"
+    with shop.app.test_request_context("/admin/variants/7"):
+        assert return_path() == "/admin/variants/7"

@@ -324,6 +324,5 @@ def variant(variant_id: int) -> ResponseReturnValue:
         charts=charts,
         events=variant_events(session, store.id, variant_id),
         settings=effective.of_variant(session, store, variant_id),
-        here=request.full_path.rstrip("?"),
         **_helpers(),
     )
