@@ -386,6 +386,32 @@ def apply_overrides(base: StockSettings, overrides: Mapping[str, object]) -> tup
     return replace(base, **cast("dict[str, Any]", parsed)), errors
 
 
+# Where an effective value comes from, lowest layer first. "supplier" applies to the lead time only: a supplier's
+# lead time beats the store's (and the default), a product or variant override beats the supplier's.
+SOURCES = ("default", "store", "supplier", "product", "variant")
+# Settings read once per store, never per product or variant: an override of these would change nothing.
+STORE_ONLY = frozenset({"double_opt_in"})
+
+
+def layer_settings(
+    store: Mapping[str, object] | None,
+    product: Mapping[str, object] | None,
+    variant: Mapping[str, object] | None,
+    base: StockSettings = DEFAULT_SETTINGS,
+) -> tuple[StockSettings, dict[str, str]]:
+    """Layer store, product, variant overrides over ``base`` (invalid keys skipped); each field's deciding layer."""
+    settings = base
+    sources = dict.fromkeys(_PARSERS, "default")
+    for name, layer in (("store", store), ("product", product), ("variant", variant)):
+        if not layer:
+            continue
+        settings, errors = apply_overrides(settings, layer)
+        for key, raw in layer.items():
+            if key in _PARSERS and key not in errors and (raw is not None or key in _NULLABLE):
+                sources[key] = name
+    return settings, sources
+
+
 def resolve_settings(
     store: Mapping[str, object] | None,
     product: Mapping[str, object] | None,
@@ -393,11 +419,15 @@ def resolve_settings(
     base: StockSettings = DEFAULT_SETTINGS,
 ) -> StockSettings:
     """Layer store, then product, then variant overrides over ``base``, skipping invalid keys."""
-    settings = base
-    for layer in (store, product, variant):
-        if layer:
-            settings, _ = apply_overrides(settings, layer)
-    return settings
+    return layer_settings(store, product, variant, base)[0]
+
+
+def planned_lead_time(settings: StockSettings, lead_source: str, supplier_days: int | None) -> tuple[int, str]:
+    """The lead time the engine plans with and its source: a product or variant override, else the supplier's lead
+    time, else the store's or the default (``lead_source`` is the layer that set ``settings.lead_time_days``)."""
+    if lead_source in ("product", "variant") or supplier_days is None:
+        return settings.lead_time_days, lead_source
+    return supplier_days, "supplier"
 
 
 def _check_catalogue() -> None:

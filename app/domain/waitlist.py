@@ -22,6 +22,7 @@ __all__ = [
     "consent",
     "consent_version",
     "double_opt_in",
+    "double_opt_in_source",
     "message",
     "parse_bool",
     "pick_locale",
@@ -63,12 +64,20 @@ def parse_bool(value: object) -> bool | None:
     return None
 
 
-def double_opt_in(country: str | None, store_setting: object = None) -> bool:
-    """Whether signups need email confirmation: the store's explicit setting, else on for EU/EEA stores."""
+def double_opt_in_source(country: str | None, store_setting: object = None) -> tuple[bool, str]:
+    """Whether signups need email confirmation, and why: "store" (its explicit setting), else "country" (on for
+    EU/EEA stores) or "default" (off elsewhere)."""
     explicit = parse_bool(store_setting)
     if explicit is not None:
-        return explicit
-    return (country or "").strip().upper() in EU_EEA
+        return explicit, "store"
+    if (country or "").strip().upper() in EU_EEA:
+        return True, "country"
+    return False, "default"
+
+
+def double_opt_in(country: str | None, store_setting: object = None) -> bool:
+    """Whether signups need email confirmation: the store's explicit setting, else on for EU/EEA stores."""
+    return double_opt_in_source(country, store_setting)[0]
 
 
 def pick_locale(candidates: Iterable[str | None], default: str = DEFAULT_LOCALE) -> str:

@@ -11,6 +11,8 @@ from app.domain.settings import (
     SETTING_FIELDS,
     StockSettings,
     apply_overrides,
+    layer_settings,
+    planned_lead_time,
     resolve_settings,
 )
 
@@ -237,3 +239,46 @@ def test_showing_a_lead_time_restock_date_must_be_true_or_false(value: object) -
     settings, errors = apply_overrides(DEFAULT_SETTINGS, {"show_lead_time_eta": value})
     assert errors == {"show_lead_time_eta": "must be true or false"}
     assert settings == DEFAULT_SETTINGS
+
+
+def test_layer_settings_names_the_layer_that_set_each_field() -> None:
+    settings, sources = layer_settings(
+        {"lead_time_days": "20", "safety_days": "x", "quiet_hours_start": None},
+        {"lead_time_days": 45, "cover_days": None, "velocity_windows": "7, 28"},  # windows ≠ weights: skipped
+        {"low_stock_threshold": 3},
+    )
+    assert settings == resolve_settings(
+        {"lead_time_days": "20", "safety_days": "x", "quiet_hours_start": None},
+        {"lead_time_days": 45, "cover_days": None, "velocity_windows": "7, 28"},
+        {"low_stock_threshold": 3},
+    )
+    assert (settings.lead_time_days, settings.low_stock_threshold, settings.safety_days) == (45, 3, 7)
+    assert {k: v for k, v in sources.items() if v != "default"} == {
+        "lead_time_days": "product",
+        "low_stock_threshold": "variant",
+        "quiet_hours_start": "store",  # None is a real value here: no quiet hours
+    }
+    assert set(sources) == {f.name for f in SETTING_FIELDS}
+
+
+def test_layer_settings_counts_an_explicit_no_quiet_hours_as_set() -> None:
+    _, sources = layer_settings(
+        {"quiet_hours_start": 22, "quiet_hours_end": 7}, None, {"quiet_hours_start": None, "quiet_hours_end": None}
+    )
+    assert (sources["quiet_hours_start"], sources["quiet_hours_end"]) == ("variant", "variant")
+
+
+@pytest.mark.parametrize(
+    ("lead_source", "supplier", "expected"),
+    [
+        ("default", None, (14, "default")),
+        ("store", None, (14, "store")),
+        ("default", 35, (35, "supplier")),
+        ("store", 35, (35, "supplier")),  # a supplier's lead time beats the store's
+        ("product", 35, (14, "product")),  # an override beats the supplier's
+        ("variant", 0, (14, "variant")),
+        ("store", 0, (0, "supplier")),  # 0 days is a lead time, not "none"
+    ],
+)
+def test_planned_lead_time(lead_source: str, supplier: int | None, expected: tuple[int, str]) -> None:
+    assert planned_lead_time(DEFAULT_SETTINGS, lead_source, supplier) == expected

@@ -31,6 +31,21 @@ def test_double_opt_in_default(country: str | None, setting: object, expected: b
 
 
 @pytest.mark.parametrize(
+    ("country", "setting", "expected"),
+    [
+        ("NL", None, (True, "country")),
+        ("US", None, (False, "default")),
+        (None, None, (False, "default")),
+        ("NL", False, (False, "store")),
+        ("US", "on", (True, "store")),
+        ("NL", "maybe", (True, "country")),  # unreadable: not the store's choice
+    ],
+)
+def test_double_opt_in_says_why(country: str | None, setting: object, expected: tuple[bool, str]) -> None:
+    assert rules.double_opt_in_source(country, setting) == expected
+
+
+@pytest.mark.parametrize(
     ("candidates", "expected"),
     [
         (["nl-BE"], "nl"),

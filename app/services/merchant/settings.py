@@ -18,7 +18,14 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain.settings import DEFAULT_SETTINGS, SETTING_FIELDS, StockSettings, apply_overrides, resolve_settings
+from app.domain.settings import (
+    DEFAULT_SETTINGS,
+    SETTING_FIELDS,
+    STORE_ONLY,
+    StockSettings,
+    apply_overrides,
+    resolve_settings,
+)
 from app.domain.waitlist import consent
 from app.models import Product, StoreSetting, Supplier, Variant
 from app.queue import JobQueue
@@ -73,6 +80,10 @@ class FieldView:
     inherited: str
     overridden: bool
     error: str | None = None
+    current: str = ""  # the value the engine applies and its source, "45 days — Variant override"
+    inherit_text: str = ""  # what ticking "Inherit" gives, "35 days from supplier Acme"
+    store_only: bool = False  # shown without a control on product and variant forms
+    auto_label: str = ""  # a store-form choice "automatic" (double opt-in's country default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +222,8 @@ def _parse_settings(
     """The layer's new values from a form, validated against what it overrides."""
     candidate: dict[str, object] = {}
     for f in SETTING_FIELDS:
-        if override and form.get(f"inherit_{f.name}"):
-            continue
+        if override and (form.get(f"inherit_{f.name}") or f.name in STORE_ONLY):
+            continue  # a store-only setting has no override: the form shows it without a control
         raw = form.get(f.name)
         if raw is None:
             continue
@@ -354,7 +365,8 @@ def save_store(session: Session, jobs: JobQueue, store_id: int, form: Mapping[st
         return SaveResult(errors=errors)
     old = values_of(session, store_id, "store")
     # A value equal to the default is not stored: the row says only what the merchant changed.
-    settings = {k: v for k, v in settings.items() if v != format_default(k)}
+    # Double opt-in is the exception: its default depends on the store's country, so "No" on an EU store is a choice.
+    settings = {k: v for k, v in settings.items() if v != format_default(k) or k in STORE_ONLY}
     # Keys this form does not manage (other admin sections may keep theirs here) are carried over.
     kept = {k: v for k, v in old.items() if k not in MANAGED_KEYS}
     changed = _upsert(session, store_id, "store", {**kept, **settings, **extras})

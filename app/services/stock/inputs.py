@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from app.domain.history import known_days, known_horizon
-from app.domain.settings import StockSettings, resolve_settings
+from app.domain.settings import StockSettings, layer_settings, resolve_settings
 from app.domain.stock import CampaignWindow, IncomingStock
 from app.infra.sql import PgArray, bind_ids, dialect, epoch, greatest, id_in, least
 from app.models import (
@@ -320,8 +320,8 @@ def _context_keys(
     history = tuple(sorted((known or {}).items()))
 
     def key(product: dict[str, Any] | None, variant: dict[str, Any] | None, pid: int | None) -> str:
-        settings = resolve_settings(overrides.store, product, variant)
-        own_lead_time = "lead_time_days" in (variant or {}) or "lead_time_days" in (product or {})
+        settings, sources = layer_settings(overrides.store, product, variant)
+        own_lead_time = sources["lead_time_days"] in ("product", "variant")
         windows = tuple((c.campaign_id, c.starts_on, c.ends_on, c.uplift_pct) for c in campaigns.get(pid or 0, ()))
         return fingerprint((ENGINE_VERSION, today, repr(settings), own_lead_time, windows, history))
 

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.domain.history import sales_days, sold_out_start
-from app.domain.settings import StockSettings, resolve_settings
+from app.domain.settings import StockSettings, layer_settings, planned_lead_time
 from app.domain.stock import CampaignWindow, Signal, Status, StockAssessment, VariantFacts, assess, on_its_way
 from app.domain.velocity import WindowSales, blended_velocity
 from app.infra.sql import bind_ids, dialect, id_in
@@ -172,7 +172,7 @@ class StateAssessor:
         self.tail = 10 + 2 * n
         # After the tail's inputs (items, waitlist, closed_pos, level_incoming): the stored state's columns.
         self.stored = self.tail + 4
-        self.settings_cache: dict[tuple[int | None, int | None], StockSettings] = {}
+        self.settings_cache: dict[tuple[int | None, int | None], tuple[StockSettings, dict[str, str]]] = {}
 
     def state(self, row: Sequence[Any]) -> dict[str, Any]:
         """The state values of one variant (without its fingerprints and timestamps)."""
@@ -180,16 +180,15 @@ class StateAssessor:
         vid, pid, qty, tracked, policy, backorder, v_pub, p_pub, price, supplier_lead = row[:10]
         items, waitlist, closed_pos, level_incoming = row[self.tail : self.stored]
         key = (pid if pid in overrides.product else None, vid if vid in overrides.variant else None)
-        settings = self.settings_cache.get(key)
-        if settings is None:
-            settings = resolve_settings(overrides.store, overrides.product.get(pid), overrides.variant.get(vid))
-            self.settings_cache[key] = settings
-        # An override beats the supplier's lead time; only the store default counts as not entered.
-        own_lead = "lead_time_days" in overrides.variant.get(vid, {}) or "lead_time_days" in overrides.product.get(
-            pid, {}
+        layered = self.settings_cache.get(key)
+        if layered is None:
+            layered = layer_settings(overrides.store, overrides.product.get(pid), overrides.variant.get(vid))
+            self.settings_cache[key] = layered
+        settings, sources = layered
+        # An override beats the supplier's lead time; only the store's (or the default) counts as not entered.
+        lead_time, lead_source = planned_lead_time(
+            settings, sources["lead_time_days"], None if supplier_lead is None else int(supplier_lead)
         )
-        use_supplier = supplier_lead is not None and not own_lead
-        lead_time = int(supplier_lead) if use_supplier else settings.lead_time_days
         known = self.known
         # A window with no known day keeps one day of length (its minimum) and no sellable time: it gets no rate.
         window_sales = [
@@ -214,7 +213,7 @@ class StateAssessor:
             waitlist_open=int(waitlist or 0),
             published=bool(v_pub and p_pub),
             campaigns=tuple(self.campaigns.get(pid, ())),
-            lead_time_entered=own_lead or supplier_lead is not None,
+            lead_time_entered=lead_source in ("supplier", "product", "variant"),
             po_closed_while_sold_out=bool(closed_pos),
         )
         assessment = assess(facts, settings, self.today)

@@ -18,7 +18,7 @@ from app.platforms import registry
 from app.platforms.shopify import access as shopify_access
 from app.queue import enqueue_after_commit
 from app.services.ingest import sync_runs
-from app.services.merchant import api_keys, dashboard, planning, plugin_zip, setup
+from app.services.merchant import api_keys, dashboard, effective, planning, plugin_zip, setup
 from app.services.merchant.stock_views import (
     VariantPage,
     VariantQuery,
@@ -288,5 +288,6 @@ def variant(variant_id: int) -> ResponseReturnValue:
         series=series,
         charts=charts,
         events=variant_events(session, store.id, variant_id),
+        settings=effective.of_variant(session, store, variant_id),
         **_helpers(),
     )

@@ -7,8 +7,10 @@ Its Brand section takes the primary colour and logo of the shopper pages (app.se
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
@@ -20,7 +22,7 @@ from app.domain.store_identity import normalize
 from app.models import Product, Variant
 from app.platforms import registry
 from app.services.merchant import brand as brand_service
-from app.services.merchant import email_confirm
+from app.services.merchant import effective, email_confirm
 from app.services.merchant import identity as identity_service
 from app.services.merchant import settings as service
 from app.web.admin.auth import AdminContext, admin, admin_required
@@ -150,8 +152,9 @@ def _settings_page(
         ),
         "identity_errors": identity_errors,
         "zones": sorted(identity_service.known_zones()),
-        "fields": service.field_views(saved, DEFAULT_SETTINGS, submitted=submitted, errors=errors),
+        "fields": _store_fields(ctx, session, saved, submitted, errors),
         "suppliers": service.suppliers(session, store_id),
+        "overridden": effective.overridden(session, store_id),
         "texts": texts,
         "saved": saved,
         "submitted": submitted,
@@ -168,9 +171,46 @@ def _settings_page(
     return render_template("admin/settings.html", **page), 400 if failed else 200
 
 
+def safe_next(raw: str | None) -> str | None:
+    """A return address that stays inside this admin (a relative /admin path), else None."""
+    if not raw or len(raw) > 2000 or not (raw == "/admin" or raw.startswith(("/admin/", "/admin?"))):
+        return None
+    if "\\" in raw or any(ord(c) < 33 or ord(c) == 127 for c in raw):
+        return None  # browsers drop tabs and newlines and read a backslash as a slash: the path could leave us
+    parts = urlsplit(raw)
+    return raw if not parts.scheme and not parts.netloc else None
+
+
+def _store_fields(
+    ctx: AdminContext, session: Session, saved: dict[str, Any], submitted: dict[str, str] | None, errors: dict[str, str]
+) -> list[service.FieldView]:
+    now = effective.resolve(session, ctx.store)
+    auto = effective.double_opt_in(ctx.store, {})
+    views = []
+    for view in service.field_views(saved, DEFAULT_SETTINGS, submitted=submitted, errors=errors):
+        view = replace(view, current=f"{now[view.name].value} — {now[view.name].source_text}")
+        if effective.is_store_only(view.name):
+            # Empty means "automatic" (the country's default); only an explicit Yes or No is stored.
+            value = view.value if submitted is not None else service.format_value(view.type, saved.get(view.name))
+            view = replace(view, value=value, auto_label=f"Automatic: {auto.value} — {auto.source_text}")
+        views.append(view)
+    return views
+
+
 def _override(scope: str, target: Product | Variant, product: Product) -> ResponseReturnValue:
     ctx = admin()
     session = db_session()
+    raw_next = request.values.get("next")
+    back = safe_next(raw_next)
+    if raw_next and back is None:
+        message = "The return address must be a page of this admin (a path starting with /admin/)."
+        page = render_template(
+            "admin/error.html",
+            title="Not a page of this admin",
+            message=message,
+            back_url=admin_url(ctx, f"admin_settings.{scope}", **{f"{scope}_id": target.id}),
+        )
+        return page, 400
     submitted: dict[str, str] | None = None
     errors: dict[str, str] = {}
     endpoint = f"admin_settings.{scope}"
@@ -180,11 +220,17 @@ def _override(scope: str, target: Product | Variant, product: Product) -> Respon
         if not result.errors:
             session.commit()
             flash(_SAVED if result.changed else "Nothing changed.", "success")
-            return redirect(admin_url(ctx, endpoint, **{f"{scope}_id": target.id}))
+            return redirect(back or admin_url(ctx, endpoint, **{f"{scope}_id": target.id}))
         session.rollback()
         errors = result.errors
     own = service.values_of(session, ctx.store.id, scope, target.id)
     base = service.inherited(session, ctx.store.id, scope, product.id)
+    variant = target if isinstance(target, Variant) else None
+    now = effective.resolve(session, ctx.store, product, variant)
+    inherits = effective.resolve(
+        session, ctx.store, product, variant, with_variant_layer=False, with_product_layer=scope == "variant"
+    )
+    views = service.field_views(own, base, submitted=submitted, errors=errors, override=True)
     variants = service.product_variants(session, product) if scope == "product" else []
     return (
         render_template(
@@ -194,10 +240,23 @@ def _override(scope: str, target: Product | Variant, product: Product) -> Respon
             product=product,
             variants=variants,
             endpoint=endpoint,
-            fields=service.field_views(own, base, submitted=submitted, errors=errors, override=True),
+            fields=[_described(v, now[v.name], inherits[v.name]) for v in views],
             errors=errors,
+            back=back,
         ),
         400 if errors else 200,
+    )
+
+
+def _described(view: service.FieldView, now: effective.Effective, inherit: effective.Effective) -> service.FieldView:
+    # The placeholder and "Inherit" label show what the engine would use without this override (a supplier's lead
+    # time included), not merely the layer below's stored value.
+    return replace(
+        view,
+        current=f"{now.value} — {now.source_text}",
+        inherited=service.format_value(view.type, inherit.raw),
+        inherit_text=f"{inherit.value} from {inherit.origin}",
+        store_only=effective.is_store_only(view.name),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
@@ -41,6 +42,13 @@ def admin_url(ctx: AdminContext | None, endpoint: str, **values: Any) -> str:
     return url_for(endpoint, **values)
 
 
+def return_path() -> str:
+    """This page's path and query, for a ``next`` link back to it (without an embedded session token: a stale one
+    must not ride along; the bounce page adds a fresh one)."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "id_token"]
+    return request.path + (f"?{urlencode(args)}" if args else "")
+
+
 def _safe_next(target: str | None) -> str | None:
     # Only our own admin paths: an open redirect after sign-in would make our links a phishing tool.
     if target and target.startswith("/admin") and not target.startswith("//") and "\\" not in target:
@@ -70,6 +78,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         csrf_token=csrf_token,
         admin_url=admin_url,
+        return_path=return_path,
         app_bridge_url=APP_BRIDGE_URL,
         variant_label=variant_label,
         store_money=store_identity.format_amount,
