@@ -457,7 +457,8 @@ def test_the_at_risk_table_explains_days_on_hand_and_the_signal(shop: Shop) -> N
     # The ads signal comes right after the SKU; the velocity says what it is based on; reorder-by today is not overdue.
     assert cells.startswith(">A-LOW throttle Days on hand below lead time + safety days")
     assert (
-        f"low stock 8 0 36 {shop.today.isoformat()} 4 / 14 below lead time {stockout} 2 from 41 days of sales" in cells
+        f"low stock Settings 8 0 36 {shop.today.isoformat()} 4 / 14 below lead time {stockout} 2 from 41 days of sales"
+        in cells
     )
     assert "overdue" not in cells
     assert "stock runs out before a reorder placed today could arrive" in cells

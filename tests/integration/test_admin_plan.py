@@ -251,11 +251,11 @@ def test_rows_show_incoming_overdue_and_the_real_sold_out_day(plan: Plan) -> Non
     found_day = (plan.now - timedelta(days=2)).astimezone(_zone()).date().isoformat()
     overdue_day = (plan.today - timedelta(days=3)).isoformat()
     assert rows["P-OUT"] == (
-        "P-OUT pause Sold out: ads would send shoppers to a product they cannot buy. out of stock 0 0 30 "
+        "P-OUT pause Sold out: ads would send shoppers to a product they cannot buy. out of stock Settings 0 0 30 "
         f"{overdue_day} overdue – / 14 Sold out since {sold_out_day} 0 no days of sales yet Product P-OUT · Red Acme –"
     )
     assert rows["P-LOW"].startswith(
-        f"P-LOW throttle below lead time low stock 8 62 4 {plan.today.isoformat()} 11.6 / 35"
+        f"P-LOW throttle below lead time low stock Settings 8 62 4 {plan.today.isoformat()} 11.6 / 35"
     )
     assert "overdue" not in rows["P-LOW"]
     assert f"Sold out (since before {found_day})" in rows["P-FOUND"]
