@@ -3,6 +3,7 @@
 - ``shell``: sign-in by emailed link, sign-out, navigation, the helpers every page shares.
 - ``auth``: who is signed in (cookie session, Shopify session token, or the demo store) and ``@admin_required``.
 - ``dashboard``: sync state, headline figures, the at-risk and waitlist-demand tables, a variant's page.
+- ``results``: the restock funnel per product and per restock, and the demo controls in demo mode.
 - ``settings``: store thresholds and per-product/variant overrides.
 - ``planning``: incoming stock (purchase orders, CSV import) and the campaign calendar.
 - ``data``: CSV exports, the marketing-signal feed and the outbound webhook.
@@ -19,8 +20,8 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every admin blueprint and the admin template globals."""
-    from app.web.admin import dashboard, data, dead_letters, planning, privacy, settings, shell, subscribers
+    from app.web.admin import dashboard, data, dead_letters, planning, privacy, results, settings, shell, subscribers
 
-    for module in (shell, dashboard, settings, planning, data, subscribers, privacy, dead_letters):
+    for module in (shell, dashboard, results, settings, planning, data, subscribers, privacy, dead_letters):
         app.register_blueprint(module.bp)
     shell.init_app(app)

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, flash, make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
+from app.domain import funnel as fn
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
 from app.platforms import registry
 from app.platforms.shopify import access as shopify_access
@@ -30,6 +31,7 @@ from app.services.merchant.stock_views import (
     store_counts,
     variant_events,
 )
+from app.services.notify.funnel import variant_funnel
 from app.web.admin import confirm
 from app.web.admin.auth import admin, admin_required
 from app.web.admin.shell import admin_url
@@ -323,5 +325,7 @@ def variant(variant_id: int) -> ResponseReturnValue:
         series=series,
         charts=charts,
         events=variant_events(session, store.id, variant_id),
+        funnel=variant_funnel(session, store, variant_id),
+        percent=fn.percent,
         **_helpers(),
     )
