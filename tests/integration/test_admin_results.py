@@ -87,7 +87,11 @@ def test_an_empty_install_shows_zeros_and_when_its_history_starts(db: Database, 
     # The variant page carries its own (empty) funnel.
     variant_page = client.get(f"/admin/variants/{ids[1]}")
     assert variant_page.status_code == 200
-    assert _cells(variant_page.get_data(as_text=True), "variant-funnel")[1] == [
+    variant_html = variant_page.get_data(as_text=True)
+    # The 90-day charts of a new install start at its first daily record (today's), and say so.
+    today = datetime.now(UTC).date().isoformat()
+    assert f"Stock history starts {today}: the days before have no record." in variant_html
+    assert _cells(variant_html, "variant-funnel")[1] == [
             "0", "0", "0", "0", "0", "\u2013", "0.00 EUR",
         ]  # fmt: skip
 

@@ -326,6 +326,10 @@ def variant(variant_id: int) -> ResponseReturnValue:
         charts=charts,
         events=variant_events(session, store.id, variant_id),
         funnel=variant_funnel(session, store, variant_id),
+        # The first day with a recorded figure: on a new install the charts start there, not at the window's start.
+        stock_history_starts=next(
+            (d for d, v in zip(series.stock.days, series.stock.values, strict=True) if v is not None), None
+        ),
         percent=fn.percent,
         **_helpers(),
     )
