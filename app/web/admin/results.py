@@ -1,7 +1,7 @@
 """Merchant admin — Results: the restock funnel (signups to purchases) in total, per product and per restock.
 
 Thin handler: the rows come from app.services.notify.funnel, the counting and the chart from app.domain.funnel.
-In demo mode the page also carries the demo controls (app.web.demo_controls).
+In demo mode the page also carries the demo controls (app.platforms.demo.controls).
 """
 
 from __future__ import annotations
