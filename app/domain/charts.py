@@ -18,13 +18,17 @@ SPARK_WIDTH = 240
 SPARK_HEIGHT = 56
 SPARK_PAD = 4
 
-CHART_WIDTH = 640
+CHART_WIDTH = 480
 CHART_HEIGHT = 200
-# Room for the y-axis labels on the left and the first/last date under the plot.
-PAD_LEFT = 44
+# The narrowest a page draws a chart (the CSS min-width of .chart, admin/_charts.html): text of LABEL_SIZE units is
+# then still 11.2 px, and at most 14 px at the chart's natural width.
+CHART_MIN_WIDTH = 384
+LABEL_SIZE = 14
+# Room for the y-axis labels on the left, the unit above and the first/last date under the plot.
+PAD_LEFT = 52
 PAD_RIGHT = 8
-PAD_TOP = 10
-PAD_BOTTOM = 24
+PAD_TOP = 22
+PAD_BOTTOM = 28
 LINE_COLOUR = "#2c6ecb"
 BAR_COLOUR = "#2c6ecb"
 REFERENCE_COLOUR = "#b26b00"
@@ -196,18 +200,19 @@ def _frame(plot: Plot, days: Sequence[date], title: str, unit: str) -> list[str]
             f'<line x1="{plot.left:.1f}" x2="{plot.right:.1f}" y1="{gy:.1f}" y2="{gy:.1f}" '
             f'stroke="{AXIS_COLOUR}" stroke-width="0.5"/>'
             f'<text x="{plot.left - 4:.1f}" y="{gy:.1f}" text-anchor="end" dominant-baseline="middle" '
-            f'font-size="11" fill="{AXIS_COLOUR}">{escape(_fmt(value))}</text>'
+            f'font-size="{LABEL_SIZE}" fill="{AXIS_COLOUR}">{escape(_fmt(value))}</text>'
         )
     if unit:
         parts.append(
-            f'<text x="2" y="{plot.top - 2:.1f}" font-size="10" fill="{AXIS_COLOUR}" '
+            f'<text x="2" y="2" font-size="{LABEL_SIZE}" fill="{AXIS_COLOUR}" '
             f'dominant-baseline="hanging">{escape(unit)}</text>'
         )
     if days:
         label_y = plot.height - 6
         parts.append(
-            f'<text x="{plot.left:.1f}" y="{label_y}" font-size="11" fill="{AXIS_COLOUR}">{days[0].isoformat()}</text>'
-            f'<text x="{plot.right:.1f}" y="{label_y}" text-anchor="end" font-size="11" '
+            f'<text x="{plot.left:.1f}" y="{label_y}" font-size="{LABEL_SIZE}" fill="{AXIS_COLOUR}">'
+            f"{days[0].isoformat()}</text>"
+            f'<text x="{plot.right:.1f}" y="{label_y}" text-anchor="end" font-size="{LABEL_SIZE}" '
             f'fill="{AXIS_COLOUR}">{days[-1].isoformat()}</text>'
         )
     return parts
@@ -216,7 +221,7 @@ def _frame(plot: Plot, days: Sequence[date], title: str, unit: str) -> list[str]
 def _empty(plot: Plot, parts: list[str], message: str) -> Markup:
     parts.append(
         f'<text x="{(plot.left + plot.right) / 2:.1f}" y="{(plot.top + plot.bottom) / 2:.1f}" text-anchor="middle" '
-        f'dominant-baseline="middle" font-size="13" fill="{AXIS_COLOUR}">{escape(message)}</text></svg>'
+        f'dominant-baseline="middle" font-size="15" fill="{AXIS_COLOUR}">{escape(message)}</text></svg>'
     )
     return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only
 

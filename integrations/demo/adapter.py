@@ -15,7 +15,7 @@ from integrations.base import (
     StoreInfo,
     SupplierRecord,
 )
-from integrations.demo.records import DemoSignup, DemoSummary
+from integrations.demo.records import DemoSignup, DemoStockDay, DemoSummary
 from integrations.demo.store import DemoCatalog, generate
 
 
@@ -66,6 +66,10 @@ class DemoStoreAdapter:
     def iter_signups(self) -> Iterator[DemoSignup]:
         """Waitlist signups for variants that are sold out now."""
         return self.catalog.iter_signups()
+
+    def iter_stock_history(self) -> Iterator[DemoStockDay]:
+        """End-of-day stock of the tracked variants over the last 90 days."""
+        return self.catalog.iter_stock_history()
 
     def summary(self) -> DemoSummary:
         """Counts of everything generated."""

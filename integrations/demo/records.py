@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +14,16 @@ class DemoSignup:
     email: str
     locale: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStockDay:
+    """One tracked variant's stock at the end of one day, and the demand it was selling at."""
+
+    variant_external_id: str
+    day: date
+    quantity: int
+    rate: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ import math
 import random
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 
@@ -35,6 +35,8 @@ from integrations.demo.records import DemoSignup, DemoSummary
 # 20 order lines per variant over 180 days; stock-outs and duplicate picks lose about a tenth.
 LINES_PER_VARIANT_DAY = 20 / 180
 _DEMAND_FUDGE = 1.06
+# Days of end-of-day stock the outcome keeps for the charts' history.
+HISTORY_DAYS = 90
 # Monday first; Saturday and Sunday are the busy days.
 _WEEKLY_RAW = (0.88, 0.84, 0.88, 0.95, 1.05, 1.32, 1.22)
 WEEKLY = tuple(w * 7 / sum(_WEEKLY_RAW) for w in _WEEKLY_RAW)
@@ -95,6 +97,10 @@ class Outcome:
     open_purchase_orders: list[PurchaseOrderRecord]
     signups: list[DemoSignup]
     summary: DemoSummary
+    # Each of the last HISTORY_DAYS days (up to yesterday): every variant's stock at the end of that day.
+    daily_stock: dict[date, list[int]] = field(default_factory=dict)
+    # Expected units sold per day, per variant (the demand the simulation drew orders from).
+    rate: list[float] = field(default_factory=list)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -208,7 +214,11 @@ class Simulation:
         n_lines = n_cancelled = n_refunds = n_refund_lines = units_sold = lost_lines = 0
         one_second = timedelta(seconds=1)
 
+        daily_stock: dict[date, list[int]] = {}
         for d in range(days):
+            if d > 0 and d - 1 >= days - HISTORY_DAYS:
+                # Observed only, so recording it changes nothing the random stream produces.
+                daily_stock[(epoch + timedelta(days=d - 1)).date()] = stock.copy()
             day_start = epoch + timedelta(days=d)
             for i, qty, at in returns.pop(d, ()):
                 before = stock[i]
@@ -352,6 +362,8 @@ class Simulation:
                     refunds=refunds,
                 )
 
+        if days:
+            daily_stock[(epoch + timedelta(days=days - 1)).date()] = stock.copy()
         signups = self._signups(rng, stock, last_sellout, lost_since, n_customers, end)
         open_pos = [
             PurchaseOrderRecord(
@@ -400,6 +412,8 @@ class Simulation:
                 units_sold=units_sold,
                 lost_lines=lost_lines,
             ),
+            daily_stock=daily_stock,
+            rate=rate,
         )
 
     def _signups(

@@ -16,7 +16,7 @@ from integrations.base import (
     SupplierRecord,
 )
 from integrations.demo.catalog import SUPPLIERS, iter_catalog
-from integrations.demo.records import DemoSignup, DemoSummary
+from integrations.demo.records import DemoSignup, DemoStockDay, DemoSummary
 from integrations.demo.simulation import CatalogArrays, Outcome, Simulation
 
 STORE_NAME = "Northwind Goods (demo)"
@@ -101,6 +101,15 @@ class DemoCatalog:
     def iter_signups(self) -> Iterator[DemoSignup]:
         """Waitlist signups for variants sold out at the end of the history."""
         yield from self.outcome().signups
+
+    def iter_stock_history(self) -> Iterator[DemoStockDay]:
+        """End-of-day stock of every tracked variant over the last days of the history, oldest day first."""
+        a = self.arrays()
+        outcome = self.outcome()
+        for day, stock in sorted(outcome.daily_stock.items()):
+            for i, quantity in enumerate(stock):
+                if a.tracked[i]:
+                    yield DemoStockDay(a.ext_ids[i], day, quantity, outcome.rate[i])
 
     def summary(self) -> DemoSummary:
         """Counts of everything generated and of the end state."""

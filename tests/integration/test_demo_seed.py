@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, text
 
 from app.db import Database
-from app.models import Order, Product, Variant
+from app.models import Order, Product, Store, Variant
+from app.platforms.demo.past_results import PastResults
 from app.platforms.demo.seed import TABLES, seed_demo
+from app.services.notify import attribution, funnel
 from integrations.demo import generate
 
 pytestmark = pytest.mark.integration
 SEEDS = pytest.mark.truncating("seed_demo COPYs on connections of its own (a copy thread, an autocommit id connection)")
 
 TODAY = date(2026, 11, 22)
+# The seed's past waves for seed 7, 500 variants, 180 days up to TODAY (deterministic).
+PAST_SUBS = 343
+PAST_CLICKS = 129
+PAST_CONVERSIONS = 23
+PAST_REVENUE = Decimal("2078.20")
 
 
-def _expected(variants: int, days: int = 180) -> dict[str, int]:
+def _expected(variants: int, days: int = 180, past_subscriptions: int = 0) -> dict[str, int]:
     s = generate(7, variants, days, today=TODAY).summary()
     return {
         "locations": s.locations,
@@ -33,8 +40,10 @@ def _expected(variants: int, days: int = 180) -> dict[str, int]:
         "purchase_orders": s.open_purchase_orders,
         "inventory_levels": s.inventory_levels,
         "stock_events": s.stock_changes,
-        "subscriptions": s.signups,
-        "consent_records": s.signups,
+        "subscriptions": s.signups + past_subscriptions,
+        "consent_records": s.signups + past_subscriptions,
+        # End-of-day stock of every tracked variant over the last 90 days (or the whole history when shorter).
+        "stock_state_history": (s.variants - s.untracked) * min(days, 90),
     }
 
 
@@ -75,7 +84,8 @@ SOLD_OUT = text(
 def test_seed_loads_exactly_what_the_generator_produces(db: Database) -> None:
     phases: list[str] = []
     result = seed_demo(db, variants=500, today=TODAY, progress=lambda phase, done, total: phases.append(phase))
-    expected = _expected(500)
+    assert result.past == PastResults(restocks=40, subscriptions=PAST_SUBS, emails=PAST_SUBS, clicks=PAST_CLICKS)
+    expected = _expected(500, past_subscriptions=PAST_SUBS)
     assert result.counts == expected
     assert expected["order_lines"] == 10677
     mine, everyone = _table_counts(db, result.store_id)
@@ -83,7 +93,7 @@ def test_seed_loads_exactly_what_the_generator_produces(db: Database) -> None:
     assert everyone == expected  # every row carries the demo store's id
     assert list(dict.fromkeys(phases)) == [
         "store", "locations", "suppliers", "products", "orders", "purchase_orders", "inventory", "stock_events",
-        "subscriptions", "analyze", "sellable",
+        "subscriptions", "stock_history", "analyze", "sellable",
     ]  # fmt: skip
     with db.engine.connect() as conn:
         store = conn.execute(
@@ -100,7 +110,8 @@ def test_seed_loads_exactly_what_the_generator_produces(db: Database) -> None:
             ),
             {"s": result.store_id},
         ).all()
-        assert [tuple(e) for e in events] == [("restock", "demo", 152, 0), ("sellout", "demo", 182, 0)]
+        # The 40 latest restocks before yesterday sent a past wave.
+        assert [tuple(e) for e in events] == [("restock", "demo", 152, 40), ("sellout", "demo", 182, 0)]
         # Each sell-out span ends at its variant's next event; the 30 still sold out are open.
         spans = conn.execute(
             text(
@@ -119,7 +130,10 @@ def test_seed_loads_exactly_what_the_generator_produces(db: Database) -> None:
                 " GROUP BY s.state, s.source, c.kind, c.text_version"
             )
         ).all()
-        assert [tuple(s) for s in subs] == [("active", "widget", "signup", "demo-v1", 96)]
+        assert [tuple(s) for s in subs] == [
+            ("active", "widget", "signup", "demo-v1", 96),
+            ("notified", "widget", "signup", "demo-v1", PAST_SUBS),
+        ]
         incoming = conn.execute(
             text("SELECT SUM(incoming) FROM inventory_levels WHERE store_id = :s"), {"s": result.store_id}
         ).scalar_one()
@@ -128,6 +142,42 @@ def test_seed_loads_exactly_what_the_generator_produces(db: Database) -> None:
             {"s": result.store_id},
         ).scalar_one()
         assert incoming == open_po > 0
+
+
+@SEEDS
+def test_the_seeded_past_waves_convert_through_attribution_and_chart_90_days(db: Database) -> None:
+    result = seed_demo(db, variants=500, today=TODAY)
+    now = datetime.combine(TODAY, time(9), tzinfo=UTC)
+    with db.session() as session:
+        converted = attribution.attribute_orders(session, result.store_id, now)
+        store = session.get(Store, result.store_id)
+        assert store is not None
+        figures = funnel.store_funnels(session, store)
+    assert converted == PAST_CONVERSIONS
+    total = figures.total
+    assert (total.emailed, total.clicked, total.bought) == (PAST_SUBS, PAST_CLICKS, PAST_CONVERSIONS)
+    assert (total.signups, total.confirmed) == (PAST_SUBS + 96, PAST_SUBS + 96)
+    assert total.revenue == PAST_REVENUE
+    assert total.conversion_rate is not None and total.conversion_rate > 0
+    assert len(figures.restocks) == 40
+    assert figures.history_starts < TODAY - timedelta(days=30)
+    with db.engine.connect() as conn:
+        days = conn.execute(
+            text("SELECT MIN(day), MAX(day), COUNT(DISTINCT day) FROM stock_state_history WHERE store_id = :s"),
+            {"s": result.store_id},
+        ).one()
+        assert tuple(days) == (TODAY - timedelta(days=90), TODAY - timedelta(days=1), 90)
+        # Every seeded day agrees with its status: sold out exactly when no stock was left.
+        assert (
+            conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM stock_state_history WHERE store_id = :s"
+                    " AND (sellable_quantity <= 0) <> (status = 'out_of_stock')"
+                ),
+                {"s": result.store_id},
+            ).scalar_one()
+            == 0
+        )
 
 
 @SEEDS
@@ -144,7 +194,8 @@ def test_reseeding_replaces_the_demo_store(db: Database) -> None:
 
 def test_seed_into_sqlite(sqlite_db: Database) -> None:
     result = seed_demo(sqlite_db, variants=60, days=30, today=TODAY)
-    expected = _expected(60, 30)
+    assert result.past is not None
+    expected = _expected(60, 30, result.past.subscriptions)
     assert result.counts == expected
     assert expected["orders"] == 194
     mine, everyone = _table_counts(sqlite_db, result.store_id)

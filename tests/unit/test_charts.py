@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -26,9 +27,9 @@ def test_line_segments_break_at_missing_values() -> None:
 def test_plot_maps_values_into_the_drawing_area() -> None:
     plot = make_plot([0, 5, 10, None], reference=14)
     assert (plot.low, plot.high, plot.count) == (0.0, 20.0, 4)
-    # 640 wide, 44 left and 8 right padding: four slots of 147 units, points at their centres.
-    assert [plot.x(i) for i in range(4)] == [117.5, 264.5, 411.5, 558.5]
-    assert (plot.y(0), plot.y(20), plot.y(10), plot.y(99)) == (176.0, 10.0, 93.0, 10.0)
+    # 480 wide, 52 left and 8 right padding: four slots of 105 units, points at their centres.
+    assert [plot.x(i) for i in range(4)] == [104.5, 209.5, 314.5, 419.5]
+    assert (plot.y(0), plot.y(20), plot.y(10), plot.y(99)) == (172.0, 22.0, 97.0, 22.0)
 
 
 def test_line_chart_titles_each_point_and_draws_the_reference() -> None:
@@ -68,3 +69,22 @@ def test_fmt_number() -> None:
         "1,234.6",
         "2.50",
     )
+
+
+def test_every_chart_label_is_at_least_11_px_at_the_narrowest_the_admin_draws_it() -> None:
+    from pathlib import Path
+
+    from app.domain import charts
+
+    svgs = [
+        str(line_chart(DAYS, [2, None, 1, 0], title="Stock", unit="units", reference=3)),
+        str(bar_chart(DAYS, [3, 0, 1.5, 6], title="Sold", unit="units")),
+        str(line_chart(DAYS, [None] * 4, title="Stock", unit="units", empty="No data")),
+    ]
+    sizes = {float(size) for svg in svgs for size in re.findall(r'font-size="([\d.]+)"', svg)}
+    assert sizes == {14.0, 15.0}
+    assert all(f'viewBox="0 0 {charts.CHART_WIDTH} ' in svg for svg in svgs)
+    assert min(sizes) * charts.CHART_MIN_WIDTH / charts.CHART_WIDTH >= 11
+    # The page really keeps charts at least that wide (a narrower column scrolls instead of shrinking the text).
+    css = (Path(charts.__file__).parents[1] / "templates" / "admin" / "_charts.html").read_text()
+    assert f"min-width: {charts.CHART_MIN_WIDTH}px; max-width: {charts.CHART_WIDTH}px;" in css

@@ -32,6 +32,7 @@ NOT_JSON_BLUEPRINTS = (
     "shopify",
     "admin",
     "admin_dashboard",
+    "admin_results",
     "admin_settings",
     "admin_planning",
     "admin_plan",

@@ -24,7 +24,9 @@ from psycopg import sql
 from sqlalchemy import Connection, delete, insert, select, text
 
 from app.db import Base, Database, utcnow
+from app.domain.stock import Signal, Status
 from app.models import OrderStatus, PurchaseOrderStatus, Store, StoreStatus, SubscriptionState
+from app.platforms.demo.past_results import PastResults, write_past_results
 from app.platforms.demo.platform import DEMO
 from integrations.base import StoreInfo
 from integrations.demo import STORE_DOMAIN, DemoStoreAdapter
@@ -53,6 +55,7 @@ TABLES = (
     "stock_events",
     "subscriptions",
     "consent_records",
+    "stock_state_history",
 )
 
 
@@ -63,6 +66,7 @@ class SeedResult:
     store_id: int
     counts: dict[str, int]
     seconds: float
+    past: PastResults | None = None
 
 
 class _Sink(Protocol):
@@ -200,7 +204,8 @@ def seed_demo(
 ) -> SeedResult:
     """Create or replace the demo store and bulk-load its generated catalog, history and end state."""
     started = time.perf_counter()
-    adapter = DemoStoreAdapter(seed, variants, days, today or datetime.now(UTC).date())
+    day = today or datetime.now(UTC).date()
+    adapter = DemoStoreAdapter(seed, variants, days, day)
     report = progress or _quiet
     with contextlib.ExitStack() as stack:
         conn = stack.enter_context(db.engine.begin())
@@ -216,8 +221,9 @@ def seed_demo(
             sink = _SqliteSink(conn)
         # Closed before the transaction ends, so a failure never rolls back under a running COPY.
         stack.callback(sink.close)
-        counts = _Loader(conn, sink, store_id, report).load(adapter)
-    return SeedResult(store_id=store_id, counts=counts, seconds=time.perf_counter() - started)
+        loader = _Loader(conn, sink, store_id, report)
+        counts = loader.load(adapter, datetime.combine(day, datetime.min.time(), tzinfo=UTC))
+    return SeedResult(store_id=store_id, counts=counts, seconds=time.perf_counter() - started, past=loader.past)
 
 
 def _delete_demo_store(conn: Connection) -> None:
@@ -251,6 +257,15 @@ def _insert_store(conn: Connection, info: StoreInfo) -> int:
     )
 
 
+def _day_status(quantity: int, rate: float) -> tuple[str, str]:
+    # The stock engine's own thresholds in brief: sold out pauses ads, two weeks or less of stock throttles them.
+    if quantity <= 0:
+        return Status.OUT_OF_STOCK, Signal.PAUSE
+    if quantity <= max(3.0, rate * 14):
+        return Status.LOW_STOCK, Signal.THROTTLE
+    return Status.IN_STOCK, Signal.OK
+
+
 class _Loader:
     """Streams the adapter's records into the sink, table by table, parents before children."""
 
@@ -266,12 +281,13 @@ class _Loader:
         self.variants: dict[str, int] = {}
         self.variant_supplier: dict[str, int | None] = {}
         self.incoming: dict[str, int] = {}
+        self.past: PastResults | None = None
 
     def write(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         self.sink.write(table, columns, rows)
         self.counts[table] += len(rows)
 
-    def load(self, adapter: DemoStoreAdapter) -> dict[str, int]:
+    def load(self, adapter: DemoStoreAdapter, today_start: datetime) -> dict[str, int]:
         self.load_locations(adapter)
         self.load_suppliers(adapter)
         self.load_catalog(adapter)
@@ -280,10 +296,14 @@ class _Loader:
         self.load_inventory(adapter)
         self.load_stock_events(adapter)
         self.load_signups(adapter)
+        self.load_stock_history(adapter)
         self.report("analyze", 0, 1)
         self.sink.finish(TABLES)
         self.report("analyze", 1, 1)
         self.update_sellable()
+        self.past = write_past_results(self.conn, self.store_id, today_start)
+        self.counts["subscriptions"] += self.past.subscriptions
+        self.counts["consent_records"] += self.past.subscriptions
         return dict(self.counts)
 
     def load_locations(self, adapter: DemoStoreAdapter) -> None:
@@ -492,6 +512,21 @@ class _Loader:
             self.write("subscriptions", sub_cols, subs)
             self.write("consent_records", consent_cols, consents)
             self.report("subscriptions", self.counts["subscriptions"], total)
+
+    def load_stock_history(self, adapter: DemoStoreAdapter) -> None:
+        cols = ("store_id", "variant_id", "day", "sellable_quantity", "velocity", "days_on_hand", "status", "signal")
+        self.report("stock_history", 0, None)
+        for batch in _batches(adapter.iter_stock_history(), ROW_BATCH):
+            rows = []
+            for h in batch:
+                status, signal = _day_status(h.quantity, h.rate)
+                on_hand = None if h.rate <= 0 else round(max(h.quantity, 0) / h.rate, 1)
+                rows.append((
+                    self.store_id, self.variants[h.variant_external_id], h.day, h.quantity, round(h.rate, 3),
+                    on_hand, status, signal,
+                ))  # fmt: skip
+            self.write("stock_state_history", cols, rows)
+            self.report("stock_history", self.counts["stock_state_history"], None)
 
     def update_sellable(self) -> None:
         self.report("sellable", 0, 1)

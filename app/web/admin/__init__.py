@@ -3,6 +3,7 @@
 - ``shell``: sign-in by emailed link, sign-out, navigation, the helpers every page shares.
 - ``auth``: who is signed in (cookie session, Shopify session token, or the demo store) and ``@admin_required``.
 - ``dashboard``: sync state, headline figures, the at-risk and waitlist-demand tables, a variant's page.
+- ``results``: the restock funnel per product and per restock, and the demo controls in demo mode.
 - ``settings``: store thresholds and per-product/variant overrides.
 - ``plan``: the buyer's at-risk table (sort, search, supplier filter), overstock and dead stock, draft purchase
   orders and a supplier's suggestion CSV.
@@ -31,11 +32,24 @@ def register(app: Flask) -> None:
         plan,
         planning,
         privacy,
+        results,
         settings,
         shell,
         subscribers,
     )
 
-    for module in (shell, dashboard, settings, planning, plan, data, subscribers, privacy, dead_letters, emails):
+    for module in (
+        shell,
+        dashboard,
+        results,
+        settings,
+        planning,
+        plan,
+        data,
+        subscribers,
+        privacy,
+        dead_letters,
+        emails,
+    ):
         app.register_blueprint(module.bp)
     shell.init_app(app)

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, flash, make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
+from app.domain import funnel as fn
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
 from app.platforms import registry
 from app.platforms.shopify import access as shopify_access
@@ -28,6 +29,7 @@ from app.services.merchant.stock_views import (
     store_counts,
     variant_events,
 )
+from app.services.notify.funnel import variant_funnel
 from app.services.stock.recompute import store_today
 from app.web.admin import confirm, plan
 from app.web.admin.auth import admin, admin_required
@@ -289,5 +291,11 @@ def variant(variant_id: int) -> ResponseReturnValue:
         charts=charts,
         events=variant_events(session, store.id, variant_id),
         settings=effective.of_variant(session, store, variant_id),
+        funnel=variant_funnel(session, store, variant_id),
+        # The first day with a recorded figure: on a new install the charts start there, not at the window's start.
+        stock_history_starts=next(
+            (d for d, v in zip(series.stock.days, series.stock.values, strict=True) if v is not None), None
+        ),
+        percent=fn.percent,
         **_helpers(),
     )

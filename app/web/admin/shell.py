@@ -64,6 +64,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("admin_plan.overstock", "Overstock"),
     ("admin_planning.incoming", "Incoming stock"),
     ("admin_planning.campaigns", "Campaigns"),
+    ("admin_results.index", "Results"),
     ("admin_subscribers.index", "Subscribers"),
     ("admin_data.exports", "Exports & feeds"),
     ("admin_privacy.index", "Data requests"),
