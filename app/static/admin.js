@@ -84,3 +84,22 @@
     });
   });
 })();
+
+// Error summaries (settings_macros.error_summary): a page that comes back with errors starts with the focus on the
+// summary, so a screen reader reads it and the keyboard starts there; a summary link focuses its field, not just
+// scrolls to it. Without JavaScript the summary is a plain list of in-page links.
+(function () {
+  'use strict';
+  var summary = document.querySelector('[data-error-summary]');
+  if (!summary) return;
+  summary.focus();
+  summary.addEventListener('click', function (event) {
+    var link = event.target.closest('a[href^="#"]');
+    var target = link && document.getElementById(link.getAttribute('href').slice(1));
+    if (!target) return;
+    event.preventDefault();
+    var label = document.querySelector('label[for="' + target.id + '"]');
+    (label || target).scrollIntoView({ block: 'center' });
+    target.focus({ preventScroll: true });
+  });
+})();

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, Request, Response, g, jsonify, request
+from flask import Flask, Request, Response, g, jsonify, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -31,6 +31,18 @@ JSON_PATHS = frozenset({"/healthz", "/openapi.json", "/woocommerce/callback"})
 # Response headers an HTTP error must keep when it is rendered as JSON (RFC 9110: Allow on a 405, the scheme on a
 # 401, when to come back on a 429 or 503).
 _KEPT_ERROR_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+# The HTML paths' own pages for the errors a person can meet there (others keep werkzeug's short page).
+HTML_ERROR_PAGES = {
+    404: ("Page not found", "There is no page at this address. It may have moved, or the link may be mistyped."),
+    405: (
+        "This page cannot do that",
+        "This address does not accept that kind of request. Go back and use the page's own links and buttons.",
+    ),
+    413: (
+        "That was too large",
+        "What you sent is larger than BackSoon accepts (1 MB). Send a smaller file, or split it into parts.",
+    ),
+}
 
 
 def build_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -134,6 +146,8 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:
         if wants_json_errors():
             return json_error(exc), exc.code or 500
+        if exc.code in HTML_ERROR_PAGES:
+            return html_error(exc), exc.code
         return exc
 
     @app.errorhandler(OperationalError)
@@ -162,6 +176,18 @@ def wants_json_errors() -> bool:
         # A JSON body (the wc-auth callback's, say) gets its errors in JSON wherever it was posted.
         or request.is_json
     )
+
+
+def html_error(exc: HTTPException) -> Response:
+    """A styled page for a 404, 405 or 413 on an HTML path: the admin layout under /admin/, a neutral one elsewhere."""
+    title, message = HTML_ERROR_PAGES[exc.code or 404]
+    admin = request.path == "/admin" or request.path.startswith("/admin/")
+    template = "admin/http_error.html" if admin else "http_error.html"
+    resp = Response(render_template(template, title=title, message=message, code=exc.code), mimetype="text/html")
+    for name, value in exc.get_headers():
+        if name in _KEPT_ERROR_HEADERS:
+            resp.headers[name] = value
+    return resp
 
 
 def json_error(exc: HTTPException) -> Response:

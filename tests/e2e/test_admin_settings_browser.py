@@ -91,6 +91,15 @@ def test_a_bad_setting_shows_its_message_next_to_the_field(live_server: LiveServ
     assert "low_stock_threshold-error" in (page.get_attribute("#low_stock_threshold", "aria-describedby") or "")
     assert page.locator("#reply_to-error").inner_text().startswith("Enter a valid email address")
     assert page.input_value("#low_stock_threshold") == "lots"
+    # The page starts on the error summary (admin.js), which names both fields; a link focuses its field.
+    assert page.evaluate("document.activeElement.id") == "settings-errors"
+    summary = page.locator("#settings-errors")
+    assert summary.locator("h2").inner_text() == "Nothing was saved: 2 fields need fixing."
+    assert summary.locator("a").all_inner_texts() == ["Low-stock threshold (units)", "Reply-to address"]
+    summary.locator("a[href='#reply_to']").click()
+    assert page.evaluate("document.activeElement.id") == "reply_to"
+    summary.locator("a[href='#low_stock_threshold']").click()
+    assert page.evaluate("document.activeElement.id") == "low_stock_threshold"
     with live_server.db.session() as s:
         assert s.scalars(select(StoreSetting).where(StoreSetting.store_id == demo_admin)).all() == []
 
@@ -137,8 +146,13 @@ def test_a_csv_import_lists_errors_per_line_then_imports_the_fixed_file(
     page.goto(f"{live_server.url}/admin/incoming")
     page.set_input_files("#file", str(bad))
     page.click("button:has-text('Import')")
+    assert page.evaluate("document.activeElement.id") == "import-summary"
+    assert page.locator("#import-summary h3").inner_text() == (
+        "Nothing was imported from bad.csv: 2 problems; 1 line was fine."
+    )
+    page.locator("#import-summary a[href='#import-error-2']").click()
+    assert page.evaluate("document.activeElement.id") == "import-error-2"
     report = page.locator("#import-errors")
-    assert "Nothing was imported from bad.csv." in report.inner_text()
     rows = report.locator("tbody tr")
     assert rows.count() == 2
     assert rows.nth(0).inner_text().split("\t") == ["3", "unknown SKU 'NO-SUCH-SKU'"]

@@ -141,10 +141,15 @@ def test_a_csv_with_errors_imports_nothing_and_lists_every_error(recorded: Admin
     resp = recorded.post("/admin/incoming/import", {"file": (io.BytesIO(b"\xef\xbb\xbf" + data), "po.csv")})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400
-    assert "Nothing was imported from po.csv." in html
-    assert "2 problems; 1 line were fine" in html
-    assert '<tr><td class="num">3</td><td>unknown SKU &#39;NOPE&#39;</td></tr>' in html
-    assert '<tr><td class="num">4</td><td>quantity &#39;x&#39; is not a positive whole number</td></tr>' in html
+    assert "Nothing was imported from po.csv: 2 problems; 1 line was fine.</h3>" in html
+    assert '<li><a href="#import-error-1">Line 3</a>: unknown SKU &#39;NOPE&#39;</li>' in html
+    assert (
+        '<tr id="import-error-1" tabindex="-1"><td class="num">3</td><td>unknown SKU &#39;NOPE&#39;</td></tr>' in html
+    )
+    assert (
+        '<tr id="import-error-2" tabindex="-1"><td class="num">4</td>'
+        "<td>quantity &#39;x&#39; is not a positive whole number</td></tr>" in html
+    )
     assert (recorded.orders(), recorded.dirty(), recorded.jobs.specs) == ([], [], [])
 
 
