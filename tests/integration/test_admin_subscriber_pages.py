@@ -221,6 +221,24 @@ def test_a_signup_between_pages_neither_repeats_nor_hides_a_row(world: World) ->
     assert _showing(second) == "Showing 52–101 of 121"
 
 
+def test_previous_after_rows_were_deleted_shows_a_full_first_page(world: World) -> None:
+    first = world.get("/admin/subscribers?sku=LS-RED")[1]
+    nxt = _link(first, "next")
+    assert nxt is not None
+    second = world.get(nxt)[1]
+    with world.db.session() as s:
+        gone = [world.subs[e] for e in PAGED[110:]]  # ten rows of the first page
+        for row in s.scalars(select(Subscription).where(Subscription.id.in_(gone))):
+            s.delete(row)
+    prev = _link(second, "prev")
+    assert prev is not None
+    top = world.get(prev)[1]
+    # Not a 40-row "first" page: the true first page, which now reaches ten rows into the old second one.
+    assert _emails(top) == list(reversed(PAGED[:110]))[:50]
+    assert _showing(top) == "Showing 1–50 of 110"
+    assert _link(top, "prev") is None
+
+
 def test_the_variant_filter_names_the_sku_and_product(world: World) -> None:
     status, page = world.get(f"/admin/subscribers?variant={world.variants['blue']}")
     assert status == 200

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from app.db import as_utc
@@ -120,7 +120,7 @@ def subscriber_page(
     elif before is not None:
         ahead = _key() > tuple_(before.created_at, before.id)
     else:
-        ahead = and_(true(), Subscription.id.is_(None))  # nothing comes before the first page
+        ahead = false()  # nothing comes before the first page
     # One aggregate: the per-state counts (the stats), how many match, and how many of those come before the page.
     agg = session.execute(
         select(
