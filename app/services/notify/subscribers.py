@@ -58,17 +58,14 @@ __all__ = [
     "ResendOutcome",
     "SubscriberRow",
     "find_variant",
-    "list_subscribers",
     "notification_log",
     "redacted_address",
     "removal_preview",
     "remove",
     "resend",
-    "state_counts",
 ]
 
 STATES = tuple(SubscriptionState)
-PAGE_SIZE = 200
 MAX_SEARCH = 254
 _MAX_ID = 2**63 - 1
 REDACTED_DOMAIN = "redacted.invalid"
@@ -191,11 +188,6 @@ def find_variant(session: Session, store_id: int, variant_id: int) -> tuple[Vari
     return None if row is None else (row[0], row[1])
 
 
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _rows(session: Session, subs: Sequence[tuple[Subscription, str | None, str, str]]) -> list[SubscriberRow]:
     ids = [s.id for s, *_ in subs]
     consents: dict[int, tuple[str, datetime]] = {}
@@ -247,38 +239,6 @@ def _select_subs() -> Any:
         .join(Variant, Variant.id == Subscription.variant_id)
         .join(Product, Product.id == Variant.product_id)
     )
-
-
-def list_subscribers(
-    session: Session,
-    store_id: int,
-    *,
-    variant_id: int | None = None,
-    state: str | None = None,
-    search: str | None = None,
-    limit: int = PAGE_SIZE,
-) -> list[SubscriberRow]:
-    """The store's subscriptions, newest first, filtered by variant, state and a part of the address."""
-    q = _select_subs().where(Subscription.store_id == store_id)
-    if variant_id is not None:
-        q = q.where(Subscription.variant_id == variant_id)
-    if state is not None:
-        q = q.where(Subscription.state == state)
-    if search:
-        q = q.where(Subscription.email.ilike(_like(search.strip().lower()), escape="\\"))
-    subs = session.execute(q.order_by(Subscription.created_at.desc(), Subscription.id.desc()).limit(limit)).all()
-    return _rows(session, [(s, sku, vt, pt) for s, sku, vt, pt in subs])
-
-
-def state_counts(session: Session, store_id: int, variant_id: int | None = None) -> dict[str, int]:
-    """How many subscriptions are in each state (every state listed, zero included)."""
-    q = select(Subscription.state, func.count()).where(Subscription.store_id == store_id)
-    if variant_id is not None:
-        q = q.where(Subscription.variant_id == variant_id)
-    counts: dict[str, int] = {s.value: 0 for s in STATES}
-    for st, n in session.execute(q.group_by(Subscription.state)):
-        counts[str(st)] = int(n)
-    return counts
 
 
 def _explain(sub: SubscriberRow, ev: StockEvent, delivery: DeliveryView | None) -> str:

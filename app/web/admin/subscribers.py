@@ -1,4 +1,4 @@
-"""Merchant admin — Subscribers per variant, resend and removal, and the notification log."""
+"""Merchant admin — Subscribers (paged, searchable by address and SKU), resend and removal, and the notification log."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
+from app.models import Product, Variant
+from app.services.notify import subscriber_list as listing
 from app.services.notify import subscribers as service
 from app.web.admin import confirm
 from app.web.admin.auth import admin, admin_required
@@ -16,54 +18,75 @@ from app.web.deps import db_session, runtime
 bp = Blueprint("admin_subscribers", __name__, url_prefix="/admin")
 
 
-def _variant_filter(raw: str, errors: dict[str, str]) -> int | None:
+def _variant_filter(raw: str, errors: dict[str, str]) -> tuple[Variant, Product] | None:
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 19:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
         errors["variant"] = "Choose a variant from the list (a variant id is a whole number)."
         return None
     found = service.find_variant(db_session(), admin().store.id, int(raw))
     if found is None:
         errors["variant"] = "This store has no variant with that id."
-        return None
-    return int(raw)
+    return found
+
+
+def _text(name: str, limit: int, errors: dict[str, str]) -> str:
+    value = request.args.get(name, "").strip()
+    if len(value) > limit:
+        errors[name] = f"At most {limit} characters."
+    elif any(c in value for c in "\r\n\x00"):
+        errors[name] = "Enter text on one line."
+    return value
+
+
+def _cursors(errors: dict[str, str]) -> tuple[listing.Cursor | None, listing.Cursor | None]:
+    found: dict[str, listing.Cursor | None] = {}
+    for name in ("after", "before"):
+        raw = request.args.get(name, "").strip()
+        found[name] = listing.parse_cursor(raw) if raw else None
+        if raw and found[name] is None:
+            errors[name] = "This page link is damaged: go back to the first page."
+    if found["after"] is not None and found["before"] is not None:
+        errors["before"] = "A page link has either a next or a previous position, not both."
+    return found["after"], found["before"]
 
 
 @bp.get("/subscribers")
 @admin_required
 def index() -> ResponseReturnValue:
-    """Subscriptions, newest first, filtered by variant, state and a part of the address."""
+    """Subscriptions, newest first, a page at a time, filtered by variant, state, address and SKU or product."""
     session = db_session()
     store = admin().store
     errors: dict[str, str] = {}
     variant_raw = request.args.get("variant", "").strip()
     state = request.args.get("state", "").strip()
-    search = request.args.get("q", "").strip()
-    variant_id = _variant_filter(variant_raw, errors)
+    search = _text("q", service.MAX_SEARCH, errors)
+    sku = _text("sku", listing.MAX_SKU_SEARCH, errors)
+    variant = _variant_filter(variant_raw, errors)
     if state and state not in service.STATES:
         errors["state"] = "Choose one of the listed states."
-    if len(search) > service.MAX_SEARCH:
-        errors["q"] = f"At most {service.MAX_SEARCH} characters."
+    after, before = _cursors(errors)
+    # The filters as they go on every page link, so Next and Previous keep them.
+    kept = {k: v for k, v in (("variant", variant_raw), ("state", state), ("q", search), ("sku", sku)) if v}
     page: dict[str, Any] = {
         "store": store,
         "states": service.STATES,
         "variant_raw": variant_raw,
         "state": state,
         "q": search,
+        "sku": sku,
+        "kept": kept,
+        "kept_but_variant": {k: v for k, v in kept.items() if k != "variant"},
         "errors": errors,
         "variant": None,
-        "rows": [],
-        "counts": {},
+        "result": None,
     }
     if errors:
         return render_template("admin/subscribers.html", **page), 400
-    if variant_id is not None:
-        page["variant"] = service.find_variant(session, store.id, variant_id)
-    page["counts"] = service.state_counts(session, store.id, variant_id)
-    page["rows"] = service.list_subscribers(
-        session, store.id, variant_id=variant_id, state=state or None, search=search or None
-    )
-    page["page_size"] = service.PAGE_SIZE
+    page["variant"] = variant
+    variant_id = variant[0].id if variant else None
+    filters = listing.Filters(variant_id=variant_id, state=state or None, email=search or None, sku=sku or None)
+    page["result"] = listing.subscriber_page(session, store.id, filters, after=after, before=before)
     return render_template("admin/subscribers.html", **page)
 
 
