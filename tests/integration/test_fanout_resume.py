@@ -76,6 +76,21 @@ class World:
                 )
             )
 
+    def sent(self, event_id: int, sub_id: int, minutes_ago: float) -> None:
+        """Another event's email to this subscriber, accepted by the server ``minutes_ago``."""
+        with self.db.session() as s:
+            s.add(
+                Delivery(
+                    store_id=self.store_id,
+                    subscription_id=sub_id,
+                    stock_event_id=event_id,
+                    wave=1,
+                    status="sent",
+                    claimed_at=NOW - timedelta(minutes=minutes_ago + 1),
+                    sent_at=NOW - timedelta(minutes=minutes_ago),
+                )
+            )
+
     def run(self, event_id: int, at: datetime = NOW) -> fanout.FanoutResult:
         return fanout.run_fanout(self.db, self.settings, event_id, clock=lambda: at)
 
@@ -170,18 +185,7 @@ def test_mailed_by_another_event_since_the_claim_is_skipped_before_the_subscribe
     ann = world.subscribe("ann@shop.test", 300)
     old, other = world.event(60), world.event(30, status="running")
     world.claimed(old, ann, 59)
-    with world.db.session() as s:
-        s.add(
-            Delivery(
-                store_id=world.store_id,
-                subscription_id=ann,
-                stock_event_id=other,
-                wave=1,
-                status="sent",
-                claimed_at=NOW - timedelta(minutes=29),
-                sent_at=NOW - timedelta(minutes=28),
-            )
-        )
+    world.sent(other, ann, 28)
 
     assert world.run(old).sent == 0
     assert world.mailed() == []
@@ -192,18 +196,7 @@ def test_mailed_before_the_claim_does_not_count(world: World) -> None:
     # An earlier restock's email, before this claim (the shopper signed up again since): this one is still owed.
     ann = world.subscribe("ann@shop.test", 300)
     earlier, old = world.event(600, status="done"), world.event(60)
-    with world.db.session() as s:
-        s.add(
-            Delivery(
-                store_id=world.store_id,
-                subscription_id=ann,
-                stock_event_id=earlier,
-                wave=1,
-                status="sent",
-                claimed_at=NOW - timedelta(minutes=599),
-                sent_at=NOW - timedelta(minutes=598),
-            )
-        )
+    world.sent(earlier, ann, 598)
     world.claimed(old, ann, 59)
 
     assert world.run(old).sent == 1
@@ -215,19 +208,8 @@ def test_a_new_restock_skips_who_another_event_just_mailed_before_they_are_marke
     # between must not mail them again. A shopper who signed up again since (created_at later) is owed one more.
     ann, bob = world.subscribe("ann@shop.test", 300), world.subscribe("bob@shop.test", 10)
     first, second = world.event(60, status="running"), world.event(1)
-    with world.db.session() as s:
-        for sub_id in (ann, bob):
-            s.add(
-                Delivery(
-                    store_id=world.store_id,
-                    subscription_id=sub_id,
-                    stock_event_id=first,
-                    wave=1,
-                    status="sent",
-                    claimed_at=NOW - timedelta(minutes=59),
-                    sent_at=NOW - timedelta(minutes=58),
-                )
-            )
+    for sub_id in (ann, bob):
+        world.sent(first, sub_id, 58)
 
     assert world.run(second).sent == 1
     assert world.mailed() == ["bob@shop.test"]
