@@ -48,6 +48,7 @@ SEND_ADMIN_LOGIN = "jobs.admin.send_login_links"
 SWEEP = "jobs.maintenance.sweep"
 SWEEP_AFTER_OUTAGE = "jobs.maintenance.sweep_after_outage"
 PURGE_INBOX = "jobs.maintenance.purge_inbox"
+PURGE_ALERT_LOG = "jobs.maintenance.purge_alert_log"
 
 # One job runs a whole WooCommerce sync (REST has no bulk export to wait on), so it gets more than the default 10 min.
 WOO_SYNC_TIMEOUT = 60 * 60
@@ -214,6 +215,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(RUN_DUE_WAVES, 30, queue="default", timeout=120),
     Periodic(RECOMPUTE_ALL, 15 * 60),
     Periodic(PURGE_INBOX, 60 * 60),
+    Periodic(PURGE_ALERT_LOG, 24 * 60 * 60),
     # Neither platform guarantees delivery (WooCommerce never retries and disables a webhook after repeated
     # failures): each store's freshness pass, due every FRESH_PASS_SECONDS at its own offset, reads what changed
     # since its last one and puts our webhooks back. Checking every minute starts each within a minute of its slot.
@@ -271,6 +273,7 @@ ALL_JOBS: tuple[str, ...] = (
     SWEEP,
     SWEEP_AFTER_OUTAGE,
     PURGE_INBOX,
+    PURGE_ALERT_LOG,
 )
 
 

@@ -1,4 +1,4 @@
-"""Maintenance jobs: the sweeper."""
+"""Maintenance jobs: the sweeper and the purges of what is kept only for a while."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.platforms import registry
 from app.services.ingest import inbox, sweeper
+from app.services.merchant import alert_settings
 from jobs._base import job_context
 
 
@@ -37,3 +38,9 @@ def purge_inbox() -> int:
     """Delete finished webhook deliveries past their retention (hourly from the cron)."""
     with job_context() as rt, rt.db.session() as session:
         return inbox.purge(session, datetime.now(UTC))
+
+
+def purge_alert_log() -> int:
+    """Delete merchant alert log rows past their retention (daily from the cron)."""
+    with job_context() as rt, rt.db.session() as session:
+        return alert_settings.purge_log(session, datetime.now(UTC))

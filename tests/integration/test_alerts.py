@@ -111,3 +111,31 @@ def test_due_stores_wait_for_the_morning_and_skip_claimed_days(db: Database) -> 
         assert alerts.due_store_ids(s, morning - timedelta(minutes=1)) == []
         assert alerts.due_store_ids(s, morning) == [a.id]
         assert b.id not in alerts.due_store_ids(s, morning + timedelta(hours=3))
+
+
+def test_the_daily_purge_drops_alert_log_rows_past_90_days_and_keeps_the_rest(db: Database) -> None:
+    from app.models import AlertLog
+    from app.runtime import Runtime, set_runtime
+    from jobs.maintenance import purge_alert_log
+    from tests.factories import RecordingQueue
+
+    with db.session() as s:
+        a = make_store(s, platform="woocommerce", admin_email="a@x.test")
+        b = make_store(s, platform="woocommerce", admin_email="b@x.test")
+        for store, age, subject in (
+            (a, timedelta(days=91), "old a"),
+            (a, timedelta(days=89), "recent a"),
+            (b, timedelta(days=200), "old b"),
+            (b, timedelta(hours=1), "recent b"),
+        ):
+            s.add(
+                AlertLog(
+                    store_id=store.id, kind="digest", status="sent", recipient="a@x.test", subject=subject,
+                    created_at=NOW - age,
+                )
+            )  # fmt: skip
+    set_runtime(Runtime(Settings(env="test"), db, RecordingQueue()))
+    assert purge_alert_log() == 2
+    assert purge_alert_log() == 0
+    with db.session() as s:
+        assert sorted(s.scalars(select(AlertLog.subject))) == ["recent a", "recent b"]

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.models import AlertLog, StoreSetting
 from app.services.notify.alerts import DIGEST_SETTING, INSTANT_SETTING
 
-__all__ = ["AlertSettings", "SaveResult", "current", "log", "save"]
+__all__ = ["AlertSettings", "SaveResult", "current", "log", "purge_log", "save"]
 
 LOG_SHOWN = 100
+LOG_RETENTION = timedelta(days=90)
+"""How long an alert email tried stays in the log: long enough to answer "did last quarter's digests go out?"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +87,9 @@ def log(session: Session, store_id: int, limit: int = LOG_SHOWN) -> list[AlertLo
     return list(
         session.scalars(select(AlertLog).where(AlertLog.store_id == store_id).order_by(AlertLog.id.desc()).limit(limit))
     )
+
+
+def purge_log(session: Session, now: datetime, retention: timedelta = LOG_RETENTION) -> int:
+    """Delete every store's alert log rows older than the retention; returns how many went."""
+    result = session.execute(delete(AlertLog).where(AlertLog.created_at < now - retention))
+    return int(getattr(result, "rowcount", 0) or 0)
