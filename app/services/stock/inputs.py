@@ -43,7 +43,8 @@ from app.models import (
 # sold out has a sell-out span from its last sale, its stock level's last update or when it was found.
 # 4: a backorder ship date counts the units already owed.
 # 5: a sold-out variant without a date says whether the platform reports stock on its way (on_its_way).
-ENGINE_VERSION = 5
+# 6: a variant already short on a campaign's first day without that campaign's uplift is not its campaign risk.
+ENGINE_VERSION = 6
 
 
 # Sold-out time counts in whole steps of this many hours (under a step short at most), so a variant's sold-out time
