@@ -16,13 +16,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 from itertools import pairwise
 
-from app.domain.stock import (
-    SIMULATION_HORIZON_DAYS,
-    CampaignWindow,
-    IncomingStock,
-    _first_short_day,
-    _rate,
-)
+from app.domain.stock import SIMULATION_HORIZON_DAYS, CampaignWindow, IncomingStock, short_day_from
 from app.domain.velocity import exact
 
 
@@ -94,13 +88,9 @@ def _outlook(
     first: int,
     stop: int,
 ) -> Outlook:
-    num, den = _rate(velocity)
-    demand, sold = _units_sold(qty, Fraction(num, den), today, campaigns, incoming, first, stop)
-    if num:
-        short = _first_short_day(qty, num, den, today, campaigns, incoming, start_offset=first)
-    else:
-        short = first if qty <= 0 else None
-    return Outlook(demand, sold, None if short is None else today + timedelta(days=short))
+    rate = max(exact(velocity), Fraction(0))
+    demand, sold = _units_sold(qty, rate, today, campaigns, incoming, first, stop)
+    return Outlook(demand, sold, short_day_from(qty, velocity, today, first, campaigns, incoming))
 
 
 def compare(

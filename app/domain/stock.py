@@ -583,6 +583,25 @@ def stockout_date(
     return _stockout(qty, num, den, today, campaigns, incoming, [])[1]
 
 
+def short_day_from(
+    qty: int,
+    velocity: float,
+    today: date,
+    first: int,
+    campaigns: Sequence[CampaignWindow] = (),
+    incoming: Sequence[IncomingStock] = (),
+) -> date | None:
+    """The first day from today + ``first`` on whose demand is not met in full, as the stockout simulates it.
+
+    With no sales a variant with stock never runs out (None) and one without is short on that first day.
+    """
+    num, den = _rate(velocity)
+    if not num:
+        return _after(today, first) if qty <= 0 else None
+    short = _first_short_day(qty, num, den, today, campaigns, incoming, start_offset=first)
+    return None if short is None else _after(today, short)
+
+
 def _reorder_by(stockout_on: date | None, lead_time_days: int, safety_days: int, reasons: list[str]) -> date | None:
     if stockout_on is None:
         return None

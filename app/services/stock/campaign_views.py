@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.domain import campaign_calendar
 from app.domain.campaign_forecast import Comparison, compare
 from app.domain.naming import variant_label
-from app.domain.stock import CampaignWindow, IncomingStock, Status
+from app.domain.stock import IncomingStock, Status
 from app.models import (
     Campaign,
     CampaignStatus,
@@ -27,6 +27,7 @@ from app.models import (
     Variant,
 )
 from app.services.stock.campaigns import ForecastRow, target_variant_ids
+from app.services.stock.inputs import campaigns_by_product
 
 PICKER_LIMIT = 2000
 SOLD_OUT_LIMIT = 200
@@ -99,24 +100,6 @@ def pending_by_campaign(session: Session, store_id: int, campaigns: Sequence[Cam
     return {cid: n for cid, n in counts.items() if n}
 
 
-def _windows(session: Session, store_id: int, product_ids: set[int], today: date) -> dict[int, list[CampaignWindow]]:
-    """The planned, not yet ended campaigns on each of these products, as the recompute reads them."""
-    by_product: dict[int, list[CampaignWindow]] = defaultdict(list)
-    cols = dict(
-        session.execute(select(Product.id, Product.collections).where(Product.id.in_(product_ids))).tuples().all()
-    )
-    for c in session.scalars(
-        select(Campaign).where(
-            Campaign.store_id == store_id, Campaign.status == CampaignStatus.PLANNED, Campaign.ends_on >= today
-        )
-    ):
-        window = CampaignWindow(c.id, c.starts_on, c.ends_on, float(c.uplift_pct))
-        for pid in product_ids:
-            if pid in (c.product_ids or []) or set(c.collections or []) & set(cols.get(pid) or []):
-                by_product[pid].append(window)
-    return by_product
-
-
 def baselines(
     session: Session, store_id: int, campaign: Campaign, rows: Sequence[ForecastRow], today: date
 ) -> dict[int, Comparison]:
@@ -138,7 +121,7 @@ def baselines(
         .order_by(PurchaseOrder.expected_on, PurchaseOrder.id)
     ):
         incoming[int(vid)].append(IncomingStock(int(left), expected))
-    windows = _windows(session, store_id, set(products.values()), today)
+    windows = campaigns_by_product(session, store_id, today)
     out: dict[int, Comparison] = {}
     for r in rows:
         found = compare(
