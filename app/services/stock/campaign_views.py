@@ -107,7 +107,8 @@ def baselines(
     if not rows or campaign.status != CampaignStatus.PLANNED:
         return {}
     ids = [r.variant_id for r in rows]
-    products = dict(session.execute(select(Variant.id, Variant.product_id).where(Variant.id.in_(ids))).tuples().all())
+    owners = session.execute(select(Variant.id, Variant.product_id).where(Variant.id.in_(ids)))
+    products = {int(vid): int(pid) for vid, pid in owners}
     incoming: dict[int, list[IncomingStock]] = defaultdict(list)
     left_over = PurchaseOrder.quantity - PurchaseOrder.received_quantity
     for vid, left, expected in session.execute(
