@@ -583,6 +583,25 @@ def stockout_date(
     return _stockout(qty, num, den, today, campaigns, incoming, [])[1]
 
 
+def short_day_from(
+    qty: int,
+    velocity: float,
+    today: date,
+    first: int,
+    campaigns: Sequence[CampaignWindow] = (),
+    incoming: Sequence[IncomingStock] = (),
+) -> date | None:
+    """The first day from today + ``first`` on whose demand is not met in full, as the stockout simulates it.
+
+    With no sales a variant with stock never runs out (None) and one without is short on that first day.
+    """
+    num, den = _rate(velocity)
+    if not num:
+        return _after(today, first) if qty <= 0 else None
+    short = _first_short_day(qty, num, den, today, campaigns, incoming, start_offset=first)
+    return None if short is None else _after(today, short)
+
+
 def _reorder_by(stockout_on: date | None, lead_time_days: int, safety_days: int, reasons: list[str]) -> date | None:
     if stockout_on is None:
         return None
@@ -1005,12 +1024,15 @@ def _campaign_risk(
         short = _first_short_day(qty, num, den, today, campaigns, incoming, start_offset=start)
         if short is None:
             continue
+        others = [c for c in campaigns if c is not campaign]
+        if short == start and _first_short_day(qty, num, den, today, others, incoming, start_offset=start) == start:
+            # Short on its first day without its uplift too: sold out before the campaign, not by it.
+            continue
         stockout_on = _after(today, short)
         before_incoming = any(i.quantity > 0 and i.expected_on > stockout_on for i in incoming)
         if stockout_on > campaign.ends_on:
             if not before_incoming:
                 continue
-            others = [c for c in campaigns if c is not campaign]
             without = _first_short_day(qty, num, den, today, others, incoming, start_offset=start)
             if without is not None and without <= short:
                 continue
@@ -1037,7 +1059,8 @@ def campaign_risk(
     met (a) falls inside the campaign, or (b) falls after it but before open incoming stock arrives,
     and would have come later (or not at all) without this campaign's uplift. ``before_incoming``
     says whether open incoming stock is still due after the stockout day. A stockout before any
-    campaign day that is refilled before it starts is not a campaign risk.
+    campaign day that is refilled before it starts is not a campaign risk, and neither is a variant already short on
+    the campaign's first day without its uplift (sold out before the campaign, not by it).
     """
     return _campaign_risk(qty, velocity, incoming, campaigns, today, [])
 

@@ -239,7 +239,10 @@ def test_a_campaign_shows_which_variants_it_would_sell_out_and_when(live: Admin)
     assert '<span id="targeted">2</span>' in page
     assert '<span id="sell-out-count">1</span>' in page
     assert f'<time datetime="{state.campaign_stockout_on.isoformat()}">' in page
-    assert "TEE-M" in page and f'/admin/settings/variants/{v1}"' not in page
+    risks = page.split('id="sell-outs"')[1].split("</table>")[0]
+    assert "TEE-M" in risks and f'/admin/settings/variants/{v1}"' not in risks
+    # TEE-S has no stock: listed apart as already sold out, not as the campaign's risk.
+    assert f'<tr data-variant="{v1}">' in page.split('id="already-sold-out"')[1]
     listing = live.client.get("/admin/campaigns").get_data(as_text=True)
     assert "Summer sale" in listing
 

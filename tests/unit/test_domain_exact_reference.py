@@ -198,12 +198,14 @@ def ref_campaign_risk(
         short = ref_short_day(qty, rate, campaigns, incoming, start_offset=start)
         if short is None:
             continue
+        others = [c for c in campaigns if c is not campaign]
+        if short == start and ref_short_day(qty, rate, others, incoming, start_offset=start) == start:
+            continue  # already short on its first day without its uplift: not sold out by it
         stockout_on = TODAY + timedelta(days=short)
         before = any(i.quantity > 0 and i.expected_on > stockout_on for i in incoming)
         if stockout_on > campaign.ends_on:
             if not before:
                 continue
-            others = [c for c in campaigns if c is not campaign]
             without = ref_short_day(qty, rate, others, incoming, start_offset=start)
             if without is not None and without <= short:
                 continue

@@ -517,9 +517,18 @@ def test_stockout_before_the_next_delivery_that_would_happen_anyway_is_not_a_cam
     assert campaign_risk(40, 2.0, (po(100, 25),), (campaign(3, 0, 4, 0.0),), TODAY) is None
 
 
-def test_variant_out_of_stock_when_campaign_starts() -> None:
-    assert campaign_risk(0, 2.0, (), (campaign(5, 0, 3),), TODAY) == CampaignRisk(5, day(0), False)
-    assert campaign_risk(4, 2.0, (), (campaign(5, 6, 9),), TODAY) == CampaignRisk(5, day(6), False)
+def test_a_variant_sold_out_before_the_campaign_starts_is_not_its_risk() -> None:
+    # Sold out now, or out on day 2 and not refilled by day 6: short on the first day with or without the uplift.
+    assert campaign_risk(0, 2.0, (), (campaign(5, 0, 3),), TODAY) is None
+    assert campaign_risk(-3, 2.0, (), (campaign(5, 0, 3),), TODAY) is None
+    assert campaign_risk(4, 2.0, (), (campaign(5, 6, 9),), TODAY) is None
+    # 3 units at 2/day: day 0 is met in full without the uplift (2 ≤ 3) but not with it (4 > 3).
+    assert campaign_risk(3, 2.0, (), (campaign(5, 0, 3),), TODAY) == CampaignRisk(5, day(0), False)
+
+
+def test_a_sold_out_variant_refilled_before_the_campaign_can_be_its_risk() -> None:
+    # Nothing now, 10 units on day 2; campaign days 4-9 at 4/day: days 2-3 use 4, the 6 left last day 4, short day 5.
+    assert campaign_risk(0, 2.0, (po(10, 2),), (campaign(5, 4, 9),), TODAY) == CampaignRisk(5, day(5), False)
 
 
 def test_stockout_refilled_before_the_campaign_starts_is_not_a_campaign_risk() -> None:

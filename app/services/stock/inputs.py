@@ -43,7 +43,8 @@ from app.models import (
 # sold out has a sell-out span from its last sale, its stock level's last update or when it was found.
 # 4: a backorder ship date counts the units already owed.
 # 5: a sold-out variant without a date says whether the platform reports stock on its way (on_its_way).
-ENGINE_VERSION = 5
+# 6: a variant already short on a campaign's first day without that campaign's uplift is not its campaign risk.
+ENGINE_VERSION = 6
 
 
 # Sold-out time counts in whole steps of this many hours (under a step short at most), so a variant's sold-out time
@@ -344,7 +345,8 @@ def _expanding(name: str) -> Any:
     return bindparam(name, expanding=True)
 
 
-def _campaigns_by_product(session: Session, store_id: int, today: date) -> dict[int, list[CampaignWindow]]:
+def campaigns_by_product(session: Session, store_id: int, today: date) -> dict[int, list[CampaignWindow]]:
+    """The planned, not yet ended campaigns on each product (by id), as the recompute applies them."""
     campaigns = session.scalars(
         select(Campaign).where(
             Campaign.store_id == store_id, Campaign.status == CampaignStatus.PLANNED, Campaign.ends_on >= today
@@ -395,7 +397,7 @@ def plan_for(session: Session, store_id: int, today: date, now: datetime | None 
     """What a recompute at ``now`` reads once; without ``now`` every window's days are taken as known."""
     overrides = load_overrides(session, store_id)
     windows = sorted({w for st in _settings_variants(overrides) for w in st.velocity_windows})
-    campaigns = _campaigns_by_product(session, store_id, today)
+    campaigns = campaigns_by_product(session, store_id, today)
     horizon = None
     if now is not None:
         row = session.execute(

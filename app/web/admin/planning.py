@@ -8,8 +8,20 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
+from app.domain import campaign_calendar
 from app.domain.csv_import import MAX_BYTES, LineError
-from app.models import Campaign, CampaignStatus, Product, PurchaseOrder, PurchaseOrderStatus, StockState, Variant
+from app.models import (
+    Campaign,
+    CampaignStatus,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderStatus,
+    StockState,
+    Store,
+    Variant,
+)
+from app.services.merchant.identity import local_time
+from app.services.stock import campaign_views
 from app.services.stock import campaigns as campaign_service
 from app.services.stock import purchase_orders as po_service
 from app.services.stock.recompute import store_today
@@ -213,25 +225,42 @@ def incoming_undo(po_id: int) -> ResponseReturnValue:
     return redirect(back, code=303)
 
 
+def _calendar_month(errors: dict[str, str]) -> date:
+    today = _today()
+    try:
+        return campaign_calendar.parse_month(request.args.get("month") or "", today)
+    except campaign_calendar.MonthError as exc:
+        errors["month"] = str(exc)
+        return today.replace(day=1)
+
+
 def _campaigns_page(
     status: int = 200, *, form: dict[str, str] | None = None, errors: dict[str, str] | None = None
 ) -> ResponseReturnValue:
     session = db_session()
     store_id = admin().store.id
+    today = _today()
+    month_errors: dict[str, str] = {}
+    first = _calendar_month(month_errors)
+    campaigns = campaign_service.list_campaigns(session, store_id)
     return (
         render_template(
             "admin/campaigns.html",
-            campaigns=campaign_service.list_campaigns(session, store_id),
-            products=campaign_service.store_products(session, store_id),
+            campaigns=campaigns,
+            pending=campaign_views.pending_by_campaign(session, store_id, [c for c, _ in campaigns]),
+            grid=campaign_views.month(session, store_id, first, today),
+            month_param=campaign_calendar.month_param,
+            month_error=month_errors.get("month"),
+            products=campaign_views.picker_products(session, store_id),
             collections=campaign_service.store_collections(session, store_id),
             form=form or {},
             chosen_products=set(request.form.getlist("product_ids")) if form is not None else set(),
             chosen_collections=set(request.form.getlist("collections")) if form is not None else set(),
             errors=errors or {},
-            today=_today(),
+            today=today,
             undo=_campaign_undo_banner(),
         ),
-        status,
+        400 if month_errors and status == 200 else status,
     )
 
 
@@ -264,17 +293,57 @@ def campaigns() -> ResponseReturnValue:
 @bp.get("/campaigns/<int:campaign_id>")
 @admin_required
 def campaign(campaign_id: int) -> ResponseReturnValue:
-    """One campaign: which of its variants it would sell out, and when."""
+    """One campaign: which variants it would sell out and when, beside the forecast without it."""
     session = db_session()
     store_id = admin().store.id
     found = _campaign_or_404(campaign_id)
+    today = _today()
+    forecast = campaign_service.forecast(session, store_id, found)
+    done = campaign_views.progress(session, store_id, found)
     return render_template(
         "admin/campaign.html",
         campaign=found,
-        forecast=campaign_service.forecast(session, store_id, found),
+        forecast=forecast,
+        baselines=campaign_views.baselines(session, store_id, found, forecast.sell_outs, today),
+        sold_out=campaign_views.sold_out(session, store_id, found),
+        progress=done,
+        progress_message=progress_message(done, admin().store),
         products=dict(campaign_service.store_products(session, store_id)),
-        today=_today(),
+        today=today,
     )
+
+
+@bp.get("/campaigns/<int:campaign_id>/progress")
+@admin_required
+def campaign_progress(campaign_id: int) -> ResponseReturnValue:
+    """The recompute's progress on a campaign's variants, polled by its page until the forecast is complete."""
+    session = db_session()
+    store = admin().store
+    found = _campaign_or_404(campaign_id)
+    done = campaign_views.progress(session, store.id, found)
+    sell_outs = len(campaign_service.forecast(session, store.id, found).sell_outs)
+    body = {
+        "targeted": done.targeted,
+        "pending": done.pending,
+        "sell_outs": sell_outs,
+        "queued_since": done.queued_since.isoformat() if done.queued_since else None,
+        "computed_at": done.computed_at.isoformat() if done.computed_at else None,
+        "message": progress_message(done, store),
+    }
+    return body, 200, {"Cache-Control": "no-store"}
+
+
+def progress_message(done: campaign_views.Progress, store: Store) -> str:
+    """What the recompute of a campaign's variants is doing, and when their forecasts were last computed."""
+    last = f"Last computed {local_time(store, done.computed_at)}." if done.computed_at else "Not computed yet."
+    if done.pending:
+        variants = f"{done.pending} of {done.targeted} variant{'s' if done.targeted != 1 else ''}"
+        since = f" (queued {local_time(store, done.queued_since)})" if done.queued_since else ""
+        return (
+            f"Working out the stock forecast of {variants} in this campaign, with its uplift{since}. "
+            f"{last} This page updates by itself when it is done."
+        )
+    return f"The forecasts of all {done.targeted} variant{'s' if done.targeted != 1 else ''} are up to date. {last}"
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
