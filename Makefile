@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 # mypy, Playwright, schemathesis) for `make install` / `make test`. The dev stamp implies the runtime one.
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.installed-stamp
+# The node tools (package.json, pinned by package-lock.json), below: `make test` needs them for axe-core.
+NODE_STAMP := node_modules/.installed-stamp
 PORT ?= 5000
 
 .PHONY: help install install-app demo test test-unit test-plugin plugin-zip test-integration lint format typecheck check bench migrate worker cron clean \
@@ -33,7 +35,7 @@ install-app: $(RUNTIME_STAMP) ## Create .venv and install BackSoon alone (what t
 demo: $(RUNTIME_STAMP) ## Run the demo: SQLite, in-process jobs, seeded demo store on http://127.0.0.1:$(PORT)
 	PORT=$(PORT) BACKSOON_DEMO=1 $(BIN)/backsoon demo
 
-test: $(STAMP) ## Run the whole test suite (PostgreSQL + Redis from TEST_DATABASE_URL / TEST_REDIS_URL)
+test: $(STAMP) $(NODE_STAMP) ## Run the whole test suite (PostgreSQL + Redis from TEST_DATABASE_URL / TEST_REDIS_URL)
 	$(BIN)/pytest
 
 test-unit: $(STAMP) ## Run only the unit tests (no services needed)
@@ -45,9 +47,9 @@ test-plugin: ## Lint (php -l) and test the WordPress companion plugin (needs php
 plugin-zip: $(RUNTIME_STAMP) ## Build dist/backsoon-woocommerce.zip, the WordPress plugin to upload (no tests, same bytes each build)
 	$(BIN)/python -m app.services.merchant.plugin_zip dist/backsoon-woocommerce.zip
 
-# Node tools (esbuild, Theme Check) for the storefront widget only, pinned by package-lock.json. `make demo` and the
-# app never need them: the built files are committed.
-NODE_STAMP := node_modules/.installed-stamp
+# Node tools, pinned by package-lock.json: esbuild and Theme Check for the storefront widget, and axe-core, which the
+# accessibility tests inject into each page (so `make test` installs them). `make demo` and the app never need them:
+# the built files are committed.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $(NODE_STAMP)

@@ -169,3 +169,16 @@
   }
   window.setTimeout(poll, delay);
 })();
+
+// Flash messages inside the Shopify admin: App Bridge toasts (errors styled as errors), as Shopify's own pages do,
+// in place of the in-page notice. Without App Bridge's toast API the in-page notice stays.
+(function () {
+  'use strict';
+  if (document.body.dataset.embedded !== 'true') return;
+  var box = document.querySelector('[data-toasts]');
+  if (!box || !window.shopify || !window.shopify.toast) return;
+  box.querySelectorAll('[data-toast]').forEach(function (flash) {
+    window.shopify.toast.show(flash.textContent.trim(), { isError: flash.dataset.toast === 'error' });
+  });
+  box.hidden = true;
+})();

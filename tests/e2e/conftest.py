@@ -5,6 +5,8 @@ and Debian's Chromium driven by Playwright. Reusable for any end-to-end flow.
   different settings (e.g. an SMTP_URL pointing at an aiosmtpd sink).
 - ``demo_store_id`` (function): the seeded demo store's id, re-seeded when an integration test's TRUNCATE
   removed it earlier in the session.
+- ``embedded_server`` (function): a live server with a Shopify app key and the Shopify store ``SHOP`` (name
+  "Embedded Shop"), for the admin embedded in Shopify (session tokens from tests.unit.test_shopify_auth).
 - ``browser`` (session) and ``page`` (function): headless Chromium; the page has a 10 s default timeout.
 Chromium missing: skipped loudly outside CI, a failure under CI=true (like PostgreSQL in tests/conftest.py).
 """
@@ -21,7 +23,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app.config import Settings
@@ -30,6 +32,7 @@ from app.models import Store
 from app.runtime import Runtime
 from app.web.factory import build_app
 from tests.conftest import PG_STATE
+from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,6 +44,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 IN_CI = os.environ.get("CI", "").lower() == "true"
+HOST = "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYmFja3Nvb24tZGVtbw"  # Shopify's base64 admin host of the embedded shop
 DEMO_VARIANTS = 60
 DEMO_DAYS = 60
 
@@ -113,6 +117,22 @@ def live_server(pg_url: str) -> Iterator[LiveServer]:
 def demo_store_id(live_server: LiveServer) -> int:
     """The seeded demo store's id."""
     return ensure_demo_store(live_server.db)
+
+
+@pytest.fixture
+def embedded_server(pg_url: str, demo_store_id: int) -> Iterator[LiveServer]:
+    """A live server that knows the Shopify app's key, with a Shopify store for the signed session tokens."""
+    server = make_live_server(pg_url, shopify_api_key=API_KEY, shopify_api_secret=API_SECRET)
+    with server.db.session() as s:
+        s.execute(delete(Store).where(Store.platform == "shopify", Store.domain == SHOP))
+        s.add(Store(platform="shopify", domain=SHOP, name="Embedded Shop"))
+    try:
+        yield server
+    finally:
+        with server.db.session() as s:
+            s.execute(delete(Store).where(Store.platform == "shopify", Store.domain == SHOP))
+        server.stop()
+        server.db.dispose()
 
 
 def missing_tool(message: str) -> None:

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
 
-from app.models import Store
-from tests.e2e.conftest import LiveServer, make_live_server
-from tests.unit.test_shopify_auth import API_KEY, API_SECRET, SHOP, make_session_token
+from tests.e2e.conftest import HOST, SHOP, LiveServer
+from tests.unit.test_shopify_auth import make_session_token
 
 pytestmark = pytest.mark.e2e
 
 # Set to a path (e.g. docs/admin-dashboard.png) to keep the dashboard's screenshot; a plain run writes nothing
 # into the checkout.
 SCREENSHOT_ENV = "BACKSOON_DASHBOARD_SCREENSHOT"
-HOST = "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYmFja3Nvb24tZGVtbw"
 
 
 def test_the_demo_dashboard_renders_its_tables_and_charts(
@@ -51,22 +47,6 @@ def test_the_demo_dashboard_renders_its_tables_and_charts(
     page.wait_for_url("**/admin/at-risk?status=low_stock*")
     statuses = page.locator("#at-risk-table tbody .pill--low_stock").count()
     assert statuses == page.locator("#at-risk-table tbody tr").count()
-
-
-@pytest.fixture
-def embedded_server(pg_url: str, demo_store_id: int) -> Iterator[LiveServer]:
-    """A live server that knows the Shopify app's key, with a Shopify store for the signed session tokens."""
-    server = make_live_server(pg_url, shopify_api_key=API_KEY, shopify_api_secret=API_SECRET)
-    with server.db.session() as s:
-        s.execute(delete(Store).where(Store.platform == "shopify", Store.domain == SHOP))
-        s.add(Store(platform="shopify", domain=SHOP, name="Embedded Shop"))
-    try:
-        yield server
-    finally:
-        with server.db.session() as s:
-            s.execute(delete(Store).where(Store.platform == "shopify", Store.domain == SHOP))
-        server.stop()
-        server.db.dispose()
 
 
 def test_the_embedded_dashboard_loads_with_a_stubbed_app_bridge_and_its_nav_works(

@@ -76,7 +76,7 @@ def test_a_store_shopify_refuses_order_emails_to_is_told_why_conversions_are_off
     notice = escape(ORDER_EMAIL_DENIED_NOTICE)  # "app's" is written &#39;
     assert f'<section class="card notice" role="status" id="attribution-off">\n    <p>{notice}</p>' in html
     assert ORDER_EMAIL_DENIED_NOTICE.startswith("Restock-email conversions are off: Shopify has not approved")
-    assert 'id="conversions-off">Off until Shopify lets BackSoon read order emails (see above).</p>' in html
+    assert 'id="conversions-off">Off until Shopify lets BackSoon read order emails (see above).</dd>' in html
 
 
 def test_a_store_shopify_refuses_its_orders_is_told_what_works_and_what_to_request(
@@ -95,7 +95,7 @@ def test_a_store_shopify_refuses_its_orders_is_told_what_works_and_what_to_reque
         "field for conversions). BackSoon asks Shopify again every day and loads the order history by itself once it "
         "is approved."
     )
-    assert 'id="conversions-off">Off until Shopify lets BackSoon read orders (see above).</p>' in html
+    assert 'id="conversions-off">Off until Shopify lets BackSoon read orders (see above).</dd>' in html
     assert 'id="all-orders"' not in html  # older orders are not the question while none can be read
 
 

@@ -346,8 +346,8 @@ def test_resend_refusals_change_nothing(world: World) -> None:
     assert resp.status_code == 303
     html = world.client.get("/admin/subscribers").get_data(as_text=True)
     assert (
-        '<p class="flash flash--error">This shopper unsubscribed; they get no email until they sign up again.</p>'
-        in html
+        '<p class="flash flash--error" data-toast="error">'
+        "This shopper unsubscribed; they get no email until they sign up again.</p>" in html
     )
     after = world.sub("cid@x.test")
     assert (after.state, after.updated_at) == (before.state, before.updated_at)

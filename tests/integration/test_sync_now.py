@@ -137,7 +137,7 @@ def signed_in(client: FlaskClient, store_id: int) -> str:
 def flashes(client: FlaskClient) -> list[str]:
     """The flash messages the dashboard shows next."""
     html = client.get("/admin/").get_data(as_text=True)
-    return re.findall(r'<p class="flash flash--\w+">([^<]*)</p>', html)
+    return re.findall(r'<p class="flash flash--\w+" data-toast="\w+">([^<]*)</p>', html)
 
 
 @pytest.mark.parametrize(

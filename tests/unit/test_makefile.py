@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -53,3 +54,24 @@ def test_install_and_test_add_the_dev_tools(venv: Path, target: str) -> None:
         f"{venv}/bin/python -m pip install --quiet -e '.[dev]'",
         f"touch {venv}/.installed-stamp",
     ]
+
+
+def test_make_test_installs_the_pinned_node_tools_axe_core_among_them(venv: Path) -> None:
+    # -W: as if package-lock.json had just changed, so the install shows whatever the checkout's node_modules holds.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-W", "package-lock.json", "test", f"VENV={venv}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    lines = done.stdout.splitlines()
+    assert "npm ci --no-audit --no-fund" in lines
+    assert lines.index("npm ci --no-audit --no-fund") < lines.index(f"{venv}/bin/pytest")
+    lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
+    pinned = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))["devDependencies"]["axe-core"]
+    assert pinned == lock["packages"]["node_modules/axe-core"]["version"]
+    assert lock["packages"][""]["devDependencies"]["axe-core"] == pinned
