@@ -110,6 +110,10 @@ class Platform(Protocol):
         """Where a restock email's buy link leads: the product page with the variant selected where it can be."""
         ...
 
+    def product_page(self, store: Store, product: Product) -> str:
+        """The product's own page on the store (no variant chosen): where a landing page's canonical link points."""
+        ...
+
     def storefront_origins(self, store: Store, app_url: str) -> set[str]:
         """Browser origins besides the store's own domain that may call the storefront API for this store."""
         ...

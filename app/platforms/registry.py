@@ -47,6 +47,11 @@ def product_url(store: Store, product: Product, variant: Variant, storefront_roo
     return of(store).product_url(store, product, variant, storefront_root)
 
 
+def product_page(store: Store, product: Product) -> str:
+    """The product's own page on the store."""
+    return of(store).product_page(store, product)
+
+
 def home_url(store: Store) -> str:
     """The store's front page."""
     return of(store).home_url(store)

@@ -64,6 +64,10 @@ class Demo:
             f"/demo/shop/products/{quote(product.external_id, safe='')}?{urlencode({'variant': variant.external_id})}"
         )
 
+    def product_page(self, store: Store, product: Product) -> str:
+        """The demo shop's product page (a path on BackSoon itself)."""
+        return f"/demo/shop/products/{quote(product.external_id, safe='')}"
+
     def home_url(self, store: Store) -> str:
         """The demo shop BackSoon serves itself."""
         return "/demo/shop/"

@@ -66,9 +66,7 @@ class WooCommerce:
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """The product's permalink (else WordPress's ``?p=<id>`` address) with the variation's attributes in the
         query, so the product page opens with that variation selected."""
-        # stores.domain is the store's base URL (https://shop.example/wp); older rows hold a bare host.
-        site = store.domain if "://" in store.domain else f"https://{store.domain}"
-        base = permalink(product) or f"{site}/?{urlencode({'p': product.external_id})}"
+        base = self.product_page(store, product)
         params = variant.link_params if isinstance(variant.link_params, dict) else {}
         if not params:
             return base
@@ -76,6 +74,12 @@ class WooCommerce:
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
         query += sorted((str(k), str(v)) for k, v in params.items())  # JSONB keeps no key order: sort for one URL
         return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def product_page(self, store: Store, product: Product) -> str:
+        """The product's permalink, else WordPress's ``?p=<id>`` address, which redirects to it."""
+        # stores.domain is the store's base URL (https://shop.example/wp); older rows hold a bare host.
+        site = store.domain if "://" in store.domain else f"https://{store.domain}"
+        return permalink(product) or f"{site}/?{urlencode({'p': product.external_id})}"
 
     def home_url(self, store: Store) -> str:
         """The WordPress site's address (stores.domain is its base URL; older rows hold a bare host)."""
