@@ -344,6 +344,14 @@ def share_url(
     return f"{app_url.rstrip('/')}/p/{store.id}/{ref}{query}"
 
 
+def share_links(store: Store, product: Product, app_url: str) -> list[tuple[str, str]]:
+    """The product's landing-page addresses the admin offers to share: ("", the page in the shopper's language), then
+    one per language of the store the page speaks, when it speaks more than one."""
+    offered = page.page_languages(identity.languages(store))
+    links = [("", share_url(store, product, app_url))]
+    return links + [(code, share_url(store, product, app_url, code)) for code in offered] if len(offered) > 1 else links
+
+
 def _absolute(url: str, app_url: str) -> str:
     # The demo shop's pages are paths on BackSoon itself.
     return app_url.rstrip("/") + url if url.startswith("/") else url

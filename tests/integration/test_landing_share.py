@@ -26,12 +26,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.db import Database
-from app.models import Store, Subscription
+from app.models import Store, Subscription, Variant
 from app.platforms.shopify import sync as shopify_sync
 from app.platforms.shopify.identity import read_identity
 from app.services import catalog
 from app.services.merchant import identity as store_identity
 from app.services.stock.recompute import recompute
+from app.web.admin.auth import session_fields
 from integrations.shopify.graphql import GraphQLClient
 from integrations.woocommerce.payloads import parse_product
 from tests.conftest import FIXTURES
@@ -85,8 +86,7 @@ def _answer(admin: FakeAdmin) -> Any:
     return answer
 
 
-@pytest.fixture
-def shopify_store(db: Database) -> int:
+def sync_dutch_shop(db: Database) -> int:
     """The Dutch shop as its install leaves it, then its settings read and its catalogue synced from the fixtures."""
     with db.session() as s:
         store = Store(platform="shopify", domain=SHOP, name="amsterdam-linen", scopes=SCOPES)
@@ -105,6 +105,12 @@ def shopify_store(db: Database) -> int:
         outcomes = [shopify_sync.step(db, jobs, run_id, clients) for _ in range(4)]
         assert outcomes[-1] == "done"
     return store_id
+
+
+@pytest.fixture
+def shopify_store(db: Database) -> int:
+    """The synced Dutch shop's id."""
+    return sync_dutch_shop(db)
 
 
 def _ld(body: str) -> dict[str, Any]:
@@ -378,3 +384,36 @@ def test_unknown_store_or_product_is_the_styled_404(
     assert resp.mimetype == "text/html"
     body = resp.get_data(as_text=True)
     assert "og:" not in body and "application/ld+json" not in body
+
+
+def _variant_id(db: Database, store_id: int, external_id: str) -> int:
+    with db.session() as s:
+        found = s.scalar(select(Variant.id).where(Variant.store_id == store_id, Variant.external_id == external_id))
+        assert found is not None
+        return found
+
+
+def test_the_admin_offers_the_shopify_stores_own_domain_address_to_share(
+    db: Database, client: FlaskClient, shopify_store: int
+) -> None:
+    with client.session_transaction() as sess:
+        sess.update(session_fields(shopify_store, 0))
+    body = client.get(f"/admin/variants/{_variant_id(db, shopify_store, '49712345678125')}").get_data(as_text=True)
+    assert f'<a href="{SHARE}" id="share-link">{SHARE}</a>' in body
+    assert "served on your store's own domain, through the app proxy" in body
+    links = re.findall(r'<li><a href="([^"]+)" hreflang="(\w+)">', body)
+    assert links == [(f"{SHARE}?lang=nl", "nl"), (f"{SHARE}?lang=en", "en"), (f"{SHARE}?lang=de", "de")]
+    # The address shared is the page the App Proxy serves: Shopify forwards /apps/backsoon/p/… to the proxy route.
+    assert client.get(f"/storefront/proxy/p/{SWEATER}?{_proxy_query()}").status_code == 200
+
+
+def test_the_admin_offers_backsoons_address_for_a_woocommerce_store(
+    db: Database, client: FlaskClient, woo_store: int
+) -> None:
+    with client.session_transaction() as sess:
+        sess.update(session_fields(woo_store, 0))
+    body = client.get(f"/admin/variants/{_variant_id(db, woo_store, '16')}").get_data(as_text=True)
+    url = f"https://backsoon.example/p/{woo_store}/14"
+    assert f'<a href="{url}" id="share-link">{url}</a>' in body
+    assert "app proxy" not in body and 'id="share-languages"' not in body  # one language: one address
+    assert client.get(f"/p/{woo_store}/14").status_code == 200
