@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
@@ -337,11 +337,7 @@ def share_url(
 ) -> str:
     """The address a merchant shares: on a Shopify store its own domain, through the App Proxy; else BackSoon's."""
     query = f"?{urlencode({'lang': lang})}" if lang else ""
-    ref = quote(product.external_id, safe="")
-    if store.platform == "shopify":
-        host = identity.primary_host(store) or store.domain
-        return f"https://{host}{proxy_path}/p/{ref}{query}"
-    return f"{app_url.rstrip('/')}/p/{store.id}/{ref}{query}"
+    return registry.landing_url(store, product, app_url, proxy_path) + query
 
 
 def share_links(store: Store, product: Product, app_url: str) -> list[tuple[str, str]]:
@@ -355,14 +351,6 @@ def share_links(store: Store, product: Product, app_url: str) -> list[tuple[str,
 def _absolute(url: str, app_url: str) -> str:
     # The demo shop's pages are paths on BackSoon itself.
     return app_url.rstrip("/") + url if url.startswith("/") else url
-
-
-def _under_root(url: str, root: str | None) -> str:
-    # Shopify serves a store's other languages under /<locale>/...: the canonical page in the page's language.
-    if root is None:
-        return url
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=root + (parts.path or "/")))
 
 
 def render_landing(session: Session, store: Store, external_id: str, proxy: ProxyRequest | None) -> ResponseReturnValue:
@@ -385,8 +373,9 @@ def render_landing(session: Session, store: Store, external_id: str, proxy: Prox
     variants: list[VariantView] = ctx["variants"]
     kind, available_on = availability(variants, _never_stocked(session, store.id, variants))
     own_language = pick_locale([store.locale])
-    root = f"/{lang}" if store.platform == "shopify" and lang != own_language else None
-    canonical = _under_root(_absolute(registry.product_page(store, product), app_url), root)
+    # The store's page in the page's language (Shopify's /<locale> root; a platform without one ignores it).
+    root = f"/{lang}" if lang != own_language else None
+    canonical = _absolute(registry.product_page(store, product, root), app_url)
     offers = [
         page.VariantOffer(
             external_id=v.external_id,

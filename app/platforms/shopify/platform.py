@@ -70,24 +70,32 @@ class Shopify:
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """The product page with ``?variant=<id>`` (themes preselect it), under the shopper's locale or market root
         (/nl/products/…) so the page is in the language of the email."""
-        parts = urlsplit(self.product_page(store, product))
+        parts = urlsplit(self.product_page(store, product, storefront_root))
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "variant"]
         query.append(("variant", variant.external_id))
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def product_page(self, store: Store, product: Product, storefront_root: str | None = None) -> str:
+        """The permalink, else /products/<handle> on the shop's primary domain (its myshopify address before the
+        shop's settings were read: Shopify forwards that to the primary domain), under the locale or market root
+        (/nl/products/…) when one is given."""
+        base = permalink(product)
+        if base is None:
+            host = primary_host(store) or store.domain
+            # A product synced without a permalink still has a page at the conventional address.
+            handle = quote(product.handle, safe="")
+            base = f"https://{host}/products/{handle}" if product.handle else f"https://{host}/"
+        parts = urlsplit(base)
         path = parts.path
         root = valid_root(storefront_root)
         if root is not None and not (path == root or path.startswith(root + "/")):
             path = root + (path if path.startswith("/") else "/" + path)
-        return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), parts.fragment))
+        return urlunsplit(parts._replace(path=path))
 
-    def product_page(self, store: Store, product: Product) -> str:
-        """The permalink, else /products/<handle> on the shop's primary domain (its myshopify address before the
-        shop's settings were read: Shopify forwards that to the primary domain)."""
-        base = permalink(product)
-        if base is not None:
-            return base
+    def landing_url(self, store: Store, product: Product, app_url: str, proxy_path: str) -> str:
+        """The App Proxy address on the shop's primary domain: the link a merchant shares stays on their domain."""
         host = primary_host(store) or store.domain
-        # A product synced without a permalink still has a page at the conventional address.
-        return f"https://{host}/products/{quote(product.handle, safe='')}" if product.handle else f"https://{host}/"
+        return f"https://{host}{proxy_path}/p/{quote(product.external_id, safe='')}"
 
     def home_url(self, store: Store) -> str:
         """The shop's myshopify address, which Shopify forwards to its primary domain."""

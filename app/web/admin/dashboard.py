@@ -301,6 +301,7 @@ def variant(variant_id: int) -> ResponseReturnValue:
         events=variant_events(session, store.id, variant_id),
         settings=effective.of_variant(session, store, variant_id),
         share=_share(session, store, int(item["product_id"])),
+        app_url=runtime().settings.app_url.rstrip("/"),
         funnel=variant_funnel(session, store, variant_id),
         # The first day with a recorded figure: on a new install the charts start there, not at the window's start.
         stock_history_starts=next(
