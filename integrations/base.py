@@ -171,6 +171,8 @@ class StoreInfo:
     money_format: dict[str, Any] | None = None
     # The store's logo (WooCommerce's site logo): an address, "" when the store said it has none, None when unknown.
     logo_url: str | None = None
+    # Every language the storefront is published in (the primary one first); None when the platform did not say.
+    languages: tuple[str, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
@@ -186,6 +188,11 @@ class StoreInfo:
         }
         if self.logo_url is not None:
             reported["logo_url"] = self.logo_url
+        if self.languages is not None:
+            reported["languages"] = list(self.languages)
+        if isinstance(self.extra.get("primary_domain"), str):
+            # The host shoppers see (Shopify's primary domain): the merchant's pages are addressed on it.
+            reported["primary_domain"] = self.extra["primary_domain"]
         return reported
 
 

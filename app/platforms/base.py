@@ -110,6 +110,16 @@ class Platform(Protocol):
         """Where a restock email's buy link leads: the product page with the variant selected where it can be."""
         ...
 
+    def product_page(self, store: Store, product: Product, storefront_root: str | None = None) -> str:
+        """The product's own page on the store (no variant chosen), under the locale root where the platform has
+        one: where a landing page's canonical link points."""
+        ...
+
+    def landing_url(self, store: Store, product: Product, app_url: str, proxy_path: str) -> str:
+        """Where the product's landing page is shared from (on the store's own domain where the platform can serve
+        it there; ``proxy_path`` is Shopify's App Proxy path)."""
+        ...
+
     def storefront_origins(self, store: Store, app_url: str) -> set[str]:
         """Browser origins besides the store's own domain that may call the storefront API for this store."""
         ...

@@ -47,6 +47,16 @@ def product_url(store: Store, product: Product, variant: Variant, storefront_roo
     return of(store).product_url(store, product, variant, storefront_root)
 
 
+def product_page(store: Store, product: Product, storefront_root: str | None = None) -> str:
+    """The product's own page on the store."""
+    return of(store).product_page(store, product, storefront_root)
+
+
+def landing_url(store: Store, product: Product, app_url: str, proxy_path: str) -> str:
+    """Where the product's landing page is shared from."""
+    return of(store).landing_url(store, product, app_url, proxy_path)
+
+
 def home_url(store: Store) -> str:
     """The store's front page."""
     return of(store).home_url(store)

@@ -90,6 +90,7 @@ def map_shop_identity(data: Mapping[str, Any]) -> StoreInfo:
         timezone=_opt_str(shop, "ianaTimezone"),
         currency=_opt_str(shop, "currencyCode"),
         locale=_primary_locale(data.get("shopLocales")),
+        languages=_published_locales(data.get("shopLocales")),
         country=_opt_str(address, "countryCodeV2") if isinstance(address, Mapping) else None,
         email=_opt_str(shop, "email"),
         money_format=money_format(formats.get("moneyInEmailsFormat")) if isinstance(formats, Mapping) else None,
@@ -105,6 +106,15 @@ def _primary_locale(locales: object) -> str | None:
         if isinstance(item, Mapping) and item.get("primary") is True:
             return _opt_str(item, "locale")
     return None
+
+
+def _published_locales(locales: object) -> tuple[str, ...] | None:
+    # The shop's published languages, primary first (None when the query did not ask: no locale scope).
+    if not isinstance(locales, list):
+        return None
+    items = [i for i in locales if isinstance(i, Mapping) and _opt_str(i, "locale")]
+    items.sort(key=lambda i: i.get("primary") is not True)
+    return tuple(str(_opt_str(i, "locale")) for i in items)
 
 
 def _numeric_id(gid: str | None) -> str | None:

@@ -1,4 +1,5 @@
-"""The hosted back-soon landing page: any active store, schema.org Product/Offer, escaping, friendly 404s."""
+"""The hosted back-soon landing page: any active store, schema.org Product/ProductGroup offers per variant, escaping,
+friendly 404s. (Tags, canonical and languages from what a real sync leaves: test_landing_share.py.)"""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def _product(s: Any, store: Store, ref: str, title: str, variants: list[dict[str, Any]], **kw: Any) -> Product:
-    product = Product(store_id=store.id, external_id=ref, title=title, **kw)
+    product = Product(store_id=store.id, external_id=ref, title=title, handle=ref, **kw)
     s.add(product)
     s.flush()
     for i, spec in enumerate(variants):
@@ -89,11 +90,21 @@ def _ld(body: str) -> dict[str, Any]:
     return doc
 
 
-def _offer(client: FlaskClient, store_id: int, ref: str) -> dict[str, Any]:
+def _offers(client: FlaskClient, store_id: int, ref: str) -> list[dict[str, Any]]:
+    """Each variant's offer: the one of a Product, or those of a ProductGroup's variants."""
     resp = client.get(f"/p/{store_id}/{ref}")
     assert resp.status_code == 200, ref
-    offer: dict[str, Any] = _ld(resp.get_data(as_text=True))["offers"]
-    return offer
+    doc = _ld(resp.get_data(as_text=True))
+    if doc["@type"] == "Product":
+        return [doc["offers"]]
+    return [v["offers"] for v in doc["hasVariant"]]
+
+
+def _page_availability(client: FlaskClient, store_id: int, ref: str) -> str:
+    body = client.get(f"/p/{store_id}/{ref}").get_data(as_text=True)
+    found = re.search(r'data-availability="(\w+)"', body)
+    assert found is not None
+    return found.group(1)
 
 
 def test_sold_out_product_page_has_product_offer_out_of_stock(db: Database, client: FlaskClient) -> None:
@@ -102,15 +113,16 @@ def test_sold_out_product_page_has_product_offer_out_of_stock(db: Database, clie
     assert resp.status_code == 200
     assert resp.mimetype == "text/html"
     body = resp.get_data(as_text=True)
-    url = f"https://backsoon.example/p/{ids['shop']}/sold-no-eta"
+    # The merchant's own page is the canonical one: the search value goes to the store, not to BackSoon.
+    url = "https://nl-shop.myshopify.com/products/sold-no-eta"
     assert _ld(body) == {
         "@context": "https://schema.org",
         "@type": "Product",
         "name": "Sold Out Mug",
         "url": url,
-        "offers": {"@type": "Offer", "url": url, "price": "30.00", "priceCurrency": "EUR",
-                   "availability": "https://schema.org/OutOfStock"},
         "image": "https://cdn.test/mug.png",
+        "offers": {"@type": "Offer", "url": f"{url}?variant=sold-no-eta-0", "price": "30.00", "priceCurrency": "EUR",
+                   "availability": "https://schema.org/OutOfStock"},
     }  # fmt: skip
     assert '<html lang="nl">' in body
     assert f'<link rel="canonical" href="{url}">' in body
@@ -126,76 +138,72 @@ def test_sold_out_product_page_has_product_offer_out_of_stock(db: Database, clie
 
 
 @pytest.mark.parametrize(
-    ("ref", "availability", "date_"),
+    ("ref", "availability", "offers"),
     [
-        # Sold out and not oversellable: it cannot be bought, whatever the date (the earliest one is printed).
-        ("sold-eta", "OutOfStock", "2026-03-09"),
+        # Sold out and not oversellable: it cannot be bought, whatever the date; each variant keeps its own date.
+        ("sold-eta", "OutOfStock", [("OutOfStock", "2026-03-12"), ("OutOfStock", "2026-03-09")]),
         # Never stocked is no pre-order (the catalogue has none): it cannot be bought either.
-        ("coming", "OutOfStock", "2026-05-01"),
-        ("coming-nodate", "OutOfStock", None),
-        ("backorder", "BackOrder", "2026-04-03"),
-        ("instock", "InStock", None),
+        ("coming", "OutOfStock", [("OutOfStock", "2026-05-01")]),
+        ("coming-nodate", "OutOfStock", [("OutOfStock", None)]),
+        ("backorder", "BackOrder", [("BackOrder", "2026-04-03")]),
+        ("instock", "InStock", [("InStock", None), ("OutOfStock", None)]),
+        # The sold-out variant's 2026-03-12 is not when the backordered one ships: that one has no date.
+        ("backorder-nodate", "BackOrder", [("BackOrder", None), ("OutOfStock", "2026-03-12")]),
     ],
 )
-def test_availability_and_date(
-    db: Database, client: FlaskClient, ref: str, availability: str, date_: str | None
+def test_availability_and_date_per_variant(
+    db: Database, client: FlaskClient, ref: str, availability: str, offers: list[tuple[str, str | None]]
 ) -> None:
     ids = _seed(db)
-    offer = _offer(client, ids["shop"], ref)
-    assert offer["availability"] == f"https://schema.org/{availability}"
-    assert offer.get("availabilityDate") == date_
+    assert _page_availability(client, ids["shop"], ref) == availability
+    found = _offers(client, ids["shop"], ref)
+    assert [(o["availability"], o.get("availabilityDate")) for o in found] == [
+        (f"https://schema.org/{kind}", day) for kind, day in offers
+    ]
 
 
-def _exact_offer(store_id: int, ref: str, price: str, availability: str) -> dict[str, Any]:
-    url = f"https://backsoon.example/p/{store_id}/{ref}"
+def _exact_offer(ref: str, index: int, price: str, availability: str) -> dict[str, Any]:
+    url = f"https://nl-shop.myshopify.com/products/{ref}?variant={ref}-{index}"
     return {"@type": "Offer", "url": url, "price": price, "priceCurrency": "EUR",
             "availability": f"https://schema.org/{availability}"}  # fmt: skip
 
 
-def test_sold_out_with_a_restock_date_is_out_of_stock_with_the_earliest_date(db: Database, client: FlaskClient) -> None:
+def test_sold_out_variants_are_out_of_stock_with_their_own_dates(db: Database, client: FlaskClient) -> None:
     ids = _seed(db)
     body = client.get(f"/p/{ids['shop']}/sold-eta").get_data(as_text=True)
-    offer = {**_exact_offer(ids["shop"], "sold-eta", "89.50", "OutOfStock"), "availabilityDate": "2026-03-09"}
-    assert _ld(body)["offers"] == offer
+    doc = _ld(body)
+    assert doc["@type"] == "ProductGroup"
+    assert [v["offers"] for v in doc["hasVariant"]] == [
+        {**_exact_offer("sold-eta", 0, "95.00", "OutOfStock"), "availabilityDate": "2026-03-12"},
+        {**_exact_offer("sold-eta", 1, "89.50", "OutOfStock"), "availabilityDate": "2026-03-09"},
+    ]
     assert 'data-availability="OutOfStock"' in body
     assert "BackOrder" not in body and "PreOrder" not in body
-
-
-def test_backorder_is_dated_only_from_the_backordered_variants(db: Database, client: FlaskClient) -> None:
-    ids = _seed(db)
-    # The sold-out variant's 2026-03-12 is not when the backordered one ships: no date at all.
-    offer = _offer(client, ids["shop"], "backorder-nodate")
-    assert offer == _exact_offer(ids["shop"], "backorder-nodate", "30.00", "BackOrder")
-    assert "availabilityDate" not in offer
-    assert _offer(client, ids["shop"], "backorder") == {
-        **_exact_offer(ids["shop"], "backorder", "30.00", "BackOrder"),
-        "availabilityDate": "2026-04-03",
-    }
 
 
 def test_never_stocked_product_without_a_date_is_out_of_stock_without_a_date(db: Database, client: FlaskClient) -> None:
     ids = _seed(db)
     body = client.get(f"/p/{ids['shop']}/coming-nodate").get_data(as_text=True)
-    offer = _ld(body)["offers"]
-    assert offer == _exact_offer(ids["shop"], "coming-nodate", "30.00", "OutOfStock")
+    assert _ld(body)["offers"] == _exact_offer("coming-nodate", 0, "30.00", "OutOfStock")
     assert "availabilityDate" not in body and "PreOrder" not in body
 
 
 def test_never_stocked_product_not_yet_assessed_is_out_of_stock(db: Database, client: FlaskClient) -> None:
     ids = _seed(db)
     with db.session() as s:
-        product = Product(store_id=ids["shop"], external_id="new", title="New Lamp")
+        product = Product(store_id=ids["shop"], external_id="new", title="New Lamp", handle="new")
         s.add(product)
         s.flush()
         s.add(Variant(store_id=ids["shop"], product_id=product.id, external_id="new-0", title="V0",
                       price=Decimal("12"), position=0, sellable_quantity=0))  # fmt: skip
-    offer = _offer(client, ids["shop"], "new")
-    assert offer == _exact_offer(ids["shop"], "new", "12.00", "OutOfStock")
+    assert _offers(client, ids["shop"], "new") == [_exact_offer("new", 0, "12.00", "OutOfStock")]
 
 
-def test_price_is_the_lowest_variant_price(db: Database, client: FlaskClient) -> None:
+def test_each_variant_offers_its_own_price_and_the_tags_the_lowest(db: Database, client: FlaskClient) -> None:
     ids = _seed(db)
-    assert _offer(client, ids["shop"], "sold-eta")["price"] == "89.50"
+    assert [o["price"] for o in _offers(client, ids["shop"], "sold-eta")] == ["95.00", "89.50"]
+    body = client.get(f"/p/{ids['shop']}/sold-eta").get_data(as_text=True)
+    assert '<meta property="product:price:amount" content="89.50">' in body
 
 
 def test_everything_is_escaped(db: Database, client: FlaskClient) -> None:
@@ -209,7 +217,9 @@ def test_everything_is_escaped(db: Database, client: FlaskClient) -> None:
     assert raw is not None and "<" not in raw.group(1) and "\\u003c/script\\u003e" in raw.group(1)
     doc = _ld(body)
     assert doc["name"] == '</script><script>alert("x")</script>'
-    assert doc["description"] == '<img src=x onerror=alert(1)> & "quotes"'
+    # Descriptions are the text of the product's HTML: the markup is dropped, the text kept.
+    assert doc["description"] == '& "quotes"'
+    assert '<meta property="og:description" content="&amp; &#34;quotes&#34;">' in body
 
 
 def test_coming_soon_title_markup_is_text(db: Database, client: FlaskClient) -> None:

@@ -117,7 +117,8 @@ def test_product_page_mounts_the_widget_with_server_rendered_states(db: Database
     assert 'href="/demo/mail"' in body
     assert f'href="/p/{ids["demo"]}/p-jacket"' in body
     assert f'<script src="/static/{hashed_name("widget.js")}" defer></script>' in body
-    assert "EUR 95.00" in body
+    # Written as the store writes amounts; without a reported money format, "95.00 EUR".
+    assert '<p class="price" id="price" data-currency="EUR">95.00 EUR</p>' in body
 
 
 def test_product_page_defaults_to_first_buyable_variant(db: Database, client: FlaskClient) -> None:
@@ -125,7 +126,9 @@ def test_product_page_defaults_to_first_buyable_variant(db: Database, client: Fl
     for query in ("", "?variant=nope", "?variant=v-f"):
         body = client.get(f"/demo/shop/products/p-jacket{query}").get_data(as_text=True)
         assert _mount(body)["variant"] == "v-m"
-        assert re.search(r'value="v-m" data-backsoon-variant\s+data-price="89.00" checked', body)
+        assert re.search(
+            r'value="v-m" data-backsoon-variant\s+data-price="89.00" data-price-text="89.00 EUR" checked', body
+        )
 
 
 @pytest.mark.parametrize("path", ["/demo/shop/products/p-foreign", "/demo/shop/products/nope",

@@ -63,6 +63,9 @@ DUTCH_REPORTED = {
     "locale": "nl",
     # currencyFormats.moneyInEmailsFormat "€{{amount_with_comma_separator}}"
     "money_format": {"pattern": "€{amount}", "thousands": ".", "decimal": ",", "decimals": 2},
+    # shopLocales(published: true), the primary first; primaryDomain.host
+    "languages": ["nl", "en", "de"],
+    "primary_domain": "www.amsterdam-linen.example",
 }
 # What the install code leaves before anything is read: the handle as name, BackSoon's defaults.
 INSTALLED = {
@@ -265,7 +268,8 @@ def test_a_store_without_read_locales_reads_everything_but_the_language(harness:
         "NL",
         "en",  # unknown, so BackSoon's default: never an error for the whole read
     )
-    assert row["reported_identity"] == {k: v for k, v in DUTCH_REPORTED.items() if k != "locale"}  # not said
+    not_said = ("locale", "languages")
+    assert row["reported_identity"] == {k: v for k, v in DUTCH_REPORTED.items() if k not in not_said}
     assert h.graphql_calls() == [{"query": SHOP_IDENTITY, "variables": {"withLocales": False}}]
 
 
@@ -366,6 +370,7 @@ def test_the_fixture_delivery_replaces_the_defaults_of_a_fresh_install(harness: 
             "locale": "en",
             # money_in_emails_format "${{amount}}"
             "money_format": {"pattern": "${amount}", "thousands": ",", "decimal": ".", "decimals": 2},
+            "primary_domain": "backsoon-demo.myshopify.com",  # the body's "domain": no domain of its own
         },
         "identity_overrides": None,
     }

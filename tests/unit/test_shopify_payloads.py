@@ -464,6 +464,7 @@ def test_shop_update() -> None:
         "country": "US",
         "locale": "en",
         "money_format": {"pattern": "${amount}", "thousands": ",", "decimal": ".", "decimals": 2},
+        "primary_domain": SHOP,  # the body's "domain": the shop has no domain of its own
     }
 
 

@@ -31,6 +31,7 @@ DUTCH = StoreInfo(
     country="NL",
     email="eva.dekker@amsterdam-linen.example",
     money_format={"pattern": "€{amount}", "thousands": ".", "decimal": ",", "decimals": 2},
+    languages=("nl", "en", "de"),  # shopLocales: the primary first
     extra={
         "shop_id": "71029384756",
         "contact_email": "klantenservice@amsterdam-linen.example",
@@ -57,6 +58,8 @@ def test_the_fixture_maps_to_the_dutch_shop() -> None:
         "country": "NL",
         "locale": "nl",  # the primary locale, though English is listed first
         "money_format": {"pattern": "€{amount}", "thousands": ".", "decimal": ",", "decimals": 2},
+        "languages": ["nl", "en", "de"],
+        "primary_domain": "www.amsterdam-linen.example",
     }
 
 
@@ -123,7 +126,7 @@ def test_read_sends_the_document_and_asks_for_locales_only_when_allowed(with_loc
     )
     info = read_shop_identity(client(), with_locales=with_locales)
     assert info.locale == ("nl" if with_locales else None)
-    assert info == (DUTCH if with_locales else replace(DUTCH, locale=None))
+    assert info == (DUTCH if with_locales else replace(DUTCH, locale=None, languages=None))
     assert len(responses.calls) == 1
 
 

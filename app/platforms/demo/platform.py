@@ -64,6 +64,14 @@ class Demo:
             f"/demo/shop/products/{quote(product.external_id, safe='')}?{urlencode({'variant': variant.external_id})}"
         )
 
+    def product_page(self, store: Store, product: Product, storefront_root: str | None = None) -> str:
+        """The demo shop's product page (a path on BackSoon itself; one language)."""
+        return f"/demo/shop/products/{quote(product.external_id, safe='')}"
+
+    def landing_url(self, store: Store, product: Product, app_url: str, proxy_path: str) -> str:
+        """BackSoon's own landing page for the product."""
+        return f"{app_url.rstrip('/')}/p/{store.id}/{quote(product.external_id, safe='')}"
+
     def home_url(self, store: Store) -> str:
         """The demo shop BackSoon serves itself."""
         return "/demo/shop/"

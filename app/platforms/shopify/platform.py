@@ -16,6 +16,7 @@ from app.platforms.base import NextStep, WebhookIntake, permalink
 from app.platforms.shopify import intake, sync, webhooks
 from app.queue import JobQueue, JobSpec
 from app.services.ingest.inbox import Handler
+from app.services.merchant.identity import primary_host
 from integrations.shopify.app_config import app_embed_editor_url
 
 
@@ -69,21 +70,32 @@ class Shopify:
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """The product page with ``?variant=<id>`` (themes preselect it), under the shopper's locale or market root
         (/nl/products/…) so the page is in the language of the email."""
-        base = permalink(product)
-        if base is None:
-            # A product synced without a permalink still has a page at the conventional address.
-            if product.handle:
-                base = f"https://{store.domain}/products/{quote(product.handle, safe='')}"
-            else:
-                base = f"https://{store.domain}/"
-        parts = urlsplit(base)
+        parts = urlsplit(self.product_page(store, product, storefront_root))
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "variant"]
         query.append(("variant", variant.external_id))
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def product_page(self, store: Store, product: Product, storefront_root: str | None = None) -> str:
+        """The permalink, else /products/<handle> on the shop's primary domain (its myshopify address before the
+        shop's settings were read: Shopify forwards that to the primary domain), under the locale or market root
+        (/nl/products/…) when one is given."""
+        base = permalink(product)
+        if base is None:
+            host = primary_host(store) or store.domain
+            # A product synced without a permalink still has a page at the conventional address.
+            handle = quote(product.handle, safe="")
+            base = f"https://{host}/products/{handle}" if product.handle else f"https://{host}/"
+        parts = urlsplit(base)
         path = parts.path
         root = valid_root(storefront_root)
         if root is not None and not (path == root or path.startswith(root + "/")):
             path = root + (path if path.startswith("/") else "/" + path)
-        return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), parts.fragment))
+        return urlunsplit(parts._replace(path=path))
+
+    def landing_url(self, store: Store, product: Product, app_url: str, proxy_path: str) -> str:
+        """The App Proxy address on the shop's primary domain: the link a merchant shares stays on their domain."""
+        host = primary_host(store) or store.domain
+        return f"https://{host}{proxy_path}/p/{quote(product.external_id, safe='')}"
 
     def home_url(self, store: Store) -> str:
         """The shop's myshopify address, which Shopify forwards to its primary domain."""

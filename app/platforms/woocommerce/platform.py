@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy.orm import Session
 
@@ -66,9 +66,7 @@ class WooCommerce:
     def product_url(self, store: Store, product: Product, variant: Variant, storefront_root: str | None) -> str:
         """The product's permalink (else WordPress's ``?p=<id>`` address) with the variation's attributes in the
         query, so the product page opens with that variation selected."""
-        # stores.domain is the store's base URL (https://shop.example/wp); older rows hold a bare host.
-        site = store.domain if "://" in store.domain else f"https://{store.domain}"
-        base = permalink(product) or f"{site}/?{urlencode({'p': product.external_id})}"
+        base = self.product_page(store, product)
         params = variant.link_params if isinstance(variant.link_params, dict) else {}
         if not params:
             return base
@@ -76,6 +74,17 @@ class WooCommerce:
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
         query += sorted((str(k), str(v)) for k, v in params.items())  # JSONB keeps no key order: sort for one URL
         return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def product_page(self, store: Store, product: Product, storefront_root: str | None = None) -> str:
+        """The product's permalink, else WordPress's ``?p=<id>`` address, which redirects to it (a language is the
+        site's own: WordPress has no locale root of its own)."""
+        # stores.domain is the store's base URL (https://shop.example/wp); older rows hold a bare host.
+        site = store.domain if "://" in store.domain else f"https://{store.domain}"
+        return permalink(product) or f"{site}/?{urlencode({'p': product.external_id})}"
+
+    def landing_url(self, store: Store, product: Product, app_url: str, proxy_path: str) -> str:
+        """BackSoon's own landing page for the product."""
+        return f"{app_url.rstrip('/')}/p/{store.id}/{quote(product.external_id, safe='')}"
 
     def home_url(self, store: Store) -> str:
         """The WordPress site's address (stores.domain is its base URL; older rows hold a bare host)."""

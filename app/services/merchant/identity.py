@@ -11,6 +11,7 @@ platform reported.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -21,6 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from app.domain import money
 from app.domain.store_identity import FIELDS, IdentityField, Source, default_value, effective_identity, normalize
 from app.models import Store
+
+_HOST = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+")
 
 
 @functools.cache
@@ -45,12 +48,31 @@ def record_reported(store: Store, reported: Mapping[str, Any], now: datetime) ->
     if "logo_url" in reported and reported["logo_url"] is not None:
         # "" is an answer (the store has no logo) and clears an old one; None is no answer and keeps it.
         merged["logo_url"] = reported["logo_url"]
+    languages = [normalize("locale", raw, set()) for raw in reported.get("languages") or ()]
+    if reported.get("languages") is not None:
+        merged["languages"] = [tag for tag in dict.fromkeys(languages) if tag is not None]
+    host = reported.get("primary_domain")
+    if isinstance(host, str) and _HOST.fullmatch(host.strip().lower()):
+        merged["primary_domain"] = host.strip().lower()
     written = money.from_dict(reported.get("money_format"))
     if written is not None:
         merged["money_format"] = written.as_dict()
     store.reported_identity = merged
     store.identity_read_at = now
     return _apply(store)
+
+
+def languages(store: Store) -> list[str]:
+    """The store's languages, its own language first, then the others its platform says it is published in."""
+    reported = (store.reported_identity or {}).get("languages")
+    others = [tag for tag in reported if isinstance(tag, str)] if isinstance(reported, list) else []
+    return list(dict.fromkeys([store.locale or "en", *others]))
+
+
+def primary_host(store: Store) -> str | None:
+    """The host shoppers reach the store on (Shopify's primary domain), when the platform reported one."""
+    host = (store.reported_identity or {}).get("primary_domain")
+    return host if isinstance(host, str) and _HOST.fullmatch(host) else None
 
 
 def money_format(store: Store) -> money.MoneyFormat | None:

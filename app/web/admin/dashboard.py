@@ -12,9 +12,11 @@ from typing import Any
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
 from app.domain import funnel as fn
 from app.domain.charts import bar_chart, fmt_number, line_chart, sparkline
+from app.models import Product, Store
 from app.platforms import registry
 from app.platforms.shopify import access as shopify_access
 from app.queue import enqueue_after_commit
@@ -31,6 +33,7 @@ from app.services.merchant.stock_views import (
 )
 from app.services.notify.funnel import variant_funnel
 from app.services.stock.recompute import store_today
+from app.web import shop
 from app.web.admin import confirm, plan
 from app.web.admin.auth import admin, admin_required
 from app.web.admin.shell import admin_url
@@ -238,6 +241,12 @@ def demand() -> ResponseReturnValue:
     return (body, 400) if errors else body
 
 
+def _share(session: Session, store: Store, product_id: int) -> list[tuple[str, str]]:
+    # The landing page for ads and posts: on a Shopify store its own domain (App Proxy), else BackSoon's address.
+    product = session.get(Product, product_id)
+    return [] if product is None else shop.share_links(store, product, runtime().settings.app_url)
+
+
 @bp.get("/variants/<int:variant_id>")
 @admin_required
 def variant(variant_id: int) -> ResponseReturnValue:
@@ -291,6 +300,8 @@ def variant(variant_id: int) -> ResponseReturnValue:
         charts=charts,
         events=variant_events(session, store.id, variant_id),
         settings=effective.of_variant(session, store, variant_id),
+        share=_share(session, store, int(item["product_id"])),
+        app_url=runtime().settings.app_url.rstrip("/"),
         funnel=variant_funnel(session, store, variant_id),
         # The first day with a recorded figure: on a new install the charts start there, not at the window's start.
         stock_history_starts=next(
