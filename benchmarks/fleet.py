@@ -313,8 +313,11 @@ def prepare(url: str, args: argparse.Namespace) -> tuple[int, list[int]]:
         seeded = True
     if args.reseed or not fleet_seeded(url, args.stores, args.variants):
         started = time.perf_counter()
-        fleet_seed.seed_fleet(db, args.stores, args.variants, args.days)
-        print(f"seeded {args.stores} stores in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        # A seeding stopped part way is finished; a fleet of another size is replaced.
+        added = fleet_seed.seed_fleet(db, args.stores, args.variants, args.days, replace=args.reseed)
+        if not fleet_seeded(url, args.stores, args.variants):
+            added = fleet_seed.seed_fleet(db, args.stores, args.variants, args.days)
+        print(f"seeded {len(added)} stores in {time.perf_counter() - started:.1f}s", file=sys.stderr)
         seeded = True
     if seeded:
         fleet_seed.vacuum_analyze(db)

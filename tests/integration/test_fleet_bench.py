@@ -36,6 +36,11 @@ def test_the_fleet_is_seeded_in_bulk_given_its_first_runs_and_its_dispatch_count
     # Reseeding replaces the fleet rather than adding to it.
     again = fleet_seed.seed_fleet(db, 2, 6, 30, TODAY)
     assert fleet_seed.fleet_store_ids(db) == again
+    # A seeding stopped part way is completed: only the missing store is added.
+    added = fleet_seed.seed_fleet(db, 3, 6, 30, TODAY, replace=False)
+    assert len(added) == 1
+    assert fleet_seed.fleet_store_ids(db) == [*again, *added]
+    assert fleet.fleet_seeded(pg_url, 3, 6)
     assert fleet.first_runs(pg_url, again) == 2
     assert fleet.first_runs(pg_url, again) == 0
     with db.engine.connect() as conn:
