@@ -24,7 +24,7 @@ FLEET_LIKE = "fleet-%.bench.localhost"
 # Each fleet store's generator seed: the store's number plus this, so no two stores are the same catalog.
 SEED_BASE = 1000
 # Stores loaded per transaction.
-CHUNK = 100
+CHUNK = 25
 
 
 def fleet_store_ids(db: Database) -> list[int]:
