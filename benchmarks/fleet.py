@@ -197,8 +197,10 @@ class Workers:
         out = []
         for p in self.procs:
             out.append(p.pid)
+            # Each thread's children: RQ may fork the work horse from any of the worker's threads.
             with contextlib.suppress(OSError):
-                out += [int(c) for c in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()]
+                for task in Path(f"/proc/{p.pid}/task").iterdir():
+                    out += [int(c) for c in (task / "children").read_text().split()]
         return out
 
     def _sample(self) -> None:
