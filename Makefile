@@ -88,6 +88,7 @@ bench: $(STAMP) ## Run the benchmarks (PostgreSQL; BENCH_DATABASE_URL overrides;
 	$(BIN)/python benchmarks/storefront_read.py
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/restock_latency.py
+	$(BIN)/python benchmarks/fleet.py
 	test -d benchmarks/lighthouse/node_modules || (cd benchmarks/lighthouse && npm ci --no-audit --no-fund)
 	$(BIN)/python benchmarks/storefront_lighthouse.py
 

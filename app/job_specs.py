@@ -31,11 +31,13 @@ FRESHNESS_DUE = "jobs.freshness.pass_due"
 RECOMPUTE_DIRTY = "jobs.stock.recompute_dirty"
 RECOMPUTE_STORE = "jobs.stock.recompute_store"
 RECOMPUTE_ALL = "jobs.stock.recompute_all"
+RECOMPUTE_STORES = "jobs.stock.recompute_stores"
 SEND_CONFIRMATION = "jobs.notify.send_confirmation"
 FANOUT_EVENT = "jobs.notify.fanout_event"
 RUN_DUE_WAVES = "jobs.notify.run_due_waves"
 ATTRIBUTE_STORE = "jobs.attribution.attribute_store"
 ATTRIBUTE_ALL = "jobs.attribution.attribute_all"
+ATTRIBUTE_STORES = "jobs.attribution.attribute_stores"
 DELIVER_WEBHOOKS = "jobs.admin.deliver_webhooks"
 DELIVER_ALL_WEBHOOKS = "jobs.admin.deliver_all_webhooks"
 SEND_DIGEST = "jobs.admin.send_digest"
@@ -148,6 +150,16 @@ def recompute_store(store_id: int) -> JobSpec:
     return JobSpec(RECOMPUTE_STORE, (store_id,), job_id=f"recompute-store-{store_id}", queue="low")
 
 
+def _batch_id(base: str, store_ids: tuple[int, ...]) -> str:
+    # The same batch still waiting absorbs the next cycle's; a batch of other stores gets an id of its own.
+    return f"{base}-{store_ids[0]}-{store_ids[-1]}-{len(store_ids)}"
+
+
+def recompute_stores(store_ids: tuple[int, ...]) -> JobSpec:
+    """The periodic recompute of a batch of stores, one after another in one job."""
+    return JobSpec(RECOMPUTE_STORES, (store_ids,), job_id=_batch_id("recompute-stores", store_ids), queue="low")
+
+
 def send_confirmation(subscription_id: int, suffix: str = "") -> JobSpec:
     """Send a subscription's double-opt-in email."""
     return JobSpec(SEND_CONFIRMATION, (subscription_id,), job_id=_id(f"confirm-{subscription_id}", suffix))
@@ -161,6 +173,11 @@ def fanout_event(event_id: int, suffix: str = "") -> JobSpec:
 def attribute_store(store_id: int) -> JobSpec:
     """Attribute a store's new orders to restock emails."""
     return JobSpec(ATTRIBUTE_STORE, (store_id,), job_id=f"attribute-{store_id}", queue="low")
+
+
+def attribute_stores(store_ids: tuple[int, ...]) -> JobSpec:
+    """Attribute the new orders of a batch of stores, one after another in one job."""
+    return JobSpec(ATTRIBUTE_STORES, (store_ids,), job_id=_batch_id("attribute-stores", store_ids), queue="low")
 
 
 def deliver_webhooks(store_id: int) -> JobSpec:
@@ -256,11 +273,13 @@ ALL_JOBS: tuple[str, ...] = (
     RECOMPUTE_DIRTY,
     RECOMPUTE_STORE,
     RECOMPUTE_ALL,
+    RECOMPUTE_STORES,
     SEND_CONFIRMATION,
     FANOUT_EVENT,
     RUN_DUE_WAVES,
     ATTRIBUTE_STORE,
     ATTRIBUTE_ALL,
+    ATTRIBUTE_STORES,
     DELIVER_WEBHOOKS,
     DELIVER_ALL_WEBHOOKS,
     SEND_DIGEST,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from app import job_specs
 from app.services.notify import attribution
-from app.services.stock.recompute import active_store_ids
+from app.services.stock.recompute import active_store_ids, store_batches
 from jobs._base import job_context
 
 
@@ -16,10 +16,21 @@ def attribute_store(store_id: int) -> int:
         return attribution.attribute_orders(session, store_id, datetime.now(UTC))
 
 
+def attribute_stores(store_ids: tuple[int, ...]) -> int:
+    """Record the conversions of a batch of stores, each in its own transaction; returns how many converted now."""
+    converted = 0
+    with job_context() as rt:
+        for store_id in store_ids:
+            with rt.db.session() as session:
+                converted += attribution.attribute_orders(session, store_id, datetime.now(UTC))
+    return converted
+
+
 def attribute_all() -> int:
-    """Enqueue one collapsed attribution job per active store."""
+    """Enqueue the attribution of every active store, in batches of stores (one job per store cost a forked work
+    horse and a connection each)."""
     with job_context() as rt, rt.db.session() as session:
-        store_ids = active_store_ids(session)
-    for sid in store_ids:
-        rt.jobs.enqueue(job_specs.attribute_store(sid))
-    return len(store_ids)
+        batches = store_batches(session, active_store_ids(session))
+    for batch in batches:
+        rt.jobs.enqueue(job_specs.attribute_stores(batch))
+    return sum(len(b) for b in batches)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -10,9 +11,12 @@ from app import job_specs
 from app.models import Store
 from app.platforms import registry
 from app.runtime import Runtime
+from app.services.notify import alerts, outbound_webhooks
 from app.services.stock import dirty
 from app.services.stock import recompute as stock
 from jobs._base import job_context
+
+log = logging.getLogger(__name__)
 
 
 def _publish(rt: Runtime, store_id: int) -> None:
@@ -66,10 +70,55 @@ def recompute_dirty(store_id: int) -> dict[str, Any]:
     return {"variants": total}
 
 
+def recompute_stores(store_ids: tuple[int, ...]) -> dict[str, Any]:
+    """The periodic recompute of a batch of stores: each in its own transaction, then their follow-ups.
+
+    A store that fails is logged and skipped (the next cycle tries it again); the job then fails naming it, after
+    the others' follow-ups are queued. Attribution is not among them: the cron's attribute_all runs on the same
+    schedule. Webhook and instant alert runs are queued only for stores that have one to run.
+    """
+    done: list[stock.RecomputeResult] = []
+    failed: list[int] = []
+    with job_context() as rt:
+        for store_id in store_ids:
+            try:
+                with rt.db.session() as session:
+                    done.append(stock.recompute(session, store_id))
+            except Exception:
+                log.exception("periodic recompute failed", extra={"data": {"store_id": store_id}})
+                failed.append(store_id)
+        ids = [r.store_id for r in done]
+        with rt.db.session() as session:
+            rows = session.execute(select(Store.id, Store.platform).where(Store.id.in_(ids)))
+            platforms = {int(sid): str(platform) for sid, platform in rows}
+            hooked = outbound_webhooks.webhook_store_ids(session, ids)
+            alerted = alerts.instant_alert_store_ids(session, ids)
+        for result in done:
+            sid = result.store_id
+            found = registry.PLATFORMS.get(platforms.get(sid, ""))
+            publish = found.publish_job(sid) if found is not None else None
+            for spec in (
+                publish,
+                *(job_specs.fanout_event(eid) for eid in result.restock_event_ids),
+                job_specs.deliver_webhooks(sid) if sid in hooked else None,
+                job_specs.send_instant_alerts(sid) if sid in alerted else None,
+            ):
+                if spec is not None:
+                    rt.jobs.enqueue(spec)
+    if failed:
+        raise RuntimeError(f"periodic recompute failed for stores {failed}")
+    return {
+        "stores": len(done),
+        "variants": sum(r.variants for r in done),
+        "changed": sum(r.changed for r in done),
+        "restocks": sum(r.restocks for r in done),
+    }
+
+
 def recompute_all() -> int:
-    """Enqueue a full recompute for every active store (periodic, from the cron)."""
+    """Enqueue the periodic recompute of every active store, in batches of stores (periodic, from the cron)."""
     with job_context() as rt, rt.db.session() as session:
-        store_ids = stock.active_store_ids(session)
-    for sid in store_ids:
-        rt.jobs.enqueue(job_specs.recompute_store(sid))
-    return len(store_ids)
+        batches = stock.store_batches(session, stock.active_store_ids(session))
+    for batch in batches:
+        rt.jobs.enqueue(job_specs.recompute_stores(batch))
+    return sum(len(b) for b in batches)

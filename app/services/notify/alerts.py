@@ -17,6 +17,7 @@ which the admin's Alerts page lists. The merchant can turn the digest off (store
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.headerregistry import Address
@@ -538,3 +539,15 @@ def instant_due_store_ids(session: Session, now: datetime | None = None) -> list
     ).all()
     # The JSON flag is checked here rather than in SQL: the same code on PostgreSQL and SQLite.
     return [int(sid) for sid, values in rows if values and values.get(INSTANT_SETTING) is True]
+
+
+def instant_alert_store_ids(session: Session, store_ids: Sequence[int]) -> set[int]:
+    """Those of these stores an instant alert job could send for: active, with an admin email, the alert on."""
+    if not store_ids:
+        return set()
+    rows = session.execute(
+        select(Store.id, StoreSetting.values)
+        .join(StoreSetting, and_(StoreSetting.store_id == Store.id, StoreSetting.scope == "store"))
+        .where(Store.id.in_(store_ids), Store.admin_email.is_not(None), Store.status == StoreStatus.ACTIVE)
+    ).all()
+    return {int(sid) for sid, values in rows if values and values.get(INSTANT_SETTING) is True}

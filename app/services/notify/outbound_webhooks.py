@@ -27,7 +27,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -369,6 +369,21 @@ def due_store_ids(session: Session, now: datetime | None = None) -> list[int]:
         .distinct()
     )
     return sorted(int(r[0]) for r in rows)
+
+
+def webhook_store_ids(session: Session, store_ids: Sequence[int]) -> set[int]:
+    """Those of these stores whose signal changes a delivery run records: an outbound webhook set, not uninstalled."""
+    if not store_ids:
+        return set()
+    rows = session.execute(
+        select(Store.id).where(
+            Store.id.in_(store_ids),
+            Store.outbound_webhook_url.is_not(None),
+            Store.outbound_webhook_url != "",
+            Store.status != StoreStatus.UNINSTALLED,
+        )
+    )
+    return {int(r[0]) for r in rows}
 
 
 def recent(session: Session, store_id: int, limit: int = 20) -> list[OutboundWebhookDelivery]:

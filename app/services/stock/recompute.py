@@ -433,6 +433,37 @@ def active_store_ids(session: Session) -> list[int]:
     return list(session.scalars(select(Store.id).where(Store.status == StoreStatus.ACTIVE).order_by(Store.id)))
 
 
+# A periodic job recomputes stores one after another up to about this many variants (a larger store runs alone):
+# a fleet of small stores costs a few jobs, not one forked work horse, connection and set of follow-ups per store.
+BATCH_VARIANTS = 20_000
+# ... and no more stores than this, so one job's run (and the stores a failure delays) stays short.
+BATCH_STORES = 200
+
+
+def store_batches(session: Session, store_ids: Sequence[int]) -> list[tuple[int, ...]]:
+    """These stores in id order, cut into batches of at most BATCH_STORES stores and, past the first store of a
+    batch, at most BATCH_VARIANTS variants (deleted ones not counted)."""
+    rows = session.execute(
+        select(Variant.store_id, func.count())
+        .where(Variant.store_id.in_(store_ids), Variant.deleted_at.is_(None))
+        .group_by(Variant.store_id)
+    )
+    counts = {int(sid): int(n) for sid, n in rows}
+    batches: list[tuple[int, ...]] = []
+    batch: list[int] = []
+    size = 0
+    for sid in sorted(store_ids):
+        n = counts.get(sid, 0)
+        if batch and (size + n > BATCH_VARIANTS or len(batch) >= BATCH_STORES):
+            batches.append(tuple(batch))
+            batch, size = [], 0
+        batch.append(sid)
+        size += n
+    if batch:
+        batches.append(tuple(batch))
+    return batches
+
+
 def set_sellable_from_levels(session: Session, store_id: int, variant_ids: Sequence[int] | None = None) -> None:
     """Set each variant's sellable quantity to the sum of `available` over active, online locations."""
     scope = "" if variant_ids is None else f" AND {id_in(session, 'v.id', 'vids')}"
