@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId
@@ -44,6 +44,11 @@ class Order(IdMixin, StoreScoped, Timestamps, Base):
     external_updated_at: Mapped[datetime | None]
     # Set when the order came from a restock email's link (attribution).
     attributed_subscription_id: Mapped[int | None] = mapped_column(BigId)
+
+
+# Attribution matches a store's orders to subscribers by lower(email): without it a large store's every order was read
+# every 15 minutes.
+Index("ix_orders_store_lower_email", Order.store_id, func.lower(Order.email))
 
 
 class OrderLine(IdMixin, StoreScoped, Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,9 +21,23 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.integration
 
 
+# SQLite's reflection cannot read an expression index back, so those are compared by their SQL instead.
+_EXPRESSION_INDEXES = {"ix_orders_store_lower_email": "ON orders (store_id, lower(email))"}
+
+
 def _diff(db: Database) -> list[object]:
     with db.engine.connect() as conn:
-        return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+        if conn.dialect.name != "sqlite":
+            return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+
+        def include(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+            return not (kind == "index" and name in _EXPRESSION_INDEXES)
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+            warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index")
+            context = MigrationContext.configure(conn, opts={"include_object": include})
+            return list(compare_metadata(context, Base.metadata))
 
 
 @pytest.mark.truncating("compares the schema on a connection of its own")
@@ -32,6 +47,10 @@ def test_postgresql_schema_matches_the_models(db: Database) -> None:
 
 def test_sqlite_schema_matches_the_models(sqlite_db: Database) -> None:
     assert _diff(sqlite_db) == []
+    with sqlite_db.engine.connect() as conn:
+        found = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'")).all())
+    for name, columns in _EXPRESSION_INDEXES.items():
+        assert columns in found[name]
 
 
 def test_0007_ends_each_sell_out_span_at_its_variants_next_event(tmp_path: Path) -> None:
