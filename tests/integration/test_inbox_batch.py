@@ -17,10 +17,12 @@ from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import InventoryLevel, Order, OrderLine, Product, Variant, WebhookEvent
+from app.queue import RedisJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services.ingest import inbox
+from app.services.ingest.crash_guard import MAX_CRASHES, crash_error
 from jobs.webhooks import drain_inbox
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store
 
 pytestmark = pytest.mark.integration
@@ -209,3 +211,26 @@ def test_a_second_drain_of_the_same_store_returns_without_touching_its_rows(
         other.commit()
     assert drain_inbox(sid) == 3
     assert [r[1] for r in rows(db)] == ["processed"] * 3
+
+
+def test_a_batch_a_crashed_worker_left_unfinished_goes_one_at_a_time_and_its_killer_is_dead_lettered(
+    db: Database, sid: int, redis_conn: Any
+) -> None:
+    queue = RedisJobQueue(TEST_REDIS_URL)
+    set_runtime(Runtime(Settings(env="test"), db, queue))
+    catalog(db, sid)
+    order = record(db, sid, "o", "orders/create", body_of("orders-create"))
+    # As a worker killed twice in this batch and once more alone leaves them: every delivery started, none finished.
+    with db.session() as s:
+        ids = list(s.scalars(select(WebhookEvent.id).order_by(WebhookEvent.id)))
+    for event_id in ids:
+        redis_conn.set(f"backsoon:webhook-inflight:{event_id}", MAX_CRASHES if event_id == order else 1)
+    assert drain_inbox(sid) == 2
+    assert rows(db) == [
+        ("p", "processed", 1, None),
+        ("p2", "processed", 1, None),
+        ("o", "failed", 1, crash_error(MAX_CRASHES)),
+    ]
+    with db.session() as s:
+        assert s.execute(select(Order.id)).all() == []
+    assert redis_conn.keys("backsoon:webhook-inflight:*") == []
