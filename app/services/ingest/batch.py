@@ -182,16 +182,17 @@ def _apply_products(
         rounds[n].append((event, part))
     echoes: set[int] = set()
     for round_ in rounds:
-        apply_now: dict[frozenset[str], list[ProductRecord]] = {}
+        by_preserve: dict[frozenset[str], list[tuple[WebhookEvent, ProductRecord]]] = {}
         for event, part in round_:
             assert isinstance(part.record, ProductRecord)
+            by_preserve.setdefault(part.preserve, []).append((event, part.record))
+        for preserve, items in by_preserve.items():
             # What the per-delivery handler asks first: a delivery that changes nothing synced is an echo.
-            if catalog.catalog_unchanged(session, store_id, products=[part.record], preserve=part.preserve):
-                echoes.add(event.id)
-            else:
-                apply_now.setdefault(part.preserve, []).append(part.record)
-        for preserve, records in apply_now.items():
-            catalog.apply_products(session, jobs, store_id, records, preserve=preserve)
+            same = catalog.unchanged_products(session, store_id, [r for _, r in items], preserve)
+            echoes |= {event.id for event, r in items if r.external_id in same}
+            changed = [r for _, r in items if r.external_id not in same]
+            if changed:
+                catalog.apply_products(session, jobs, store_id, changed, preserve=preserve)
     return echoes
 
 
