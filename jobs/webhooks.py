@@ -85,14 +85,14 @@ def _apply_batch(
             planned = batch.plan(session, store_id, registry.batch_topic_for, size, sorted(failed))
             ids = planned.ids
             if not ids:
-                return 0, [planned.stop] if planned.stop is not None else None
+                return 0, planned.alone or None
             if guard.unfinished(ids):
                 # A worker died while these were applied together: one at a time finds (and counts) the culprit.
                 return 0, ids
             guard.begin_all(ids)
             begun = ids
             batch.apply(session, rt.jobs, store_id, planned)
-        return len(ids), [planned.stop] if planned.stop is not None else None
+        return len(ids), planned.alone or None
     except Exception:
         if not begun:
             raise

@@ -77,10 +77,10 @@ BatchLookup = Callable[[str, str], BatchTopic | None]
 
 @dataclass(slots=True)
 class Plan:
-    """The due deliveries a batch applies (arrival order), and the one it stopped at, to be processed alone."""
+    """The due deliveries a batch applies (arrival order), then the run of those after it to be processed alone."""
 
     parts: list[tuple[WebhookEvent, Part]] = field(default_factory=list)
-    stop: int | None = None
+    alone: list[int] = field(default_factory=list)
 
     @property
     def ids(self) -> list[int]:
@@ -89,7 +89,9 @@ class Plan:
 
 
 def plan(session: Session, store_id: int, topics: BatchLookup, limit: int, exclude: Sequence[int] = ()) -> Plan:
-    """Lock and read the store's next due deliveries, oldest first, up to the first one that is not batched."""
+    """Lock and read the store's next due deliveries, oldest first: the batch up to the first one that is not
+    batched, and the deliveries from there up to the next batched one (a store of unbatched topics costs one read
+    per run of deliveries, not per delivery)."""
     q = (
         select(WebhookEvent)
         .where(
@@ -115,9 +117,11 @@ def plan(session: Session, store_id: int, topics: BatchLookup, limit: int, exclu
                 # Recorded by the per-delivery path, exactly as it always was (retry, or dead when unreadable).
                 part = None
         if part is None:
-            out.stop = event.id
+            out.alone.append(event.id)
+        elif out.alone:
             break
-        out.parts.append((event, part))
+        else:
+            out.parts.append((event, part))
     return out
 
 
