@@ -82,6 +82,7 @@ check: lint typecheck test ## Everything CI runs
 bench: $(STAMP) ## Run the benchmarks (PostgreSQL; BENCH_DATABASE_URL overrides; Lighthouse needs node and chromium)
 	$(BIN)/python benchmarks/recompute.py
 	$(BIN)/python benchmarks/webhook_ingest.py
+	$(BIN)/python benchmarks/spike.py
 	$(BIN)/python benchmarks/bulk_sync.py
 	$(BIN)/python benchmarks/paged_sync_shopify.py
 	$(BIN)/python benchmarks/woo_sync.py

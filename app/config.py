@@ -38,6 +38,8 @@ class Settings:
     sweep_after_seconds: int = 60
     # SMTP connections (each with its own database connection) a restock fan-out wave is sent over.
     fanout_connections: int = 1
+    # Deliveries of one store a drain job applies per transaction (app.services.ingest.batch); 0: one at a time.
+    inbox_batch: int = 500
     # The freshness pass per store (app.services.ingest.freshness): every this many seconds, so a change whose
     # webhook was lost lands within 5 minutes even with WooCommerce's 14-23 s delivery delay; and how many failed
     # passes in a row make the admin say the sync is failing.
@@ -121,6 +123,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except ValueError as exc:
         raise ConfigError("FANOUT_CONNECTIONS must be an integer") from exc
     try:
+        inbox_batch = int(env.get("INBOX_BATCH", "500"))
+    except ValueError as exc:
+        raise ConfigError(f"INBOX_BATCH must be an integer, not {env.get('INBOX_BATCH')!r}") from exc
+    if not 0 <= inbox_batch <= 5000:
+        raise ConfigError(f"INBOX_BATCH must be between 0 and 5000, not {inbox_batch}")
+    try:
         fresh_pass_seconds = int(env.get("FRESH_PASS_SECONDS", "240"))
         sync_failing_after = int(env.get("SYNC_FAILING_AFTER", "3"))
     except ValueError as exc:
@@ -153,6 +161,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_json=_bool(env.get("LOG_JSON"), default=mode == "production"),
         sweep_after_seconds=sweep_after,
         fanout_connections=fanout_connections,
+        inbox_batch=inbox_batch,
         fresh_pass_seconds=fresh_pass_seconds,
         sync_failing_after=sync_failing_after,
         demo=_bool(env.get("BACKSOON_DEMO")),

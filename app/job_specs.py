@@ -140,9 +140,20 @@ def shopify_fresh_pass(store_id: int) -> JobSpec:
     return JobSpec(SHOPIFY_FRESHNESS, (store_id,), job_id=f"fresh-{store_id}", timeout=FRESHNESS_TIMEOUT)
 
 
-def recompute_dirty(store_id: int, suffix: str = "") -> JobSpec:
-    """Recompute a store's dirty variants; one collapsed job per store."""
-    return JobSpec(RECOMPUTE_DIRTY, (store_id,), job_id=_id(f"recompute-dirty-{store_id}", suffix), queue="high")
+def recompute_gate(store_id: int) -> str:
+    """The Redis key that keeps one dirty recompute pending per store."""
+    return f"backsoon:recompute-gate:{store_id}"
+
+
+def recompute_dirty(store_id: int, suffix: str = "", *, gated: bool = True) -> JobSpec:
+    """Recompute a store's dirty variants; one pending job per store.
+
+    Gated like the inbox drain: a job id alone would refuse the enqueue while that job is still running, and the
+    variants marked after its last read would then wait for the sweeper (a minute or more during a sale).
+    """
+    gate = recompute_gate(store_id) if gated else None
+    job_id = _id(f"recompute-dirty-{store_id}", suffix)
+    return JobSpec(RECOMPUTE_DIRTY, (store_id,), job_id=job_id, queue="high", gate=gate)
 
 
 def recompute_store(store_id: int) -> JobSpec:

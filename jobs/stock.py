@@ -53,6 +53,8 @@ def recompute_dirty(store_id: int) -> dict[str, Any]:
     """Recompute the variants marked dirty for a store, batch by batch, until none are left."""
     total = 0
     with job_context(store_id=store_id) as rt:
+        # Reopen the gate before reading, so a variant marked from now on enqueues a new run.
+        rt.jobs.clear_gate(job_specs.recompute_gate(store_id))
         while True:
             with rt.db.session() as session:
                 batch = dirty.take_dirty_batch(session, store_id)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from app.models import Product, Store, Variant
 from app.platforms.base import Platform
 from app.platforms.demo.platform import DEMO
 from app.platforms.shopify.platform import SHOPIFY
 from app.platforms.woocommerce.platform import WOOCOMMERCE
 from app.queue import JobSpec
+from app.services.ingest.batch import BatchTopic
 from app.services.ingest.inbox import Handler
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (SHOPIFY, WOOCOMMERCE, DEMO)}
@@ -34,6 +37,20 @@ def handler_for(platform: str, topic: str) -> Handler | None:
     """The function that applies a platform's webhook topic (None for a platform or topic nobody handles)."""
     found = PLATFORMS.get(platform)
     return found.topics.get(topic) if found is not None else None
+
+
+def batch_topic_for(platform: str, topic: str) -> BatchTopic | None:
+    """How a drain batches a platform's topic (None: its deliveries are processed one at a time).
+
+    Only while the topic's handler is the one the batch stands for: a platform that handles the topic otherwise
+    gets every delivery through its handler.
+    """
+    found = PLATFORMS.get(platform)
+    batched: Mapping[str, BatchTopic] = getattr(found, "batched", None) or {}
+    entry = batched.get(topic)
+    if entry is None or found is None or found.topics.get(topic) is not entry.handler:
+        return None
+    return entry
 
 
 def sync_job_for(platform: str, run_id: int, suffix: str = "") -> JobSpec | None:

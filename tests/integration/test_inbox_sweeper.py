@@ -156,7 +156,10 @@ def test_stale_dirty_variants_are_swept_into_a_recompute(db: Database) -> None:
     now = datetime.now(UTC)
     with db.session() as s:
         s.execute(update(DirtyVariant).values(marked_at=now - timedelta(seconds=90)))
-    assert jobs.specs == [JobSpec(job_specs.RECOMPUTE_DIRTY, (sid,), job_id=f"recompute-dirty-{sid}", queue="high")]
+    gate = job_specs.recompute_gate(sid)
+    assert jobs.specs == [
+        JobSpec(job_specs.RECOMPUTE_DIRTY, (sid,), job_id=f"recompute-dirty-{sid}", queue="high", gate=gate)
+    ]
     with db.session() as s:
         specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60), sync_job=registry.sync_job_for)
     minute = int(now.timestamp() // 60)

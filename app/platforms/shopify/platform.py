@@ -15,6 +15,7 @@ from app.models import Product, Store, SyncRun, Variant
 from app.platforms.base import NextStep, WebhookIntake, permalink
 from app.platforms.shopify import intake, sync, webhooks
 from app.queue import JobQueue, JobSpec
+from app.services.ingest.batch import BatchTopic
 from app.services.ingest.inbox import Handler
 from app.services.merchant.identity import primary_host
 from integrations.shopify.app_config import app_embed_editor_url
@@ -42,6 +43,11 @@ class Shopify:
     def topics(self) -> Mapping[str, Handler]:
         """Every Shopify topic BackSoon subscribes to."""
         return webhooks.TOPICS
+
+    @property
+    def batched(self) -> Mapping[str, BatchTopic]:
+        """The topics a drain may apply many deliveries of in one transaction."""
+        return webhooks.BATCHED
 
     def start_sync(self, session: Session, jobs: JobQueue, store_id: int, kind: str = "initial") -> SyncRun | None:
         """Open a bulk (initial) or incremental (reconcile) sync run."""

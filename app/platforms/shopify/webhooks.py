@@ -16,6 +16,7 @@ from app.platforms.shopify import records as shopify_records
 from app.platforms.shopify import sync as shopify_sync
 from app.queue import JobQueue, enqueue_after_commit
 from app.services import catalog
+from app.services.ingest.batch import BatchTopic, Part
 from app.services.ingest.inbox import ECHO, Handler
 from app.services.merchant import compliance
 from integrations.base import InventoryRecord, OrderRecord, ProductRecord, StoreInfo
@@ -276,4 +277,45 @@ TOPICS: dict[str, Handler] = {
     "customers/redact": on_customer_redact,
     "shop/redact": on_shop_redact,
     "bulk_operations/finish": on_bulk_finished,
+}
+
+
+def _read_product(event: WebhookEvent) -> Part | None:
+    """A product delivery as on_product applies a full variant list; a possibly partial one is processed alone."""
+    record = _parse(event)
+    assert isinstance(record, ProductRecord)
+    if len(record.variants) >= PARTIAL_VARIANTS_AT or _lists_more_variants(event, record):
+        return None
+    return Part(record, preserve=frozenset(p.PRODUCT_WEBHOOK_UNKNOWN_VARIANT_FIELDS))
+
+
+def _read_inventory_level(event: WebhookEvent) -> Part | None:
+    """An inventory level delivery as on_inventory_level applies it (keyed by inventory item)."""
+    level = _parse(event)
+    assert isinstance(level, p.InventoryLevelUpdate)
+    record = InventoryRecord(
+        variant_external_id=level.inventory_item_id,
+        location_external_id=level.location_id,
+        available=level.available,
+        updated_at=level.updated_at,
+    )
+    return Part(record, level_key="inventory_item")
+
+
+def _read_order(event: WebhookEvent) -> Part | None:
+    """An order delivery as on_order applies it."""
+    order = _parse(event)
+    assert isinstance(order, OrderRecord)
+    return Part(order)
+
+
+# Topics whose deliveries a drain may apply together (app.services.ingest.batch): current-state upserts only.
+BATCHED: dict[str, BatchTopic] = {
+    "products/create": BatchTopic(on_product, _read_product),
+    "products/update": BatchTopic(on_product, _read_product),
+    "inventory_levels/update": BatchTopic(on_inventory_level, _read_inventory_level),
+    "orders/create": BatchTopic(on_order, _read_order),
+    "orders/updated": BatchTopic(on_order, _read_order),
+    "orders/paid": BatchTopic(on_order, _read_order),
+    "orders/cancelled": BatchTopic(on_order, _read_order),
 }

@@ -53,6 +53,67 @@ def catalog_unchanged(
     )
 
 
+def unchanged_products(
+    session: Session, store_id: int, products: Sequence[ProductRecord], preserve: Collection[str] = frozenset()
+) -> set[str]:
+    """External ids of the products (distinct) whose apply would change nothing: catalog_unchanged for each, with the
+    stored rows read in three queries instead of three per product (a webhook batch checks hundreds)."""
+    keep = preserved_columns(preserve)
+    olds = {
+        str(r.external_id): r
+        for r in bulk.select_in(
+            session,
+            select(Product.id, Product.external_id, *(getattr(Product, f) for f in PRODUCT_FIELDS)).where(
+                Product.store_id == store_id
+            ),
+            Product.external_id,
+            {p.external_id for p in products},
+        )
+    }
+    names = {p.supplier[:255] for p in products if p.supplier}
+    suppliers = {
+        str(r[0]): int(r[1])
+        for r in bulk.select_in(
+            session, select(Supplier.name, Supplier.id).where(Supplier.store_id == store_id), Supplier.name, names
+        )
+    }
+    stored: dict[int, dict[str, Row[Any]]] = {}
+    for r in bulk.select_in(
+        session,
+        select(Variant.external_id, *(getattr(Variant, f) for f in VARIANT_FIELDS)).where(Variant.store_id == store_id),
+        Variant.product_id,
+        {int(o.id) for o in olds.values()},
+    ):
+        stored.setdefault(int(r.product_id), {})[str(r.external_id)] = r
+    out: set[str] = set()
+    for p in products:
+        old = olds.get(p.external_id)
+        if old is None:
+            continue
+        supplier_id = old.supplier_id
+        if p.supplier:
+            supplier_id = suppliers.get(p.supplier[:255])
+            if supplier_id is None:
+                continue
+        if _product_same(old, p, supplier_id, stored.get(int(old.id), {}), keep):
+            out.add(p.external_id)
+    return out
+
+
+def _product_same(
+    old: Row[Any], p: ProductRecord, supplier_id: int | None, stored: dict[str, Row[Any]], keep: frozenset[str]
+) -> bool:
+    row = bulk.fit(_PRODUCTS, product_values(p, supplier_id))
+    if bulk.differs(old, row, PRODUCT_FIELDS):
+        return False
+    if p.variants:
+        # The full list: a live variant it no longer names would be deleted.
+        named = {v.external_id for v in p.variants}
+        if any(ext not in named and r.deleted_at is None for ext, r in stored.items()):
+            return False
+    return all(_same_variant(stored.get(v.external_id), v, int(old.id), keep) for v in p.variants)
+
+
 def _product_unchanged(session: Session, store_id: int, p: ProductRecord, keep: frozenset[str]) -> bool:
     old = session.execute(
         select(Product.id, *(getattr(Product, f) for f in PRODUCT_FIELDS)).where(
@@ -68,9 +129,6 @@ def _product_unchanged(session: Session, store_id: int, p: ProductRecord, keep: 
         ).scalar_one_or_none()
         if supplier_id is None:
             return False
-    row = bulk.fit(_PRODUCTS, product_values(p, supplier_id))
-    if bulk.differs(old, row, PRODUCT_FIELDS):
-        return False
     stored = {
         r.external_id: r
         for r in session.execute(
@@ -79,12 +137,7 @@ def _product_unchanged(session: Session, store_id: int, p: ProductRecord, keep: 
             )
         )
     }
-    if p.variants:
-        # The full list: a live variant it no longer names would be deleted.
-        named = {v.external_id for v in p.variants}
-        if any(ext not in named and r.deleted_at is None for ext, r in stored.items()):
-            return False
-    return all(_same_variant(stored.get(v.external_id), v, int(old.id), keep) for v in p.variants)
+    return _product_same(old, p, supplier_id, stored, keep)
 
 
 def _variant_unchanged(session: Session, store_id: int, parent: str, v: VariantRecord, keep: frozenset[str]) -> bool:

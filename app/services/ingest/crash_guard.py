@@ -5,6 +5,8 @@ of memory, a crash in a C extension, SIGKILL) rolls back everything it wrote abo
 included, and the sweeper would hand the same delivery to the next worker for ever. So each delivery's processing
 is bracketed by a Redis counter, incremented before and deleted after: one found at MAX_CRASHES when a worker
 starts on it was started that many times and never finished, and is dead-lettered instead of being run again.
+A batch (app.services.ingest.batch) counts a start for each of its deliveries; a batch with any delivery found
+unfinished is processed one delivery at a time, so the one that kills its worker is counted alone.
 Best effort by design: without Redis (the demo's in-process jobs, or an outage) nothing is counted and processing
 goes on as before; a count lost with Redis only delays the dead letter.
 """
@@ -43,6 +45,44 @@ class CrashGuard:
         except RedisError:
             return 0
         return int(started) - 1
+
+    def unfinished(self, event_ids: list[int]) -> bool:
+        """Whether any of these deliveries was started and never finished (a worker died while processing it)."""
+        if self._redis is None or not event_ids:
+            return False
+        from redis.exceptions import RedisError
+
+        try:
+            found: list[object] = list(self._redis.mget([_PREFIX + str(i) for i in event_ids]))  # type: ignore[arg-type]
+        except RedisError:
+            return False
+        return any(v is not None for v in found)
+
+    def begin_all(self, event_ids: list[int]) -> None:
+        """Mark deliveries processed together (one batch) as being processed: a worker dying counts for each."""
+        if self._redis is None or not event_ids:
+            return
+        from redis.exceptions import RedisError
+
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for event_id in event_ids:
+                pipe.incr(_PREFIX + str(event_id))
+                pipe.expire(_PREFIX + str(event_id), _TTL_SECONDS)
+            pipe.execute()
+        except RedisError:
+            log.debug("could not mark %d webhooks in flight", len(event_ids))
+
+    def end_all(self, event_ids: list[int]) -> None:
+        """The batch finished (applied, or rolled back to be processed one at a time)."""
+        if self._redis is None or not event_ids:
+            return
+        from redis.exceptions import RedisError
+
+        try:
+            self._redis.delete(*(_PREFIX + str(i) for i in event_ids))
+        except RedisError:
+            log.debug("could not clear the in-flight marks of %d webhooks", len(event_ids))
 
     def end(self, event_id: int) -> None:
         """The delivery's processing finished (applied, or its failure recorded on the row)."""

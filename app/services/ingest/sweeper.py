@@ -67,7 +67,8 @@ def stalled_recomputes(session: Session, now: datetime, stale_before: datetime) 
         .all()
     )
     minute = int(now.timestamp() // 60)
-    return [job_specs.recompute_dirty(sid, suffix=f"s{minute}") for sid in store_ids]
+    # Ungated, as for deliveries: a gate left set by a dead worker must not hold the re-drive back.
+    return [job_specs.recompute_dirty(sid, suffix=f"s{minute}", gated=False) for sid in store_ids]
 
 
 def stalled_syncs(session: Session, now: datetime, stale_before: datetime, sync_job: SyncJobFor) -> list[JobSpec]:
