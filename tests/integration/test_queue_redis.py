@@ -77,4 +77,4 @@ def test_cron_config_registers_every_periodic_job_of_the_schedule_table(redis_co
         (j.func_name, j.queue_name, j.interval, j.job_options["job_timeout"]) for j in scheduler.get_jobs()
     )
     assert registered == sorted((p.func, p.queue, p.every, p.timeout) for p in job_specs.SCHEDULE)
-    assert len(registered) == 12
+    assert len(registered) == 13
