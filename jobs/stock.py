@@ -51,25 +51,30 @@ def recompute_store(store_id: int) -> dict[str, Any]:
 
 def recompute_dirty(store_id: int) -> dict[str, Any]:
     """Recompute the variants marked dirty for a store, batch by batch, until none are left."""
-    total = 0
     with job_context(store_id=store_id) as rt:
         # Reopen the gate before reading, so a variant marked from now on enqueues a new run.
         rt.jobs.clear_gate(job_specs.recompute_gate(store_id))
-        while True:
-            with rt.db.session() as session:
-                batch = dirty.take_dirty_batch(session, store_id)
-                if not batch:
-                    break
-                result = stock.recompute(session, store_id, [vid for vid, _ in batch])
-                dirty.clear_dirty(session, batch)
-            # Enqueued per committed batch, so the first restock email need not wait for the last batch.
-            for event_id in result.restock_event_ids:
-                rt.jobs.enqueue(job_specs.fanout_event(event_id))
-            total += len(batch)
-        if total:
-            _publish(rt, store_id)
-            _follow_ups(rt, store_id, ())
-    return {"variants": total}
+        return {"variants": recompute_dirty_now(rt, store_id)}
+
+
+def recompute_dirty_now(rt: Runtime, store_id: int) -> int:
+    """Recompute a store's dirty variants in this job, then queue its publish and follow-ups; returns how many."""
+    total = 0
+    while True:
+        with rt.db.session() as session:
+            batch = dirty.take_dirty_batch(session, store_id)
+            if not batch:
+                break
+            result = stock.recompute(session, store_id, [vid for vid, _ in batch])
+            dirty.clear_dirty(session, batch)
+        # Enqueued per committed batch, so the first restock email need not wait for the last batch.
+        for event_id in result.restock_event_ids:
+            rt.jobs.enqueue(job_specs.fanout_event(event_id))
+        total += len(batch)
+    if total:
+        _publish(rt, store_id)
+        _follow_ups(rt, store_id, ())
+    return total
 
 
 def recompute_stores(store_ids: tuple[int, ...]) -> dict[str, Any]:

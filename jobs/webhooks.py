@@ -10,6 +10,7 @@ from app.platforms import registry
 from app.runtime import Runtime
 from app.services.ingest import batch, inbox
 from app.services.ingest.crash_guard import MAX_CRASHES, CrashGuard, crash_error
+from jobs import stock as stock_jobs
 from jobs._base import job_context
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ def _drain(rt: Runtime, guard: CrashGuard, store_id: int, failed: set[int]) -> i
                 alone = [i for i in inbox.pending_events(session, store_id) if i not in failed]
             if not alone:
                 return done
+        if applied:
+            # The storefront is right only once the batch's variants are recomputed: done here rather than by the
+            # recompute job it queued, which waits behind every other store's drain during a burst.
+            stock_jobs.recompute_dirty_now(rt, store_id)
         done += applied
         for event_id in alone or ():
             done += _process_alone(rt, guard, event_id, failed)

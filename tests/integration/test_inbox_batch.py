@@ -11,12 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from app import job_specs
 from app.config import Settings
 from app.db import Database
-from app.models import InventoryLevel, Order, OrderLine, Product, Variant, WebhookEvent
+from app.models import DirtyVariant, InventoryLevel, Order, OrderLine, Product, StockState, Variant, WebhookEvent
 from app.queue import RedisJobQueue
 from app.runtime import Runtime, set_runtime
 from app.services.ingest import inbox
@@ -137,6 +137,24 @@ def test_inventory_levels_of_one_item_collapse_to_the_newest_whatever_the_arriva
         ).all()
     assert [lv[0] for lv in levels] == [7]
     assert [r[1] for r in rows(db)] == ["processed"] * 4
+
+
+def test_the_drain_recomputes_the_batch_s_variants_itself_so_the_storefront_is_right_when_it_ends(
+    db: Database, jobs: RecordingQueue, sid: int
+) -> None:
+    catalog(db, sid)
+    record(db, sid, "level", "inventory_levels/update", body_of("inventory_levels-update-available_7"))
+    assert drain_inbox(sid) == 3
+    # No job has run (the queue only records): the state the storefront reads is already the new quantity.
+    with db.session() as s:
+        state = s.execute(
+            select(StockState.sellable_quantity).join(Variant).where(Variant.inventory_item_external_id == ITEM)
+        ).scalar_one()
+        assert state == 7
+        assert s.scalar(select(func.count()).select_from(DirtyVariant).where(DirtyVariant.store_id == sid)) == 0
+    # The recompute job the batch queued finds nothing left; the publish is queued by the drain itself.
+    assert recomputes(jobs, sid) == 1
+    assert sum(1 for spec in jobs.specs if spec.func == job_specs.SHOPIFY_PUBLISH) == 1
 
 
 def test_a_delivery_sent_twice_under_new_webhook_ids_applies_once(db: Database, jobs: RecordingQueue, sid: int) -> None:
