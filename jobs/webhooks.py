@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from app import job_specs
 from app.logs import log_context
 from app.platforms import registry
+from app.queue import JobQueue, JobSpec
 from app.runtime import Runtime
 from app.services.ingest import batch, inbox
 from app.services.ingest.crash_guard import MAX_CRASHES, CrashGuard, crash_error
@@ -96,7 +98,7 @@ def _apply_batch(
                 return 0, ids
             guard.begin_all(ids)
             begun = ids
-            batch.apply(session, rt.jobs, store_id, planned)
+            batch.apply(session, _RecomputedHere(rt.jobs, store_id), store_id, planned)
         return len(ids), planned.alone or None
     except Exception:
         if not begun:
@@ -105,6 +107,26 @@ def _apply_batch(
         return 0, begun
     finally:
         guard.end_all(begun)
+
+
+@dataclass(frozen=True, slots=True)
+class _RecomputedHere:
+    """The job queue a batch is applied with: the store's dirty recompute is left out, since the drain runs it itself
+    right after the batch commits (a queued one would only find nothing left). A drain killed in between leaves the
+    variants dirty, and the sweeper re-drives them as it does a lost enqueue."""
+
+    jobs: JobQueue
+    store_id: int
+
+    def enqueue(self, spec: JobSpec) -> bool:
+        """Enqueue anything but this store's dirty recompute."""
+        if spec.func == job_specs.RECOMPUTE_DIRTY and spec.args == (self.store_id,):
+            return False
+        return self.jobs.enqueue(spec)
+
+    def clear_gate(self, gate: str) -> None:
+        """Reopen a gate of the real queue."""
+        self.jobs.clear_gate(gate)
 
 
 def _process_alone(rt: Runtime, guard: CrashGuard, event_id: int, failed: set[int]) -> int:

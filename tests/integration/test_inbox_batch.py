@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from app import job_specs
 from app.config import Settings
 from app.db import Database
 from app.models import DirtyVariant, InventoryLevel, Order, OrderLine, Product, StockState, Variant, WebhookEvent
-from app.queue import RedisJobQueue
+from app.platforms import registry
+from app.queue import JobSpec, RedisJobQueue
 from app.runtime import Runtime, set_runtime
-from app.services.ingest import inbox
+from app.services.ingest import inbox, sweeper
 from app.services.ingest.crash_guard import MAX_CRASHES, crash_error
+from jobs import stock as stock_jobs
 from jobs.webhooks import drain_inbox
 from tests.conftest import FIXTURES, TEST_REDIS_URL
 from tests.factories import RecordingQueue, make_store
@@ -85,6 +88,11 @@ def recomputes(queue: RecordingQueue, sid: int) -> int:
     return sum(1 for spec in queue.specs if spec == job_specs.recompute_dirty(sid))
 
 
+def publishes(queue: RecordingQueue) -> int:
+    """Storefront publishes queued: one per recompute the drain ran that had variants to recompute."""
+    return sum(1 for spec in queue.specs if spec.func == job_specs.SHOPIFY_PUBLISH)
+
+
 def test_two_updates_of_one_order_in_a_batch_the_newest_wins_and_both_rows_are_processed(
     db: Database, jobs: RecordingQueue, sid: int
 ) -> None:
@@ -103,8 +111,9 @@ def test_two_updates_of_one_order_in_a_batch_the_newest_wins_and_both_rows_are_p
         ("o1", "processed", 1, None),
         ("o2", "processed", 1, None),
     ]
-    # One transaction for the four deliveries: one collapsed recompute for the store.
-    assert recomputes(jobs, sid) == 1
+    # One transaction for the four deliveries, recomputed once by the drain itself: no recompute job, one publish.
+    assert recomputes(jobs, sid) == 0
+    assert publishes(jobs) == 1
 
 
 def test_an_older_update_after_a_newer_one_is_stale_in_the_same_batch_and_in_a_later_one(
@@ -119,8 +128,9 @@ def test_an_older_update_after_a_newer_one_is_stale_in_the_same_batch_and_in_a_l
     assert drain_inbox(sid) == 1
     assert order_state(db)[0] == "paid"
     assert [r[1] for r in rows(db)] == ["processed"] * 5
-    # The late stale delivery changed nothing: no recompute for it.
-    assert recomputes(jobs, sid) == 1
+    # The late stale delivery changed nothing: no recompute (and no publish) for it.
+    assert recomputes(jobs, sid) == 0
+    assert publishes(jobs) == 1
 
 
 def test_inventory_levels_of_one_item_collapse_to_the_newest_whatever_the_arrival_order(
@@ -152,9 +162,38 @@ def test_the_drain_recomputes_the_batch_s_variants_itself_so_the_storefront_is_r
         ).scalar_one()
         assert state == 7
         assert s.scalar(select(func.count()).select_from(DirtyVariant).where(DirtyVariant.store_id == sid)) == 0
-    # The recompute job the batch queued finds nothing left; the publish is queued by the drain itself.
-    assert recomputes(jobs, sid) == 1
-    assert sum(1 for spec in jobs.specs if spec.func == job_specs.SHOPIFY_PUBLISH) == 1
+    # No recompute job is queued for what the drain recomputed; the publish is queued by the drain itself.
+    assert recomputes(jobs, sid) == 0
+    assert publishes(jobs) == 1
+
+
+def test_a_drain_killed_between_its_batch_and_its_recompute_leaves_the_variants_to_the_sweeper(
+    db: Database, jobs: RecordingQueue, sid: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog(db, sid)
+    record(db, sid, "level", "inventory_levels/update", body_of("inventory_levels-update-available_7"))
+
+    def killed(rt: Any, store_id: int) -> int:
+        raise KeyboardInterrupt("worker killed")
+
+    monkeypatch.setattr(stock_jobs, "recompute_dirty_now", killed)
+    with pytest.raises(KeyboardInterrupt):
+        drain_inbox(sid)
+    # The batch committed; its variants wait, dirty, with no recompute job queued for them.
+    assert [r[1] for r in rows(db)] == ["processed"] * 3
+    assert recomputes(jobs, sid) == 0
+    now = datetime.now(UTC)
+    with db.session() as s:
+        dirty_ids = set(s.scalars(select(DirtyVariant.variant_id).where(DirtyVariant.store_id == sid)))
+        # Every variant of the two products the batch created, the inventory item's among them.
+        assert dirty_ids == set(s.scalars(select(Variant.id).where(Variant.store_id == sid)))
+        assert len(dirty_ids) == 4
+        s.execute(update(DirtyVariant).values(marked_at=now - timedelta(seconds=90)))
+    with db.session() as s:
+        specs = sweeper.sweep(s, jobs, now, timedelta(seconds=60), sync_job=registry.sync_job_for)
+    minute = int(now.timestamp() // 60)
+    swept = JobSpec(job_specs.RECOMPUTE_DIRTY, (sid,), job_id=f"recompute-dirty-{sid}-s{minute}", queue="high")
+    assert specs == [swept]
 
 
 def test_a_delivery_sent_twice_under_new_webhook_ids_applies_once(db: Database, jobs: RecordingQueue, sid: int) -> None:
