@@ -286,7 +286,13 @@ def demo_shop() -> ResponseReturnValue:
             }
         )
     items.sort(key=lambda i: (i["rank"], i["product"].title, i["product"].id))
-    return render_template("shop/index.html", store=store, items=items[:GRID_SIZE], total=len(items), money=_money)
+    return render_template(
+        "shop/index.html",
+        store=store,
+        items=items[:GRID_SIZE],
+        total=len(items),
+        price_text=lambda amount: identity.format_amount(store, amount),
+    )
 
 
 @bp.get("/demo/shop/products/<external_id>")

@@ -85,7 +85,8 @@ def test_grid_lists_products_with_badges_story_first(db: Database, client: Flask
     assert '<span class="bs-badge bs-badge--only_n_left">Only 2 left</span>' in body
     assert 'Back soon · <time datetime="2026-04-01">2026-04-01</time>' in body
     assert "Mug &lt;Limited&gt;" in body and "Mug <Limited>" not in body
-    assert "EUR 12.50" in body
+    # Written as the product page writes it: the store reported no money format, so "<amount> <currency>".
+    assert '<p class="price">12.50 EUR</p>' in body
 
 
 def test_product_page_mounts_the_widget_with_server_rendered_states(db: Database, client: FlaskClient) -> None:
