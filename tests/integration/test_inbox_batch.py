@@ -223,6 +223,30 @@ def test_a_repeated_product_update_in_one_batch_is_an_echo_as_it_would_be_one_at
 
 
 @pytest.mark.parametrize("batch", [500, 0])
+def test_a_product_changed_twice_in_a_batch_ends_as_its_newest_state_whatever_the_arrival_order(
+    db: Database, sid: int, batch: int
+) -> None:
+    set_runtime(Runtime(Settings(env="test", inbox_batch=batch), db, RecordingQueue()))
+    record(db, sid, "create", "products/create", body_of("products-create"))
+    newest = body_of("products-update", title="Merino Crew Sweater II", updated_at="2026-10-14T13:00:00-04:00")
+    middle = body_of("products-update", title="Merino Crew", updated_at="2026-10-14T12:00:00-04:00")
+    record(db, sid, "newest", "products/update", newest)
+    record(db, sid, "middle", "products/update", middle)
+    record(db, sid, "newest-again", "products/update", dict(newest, updated_at="2026-10-14T13:30:00-04:00"))
+    assert drain_inbox(sid) == 4
+    # Batched or one at a time: the late older state is skipped, the repeat of the newest is an echo.
+    assert [r[:2] for r in rows(db)] == [
+        ("create", "processed"),
+        ("newest", "processed"),
+        ("middle", "processed"),
+        ("newest-again", "echo"),
+    ]
+    with db.session() as s:
+        title = s.scalar(select(Product.title).where(Product.external_id == "9587413528877"))
+    assert title == "Merino Crew Sweater II"
+
+
+@pytest.mark.parametrize("batch", [500, 0])
 def test_a_poison_delivery_mid_batch_fails_alone_and_the_others_apply(
     db: Database, sid: int, batch: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

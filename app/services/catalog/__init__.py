@@ -8,7 +8,7 @@ is only rewritten when one of its values differs, so a replay writes nothing and
 dirty. Variants whose stock inputs changed are marked for the collapsed recompute job.
 """
 
-from app.services.catalog.changes import catalog_unchanged, unchanged_products
+from app.services.catalog.changes import catalog_unchanged, same_product_state, unchanged_products
 from app.services.catalog.common import ApplyResult, Counts
 from app.services.catalog.inventory import apply_inventory, apply_locations, set_tracking
 from app.services.catalog.orders import apply_orders, apply_refund, delete_order, refund_ids, remove_refunds
@@ -28,6 +28,7 @@ __all__ = [
     "delete_product",
     "refund_ids",
     "remove_refunds",
+    "same_product_state",
     "set_tracking",
     "unchanged_products",
 ]

@@ -53,6 +53,22 @@ def catalog_unchanged(
     )
 
 
+def same_product_state(a: ProductRecord, b: ProductRecord, preserve: Collection[str] = frozenset()) -> bool:
+    """Whether applying ``b`` right after ``a`` would change no stored value: every compared column is equal as
+    stored (cut to its column), a supplier ``b`` does not name keeps ``a``'s, and so do preserved variant fields."""
+    keep = preserved_columns(preserve)
+
+    def compared(p: ProductRecord, supplier: str | None) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
+        # Both rows would get the same ids, so the product's and the supplier's are left out (the name stands in).
+        variants = {
+            v.external_id: {k: val for k, val in bulk.fit(_VARIANTS, variant_values(v, 0)).items() if k not in keep}
+            for v in p.variants
+        }
+        return bulk.fit(_PRODUCTS, product_values(p, None)), supplier, variants
+
+    return compared(a, a.supplier) == compared(b, b.supplier or a.supplier)
+
+
 def unchanged_products(
     session: Session, store_id: int, products: Sequence[ProductRecord], preserve: Collection[str] = frozenset()
 ) -> set[str]:

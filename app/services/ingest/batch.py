@@ -14,8 +14,8 @@ What keeps the inbox's guarantees:
   any other delivery, or one whose body cannot be read, ends the batch there and is processed alone by the
   per-delivery path, so nothing is reordered around a delete, an uninstall or a refund.
 - Product deliveries are compared with what is stored (echo detection) as the per-delivery handler does: a product
-  named twice in one batch is applied in rounds, each round seeing the previous one, so a repeated delivery is
-  an echo or stale exactly when it would have been one delivery at a time.
+  named several times in one batch has its later deliveries compared with the state before each (older: skipped;
+  the same again: an echo), and only the state they end at is written, once.
 - If the batch fails, nothing of it is written and its deliveries are processed one at a time, so a poison delivery
   fails (and is retried or dead-lettered) alone. Deliveries a crashed worker left unfinished (CrashGuard) are also
   processed one at a time, so a delivery that kills its worker is isolated and dead-lettered after MAX_CRASHES.
@@ -36,6 +36,7 @@ from sqlalchemy import case, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from app.db import Database
+from app.infra import bulk
 from app.infra.sql import dialect
 from app.models import Store, WebhookEvent, WebhookEventStatus
 from app.queue import JobQueue
@@ -174,29 +175,48 @@ def apply(session: Session, jobs: JobQueue, store_id: int, batch: Plan) -> dict[
 def _apply_products(
     session: Session, jobs: JobQueue, store_id: int, products: list[tuple[WebhookEvent, Part]]
 ) -> set[int]:
-    """Apply product deliveries in rounds (the n-th delivery of each product in round n); the echo deliveries' ids."""
-    rounds: list[list[tuple[WebhookEvent, Part]]] = []
-    seen: dict[str, int] = {}
+    """Apply the state each product's deliveries of the batch end at, once; the ids of those that were echoes.
+
+    One at a time, a product's first delivery is an echo when it changes nothing stored, and each later one is
+    skipped when older than the state before it, or an echo when it repeats that state: the first is asked of the
+    database, the later ones by comparing the records (timestamps aside). Each delivery is the product's whole
+    current state, so applying only the state they end at leaves the rows as applying them in turn would.
+    """
+    by_product: dict[str, list[tuple[WebhookEvent, Part]]] = {}
     for event, part in products:
         assert isinstance(part.record, ProductRecord)
-        n = seen.get(part.record.external_id, 0)
-        seen[part.record.external_id] = n + 1
-        if n == len(rounds):
-            rounds.append([])
-        rounds[n].append((event, part))
+        by_product.setdefault(part.record.external_id, []).append((event, part))
     echoes: set[int] = set()
-    for round_ in rounds:
-        by_preserve: dict[frozenset[str], list[tuple[WebhookEvent, ProductRecord]]] = {}
-        for event, part in round_:
-            assert isinstance(part.record, ProductRecord)
-            by_preserve.setdefault(part.preserve, []).append((event, part.record))
-        for preserve, items in by_preserve.items():
-            # What the per-delivery handler asks first: a delivery that changes nothing synced is an echo.
-            same = catalog.unchanged_products(session, store_id, [r for _, r in items], preserve)
-            echoes |= {event.id for event, r in items if r.external_id in same}
-            changed = [r for _, r in items if r.external_id not in same]
-            if changed:
-                catalog.apply_products(session, jobs, store_id, changed, preserve=preserve)
+    firsts: dict[frozenset[str], list[tuple[WebhookEvent, ProductRecord]]] = {}
+    for items in by_product.values():
+        event, part = items[0]
+        assert isinstance(part.record, ProductRecord)
+        firsts.setdefault(part.preserve, []).append((event, part.record))
+    for preserve, heads in firsts.items():
+        # What the per-delivery handler asks first: a delivery that changes nothing synced is an echo.
+        same = catalog.unchanged_products(session, store_id, [r for _, r in heads], preserve)
+        echoes |= {event.id for event, r in heads if r.external_id in same}
+    newest: dict[frozenset[str], list[ProductRecord]] = {}
+    for items in by_product.values():
+        # The state one delivery after another would leave: the first delivery's (unless it was an echo of what is
+        # stored), then each later one that is neither older (skipped as stale) nor the same again (an echo). After
+        # a first delivery that was an echo, a later one is measured against the echo's time, which can only be
+        # newer than the stored one: an older state never replaces a newer one.
+        head_event, current = items[0]
+        changed = head_event.id not in echoes
+        for event, part in items[1:]:
+            assert isinstance(part.record, ProductRecord) and isinstance(current.record, ProductRecord)
+            if bulk.stale(part.record.updated_at, current.record.updated_at):
+                continue
+            if catalog.same_product_state(current.record, part.record, part.preserve):
+                echoes.add(event.id)
+                continue
+            current, changed = part, True
+        if changed:
+            assert isinstance(current.record, ProductRecord)
+            newest.setdefault(current.preserve, []).append(current.record)
+    for preserve, records in newest.items():
+        catalog.apply_products(session, jobs, store_id, records, preserve=preserve)
     return echoes
 
 
