@@ -177,8 +177,8 @@ def _apply_products(
 ) -> set[int]:
     """Apply the state each product's deliveries of the batch end at, once; the ids of those that were echoes.
 
-    One at a time, a product's first delivery is an echo when it changes nothing stored, and each later one is
-    skipped when older than the state before it, or an echo when it repeats that state: the first is asked of the
+    One at a time, a product's first delivery is an echo when it changes nothing stored, and each later one is an
+    echo when it repeats the state before it, or else skipped when older than that state: the first is asked of the
     database, the later ones by comparing the records (timestamps aside). Each delivery is the product's whole
     current state, so applying only the state they end at leaves the rows as applying them in turn would.
     """
@@ -199,17 +199,18 @@ def _apply_products(
     newest: dict[frozenset[str], list[ProductRecord]] = {}
     for items in by_product.values():
         # The state one delivery after another would leave: the first delivery's (unless it was an echo of what is
-        # stored), then each later one that is neither older (skipped as stale) nor the same again (an echo). After
+        # stored), then each later one that is neither the same again (an echo) nor older (skipped as stale). After
         # a first delivery that was an echo, a later one is measured against the echo's time, which can only be
         # newer than the stored one: an older state never replaces a newer one.
         head_event, current = items[0]
         changed = head_event.id not in echoes
         for event, part in items[1:]:
             assert isinstance(part.record, ProductRecord) and isinstance(current.record, ProductRecord)
-            if bulk.stale(part.record.updated_at, current.record.updated_at):
-                continue
+            # The handler's order: an echo is recognised before its time is looked at.
             if catalog.same_product_state(current.record, part.record, part.preserve):
                 echoes.add(event.id)
+                continue
+            if bulk.stale(part.record.updated_at, current.record.updated_at):
                 continue
             current, changed = part, True
         if changed:
