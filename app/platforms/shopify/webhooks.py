@@ -57,7 +57,7 @@ def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
     assert isinstance(record, ProductRecord)
     store_id = _store(session, event).id
     unknown = p.PRODUCT_WEBHOOK_UNKNOWN_VARIANT_FIELDS
-    if len(record.variants) < PARTIAL_VARIANTS_AT and not _lists_more_variants(event, record):
+    if _full_variant_list(event, record):
         # A metafield write (our storefront write-back) also sends products/update; one that changes nothing
         # we sync is skipped.
         if catalog.catalog_unchanged(session, store_id, products=[record], preserve=unknown):
@@ -73,6 +73,11 @@ def on_product(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
         session, jobs, job_specs.shopify_refresh_product(store_id, shopify_records.product_gid(record.external_id))
     )
     return "applied:partial"
+
+
+def _full_variant_list(event: WebhookEvent, record: ProductRecord) -> bool:
+    """Whether a product payload lists all its variants: fewer than PARTIAL_VARIANTS_AT, none left out."""
+    return len(record.variants) < PARTIAL_VARIANTS_AT and not _lists_more_variants(event, record)
 
 
 def _lists_more_variants(event: WebhookEvent, record: ProductRecord) -> bool:
@@ -99,16 +104,21 @@ def on_product_delete(session: Session, jobs: JobQueue, event: WebhookEvent) -> 
     return "applied" if deleted else "unknown_product"
 
 
-def on_inventory_level(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
-    """Set one item's available quantity at one location (null when tracking was turned off)."""
+def _level_record(event: WebhookEvent) -> InventoryRecord:
+    """The inventory level an inventory_levels/update delivery sets, keyed by its inventory item."""
     level = _parse(event)
     assert isinstance(level, p.InventoryLevelUpdate)
-    record = InventoryRecord(
+    return InventoryRecord(
         variant_external_id=level.inventory_item_id,
         location_external_id=level.location_id,
         available=level.available,
         updated_at=level.updated_at,
     )
+
+
+def on_inventory_level(session: Session, jobs: JobQueue, event: WebhookEvent) -> str:
+    """Set one item's available quantity at one location (null when tracking was turned off)."""
+    record = _level_record(event)
     result = catalog.apply_inventory(session, jobs, _store(session, event).id, [record], key="inventory_item")
     return "stale" if result.skipped_stale else "applied"
 
@@ -284,22 +294,14 @@ def _read_product(event: WebhookEvent) -> Part | None:
     """A product delivery as on_product applies a full variant list; a possibly partial one is processed alone."""
     record = _parse(event)
     assert isinstance(record, ProductRecord)
-    if len(record.variants) >= PARTIAL_VARIANTS_AT or _lists_more_variants(event, record):
+    if not _full_variant_list(event, record):
         return None
     return Part(record, preserve=frozenset(p.PRODUCT_WEBHOOK_UNKNOWN_VARIANT_FIELDS))
 
 
 def _read_inventory_level(event: WebhookEvent) -> Part | None:
     """An inventory level delivery as on_inventory_level applies it (keyed by inventory item)."""
-    level = _parse(event)
-    assert isinstance(level, p.InventoryLevelUpdate)
-    record = InventoryRecord(
-        variant_external_id=level.inventory_item_id,
-        location_external_id=level.location_id,
-        available=level.available,
-        updated_at=level.updated_at,
-    )
-    return Part(record, level_key="inventory_item")
+    return Part(_level_record(event), level_key="inventory_item")
 
 
 def _read_order(event: WebhookEvent) -> Part | None:
