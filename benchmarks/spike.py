@@ -49,7 +49,7 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.webhook_ingest import APP_TARGET, REQUEST_TIMEOUT, SECRET, Server, _pct, _say  # noqa: E402
+from benchmarks.webhook_ingest import APP_TARGET, REQUEST_TIMEOUT, SECRET, Server, Services, _pct, _say  # noqa: E402
 
 HOOKS = ROOT / "tests" / "fixtures" / "shopify" / "webhooks"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/backsoon_bench_spike"
@@ -252,19 +252,8 @@ class _NoJobs:
 # --- backend -------------------------------------------------------------------------------------------------
 
 
-class Backend:
+class Backend(Services):
     """The benchmark's database and Redis: seeding, counting the inbox, reading probe states."""
-
-    def __init__(self, url: str, redis_url: str) -> None:
-        from redis import Redis
-
-        from app.db import Database
-        from benchmarks.recompute import _ensure_db
-
-        _ensure_db(url)
-        self.db = Database(url)
-        self.redis = Redis.from_url(redis_url)
-        self.redis.ping()
 
     def seed(self, stores: list[Store], bodies: Bodies) -> dict[int, int]:
         """Empty every table, then create the stores, their catalogs, stock and stock states; probe variant → row id."""

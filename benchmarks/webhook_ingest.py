@@ -152,8 +152,8 @@ class Deliveries:
         return items
 
 
-class Backend:
-    """The app's database and Redis, seen from the benchmark: setup, reset between runs, and the audit."""
+class Services:
+    """A benchmark's own PostgreSQL database (created and migrated when missing) and Redis database."""
 
     def __init__(self, url: str, redis_url: str) -> None:
         from redis import Redis
@@ -165,6 +165,10 @@ class Backend:
         self.db = Database(url)
         self.redis = Redis.from_url(redis_url)
         self.redis.ping()
+
+
+class Backend(Services):
+    """The app's database and Redis, seen from the benchmark: setup, reset between runs, and the audit."""
 
     def ensure_store(self) -> int:
         """The active Shopify store the deliveries are for, created if missing."""
