@@ -24,11 +24,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app.config import Settings
 from app.db import Database
-from app.models import Store
+from app.models import Product, StockState, Store, Variant
 from app.runtime import Runtime
 from app.web.factory import build_app
 from tests.conftest import PG_STATE
@@ -100,6 +101,25 @@ def ensure_demo_store(db: Database) -> int:
     with db.session() as session:
         recompute(session, result.store_id)
     return result.store_id
+
+
+def sold_out_variant(session: Session, store_id: int, *, last: bool = False) -> tuple[int, str, int, str]:
+    """A published sold-out variant of the store (the lowest id, or the highest): its id and external id, and its
+    product's."""
+    row = session.execute(
+        select(Variant.id, Variant.external_id, Product.id, Product.external_id)
+        .join(Product, Product.id == Variant.product_id)
+        .join(StockState, StockState.variant_id == Variant.id)
+        .where(
+            Variant.store_id == store_id,
+            StockState.status == "out_of_stock",
+            Variant.published.is_(True),
+            Product.published.is_(True),
+        )
+        .order_by(Variant.id.desc() if last else Variant.id)
+        .limit(1)
+    ).one()
+    return int(row[0]), str(row[1]), int(row[2]), str(row[3])
 
 
 @pytest.fixture(scope="session")

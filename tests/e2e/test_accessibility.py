@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from app.infra.links import new_confirm_token, unsubscribe_token
-from app.models import Campaign, Product, StockState, Store, Variant
+from app.models import Campaign, Store
 from app.models.waitlist import ConsentRecord, Subscription
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, sold_out_variant
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -54,19 +54,7 @@ def demo(live_server: LiveServer, demo_store_id: int) -> Iterator[Demo]:
     now = datetime.now(UTC)
     with live_server.db.session() as s:
         key_hash = s.scalar(select(Store.api_key_hash).where(Store.id == demo_store_id))
-        variant_id, variant_ext, product_id, product_ext = s.execute(
-            select(Variant.id, Variant.external_id, Product.id, Product.external_id)
-            .join(Product, Product.id == Variant.product_id)
-            .join(StockState, StockState.variant_id == Variant.id)
-            .where(
-                Variant.store_id == demo_store_id,
-                StockState.status == "out_of_stock",
-                Variant.published.is_(True),
-                Product.published.is_(True),
-            )
-            .order_by(Variant.id)
-            .limit(1)
-        ).one()
+        variant_id, variant_ext, product_id, product_ext = sold_out_variant(s, demo_store_id)
         s.execute(delete(Subscription).where(Subscription.store_id == demo_store_id, Subscription.email.in_(EMAILS)))
         s.execute(delete(Campaign).where(Campaign.store_id == demo_store_id, Campaign.name == CAMPAIGN))
         pending = Subscription(

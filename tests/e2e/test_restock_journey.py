@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
-from app.models import Delivery, Product, StockEvent, StockState, StoreSetting, Subscription, Variant
+from app.models import Delivery, StockEvent, StoreSetting, Subscription
 from app.services import catalog
 from app.services.notify import attribution
 from integrations.base import OrderLineRecord, OrderRecord
-from tests.e2e.conftest import LiveServer, ensure_demo_store, make_live_server
+from tests.e2e.conftest import LiveServer, ensure_demo_store, make_live_server, sold_out_variant
 from tests.factories import RecordingQueue
 from tests.smtpd import Collector, smtp_server
 
@@ -67,19 +67,7 @@ def journey(pg_url: str) -> Iterator[Journey]:
         try:
             store_id = ensure_demo_store(live.db)
             with live.db.session() as s:
-                vid, vext, pext = s.execute(
-                    select(Variant.id, Variant.external_id, Product.external_id)
-                    .join(Product, Product.id == Variant.product_id)
-                    .join(StockState, StockState.variant_id == Variant.id)
-                    .where(
-                        Variant.store_id == store_id,
-                        StockState.status == "out_of_stock",
-                        Variant.published.is_(True),
-                        Product.published.is_(True),
-                    )
-                    .order_by(Variant.id)
-                    .limit(1)
-                ).one()
+                vid, vext, _, pext = sold_out_variant(s, store_id)
                 # The seeded waitlist would come first in the wave (oldest first); this journey is about one shopper.
                 s.execute(delete(Subscription).where(Subscription.variant_id == vid))
                 s.execute(delete(StoreSetting).where(StoreSetting.store_id == store_id, StoreSetting.scope == "store"))

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
-from app.models import Delivery, Order, Product, StockEvent, StockState, StoreSetting, Subscription, Variant
-from tests.e2e.conftest import LiveServer, ensure_demo_store, make_live_server
+from app.models import Delivery, Order, StockEvent, StoreSetting, Subscription, Variant
+from tests.e2e.conftest import LiveServer, ensure_demo_store, make_live_server, sold_out_variant
 from tests.smtpd import Collector, smtp_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -57,19 +57,7 @@ def tour(pg_url: str) -> Iterator[Tour]:
         try:
             store_id = ensure_demo_store(live.db)
             with live.db.session() as s:
-                vid, vext, pext = s.execute(
-                    select(Variant.id, Variant.external_id, Product.external_id)
-                    .join(Product, Product.id == Variant.product_id)
-                    .join(StockState, StockState.variant_id == Variant.id)
-                    .where(
-                        Variant.store_id == store_id,
-                        StockState.status == "out_of_stock",
-                        Variant.published.is_(True),
-                        Product.published.is_(True),
-                    )
-                    .order_by(Variant.id.desc())
-                    .limit(1)
-                ).one()
+                vid, vext, _, pext = sold_out_variant(s, store_id, last=True)
                 s.execute(delete(Subscription).where(Subscription.variant_id == vid))
                 now = datetime.now(UTC)
                 for i, email in enumerate(AHEAD):

@@ -12,11 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _dry_run(target: str, venv: Path) -> list[str]:
+def _dry_run(target: str, venv: Path, *flags: str) -> list[str]:
     # Under `make test` this make is a sub-make: without the parent's flags, and without "Entering directory" lines.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
     done = subprocess.run(
-        ["make", "--no-print-directory", "-n", target, f"VENV={venv}"],
+        ["make", "--no-print-directory", "-n", *flags, target, f"VENV={venv}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -58,17 +58,7 @@ def test_install_and_test_add_the_dev_tools(venv: Path, target: str) -> None:
 
 def test_make_test_installs_the_pinned_node_tools_axe_core_among_them(venv: Path) -> None:
     # -W: as if package-lock.json had just changed, so the install shows whatever the checkout's node_modules holds.
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    done = subprocess.run(
-        ["make", "--no-print-directory", "-n", "-W", "package-lock.json", "test", f"VENV={venv}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        env=env,
-    )
-    lines = done.stdout.splitlines()
+    lines = _dry_run("test", venv, "-W", "package-lock.json")
     assert "npm ci --no-audit --no-fund" in lines
     assert lines.index("npm ci --no-audit --no-fund") < lines.index(f"{venv}/bin/pytest")
     lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
